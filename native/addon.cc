@@ -1,0 +1,13 @@
+// The addon's entry point. The TypeScript side owns the API (src/native/addon.ts);
+// this file only registers the functions.
+#include <napi.h>
+
+#include "sys.h"
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  tsrunc::RegisterSys(env, exports);
+  exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
+  return exports;
+}
+
+NODE_API_MODULE(tsrunc, Init)

@@ -1,0 +1,95 @@
+#include "sys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace tsrunc {
+
+static const char *ErrnoName(int err) {
+  const char *name = strerrorname_np(err);
+  return name ? name : "EUNKNOWN";
+}
+
+Napi::Value ThrowErrno(Napi::Env env, const char *syscall, int err) {
+  std::string msg = std::string(ErrnoName(err)) + ": " + strerror(err) + ", " + syscall;
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, ErrnoName(err)));
+  e.Set("errno", Napi::Number::New(env, -err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// flock(fd, exclusive, wait): shared or exclusive advisory lock on an open file.
+static Napi::Value Flock(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  bool exclusive = info[1].As<Napi::Boolean>().Value();
+  bool wait = info[2].As<Napi::Boolean>().Value();
+  int op = (exclusive ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB);
+  int rc;
+  do rc = flock(fd, op);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) return ThrowErrno(env, "flock", errno);
+  return env.Undefined();
+}
+
+// poll(fd, events "r"|"w", timeoutMs) -> true when ready, false on timeout.
+static Napi::Value Poll(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  struct pollfd p = {};
+  p.fd = info[0].As<Napi::Number>().Int32Value();
+  p.events = info[1].As<Napi::String>().Utf8Value() == "w" ? POLLOUT : POLLIN;
+  int timeout = info[2].As<Napi::Number>().Int32Value();
+  int rc;
+  do rc = poll(&p, 1, timeout);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) return ThrowErrno(env, "poll", errno);
+  return Napi::Boolean::New(env, rc > 0);
+}
+
+// connectUnix(path) -> fd of a connected SOCK_STREAM unix socket (O_CLOEXEC).
+static Napi::Value ConnectUnix(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) return ThrowErrno(env, "connect", ENAMETOOLONG);
+  memcpy(addr.sun_path, path.c_str(), path.size());
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ThrowErrno(env, "socket", errno);
+  if (connect(fd, reinterpret_cast<struct sockaddr *>(&addr), sizeof(addr)) < 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(env, "connect", err);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// kill(pid, signal): signal 0 probes. Returns false for ESRCH instead of throwing.
+static Napi::Value Kill(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  int sig = info[1].As<Napi::Number>().Int32Value();
+  if (kill(pid, sig) < 0) {
+    if (errno == ESRCH) return Napi::Boolean::New(env, false);
+    return ThrowErrno(env, "kill", errno);
+  }
+  return Napi::Boolean::New(env, true);
+}
+
+void RegisterSys(Napi::Env env, Napi::Object exports) {
+  exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
+  exports.Set("poll", Napi::Function::New(env, Poll, "poll"));
+  exports.Set("connectUnix", Napi::Function::New(env, ConnectUnix, "connectUnix"));
+  exports.Set("kill", Napi::Function::New(env, Kill, "kill"));
+}
+
+}  // namespace tsrunc

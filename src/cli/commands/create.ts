@@ -1,0 +1,36 @@
+import type { Argv } from 'yargs';
+import { notImplemented } from '../../errors';
+import { defineCommand, type GlobalArgs } from '../context';
+
+export interface CreateFlags {
+  'container-id': string;
+  bundle: string;
+  'console-socket'?: string;
+  'pid-file'?: string;
+  'no-pivot': boolean;
+  'no-new-keyring': boolean;
+  'preserve-fds': number;
+  'dry-run': boolean;
+}
+
+/** Flags shared by create and run. */
+export function createOptions(y: Argv<GlobalArgs>): Argv<CreateFlags & GlobalArgs> {
+  return y
+    .positional('container-id', { type: 'string', demandOption: true, describe: 'a name unique under --root' })
+    .option('bundle', { alias: 'b', type: 'string', default: '', describe: 'path to the root of the bundle directory (default: current directory)' })
+    .option('console-socket', { type: 'string', describe: 'path to an AF_UNIX socket which will receive the pty master fd' })
+    .option('pid-file', { type: 'string', describe: 'file to write the process id to' })
+    .option('no-pivot', { type: 'boolean', default: false, describe: 'do not use pivot_root to jail the process inside the rootfs' })
+    .option('no-new-keyring', { type: 'boolean', default: false, describe: 'do not create a new session keyring for the container' })
+    .option('preserve-fds', { type: 'number', default: 0, describe: 'pass N additional file descriptors (from fd 3) to the container' })
+    .option('dry-run', { type: 'boolean', default: false, describe: 'validate and print the plan (every step the executor would take) without creating anything' }) as Argv<CreateFlags & GlobalArgs>;
+}
+
+export default defineCommand<CreateFlags>({
+  command: 'create <container-id>',
+  describe: 'create a container (set it up and wait for start)',
+  builder: createOptions,
+  handler: () => {
+    throw notImplemented('create');
+  },
+});

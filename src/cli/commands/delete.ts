@@ -1,0 +1,14 @@
+import { notImplemented } from '../../errors';
+import { defineCommand } from '../context';
+
+export default defineCommand<{ 'container-id': string; force: boolean }>({
+  command: 'delete <container-id>',
+  describe: 'delete any resources held by the container',
+  builder: (y) =>
+    y
+      .positional('container-id', { type: 'string', demandOption: true })
+      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'forcibly delete the container if it is still running (uses SIGKILL)' }),
+  handler: () => {
+    throw notImplemented('delete');
+  },
+});

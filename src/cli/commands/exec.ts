@@ -1,0 +1,51 @@
+import { notImplemented } from '../../errors';
+import { defineCommand } from '../context';
+
+export interface ExecFlags {
+  'container-id': string;
+  command: string[];
+  'console-socket'?: string;
+  cwd?: string;
+  env: string[];
+  tty: boolean;
+  user?: string;
+  'additional-gids': number[];
+  process?: string;
+  detach: boolean;
+  'pid-file'?: string;
+  'process-label'?: string;
+  apparmor?: string;
+  'no-new-privs': boolean;
+  cap: string[];
+  'preserve-fds': number;
+  cgroup: string[];
+  'ignore-paused': boolean;
+}
+
+export default defineCommand<ExecFlags>({
+  command: 'exec <container-id> [command..]',
+  describe: 'execute a new process inside the container',
+  builder: (y) =>
+    y
+      .positional('container-id', { type: 'string', demandOption: true })
+      .positional('command', { type: 'string', array: true, default: [] as string[] })
+      .option('console-socket', { type: 'string', describe: 'path to an AF_UNIX socket which will receive the pty master fd' })
+      .option('cwd', { type: 'string', describe: 'current working directory in the container' })
+      .option('env', { alias: 'e', type: 'string', array: true, default: [] as string[], describe: 'set environment variables' })
+      .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'allocate a pseudo-TTY' })
+      .option('user', { alias: 'u', type: 'string', describe: 'UID (format: <uid>[:<gid>])' })
+      .option('additional-gids', { alias: 'g', type: 'number', array: true, default: [] as number[], describe: 'additional gids' })
+      .option('process', { alias: 'p', type: 'string', describe: 'path to the process.json' })
+      .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'detach from the container process' })
+      .option('pid-file', { type: 'string', describe: 'file to write the process id to' })
+      .option('process-label', { type: 'string', describe: 'set the SELinux process label' })
+      .option('apparmor', { type: 'string', describe: 'set the AppArmor profile' })
+      .option('no-new-privs', { type: 'boolean', default: false, describe: 'set the no new privileges value for the process' })
+      .option('cap', { alias: 'c', type: 'string', array: true, default: [] as string[], describe: 'add a capability to the bounding set' })
+      .option('preserve-fds', { type: 'number', default: 0, describe: 'pass N additional file descriptors to the container' })
+      .option('cgroup', { type: 'string', array: true, default: [] as string[], describe: 'run the process in a (sub)cgroup' })
+      .option('ignore-paused', { type: 'boolean', default: false, describe: 'allow exec in a paused container' }),
+  handler: () => {
+    throw notImplemented('exec');
+  },
+});

@@ -1,0 +1,18 @@
+import { UsageError, notImplemented } from '../../errors';
+import { parseSignal } from '../../spec/linux-names';
+import { defineCommand } from '../context';
+
+export default defineCommand<{ 'container-id': string; signal: string; all: boolean }>({
+  command: 'kill <container-id> [signal]',
+  describe: 'send a signal (default SIGTERM) to the container init process',
+  builder: (y) =>
+    y
+      .positional('container-id', { type: 'string', demandOption: true })
+      .positional('signal', { type: 'string', default: 'SIGTERM', describe: 'name (KILL, SIGKILL) or number' })
+      .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'send the signal to all processes in the container' }),
+  handler: (args) => {
+    const signal = parseSignal(args.signal);
+    if (signal === undefined) throw new UsageError(`unknown signal ${JSON.stringify(args.signal)}`);
+    throw notImplemented('kill');
+  },
+});

@@ -1,0 +1,15 @@
+import { notImplemented } from '../../errors';
+import { defineCommand } from '../context';
+
+export default defineCommand<{ 'container-id': string; 'ps-args': string[]; format: 'table' | 'json' }>({
+  command: 'ps <container-id> [ps-args..]',
+  describe: 'display the processes running inside a container',
+  builder: (y) =>
+    y
+      .positional('container-id', { type: 'string', demandOption: true })
+      .positional('ps-args', { type: 'string', array: true, default: [] as string[] })
+      .option('format', { alias: 'f', choices: ['table', 'json'] as const, default: 'table' as const, describe: 'output format' }),
+  handler: () => {
+    throw notImplemented('ps');
+  },
+});

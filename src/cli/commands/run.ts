@@ -1,0 +1,19 @@
+import type { Argv } from 'yargs';
+import { notImplemented } from '../../errors';
+import { defineCommand, type GlobalArgs } from '../context';
+import { createOptions, type CreateFlags } from './create';
+
+type RunFlags = CreateFlags & { detach: boolean; keep: boolean; 'no-subreaper': boolean };
+
+export default defineCommand<RunFlags>({
+  command: 'run <container-id>',
+  describe: 'create and start a container, waiting for it unless --detach',
+  builder: (y) =>
+    createOptions(y)
+      .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'detach from the container process' })
+      .option('keep', { type: 'boolean', default: false, describe: 'do not delete the container after it exits' })
+      .option('no-subreaper', { type: 'boolean', default: false, describe: 'disable the use of the subreaper used to reap reparented processes' }) as Argv<RunFlags & GlobalArgs>,
+  handler: () => {
+    throw notImplemented('run');
+  },
+});

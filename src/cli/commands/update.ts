@@ -1,0 +1,42 @@
+import type { Argv } from 'yargs';
+import { notImplemented } from '../../errors';
+import { defineCommand, type GlobalArgs } from '../context';
+
+const NUMERIC_FLAGS: [string, string][] = [
+  ['blkio-weight', 'specifies per cgroup weight, range is from 10 to 1000'],
+  ['cpu-period', 'CPU CFS period to be used for hardcapping (in usecs)'],
+  ['cpu-quota', 'CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period'],
+  ['cpu-share', 'CPU shares (relative weight vs. other containers)'],
+  ['cpu-rt-period', 'CPU realtime period to be used for hardcapping (in usecs)'],
+  ['cpu-rt-runtime', 'CPU realtime hardcap limit (in usecs)'],
+  ['pids-limit', 'maximum number of pids allowed in the container'],
+];
+const STRING_FLAGS: [string, string][] = [
+  ['cpuset-cpus', 'CPU(s) to use'],
+  ['cpuset-mems', 'memory node(s) to use'],
+  ['kernel-memory', 'kernel memory limit (in bytes)'],
+  ['kernel-memory-tcp', 'kernel memory limit for TCP buffer (in bytes)'],
+  ['memory', 'memory limit (in bytes)'],
+  ['memory-reservation', 'memory reservation or soft limit (in bytes)'],
+  ['memory-swap', 'total memory usage (memory + swap); set -1 to enable unlimited swap'],
+  ['l3-cache-schema', 'the string of Intel RDT/CAT L3 cache schema'],
+  ['mem-bw-schema', 'the string of Intel RDT/MBA memory bandwidth schema'],
+];
+
+export type UpdateFlags = { 'container-id': string; resources?: string } & Record<string, string | number | undefined>;
+
+export default defineCommand<UpdateFlags>({
+  command: 'update <container-id>',
+  describe: 'update container resource constraints',
+  builder: (y) => {
+    let b = y
+      .positional('container-id', { type: 'string', demandOption: true })
+      .option('resources', { alias: 'r', type: 'string', describe: 'path to a file containing the resources to update, or "-" to read from standard input' }) as Argv<GlobalArgs>;
+    for (const [name, describe] of NUMERIC_FLAGS) b = b.option(name, { type: 'number', describe });
+    for (const [name, describe] of STRING_FLAGS) b = b.option(name, { type: 'string', describe });
+    return b as Argv<UpdateFlags & GlobalArgs>;
+  },
+  handler: () => {
+    throw notImplemented('update');
+  },
+});

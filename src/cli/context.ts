@@ -1,0 +1,59 @@
+// What every command handler receives: the parsed global flags, the runtime (library API)
+// and the logger. Output goes through fs.writeSync so that Node never switches the
+// caller's stdio to non-blocking mode (the container's init inherits those descriptors).
+import * as fs from 'node:fs';
+import type { Argv, CommandModule } from 'yargs';
+import type { Logger } from '../log';
+import type { Runtime } from '../runtime';
+
+export interface GlobalArgs {
+  root: string;
+  log?: string;
+  'log-format': 'text' | 'json';
+  debug: boolean;
+  'systemd-cgroup': boolean;
+}
+
+export interface Context {
+  runtime: Runtime;
+  log: Logger;
+  /** The exit status the process ends with once the handler returns. */
+  exitCode: number;
+}
+
+export function out(text: string): void {
+  let buf = Buffer.from(text);
+  while (buf.length > 0) {
+    const n = fs.writeSync(1, buf);
+    buf = buf.subarray(n);
+  }
+}
+
+export type Handler<A> = (args: A & GlobalArgs, ctx: Context) => void | Promise<void>;
+
+/** A command as the CLI registers it: yargs' module plus our context-taking handler. */
+export interface CommandSpec<A> {
+  command: string;
+  describe: string;
+  builder: (y: Argv<GlobalArgs>) => Argv<A & GlobalArgs>;
+  handler: Handler<A>;
+}
+
+export function defineCommand<A>(spec: CommandSpec<A>): CommandSpec<A> {
+  return spec;
+}
+
+export type AnyCommand = CommandSpec<never>;
+
+export function toYargs<A>(spec: CommandSpec<A>, makeContext: (args: GlobalArgs) => Context, done: (ctx: Context) => void): CommandModule<GlobalArgs, A & GlobalArgs> {
+  return {
+    command: spec.command,
+    describe: spec.describe,
+    builder: spec.builder,
+    handler: async (args) => {
+      const ctx = makeContext(args);
+      await spec.handler(args as unknown as A & GlobalArgs, ctx);
+      done(ctx);
+    },
+  };
+}

@@ -1,0 +1,89 @@
+// Errors are values with a kind, an exit code and the context a caller needs
+// (container id, file, JSON pointer). The CLI prints `message`; only --debug shows stacks.
+
+export type ErrorKind =
+  | 'usage' // bad command line
+  | 'config' // config.json (or another JSON input) is invalid
+  | 'not-found' // container does not exist
+  | 'exists' // container with id exists
+  | 'state' // operation not allowed in the container's current status
+  | 'system' // a syscall or the host failed
+  | 'not-implemented';
+
+export interface ErrorContext {
+  containerId?: string;
+  file?: string;
+  step?: string;
+  cause?: unknown;
+}
+
+export class TsruncError extends Error {
+  readonly kind: ErrorKind;
+  readonly exitCode: number;
+  readonly context: ErrorContext;
+
+  constructor(kind: ErrorKind, message: string, context: ErrorContext = {}, exitCode = 1) {
+    super(message, context.cause === undefined ? undefined : { cause: context.cause });
+    this.name = 'TsruncError';
+    this.kind = kind;
+    this.exitCode = exitCode;
+    this.context = context;
+  }
+}
+
+export class UsageError extends TsruncError {
+  constructor(message: string) {
+    super('usage', message);
+  }
+}
+
+/** One problem found in a JSON document, located by a JSON pointer (RFC 6901). */
+export interface Problem {
+  pointer: string;
+  message: string;
+}
+
+export class ConfigError extends TsruncError {
+  readonly problems: Problem[];
+  constructor(file: string, problems: Problem[]) {
+    super('config', problems.map((p) => formatProblem(file, p)).join('; '), { file });
+    this.problems = problems;
+  }
+
+  /** One line per problem, as printed on stderr. */
+  lines(): string[] {
+    return this.problems.map((p) => formatProblem(this.context.file ?? 'config.json', p));
+  }
+}
+
+export function formatProblem(file: string, p: Problem): string {
+  return `${file}: ${p.pointer === '' ? '/' : p.pointer}: ${p.message}`;
+}
+
+export function notFound(id: string): TsruncError {
+  // containerd's shim and go-runc match on "does not exist".
+  return new TsruncError('not-found', 'container does not exist', { containerId: id });
+}
+
+export function notImplemented(what: string): TsruncError {
+  return new TsruncError('not-implemented', `${what}: not implemented yet`);
+}
+
+/** An errno-carrying error from Node's fs or from the addon, with a step prefix. */
+export function systemError(step: string, cause: unknown, containerId?: string): TsruncError {
+  const detail = cause instanceof Error ? describeErrno(cause) : String(cause);
+  return new TsruncError('system', `${step}: ${detail}`, { step, cause, containerId });
+}
+
+function describeErrno(err: Error): string {
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e.code === 'string' && typeof e.syscall === 'string') {
+    // Node's messages repeat the path; keep the errno text short like runc's.
+    return `${e.code}: ${e.message.replace(/^[A-Z]+: /, '').replace(/, .*$/, '')}`;
+  }
+  return err.message;
+}
+
+export function isErrno(err: unknown, code: string): boolean {
+  return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
+}

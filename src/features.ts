@@ -1,0 +1,29 @@
+// The runtime-spec features document: what this build of tsrunc actually implements.
+// Each list comes from the module that implements it, so it changes with the code.
+import { KNOWN_MOUNT_OPTIONS } from './plan/mount-options';
+import { CAPABILITIES } from './spec/linux-names';
+import type { Features } from './spec/types';
+import { EXECUTOR_SUPPORT } from './plan/support';
+import { VERSION } from './version';
+
+export function features(): Features {
+  return {
+    ociVersionMin: '1.0.0',
+    ociVersionMax: '1.2.0',
+    hooks: [...EXECUTOR_SUPPORT.hooks],
+    mountOptions: EXECUTOR_SUPPORT.namespaces.length > 0 ? KNOWN_MOUNT_OPTIONS : [],
+    linux: {
+      namespaces: [...EXECUTOR_SUPPORT.namespaces],
+      capabilities: EXECUTOR_SUPPORT.namespaces.length > 0 ? [...CAPABILITIES] : [],
+      cgroup: { ...EXECUTOR_SUPPORT.cgroup },
+      seccomp: { enabled: EXECUTOR_SUPPORT.seccomp },
+      apparmor: { enabled: false },
+      selinux: { enabled: false },
+      intelRdt: { enabled: false },
+      mountExtensions: { idmap: { enabled: false } },
+    },
+    annotations: {
+      'dev.tsrunc.version': VERSION,
+    },
+  };
+}

@@ -1,0 +1,278 @@
+// Validation of config.json: the JSON schema first (shapes, types, enums), then the checks
+// a schema cannot express (paths, the host, relations between fields), each located by a
+// JSON pointer. Nothing here touches the host beyond reading it.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, type Problem } from '../errors';
+import { schemaProblems } from './schema-errors';
+import { CAPABILITIES, RLIMITS } from './linux-names';
+import type { Hook, IdMapping, Mount, NamespaceType, Spec } from './types';
+import { HOOK_NAMES } from './types';
+import * as validators from './validators.generated';
+
+export interface ValidateOptions {
+  /** The bundle directory; root.path is relative to it. */
+  bundle: string;
+  /** Name shown before each problem. */
+  file?: string;
+  systemdCgroup?: boolean;
+  /** Check the host too (rootfs exists, ...). `validate` and `create` do; unit tests may not. */
+  checkHost?: boolean;
+}
+
+export interface ValidationResult {
+  spec: Spec;
+  /** Problems runc only warns about (unknown capabilities, ...). */
+  warnings: Problem[];
+}
+
+export const CONFIG_FILE = 'config.json';
+
+/** Reads and validates <bundle>/config.json. Throws ConfigError listing every problem. */
+export function loadBundleConfig(options: ValidateOptions): ValidationResult {
+  const file = options.file ?? CONFIG_FILE;
+  const configPath = path.join(options.bundle, CONFIG_FILE);
+  let text: string;
+  try {
+    text = fs.readFileSync(configPath, 'utf8');
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'JSON specification file config.json not found' : String((err as Error).message);
+    throw new ConfigError(file, [{ pointer: '', message: `${why} (bundle ${options.bundle})` }]);
+  }
+  return validateConfigText(text, options);
+}
+
+export function validateConfigText(text: string, options: ValidateOptions): ValidationResult {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(options.file ?? CONFIG_FILE, [{ pointer: '', message: `invalid JSON: ${(err as Error).message}` }]);
+  }
+  return validateConfig(doc, options);
+}
+
+export function validateConfig(doc: unknown, options: ValidateOptions): ValidationResult {
+  const file = options.file ?? CONFIG_FILE;
+  const problems = schemaProblems(validators.config, doc);
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  const spec = doc as Spec;
+  const checker = new SemanticChecker(spec, options);
+  checker.run();
+  if (checker.problems.length > 0) throw new ConfigError(file, checker.problems);
+  return { spec, warnings: checker.warnings };
+}
+
+/** Sysctl prefixes that belong to a namespace, and which one (as runc checks them). */
+const NAMESPACED_SYSCTLS: { test: (key: string) => boolean; ns: NamespaceType }[] = [
+  { test: (k) => k.startsWith('net.'), ns: 'network' },
+  { test: (k) => k.startsWith('fs.mqueue.'), ns: 'ipc' },
+  { test: (k) => ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'].includes(k), ns: 'ipc' },
+  { test: (k) => k === 'kernel.hostname' || k === 'kernel.domainname', ns: 'uts' },
+];
+
+class SemanticChecker {
+  readonly problems: Problem[] = [];
+  readonly warnings: Problem[] = [];
+  private readonly newNamespaces = new Set<NamespaceType>();
+  private readonly allNamespaces = new Set<NamespaceType>();
+
+  constructor(
+    private readonly spec: Spec,
+    private readonly options: ValidateOptions,
+  ) {}
+
+  private fail(pointer: string, message: string): void {
+    this.problems.push({ pointer, message });
+  }
+
+  run(): void {
+    this.checkVersion();
+    this.checkNamespaces();
+    this.checkRoot();
+    this.checkProcess();
+    this.checkMounts();
+    this.checkHooks();
+    this.checkLinux();
+  }
+
+  private checkVersion(): void {
+    if (!/^1\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(this.spec.ociVersion)) {
+      this.fail('/ociVersion', `unsupported version ${JSON.stringify(this.spec.ociVersion)}: tsrunc supports runtime-spec 1.x (e.g. "1.2.0")`);
+    }
+  }
+
+  private checkNamespaces(): void {
+    const list = this.spec.linux?.namespaces ?? [];
+    list.forEach((ns, i) => {
+      if (this.allNamespaces.has(ns.type)) this.fail(`/linux/namespaces/${i}/type`, `namespace type ${ns.type} is repeated`);
+      this.allNamespaces.add(ns.type);
+      if (ns.path === undefined || ns.path === '') this.newNamespaces.add(ns.type);
+      else if (!path.isAbsolute(ns.path)) this.fail(`/linux/namespaces/${i}/path`, `must be an absolute path, got ${JSON.stringify(ns.path)}`);
+    });
+  }
+
+  private checkRoot(): void {
+    const root = this.spec.root;
+    if (root === undefined) {
+      this.fail('/root', 'is required on Linux');
+      return;
+    }
+    if (root.path === '') {
+      this.fail('/root/path', 'must not be empty');
+      return;
+    }
+    if (!this.options.checkHost) return;
+    const rootfs = path.resolve(this.options.bundle, root.path);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(rootfs);
+    } catch {
+      this.fail('/root/path', `rootfs ${rootfs} does not exist`);
+      return;
+    }
+    if (st.isSymbolicLink()) this.fail('/root/path', `rootfs ${rootfs} is a symlink; give the real directory`);
+    else if (!st.isDirectory()) this.fail('/root/path', `rootfs ${rootfs} is not a directory`);
+  }
+
+  private checkProcess(): void {
+    const proc = this.spec.process;
+    if (proc === undefined) {
+      this.fail('/process', 'is required to create a container');
+      return;
+    }
+    if (!path.isAbsolute(proc.cwd)) this.fail('/process/cwd', `must be an absolute path, got ${JSON.stringify(proc.cwd)}`);
+    if (proc.args === undefined || proc.args.length === 0) this.fail('/process/args', 'must have at least 1 item');
+    proc.env?.forEach((e, i) => {
+      if (!e.includes('=')) this.fail(`/process/env/${i}`, `must be NAME=VALUE, got ${JSON.stringify(e)}`);
+      else if (e.startsWith('=')) this.fail(`/process/env/${i}`, 'has an empty variable name');
+    });
+    const seen = new Set<string>();
+    proc.rlimits?.forEach((r, i) => {
+      if (RLIMITS[r.type] === undefined) this.fail(`/process/rlimits/${i}/type`, `unknown rlimit ${r.type}`);
+      if (seen.has(r.type)) this.fail(`/process/rlimits/${i}/type`, `rlimit ${r.type} is repeated`);
+      seen.add(r.type);
+      if (r.soft > r.hard) this.fail(`/process/rlimits/${i}/soft`, `soft limit ${r.soft} is above the hard limit ${r.hard}`);
+    });
+    for (const [set, names] of Object.entries(proc.capabilities ?? {})) {
+      names?.forEach((name, i) => {
+        if (!CAPABILITIES.includes(name)) this.warnings.push({ pointer: `/process/capabilities/${set}/${i}`, message: `unknown capability ${name} is ignored` });
+      });
+    }
+    if (proc.consoleSize !== undefined && proc.terminal !== true) this.fail('/process/consoleSize', 'requires process.terminal to be true');
+    if (proc.oomScoreAdj !== undefined && (proc.oomScoreAdj < -1000 || proc.oomScoreAdj > 1000)) {
+      this.fail('/process/oomScoreAdj', 'must be between -1000 and 1000');
+    }
+    const sched = proc.scheduler;
+    if (sched !== undefined) {
+      if (sched.nice !== undefined && (sched.nice < -20 || sched.nice > 19)) this.fail('/process/scheduler/nice', 'must be between -20 and 19');
+      const realtime = sched.policy === 'SCHED_FIFO' || sched.policy === 'SCHED_RR';
+      if (sched.priority !== undefined) {
+        if (realtime && (sched.priority < 1 || sched.priority > 99)) this.fail('/process/scheduler/priority', `must be between 1 and 99 for ${sched.policy}`);
+        if (!realtime && sched.priority !== 0) this.fail('/process/scheduler/priority', `must be 0 for ${sched.policy}`);
+      }
+      if (sched.policy !== 'SCHED_DEADLINE') {
+        for (const f of ['runtime', 'deadline', 'period'] as const) {
+          if (sched[f] !== undefined && sched[f] !== 0) this.fail(`/process/scheduler/${f}`, 'is only valid with SCHED_DEADLINE');
+        }
+      }
+    }
+  }
+
+  private checkMounts(): void {
+    (this.spec.mounts ?? []).forEach((m: Mount, i) => {
+      const at = `/mounts/${i}`;
+      if (!path.isAbsolute(m.destination)) this.fail(`${at}/destination`, `must be an absolute path, got ${JSON.stringify(m.destination)}`);
+      const isBind = m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+      if (isBind && (m.source === undefined || m.source === '')) this.fail(`${at}/source`, 'is required for a bind mount');
+      if (m.uidMappings !== undefined || m.gidMappings !== undefined) {
+        this.fail(`${at}/uidMappings`, 'idmapped mounts are not supported by tsrunc yet');
+      }
+    });
+  }
+
+  private checkHooks(): void {
+    for (const name of HOOK_NAMES) {
+      (this.spec.hooks?.[name] ?? []).forEach((h: Hook, i) => {
+        if (!path.isAbsolute(h.path)) this.fail(`/hooks/${name}/${i}/path`, `must be an absolute path, got ${JSON.stringify(h.path)}`);
+      });
+    }
+  }
+
+  private checkLinux(): void {
+    const linux = this.spec.linux ?? {};
+    const hasUserns = this.allNamespaces.has('user');
+    const newUserns = this.newNamespaces.has('user');
+    for (const key of ['uidMappings', 'gidMappings'] as const) {
+      const maps = linux[key];
+      if (maps !== undefined && maps.length > 0 && !newUserns) {
+        this.fail(`/linux/${key}`, hasUserns ? 'cannot be set when joining an existing user namespace' : 'requires a user namespace (linux.namespaces has no "user")');
+      }
+      if (newUserns && (maps === undefined || maps.length === 0)) {
+        this.fail(`/linux/${key}`, `user namespace enabled, but no ${key === 'uidMappings' ? 'uid' : 'gid'} mappings found`);
+      }
+      if (maps !== undefined) this.checkIdMappings(`/linux/${key}`, maps);
+    }
+    if (linux.timeOffsets !== undefined && !this.newNamespaces.has('time')) {
+      this.fail('/linux/timeOffsets', 'requires a new time namespace (linux.namespaces with type "time" and no path)');
+    }
+    if (this.spec.hostname !== undefined && this.spec.hostname !== '' && !this.newNamespaces.has('uts')) {
+      this.fail('/hostname', 'unable to set hostname without a private UTS namespace');
+    }
+    if (this.spec.domainname !== undefined && this.spec.domainname !== '' && !this.newNamespaces.has('uts')) {
+      this.fail('/domainname', 'unable to set domainname without a private UTS namespace');
+    }
+    const devicePaths = new Map<string, number>();
+    (linux.devices ?? []).forEach((d, i) => {
+      if (!path.isAbsolute(d.path) || !path.normalize(d.path).startsWith('/dev/')) {
+        this.fail(`/linux/devices/${i}/path`, `must be an absolute path under /dev, got ${JSON.stringify(d.path)}`);
+      }
+      const prev = devicePaths.get(d.path);
+      if (prev !== undefined) this.fail(`/linux/devices/${i}/path`, `repeats /linux/devices/${prev}/path`);
+      devicePaths.set(d.path, i);
+    });
+    for (const key of Object.keys(linux.sysctl ?? {})) {
+      const rule = NAMESPACED_SYSCTLS.find((r) => r.test(key));
+      const ptr = `/linux/sysctl/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+      if (rule === undefined) this.fail(ptr, `sysctl ${JSON.stringify(key)} is not in a separate kernel namespace`);
+      else if (!this.allNamespaces.has(rule.ns)) this.fail(ptr, `sysctl ${JSON.stringify(key)} requires a ${rule.ns} namespace of the container's own`);
+    }
+    for (const key of ['maskedPaths', 'readonlyPaths'] as const) {
+      linux[key]?.forEach((p, i) => {
+        if (!path.isAbsolute(p)) this.fail(`/linux/${key}/${i}`, `must be an absolute path, got ${JSON.stringify(p)}`);
+      });
+    }
+    if (this.options.systemdCgroup && linux.cgroupsPath !== undefined && linux.cgroupsPath !== '' && linux.cgroupsPath.split(':').length !== 3) {
+      this.fail('/linux/cgroupsPath', `expected "slice:prefix:name" with --systemd-cgroup, got ${JSON.stringify(linux.cgroupsPath)}`);
+    }
+    if (linux.netDevices !== undefined && Object.keys(linux.netDevices).length > 0 && !this.newNamespaces.has('network')) {
+      this.fail('/linux/netDevices', 'requires a new network namespace');
+    }
+    if (linux.intelRdt !== undefined && this.options.checkHost && !fs.existsSync('/sys/fs/resctrl/schemata')) {
+      this.fail('/linux/intelRdt', 'Intel RDT (resctrl) is not available on this host');
+    }
+    const seccomp = linux.seccomp;
+    if (seccomp !== undefined) {
+      seccomp.syscalls?.forEach((s, i) => {
+        if (s.errnoRet !== undefined && s.action !== 'SCMP_ACT_ERRNO' && s.action !== 'SCMP_ACT_TRACE') {
+          this.fail(`/linux/seccomp/syscalls/${i}/errnoRet`, `is only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not ${s.action}`);
+        }
+        s.names.forEach((n, j) => {
+          if (n === '') this.fail(`/linux/seccomp/syscalls/${i}/names/${j}`, 'must not be empty');
+        });
+      });
+    }
+  }
+
+  private checkIdMappings(at: string, maps: IdMapping[]): void {
+    maps.forEach((m, i) => {
+      if (m.size === 0) this.fail(`${at}/${i}/size`, 'must be at least 1');
+      for (let j = 0; j < i; j++) {
+        const o = maps[j] as IdMapping;
+        if (m.containerID < o.containerID + o.size && o.containerID < m.containerID + m.size) {
+          this.fail(`${at}/${i}/containerID`, `range overlaps ${at}/${j}`);
+        }
+      }
+    });
+  }
+}

@@ -1,0 +1,77 @@
+// A container's status is computed live, never trusted from disk: the init's pid must
+// still name the same process (same start time), and exec.fifo marks "created".
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ContainerStatus, State } from '../spec/types';
+import { isSameProcessAlive } from './proc';
+import { EXEC_FIFO, type ContainerRecord } from './store';
+
+export const OCI_VERSION = '1.2.0';
+
+export function computeStatus(record: ContainerRecord, dir: string): ContainerStatus {
+  if (record.initPid <= 0) return 'stopped';
+  if (!isSameProcessAlive(record.initPid, record.initStartTime)) return 'stopped';
+  if (isFrozen(record)) return 'paused';
+  if (!record.started && fs.existsSync(path.join(dir, EXEC_FIFO))) return 'created';
+  return 'running';
+}
+
+function isFrozen(record: ContainerRecord): boolean {
+  const freezer = record.cgroupPaths['freezer'];
+  if (freezer !== undefined) {
+    try {
+      return fs.readFileSync(path.join(freezer, 'freezer.state'), 'utf8').trim() === 'FROZEN';
+    } catch {
+      return false;
+    }
+  }
+  const unified = record.cgroupPaths['unified'];
+  if (unified !== undefined) {
+    try {
+      return /^frozen 1$/m.test(fs.readFileSync(path.join(unified, 'cgroup.events'), 'utf8'));
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+/** The document `state` prints and hooks receive on stdin. */
+export function stateDocument(record: ContainerRecord, status: ContainerStatus, owner: string): State {
+  const doc: State = {
+    ociVersion: OCI_VERSION,
+    id: record.id,
+    pid: status === 'stopped' ? 0 : record.initPid,
+    status,
+    bundle: record.bundle,
+    rootfs: record.rootfs,
+    created: record.created,
+    owner,
+  };
+  if (record.annotations !== undefined && Object.keys(record.annotations).length > 0) doc.annotations = record.annotations;
+  return doc;
+}
+
+/** runc reports the owner as the user name of the state directory's uid. */
+export function ownerOf(dir: string): string {
+  let uid: number;
+  try {
+    uid = fs.statSync(dir).uid;
+  } catch {
+    return '';
+  }
+  return userName(uid) ?? `#${uid}`;
+}
+
+function userName(uid: number): string | undefined {
+  if (uid === 0) return 'root';
+  try {
+    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f[2] === String(uid)) return f[0];
+    }
+  } catch {
+    // no passwd file: fall through
+  }
+  return undefined;
+}

@@ -1,0 +1,11 @@
+import t from 'tap';
+import { parseSignal } from '../../src/spec/linux-names';
+
+t.test('signals parse like runc', async (t) => {
+  t.equal(parseSignal('KILL'), 9);
+  t.equal(parseSignal('SIGTERM'), 15);
+  t.equal(parseSignal('9'), 9);
+  t.equal(parseSignal('RTMIN+2'), 36);
+  t.equal(parseSignal('BOGUS'), undefined);
+  t.equal(parseSignal('0'), undefined);
+});
