@@ -2,10 +2,12 @@
 // this file only registers the functions.
 #include <napi.h>
 
+#include "executor.h"
 #include "sys.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsrunc::RegisterSys(env, exports);
+  tsrunc::RegisterExecutor(env, exports);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   return exports;
 }

@@ -9,6 +9,21 @@ import type { State } from './spec/types';
 import { CONFIG_FILE, loadBundleConfig, type ValidationResult } from './spec/validate';
 import { computeStatus, ownerOf, stateDocument } from './state/status';
 import { DEFAULT_ROOT, StateStore, type ContainerHandle } from './state/store';
+import { createContainer, planContainer, type CreateOptions } from './lifecycle/create';
+import { deleteContainer } from './lifecycle/delete';
+import { killContainer } from './lifecycle/kill';
+import { exitCodeOf, waitForInit } from './lifecycle/run';
+import { startContainer } from './lifecycle/start';
+import { native } from './native/addon';
+import type { Plan } from './plan/steps';
+
+export type { CreateOptions } from './lifecycle/create';
+
+export interface RunOptions extends CreateOptions {
+  detach?: boolean;
+  keep?: boolean;
+  noSubreaper?: boolean;
+}
 
 export interface RuntimeOptions {
   /** State root (runc's --root). */
@@ -56,6 +71,65 @@ export class Runtime {
   /** Reads and validates a bundle's config.json, checking the host (rootfs present...). */
   validateBundle(bundle: string): ValidationResult {
     return loadBundleConfig({ bundle: path.resolve(bundle), checkHost: true, systemdCgroup: this.systemdCgroup });
+  }
+
+  /** Validates the bundle and returns the plan `create` would carry out, touching nothing. */
+  plan(opts: CreateOptions): Plan {
+    return planContainer(this.createContext(), opts).plan;
+  }
+
+  /** Creates a container whose init waits for `start`. */
+  create(opts: CreateOptions): State {
+    return createContainer(this.createContext(), opts);
+  }
+
+  start(id: string): void {
+    this.withContainer(id, 'exclusive', (h) => startContainer(h, this.log));
+  }
+
+  kill(id: string, signal: number, all = false): void {
+    this.withContainer(id, 'shared', (h) => killContainer(h, signal, all));
+  }
+
+  delete(id: string, force = false): void {
+    this.withContainer(id, 'exclusive', (h) => deleteContainer(h, force, this.log));
+  }
+
+  /** create + start; unless detached, waits and returns the exit status (128+N for signal N). */
+  async run(opts: RunOptions): Promise<number> {
+    if (!opts.detach && !opts.noSubreaper) native().setSubreaper(true);
+    const state = this.create(opts);
+    try {
+      this.start(opts.id);
+    } catch (err) {
+      this.deleteQuietly(opts.id);
+      throw err;
+    }
+    if (opts.detach) return 0;
+    const status = await waitForInit(state.pid);
+    if (!opts.keep) this.deleteQuietly(opts.id);
+    return exitCodeOf(status);
+  }
+
+  private deleteQuietly(id: string): void {
+    try {
+      this.delete(id, true);
+    } catch (err) {
+      this.log.warn(`deleting ${id}: ${(err as Error).message}`);
+    }
+  }
+
+  private createContext() {
+    return { store: this.store, log: this.log, systemdCgroup: this.systemdCgroup };
+  }
+
+  private withContainer<T>(id: string, mode: 'shared' | 'exclusive', fn: (h: ContainerHandle) => T): T {
+    const handle = this.store.open(id, mode);
+    try {
+      return fn(handle);
+    } finally {
+      handle.release();
+    }
   }
 
   protected describe(handle: ContainerHandle): State {

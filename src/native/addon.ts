@@ -2,6 +2,13 @@
 // here; nothing else in src/ touches the binding object directly.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { WireStep } from '../plan/wire';
+
+export interface WaitStatus {
+  pid: number;
+  exitCode: number | null;
+  signal: number | null;
+}
 
 export interface NativeBinding {
   napiVersion: number;
@@ -13,6 +20,19 @@ export interface NativeBinding {
   connectUnix(socketPath: string): number;
   /** kill(2); false when the process does not exist. */
   kill(pid: number, signal: number): boolean;
+  /** Forks a child that runs `steps`; `fds` land on fd slots 3+preserve+i. Returns its pid. */
+  spawn(steps: WireStep[], fds: number[], preserve: number): number;
+  /** A SOCK_SEQPACKET pair [parent end, child end], close-on-exec. */
+  socketPair(): [number, number];
+  /** One message; "" at EOF; null when nothing came within timeoutMs. */
+  recvMessage(fd: number, timeoutMs: number): string | null;
+  sendMessage(fd: number, message: string): void;
+  /** waitpid(2); null when nohang and the child is still running. */
+  waitPid(pid: number, nohang: boolean): WaitStatus | null;
+  mkfifo(path: string, mode: number): void;
+  /** An O_PATH fd (Node's fs cannot open one). */
+  openPath(path: string): number;
+  setSubreaper(on: boolean): void;
 }
 
 let binding: NativeBinding | undefined;

@@ -1,6 +1,8 @@
 import type { Argv } from 'yargs';
-import { notImplemented } from '../../errors';
-import { defineCommand, type GlobalArgs } from '../context';
+import type { CreateOptions } from '../../lifecycle/create';
+import { formatPlan } from '../../plan/steps';
+import { checkContainerId } from '../../state/id';
+import { defineCommand, out, type GlobalArgs } from '../context';
 
 export interface CreateFlags {
   'container-id': string;
@@ -26,11 +28,30 @@ export function createOptions(y: Argv<GlobalArgs>): Argv<CreateFlags & GlobalArg
     .option('dry-run', { type: 'boolean', default: false, describe: 'validate and print the plan (every step the executor would take) without creating anything' }) as Argv<CreateFlags & GlobalArgs>;
 }
 
+export function createOptionsFrom(args: CreateFlags): CreateOptions {
+  const opts: CreateOptions = {
+    // As runc: a bad id fails before anything else is looked at.
+    id: checkContainerId(args['container-id']),
+    bundle: args.bundle === '' ? process.cwd() : args.bundle,
+    noPivot: args['no-pivot'],
+    noNewKeyring: args['no-new-keyring'],
+    preserveFds: args['preserve-fds'],
+  };
+  if (args['console-socket'] !== undefined) opts.consoleSocket = args['console-socket'];
+  if (args['pid-file'] !== undefined) opts.pidFile = args['pid-file'];
+  return opts;
+}
+
 export default defineCommand<CreateFlags>({
   command: 'create <container-id>',
   describe: 'create a container (set it up and wait for start)',
   builder: createOptions,
-  handler: () => {
-    throw notImplemented('create');
+  handler: (args, ctx) => {
+    const opts = createOptionsFrom(args);
+    if (args['dry-run']) {
+      out(formatPlan(ctx.runtime.plan(opts)));
+      return;
+    }
+    ctx.runtime.create(opts);
   },
 });

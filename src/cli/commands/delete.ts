@@ -1,4 +1,3 @@
-import { notImplemented } from '../../errors';
 import { defineCommand } from '../context';
 
 export default defineCommand<{ 'container-id': string; force: boolean }>({
@@ -8,7 +7,7 @@ export default defineCommand<{ 'container-id': string; force: boolean }>({
     y
       .positional('container-id', { type: 'string', demandOption: true })
       .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'forcibly delete the container if it is still running (uses SIGKILL)' }),
-  handler: () => {
-    throw notImplemented('delete');
+  handler: (args, ctx) => {
+    ctx.runtime.delete(args['container-id'], args.force);
   },
 });

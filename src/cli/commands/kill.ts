@@ -1,4 +1,4 @@
-import { UsageError, notImplemented } from '../../errors';
+import { UsageError } from '../../errors';
 import { parseSignal } from '../../spec/linux-names';
 import { defineCommand } from '../context';
 
@@ -10,9 +10,9 @@ export default defineCommand<{ 'container-id': string; signal: string; all: bool
       .positional('container-id', { type: 'string', demandOption: true })
       .positional('signal', { type: 'string', default: 'SIGTERM', describe: 'name (KILL, SIGKILL) or number' })
       .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'send the signal to all processes in the container' }),
-  handler: (args) => {
+  handler: (args, ctx) => {
     const signal = parseSignal(args.signal);
     if (signal === undefined) throw new UsageError(`unknown signal ${JSON.stringify(args.signal)}`);
-    throw notImplemented('kill');
+    ctx.runtime.kill(args['container-id'], signal, args.all);
   },
 });

@@ -1,7 +1,6 @@
 import type { Argv } from 'yargs';
-import { notImplemented } from '../../errors';
 import { defineCommand, type GlobalArgs } from '../context';
-import { createOptions, type CreateFlags } from './create';
+import { createOptions, createOptionsFrom, type CreateFlags } from './create';
 
 type RunFlags = CreateFlags & { detach: boolean; keep: boolean; 'no-subreaper': boolean };
 
@@ -13,7 +12,7 @@ export default defineCommand<RunFlags>({
       .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'detach from the container process' })
       .option('keep', { type: 'boolean', default: false, describe: 'do not delete the container after it exits' })
       .option('no-subreaper', { type: 'boolean', default: false, describe: 'disable the use of the subreaper used to reap reparented processes' }) as Argv<RunFlags & GlobalArgs>,
-  handler: () => {
-    throw notImplemented('run');
+  handler: async (args, ctx) => {
+    ctx.exitCode = await ctx.runtime.run({ ...createOptionsFrom(args), detach: args.detach, keep: args.keep, noSubreaper: args['no-subreaper'] });
   },
 });

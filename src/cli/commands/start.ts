@@ -1,11 +1,10 @@
-import { notImplemented } from '../../errors';
 import { defineCommand } from '../context';
 
 export default defineCommand<{ 'container-id': string }>({
   command: 'start <container-id>',
   describe: 'execute the user process of a created container',
   builder: (y) => y.positional('container-id', { type: 'string', demandOption: true }),
-  handler: () => {
-    throw notImplemented('start');
+  handler: (args, ctx) => {
+    ctx.runtime.start(args['container-id']);
   },
 });

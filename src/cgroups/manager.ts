@@ -1,0 +1,122 @@
+// Cgroup directories of one container: where they are (runc's cgroupsPath rules), creating
+// them, moving a process in, listing and signalling their processes, removing them.
+// Resource limits and the systemd driver come with the cgroups issue.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TsruncError, isErrno, systemError } from '../errors';
+import { detectHierarchies, ownCgroup, type CgroupHierarchy } from './hierarchy';
+
+/** Directory of the container's cgroup in each hierarchy, keyed by hierarchy key. */
+export type CgroupPaths = Record<string, string>;
+
+/**
+ * runc's cgroupfs rules: an absolute cgroupsPath is taken from each hierarchy's root; a
+ * relative one (and the default, the container id) goes under the runtime's own cgroup.
+ */
+export function resolveCgroupPaths(cgroupsPath: string | undefined, id: string, hierarchies: CgroupHierarchy[] = detectHierarchies()): CgroupPaths {
+  const own = fs.readFileSync('/proc/self/cgroup', 'utf8');
+  const wanted = cgroupsPath === undefined || cgroupsPath === '' ? id : cgroupsPath;
+  const cleaned = path.posix.normalize(`/${wanted}`);
+  const out: CgroupPaths = {};
+  for (const h of hierarchies) {
+    const inHierarchy = path.isAbsolute(wanted) ? cleaned : path.posix.join(ownCgroup(h, own), cleaned);
+    // The mount may show a subtree (root != "/"): paths are relative to what it shows.
+    const rel = h.root !== '/' && inHierarchy.startsWith(h.root) ? inHierarchy.slice(h.root.length) : inHierarchy;
+    out[h.key] = path.join(h.mountpoint, rel);
+  }
+  return out;
+}
+
+/** Creates every directory (and parents); cpuset parents get their parent's cpus and mems. */
+export function createCgroups(paths: CgroupPaths, hierarchies: CgroupHierarchy[] = detectHierarchies()): string[] {
+  const created: string[] = [];
+  for (const h of hierarchies) {
+    const dir = paths[h.key];
+    if (dir === undefined) continue;
+    const parts = path.relative(h.mountpoint, dir).split(path.sep).filter(Boolean);
+    let cur = h.mountpoint;
+    for (const part of parts) {
+      const parent = cur;
+      cur = path.join(cur, part);
+      try {
+        fs.mkdirSync(cur);
+        created.push(cur);
+      } catch (err) {
+        if (!isErrno(err, 'EEXIST')) throw systemError(`creating cgroup ${cur}`, err);
+      }
+      if (h.version === 1 && h.controllers.includes('cpuset')) inheritCpuset(parent, cur);
+    }
+  }
+  return created;
+}
+
+function inheritCpuset(parent: string, dir: string): void {
+  for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+    const mine = path.join(dir, file);
+    if (fs.readFileSync(mine, 'utf8').trim() !== '') continue;
+    fs.writeFileSync(mine, fs.readFileSync(path.join(parent, file), 'utf8'));
+  }
+}
+
+export function joinCgroups(paths: CgroupPaths, pid: number): void {
+  for (const dir of Object.values(paths)) {
+    try {
+      fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
+    } catch (err) {
+      throw systemError(`adding pid ${pid} to cgroup ${dir}`, err);
+    }
+  }
+}
+
+/** Host pids in the container's cgroup (the first hierarchy that answers). */
+export function cgroupPids(paths: CgroupPaths): number[] {
+  for (const dir of Object.values(paths)) {
+    try {
+      return fs
+        .readFileSync(path.join(dir, 'cgroup.procs'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map(Number);
+    } catch {
+      continue;
+    }
+  }
+  return [];
+}
+
+/**
+ * Removes the container's cgroup directories, deepest first, after killing what is left in
+ * them. Parents created for the container (such as /default of /default/ID) are left: other
+ * containers share them, as with runc.
+ */
+export function removeCgroups(paths: CgroupPaths, kill: (pid: number) => void): void {
+  for (const dir of Object.values(paths)) {
+    if (!fs.existsSync(dir)) continue;
+    removeTree(dir, kill);
+  }
+}
+
+function removeTree(dir: string, kill: (pid: number) => void): void {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) removeTree(path.join(dir, entry.name), kill);
+  }
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.rmdirSync(dir);
+      return;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return;
+      if (!isErrno(err, 'EBUSY') || attempt >= 200) throw new TsruncError('system', `removing cgroup ${dir}: ${(err as Error).message}`, { cause: err });
+      for (const pid of readProcs(dir)) kill(pid);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+  }
+}
+
+function readProcs(dir: string): number[] {
+  try {
+    return fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,25 @@
+// Helpers shared by the lifecycle commands: waiting for a process to go, signalling.
+import { native } from '../native/addon';
+import { isSameProcessAlive } from '../state/proc';
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+export function sleepMs(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
+}
+
+/** Waits until the process is gone (or a zombie); false when it outlives the timeout. */
+export function waitForExit(pid: number, startTime: number, timeoutMs: number): boolean {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 1;
+  while (isSameProcessAlive(pid, startTime)) {
+    if (Date.now() > deadline) return false;
+    sleepMs(delay);
+    delay = Math.min(delay * 2, 50);
+  }
+  return true;
+}
+
+export function signalProcess(pid: number, signal: number): boolean {
+  return native().kill(pid, signal);
+}

@@ -1,0 +1,317 @@
+// `create`: validate, plan, then run the plan in a forked child while answering its sync
+// points (cgroups, uid/gid maps, prestart/createRuntime hooks). Returns once the init is
+// blocked on exec.fifo. Any failure kills what was started and removes every trace.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { detectHierarchies } from '../cgroups/hierarchy';
+import { createCgroups, joinCgroups, removeCgroups, resolveCgroupPaths, type CgroupPaths } from '../cgroups/manager';
+import { TsruncError, formatProblem, systemError } from '../errors';
+import type { Logger } from '../log';
+import { native } from '../native/addon';
+import { buildCreatePlan } from '../plan/planner';
+import { describeStep, type Plan } from '../plan/steps';
+import { lowerStep } from '../plan/wire';
+import type { Spec, State } from '../spec/types';
+import { loadBundleConfig } from '../spec/validate';
+import { readProcStat } from '../state/proc';
+import { ownerOf, stateDocument } from '../state/status';
+import { EXEC_FIFO, rfc3339Now, writeFileAtomic, type ContainerHandle, type ContainerRecord, type StateStore } from '../state/store';
+import { sleepMs } from './container';
+import { runHooks } from './hooks';
+
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  consoleSocket?: string;
+  pidFile?: string;
+  noPivot?: boolean;
+  noNewKeyring?: boolean;
+  preserveFds?: number;
+}
+
+export interface CreateContext {
+  store: StateStore;
+  log: Logger;
+  systemdCgroup: boolean;
+}
+
+/** Validates and plans without touching the host: what `create --dry-run` prints. */
+export function planContainer(ctx: CreateContext, opts: CreateOptions): { spec: Spec; plan: Plan; cgroupPaths: CgroupPaths } {
+  const bundle = path.resolve(opts.bundle);
+  const { spec, warnings } = loadBundleConfig({ bundle, checkHost: true, systemdCgroup: ctx.systemdCgroup });
+  for (const w of warnings) ctx.log.warn(formatProblem('config.json', w));
+  if (ctx.systemdCgroup) throw new TsruncError('system', 'systemd cgroup driver: systemd is not supported by this build (use the cgroupfs driver)', { containerId: opts.id });
+  const hierarchies = detectHierarchies();
+  const cgroupPaths = resolveCgroupPaths(spec.linux?.cgroupsPath, opts.id, hierarchies);
+  const plan = buildCreatePlan({
+    id: opts.id,
+    bundle,
+    spec,
+    noPivot: opts.noPivot ?? false,
+    consoleSocket: opts.consoleSocket !== undefined,
+    preserveFds: preserveCount(opts.preserveFds ?? 0),
+    cgroupPaths,
+    hierarchies,
+  });
+  return { spec, plan, cgroupPaths };
+}
+
+/** systemd socket activation: LISTEN_FDS passed to the runtime are passed on, as runc does. */
+function preserveCount(requested: number): number {
+  const listen = Number(process.env['LISTEN_FDS'] ?? 0);
+  return requested + (Number.isInteger(listen) && listen > 0 ? listen : 0);
+}
+
+export function createContainer(ctx: CreateContext, opts: CreateOptions): State {
+  const { spec, plan, cgroupPaths } = planContainer(ctx, opts);
+  const bundle = path.resolve(opts.bundle);
+  const handle = ctx.store.reserve(opts.id);
+  const record: ContainerRecord = {
+    formatVersion: 1,
+    id: opts.id,
+    bundle,
+    rootfs: plan.rootfs,
+    created: rfc3339Now(),
+    initPid: 0,
+    initStartTime: 0,
+    started: false,
+    cgroupPaths,
+    namespacePaths: {},
+    config: spec,
+  };
+  if (spec.annotations !== undefined) record.annotations = spec.annotations;
+  const cleanup = new Cleanup(handle, record);
+  try {
+    // Written first, so that a runtime killed from here on leaves a record `delete` can clean.
+    handle.write(record);
+    const setup = new InitSetup(ctx, handle, record, plan, spec, opts, cleanup);
+    setup.run();
+    const stat = readProcStat(record.initPid);
+    if (stat === undefined) throw new TsruncError('system', 'container init exited during create', { containerId: opts.id });
+    record.initStartTime = stat.startTime;
+    record.namespacePaths = namespacePaths(spec, record.initPid);
+    handle.write(record);
+    if (opts.pidFile !== undefined) writePidFile(opts.pidFile, record.initPid);
+    return stateDocument(record, 'created', ownerOf(handle.dir));
+  } catch (err) {
+    cleanup.run(ctx.log);
+    throw err;
+  } finally {
+    handle.release();
+  }
+}
+
+function namespacePaths(spec: Spec, pid: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  const procNames: Record<string, string> = { pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time' };
+  for (const ns of spec.linux?.namespaces ?? []) out[ns.type] = ns.path ?? `/proc/${pid}/ns/${procNames[ns.type]}`;
+  return out;
+}
+
+/** The pid alone, no newline (containerd parses the whole file as an integer). */
+export function writePidFile(file: string, pid: number): void {
+  try {
+    writeFileAtomic(path.resolve(file), String(pid), 0o644);
+  } catch (err) {
+    throw systemError(`writing pid file ${file}`, err);
+  }
+}
+
+/** What a failed create must undo, in reverse: processes, cgroups, state. */
+class Cleanup {
+  pids: number[] = [];
+  cgroupsTouched = false;
+  fds: number[] = [];
+
+  constructor(
+    private readonly handle: ContainerHandle,
+    private readonly record: ContainerRecord,
+  ) {}
+
+  closeFds(): void {
+    for (const fd of this.fds.splice(0)) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // already closed
+      }
+    }
+  }
+
+  run(log: Logger): void {
+    this.closeFds();
+    for (const pid of this.pids) native().kill(pid, 9);
+    for (const pid of this.pids) {
+      try {
+        native().waitPid(pid, false);
+      } catch {
+        // not our child (the init after the fork): it dies from the SIGKILL
+      }
+    }
+    if (this.cgroupsTouched) {
+      try {
+        removeCgroups(this.record.cgroupPaths, (pid) => native().kill(pid, 9));
+      } catch (err) {
+        log.warn(`cleaning up cgroups: ${(err as Error).message}`);
+      }
+    }
+    this.handle.remove();
+  }
+}
+
+/** The parent's half of the setup protocol (see native/executor.cc). */
+class InitSetup {
+  private childPid = 0;
+  private syncFd = -1;
+
+  constructor(
+    private readonly ctx: CreateContext,
+    private readonly handle: ContainerHandle,
+    private readonly record: ContainerRecord,
+    private readonly plan: Plan,
+    private readonly spec: Spec,
+    private readonly opts: CreateOptions,
+    private readonly cleanup: Cleanup,
+  ) {}
+
+  run(): void {
+    const n = native();
+    const fifo = path.join(this.handle.dir, EXEC_FIFO);
+    n.mkfifo(fifo, 0o622);
+    const rootUid = hostIdOf(this.spec.linux?.uidMappings, 0);
+    const rootGid = hostIdOf(this.spec.linux?.gidMappings, 0);
+    if (rootUid !== 0 || rootGid !== 0) fs.chownSync(fifo, rootUid, rootGid);
+    const fifoFd = n.openPath(fifo);
+    const [parentFd, childFd] = n.socketPair();
+    this.syncFd = parentFd;
+    this.cleanup.fds.push(fifoFd, parentFd, childFd);
+    const fds = [childFd, fifoFd];
+    if (this.opts.consoleSocket !== undefined) {
+      let consoleFd: number;
+      try {
+        consoleFd = n.connectUnix(this.opts.consoleSocket);
+      } catch (err) {
+        throw systemError(`connecting to the console socket ${this.opts.consoleSocket}`, err, this.record.id);
+      }
+      this.cleanup.fds.push(consoleFd);
+      fds.push(consoleFd);
+    }
+    this.childPid = n.spawn(this.plan.steps.map(lowerStep), fds, this.plan.preserveFds);
+    this.cleanup.pids.push(this.childPid);
+    // Only the child keeps these now: EOF on the socket means every child end is gone.
+    for (const fd of [childFd, fifoFd, ...fds.slice(2)]) fs.closeSync(fd);
+    this.cleanup.fds = [parentFd];
+    this.record.initPid = this.childPid;
+    try {
+      this.converse();
+    } finally {
+      this.cleanup.closeFds();
+    }
+  }
+
+  private converse(): void {
+    const n = native();
+    for (;;) {
+      const msg = n.recvMessage(this.syncFd, 1000);
+      if (msg === null) {
+        this.checkAlive();
+        continue;
+      }
+      if (msg === '') throw this.unexpectedExit();
+      const space = msg.indexOf(' ');
+      const verb = space < 0 ? msg : msg.slice(0, space);
+      const arg = space < 0 ? '' : msg.slice(space + 1);
+      switch (verb) {
+        case 'sync':
+          this.answerSync(arg);
+          break;
+        case 'pid': {
+          const initPid = Number(arg);
+          this.cleanup.pids.push(initPid);
+          n.waitPid(this.childPid, false); // the intermediate exits right after forking
+          this.record.initPid = initPid;
+          break;
+        }
+        case 'ready':
+          return;
+        case 'error':
+          throw this.stepError(arg);
+        default:
+          throw new TsruncError('system', `unexpected message from the container init: ${JSON.stringify(msg)}`, { containerId: this.record.id });
+      }
+    }
+  }
+
+  private answerSync(tag: string): void {
+    const n = native();
+    if (tag === 'cgroup') {
+      this.cleanup.cgroupsTouched = true;
+      createCgroups(this.record.cgroupPaths);
+      joinCgroups(this.record.cgroupPaths, this.childPid);
+      n.sendMessage(this.syncFd, 'ack');
+    } else if (tag === 'userns') {
+      this.writeIdMaps();
+      n.sendMessage(this.syncFd, 'ack');
+    } else if (tag === 'hooks') {
+      const state = (status: State['status']): State => stateDocument(this.record, status, ownerOf(this.handle.dir));
+      runHooks(this.spec, 'prestart', state('creating'), this.ctx.log, 'fail');
+      runHooks(this.spec, 'createRuntime', state('creating'), this.ctx.log, 'fail');
+      n.sendMessage(this.syncFd, `ack ${JSON.stringify(state('creating'))}\0${JSON.stringify(state('created'))}`);
+    } else {
+      throw new TsruncError('system', `unknown sync point ${tag}`, { containerId: this.record.id });
+    }
+  }
+
+  private writeIdMaps(): void {
+    const linux = this.spec.linux ?? {};
+    const fmt = (maps: { containerID: number; hostID: number; size: number }[] = []): string => maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
+    try {
+      if (process.getuid?.() !== 0) fs.writeFileSync(`/proc/${this.childPid}/setgroups`, 'deny');
+      fs.writeFileSync(`/proc/${this.childPid}/uid_map`, fmt(linux.uidMappings));
+      fs.writeFileSync(`/proc/${this.childPid}/gid_map`, fmt(linux.gidMappings));
+    } catch (err) {
+      throw systemError('writing uid/gid maps of the user namespace', err, this.record.id);
+    }
+  }
+
+  private stepError(arg: string): TsruncError {
+    // "INDEX CODE what failed: strerror"
+    const m = /^(\d+) (\S+) (.*)$/s.exec(arg);
+    if (m === null) return new TsruncError('system', `container init failed: ${arg}`, { containerId: this.record.id });
+    const step = this.plan.steps[Number(m[1])];
+    const what = step === undefined ? 'container init' : describeStep(step);
+    return new TsruncError('system', `${what}: ${m[3]}`, { containerId: this.record.id, step: step?.op });
+  }
+
+  private checkAlive(): void {
+    // Before the fork the child is ours to wait for; after it, the socket's EOF tells.
+    if (this.record.initPid === this.childPid) {
+      const status = native().waitPid(this.childPid, true);
+      if (status !== null) throw this.exitError(status.exitCode, status.signal);
+    }
+  }
+
+  private unexpectedExit(): TsruncError {
+    let status = null;
+    try {
+      status = native().waitPid(this.childPid, true);
+      for (let i = 0; status === null && i < 100; i++) {
+        sleepMs(5);
+        status = native().waitPid(this.childPid, true);
+      }
+    } catch {
+      status = null;
+    }
+    return this.exitError(status?.exitCode ?? null, status?.signal ?? null);
+  }
+
+  private exitError(code: number | null, signal: number | null): TsruncError {
+    const how = signal !== null ? `killed by signal ${signal}` : code !== null ? `exit status ${code}` : 'exited';
+    return new TsruncError('system', `container init exited unexpectedly during create (${how})`, { containerId: this.record.id });
+  }
+}
+
+function hostIdOf(maps: { containerID: number; hostID: number; size: number }[] | undefined, id: number): number {
+  for (const m of maps ?? []) if (id >= m.containerID && id < m.containerID + m.size) return m.hostID + (id - m.containerID);
+  return id;
+}

@@ -1,0 +1,28 @@
+// `delete`: a stopped (or created) container is cleaned up; a running one only with
+// --force (SIGKILL first). Cleaning means: processes left in the cgroups killed, cgroup
+// directories removed, poststop hooks run, the state directory removed.
+import { TsruncError } from '../errors';
+import type { Logger } from '../log';
+import { removeCgroups } from '../cgroups/manager';
+import { native } from '../native/addon';
+import { computeStatus, ownerOf, stateDocument } from '../state/status';
+import type { ContainerHandle } from '../state/store';
+import { waitForExit } from './container';
+import { runHooks } from './hooks';
+
+export function deleteContainer(handle: ContainerHandle, force: boolean, log: Logger): void {
+  const record = handle.read();
+  const status = computeStatus(record, handle.dir);
+  if ((status === 'running' || status === 'paused') && !force) {
+    throw new TsruncError('state', `cannot delete container ${record.id} that is not stopped: ${status}`, { containerId: record.id });
+  }
+  if (status !== 'stopped') {
+    native().kill(record.initPid, 9);
+    if (!waitForExit(record.initPid, record.initStartTime, 10_000)) {
+      throw new TsruncError('system', `container init ${record.initPid} did not exit after SIGKILL`, { containerId: record.id });
+    }
+  }
+  removeCgroups(record.cgroupPaths, (pid) => native().kill(pid, 9));
+  if (record.initPid > 0) runHooks(record.config, 'poststop', stateDocument(record, 'stopped', ownerOf(handle.dir)), log, 'warn');
+  handle.remove();
+}

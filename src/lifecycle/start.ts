@@ -1,0 +1,64 @@
+// `start`: release an init blocked on exec.fifo and return once it has exec'd the user
+// process (the fifo's write end is close-on-exec, so EOF means execve happened).
+import * as fs from 'node:fs';
+import { TsruncError, isErrno } from '../errors';
+import type { Logger } from '../log';
+import { native } from '../native/addon';
+import { isSameProcessAlive } from '../state/proc';
+import { computeStatus, ownerOf, stateDocument } from '../state/status';
+import type { ContainerHandle, ContainerRecord } from '../state/store';
+import { runHooks } from './hooks';
+
+export function startContainer(handle: ContainerHandle, log: Logger): void {
+  const record = handle.read();
+  const status = computeStatus(record, handle.dir);
+  if (status === 'stopped') throw new TsruncError('state', 'cannot start a container that has stopped', { containerId: record.id });
+  if (status !== 'created') throw new TsruncError('state', `cannot start an already ${status} container`, { containerId: record.id });
+  const output = releaseInit(handle, record);
+  if (output !== '') throw new TsruncError('system', `starting container process: ${output}`, { containerId: record.id });
+  record.started = true;
+  handle.write(record);
+  fs.rmSync(handle.fifoPath, { force: true });
+  runHooks(record.config, 'poststart', stateDocument(record, 'running', ownerOf(handle.dir)), log, 'warn');
+}
+
+/** Opens the fifo, takes the init's byte, waits for EOF. Returns any error text the init sent. */
+function releaseInit(handle: ContainerHandle, record: ContainerRecord): string {
+  const n = native();
+  let fd: number;
+  try {
+    fd = fs.openSync(handle.fifoPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) throw new TsruncError('state', 'cannot start an already running container', { containerId: record.id });
+    throw err;
+  }
+  const buf = Buffer.alloc(4096);
+  let received = '';
+  try {
+    for (;;) {
+      if (!n.poll(fd, 'r', 100)) {
+        if (!isSameProcessAlive(record.initPid, record.initStartTime)) break;
+        continue;
+      }
+      let got: number;
+      try {
+        got = fs.readSync(fd, buf);
+      } catch (err) {
+        if (isErrno(err, 'EAGAIN')) continue;
+        throw err;
+      }
+      if (got === 0) {
+        if (received.length > 0) break; // the write end closed at execve
+        continue; // no writer connected yet
+      }
+      received += buf.toString('utf8', 0, got);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (received === '') throw new TsruncError('system', 'container init exited before start', { containerId: record.id });
+  // "0" is the release byte; anything after it is an error the init reported at exec.
+  const rest = received.slice(1);
+  const m = /^error \d+ \S+ (.*)$/s.exec(rest);
+  return m ? (m[1] ?? rest) : rest;
+}

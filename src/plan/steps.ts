@@ -1,0 +1,182 @@
+// The plan: every step the native executor takes to turn config.json into a running init,
+// in order. Steps are plain, typed, printable values (`tsrunc create --dry-run` prints
+// them); src/plan/wire.ts lowers them to the addon's {op, s, n} form (native/ops.h).
+import type { HookName, NamespaceType } from '../spec/types';
+
+/** Where the parent has work to do while the child waits. */
+export type SyncTag =
+  | 'cgroup' // put the child into its cgroups (before any namespace is made)
+  | 'userns' // write uid_map/gid_map of the new user namespace
+  | 'hooks'; // run prestart/createRuntime hooks; the ack carries the state for the init's hooks
+
+export type PlanStep =
+  | { op: 'sync'; tag: SyncTag }
+  | { op: 'setns'; ns: NamespaceType; path: string }
+  | { op: 'unshare'; namespaces: NamespaceType[] }
+  | { op: 'write-file'; path: string; content: string; what: string }
+  | { op: 'fork' }
+  | { op: 'become-root' }
+  | { op: 'root-propagation'; flags: number; option: string }
+  | { op: 'bind-rootfs'; rootfs: string }
+  | {
+      op: 'mount';
+      source: string;
+      destination: string;
+      fstype: string;
+      options: string[];
+      flags: number;
+      data: string;
+      bind: boolean;
+      attrSet: number;
+      attrClear: number;
+      destKind: 'dir' | 'file';
+      /** Refuse symlinks anywhere on the way (proc and sysfs go only onto real directories). */
+      realDir: boolean;
+      propagation: number[];
+    }
+  | { op: 'mkdir'; path: string; mode: number }
+  | { op: 'mknod'; path: string; type: 'c' | 'b' | 'p'; mode: number; major: number; minor: number; uid: number; gid: number }
+  | { op: 'bind-device'; path: string; hostPath: string }
+  | { op: 'symlink'; target: string; path: string }
+  | { op: 'pivot-root' }
+  | { op: 'move-root' }
+  | { op: 'chroot' }
+  | { op: 'mask-path'; path: string }
+  | { op: 'readonly-path'; path: string; inPlace?: boolean }
+  | { op: 'remount-root-ro' }
+  | { op: 'sethostname'; name: string }
+  | { op: 'setdomainname'; name: string }
+  | { op: 'console'; socketSlot: number; rows: number; cols: number }
+  | { op: 'setsid' }
+  | { op: 'rlimit'; name: string; resource: number; soft: number; hard: number }
+  | { op: 'chdir'; path: string }
+  | { op: 'umask'; mask: number }
+  | { op: 'user'; uid: number; gid: number; additionalGids: number[] }
+  | { op: 'caps'; phase: 'bounding' | 'sets'; bounding: string[]; effective: string[]; permitted: string[]; inheritable: string[]; ambient: string[] }
+  | { op: 'no-new-privs' }
+  | { op: 'hook'; hook: HookName; index: number; path: string; args: string[]; env: string[]; timeout: number; stateIndex: number }
+  | { op: 'find-exec'; name: string; searchPath: string }
+  | { op: 'ready' }
+  | { op: 'wait-start'; fifoSlot: number }
+  | { op: 'exec'; args: string[]; env: string[] }
+  | { op: 'close-fds'; from: number }
+  | { op: 'dumpable'; on: boolean }
+  | { op: 'personality'; persona: number; domain: string }
+  | { op: 'scheduler'; policy: string; policyValue: number; priority: number; nice: number; flags: number; runtime: number; deadline: number; period: number }
+  | { op: 'ioprio'; class: string; priority: number; value: number };
+
+export type StepOp = PlanStep['op'];
+
+/** The fds the parent hands to the child, in slot order (slot i lands on fd 3+preserve+i). */
+export type FdRole = 'sync' | 'exec-fifo' | 'console-socket';
+
+export interface Plan {
+  containerId: string;
+  rootfs: string;
+  /** The caller's fds 3..3+preserveFds-1 that the container keeps. */
+  preserveFds: number;
+  fds: FdRole[];
+  steps: PlanStep[];
+}
+
+/** One line per step: what `--dry-run` prints and what errors are prefixed with. */
+export function describeStep(step: PlanStep): string {
+  switch (step.op) {
+    case 'sync':
+      return { cgroup: 'wait for the parent to place the process in its cgroups', userns: 'wait for the parent to write uid_map and gid_map', hooks: 'wait for the parent to run prestart and createRuntime hooks' }[step.tag];
+    case 'setns':
+      return `joining the ${step.ns} namespace ${step.path}`;
+    case 'unshare':
+      return `creating ${step.namespaces.join(', ')} namespace${step.namespaces.length > 1 ? 's' : ''}`;
+    case 'write-file':
+      return `${step.what} (write ${JSON.stringify(step.content.trim())} to ${step.path})`;
+    case 'fork':
+      return 'forking the container init (pid 1 of the new pid namespace)';
+    case 'become-root':
+      return 'becoming root in the new user namespace';
+    case 'root-propagation':
+      return `setting / to ${step.option} propagation`;
+    case 'bind-rootfs':
+      return `binding the rootfs ${step.rootfs} onto itself`;
+    case 'mount':
+      return `mounting ${step.source || step.fstype} on ${step.destination}${step.bind ? ' (bind)' : ` (${step.fstype})`}${step.options.length > 0 ? ` with ${step.options.join(',')}` : ''}`;
+    case 'mkdir':
+      return `creating directory ${step.path}`;
+    case 'mknod':
+      return `creating device ${step.path} (${step.type} ${step.major}:${step.minor})`;
+    case 'bind-device':
+      return `binding device ${step.hostPath} on ${step.path}`;
+    case 'symlink':
+      return `creating symlink ${step.path} -> ${step.target}`;
+    case 'pivot-root':
+      return 'entering the rootfs with pivot_root';
+    case 'move-root':
+      return 'entering the rootfs with MS_MOVE and chroot (--no-pivot)';
+    case 'chroot':
+      return 'entering the rootfs with chroot';
+    case 'mask-path':
+      return `masking ${step.path}`;
+    case 'readonly-path':
+      return `making ${step.path} read-only`;
+    case 'remount-root-ro':
+      return 'remounting the root read-only';
+    case 'sethostname':
+      return `setting hostname ${step.name}`;
+    case 'setdomainname':
+      return `setting domainname ${step.name}`;
+    case 'console':
+      return `creating the console pty${step.rows || step.cols ? ` (${step.rows}x${step.cols})` : ''} and sending its master to the console socket`;
+    case 'setsid':
+      return 'starting a new session';
+    case 'rlimit':
+      return `setting ${step.name} to ${fmtLimit(step.soft)}/${fmtLimit(step.hard)}`;
+    case 'chdir':
+      return `changing directory to ${step.path}`;
+    case 'umask':
+      return `setting umask ${step.mask.toString(8).padStart(4, '0')}`;
+    case 'user':
+      return `switching to uid ${step.uid}, gid ${step.gid}${step.additionalGids.length ? `, groups ${step.additionalGids.join(',')}` : ''}`;
+    case 'caps':
+      return step.phase === 'bounding' ? `limiting the bounding set to ${list(step.bounding)}` : `setting capabilities (effective ${list(step.effective)}; ambient ${list(step.ambient)})`;
+    case 'no-new-privs':
+      return 'setting no_new_privs';
+    case 'hook':
+      return `running ${step.hook} hook #${step.index} ${step.path}`;
+    case 'find-exec':
+      return `looking up ${step.name} in PATH`;
+    case 'ready':
+      return 'telling the parent the container is created';
+    case 'wait-start':
+      return 'waiting for start (exec.fifo)';
+    case 'exec':
+      return `executing ${JSON.stringify(step.args)}`;
+    case 'close-fds':
+      return `closing every fd from ${step.from} at exec`;
+    case 'dumpable':
+      return `setting dumpable ${step.on ? 'on' : 'off'}`;
+    case 'personality':
+      return `setting personality ${step.domain}`;
+    case 'scheduler':
+      return `setting scheduler ${step.policy}`;
+    case 'ioprio':
+      return `setting I/O priority ${step.class}/${step.priority}`;
+  }
+}
+
+function fmtLimit(n: number): string {
+  return n < 0 ? 'unlimited' : String(n);
+}
+
+function list(names: string[]): string {
+  return names.length === 0 ? 'none' : names.join(',');
+}
+
+/** The plan as text, one numbered step a line, as `create --dry-run` prints it. */
+export function formatPlan(plan: Plan): string {
+  const lines = [
+    `container ${plan.containerId}, rootfs ${plan.rootfs}`,
+    `fds passed to the init: ${plan.fds.map((r, i) => `${3 + plan.preserveFds + i}=${r}`).join(' ')}${plan.preserveFds ? ` (plus preserved 3..${2 + plan.preserveFds})` : ''}`,
+  ];
+  plan.steps.forEach((s, i) => lines.push(`${String(i + 1).padStart(3)}. ${describeStep(s)}`));
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,149 @@
+// Lowers plan steps to the executor's instruction form: {op, s: strings, n: numbers}. The
+// opcode numbers and argument layouts are those of native/ops.h.
+import { NAMESPACES, capabilityNumber } from '../spec/linux-names';
+import type { PlanStep, StepOp } from './steps';
+
+export const OPCODES: Record<StepOp, number> = {
+  sync: 1,
+  setns: 2,
+  unshare: 3,
+  'write-file': 4,
+  fork: 5,
+  'become-root': 6,
+  'root-propagation': 7,
+  'bind-rootfs': 8,
+  mount: 9,
+  mkdir: 10,
+  mknod: 11,
+  'bind-device': 12,
+  symlink: 13,
+  'pivot-root': 14,
+  'move-root': 15,
+  chroot: 16,
+  'mask-path': 17,
+  'readonly-path': 18,
+  'remount-root-ro': 19,
+  sethostname: 20,
+  setdomainname: 21,
+  console: 22,
+  setsid: 23,
+  rlimit: 24,
+  chdir: 25,
+  umask: 26,
+  user: 27,
+  caps: 28,
+  'no-new-privs': 29,
+  hook: 30,
+  'find-exec': 31,
+  ready: 32,
+  'wait-start': 33,
+  exec: 34,
+  'close-fds': 35,
+  dumpable: 36,
+  personality: 37,
+  scheduler: 38,
+  ioprio: 39,
+};
+
+/** A step as the addon reads it; null in `s` separates lists (argv from env). */
+export interface WireStep {
+  op: number;
+  s: (string | null)[];
+  n: number[];
+}
+
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+
+function capMask(names: string[]): [number, number] {
+  let lo = 0;
+  let hi = 0;
+  for (const name of names) {
+    const bit = capabilityNumber(name);
+    if (bit === undefined) continue; // unknown names were warned about at validation
+    if (bit < 32) lo = (lo | (1 << bit)) >>> 0;
+    else hi = (hi | (1 << (bit - 32))) >>> 0;
+  }
+  return [lo, hi];
+}
+
+export function lowerStep(step: PlanStep): WireStep {
+  const op = OPCODES[step.op];
+  const w = (s: (string | null)[], n: number[]): WireStep => ({ op, s, n });
+  switch (step.op) {
+    case 'sync':
+      return w([step.tag], []);
+    case 'setns':
+      return w([step.path], [NAMESPACES[step.ns].flag]);
+    case 'unshare':
+      return w([], [step.namespaces.reduce((f, ns) => f | NAMESPACES[ns].flag, 0)]);
+    case 'write-file':
+      return w([step.path, step.content], []);
+    case 'root-propagation':
+      return w([], [step.flags]);
+    case 'bind-rootfs':
+      return w([step.rootfs], []);
+    case 'mount':
+      return w(
+        [step.source, step.destination, step.fstype, step.data],
+        [step.flags, step.bind ? 1 : 0, step.attrSet, step.attrClear, step.destKind === 'file' ? 1 : 0, step.realDir ? 1 : 0, ...step.propagation],
+      );
+    case 'mkdir':
+      return w([step.path], [step.mode]);
+    case 'mknod': {
+      const type = step.type === 'c' ? S_IFCHR : step.type === 'b' ? S_IFBLK : S_IFIFO;
+      return w([step.path], [type | (step.mode & 0o7777), step.major, step.minor, step.uid, step.gid]);
+    }
+    case 'bind-device':
+      return w([step.path, step.hostPath], []);
+    case 'symlink':
+      return w([step.target, step.path], []);
+    case 'readonly-path':
+      return w([step.path], [step.inPlace ? 1 : 0]);
+    case 'mask-path':
+    case 'chdir':
+      return w([step.path], []);
+    case 'sethostname':
+    case 'setdomainname':
+      return w([step.name], []);
+    case 'console':
+      return w([], [step.socketSlot, step.rows, step.cols]);
+    case 'rlimit':
+      return w([], [step.resource, step.soft, step.hard]);
+    case 'umask':
+      return w([], [step.mask]);
+    case 'user':
+      return w([], [step.uid, step.gid, ...step.additionalGids]);
+    case 'caps':
+      return w([], [...capMask(step.bounding), ...capMask(step.effective), ...capMask(step.permitted), ...capMask(step.inheritable), ...capMask(step.ambient), step.phase === 'bounding' ? 1 : 2]);
+    case 'hook':
+      return w([step.hook, step.path, ...(step.args.length > 0 ? step.args : [step.path]), null, ...step.env], [step.args.length > 0 ? step.args.length : 1, step.env.length, step.timeout, step.stateIndex]);
+    case 'find-exec':
+      return w([step.name, step.searchPath], []);
+    case 'wait-start':
+      return w([], [step.fifoSlot]);
+    case 'exec':
+      return w([...step.args, null, ...step.env], [step.args.length]);
+    case 'close-fds':
+      return w([], [step.from]);
+    case 'dumpable':
+      return w([], [step.on ? 1 : 0]);
+    case 'personality':
+      return w([], [step.persona]);
+    case 'scheduler':
+      return w([], [step.policyValue, step.priority, step.nice, step.flags, step.runtime, step.deadline, step.period]);
+    case 'ioprio':
+      return w([], [step.value]);
+    case 'fork':
+    case 'become-root':
+    case 'pivot-root':
+    case 'move-root':
+    case 'chroot':
+    case 'remount-root-ro':
+    case 'setsid':
+    case 'no-new-privs':
+    case 'ready':
+      return w([], []);
+  }
+}
