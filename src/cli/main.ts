@@ -79,12 +79,38 @@ function preScan(argv: string[]): PreScan {
   return result;
 }
 
-function rewordUsage(msg: string, command: string | undefined): string {
+/**
+ * The first flag in argv that neither the command nor the global options declare. yargs
+ * checks positionals before unknown flags, and an unknown `--flag` swallows the id after it,
+ * so `kill --bogus ID` would otherwise read as a missing id.
+ */
+function undeclaredFlag(argv: string[], command: string): string | undefined {
+  const cmd = COMMANDS.find((c) => c.command.split(' ')[0] === command);
+  if (cmd === undefined) return undefined;
+  const declared = (cmd.builder(yargs([]) as unknown as Argv<GlobalArgs>) as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> } }).getOptions();
+  const known = new Set([...Object.keys(declared.key), ...Object.values(declared.alias).flat(), ...GLOBAL_VALUE_FLAGS, ...GLOBAL_SWITCHES].map((f) => f.replace(/^--?/, '')));
+  for (const a of argv.slice(argv.indexOf(command) + 1)) {
+    if (a === '--') break;
+    if (!a.startsWith('-') || a === '-') continue;
+    const name = a.replace(/^--?/, '').replace(/=.*$/, '');
+    if (!known.has(name) && !(name.startsWith('no-') && known.has(name.slice(3)))) return a.replace(/=.*$/, '');
+  }
+  return undefined;
+}
+
+function rewordUsage(msg: string, command: string | undefined, argv: string[]): string {
   if (/^Not enough non-option arguments/.test(msg) && command !== undefined) {
+    const flag = undeclaredFlag(argv, command);
+    if (flag !== undefined) return `${command}: flag provided but not defined: ${flag}`;
     return `"${command}" requires a container id (see tsrunc ${command} --help)`;
   }
   if (/^Unknown arguments?: /.test(msg)) {
-    return `${command === undefined ? '' : `${command}: `}flag provided but not defined: ${msg.replace(/^Unknown arguments?: /, '')}`;
+    // yargs names flags without their dashes: show them as typed.
+    const names = msg
+      .replace(/^Unknown arguments?: /, '')
+      .split(', ')
+      .map((n) => argv.find((a) => a.replace(/=.*$/, '') === `--${n}` || a.replace(/=.*$/, '') === `-${n}`)?.replace(/=.*$/, '') ?? n);
+    return `${command === undefined ? '' : `${command}: `}flag provided but not defined: ${names.join(', ')}`;
   }
   return msg.replace(/\n\s*/g, ' ');
 }
@@ -130,7 +156,7 @@ export async function main(argv: string[]): Promise<number> {
       .wrap(Math.min(120, 100))
       .fail((msg: string | null, err: Error | undefined) => {
         if (err !== undefined) throw err;
-        throw new UsageError(rewordUsage(msg ?? 'invalid arguments', logOpts.command));
+        throw new UsageError(rewordUsage(msg ?? 'invalid arguments', logOpts.command, logOpts.argv));
       }) as unknown as Argv<GlobalArgs>;
     for (const cmd of COMMANDS) {
       parser = parser.command(toYargs(cmd, makeContext, (ctx) => (exitCode = ctx.exitCode)));

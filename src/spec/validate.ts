@@ -235,7 +235,7 @@ class SemanticChecker {
       const rule = NAMESPACED_SYSCTLS.find((r) => r.test(key));
       const ptr = `/linux/sysctl/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
       if (rule === undefined) this.fail(ptr, `sysctl ${JSON.stringify(key)} is not in a separate kernel namespace`);
-      else if (!this.allNamespaces.has(rule.ns)) this.fail(ptr, `sysctl ${JSON.stringify(key)} requires a ${rule.ns} namespace of the container's own`);
+      else if (!this.allNamespaces.has(rule.ns)) this.fail(ptr, `sysctl ${JSON.stringify(key)} requires ${rule.ns === 'ipc' ? 'an ipc' : `a ${rule.ns}`} namespace of the container's own`);
     }
     for (const key of ['maskedPaths', 'readonlyPaths'] as const) {
       linux[key]?.forEach((p, i) => {

@@ -1,0 +1,154 @@
+// The runtime-spec lifecycle through the CLI, as a shim drives it: create → start → state →
+// kill → delete, run in the foreground, and the error texts callers match on.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import t from 'tap';
+import { cgroupDirsOf, rootSkipReason, testContainer } from '../helpers/container';
+import { TSRUNC, runTsrunc } from '../helpers/tsrunc';
+
+const skip = rootSkipReason();
+
+t.test('create, start, state, kill, delete', { skip }, async (t) => {
+  const c = testContainer(t);
+  const pidFile = path.join(c.bundle, 'init.pid');
+  const created = c.tsrunc(['create', '--pid-file', pidFile, c.id]);
+  t.equal(created.status, 0, created.stderr);
+  t.equal(created.stdout, '', 'create prints nothing on stdout');
+  const pidText = fs.readFileSync(pidFile, 'utf8');
+  t.match(pidText, /^[0-9]+$/, 'pid file holds the pid alone, no newline');
+  const state = JSON.parse(c.tsrunc(['state', c.id]).stdout) as Record<string, unknown>;
+  t.equal(state['status'], 'created');
+  t.equal(state['pid'], Number(pidText));
+  t.equal(state['bundle'], c.bundle);
+  t.equal(state['id'], c.id);
+  t.ok(fs.existsSync(`/proc/${pidText}`), 'the init exists while created');
+  t.equal(cgroupDirsOf(c.id).length > 0, true, 'cgroups exist while created');
+
+  const started = c.tsrunc(['start', c.id]);
+  t.equal(started.status, 0, started.stderr);
+  t.equal(c.status(), 'running');
+  t.match(fs.readFileSync(`/proc/${pidText}/cmdline`, 'utf8'), /^sleep\0/, 'the init exec-ed the process');
+
+  const again = c.tsrunc(['start', c.id]);
+  t.equal(again.status, 1);
+  t.match(again.stderr, /cannot start an already running container/);
+
+  const del = c.tsrunc(['delete', c.id]);
+  t.equal(del.status, 1, 'a running container is not deleted without --force');
+  t.match(del.stderr, /is not stopped: running/);
+
+  t.equal(c.tsrunc(['kill', c.id, 'KILL']).status, 0);
+  for (let i = 0; i < 100 && c.status() !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(c.status(), 'stopped');
+  t.equal(JSON.parse(c.tsrunc(['state', c.id]).stdout).pid, 0, 'a stopped container reports pid 0');
+  const killStopped = c.tsrunc(['kill', c.id, 'TERM']);
+  t.equal(killStopped.status, 1);
+  t.match(killStopped.stderr, /container not running/);
+
+  t.equal(c.tsrunc(['delete', c.id]).status, 0);
+  t.same(cgroupDirsOf(c.id), [], 'delete removes the cgroups');
+  const gone = c.tsrunc(['state', c.id]);
+  t.equal(gone.status, 1);
+  t.match(gone.stderr, /container does not exist/);
+  t.same(fs.readdirSync(c.root), [], 'no state left');
+  const delGone = c.tsrunc(['delete', c.id]);
+  t.match(delGone.stderr, /container does not exist/);
+});
+
+t.test('delete of a created container kills its init', { skip }, async (t) => {
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['create', c.id]).status, 0);
+  const pid = c.pid();
+  t.equal(c.tsrunc(['delete', c.id]).status, 0);
+  t.notOk(fs.existsSync(`/proc/${pid}/cmdline`) && fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] !== 'Z', 'init is gone');
+  t.same(cgroupDirsOf(c.id), []);
+});
+
+t.test('delete --force of a running container', { skip }, async (t) => {
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['run', '--detach', c.id]).status, 0);
+  t.equal(c.status(), 'running');
+  t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
+  t.equal(c.status(), 'missing');
+  t.same(cgroupDirsOf(c.id), []);
+});
+
+t.test('kill takes names, SIG names and numbers; --all reaches every process', { skip }, async (t) => {
+  const c = testContainer(t, (s) => {
+    s.process!.args = ['sh', '-c', 'trap "echo got USR1 >> /tmp/sig" USR1; sleep 1000 & sleep 1000 & while true; do wait; done'];
+    s.root!.readonly = false;
+  }, { copyRootfs: true });
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(c.tsrunc(['kill', c.id, 'SIGUSR1']).status, 0);
+  t.equal(c.tsrunc(['kill', c.id, 'USR1']).status, 0);
+  t.equal(c.tsrunc(['kill', c.id, '10']).status, 0);
+  await new Promise((r) => setTimeout(r, 200));
+  t.match(fs.readFileSync(path.join(c.bundle, 'rootfs/tmp/sig'), 'utf8'), /got USR1/);
+  const bad = c.tsrunc(['kill', c.id, 'NOPE']);
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /unknown signal/);
+  const all = c.tsrunc(['kill', '--all', c.id, 'KILL']);
+  t.equal(all.status, 0, all.stderr);
+  for (let i = 0; i < 100 && c.status() !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(c.status(), 'stopped');
+});
+
+t.test('run exits with the container status, 128+N for a signal', { skip }, async (t) => {
+  const exit3 = testContainer(t, (s) => (s.process!.args = ['sh', '-c', 'echo out; echo err >&2; exit 3']));
+  const r = exit3.tsrunc(['run', exit3.id]);
+  t.equal(r.status, 3);
+  t.equal(r.stdout, 'out\n', 'the container writes to the caller stdout');
+  t.equal(r.stderr, 'err\n');
+  t.equal(exit3.status(), 'missing', 'run deletes the container');
+
+  // pid 1 cannot be killed from inside its namespace: the signal comes from the host side.
+  const killedByHost = testContainer(t);
+  const runP = new Promise<number | null>((resolve) => {
+    const p = spawn(TSRUNC, ['--root', killedByHost.root, 'run', killedByHost.id], { cwd: killedByHost.bundle, stdio: 'ignore' });
+    p.on('exit', (code) => resolve(code));
+  });
+  for (let i = 0; i < 200 && killedByHost.status() !== 'running'; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(killedByHost.tsrunc(['kill', killedByHost.id, 'KILL']).status, 0);
+  t.equal(await runP, 137, 'SIGKILL → 137');
+});
+
+t.test('run forwards signals to the container', { skip }, async (t) => {
+  const c = testContainer(t, (s) => (s.process!.args = ['sh', '-c', 'trap "exit 7" TERM; while true; do sleep 0.05; done']));
+  const p = spawn(TSRUNC, ['--root', c.root, 'run', c.id], { cwd: c.bundle, stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
+  for (let i = 0; i < 200 && c.status() !== 'running'; i++) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 100));
+  p.kill('SIGTERM');
+  t.equal(await exited, 7);
+});
+
+t.test('run --keep leaves the stopped container; --detach returns at once', { skip }, async (t) => {
+  const c = testContainer(t, (s) => (s.process!.args = ['true']));
+  t.equal(c.tsrunc(['run', '--keep', c.id]).status, 0);
+  t.equal(c.status(), 'stopped');
+  t.equal(c.tsrunc(['delete', c.id]).status, 0);
+});
+
+t.test('a second create of the same id fails and leaves the first intact', { skip }, async (t) => {
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['create', c.id]).status, 0);
+  const dup = c.tsrunc(['create', c.id]);
+  t.equal(dup.status, 1);
+  t.match(dup.stderr, new RegExp(`container with id exists: ${c.id}`));
+  t.equal(c.status(), 'created');
+});
+
+t.test('list shows containers as runc does', { skip }, async (t) => {
+  const a = testContainer(t);
+  const b = testContainer(t, () => {}, { root: a.root });
+  t.equal(a.tsrunc(['create', a.id]).status, 0);
+  t.equal(b.tsrunc(['run', '-d', b.id]).status, 0);
+  const json = JSON.parse(a.tsrunc(['list', '--format', 'json']).stdout) as { id: string; status: string }[];
+  t.same(json.map((s) => [s.id, s.status]).sort(), [[a.id, 'created'], [b.id, 'running']].sort());
+  t.same(a.tsrunc(['list', '-q']).stdout.trim().split('\n').sort(), [a.id, b.id].sort());
+  const table = a.tsrunc(['list']).stdout.split('\n');
+  t.match(table[0], /^ID +PID +STATUS +BUNDLE +CREATED +OWNER$/);
+  t.equal(runTsrunc(['--root', a.root, 'list']).status, 0);
+});
