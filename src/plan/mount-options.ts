@@ -118,7 +118,6 @@ export const KNOWN_MOUNT_OPTIONS: string[] = [
   ...Object.keys(FLAG_OPTIONS),
   ...Object.keys(PROPAGATION_OPTIONS),
   ...Object.keys(RECURSIVE_OPTIONS),
-  'tmpcopyup',
 ].sort();
 
 export interface ParsedMountOptions {

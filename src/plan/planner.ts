@@ -302,6 +302,12 @@ class Planner {
       else this.add({ op: 'write-file', path: '/proc/self/attr/exec', content: proc.selinuxLabel, what: 'setting the SELinux label' });
     }
     if (this.spec.linux?.mountLabel && !fs.existsSync('/sys/fs/selinux/enforce')) this.fail('/linux/mountLabel', 'SELinux is not enabled on this host');
+    // Never run a container without the filter it asked for.
+    if (this.spec.linux?.seccomp !== undefined) this.fail('/linux/seccomp', 'seccomp is not supported by this build of tsrunc yet');
+    if (this.spec.linux?.intelRdt !== undefined) this.fail('/linux/intelRdt', 'Intel RDT is not supported by tsrunc');
+    if (this.spec.linux?.memoryPolicy !== undefined) this.fail('/linux/memoryPolicy', 'memory policies are not supported by tsrunc yet');
+    if (this.spec.linux?.netDevices !== undefined && Object.keys(this.spec.linux.netDevices).length > 0) this.fail('/linux/netDevices', 'moving network devices is not supported by tsrunc yet');
+    if (proc.execCPUAffinity !== undefined) this.fail('/process/execCPUAffinity', 'exec CPU affinity is not supported by tsrunc yet');
     if (proc.noNewPrivileges === true) this.add({ op: 'no-new-privs' });
     this.add({ op: 'close-fds', from: 3 + this.opts.preserveFds });
     const caps = proc.capabilities;
