@@ -47,6 +47,7 @@ enum Op {
   OP_PERSONALITY = 37,     // n[0]=persona
   OP_SCHEDULER = 38,       // n[0]=policy n[1]=priority n[2]=nice n[3]=flags n[4]=runtime n[5]=deadline n[6]=period
   OP_IOPRIO = 39,          // n[0]=ioprio value
+  OP_SESSION_KEYRING = 40, // s[0]=name: join a new session keyring
   OP_COUNT
 };
 

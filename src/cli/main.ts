@@ -153,7 +153,7 @@ export async function main(argv: string[]): Promise<number> {
       .strict()
       .demandCommand(1, 'a command is required (see tsrunc --help)')
       .recommendCommands()
-      .wrap(Math.min(120, 100))
+      .wrap(null)
       .fail((msg: string | null, err: Error | undefined) => {
         if (err !== undefined) throw err;
         throw new UsageError(rewordUsage(msg ?? 'invalid arguments', logOpts.command, logOpts.argv));

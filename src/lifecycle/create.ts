@@ -41,6 +41,9 @@ export function planContainer(ctx: CreateContext, opts: CreateOptions): { spec: 
   const { spec, warnings } = loadBundleConfig({ bundle, checkHost: true, systemdCgroup: ctx.systemdCgroup });
   for (const w of warnings) ctx.log.warn(formatProblem('config.json', w));
   if (ctx.systemdCgroup) throw new TsruncError('system', 'systemd cgroup driver: systemd is not supported by this build (use the cgroupfs driver)', { containerId: opts.id });
+  if (listenFds() > 0 && spec.process !== undefined) {
+    spec.process.env = [...(spec.process.env ?? []), `LISTEN_FDS=${listenFds()}`, 'LISTEN_PID=1'];
+  }
   const hierarchies = detectHierarchies();
   const cgroupPaths = resolveCgroupPaths(spec.linux?.cgroupsPath, opts.id, hierarchies);
   const plan = buildCreatePlan({
@@ -50,16 +53,21 @@ export function planContainer(ctx: CreateContext, opts: CreateOptions): { spec: 
     noPivot: opts.noPivot ?? false,
     consoleSocket: opts.consoleSocket !== undefined,
     preserveFds: preserveCount(opts.preserveFds ?? 0),
+    noNewKeyring: opts.noNewKeyring ?? false,
     cgroupPaths,
     hierarchies,
   });
   return { spec, plan, cgroupPaths };
 }
 
-/** systemd socket activation: LISTEN_FDS passed to the runtime are passed on, as runc does. */
-function preserveCount(requested: number): number {
+/** systemd socket activation: LISTEN_FDS given to the runtime are passed on, as runc does. */
+function listenFds(): number {
   const listen = Number(process.env['LISTEN_FDS'] ?? 0);
-  return requested + (Number.isInteger(listen) && listen > 0 ? listen : 0);
+  return Number.isInteger(listen) && listen > 0 ? listen : 0;
+}
+
+function preserveCount(requested: number): number {
+  return requested + listenFds();
 }
 
 export function createContainer(ctx: CreateContext, opts: CreateOptions): State {

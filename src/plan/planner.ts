@@ -18,6 +18,8 @@ export interface PlanOptions {
   /** A console socket was given: the init sends its pty master there. */
   consoleSocket: boolean;
   preserveFds: number;
+  /** runc's --no-new-keyring: keep the caller's session keyring. */
+  noNewKeyring: boolean;
   cgroupPaths: CgroupPaths;
   hierarchies: CgroupHierarchy[];
 }
@@ -308,6 +310,7 @@ class Planner {
     if (this.spec.linux?.memoryPolicy !== undefined) this.fail('/linux/memoryPolicy', 'memory policies are not supported by tsrunc yet');
     if (this.spec.linux?.netDevices !== undefined && Object.keys(this.spec.linux.netDevices).length > 0) this.fail('/linux/netDevices', 'moving network devices is not supported by tsrunc yet');
     if (proc.execCPUAffinity !== undefined) this.fail('/process/execCPUAffinity', 'exec CPU affinity is not supported by tsrunc yet');
+    if (!this.opts.noNewKeyring) this.add({ op: 'session-keyring', name: this.opts.id });
     if (proc.noNewPrivileges === true) this.add({ op: 'no-new-privs' });
     this.add({ op: 'close-fds', from: 3 + this.opts.preserveFds });
     const caps = proc.capabilities;

@@ -63,7 +63,8 @@ export type PlanStep =
   | { op: 'dumpable'; on: boolean }
   | { op: 'personality'; persona: number; domain: string }
   | { op: 'scheduler'; policy: string; policyValue: number; priority: number; nice: number; flags: number; runtime: number; deadline: number; period: number }
-  | { op: 'ioprio'; class: string; priority: number; value: number };
+  | { op: 'ioprio'; class: string; priority: number; value: number }
+  | { op: 'session-keyring'; name: string };
 
 export type StepOp = PlanStep['op'];
 
@@ -160,6 +161,8 @@ export function describeStep(step: PlanStep): string {
       return `setting scheduler ${step.policy}`;
     case 'ioprio':
       return `setting I/O priority ${step.class}/${step.priority}`;
+    case 'session-keyring':
+      return `joining a new session keyring ${step.name}`;
   }
 }
 

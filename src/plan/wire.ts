@@ -43,6 +43,7 @@ export const OPCODES: Record<StepOp, number> = {
   personality: 37,
   scheduler: 38,
   ioprio: 39,
+  'session-keyring': 40,
 };
 
 /** A step as the addon reads it; null in `s` separates lists (argv from env). */
@@ -106,6 +107,7 @@ export function lowerStep(step: PlanStep): WireStep {
       return w([step.path], []);
     case 'sethostname':
     case 'setdomainname':
+    case 'session-keyring':
       return w([step.name], []);
     case 'console':
       return w([], [step.socketSlot, step.rows, step.cols]);
