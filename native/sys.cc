@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -85,7 +86,42 @@ static Napi::Value Kill(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(env, true);
 }
 
+// recvFd(sock) -> the fd sent with SCM_RIGHTS (the console's pty master), close-on-exec.
+static Napi::Value RecvFd(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int sock = info[0].As<Napi::Number>().Int32Value();
+  char data[256];
+  struct iovec iov = {data, sizeof data};
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return ThrowErrno(env, "recvmsg", errno);
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+  if (cmsg == nullptr || cmsg->cmsg_type != SCM_RIGHTS) return ThrowErrno(env, "recvmsg", EBADMSG);
+  int fd;
+  memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
+  return Napi::Number::New(env, fd);
+}
+
+// setWinsize(fd, rows, cols)
+static Napi::Value SetWinsize(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  struct winsize ws = {};
+  ws.ws_row = (unsigned short)info[1].As<Napi::Number>().Uint32Value();
+  ws.ws_col = (unsigned short)info[2].As<Napi::Number>().Uint32Value();
+  if (ioctl(info[0].As<Napi::Number>().Int32Value(), TIOCSWINSZ, &ws) < 0) return ThrowErrno(env, "ioctl", errno);
+  return env.Undefined();
+}
+
 void RegisterSys(Napi::Env env, Napi::Object exports) {
+  exports.Set("recvFd", Napi::Function::New(env, RecvFd, "recvFd"));
+  exports.Set("setWinsize", Napi::Function::New(env, SetWinsize, "setWinsize"));
   exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
   exports.Set("poll", Napi::Function::New(env, Poll, "poll"));
   exports.Set("connectUnix", Napi::Function::New(env, ConnectUnix, "connectUnix"));

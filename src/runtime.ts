@@ -12,7 +12,7 @@ import { DEFAULT_ROOT, StateStore, type ContainerHandle } from './state/store';
 import { createContainer, planContainer, type CreateOptions } from './lifecycle/create';
 import { deleteContainer } from './lifecycle/delete';
 import { killContainer } from './lifecycle/kill';
-import { exitCodeOf, waitForInit } from './lifecycle/run';
+import { ConsoleRelay, exitCodeOf, waitForInit } from './lifecycle/run';
 import { startContainer } from './lifecycle/start';
 import { native } from './native/addon';
 import type { Plan } from './plan/steps';
@@ -98,15 +98,31 @@ export class Runtime {
   /** create + start; unless detached, waits and returns the exit status (128+N for signal N). */
   async run(opts: RunOptions): Promise<number> {
     if (!opts.detach && !opts.noSubreaper) native().setSubreaper(true);
-    const state = this.create(opts);
+    // A terminal with nobody to hand it to: keep the pty master and relay it, as runc does.
+    let consoleEnd: number | undefined;
+    if (!opts.detach && opts.consoleSocket === undefined && wantsTerminal(opts.bundle)) {
+      const [mine, theirs] = native().socketPair();
+      consoleEnd = mine;
+      opts = { ...opts, consoleFd: theirs };
+    }
+    let relay: ConsoleRelay | undefined;
+    let state: State;
+    try {
+      state = this.create(opts);
+      if (consoleEnd !== undefined) relay = new ConsoleRelay(native().recvFd(consoleEnd));
+    } finally {
+      if (consoleEnd !== undefined) fs.closeSync(consoleEnd);
+    }
     try {
       this.start(opts.id);
     } catch (err) {
       this.deleteQuietly(opts.id);
+      await relay?.close();
       throw err;
     }
     if (opts.detach) return 0;
-    const status = await waitForInit(state.pid);
+    const status = await waitForInit(state.pid, relay);
+    await relay?.close();
     if (!opts.keep) this.deleteQuietly(opts.id);
     return exitCodeOf(status);
   }
@@ -135,6 +151,15 @@ export class Runtime {
   protected describe(handle: ContainerHandle): State {
     const record = handle.read();
     return stateDocument(record, computeStatus(record, handle.dir), ownerOf(handle.dir));
+  }
+}
+
+function wantsTerminal(bundle: string): boolean {
+  try {
+    const doc = JSON.parse(fs.readFileSync(path.join(bundle, CONFIG_FILE), 'utf8')) as { process?: { terminal?: unknown } };
+    return doc.process?.terminal === true;
+  } catch {
+    return false; // create reports the problem with the file
   }
 }
 

@@ -23,6 +23,8 @@ export interface CreateOptions {
   id: string;
   bundle: string;
   consoleSocket?: string;
+  /** Instead of a socket path: a connected socket to send the pty master on (run's own console). */
+  consoleFd?: number;
   pidFile?: string;
   noPivot?: boolean;
   noNewKeyring?: boolean;
@@ -51,7 +53,7 @@ export function planContainer(ctx: CreateContext, opts: CreateOptions): { spec: 
     bundle,
     spec,
     noPivot: opts.noPivot ?? false,
-    consoleSocket: opts.consoleSocket !== undefined,
+    consoleSocket: opts.consoleSocket !== undefined || opts.consoleFd !== undefined,
     preserveFds: preserveCount(opts.preserveFds ?? 0),
     noNewKeyring: opts.noNewKeyring ?? false,
     cgroupPaths,
@@ -194,7 +196,9 @@ class InitSetup {
     this.syncFd = parentFd;
     this.cleanup.fds.push(fifoFd, parentFd, childFd);
     const fds = [childFd, fifoFd];
-    if (this.opts.consoleSocket !== undefined) {
+    if (this.opts.consoleFd !== undefined) {
+      fds.push(this.opts.consoleFd);
+    } else if (this.opts.consoleSocket !== undefined) {
       let consoleFd: number;
       try {
         consoleFd = n.connectUnix(this.opts.consoleSocket);

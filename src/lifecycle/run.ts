@@ -1,6 +1,8 @@
 // `run`: create + start, then (unless --detach) stay as the container's parent: forward
 // signals to the init, reap it (as child subreaper) and exit with its status, 128+N for a
 // signal. Without --keep the container is deleted afterwards.
+import * as fs from 'node:fs';
+import * as tty from 'node:tty';
 import { TsruncError, isErrno } from '../errors';
 import { native, type WaitStatus } from '../native/addon';
 
@@ -8,10 +10,11 @@ const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', '
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGCONT: 18, SIGWINCH: 28 };
 
 /** Waits for `pid` (a child, or reparented to us as subreaper) while forwarding signals. */
-export function waitForInit(pid: number): Promise<WaitStatus> {
+export function waitForInit(pid: number, console?: ConsoleRelay): Promise<WaitStatus> {
   const n = native();
   const handlers = new Map<NodeJS.Signals, () => void>();
   for (const sig of FORWARDED) {
+    if (sig === 'SIGWINCH' && console !== undefined) continue; // the relay resizes the pty instead
     const h = (): void => {
       n.kill(pid, SIGNAL_NUMBERS[sig] ?? 15);
     };
@@ -51,4 +54,66 @@ export function waitForInit(pid: number): Promise<WaitStatus> {
 export function exitCodeOf(status: WaitStatus): number {
   if (status.signal !== null) return 128 + status.signal;
   return status.exitCode ?? 0;
+}
+
+/**
+ * `run` in the foreground with `terminal: true` and no --console-socket, as runc does: the
+ * pty master comes to us, and we relay between it and our own stdio (raw mode on a tty).
+ */
+export class ConsoleRelay {
+  private readonly stream: fs.ReadStream;
+  private readonly closed: Promise<void>;
+  private rawMode = false;
+  private readonly onWinch = (): void => this.resize();
+
+  constructor(private readonly master: number) {
+    if (tty.isatty(0)) {
+      process.stdin.setRawMode(true);
+      this.rawMode = true;
+    }
+    this.resize();
+    process.on('SIGWINCH', this.onWinch);
+    process.stdin.on('data', (chunk: Buffer) => writeAll(master, chunk));
+    process.stdin.on('error', () => {});
+    this.stream = fs.createReadStream('', { fd: master, autoClose: false });
+    this.stream.on('data', (chunk) => writeAll(1, chunk as Buffer));
+    // EIO once the last slave fd closes: the container is gone.
+    this.closed = new Promise((resolve) => {
+      this.stream.on('error', () => resolve());
+      this.stream.on('end', () => resolve());
+    });
+  }
+
+  private resize(): void {
+    if (!tty.isatty(1)) return;
+    const out = process.stdout as tty.WriteStream;
+    try {
+      native().setWinsize(this.master, out.rows, out.columns);
+    } catch {
+      // a closed pty cannot be resized: nothing to do
+    }
+  }
+
+  /** Waits (briefly) for the output still in the pty, then restores the terminal. */
+  async close(): Promise<void> {
+    await Promise.race([this.closed, new Promise((r) => setTimeout(r, 500))]);
+    process.off('SIGWINCH', this.onWinch);
+    if (this.rawMode) process.stdin.setRawMode(false);
+    process.stdin.pause();
+    process.stdin.destroy();
+    this.stream.destroy();
+    fs.closeSync(this.master);
+  }
+}
+
+function writeAll(fd: number, chunk: Buffer): void {
+  let buf = chunk;
+  while (buf.length > 0) {
+    try {
+      buf = buf.subarray(fs.writeSync(fd, buf));
+    } catch (err) {
+      if (isErrno(err, 'EAGAIN')) continue;
+      return; // the other side is gone
+    }
+  }
 }

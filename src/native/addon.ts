@@ -33,6 +33,9 @@ export interface NativeBinding {
   /** An O_PATH fd (Node's fs cannot open one). */
   openPath(path: string): number;
   setSubreaper(on: boolean): void;
+  /** Receives one fd sent with SCM_RIGHTS. */
+  recvFd(socket: number): number;
+  setWinsize(fd: number, rows: number, cols: number): void;
 }
 
 let binding: NativeBinding | undefined;
