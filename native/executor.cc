@@ -671,7 +671,7 @@ static void RunStep(const Step &st) {
       if (setresuid(0, 0, 0) < 0) Fail("setresuid", errno);
       break;
     case OP_ROOT_PROPAGATION:
-      if (mount(NULL, "/", NULL, (unsigned long)Num(st, 0), NULL) < 0) Fail("mount", errno);
+      if (mount(NULL, st.s.empty() ? "/" : Str(st, 0), NULL, (unsigned long)Num(st, 0), NULL) < 0) Fail("mount", errno);
       break;
     case OP_BIND_ROOTFS: {
       if (mount(Str(st, 0), Str(st, 0), NULL, MS_BIND | MS_REC, NULL) < 0) Fail("mount", errno);

@@ -11,7 +11,7 @@ enum Op {
   OP_WRITE_FILE = 4,       // s[0]=path s[1]=content
   OP_FORK = 5,             // continue in a child; this process reports the child's pid and exits
   OP_BECOME_ROOT = 6,      // setresgid/setresuid(0) inside a new user namespace
-  OP_ROOT_PROPAGATION = 7, // n[0]=flags applied to "/" (MS_SLAVE|MS_REC, ...)
+  OP_ROOT_PROPAGATION = 7, // n[0]=flags applied to s[0] (default "/"): MS_SLAVE|MS_REC, ...
   OP_BIND_ROOTFS = 8,      // s[0]=rootfs: bind it onto itself and keep an fd on it
   OP_MOUNT = 9,            // s[0]=source s[1]=dest(in rootfs) s[2]=fstype s[3]=data
                            // n[0]=flags n[1]=bind n[2]=attrSet n[3]=attrClear n[4]=destKind(0 dir,1 file)

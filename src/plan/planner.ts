@@ -136,7 +136,12 @@ class Planner {
     const prop = this.spec.linux?.rootfsPropagation;
     const propFlags = prop ? parseMountOptions([prop]).propagation[0] ?? MS.SLAVE | MS.REC : MS.SLAVE | MS.REC;
     this.add({ op: 'root-propagation', flags: propFlags, option: prop ?? 'rslave' });
+    // pivot_root refuses a new root whose parent mount is shared: make that one mount private
+    // (in the container's mount namespace only), and give "/" its propagation after the pivot.
+    const shared = (propFlags & MS.SHARED) !== 0;
+    if (shared) this.add({ op: 'root-propagation', flags: MS.PRIVATE, option: 'private', path: mountPointOf(this.rootfs) });
     this.add({ op: 'bind-rootfs', rootfs: this.rootfs });
+    if (shared) this.afterPivot.push({ op: 'root-propagation', flags: propFlags, option: prop ?? 'rshared' });
     let devBound = false;
     (this.spec.mounts ?? []).forEach((m, i) => {
       if (path.posix.normalize(m.destination) === '/dev' && isBind(m)) devBound = true;
@@ -337,6 +342,17 @@ class Planner {
     );
     this.add({ op: 'exec', args, env });
   }
+}
+
+/** The mount point (host view) that contains `dir`: the longest mount path that prefixes it. */
+function mountPointOf(dir: string): string {
+  let best = '/';
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const mp = line.split(' ')[4]?.replace(/\\040/g, ' ');
+    if (mp === undefined) continue;
+    if ((dir === mp || dir.startsWith(mp.endsWith('/') ? mp : `${mp}/`)) && mp.length > best.length) best = mp;
+  }
+  return best;
 }
 
 function isBind(m: Mount): boolean {

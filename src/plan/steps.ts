@@ -16,7 +16,7 @@ export type PlanStep =
   | { op: 'write-file'; path: string; content: string; what: string }
   | { op: 'fork' }
   | { op: 'become-root' }
-  | { op: 'root-propagation'; flags: number; option: string }
+  | { op: 'root-propagation'; flags: number; option: string; path?: string }
   | { op: 'bind-rootfs'; rootfs: string }
   | {
       op: 'mount';
@@ -96,7 +96,7 @@ export function describeStep(step: PlanStep): string {
     case 'become-root':
       return 'becoming root in the new user namespace';
     case 'root-propagation':
-      return `setting / to ${step.option} propagation`;
+      return `setting ${step.path ?? '/'} to ${step.option} propagation`;
     case 'bind-rootfs':
       return `binding the rootfs ${step.rootfs} onto itself`;
     case 'mount':

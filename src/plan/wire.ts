@@ -82,7 +82,7 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'write-file':
       return w([step.path, step.content], []);
     case 'root-propagation':
-      return w([], [step.flags]);
+      return w(step.path === undefined ? [] : [step.path], [step.flags]);
     case 'bind-rootfs':
       return w([step.rootfs], []);
     case 'mount':
