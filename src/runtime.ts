@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { TsruncError, isErrno, systemError } from './errors';
 import { Logger } from './log';
 import { defaultSpec, rootlessSpec } from './spec/default-spec';
-import type { State } from './spec/types';
+import type { Resources, State } from './spec/types';
 import { CONFIG_FILE, loadBundleConfig, type ValidationResult } from './spec/validate';
 import { computeStatus, ownerOf, stateDocument } from './state/status';
 import { DEFAULT_ROOT, StateStore, type ContainerHandle } from './state/store';
@@ -14,6 +14,9 @@ import { deleteContainer } from './lifecycle/delete';
 import { killContainer } from './lifecycle/kill';
 import { ConsoleRelay, exitCodeOf, waitForInit } from './lifecycle/run';
 import { startContainer } from './lifecycle/start';
+import { pauseContainer, resumeContainer } from './lifecycle/pause';
+import { containerPids } from './lifecycle/ps';
+import { updateContainer } from './lifecycle/update';
 import { native } from './native/addon';
 import type { Plan } from './plan/steps';
 
@@ -125,6 +128,23 @@ export class Runtime {
     await relay?.close();
     if (!opts.keep) this.deleteQuietly(opts.id);
     return exitCodeOf(status);
+  }
+
+  pause(id: string): void {
+    this.withContainer(id, 'exclusive', (h) => pauseContainer(h));
+  }
+
+  resume(id: string): void {
+    this.withContainer(id, 'exclusive', (h) => resumeContainer(h));
+  }
+
+  update(id: string, resources: Resources): void {
+    this.withContainer(id, 'exclusive', (h) => updateContainer(h, resources));
+  }
+
+  /** Host pids of every process in the container's cgroup. */
+  pids(id: string): number[] {
+    return this.withContainer(id, 'shared', (h) => containerPids(h));
   }
 
   private deleteQuietly(id: string): void {

@@ -27,8 +27,11 @@ export function resolveCgroupPaths(cgroupsPath: string | undefined, id: string, 
   return out;
 }
 
-/** Creates every directory (and parents); cpuset parents get their parent's cpus and mems. */
-export function createCgroups(paths: CgroupPaths, hierarchies: CgroupHierarchy[] = detectHierarchies()): string[] {
+/**
+ * Creates every directory (and parents); cpuset parents get their parent's cpus and mems, and
+ * on v2 every ancestor enables the controllers the container's limits need.
+ */
+export function createCgroups(paths: CgroupPaths, hierarchies: CgroupHierarchy[] = detectHierarchies(), v2Controllers: string[] = []): string[] {
   const created: string[] = [];
   for (const h of hierarchies) {
     const dir = paths[h.key];
@@ -45,9 +48,22 @@ export function createCgroups(paths: CgroupPaths, hierarchies: CgroupHierarchy[]
         if (!isErrno(err, 'EEXIST')) throw systemError(`creating cgroup ${cur}`, err);
       }
       if (h.version === 1 && h.controllers.includes('cpuset')) inheritCpuset(parent, cur);
+      if (h.version === 2 && v2Controllers.length > 0) enableControllers(parent, v2Controllers);
     }
   }
   return created;
+}
+
+function enableControllers(dir: string, controllers: string[]): void {
+  const file = path.join(dir, 'cgroup.subtree_control');
+  const enabled = new Set(fs.readFileSync(file, 'utf8').trim().split(/\s+/));
+  const missing = controllers.filter((c) => !enabled.has(c));
+  if (missing.length === 0) return;
+  try {
+    fs.writeFileSync(file, missing.map((c) => `+${c}`).join(' '));
+  } catch (err) {
+    throw systemError(`enabling ${missing.join(', ')} in ${file}`, err);
+  }
 }
 
 function inheritCpuset(parent: string, dir: string): void {

@@ -54,8 +54,20 @@ interface PreScan {
 const GLOBAL_VALUE_FLAGS = ['--root', '--log', '--log-format', '--rootless', '--criu'];
 const GLOBAL_SWITCHES = ['--debug', '--systemd-cgroup', '--help', '-h', '--version', '-v'];
 
+/** yargs reads a lone "-" as a positional; `update --resources -` means stdin (as in runc). */
+function joinStdinValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (const a of argv) {
+    const prev = out[out.length - 1];
+    if (a === '-' && (prev === '--resources' || prev === '-r' || prev === '--process' || prev === '-p')) out[out.length - 1] = `${prev}=-`;
+    else out.push(a);
+  }
+  return out;
+}
+
 function preScan(argv: string[]): PreScan {
-  const result: PreScan = { format: 'text', debug: false, argv: [...argv] };
+  const result: PreScan = { format: 'text', debug: false, argv: joinStdinValues(argv) };
+  argv = result.argv;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];

@@ -3,7 +3,8 @@
 // blocked on exec.fifo. Any failure kills what was started and removes every trace.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { detectHierarchies } from '../cgroups/hierarchy';
+import { detectHierarchies, type CgroupHierarchy } from '../cgroups/hierarchy';
+import { applyWrites, containerDeviceRules, controllersNeeded, resourceWrites, type CgroupWrite } from '../cgroups/resources';
 import { createCgroups, joinCgroups, removeCgroups, resolveCgroupPaths, type CgroupPaths } from '../cgroups/manager';
 import { TsruncError, formatProblem, systemError } from '../errors';
 import type { Logger } from '../log';
@@ -38,7 +39,16 @@ export interface CreateContext {
 }
 
 /** Validates and plans without touching the host: what `create --dry-run` prints. */
-export function planContainer(ctx: CreateContext, opts: CreateOptions): { spec: Spec; plan: Plan; cgroupPaths: CgroupPaths } {
+export interface ContainerPlan {
+  spec: Spec;
+  plan: Plan;
+  cgroupPaths: CgroupPaths;
+  cgroupWrites: CgroupWrite[];
+  v2Controllers: string[];
+  hierarchies: CgroupHierarchy[];
+}
+
+export function planContainer(ctx: CreateContext, opts: CreateOptions): ContainerPlan {
   const bundle = path.resolve(opts.bundle);
   const { spec, warnings } = loadBundleConfig({ bundle, checkHost: true, systemdCgroup: ctx.systemdCgroup });
   for (const w of warnings) ctx.log.warn(formatProblem('config.json', w));
@@ -59,7 +69,8 @@ export function planContainer(ctx: CreateContext, opts: CreateOptions): { spec: 
     cgroupPaths,
     hierarchies,
   });
-  return { spec, plan, cgroupPaths };
+  const cgroupWrites = resourceWrites(spec.linux?.resources, hierarchies, containerDeviceRules(spec));
+  return { spec, plan, cgroupPaths, cgroupWrites, v2Controllers: controllersNeeded(cgroupWrites, hierarchies), hierarchies };
 }
 
 /** systemd socket activation: LISTEN_FDS given to the runtime are passed on, as runc does. */
@@ -73,7 +84,8 @@ function preserveCount(requested: number): number {
 }
 
 export function createContainer(ctx: CreateContext, opts: CreateOptions): State {
-  const { spec, plan, cgroupPaths } = planContainer(ctx, opts);
+  const planned = planContainer(ctx, opts);
+  const { spec, plan, cgroupPaths } = planned;
   const bundle = path.resolve(opts.bundle);
   const handle = ctx.store.reserve(opts.id);
   const record: ContainerRecord = {
@@ -94,7 +106,7 @@ export function createContainer(ctx: CreateContext, opts: CreateOptions): State 
   try {
     // Written first, so that a runtime killed from here on leaves a record `delete` can clean.
     handle.write(record);
-    const setup = new InitSetup(ctx, handle, record, plan, spec, opts, cleanup);
+    const setup = new InitSetup(ctx, handle, record, planned, opts, cleanup);
     setup.run();
     const stat = readProcStat(record.initPid);
     if (stat === undefined) throw new TsruncError('system', 'container init exited during create', { containerId: opts.id });
@@ -174,15 +186,20 @@ class InitSetup {
   private childPid = 0;
   private syncFd = -1;
 
+  private readonly plan: Plan;
+  private readonly spec: Spec;
+
   constructor(
     private readonly ctx: CreateContext,
     private readonly handle: ContainerHandle,
     private readonly record: ContainerRecord,
-    private readonly plan: Plan,
-    private readonly spec: Spec,
+    private readonly planned: ContainerPlan,
     private readonly opts: CreateOptions,
     private readonly cleanup: Cleanup,
-  ) {}
+  ) {
+    this.plan = planned.plan;
+    this.spec = planned.spec;
+  }
 
   run(): void {
     const n = native();
@@ -258,7 +275,9 @@ class InitSetup {
     const n = native();
     if (tag === 'cgroup') {
       this.cleanup.cgroupsTouched = true;
-      createCgroups(this.record.cgroupPaths);
+      createCgroups(this.record.cgroupPaths, this.planned.hierarchies, this.planned.v2Controllers);
+      // Limits first, then the process: nothing of the container runs unlimited.
+      applyWrites(this.planned.cgroupWrites, this.record.cgroupPaths, this.record.id);
       joinCgroups(this.record.cgroupPaths, this.childPid);
       n.sendMessage(this.syncFd, 'ack');
     } else if (tag === 'userns') {

@@ -3,6 +3,7 @@
 // directories removed, poststop hooks run, the state directory removed.
 import { TsruncError } from '../errors';
 import type { Logger } from '../log';
+import { setFrozen } from '../cgroups/freezer';
 import { removeCgroups } from '../cgroups/manager';
 import { native } from '../native/addon';
 import { computeStatus, ownerOf, stateDocument } from '../state/status';
@@ -18,6 +19,8 @@ export function deleteContainer(handle: ContainerHandle, force: boolean, log: Lo
   }
   if (status !== 'stopped') {
     native().kill(record.initPid, 9);
+    // Frozen processes die only once thawed.
+    if (status === 'paused') setFrozen(record.cgroupPaths, false, record.id);
     if (!waitForExit(record.initPid, record.initStartTime, 10_000)) {
       throw new TsruncError('system', `container init ${record.initPid} did not exit after SIGKILL`, { containerId: record.id });
     }

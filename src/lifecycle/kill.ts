@@ -1,5 +1,6 @@
 // `kill`: a signal to the init, or with --all to every process of the container's cgroup.
 import { TsruncError } from '../errors';
+import { isFreezable, setFrozen } from '../cgroups/freezer';
 import { cgroupPids } from '../cgroups/manager';
 import { native } from '../native/addon';
 import { computeStatus } from '../state/status';
@@ -12,8 +13,18 @@ export function killContainer(handle: ContainerHandle, signal: number, all: bool
   if (status === 'stopped') throw new TsruncError('state', 'container not running', { containerId: record.id });
   const n = native();
   if (all) {
-    const pids = cgroupPids(record.cgroupPaths);
-    for (const pid of pids.length > 0 ? pids : [record.initPid]) n.kill(pid, signal);
+    // Frozen, nothing can fork behind our back while we signal; a paused container's
+    // processes act on the signal when thawed (SIGKILL: thawed here so that they die).
+    const wasPaused = status === 'paused';
+    if (!wasPaused && isFreezable(record.cgroupPaths)) setFrozen(record.cgroupPaths, true, record.id);
+    try {
+      const pids = cgroupPids(record.cgroupPaths);
+      for (const pid of pids.length > 0 ? pids : [record.initPid]) n.kill(pid, signal);
+    } finally {
+      if (!wasPaused || signal === 9) {
+        if (isFreezable(record.cgroupPaths)) setFrozen(record.cgroupPaths, false, record.id);
+      }
+    }
     return;
   }
   if (!n.kill(record.initPid, signal)) throw new TsruncError('state', 'container not running', { containerId: record.id });

@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ContainerStatus, State } from '../spec/types';
+import { isFrozen } from '../cgroups/freezer';
 import { isSameProcessAlive } from './proc';
 import { EXEC_FIFO, type ContainerRecord } from './store';
 
@@ -11,29 +12,9 @@ export const OCI_VERSION = '1.2.0';
 export function computeStatus(record: ContainerRecord, dir: string): ContainerStatus {
   if (record.initPid <= 0) return 'stopped';
   if (!isSameProcessAlive(record.initPid, record.initStartTime)) return 'stopped';
-  if (isFrozen(record)) return 'paused';
+  if (isFrozen(record.cgroupPaths)) return 'paused';
   if (!record.started && fs.existsSync(path.join(dir, EXEC_FIFO))) return 'created';
   return 'running';
-}
-
-function isFrozen(record: ContainerRecord): boolean {
-  const freezer = record.cgroupPaths['freezer'];
-  if (freezer !== undefined) {
-    try {
-      return fs.readFileSync(path.join(freezer, 'freezer.state'), 'utf8').trim() === 'FROZEN';
-    } catch {
-      return false;
-    }
-  }
-  const unified = record.cgroupPaths['unified'];
-  if (unified !== undefined) {
-    try {
-      return /^frozen 1$/m.test(fs.readFileSync(path.join(unified, 'cgroup.events'), 'utf8'));
-    } catch {
-      return false;
-    }
-  }
-  return false;
 }
 
 /** The document `state` prints and hooks receive on stdin. */

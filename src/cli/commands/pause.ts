@@ -1,11 +1,10 @@
-import { notImplemented } from '../../errors';
 import { defineCommand } from '../context';
 
 export default defineCommand<{ 'container-id': string }>({
   command: 'pause <container-id>',
   describe: 'suspend all processes inside the container',
   builder: (y) => y.positional('container-id', { type: 'string', demandOption: true }),
-  handler: () => {
-    throw notImplemented('pause');
+  handler: (args, ctx) => {
+    ctx.runtime.pause(args['container-id']);
   },
 });

@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
-import { notImplemented } from '../../errors';
+import * as fs from 'node:fs';
+import { parseResources, resourcesFromFlags } from '../../lifecycle/update';
 import { defineCommand, type GlobalArgs } from '../context';
 
 const NUMERIC_FLAGS: [string, string][] = [
@@ -36,7 +37,33 @@ export default defineCommand<UpdateFlags>({
     for (const [name, describe] of STRING_FLAGS) b = b.option(name, { type: 'string', describe });
     return b as Argv<UpdateFlags & GlobalArgs>;
   },
-  handler: () => {
-    throw notImplemented('update');
+  handler: (args, ctx) => {
+    let resources;
+    if (args.resources !== undefined) {
+      const text = args.resources === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(args.resources, 'utf8');
+      resources = parseResources(text, args.resources === '-' ? 'resources (stdin)' : args.resources);
+    } else {
+      const num = (k: string): number | undefined => (typeof args[k] === 'number' ? (args[k] as number) : undefined);
+      const str = (k: string): string | undefined => (args[k] === undefined ? undefined : String(args[k]));
+      resources = resourcesFromFlags({
+        blkioWeight: num('blkio-weight'),
+        cpuPeriod: num('cpu-period'),
+        cpuQuota: num('cpu-quota'),
+        cpuShare: num('cpu-share'),
+        cpuRtPeriod: num('cpu-rt-period'),
+        cpuRtRuntime: num('cpu-rt-runtime'),
+        cpusetCpus: str('cpuset-cpus'),
+        cpusetMems: str('cpuset-mems'),
+        memory: str('memory'),
+        memoryReservation: str('memory-reservation'),
+        memorySwap: str('memory-swap'),
+        kernelMemory: str('kernel-memory'),
+        kernelMemoryTcp: str('kernel-memory-tcp'),
+        pidsLimit: num('pids-limit'),
+        l3CacheSchema: str('l3-cache-schema'),
+        memBwSchema: str('mem-bw-schema'),
+      });
+    }
+    ctx.runtime.update(args['container-id'], resources);
   },
 });

@@ -1,0 +1,304 @@
+// LinuxResources turned into cgroup file writes, per hierarchy: cgroup v1 files where the
+// controller is mounted as v1, v2 files (with runc's conversions) where it lives in the
+// unified hierarchy. Each write carries the JSON pointer of the field it comes from, so an
+// error names the field.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, TsruncError, type Problem } from '../errors';
+import type { DeviceCgroupRule, Resources, Spec, ThrottleDevice } from '../spec/types';
+import type { CgroupHierarchy } from './hierarchy';
+import type { CgroupPaths } from './manager';
+
+export interface CgroupWrite {
+  /** The hierarchy key the file belongs to. */
+  hierarchy: string;
+  file: string;
+  value: string;
+  pointer: string;
+}
+
+/** Which hierarchy serves `controller`: a v1 mount of it, else the unified one if it has it. */
+export function hierarchyFor(controller: string, hierarchies: CgroupHierarchy[]): CgroupHierarchy | undefined {
+  return hierarchies.find((h) => h.version === 1 && h.controllers.includes(controller)) ?? hierarchies.find((h) => h.version === 2 && h.controllers.includes(controller));
+}
+
+/** cpu.shares (2..262144) to cpu.weight (1..10000), as runc converts. */
+export function sharesToWeight(shares: number): number {
+  if (shares === 0) return 0;
+  return Math.floor(1 + ((shares - 2) * 9999) / 262142);
+}
+
+/** blkio.weight (10..1000) to io.weight (1..10000), as runc converts. */
+export function blkioToIoWeight(weight: number): number {
+  if (weight === 0) return 0;
+  return Math.floor(1 + ((weight - 10) * 9999) / 990);
+}
+
+const R = '/linux/resources';
+
+class WritePlanner {
+  readonly writes: CgroupWrite[] = [];
+  readonly problems: Problem[] = [];
+
+  constructor(
+    private readonly hierarchies: CgroupHierarchy[],
+    private readonly configDeviceCount = 0,
+  ) {}
+
+  private target(controller: string, pointer: string): CgroupHierarchy | undefined {
+    const h = hierarchyFor(controller, this.hierarchies);
+    if (h === undefined) this.problems.push({ pointer, message: `the ${controller} cgroup controller is not available on this host` });
+    return h;
+  }
+
+  private put(h: CgroupHierarchy, file: string, value: string | number, pointer: string): void {
+    this.writes.push({ hierarchy: h.key, file, value: String(value), pointer });
+  }
+
+  memory(mem: NonNullable<Resources['memory']>): void {
+    const at = `${R}/memory`;
+    const h = this.target('memory', at);
+    if (h === undefined) return;
+    if (h.version === 1) {
+      // With swap set, limit and memsw must move in the order that keeps limit <= memsw.
+      const limit = mem.limit;
+      const swap = mem.swap;
+      if (swap !== undefined && limit !== undefined && (swap === -1 || swap >= limit)) {
+        this.put(h, 'memory.memsw.limit_in_bytes', swap, `${at}/swap`);
+        this.put(h, 'memory.limit_in_bytes', limit, `${at}/limit`);
+      } else {
+        if (limit !== undefined) this.put(h, 'memory.limit_in_bytes', limit, `${at}/limit`);
+        if (swap !== undefined) this.put(h, 'memory.memsw.limit_in_bytes', swap, `${at}/swap`);
+      }
+      if (mem.reservation !== undefined) this.put(h, 'memory.soft_limit_in_bytes', mem.reservation, `${at}/reservation`);
+      if (mem.kernelTCP !== undefined) this.put(h, 'memory.kmem.tcp.limit_in_bytes', mem.kernelTCP, `${at}/kernelTCP`);
+      if (mem.swappiness !== undefined) this.put(h, 'memory.swappiness', mem.swappiness, `${at}/swappiness`);
+      if (mem.disableOOMKiller === true) this.put(h, 'memory.oom_control', 1, `${at}/disableOOMKiller`);
+      if (mem.useHierarchy !== undefined) this.put(h, 'memory.use_hierarchy', mem.useHierarchy ? 1 : 0, `${at}/useHierarchy`);
+    } else {
+      if (mem.limit !== undefined) this.put(h, 'memory.max', max(mem.limit), `${at}/limit`);
+      if (mem.reservation !== undefined) this.put(h, 'memory.low', max(mem.reservation), `${at}/reservation`);
+      if (mem.swap !== undefined) {
+        // v1's swap is memory+swap; v2's memory.swap.max is swap alone.
+        let swapOnly: number | 'max';
+        if (mem.swap === -1) swapOnly = 'max';
+        else if (mem.limit === undefined || mem.limit === -1) {
+          this.problems.push({ pointer: `${at}/swap`, message: 'on cgroup v2, swap needs memory.limit to be set too' });
+          return;
+        } else if (mem.swap < mem.limit) {
+          this.problems.push({ pointer: `${at}/swap`, message: `must be at least memory.limit (${mem.limit})` });
+          return;
+        } else swapOnly = mem.swap - mem.limit;
+        this.put(h, 'memory.swap.max', swapOnly, `${at}/swap`);
+      }
+      if (mem.swappiness !== undefined) this.problems.push({ pointer: `${at}/swappiness`, message: 'is not supported on cgroup v2' });
+      if (mem.kernelTCP !== undefined) this.problems.push({ pointer: `${at}/kernelTCP`, message: 'is not supported on cgroup v2' });
+      if (mem.disableOOMKiller === true) this.problems.push({ pointer: `${at}/disableOOMKiller`, message: 'is not supported on cgroup v2' });
+    }
+  }
+
+  cpu(cpu: NonNullable<Resources['cpu']>): void {
+    const at = `${R}/cpu`;
+    const cpuFields = cpu.shares !== undefined || cpu.quota !== undefined || cpu.period !== undefined || cpu.burst !== undefined || cpu.realtimeRuntime !== undefined || cpu.realtimePeriod !== undefined || cpu.idle !== undefined;
+    const h = cpuFields ? this.target('cpu', at) : undefined;
+    if (h !== undefined && h.version === 1) {
+      if (cpu.shares !== undefined) this.put(h, 'cpu.shares', cpu.shares, `${at}/shares`);
+      if (cpu.period !== undefined) this.put(h, 'cpu.cfs_period_us', cpu.period, `${at}/period`);
+      if (cpu.quota !== undefined) this.put(h, 'cpu.cfs_quota_us', cpu.quota, `${at}/quota`);
+      if (cpu.burst !== undefined) this.put(h, 'cpu.cfs_burst_us', cpu.burst, `${at}/burst`);
+      if (cpu.realtimePeriod !== undefined) this.put(h, 'cpu.rt_period_us', cpu.realtimePeriod, `${at}/realtimePeriod`);
+      if (cpu.realtimeRuntime !== undefined) this.put(h, 'cpu.rt_runtime_us', cpu.realtimeRuntime, `${at}/realtimeRuntime`);
+      if (cpu.idle !== undefined) this.put(h, 'cpu.idle', cpu.idle, `${at}/idle`);
+    } else if (h !== undefined) {
+      if (cpu.shares !== undefined) this.put(h, 'cpu.weight', sharesToWeight(cpu.shares), `${at}/shares`);
+      if (cpu.quota !== undefined || cpu.period !== undefined) {
+        const quota = cpu.quota === undefined || cpu.quota <= 0 ? 'max' : String(cpu.quota);
+        this.put(h, 'cpu.max', `${quota} ${cpu.period ?? 100000}`, `${at}/${cpu.quota !== undefined ? 'quota' : 'period'}`);
+      }
+      if (cpu.burst !== undefined) this.put(h, 'cpu.max.burst', cpu.burst, `${at}/burst`);
+      if (cpu.idle !== undefined) this.put(h, 'cpu.idle', cpu.idle, `${at}/idle`);
+      if (cpu.realtimeRuntime !== undefined || cpu.realtimePeriod !== undefined) {
+        this.problems.push({ pointer: `${at}/realtimeRuntime`, message: 'realtime cpu limits are not supported on cgroup v2' });
+      }
+    }
+    if (cpu.cpus !== undefined || cpu.mems !== undefined) {
+      const c = this.target('cpuset', at);
+      if (c !== undefined) {
+        if (cpu.cpus !== undefined) this.put(c, 'cpuset.cpus', cpu.cpus, `${at}/cpus`);
+        if (cpu.mems !== undefined) this.put(c, 'cpuset.mems', cpu.mems, `${at}/mems`);
+      }
+    }
+  }
+
+  pids(pids: NonNullable<Resources['pids']>): void {
+    const h = this.target('pids', `${R}/pids`);
+    if (h !== undefined) this.put(h, 'pids.max', pids.limit > 0 ? pids.limit : 'max', `${R}/pids/limit`);
+  }
+
+  blockIO(io: NonNullable<Resources['blockIO']>): void {
+    const at = `${R}/blockIO`;
+    const v1 = this.hierarchies.find((x) => x.version === 1 && x.controllers.includes('blkio'));
+    const h = v1 ?? this.target('io', at);
+    if (h === undefined) return;
+    const dev = (d: { major: number; minor: number }): string => `${d.major}:${d.minor}`;
+    const throttles: [keyof typeof io, string, string][] = [
+      ['throttleReadBpsDevice', 'blkio.throttle.read_bps_device', 'rbps'],
+      ['throttleWriteBpsDevice', 'blkio.throttle.write_bps_device', 'wbps'],
+      ['throttleReadIOPSDevice', 'blkio.throttle.read_iops_device', 'riops'],
+      ['throttleWriteIOPSDevice', 'blkio.throttle.write_iops_device', 'wiops'],
+    ];
+    if (h.version === 1) {
+      if (io.weight !== undefined) this.put(h, 'blkio.weight', io.weight, `${at}/weight`);
+      if (io.leafWeight !== undefined) this.put(h, 'blkio.leaf_weight', io.leafWeight, `${at}/leafWeight`);
+      io.weightDevice?.forEach((d, i) => {
+        if (d.weight !== undefined) this.put(h, 'blkio.weight_device', `${dev(d)} ${d.weight}`, `${at}/weightDevice/${i}/weight`);
+        if (d.leafWeight !== undefined) this.put(h, 'blkio.leaf_weight_device', `${dev(d)} ${d.leafWeight}`, `${at}/weightDevice/${i}/leafWeight`);
+      });
+      for (const [field, file] of throttles) {
+        (io[field] as ThrottleDevice[] | undefined)?.forEach((d, i) => this.put(h, file, `${dev(d)} ${d.rate}`, `${at}/${field}/${i}`));
+      }
+    } else {
+      if (io.weight !== undefined) this.put(h, 'io.weight', `default ${blkioToIoWeight(io.weight)}`, `${at}/weight`);
+      io.weightDevice?.forEach((d, i) => {
+        if (d.weight !== undefined) this.put(h, 'io.weight', `${dev(d)} ${blkioToIoWeight(d.weight)}`, `${at}/weightDevice/${i}/weight`);
+      });
+      for (const [field, , key] of throttles) {
+        (io[field] as ThrottleDevice[] | undefined)?.forEach((d, i) => this.put(h, 'io.max', `${dev(d)} ${key}=${d.rate}`, `${at}/${field}/${i}`));
+      }
+    }
+  }
+
+  hugepages(limits: NonNullable<Resources['hugepageLimits']>): void {
+    limits.forEach((l, i) => {
+      const at = `${R}/hugepageLimits/${i}`;
+      const h = this.target('hugetlb', at);
+      if (h === undefined) return;
+      this.put(h, h.version === 1 ? `hugetlb.${l.pageSize}.limit_in_bytes` : `hugetlb.${l.pageSize}.max`, l.limit, `${at}/limit`);
+    });
+  }
+
+  network(net: NonNullable<Resources['network']>): void {
+    const at = `${R}/network`;
+    if (net.classID !== undefined) {
+      const h = this.target('net_cls', `${at}/classID`);
+      if (h !== undefined) this.put(h, 'net_cls.classid', net.classID, `${at}/classID`);
+    }
+    net.priorities?.forEach((p, i) => {
+      const h = this.target('net_prio', `${at}/priorities/${i}`);
+      if (h !== undefined) this.put(h, 'net_prio.ifpriomap', `${p.name} ${p.priority}`, `${at}/priorities/${i}`);
+    });
+  }
+
+  rdma(rdma: NonNullable<Resources['rdma']>): void {
+    for (const [device, limit] of Object.entries(rdma)) {
+      const at = `${R}/rdma/${device}`;
+      const h = this.target('rdma', at);
+      if (h === undefined) continue;
+      const parts = [device];
+      if (limit.hcaHandles !== undefined) parts.push(`hca_handle=${limit.hcaHandles}`);
+      if (limit.hcaObjects !== undefined) parts.push(`hca_object=${limit.hcaObjects}`);
+      this.put(h, 'rdma.max', parts.join(' '), at);
+    }
+  }
+
+  unified(unified: Record<string, string>): void {
+    const h = this.hierarchies.find((x) => x.version === 2);
+    for (const [file, value] of Object.entries(unified)) {
+      const at = `${R}/unified/${file.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+      if (h === undefined) {
+        this.problems.push({ pointer: at, message: 'needs cgroup v2 (no unified hierarchy on this host)' });
+        continue;
+      }
+      if (file.includes('/') || file.startsWith('.')) {
+        this.problems.push({ pointer: at, message: 'must name a file of the cgroup directory' });
+        continue;
+      }
+      const controller = file.split('.')[0] ?? '';
+      if (!['cgroup', ...h.controllers].includes(controller)) {
+        this.problems.push({ pointer: at, message: `the ${controller} controller is not available in the unified hierarchy of this host` });
+        continue;
+      }
+      this.put(h, file, value, at);
+    }
+  }
+
+  /** v1 device rules: deny all, then each rule in order (the spec's first rule is usually deny all). */
+  devices(rules: DeviceCgroupRule[]): void {
+    const h = this.hierarchies.find((x) => x.version === 1 && x.controllers.includes('devices'));
+    if (h === undefined) return; // v2: an eBPF program (not yet): see controllersNeeded
+    rules.forEach((r, i) => {
+      const type = r.type ?? 'a';
+      const major = r.major === undefined || r.major < 0 ? '*' : String(r.major);
+      const minor = r.minor === undefined || r.minor < 0 ? '*' : String(r.minor);
+      const rule = type === 'a' ? 'a' : `${type} ${major}:${minor} ${r.access ?? 'rwm'}`;
+      this.put(h, r.allow ? 'devices.allow' : 'devices.deny', rule, i < this.configDeviceCount ? `${R}/devices/${i}` : '/linux/devices (default device rules)');
+    });
+  }
+}
+
+/** Devices every container may use, appended after the config's own rules, as runc does. */
+const DEFAULT_DEVICE_RULES: DeviceCgroupRule[] = [
+  { allow: true, type: 'c', major: -1, minor: -1, access: 'm' },
+  { allow: true, type: 'b', major: -1, minor: -1, access: 'm' },
+  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' },
+  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' },
+  { allow: true, type: 'c', major: 136, minor: -1, access: 'rwm' },
+  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
+  { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },
+];
+
+/** The device rules a new container gets: the config's, the defaults, then its own devices. */
+export function containerDeviceRules(spec: Spec): DeviceCgroupRule[] {
+  const own = (spec.linux?.devices ?? [])
+    .filter((d) => d.type === 'c' || d.type === 'b' || d.type === 'u')
+    .map((d): DeviceCgroupRule => ({ allow: true, type: d.type === 'b' ? 'b' : 'c', major: d.major ?? -1, minor: d.minor ?? -1, access: 'rwm' }));
+  return [...(spec.linux?.resources?.devices ?? []), ...DEFAULT_DEVICE_RULES, ...own];
+}
+
+function max(v: number): string {
+  return v === -1 ? 'max' : String(v);
+}
+
+/** The writes that give a cgroup the limits in `resources`; throws ConfigError for what cannot be set here. */
+export function resourceWrites(resources: Resources | undefined, hierarchies: CgroupHierarchy[], deviceRules?: DeviceCgroupRule[]): CgroupWrite[] {
+  const p = new WritePlanner(hierarchies, resources?.devices?.length ?? 0);
+  if (deviceRules !== undefined) p.devices(deviceRules);
+  if (resources === undefined) return p.writes;
+  if (resources.memory !== undefined) p.memory(resources.memory);
+  if (resources.cpu !== undefined) p.cpu(resources.cpu);
+  if (resources.pids !== undefined) p.pids(resources.pids);
+  if (resources.blockIO !== undefined) p.blockIO(resources.blockIO);
+  if (resources.hugepageLimits !== undefined) p.hugepages(resources.hugepageLimits);
+  if (resources.network !== undefined) p.network(resources.network);
+  if (resources.rdma !== undefined) p.rdma(resources.rdma);
+  if (resources.unified !== undefined) p.unified(resources.unified);
+  if (p.problems.length > 0) throw new ConfigError('config.json', p.problems);
+  return p.writes;
+}
+
+/** v2 controllers the writes need, to enable in every ancestor's cgroup.subtree_control. */
+export function controllersNeeded(writes: CgroupWrite[], hierarchies: CgroupHierarchy[]): string[] {
+  const v2 = hierarchies.find((h) => h.version === 2);
+  if (v2 === undefined) return [];
+  const wanted = new Set<string>();
+  for (const w of writes) if (w.hierarchy === v2.key) wanted.add(w.file.split('.')[0] ?? '');
+  wanted.delete('cgroup');
+  return [...wanted].filter((c) => v2.controllers.includes(c));
+}
+
+export function applyWrites(writes: CgroupWrite[], paths: CgroupPaths, containerId?: string): void {
+  for (const w of writes) {
+    const dir = paths[w.hierarchy];
+    if (dir === undefined) continue;
+    try {
+      fs.writeFileSync(path.join(dir, w.file), w.value);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new TsruncError('system', `${w.pointer}: writing ${JSON.stringify(w.value)} to ${w.file}: ${e.code ?? ''} ${e.message.replace(/^[A-Z]+: /, '').replace(/, .*$/, '')}`.trim(), { containerId, cause: err });
+    }
+  }
+}

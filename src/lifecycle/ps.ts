@@ -1,0 +1,22 @@
+// `ps`: the container's processes, as host pids (JSON) or as ps(1) lines.
+import { spawnSync } from 'node:child_process';
+import { TsruncError } from '../errors';
+import { cgroupPids } from '../cgroups/manager';
+import type { ContainerHandle } from '../state/store';
+
+export function containerPids(handle: ContainerHandle): number[] {
+  return cgroupPids(handle.read().cgroupPaths);
+}
+
+/** Runs `ps` with the caller's arguments (default -ef) and keeps the header and our lines. */
+export function psTable(pids: number[], psArgs: string[]): string {
+  const r = spawnSync('ps', psArgs.length > 0 ? psArgs : ['-ef'], { encoding: 'utf8' });
+  if (r.error !== undefined || r.status !== 0) throw new TsruncError('system', `ps ${psArgs.join(' ')}: ${r.error?.message ?? r.stderr.trim()}`);
+  const lines = r.stdout.split('\n');
+  const header = lines[0] ?? '';
+  const col = header.trim().split(/\s+/).indexOf('PID');
+  if (col < 0) throw new TsruncError('system', "couldn't find PID field in ps output");
+  const wanted = new Set(pids);
+  const rows = lines.slice(1).filter((l) => l.trim() !== '' && wanted.has(Number(l.trim().split(/\s+/)[col])));
+  return [header, ...rows].join('\n') + '\n';
+}

@@ -1,0 +1,103 @@
+// `update`: new limits for a running container, from a LinuxResources JSON document
+// (`--resources FILE|-`, what the shims send) or from runc's single flags.
+import { detectHierarchies } from '../cgroups/hierarchy';
+import { applyWrites, resourceWrites } from '../cgroups/resources';
+import { ConfigError, TsruncError } from '../errors';
+import { schemaProblems } from '../spec/schema-errors';
+import type { Resources } from '../spec/types';
+import * as validators from '../spec/validators.generated';
+import { computeStatus } from '../state/status';
+import type { ContainerHandle } from '../state/store';
+
+/** Parses and checks a LinuxResources document; pointers are relative to the document. */
+export function parseResources(text: string, file: string): Resources {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(file, [{ pointer: '', message: `invalid JSON: ${(err as Error).message}` }]);
+  }
+  const problems = schemaProblems(validators.resources, doc);
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  return doc as Resources;
+}
+
+export function updateContainer(handle: ContainerHandle, resources: Resources): void {
+  const record = handle.read();
+  const status = computeStatus(record, handle.dir);
+  if (status === 'stopped') throw new TsruncError('state', 'container not running', { containerId: record.id });
+  if (resources.devices !== undefined) throw new ConfigError('resources', [{ pointer: '/devices', message: 'device rules cannot be updated (as with runc)' }]);
+  const writes = resourceWrites(resources, detectHierarchies());
+  applyWrites(writes, record.cgroupPaths, record.id);
+  const linux = (record.config.linux ??= {});
+  linux.resources = mergeResources(linux.resources ?? {}, resources);
+  handle.write(record);
+}
+
+/** Fields given in `update` replace the stored ones; sections not given stay. */
+function mergeResources(base: Resources, update: Resources): Resources {
+  const out: Resources = { ...base };
+  for (const key of Object.keys(update) as (keyof Resources)[]) {
+    const b = base[key];
+    const u = update[key];
+    if (u !== undefined && b !== undefined && typeof u === 'object' && !Array.isArray(u) && typeof b === 'object' && !Array.isArray(b)) {
+      (out as Record<string, unknown>)[key] = { ...b, ...u };
+    } else {
+      (out as Record<string, unknown>)[key] = u;
+    }
+  }
+  return out;
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
+
+/** runc's memory sizes: bytes, or a number with a binary unit (64m, 1.5GiB, 512k); -1 for unlimited. */
+export function parseBytes(text: string, flag: string): number {
+  if (text === '-1') return -1;
+  const m = /^([0-9]+(?:\.[0-9]+)?)\s*([kmgtp]?)(?:i?b)?$/i.exec(text.trim());
+  if (m === null) throw new ConfigError(`--${flag}`, [{ pointer: '', message: `invalid size ${JSON.stringify(text)} (bytes, or a number with k, m, g, t)` }]);
+  return Math.floor(Number(m[1]) * (UNITS[(m[2] ?? '').toLowerCase()] ?? 1));
+}
+
+export interface UpdateFlags {
+  blkioWeight?: number;
+  cpuPeriod?: number;
+  cpuQuota?: number;
+  cpuShare?: number;
+  cpuRtPeriod?: number;
+  cpuRtRuntime?: number;
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  memory?: string;
+  memoryReservation?: string;
+  memorySwap?: string;
+  kernelMemory?: string;
+  kernelMemoryTcp?: string;
+  pidsLimit?: number;
+  l3CacheSchema?: string;
+  memBwSchema?: string;
+}
+
+export function resourcesFromFlags(f: UpdateFlags): Resources {
+  const r: Resources = {};
+  const cpu: NonNullable<Resources['cpu']> = {};
+  if (f.cpuPeriod !== undefined) cpu.period = f.cpuPeriod;
+  if (f.cpuQuota !== undefined) cpu.quota = f.cpuQuota;
+  if (f.cpuShare !== undefined) cpu.shares = f.cpuShare;
+  if (f.cpuRtPeriod !== undefined) cpu.realtimePeriod = f.cpuRtPeriod;
+  if (f.cpuRtRuntime !== undefined) cpu.realtimeRuntime = f.cpuRtRuntime;
+  if (f.cpusetCpus !== undefined) cpu.cpus = f.cpusetCpus;
+  if (f.cpusetMems !== undefined) cpu.mems = f.cpusetMems;
+  if (Object.keys(cpu).length > 0) r.cpu = cpu;
+  const mem: NonNullable<Resources['memory']> = {};
+  if (f.memory !== undefined) mem.limit = parseBytes(f.memory, 'memory');
+  if (f.memoryReservation !== undefined) mem.reservation = parseBytes(f.memoryReservation, 'memory-reservation');
+  if (f.memorySwap !== undefined) mem.swap = parseBytes(f.memorySwap, 'memory-swap');
+  if (f.kernelMemoryTcp !== undefined) mem.kernelTCP = parseBytes(f.kernelMemoryTcp, 'kernel-memory-tcp');
+  if (Object.keys(mem).length > 0) r.memory = mem;
+  if (f.pidsLimit !== undefined) r.pids = { limit: f.pidsLimit };
+  if (f.blkioWeight !== undefined) r.blockIO = { weight: f.blkioWeight };
+  if (f.kernelMemory !== undefined) throw new ConfigError('--kernel-memory', [{ pointer: '', message: 'kernel memory limits are not supported (deprecated by the kernel)' }]);
+  if (f.l3CacheSchema !== undefined || f.memBwSchema !== undefined) throw new ConfigError('--l3-cache-schema', [{ pointer: '', message: 'Intel RDT is not supported by tsrunc' }]);
+  return r;
+}
