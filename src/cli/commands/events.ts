@@ -1,5 +1,6 @@
-import { notImplemented } from '../../errors';
-import { defineCommand } from '../context';
+import { statsJson } from '../../cgroups/stats';
+import { parseDuration, statsEvent, streamEvents } from '../../lifecycle/events';
+import { defineCommand, out } from '../context';
 
 export default defineCommand<{ 'container-id': string; interval: string; stats: boolean }>({
   command: 'events <container-id>',
@@ -9,7 +10,12 @@ export default defineCommand<{ 'container-id': string; interval: string; stats: 
       .positional('container-id', { type: 'string', demandOption: true })
       .option('interval', { type: 'string', default: '5s', describe: 'set the stats collection interval' })
       .option('stats', { type: 'boolean', default: false, describe: 'display the container stats then exit' }),
-  handler: () => {
-    throw notImplemented('events');
+  handler: async (args, ctx) => {
+    const id = args['container-id'];
+    if (args.stats) {
+      out(statsJson(statsEvent(ctx.runtime.store, id)) + '\n');
+      return;
+    }
+    await streamEvents(ctx.runtime.store, id, parseDuration(args.interval), (e) => out(statsJson(e) + '\n'));
   },
 });
