@@ -290,15 +290,35 @@ export function controllersNeeded(writes: CgroupWrite[], hierarchies: CgroupHier
   return [...wanted].filter((c) => v2.controllers.includes(c));
 }
 
+/**
+ * v1 memory limits must keep limit <= memsw at every moment, so which goes first depends on
+ * the current values: a write the kernel refuses with EINVAL is retried after the others.
+ */
+const ORDER_SENSITIVE = new Set(['memory.limit_in_bytes', 'memory.memsw.limit_in_bytes']);
+
 export function applyWrites(writes: CgroupWrite[], paths: CgroupPaths, containerId?: string): void {
+  const deferred: CgroupWrite[] = [];
   for (const w of writes) {
     const dir = paths[w.hierarchy];
     if (dir === undefined) continue;
     try {
       fs.writeFileSync(path.join(dir, w.file), w.value);
     } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      throw new TsruncError('system', `${w.pointer}: writing ${JSON.stringify(w.value)} to ${w.file}: ${e.code ?? ''} ${e.message.replace(/^[A-Z]+: /, '').replace(/, .*$/, '')}`.trim(), { containerId, cause: err });
+      if (ORDER_SENSITIVE.has(w.file) && (err as NodeJS.ErrnoException).code === 'EINVAL') deferred.push(w);
+      else throw writeError(w, err, containerId);
     }
   }
+  for (const w of deferred) {
+    try {
+      fs.writeFileSync(path.join(paths[w.hierarchy] as string, w.file), w.value);
+    } catch (err) {
+      throw writeError(w, err, containerId);
+    }
+  }
+}
+
+function writeError(w: CgroupWrite, err: unknown, containerId: string | undefined): TsruncError {
+  const e = err as NodeJS.ErrnoException;
+  const why = e.message.replace(/^[A-Z]+: /, '').replace(/, .*$/, '');
+  return new TsruncError('system', `${w.pointer}: writing ${JSON.stringify(w.value)} to ${w.file}: ${e.code ?? ''} ${why}`.trim(), { containerId, cause: err });
 }

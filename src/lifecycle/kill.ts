@@ -9,14 +9,17 @@ import type { ContainerHandle } from '../state/store';
 export function killContainer(handle: ContainerHandle, signal: number, all: boolean): void {
   const record = handle.read();
   const status = computeStatus(record, handle.dir);
-  // containerd's shim matches "container not running".
-  if (status === 'stopped') throw new TsruncError('state', 'container not running', { containerId: record.id });
+  // containerd's shim matches "container not running". Without a pid namespace of its own,
+  // processes may outlive the init: --all still reaches them (as runc 1.2+).
+  if (status === 'stopped' && !(all && cgroupPids(record.cgroupPaths).length > 0)) {
+    throw new TsruncError('state', 'container not running', { containerId: record.id });
+  }
   const n = native();
   if (all) {
     // Frozen, nothing can fork behind our back while we signal; a paused container's
     // processes act on the signal when thawed (SIGKILL: thawed here so that they die).
     const wasPaused = status === 'paused';
-    if (!wasPaused && isFreezable(record.cgroupPaths)) setFrozen(record.cgroupPaths, true, record.id);
+    if (!wasPaused && status !== 'stopped' && isFreezable(record.cgroupPaths)) setFrozen(record.cgroupPaths, true, record.id);
     try {
       const pids = cgroupPids(record.cgroupPaths);
       for (const pid of pids.length > 0 ? pids : [record.initPid]) n.kill(pid, signal);
