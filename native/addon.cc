@@ -2,12 +2,14 @@
 // this file only registers the functions.
 #include <napi.h>
 
+#include "bpf.h"
 #include "executor.h"
 #include "sys.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsrunc::RegisterSys(env, exports);
   tsrunc::RegisterExecutor(env, exports);
+  tsrunc::RegisterBpf(env, exports);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   return exports;
 }

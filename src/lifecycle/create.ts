@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { detectHierarchies, type CgroupHierarchy } from '../cgroups/hierarchy';
+import { compileDeviceFilter, encodeProgram } from '../cgroups/device-filter';
 import { applyWrites, containerDeviceRules, controllersNeeded, resourceWrites, type CgroupWrite } from '../cgroups/resources';
 import { createCgroups, joinCgroups, removeCgroups, resolveCgroupPaths, type CgroupPaths } from '../cgroups/manager';
 import { TsruncError, formatProblem, systemError } from '../errors';
@@ -46,6 +47,8 @@ export interface ContainerPlan {
   cgroupWrites: CgroupWrite[];
   v2Controllers: string[];
   hierarchies: CgroupHierarchy[];
+  /** On hosts whose devices controller is cgroup v2: the eBPF filter and where it goes. */
+  deviceFilter?: { hierarchy: string; program: Buffer };
 }
 
 export function planContainer(ctx: CreateContext, opts: CreateOptions): ContainerPlan {
@@ -69,8 +72,14 @@ export function planContainer(ctx: CreateContext, opts: CreateOptions): Containe
     cgroupPaths,
     hierarchies,
   });
-  const cgroupWrites = resourceWrites(spec.linux?.resources, hierarchies, containerDeviceRules(spec));
-  return { spec, plan, cgroupPaths, cgroupWrites, v2Controllers: controllersNeeded(cgroupWrites, hierarchies), hierarchies };
+  const deviceRules = containerDeviceRules(spec);
+  const cgroupWrites = resourceWrites(spec.linux?.resources, hierarchies, deviceRules);
+  const planned: ContainerPlan = { spec, plan, cgroupPaths, cgroupWrites, v2Controllers: controllersNeeded(cgroupWrites, hierarchies), hierarchies };
+  const v2 = hierarchies.find((h) => h.version === 2);
+  if (v2 !== undefined && !hierarchies.some((h) => h.version === 1 && h.controllers.includes('devices'))) {
+    planned.deviceFilter = { hierarchy: v2.key, program: encodeProgram(compileDeviceFilter(deviceRules)) };
+  }
+  return planned;
 }
 
 /** systemd socket activation: LISTEN_FDS given to the runtime are passed on, as runc does. */
@@ -205,6 +214,8 @@ class InitSetup {
     const n = native();
     const fifo = path.join(this.handle.dir, EXEC_FIFO);
     n.mkfifo(fifo, 0o622);
+    // mkfifo applies our umask; the init may write it as any user (runc clears the umask).
+    fs.chmodSync(fifo, 0o622);
     const rootUid = hostIdOf(this.spec.linux?.uidMappings, 0);
     const rootGid = hostIdOf(this.spec.linux?.gidMappings, 0);
     if (rootUid !== 0 || rootGid !== 0) fs.chownSync(fifo, rootUid, rootGid);
@@ -278,6 +289,15 @@ class InitSetup {
       createCgroups(this.record.cgroupPaths, this.planned.hierarchies, this.planned.v2Controllers);
       // Limits first, then the process: nothing of the container runs unlimited.
       applyWrites(this.planned.cgroupWrites, this.record.cgroupPaths, this.record.id);
+      const filter = this.planned.deviceFilter;
+      const filterDir = filter === undefined ? undefined : this.record.cgroupPaths[filter.hierarchy];
+      if (filter !== undefined && filterDir !== undefined) {
+        try {
+          n.attachDeviceFilter(filterDir, filter.program);
+        } catch (err) {
+          throw systemError('/linux/resources/devices: attaching the cgroup v2 device filter', err, this.record.id);
+        }
+      }
       joinCgroups(this.record.cgroupPaths, this.childPid);
       n.sendMessage(this.syncFd, 'ack');
     } else if (tag === 'userns') {

@@ -36,6 +36,8 @@ export interface NativeBinding {
   /** Receives one fd sent with SCM_RIGHTS. */
   recvFd(socket: number): number;
   setWinsize(fd: number, rows: number, cols: number): void;
+  /** Loads a BPF_PROG_TYPE_CGROUP_DEVICE program and attaches it to the cgroup directory. */
+  attachDeviceFilter(cgroupDir: string, instructions: Buffer): void;
 }
 
 let binding: NativeBinding | undefined;

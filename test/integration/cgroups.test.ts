@@ -100,7 +100,7 @@ t.test('a fork loop stops at pids.limit', { skip }, async (t) => {
   t.match(r.stderr, /can't fork: Resource temporarily unavailable/);
 });
 
-t.test('devices outside the allow list cannot be opened, /dev/null can', { skip: skip || (hierarchyFor('devices', hierarchies)?.version !== 1 ? 'the v2 device filter (eBPF) is not implemented yet' : false) }, async (t) => {
+t.test('devices outside the allow list cannot be opened, /dev/null can', { skip }, async (t) => {
   const r = runContainer(t, (s) => {
     s.process!.capabilities = { bounding: ['CAP_MKNOD'], effective: ['CAP_MKNOD'], permitted: ['CAP_MKNOD'] };
     s.process!.args = ['sh', '-c', 'mknod /dev/mem2 c 1 1 && (head -c 1 /dev/mem2 >/dev/null 2>&1 && echo mem-open || echo mem-denied); head -c 1 /dev/zero | wc -c'];
@@ -189,4 +189,32 @@ t.test('kill --all reaches processes outside a private pid namespace too; delete
   t.ok(await until(() => pids.every((p) => !fs.existsSync(`/proc/${p}`) || fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') === true)), 'every process is gone');
   t.equal(c.tsrunc(['delete', c.id]).status, 0);
   t.same(cgroupDirsOf(c.id), [], 'no cgroup directory left in any hierarchy');
+});
+
+t.test('the v2 device filter is enforced by the kernel', { skip: skip || (hierarchies.some((h) => h.version === 2) ? false : 'no cgroup v2 hierarchy here') }, async (t) => {
+  const { compileDeviceFilter, encodeProgram } = await import('../../src/cgroups/device-filter');
+  const { containerDeviceRules } = await import('../../src/cgroups/resources');
+  const { defaultSpec } = await import('../../src/spec/default-spec');
+  const { native } = await import('../../src/native/addon');
+  const { execFileSync } = await import('node:child_process');
+  const v2 = hierarchies.find((h) => h.version === 2)!;
+  const dir = path.join(v2.mountpoint, `tsrunc-test-${process.pid}-bpf`);
+  const dev = path.join(fs.mkdtempSync('/tmp/tsrunc-bpf-'), 'mem');
+  fs.mkdirSync(dir);
+  t.teardown(() => {
+    fs.rmSync(path.dirname(dev), { recursive: true, force: true });
+    for (let i = 0; i < 100; i++) {
+      try {
+        fs.rmdirSync(dir);
+        return;
+      } catch {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+      }
+    }
+  });
+  execFileSync('mknod', [dev, 'c', '1', '1']);
+  native().attachDeviceFilter(dir, encodeProgram(compileDeviceFilter(containerDeviceRules(defaultSpec()))));
+  const out = execFileSync('sh', ['-c', `echo $$ > ${dir}/cgroup.procs; head -c1 /dev/zero | wc -c; head -c1 ${dev} 2>&1; true`], { encoding: 'utf8' });
+  t.match(out, /^1\n/, '/dev/zero (allowed) reads');
+  t.match(out, /Operation not permitted/, 'the 1:1 device (not allowed) is refused');
 });
