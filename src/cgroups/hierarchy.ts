@@ -56,8 +56,12 @@ function unescape(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
+let detected: CgroupHierarchy[] | undefined;
+
+/** The host's layout, read once per process (one command is one process). */
 export function detectHierarchies(): CgroupHierarchy[] {
-  return parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+  detected ??= parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+  return detected;
 }
 
 /** This process's own cgroup in `h` (from /proc/self/cgroup), as a path inside the hierarchy. */

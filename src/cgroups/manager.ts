@@ -13,8 +13,12 @@ export type CgroupPaths = Record<string, string>;
  * runc's cgroupfs rules: an absolute cgroupsPath is taken from each hierarchy's root; a
  * relative one (and the default, the container id) goes under the runtime's own cgroup.
  */
-export function resolveCgroupPaths(cgroupsPath: string | undefined, id: string, hierarchies: CgroupHierarchy[] = detectHierarchies()): CgroupPaths {
-  const own = fs.readFileSync('/proc/self/cgroup', 'utf8');
+export function resolveCgroupPaths(
+  cgroupsPath: string | undefined,
+  id: string,
+  hierarchies: CgroupHierarchy[] = detectHierarchies(),
+  own: string = fs.readFileSync('/proc/self/cgroup', 'utf8'),
+): CgroupPaths {
   const wanted = cgroupsPath === undefined || cgroupsPath === '' ? id : cgroupsPath;
   const cleaned = path.posix.normalize(`/${wanted}`);
   const out: CgroupPaths = {};

@@ -71,6 +71,7 @@ class WritePlanner {
         if (swap !== undefined) this.put(h, 'memory.memsw.limit_in_bytes', swap, `${at}/swap`);
       }
       if (mem.reservation !== undefined) this.put(h, 'memory.soft_limit_in_bytes', mem.reservation, `${at}/reservation`);
+      if (mem.kernel !== undefined) this.problems.push({ pointer: `${at}/kernel`, message: 'kernel memory limits are deprecated by the kernel and not supported' });
       if (mem.kernelTCP !== undefined) this.put(h, 'memory.kmem.tcp.limit_in_bytes', mem.kernelTCP, `${at}/kernelTCP`);
       if (mem.swappiness !== undefined) this.put(h, 'memory.swappiness', mem.swappiness, `${at}/swappiness`);
       if (mem.disableOOMKiller === true) this.put(h, 'memory.oom_control', 1, `${at}/disableOOMKiller`);
@@ -78,6 +79,10 @@ class WritePlanner {
     } else {
       if (mem.limit !== undefined) this.put(h, 'memory.max', max(mem.limit), `${at}/limit`);
       if (mem.reservation !== undefined) this.put(h, 'memory.low', max(mem.reservation), `${at}/reservation`);
+      if (mem.swappiness !== undefined) this.problems.push({ pointer: `${at}/swappiness`, message: 'is not supported on cgroup v2' });
+      if (mem.kernel !== undefined) this.problems.push({ pointer: `${at}/kernel`, message: 'kernel memory limits are not supported on cgroup v2' });
+      if (mem.kernelTCP !== undefined) this.problems.push({ pointer: `${at}/kernelTCP`, message: 'is not supported on cgroup v2' });
+      if (mem.disableOOMKiller === true) this.problems.push({ pointer: `${at}/disableOOMKiller`, message: 'is not supported on cgroup v2' });
       if (mem.swap !== undefined) {
         // v1's swap is memory+swap; v2's memory.swap.max is swap alone.
         let swapOnly: number | 'max';
@@ -91,9 +96,6 @@ class WritePlanner {
         } else swapOnly = mem.swap - mem.limit;
         this.put(h, 'memory.swap.max', swapOnly, `${at}/swap`);
       }
-      if (mem.swappiness !== undefined) this.problems.push({ pointer: `${at}/swappiness`, message: 'is not supported on cgroup v2' });
-      if (mem.kernelTCP !== undefined) this.problems.push({ pointer: `${at}/kernelTCP`, message: 'is not supported on cgroup v2' });
-      if (mem.disableOOMKiller === true) this.problems.push({ pointer: `${at}/disableOOMKiller`, message: 'is not supported on cgroup v2' });
     }
   }
 

@@ -55,7 +55,10 @@ export function planContainer(ctx: CreateContext, opts: CreateOptions): Containe
   const bundle = path.resolve(opts.bundle);
   const { spec, warnings } = loadBundleConfig({ bundle, checkHost: true, systemdCgroup: ctx.systemdCgroup });
   for (const w of warnings) ctx.log.warn(formatProblem('config.json', w));
-  if (ctx.systemdCgroup) throw new TsruncError('system', 'systemd cgroup driver: systemd is not supported by this build (use the cgroupfs driver)', { containerId: opts.id });
+  if (ctx.systemdCgroup) {
+    const why = fs.existsSync('/run/systemd/system') ? 'the systemd cgroup driver is not implemented yet' : 'systemd is not running on this host (no /run/systemd/system)';
+    throw new TsruncError('system', `--systemd-cgroup: ${why}; use the cgroupfs driver (omit --systemd-cgroup)`, { containerId: opts.id });
+  }
   if (listenFds() > 0 && spec.process !== undefined) {
     spec.process.env = [...(spec.process.env ?? []), `LISTEN_FDS=${listenFds()}`, 'LISTEN_PID=1'];
   }

@@ -2,6 +2,7 @@
 // (`--resources FILE|-`, what the shims send) or from runc's single flags.
 import { detectHierarchies } from '../cgroups/hierarchy';
 import { applyWrites, resourceWrites } from '../cgroups/resources';
+import { readStats } from '../cgroups/stats';
 import { ConfigError, TsruncError } from '../errors';
 import { schemaProblems } from '../spec/schema-errors';
 import type { Resources } from '../spec/types';
@@ -27,7 +28,14 @@ export function updateContainer(handle: ContainerHandle, resources: Resources): 
   const status = computeStatus(record, handle.dir);
   if (status === 'stopped') throw new TsruncError('state', 'container not running', { containerId: record.id });
   if (resources.devices !== undefined) throw new ConfigError('resources', [{ pointer: '/devices', message: 'device rules cannot be updated (as with runc)' }]);
-  const writes = resourceWrites(resources, detectHierarchies());
+  const hierarchies = detectHierarchies();
+  if (resources.memory?.checkBeforeUpdate === true && resources.memory.limit !== undefined && resources.memory.limit > 0) {
+    const usage = readStats(record.cgroupPaths, hierarchies).memory.usage.usage;
+    if (usage !== undefined && BigInt(usage) > BigInt(resources.memory.limit)) {
+      throw new ConfigError('resources', [{ pointer: '/memory/limit', message: `${resources.memory.limit} is below the current usage (${usage}); checkBeforeUpdate refuses it` }]);
+    }
+  }
+  const writes = resourceWrites(resources, hierarchies);
   applyWrites(writes, record.cgroupPaths, record.id);
   const linux = (record.config.linux ??= {});
   linux.resources = mergeResources(linux.resources ?? {}, resources);

@@ -1,0 +1,105 @@
+// runc's cgroup rules without touching a cgroup: which hierarchies a host has, where a
+// container's cgroup goes for each cgroupsPath form, and which file each resource becomes
+// on v1 and on v2 (with runc's conversions).
+import t from 'tap';
+import { parseMountinfo, type CgroupHierarchy } from '../../src/cgroups/hierarchy';
+import { resolveCgroupPaths } from '../../src/cgroups/manager';
+import { blkioToIoWeight, resourceWrites, sharesToWeight } from '../../src/cgroups/resources';
+import { ConfigError } from '../../src/errors';
+
+const HYBRID_MOUNTINFO = [
+  '30 22 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755',
+  '31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate',
+  '32 30 0:28 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:11 - cgroup cgroup rw,xattr,name=systemd',
+  '35 30 0:31 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:14 - cgroup cgroup rw,memory',
+  '36 30 0:32 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,nodev,noexec,relatime shared:15 - cgroup cgroup rw,cpu,cpuacct',
+  '37 30 0:33 / /sys/fs/cgroup/pids rw,nosuid,nodev,noexec,relatime shared:16 - cgroup cgroup rw,pids',
+].join('\n');
+
+const OWN = ['0::/user.slice', '1:name=systemd:/user.slice/session-1.scope', '4:memory:/sess', '5:cpu,cpuacct:/sess', '6:pids:/sess'].join('\n');
+
+function v2only(controllers: string[]): CgroupHierarchy[] {
+  return [{ key: '', mountpoint: '/sys/fs/cgroup', version: 2, controllers, root: '/' }];
+}
+
+t.test('hierarchies of a hybrid host', async (t) => {
+  const hs = parseMountinfo(HYBRID_MOUNTINFO);
+  // (a v2 hierarchy's controllers are read from its cgroup.controllers, on this machine)
+  t.same(hs.map((h) => [h.key, h.version, h.version === 2 ? '-' : h.controllers.join(',')]), [
+    ['unified', 2, '-'],
+    ['systemd', 1, 'name=systemd'],
+    ['memory', 1, 'memory'],
+    ['cpu,cpuacct', 1, 'cpu,cpuacct'],
+    ['pids', 1, 'pids'],
+  ]);
+});
+
+t.test("cgroupsPath: absolute from each root, relative under the runtime's own cgroup, default the id", async (t) => {
+  const hs = parseMountinfo(HYBRID_MOUNTINFO);
+  const abs = resolveCgroupPaths('/default/web', 'web', hs, OWN);
+  t.equal(abs['memory'], '/sys/fs/cgroup/memory/default/web');
+  t.equal(abs['cpu,cpuacct'], '/sys/fs/cgroup/cpu,cpuacct/default/web');
+  t.equal(abs['unified'], '/sys/fs/cgroup/unified/default/web');
+  t.equal(abs['systemd'], '/sys/fs/cgroup/systemd/default/web');
+  const rel = resolveCgroupPaths('pods/web', 'web', hs, OWN);
+  t.equal(rel['memory'], '/sys/fs/cgroup/memory/sess/pods/web');
+  t.equal(rel['unified'], '/sys/fs/cgroup/unified/user.slice/pods/web');
+  t.equal(rel['systemd'], '/sys/fs/cgroup/systemd/user.slice/session-1.scope/pods/web');
+  const dflt = resolveCgroupPaths(undefined, 'web', hs, OWN);
+  t.equal(dflt['pids'], '/sys/fs/cgroup/pids/sess/web');
+  const escape = resolveCgroupPaths('../../etc', 'web', hs, OWN);
+  t.equal(escape['memory'], '/sys/fs/cgroup/memory/sess/etc', 'a relative path cannot climb out of the runtime cgroup');
+});
+
+t.test('v1 files', async (t) => {
+  const hs = parseMountinfo(HYBRID_MOUNTINFO);
+  const w = resourceWrites({ memory: { limit: 1000, reservation: 500, swap: 2000, swappiness: 10 }, cpu: { shares: 512, quota: 20000, period: 100000 }, pids: { limit: 0 } }, hs);
+  const files = Object.fromEntries(w.map((x) => [x.file, x.value]));
+  t.equal(files['memory.limit_in_bytes'], '1000');
+  t.equal(files['memory.memsw.limit_in_bytes'], '2000');
+  t.equal(files['memory.soft_limit_in_bytes'], '500');
+  t.equal(files['cpu.shares'], '512');
+  t.equal(files['cpu.cfs_quota_us'], '20000');
+  t.equal(files['pids.max'], 'max', 'a limit of 0 means none');
+});
+
+t.test('v2 files with runc conversions', async (t) => {
+  const hs = v2only(['cpu', 'memory', 'pids', 'io', 'hugetlb', 'cpuset']);
+  const w = resourceWrites({ memory: { limit: 1000, swap: 3000, reservation: -1 }, cpu: { shares: 1024, quota: -1, period: 50000, cpus: '0-1' }, blockIO: { weight: 500, throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 100 }] }, hugepageLimits: [{ pageSize: '2MB', limit: 4096 }], unified: { 'memory.high': '900' } }, hs);
+  const files = w.map((x) => `${x.file}=${x.value}`);
+  t.ok(files.includes('memory.max=1000'));
+  t.ok(files.includes('memory.swap.max=2000'), 'v1 swap (memory+swap) becomes swap alone');
+  t.ok(files.includes('memory.low=max'));
+  t.ok(files.includes(`cpu.weight=${sharesToWeight(1024)}`));
+  t.equal(sharesToWeight(1024), 39);
+  t.equal(sharesToWeight(2), 1);
+  t.equal(sharesToWeight(262144), 10000);
+  t.ok(files.includes('cpu.max=max 50000'));
+  t.ok(files.includes('cpuset.cpus=0-1'));
+  t.ok(files.includes(`io.weight=default ${blkioToIoWeight(500)}`));
+  t.equal(blkioToIoWeight(10), 1);
+  t.equal(blkioToIoWeight(1000), 10000);
+  t.ok(files.includes('io.max=8:0 rbps=100'));
+  t.ok(files.includes('hugetlb.2MB.max=4096'));
+  t.ok(files.includes('memory.high=900'));
+});
+
+t.test('what v2 cannot do is refused with pointers', async (t) => {
+  const hs = v2only(['cpu', 'memory', 'pids']);
+  try {
+    resourceWrites({ memory: { swappiness: 10, kernel: 1, swap: 10 }, cpu: { realtimeRuntime: 5 }, network: { classID: 1 }, unified: { 'rdma.max': 'x', '../x': '1' } }, hs);
+    t.fail('should throw');
+  } catch (err) {
+    t.type(err, ConfigError);
+    const pointers = (err as ConfigError).problems.map((p) => p.pointer).sort();
+    t.same(pointers, [
+      '/linux/resources/cpu/realtimeRuntime',
+      '/linux/resources/memory/kernel',
+      '/linux/resources/memory/swap',
+      '/linux/resources/memory/swappiness',
+      '/linux/resources/network/classID',
+      '/linux/resources/unified/..~1x',
+      '/linux/resources/unified/rdma.max',
+    ]);
+  }
+});
