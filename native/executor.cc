@@ -61,7 +61,7 @@ static int g_sync = -1;     // socket to the parent
 static int g_hostproc = -1; // the host's /proc, opened before pivot_root
 static int g_rootfd = -1;   // the rootfs (O_PATH) while mounts are set up
 static int g_step;          // index of the running step, for error messages
-static char g_payload[65536];  // data carried by the last ack (the state for hooks)
+static char g_payload[1 << 20];  // data carried by the last ack (the state for hooks)
 static size_t g_payload_len;
 static char g_exec_path[4096];
 
@@ -97,10 +97,16 @@ static void Sync(const char *tag) {
   char buf[256];
   int len = snprintf(buf, sizeof buf, "sync %s", tag);
   SendRaw(buf, (size_t)len);
+  struct iovec iov = {g_payload, sizeof g_payload - 1};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
   ssize_t n;
-  do n = recv(g_sync, g_payload, sizeof g_payload - 1, 0);
+  do n = recvmsg(g_sync, &msg, 0);
   while (n < 0 && errno == EINTR);
   if (n <= 0) _exit(1);  // the parent is gone: nobody to finish the setup
+  // A cut state (huge annotations) must not reach the hooks as if it were whole.
+  if (msg.msg_flags & MSG_TRUNC) Fail("the state for the hooks is larger than the executor's buffer", EMSGSIZE);
   if (n < 3 || memcmp(g_payload, "ack", 3) != 0) _exit(1);
   size_t off = (n > 3 && g_payload[3] == ' ') ? 4 : 3;
   g_payload_len = (size_t)n - off;
@@ -111,57 +117,79 @@ static void Sync(const char *tag) {
 // Opens `path` inside the rootfs without ever leaving it: every prefix is resolved from the
 // rootfs with RESOLVE_IN_ROOT (symlinks act as if the rootfs were /), and what is missing is
 // created with *at() calls on the already-resolved parent. kind 1 creates the last
-// component as a file, 0 as a directory.
+// component as a file, 0 as a directory. A dangling symlink on the way is replaced by its
+// target, read as a path inside the rootfs, and the walk starts again (as runc's
+// MkdirAllInRoot): /mnt/l -> /tmp/x creates rootfs/tmp/x, never the host's /tmp/x.
 static int OpenInRoot(const char *path, int kind, bool create, bool noSymlinks) {
   struct open_how how = {};
   how.flags = O_PATH | O_CLOEXEC;
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | (noSymlinks ? RESOLVE_NO_SYMLINKS : 0);
   int fd = (int)syscall(SYS_openat2, g_rootfd, path, &how, sizeof how);
   if (fd >= 0 || errno != ENOENT || !create) return fd;
-  char buf[4096];
+  char buf[4096], link[4096], next_path[4096];
   size_t len = strlen(path);
   if (len >= sizeof buf) {
     errno = ENAMETOOLONG;
     return -1;
   }
   memcpy(buf, path, len + 1);
-  int dir = fcntl(g_rootfd, F_DUPFD_CLOEXEC, 0);
-  if (dir < 0) return -1;
-  char *p = buf;
-  while (*p == '/') p++;
-  while (*p) {
-    char *end = strchr(p, '/');
-    if (end) *end = '\0';
-    bool last = true;
-    if (end) {
-      const char *q = end + 1;
-      while (*q == '/') q++;
-      last = (*q == '\0');
-    }
-    int next = (int)syscall(SYS_openat2, g_rootfd, buf, &how, sizeof how);
-    if (next < 0 && errno == ENOENT) {
-      if (last && kind == 1) {
-        int f = openat(dir, p, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (f >= 0) close(f);
-        else if (errno != EEXIST) {
+  for (int links = 0; links <= 40; links++) {
+    int dir = fcntl(g_rootfd, F_DUPFD_CLOEXEC, 0);
+    if (dir < 0) return -1;
+    char *p = buf;
+    bool restart = false;
+    while (*p == '/') p++;
+    while (*p) {
+      char *end = strchr(p, '/');
+      if (end) *end = '\0';
+      bool last = true;
+      if (end) {
+        const char *q = end + 1;
+        while (*q == '/') q++;
+        last = (*q == '\0');
+      }
+      int next = (int)syscall(SYS_openat2, g_rootfd, buf, &how, sizeof how);
+      if (next < 0 && errno == ENOENT) {
+        if (last && kind == 1) {
+          int f = openat(dir, p, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+          if (f >= 0) close(f);
+          else if (errno != EEXIST) {
+            close(dir);
+            return -1;
+          }
+        } else if (mkdirat(dir, p, 0755) < 0 && errno != EEXIST) {
           close(dir);
           return -1;
         }
-      } else if (mkdirat(dir, p, 0755) < 0 && errno != EEXIST) {
-        close(dir);
-        return -1;
+        next = (int)syscall(SYS_openat2, g_rootfd, buf, &how, sizeof how);
+        ssize_t n;
+        if (next < 0 && errno == ENOENT && !noSymlinks && (n = readlinkat(dir, p, link, sizeof link - 1)) >= 0) {
+          link[n] = '\0';
+          // The new path: the link's target (from the link's directory when relative), then
+          // what followed the link.
+          int m = snprintf(next_path, sizeof next_path, "%.*s%s%s%s", link[0] == '/' ? 0 : (int)(p - buf), buf, link, end ? "/" : "", end ? end + 1 : "");
+          if (m < 0 || (size_t)m >= sizeof next_path) {
+            close(dir);
+            errno = ENAMETOOLONG;
+            return -1;
+          }
+          memcpy(buf, next_path, (size_t)m + 1);
+          restart = true;
+        }
       }
-      next = (int)syscall(SYS_openat2, g_rootfd, buf, &how, sizeof how);
+      close(dir);
+      if (restart) break;
+      if (next < 0) return -1;
+      dir = next;
+      if (!end) break;
+      *end = '/';
+      p = end + 1;
+      while (*p == '/') p++;
     }
-    close(dir);
-    if (next < 0) return -1;
-    dir = next;
-    if (!end) break;
-    *end = '/';
-    p = end + 1;
-    while (*p == '/') p++;
+    if (!restart) return dir;
   }
-  return dir;
+  errno = ELOOP;
+  return -1;
 }
 
 static void FdPath(char *buf, size_t size, int fd) { snprintf(buf, size, "/proc/self/fd/%d", fd); }
@@ -327,10 +355,9 @@ static void DoMoveRoot() {
   if (chdir("/") < 0) Fail("chdir /", errno);
 }
 
-static void DoChroot() {
-  char path[64];
-  FdPath(path, sizeof path, g_rootfd);
-  if (chdir(path) < 0) Fail("chdir to the rootfs", errno);
+static void DoChroot(const Step &st) {
+  // Without a mount namespace nothing was bound, so there is no g_rootfd: the path itself.
+  if (chdir(Str(st, 0)) < 0) Fail("chdir to the rootfs", errno);
   if (chroot(".") < 0) Fail("chroot", errno);
   if (chdir("/") < 0) Fail("chdir /", errno);
 }
@@ -438,8 +465,9 @@ static void DoConsole(const Step &st) {
     if (ioctl(slave, TIOCSWINSZ, &ws) < 0) Fail("setting the console size", errno);
   }
   // /dev/console is bound from this pty only (the container's devpts, never a host file).
-  int console = open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
-  if (console < 0 && errno == ENOENT) {
+  bool bind = Num(st, 3) != 0;
+  int console = bind ? open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC) : -1;
+  if (bind && console < 0 && errno == ENOENT) {
     int c = open("/dev/console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (c >= 0) close(c);
     console = open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -536,18 +564,28 @@ static void DoHook(const Step &st) {
     _exit(127);
   }
   close(in[0]);
+  // The hook need not read its stdin: a hook that exits first must cost an EPIPE, not a
+  // SIGPIPE that kills the init (signals are at their defaults here).
+  sigset_t pipeSet, oldSet;
+  sigemptyset(&pipeSet);
+  sigaddset(&pipeSet, SIGPIPE);
+  sigprocmask(SIG_BLOCK, &pipeSet, &oldSet);
   size_t len = strlen(state);
   const char *p = state;
   while (len > 0) {
     ssize_t w = write(in[1], p, len);
     if (w < 0) {
       if (errno == EINTR) continue;
-      break;  // the hook need not read its stdin
+      break;
     }
     p += w;
     len -= (size_t)w;
   }
   close(in[1]);
+  struct timespec now = {0, 0};
+  while (sigtimedwait(&pipeSet, NULL, &now) > 0) {
+  }
+  sigprocmask(SIG_SETMASK, &oldSet, NULL);
   int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
   if (timeout > 0 && pidfd >= 0) {
     struct pollfd pfd = {pidfd, POLLIN, 0};
@@ -708,7 +746,7 @@ static void RunStep(const Step &st) {
       DoMoveRoot();
       break;
     case OP_CHROOT:
-      DoChroot();
+      DoChroot(st);
       break;
     case OP_MASK_PATH:
       DoMaskPath(st);
@@ -765,6 +803,8 @@ static void RunStep(const Step &st) {
       DoFindExec(st);
       break;
     case OP_READY:
+      // From here the init outlives the runtime process that made it.
+      prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
       SendRaw("ready", 5);
       close(g_sync);
       g_sync = -1;

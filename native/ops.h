@@ -22,13 +22,13 @@ enum Op {
   OP_SYMLINK = 13,         // s[0]=target s[1]=link path(in rootfs)
   OP_PIVOT_ROOT = 14,      // enter the rootfs with pivot_root(2)
   OP_MOVE_ROOT = 15,       // enter the rootfs with MS_MOVE + chroot (--no-pivot)
-  OP_CHROOT = 16,          // enter the rootfs with chroot only (no mount namespace)
+  OP_CHROOT = 16,          // s[0]=rootfs: enter it with chroot only (no mount namespace)
   OP_MASK_PATH = 17,       // s[0]=path: /dev/null over a file, empty read-only tmpfs over a directory
   OP_READONLY_PATH = 18,   // s[0]=path n[0]=1: remount that mount point read-only in place; else bind read-only onto itself
   OP_REMOUNT_ROOT_RO = 19, //
   OP_SETHOSTNAME = 20,     // s[0]=name
   OP_SETDOMAINNAME = 21,   // s[0]=name
-  OP_CONSOLE = 22,         // n[0]=socket fd slot n[1]=rows n[2]=cols
+  OP_CONSOLE = 22,         // n[0]=socket fd slot n[1]=rows n[2]=cols n[3]=bind the pty on /dev/console
   OP_SETSID = 23,          //
   OP_RLIMIT = 24,          // n[0]=resource n[1]=soft n[2]=hard (-1: infinity)
   OP_CHDIR = 25,           // s[0]=path

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { TsruncError, isErrno, systemError } from './errors';
 import { Logger } from './log';
 import { defaultSpec, rootlessSpec } from './spec/default-spec';
-import type { Resources, State } from './spec/types';
+import type { Process, Resources, State } from './spec/types';
 import { CONFIG_FILE, loadBundleConfig, type ValidationResult } from './spec/validate';
 import { computeStatus, ownerOf, stateDocument } from './state/status';
 import { DEFAULT_ROOT, StateStore, type ContainerHandle } from './state/store';
@@ -17,6 +17,7 @@ import { startContainer } from './lifecycle/start';
 import { pauseContainer, resumeContainer } from './lifecycle/pause';
 import { containerPids } from './lifecycle/ps';
 import { updateContainer } from './lifecycle/update';
+import { execInContainer, type ExecOptions } from './lifecycle/exec';
 import { native } from './native/addon';
 import type { Plan } from './plan/steps';
 
@@ -128,6 +129,20 @@ export class Runtime {
     await relay?.close();
     if (!opts.keep) this.deleteQuietly(opts.id);
     return exitCodeOf(status);
+  }
+
+  /** Runs a process in the container; resolves with its exit status (0 when detached). */
+  exec(id: string, opts: ExecOptions): Promise<number> {
+    return execInContainer(this.store, id, opts);
+  }
+
+  /** The container's own process (the default for `exec` flags). */
+  containerProcess(id: string): Process {
+    return this.withContainer(id, 'shared', (h) => {
+      const proc = h.read().config.process;
+      if (proc === undefined) throw new TsruncError('state', 'the container has no process', { containerId: id });
+      return proc;
+    });
   }
 
   pause(id: string): void {

@@ -104,7 +104,8 @@ class WritePlanner {
     const cpuFields = cpu.shares !== undefined || cpu.quota !== undefined || cpu.period !== undefined || cpu.burst !== undefined || cpu.realtimeRuntime !== undefined || cpu.realtimePeriod !== undefined || cpu.idle !== undefined;
     const h = cpuFields ? this.target('cpu', at) : undefined;
     if (h !== undefined && h.version === 1) {
-      if (cpu.shares !== undefined) this.put(h, 'cpu.shares', cpu.shares, `${at}/shares`);
+      // 0 means unset for shares and weights (docker writes 0s), as runc reads them.
+      if (cpu.shares !== undefined && cpu.shares !== 0) this.put(h, 'cpu.shares', cpu.shares, `${at}/shares`);
       if (cpu.period !== undefined) this.put(h, 'cpu.cfs_period_us', cpu.period, `${at}/period`);
       if (cpu.quota !== undefined) this.put(h, 'cpu.cfs_quota_us', cpu.quota, `${at}/quota`);
       if (cpu.burst !== undefined) this.put(h, 'cpu.cfs_burst_us', cpu.burst, `${at}/burst`);
@@ -112,7 +113,7 @@ class WritePlanner {
       if (cpu.realtimeRuntime !== undefined) this.put(h, 'cpu.rt_runtime_us', cpu.realtimeRuntime, `${at}/realtimeRuntime`);
       if (cpu.idle !== undefined) this.put(h, 'cpu.idle', cpu.idle, `${at}/idle`);
     } else if (h !== undefined) {
-      if (cpu.shares !== undefined) this.put(h, 'cpu.weight', sharesToWeight(cpu.shares), `${at}/shares`);
+      if (cpu.shares !== undefined && cpu.shares !== 0) this.put(h, 'cpu.weight', sharesToWeight(cpu.shares), `${at}/shares`);
       if (cpu.quota !== undefined || cpu.period !== undefined) {
         const quota = cpu.quota === undefined || cpu.quota <= 0 ? 'max' : String(cpu.quota);
         this.put(h, 'cpu.max', `${quota} ${cpu.period ?? 100000}`, `${at}/${cpu.quota !== undefined ? 'quota' : 'period'}`);
@@ -150,8 +151,8 @@ class WritePlanner {
       ['throttleWriteIOPSDevice', 'blkio.throttle.write_iops_device', 'wiops'],
     ];
     if (h.version === 1) {
-      if (io.weight !== undefined) this.put(h, 'blkio.weight', io.weight, `${at}/weight`);
-      if (io.leafWeight !== undefined) this.put(h, 'blkio.leaf_weight', io.leafWeight, `${at}/leafWeight`);
+      if (io.weight !== undefined && io.weight !== 0) this.put(h, 'blkio.weight', io.weight, `${at}/weight`);
+      if (io.leafWeight !== undefined && io.leafWeight !== 0) this.put(h, 'blkio.leaf_weight', io.leafWeight, `${at}/leafWeight`);
       io.weightDevice?.forEach((d, i) => {
         if (d.weight !== undefined) this.put(h, 'blkio.weight_device', `${dev(d)} ${d.weight}`, `${at}/weightDevice/${i}/weight`);
         if (d.leafWeight !== undefined) this.put(h, 'blkio.leaf_weight_device', `${dev(d)} ${d.leafWeight}`, `${at}/weightDevice/${i}/leafWeight`);
@@ -160,7 +161,7 @@ class WritePlanner {
         (io[field] as ThrottleDevice[] | undefined)?.forEach((d, i) => this.put(h, file, `${dev(d)} ${d.rate}`, `${at}/${field}/${i}`));
       }
     } else {
-      if (io.weight !== undefined) this.put(h, 'io.weight', `default ${blkioToIoWeight(io.weight)}`, `${at}/weight`);
+      if (io.weight !== undefined && io.weight !== 0) this.put(h, 'io.weight', `default ${blkioToIoWeight(io.weight)}`, `${at}/weight`);
       io.weightDevice?.forEach((d, i) => {
         if (d.weight !== undefined) this.put(h, 'io.weight', `${dev(d)} ${blkioToIoWeight(d.weight)}`, `${at}/weightDevice/${i}/weight`);
       });

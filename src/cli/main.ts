@@ -65,8 +65,28 @@ function joinStdinValues(argv: string[]): string[] {
   return out;
 }
 
+const EXEC_VALUE_FLAGS = new Set(['--console-socket', '--cwd', '-e', '--env', '-u', '--user', '-g', '--additional-gids', '-p', '--process', '--pid-file', '--process-label', '--apparmor', '-c', '--cap', '--preserve-fds', '--cgroup']);
+
+/**
+ * `exec ID CMD ARGS...`: like runc, flags end at the container id, so the command's own
+ * flags (`ls -la`) are not read as ours. A "--" after the id tells yargs the same.
+ */
+function separateExecCommand(argv: string[]): string[] {
+  const at = argv.indexOf('exec');
+  if (at < 0 || argv.includes('--')) return argv;
+  for (let i = at + 1; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a.startsWith('-')) {
+      if (EXEC_VALUE_FLAGS.has(a)) i++;
+      continue;
+    }
+    return [...argv.slice(0, i + 1), '--', ...argv.slice(i + 1)];
+  }
+  return argv;
+}
+
 function preScan(argv: string[]): PreScan {
-  const result: PreScan = { format: 'text', debug: false, argv: joinStdinValues(argv) };
+  const result: PreScan = { format: 'text', debug: false, argv: separateExecCommand(joinStdinValues(argv)) };
   argv = result.argv;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;

@@ -11,15 +11,14 @@ import { TsruncError, formatProblem, systemError } from '../errors';
 import type { Logger } from '../log';
 import { native } from '../native/addon';
 import { buildCreatePlan } from '../plan/planner';
-import { describeStep, type Plan } from '../plan/steps';
-import { lowerStep } from '../plan/wire';
+import type { Plan } from '../plan/steps';
 import type { Spec, State } from '../spec/types';
 import { loadBundleConfig } from '../spec/validate';
 import { readProcStat } from '../state/proc';
 import { ownerOf, stateDocument } from '../state/status';
 import { EXEC_FIFO, rfc3339Now, writeFileAtomic, type ContainerHandle, type ContainerRecord, type StateStore } from '../state/store';
-import { sleepMs } from './container';
 import { runHooks } from './hooks';
+import { ChildSession, connectConsole } from './session';
 
 export interface CreateOptions {
   id: string;
@@ -153,35 +152,16 @@ export function writePidFile(file: string, pid: number): void {
 
 /** What a failed create must undo, in reverse: processes, cgroups, state. */
 class Cleanup {
-  pids: number[] = [];
+  session: ChildSession | undefined;
   cgroupsTouched = false;
-  fds: number[] = [];
 
   constructor(
     private readonly handle: ContainerHandle,
     private readonly record: ContainerRecord,
   ) {}
 
-  closeFds(): void {
-    for (const fd of this.fds.splice(0)) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // already closed
-      }
-    }
-  }
-
   run(log: Logger): void {
-    this.closeFds();
-    for (const pid of this.pids) native().kill(pid, 9);
-    for (const pid of this.pids) {
-      try {
-        native().waitPid(pid, false);
-      } catch {
-        // not our child (the init after the fork): it dies from the SIGKILL
-      }
-    }
+    this.session?.kill();
     if (this.cgroupsTouched) {
       try {
         removeCgroups(this.record.cgroupPaths, (pid) => native().kill(pid, 9));
@@ -193,11 +173,8 @@ class Cleanup {
   }
 }
 
-/** The parent's half of the setup protocol (see native/executor.cc). */
+/** The parent's half of creating the init: exec.fifo, the executor child, its sync points. */
 class InitSetup {
-  private childPid = 0;
-  private syncFd = -1;
-
   private readonly plan: Plan;
   private readonly spec: Spec;
 
@@ -222,71 +199,16 @@ class InitSetup {
     const rootUid = hostIdOf(this.spec.linux?.uidMappings, 0);
     const rootGid = hostIdOf(this.spec.linux?.gidMappings, 0);
     if (rootUid !== 0 || rootGid !== 0) fs.chownSync(fifo, rootUid, rootGid);
-    const fifoFd = n.openPath(fifo);
-    const [parentFd, childFd] = n.socketPair();
-    this.syncFd = parentFd;
-    this.cleanup.fds.push(fifoFd, parentFd, childFd);
-    const fds = [childFd, fifoFd];
-    if (this.opts.consoleFd !== undefined) {
-      fds.push(this.opts.consoleFd);
-    } else if (this.opts.consoleSocket !== undefined) {
-      let consoleFd: number;
-      try {
-        consoleFd = n.connectUnix(this.opts.consoleSocket);
-      } catch (err) {
-        throw systemError(`connecting to the console socket ${this.opts.consoleSocket}`, err, this.record.id);
-      }
-      this.cleanup.fds.push(consoleFd);
-      fds.push(consoleFd);
-    }
-    this.childPid = n.spawn(this.plan.steps.map(lowerStep), fds, this.plan.preserveFds);
-    this.cleanup.pids.push(this.childPid);
-    // Only the child keeps these now: EOF on the socket means every child end is gone.
-    for (const fd of [childFd, fifoFd, ...fds.slice(2)]) fs.closeSync(fd);
-    this.cleanup.fds = [parentFd];
-    this.record.initPid = this.childPid;
-    try {
-      this.converse();
-    } finally {
-      this.cleanup.closeFds();
-    }
+    const fds = [n.openPath(fifo)];
+    if (this.opts.consoleFd !== undefined) fds.push(this.opts.consoleFd);
+    else if (this.opts.consoleSocket !== undefined) fds.push(connectConsole(this.opts.consoleSocket, this.record.id));
+    const session = new ChildSession(this.plan, this.record.id);
+    this.cleanup.session = session;
+    session.run(fds, (tag, childPid) => this.answerSync(tag, childPid));
+    this.record.initPid = session.pid;
   }
 
-  private converse(): void {
-    const n = native();
-    for (;;) {
-      const msg = n.recvMessage(this.syncFd, 1000);
-      if (msg === null) {
-        this.checkAlive();
-        continue;
-      }
-      if (msg === '') throw this.unexpectedExit();
-      const space = msg.indexOf(' ');
-      const verb = space < 0 ? msg : msg.slice(0, space);
-      const arg = space < 0 ? '' : msg.slice(space + 1);
-      switch (verb) {
-        case 'sync':
-          this.answerSync(arg);
-          break;
-        case 'pid': {
-          const initPid = Number(arg);
-          this.cleanup.pids.push(initPid);
-          n.waitPid(this.childPid, false); // the intermediate exits right after forking
-          this.record.initPid = initPid;
-          break;
-        }
-        case 'ready':
-          return;
-        case 'error':
-          throw this.stepError(arg);
-        default:
-          throw new TsruncError('system', `unexpected message from the container init: ${JSON.stringify(msg)}`, { containerId: this.record.id });
-      }
-    }
-  }
-
-  private answerSync(tag: string): void {
-    const n = native();
+  private answerSync(tag: string, childPid: number): string | undefined {
     if (tag === 'cgroup') {
       this.cleanup.cgroupsTouched = true;
       createCgroups(this.record.cgroupPaths, this.planned.hierarchies, this.planned.v2Controllers);
@@ -296,72 +218,39 @@ class InitSetup {
       const filterDir = filter === undefined ? undefined : this.record.cgroupPaths[filter.hierarchy];
       if (filter !== undefined && filterDir !== undefined) {
         try {
-          n.attachDeviceFilter(filterDir, filter.program);
+          native().attachDeviceFilter(filterDir, filter.program);
         } catch (err) {
           throw systemError('/linux/resources/devices: attaching the cgroup v2 device filter', err, this.record.id);
         }
       }
-      joinCgroups(this.record.cgroupPaths, this.childPid);
-      n.sendMessage(this.syncFd, 'ack');
-    } else if (tag === 'userns') {
-      this.writeIdMaps();
-      n.sendMessage(this.syncFd, 'ack');
-    } else if (tag === 'hooks') {
+      joinCgroups(this.record.cgroupPaths, childPid);
+      return undefined;
+    }
+    if (tag === 'userns') {
+      this.writeIdMaps(childPid);
+      return undefined;
+    }
+    if (tag === 'hooks') {
+      // The init's pid is known now (after the fork): the state the hooks see carries it.
+      this.record.initPid = this.cleanup.session?.pid ?? childPid;
       const state = (status: State['status']): State => stateDocument(this.record, status, ownerOf(this.handle.dir));
       runHooks(this.spec, 'prestart', state('creating'), this.ctx.log, 'fail');
       runHooks(this.spec, 'createRuntime', state('creating'), this.ctx.log, 'fail');
-      n.sendMessage(this.syncFd, `ack ${JSON.stringify(state('creating'))}\0${JSON.stringify(state('created'))}`);
-    } else {
-      throw new TsruncError('system', `unknown sync point ${tag}`, { containerId: this.record.id });
+      return `${JSON.stringify(state('creating'))}\0${JSON.stringify(state('created'))}`;
     }
+    throw new TsruncError('system', `unknown sync point ${tag}`, { containerId: this.record.id });
   }
 
-  private writeIdMaps(): void {
+  private writeIdMaps(pid: number): void {
     const linux = this.spec.linux ?? {};
     const fmt = (maps: { containerID: number; hostID: number; size: number }[] = []): string => maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
     try {
-      if (process.getuid?.() !== 0) fs.writeFileSync(`/proc/${this.childPid}/setgroups`, 'deny');
-      fs.writeFileSync(`/proc/${this.childPid}/uid_map`, fmt(linux.uidMappings));
-      fs.writeFileSync(`/proc/${this.childPid}/gid_map`, fmt(linux.gidMappings));
+      if (process.getuid?.() !== 0) fs.writeFileSync(`/proc/${pid}/setgroups`, 'deny');
+      fs.writeFileSync(`/proc/${pid}/uid_map`, fmt(linux.uidMappings));
+      fs.writeFileSync(`/proc/${pid}/gid_map`, fmt(linux.gidMappings));
     } catch (err) {
       throw systemError('writing uid/gid maps of the user namespace', err, this.record.id);
     }
-  }
-
-  private stepError(arg: string): TsruncError {
-    // "INDEX CODE what failed: strerror"
-    const m = /^(\d+) (\S+) (.*)$/s.exec(arg);
-    if (m === null) return new TsruncError('system', `container init failed: ${arg}`, { containerId: this.record.id });
-    const step = this.plan.steps[Number(m[1])];
-    const what = step === undefined ? 'container init' : describeStep(step);
-    return new TsruncError('system', `${what}: ${m[3]}`, { containerId: this.record.id, step: step?.op });
-  }
-
-  private checkAlive(): void {
-    // Before the fork the child is ours to wait for; after it, the socket's EOF tells.
-    if (this.record.initPid === this.childPid) {
-      const status = native().waitPid(this.childPid, true);
-      if (status !== null) throw this.exitError(status.exitCode, status.signal);
-    }
-  }
-
-  private unexpectedExit(): TsruncError {
-    let status = null;
-    try {
-      status = native().waitPid(this.childPid, true);
-      for (let i = 0; status === null && i < 100; i++) {
-        sleepMs(5);
-        status = native().waitPid(this.childPid, true);
-      }
-    } catch {
-      status = null;
-    }
-    return this.exitError(status?.exitCode ?? null, status?.signal ?? null);
-  }
-
-  private exitError(code: number | null, signal: number | null): TsruncError {
-    const how = signal !== null ? `killed by signal ${signal}` : code !== null ? `exit status ${code}` : 'exited';
-    return new TsruncError('system', `container init exited unexpectedly during create (${how})`, { containerId: this.record.id });
   }
 }
 

@@ -23,8 +23,12 @@ export function runHooks(spec: Spec, name: HookName, state: State, log: Logger, 
       stdio: ['pipe', 'pipe', 'pipe'],
       maxBuffer: 1 << 20,
     });
+    // A hook need not read its stdin: EPIPE only means it exited before taking the state, and
+    // its exit status still decides (as with runc, whose Go exec ignores EPIPE there).
+    const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
+    const error = code === 'EPIPE' && result.status !== null ? undefined : result.error;
     let why: string | undefined;
-    if (result.error !== undefined) why = (result.error as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? `timed out after ${hook.timeout}s` : result.error.message;
+    if (error !== undefined) why = code === 'ETIMEDOUT' ? `timed out after ${hook.timeout}s` : error.message;
     else if (result.signal !== null) why = `killed by ${result.signal}`;
     else if (result.status !== 0) why = `exit status ${result.status}`;
     if (why === undefined) return;

@@ -102,7 +102,11 @@ export class ConsoleRelay {
     process.stdin.pause();
     process.stdin.destroy();
     this.stream.destroy();
-    fs.closeSync(this.master);
+    try {
+      fs.closeSync(this.master);
+    } catch {
+      // the stream may have closed it on EIO
+    }
   }
 }
 

@@ -5,9 +5,9 @@ import * as path from 'node:path';
 import { ConfigError, type Problem } from '../errors';
 import type { CgroupHierarchy } from '../cgroups/hierarchy';
 import type { CgroupPaths } from '../cgroups/manager';
-import { RLIMITS } from '../spec/linux-names';
 import type { Mount, NamespaceType, Process, Spec } from '../spec/types';
 import { MS, parseMountOptions } from './mount-options';
+import { processSteps } from './process-steps';
 import type { FdRole, Plan, PlanStep } from './steps';
 
 export interface PlanOptions {
@@ -40,23 +40,8 @@ const DEV_SYMLINKS: [string, string][] = [
   ['/proc/self/fd/2', '/dev/stderr'],
 ];
 
-const SCHED_POLICIES: Record<string, number> = { SCHED_OTHER: 0, SCHED_FIFO: 1, SCHED_RR: 2, SCHED_BATCH: 3, SCHED_ISO: 4, SCHED_IDLE: 5, SCHED_DEADLINE: 6 };
-const SCHED_FLAGS: Record<string, number> = {
-  SCHED_FLAG_RESET_ON_FORK: 0x01,
-  SCHED_FLAG_RECLAIM: 0x02,
-  SCHED_FLAG_DL_OVERRUN: 0x04,
-  SCHED_FLAG_KEEP_POLICY: 0x08,
-  SCHED_FLAG_KEEP_PARAMS: 0x10,
-  SCHED_FLAG_UTIL_CLAMP_MIN: 0x20,
-  SCHED_FLAG_UTIL_CLAMP_MAX: 0x40,
-};
-const IOPRIO_CLASSES: Record<string, number> = { IOPRIO_CLASS_RT: 1, IOPRIO_CLASS_BE: 2, IOPRIO_CLASS_IDLE: 3 };
-const PERSONALITIES: Record<string, number> = { LINUX: 0x0000, LINUX32: 0x0008 };
-
 /** Order in which namespaces given by path are joined: user first, mount last. */
 const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
-
-const RLIM_INFINITY_THRESHOLD = 2 ** 63;
 
 export function buildCreatePlan(opts: PlanOptions): Plan {
   return new Planner(opts).build();
@@ -97,6 +82,13 @@ class Planner {
     if (!hasMountNs && ((this.spec.mounts?.length ?? 0) > 0 || this.opts.noPivot)) {
       this.fail('/linux/namespaces', 'tsrunc needs a mount namespace ("mount") to set up mounts; refusing to mount in the host namespace');
     }
+    if (!hasMountNs) {
+      // Each of these would cover or remount a mount of the host.
+      for (const key of ['maskedPaths', 'readonlyPaths'] as const) {
+        if ((this.spec.linux?.[key]?.length ?? 0) > 0) this.fail(`/linux/${key}`, 'unable to restrict sys entries without a private MNT namespace');
+      }
+      if (this.spec.root?.readonly === true) this.fail('/root/readonly', 'a read-only root needs a mount namespace ("mount"); refusing to remount a host mount');
+    }
     if (hasMountNs) {
       this.rootfsSetup();
     }
@@ -105,7 +97,9 @@ class Planner {
       this.add({ op: 'hook', hook: 'createContainer', index: i, path: h.path, args: h.args ?? [], env: h.env ?? [], timeout: h.timeout ?? 0, stateIndex: 0 }),
     );
     if (hasMountNs) this.add(this.opts.noPivot ? { op: 'move-root' } : { op: 'pivot-root' });
-    else this.add({ op: 'chroot' });
+    else this.add({ op: 'chroot', rootfs: this.rootfs });
+    // As runc: a missing cwd is created in the container (before the root may turn read-only).
+    if (hasMountNs && path.posix.normalize(this.proc.cwd) !== '/') this.add({ op: 'mkdir', path: this.proc.cwd, mode: 0o755 });
     this.finalizeRootfs();
     this.processAttributes();
     if (this.problems.length > 0) throw new ConfigError('config.json', this.problems);
@@ -258,7 +252,9 @@ class Planner {
       if (!this.opts.consoleSocket) {
         this.fail('/process/terminal', 'a terminal needs --console-socket (to receive the pty master)');
       } else {
-        this.add({ op: 'console', socketSlot: this.fds.indexOf('console-socket'), rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 });
+        // Without a mount namespace /dev/console would be bound in the host's (runc skips it too).
+        const bindConsole = this.newNs.has('mount') || this.joinNs.has('mount');
+        this.add({ op: 'console', socketSlot: this.fds.indexOf('console-socket'), rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0, bindConsole });
       }
     } else {
       this.add({ op: 'setsid' });
@@ -275,66 +271,22 @@ class Planner {
   }
 
   private processAttributes(): void {
+    const linux = this.spec.linux;
+    if (linux?.intelRdt !== undefined) this.fail('/linux/intelRdt', 'Intel RDT is not supported by tsrunc');
+    if (linux?.memoryPolicy !== undefined) this.fail('/linux/memoryPolicy', 'memory policies are not supported by tsrunc yet');
+    if (linux?.netDevices !== undefined && Object.keys(linux.netDevices).length > 0) this.fail('/linux/netDevices', 'moving network devices is not supported by tsrunc yet');
+    if (linux?.mountLabel && !fs.existsSync('/sys/fs/selinux/enforce')) this.fail('/linux/mountLabel', 'SELinux is not enabled on this host');
+    const { steps, problems } = processSteps(this.proc, this.spec, {
+      pointer: '/process',
+      preserveFds: this.opts.preserveFds,
+      ...(this.opts.noNewKeyring ? {} : { sessionKeyring: this.opts.id }),
+      defaultUmask: 0o022,
+    });
+    this.problems.push(...problems);
+    this.steps.push(...steps);
     const proc = this.proc;
-    for (const r of proc.rlimits ?? []) {
-      const resource = RLIMITS[r.type];
-      if (resource === undefined) continue;
-      this.add({ op: 'rlimit', name: r.type, resource, soft: limit(r.soft), hard: limit(r.hard) });
-    }
-    if (proc.oomScoreAdj !== undefined) {
-      this.add({ op: 'write-file', path: '/proc/self/oom_score_adj', content: String(proc.oomScoreAdj), what: 'setting oom_score_adj' });
-    }
-    const pers = this.spec.linux?.personality;
-    if (pers !== undefined) {
-      const persona = PERSONALITIES[pers.domain];
-      if (persona === undefined) this.fail('/linux/personality/domain', `unsupported personality ${pers.domain}`);
-      else this.add({ op: 'personality', persona, domain: pers.domain });
-    }
-    const sched = proc.scheduler;
-    if (sched !== undefined) {
-      const flags = (sched.flags ?? []).reduce((f, name) => f | (SCHED_FLAGS[name] ?? 0), 0);
-      this.add({ op: 'scheduler', policy: sched.policy, policyValue: SCHED_POLICIES[sched.policy] ?? 0, priority: sched.priority ?? 0, nice: sched.nice ?? 0, flags, runtime: sched.runtime ?? 0, deadline: sched.deadline ?? 0, period: sched.period ?? 0 });
-    }
-    const io = proc.ioPriority;
-    if (io !== undefined) {
-      const cls = IOPRIO_CLASSES[io.class] ?? 0;
-      this.add({ op: 'ioprio', class: io.class, priority: io.priority, value: (cls << 13) | io.priority });
-    }
-    if (proc.apparmorProfile) {
-      if (!fs.existsSync('/sys/kernel/security/apparmor')) this.fail('/process/apparmorProfile', 'AppArmor is not enabled on this host');
-      else this.add({ op: 'write-file', path: '/proc/self/attr/apparmor/exec', content: `exec ${proc.apparmorProfile}`, what: 'setting the AppArmor profile' });
-    }
-    if (proc.selinuxLabel) {
-      if (!fs.existsSync('/sys/fs/selinux/enforce')) this.fail('/process/selinuxLabel', 'SELinux is not enabled on this host');
-      else this.add({ op: 'write-file', path: '/proc/self/attr/exec', content: proc.selinuxLabel, what: 'setting the SELinux label' });
-    }
-    if (this.spec.linux?.mountLabel && !fs.existsSync('/sys/fs/selinux/enforce')) this.fail('/linux/mountLabel', 'SELinux is not enabled on this host');
-    // Never run a container without the filter it asked for.
-    if (this.spec.linux?.seccomp !== undefined) this.fail('/linux/seccomp', 'seccomp is not supported by this build of tsrunc yet');
-    if (this.spec.linux?.intelRdt !== undefined) this.fail('/linux/intelRdt', 'Intel RDT is not supported by tsrunc');
-    if (this.spec.linux?.memoryPolicy !== undefined) this.fail('/linux/memoryPolicy', 'memory policies are not supported by tsrunc yet');
-    if (this.spec.linux?.netDevices !== undefined && Object.keys(this.spec.linux.netDevices).length > 0) this.fail('/linux/netDevices', 'moving network devices is not supported by tsrunc yet');
-    if (proc.execCPUAffinity !== undefined) this.fail('/process/execCPUAffinity', 'exec CPU affinity is not supported by tsrunc yet');
-    if (!this.opts.noNewKeyring) this.add({ op: 'session-keyring', name: this.opts.id });
-    if (proc.noNewPrivileges === true) this.add({ op: 'no-new-privs' });
-    this.add({ op: 'close-fds', from: 3 + this.opts.preserveFds });
-    const caps = proc.capabilities;
-    const sets = {
-      bounding: caps?.bounding ?? [],
-      effective: caps?.effective ?? [],
-      permitted: caps?.permitted ?? [],
-      inheritable: caps?.inheritable ?? [],
-      ambient: caps?.ambient ?? [],
-    };
-    if (caps !== undefined) this.add({ op: 'caps', phase: 'bounding', ...sets });
-    this.add({ op: 'user', uid: proc.user.uid, gid: proc.user.gid, additionalGids: proc.user.additionalGids ?? [] });
-    if (caps !== undefined) this.add({ op: 'caps', phase: 'sets', ...sets });
-    this.add({ op: 'umask', mask: proc.user.umask ?? 0o022 });
-    this.add({ op: 'chdir', path: proc.cwd });
-    const env = proc.env ?? [];
     const args = proc.args ?? [];
-    const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '';
-    this.add({ op: 'find-exec', name: args[0] ?? '', searchPath: pathVar });
+    const env = proc.env ?? [];
     this.add({ op: 'ready' });
     this.add({ op: 'wait-start', fifoSlot: this.fds.indexOf('exec-fifo') });
     (this.spec.hooks?.startContainer ?? []).forEach((h, i) =>
@@ -359,6 +311,3 @@ function isBind(m: Mount): boolean {
   return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
 }
 
-function limit(v: number): number {
-  return v >= RLIM_INFINITY_THRESHOLD ? -1 : v;
-}

@@ -40,13 +40,13 @@ export type PlanStep =
   | { op: 'symlink'; target: string; path: string }
   | { op: 'pivot-root' }
   | { op: 'move-root' }
-  | { op: 'chroot' }
+  | { op: 'chroot'; rootfs: string }
   | { op: 'mask-path'; path: string }
   | { op: 'readonly-path'; path: string; inPlace?: boolean }
   | { op: 'remount-root-ro' }
   | { op: 'sethostname'; name: string }
   | { op: 'setdomainname'; name: string }
-  | { op: 'console'; socketSlot: number; rows: number; cols: number }
+  | { op: 'console'; socketSlot: number; rows: number; cols: number; bindConsole: boolean }
   | { op: 'setsid' }
   | { op: 'rlimit'; name: string; resource: number; soft: number; hard: number }
   | { op: 'chdir'; path: string }
@@ -114,7 +114,7 @@ export function describeStep(step: PlanStep): string {
     case 'move-root':
       return 'entering the rootfs with MS_MOVE and chroot (--no-pivot)';
     case 'chroot':
-      return 'entering the rootfs with chroot';
+      return `entering the rootfs ${step.rootfs} with chroot`;
     case 'mask-path':
       return `masking ${step.path}`;
     case 'readonly-path':

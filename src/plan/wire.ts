@@ -84,6 +84,7 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'root-propagation':
       return w(step.path === undefined ? [] : [step.path], [step.flags]);
     case 'bind-rootfs':
+    case 'chroot':
       return w([step.rootfs], []);
     case 'mount':
       return w(
@@ -110,7 +111,7 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'session-keyring':
       return w([step.name], []);
     case 'console':
-      return w([], [step.socketSlot, step.rows, step.cols]);
+      return w([], [step.socketSlot, step.rows, step.cols, step.bindConsole ? 1 : 0]);
     case 'rlimit':
       return w([], [step.resource, step.soft, step.hard]);
     case 'umask':
@@ -141,7 +142,6 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'become-root':
     case 'pivot-root':
     case 'move-root':
-    case 'chroot':
     case 'remount-root-ro':
     case 'setsid':
     case 'no-new-privs':

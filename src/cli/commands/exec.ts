@@ -1,4 +1,6 @@
-import { notImplemented } from '../../errors';
+import * as fs from 'node:fs';
+import { UsageError } from '../../errors';
+import { parseProcess, processFromFlags } from '../../lifecycle/exec';
 import { defineCommand } from '../context';
 
 export interface ExecFlags {
@@ -31,21 +33,51 @@ export default defineCommand<ExecFlags>({
       .positional('command', { type: 'string', array: true, default: [] as string[] })
       .option('console-socket', { type: 'string', describe: 'path to an AF_UNIX socket which will receive the pty master fd' })
       .option('cwd', { type: 'string', describe: 'current working directory in the container' })
-      .option('env', { alias: 'e', type: 'string', array: true, default: [] as string[], describe: 'set environment variables' })
+      .option('env', { alias: 'e', type: 'string', array: true, nargs: 1, default: [] as string[], describe: 'set environment variables (repeatable)' })
       .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'allocate a pseudo-TTY' })
       .option('user', { alias: 'u', type: 'string', describe: 'UID (format: <uid>[:<gid>])' })
-      .option('additional-gids', { alias: 'g', type: 'number', array: true, default: [] as number[], describe: 'additional gids' })
+      .option('additional-gids', { alias: 'g', type: 'number', array: true, nargs: 1, default: [] as number[], describe: 'additional gids (repeatable)' })
       .option('process', { alias: 'p', type: 'string', describe: 'path to the process.json' })
       .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'detach from the container process' })
       .option('pid-file', { type: 'string', describe: 'file to write the process id to' })
       .option('process-label', { type: 'string', describe: 'set the SELinux process label' })
       .option('apparmor', { type: 'string', describe: 'set the AppArmor profile' })
       .option('no-new-privs', { type: 'boolean', default: false, describe: 'set the no new privileges value for the process' })
-      .option('cap', { alias: 'c', type: 'string', array: true, default: [] as string[], describe: 'add a capability to the bounding set' })
+      .option('cap', { alias: 'c', type: 'string', array: true, nargs: 1, default: [] as string[], describe: 'add a capability to the bounding set (repeatable)' })
       .option('preserve-fds', { type: 'number', default: 0, describe: 'pass N additional file descriptors to the container' })
-      .option('cgroup', { type: 'string', array: true, default: [] as string[], describe: 'run the process in a (sub)cgroup' })
+      .option('cgroup', { type: 'string', array: true, nargs: 1, default: [] as string[], describe: 'run the process in a (sub)cgroup' })
       .option('ignore-paused', { type: 'boolean', default: false, describe: 'allow exec in a paused container' }),
-  handler: () => {
-    throw notImplemented('exec');
+  handler: async (args, ctx) => {
+    const id = args['container-id'];
+    if (args.cgroup.length > 0) throw new UsageError('exec --cgroup: running in a sub-cgroup is not supported yet');
+    let proc;
+    if (args.process !== undefined) {
+      const text = args.process === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(args.process, 'utf8');
+      proc = parseProcess(text, args.process);
+    } else {
+      // After the "--" that main.ts puts behind the id, yargs leaves the command in `_`.
+      const rest = ((args as { _?: unknown[] })._ ?? []).map(String);
+      const command = [...args.command, ...(rest[0] === 'exec' ? rest.slice(1) : rest)];
+      proc = processFromFlags(ctx.runtime.containerProcess(id), {
+        args: command,
+        cwd: args.cwd,
+        env: args.env,
+        tty: args.tty,
+        user: args.user,
+        additionalGids: args['additional-gids'],
+        apparmor: args.apparmor,
+        processLabel: args['process-label'],
+        noNewPrivs: args['no-new-privs'],
+        caps: args.cap,
+      });
+    }
+    ctx.exitCode = await ctx.runtime.exec(id, {
+      process: proc,
+      detach: args.detach,
+      pidFile: args['pid-file'],
+      consoleSocket: args['console-socket'],
+      preserveFds: args['preserve-fds'],
+      ignorePaused: args['ignore-paused'],
+    });
   },
 });

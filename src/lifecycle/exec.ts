@@ -1,0 +1,143 @@
+// `exec`: a new process inside a running container — its cgroups, namespaces, root and
+// working directory — as given by an OCI process document (`--process`, what the shims
+// write) or by runc's flags on top of the container's own process.
+import * as fs from 'node:fs';
+import { joinCgroups } from '../cgroups/manager';
+import { ConfigError, TsruncError } from '../errors';
+import { native } from '../native/addon';
+import { buildExecPlan } from '../plan/exec-planner';
+import type { Plan } from '../plan/steps';
+import { schemaProblems } from '../spec/schema-errors';
+import type { Process } from '../spec/types';
+import * as validators from '../spec/validators.generated';
+import { computeStatus } from '../state/status';
+import type { ContainerRecord, StateStore } from '../state/store';
+import { writePidFile } from './create';
+import { ConsoleRelay, exitCodeOf, waitForInit } from './run';
+import { ChildSession, connectConsole } from './session';
+
+export interface ExecOptions {
+  process: Process;
+  detach?: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
+  preserveFds?: number;
+  ignorePaused?: boolean;
+}
+
+/** Parses and checks an OCI process document; pointers are relative to it. */
+export function parseProcess(text: string, file: string): Process {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(file, [{ pointer: '', message: `invalid JSON: ${(err as Error).message}` }]);
+  }
+  const problems = schemaProblems(validators.process, doc);
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  const proc = doc as Process;
+  if (!proc.cwd.startsWith('/')) throw new ConfigError(file, [{ pointer: '/cwd', message: `must be an absolute path, got ${JSON.stringify(proc.cwd)}` }]);
+  return proc;
+}
+
+export interface ExecFlags {
+  args: string[];
+  cwd?: string;
+  env: string[];
+  tty: boolean;
+  user?: string;
+  additionalGids: number[];
+  apparmor?: string;
+  processLabel?: string;
+  noNewPrivs: boolean;
+  caps: string[];
+}
+
+/** runc's flags over the container's own process (its env, user, caps, rlimits...). */
+export function processFromFlags(base: Process, f: ExecFlags): Process {
+  if (f.args.length === 0) throw new TsruncError('usage', 'exec: a command to run is required (or --process FILE)');
+  const p: Process = structuredClone(base);
+  p.args = f.args;
+  p.terminal = f.tty;
+  delete p.consoleSize;
+  if (f.cwd !== undefined) p.cwd = f.cwd;
+  if (f.apparmor !== undefined) p.apparmorProfile = f.apparmor;
+  if (f.processLabel !== undefined) p.selinuxLabel = f.processLabel;
+  if (f.noNewPrivs) p.noNewPrivileges = true;
+  p.env = [...(p.env ?? []), ...f.env];
+  if (f.user !== undefined) {
+    const m = /^(\d+)(?::(\d+))?$/.exec(f.user);
+    if (m === null) throw new TsruncError('usage', `exec: --user must be UID[:GID] (numbers), got ${JSON.stringify(f.user)}`);
+    p.user = { ...p.user, uid: Number(m[1]), gid: m[2] === undefined ? p.user.gid : Number(m[2]) };
+  }
+  if (f.additionalGids.length > 0) p.user = { ...p.user, additionalGids: f.additionalGids };
+  if (f.caps.length > 0) {
+    const c = (p.capabilities ??= {});
+    for (const cap of f.caps) {
+      const name = cap.toUpperCase().startsWith('CAP_') ? cap.toUpperCase() : `CAP_${cap.toUpperCase()}`;
+      for (const set of ['bounding', 'effective', 'permitted'] as const) (c[set] ??= []).push(name);
+      // Never inheritable (CVE-2022-29162); ambient only where inheritable bits exist already.
+      if (c.inheritable !== undefined && c.inheritable.length > 0) (c.ambient ??= []).push(name);
+    }
+  }
+  if (!p.cwd.startsWith('/')) throw new TsruncError('usage', `exec: --cwd must be an absolute path, got ${JSON.stringify(p.cwd)}`);
+  return p;
+}
+
+function execPlan(record: ContainerRecord, opts: ExecOptions, console: boolean): Plan {
+  return buildExecPlan({
+    id: record.id,
+    rootfs: record.rootfs,
+    spec: record.config,
+    namespacePaths: record.namespacePaths,
+    process: opts.process,
+    consoleSocket: console,
+    preserveFds: opts.preserveFds ?? 0,
+  });
+}
+
+/** Starts the process; resolves with its exit status (foreground) or 0 (detached). */
+export async function execInContainer(store: StateStore, id: string, opts: ExecOptions): Promise<number> {
+  const handle = store.open(id, 'shared');
+  let session: ChildSession;
+  let relay: ConsoleRelay | undefined;
+  try {
+    const record = handle.read();
+    const status = computeStatus(record, handle.dir);
+    if (status === 'stopped') throw new TsruncError('state', 'cannot exec in a stopped container', { containerId: id });
+    if (status === 'paused' && !opts.ignorePaused) throw new TsruncError('state', 'cannot exec in a paused container', { containerId: id });
+    if (status === 'created') throw new TsruncError('state', 'cannot exec in a container that has not started', { containerId: id });
+    const tty = opts.process.terminal === true;
+    const consoleFds: number[] = [];
+    let relayEnd: number | undefined;
+    if (tty && opts.consoleSocket !== undefined) consoleFds.push(connectConsole(opts.consoleSocket, id));
+    else if (tty && !opts.detach) {
+      const [mine, theirs] = native().socketPair();
+      relayEnd = mine;
+      consoleFds.push(theirs);
+    }
+    const plan = execPlan(record, opts, consoleFds.length > 0);
+    if (!opts.detach) native().setSubreaper(true);
+    session = new ChildSession(plan, id);
+    try {
+      session.run(consoleFds, (tag, childPid) => {
+        if (tag !== 'cgroup') throw new TsruncError('system', `unexpected sync point ${tag} in exec`, { containerId: id });
+        joinCgroups(record.cgroupPaths, childPid);
+        return undefined;
+      });
+      if (relayEnd !== undefined) relay = new ConsoleRelay(native().recvFd(relayEnd));
+    } catch (err) {
+      session.kill();
+      throw err;
+    } finally {
+      if (relayEnd !== undefined) fs.closeSync(relayEnd);
+    }
+    if (opts.pidFile !== undefined) writePidFile(opts.pidFile, session.pid);
+  } finally {
+    handle.release();
+  }
+  if (opts.detach) return 0;
+  const status = await waitForInit(session.pid, relay);
+  await relay?.close();
+  return exitCodeOf(status);
+}

@@ -1,0 +1,128 @@
+// The parent's side of the executor protocol (native/executor.cc), for any plan: spawn the
+// child, answer its sync points, learn the pid of the process it becomes, and turn an
+// "error INDEX CODE text" message back into the failed step's description.
+import * as fs from 'node:fs';
+import { TsruncError, systemError } from '../errors';
+import { native } from '../native/addon';
+import { describeStep, type Plan } from '../plan/steps';
+import { lowerStep } from '../plan/wire';
+import { sleepMs } from './container';
+
+/** Answers one sync point; the returned text (if any) is the ack's payload. */
+export type SyncHandler = (tag: string, childPid: number) => string | undefined;
+
+export class ChildSession {
+  /** The first child (waitable by us). */
+  childPid = 0;
+  /** The process the plan ends as: the child, or the one it forked. */
+  pid = 0;
+  private syncFd = -1;
+  private readonly parentFds: number[] = [];
+
+  constructor(
+    private readonly plan: Plan,
+    private readonly containerId: string,
+  ) {}
+
+  /**
+   * Spawns the child with `fds` on its slots (the sync socket is made here and goes first),
+   * then converses until "ready". The fds given are closed in this process once passed on.
+   */
+  run(fds: number[], onSync: SyncHandler): void {
+    const n = native();
+    const [parentFd, childFd] = n.socketPair();
+    this.syncFd = parentFd;
+    this.parentFds.push(parentFd);
+    const all = [childFd, ...fds];
+    try {
+      this.childPid = n.spawn(this.plan.steps.map(lowerStep), all, this.plan.preserveFds);
+    } finally {
+      for (const fd of all) fs.closeSync(fd);
+    }
+    this.pid = this.childPid;
+    try {
+      this.converse(onSync);
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Kills what was started (on failure). */
+  kill(): void {
+    const n = native();
+    for (const pid of new Set([this.childPid, this.pid])) if (pid > 0) n.kill(pid, 9);
+    try {
+      if (this.childPid > 0) n.waitPid(this.childPid, false);
+    } catch {
+      // already reaped
+    }
+  }
+
+  private close(): void {
+    for (const fd of this.parentFds.splice(0)) fs.closeSync(fd);
+  }
+
+  private converse(onSync: SyncHandler): void {
+    const n = native();
+    for (;;) {
+      const msg = n.recvMessage(this.syncFd, 1000);
+      if (msg === null) {
+        if (this.pid === this.childPid) {
+          const status = n.waitPid(this.childPid, true);
+          if (status !== null) throw this.exitError(status.exitCode, status.signal);
+        }
+        continue;
+      }
+      if (msg === '') throw this.unexpectedExit();
+      const space = msg.indexOf(' ');
+      const verb = space < 0 ? msg : msg.slice(0, space);
+      const arg = space < 0 ? '' : msg.slice(space + 1);
+      if (verb === 'sync') {
+        const payload = onSync(arg, this.childPid);
+        n.sendMessage(this.syncFd, payload === undefined ? 'ack' : `ack ${payload}`);
+      } else if (verb === 'pid') {
+        this.pid = Number(arg);
+        n.waitPid(this.childPid, false); // the intermediate exits right after forking
+      } else if (verb === 'ready') {
+        return;
+      } else if (verb === 'error') {
+        throw this.stepError(arg);
+      } else {
+        throw new TsruncError('system', `unexpected message from the executor: ${JSON.stringify(msg)}`, { containerId: this.containerId });
+      }
+    }
+  }
+
+  private stepError(arg: string): TsruncError {
+    const m = /^(\d+) (\S+) (.*)$/s.exec(arg);
+    if (m === null) return new TsruncError('system', `container process failed: ${arg}`, { containerId: this.containerId });
+    const step = this.plan.steps[Number(m[1])];
+    return new TsruncError('system', `${step === undefined ? 'container process' : describeStep(step)}: ${m[3]}`, { containerId: this.containerId, step: step?.op });
+  }
+
+  private unexpectedExit(): TsruncError {
+    let status = null;
+    try {
+      for (let i = 0; status === null && i < 100; i++) {
+        status = native().waitPid(this.childPid, true);
+        if (status === null) sleepMs(5);
+      }
+    } catch {
+      status = null;
+    }
+    return this.exitError(status?.exitCode ?? null, status?.signal ?? null);
+  }
+
+  private exitError(code: number | null, signal: number | null): TsruncError {
+    const how = signal !== null ? `killed by signal ${signal}` : code !== null ? `exit status ${code}` : 'exited';
+    return new TsruncError('system', `the container process exited during setup (${how})`, { containerId: this.containerId });
+  }
+}
+
+export function connectConsole(socketPath: string, containerId: string): number {
+  try {
+    return native().connectUnix(socketPath);
+  } catch (err) {
+    throw systemError(`connecting to the console socket ${socketPath}`, err, containerId);
+  }
+}

@@ -1,0 +1,40 @@
+// The plan of `exec`: join the running container — its cgroups, then its namespaces (user
+// first, mount last; a fork after joining a pid or time namespace) — and become the given
+// process. The namespace paths are the ones recorded at create.
+import { ConfigError } from '../errors';
+import type { NamespaceType, Process, Spec } from '../spec/types';
+import { processSteps } from './process-steps';
+import type { FdRole, Plan, PlanStep } from './steps';
+
+export interface ExecPlanOptions {
+  id: string;
+  rootfs: string;
+  spec: Spec;
+  /** type → /proc/INIT/ns/... (or the path the container joined). */
+  namespacePaths: Record<string, string>;
+  process: Process;
+  consoleSocket: boolean;
+  preserveFds: number;
+}
+
+const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
+
+export function buildExecPlan(opts: ExecPlanOptions): Plan {
+  const fds: FdRole[] = ['sync'];
+  if (opts.consoleSocket) fds.push('console-socket');
+  const steps: PlanStep[] = [{ op: 'sync', tag: 'cgroup' }];
+  for (const ns of JOIN_ORDER) {
+    const p = opts.namespacePaths[ns];
+    if (p !== undefined) steps.push({ op: 'setns', ns, path: p });
+  }
+  if (opts.namespacePaths['pid'] !== undefined || opts.namespacePaths['time'] !== undefined) steps.push({ op: 'fork' });
+  const proc = opts.process;
+  if (proc.terminal === true) {
+    if (!opts.consoleSocket) throw new ConfigError('process', [{ pointer: '/terminal', message: 'a terminal needs --console-socket (to receive the pty master)' }]);
+    steps.push({ op: 'console', socketSlot: fds.indexOf('console-socket'), rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0, bindConsole: false });
+  }
+  const { steps: procSteps, problems } = processSteps(proc, opts.spec, { pointer: '', preserveFds: opts.preserveFds });
+  if (problems.length > 0) throw new ConfigError('process', problems);
+  steps.push(...procSteps, { op: 'ready' }, { op: 'exec', args: proc.args ?? [], env: proc.env ?? [] });
+  return { containerId: opts.id, rootfs: opts.rootfs, preserveFds: opts.preserveFds, fds, steps };
+}

@@ -1,0 +1,100 @@
+// The steps that turn the executor's child into the configured process — limits, scheduling,
+// labels, privileges, user, directory, the executable lookup — shared by the container's
+// init (create) and by processes joined to a running container (exec).
+import * as fs from 'node:fs';
+import type { Problem } from '../errors';
+import { RLIMITS } from '../spec/linux-names';
+import type { Process, Spec } from '../spec/types';
+import type { PlanStep } from './steps';
+
+const SCHED_POLICIES: Record<string, number> = { SCHED_OTHER: 0, SCHED_FIFO: 1, SCHED_RR: 2, SCHED_BATCH: 3, SCHED_ISO: 4, SCHED_IDLE: 5, SCHED_DEADLINE: 6 };
+const SCHED_FLAGS: Record<string, number> = {
+  SCHED_FLAG_RESET_ON_FORK: 0x01,
+  SCHED_FLAG_RECLAIM: 0x02,
+  SCHED_FLAG_DL_OVERRUN: 0x04,
+  SCHED_FLAG_KEEP_POLICY: 0x08,
+  SCHED_FLAG_KEEP_PARAMS: 0x10,
+  SCHED_FLAG_UTIL_CLAMP_MIN: 0x20,
+  SCHED_FLAG_UTIL_CLAMP_MAX: 0x40,
+};
+const IOPRIO_CLASSES: Record<string, number> = { IOPRIO_CLASS_RT: 1, IOPRIO_CLASS_BE: 2, IOPRIO_CLASS_IDLE: 3 };
+const PERSONALITIES: Record<string, number> = { LINUX: 0x0000, LINUX32: 0x0008 };
+const RLIM_INFINITY_THRESHOLD = 2 ** 63;
+
+export interface ProcessStepOptions {
+  /** Where the process's fields live in the input, for error pointers ("/process" or ""). */
+  pointer: string;
+  preserveFds: number;
+  /** create: a new session keyring named after the container (unless --no-new-keyring). */
+  sessionKeyring?: string;
+  /** create: the umask defaults to 0022 as with runc; exec keeps the runtime's unless set. */
+  defaultUmask?: number;
+}
+
+export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions): { steps: PlanStep[]; problems: Problem[] } {
+  const steps: PlanStep[] = [];
+  const problems: Problem[] = [];
+  const at = opts.pointer;
+  for (const r of proc.rlimits ?? []) {
+    const resource = RLIMITS[r.type];
+    if (resource === undefined) continue;
+    steps.push({ op: 'rlimit', name: r.type, resource, soft: limit(r.soft), hard: limit(r.hard) });
+  }
+  if (proc.oomScoreAdj !== undefined) {
+    steps.push({ op: 'write-file', path: '/proc/self/oom_score_adj', content: String(proc.oomScoreAdj), what: 'setting oom_score_adj' });
+  }
+  const pers = spec.linux?.personality;
+  if (pers !== undefined) {
+    const persona = PERSONALITIES[pers.domain];
+    if (persona === undefined) problems.push({ pointer: '/linux/personality/domain', message: `unsupported personality ${pers.domain}` });
+    else steps.push({ op: 'personality', persona, domain: pers.domain });
+  }
+  const sched = proc.scheduler;
+  if (sched !== undefined) {
+    const flags = (sched.flags ?? []).reduce((f, name) => f | (SCHED_FLAGS[name] ?? 0), 0);
+    steps.push({ op: 'scheduler', policy: sched.policy, policyValue: SCHED_POLICIES[sched.policy] ?? 0, priority: sched.priority ?? 0, nice: sched.nice ?? 0, flags, runtime: sched.runtime ?? 0, deadline: sched.deadline ?? 0, period: sched.period ?? 0 });
+  }
+  const io = proc.ioPriority;
+  if (io !== undefined) {
+    const cls = IOPRIO_CLASSES[io.class] ?? 0;
+    steps.push({ op: 'ioprio', class: io.class, priority: io.priority, value: (cls << 13) | io.priority });
+  }
+  if (proc.apparmorProfile) {
+    if (!fs.existsSync('/sys/kernel/security/apparmor')) problems.push({ pointer: `${at}/apparmorProfile`, message: 'AppArmor is not enabled on this host' });
+    else steps.push({ op: 'write-file', path: '/proc/self/attr/apparmor/exec', content: `exec ${proc.apparmorProfile}`, what: 'setting the AppArmor profile' });
+  }
+  if (proc.selinuxLabel) {
+    if (!fs.existsSync('/sys/fs/selinux/enforce')) problems.push({ pointer: `${at}/selinuxLabel`, message: 'SELinux is not enabled on this host' });
+    else steps.push({ op: 'write-file', path: '/proc/self/attr/exec', content: proc.selinuxLabel, what: 'setting the SELinux label' });
+  }
+  if (proc.execCPUAffinity !== undefined) problems.push({ pointer: `${at}/execCPUAffinity`, message: 'exec CPU affinity is not supported by tsrunc yet' });
+  // Never run a process without the filter its container asked for.
+  if (spec.linux?.seccomp !== undefined) problems.push({ pointer: '/linux/seccomp', message: 'seccomp is not supported by this build of tsrunc yet' });
+  if (opts.sessionKeyring !== undefined) steps.push({ op: 'session-keyring', name: opts.sessionKeyring });
+  if (proc.noNewPrivileges === true) steps.push({ op: 'no-new-privs' });
+  steps.push({ op: 'close-fds', from: 3 + opts.preserveFds });
+  const caps = proc.capabilities;
+  const sets = {
+    bounding: caps?.bounding ?? [],
+    effective: caps?.effective ?? [],
+    permitted: caps?.permitted ?? [],
+    inheritable: caps?.inheritable ?? [],
+    ambient: caps?.ambient ?? [],
+  };
+  // The bounding set is dropped while still root; the other sets once the uid has changed.
+  if (caps !== undefined) steps.push({ op: 'caps', phase: 'bounding', ...sets });
+  steps.push({ op: 'user', uid: proc.user.uid, gid: proc.user.gid, additionalGids: proc.user.additionalGids ?? [] });
+  if (caps !== undefined) steps.push({ op: 'caps', phase: 'sets', ...sets });
+  const umask = proc.user.umask ?? opts.defaultUmask;
+  if (umask !== undefined) steps.push({ op: 'umask', mask: umask });
+  steps.push({ op: 'chdir', path: proc.cwd });
+  const env = proc.env ?? [];
+  const args = proc.args ?? [];
+  const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '';
+  steps.push({ op: 'find-exec', name: args[0] ?? '', searchPath: pathVar });
+  return { steps, problems };
+}
+
+function limit(v: number): number {
+  return v >= RLIM_INFINITY_THRESHOLD ? -1 : v;
+}

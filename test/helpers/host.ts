@@ -1,0 +1,114 @@
+// What the host sees of a container, for integration tests: leftovers after a failure
+// (state, cgroups, processes, mounts), /proc files of a pid, directories a container may
+// write into, and waiting for a container's status.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CGROUP_PARENT, cgroupDirsOf, type TestContainer } from './container';
+import { rootEntries, tempDir, type Teardownable } from './tsrunc';
+
+/** Pids of every process whose cgroup, root, cwd or command line mentions one of `needles`. */
+export function processesMentioning(needles: string[]): number[] {
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    const texts: string[] = [];
+    for (const file of ['cgroup', 'cmdline']) {
+      try {
+        texts.push(fs.readFileSync(`/proc/${name}/${file}`, 'utf8').replace(/\0/g, ' '));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    for (const link of ['root', 'cwd']) {
+      try {
+        texts.push(fs.readlinkSync(`/proc/${name}/${link}`));
+      } catch {
+        // gone, or a kernel thread
+      }
+    }
+    if (texts.some((t) => needles.some((n) => t.includes(n)))) out.push(Number(name));
+  }
+  return out;
+}
+
+/** Host mounts whose mount point or root mentions `needle`. */
+export function hostMountsMentioning(needle: string): string[] {
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(needle));
+}
+
+/**
+ * Everything a container left on the host: state under its --root, cgroup directories,
+ * processes (in its cgroup, or rooted or working in its bundle), mounts of its bundle. An
+ * empty list means nothing.
+ */
+export function leftovers(c: TestContainer): string[] {
+  const out: string[] = [];
+  for (const e of rootEntries(c.root)) out.push(`state: ${path.join(c.root, e)}`);
+  for (const d of cgroupDirsOf(c.id)) out.push(`cgroup: ${d}`);
+  for (const pid of processesMentioning([`${CGROUP_PARENT}/${c.id}\n`, `${CGROUP_PARENT}/${c.id}/`, c.bundle])) out.push(`process: ${pid}`);
+  for (const m of hostMountsMentioning(c.bundle)) out.push(`mount: ${m}`);
+  return out;
+}
+
+/** One `Key:\tvalue` line of /proc/PID/status (or /proc/self/status text), trimmed. */
+export function statusField(statusText: string, key: string): string | undefined {
+  const m = new RegExp(`^${key}:[ \\t]*(.*)$`, 'm').exec(statusText);
+  return m?.[1]?.trim();
+}
+
+/** A host directory any container user may write into, bind-mounted by tests to collect output. */
+export function sharedDir(t: Teardownable, prefix = 'tsrunc-share'): string {
+  const dir = tempDir(t, prefix);
+  fs.chmodSync(dir, 0o777);
+  return dir;
+}
+
+/** Polls `c.status()` until it is `want`; false after `timeoutMs`. */
+export async function waitForStatus(c: TestContainer, want: string, timeoutMs = 10_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (c.status() !== want) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+/** Polls until `file` exists and is non-empty (a container writing its result), then returns its text. */
+export async function waitForFile(file: string, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const text = fs.readFileSync(file, 'utf8');
+      if (text !== '') return text;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${file}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The mountinfo line whose mount point (field 5) is `mountPoint`; the last one if stacked. */
+export function mountinfoLine(mountinfo: string, mountPoint: string): string | undefined {
+  const lines = mountinfo.split('\n').filter((l) => l.split(' ')[4] === mountPoint);
+  return lines[lines.length - 1];
+}
+
+/** The parts of a mountinfo line: per-mount options, optional fields, fs type, super options. */
+export function parseMountinfoLine(line: string): { root: string; mountPoint: string; options: string[]; optional: string[]; fstype: string; source: string; superOptions: string[] } {
+  const [left = '', right = ''] = line.split(' - ');
+  const l = left.split(' ');
+  const r = right.split(' ');
+  return {
+    root: l[3] ?? '',
+    mountPoint: l[4] ?? '',
+    options: (l[5] ?? '').split(','),
+    optional: l.slice(6),
+    fstype: r[0] ?? '',
+    source: r[1] ?? '',
+    superOptions: (r[2] ?? '').split(','),
+  };
+}

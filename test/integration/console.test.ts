@@ -1,0 +1,126 @@
+// process.terminal: the pty master reaches --console-socket over SCM_RIGHTS, as runc sends it.
+// Node cannot receive fds, so the receiver is a small python3 program (socket.recv_fds): it
+// types commands into the master and copies what comes back to a file.
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import t from 'tap';
+import { cgroupDirsOf, rootSkipReason, testContainer } from '../helpers/container';
+import { leftovers } from '../helpers/host';
+import { exited, killChild, tempDir, waitFor } from '../helpers/tsrunc';
+
+const python = spawnSync('python3', ['-c', 'import socket, sys; assert hasattr(socket, "recv_fds"); print(sys.version)'], { encoding: 'utf8' });
+const skip = rootSkipReason() || (python.status === 0 ? false : 'needs python3 >= 3.9 (socket.recv_fds) for the console receiver');
+
+const RECEIVER = `
+import os, select, socket, sys
+path, text, out_path = sys.argv[1], sys.argv[2], sys.argv[3]
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(path)
+srv.listen(1)
+srv.settimeout(30)
+conn, _ = srv.accept()
+msg, fds, _, _ = socket.recv_fds(conn, 1024, 1)
+sys.stderr.write("received %d fd(s), name %s\\n" % (len(fds), msg.decode()))
+master = fds[0]
+os.write(master, text.encode())
+with open(out_path, "wb") as out:
+    while True:
+        ready, _, _ = select.select([master], [], [], 30)
+        if not ready:
+            break
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break  # EIO: every slave fd is closed, the container is gone
+        if not data:
+            break
+        out.write(data)
+        out.flush()
+`;
+
+t.test('the console socket receives a working pty master', { skip }, async (t) => {
+  const dir = tempDir(t, 'tsrunc-console');
+  const sock = path.join(dir, 'console.sock');
+  const outFile = path.join(dir, 'out');
+  const commands = 'tty; grep " /dev/console " /proc/self/mountinfo; stty size; echo hi-$((6*7)); exit 0\n';
+  const receiver = spawn('python3', ['-c', RECEIVER, sock, commands, outFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.teardown(() => killChild(receiver));
+  let receiverErr = '';
+  receiver.stderr.setEncoding('utf8');
+  receiver.stderr.on('data', (d: string) => (receiverErr += d));
+  await waitFor(() => fs.existsSync(sock), 'the receiver to listen');
+
+  const c = testContainer(t, (s) => {
+    s.process!.terminal = true;
+    s.process!.consoleSize = { height: 30, width: 100 };
+    s.process!.args = ['sh'];
+  });
+  const r = c.tsrunc(['run', '--console-socket', sock, c.id]);
+  t.equal(r.status, 0, r.stderr);
+  const done = await Promise.race([exited(receiver), new Promise<null>((res) => setTimeout(() => res(null), 20_000))]);
+  t.not(done, null, 'the receiver saw the pty close');
+  t.match(receiverErr, /received 1 fd\(s\), name \/dev\/ptmx/);
+  const out = fs.readFileSync(outFile, 'utf8');
+  t.match(out, /^hi-42\r?$/m, 'the shell ran the command typed into the master');
+  t.match(out, /^\/dev\/pts\/0\r?$/m, 'tty is /dev/pts/0 of the container\'s devpts');
+  t.match(out, /^30 100\r?$/m, 'consoleSize');
+  const consoleLine = out.split(/\r?\n/).find((l) => / \/dev\/console /.test(l) && / - devpts /.test(l));
+  t.ok(consoleLine, `/dev/console is a devpts mount: ${out}`);
+  t.equal(consoleLine?.split(' ')[3], '/0', '/dev/console is a bind of pts/0');
+  t.same(leftovers(c), [], 'run removed the container');
+});
+
+t.test('create with a console socket, then start: the shim\'s way', { skip }, async (t) => {
+  const dir = tempDir(t, 'tsrunc-console');
+  const sock = path.join(dir, 'console.sock');
+  const outFile = path.join(dir, 'out');
+  const receiver = spawn('python3', ['-c', RECEIVER, sock, 'echo started-$((1+1)); exit 7\n', outFile], { stdio: 'ignore' });
+  t.teardown(() => killChild(receiver));
+  await waitFor(() => fs.existsSync(sock), 'the receiver to listen');
+  const c = testContainer(t, (s) => {
+    s.process!.terminal = true;
+    s.process!.args = ['sh'];
+  });
+  const created = c.tsrunc(['create', '--console-socket', sock, c.id]);
+  t.equal(created.status, 0, created.stderr);
+  t.equal(c.status(), 'created');
+  t.equal(c.tsrunc(['start', c.id]).status, 0);
+  t.not(await Promise.race([exited(receiver), new Promise<null>((res) => setTimeout(() => res(null), 20_000))]), null, 'the shell exited');
+  t.match(fs.readFileSync(outFile, 'utf8'), /^started-2\r?$/m);
+  await waitFor(() => c.status() === 'stopped', 'the container to stop');
+  t.equal(c.tsrunc(['delete', c.id]).status, 0);
+  t.same(leftovers(c), []);
+});
+
+t.test('run in the foreground without a console socket relays the pty to its own stdio', { skip }, async (t) => {
+  const c = testContainer(t, (s) => {
+    s.process!.terminal = true;
+    s.process!.args = ['sh'];
+  });
+  const r = c.tsrunc(['run', c.id], { input: 'tty; echo hi-$((6*7)); exit 3\n', timeoutMs: 30_000 });
+  t.equal(r.status, 3, r.stderr);
+  t.match(r.stdout, /^hi-42\r?$/m);
+  t.match(r.stdout, /^\/dev\/pts\/0\r?$/m);
+  t.same(leftovers(c), []);
+});
+
+t.test('terminal without --console-socket when detaching: a clear error and nothing left', { skip }, async (t) => {
+  for (const cmd of [['create'], ['run', '--detach']]) {
+    const c = testContainer(t, (s) => (s.process!.terminal = true));
+    const r = c.tsrunc([...cmd, c.id]);
+    t.equal(r.status, 1, `${cmd.join(' ')} fails`);
+    t.match(r.stderr, /\/process\/terminal: a terminal needs --console-socket/);
+    t.same(leftovers(c), [], `${cmd.join(' ')}: nothing left`);
+    t.same(cgroupDirsOf(c.id), []);
+  }
+});
+
+t.test('a console socket nobody listens on: a clear error and nothing left', { skip }, async (t) => {
+  const dir = tempDir(t, 'tsrunc-console');
+  const c = testContainer(t, (s) => (s.process!.terminal = true));
+  const r = c.tsrunc(['create', '--console-socket', path.join(dir, 'nobody.sock'), c.id]);
+  t.equal(r.status, 1);
+  t.match(r.stderr, /console socket/);
+  t.same(leftovers(c), []);
+});

@@ -1,0 +1,103 @@
+// exec into a running container: it sees the container's hostname, pids, mounts, user and
+// cgroup; runc's flags and the --process JSON the shims write; exit codes; refusals.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import t from 'tap';
+import { rootSkipReason, testContainer } from '../helpers/container';
+
+const skip = rootSkipReason();
+
+t.test('exec sees the container: hostname, pid namespace, mounts, cgroup', { skip }, async (t) => {
+  const c = testContainer(t, (s) => (s.hostname = 'exec-host'));
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  const r = c.tsrunc(['exec', c.id, 'sh', '-c', 'hostname; echo $$; ps -o pid,args | grep -c "[s]leep 1000"; grep -c " /proc proc" /proc/self/mounts; cat /proc/1/cmdline | tr "\\0" " "; echo; id -u']);
+  t.equal(r.status, 0, r.stderr);
+  const [host, pid, sleepers, procMounts, initCmd, uid] = r.stdout.trim().split('\n');
+  t.equal(host, 'exec-host');
+  t.ok(Number(pid) < 100, `a pid of the container's namespace (${pid})`);
+  t.equal(sleepers, '1', "the container's init is visible");
+  t.equal(procMounts, '1', "the container's /proc");
+  t.equal(initCmd?.trim(), 'sleep 1000');
+  t.equal(uid, '0');
+  const procs = JSON.parse(c.tsrunc(['ps', '--format', 'json', c.id]).stdout) as number[];
+  t.equal(procs.length, 1, 'the exec process has gone from the cgroup once finished');
+});
+
+t.test('exit codes, -u, -e, --cwd, flags after the command', { skip }, async (t) => {
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  t.equal(c.tsrunc(['exec', c.id, 'sh', '-c', 'exit 7']).status, 7);
+  const u = c.tsrunc(['exec', '-u', '1000:2000', '-g', '3000', c.id, 'id']);
+  t.match(u.stdout, /uid=1000 gid=2000 groups=3000/);
+  const e = c.tsrunc(['exec', '-e', 'GREETING=hi', '--cwd', '/tmp', c.id, 'sh', '-c', 'echo $GREETING $PWD']);
+  t.equal(e.stdout, 'hi /tmp\n');
+  const ls = c.tsrunc(['exec', c.id, 'ls', '-d', '/bin']);
+  t.equal(ls.stdout, '/bin\n', "the command's own flags are not read as tsrunc's");
+  const missing = c.tsrunc(['exec', c.id, 'no-such-program']);
+  t.equal(missing.status, 1);
+  t.match(missing.stderr, /executable file not found in \$PATH/);
+});
+
+t.test('--process with the JSON a shim writes, --detach and --pid-file', { skip }, async (t) => {
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  const procFile = path.join(c.bundle, 'process.json');
+  const shimProcess = {
+    user: { uid: 0, gid: 0 },
+    args: ['sh', '-c', 'echo from-process $FOO; sleep 30'],
+    env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'FOO=bar'],
+    cwd: '/',
+    capabilities: { bounding: ['CAP_KILL'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'] },
+    noNewPrivileges: true,
+  };
+  fs.writeFileSync(procFile, JSON.stringify(shimProcess));
+  const pidFile = path.join(c.bundle, 'exec.pid');
+  const r = c.tsrunc(['exec', '--process', procFile, '--detach', '--pid-file', pidFile, c.id]);
+  t.equal(r.status, 0, r.stderr);
+  const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+  t.ok(pid > 0);
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  t.match(status, /NoNewPrivs:\s+1/);
+  t.match(status, /CapEff:\s+0000000000000020/, 'only CAP_KILL');
+  t.match(status, /CapInh:\s+0000000000000000/, 'exec never grants inheritable capabilities');
+  const procs = JSON.parse(c.tsrunc(['ps', '--format', 'json', c.id]).stdout) as number[];
+  t.ok(procs.includes(pid), 'the exec process is in the container cgroup');
+  // The shim's process documents are validated with pointers.
+  fs.writeFileSync(procFile, JSON.stringify({ ...shimProcess, args: [] }));
+  const bad = c.tsrunc(['exec', '--process', procFile, c.id]);
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /\/args: must have at least 1 item/);
+});
+
+t.test("exec refuses stopped and paused containers with runc's texts", { skip }, async (t) => {
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  t.equal(c.tsrunc(['pause', c.id]).status, 0);
+  const paused = c.tsrunc(['exec', c.id, 'true']);
+  t.equal(paused.status, 1);
+  t.match(paused.stderr, /cannot exec in a paused container/);
+  t.equal(c.tsrunc(['resume', c.id]).status, 0);
+  t.equal(c.tsrunc(['kill', c.id, 'KILL']).status, 0);
+  for (let i = 0; i < 100 && c.status() !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 20));
+  const stopped = c.tsrunc(['exec', c.id, 'true']);
+  t.equal(stopped.status, 1);
+  t.match(stopped.stderr, /cannot exec in a stopped container/);
+  const missing = c.tsrunc(['exec', 'nosuch', 'true']);
+  t.match(missing.stderr, /container does not exist/);
+});
+
+t.test('exec -t gets a pty in the container', { skip }, async (t) => {
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  const r = c.tsrunc(['exec', '-t', c.id, 'sh', '-c', 'tty; exit 4']);
+  t.equal(r.status, 4);
+  t.match(r.stdout, /^\/dev\/pts\/\d+/);
+});
+
+t.test("exec joins the container's network namespace", { skip }, async (t) => {
+  const c = testContainer(t, (s) => {
+    s.linux!.namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }];
+  });
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  t.equal(c.tsrunc(['exec', c.id, 'ls', '/sys/class/net']).stdout, 'lo\n', "the container's network namespace");
+});

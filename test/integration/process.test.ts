@@ -1,0 +1,211 @@
+// The container's process seen from inside a busybox container (and from the host): user,
+// groups, umask, rlimits, capability sets, no_new_privs, oom_score_adj, cwd, env, and the
+// fds it inherits (0-2 and --preserve-fds only).
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import t from 'tap';
+import { capabilityNumber } from '../../src/spec/linux-names';
+import { rootSkipReason, runContainer, testContainer } from '../helpers/container';
+import { statusField } from '../helpers/host';
+import { TSRUNC, tempDir } from '../helpers/tsrunc';
+
+const skip = rootSkipReason();
+
+/** /proc/self/status as the container's process sees it. */
+function statusInside(t: Parameters<typeof runContainer>[0], edit: Parameters<typeof runContainer>[1]): { status: number | null; text: string; stderr: string } {
+  const r = runContainer(t, (s, bundle) => {
+    edit(s, bundle);
+    s.process!.args = ['cat', '/proc/self/status'];
+  });
+  return { status: r.status, text: r.stdout, stderr: r.stderr };
+}
+
+/** The kernel's hex form of a capability set, as /proc/PID/status prints it. */
+function capHex(names: string[]): string {
+  let mask = 0n;
+  for (const n of names) mask |= 1n << BigInt(capabilityNumber(n) ?? -1);
+  return mask.toString(16).padStart(16, '0');
+}
+
+t.test('uid, gid and additional gids', { skip }, async (t) => {
+  const r = runContainer(t, (s) => {
+    s.process!.user = { uid: 1000, gid: 1001, additionalGids: [10, 20, 30] };
+    s.process!.args = ['sh', '-c', 'id -u; id -g; id -G; cat /proc/self/status'];
+  });
+  t.equal(r.status, 0, r.stderr);
+  const [uid, gid, groups] = r.stdout.split('\n');
+  t.equal(uid, '1000');
+  t.equal(gid, '1001');
+  t.same(groups?.split(' ').sort(), ['1001', '10', '20', '30'].sort(), 'id -G: the gid and the additional gids');
+  t.equal(statusField(r.stdout, 'Uid'), '1000\t1000\t1000\t1000', 'real, effective, saved and fs uid');
+  t.equal(statusField(r.stdout, 'Gid'), '1001\t1001\t1001\t1001');
+  t.equal(statusField(r.stdout, 'Groups'), '10 20 30', 'exactly the additional gids');
+});
+
+t.test('root without additional gids has no supplementary groups', { skip }, async (t) => {
+  const r = statusInside(t, (s) => (s.process!.user = { uid: 0, gid: 0 }));
+  t.equal(r.status, 0, r.stderr);
+  t.equal(statusField(r.text, 'Groups'), '', 'the runtime\'s groups do not leak in');
+});
+
+t.test('umask', { skip }, async (t) => {
+  const r = runContainer(t, (s) => {
+    s.process!.user = { uid: 0, gid: 0, umask: 0o027 };
+    s.process!.args = ['sh', '-c', 'umask; grep Umask /proc/self/status'];
+  });
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, '0027\nUmask:\t0027\n');
+  const dflt = runContainer(t, (s) => (s.process!.args = ['sh', '-c', 'umask']));
+  t.equal(dflt.stdout, '0022\n', 'the default is 0022');
+});
+
+t.test('rlimits', { skip }, async (t) => {
+  const r = runContainer(t, (s) => {
+    s.process!.rlimits = [
+      { type: 'RLIMIT_NOFILE', soft: 512, hard: 1000 },
+      { type: 'RLIMIT_NPROC', soft: 300, hard: 400 },
+      { type: 'RLIMIT_MSGQUEUE', soft: 4096, hard: 8192 },
+      { type: 'RLIMIT_CORE', soft: 0, hard: 0 },
+    ];
+    s.process!.args = ['cat', '/proc/self/limits'];
+  });
+  t.equal(r.status, 0, r.stderr);
+  const limit = (name: string): string[] => {
+    const line = r.stdout.split('\n').find((l) => l.startsWith(name));
+    return (line ?? '').slice(name.length).trim().split(/\s+/).slice(0, 2);
+  };
+  t.same(limit('Max open files'), ['512', '1000']);
+  t.same(limit('Max processes'), ['300', '400']);
+  t.same(limit('Max msgqueue size'), ['4096', '8192']);
+  t.same(limit('Max core file size'), ['0', '0']);
+});
+
+t.test('capability sets of root match the config', { skip }, async (t) => {
+  const bounding = ['CAP_CHOWN', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID', 'CAP_NET_BIND_SERVICE'];
+  const inheritable = ['CAP_KILL', 'CAP_NET_BIND_SERVICE'];
+  const r = statusInside(t, (s) => {
+    s.process!.capabilities = {
+      bounding,
+      effective: bounding,
+      permitted: bounding,
+      inheritable,
+      // CAP_SYS_ADMIN is neither permitted nor inheritable: the kernel refuses it as ambient.
+      ambient: ['CAP_NET_BIND_SERVICE', 'CAP_SYS_ADMIN'],
+    };
+  });
+  t.equal(r.status, 0, r.stderr);
+  t.equal(statusField(r.text, 'CapBnd'), capHex(bounding), 'CapBnd');
+  t.equal(statusField(r.text, 'CapPrm'), capHex(bounding), 'CapPrm');
+  t.equal(statusField(r.text, 'CapEff'), capHex(bounding), 'CapEff');
+  t.equal(statusField(r.text, 'CapInh'), capHex(inheritable), 'CapInh');
+  t.equal(statusField(r.text, 'CapAmb'), capHex(['CAP_NET_BIND_SERVICE']), 'CapAmb: only what is also permitted and inheritable');
+});
+
+t.test('a non-root user keeps exactly its ambient capabilities across exec', { skip }, async (t) => {
+  const bounding = ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW'];
+  const permitted = ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
+  const inheritable = ['CAP_KILL', 'CAP_NET_BIND_SERVICE'];
+  const r = statusInside(t, (s) => {
+    s.process!.user = { uid: 1000, gid: 1000 };
+    s.process!.capabilities = { bounding, effective: permitted, permitted, inheritable, ambient: ['CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_CHOWN'] };
+  });
+  t.equal(r.status, 0, r.stderr);
+  // Without file capabilities, a non-root exec keeps permitted = effective = ambient.
+  const ambient = capHex(['CAP_KILL', 'CAP_NET_BIND_SERVICE']);
+  t.equal(statusField(r.text, 'CapAmb'), ambient, 'CapAmb');
+  t.equal(statusField(r.text, 'CapPrm'), ambient, 'CapPrm');
+  t.equal(statusField(r.text, 'CapEff'), ambient, 'CapEff');
+  t.equal(statusField(r.text, 'CapInh'), capHex(inheritable), 'CapInh');
+  t.equal(statusField(r.text, 'CapBnd'), capHex(bounding), 'CapBnd');
+});
+
+t.test('no capabilities in the config means none at all', { skip }, async (t) => {
+  const r = statusInside(t, (s) => {
+    s.process!.capabilities = { bounding: [], effective: [], permitted: [], inheritable: [], ambient: [] };
+  });
+  t.equal(r.status, 0, r.stderr);
+  for (const set of ['CapBnd', 'CapPrm', 'CapEff', 'CapInh', 'CapAmb']) t.equal(statusField(r.text, set), '0000000000000000', set);
+});
+
+t.test('noNewPrivileges', { skip }, async (t) => {
+  const on = statusInside(t, (s) => (s.process!.noNewPrivileges = true));
+  t.equal(on.status, 0, on.stderr);
+  t.equal(statusField(on.text, 'NoNewPrivs'), '1');
+  const off = statusInside(t, (s) => (s.process!.noNewPrivileges = false));
+  t.equal(statusField(off.text, 'NoNewPrivs'), '0');
+});
+
+t.test('oomScoreAdj', { skip }, async (t) => {
+  // Raising is always allowed; lowering would need CAP_SYS_RESOURCE.
+  const r = runContainer(t, (s) => {
+    s.process!.oomScoreAdj = 500;
+    s.process!.args = ['cat', '/proc/self/oom_score_adj'];
+  });
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, '500\n');
+});
+
+t.test('cwd', { skip }, async (t) => {
+  const r = runContainer(t, (s) => {
+    s.process!.cwd = '/tmp';
+    s.process!.args = ['pwd'];
+  });
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, '/tmp\n');
+  // runc creates a missing cwd inside the rootfs (before the root becomes read-only).
+  const missing = runContainer(
+    t,
+    (s) => {
+      s.process!.cwd = '/work/here';
+      s.process!.args = ['pwd'];
+    },
+    { copyRootfs: true },
+  );
+  t.equal(missing.status, 0, missing.stderr);
+  t.equal(missing.stdout, '/work/here\n');
+});
+
+t.test('env is exactly the config\'s', { skip }, async (t) => {
+  const env = ['PATH=/bin:/usr/bin', 'FOO=bar baz', 'EMPTY=', 'MULTI=a=b=c'];
+  const r = runContainer(t, (s) => {
+    s.process!.env = env;
+    s.process!.args = ['cat', '/proc/self/environ'];
+  });
+  t.equal(r.status, 0, r.stderr);
+  t.same(r.stdout.split('\0').filter(Boolean), env);
+});
+
+function fdsOf(pid: number): string[] {
+  return fs.readdirSync(`/proc/${pid}/fd`).sort((a, b) => Number(a) - Number(b));
+}
+
+t.test('the init has only fds 0, 1 and 2', { skip }, async (t) => {
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['create', c.id]).status, 0);
+  t.equal(c.tsrunc(['start', c.id]).status, 0);
+  const pid = c.pid();
+  t.match(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /^sleep\0/);
+  t.same(fdsOf(pid), ['0', '1', '2']);
+});
+
+t.test('--preserve-fds 1 passes fd 3 on, and nothing more', { skip }, async (t) => {
+  const c = testContainer(t);
+  const dir = tempDir(t, 'tsrunc-fds');
+  const extraPath = path.join(dir, 'extra');
+  const out = fs.openSync(path.join(dir, 'out'), 'w');
+  const err = fs.openSync(path.join(dir, 'err'), 'w');
+  const extra = fs.openSync(extraPath, 'w');
+  const another = fs.openSync(path.join(dir, 'another'), 'w');
+  try {
+    // fd 3 is preserved; fd 4 (given to tsrunc too) must not reach the container.
+    const r = spawnSync(TSRUNC, ['--root', c.root, 'create', '--preserve-fds', '1', c.id], { cwd: c.bundle, stdio: ['ignore', out, err, extra, another], timeout: 60_000 });
+    t.equal(r.status, 0, fs.readFileSync(path.join(dir, 'err'), 'utf8'));
+  } finally {
+    for (const fd of [out, err, extra, another]) fs.closeSync(fd);
+  }
+  t.equal(c.tsrunc(['start', c.id]).status, 0);
+  const pid = c.pid();
+  t.same(fdsOf(pid), ['0', '1', '2', '3']);
+  t.equal(fs.readlinkSync(`/proc/${pid}/fd/3`), extraPath, 'fd 3 is the caller\'s');
+});
