@@ -4,12 +4,14 @@
 
 #include "bpf.h"
 #include "executor.h"
+#include "seccomp.h"
 #include "sys.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsrunc::RegisterSys(env, exports);
   tsrunc::RegisterExecutor(env, exports);
   tsrunc::RegisterBpf(env, exports);
+  tsrunc::RegisterSeccomp(env, exports);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   return exports;
 }

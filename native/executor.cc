@@ -14,7 +14,9 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
+#include <linux/filter.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -47,6 +49,7 @@ struct Step {
   std::vector<std::string> s;
   std::vector<double> n;
   std::vector<const char *> sp;  // pointers into s, NULL-terminated
+  std::vector<uint8_t> b;        // binary payload (a seccomp BPF program)
 };
 
 struct Program {
@@ -846,6 +849,13 @@ static void RunStep(const Step &st) {
     case OP_IOPRIO:
       if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (int)Num(st, 0)) < 0) Fail("ioprio_set", errno);
       break;
+    case OP_SECCOMP: {
+      struct sock_fprog prog;
+      prog.len = (unsigned short)(st.b.size() / sizeof(struct sock_filter));
+      prog.filter = (struct sock_filter *)st.b.data();
+      if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)Num(st, 0), &prog) < 0) Fail("seccomp", errno);
+      break;
+    }
     case OP_SESSION_KEYRING:
       // KEYCTL_JOIN_SESSION_KEYRING; kernels built without keys support are not an error.
       if (syscall(SYS_keyctl, 1, Str(st, 0), 0, 0, 0) < 0 && errno != ENOSYS) Fail("keyctl", errno);
@@ -916,6 +926,10 @@ static bool BuildProgram(Napi::Env env, Napi::Array steps, Napi::Array fds, int 
       st.s.push_back(v.IsNull() ? std::string("\x01null") : v.As<Napi::String>().Utf8Value());
     }
     for (uint32_t j = 0; j < n.Length(); j++) st.n.push_back(n.Get(j).As<Napi::Number>().DoubleValue());
+    if (o.Has("b") && o.Get("b").IsBuffer()) {
+      Napi::Buffer<uint8_t> b = o.Get("b").As<Napi::Buffer<uint8_t>>();
+      st.b.assign(b.Data(), b.Data() + b.Length());
+    }
   }
   for (Step &st : prog.steps) {
     for (const std::string &str : st.s) st.sp.push_back(str == "\x01null" ? nullptr : str.c_str());

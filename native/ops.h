@@ -48,6 +48,7 @@ enum Op {
   OP_SCHEDULER = 38,       // n[0]=policy n[1]=priority n[2]=nice n[3]=flags n[4]=runtime n[5]=deadline n[6]=period
   OP_IOPRIO = 39,          // n[0]=ioprio value
   OP_SESSION_KEYRING = 40, // s[0]=name: join a new session keyring
+  OP_SECCOMP = 41,         // b=BPF program (struct sock_filter[]) n[0]=seccomp(2) flags
   OP_COUNT
 };
 

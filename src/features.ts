@@ -5,6 +5,16 @@ import { CAPABILITIES } from './spec/linux-names';
 import type { Features } from './spec/types';
 import { EXECUTOR_SUPPORT } from './plan/support';
 import { VERSION } from './version';
+import { native } from './native/addon';
+import { SECCOMP_ACTIONS, SECCOMP_ARCHS, SECCOMP_FLAGS, SECCOMP_OPERATORS } from './seccomp/profile';
+
+function seccompVersion(): string | undefined {
+  try {
+    return native().seccompVersion();
+  } catch {
+    return undefined;
+  }
+}
 
 export function features(): Features {
   return {
@@ -16,7 +26,9 @@ export function features(): Features {
       namespaces: [...EXECUTOR_SUPPORT.namespaces],
       capabilities: EXECUTOR_SUPPORT.namespaces.length > 0 ? [...CAPABILITIES] : [],
       cgroup: { ...EXECUTOR_SUPPORT.cgroup },
-      seccomp: { enabled: EXECUTOR_SUPPORT.seccomp },
+      seccomp: EXECUTOR_SUPPORT.seccomp
+        ? { enabled: true, actions: [...SECCOMP_ACTIONS], operators: [...SECCOMP_OPERATORS], archs: [...SECCOMP_ARCHS], knownFlags: Object.keys(SECCOMP_FLAGS), supportedFlags: Object.keys(SECCOMP_FLAGS) }
+        : { enabled: false },
       apparmor: { enabled: false },
       selinux: { enabled: false },
       intelRdt: { enabled: false },
@@ -24,6 +36,7 @@ export function features(): Features {
     },
     annotations: {
       'dev.tsrunc.version': VERSION,
+      ...(seccompVersion() === undefined ? {} : { 'io.github.seccomp.libseccomp.version': seccompVersion() as string }),
     },
   };
 }

@@ -155,12 +155,14 @@ export async function main(argv: string[]): Promise<number> {
     if (logOpts.unknownFlag !== undefined) throw new UsageError(`flag provided but not defined: ${logOpts.unknownFlag}`);
     if (argv[0] === '--version' || argv[0] === '-v') {
       let napi: number | undefined;
+      let libseccomp: string | undefined;
       try {
         napi = native().napiVersion;
+        libseccomp = native().seccompVersion();
       } catch {
         napi = undefined;
       }
-      fs.writeSync(1, versionText(napi));
+      fs.writeSync(1, versionText(napi, libseccomp));
       return 0;
     }
     const makeContext = (args: GlobalArgs): Context => ({

@@ -38,6 +38,9 @@ export interface NativeBinding {
   setWinsize(fd: number, rows: number, cols: number): void;
   /** Loads a BPF_PROG_TYPE_CGROUP_DEVICE program and attaches it to the cgroup directory. */
   attachDeviceFilter(cgroupDir: string, instructions: Buffer): void;
+  /** libseccomp: the profile as a BPF program, and the syscall names it does not know. */
+  compileSeccomp(profile: { defaultAction: number; archs: string[]; rules: { name: string; action: number; args: [number, number, bigint, bigint][] }[] }): { program: Buffer; skipped: string[] };
+  seccompVersion(): string;
 }
 
 let binding: NativeBinding | undefined;

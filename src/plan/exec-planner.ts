@@ -33,8 +33,11 @@ export function buildExecPlan(opts: ExecPlanOptions): Plan {
     if (!opts.consoleSocket) throw new ConfigError('process', [{ pointer: '/terminal', message: 'a terminal needs --console-socket (to receive the pty master)' }]);
     steps.push({ op: 'console', socketSlot: fds.indexOf('console-socket'), rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0, bindConsole: false });
   }
-  const { steps: procSteps, problems } = processSteps(proc, opts.spec, { pointer: '', preserveFds: opts.preserveFds });
+  // The container's seccomp profile applies to every process in it.
+  const { steps: procSteps, problems, lateSeccomp } = processSteps(proc, opts.spec, { pointer: '', preserveFds: opts.preserveFds });
   if (problems.length > 0) throw new ConfigError('process', problems);
-  steps.push(...procSteps, { op: 'ready' }, { op: 'exec', args: proc.args ?? [], env: proc.env ?? [] });
+  steps.push(...procSteps, { op: 'ready' });
+  if (lateSeccomp !== undefined) steps.push(lateSeccomp);
+  steps.push({ op: 'exec', args: proc.args ?? [], env: proc.env ?? [] });
   return { containerId: opts.id, rootfs: opts.rootfs, preserveFds: opts.preserveFds, fds, steps };
 }

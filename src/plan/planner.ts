@@ -276,7 +276,7 @@ class Planner {
     if (linux?.memoryPolicy !== undefined) this.fail('/linux/memoryPolicy', 'memory policies are not supported by tsrunc yet');
     if (linux?.netDevices !== undefined && Object.keys(linux.netDevices).length > 0) this.fail('/linux/netDevices', 'moving network devices is not supported by tsrunc yet');
     if (linux?.mountLabel && !fs.existsSync('/sys/fs/selinux/enforce')) this.fail('/linux/mountLabel', 'SELinux is not enabled on this host');
-    const { steps, problems } = processSteps(this.proc, this.spec, {
+    const { steps, problems, lateSeccomp } = processSteps(this.proc, this.spec, {
       pointer: '/process',
       preserveFds: this.opts.preserveFds,
       ...(this.opts.noNewKeyring ? {} : { sessionKeyring: this.opts.id }),
@@ -292,6 +292,7 @@ class Planner {
     (this.spec.hooks?.startContainer ?? []).forEach((h, i) =>
       this.add({ op: 'hook', hook: 'startContainer', index: i, path: h.path, args: h.args ?? [], env: h.env ?? [], timeout: h.timeout ?? 0, stateIndex: 1 }),
     );
+    if (lateSeccomp !== undefined) this.add(lateSeccomp);
     this.add({ op: 'exec', args, env });
   }
 }

@@ -2,7 +2,9 @@
 // labels, privileges, user, directory, the executable lookup — shared by the container's
 // init (create) and by processes joined to a running container (exec).
 import * as fs from 'node:fs';
-import type { Problem } from '../errors';
+import { ConfigError, type Problem } from '../errors';
+import { native } from '../native/addon';
+import { seccompInput } from '../seccomp/profile';
 import { RLIMITS } from '../spec/linux-names';
 import type { Process, Spec } from '../spec/types';
 import type { PlanStep } from './steps';
@@ -31,7 +33,32 @@ export interface ProcessStepOptions {
   defaultUmask?: number;
 }
 
-export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions): { steps: PlanStep[]; problems: Problem[] } {
+export interface ProcessSteps {
+  steps: PlanStep[];
+  problems: Problem[];
+  /** With no_new_privs the filter goes in last, right before execve (the caller places it). */
+  lateSeccomp?: PlanStep;
+}
+
+/** Compiles linux.seccomp in this process (libseccomp); the child only loads the program. */
+function seccompStep(spec: Spec, problems: Problem[]): PlanStep | undefined {
+  const profile = spec.linux?.seccomp;
+  if (profile === undefined) return undefined;
+  let input;
+  try {
+    input = seccompInput(profile);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      problems.push(...err.problems);
+      return undefined;
+    }
+    throw err;
+  }
+  const { program, skipped } = native().compileSeccomp(input);
+  return { op: 'seccomp', program, flags: input.loadFlags, rules: input.rules.length, skipped };
+}
+
+export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions): ProcessSteps {
   const steps: PlanStep[] = [];
   const problems: Problem[] = [];
   const at = opts.pointer;
@@ -68,11 +95,13 @@ export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions
     else steps.push({ op: 'write-file', path: '/proc/self/attr/exec', content: proc.selinuxLabel, what: 'setting the SELinux label' });
   }
   if (proc.execCPUAffinity !== undefined) problems.push({ pointer: `${at}/execCPUAffinity`, message: 'exec CPU affinity is not supported by tsrunc yet' });
-  // Never run a process without the filter its container asked for.
-  if (spec.linux?.seccomp !== undefined) problems.push({ pointer: '/linux/seccomp', message: 'seccomp is not supported by this build of tsrunc yet' });
   if (opts.sessionKeyring !== undefined) steps.push({ op: 'session-keyring', name: opts.sessionKeyring });
   if (proc.noNewPrivileges === true) steps.push({ op: 'no-new-privs' });
   steps.push({ op: 'close-fds', from: 3 + opts.preserveFds });
+  // As runc: without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so it goes in
+  // before the capabilities and the uid change; with it, as late as possible.
+  const seccomp = seccompStep(spec, problems);
+  if (seccomp !== undefined && proc.noNewPrivileges !== true) steps.push(seccomp);
   const caps = proc.capabilities;
   const sets = {
     bounding: caps?.bounding ?? [],
@@ -92,6 +121,7 @@ export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions
   const args = proc.args ?? [];
   const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '';
   steps.push({ op: 'find-exec', name: args[0] ?? '', searchPath: pathVar });
+  if (seccomp !== undefined && proc.noNewPrivileges === true) return { steps, problems, lateSeccomp: seccomp };
   return { steps, problems };
 }
 

@@ -64,7 +64,8 @@ export type PlanStep =
   | { op: 'personality'; persona: number; domain: string }
   | { op: 'scheduler'; policy: string; policyValue: number; priority: number; nice: number; flags: number; runtime: number; deadline: number; period: number }
   | { op: 'ioprio'; class: string; priority: number; value: number }
-  | { op: 'session-keyring'; name: string };
+  | { op: 'session-keyring'; name: string }
+  | { op: 'seccomp'; program: Buffer; flags: number; rules: number; skipped: string[] };
 
 export type StepOp = PlanStep['op'];
 
@@ -163,6 +164,8 @@ export function describeStep(step: PlanStep): string {
       return `setting I/O priority ${step.class}/${step.priority}`;
     case 'session-keyring':
       return `joining a new session keyring ${step.name}`;
+    case 'seccomp':
+      return `loading the seccomp filter (${step.rules} rules, ${step.program.length / 8} BPF instructions${step.skipped.length > 0 ? `; unknown here: ${step.skipped.join(',')}` : ''})`;
   }
 }
 

@@ -7,5 +7,5 @@ export const EXECUTOR_SUPPORT = {
   hooks: [...HOOK_NAMES] as readonly string[],
   /** Cgroup directories are created and joined on v1, v2 and hybrid hosts; limits come later. */
   cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
-  seccomp: false,
+  seccomp: true,
 };

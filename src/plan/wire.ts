@@ -44,6 +44,7 @@ export const OPCODES: Record<StepOp, number> = {
   scheduler: 38,
   ioprio: 39,
   'session-keyring': 40,
+  seccomp: 41,
 };
 
 /** A step as the addon reads it; null in `s` separates lists (argv from env). */
@@ -51,6 +52,8 @@ export interface WireStep {
   op: number;
   s: (string | null)[];
   n: number[];
+  /** Binary payload (a BPF program). */
+  b?: Buffer;
 }
 
 const S_IFCHR = 0o020000;
@@ -138,6 +141,8 @@ export function lowerStep(step: PlanStep): WireStep {
       return w([], [step.policyValue, step.priority, step.nice, step.flags, step.runtime, step.deadline, step.period]);
     case 'ioprio':
       return w([], [step.value]);
+    case 'seccomp':
+      return { op, s: [], n: [step.flags], b: step.program };
     case 'fork':
     case 'become-root':
     case 'pivot-root':

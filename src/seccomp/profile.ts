@@ -1,0 +1,98 @@
+// config.json's linux.seccomp turned into what libseccomp compiles (native/seccomp.cc):
+// numeric actions, architecture names, one rule per syscall (and per argument where runc
+// splits them). Also what `features` reports.
+import { ConfigError, type Problem } from '../errors';
+import type { Seccomp } from '../spec/types';
+
+const EPERM = 1;
+
+export const SECCOMP_ACTIONS = ['SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_TRAP', 'SCMP_ACT_ERRNO', 'SCMP_ACT_TRACE', 'SCMP_ACT_ALLOW', 'SCMP_ACT_LOG'];
+export const SECCOMP_OPERATORS = ['SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_MASKED_EQ'];
+export const SECCOMP_FLAGS: Record<string, number> = {
+  SECCOMP_FILTER_FLAG_LOG: 2,
+  SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4,
+  SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: 32,
+};
+export const SECCOMP_ARCHS = [
+  'SCMP_ARCH_X86', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X32', 'SCMP_ARCH_ARM', 'SCMP_ARCH_AARCH64', 'SCMP_ARCH_MIPS', 'SCMP_ARCH_MIPS64',
+  'SCMP_ARCH_MIPS64N32', 'SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64', 'SCMP_ARCH_MIPSEL64N32', 'SCMP_ARCH_PPC', 'SCMP_ARCH_PPC64',
+  'SCMP_ARCH_PPC64LE', 'SCMP_ARCH_S390', 'SCMP_ARCH_S390X', 'SCMP_ARCH_RISCV64',
+];
+
+export interface SeccompRule {
+  name: string;
+  action: number;
+  /** [index, op, value, valueTwo] */
+  args: [number, number, bigint, bigint][];
+}
+
+export interface SeccompProgramInput {
+  defaultAction: number;
+  archs: string[];
+  rules: SeccompRule[];
+  /** seccomp(2) flags for loading the program. */
+  loadFlags: number;
+}
+
+function action(name: string, errnoRet: number | undefined, at: string, problems: Problem[]): number {
+  switch (name) {
+    case 'SCMP_ACT_KILL':
+    case 'SCMP_ACT_KILL_THREAD':
+      return 0x00000000;
+    case 'SCMP_ACT_KILL_PROCESS':
+      return 0x80000000;
+    case 'SCMP_ACT_TRAP':
+      return 0x00030000;
+    case 'SCMP_ACT_ERRNO':
+      return (0x00050000 | ((errnoRet ?? EPERM) & 0xffff)) >>> 0;
+    case 'SCMP_ACT_TRACE':
+      return (0x7ff00000 | ((errnoRet ?? EPERM) & 0xffff)) >>> 0;
+    case 'SCMP_ACT_ALLOW':
+      return 0x7fff0000;
+    case 'SCMP_ACT_LOG':
+      return 0x7ffc0000;
+    case 'SCMP_ACT_NOTIFY':
+      problems.push({ pointer: at, message: 'SCMP_ACT_NOTIFY is not supported by tsrunc yet' });
+      return 0x7fc00000;
+    default:
+      problems.push({ pointer: at, message: `unknown seccomp action ${name}` });
+      return 0;
+  }
+}
+
+const OPS: Record<string, number> = { SCMP_CMP_NE: 1, SCMP_CMP_LT: 2, SCMP_CMP_LE: 3, SCMP_CMP_EQ: 4, SCMP_CMP_GE: 5, SCMP_CMP_GT: 6, SCMP_CMP_MASKED_EQ: 7 };
+
+/** Normalises linux.seccomp; throws ConfigError with pointers for what cannot be done. */
+export function seccompInput(seccomp: Seccomp): SeccompProgramInput {
+  const problems: Problem[] = [];
+  const base = '/linux/seccomp';
+  const defaultAction = action(seccomp.defaultAction, seccomp.defaultErrnoRet, `${base}/defaultAction`, problems);
+  const archs = (seccomp.architectures ?? []).map((a) => a.replace(/^SCMP_ARCH_/, '').toLowerCase());
+  let loadFlags = 0;
+  (seccomp.flags ?? []).forEach((f, i) => {
+    const bit = SECCOMP_FLAGS[f];
+    if (bit === undefined) problems.push({ pointer: `${base}/flags/${i}`, message: `unsupported seccomp flag ${f}` });
+    else loadFlags |= bit;
+  });
+  const rules: SeccompRule[] = [];
+  (seccomp.syscalls ?? []).forEach((sc, i) => {
+    const at = `${base}/syscalls/${i}`;
+    const act = action(sc.action, sc.errnoRet, `${at}/action`, problems);
+    // libseccomp refuses a rule whose action is the default one; runc skips them too.
+    if (act === defaultAction) return;
+    const args = (sc.args ?? []).map((a, j): [number, number, bigint, bigint] => {
+      const op = OPS[a.op];
+      if (op === undefined) problems.push({ pointer: `${at}/args/${j}/op`, message: `unknown operator ${a.op}` });
+      return [a.index, op ?? 0, BigInt(a.value), BigInt(a.valueTwo ?? 0)];
+    });
+    // Conditions on distinct arguments are ANDed in one rule; several on the same argument
+    // can only be expressed as one rule each (ORed), as runc does.
+    const distinct = new Set(args.map((a) => a[0])).size === args.length;
+    for (const name of sc.names) {
+      if (distinct) rules.push({ name, action: act, args });
+      else for (const a of args) rules.push({ name, action: act, args: [a] });
+    }
+  });
+  if (problems.length > 0) throw new ConfigError('config.json', problems);
+  return { defaultAction, archs, rules, loadFlags };
+}

@@ -1,0 +1,80 @@
+// seccomp with libseccomp: a profile that returns EPERM for mkdir, docker's default profile,
+// a KILL action, exec under the container's filter, and refusals with pointers.
+import t from 'tap';
+import type { Seccomp } from '../../src/spec/types';
+import { clientConfig } from '../helpers/tsrunc';
+import { rootSkipReason, runContainer, testContainer } from '../helpers/container';
+
+const skip = rootSkipReason();
+const denyMkdir = (action: string): Seccomp => ({
+  defaultAction: 'SCMP_ACT_ALLOW',
+  architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+  syscalls: [{ names: ['mkdir', 'mkdirat'], action }],
+});
+
+t.test('ERRNO: mkdir fails with EPERM, the rest works', { skip }, async (t) => {
+  const r = runContainer(t, (s) => {
+    s.linux!.seccomp = denyMkdir('SCMP_ACT_ERRNO');
+    s.process!.args = ['sh', '-c', 'mkdir /tmp/x 2>&1; echo status=$?; ls /bin/sh'];
+  });
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /Operation not permitted/);
+  t.match(r.stdout, /status=1\n\/bin\/sh\n/);
+});
+
+t.test('errnoRet picks the errno', { skip }, async (t) => {
+  const r = runContainer(t, (s) => {
+    s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 28 }] };
+    s.process!.args = ['sh', '-c', 'mkdir /tmp/x 2>&1; true'];
+  });
+  t.match(r.stdout, /No space left on device/);
+});
+
+t.test('KILL kills the process (SIGSYS)', { skip }, async (t) => {
+  const r = runContainer(t, (s) => {
+    s.linux!.seccomp = denyMkdir('SCMP_ACT_KILL_PROCESS');
+    s.process!.args = ['mkdir', '/tmp/x'];
+  });
+  t.equal(r.status, 128 + 31, 'killed by SIGSYS');
+});
+
+t.test("docker's default profile runs busybox sh normally", { skip: skip || (clientConfig('docker-limits') === undefined ? 'no ../shared/clients' : false) }, async (t) => {
+  const docker = clientConfig('docker-limits') as { linux: { seccomp: Seccomp } };
+  const r = runContainer(t, (s) => {
+    s.linux!.seccomp = docker.linux.seccomp;
+    s.process!.args = ['sh', '-c', 'echo ok; ls /bin | wc -l; cat /proc/self/status | grep Seccomp:; unshare -U true 2>&1 || echo unshare-refused'];
+  });
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /^ok\n\d+\nSeccomp:\t2\n/);
+  t.match(r.stdout, /unshare-refused/, "docker's profile refuses unshare(CLONE_NEWUSER) without CAP_SYS_ADMIN");
+});
+
+t.test("exec runs under the container's filter", { skip }, async (t) => {
+  const c = testContainer(t, (s) => (s.linux!.seccomp = denyMkdir('SCMP_ACT_ERRNO')));
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  const r = c.tsrunc(['exec', c.id, 'sh', '-c', 'mkdir /tmp/y 2>&1; grep Seccomp: /proc/self/status']);
+  t.match(r.stdout, /Operation not permitted/);
+  t.match(r.stdout, /Seccomp:\t2/);
+});
+
+t.test('without no_new_privs the filter is loaded while still privileged', { skip }, async (t) => {
+  const r = runContainer(t, (s) => {
+    s.process!.noNewPrivileges = false;
+    s.process!.user = { uid: 1000, gid: 1000 };
+    s.linux!.seccomp = denyMkdir('SCMP_ACT_ERRNO');
+    s.process!.args = ['sh', '-c', 'grep -E "NoNewPrivs|Seccomp:" /proc/self/status'];
+  });
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /NoNewPrivs:\t0\nSeccomp:\t2/);
+});
+
+t.test('bad profiles are refused with pointers, before anything exists', { skip }, async (t) => {
+  const c = testContainer(t, (s) => {
+    s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_TSYNC'], syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] };
+  });
+  const r = c.tsrunc(['create', c.id]);
+  t.equal(r.status, 1);
+  t.match(r.stderr, /\/linux\/seccomp\/flags\/0: unsupported seccomp flag/);
+  t.match(r.stderr, /\/linux\/seccomp\/syscalls\/0\/action: SCMP_ACT_NOTIFY is not supported/);
+  t.equal(c.status(), 'missing');
+});
