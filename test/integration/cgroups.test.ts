@@ -60,12 +60,11 @@ t.test('a resource this host cannot limit is refused with its pointer, before an
     s.linux!.resources = { ...s.linux!.resources, rdma: { mlx5_0: { hcaHandles: 3 } } };
   });
   const r = c.tsrunc(['create', c.id]);
-  if (hierarchyFor('rdma', hierarchies) !== undefined) {
-    t.equal(r.status, 0, 'rdma is available here');
-    return;
-  }
+  // Without an rdma controller the plan refuses it; with one but no such device (a pure-v2
+  // host without RDMA hardware) the kernel refuses the write. Either way: the pointer, and nothing left.
   t.equal(r.status, 1);
-  t.match(r.stderr, /\/linux\/resources\/rdma\/mlx5_0: the rdma cgroup controller is not available/);
+  t.match(r.stderr, /\/linux\/resources\/rdma\/mlx5_0: /);
+  if (hierarchyFor('rdma', hierarchies) === undefined) t.match(r.stderr, /the rdma cgroup controller is not available/);
   t.same(fs.readdirSync(c.root), []);
   t.same(cgroupDirsOf(c.id), []);
 });
@@ -83,7 +82,7 @@ t.test('a memory hog is OOM-killed under its limit and events reports the oom', 
   let output = '';
   events.stdout.on('data', (d: Buffer) => (output += d.toString()));
   t.teardown(() => void events.kill('SIGKILL'));
-  await new Promise((r) => setTimeout(r, 300));
+  t.ok(await until(() => output.includes('"type":"stats"'), 30_000), 'events is running (its first stats line)');
   // Allocate inside the container's cgroup: a process joined to it from the host.
   const hog = spawn('sh', ['-c', `echo $$ > ${cgroupFile(c, 'memory', 'cgroup.procs')}; x=a; while true; do x="$x$x"; done`], { stdio: 'ignore' });
   const hogExit = await new Promise<string | null>((resolve) => hog.on('exit', (_code, signal) => resolve(signal)));
