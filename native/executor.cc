@@ -117,6 +117,29 @@ static void Sync(const char *tag) {
   g_payload[g_payload_len] = '\0';
 }
 
+// "sync TAG" with an fd attached (SCM_RIGHTS), then wait for the ack as Sync does.
+static void SendFdSync(const char *tag, int fd) {
+  char text[256];
+  int len = snprintf(text, sizeof text, "sync %s", tag);
+  struct iovec iov = {text, (size_t)len};
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
+  if (sendmsg(g_sync, &msg, MSG_NOSIGNAL) < 0) Fail("sending the seccomp listener", errno);
+  ssize_t n;
+  do n = recv(g_sync, g_payload, 16, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 3 || memcmp(g_payload, "ack", 3) != 0) _exit(1);
+}
+
 // Opens `path` inside the rootfs without ever leaving it: every prefix is resolved from the
 // rootfs with RESOLVE_IN_ROOT (symlinks act as if the rootfs were /), and what is missing is
 // created with *at() calls on the already-resolved parent. kind 1 creates the last
@@ -853,7 +876,14 @@ static void RunStep(const Step &st) {
       struct sock_fprog prog;
       prog.len = (unsigned short)(st.b.size() / sizeof(struct sock_filter));
       prog.filter = (struct sock_filter *)st.b.data();
-      if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)Num(st, 0), &prog) < 0) Fail("seccomp", errno);
+      unsigned flags = (unsigned)Num(st, 0);
+      long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+      if (listener < 0) Fail("seccomp", errno);
+      if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+        // The parent forwards the listener to the container's listenerPath.
+        SendFdSync("seccomp", (int)listener);
+        close((int)listener);
+      }
       break;
     }
     case OP_SESSION_KEYRING:
@@ -980,14 +1010,56 @@ static Napi::Value RecvMessage(const Napi::CallbackInfo &info) {
   if (rc < 0) return ThrowErrno(env, "poll", errno);
   if (rc == 0) return env.Null();
   std::vector<char> buf(65536);
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  struct iovec iov = {buf.data(), buf.size()};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
   ssize_t n;
-  do n = recv(fd, buf.data(), buf.size(), 0);
+  do n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
   if (n < 0) {
     if (errno == ECONNRESET) return Napi::String::New(env, "");
     return ThrowErrno(env, "recv", errno);
   }
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+  if (cmsg != nullptr && cmsg->cmsg_type == SCM_RIGHTS) {
+    // A message carrying an fd: {text, fd}.
+    int passed;
+    memcpy(&passed, CMSG_DATA(cmsg), sizeof passed);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("text", Napi::String::New(env, buf.data(), (size_t)n));
+    out.Set("fd", passed);
+    return out;
+  }
   return Napi::String::New(env, buf.data(), (size_t)n);
+}
+
+// sendWithFd(socket, text, fd): one message with an fd attached (SCM_RIGHTS).
+static Napi::Value SendWithFd(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int sock = info[0].As<Napi::Number>().Int32Value();
+  std::string text = info[1].As<Napi::String>().Utf8Value();
+  int fd = info[2].As<Napi::Number>().Int32Value();
+  struct iovec iov = {(void *)text.data(), text.size()};
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
+  ssize_t n;
+  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return ThrowErrno(env, "sendmsg", errno);
+  return env.Undefined();
 }
 
 // send(fd, message)
@@ -1049,6 +1121,7 @@ void RegisterExecutor(Napi::Env env, Napi::Object exports) {
   exports.Set("socketPair", Napi::Function::New(env, SocketPair, "socketPair"));
   exports.Set("recvMessage", Napi::Function::New(env, RecvMessage, "recvMessage"));
   exports.Set("sendMessage", Napi::Function::New(env, SendMessage, "sendMessage"));
+  exports.Set("sendWithFd", Napi::Function::New(env, SendWithFd, "sendWithFd"));
   exports.Set("waitPid", Napi::Function::New(env, WaitPid, "waitPid"));
   exports.Set("mkfifo", Napi::Function::New(env, MkFifo, "mkfifo"));
   exports.Set("openPath", Napi::Function::New(env, OpenPath, "openPath"));

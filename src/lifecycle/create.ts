@@ -18,7 +18,7 @@ import { readProcStat } from '../state/proc';
 import { ownerOf, stateDocument } from '../state/status';
 import { EXEC_FIFO, rfc3339Now, writeFileAtomic, type ContainerHandle, type ContainerRecord, type StateStore } from '../state/store';
 import { runHooks } from './hooks';
-import { ChildSession, connectConsole } from './session';
+import { ChildSession, connectConsole, forwardSeccompListener } from './session';
 
 export interface CreateOptions {
   id: string;
@@ -204,11 +204,17 @@ class InitSetup {
     else if (this.opts.consoleSocket !== undefined) fds.push(connectConsole(this.opts.consoleSocket, this.record.id));
     const session = new ChildSession(this.plan, this.record.id);
     this.cleanup.session = session;
-    session.run(fds, (tag, childPid) => this.answerSync(tag, childPid));
+    session.run(fds, (tag, childPid, fd) => this.answerSync(tag, childPid, fd));
     this.record.initPid = session.pid;
   }
 
-  private answerSync(tag: string, childPid: number): string | undefined {
+  private answerSync(tag: string, childPid: number, fd?: number): string | undefined {
+    if (tag === 'seccomp' && fd !== undefined) {
+      this.record.initPid = this.cleanup.session?.pid ?? childPid;
+      const seccomp = this.spec.linux?.seccomp;
+      forwardSeccompListener(seccomp?.listenerPath ?? '', fd, stateDocument(this.record, 'creating', ownerOf(this.handle.dir)), seccomp?.listenerMetadata);
+      return undefined;
+    }
     if (tag === 'cgroup') {
       this.cleanup.cgroupsTouched = true;
       createCgroups(this.record.cgroupPaths, this.planned.hierarchies, this.planned.v2Controllers);

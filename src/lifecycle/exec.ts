@@ -10,11 +10,11 @@ import type { Plan } from '../plan/steps';
 import { schemaProblems } from '../spec/schema-errors';
 import type { Process } from '../spec/types';
 import * as validators from '../spec/validators.generated';
-import { computeStatus } from '../state/status';
+import { computeStatus, ownerOf, stateDocument } from '../state/status';
 import type { ContainerRecord, StateStore } from '../state/store';
 import { writePidFile } from './create';
 import { ConsoleRelay, exitCodeOf, waitForInit } from './run';
-import { ChildSession, connectConsole } from './session';
+import { ChildSession, connectConsole, forwardSeccompListener } from './session';
 
 export interface ExecOptions {
   process: Process;
@@ -120,9 +120,13 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
     if (!opts.detach) native().setSubreaper(true);
     session = new ChildSession(plan, id);
     try {
-      session.run(consoleFds, (tag, childPid) => {
-        if (tag !== 'cgroup') throw new TsruncError('system', `unexpected sync point ${tag} in exec`, { containerId: id });
-        joinCgroups(record.cgroupPaths, childPid);
+      session.run(consoleFds, (tag, childPid, fd) => {
+        if (tag === 'cgroup') joinCgroups(record.cgroupPaths, childPid);
+        else if (tag === 'seccomp' && fd !== undefined) {
+          const seccomp = record.config.linux?.seccomp;
+          const state = { ...stateDocument(record, status, ownerOf(handle.dir)), pid: session.pid };
+          forwardSeccompListener(seccomp?.listenerPath ?? '', fd, state, seccomp?.listenerMetadata);
+        } else throw new TsruncError('system', `unexpected sync point ${tag} in exec`, { containerId: id });
         return undefined;
       });
       if (relayEnd !== undefined) relay = new ConsoleRelay(native().recvFd(relayEnd));

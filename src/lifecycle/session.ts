@@ -5,11 +5,12 @@ import * as fs from 'node:fs';
 import { TsruncError, systemError } from '../errors';
 import { native } from '../native/addon';
 import { describeStep, type Plan } from '../plan/steps';
+import type { State } from '../spec/types';
 import { lowerStep } from '../plan/wire';
 import { sleepMs } from './container';
 
-/** Answers one sync point; the returned text (if any) is the ack's payload. */
-export type SyncHandler = (tag: string, childPid: number) => string | undefined;
+/** Answers one sync point (`fd`: one the child sent with it); the returned text is the ack's payload. */
+export type SyncHandler = (tag: string, childPid: number, fd?: number) => string | undefined;
 
 export class ChildSession {
   /** The first child (waitable by us). */
@@ -65,7 +66,13 @@ export class ChildSession {
   private converse(onSync: SyncHandler): void {
     const n = native();
     for (;;) {
-      const msg = n.recvMessage(this.syncFd, 1000);
+      const received = n.recvMessage(this.syncFd, 1000);
+      let passedFd: number | undefined;
+      let msg: string | null;
+      if (received !== null && typeof received === 'object') {
+        msg = received.text;
+        passedFd = received.fd;
+      } else msg = received;
       if (msg === null) {
         if (this.pid === this.childPid) {
           const status = n.waitPid(this.childPid, true);
@@ -78,7 +85,12 @@ export class ChildSession {
       const verb = space < 0 ? msg : msg.slice(0, space);
       const arg = space < 0 ? '' : msg.slice(space + 1);
       if (verb === 'sync') {
-        const payload = onSync(arg, this.childPid);
+        let payload: string | undefined;
+        try {
+          payload = onSync(arg, this.childPid, passedFd);
+        } finally {
+          if (passedFd !== undefined) fs.closeSync(passedFd);
+        }
         n.sendMessage(this.syncFd, payload === undefined ? 'ack' : `ack ${payload}`);
       } else if (verb === 'pid') {
         this.pid = Number(arg);
@@ -123,6 +135,20 @@ export function connectConsole(socketPath: string, containerId: string): number 
   try {
     return native().connectUnix(socketPath);
   } catch (err) {
-    throw systemError(`connecting to the console socket ${socketPath}`, err, containerId);
+    throw systemError(`connecting to ${socketPath}`, err, containerId);
+  }
+}
+
+/**
+ * SCMP_ACT_NOTIFY: the listener fd goes to the container's listenerPath with the OCI
+ * "container process state" (runtime-spec, seccomp notify), as runc sends it.
+ */
+export function forwardSeccompListener(listenerPath: string, listener: number, state: State, metadata: string | undefined): void {
+  const sock = connectConsole(listenerPath, state.id);
+  try {
+    const doc = { ociVersion: state.ociVersion, fds: ['seccompFd'], pid: state.pid, metadata: metadata ?? '', state };
+    native().sendWithFd(sock, JSON.stringify(doc), listener);
+  } finally {
+    fs.closeSync(sock);
   }
 }

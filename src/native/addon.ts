@@ -24,8 +24,10 @@ export interface NativeBinding {
   spawn(steps: WireStep[], fds: number[], preserve: number): number;
   /** A SOCK_SEQPACKET pair [parent end, child end], close-on-exec. */
   socketPair(): [number, number];
-  /** One message; "" at EOF; null when nothing came within timeoutMs. */
-  recvMessage(fd: number, timeoutMs: number): string | null;
+  /** One message; "" at EOF; null when nothing came within timeoutMs; {text, fd} when it carries an fd. */
+  recvMessage(fd: number, timeoutMs: number): string | { text: string; fd: number } | null;
+  /** One message with an fd attached (SCM_RIGHTS). */
+  sendWithFd(socket: number, text: string, fd: number): void;
   sendMessage(fd: number, message: string): void;
   /** waitpid(2); null when nohang and the child is still running. */
   waitPid(pid: number, nohang: boolean): WaitStatus | null;

@@ -41,7 +41,9 @@ export interface ProcessSteps {
 }
 
 /** Compiles linux.seccomp in this process (libseccomp); the child only loads the program. */
-function seccompStep(spec: Spec, problems: Problem[]): PlanStep | undefined {
+type SeccompStep = Extract<PlanStep, { op: 'seccomp' }>;
+
+function seccompStep(spec: Spec, problems: Problem[]): SeccompStep | undefined {
   const profile = spec.linux?.seccomp;
   if (profile === undefined) return undefined;
   let input;
@@ -55,7 +57,7 @@ function seccompStep(spec: Spec, problems: Problem[]): PlanStep | undefined {
     throw err;
   }
   const { program, skipped } = native().compileSeccomp(input);
-  return { op: 'seccomp', program, flags: input.loadFlags, rules: input.rules.length, skipped };
+  return { op: 'seccomp', program, flags: input.loadFlags, rules: input.rules.length, skipped, notify: input.notify };
 }
 
 export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions): ProcessSteps {
@@ -121,7 +123,12 @@ export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions
   const args = proc.args ?? [];
   const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '';
   steps.push({ op: 'find-exec', name: args[0] ?? '', searchPath: pathVar });
-  if (seccomp !== undefined && proc.noNewPrivileges === true) return { steps, problems, lateSeccomp: seccomp };
+  // A notify listener travels to the parent over the sync socket, so that filter is loaded
+  // before "ready" closes it.
+  if (seccomp !== undefined && proc.noNewPrivileges === true) {
+    if (seccomp.notify) steps.push(seccomp);
+    else return { steps, problems, lateSeccomp: seccomp };
+  }
   return { steps, problems };
 }
 

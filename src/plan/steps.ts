@@ -7,7 +7,8 @@ import type { HookName, NamespaceType } from '../spec/types';
 export type SyncTag =
   | 'cgroup' // put the child into its cgroups (before any namespace is made)
   | 'userns' // write uid_map/gid_map of the new user namespace
-  | 'hooks'; // run prestart/createRuntime hooks; the ack carries the state for the init's hooks
+  | 'hooks' // run prestart/createRuntime hooks; the ack carries the state for the init's hooks
+  | 'seccomp'; // (sent by the child with the listener fd) forward it to linux.seccomp.listenerPath
 
 export type PlanStep =
   | { op: 'sync'; tag: SyncTag }
@@ -65,7 +66,7 @@ export type PlanStep =
   | { op: 'scheduler'; policy: string; policyValue: number; priority: number; nice: number; flags: number; runtime: number; deadline: number; period: number }
   | { op: 'ioprio'; class: string; priority: number; value: number }
   | { op: 'session-keyring'; name: string }
-  | { op: 'seccomp'; program: Buffer; flags: number; rules: number; skipped: string[] };
+  | { op: 'seccomp'; program: Buffer; flags: number; rules: number; skipped: string[]; notify: boolean };
 
 export type StepOp = PlanStep['op'];
 
@@ -85,7 +86,7 @@ export interface Plan {
 export function describeStep(step: PlanStep): string {
   switch (step.op) {
     case 'sync':
-      return { cgroup: 'wait for the parent to place the process in its cgroups', userns: 'wait for the parent to write uid_map and gid_map', hooks: 'wait for the parent to run prestart and createRuntime hooks' }[step.tag];
+      return { cgroup: 'wait for the parent to place the process in its cgroups', userns: 'wait for the parent to write uid_map and gid_map', hooks: 'wait for the parent to run prestart and createRuntime hooks', seccomp: 'hand the seccomp listener to the parent' }[step.tag];
     case 'setns':
       return `joining the ${step.ns} namespace ${step.path}`;
     case 'unshare':

@@ -5,8 +5,11 @@ import { ConfigError, type Problem } from '../errors';
 import type { Seccomp } from '../spec/types';
 
 const EPERM = 1;
+const SCMP_ACT_NOTIFY = 0x7fc00000;
+/** seccomp(2): return a notification listener fd. */
+export const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
 
-export const SECCOMP_ACTIONS = ['SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_TRAP', 'SCMP_ACT_ERRNO', 'SCMP_ACT_TRACE', 'SCMP_ACT_ALLOW', 'SCMP_ACT_LOG'];
+export const SECCOMP_ACTIONS = ['SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_TRAP', 'SCMP_ACT_ERRNO', 'SCMP_ACT_TRACE', 'SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_NOTIFY'];
 export const SECCOMP_OPERATORS = ['SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_MASKED_EQ'];
 export const SECCOMP_FLAGS: Record<string, number> = {
   SECCOMP_FILTER_FLAG_LOG: 2,
@@ -32,6 +35,8 @@ export interface SeccompProgramInput {
   rules: SeccompRule[];
   /** seccomp(2) flags for loading the program. */
   loadFlags: number;
+  /** Some action is SCMP_ACT_NOTIFY: the listener fd goes to listenerPath. */
+  notify: boolean;
 }
 
 function action(name: string, errnoRet: number | undefined, at: string, problems: Problem[]): number {
@@ -52,8 +57,7 @@ function action(name: string, errnoRet: number | undefined, at: string, problems
     case 'SCMP_ACT_LOG':
       return 0x7ffc0000;
     case 'SCMP_ACT_NOTIFY':
-      problems.push({ pointer: at, message: 'SCMP_ACT_NOTIFY is not supported by tsrunc yet' });
-      return 0x7fc00000;
+      return SCMP_ACT_NOTIFY;
     default:
       problems.push({ pointer: at, message: `unknown seccomp action ${name}` });
       return 0;
@@ -93,6 +97,11 @@ export function seccompInput(seccomp: Seccomp): SeccompProgramInput {
       else for (const a of args) rules.push({ name, action: act, args: [a] });
     }
   });
+  const notify = defaultAction === SCMP_ACT_NOTIFY || rules.some((r) => r.action === SCMP_ACT_NOTIFY);
+  if (notify) {
+    loadFlags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    if (!seccomp.listenerPath) problems.push({ pointer: `${base}/listenerPath`, message: 'is required when an action is SCMP_ACT_NOTIFY' });
+  }
   if (problems.length > 0) throw new ConfigError('config.json', problems);
-  return { defaultAction, archs, rules, loadFlags };
+  return { defaultAction, archs, rules, loadFlags, notify };
 }

@@ -217,3 +217,42 @@ t.test('the v2 device filter is enforced by the kernel', { skip: skip || (hierar
   t.match(out, /^1\n/, '/dev/zero (allowed) reads');
   t.match(out, /Operation not permitted/, 'the 1:1 device (not allowed) is refused');
 });
+
+t.test("the cgroups the clients name (their cgroupsPath as written) are the ones created", { skip }, async (t) => {
+  const { clientConfig } = await import('../helpers/tsrunc');
+  for (const name of ['containerd-default', 'docker-limits', 'podman-limits', 'cri-sandbox']) {
+    const client = clientConfig(name);
+    if (client === undefined) {
+      t.comment('no ../shared/clients');
+      return;
+    }
+    const recorded = client.linux?.cgroupsPath as string;
+    const parent = path.posix.dirname(recorded);
+    // Only a parent this test creates may be removed: skip one that already exists here.
+    const existing = hierarchies.some((h) => fs.existsSync(path.join(h.mountpoint, parent)));
+    if (existing) {
+      t.comment(`${name}: ${parent} already exists on this host; not touching it`);
+      continue;
+    }
+    const c = testContainer(t, (s) => {
+      s.linux!.cgroupsPath = `${parent}/${path.posix.basename(recorded)}-${process.pid}`;
+    });
+    t.teardown(() => {
+      for (const h of hierarchies) {
+        try {
+          fs.rmdirSync(path.join(h.mountpoint, parent));
+        } catch {
+          // removed already, or never made in this hierarchy
+        }
+      }
+    });
+    t.equal(c.tsrunc(['run', '-d', c.id]).status, 0, name);
+    const pid = c.pid();
+    for (const h of hierarchies) {
+      const dir = path.join(h.mountpoint, c.spec.linux!.cgroupsPath as string);
+      t.ok(fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').includes(String(pid)), `${name}: the init is in ${dir}`);
+    }
+    t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
+    for (const h of hierarchies) t.notOk(fs.existsSync(path.join(h.mountpoint, c.spec.linux!.cgroupsPath as string)), `${name}: removed from ${h.mountpoint}`);
+  }
+});

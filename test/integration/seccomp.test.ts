@@ -75,6 +75,48 @@ t.test('bad profiles are refused with pointers, before anything exists', { skip 
   const r = c.tsrunc(['create', c.id]);
   t.equal(r.status, 1);
   t.match(r.stderr, /\/linux\/seccomp\/flags\/0: unsupported seccomp flag/);
-  t.match(r.stderr, /\/linux\/seccomp\/syscalls\/0\/action: SCMP_ACT_NOTIFY is not supported/);
+  t.match(r.stderr, /\/linux\/seccomp\/listenerPath: is required when an action is SCMP_ACT_NOTIFY/);
   t.equal(c.status(), 'missing');
+});
+
+/** A python receiver for the listener fd (Node cannot receive fds); writes what it got. */
+const LISTENER = `
+import socket, sys, os, json
+path, out = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path); s.listen(1)
+open(out + '.ready', 'w').close()
+c, _ = s.accept()
+msg, fds, flags, addr = socket.recv_fds(c, 65536, 4)
+with open(out + '.tmp', 'w') as f:
+    json.dump({'doc': json.loads(msg), 'fds': len(fds)}, f)
+os.rename(out + '.tmp', out)
+for fd in fds: os.close(fd)
+c.close()
+`;
+
+t.test('NOTIFY: the listener fd and the container process state reach listenerPath', { skip }, async (t) => {
+  const { spawn } = await import('node:child_process');
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const { tempDir } = await import('../helpers/tsrunc');
+  const dir = tempDir(t, 'tsrunc-notify');
+  const sock = path.join(dir, 'listener.sock');
+  const out = path.join(dir, 'got.json');
+  const py = spawn('python3', ['-c', LISTENER, sock, out], { stdio: 'ignore' });
+  t.teardown(() => void py.kill('SIGKILL'));
+  for (let i = 0; i < 200 && !fs.existsSync(`${out}.ready`); i++) await new Promise((r) => setTimeout(r, 20));
+  const r = runContainer(t, (s) => {
+    s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: sock, listenerMetadata: 'hello', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }] };
+    s.process!.args = ['sh', '-c', 'mkdir /tmp/n 2>&1; echo done'];
+  });
+  t.equal(r.status, 0, r.stderr);
+  // The receiver closed the listener without answering: the notified syscall fails ENOSYS.
+  t.match(r.stdout, /Function not implemented\ndone/);
+  const got = JSON.parse(fs.readFileSync(out, 'utf8')) as { doc: { fds: string[]; metadata: string; pid: number; state: { id: string; status: string } }; fds: number };
+  t.equal(got.fds, 1, 'one fd with the message');
+  t.same(got.doc.fds, ['seccompFd']);
+  t.equal(got.doc.metadata, 'hello');
+  t.equal(got.doc.state.id, r.container.id);
+  t.ok(got.doc.pid > 0);
 });
