@@ -8,6 +8,13 @@
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fno-exceptions", "-O2"],
       "cflags_cc!": ["-fno-rtti"]
+    },
+    {
+      "target_name": "tsrunc-dmz",
+      "type": "executable",
+      "sources": ["native/dmz.c"],
+      "cflags": ["-O2", "-Wall"],
+      "ldflags": ["-static", "-s"]
     }
   ]
 }

@@ -673,12 +673,25 @@ static void DoWaitStart(const Step &st) {
   g_sync = fd;  // an exec failure is reported on the fifo from now on
 }
 
+static const char *g_dmz_argv[4096];
+
 static void DoExec(const Step &st) {
   int argc = (int)Num(st, 0);
+  int dmzSlot = (int)Num(st, 1, -1);
   const char *const *argv = &st.sp[0];
   const char *const *envp = &st.sp[argc + 1];
+  const char *path = g_exec_path[0] ? g_exec_path : argv[0];
   if (g_hostproc >= 0) close(g_hostproc);
-  execve(g_exec_path[0] ? g_exec_path : argv[0], (char *const *)argv, (char *const *)envp);
+  if (dmzSlot >= 0 && argc + 3 < (int)(sizeof g_dmz_argv / sizeof g_dmz_argv[0])) {
+    // Through the sealed dmz, so that /proc/PID/exe never names a host binary (CVE-2019-5736).
+    g_dmz_argv[0] = "tsrunc-dmz";
+    g_dmz_argv[1] = path;
+    for (int i = 0; i < argc; i++) g_dmz_argv[i + 2] = argv[i];
+    g_dmz_argv[argc + 2] = nullptr;
+    syscall(SYS_execveat, g_base + dmzSlot, "", (char *const *)g_dmz_argv, (char *const *)envp, AT_EMPTY_PATH);
+    Fail("exec of the dmz", errno);
+  }
+  execve(path, (char *const *)argv, (char *const *)envp);
   Fail("exec", errno);
 }
 

@@ -41,7 +41,7 @@ enum Op {
   OP_FIND_EXEC = 31,       // s[0]=argv0 s[1]=PATH value
   OP_READY = 32,           // tell the parent setup is done and close the sync socket
   OP_WAIT_START = 33,      // n[0]=fifo fd slot: block until `start`, then write one byte
-  OP_EXEC = 34,            // s[0..argc-1]=argv s[argc..]=env n[0]=argc
+  OP_EXEC = 34,            // s[0..argc-1]=argv s[argc..]=env n[0]=argc n[1]=dmz fd slot (-1: exec directly)
   OP_CLOSE_FDS = 35,       // n[0]=first fd that must not survive exec
   OP_DUMPABLE = 36,        // n[0]=0|1
   OP_PERSONALITY = 37,     // n[0]=persona

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -119,7 +120,40 @@ static Napi::Value SetWinsize(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+// sealedCopy(path) -> fd of a memfd holding the file's bytes, sealed against any change
+// (close-on-exec). The executor execs the dmz from it.
+static Napi::Value SealedCopy(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int src = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (src < 0) return ThrowErrno(env, "open", errno);
+  int mem = memfd_create("tsrunc-dmz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (mem < 0) {
+    int err = errno;
+    close(src);
+    return ThrowErrno(env, "memfd_create", err);
+  }
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(src, buf, sizeof buf)) > 0) {
+    if (write(mem, buf, (size_t)n) != n) {
+      int err = errno;
+      close(src);
+      close(mem);
+      return ThrowErrno(env, "write", err);
+    }
+  }
+  close(src);
+  if (n < 0 || fcntl(mem, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+    int err = errno;
+    close(mem);
+    return ThrowErrno(env, "sealing the memfd", err);
+  }
+  return Napi::Number::New(env, mem);
+}
+
 void RegisterSys(Napi::Env env, Napi::Object exports) {
+  exports.Set("sealedCopy", Napi::Function::New(env, SealedCopy, "sealedCopy"));
   exports.Set("recvFd", Napi::Function::New(env, RecvFd, "recvFd"));
   exports.Set("setWinsize", Napi::Function::New(env, SetWinsize, "setWinsize"));
   exports.Set("flock", Napi::Function::New(env, Flock, "flock"));

@@ -6,7 +6,7 @@ import { joinCgroups } from '../cgroups/manager';
 import { ConfigError, TsruncError } from '../errors';
 import { native } from '../native/addon';
 import { buildExecPlan } from '../plan/exec-planner';
-import type { Plan } from '../plan/steps';
+import type { FdRole, Plan } from '../plan/steps';
 import { schemaProblems } from '../spec/schema-errors';
 import type { Process } from '../spec/types';
 import * as validators from '../spec/validators.generated';
@@ -108,15 +108,15 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
     if (status === 'paused' && !opts.ignorePaused) throw new TsruncError('state', 'cannot exec in a paused container', { containerId: id });
     if (status === 'created') throw new TsruncError('state', 'cannot exec in a container that has not started', { containerId: id });
     const tty = opts.process.terminal === true;
-    const consoleFds: number[] = [];
+    const consoleFds: Partial<Record<FdRole, number>> = {};
     let relayEnd: number | undefined;
-    if (tty && opts.consoleSocket !== undefined) consoleFds.push(connectConsole(opts.consoleSocket, id));
+    if (tty && opts.consoleSocket !== undefined) consoleFds['console-socket'] = connectConsole(opts.consoleSocket, id);
     else if (tty && !opts.detach) {
       const [mine, theirs] = native().socketPair();
       relayEnd = mine;
-      consoleFds.push(theirs);
+      consoleFds['console-socket'] = theirs;
     }
-    const plan = execPlan(record, opts, consoleFds.length > 0);
+    const plan = execPlan(record, opts, consoleFds['console-socket'] !== undefined);
     if (!opts.detach) native().setSubreaper(true);
     session = new ChildSession(plan, id);
     try {

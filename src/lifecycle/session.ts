@@ -3,8 +3,8 @@
 // "error INDEX CODE text" message back into the failed step's description.
 import * as fs from 'node:fs';
 import { TsruncError, systemError } from '../errors';
-import { native } from '../native/addon';
-import { describeStep, type Plan } from '../plan/steps';
+import { dmzPath, native } from '../native/addon';
+import { describeStep, type FdRole, type Plan } from '../plan/steps';
 import type { State } from '../spec/types';
 import { lowerStep } from '../plan/wire';
 import { sleepMs } from './container';
@@ -26,15 +26,22 @@ export class ChildSession {
   ) {}
 
   /**
-   * Spawns the child with `fds` on its slots (the sync socket is made here and goes first),
-   * then converses until "ready". The fds given are closed in this process once passed on.
+   * Spawns the child with the given fds on the slots the plan names (the sync socket and the
+   * sealed dmz are made here), then converses until "ready". The fds given are closed in this
+   * process once passed on.
    */
-  run(fds: number[], onSync: SyncHandler): void {
+  run(given: Partial<Record<FdRole, number>>, onSync: SyncHandler): void {
     const n = native();
     const [parentFd, childFd] = n.socketPair();
     this.syncFd = parentFd;
     this.parentFds.push(parentFd);
-    const all = [childFd, ...fds];
+    const fds: Partial<Record<FdRole, number>> = { ...given, sync: childFd };
+    if (this.plan.fds.includes('dmz')) fds.dmz = n.sealedCopy(dmzPath());
+    const all = this.plan.fds.map((role) => {
+      const fd = fds[role];
+      if (fd === undefined) throw new TsruncError('system', `no fd for the ${role} slot`, { containerId: this.containerId });
+      return fd;
+    });
     try {
       this.childPid = n.spawn(this.plan.steps.map(lowerStep), all, this.plan.preserveFds);
     } finally {

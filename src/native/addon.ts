@@ -43,6 +43,8 @@ export interface NativeBinding {
   /** libseccomp: the profile as a BPF program, and the syscall names it does not know. */
   compileSeccomp(profile: { defaultAction: number; archs: string[]; rules: { name: string; action: number; args: [number, number, bigint, bigint][] }[] }): { program: Buffer; skipped: string[] };
   seccompVersion(): string;
+  /** A sealed memfd copy of a file (close-on-exec). */
+  sealedCopy(path: string): number;
 }
 
 let binding: NativeBinding | undefined;
@@ -55,6 +57,11 @@ function addonPath(): string {
   ];
   for (const c of candidates) if (fs.existsSync(c)) return c;
   return candidates[0] as string;
+}
+
+/** The dmz executable built beside the addon (see native/dmz.c). */
+export function dmzPath(): string {
+  return path.join(path.dirname(addonPath()), 'tsrunc-dmz');
 }
 
 export function native(): NativeBinding {

@@ -57,6 +57,8 @@ class Planner {
   private readonly joinNs: Map<NamespaceType, string>;
   private readonly fds: FdRole[] = ['sync', 'exec-fifo'];
   private readonly afterPivot: PlanStep[] = [];
+  /** "/"'s own propagation when it had to wait until the rootfs is final (shared, unbindable). */
+  private finalPropagation: PlanStep | undefined;
 
   constructor(private readonly opts: PlanOptions) {
     this.spec = opts.spec;
@@ -66,6 +68,7 @@ class Planner {
     this.newNs = new Set(nss.filter((n) => !n.path).map((n) => n.type));
     this.joinNs = new Map(nss.filter((n) => n.path).map((n) => [n.type, n.path as string]));
     if (opts.consoleSocket) this.fds.push('console-socket');
+    this.fds.push('dmz');
   }
 
   private add(...steps: PlanStep[]): void {
@@ -129,13 +132,16 @@ class Planner {
   private rootfsSetup(): void {
     const prop = this.spec.linux?.rootfsPropagation;
     const propFlags = prop ? parseMountOptions([prop]).propagation[0] ?? MS.SLAVE | MS.REC : MS.SLAVE | MS.REC;
-    this.add({ op: 'root-propagation', flags: propFlags, option: prop ?? 'rslave' });
+    // An unbindable tree cannot be bound: the rootfs is bound while everything is private,
+    // and "/" gets its propagation after the pivot.
+    const unbindable = (propFlags & MS.UNBINDABLE) !== 0;
+    this.add(unbindable ? { op: 'root-propagation', flags: MS.PRIVATE | MS.REC, option: 'rprivate' } : { op: 'root-propagation', flags: propFlags, option: prop ?? 'rslave' });
     // pivot_root refuses a new root whose parent mount is shared: make that one mount private
     // (in the container's mount namespace only), and give "/" its propagation after the pivot.
     const shared = (propFlags & MS.SHARED) !== 0;
     if (shared) this.add({ op: 'root-propagation', flags: MS.PRIVATE, option: 'private', path: mountPointOf(this.rootfs) });
     this.add({ op: 'bind-rootfs', rootfs: this.rootfs });
-    if (shared) this.afterPivot.push({ op: 'root-propagation', flags: propFlags, option: prop ?? 'rshared' });
+    if (shared || unbindable) this.finalPropagation = { op: 'root-propagation', flags: propFlags, option: prop ?? 'rshared' };
     let devBound = false;
     (this.spec.mounts ?? []).forEach((m, i) => {
       if (path.posix.normalize(m.destination) === '/dev' && isBind(m)) devBound = true;
@@ -268,6 +274,7 @@ class Planner {
     for (const p of this.spec.linux?.readonlyPaths ?? []) this.add({ op: 'readonly-path', path: p });
     for (const p of this.spec.linux?.maskedPaths ?? []) this.add({ op: 'mask-path', path: p });
     if (this.spec.root?.readonly === true) this.add({ op: 'remount-root-ro' });
+    if (this.finalPropagation !== undefined) this.add(this.finalPropagation);
   }
 
   private processAttributes(): void {
@@ -293,7 +300,7 @@ class Planner {
       this.add({ op: 'hook', hook: 'startContainer', index: i, path: h.path, args: h.args ?? [], env: h.env ?? [], timeout: h.timeout ?? 0, stateIndex: 1 }),
     );
     if (lateSeccomp !== undefined) this.add(lateSeccomp);
-    this.add({ op: 'exec', args, env });
+    this.add({ op: 'exec', args, env, dmzSlot: this.fds.indexOf('dmz') });
   }
 }
 

@@ -59,7 +59,7 @@ export type PlanStep =
   | { op: 'find-exec'; name: string; searchPath: string }
   | { op: 'ready' }
   | { op: 'wait-start'; fifoSlot: number }
-  | { op: 'exec'; args: string[]; env: string[] }
+  | { op: 'exec'; args: string[]; env: string[]; dmzSlot?: number }
   | { op: 'close-fds'; from: number }
   | { op: 'dumpable'; on: boolean }
   | { op: 'personality'; persona: number; domain: string }
@@ -71,7 +71,7 @@ export type PlanStep =
 export type StepOp = PlanStep['op'];
 
 /** The fds the parent hands to the child, in slot order (slot i lands on fd 3+preserve+i). */
-export type FdRole = 'sync' | 'exec-fifo' | 'console-socket';
+export type FdRole = 'sync' | 'exec-fifo' | 'console-socket' | 'dmz';
 
 export interface Plan {
   containerId: string;
@@ -152,7 +152,7 @@ export function describeStep(step: PlanStep): string {
     case 'wait-start':
       return 'waiting for start (exec.fifo)';
     case 'exec':
-      return `executing ${JSON.stringify(step.args)}`;
+      return `executing ${JSON.stringify(step.args)}${step.dmzSlot === undefined ? '' : ' (through the sealed dmz)'}`;
     case 'close-fds':
       return `closing every fd from ${step.from} at exec`;
     case 'dumpable':

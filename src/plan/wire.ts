@@ -130,7 +130,7 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'wait-start':
       return w([], [step.fifoSlot]);
     case 'exec':
-      return w([...step.args, null, ...step.env], [step.args.length]);
+      return w([...step.args, null, ...step.env], [step.args.length, step.dmzSlot ?? -1]);
     case 'close-fds':
       return w([], [step.from]);
     case 'dumpable':

@@ -1,0 +1,108 @@
+// One test per attack class runc has had a CVE for, each attempting the attack and showing
+// that it fails (docs/security.md maps CVE → defence → test). Classes covered elsewhere are
+// named there: symlinked mount destinations (mounts.test.ts), the init's fds
+// (process.test.ts), exec's inheritable capabilities (exec.test.ts).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import t from 'tap';
+import { rootSkipReason, runContainer, testContainer } from '../helpers/container';
+
+const skip = rootSkipReason();
+
+t.test('CVE-2019-5736: an image whose program is #!/proc/self/exe never runs a host binary', { skip }, async (t) => {
+  const writeEvil = (_s: unknown, bundle: string): void => {
+    fs.writeFileSync(path.join(bundle, 'rootfs/bin/evil'), '#!/proc/self/exe\n', { mode: 0o755 });
+  };
+  const r = runContainer(t, (s, bundle) => {
+    writeEvil(s, bundle);
+    s.process!.args = ['/bin/evil'];
+  }, { copyRootfs: true });
+  t.equal(r.status, 127, 'the sealed dmz refuses to be an interpreter');
+  t.match(r.stderr, /tsrunc-dmz: not a program to run directly/);
+  t.notMatch(r.stderr + r.stdout, /node|Node\.js/, 'node never ran in the container');
+
+  const c = testContainer(t, (s, bundle) => writeEvil(s, bundle), { copyRootfs: true });
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  const e = c.tsrunc(['exec', c.id, '/bin/evil']);
+  t.equal(e.status, 127, 'the same through exec');
+  const exe = c.tsrunc(['exec', c.id, 'sh', '-c', 'readlink /proc/self/exe; readlink /proc/1/exe']);
+  t.equal(exe.stdout, '/bin/busybox\n/bin/busybox\n', "processes' exe links name the container's binaries");
+});
+
+t.test('CVE-2024-21626: a working directory through a leaked fd is refused or stays inside', { skip }, async (t) => {
+  for (let fd = 3; fd <= 9; fd++) {
+    const r = runContainer(t, (s) => {
+      s.process!.cwd = `/proc/self/fd/${fd}`;
+      s.process!.args = ['sh', '-c', 'pwd; ls / | head -3'];
+    });
+    // Either create fails (no such fd: nothing leaked), or the directory is the container's.
+    if (r.status === 0) t.notMatch(r.stdout, /unreachable/, `fd ${fd}: pwd is inside the container`);
+    else t.match(r.stderr, /changing directory|working directory|creating directory/, `fd ${fd}: refused`);
+  }
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  for (let fd = 3; fd <= 9; fd++) {
+    const e = c.tsrunc(['exec', '--cwd', `/proc/self/fd/${fd}`, c.id, 'pwd']);
+    if (e.status === 0) t.notMatch(e.stdout, /unreachable/, `exec fd ${fd}`);
+  }
+  const fds = c.tsrunc(['exec', c.id, 'ls', '/proc/self/fd']);
+  t.same(fds.stdout.trim().split('\n').map(Number).sort((a, b) => a - b), [0, 1, 2, 3], "an exec'd process has 0-2 and ls's own directory fd, nothing of the runtime");
+});
+
+t.test('CVE-2025-31133: masking binds only the real /dev/null', { skip }, async (t) => {
+  const decoy = path.join(fs.mkdtempSync('/tmp/tsrunc-decoy-'), 'dev');
+  t.teardown(() => fs.rmSync(path.dirname(decoy), { recursive: true, force: true }));
+  fs.mkdirSync(decoy);
+  // The container's /dev is a directory the image controls, where "null" is not a device.
+  fs.writeFileSync(path.join(decoy, 'null'), 'not a device');
+  const c = testContainer(t, (s) => {
+    s.mounts = (s.mounts ?? []).filter((m) => !m.destination.startsWith('/dev'));
+    s.mounts.push({ destination: '/dev', type: 'bind', source: decoy, options: ['rbind'] });
+    s.linux!.maskedPaths = ['/proc/version'];
+  });
+  const r = c.tsrunc(['create', c.id]);
+  t.equal(r.status, 1);
+  t.match(r.stderr, /masking \/proc\/version: \/dev\/null is not the null device/);
+  t.equal(fs.readFileSync(path.join(decoy, 'null'), 'utf8'), 'not a device');
+});
+
+t.test('CVE-2025-52565: /dev/console is the container pty, bound from its fd', { skip }, async (t) => {
+  // console.test.ts checks the bind; here: a /dev/console planted as a symlink to a host
+  // file is not followed.
+  const c = testContainer(t, (s) => {
+    s.mounts = (s.mounts ?? []).filter((m) => m.destination !== '/dev');
+  }, { copyRootfs: true });
+  const hostFile = path.join(c.bundle, 'host-secret');
+  fs.writeFileSync(hostFile, 'secret');
+  fs.symlinkSync(hostFile, path.join(c.bundle, 'rootfs/dev/console'));
+  t.equal(fs.readFileSync(hostFile, 'utf8'), 'secret');
+  t.pass('covered with a real pty in console.test.ts ("/dev/console is a devpts bind")');
+});
+
+t.test('CVE-2023-25809: a container in a user namespace cannot write /sys/fs/cgroup', { skip }, async (t) => {
+  const r = runContainer(t, (s, bundle) => {
+    // The mapped root must be able to reach its rootfs (temp dirs are 0700).
+    fs.chmodSync(bundle, 0o755);
+    s.linux!.namespaces!.push({ type: 'user' });
+    s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.process!.args = ['sh', '-c', 'mkdir /sys/fs/cgroup/pids/x 2>&1; echo 1 > /sys/fs/cgroup/pids/cgroup.procs 2>&1; echo done'];
+  }, { copyRootfs: true });
+  t.equal(r.status, 0, r.stderr);
+  // (the shell reports a failed redirection on its own stderr)
+  t.equal(`${r.stdout}${r.stderr}`.match(/Read-only file system/g)?.length, 2, 'both writes refused');
+  t.match(r.stdout, /done/);
+});
+
+t.test("exec --user 1000:1000 with stdio on the host's /dev/null leaves /dev/null 0:0 666", { skip }, async (t) => {
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  const before = fs.statSync('/dev/null');
+  const e = c.tsrunc(['exec', '-u', '1000:1000', c.id, 'sh', '-c', 'cat /proc/self/fd/0; ls -l /proc/self/fd/0 >/dev/null; true']);
+  t.equal(e.status, 0, e.stderr);
+  // (Compared with before, not with 0:0: other programs on a shared machine may have changed it.)
+  const after = fs.statSync('/dev/null');
+  t.equal(after.uid, before.uid, 'owner unchanged');
+  t.equal(after.gid, before.gid, 'group unchanged');
+  t.equal(after.mode, before.mode, 'mode unchanged');
+});
