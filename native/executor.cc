@@ -117,11 +117,9 @@ static void Sync(const char *tag) {
   g_payload[g_payload_len] = '\0';
 }
 
-// "sync TAG" with an fd attached (SCM_RIGHTS), then wait for the ack as Sync does.
-static void SendFdSync(const char *tag, int fd) {
-  char text[256];
-  int len = snprintf(text, sizeof text, "sync %s", tag);
-  struct iovec iov = {text, (size_t)len};
+// One message with an fd attached (SCM_RIGHTS); allocation-free, usable in the child.
+static ssize_t SendWithFdRaw(int sock, const void *data, size_t len, int fd) {
+  struct iovec iov = {(void *)data, len};
   char control[CMSG_SPACE(sizeof(int))] = {};
   struct msghdr msg = {};
   msg.msg_iov = &iov;
@@ -133,7 +131,17 @@ static void SendFdSync(const char *tag, int fd) {
   cmsg->cmsg_type = SCM_RIGHTS;
   cmsg->cmsg_len = CMSG_LEN(sizeof(int));
   memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
-  if (sendmsg(g_sync, &msg, MSG_NOSIGNAL) < 0) Fail("sending the seccomp listener", errno);
+  ssize_t n;
+  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n;
+}
+
+// "sync TAG" with an fd attached, then wait for the ack as Sync does.
+static void SendFdSync(const char *tag, int fd) {
+  char text[256];
+  int len = snprintf(text, sizeof text, "sync %s", tag);
+  if (SendWithFdRaw(g_sync, text, (size_t)len, fd) < 0) Fail("sending the seccomp listener", errno);
   ssize_t n;
   do n = recv(g_sync, g_payload, 16, 0);
   while (n < 0 && errno == EINTR);
@@ -458,21 +466,7 @@ static void DoRemountRootRo() {
 }
 
 static void SendFd(int sock, int fd, const char *name) {
-  struct msghdr msg = {};
-  struct iovec iov;
-  iov.iov_base = (void *)name;
-  iov.iov_len = strlen(name);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  char control[CMSG_SPACE(sizeof(int))] = {};
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
-  if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0) Fail("sending the pty master to the console socket", errno);
+  if (SendWithFdRaw(sock, name, strlen(name), fd) < 0) Fail("sending the pty master to the console socket", errno);
 }
 
 static void DoConsole(const Step &st) {
@@ -1053,25 +1047,10 @@ static Napi::Value RecvMessage(const Napi::CallbackInfo &info) {
 // sendWithFd(socket, text, fd): one message with an fd attached (SCM_RIGHTS).
 static Napi::Value SendWithFd(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  int sock = info[0].As<Napi::Number>().Int32Value();
   std::string text = info[1].As<Napi::String>().Utf8Value();
-  int fd = info[2].As<Napi::Number>().Int32Value();
-  struct iovec iov = {(void *)text.data(), text.size()};
-  char control[CMSG_SPACE(sizeof(int))] = {};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
-  ssize_t n;
-  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return ThrowErrno(env, "sendmsg", errno);
+  if (SendWithFdRaw(info[0].As<Napi::Number>().Int32Value(), text.data(), text.size(), info[2].As<Napi::Number>().Int32Value()) < 0) {
+    return ThrowErrno(env, "sendmsg", errno);
+  }
   return env.Undefined();
 }
 

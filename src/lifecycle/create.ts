@@ -18,7 +18,7 @@ import { readProcStat } from '../state/proc';
 import { ownerOf, stateDocument } from '../state/status';
 import { EXEC_FIFO, rfc3339Now, writeFileAtomic, type ContainerHandle, type ContainerRecord, type StateStore } from '../state/store';
 import { runHooks } from './hooks';
-import { ChildSession, connectConsole, forwardSeccompListener } from './session';
+import { ChildSession, connectSocket, forwardSeccompListener } from './session';
 
 export interface CreateOptions {
   id: string;
@@ -201,7 +201,7 @@ class InitSetup {
     if (rootUid !== 0 || rootGid !== 0) fs.chownSync(fifo, rootUid, rootGid);
     const fds: Partial<Record<FdRole, number>> = { 'exec-fifo': n.openPath(fifo) };
     if (this.opts.consoleFd !== undefined) fds['console-socket'] = this.opts.consoleFd;
-    else if (this.opts.consoleSocket !== undefined) fds['console-socket'] = connectConsole(this.opts.consoleSocket, this.record.id);
+    else if (this.opts.consoleSocket !== undefined) fds['console-socket'] = connectSocket(this.opts.consoleSocket, 'the console socket', this.record.id);
     const session = new ChildSession(this.plan, this.record.id);
     this.cleanup.session = session;
     session.run(fds, (tag, childPid, fd) => this.answerSync(tag, childPid, fd));

@@ -7,14 +7,14 @@ import { ConfigError, TsruncError } from '../errors';
 import { native } from '../native/addon';
 import { buildExecPlan } from '../plan/exec-planner';
 import type { FdRole, Plan } from '../plan/steps';
-import { schemaProblems } from '../spec/schema-errors';
+import { parseChecked } from '../spec/schema-errors';
 import type { Process } from '../spec/types';
 import * as validators from '../spec/validators.generated';
 import { computeStatus, ownerOf, stateDocument } from '../state/status';
 import type { ContainerRecord, StateStore } from '../state/store';
 import { writePidFile } from './create';
 import { ConsoleRelay, exitCodeOf, waitForInit } from './run';
-import { ChildSession, connectConsole, forwardSeccompListener } from './session';
+import { ChildSession, connectSocket, forwardSeccompListener } from './session';
 
 export interface ExecOptions {
   process: Process;
@@ -27,15 +27,7 @@ export interface ExecOptions {
 
 /** Parses and checks an OCI process document; pointers are relative to it. */
 export function parseProcess(text: string, file: string): Process {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(file, [{ pointer: '', message: `invalid JSON: ${(err as Error).message}` }]);
-  }
-  const problems = schemaProblems(validators.process, doc);
-  if (problems.length > 0) throw new ConfigError(file, problems);
-  const proc = doc as Process;
+  const proc = parseChecked<Process>(text, file, validators.process);
   if (!proc.cwd.startsWith('/')) throw new ConfigError(file, [{ pointer: '/cwd', message: `must be an absolute path, got ${JSON.stringify(proc.cwd)}` }]);
   return proc;
 }
@@ -110,7 +102,7 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
     const tty = opts.process.terminal === true;
     const consoleFds: Partial<Record<FdRole, number>> = {};
     let relayEnd: number | undefined;
-    if (tty && opts.consoleSocket !== undefined) consoleFds['console-socket'] = connectConsole(opts.consoleSocket, id);
+    if (tty && opts.consoleSocket !== undefined) consoleFds['console-socket'] = connectSocket(opts.consoleSocket, 'the console socket', id);
     else if (tty && !opts.detach) {
       const [mine, theirs] = native().socketPair();
       relayEnd = mine;

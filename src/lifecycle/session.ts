@@ -138,11 +138,12 @@ export class ChildSession {
   }
 }
 
-export function connectConsole(socketPath: string, containerId: string): number {
+/** A connected unix socket; errors say what it was for ("the console socket", ...). */
+export function connectSocket(socketPath: string, what: string, containerId: string): number {
   try {
     return native().connectUnix(socketPath);
   } catch (err) {
-    throw systemError(`connecting to ${socketPath}`, err, containerId);
+    throw systemError(`connecting to ${what} ${socketPath}`, err, containerId);
   }
 }
 
@@ -151,7 +152,7 @@ export function connectConsole(socketPath: string, containerId: string): number 
  * "container process state" (runtime-spec, seccomp notify), as runc sends it.
  */
 export function forwardSeccompListener(listenerPath: string, listener: number, state: State, metadata: string | undefined): void {
-  const sock = connectConsole(listenerPath, state.id);
+  const sock = connectSocket(listenerPath, 'the seccomp listener', state.id);
   try {
     const doc = { ociVersion: state.ociVersion, fds: ['seccompFd'], pid: state.pid, metadata: metadata ?? '', state };
     native().sendWithFd(sock, JSON.stringify(doc), listener);

@@ -4,7 +4,7 @@ import { detectHierarchies } from '../cgroups/hierarchy';
 import { applyWrites, resourceWrites } from '../cgroups/resources';
 import { readStats } from '../cgroups/stats';
 import { ConfigError, TsruncError } from '../errors';
-import { schemaProblems } from '../spec/schema-errors';
+import { parseChecked } from '../spec/schema-errors';
 import type { Resources } from '../spec/types';
 import * as validators from '../spec/validators.generated';
 import { computeStatus } from '../state/status';
@@ -12,15 +12,7 @@ import type { ContainerHandle } from '../state/store';
 
 /** Parses and checks a LinuxResources document; pointers are relative to the document. */
 export function parseResources(text: string, file: string): Resources {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(file, [{ pointer: '', message: `invalid JSON: ${(err as Error).message}` }]);
-  }
-  const problems = schemaProblems(validators.resources, doc);
-  if (problems.length > 0) throw new ConfigError(file, problems);
-  return doc as Resources;
+  return parseChecked<Resources>(text, file, validators.resources);
 }
 
 export function updateContainer(handle: ContainerHandle, resources: Resources): void {
