@@ -216,10 +216,10 @@ class SemanticChecker {
     if (linux.timeOffsets !== undefined && !this.newNamespaces.has('time')) {
       this.fail('/linux/timeOffsets', 'requires a new time namespace (linux.namespaces with type "time" and no path)');
     }
-    if (this.spec.hostname !== undefined && this.spec.hostname !== '' && !this.newNamespaces.has('uts')) {
+    if (this.spec.hostname !== undefined && this.spec.hostname !== '' && !this.allNamespaces.has('uts')) {
       this.fail('/hostname', 'unable to set hostname without a private UTS namespace');
     }
-    if (this.spec.domainname !== undefined && this.spec.domainname !== '' && !this.newNamespaces.has('uts')) {
+    if (this.spec.domainname !== undefined && this.spec.domainname !== '' && !this.allNamespaces.has('uts')) {
       this.fail('/domainname', 'unable to set domainname without a private UTS namespace');
     }
     const devicePaths = new Map<string, number>();

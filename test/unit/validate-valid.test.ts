@@ -150,3 +150,11 @@ t.test('runc spec output validates with tsrunc', { skip: runc === undefined ? 'r
     });
   }
 });
+
+t.test('a hostname with a joined UTS namespace is valid (as runc and crun accept it)', async (t) => {
+  const { defaultSpec } = await import('../../src/spec/default-spec');
+  const { validateConfig } = await import('../../src/spec/validate');
+  const spec = defaultSpec();
+  spec.linux!.namespaces = spec.linux!.namespaces!.map((n) => (n.type === 'uts' ? { type: 'uts', path: '/proc/1/ns/uts' } : n));
+  t.doesNotThrow(() => validateConfig(spec, { bundle: '/tmp', checkHost: false }));
+});
