@@ -2,7 +2,9 @@
 // working directory — as given by an OCI process document (`--process`, what the shims
 // write) or by runc's flags on top of the container's own process.
 import * as fs from 'node:fs';
-import { joinCgroups } from '../cgroups/manager';
+import * as path from 'node:path';
+import { detectHierarchies, type CgroupHierarchy } from '../cgroups/hierarchy';
+import { joinCgroups, type CgroupPaths } from '../cgroups/manager';
 import { ConfigError, TsruncError } from '../errors';
 import { native } from '../native/addon';
 import { buildExecPlan } from '../plan/exec-planner';
@@ -23,6 +25,31 @@ export interface ExecOptions {
   consoleSocket?: string;
   preserveFds?: number;
   ignorePaused?: boolean;
+  /** runc's --cgroup: existing sub-cgroups, "[controller:]path" relative to the container's. */
+  subCgroups?: string[];
+}
+
+/** The cgroups an exec'd process joins: the container's, or sub-cgroups of them (--cgroup). */
+export function execCgroupPaths(paths: CgroupPaths, specs: string[], hierarchies: CgroupHierarchy[], containerId: string): CgroupPaths {
+  const out: CgroupPaths = { ...paths };
+  for (const spec of specs) {
+    const colon = spec.indexOf(':');
+    const controller = colon < 0 ? undefined : spec.slice(0, colon);
+    const sub = colon < 0 ? spec : spec.slice(colon + 1);
+    const rel = path.posix.normalize(sub).replace(/^\/+/, '');
+    if (rel === '' || rel.startsWith('..')) throw new TsruncError('usage', `exec --cgroup ${spec}: must name a sub-cgroup of the container's cgroup`, { containerId });
+    let matched = false;
+    for (const h of hierarchies) {
+      const base = paths[h.key];
+      if (base === undefined || (controller !== undefined && !h.controllers.includes(controller))) continue;
+      const dir = path.join(base, rel);
+      if (!fs.existsSync(path.join(dir, 'cgroup.procs'))) throw new TsruncError('usage', `exec --cgroup ${spec}: ${dir} does not exist`, { containerId });
+      out[h.key] = dir;
+      matched = true;
+    }
+    if (!matched) throw new TsruncError('usage', `exec --cgroup ${spec}: no cgroup hierarchy with the ${controller} controller`, { containerId });
+  }
+  return out;
 }
 
 /** Parses and checks an OCI process document; pointers are relative to it. */
@@ -108,12 +135,13 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
       relayEnd = mine;
       consoleFds['console-socket'] = theirs;
     }
+    const cgroupPaths = execCgroupPaths(record.cgroupPaths, opts.subCgroups ?? [], detectHierarchies(), id);
     const plan = execPlan(record, opts, consoleFds['console-socket'] !== undefined);
     if (!opts.detach) native().setSubreaper(true);
     session = new ChildSession(plan, id);
     try {
       session.run(consoleFds, (tag, childPid, fd) => {
-        if (tag === 'cgroup') joinCgroups(record.cgroupPaths, childPid);
+        if (tag === 'cgroup') joinCgroups(cgroupPaths, childPid);
         else if (tag === 'seccomp' && fd !== undefined) {
           const seccomp = record.config.linux?.seccomp;
           const state = { ...stateDocument(record, status, ownerOf(handle.dir)), pid: session.pid };

@@ -101,3 +101,29 @@ t.test("exec joins the container's network namespace", { skip }, async (t) => {
   t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
   t.equal(c.tsrunc(['exec', c.id, 'ls', '/sys/class/net']).stdout, 'lo\n', "the container's network namespace");
 });
+
+t.test('exec --cgroup runs the process in an existing sub-cgroup', { skip }, async (t) => {
+  const { detectHierarchies } = await import('../../src/cgroups/hierarchy');
+  const path = await import('node:path');
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  const record = JSON.parse(fs.readFileSync(path.join(c.root, c.id, 'state.json'), 'utf8')) as { cgroupPaths: Record<string, string> };
+  const pidsKey = detectHierarchies().find((h) => h.controllers.includes('pids'))?.key as string;
+  const sub = path.join(record.cgroupPaths[pidsKey] as string, 'sub');
+  fs.mkdirSync(sub);
+  t.teardown(() => {
+    try {
+      fs.rmdirSync(sub);
+    } catch {
+      // removed with the container
+    }
+  });
+  const r = c.tsrunc(['exec', '--cgroup', 'pids:sub', c.id, 'cat', '/proc/self/cgroup']);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /pids:\/sub$/m, 'in the sub-cgroup of the pids hierarchy (seen through the cgroup namespace)');
+  const missing = c.tsrunc(['exec', '--cgroup', 'nosuch', c.id, 'true']);
+  t.equal(missing.status, 1);
+  t.match(missing.stderr, /exec --cgroup nosuch: .* does not exist/);
+  const escape = c.tsrunc(['exec', '--cgroup', '../..', c.id, 'true']);
+  t.match(escape.stderr, /must name a sub-cgroup/);
+});

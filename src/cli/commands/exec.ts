@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import { UsageError } from '../../errors';
 import { parseProcess, processFromFlags } from '../../lifecycle/exec';
 import { defineCommand } from '../context';
 
@@ -45,11 +44,10 @@ export default defineCommand<ExecFlags>({
       .option('no-new-privs', { type: 'boolean', default: false, describe: 'set the no new privileges value for the process' })
       .option('cap', { alias: 'c', type: 'string', array: true, nargs: 1, default: [] as string[], describe: 'add a capability to the bounding set (repeatable)' })
       .option('preserve-fds', { type: 'number', default: 0, describe: 'pass N additional file descriptors to the container' })
-      .option('cgroup', { type: 'string', array: true, nargs: 1, default: [] as string[], describe: 'run the process in a (sub)cgroup' })
+      .option('cgroup', { type: 'string', array: true, nargs: 1, default: [] as string[], describe: 'run the process in an existing sub-cgroup: [controller:]path (repeatable)' })
       .option('ignore-paused', { type: 'boolean', default: false, describe: 'allow exec in a paused container' }),
   handler: async (args, ctx) => {
     const id = args['container-id'];
-    if (args.cgroup.length > 0) throw new UsageError('exec --cgroup: running in a sub-cgroup is not supported yet');
     let proc;
     if (args.process !== undefined) {
       const text = args.process === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(args.process, 'utf8');
@@ -78,6 +76,7 @@ export default defineCommand<ExecFlags>({
       consoleSocket: args['console-socket'],
       preserveFds: args['preserve-fds'],
       ignorePaused: args['ignore-paused'],
+      subCgroups: args.cgroup,
     });
   },
 });
