@@ -124,3 +124,21 @@ t.test('a console socket nobody listens on: a clear error and nothing left', { s
   t.match(r.stderr, /console socket/);
   t.same(leftovers(c), []);
 });
+
+t.test('exec -t over a console socket: the shims\' way of `exec -it`', { skip }, async (t) => {
+  const dir = tempDir(t, 'tsrunc-console');
+  const sock = path.join(dir, 'exec.sock');
+  const outFile = path.join(dir, 'out');
+  const receiver = spawn('python3', ['-c', RECEIVER, sock, 'tty; echo exec-$((6*7)); exit 0\n', outFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.teardown(() => killChild(receiver));
+  await waitFor(() => fs.existsSync(sock), 'the receiver to listen');
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  const r = c.tsrunc(['exec', '-t', '--console-socket', sock, '--detach', '--pid-file', path.join(dir, 'exec.pid'), c.id, 'sh']);
+  t.equal(r.status, 0, r.stderr);
+  const done = await Promise.race([exited(receiver), new Promise<null>((res) => setTimeout(() => res(null), 20_000))]);
+  t.not(done, null, 'the receiver saw the pty close');
+  const out = fs.readFileSync(outFile, 'utf8');
+  t.match(out, /^exec-42\r?$/m, 'the exec shell ran the command typed into the master');
+  t.match(out, /^\/dev\/pts\/\d+\r?$/m);
+});

@@ -106,3 +106,29 @@ t.test("exec --user 1000:1000 with stdio on the host's /dev/null leaves /dev/nul
   t.equal(after.gid, before.gid, 'group unchanged');
   t.equal(after.mode, before.mode, 'mode unchanged');
 });
+
+t.test('CVE-2021-30465, CVE-2024-45310: a mount path swapped for a symlink while containers are created stays inside the rootfs', { skip }, async (t) => {
+  const { spawn } = await import('node:child_process');
+  const victim = fs.mkdtempSync('/tmp/tsrunc-victim-');
+  t.teardown(() => fs.rmSync(victim, { recursive: true, force: true }));
+  const c = testContainer(t, (s, bundle) => {
+    fs.mkdirSync(path.join(bundle, 'rootfs/mnt/a'), { recursive: true });
+    s.root!.readonly = false;
+    for (let i = 0; i < 5; i++) s.mounts!.push({ destination: `/mnt/a/x${i}`, type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] });
+    s.process!.args = ['true'];
+  }, { copyRootfs: true });
+  const mnt = path.join(c.bundle, 'rootfs/mnt');
+  // Swap /mnt/a between a directory and a symlink to the host directory, as fast as a shell can.
+  const swapper = spawn('sh', ['-c', `cd ${mnt} && while true; do mv a a.dir && ln -s ${victim} a && rm a && mv a.dir a; done`], { stdio: 'ignore' });
+  t.teardown(() => void swapper.kill('SIGKILL'));
+  for (let i = 0; i < 15; i++) {
+    c.tsrunc(['run', c.id]); // may fail when it catches the moment /mnt/a is missing
+    c.tsrunc(['delete', '--force', c.id]);
+  }
+  swapper.kill('SIGKILL');
+  // The symlink was met (resolved inside the rootfs: the same path under rootfs/) at least once.
+  t.ok(fs.existsSync(path.join(c.bundle, 'rootfs', victim)), 'the swap was met and resolved inside the rootfs');
+  t.same(fs.readdirSync(victim), [], 'nothing was created in the host directory');
+  const hostMounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(victim));
+  t.same(hostMounts, [], 'nothing is mounted on the host directory');
+});
