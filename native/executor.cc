@@ -28,7 +28,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
@@ -690,8 +692,12 @@ static void DoExec(const Step &st) {
 }
 
 static void WriteFile(const char *path, const char *content) {
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) Fail("open", errno);
+  // Sysctls, labels, oom_score_adj: only ever into procfs, never into whatever a mount of the
+  // config or the image put over it (CVE-2019-16884, CVE-2019-19921).
+  struct statfs sfs;
+  if (strncmp(path, "/proc/", 6) == 0 && (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)) Fail("the file is not on procfs", EXDEV);
   size_t len = strlen(content);
   if (write(fd, content, len) != (ssize_t)len) Fail("write", errno);
   close(fd);

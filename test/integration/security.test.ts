@@ -132,3 +132,20 @@ t.test('CVE-2021-30465, CVE-2024-45310: a mount path swapped for a symlink while
   const hostMounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(victim));
   t.same(hostMounts, [], 'nothing is mounted on the host directory');
 });
+
+t.test('CVE-2019-19921: writes meant for procfs never land in a mount put over /proc', { skip }, async (t) => {
+  const decoy = fs.mkdtempSync('/tmp/tsrunc-procdecoy-');
+  t.teardown(() => fs.rmSync(decoy, { recursive: true, force: true }));
+  fs.mkdirSync(path.join(decoy, 'ipv4'));
+  fs.writeFileSync(path.join(decoy, 'ipv4/ip_forward'), 'untouched\n');
+  const c = testContainer(t, (s) => {
+    s.mounts!.push({ destination: '/proc/sys/net', type: 'bind', source: decoy, options: ['rbind', 'rw'] });
+    s.linux!.readonlyPaths = (s.linux!.readonlyPaths ?? []).filter((p) => p !== '/proc/sys');
+    s.linux!.sysctl = { 'net.ipv4.ip_forward': '1' };
+  });
+  const r = c.tsrunc(['create', c.id]);
+  t.equal(r.status, 1);
+  t.match(r.stderr, /setting sysctl net\.ipv4\.ip_forward .*: the file is not on procfs/);
+  t.equal(fs.readFileSync(path.join(decoy, 'ipv4/ip_forward'), 'utf8'), 'untouched\n');
+  t.equal(c.status(), 'missing');
+});
