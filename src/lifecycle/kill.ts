@@ -31,4 +31,6 @@ export function killContainer(handle: ContainerHandle, signal: number, all: bool
     return;
   }
   if (!n.kill(record.initPid, signal)) throw new TsruncError('state', 'container not running', { containerId: record.id });
+  // A frozen init acts on SIGKILL only once thawed.
+  if (status === 'paused' && signal === 9) setFrozen(record.cgroupPaths, false, record.id);
 }

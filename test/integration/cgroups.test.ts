@@ -147,6 +147,12 @@ t.test('pause freezes, resume thaws, state says paused', { skip }, async (t) => 
   t.equal(c.tsrunc(['pause', c.id]).status, 0);
   t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0, 'a paused container can be force-deleted');
   t.same(cgroupDirsOf(c.id), []);
+
+  const k = testContainer(t);
+  t.equal(k.tsrunc(['run', '-d', k.id]).status, 0);
+  t.equal(k.tsrunc(['pause', k.id]).status, 0);
+  t.equal(k.tsrunc(['kill', k.id, 'KILL']).status, 0, 'a paused container can be killed');
+  t.ok(await until(() => k.status() === 'stopped'), 'and it stops');
 });
 
 t.test('ps --format json equals the cgroup procs; the table comes from ps(1)', { skip }, async (t) => {
