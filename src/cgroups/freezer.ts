@@ -3,9 +3,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TsruncError } from '../errors';
+import { sleepMs } from '../util/sleep';
 import type { CgroupPaths } from './manager';
-
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 function freezerOf(paths: CgroupPaths): { kind: 'v1' | 'v2'; dir: string } | undefined {
   if (paths['freezer'] !== undefined) return { kind: 'v1', dir: paths['freezer'] };
@@ -29,7 +28,7 @@ export function setFrozen(paths: CgroupPaths, frozen: boolean, containerId: stri
       if (/^frozen 1$/m.test(fs.readFileSync(path.join(f.dir, 'cgroup.events'), 'utf8')) === frozen) return;
     }
     if (Date.now() > deadline) throw new TsruncError('system', `timed out ${frozen ? 'freezing' : 'thawing'} the container's cgroup`, { containerId });
-    Atomics.wait(sleeper, 0, 0, delay);
+    sleepMs(delay);
   }
 }
 

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TsruncError, isErrno, systemError } from '../errors';
+import { sleepMs } from '../util/sleep';
 import { detectHierarchies, ownCgroup, type CgroupHierarchy } from './hierarchy';
 
 /** Directory of the container's cgroup in each hierarchy, keyed by hierarchy key. */
@@ -128,7 +129,7 @@ function removeTree(dir: string, kill: (pid: number) => void): void {
       if (isErrno(err, 'ENOENT')) return;
       if (!isErrno(err, 'EBUSY') || attempt >= 200) throw new TsruncError('system', `removing cgroup ${dir}: ${(err as Error).message}`, { cause: err });
       for (const pid of readProcs(dir)) kill(pid);
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+      sleepMs(10);
     }
   }
 }

@@ -229,7 +229,7 @@ function report(err: unknown, logger: Logger, debug: boolean): number {
   return 1;
 }
 
-if (require.main === module) {
+if (typeof module !== 'undefined' && require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: unknown) => {

@@ -1,12 +1,7 @@
 // Helpers shared by the lifecycle commands: waiting for a process to go, signalling.
 import { native } from '../native/addon';
 import { isSameProcessAlive } from '../state/proc';
-
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
-export function sleepMs(ms: number): void {
-  Atomics.wait(sleeper, 0, 0, ms);
-}
+import { sleepMs } from '../util/sleep';
 
 /** Waits until the process is gone (or a zombie); false when it outlives the timeout. */
 export function waitForExit(pid: number, startTime: number, timeoutMs: number): boolean {

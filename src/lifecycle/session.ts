@@ -7,7 +7,7 @@ import { dmzPath, native } from '../native/addon';
 import { describeStep, type FdRole, type Plan } from '../plan/steps';
 import type { State } from '../spec/types';
 import { lowerStep } from '../plan/wire';
-import { sleepMs } from './container';
+import { sleepMs } from '../util/sleep';
 
 /** Answers one sync point (`fd`: one the child sent with it); the returned text is the ack's payload. */
 export type SyncHandler = (tag: string, childPid: number, fd?: number) => string | undefined;
