@@ -66,11 +66,9 @@ export function dmzPath(): string {
 
 export function native(): NativeBinding {
   if (binding === undefined) {
-    // process.dlopen rather than require: esbuild leaves it alone, and it works in a V8
-    // startup snapshot, whose require() knows only built-in modules.
-    const mod = { exports: {} as unknown };
-    process.dlopen(mod, addonPath());
-    binding = mod.exports as NativeBinding;
+    // A computed require keeps esbuild from trying to bundle the .node file.
+    const load = require as (id: string) => unknown;
+    binding = load(addonPath()) as NativeBinding;
   }
   return binding;
 }
