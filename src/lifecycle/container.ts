@@ -1,5 +1,4 @@
-// Helpers shared by the lifecycle commands: waiting for a process to go, signalling.
-import { native } from '../native/addon';
+// Helpers shared by the lifecycle commands: waiting for a process to go.
 import { isSameProcessAlive } from '../state/proc';
 import { sleepMs } from '../util/sleep';
 
@@ -15,6 +14,3 @@ export function waitForExit(pid: number, startTime: number, timeoutMs: number): 
   return true;
 }
 
-export function signalProcess(pid: number, signal: number): boolean {
-  return native().kill(pid, signal);
-}

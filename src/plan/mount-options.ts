@@ -132,14 +132,11 @@ export interface ParsedMountOptions {
   data: string[];
   /** Copy the directory's existing content into a tmpfs mounted over it. */
   tmpcopyup: boolean;
-  /** Options that were named explicitly (to know whether "rw" was asked, say). */
-  named: Set<string>;
 }
 
 export function parseMountOptions(options: readonly string[] = []): ParsedMountOptions {
-  const out: ParsedMountOptions = { flags: 0, propagation: [], attrSet: 0, attrClear: 0, data: [], tmpcopyup: false, named: new Set() };
+  const out: ParsedMountOptions = { flags: 0, propagation: [], attrSet: 0, attrClear: 0, data: [], tmpcopyup: false };
   for (const opt of options) {
-    out.named.add(opt);
     const flag = FLAG_OPTIONS[opt];
     if (flag !== undefined) {
       out.flags = (out.flags | (flag.set ?? 0)) & ~(flag.clear ?? 0);
@@ -165,9 +162,3 @@ export function parseMountOptions(options: readonly string[] = []): ParsedMountO
   return out;
 }
 
-/** Names of the flags set in `flags`, for printing a plan. */
-export function describeMountFlags(flags: number): string[] {
-  return Object.entries(MS)
-    .filter(([, bit]) => (flags & bit) !== 0)
-    .map(([name]) => `MS_${name}`);
-}
