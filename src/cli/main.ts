@@ -174,7 +174,7 @@ export async function main(argv: string[]): Promise<number> {
       .scriptName('tsrunc')
       .usage('tsrunc [global options] <command> [command options] <container-id> [args]\n\nAn OCI container runtime, compatible with runc.')
       .epilogue("Also: --rootless true|false|auto (before the command): ignore cgroup permission errors (default auto)")
-      .parserConfiguration({ 'parse-numbers': false, 'parse-positional-numbers': false, 'camel-case-expansion': false })
+      .parserConfiguration({ 'parse-numbers': false, 'parse-positional-numbers': false, 'camel-case-expansion': false, 'boolean-negation': false })
       .option('root', { type: 'string', default: DEFAULT_ROOT, describe: 'root directory for storage of container state', global: true })
       .option('log', { type: 'string', describe: 'set the log file to write tsrunc logs to (default is stderr)', global: true })
       .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'set the log format', global: true })
