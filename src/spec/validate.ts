@@ -154,8 +154,9 @@ class SemanticChecker {
       seen.add(r.type);
       if (r.soft > r.hard) this.fail(`/process/rlimits/${i}/soft`, `soft limit ${r.soft} is above the hard limit ${r.hard}`);
     });
-    for (const [set, names] of Object.entries(proc.capabilities ?? {})) {
-      names?.forEach((name, i) => {
+    // Only the five sets: the schema lets other keys through (as runc ignores them), with any value.
+    for (const set of ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'] as const) {
+      proc.capabilities?.[set]?.forEach((name, i) => {
         if (!CAPABILITIES.includes(name)) this.warnings.push({ pointer: `/process/capabilities/${set}/${i}`, message: `unknown capability ${name} is ignored` });
       });
     }
