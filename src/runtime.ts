@@ -18,6 +18,7 @@ import { pauseContainer, resumeContainer } from './lifecycle/pause';
 import { containerPids } from './lifecycle/ps';
 import { updateContainer } from './lifecycle/update';
 import { execInContainer, type ExecOptions } from './lifecycle/exec';
+import { faultPoint } from './lifecycle/faults';
 import { native } from './native/addon';
 import type { Plan } from './plan/steps';
 
@@ -84,11 +85,14 @@ export class Runtime {
 
   /** Creates a container whose init waits for `start`. */
   create(opts: CreateOptions): State {
-    return createContainer(this.createContext(), opts);
+    const state = createContainer(this.createContext(), opts);
+    faultPoint('create:done');
+    return state;
   }
 
   start(id: string): void {
     this.withContainer(id, 'exclusive', (h) => startContainer(h, this.log));
+    faultPoint('start:done');
   }
 
   kill(id: string, signal: number, all = false): void {
@@ -97,6 +101,7 @@ export class Runtime {
 
   delete(id: string, force = false): void {
     this.withContainer(id, 'exclusive', (h) => deleteContainer(h, force, this.log));
+    faultPoint('delete:done');
   }
 
   /** create + start; unless detached, waits and returns the exit status (128+N for signal N). */
@@ -132,8 +137,10 @@ export class Runtime {
   }
 
   /** Runs a process in the container; resolves with its exit status (0 when detached). */
-  exec(id: string, opts: ExecOptions): Promise<number> {
-    return execInContainer(this.store, id, opts);
+  async exec(id: string, opts: ExecOptions): Promise<number> {
+    const status = await execInContainer(this.store, id, opts);
+    faultPoint('exec:done');
+    return status;
   }
 
   /** The container's own process (the default for `exec` flags). */

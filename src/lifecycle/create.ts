@@ -17,6 +17,7 @@ import { loadBundleConfig } from '../spec/validate';
 import { readProcStat } from '../state/proc';
 import { ownerOf, stateDocument } from '../state/status';
 import { EXEC_FIFO, rfc3339Now, writeFileAtomic, type ContainerHandle, type ContainerRecord, type StateStore } from '../state/store';
+import { faultPoint } from './faults';
 import { runHooks } from './hooks';
 import { ChildSession, connectSocket, forwardSeccompListener } from './session';
 
@@ -116,7 +117,8 @@ export function createContainer(ctx: CreateContext, opts: CreateOptions): State 
   const cleanup = new Cleanup(handle, record);
   try {
     // Written first, so that a runtime killed from here on leaves a record `delete` can clean.
-    handle.write(record);
+    handle.write(record, 'create:state-tmp');
+    faultPoint('create:recorded');
     const setup = new InitSetup(ctx, handle, record, planned, opts, cleanup);
     setup.run();
     const stat = readProcStat(record.initPid);
@@ -124,6 +126,7 @@ export function createContainer(ctx: CreateContext, opts: CreateOptions): State 
     record.initStartTime = stat.startTime;
     record.namespacePaths = namespacePaths(spec, record.initPid);
     handle.write(record);
+    faultPoint('create:ready');
     if (opts.pidFile !== undefined) writePidFile(opts.pidFile, record.initPid);
     return stateDocument(record, 'created', ownerOf(handle.dir));
   } catch (err) {
@@ -144,7 +147,7 @@ function namespacePaths(spec: Spec, pid: number): Record<string, string> {
 /** The pid alone, no newline (containerd parses the whole file as an integer). */
 export function writePidFile(file: string, pid: number): void {
   try {
-    writeFileAtomic(path.resolve(file), String(pid), 0o644);
+    writeFileAtomic(path.resolve(file), String(pid), 0o644, 'create:pid-file-tmp');
   } catch (err) {
     throw systemError(`writing pid file ${file}`, err);
   }
@@ -202,7 +205,7 @@ class InitSetup {
     const fds: Partial<Record<FdRole, number>> = { 'exec-fifo': n.openPath(fifo) };
     if (this.opts.consoleFd !== undefined) fds['console-socket'] = this.opts.consoleFd;
     else if (this.opts.consoleSocket !== undefined) fds['console-socket'] = connectSocket(this.opts.consoleSocket, 'the console socket', this.record.id);
-    const session = new ChildSession(this.plan, this.record.id);
+    const session = new ChildSession(this.plan, this.record.id, 'create:spawned');
     this.cleanup.session = session;
     session.run(fds, (tag, childPid, fd) => this.answerSync(tag, childPid, fd));
     this.record.initPid = session.pid;
@@ -230,16 +233,19 @@ class InitSetup {
         }
       }
       joinCgroups(this.record.cgroupPaths, childPid);
+      faultPoint('create:cgroup');
       return undefined;
     }
     if (tag === 'userns') {
       this.writeIdMaps(childPid);
+      faultPoint('create:userns');
       return undefined;
     }
     if (tag === 'hooks') {
       // The init's pid is known now (after the fork): the state the hooks see carries it.
       this.record.initPid = this.cleanup.session?.pid ?? childPid;
       const state = (status: State['status']): State => stateDocument(this.record, status, ownerOf(this.handle.dir));
+      faultPoint('create:hooks');
       runHooks(this.spec, 'prestart', state('creating'), this.ctx.log, 'fail');
       runHooks(this.spec, 'createRuntime', state('creating'), this.ctx.log, 'fail');
       return `${JSON.stringify(state('creating'))}\0${JSON.stringify(state('created'))}`;

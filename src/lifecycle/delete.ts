@@ -9,9 +9,11 @@ import { native } from '../native/addon';
 import { computeStatus, ownerOf, stateDocument } from '../state/status';
 import type { ContainerHandle } from '../state/store';
 import { waitForExit } from './container';
+import { faultPoint } from './faults';
 import { runHooks } from './hooks';
 
 export function deleteContainer(handle: ContainerHandle, force: boolean, log: Logger): void {
+  faultPoint('delete:locked');
   const record = handle.read();
   const status = computeStatus(record, handle.dir);
   if ((status === 'running' || status === 'paused') && !force) {
@@ -25,7 +27,9 @@ export function deleteContainer(handle: ContainerHandle, force: boolean, log: Lo
       throw new TsruncError('system', `container init ${record.initPid} did not exit after SIGKILL`, { containerId: record.id });
     }
   }
+  faultPoint('delete:killed');
   removeCgroups(record.cgroupPaths, (pid) => native().kill(pid, 9));
+  faultPoint('delete:cgroups-removed');
   if (record.initPid > 0) runHooks(record.config, 'poststop', stateDocument(record, 'stopped', ownerOf(handle.dir)), log, 'warn');
   handle.remove();
 }

@@ -16,6 +16,7 @@ import { computeStatus, ownerOf, stateDocument } from '../state/status';
 import type { ContainerRecord, StateStore } from '../state/store';
 import { writePidFile } from './create';
 import { ConsoleRelay, exitCodeOf, waitForInit } from './run';
+import { faultPoint } from './faults';
 import { ChildSession, connectSocket, forwardSeccompListener } from './session';
 
 export interface ExecOptions {
@@ -121,6 +122,7 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
   let session: ChildSession;
   let relay: ConsoleRelay | undefined;
   try {
+    faultPoint('exec:locked');
     const record = handle.read();
     const status = computeStatus(record, handle.dir);
     if (status === 'stopped') throw new TsruncError('state', 'cannot exec in a stopped container', { containerId: id });
@@ -138,11 +140,13 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
     const cgroupPaths = execCgroupPaths(record.cgroupPaths, opts.subCgroups ?? [], detectHierarchies(), id);
     const plan = execPlan(record, opts, consoleFds['console-socket'] !== undefined);
     if (!opts.detach) native().setSubreaper(true);
-    session = new ChildSession(plan, id);
+    session = new ChildSession(plan, id, 'exec:spawned');
     try {
       session.run(consoleFds, (tag, childPid, fd) => {
-        if (tag === 'cgroup') joinCgroups(cgroupPaths, childPid);
-        else if (tag === 'seccomp' && fd !== undefined) {
+        if (tag === 'cgroup') {
+          joinCgroups(cgroupPaths, childPid);
+          faultPoint('exec:cgroup');
+        } else if (tag === 'seccomp' && fd !== undefined) {
           const seccomp = record.config.linux?.seccomp;
           const state = { ...stateDocument(record, status, ownerOf(handle.dir)), pid: session.pid };
           forwardSeccompListener(seccomp?.listenerPath ?? '', fd, state, seccomp?.listenerMetadata);
@@ -157,6 +161,7 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
       if (relayEnd !== undefined) fs.closeSync(relayEnd);
     }
     if (opts.pidFile !== undefined) writePidFile(opts.pidFile, session.pid);
+    faultPoint('exec:ready');
   } finally {
     handle.release();
   }

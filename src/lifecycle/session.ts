@@ -7,6 +7,7 @@ import { dmzPath, native } from '../native/addon';
 import { describeStep, type FdRole, type Plan } from '../plan/steps';
 import type { State } from '../spec/types';
 import { lowerStep } from '../plan/wire';
+import { faultPoint, type FaultPoint } from './faults';
 import { sleepMs } from '../util/sleep';
 
 /** Answers one sync point (`fd`: one the child sent with it); the returned text is the ack's payload. */
@@ -23,6 +24,8 @@ export class ChildSession {
   constructor(
     private readonly plan: Plan,
     private readonly containerId: string,
+    /** Tests only: where to stop once the child is forked (see faults.ts). */
+    private readonly spawnedPoint?: FaultPoint,
   ) {}
 
   /**
@@ -49,6 +52,7 @@ export class ChildSession {
     }
     this.pid = this.childPid;
     try {
+      if (this.spawnedPoint !== undefined) faultPoint(this.spawnedPoint);
       this.converse(onSync);
     } finally {
       this.close();

@@ -7,6 +7,7 @@ import { native } from '../native/addon';
 import { isSameProcessAlive } from '../state/proc';
 import { computeStatus, ownerOf, stateDocument } from '../state/status';
 import type { ContainerHandle, ContainerRecord } from '../state/store';
+import { faultPoint } from './faults';
 import { runHooks } from './hooks';
 
 export function startContainer(handle: ContainerHandle, log: Logger): void {
@@ -14,10 +15,12 @@ export function startContainer(handle: ContainerHandle, log: Logger): void {
   const status = computeStatus(record, handle.dir);
   if (status === 'stopped') throw new TsruncError('state', 'cannot start a container that has stopped', { containerId: record.id });
   if (status !== 'created') throw new TsruncError('state', `cannot start an already ${status} container`, { containerId: record.id });
+  faultPoint('start:locked');
   const output = releaseInit(handle, record);
+  faultPoint('start:released');
   if (output !== '') throw new TsruncError('system', `starting container process: ${output}`, { containerId: record.id });
   record.started = true;
-  handle.write(record);
+  handle.write(record, 'start:state-tmp');
   fs.rmSync(handle.fifoPath, { force: true });
   runHooks(record.config, 'poststart', stateDocument(record, 'running', ownerOf(handle.dir)), log, 'warn');
 }

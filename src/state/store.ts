@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TsruncError, isErrno, notFound, systemError } from '../errors';
+import { faultPoint, type FaultPoint } from '../lifecycle/faults';
 import { native } from '../native/addon';
 import type { Spec } from '../spec/types';
 import { checkContainerId } from './id';
@@ -78,8 +79,9 @@ export class ContainerHandle {
     return fs.existsSync(path.join(this.dir, STATE_FILE));
   }
 
-  write(record: ContainerRecord): void {
-    writeFileAtomic(path.join(this.dir, STATE_FILE), JSON.stringify(record));
+  /** `point`: the fault point between the temp file and the rename (tests only). */
+  write(record: ContainerRecord, point?: FaultPoint): void {
+    writeFileAtomic(path.join(this.dir, STATE_FILE), JSON.stringify(record), 0o600, point);
   }
 
   /** Removes the container's directory; the lock is released with it. */
@@ -127,6 +129,7 @@ export class StateStore {
     }
     try {
       const fd = openLock(dir, 'exclusive');
+      faultPoint('create:state-dir');
       return new ContainerHandle(this, id, fd);
     } catch (err) {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -180,7 +183,7 @@ function openLock(dir: string, mode: LockMode): number {
 }
 
 /** Write-then-rename so that a reader sees the old content or the new, never a part. */
-export function writeFileAtomic(file: string, content: string, mode = 0o600): void {
+export function writeFileAtomic(file: string, content: string, mode = 0o600, point?: FaultPoint): void {
   const tmp = `${file}.${process.pid}.tmp`;
   const fd = fs.openSync(tmp, 'w', mode);
   try {
@@ -189,6 +192,7 @@ export function writeFileAtomic(file: string, content: string, mode = 0o600): vo
   } finally {
     fs.closeSync(fd);
   }
+  if (point !== undefined) faultPoint(point);
   fs.renameSync(tmp, file);
   const dirFd = fs.openSync(path.dirname(file), 'r');
   try {
