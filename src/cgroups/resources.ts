@@ -55,6 +55,7 @@ class WritePlanner {
     this.writes.push({ hierarchy: h.key, file, value: String(value), pointer });
   }
 
+  // memory.kernel is ignored here; validation warns (KERNEL_MEMORY_IGNORED in spec/validate.ts).
   memory(mem: NonNullable<Resources['memory']>): void {
     const at = `${R}/memory`;
     const h = this.target('memory', at);
@@ -71,7 +72,6 @@ class WritePlanner {
         if (swap !== undefined) this.put(h, 'memory.memsw.limit_in_bytes', swap, `${at}/swap`);
       }
       if (mem.reservation !== undefined) this.put(h, 'memory.soft_limit_in_bytes', mem.reservation, `${at}/reservation`);
-      if (mem.kernel !== undefined) this.problems.push({ pointer: `${at}/kernel`, message: 'kernel memory limits are deprecated by the kernel and not supported' });
       if (mem.kernelTCP !== undefined) this.put(h, 'memory.kmem.tcp.limit_in_bytes', mem.kernelTCP, `${at}/kernelTCP`);
       if (mem.swappiness !== undefined) this.put(h, 'memory.swappiness', mem.swappiness, `${at}/swappiness`);
       if (mem.disableOOMKiller === true) this.put(h, 'memory.oom_control', 1, `${at}/disableOOMKiller`);
@@ -80,7 +80,6 @@ class WritePlanner {
       if (mem.limit !== undefined) this.put(h, 'memory.max', max(mem.limit), `${at}/limit`);
       if (mem.reservation !== undefined) this.put(h, 'memory.low', max(mem.reservation), `${at}/reservation`);
       if (mem.swappiness !== undefined) this.problems.push({ pointer: `${at}/swappiness`, message: 'is not supported on cgroup v2' });
-      if (mem.kernel !== undefined) this.problems.push({ pointer: `${at}/kernel`, message: 'kernel memory limits are not supported on cgroup v2' });
       if (mem.kernelTCP !== undefined) this.problems.push({ pointer: `${at}/kernelTCP`, message: 'is not supported on cgroup v2' });
       if (mem.disableOOMKiller === true) this.problems.push({ pointer: `${at}/disableOOMKiller`, message: 'is not supported on cgroup v2' });
       if (mem.swap !== undefined) {

@@ -71,7 +71,6 @@ export interface UpdateFlags {
   memory?: string;
   memoryReservation?: string;
   memorySwap?: string;
-  kernelMemory?: string;
   kernelMemoryTcp?: string;
   pidsLimit?: number;
   l3CacheSchema?: string;
@@ -97,7 +96,6 @@ export function resourcesFromFlags(f: UpdateFlags): Resources {
   if (Object.keys(mem).length > 0) r.memory = mem;
   if (f.pidsLimit !== undefined) r.pids = { limit: f.pidsLimit };
   if (f.blkioWeight !== undefined) r.blockIO = { weight: f.blkioWeight };
-  if (f.kernelMemory !== undefined) throw new ConfigError('--kernel-memory', [{ pointer: '', message: 'kernel memory limits are not supported (deprecated by the kernel)' }]);
   if (f.l3CacheSchema !== undefined || f.memBwSchema !== undefined) throw new ConfigError('--l3-cache-schema', [{ pointer: '', message: 'Intel RDT is not supported by tsrunc' }]);
   return r;
 }

@@ -28,6 +28,9 @@ export interface ValidationResult {
 
 export const CONFIG_FILE = 'config.json';
 
+/** memory.kernel is accepted and ignored, as runc 1.1 does: the kernel deprecated kmem limits, and docker still sends the field. */
+export const KERNEL_MEMORY_IGNORED = 'kernel memory limits are ignored (deprecated by the kernel)';
+
 /** Reads and validates <bundle>/config.json. Throws ConfigError listing every problem. */
 export function loadBundleConfig(options: ValidateOptions): ValidationResult {
   const file = options.file ?? CONFIG_FILE;
@@ -202,6 +205,7 @@ class SemanticChecker {
 
   private checkLinux(): void {
     const linux = this.spec.linux ?? {};
+    if (linux.resources?.memory?.kernel !== undefined) this.warnings.push({ pointer: '/linux/resources/memory/kernel', message: KERNEL_MEMORY_IGNORED });
     const hasUserns = this.allNamespaces.has('user');
     const newUserns = this.newNamespaces.has('user');
     for (const key of ['uidMappings', 'gidMappings'] as const) {

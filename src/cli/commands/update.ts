@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import * as fs from 'node:fs';
 import { parseResources, resourcesFromFlags } from '../../lifecycle/update';
+import { KERNEL_MEMORY_IGNORED } from '../../spec/validate';
 import { defineCommand, type GlobalArgs } from '../context';
 
 const NUMERIC_FLAGS: [string, string][] = [
@@ -57,13 +58,13 @@ export default defineCommand<UpdateFlags>({
         memory: str('memory'),
         memoryReservation: str('memory-reservation'),
         memorySwap: str('memory-swap'),
-        kernelMemory: str('kernel-memory'),
         kernelMemoryTcp: str('kernel-memory-tcp'),
         pidsLimit: num('pids-limit'),
         l3CacheSchema: str('l3-cache-schema'),
         memBwSchema: str('mem-bw-schema'),
       });
     }
+    if (args['kernel-memory'] !== undefined || resources.memory?.kernel !== undefined) ctx.log.warn(KERNEL_MEMORY_IGNORED);
     ctx.runtime.update(args['container-id'], resources);
   },
 });

@@ -1,0 +1,152 @@
+// podman on tsrunc: podman → conmon → tsrunc, with `--runtime bin/tsrunc --cgroup-manager
+// cgroupfs --events-backend file`, private storage, and `--rootfs` of a busybox tree.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import t from 'tap';
+import { busyboxRootfs, rootSkipReason } from '../helpers/container';
+import { clientLeftovers, haveCommand, inPty, podmanSetup, pollUntil, type Podman } from '../helpers/clients';
+import { TSRUNC, tempDir } from '../helpers/tsrunc';
+
+const skip = rootSkipReason() || (haveCommand('podman') ? false : 'podman is not installed (scripts/setup.sh installs it)');
+
+let p: Podman;
+let rootfs: string;
+let run: string[];
+
+function status(name: string): string {
+  return p.podman(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', name]).stdout.trim();
+}
+
+function cgroupFile(name: string, controller: string, file: string): string {
+  const id = p.podman(['inspect', '-f', '{{.Id}}', name]).stdout.trim();
+  const v1 = path.join('/sys/fs/cgroup', controller, p.cgroupParent, `libpod-${id}`, file);
+  return fs.existsSync(v1) ? v1 : path.join('/sys/fs/cgroup', p.cgroupParent, `libpod-${id}`, file);
+}
+
+t.before(() => {
+  if (skip !== false) return;
+  p = podmanSetup(t);
+  // podman creates mount points (/run/.containerenv, /etc/hosts ...) in the rootfs: a copy of its own.
+  rootfs = path.join(tempDir(t, 'tsrunc-podman-rootfs'), 'rootfs');
+  execFileSync('cp', ['-a', busyboxRootfs(t), rootfs]);
+  run = ['--runtime', TSRUNC, ...p.runFlags];
+});
+
+t.test('podman run: output and exit status', { skip }, async (t) => {
+  const r = p.podman(['run', '--rm', ...run, '--rootfs', rootfs, 'sh', '-c', 'echo hello from podman; exit 0']);
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, 'hello from podman\n');
+  const code = p.podman(['run', '--name', 'exit-code', ...run, '--rootfs', rootfs, 'sh', '-c', 'exit 42']);
+  t.equal(code.status, 42, 'podman run exits with the container\'s code');
+  t.equal(status('exit-code'), 'exited 42', 'podman inspect reports the code of a process that exited on its own');
+  t.equal(p.podman(['rm', 'exit-code']).status, 0);
+});
+
+t.test('podman run -d, ps, inspect, logs, top, stats', { skip }, async (t) => {
+  const r = p.podman(['run', '-d', '--name', 'web', ...run, '--rootfs', rootfs, 'sh', '-c', 'echo started; exec sleep 1000']);
+  t.equal(r.status, 0, r.stderr);
+  t.match(p.podman(['ps']).stdout, /\bweb\n/, 'podman ps lists it');
+  t.equal(p.podman(['inspect', '-f', '{{.OCIRuntime}}', 'web']).stdout.trim(), TSRUNC, 'podman ran it with tsrunc');
+  t.equal(status('web'), 'running 0');
+  const pid = Number(p.podman(['inspect', '-f', '{{.State.Pid}}', 'web']).stdout);
+  t.ok(pid > 0 && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') === 'sleep\u00001000\u0000', 'inspect names the live init pid (from tsrunc\'s pid file)');
+  t.ok(await pollUntil(() => p.podman(['logs', 'web']).stdout === 'started\n'), 'podman logs shows the output');
+  const top = p.podman(['top', 'web']);
+  t.equal(top.status, 0, top.stderr);
+  t.match(top.stdout, /sleep 1000/, 'podman top lists the init');
+  const stats = p.podman(['stats', '--no-stream', '--format', '{{.Name}} {{.PIDs}}', 'web']);
+  t.equal(stats.status, 0, stats.stderr);
+  t.match(stats.stdout, /^web 1\n/, 'podman stats reads the cgroup tsrunc made');
+});
+
+t.test('podman exec, with and without -t', { skip }, async (t) => {
+  const ex = p.podman(['exec', 'web', 'sh', '-c', 'echo in-exec; exit 3']);
+  t.equal(ex.status, 3, 'the exec\'s exit code');
+  t.equal(ex.stdout, 'in-exec\n');
+  const tty = p.podman(['exec', '-t', 'web', 'tty']);
+  t.equal(tty.status, 0, tty.stderr);
+  t.match(tty.stdout, /^\/dev\/pts\/\d+\r?\n$/, 'exec -t gets a pty from tsrunc\'s console socket');
+});
+
+t.test('podman pause / unpause', { skip }, async (t) => {
+  t.equal(p.podman(['pause', 'web']).status, 0);
+  t.equal(status('web'), 'paused 0');
+  const frozen = cgroupFile('web', 'freezer', 'freezer.state');
+  if (fs.existsSync(frozen)) t.equal(fs.readFileSync(frozen, 'utf8').trim(), 'FROZEN');
+  t.equal(p.podman(['unpause', 'web']).status, 0);
+  t.equal(status('web'), 'running 0');
+});
+
+t.test('podman update --memory --cpus', { skip }, async (t) => {
+  const r = p.podman(['update', '--memory', '64m', '--cpus', '0.5', 'web']);
+  t.equal(r.status, 0, r.stderr);
+  const mem = cgroupFile('web', 'memory', 'memory.limit_in_bytes');
+  t.equal(fs.readFileSync(fs.existsSync(mem) ? mem : cgroupFile('web', 'memory', 'memory.max'), 'utf8').trim(), String(64 * 1024 * 1024));
+  const quota = cgroupFile('web', 'cpu', 'cpu.cfs_quota_us');
+  if (fs.existsSync(quota)) t.equal(fs.readFileSync(quota, 'utf8').trim(), '50000');
+  else t.match(fs.readFileSync(cgroupFile('web', 'cpu', 'cpu.max'), 'utf8'), /^50000 100000/);
+});
+
+t.test('podman kill delivers the signal; podman rm', { skip }, async (t) => {
+  const r = p.podman(['run', '-d', '--name', 'trapper', ...run, '--rootfs', rootfs, 'sh', '-c', 'trap "echo got-usr1; exit 9" USR1; while true; do sleep 0.1; done']);
+  t.equal(r.status, 0, r.stderr);
+  t.equal(p.podman(['kill', '-s', 'USR1', 'trapper']).status, 0);
+  t.ok(await pollUntil(() => status('trapper') === 'exited 9'), `exited with the trap's code (${status('trapper')})`);
+  t.equal(p.podman(['logs', 'trapper']).stdout, 'got-usr1\n');
+  t.equal(p.podman(['rm', 'trapper']).status, 0);
+  t.equal(p.podman(['rm', '-f', '-t', '0', 'web']).status, 0, 'podman rm -f of a running container');
+});
+
+t.test('podman stop: SIGTERM, then SIGKILL after the grace period', { skip }, async (t) => {
+  p.podman(['run', '-d', '--name', 'polite', ...run, '--rootfs', rootfs, 'sh', '-c', 'trap "echo got-term; exit 7" TERM; while true; do sleep 0.1; done']);
+  t.equal(p.podman(['stop', '-t', '5', 'polite']).status, 0);
+  t.equal(status('polite'), 'exited 7', 'a process that handles SIGTERM exits with its own code');
+  p.podman(['run', '-d', '--name', 'stubborn', ...run, '--rootfs', rootfs, 'sh', '-c', 'trap "" TERM; while true; do sleep 0.1; done']);
+  const started = Date.now();
+  t.equal(p.podman(['stop', '-t', '1', 'stubborn']).status, 0);
+  t.ok(Date.now() - started >= 1000, 'podman waited the grace period');
+  t.equal(status('stubborn'), 'exited 137', 'then SIGKILL');
+  t.equal(p.podman(['rm', 'polite', 'stubborn']).status, 0);
+});
+
+t.test('podman restart', { skip }, async (t) => {
+  p.podman(['run', '-d', '--name', 'again', ...run, '--rootfs', rootfs, 'sh', '-c', 'echo run; exec sleep 1000']);
+  const before = Number(p.podman(['inspect', '-f', '{{.State.Pid}}', 'again']).stdout);
+  const r = p.podman(['restart', '-t', '1', 'again']);
+  t.equal(r.status, 0, r.stderr);
+  t.equal(status('again'), 'running 0');
+  t.not(Number(p.podman(['inspect', '-f', '{{.State.Pid}}', 'again']).stdout), before, 'a new init');
+  t.equal(p.podman(['rm', '-f', '-t', '0', 'again']).status, 0);
+});
+
+t.test('podman run -t: a real pty', { skip }, async (t) => {
+  const r = inPty(['podman', ...p.globals, 'run', '--rm', '-t', ...run, '--rootfs', rootfs, 'sh', '-c', 'tty; stty -a']);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /^\/dev\/pts\/\d+\n/, 'its stdout is a pty');
+  t.match(r.stdout, /speed \d+ baud/, 'stty reads the terminal\'s settings');
+});
+
+t.test('podman run of a missing executable shows tsrunc\'s error', { skip }, async (t) => {
+  const r = p.podman(['run', '--rm', ...run, '--rootfs', rootfs, 'no-such-program']);
+  t.equal(r.status, 127, 'podman maps "not found" to 127');
+  t.match(r.stderr, /no-such-program.*executable file not found in \$PATH/, 'the message tsrunc printed reaches the user');
+});
+
+t.test('the runtime named in containers.conf', { skip }, async (t) => {
+  // The containers.conf of docs/integration.md.
+  const own = podmanSetup(t, () => `[engine]\nruntime = "tsrunc"\n\n[engine.runtimes]\ntsrunc = ["${TSRUNC}"]\n`);
+  const r = own.podman(['run', '--name', 'dflt', ...own.runFlags, '--rootfs', rootfs, 'sh', '-c', 'echo from-containers-conf']);
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, 'from-containers-conf\n');
+  t.equal(own.podman(['inspect', '-f', '{{.OCIRuntime}}', 'dflt']).stdout.trim(), 'tsrunc');
+  t.equal(own.podman(['rm', 'dflt']).status, 0);
+  own.stop();
+  t.same(clientLeftovers(own.dir, own.cgroupParent), [], 'nothing left');
+});
+
+t.test('nothing is left: no container, conmon, mount or cgroup', { skip }, async (t) => {
+  t.equal(p.podman(['ps', '-aq']).stdout, '', 'no container');
+  p.stop();
+  t.same(clientLeftovers(p.dir, p.cgroupParent), []);
+});

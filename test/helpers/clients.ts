@@ -1,0 +1,281 @@
+// Real clients for the e2e tests: a private containerd, a private dockerd and a podman with
+// private storage, each driving bin/tsrunc. Every daemon, container, mount and cgroup they make
+// lives under one temp dir or one cgroup name of this test process, and `stop()` (also run as
+// a teardown, so it happens when a test fails) removes all of it.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { busyboxRootfs } from './container';
+import { buildOciArchive } from './oci-image';
+import { TSRUNC, runCommand, tempDir, type RunOptions, type RunResult, type Teardownable } from './tsrunc';
+
+export type Client = (args: string[], opts?: RunOptions) => RunResult;
+
+export function haveCommand(name: string, versionArgs = ['--version']): boolean {
+  return spawnSync(name, versionArgs).status === 0;
+}
+
+/** Runs `argv` with a pseudo-terminal as its stdin/stdout (util-linux `script`), as a user at a terminal would. */
+export function inPty(argv: string[], opts: RunOptions = {}): RunResult {
+  const quoted = argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const r = runCommand('script', ['-qec', quoted, '/dev/null'], opts);
+  return { ...r, stdout: r.stdout.replace(/\r+\n/g, '\n') };
+}
+
+export async function pollUntil(pred: () => boolean, timeoutMs = 20_000, everyMs = 100): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (pred()) return true;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return pred();
+}
+
+/** Cgroup directories named `name` (and below), in every hierarchy of this host. */
+export function cgroupTree(name: string): string[] {
+  const found: string[] = [];
+  const walk = (dir: string): void => {
+    found.push(dir);
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(dir, e.name));
+  };
+  const bases = ['/sys/fs/cgroup', ...fs.readdirSync('/sys/fs/cgroup', { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join('/sys/fs/cgroup', e.name))];
+  for (const base of bases) {
+    const dir = path.join(base, name);
+    if (fs.existsSync(path.join(dir, 'cgroup.procs'))) walk(dir);
+  }
+  return found;
+}
+
+/** Removes the cgroup tree `name` in every hierarchy, deepest first; returns what could not be removed. */
+export function removeCgroupTree(name: string): string[] {
+  const left: string[] = [];
+  for (const dir of cgroupTree(name).reverse()) {
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      left.push(dir);
+    }
+  }
+  return left;
+}
+
+/** Mount points at or below `dir`, deepest first. */
+export function mountsUnder(dir: string): string[] {
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m): m is string => m !== undefined && (m === dir || m.startsWith(`${dir}/`)))
+    .sort((a, b) => b.length - a.length);
+}
+
+/** Pids of processes whose command line mentions `needle`, other than this one. */
+export function processesWith(needle: string): number[] {
+  const pids: number[] = [];
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      if (fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(needle)) pids.push(Number(e));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+/** What a client run left behind: mounts under its dir, processes naming it, its cgroups. */
+export function clientLeftovers(dir: string, cgroupName: string): string[] {
+  return [...mountsUnder(dir).map((m) => `mount ${m}`), ...processesWith(dir).map((p) => `process ${p}`), ...cgroupTree(cgroupName).map((c) => `cgroup ${c}`)];
+}
+
+async function stopDaemon(daemon: ChildProcess, timeoutMs: number): Promise<void> {
+  if (daemon.exitCode !== null || daemon.signalCode !== null) return;
+  const exited = new Promise((r) => daemon.once('exit', r));
+  daemon.kill('SIGTERM');
+  const timer = setTimeout(() => daemon.kill('SIGKILL'), timeoutMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Last resort after a daemon stopped: unmount what is left under `dir`, kill what still names it. */
+function sweep(dir: string, cgroupName: string): void {
+  for (const pid of processesWith(dir)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+  for (const m of mountsUnder(dir)) spawnSync('umount', ['-l', m]);
+  removeCgroupTree(cgroupName);
+}
+
+// ---------------------------------------------------------------- containerd
+
+export interface Containerd {
+  dir: string;
+  socket: string;
+  /** Namespace all ctr calls use. */
+  namespace: string;
+  ctr: Client;
+  /** The image imported from the busybox rootfs (Cmd `sh`). */
+  image: string;
+  stop(): Promise<void>;
+}
+
+export interface ContainerdOptions {
+  /** Extra TOML appended to config.toml (runtimes, CRI plugin settings). */
+  extraConfig?: string;
+  /** Keep the CRI plugin (disabled otherwise). */
+  cri?: boolean;
+  namespace?: string;
+}
+
+export async function startContainerd(t: Teardownable, opts: ContainerdOptions = {}): Promise<Containerd> {
+  const dir = tempDir(t, 'tsrunc-containerd');
+  const socket = path.join(dir, 'containerd.sock');
+  const config = path.join(dir, 'config.toml');
+  const namespace = opts.namespace ?? `tsrunc-e2e-${process.pid}`;
+  const image = `docker.io/library/tsrunc-busybox:${process.pid}`;
+  fs.writeFileSync(
+    config,
+    [
+      'version = 2',
+      `root = "${dir}/root"`,
+      `state = "${dir}/state"`,
+      opts.cri === true ? '' : 'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      '[grpc]',
+      `  address = "${socket}"`,
+      '[ttrpc]',
+      `  address = "${socket}.ttrpc"`,
+      opts.extraConfig ?? '',
+      '',
+    ].join('\n'),
+  );
+  const log = fs.openSync(path.join(dir, 'containerd.log'), 'w');
+  const daemon = spawn('containerd', ['--config', config], { stdio: ['ignore', log, log] });
+  const ctr: Client = (args, o = {}) => runCommand('ctr', ['--address', socket, '--namespace', namespace, ...args], o);
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    for (const id of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['task', 'kill', '-s', 'KILL', id]), ctr(['task', 'rm', '-f', id]);
+    for (const id of ctr(['container', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['container', 'rm', id]);
+    await stopDaemon(daemon, 20_000);
+    fs.closeSync(log);
+    sweep(dir, namespace);
+  };
+  t.teardown(stop);
+  if (!(await pollUntil(() => ctr(['version']).status === 0, 30_000))) throw new Error(`containerd did not start: ${fs.readFileSync(path.join(dir, 'containerd.log'), 'utf8').slice(-2000)}`);
+  const archive = buildOciArchive(busyboxRootfs(t), dir, image);
+  const imported = ctr(['image', 'import', archive]);
+  if (imported.status !== 0) throw new Error(`ctr image import: ${imported.stderr}`);
+  return { dir, socket, namespace, ctr, image, stop };
+}
+
+// ---------------------------------------------------------------- dockerd
+
+export interface Dockerd {
+  dir: string;
+  /** dockerd's --exec-root: the runtime's --root is <execRoot>/runtime-runc/moby. */
+  execRoot: string;
+  /** Cgroup parent of every container of this daemon. */
+  cgroupParent: string;
+  docker: Client;
+  /** The image made by `docker import` of the busybox rootfs (Cmd `sh`). */
+  image: string;
+  stop(): Promise<void>;
+}
+
+export interface DockerdOptions {
+  /** Extra dockerd flags (default: `--add-runtime tsrunc=bin/tsrunc`). */
+  flags?: string[];
+  /** A daemon.json given with --config-file. */
+  daemonJson?: Record<string, unknown>;
+}
+
+export const DOCKER_CLI = '/usr/bin/docker';
+
+export async function startDockerd(t: Teardownable, opts: DockerdOptions = {}): Promise<Dockerd> {
+  const dir = tempDir(t, 'tsrunc-docker');
+  const execRoot = path.join(dir, 'exec');
+  const socket = path.join(dir, 'docker.sock');
+  const cgroupParent = `tsrunc-e2e-${path.basename(dir)}`;
+  const image = `tsrunc-busybox:${process.pid}`;
+  const args = [
+    '--data-root', path.join(dir, 'data'),
+    '--exec-root', execRoot,
+    '--pidfile', path.join(dir, 'docker.pid'),
+    '-H', `unix://${socket}`,
+    '--bridge=none', '--iptables=false', '--ip6tables=false',
+    '--storage-driver', 'vfs',
+    '--cgroup-parent', `/${cgroupParent}`,
+  ];
+  if (opts.daemonJson !== undefined) {
+    fs.writeFileSync(path.join(dir, 'daemon.json'), JSON.stringify(opts.daemonJson, null, 2));
+    args.push('--config-file', path.join(dir, 'daemon.json'));
+  }
+  args.push(...(opts.flags ?? ['--add-runtime', `tsrunc=${TSRUNC}`]));
+  const log = fs.openSync(path.join(dir, 'dockerd.log'), 'w');
+  const daemon = spawn('dockerd', args, { stdio: ['ignore', log, log] });
+  // DOCKER_CONFIG keeps the CLI off /root/.docker.
+  const env = { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: path.join(dir, 'cli') };
+  const docker: Client = (a, o = {}) => runCommand(DOCKER_CLI, a, { env, ...o });
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    const ids = docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
+    if (ids.length > 0) docker(['rm', '-f', ...ids]);
+    await stopDaemon(daemon, 30_000);
+    fs.closeSync(log);
+    sweep(dir, cgroupParent);
+  };
+  t.teardown(stop);
+  if (!(await pollUntil(() => docker(['version']).status === 0, 60_000))) throw new Error(`dockerd did not start: ${fs.readFileSync(path.join(dir, 'dockerd.log'), 'utf8').slice(-2000)}`);
+  const tarball = path.join(dir, 'rootfs.tar');
+  runCommand('tar', ['-C', busyboxRootfs(t), '--numeric-owner', '-cf', tarball, '.']);
+  const imported = docker(['import', '--change', 'CMD ["sh"]', tarball, image]);
+  if (imported.status !== 0) throw new Error(`docker import: ${imported.stderr}`);
+  return { dir, execRoot, cgroupParent, docker, image, stop };
+}
+
+// ---------------------------------------------------------------- podman
+
+export interface Podman {
+  dir: string;
+  cgroupParent: string;
+  /** podman with private storage, tmpdir and events file; `--runtime` is the caller's to give. */
+  podman: Client;
+  /** The global flags `podman` puts first (storage, tmpdir, cgroup manager, events backend). */
+  globals: string[];
+  /** The flags this VM needs on every `podman run` / `create` (rlimits within the hard limits, no network, our cgroup parent). */
+  runFlags: string[];
+  stop(): void;
+}
+
+/**
+ * podman with its storage (graph root, run root), tmpdir and event log in a temp dir.
+ * `containersConf`, when given, is written to that dir and named by CONTAINERS_CONF.
+ */
+export function podmanSetup(t: Teardownable, containersConf?: (dir: string) => string): Podman {
+  const dir = tempDir(t, 'tsrunc-podman');
+  const cgroupParent = `tsrunc-e2e-${path.basename(dir)}`;
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (containersConf !== undefined) {
+    fs.writeFileSync(path.join(dir, 'containers.conf'), containersConf(dir));
+    env.CONTAINERS_CONF = path.join(dir, 'containers.conf');
+  }
+  const globals = ['--root', path.join(dir, 'storage'), '--runroot', path.join(dir, 'run'), '--tmpdir', path.join(dir, 'tmp'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+  const podman: Client = (a, o = {}) => runCommand('podman', [...globals, ...a], { env, ...o });
+  let stopped = false;
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    podman(['rm', '-af', '-t', '0']);
+    sweep(dir, cgroupParent);
+  };
+  t.teardown(stop);
+  const runFlags = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '--network', 'none', '--cgroup-parent', `/${cgroupParent}`];
+  return { dir, cgroupParent, podman, globals, runFlags, stop };
+}
