@@ -1,100 +1,108 @@
 // containerd on tsrunc: a private containerd (its own config, root, state and socket) whose
-// containerd-shim-runc-v2 runs bin/tsrunc, driven with ctr as a user would.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+// containerd-shim-runc-v2 runs bin/tsrunc (`ctr run --runc-binary`), driven with ctr as a
+// user would. The CRI path (a configured runtime and RuntimeClass) is in cri.test.ts.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
-import { busyboxRootfs, rootSkipReason } from '../helpers/container';
-import { buildOciArchive } from '../helpers/oci-image';
-import { TSRUNC, tempDir, type Teardownable } from '../helpers/tsrunc';
+import { rootSkipReason } from '../helpers/container';
+import { clientLeftovers, haveCommand, inPty, pollUntil, startContainerd, type Containerd } from '../helpers/clients';
+import { TSRUNC } from '../helpers/tsrunc';
 
-const haveContainerd = spawnSync('containerd', ['--version']).status === 0;
-const skip = rootSkipReason() || (haveContainerd ? false : 'containerd is not installed (scripts/setup.sh installs it)');
-const NS = `tsrunc-e2e-${process.pid}`;
-const IMAGE = `docker.io/library/tsrunc-busybox:${process.pid}`;
+const skip = rootSkipReason() || (haveCommand('containerd') ? false : 'containerd is not installed (scripts/setup.sh installs it)');
 
-interface Ctr {
-  (args: string[], opts?: { input?: string; timeoutMs?: number }): { status: number | null; stdout: string; stderr: string };
+let c: Containerd;
+let runcRoot: string;
+let rt: string[];
+
+function taskStatus(id: string): string | undefined {
+  return new RegExp(`^${id}\\s+\\d+\\s+(\\S+)`, 'm').exec(c.ctr(['task', 'ls']).stdout)?.[1];
 }
 
-async function startContainerd(t: Teardownable): Promise<{ ctr: Ctr; runcRoot: string; daemon: ChildProcess }> {
-  const dir = tempDir(t, 'tsrunc-containerd');
-  const sock = path.join(dir, 'containerd.sock');
-  const config = path.join(dir, 'config.toml');
-  fs.writeFileSync(
-    config,
-    [
-      'version = 2',
-      `root = "${dir}/root"`,
-      `state = "${dir}/state"`,
-      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-      '[grpc]',
-      `  address = "${sock}"`,
-      '[ttrpc]',
-      `  address = "${sock}.ttrpc"`,
-      '',
-    ].join('\n'),
-  );
-  const log = fs.openSync(path.join(dir, 'containerd.log'), 'w');
-  const daemon = spawn('containerd', ['--config', config], { stdio: ['ignore', log, log] });
-  const runcRoot = path.join(dir, 'runc-root');
-  const ctr: Ctr = (args, opts = {}) => {
-    const r = spawnSync('ctr', ['--address', sock, '--namespace', NS, ...args], { input: opts.input, encoding: 'utf8', timeout: opts.timeoutMs ?? 60_000 });
-    return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-  };
-  t.teardown(async () => {
-    // Everything this test made in its namespace, then the daemon.
-    for (const id of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['task', 'kill', '-s', 'KILL', id]), ctr(['task', 'rm', '-f', id]);
-    for (const id of ctr(['container', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['container', 'rm', id]);
-    ctr(['image', 'rm', IMAGE]);
-    daemon.kill('SIGTERM');
-    await new Promise((r) => daemon.once('exit', r));
-    fs.closeSync(log);
-    spawnSync('umount', ['-R', path.join(dir, 'root')]);
-    for (const base of fs.readdirSync('/sys/fs/cgroup')) {
-      const cg = path.join('/sys/fs/cgroup', base, NS);
-      if (fs.existsSync(cg)) for (const child of fs.readdirSync(cg, { withFileTypes: true })) if (child.isDirectory()) fs.rmdirSync(path.join(cg, child.name));
-      if (fs.existsSync(cg)) fs.rmdirSync(cg);
-    }
-  });
-  for (let i = 0; i < 200 && ctr(['version']).status !== 0; i++) await new Promise((r) => setTimeout(r, 50));
-  const archive = buildOciArchive(busyboxRootfs(t), dir, IMAGE);
-  const imported = ctr(['image', 'import', archive]);
-  if (imported.status !== 0) throw new Error(`ctr image import: ${imported.stderr}`);
-  return { ctr, runcRoot, daemon };
-}
+t.before(async () => {
+  if (skip !== false) return;
+  c = await startContainerd(t);
+  runcRoot = path.join(c.dir, 'runc-root');
+  rt = ['--runc-binary', TSRUNC, '--runc-root', runcRoot];
+});
 
-t.test('ctr run --runc-binary tsrunc: run, run -d, exec, ps, pause/resume, kill, rm', { skip }, async (t) => {
-  const { ctr, runcRoot } = await startContainerd(t);
-  const rt = ['--runc-binary', TSRUNC, '--runc-root', runcRoot];
-  const hello = ctr(['run', '--rm', ...rt, IMAGE, 'hello1', 'sh', '-c', 'echo hello from $(hostname); exit 0']);
+t.test('ctr run --rm: output and exit status', { skip }, async (t) => {
+  const hello = c.ctr(['run', '--rm', ...rt, c.image, 'hello1', 'sh', '-c', 'echo hello from $(hostname); exit 0']);
   t.equal(hello.status, 0, hello.stderr);
-  t.match(hello.stdout, /^hello from /, 'the output reaches ctr');
-  const exit3 = ctr(['run', '--rm', ...rt, IMAGE, 'exit3', 'sh', '-c', 'exit 3']);
-  t.equal(exit3.status, 3, 'the exit status reaches ctr');
+  t.match(hello.stdout, /^hello from \S+\n$/, 'the output reaches ctr');
+  const exit3 = c.ctr(['run', '--rm', ...rt, c.image, 'exit3', 'sh', '-c', 'exit 3']);
+  t.equal(exit3.status, 3, 'the exit status of a process that exits on its own reaches ctr');
+});
 
-  t.equal(ctr(['run', '-d', ...rt, IMAGE, 'web', 'sleep', '1000']).status, 0);
-  const ls = ctr(['task', 'ls']);
-  t.match(ls.stdout, /web\s+\d+\s+RUNNING/);
-  const ex = ctr(['task', 'exec', '--exec-id', 'e1', 'web', 'sh', '-c', 'echo exec-ok; cat /proc/1/cmdline']);
-  t.equal(ex.status, 0, ex.stderr);
-  t.match(ex.stdout, /exec-ok\nsleep\u00001000/);
-  const ps = ctr(['task', 'ps', 'web']);
-  t.match(ps.stdout, /PID/);
-  t.equal(ctr(['task', 'pause', 'web']).status, 0);
-  t.match(ctr(['task', 'ls']).stdout, /web\s+\d+\s+PAUSED/);
-  t.equal(ctr(['task', 'resume', 'web']).status, 0);
-  t.equal(ctr(['task', 'kill', '-s', 'KILL', 'web']).status, 0);
-  for (let i = 0; i < 100 && !/STOPPED/.test(ctr(['task', 'ls']).stdout); i++) await new Promise((r) => setTimeout(r, 50));
-  t.match(ctr(['task', 'ls']).stdout, /web\s+\d+\s+STOPPED/);
-  t.equal(ctr(['task', 'rm', 'web']).status, 0);
-  t.equal(ctr(['container', 'rm', 'web']).status, 0);
-  t.same(fs.existsSync(runcRoot) ? fs.readdirSync(runcRoot).flatMap((ns) => fs.readdirSync(path.join(runcRoot, ns))) : [], [], "no container left in tsrunc's root");
+t.test('ctr run -d, task ls, container info, logs, task metrics, task ps', { skip }, async (t) => {
+  const logFile = path.join(c.dir, 'web.log');
+  const r = c.ctr(['run', '-d', '--log-uri', `file://${logFile}`, ...rt, c.image, 'web', 'sh', '-c', 'echo started; exec sleep 1000']);
+  t.equal(r.status, 0, r.stderr);
+  t.equal(taskStatus('web'), 'RUNNING', 'task ls');
+  const info = JSON.parse(c.ctr(['container', 'info', 'web']).stdout) as { Runtime: { Name: string; Options?: { value?: string } } };
+  t.equal(info.Runtime.Name, 'io.containerd.runc.v2');
+  // The runc shim's options are a protobuf message; BinaryName is a plain string inside it.
+  t.ok(Buffer.from(info.Runtime.Options?.value ?? '', 'base64').toString('latin1').includes(TSRUNC), 'container info names tsrunc as the runtime binary');
+  const pid = Number(/^web\s+(\d+)/m.exec(c.ctr(['task', 'ls']).stdout)?.[1]);
+  const record = JSON.parse(fs.readFileSync(path.join(runcRoot, c.namespace, 'web', 'state.json'), 'utf8')) as { formatVersion?: number; initPid?: number };
+  t.match(record, { formatVersion: 1, initPid: pid }, 'tsrunc (its state format) created the container; task ls shows its pid');
+  t.ok(await pollUntil(() => fs.existsSync(logFile) && fs.readFileSync(logFile, 'utf8') === 'started\n'), 'the container\'s output reaches the log URI');
+  const metrics = c.ctr(['task', 'metrics', '--format', 'json', 'web']);
+  t.equal(metrics.status, 0, metrics.stderr);
+  t.match(metrics.stdout, /"pids":\s*\{\s*"current":\s*1/, 'task metrics reads the cgroup tsrunc made');
+  const ps = c.ctr(['task', 'ps', 'web']);
+  t.equal(ps.status, 0, ps.stderr);
+  t.match(ps.stdout, new RegExp(`^${pid}\\b`, 'm'), 'task ps lists the init (tsrunc ps --format json)');
+});
+
+t.test('ctr task exec, with and without -t', { skip }, async (t) => {
+  const ex = c.ctr(['task', 'exec', '--exec-id', 'e1', 'web', 'sh', '-c', 'echo exec-ok; cat /proc/1/cmdline; exit 4']);
+  t.equal(ex.status, 4, 'the exec\'s exit code');
+  t.equal(ex.stdout, 'exec-ok\nsleep\u00001000\u0000');
+  const tty = inPty(['ctr', '--address', c.socket, '--namespace', c.namespace, 'task', 'exec', '-t', '--exec-id', 'e2', 'web', 'sh', '-c', 'tty; stty -a']);
+  t.equal(tty.status, 0, tty.stderr);
+  t.match(tty.stdout, /^\/dev\/pts\/\d+\n/, 'exec -t gets a pty from tsrunc\'s console socket');
+  t.match(tty.stdout, /speed \d+ baud/);
+});
+
+t.test('ctr task pause / resume', { skip }, async (t) => {
+  t.equal(c.ctr(['task', 'pause', 'web']).status, 0);
+  t.equal(taskStatus('web'), 'PAUSED');
+  t.equal(c.ctr(['task', 'resume', 'web']).status, 0);
+  t.equal(taskStatus('web'), 'RUNNING');
+});
+
+t.test('ctr task kill delivers the signal; task rm, container rm', { skip }, async (t) => {
+  const logFile = path.join(c.dir, 'trapper.log');
+  const trapper = c.ctr(['run', '-d', '--log-uri', `file://${logFile}`, ...rt, c.image, 'trapper', 'sh', '-c', 'trap "echo got-usr1; exit 9" USR1; while true; do sleep 0.1; done']);
+  t.equal(trapper.status, 0, trapper.stderr);
+  t.equal(c.ctr(['task', 'kill', '-s', 'USR1', 'trapper']).status, 0);
+  t.ok(await pollUntil(() => taskStatus('trapper') === 'STOPPED'), 'the trap ran and the task stopped');
+  const rm = c.ctr(['task', 'rm', 'trapper']);
+  t.equal(rm.status, 0, rm.stderr);
+  t.match(rm.stderr, /exit code 9\b/, 'task rm reports the exit code the process chose');
+  t.equal(fs.readFileSync(logFile, 'utf8'), 'got-usr1\n');
+  t.equal(c.ctr(['task', 'kill', '-s', 'KILL', 'web']).status, 0);
+  t.ok(await pollUntil(() => taskStatus('web') === 'STOPPED'));
+  t.equal(c.ctr(['task', 'rm', 'web']).status, 0);
+  t.equal(c.ctr(['container', 'rm', 'web', 'trapper']).status, 0);
+  t.same(fs.readdirSync(path.join(runcRoot, c.namespace)), [], 'no container left in tsrunc\'s root');
+});
+
+t.test('ctr run --rm -t: a real pty', { skip }, async (t) => {
+  const r = inPty(['ctr', '--address', c.socket, '--namespace', c.namespace, 'run', '--rm', '-t', ...rt, c.image, 'tty1', 'sh', '-c', 'tty; stty -a']);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /\/dev\/pts\/\d+\n/, 'its stdout is a pty (tsrunc create --console-socket)');
+  t.match(r.stdout, /speed \d+ baud/);
 });
 
 t.test('a failing start shows tsrunc\'s error message through containerd', { skip }, async (t) => {
-  const { ctr, runcRoot } = await startContainerd(t);
-  const r = ctr(['run', '--rm', '--runc-binary', TSRUNC, '--runc-root', runcRoot, IMAGE, 'bad1', 'no-such-program']);
+  const r = c.ctr(['run', '--rm', ...rt, c.image, 'bad1', 'no-such-program']);
   t.not(r.status, 0);
-  t.match(r.stderr, /executable file not found in \$PATH/, 'the message from tsrunc --log reaches the user');
+  t.match(r.stderr, /OCI runtime create failed: .*no-such-program.*executable file not found in \$PATH/, 'the message from tsrunc --log reaches the user');
+});
+
+t.test('nothing is left: no container, shim, mount, cgroup or daemon', { skip }, async (t) => {
+  t.equal(c.ctr(['container', 'ls', '-q']).stdout, '', 'no container');
+  await c.stop();
+  t.same(clientLeftovers(c.dir, c.namespace), []);
 });
