@@ -9,19 +9,15 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { defaultSpec, rootlessSpec } from '../../src/spec/default-spec';
+import { defaultSpec } from '../../src/spec/default-spec';
 import type { ValidateOptions } from '../../src/spec/validate';
-import { NO_CLIENTS, clientConfig, clientConfigNames, tempDir } from '../helpers/tsrunc';
+import { tempDir } from '../helpers/tsrunc';
+import { configBases } from './bases';
 import { fuzz } from './fuzz';
 import { applyTextMutation, mutate, mutation, nastyValue, textMutation, type Json } from './json-mutate';
 import { validateVerdict } from './verdict';
 
-const clientNames = clientConfigNames();
-const bases: { name: string; doc: Json }[] = [
-  { name: 'tsrunc spec', doc: defaultSpec() as unknown as Json },
-  { name: 'tsrunc spec --rootless', doc: rootlessSpec(1000, 1000) as unknown as Json },
-  ...(clientNames ?? []).map((name) => ({ name, doc: clientConfig(name) as unknown as Json })),
-];
+const { bases, missing } = configBases();
 
 const bundle = tempDir(t, 'tsrunc-fuzz-bundle');
 fs.mkdirSync(path.join(bundle, 'rootfs'));
@@ -45,7 +41,7 @@ const base = fc.integer({ min: 0, max: bases.length - 1 });
 const indent = fc.constantFrom<number | undefined>(undefined, 2);
 
 t.test('bases are present', async (t) => {
-  if (clientNames === undefined) t.comment(`mutating tsrunc's own specs only: ${NO_CLIENTS}`);
+  if (missing !== undefined) t.comment(`mutating tsrunc's own specs only: ${missing}`);
   t.ok(bases.length >= 2, `${bases.length} base documents: ${bases.map((b) => b.name).join(', ')}`);
   for (const b of bases) t.notOk(validateVerdict(JSON.stringify(b.doc), { bundle, checkHost: false }).wrong, `${b.name} validates without surprises`);
 });
