@@ -152,3 +152,26 @@ t.test('list shows containers as runc does', { skip }, async (t) => {
   t.match(table[0], /^ID +PID +STATUS +BUNDLE +CREATED +OWNER$/);
   t.equal(runTsrunc(['--root', a.root, 'list']).status, 0);
 });
+
+t.test('the environment a shim gives: no HOME, a short PATH, no TTY, cwd /; stdout only what runc prints', { skip }, async (t) => {
+  const c = testContainer(t);
+  const env = { PATH: '/usr/bin:/bin' };
+  const log = path.join(c.bundle, 'log.json');
+  const shim = ['--log', log, '--log-format', 'json'];
+  const pidFile = path.join(c.bundle, 'init.pid');
+  const created = c.tsrunc([...shim, 'create', '--bundle', c.bundle, '--pid-file', pidFile, c.id], { env, cwd: '/' });
+  t.equal(created.status, 0, created.stderr);
+  t.equal(created.stdout, '', 'create: nothing on stdout');
+  t.equal(c.tsrunc([...shim, 'start', c.id], { env, cwd: '/' }).stdout, '', 'start: nothing on stdout');
+  const state = runTsrunc(['--root', c.root, ...shim, 'state', c.id], { env, cwd: '/' });
+  t.equal((JSON.parse(state.stdout) as { status: string }).status, 'running', 'state: one JSON document and nothing else');
+  const ps = runTsrunc(['--root', c.root, ...shim, 'ps', '--format', 'json', c.id], { env, cwd: '/' });
+  t.same(JSON.parse(ps.stdout), [Number(fs.readFileSync(pidFile, 'utf8'))], 'ps --format json: one JSON array of host pids');
+  const features = runTsrunc([...shim, 'features'], { env, cwd: '/' });
+  t.equal((JSON.parse(features.stdout) as { ociVersionMax?: string }).ociVersionMax !== undefined, true, 'features: one JSON document');
+  t.equal(runTsrunc(['--root', c.root, ...shim, 'kill', c.id, '9'], { env, cwd: '/' }).stdout, '', 'kill: nothing on stdout');
+  for (let i = 0; i < 100 && c.status() !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(runTsrunc(['--root', c.root, ...shim, 'delete', c.id], { env, cwd: '/' }).stdout, '', 'delete: nothing on stdout');
+  t.same(fs.readdirSync(c.root), [], 'deleted');
+  t.notOk(fs.existsSync(log) && /"level":"error"/.test(fs.readFileSync(log, 'utf8')), 'no error in the log');
+});
