@@ -45,15 +45,12 @@ export function defineCommand<A>(spec: CommandSpec<A>): CommandSpec<A> {
 
 export type AnyCommand = CommandSpec<never>;
 
-export function toYargs<A>(spec: CommandSpec<A>, makeContext: (args: GlobalArgs) => Context, done: (ctx: Context) => void): CommandModule<GlobalArgs, A & GlobalArgs> {
+/** The yargs module of a command; `run` receives the parsed arguments (main.ts runs the handler). */
+export function toYargs<A>(spec: CommandSpec<A>, run: (cmd: AnyCommand, args: GlobalArgs & Record<string, unknown>) => Promise<void>): CommandModule<GlobalArgs, A & GlobalArgs> {
   return {
     command: spec.command,
     describe: spec.describe,
     builder: spec.builder,
-    handler: async (args) => {
-      const ctx = makeContext(args);
-      await spec.handler(args as unknown as A & GlobalArgs, ctx);
-      done(ctx);
-    },
+    handler: (args) => run(spec as unknown as AnyCommand, args as unknown as GlobalArgs & Record<string, unknown>),
   };
 }

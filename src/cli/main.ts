@@ -2,14 +2,13 @@
 // under commands/. Handlers call the library API (src/runtime.ts); this file turns errors
 // into runc's log lines and exit codes.
 import * as fs from 'node:fs';
-import yargs, { type Argv } from 'yargs';
 import { ConfigError, TsruncError, UsageError } from '../errors';
 import { Logger, type LogFormat } from '../log';
 import { native } from '../native/addon';
 import { Runtime } from '../runtime';
-import { DEFAULT_ROOT } from '../state/store';
 import { versionText } from '../version';
-import { toYargs, type AnyCommand, type Context, type GlobalArgs } from './context';
+import type { AnyCommand, Context, GlobalArgs } from './context';
+import { GLOBAL_SWITCHES, GLOBAL_VALUE_FLAGS, parseFast } from './fast-args';
 import checkpoint from './commands/checkpoint';
 import create from './commands/create';
 import del from './commands/delete';
@@ -29,7 +28,7 @@ import state from './commands/state';
 import update from './commands/update';
 import validate from './commands/validate';
 
-const COMMANDS = [checkpoint, create, del, events, exec, featuresCmd, kill, list, pause, ps, restore, resume, run, spec, start, state, update, validate] as unknown as AnyCommand[];
+export const COMMANDS = [checkpoint, create, del, events, exec, featuresCmd, kill, list, pause, ps, restore, resume, run, spec, start, state, update, validate] as unknown as AnyCommand[];
 
 function writeStderr(text: string): void {
   try {
@@ -50,9 +49,6 @@ interface PreScan {
   rootless?: string;
   argv: string[];
 }
-
-const GLOBAL_VALUE_FLAGS = ['--root', '--log', '--log-format', '--rootless', '--criu'];
-const GLOBAL_SWITCHES = ['--debug', '--systemd-cgroup', '--help', '-h', '--version', '-v'];
 
 /** yargs reads a lone "-" as a positional; `update --resources -` means stdin (as in runc). */
 function joinStdinValues(argv: string[]): string[] {
@@ -85,7 +81,7 @@ function separateExecCommand(argv: string[]): string[] {
   return argv;
 }
 
-function preScan(argv: string[]): PreScan {
+export function preScan(argv: string[]): PreScan {
   const result: PreScan = { format: 'text', debug: false, argv: separateExecCommand(joinStdinValues(argv)) };
   argv = result.argv;
   for (let i = 0; i < argv.length; i++) {
@@ -111,46 +107,15 @@ function preScan(argv: string[]): PreScan {
   return result;
 }
 
-/**
- * The first flag in argv that neither the command nor the global options declare. yargs
- * checks positionals before unknown flags, and an unknown `--flag` swallows the id after it,
- * so `kill --bogus ID` would otherwise read as a missing id.
- */
-function undeclaredFlag(argv: string[], command: string): string | undefined {
-  const cmd = COMMANDS.find((c) => c.command.split(' ')[0] === command);
-  if (cmd === undefined) return undefined;
-  const declared = (cmd.builder(yargs([]) as unknown as Argv<GlobalArgs>) as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> } }).getOptions();
-  const known = new Set([...Object.keys(declared.key), ...Object.values(declared.alias).flat(), ...GLOBAL_VALUE_FLAGS, ...GLOBAL_SWITCHES].map((f) => f.replace(/^--?/, '')));
-  for (const a of argv.slice(argv.indexOf(command) + 1)) {
-    if (a === '--') break;
-    if (!a.startsWith('-') || a === '-') continue;
-    const name = a.replace(/^--?/, '').replace(/=.*$/, '');
-    if (!known.has(name) && !(name.startsWith('no-') && known.has(name.slice(3)))) return a.replace(/=.*$/, '');
-  }
-  return undefined;
-}
-
-function rewordUsage(msg: string, command: string | undefined, argv: string[]): string {
-  if (/^Not enough non-option arguments/.test(msg) && command !== undefined) {
-    const flag = undeclaredFlag(argv, command);
-    if (flag !== undefined) return `${command}: flag provided but not defined: ${flag}`;
-    return `"${command}" requires a container id (see tsrunc ${command} --help)`;
-  }
-  if (/^Unknown arguments?: /.test(msg)) {
-    // yargs names flags without their dashes: show them as typed.
-    const names = msg
-      .replace(/^Unknown arguments?: /, '')
-      .split(', ')
-      .map((n) => argv.find((a) => a.replace(/=.*$/, '') === `--${n}` || a.replace(/=.*$/, '') === `-${n}`)?.replace(/=.*$/, '') ?? n);
-    return `${command === undefined ? '' : `${command}: `}flag provided but not defined: ${names.join(', ')}`;
-  }
-  return msg.replace(/\n\s*/g, ' ');
+function commandNamed(name: string): AnyCommand {
+  const cmd = COMMANDS.find((c) => c.command.split(' ')[0] === name);
+  if (cmd === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)}`);
+  return cmd;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const logOpts = preScan(argv);
   const logger = new Logger(logOpts);
-  let exitCode = 0;
   try {
     if (logOpts.unknownFlag !== undefined) throw new UsageError(`flag provided but not defined: ${logOpts.unknownFlag}`);
     if (argv[0] === '--version' || argv[0] === '-v') {
@@ -165,37 +130,22 @@ export async function main(argv: string[]): Promise<number> {
       fs.writeSync(1, versionText(napi, libseccomp));
       return 0;
     }
-    const makeContext = (args: GlobalArgs): Context => ({
-      runtime: new Runtime({ root: args.root, logger, systemdCgroup: args['systemd-cgroup'], rootless: checkRootless(logOpts.rootless ?? 'auto') }),
-      log: logger,
-      exitCode: 0,
+    const runParsed = async (cmd: AnyCommand, args: GlobalArgs & Record<string, unknown>): Promise<number> => {
+      const ctx: Context = {
+        runtime: new Runtime({ root: args.root, logger, systemdCgroup: args['systemd-cgroup'], rootless: checkRootless(logOpts.rootless ?? 'auto') }),
+        log: logger,
+        exitCode: 0,
+      };
+      await cmd.handler(args as never, ctx);
+      return ctx.exitCode;
+    };
+    const fast = parseFast(logOpts.argv);
+    if (fast !== undefined) return await runParsed(commandNamed(fast.command), fast.args as GlobalArgs & Record<string, unknown>);
+    const { parseWithYargs } = await import('./yargs-cli');
+    let exitCode = 0;
+    await parseWithYargs(logOpts.argv, COMMANDS, logOpts.command, async (cmd, args) => {
+      exitCode = await runParsed(cmd, args);
     });
-    let parser = yargs(logOpts.argv)
-      .scriptName('tsrunc')
-      .usage('tsrunc [global options] <command> [command options] <container-id> [args]\n\nAn OCI container runtime, compatible with runc.')
-      .epilogue("Also: --rootless true|false|auto (before the command): ignore cgroup permission errors (default auto)")
-      .parserConfiguration({ 'parse-numbers': false, 'parse-positional-numbers': false, 'camel-case-expansion': false, 'boolean-negation': false })
-      .option('root', { type: 'string', default: DEFAULT_ROOT, describe: 'root directory for storage of container state', global: true })
-      .option('log', { type: 'string', describe: 'set the log file to write tsrunc logs to (default is stderr)', global: true })
-      .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'set the log format', global: true })
-      .option('debug', { type: 'boolean', default: false, describe: 'enable debug logging', global: true })
-      .option('systemd-cgroup', { type: 'boolean', default: false, describe: 'enable systemd cgroup support (cgroupsPath "slice:prefix:name")', global: true })
-      .option('criu', { type: 'string', default: 'criu', describe: 'path to the criu binary used for checkpoint and restore', global: true, hidden: true })
-      .version(false)
-      .help('help')
-      .alias('help', 'h')
-      .strict()
-      .demandCommand(1, 'a command is required (see tsrunc --help)')
-      .recommendCommands()
-      .wrap(null)
-      .fail((msg: string | null, err: Error | undefined) => {
-        if (err !== undefined) throw err;
-        throw new UsageError(rewordUsage(msg ?? 'invalid arguments', logOpts.command, logOpts.argv));
-      }) as unknown as Argv<GlobalArgs>;
-    for (const cmd of COMMANDS) {
-      parser = parser.command(toYargs(cmd, makeContext, (ctx) => (exitCode = ctx.exitCode)));
-    }
-    await parser.parseAsync();
     return exitCode;
   } catch (err) {
     return report(err, logger, logOpts.debug);
@@ -229,8 +179,9 @@ function report(err: unknown, logger: Logger, debug: boolean): number {
   return 1;
 }
 
-if (typeof module !== 'undefined' && require.main === module) {
-  main(process.argv.slice(2)).then(
+/** Runs the command line and ends the process with its status (bin/tsrunc's entry). */
+export function cli(argv: string[]): void {
+  main(argv).then(
     (code) => process.exit(code),
     (err: unknown) => {
       writeStderr(`tsrunc: ${String(err)}\n`);
@@ -238,3 +189,5 @@ if (typeof module !== 'undefined' && require.main === module) {
     },
   );
 }
+
+if (typeof module !== 'undefined' && require.main === module) cli(process.argv.slice(2));

@@ -1,0 +1,99 @@
+// The full command-line parser (yargs). main.ts loads it only when the fast path
+// (fast-args.ts) does not take the arguments: --help, usage errors, rarely used commands
+// and unusual spellings. Every usage error message comes from here.
+import yargs, { type Argv } from 'yargs';
+import { UsageError } from '../errors';
+import { DEFAULT_ROOT } from '../state/store';
+import { toYargs, type AnyCommand, type GlobalArgs } from './context';
+import { GLOBAL_SWITCHES, GLOBAL_VALUE_FLAGS } from './fast-args';
+
+/** What the parser hands to the command it picked: the command and its parsed arguments. */
+export type RunParsed = (cmd: AnyCommand, args: GlobalArgs & Record<string, unknown>) => Promise<void>;
+
+/** runc's parser settings: no number guessing, no camelCase copies, --no-x is a flag of its own. */
+export const PARSER_CONFIGURATION = { 'parse-numbers': false, 'parse-positional-numbers': false, 'camel-case-expansion': false, 'boolean-negation': false } as const;
+
+/** The parser with the global flags and every command registered; `run` gets the result. */
+export function buildParser(argv: string[], commands: AnyCommand[], command: string | undefined, run: RunParsed): Argv<GlobalArgs> {
+  let parser = yargs(argv)
+    .scriptName('tsrunc')
+    .usage('tsrunc [global options] <command> [command options] <container-id> [args]\n\nAn OCI container runtime, compatible with runc.')
+    .epilogue('Also: --rootless true|false|auto (before the command): ignore cgroup permission errors (default auto)')
+    .parserConfiguration(PARSER_CONFIGURATION)
+    .option('root', { type: 'string', default: DEFAULT_ROOT, describe: 'root directory for storage of container state', global: true })
+    .option('log', { type: 'string', describe: 'set the log file to write tsrunc logs to (default is stderr)', global: true })
+    .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'set the log format', global: true })
+    .option('debug', { type: 'boolean', default: false, describe: 'enable debug logging', global: true })
+    .option('systemd-cgroup', { type: 'boolean', default: false, describe: 'enable systemd cgroup support (cgroupsPath "slice:prefix:name")', global: true })
+    .option('criu', { type: 'string', default: 'criu', describe: 'path to the criu binary used for checkpoint and restore', global: true, hidden: true })
+    .version(false)
+    .help('help')
+    .alias('help', 'h')
+    .strict()
+    .demandCommand(1, 'a command is required (see tsrunc --help)')
+    .recommendCommands()
+    .wrap(null)
+    .fail((msg: string | null, err: Error | undefined) => {
+      if (err !== undefined) throw err;
+      throw new UsageError(rewordUsage(msg ?? 'invalid arguments', command, argv, commands));
+    }) as unknown as Argv<GlobalArgs>;
+  for (const cmd of commands) parser = parser.command(toYargs(cmd, run));
+  return parser;
+}
+
+export async function parseWithYargs(argv: string[], commands: AnyCommand[], command: string | undefined, run: RunParsed): Promise<void> {
+  await buildParser(argv, commands, command, run).parseAsync();
+}
+
+/** What a command's builder declares, as yargs reports it. */
+export interface DeclaredOptions {
+  key: Record<string, unknown>;
+  alias: Record<string, string[]>;
+  boolean: string[];
+  string: string[];
+  number: string[];
+  array: string[];
+  default: Record<string, unknown>;
+  choices: Record<string, unknown[]>;
+  narg: Record<string, number>;
+}
+
+export function declaredOptions(cmd: AnyCommand): DeclaredOptions {
+  return (cmd.builder(yargs([]) as unknown as Argv<GlobalArgs>) as unknown as { getOptions(): DeclaredOptions }).getOptions();
+}
+
+/**
+ * The first flag in argv that neither the command nor the global options declare. yargs
+ * checks positionals before unknown flags, and an unknown `--flag` swallows the id after it,
+ * so `kill --bogus ID` would otherwise read as a missing id.
+ */
+function undeclaredFlag(argv: string[], command: string, commands: AnyCommand[]): string | undefined {
+  const cmd = commands.find((c) => c.command.split(' ')[0] === command);
+  if (cmd === undefined) return undefined;
+  const declared = declaredOptions(cmd);
+  const known = new Set([...Object.keys(declared.key), ...Object.values(declared.alias).flat(), ...GLOBAL_VALUE_FLAGS, ...GLOBAL_SWITCHES].map((f) => f.replace(/^--?/, '')));
+  for (const a of argv.slice(argv.indexOf(command) + 1)) {
+    if (a === '--') break;
+    if (!a.startsWith('-') || a === '-') continue;
+    const name = a.replace(/^--?/, '').replace(/=.*$/, '');
+    if (!known.has(name) && !(name.startsWith('no-') && known.has(name.slice(3)))) return a.replace(/=.*$/, '');
+  }
+  return undefined;
+}
+
+function rewordUsage(msg: string, command: string | undefined, argv: string[], commands: AnyCommand[]): string {
+  if (/^Not enough non-option arguments/.test(msg) && command !== undefined) {
+    const flag = undeclaredFlag(argv, command, commands);
+    if (flag !== undefined) return `${command}: flag provided but not defined: ${flag}`;
+    return `"${command}" requires a container id (see tsrunc ${command} --help)`;
+  }
+  if (/^Unknown arguments?: /.test(msg)) {
+    // yargs names flags without their dashes: show them as typed.
+    const names = msg
+      .replace(/^Unknown arguments?: /, '')
+      .split(', ')
+      .map((n) => argv.find((a) => a.replace(/=.*$/, '') === `--${n}` || a.replace(/=.*$/, '') === `-${n}`)?.replace(/=.*$/, '') ?? n);
+    return `${command === undefined ? '' : `${command}: `}flag provided but not defined: ${names.join(', ')}`;
+  }
+  return msg.replace(/\n\s*/g, ' ');
+}
