@@ -100,7 +100,13 @@ export class Runtime {
   }
 
   delete(id: string, force = false): void {
-    this.withContainer(id, 'exclusive', (h) => deleteContainer(h, force, this.log));
+    try {
+      this.withContainer(id, 'exclusive', (h) => deleteContainer(h, force, this.log));
+    } catch (err) {
+      // A create or delete killed half-way may have left a directory without a record.
+      if (err instanceof TsruncError && err.kind === 'not-found') this.store.removeDebris(id);
+      throw err;
+    }
     faultPoint('delete:done');
   }
 

@@ -99,7 +99,6 @@ export function createContainer(ctx: CreateContext, opts: CreateOptions): State 
   const planned = planContainer(ctx, opts);
   const { spec, plan, cgroupPaths } = planned;
   const bundle = path.resolve(opts.bundle);
-  const handle = ctx.store.reserve(opts.id);
   const record: ContainerRecord = {
     formatVersion: 1,
     id: opts.id,
@@ -114,18 +113,16 @@ export function createContainer(ctx: CreateContext, opts: CreateOptions): State 
     config: spec,
   };
   if (spec.annotations !== undefined) record.annotations = spec.annotations;
+  // The directory appears with this record in it, so that a runtime killed from here on
+  // leaves a record `delete` can clean (its cgroups are known before they exist).
+  const handle = ctx.store.reserve(opts.id, record);
   const cleanup = new Cleanup(handle, record);
   try {
-    // Written first, so that a runtime killed from here on leaves a record `delete` can clean.
-    handle.write(record, 'create:state-tmp');
     faultPoint('create:recorded');
     const setup = new InitSetup(ctx, handle, record, planned, opts, cleanup);
     setup.run();
     const stat = readProcStat(record.initPid);
-    if (stat === undefined) throw new TsruncError('system', 'container init exited during create', { containerId: opts.id });
-    record.initStartTime = stat.startTime;
-    record.namespacePaths = namespacePaths(spec, record.initPid);
-    handle.write(record);
+    if (stat === undefined || stat.startTime !== record.initStartTime) throw new TsruncError('system', 'container init exited during create', { containerId: opts.id });
     faultPoint('create:ready');
     if (opts.pidFile !== undefined) writePidFile(opts.pidFile, record.initPid);
     return stateDocument(record, 'created', ownerOf(handle.dir));
@@ -242,8 +239,13 @@ class InitSetup {
       return undefined;
     }
     if (tag === 'hooks') {
-      // The init's pid is known now (after the fork): the state the hooks see carries it.
+      // The init's pid is known now (after the fork): the state the hooks see carries it, and
+      // so does the record, before the init goes on alone (a runtime killed from here on
+      // leaves a container that `state` reports and `start` can still start).
       this.record.initPid = this.cleanup.session?.pid ?? childPid;
+      this.record.initStartTime = readProcStat(this.record.initPid)?.startTime ?? 0;
+      this.record.namespacePaths = namespacePaths(this.spec, this.record.initPid);
+      this.handle.write(this.record);
       const state = (status: State['status']): State => stateDocument(this.record, status, ownerOf(this.handle.dir));
       faultPoint('create:hooks');
       runHooks(this.spec, 'prestart', state('creating'), this.ctx.log, 'fail');

@@ -1,12 +1,13 @@
 // `start`: release an init blocked on exec.fifo and return once it has exec'd the user
 // process (the fifo's write end is close-on-exec, so EOF means execve happened).
 import * as fs from 'node:fs';
-import { TsruncError, isErrno } from '../errors';
+import * as path from 'node:path';
+import { TsruncError, isErrno, systemError } from '../errors';
 import type { Logger } from '../log';
 import { native } from '../native/addon';
 import { isSameProcessAlive } from '../state/proc';
-import { computeStatus, ownerOf, stateDocument } from '../state/status';
-import type { ContainerHandle, ContainerRecord } from '../state/store';
+import { computeStatus, leftFifo, ownerOf, stateDocument } from '../state/status';
+import { STARTING, type ContainerHandle, type ContainerRecord } from '../state/store';
 import { faultPoint } from './faults';
 import { runHooks } from './hooks';
 
@@ -15,6 +16,12 @@ export function startContainer(handle: ContainerHandle, log: Logger): void {
   const status = computeStatus(record, handle.dir);
   if (status === 'stopped') throw new TsruncError('state', 'cannot start a container that has stopped', { containerId: record.id });
   if (status !== 'created') throw new TsruncError('state', `cannot start an already ${status} container`, { containerId: record.id });
+  // Tells `state` to look whether the init is past the fifo, should we be killed from here.
+  try {
+    fs.writeFileSync(path.join(handle.dir, STARTING), '');
+  } catch (err) {
+    throw systemError(`writing ${path.join(handle.dir, STARTING)}`, err, record.id);
+  }
   faultPoint('start:locked');
   const output = releaseInit(handle, record);
   faultPoint('start:released');
@@ -22,6 +29,7 @@ export function startContainer(handle: ContainerHandle, log: Logger): void {
   record.started = true;
   handle.write(record, 'start:state-tmp');
   fs.rmSync(handle.fifoPath, { force: true });
+  fs.rmSync(path.join(handle.dir, STARTING), { force: true });
   runHooks(record.config, 'poststart', stateDocument(record, 'running', ownerOf(handle.dir)), log, 'warn');
 }
 
@@ -41,6 +49,8 @@ function releaseInit(handle: ContainerHandle, record: ContainerRecord): string {
     for (;;) {
       if (!n.poll(fd, 'r', 100)) {
         if (!isSameProcessAlive(record.initPid, record.initStartTime)) break;
+        // Exec'd before we came (a start killed before recording it): no byte will come.
+        if (received === '' && leftFifo(record.initPid, handle.fifoPath)) throw new TsruncError('state', 'cannot start an already running container', { containerId: record.id });
         continue;
       }
       let got: number;

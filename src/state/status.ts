@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { ContainerStatus, State } from '../spec/types';
 import { isFrozen } from '../cgroups/freezer';
 import { isSameProcessAlive } from './proc';
-import { EXEC_FIFO, type ContainerRecord } from './store';
+import { EXEC_FIFO, STARTING, type ContainerRecord } from './store';
 
 export const OCI_VERSION = '1.2.0';
 
@@ -13,8 +13,37 @@ export function computeStatus(record: ContainerRecord, dir: string): ContainerSt
   if (record.initPid <= 0) return 'stopped';
   if (!isSameProcessAlive(record.initPid, record.initStartTime)) return 'stopped';
   if (isFrozen(record.cgroupPaths)) return 'paused';
-  if (!record.started && fs.existsSync(path.join(dir, EXEC_FIFO))) return 'created';
+  if (!record.started && fs.existsSync(path.join(dir, EXEC_FIFO)) && !startedUnrecorded(record.initPid, dir)) return 'created';
   return 'running';
+}
+
+/** A `start` killed after releasing the init, before recording it: the fifo is still there. */
+function startedUnrecorded(pid: number, dir: string): boolean {
+  return fs.existsSync(path.join(dir, STARTING)) && leftFifo(pid, path.join(dir, EXEC_FIFO));
+}
+
+/**
+ * true when the init holds no fd on exec.fifo any more: it has exec'd the user process (the
+ * fifo is held from the fork until execve). false when the init's fds cannot be read.
+ */
+export function leftFifo(pid: number, fifo: string): boolean {
+  let fifoStat: fs.Stats;
+  let fds: string[];
+  try {
+    fifoStat = fs.statSync(fifo);
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  for (const fd of fds) {
+    try {
+      const st = fs.statSync(`/proc/${pid}/fd/${fd}`);
+      if (st.ino === fifoStat.ino && st.dev === fifoStat.dev) return false;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return true;
 }
 
 /** The document `state` prints and hooks receive on stdin. */

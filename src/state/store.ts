@@ -2,7 +2,13 @@
 //   <root>/<id>/state.json   the record (written atomically: temp file, fsync, rename, fsync dir)
 //   <root>/<id>/lock         flock'd: exclusive by commands that change the container, shared by readers
 //   <root>/<id>/exec.fifo    present between create and start (see lifecycle)
+//   <root>/<id>/starting     made by `start` before it releases the init (see status.ts)
+//   <root>/<id>/incomplete   present while a create writes the first record or a delete removes it
 // mkdir(<root>/<id>) is the single atomic step that decides which of concurrent creates wins.
+// A create holds an exclusive flock on the root directory itself from that mkdir until its
+// first record is in place. A directory without state.json, marked incomplete (or without
+// even its lock file), whose lock nobody holds, is therefore what a create or delete killed
+// half-way left: reserve and delete remove such debris.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TsruncError, isErrno, notFound, systemError } from '../errors';
@@ -15,6 +21,8 @@ export const DEFAULT_ROOT = '/run/tsrunc';
 export const STATE_FILE = 'state.json';
 export const LOCK_FILE = 'lock';
 export const EXEC_FIFO = 'exec.fifo';
+export const STARTING = 'starting';
+const INCOMPLETE = 'incomplete';
 
 /** What tsrunc keeps about a container between commands. */
 export interface ContainerRecord {
@@ -81,13 +89,38 @@ export class ContainerHandle {
 
   /** `point`: the fault point between the temp file and the rename (tests only). */
   write(record: ContainerRecord, point?: FaultPoint): void {
-    writeFileAtomic(path.join(this.dir, STATE_FILE), JSON.stringify(record), 0o600, point);
+    const file = path.join(this.dir, STATE_FILE);
+    try {
+      writeFileAtomic(file, JSON.stringify(record), 0o600, point);
+    } catch (err) {
+      throw systemError(`writing container state ${file}`, err, this.id);
+    }
   }
 
-  /** Removes the container's directory; the lock is released with it. */
-  remove(): void {
-    fs.rmSync(this.dir, { recursive: true, force: true });
-    this.release();
+  /**
+   * Removes the container's directory; the lock is released with it. The record goes first,
+   * after the incomplete mark: a remover killed half-way leaves debris, never a container.
+   */
+  remove(point?: FaultPoint): void {
+    try {
+      try {
+        fs.writeFileSync(path.join(this.dir, INCOMPLETE), '');
+      } catch {
+        // no inode left for the mark: removing is all the more needed
+      }
+      fs.rmSync(path.join(this.dir, STATE_FILE), { force: true });
+      if (point !== undefined) faultPoint(point);
+      fs.rmSync(this.dir, { recursive: true, force: true });
+    } catch (err) {
+      throw systemError(`removing container state ${this.dir}`, err, this.id);
+    } finally {
+      this.release();
+    }
+  }
+
+  /** Holding the exclusive lock, no writer is at work: its temp files are a killed writer's. */
+  removeStaleTemps(): void {
+    removeTempSiblings(path.join(this.dir, STATE_FILE), () => true);
   }
 
   release(): void {
@@ -111,29 +144,102 @@ export class StateStore {
 
   /**
    * Reserves `id` for a new container: exactly one of any number of concurrent callers
-   * succeeds, the others get "container with id exists". Returns the handle locked exclusively.
+   * succeeds, the others get "container with id exists". Returns the handle locked
+   * exclusively, with `initial` (when given) already written as its record.
    */
-  reserve(id: string): ContainerHandle {
+  reserve(id: string, initial?: ContainerRecord): ContainerHandle {
     checkContainerId(id);
     try {
       fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
     } catch (err) {
       throw systemError(`creating state root ${this.root}`, err, id);
     }
-    const dir = this.containerDir(id);
+    const rootLock = this.lockRoot(id);
     try {
-      fs.mkdirSync(dir, { mode: 0o711 });
-    } catch (err) {
-      if (isErrno(err, 'EEXIST')) throw new TsruncError('exists', `container with id exists: ${id}`, { containerId: id });
-      throw systemError(`creating state directory ${dir}`, err, id);
+      const dir = this.containerDir(id);
+      if (!makeDir(dir, id) && !(this.removeIfDebris(id) && makeDir(dir, id))) {
+        throw new TsruncError('exists', `container with id exists: ${id}`, { containerId: id });
+      }
+      let handle: ContainerHandle | undefined;
+      const mark = path.join(dir, INCOMPLETE);
+      try {
+        if (initial !== undefined) step(`writing ${mark}`, id, () => fs.writeFileSync(mark, ''));
+        handle = new ContainerHandle(this, id, step('locking container state', id, () => openLock(dir, 'exclusive')));
+        faultPoint('create:state-dir');
+        if (initial !== undefined) {
+          handle.write(initial, 'create:state-tmp');
+          step(`removing ${mark}`, id, () => fs.rmSync(mark));
+        }
+        return handle;
+      } catch (err) {
+        fs.rmSync(dir, { recursive: true, force: true });
+        handle?.release();
+        throw err;
+      }
+    } finally {
+      fs.closeSync(rootLock);
+    }
+  }
+
+  /**
+   * Removes what a create or delete killed half-way left of `id` (a directory without a
+   * record that nobody holds). True when there was such debris.
+   */
+  removeDebris(id: string): boolean {
+    checkContainerId(id);
+    if (!fs.existsSync(this.containerDir(id))) return false;
+    let rootLock: number;
+    try {
+      rootLock = this.lockRoot(id);
+    } catch {
+      return false;
     }
     try {
-      const fd = openLock(dir, 'exclusive');
-      faultPoint('create:state-dir');
-      return new ContainerHandle(this, id, fd);
+      return this.removeIfDebris(id);
+    } finally {
+      fs.closeSync(rootLock);
+    }
+  }
+
+  /** The root directory, flocked exclusively: held by a create until its first record exists. */
+  private lockRoot(id: string): number {
+    let fd: number;
+    try {
+      fd = fs.openSync(this.root, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
     } catch (err) {
+      throw systemError(`opening state root ${this.root}`, err, id);
+    }
+    try {
+      native().flock(fd, true, true);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw systemError(`locking state root ${this.root}`, err, id);
+    }
+    return fd;
+  }
+
+  /** With the root locked: removes `id`'s directory when it is debris (see the top of this file). */
+  private removeIfDebris(id: string): boolean {
+    const dir = this.containerDir(id);
+    if (fs.existsSync(path.join(dir, STATE_FILE))) return false;
+    // A reserve() without a record, released, keeps its id: it has a lock file and no mark.
+    if (fs.existsSync(path.join(dir, LOCK_FILE)) && !fs.existsSync(path.join(dir, INCOMPLETE))) return false;
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(path.join(dir, LOCK_FILE), fs.constants.O_RDONLY);
+      native().flock(fd, true, false);
+    } catch (err) {
+      if (fd !== undefined) fs.closeSync(fd);
+      // A holder (a delete finishing, or a reserve without a record) means it is not debris.
+      if (!isErrno(err, 'ENOENT')) return false;
+      fd = undefined;
+    }
+    try {
+      if (fs.existsSync(path.join(dir, STATE_FILE))) return false;
       fs.rmSync(dir, { recursive: true, force: true });
-      throw systemError('locking container state', err, id);
+      return true;
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
     }
   }
 
@@ -154,6 +260,7 @@ export class StateStore {
       handle.release();
       throw notFound(id);
     }
+    if (mode === 'exclusive') handle.removeStaleTemps();
     return handle;
   }
 
@@ -182,24 +289,81 @@ function openLock(dir: string, mode: LockMode): number {
   return fd;
 }
 
-/** Write-then-rename so that a reader sees the old content or the new, never a part. */
+/** `fn()`, its errors described as `what` failing. */
+function step<T>(what: string, id: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw systemError(what, err, id);
+  }
+}
+
+function makeDir(dir: string, id: string): boolean {
+  try {
+    fs.mkdirSync(dir, { mode: 0o711 });
+    return true;
+  } catch (err) {
+    if (isErrno(err, 'EEXIST')) return false;
+    throw systemError(`creating state directory ${dir}`, err, id);
+  }
+}
+
+/**
+ * Write-then-rename so that a reader sees the old content or the new, never a part. The temp
+ * file (FILE.PID.tmp) is removed on failure; ones left by writers that were killed are
+ * removed by the next writer of the same file.
+ */
 export function writeFileAtomic(file: string, content: string, mode = 0o600, point?: FaultPoint): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w', mode);
   try {
-    fs.writeSync(fd, content);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(tmp, 'w', mode);
+    try {
+      fs.writeSync(fd, content);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (point !== undefined) faultPoint(point);
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
   }
-  if (point !== undefined) faultPoint(point);
-  fs.renameSync(tmp, file);
+  removeTempSiblings(file, (pid) => !processExists(pid));
   const dirFd = fs.openSync(path.dirname(file), 'r');
   try {
     fs.fsyncSync(dirFd);
   } finally {
     fs.closeSync(dirFd);
   }
+}
+
+/** Removes FILE.PID.tmp files (not this process's) whose PID `stale` accepts. */
+function removeTempSiblings(file: string, stale: (pid: number) => boolean): void {
+  const base = path.basename(file);
+  const dir = path.dirname(file);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(`${base}.`) || !name.endsWith('.tmp')) continue;
+    const pidText = name.slice(base.length + 1, -'.tmp'.length);
+    if (!/^\d+$/.test(pidText)) continue;
+    const pid = Number(pidText);
+    if (pid === process.pid || !stale(pid)) continue;
+    try {
+      fs.rmSync(path.join(dir, name), { force: true });
+    } catch {
+      // left for a later writer: the file itself was written
+    }
+  }
+}
+
+function processExists(pid: number): boolean {
+  return fs.existsSync(`/proc/${pid}`);
 }
 
 /** RFC 3339 with fractional seconds, trailing zeros trimmed as Go's RFC3339Nano does. */

@@ -1,0 +1,121 @@
+// tsrunc killed (SIGKILL) at every named step of create, start, exec and delete (the fault
+// points of src/lifecycle/faults.ts): afterwards `state` answers (a status, or "does not
+// exist"), `delete --force` removes everything — state, cgroups, processes, mounts, temp
+// files — and the id can be created again.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import t, { type Test } from 'tap';
+import { FAULT_POINTS, type FaultPoint } from '../../src/lifecycle/faults';
+import type { Spec } from '../../src/spec/types';
+import { rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
+import { leftovers, processesMentioning } from '../helpers/host';
+import { armedHooksDir, hookEnv, killBackground, startTsrunc, stateAnswer, tempFilesUnder, waitPaused, within } from './harness';
+
+const skip = rootSkipReason();
+
+type Phase = 'create' | 'start' | 'exec' | 'delete';
+
+/** What `state` must say right after the kill, where it is certain. */
+const EXPECTED: Partial<Record<FaultPoint, string>> = {
+  'create:state-dir': 'missing',
+  'create:state-tmp': 'missing',
+  'create:recorded': 'stopped',
+  'create:spawned': 'stopped',
+  'create:cgroup': 'stopped',
+  'create:ready': 'created',
+  'create:pid-file-tmp': 'created',
+  'create:done': 'created',
+  'start:locked': 'created',
+  'start:released': 'running',
+  'start:state-tmp': 'running',
+  'start:done': 'running',
+  'exec:locked': 'running',
+  'exec:spawned': 'running',
+  'exec:cgroup': 'running',
+  'exec:ready': 'running',
+  'exec:done': 'running',
+  'delete:locked': 'running',
+  'delete:killed': 'stopped',
+  'delete:cgroups-removed': 'stopped',
+  'delete:state-removed': 'missing',
+  'delete:done': 'missing',
+};
+
+function userNamespace(s: Spec, bundle: string): void {
+  // The mapped root must reach its rootfs (temp dirs are 0700).
+  fs.chmodSync(bundle, 0o755);
+  s.linux!.namespaces!.push({ type: 'user' });
+  s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+}
+
+function assertClean(t: Test, c: TestContainer, what: string, checkTemps = true): void {
+  t.same(leftovers(c), [], `${what}: no state, cgroup, process or mount`);
+  t.same(processesMentioning([c.root]), [], `${what}: no process of tsrunc (its command line names --root)`);
+  if (checkTemps) t.same(tempFilesUnder(c.bundle), [], `${what}: no temp file next to the pid file`);
+}
+
+async function prepare(t: Test, c: TestContainer, phase: Phase): Promise<void> {
+  if (phase === 'create') return;
+  const created = c.tsrunc(phase === 'start' ? ['create', c.id] : ['run', '-d', c.id]);
+  t.equal(created.status, 0, `prepared: ${created.stderr}`);
+}
+
+for (const point of FAULT_POINTS) {
+  t.test(`SIGKILL at ${point}`, { skip }, async (t) => {
+    const phase = point.slice(0, point.indexOf(':')) as Phase;
+    const userns = point === 'create:userns';
+    const c = testContainer(t, userns ? userNamespace : () => {}, { copyRootfs: userns });
+    const pidFile = path.join(c.bundle, 'init.pid');
+    await prepare(t, c, phase);
+    const args: Record<Phase, string[]> = {
+      create: ['create', '--pid-file', pidFile, c.id],
+      start: ['start', c.id],
+      exec: ['exec', c.id, 'sleep', '1'],
+      delete: ['delete', '--force', c.id],
+    };
+    const hooks = armedHooksDir(t);
+    const bg = startTsrunc(['--root', c.root, ...args[phase]], { cwd: c.bundle, env: hookEnv({ dir: hooks, pauseAt: [point] }) });
+    t.teardown(() => killBackground(bg).then(() => undefined));
+    await waitPaused(bg, hooks, point);
+    const killed = await killBackground(bg);
+    t.equal(killed.signal, 'SIGKILL', 'tsrunc was killed at the point');
+
+    const state = stateAnswer(c.tsrunc(['state', c.id], { timeoutMs: 20_000 }));
+    t.notOk(typeof state === 'object' && 'unexpected' in state, `state answers: ${JSON.stringify(state)}`);
+    const status = state === 'missing' ? 'missing' : 'status' in state ? state.status : '?';
+    const expected = EXPECTED[point];
+    if (expected !== undefined) t.equal(status, expected, `state says ${expected}`);
+
+    if (status === 'created') {
+      // The init still waits on exec.fifo: the container is usable.
+      const started = c.tsrunc(['start', c.id], { timeoutMs: 20_000 });
+      t.equal(started.status, 0, `a created container starts: ${started.stderr}`);
+      t.equal(c.status(), 'running');
+    } else if (status === 'running' && phase === 'start') {
+      const stateDir = path.join(c.root, c.id);
+      if (point === 'start:state-tmp') t.equal(tempFilesUnder(stateDir).length, 1, 'the killed writer left its temp state file');
+      const again = c.tsrunc(['start', c.id], { timeoutMs: 20_000 });
+      t.not(again.signal, 'SIGKILL', 'a second start returns (no hang)');
+      t.equal(again.status, 1);
+      t.match(again.stderr, /cannot start an already running container/);
+      t.same(tempFilesUnder(stateDir), [], 'the next command holding the lock removed it');
+    }
+
+    const del = c.tsrunc(['delete', '--force', c.id], { timeoutMs: 20_000 });
+    t.ok(del.status === 0 || /container does not exist/.test(del.stderr), `delete --force: ${del.status} ${del.stderr}`);
+    // The pid file is the caller's: its killed writer's temp file goes with the next write of it.
+    const pidTemp = point === 'create:pid-file-tmp';
+    if (pidTemp) t.equal(tempFilesUnder(c.bundle).length, 1, 'the killed pid-file writer left its temp file');
+    assertClean(t, c, 'after delete --force', !pidTemp);
+
+    if (phase === 'create') {
+      const again = await within(Promise.resolve(c.tsrunc(['create', '--pid-file', pidFile, c.id], { timeoutMs: 30_000 })), 30_000);
+      t.equal(again?.status, 0, `the id can be created again: ${again?.stderr}`);
+      t.equal(c.status(), 'created');
+      t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
+      fs.rmSync(pidFile, { force: true });
+      assertClean(t, c, 'after the second create and delete');
+    }
+  });
+}
