@@ -47,6 +47,8 @@ interface PreScan {
   unknownFlag?: string;
   /** The global --rootless, taken out of argv: `spec` has a --rootless switch of its own. */
   rootless?: string;
+  /** --version or -v among the global flags (runc prints its version whatever else is there). */
+  version?: boolean;
   argv: string[];
 }
 
@@ -101,7 +103,8 @@ export function preScan(argv: string[]): PreScan {
       const value = inline ?? argv[++i];
       if (flag === '--log') result.file = value;
       else if (flag === '--log-format') result.format = value === 'json' ? 'json' : 'text';
-    } else if (flag === '--debug') result.debug = true;
+    } else if (flag === '--debug') result.debug = inline === undefined || !['false', '0', ''].includes(inline);
+    else if (flag === '--version' || flag === '-v') result.version = true;
     else if (!GLOBAL_SWITCHES.includes(flag) && result.unknownFlag === undefined) result.unknownFlag = flag;
   }
   return result;
@@ -118,7 +121,7 @@ export async function main(argv: string[]): Promise<number> {
   const logger = new Logger(logOpts);
   try {
     if (logOpts.unknownFlag !== undefined) throw new UsageError(`flag provided but not defined: ${logOpts.unknownFlag}`);
-    if (argv[0] === '--version' || argv[0] === '-v') {
+    if (logOpts.version === true) {
       let napi: number | undefined;
       let libseccomp: string | undefined;
       try {

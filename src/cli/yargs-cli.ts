@@ -1,7 +1,7 @@
 // The full command-line parser (yargs). main.ts loads it only when the fast path
 // (fast-args.ts) does not take the arguments: --help, usage errors, rarely used commands
 // and unusual spellings. Every usage error message comes from here.
-import yargs, { type Argv } from 'yargs';
+import yargs, { type Argv, type MiddlewareFunction } from 'yargs';
 import { UsageError } from '../errors';
 import { DEFAULT_ROOT } from '../state/store';
 import { toYargs, type AnyCommand, type GlobalArgs } from './context';
@@ -34,11 +34,23 @@ export function buildParser(argv: string[], commands: AnyCommand[], command: str
     .recommendCommands()
     .wrap(null)
     .fail((msg: string | null, err: Error | undefined) => {
-      if (err !== undefined) throw err;
-      throw new UsageError(rewordUsage(msg ?? 'invalid arguments', command, argv, commands));
+      // yargs' own parse errors ("Not enough arguments following: env") come as a YError.
+      if (err !== undefined && err.name !== 'YError') throw err;
+      throw new UsageError(rewordUsage(msg ?? err?.message ?? 'invalid arguments', command, argv, commands));
     }) as unknown as Argv<GlobalArgs>;
   for (const cmd of commands) parser = parser.command(toYargs(cmd, run));
-  return parser;
+  return parser.middleware(lastValueWins as unknown as MiddlewareFunction<GlobalArgs>, true);
+}
+
+/**
+ * A flag given twice (`--root a ... --root b`) takes its last value, as in runc; yargs would
+ * make an array of it, which no handler expects. Repeatable flags (array: true) keep theirs.
+ */
+function lastValueWins(args: Record<string, unknown>, y: unknown): void {
+  const arrays = new Set((y as { getOptions(): { array: string[] } }).getOptions().array);
+  for (const [key, value] of Object.entries(args)) {
+    if (key !== '_' && key !== '--' && Array.isArray(value) && !arrays.has(key)) args[key] = value[value.length - 1];
+  }
 }
 
 export async function parseWithYargs(argv: string[], commands: AnyCommand[], command: string | undefined, run: RunParsed): Promise<void> {
@@ -87,13 +99,22 @@ function rewordUsage(msg: string, command: string | undefined, argv: string[], c
     if (flag !== undefined) return `${command}: flag provided but not defined: ${flag}`;
     return `"${command}" requires a container id (see tsrunc ${command} --help)`;
   }
+  const prefix = command === undefined ? '' : `${command}: `;
+  // yargs names flags without their dashes: show them as typed.
+  const typed = (n: string): string => argv.find((a) => a.replace(/=.*$/, '') === `--${n}` || a.replace(/=.*$/, '') === `-${n}`)?.replace(/=.*$/, '') ?? n;
+  const missingValue = /^Not enough arguments following: (.+)$/.exec(msg);
+  if (missingValue !== null) return `${prefix}flag needs an argument: ${typed(missingValue[1] as string)}`;
   if (/^Unknown arguments?: /.test(msg)) {
-    // yargs names flags without their dashes: show them as typed.
+    // yargs puts an argument that is empty or holds a space in quotes.
     const names = msg
       .replace(/^Unknown arguments?: /, '')
       .split(', ')
-      .map((n) => argv.find((a) => a.replace(/=.*$/, '') === `--${n}` || a.replace(/=.*$/, '') === `-${n}`)?.replace(/=.*$/, '') ?? n);
-    return `${command === undefined ? '' : `${command}: `}flag provided but not defined: ${names.join(', ')}`;
+      .map((n) => (/^".*"$/s.test(n) && argv.includes(n.slice(1, -1)) ? n.slice(1, -1) : n));
+    // A name that is a whole argument and not a flag is an extra positional, not a flag.
+    const extra = names.filter((n) => (!n.startsWith('-') || n === '-') && argv.includes(n));
+    const flags = names.filter((n) => !extra.includes(n)).map(typed);
+    if (flags.length > 0) return `${prefix}flag provided but not defined: ${flags.join(', ')}`;
+    return `${prefix}unexpected argument${extra.length > 1 ? 's' : ''}: ${extra.map((a) => JSON.stringify(a)).join(', ')}`;
   }
   return msg.replace(/\n\s*/g, ' ');
 }
