@@ -14,7 +14,7 @@ import { buildCreatePlan } from '../plan/planner';
 import type { FdRole, Plan } from '../plan/steps';
 import type { Spec, State } from '../spec/types';
 import { loadBundleConfig } from '../spec/validate';
-import { readProcStat } from '../state/proc';
+import { isSameProcessAlive, readProcStat } from '../state/proc';
 import { ownerOf, stateDocument } from '../state/status';
 import { EXEC_FIFO, rfc3339Now, writeFileAtomic, type ContainerHandle, type ContainerRecord, type StateStore } from '../state/store';
 import { faultPoint } from './faults';
@@ -121,9 +121,8 @@ export function createContainer(ctx: CreateContext, opts: CreateOptions): State 
     faultPoint('create:recorded');
     const setup = new InitSetup(ctx, handle, record, planned, opts, cleanup);
     setup.run();
-    const stat = readProcStat(record.initPid);
-    if (stat === undefined || stat.startTime !== record.initStartTime) throw new TsruncError('system', 'container init exited during create', { containerId: opts.id });
     faultPoint('create:ready');
+    if (!isSameProcessAlive(record.initPid, record.initStartTime)) throw new TsruncError('system', 'container init exited during create', { containerId: opts.id });
     if (opts.pidFile !== undefined) writePidFile(opts.pidFile, record.initPid);
     return stateDocument(record, 'created', ownerOf(handle.dir));
   } catch (err) {

@@ -2,7 +2,7 @@
 // child, answer its sync points, learn the pid of the process it becomes, and turn an
 // "error INDEX CODE text" message back into the failed step's description.
 import * as fs from 'node:fs';
-import { TsruncError, systemError } from '../errors';
+import { TsruncError, isErrno, systemError } from '../errors';
 import { dmzPath, native } from '../native/addon';
 import { describeStep, type FdRole, type Plan } from '../plan/steps';
 import type { State } from '../spec/types';
@@ -102,7 +102,13 @@ export class ChildSession {
         } finally {
           if (passedFd !== undefined) fs.closeSync(passedFd);
         }
-        n.sendMessage(this.syncFd, payload === undefined ? 'ack' : `ack ${payload}`);
+        try {
+          n.sendMessage(this.syncFd, payload === undefined ? 'ack' : `ack ${payload}`);
+        } catch (err) {
+          // The child died while we answered it (killed from outside).
+          if (isErrno(err, 'EPIPE') || isErrno(err, 'ECONNRESET')) throw this.unexpectedExit();
+          throw err;
+        }
       } else if (verb === 'pid') {
         this.pid = Number(arg);
         n.waitPid(this.childPid, false); // the intermediate exits right after forking

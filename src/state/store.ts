@@ -150,7 +150,7 @@ export class StateStore {
   reserve(id: string, initial?: ContainerRecord): ContainerHandle {
     checkContainerId(id);
     try {
-      fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
+      makeDirs(this.root, 0o700);
     } catch (err) {
       throw systemError(`creating state root ${this.root}`, err, id);
     }
@@ -277,9 +277,29 @@ export class StateStore {
   }
 }
 
+/** mkdir -p with the errno of the level that failed (Node's recursive mkdir says ENOENT for EROFS). */
+function makeDirs(dir: string, mode: number): void {
+  try {
+    fs.mkdirSync(dir, { mode });
+  } catch (err) {
+    if (isErrno(err, 'EEXIST')) return;
+    if (!isErrno(err, 'ENOENT') || path.dirname(dir) === dir) throw err;
+    makeDirs(path.dirname(dir), mode);
+    makeDirs(dir, mode);
+  }
+}
+
 function openLock(dir: string, mode: LockMode): number {
-  // 'a' creates the file if needed and never truncates; Node opens with O_CLOEXEC.
-  const fd = fs.openSync(path.join(dir, LOCK_FILE), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  const file = path.join(dir, LOCK_FILE);
+  let fd: number;
+  try {
+    // Created if missing, never truncated; Node opens with O_CLOEXEC.
+    fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  } catch (err) {
+    // flock needs no write access: a root that turned read-only can still be read.
+    if (!isErrno(err, 'EROFS') && !isErrno(err, 'EACCES')) throw err;
+    fd = fs.openSync(file, fs.constants.O_RDONLY);
+  }
   try {
     native().flock(fd, mode === 'exclusive', true);
   } catch (err) {
