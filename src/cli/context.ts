@@ -3,6 +3,7 @@
 // caller's stdio to non-blocking mode (the container's init inherits those descriptors).
 import * as fs from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
+import { systemError } from '../errors';
 import type { Logger } from '../log';
 import type { Runtime } from '../runtime';
 
@@ -26,6 +27,15 @@ export function out(text: string): void {
   while (buf.length > 0) {
     const n = fs.writeSync(1, buf);
     buf = buf.subarray(n);
+  }
+}
+
+/** The text of a JSON input flag's file, or of standard input for "-"; unreadable is a clean error. */
+export function readInput(file: string): string {
+  try {
+    return fs.readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    throw systemError(`open ${file === '-' ? 'standard input' : file}`, err);
   }
 }
 

@@ -152,9 +152,10 @@ function flagTokens(f: Flag): fc.Arbitrary<string[]> {
 }
 
 function commandArgv(cmd: Command): fc.Arbitrary<string[]> {
-  const flag = fc.oneof(...cmd.flags.map(flagTokens), ...GLOBAL.map(flagTokens));
+  const global = fc.oneof(...GLOBAL.map(flagTokens));
+  const flag = cmd.flags.length > 0 ? fc.oneof({ weight: 3, arbitrary: fc.oneof(...cmd.flags.map(flagTokens)) }, { weight: 1, arbitrary: global }) : global;
   const token = fc.oneof(
-    { weight: 6, arbitrary: cmd.flags.length > 0 ? flag : flagTokens(GLOBAL[3] as Flag) },
+    { weight: 6, arbitrary: flag },
     { weight: 2, arbitrary: fc.constantFrom(...IDS).map((id) => [id]) },
     { weight: cmd.name === 'kill' ? 3 : 0, arbitrary: fc.constantFrom(...SIGNALS).map((s) => [s]) },
     { weight: 1, arbitrary: junk.map((j) => [j]) },
@@ -299,6 +300,9 @@ const regressions: { argv: string[]; message: RegExp; why: string; status?: numb
   { argv: ['validate', ' '], message: /validate: unexpected argument: " "/, why: 'an argument of a space' },
   // --version counted only as the very first argument; after --root it was "a command is required" (src/cli/main.ts).
   { argv: ['--version'], message: /^$/, why: '--version after other global flags', status: 0, stdout: /^tsrunc version / },
+  // A --process or --resources file that cannot be read: "internal error: ENOENT" (src/cli/context.ts readInput).
+  { argv: ['exec', '--process', 'nonexistent', 'c1'], message: /open nonexistent: ENOENT/, why: 'exec --process of a missing file' },
+  { argv: ['update', '--resources', 'dir', 'c1'], message: /open dir: EISDIR/, why: 'update --resources of a directory' },
   // --debug=false turned debugging on: stacks on stderr (src/cli/main.ts).
   { argv: ['--debug=false', 'state', 'c1'], message: /container does not exist/, why: '--debug=false' },
 ];

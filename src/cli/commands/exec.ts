@@ -1,6 +1,5 @@
-import * as fs from 'node:fs';
 import { parseProcess, processFromFlags } from '../../lifecycle/exec';
-import { defineCommand } from '../context';
+import { defineCommand, readInput } from '../context';
 
 export interface ExecFlags {
   'container-id': string;
@@ -50,8 +49,7 @@ export default defineCommand<ExecFlags>({
     const id = args['container-id'];
     let proc;
     if (args.process !== undefined) {
-      const text = args.process === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(args.process, 'utf8');
-      proc = parseProcess(text, args.process);
+      proc = parseProcess(readInput(args.process), args.process);
     } else {
       // After the "--" that main.ts puts behind the id, yargs leaves the command in `_`.
       const rest = ((args as { _?: unknown[] })._ ?? []).map(String);

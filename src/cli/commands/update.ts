@@ -1,8 +1,7 @@
 import type { Argv } from 'yargs';
-import * as fs from 'node:fs';
 import { parseResources, resourcesFromFlags } from '../../lifecycle/update';
 import { KERNEL_MEMORY_IGNORED } from '../../spec/validate';
-import { defineCommand, type GlobalArgs } from '../context';
+import { defineCommand, readInput, type GlobalArgs } from '../context';
 
 const NUMERIC_FLAGS: [string, string][] = [
   ['blkio-weight', 'specifies per cgroup weight, range is from 10 to 1000'],
@@ -41,8 +40,7 @@ export default defineCommand<UpdateFlags>({
   handler: (args, ctx) => {
     let resources;
     if (args.resources !== undefined) {
-      const text = args.resources === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(args.resources, 'utf8');
-      resources = parseResources(text, args.resources === '-' ? 'resources (stdin)' : args.resources);
+      resources = parseResources(readInput(args.resources), args.resources === '-' ? 'resources (stdin)' : args.resources);
     } else {
       const num = (k: string): number | undefined => (typeof args[k] === 'number' ? (args[k] as number) : undefined);
       const str = (k: string): string | undefined => (args[k] === undefined ? undefined : String(args[k]));
