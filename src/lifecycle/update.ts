@@ -19,7 +19,12 @@ export function updateContainer(handle: ContainerHandle, resources: Resources): 
   const record = handle.read();
   const status = computeStatus(record, handle.dir);
   if (status === 'stopped') throw new TsruncError('state', 'container not running', { containerId: record.id });
-  if (resources.devices !== undefined) throw new ConfigError('resources', [{ pointer: '/devices', message: 'device rules cannot be updated (as with runc)' }]);
+  // Device rules are not updatable; like runc 1.1, ignore them rather than refuse the update:
+  // containerd's CRI plugin sends the container's whole LinuxResources, devices included.
+  if (resources.devices !== undefined) {
+    const { devices: _ignored, ...rest } = resources;
+    resources = rest;
+  }
   const hierarchies = detectHierarchies();
   if (resources.memory?.checkBeforeUpdate === true && resources.memory.limit !== undefined && resources.memory.limit > 0) {
     const usage = readStats(record.cgroupPaths, hierarchies).memory.usage.usage;
