@@ -124,11 +124,15 @@ export interface Containerd {
 }
 
 export interface ContainerdOptions {
-  /** Extra TOML appended to config.toml (runtimes, CRI plugin settings). */
-  extraConfig?: string;
+  /** Extra TOML appended to config.toml (runtimes, CRI plugin settings); a function gets the private dir. */
+  extraConfig?: string | ((dir: string) => string);
   /** Keep the CRI plugin (disabled otherwise). */
   cri?: boolean;
   namespace?: string;
+  /** The cgroup name the teardown removes in every hierarchy (default: the namespace). */
+  cgroupName?: string;
+  /** More images to import, made from the same busybox rootfs: name → its Cmd. */
+  images?: Record<string, string[]>;
 }
 
 export async function startContainerd(t: Teardownable, opts: ContainerdOptions = {}): Promise<Containerd> {
@@ -148,7 +152,7 @@ export async function startContainerd(t: Teardownable, opts: ContainerdOptions =
       `  address = "${socket}"`,
       '[ttrpc]',
       `  address = "${socket}.ttrpc"`,
-      opts.extraConfig ?? '',
+      typeof opts.extraConfig === 'function' ? opts.extraConfig(dir) : (opts.extraConfig ?? ''),
       '',
     ].join('\n'),
   );
@@ -163,13 +167,19 @@ export async function startContainerd(t: Teardownable, opts: ContainerdOptions =
     for (const id of ctr(['container', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['container', 'rm', id]);
     await stopDaemon(daemon, 20_000);
     fs.closeSync(log);
-    sweep(dir, namespace);
+    sweep(dir, opts.cgroupName ?? namespace);
   };
   t.teardown(stop);
-  if (!(await pollUntil(() => ctr(['version']).status === 0, 30_000))) throw new Error(`containerd did not start: ${fs.readFileSync(path.join(dir, 'containerd.log'), 'utf8').slice(-2000)}`);
+  if (!(await pollUntil(() => daemon.exitCode !== null || ctr(['version']).status === 0, 30_000)) || daemon.exitCode !== null) throw new Error(`containerd did not start: ${fs.readFileSync(path.join(dir, 'containerd.log'), 'utf8').slice(-2000)}`);
   const archive = buildOciArchive(busyboxRootfs(t), dir, image);
   const imported = ctr(['image', 'import', archive]);
   if (imported.status !== 0) throw new Error(`ctr image import: ${imported.stderr}`);
+  for (const [i, [name, cmd]] of Object.entries(opts.images ?? {}).entries()) {
+    const work = path.join(dir, `image-${i}`);
+    fs.mkdirSync(work);
+    const more = ctr(['image', 'import', buildOciArchive(busyboxRootfs(t), work, name, cmd)]);
+    if (more.status !== 0) throw new Error(`ctr image import ${name}: ${more.stderr}`);
+  }
   return { dir, socket, namespace, ctr, image, stop };
 }
 

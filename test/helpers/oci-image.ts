@@ -12,8 +12,8 @@ function blob(dir: string, data: Buffer): { digest: string; size: number } {
   return { digest: `sha256:${hex}`, size: data.length };
 }
 
-/** Writes `<workDir>/image.tar` (an OCI archive of `rootfs` named `name`) and returns its path. */
-export function buildOciArchive(rootfs: string, workDir: string, name: string): string {
+/** Writes `<workDir>/image.tar` (an OCI archive of `rootfs` named `name`, whose config has `cmd` as Cmd) and returns its path. */
+export function buildOciArchive(rootfs: string, workDir: string, name: string, cmd: string[] = ['sh']): string {
   const layout = path.join(workDir, 'layout');
   fs.mkdirSync(layout, { recursive: true });
   const layerTar = path.join(workDir, 'layer.tar');
@@ -21,7 +21,7 @@ export function buildOciArchive(rootfs: string, workDir: string, name: string): 
   const layer = blob(layout, fs.readFileSync(layerTar));
   const config = blob(
     layout,
-    Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'], Env: ['PATH=/bin'] }, rootfs: { type: 'layers', diff_ids: [layer.digest] } })),
+    Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: cmd, Env: ['PATH=/bin'] }, rootfs: { type: 'layers', diff_ids: [layer.digest] } })),
   );
   const manifest = blob(
     layout,
