@@ -1,0 +1,88 @@
+// Shared parts of the root fuzz tests: slots (a private --root, a bundle, a copy of the busybox
+// rootfs and a shared dir each, so that two containers can run side by side), a leak check
+// after a container is gone, and the removal of this process's cgroup parent at the end.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CGROUP_PARENT, busyboxRootfs, cgroupDirsOf } from '../helpers/container';
+import { hostMountsMentioning, processesMentioning } from '../helpers/host';
+import { rootEntries, tempDir, type Teardownable } from '../helpers/tsrunc';
+
+export interface Slot {
+  root: string;
+  bundle: string;
+  rootfs: string;
+  shared: string;
+  log: string;
+}
+
+/**
+ * `n` slots under one temp dir. Each has its own rootfs copy: configs may mount onto paths
+ * that do not exist in it (the runtime creates them) and must not touch the shared rootfs.
+ */
+export function makeSlots(t: Teardownable, n: number, prefix: string): Slot[] {
+  const work = tempDir(t, prefix);
+  // A container's root in a user namespace (an unprivileged host uid) must reach its rootfs.
+  fs.chmodSync(work, 0o755);
+  const source = busyboxRootfs(t);
+  return Array.from({ length: n }, (_, i) => {
+    const dir = path.join(work, `slot${i}`);
+    fs.mkdirSync(dir, { mode: 0o755 });
+    execFileSync('cp', ['-a', source, path.join(dir, 'rootfs')]);
+    const slot: Slot = { root: path.join(dir, 'root'), bundle: path.join(dir, 'bundle'), rootfs: path.join(dir, 'rootfs'), shared: path.join(dir, 'shared'), log: path.join(dir, 'log.json') };
+    fs.mkdirSync(slot.root, { mode: 0o700 });
+    fs.mkdirSync(slot.bundle);
+    fs.mkdirSync(slot.shared, { mode: 0o777 });
+    return slot;
+  });
+}
+
+/** What a container `id` left on the host, in its slot: state, cgroups, processes, mounts. */
+export function leaks(slot: Slot, id: string): string[] {
+  const out: string[] = [];
+  for (const e of rootEntries(slot.root)) out.push(`state: ${path.join(slot.root, e)}`);
+  for (const d of cgroupDirsOf(id)) out.push(`cgroup: ${d}`);
+  for (const pid of processesMentioning([`${CGROUP_PARENT}/${id}\n`, `${CGROUP_PARENT}/${id}/`, slot.bundle, slot.rootfs])) out.push(`process: ${pid} ${describePid(pid)}`);
+  for (const m of [...hostMountsMentioning(slot.bundle), ...hostMountsMentioning(slot.rootfs), ...hostMountsMentioning(slot.shared)]) out.push(`mount: ${m}`);
+  return out;
+}
+
+function describePid(pid: number): string {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.indexOf('('), stat.lastIndexOf(')') + 3);
+  } catch {
+    return '(gone)';
+  }
+}
+
+function listDirs(dir: string): string[] {
+  try {
+    return fs
+      .readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => path.join(dir, e.name));
+  } catch {
+    return [];
+  }
+}
+
+/** Removes this process's (empty) cgroup parent in every hierarchy, once all containers are gone. */
+export function removeCgroupParent(): void {
+  for (const base of ['/sys/fs/cgroup', ...listDirs('/sys/fs/cgroup')]) {
+    const dir = path.join(base, CGROUP_PARENT);
+    if (!fs.existsSync(dir)) continue;
+    for (const child of listDirs(dir)) {
+      try {
+        fs.rmdirSync(child);
+      } catch {
+        // a leftover: the test that made it reports it
+      }
+    }
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      // idem
+    }
+  }
+}
