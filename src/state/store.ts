@@ -164,7 +164,7 @@ export class StateStore {
       const mark = path.join(dir, INCOMPLETE);
       try {
         if (initial !== undefined) step(`writing ${mark}`, id, () => fs.writeFileSync(mark, ''));
-        handle = new ContainerHandle(this, id, step('locking container state', id, () => openLock(dir, 'exclusive')));
+        handle = new ContainerHandle(this, id, step('locking container state', id, () => openLock(dir, 'exclusive', true)));
         faultPoint('create:state-dir');
         if (initial !== undefined) {
           handle.write(initial, 'create:state-tmp');
@@ -249,7 +249,7 @@ export class StateStore {
     const dir = this.containerDir(id);
     let fd: number;
     try {
-      fd = openLock(dir, mode);
+      fd = openLock(dir, mode, false);
     } catch (err) {
       if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) throw notFound(id);
       throw systemError('locking container state', err, id);
@@ -289,12 +289,16 @@ function makeDirs(dir: string, mode: number): void {
   }
 }
 
-function openLock(dir: string, mode: LockMode): number {
+/**
+ * Only reserve creates the lock file: a reader that made one in a directory a killed create
+ * left empty would make that debris look like a live reservation.
+ */
+function openLock(dir: string, mode: LockMode, create: boolean): number {
   const file = path.join(dir, LOCK_FILE);
   let fd: number;
   try {
-    // Created if missing, never truncated; Node opens with O_CLOEXEC.
-    fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+    // Never truncated; Node opens with O_CLOEXEC.
+    fd = fs.openSync(file, fs.constants.O_RDWR | (create ? fs.constants.O_CREAT : 0), 0o600);
   } catch (err) {
     // flock needs no write access: a root that turned read-only can still be read.
     if (!isErrno(err, 'EROFS') && !isErrno(err, 'EACCES')) throw err;

@@ -93,8 +93,8 @@ export async function waitPaused(bg: Background, dir: string, point: FaultPoint,
       throw new Error(`tsrunc exited (status ${r.status}) before reaching ${point}: ${r.stderr}`);
     }
     if (Date.now() > deadline) {
-      await killBackground(bg);
-      throw new Error(`tsrunc did not reach ${point} within ${timeoutMs} ms`);
+      const r = await killBackground(bg);
+      throw new Error(`tsrunc did not reach ${point} within ${timeoutMs} ms: ${r.stderr}`);
     }
     await sleep(5);
   }

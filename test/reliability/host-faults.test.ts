@@ -9,7 +9,8 @@ import type { FaultPoint } from '../../src/lifecycle/faults';
 import { cgroupDirsOf, rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
 import { leftovers, processesMentioning, waitForStatus } from '../helpers/host';
 import { tempDir, type Teardownable } from '../helpers/tsrunc';
-import { armedHooksDir, hookEnv, killBackground, resume, startTsrunc, tempFilesUnder, waitPaused, within } from './harness';
+import { isSameProcessAlive, readProcStat } from '../../src/state/proc';
+import { armedHooksDir, hookEnv, killBackground, resume, sleep, startTsrunc, tempFilesUnder, waitPaused, within } from './harness';
 
 const skip = rootSkipReason();
 
@@ -85,6 +86,9 @@ for (const point of ['create:hooks', 'create:ready'] as FaultPoint[]) {
     const procs = cgroupProcs(c.id);
     t.equal(procs.length, 1, 'the init is in the container cgroup');
     for (const pid of procs) process.kill(pid, 'SIGKILL');
+    // SIGKILL is delivered at once but the exit takes a moment: resume once it is dead.
+    const deadline = Date.now() + 10_000;
+    while (procs.some((pid) => isSameProcessAlive(pid, readProcStat(pid)?.startTime ?? -1)) && Date.now() < deadline) await sleep(5);
     resume(hooks, point, bg.pid);
     const r = await within(bg.done, 30_000);
     t.equal(r?.status, 1, `create fails: ${r?.stderr}`);
