@@ -119,3 +119,21 @@ for (const point of FAULT_POINTS) {
     }
   });
 }
+
+t.test('an empty state directory (a create killed right after its mkdir) does not block the id', { skip }, async (t) => {
+  const c = testContainer(t);
+  fs.mkdirSync(path.join(c.root, c.id));
+  for (const cmd of [['state', c.id], ['kill', c.id, 'KILL'], ['start', c.id]]) {
+    const r = c.tsrunc(cmd);
+    t.equal(r.status, 1, `${cmd[0]} fails`);
+    t.match(r.stderr, /container does not exist/, `${cmd[0]}: does not exist`);
+  }
+  t.same(fs.readdirSync(path.join(c.root, c.id)), [], 'and adds nothing to it');
+  const created = c.tsrunc(['create', c.id]);
+  t.equal(created.status, 0, `create takes the id: ${created.stderr}`);
+  t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
+  fs.mkdirSync(path.join(c.root, c.id));
+  const del = c.tsrunc(['delete', c.id]);
+  t.match(del.stderr, /container does not exist/);
+  assertClean(t, c, 'delete removed the empty directory');
+});
