@@ -303,6 +303,10 @@ const regressions: { argv: string[]; message: RegExp; why: string; status?: numb
   // A --process or --resources file that cannot be read: "internal error: ENOENT" (src/cli/context.ts readInput).
   { argv: ['exec', '--process', 'nonexistent', 'c1'], message: /open nonexistent: ENOENT/, why: 'exec --process of a missing file' },
   { argv: ['update', '--resources', 'dir', 'c1'], message: /open dir: EISDIR/, why: 'update --resources of a directory' },
+  // A numeric update flag took any text: yargs made "abc" NaN (--pids-limit abc lifted the limit, exit 0) and "" 0 (src/cli/commands/update.ts).
+  { argv: ['update', '--pids-limit', 'abc', 'c1'], message: /update: invalid value "abc" for --pids-limit: an integer is required/, why: 'update --pids-limit abc' },
+  { argv: ['update', '--cpu-quota', '', 'c1'], message: /update: invalid value "" for --cpu-quota/, why: 'update --cpu-quota ""' },
+  { argv: ['update', '--cpu-share', '1.5', 'c1'], message: /update: invalid value "1.5" for --cpu-share/, why: 'update --cpu-share 1.5' },
   // --debug=false turned debugging on: stacks on stderr (src/cli/main.ts).
   { argv: ['--debug=false', 'state', 'c1'], message: /container does not exist/, why: '--debug=false' },
 ];

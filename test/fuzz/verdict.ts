@@ -61,14 +61,16 @@ const STACK_LINE = /^\s+at .+(:\d+:\d+\)?|\(native\)|<anonymous>\)?)$/m;
 /**
  * A tsrunc process ended cleanly: not by a signal or a timeout, with 0 or a non-zero status
  * and a message (on stderr or in the --log), never a stack trace or an internal error.
+ * `passesStatus`: the status may be a container process's own (exec), without a message.
  */
-export function cleanExit(r: RunResult, logText = ''): string | undefined {
+export function cleanExit(r: RunResult, logText = '', opts: { passesStatus?: boolean } = {}): string | undefined {
   if (r.status === null) return `ended by ${r.signal ?? 'a timeout'}\nstderr: ${r.stderr.slice(0, 800)}`;
   const all = `${r.stderr}\n${logText}`;
   if (/internal error/i.test(all)) return `an internal error (exit ${r.status}): ${all.trim().slice(0, 1200)}`;
   if (STACK_LINE.test(r.stderr)) return `a stack trace on stderr (exit ${r.status}): ${r.stderr.slice(0, 1200)}`;
   if (/\b(TypeError|RangeError|ReferenceError): /.test(all)) return `a JavaScript error (exit ${r.status}): ${all.trim().slice(0, 1200)}`;
-  if (r.status !== 0 && all.trim() === '') return `exit ${r.status} without any message`;
+  // exec passes its process's exit status on; anything else says why it failed.
+  if (r.status !== 0 && all.trim() === '' && opts.passesStatus !== true) return `exit ${r.status} without any message`;
   return undefined;
 }
 

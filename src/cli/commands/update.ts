@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { UsageError } from '../../errors';
 import { parseResources, resourcesFromFlags } from '../../lifecycle/update';
 import { KERNEL_MEMORY_IGNORED } from '../../spec/validate';
 import { defineCommand, readInput, type GlobalArgs } from '../context';
@@ -33,7 +34,8 @@ export default defineCommand<UpdateFlags>({
     let b = y
       .positional('container-id', { type: 'string', demandOption: true })
       .option('resources', { alias: 'r', type: 'string', describe: 'path to a file containing the resources to update, or "-" to read from standard input' }) as Argv<GlobalArgs>;
-    for (const [name, describe] of NUMERIC_FLAGS) b = b.option(name, { type: 'number', describe });
+    // Read as text and checked in the handler: yargs makes "abc" NaN and "" 0, silently.
+    for (const [name, describe] of NUMERIC_FLAGS) b = b.option(name, { type: 'string', describe });
     for (const [name, describe] of STRING_FLAGS) b = b.option(name, { type: 'string', describe });
     return b as Argv<UpdateFlags & GlobalArgs>;
   },
@@ -42,7 +44,13 @@ export default defineCommand<UpdateFlags>({
     if (args.resources !== undefined) {
       resources = parseResources(readInput(args.resources), args.resources === '-' ? 'resources (stdin)' : args.resources);
     } else {
-      const num = (k: string): number | undefined => (typeof args[k] === 'number' ? (args[k] as number) : undefined);
+      const num = (k: string): number | undefined => {
+        if (args[k] === undefined) return undefined;
+        const text = String(args[k]);
+        // As runc (strconv.ParseInt): a decimal integer and nothing else.
+        if (!/^-?[0-9]+$/.test(text)) throw new UsageError(`update: invalid value ${JSON.stringify(text)} for --${k}: an integer is required`);
+        return Number(text);
+      };
       const str = (k: string): string | undefined => (args[k] === undefined ? undefined : String(args[k]));
       resources = resourcesFromFlags({
         blkioWeight: num('blkio-weight'),
