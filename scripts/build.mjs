@@ -109,10 +109,13 @@ async function bundle() {
     entryPoints: [path.join(root, 'src/cli/main.ts')],
     outfile: path.join(root, 'dist/tsrunc.cjs'),
     plugins: [lazyBuiltins, directBuiltins],
+    // Half the bytes to read at every start (measured: ~2 ms less CPU per command).
+    minify: true,
   });
   if (cli.warnings.length > 0) throw new Error(`the CLI bundle has ${cli.warnings.length} warning(s): see above`);
   await esbuild.build({ ...common, entryPoints: [path.join(root, 'src/index.ts')], outfile: path.join(root, 'dist/lib.cjs') });
   await esbuild.build({ ...common, sourcemap: false, entryPoints: [path.join(root, 'src/cli/boot.ts')], outfile: path.join(root, 'dist/boot.cjs'), plugins: [directBuiltins] });
+  fs.rmSync(path.join(root, 'dist', 'tsrunc.cjs.cache'), { force: true }); // the single cache of an earlier build
 }
 
 /** node flags of bin/tsrunc (the code cache is made under the same flags: V8 checks them). */
@@ -163,7 +166,7 @@ function writeCodeCache() {
     fs.writeFileSync(path.join(bundleDir, 'config.json'), JSON.stringify(config));
     fs.writeFileSync(path.join(tmp, 'process.json'), JSON.stringify(config.process));
     const r = ['--root', stateRoot];
-    const commands = [
+    const light = [
       ['features'],
       [...r, 'list'],
       [...r, 'list', '--format', 'json'],
@@ -172,16 +175,22 @@ function writeCodeCache() {
       [...r, 'kill', 'nosuch', 'KILL'],
       [...r, 'delete', '--force', 'nosuch'],
       [...r, 'ps', '--format', 'json', 'nosuch'],
+      [...r, 'pause', 'nosuch'],
+    ];
+    const full = [
       [...r, 'exec', '--process', path.join(tmp, 'process.json'), '--detach', 'nosuch'],
       [...r, 'create', '--dry-run', '--bundle', bundleDir, '--pid-file', path.join(tmp, 'pid'), 'c1'],
+      ...light,
     ];
-    const train = `require(${JSON.stringify(boot)}).train(${JSON.stringify(commands)}).catch((e) => { console.error(e); process.exit(1); })`;
-    // The commands' own messages (containers that do not exist) are expected: only a failure of train() counts.
-    const trained = spawnSync(process.execPath, [...NODE_FLAGS, '-e', train], { env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-    if (trained.status !== 0) throw new Error(`making the code cache failed:\n${trained.stderr}`);
-    const check = `process.stdout.write(String(require(${JSON.stringify(boot)}).load().fromCache))`;
-    const taken = execFileSync(process.execPath, [...NODE_FLAGS, '-e', check], { env, encoding: 'utf8' });
-    if (taken !== 'true') throw new Error(`V8 did not take the code cache just written (${taken})`);
+    for (const [kind, commands] of [['light', light], ['full', full]]) {
+      const train = `require(${JSON.stringify(boot)}).train(${JSON.stringify(kind)}, ${JSON.stringify(commands)}).catch((e) => { console.error(e); process.exit(1); })`;
+      // The commands' own messages (containers that do not exist) are expected: only a failure of train() counts.
+      const trained = spawnSync(process.execPath, [...NODE_FLAGS, '-e', train], { env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+      if (trained.status !== 0) throw new Error(`making the ${kind} code cache failed:\n${trained.stderr}`);
+      const check = `process.stdout.write(String(require(${JSON.stringify(boot)}).load(${JSON.stringify(kind)}).fromCache))`;
+      const taken = execFileSync(process.execPath, [...NODE_FLAGS, '-e', check], { env, encoding: 'utf8' });
+      if (taken !== 'true') throw new Error(`V8 did not take the ${kind} code cache just written (${taken})`);
+    }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

@@ -4,14 +4,27 @@
 // cache holds bytecode, not machine code: V8 checks its version and flags and rejects a cache
 // that does not fit, and then compiles the source as usual. V8 checks only the length of the
 // source, so the cache also records the bundle's size and mtime and is ignored when they
-// differ (a bundle rebuilt without its cache runs, just slower).
+// differ (a bundle rebuilt without its cache runs, just slower). There are two caches: the
+// commands that validate a config and plan a container (create, run, exec, update) use one
+// that holds that code too; the others a smaller one, quicker to load.
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 
 const BUNDLE = path.join(__dirname, 'tsrunc.cjs');
-const CACHE = `${BUNDLE}.cache`;
+
+export type CacheKind = 'light' | 'full';
+
+export function cacheFile(kind: CacheKind): string {
+  return `${BUNDLE}.${kind}.cache`;
+}
+
+const FULL = new Set(['create', 'run', 'exec', 'update']);
+
+/** Which cache fits a command line (a container id that reads like a command only costs time). */
+export function cacheFor(argv: string[]): CacheKind {
+  return argv.some((a) => FULL.has(a)) ? 'full' : 'light';
+}
 
 interface CliModule {
   main(argv: string[]): Promise<number>;
@@ -27,10 +40,10 @@ export interface Loaded {
   fromCache: boolean;
 }
 
-function readCache(stamp: string): Buffer | undefined {
+function readCache(kind: CacheKind, stamp: string): Buffer | undefined {
   let data: Buffer;
   try {
-    data = fs.readFileSync(CACHE);
+    data = fs.readFileSync(cacheFile(kind));
   } catch {
     return undefined;
   }
@@ -39,8 +52,8 @@ function readCache(stamp: string): Buffer | undefined {
   return data.subarray(head.length);
 }
 
-/** Compiles (from the cache unless `useCache` is false) and runs the bundle's top level. */
-export function load(useCache = true): Loaded {
+/** Compiles (from the `kind` cache, or from source without one) and runs the bundle's top level. */
+export function load(kind: CacheKind | undefined): Loaded {
   const fd = fs.openSync(BUNDLE, 'r');
   let source: string;
   let stamp: string;
@@ -51,12 +64,14 @@ export function load(useCache = true): Loaded {
   } finally {
     fs.closeSync(fd);
   }
-  const cachedData = useCache ? readCache(stamp) : undefined;
-  // The wrapper Node puts around a CommonJS module, on the same line (line numbers stay right).
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: BUNDLE, cachedData });
+  const cachedData = kind === undefined ? undefined : readCache(kind, stamp);
+  // The wrapper Node puts around a CommonJS module, on a line of its own that lineOffset takes
+  // back out: positions in stack traces are those of the file (and of its source map).
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {\n${source}\n})`, { filename: BUNDLE, lineOffset: -1, cachedData });
   const mod = { exports: {} as CliModule };
   const wrapper = script.runInThisContext() as (this: unknown, ...args: unknown[]) => void;
-  wrapper.call(mod.exports, mod.exports, createRequire(BUNDLE), mod, BUNDLE, path.dirname(BUNDLE));
+  // This module's require serves the bundle: it asks only for built-ins and the addon by absolute path.
+  wrapper.call(mod.exports, mod.exports, require, mod, BUNDLE, path.dirname(BUNDLE));
   return { exports: mod.exports, script, stamp, fromCache: cachedData !== undefined && !script.cachedDataRejected };
 }
 
@@ -65,12 +80,16 @@ export function load(useCache = true): Loaded {
  * the functions they use are compiled, then writes the cache. Run with bin/tsrunc's node flags:
  * V8 rejects a cache made under other flags.
  */
-export async function train(commands: string[][]): Promise<void> {
-  const loaded = load(false);
+export async function train(kind: CacheKind, commands: string[][]): Promise<void> {
+  const loaded = load(undefined);
   for (const argv of commands) await loaded.exports.main(argv);
-  const tmp = `${CACHE}.${process.pid}.tmp`;
+  const file = cacheFile(kind);
+  const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, Buffer.concat([Buffer.from(loaded.stamp), loaded.script.createCachedData()]));
-  fs.renameSync(tmp, CACHE);
+  fs.renameSync(tmp, file);
 }
 
-if (require.main === module) load().exports.cli(process.argv.slice(2));
+if (require.main === module) {
+  const argv = process.argv.slice(2);
+  load(cacheFor(argv)).exports.cli(argv);
+}

@@ -173,13 +173,37 @@ function report(err: unknown, logger: Logger, debug: boolean): number {
     const msg = err.kind === 'usage' ? `${err.message}` : err.message;
     logger.error(msg);
     if (logger.hasFile) writeStderr(`${msg}\n`);
-    if (debug && err.stack) writeStderr(`${err.stack}\n`);
+    if (debug && err.stack) writeStderr(`${sourceMapped(err.stack)}\n`);
     return err.exitCode;
   }
   const e = err instanceof Error ? err : new Error(String(err));
   logger.error(`internal error: ${e.message}`);
-  writeStderr(debug ? `${e.stack}\n` : `tsrunc: internal error: ${e.message} (run with --debug for details)\n`);
+  writeStderr(debug ? `${sourceMapped(e.stack ?? e.message)}\n` : `tsrunc: internal error: ${e.message} (run with --debug for details)\n`);
   return 1;
+}
+
+/**
+ * A --debug stack with positions in the TypeScript sources: the CLI bundle is minified
+ * and bin/tsrunc compiles it through vm (node --enable-source-maps would not see it), so its
+ * source map is read here. Unchanged when there is no map (running from the sources).
+ */
+function sourceMapped(stack: string): string {
+  try {
+    const bundle = __filename;
+    const { SourceMap } = (require as (id: string) => typeof import('node:module'))('node:module');
+    const map = new SourceMap(JSON.parse(fs.readFileSync(`${bundle}.map`, 'utf8')) as import('node:module').SourceMapPayload);
+    const base = `${bundle.slice(0, bundle.lastIndexOf('/'))}/`;
+    return stack.replace(/^(\s+at )(?:\S+ \()?([^()\s]+):(\d+):(\d+)\)?$/gm, (line, at: string, file: string, l: string, c: string) => {
+      if (file !== bundle) return line;
+      const e = map.findEntry(Number(l) - 1, Number(c) - 1) as { originalSource?: string; originalLine?: number; originalColumn?: number };
+      if (e.originalSource === undefined || e.originalLine === undefined || e.originalColumn === undefined) return line;
+      const source = e.originalSource.startsWith('../') ? e.originalSource.replace(/^(\.\.\/)+/, '') : e.originalSource.replace(base, '');
+      // (a map's names are those of identifiers at a position, not of the enclosing function)
+      return `${at}${source}:${e.originalLine + 1}:${e.originalColumn + 1}`;
+    });
+  } catch {
+    return stack;
+  }
 }
 
 /** Runs the command line and ends the process with its status (bin/tsrunc's entry). */
