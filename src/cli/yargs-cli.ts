@@ -105,16 +105,12 @@ function rewordUsage(msg: string, command: string | undefined, argv: string[], c
   const missingValue = /^Not enough arguments following: (.+)$/.exec(msg);
   if (missingValue !== null) return `${prefix}flag needs an argument: ${typed(missingValue[1] as string)}`;
   if (/^Unknown arguments?: /.test(msg)) {
-    // yargs puts an argument that is empty or holds a space in quotes.
-    const names = msg
-      .replace(/^Unknown arguments?: /, '')
-      .split(', ')
-      .map((n) => (/^".*"$/s.test(n) && argv.includes(n.slice(1, -1)) ? n.slice(1, -1) : n));
-    // A name that is a whole argument and not a flag is an extra positional, not a flag.
-    const extra = names.filter((n) => (!n.startsWith('-') || n === '-') && argv.includes(n));
-    const flags = names.filter((n) => !extra.includes(n)).map(typed);
-    if (flags.length > 0) return `${prefix}flag provided but not defined: ${flags.join(', ')}`;
-    return `${prefix}unexpected argument${extra.length > 1 ? 's' : ''}: ${extra.map((a) => JSON.stringify(a)).join(', ')}`;
+    if (command !== undefined && !commands.some((c) => c.command.split(' ')[0] === command)) return `unknown command ${JSON.stringify(command)} (see tsrunc --help)`;
+    // yargs' list joins names with ", " and quotes some, so it cannot be taken apart: the flag
+    // is found in argv, and extra arguments are shown as yargs lists them.
+    const flag = command === undefined ? undefined : undeclaredFlag(argv, command, commands);
+    if (flag !== undefined) return `${prefix}flag provided but not defined: ${flag}`;
+    return `${prefix}unexpected argument${/^Unknown arguments:/.test(msg) ? 's' : ''}: ${msg.replace(/^Unknown arguments?: /, '')}`;
   }
   return msg.replace(/\n\s*/g, ' ');
 }

@@ -258,9 +258,10 @@ async function runCase(c: Case, slot: number): Promise<void> {
   }
   // The (first) name after "not defined: " is on the command line, as typed or as the text
   // log quotes it (JSON string escapes); a list may follow it.
-  const undefinedFlag = /flag provided but not defined: ([^\n]*)/.exec(`${r.stderr}\n${logText}`);
+  // (In a JSON or text log line the message ends at an unescaped quote.)
+  const undefinedFlag = /flag provided but not defined: ((?:[^"\\\n]|\\.)*)/.exec(`${r.stderr}\n${logText}`);
   if (undefinedFlag !== null) {
-    const named = ((undefinedFlag[1] as string).split(', ')[0] ?? '').replace(/"$/, '');
+    const named = (undefinedFlag[1] as string).split(', ')[0] ?? '';
     const tokens = argv.flatMap((a) => [a, JSON.stringify(a).slice(1, -1)]);
     if (named === '' || !tokens.some((a) => a.includes(named))) throw new Error(`${shown}\nthe usage error names something not on the command line: ${r.stderr.slice(0, 400)}`);
   }
@@ -290,9 +291,12 @@ t.test('command lines', async (t) => {
 const regressions: { argv: string[]; message: RegExp; why: string; status?: number; stdout?: RegExp }[] = [
   // yargs' YError for a flag without its value went out as "internal error" (src/cli/yargs-cli.ts).
   { argv: ['exec', '--env', '--log-format=', 'x'], message: /exec: flag needs an argument: --env/, why: 'a repeatable flag with no value left' },
-  // Extra positionals were reported as undefined flags (src/cli/yargs-cli.ts).
-  { argv: ['list', 'foo'], message: /list: unexpected argument: "foo"/, why: 'an argument list takes none of' },
-  { argv: ['state', 'c1', 'c2'], message: /state: unexpected argument: "c2"/, why: 'a second container id' },
+  // Extra positionals were reported as undefined flags, and yargs' list of unknown arguments was
+  // split at ", " (which arguments may hold) into bogus flag names (src/cli/yargs-cli.ts).
+  { argv: ['list', ', ', '%.'], message: /list: unexpected arguments: , , %\.$/m, why: 'arguments holding ", "' },
+  { argv: ['fuzz\\', 'a'], message: /unknown command "fuzz\\\\"/, why: 'an unknown command' },
+  { argv: ['list', 'foo'], message: /list: unexpected argument: foo$/m, why: 'an argument list takes none of' },
+  { argv: ['state', 'c1', 'c2'], message: /state: unexpected argument: c2$/m, why: 'a second container id' },
   // A flag given twice became an array: "internal error: The "paths[0]" argument must be of type string" (src/cli/yargs-cli.ts).
   { argv: ['start', '--root', 'dir', 'c1'], message: /container does not exist/, why: '--root given again after the command' },
   { argv: ['exec', '--cwd', '/', '--cwd', '/tmp', '-e', 'A=1', '--env', 'B=2', 'c1', 'true'], message: /container does not exist/, why: 'a flag twice next to a repeatable one' },

@@ -82,5 +82,7 @@ export function emptyRoot(root: string): string | undefined {
 
 /** A message that names `pointer` as tsrunc prints it ("FILE: /pointer: ..."). */
 export function namesPointer(text: string, pointer: string): boolean {
-  return text.includes(`: ${pointer === '' ? '/' : pointer}: `);
+  // As written to stderr: UTF-8, where a lone surrogate becomes U+FFFD.
+  const shown = Buffer.from(pointer === '' ? '/' : pointer, 'utf8').toString('utf8');
+  return text.includes(`: ${shown}: `);
 }
