@@ -35,7 +35,8 @@ const SIGRTMAX = 64;
 export function parseSignal(text: string): number | undefined {
   if (/^[0-9]+$/.test(text)) {
     const n = Number(text);
-    return n >= 1 && n <= SIGRTMAX ? n : undefined;
+    // 0 is kill(2)'s existence check; runc passes any number through, 0 included.
+    return n <= SIGRTMAX ? n : undefined;
   }
   const name = text.toUpperCase().replace(/^SIG/, '');
   const known = SIGNALS[name];

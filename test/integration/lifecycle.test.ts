@@ -86,6 +86,7 @@ t.test('kill takes names, SIG names and numbers; --all reaches every process', {
   t.equal(c.tsrunc(['kill', c.id, '10']).status, 0);
   await new Promise((r) => setTimeout(r, 200));
   t.match(fs.readFileSync(path.join(c.bundle, 'rootfs/tmp/sig'), 'utf8'), /got USR1/);
+  t.equal(c.tsrunc(['kill', c.id, '0']).status, 0, 'signal 0 checks that the init is alive (runc accepts it too)');
   const bad = c.tsrunc(['kill', c.id, 'NOPE']);
   t.equal(bad.status, 1);
   t.match(bad.stderr, /unknown signal/);

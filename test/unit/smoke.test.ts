@@ -7,5 +7,5 @@ t.test('signals parse like runc', async (t) => {
   t.equal(parseSignal('9'), 9);
   t.equal(parseSignal('RTMIN+2'), 36);
   t.equal(parseSignal('BOGUS'), undefined);
-  t.equal(parseSignal('0'), undefined);
+  t.equal(parseSignal('0'), 0, 'signal 0: only checks that the init exists, as in runc');
 });
