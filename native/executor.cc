@@ -453,8 +453,10 @@ static void DoReadonlyPath(const Step &st) {
   }
   int tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
   if (tree < 0) Fail("open_tree", errno);
+  // Read-only and nothing more, as runc: the clone keeps the mount's own nosuid/nodev/noexec,
+  // and a read-only /bin must still run its programs.
   struct mount_attr attr = {};
-  attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+  attr.attr_set = MOUNT_ATTR_RDONLY;
   if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) Fail("mount_setattr", errno);
   if (move_mount(tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) Fail("move_mount", errno);
   close(tree);

@@ -249,9 +249,10 @@ t.test('maskedPaths read empty; readonlyPaths refuse writes', { skip }, async (t
       fs.mkdirSync(path.join(rootfs, 'data'));
       s.mounts!.push({ destination: '/data', type: 'tmpfs', source: 'tmpfs', options: ['size=64k'] });
       s.linux!.maskedPaths = ['/secret', '/secretdir', '/proc/timer_list', '/does/not/exist'];
-      s.linux!.readonlyPaths = ['/data', '/proc/sys', '/also/missing'];
+      s.linux!.readonlyPaths = ['/data', '/proc/sys', '/also/missing', '/bin'];
     },
     [
+      '/bin/true && echo ran-from-read-only-bin',
       'echo "secret=[$(cat /secret)]"',
       'echo "secretdir=[$(ls -A /secretdir)]"',
       'echo "timer_list=[$(cat /proc/timer_list)]"',
@@ -263,7 +264,7 @@ t.test('maskedPaths read empty; readonlyPaths refuse writes', { skip }, async (t
     { copyRootfs: true },
   );
   t.equal(r.status, 0, r.stderr);
-  t.equal(r.out, 'secret=[]\nsecretdir=[]\ntimer_list=[]\ntsrunc\n', 'masked paths empty, read-only paths not written');
+  t.equal(r.out, 'ran-from-read-only-bin\nsecret=[]\nsecretdir=[]\ntimer_list=[]\ntsrunc\n', 'masked paths empty, read-only paths not written, and not noexec (as runc)');
   t.equal(fs.readFileSync(path.join(rootfs, 'secret'), 'utf8'), 'host secret\n', 'the masked file itself is untouched');
   t.ok(mountAt(t, r.mountinfo, '/data').options.includes('ro'), '/data is ro');
   t.ok(mountAt(t, r.mountinfo, '/proc/sys').options.includes('ro'), '/proc/sys is ro');
