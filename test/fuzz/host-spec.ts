@@ -144,8 +144,7 @@ export function hostSpecChoices(shared: string): fc.Arbitrary<HostSpecChoices> {
       dropMounts: fc.oneof({ weight: 2, arbitrary: fc.constant([] as number[]) }, { weight: 1, arbitrary: fc.subarray([0, 1, 2, 3, 4, 5, 6]) }),
       addMounts: fc.oneof({ weight: 2, arbitrary: fc.constant([] as Mount[]) }, { weight: 1, arbitrary: fc.array(mountArb(shared), { minLength: 1, maxLength: 3 }) }),
       masked: fc.subarray(['/proc/kcore', '/proc/keys', '/sys/firmware', '/nonexistent', '/etc/passwd', '/tmp']),
-      // Not /bin: tsrunc remounts a read-only path noexec too (runc does not), see the README.
-      readonly: fc.subarray(['/proc/sys', '/proc/bus', '/root', '/nonexistent', '/etc']),
+      readonly: fc.subarray(['/proc/sys', '/proc/bus', '/root', '/nonexistent', '/etc', '/bin']),
       rootReadonly: fc.boolean(),
       propagation: rare(fc.constantFrom('rprivate', 'private', 'rslave', 'slave', 'rshared', 'shared', 'unbindable')),
       resources: rare(hostResources),
