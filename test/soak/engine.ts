@@ -89,7 +89,7 @@ import json, os, select, socket, sys
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind(sys.argv[1])
 srv.listen(128)
-masters, received = set(), 0
+masters, conns, received = set(), set(), 0
 def drain(m):
     try:
         while os.read(m, 65536):
@@ -103,16 +103,25 @@ def drain(m):
         os.close(m)
         masters.discard(m)
 print("listening", flush=True)
+# One connection that never sends must not hold up the others: all wait in select.
 while True:
-    ready, _, _ = select.select([srv, 0] + list(masters), [], [], 1.0)
+    ready, _, _ = select.select([srv, 0] + list(conns) + list(masters), [], [], 1.0)
     if 0 in ready and os.read(0, 4096) == b"":
         break
     for x in ready:
         if x is srv:
             conn, _ = srv.accept()
-            conn.setblocking(True)
-            _, fds, _, _ = socket.recv_fds(conn, 1024, 4)
-            conn.close()
+            conn.setblocking(False)
+            conns.add(conn)
+        elif isinstance(x, socket.socket):
+            try:
+                _, fds, _, _ = socket.recv_fds(x, 1024, 4)
+            except BlockingIOError:
+                continue
+            except OSError:
+                fds = []
+            conns.discard(x)
+            x.close()
             for fd in fds:
                 os.set_blocking(fd, False)
                 masters.add(fd)
@@ -208,6 +217,7 @@ class Soak {
     return dir;
   }
 
+  /** One tsrunc command; SIGKILLed (and reported with what its children wait in) after CALL_LIMIT_MS. */
   private call(args: string[], cwd: string): Promise<Call> {
     const errFile = path.join(this.work, 'io', `${++this.counter}.err`);
     const err = fs.openSync(errFile, 'w+');
@@ -215,10 +225,16 @@ class Soak {
     fs.closeSync(err);
     return new Promise((resolve) => {
       let finished = false;
+      let hung = '';
+      const timer = setTimeout(() => {
+        hung = `${args[0]} did not return within ${CALL_LIMIT_MS / 1000} s (${describeChildren(child.pid ?? -1)}); killed`;
+        child.kill('SIGKILL');
+      }, CALL_LIMIT_MS);
       const finish = (status: number | null, signal: NodeJS.Signals | null): void => {
         if (finished) return;
         finished = true;
-        const stderr = fs.readFileSync(errFile, 'utf8');
+        clearTimeout(timer);
+        const stderr = hung + fs.readFileSync(errFile, 'utf8');
         fs.rmSync(errFile, { force: true });
         resolve({ status, signal, stderr, samples: child.pid === undefined ? [] : takeSamples(this.hooks, child.pid) });
       };
@@ -265,6 +281,9 @@ class Soak {
     } catch (err) {
       this.failureCount++;
       if (this.failures.length < 20) this.failures.push(`${id} (${variantName(v)}): ${(err as Error).message}`);
+      // As a shim would: what is left is then what tsrunc could not clean.
+      const del = await this.call(['delete', '--force', id], bundle);
+      if (del.status === 0 || /container does not exist/.test(del.stderr)) this.live.delete(id);
     } finally {
       fs.rmSync(bundle, { recursive: true, force: true });
     }
@@ -305,6 +324,25 @@ class Soak {
         return `${pid} (${readProcStat(pid)?.state ?? 'gone'}) ${cmd}`;
       });
   }
+}
+
+const CALL_LIMIT_MS = 60_000;
+
+/** The children of `pid` and the kernel function each sleeps in (for a hung command). */
+function describeChildren(pid: number): string {
+  const out: string[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== pid) continue;
+      out.push(`child ${name} in ${fs.readFileSync(`/proc/${name}/wchan`, 'utf8') || 'running'}`);
+    } catch {
+      // gone
+    }
+  }
+  return out.length > 0 ? out.join(', ') : 'no child';
 }
 
 function cgroupHierarchies(): string[] {
@@ -367,16 +405,26 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   const sequential = Math.ceil(opts.n / 2);
   const concurrent = opts.n - sequential;
   const began = Date.now();
+  // SIGINT/SIGTERM: no new lifecycles; the ones under way end, then the report and cleanup.
+  let stopping = false;
+  const stop = (): void => {
+    stopping = true;
+    progress('stopping: letting the lifecycles under way finish');
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  let sequentialDone = 0;
+  let done = 0;
   try {
     await soak.startReceiver();
-    for (let i = 0; i < sequential; i++) {
+    for (let i = 0; i < sequential && !stopping; i++) {
       await soak.lifecycle(nextVariant());
+      sequentialDone++;
       if ((i + 1) % 50 === 0) progress(`sequential ${i + 1}/${sequential} (${Math.round((Date.now() - began) / 1000)} s, ${soak.failureCount} failed)`);
     }
     let started = 0;
-    let done = 0;
     const worker = async (): Promise<void> => {
-      while (started < concurrent) {
+      while (started < concurrent && !stopping) {
         started++;
         await soak.lifecycle(nextVariant());
         done++;
@@ -391,9 +439,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     const reapBy = Date.now() + 10_000;
     while (soak.leakedProcesses().length > 0 && Date.now() < reapBy) await sleep(100);
     const report: SoakReport = {
-      lifecycles: opts.n,
-      sequential,
-      concurrent,
+      lifecycles: sequentialDone + done,
+      sequential: sequentialDone,
+      concurrent: done,
       concurrency,
       seconds: Math.round(seconds * 10) / 10,
       byVariant,
@@ -417,6 +465,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     };
     return report;
   } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
     await soak.cleanup();
   }
 }
