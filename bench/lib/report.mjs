@@ -75,6 +75,20 @@ export function markdown(result) {
     lines.push('');
     lines.push('Ratios are to runc in the same run (for the throughput row: runc\'s rate over the runtime\'s, so above 1 is slower too).');
     lines.push('');
+    const cpuRows = timeRows.filter((r) => RUNTIMES.some((n) => r.values[n]?.user !== undefined));
+    if (cpuRows.length > 0) {
+      lines.push('CPU time per run (user + system, hyperfine\'s means; less sensitive to other load than wall time):');
+      lines.push('');
+      lines.push('| benchmark | tsrunc | runc | crun |');
+      lines.push('|---|---:|---:|---:|');
+      for (const row of cpuRows) {
+        const cpu = (v) => (v?.user === undefined ? '—' : fmt(v.user + v.system, 'ms'));
+        let label = row.label;
+        if (row.id === 'startup' && row.baseline?.user !== undefined) label += ` (bare \`node -e 0\`: ${cpu(row.baseline)})`;
+        lines.push(`| ${label} | ${RUNTIMES.map((n) => cpu(row.values[n])).join(' | ')} |`);
+      }
+      lines.push('');
+    }
   }
   if (rssRows.length > 0) {
     lines.push(`Peak RSS (\`/usr/bin/time -v\`, median of ${cfg.rssSamples}):`);
