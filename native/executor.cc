@@ -84,7 +84,9 @@ static void SendRaw(const char *buf, size_t len) {
 [[noreturn]] static void Fail(const char *what, int err) {
   char buf[1024];
   const char *name = strerrorname_np(err);
-  int len = snprintf(buf, sizeof buf, "error %d %s %s: %s", g_step, name ? name : "EUNKNOWN", what, strerror(err));
+  // strerrordesc_np, not strerror: no locale lookup (and its locks) in the cloned child.
+  const char *desc = strerrordesc_np(err);
+  int len = snprintf(buf, sizeof buf, "error %d %s %s: %s", g_step, name ? name : "EUNKNOWN", what, desc ? desc : "unknown error");
   size_t n = len < 0 ? 0 : (size_t)len < sizeof buf ? (size_t)len : sizeof buf - 1;
   if (g_sync >= 0) {
     SendRaw(buf, n);
@@ -513,6 +515,14 @@ static void DoConsole(const Step &st) {
   if (slave > 2) close(slave);
 }
 
+// The child is a raw clone of a multithreaded process: glibc's setgroups/setresuid/setresgid
+// would try to apply the change to every thread glibc knows of (__nptl_setxid), threads that do
+// not exist in the child, and can wait on them forever. The raw system calls change this
+// process alone, which is all the child is.
+static int SetGroups(size_t n, const gid_t *groups) { return (int)syscall(SYS_setgroups, n, groups); }
+static int SetResGid(gid_t gid) { return (int)syscall(SYS_setresgid, gid, gid, gid); }
+static int SetResUid(uid_t uid) { return (int)syscall(SYS_setresuid, uid, uid, uid); }
+
 static void DoUser(const Step &st) {
   uid_t uid = (uid_t)Num(st, 0);
   gid_t gid = (gid_t)Num(st, 1);
@@ -521,10 +531,10 @@ static void DoUser(const Step &st) {
   if (ng > 256) Fail("too many additional gids", E2BIG);
   for (size_t i = 0; i < ng; i++) groups[i] = (gid_t)st.n[i + 2];
   // setgroups is denied in a user namespace whose setgroups file says "deny".
-  if (setgroups(ng, groups) < 0 && !(errno == EPERM && ng == 0)) Fail("setgroups", errno);
+  if (SetGroups(ng, groups) < 0 && !(errno == EPERM && ng == 0)) Fail("setgroups", errno);
   if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) Fail("keeping capabilities", errno);
-  if (setresgid(gid, gid, gid) < 0) Fail("setgid", errno);
-  if (setresuid(uid, uid, uid) < 0) Fail("setuid", errno);
+  if (SetResGid(gid) < 0) Fail("setgid", errno);
+  if (SetResUid(uid) < 0) Fail("setuid", errno);
   if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) Fail("clearing keepcaps", errno);
 }
 
@@ -746,8 +756,8 @@ static void RunStep(const Step &st) {
       break;
     }
     case OP_BECOME_ROOT:
-      if (setresgid(0, 0, 0) < 0) Fail("setresgid", errno);
-      if (setresuid(0, 0, 0) < 0) Fail("setresuid", errno);
+      if (SetResGid(0) < 0) Fail("setresgid", errno);
+      if (SetResUid(0) < 0) Fail("setresuid", errno);
       break;
     case OP_ROOT_PROPAGATION:
       if (mount(NULL, st.s.empty() ? "/" : Str(st, 0), NULL, (unsigned long)Num(st, 0), NULL) < 0) Fail("mount", errno);
