@@ -28,7 +28,18 @@ export async function hyperfine(ws, label, argv, { runs, warmup, wrap = (a) => a
   if (r.status !== 0 || !fs.existsSync(json)) return { error: (r.stderr.trim().split('\n').filter((l) => !/^\s*$/.test(l)).slice(-3).join(' ') || `hyperfine exited ${r.status}`).slice(0, 300) };
   const res = JSON.parse(fs.readFileSync(json, 'utf8')).results[0];
   const ms = (s) => s * 1000;
-  return { median: ms(res.median), mean: ms(res.mean), stddev: ms(res.stddev ?? 0), min: ms(res.min), max: ms(res.max), runs: res.times.length, user: ms(res.user), system: ms(res.system) };
+  return { median: ms(res.median), mean: ms(res.mean), stddev: ms(res.stddev ?? 0), min: ms(res.min), max: ms(res.max), runs: res.times.length, user: ms(res.user), system: ms(res.system), times: res.times.map((t) => Math.round(t * 1e5) / 100) };
+}
+
+/** One figure from several hyperfine results of the same command (rounds interleaved with others). */
+export function mergeRuns(stats) {
+  const failed = stats.find((s) => s.error !== undefined);
+  if (failed !== undefined) return failed;
+  const times = stats.flatMap((s) => s.times);
+  const runs = times.length;
+  const mean = times.reduce((a, b) => a + b, 0) / runs;
+  const weighted = (k) => stats.reduce((a, s) => a + s[k] * s.runs, 0) / runs;
+  return { median: median(times), mean, stddev: Math.sqrt(times.reduce((a, t) => a + (t - mean) ** 2, 0) / runs), min: Math.min(...times), max: Math.max(...times), runs, user: weighted('user'), system: weighted('system'), times };
 }
 
 /** Peak RSS (MB) of one command, from /usr/bin/time -v run in the runtime's environment. */

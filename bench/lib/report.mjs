@@ -48,7 +48,8 @@ export function verdict(row) {
     if (v?.median === undefined || row.baseline?.median === undefined) return { text: `≤ node + ${t.overNode} ms`, met: undefined };
     const over = v.median - row.baseline.median;
     const met = over <= t.overNode;
-    return { text: `≤ node + ${t.overNode} ms: node + ${over.toFixed(1)} ms, ${met ? 'met' : `missed by ${(over - t.overNode).toFixed(1)} ms`}`, met, over };
+    const cpu = v.user !== undefined && row.baseline.user !== undefined ? ` (CPU: node + ${(v.user + v.system - row.baseline.user - row.baseline.system).toFixed(1)} ms)` : '';
+    return { text: `≤ node + ${t.overNode} ms: node + ${over.toFixed(1)} ms${cpu}, ${met ? 'met' : `missed by ${(over - t.overNode).toFixed(1)} ms`}`, met, over };
   }
   return { text: '', met: undefined };
 }
