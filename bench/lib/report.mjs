@@ -59,11 +59,11 @@ export function markdown(result) {
   const timeRows = rows.filter((r) => r.unit !== 'MB');
   const rssRows = rows.filter((r) => r.unit === 'MB');
   const lines = [];
-  lines.push(`Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores${m.hypervisor ? ', a VM' : ''}, ${m.memoryGB} GB), Linux ${m.kernel} (${m.distro}), node ${m.node}.`);
-  lines.push(`Versions: ${Object.entries(m.versions).map(([k, v]) => `${k}: ${v}`).join('; ')}.`);
-  lines.push(`Load average (1, 5, 15 min): ${result.load.start.join(', ')} at the start, ${result.load.end.join(', ')} at the end; the machine is shared, so read small differences as noise.`);
-  lines.push(`Mode: ${cfg.quick ? 'quick (few runs: for development, not for comparison)' : 'full'}; hyperfine runs per figure: ${cfg.runs} (ctr: ${cfg.ctrRuns}) after ${cfg.warmup} warm-up; medians.`);
-  lines.push(`crun: ${result.crunNote}.`);
+  lines.push(`- Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores${m.hypervisor ? ', a VM' : ''}, ${m.memoryGB} GB), Linux ${m.kernel} (${m.distro}), node ${m.node}.`);
+  lines.push(`- Versions: ${Object.entries(m.versions).map(([k, v]) => `${k}: ${v}`).join('; ')}.`);
+  lines.push(`- Load average (1, 5, 15 min): ${result.load.start.join(', ')} at the start, ${result.load.end.join(', ')} at the end; the machine is shared, so read small differences as noise.`);
+  lines.push(`- Mode: ${cfg.quick ? 'quick (few runs: for development, not for comparison)' : 'full'}; hyperfine runs per figure: ${cfg.runs} (ctr: ${cfg.ctrRuns}) after ${cfg.warmup} warm-up; medians.`);
+  lines.push(`- crun: ${result.crunNote}.`);
   lines.push('');
   if (timeRows.length > 0) {
     lines.push('| benchmark | tsrunc | runc | crun | tsrunc ÷ runc | crun ÷ runc | target for tsrunc |');
