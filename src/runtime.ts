@@ -104,7 +104,12 @@ export class Runtime {
       this.withContainer(id, 'exclusive', (h) => deleteContainer(h, force, this.log));
     } catch (err) {
       // A create or delete killed half-way may have left a directory without a record.
-      if (err instanceof TsruncError && err.kind === 'not-found') this.store.removeDebris(id);
+      if (err instanceof TsruncError && err.kind === 'not-found') {
+        this.store.removeDebris(id);
+        // As runc: with --force, a container that is already gone is not an error (the shims
+        // call `delete --force` after every delete).
+        if (force) return;
+      }
       throw err;
     }
     faultPoint('delete:done');

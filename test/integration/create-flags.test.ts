@@ -14,6 +14,9 @@ t.test('--no-pivot enters the rootfs with MS_MOVE and chroot', { skip }, async (
   const plan = c.tsrunc(['create', '--dry-run', '--no-pivot', c.id]).stdout;
   t.match(plan, /entering the rootfs with MS_MOVE and chroot \(--no-pivot\)/);
   t.notMatch(plan, /pivot_root/);
+  const runPlan = c.tsrunc(['run', '--dry-run', '--no-pivot', c.id]);
+  t.equal(runPlan.stdout, plan, 'run --dry-run prints the same plan');
+  t.equal(c.status(), 'missing', 'and creates nothing');
   const r = c.tsrunc(['run', '--no-pivot', c.id]);
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /^\/bin\/busybox\ntsrunc\n$/);

@@ -54,6 +54,9 @@ t.test('create, start, state, kill, delete', { skip }, async (t) => {
   t.same(fs.readdirSync(c.root), [], 'no state left');
   const delGone = c.tsrunc(['delete', c.id]);
   t.match(delGone.stderr, /container does not exist/);
+  const forceGone = c.tsrunc(['delete', '--force', c.id]);
+  t.equal(forceGone.status, 0, 'delete --force of a container that is gone succeeds, as in runc');
+  t.equal(forceGone.stderr, '');
 });
 
 t.test('delete of a created container kills its init', { skip }, async (t) => {

@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
-import { defineCommand, type GlobalArgs } from '../context';
+import { formatPlan } from '../../plan/steps';
+import { defineCommand, out, type GlobalArgs } from '../context';
 import { createOptions, createOptionsFrom, type CreateFlags } from './create';
 
 type RunFlags = CreateFlags & { detach: boolean; keep: boolean; 'no-subreaper': boolean };
@@ -13,6 +14,11 @@ export default defineCommand<RunFlags>({
       .option('keep', { type: 'boolean', default: false, describe: 'do not delete the container after it exits' })
       .option('no-subreaper', { type: 'boolean', default: false, describe: 'disable the use of the subreaper used to reap reparented processes' }) as Argv<RunFlags & GlobalArgs>,
   handler: async (args, ctx) => {
+    // The plan of a run is the plan of its create: print it, create nothing.
+    if (args['dry-run']) {
+      out(formatPlan(ctx.runtime.plan(createOptionsFrom(args))));
+      return;
+    }
     ctx.exitCode = await ctx.runtime.run({ ...createOptionsFrom(args), detach: args.detach, keep: args.keep, noSubreaper: args['no-subreaper'] });
   },
 });
