@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { removeCgroupTree } from '../helpers/cgroup-tree';
 import { CGROUP_PARENT, busyboxRootfs, cgroupDirsOf } from '../helpers/container';
 import { hostMountsMentioning, processesMentioning } from '../helpers/host';
 import { rootEntries, tempDir, type Teardownable } from '../helpers/tsrunc';
@@ -56,33 +57,8 @@ function describePid(pid: number): string {
   }
 }
 
-function listDirs(dir: string): string[] {
-  try {
-    return fs
-      .readdirSync(dir, { withFileTypes: true })
-      .filter((e) => e.isDirectory())
-      .map((e) => path.join(dir, e.name));
-  } catch {
-    return [];
-  }
-}
-
 /** Removes this process's (empty) cgroup parent in every hierarchy, once all containers are gone. */
 export function removeCgroupParent(): void {
-  for (const base of ['/sys/fs/cgroup', ...listDirs('/sys/fs/cgroup')]) {
-    const dir = path.join(base, CGROUP_PARENT);
-    if (!fs.existsSync(dir)) continue;
-    for (const child of listDirs(dir)) {
-      try {
-        fs.rmdirSync(child);
-      } catch {
-        // a leftover: the test that made it reports it
-      }
-    }
-    try {
-      fs.rmdirSync(dir);
-    } catch {
-      // idem
-    }
-  }
+  // a leftover: the test that made it reports it
+  removeCgroupTree(CGROUP_PARENT);
 }

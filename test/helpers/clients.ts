@@ -5,9 +5,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { cgroupTree, removeCgroupTree } from './cgroup-tree';
 import { busyboxRootfs } from './container';
 import { buildOciArchive } from './oci-image';
 import { TSRUNC, runCommand, tempDir, type RunOptions, type RunResult, type Teardownable } from './tsrunc';
+
+export { cgroupTree, removeCgroupTree };
 
 export type Client = (args: string[], opts?: RunOptions) => RunResult;
 
@@ -29,34 +32,6 @@ export async function pollUntil(pred: () => boolean, timeoutMs = 20_000, everyMs
     await new Promise((r) => setTimeout(r, everyMs));
   }
   return pred();
-}
-
-/** Cgroup directories named `name` (and below), in every hierarchy of this host. */
-export function cgroupTree(name: string): string[] {
-  const found: string[] = [];
-  const walk = (dir: string): void => {
-    found.push(dir);
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(dir, e.name));
-  };
-  const bases = ['/sys/fs/cgroup', ...fs.readdirSync('/sys/fs/cgroup', { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join('/sys/fs/cgroup', e.name))];
-  for (const base of bases) {
-    const dir = path.join(base, name);
-    if (fs.existsSync(path.join(dir, 'cgroup.procs'))) walk(dir);
-  }
-  return found;
-}
-
-/** Removes the cgroup tree `name` in every hierarchy, deepest first; returns what could not be removed. */
-export function removeCgroupTree(name: string): string[] {
-  const left: string[] = [];
-  for (const dir of cgroupTree(name).reverse()) {
-    try {
-      fs.rmdirSync(dir);
-    } catch {
-      left.push(dir);
-    }
-  }
-  return left;
 }
 
 /** Mount points at or below `dir`, deepest first. */

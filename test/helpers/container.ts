@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { defaultSpec } from '../../src/spec/default-spec';
 import type { Spec } from '../../src/spec/types';
+import { hierarchyRoots, removeCgroupTree } from './cgroup-tree';
 import { REPO_ROOT, TSRUNC, privateRoot, runTsrunc, tempDir, type RunOptions, type RunResult, type Teardownable } from './tsrunc';
 
 export function rootSkipReason(): string | false {
@@ -31,31 +32,8 @@ export function busyboxRootfs(t: Teardownable): string {
 export const CGROUP_PARENT = `/tsrunc-test-${process.pid}`;
 
 function removeCgroupParent(): void {
-  for (const base of ['/sys/fs/cgroup', ...listDirs('/sys/fs/cgroup')]) {
-    const dir = path.join(base, CGROUP_PARENT);
-    if (!fs.existsSync(dir)) continue;
-    for (const child of listDirs(dir)) tryRmdir(child);
-    tryRmdir(dir);
-  }
-}
-
-function listDirs(dir: string): string[] {
-  try {
-    return fs
-      .readdirSync(dir, { withFileTypes: true })
-      .filter((e) => e.isDirectory())
-      .map((e) => path.join(dir, e.name));
-  } catch {
-    return [];
-  }
-}
-
-function tryRmdir(dir: string): void {
-  try {
-    fs.rmdirSync(dir);
-  } catch {
-    // a leftover is reported by the test that checks for leaks
-  }
+  // a leftover is reported by the test that checks for leaks
+  removeCgroupTree(CGROUP_PARENT);
 }
 
 let cgroupCleanupRegistered = false;
@@ -164,7 +142,7 @@ export function runContainer(t: Teardownable, edit: (spec: Spec, bundle: string)
 /** Cgroup directories of a container id under this process's test parent. */
 export function cgroupDirsOf(id: string): string[] {
   const out: string[] = [];
-  for (const base of ['/sys/fs/cgroup', ...listDirs('/sys/fs/cgroup')]) {
+  for (const base of hierarchyRoots()) {
     const dir = path.join(base, CGROUP_PARENT, id);
     if (fs.existsSync(dir)) out.push(dir);
   }

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import type { FaultPoint, Sample } from '../../src/lifecycle/faults';
 import { defaultSpec } from '../../src/spec/default-spec';
 import { readProcStat } from '../../src/state/proc';
+import { cgroupTree, removeCgroupTree } from '../helpers/cgroup-tree';
 import { processesMentioning } from '../helpers/host';
 import { REPO_ROOT, TSRUNC, rootEntries } from '../helpers/tsrunc';
 import { armedHooksDir, hookEnv, sleep, takeSamples, tempFilesUnder } from '../reliability/harness';
@@ -293,21 +294,14 @@ class Soak {
   async cleanup(): Promise<void> {
     for (const id of this.live) await this.call(['delete', '--force', id], this.work);
     this.live.clear();
-    for (const dir of cgroupHierarchies()) {
-      const parent = path.join(dir, this.cgroupParent);
-      if (!fs.existsSync(parent)) continue;
-      for (const child of subdirs(parent)) tryRmdir(child);
-      tryRmdir(parent);
-    }
+    removeCgroupTree(this.cgroupParent);
     if (this.receiver !== undefined && this.receiver.exitCode === null) this.receiver.kill('SIGKILL');
     fs.rmSync(this.hooks, { recursive: true, force: true });
     fs.rmSync(this.work, { recursive: true, force: true });
   }
 
   leakedCgroups(): string[] {
-    const out: string[] = [];
-    for (const dir of cgroupHierarchies()) out.push(...subdirs(path.join(dir, this.cgroupParent)));
-    return out;
+    return cgroupTree(this.cgroupParent).filter((dir) => !dir.endsWith(this.cgroupParent));
   }
 
   leakedProcesses(): string[] {
@@ -343,29 +337,6 @@ function describeChildren(pid: number): string {
     }
   }
   return out.length > 0 ? out.join(', ') : 'no child';
-}
-
-function cgroupHierarchies(): string[] {
-  return ['/sys/fs/cgroup', ...subdirs('/sys/fs/cgroup')];
-}
-
-function subdirs(dir: string): string[] {
-  try {
-    return fs
-      .readdirSync(dir, { withFileTypes: true })
-      .filter((e) => e.isDirectory())
-      .map((e) => path.join(dir, e.name));
-  } catch {
-    return [];
-  }
-}
-
-function tryRmdir(dir: string): void {
-  try {
-    fs.rmdirSync(dir);
-  } catch {
-    // reported as a leak already
-  }
 }
 
 function figures(samples: Sample[]): Record<string, CommandFigures> {

@@ -1,0 +1,41 @@
+// A cgroup name's directories in every hierarchy of this host (v1 controllers, the unified
+// hierarchy, or a pure v2 root), for tests that must find or remove what they made.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** /sys/fs/cgroup and the directories in it: every place a cgroup path may be rooted here. */
+export function hierarchyRoots(): string[] {
+  const top = '/sys/fs/cgroup';
+  try {
+    return [top, ...fs.readdirSync(top, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(top, e.name))];
+  } catch {
+    return [];
+  }
+}
+
+/** Cgroup directories named `name` (and below), in every hierarchy of this host. */
+export function cgroupTree(name: string): string[] {
+  const found: string[] = [];
+  const walk = (dir: string): void => {
+    found.push(dir);
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(dir, e.name));
+  };
+  for (const base of hierarchyRoots()) {
+    const dir = path.join(base, name);
+    if (fs.existsSync(path.join(dir, 'cgroup.procs'))) walk(dir);
+  }
+  return found;
+}
+
+/** Removes the cgroup tree `name` in every hierarchy, deepest first; returns what could not be removed. */
+export function removeCgroupTree(name: string): string[] {
+  const left: string[] = [];
+  for (const dir of cgroupTree(name).reverse()) {
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      left.push(dir);
+    }
+  }
+  return left;
+}
