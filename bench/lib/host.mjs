@@ -4,6 +4,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+// The same host checks the e2e tests use (`npm run bench` runs with tsx, which loads them).
+import { cgroupTree, removeCgroupTree } from '../../test/helpers/cgroup-tree.ts';
+import { mountsUnder, processesWith } from '../../test/helpers/clients.ts';
 
 /** Every cgroup the bench makes (its containers' and containerd's) lies under this name. */
 export const CGROUP_NAME = `tsrunc-bench-${process.pid}`;
@@ -123,84 +126,4 @@ export function have(cmd) {
   return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').some((d) => d !== '' && fs.existsSync(path.join(d, cmd)));
 }
 
-/** Mount points at or below `dir` (this mount namespace), deepest first. */
-export function mountsUnder(dir) {
-  return fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m) => m !== undefined && (m === dir || m.startsWith(`${dir}/`)))
-    .sort((a, b) => b.length - a.length);
-}
-
-/** Pids of processes whose command line mentions `needle`, other than this one. */
-export function processesMentioning(needle) {
-  const pids = [];
-  for (const e of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    try {
-      if (fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(needle)) pids.push(Number(e));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return pids;
-}
-
-function hierarchies() {
-  const out = [];
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [, rest] = line.split(' - ');
-    if (rest === undefined) continue;
-    const fstype = rest.split(' ')[0];
-    if (fstype === 'cgroup' || fstype === 'cgroup2') out.push(line.split(' ')[4]);
-  }
-  return out;
-}
-
-/** Directories of the cgroup `name` in every hierarchy, parents before children. */
-export function cgroupTree(name) {
-  const out = [];
-  const walk = (dir) => {
-    out.push(dir);
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(dir, e.name));
-  };
-  for (const h of hierarchies()) {
-    const top = path.join(h, name);
-    if (fs.existsSync(top)) walk(top);
-  }
-  return out;
-}
-
-/** Kills every process in the bench's cgroup tree, then removes the tree. */
-export function removeCgroupTree(name) {
-  const tree = cgroupTree(name);
-  for (let round = 0; round < 50; round++) {
-    const pids = new Set();
-    for (const dir of tree) {
-      try {
-        for (const p of fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (p !== '') pids.add(Number(p));
-      } catch {
-        // removed meanwhile
-      }
-    }
-    if (pids.size === 0) break;
-    for (const p of pids) {
-      try {
-        process.kill(p, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    sleepMs(100);
-  }
-  const left = [];
-  for (const dir of tree.reverse()) {
-    try {
-      fs.rmdirSync(dir);
-    } catch (err) {
-      if (err.code !== 'ENOENT') left.push(dir);
-    }
-  }
-  return left;
-}
+export { mountsUnder, processesWith as processesMentioning, cgroupTree, removeCgroupTree };

@@ -2,7 +2,7 @@
 // the three runtimes (crun in a private mount namespace on a hybrid-cgroup host), an OCI image
 // archive for containerd, and a private containerd per runtime.
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { buildOciArchive } from '../../test/helpers/oci-image.ts';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CGROUP_NAME, onCleanup, processesMentioning, runSync, sleepMs, startDaemon, mountsUnder } from './host.mjs';
@@ -124,41 +124,9 @@ export function makeBundle(ws, spec, rootfs, rt, id) {
   return dir;
 }
 
-function blob(dir, data) {
-  const hex = createHash('sha256').update(data).digest('hex');
-  fs.mkdirSync(path.join(dir, 'blobs', 'sha256'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'blobs', 'sha256', hex), data);
-  return { digest: `sha256:${hex}`, size: data.length };
-}
-
 /** An OCI image archive (image layout in a tar) of the rootfs, for `ctr image import`. */
 export function makeImageArchive(ws, rootfs, name) {
-  const work = path.join(ws, 'image');
-  const layout = path.join(work, 'layout');
-  fs.mkdirSync(layout, { recursive: true });
-  const layerTar = path.join(work, 'layer.tar');
-  execFileSync('tar', ['-C', rootfs, '--numeric-owner', '-cf', layerTar, '.']);
-  const layer = blob(layout, fs.readFileSync(layerTar));
-  const config = blob(layout, Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/true'], Env: ['PATH=/bin'] }, rootfs: { type: 'layers', diff_ids: [layer.digest] } })));
-  const manifest = blob(
-    layout,
-    Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
-      }),
-    ),
-  );
-  fs.writeFileSync(path.join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  fs.writeFileSync(
-    path.join(layout, 'index.json'),
-    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': name.split(':').pop() } }] }),
-  );
-  const archive = path.join(work, 'image.tar');
-  execFileSync('tar', ['-C', layout, '-cf', archive, '.']);
-  return archive;
+  return buildOciArchive(rootfs, path.join(ws, 'image'), name, ['/bin/true']);
 }
 
 /**
