@@ -519,9 +519,16 @@ static void DoConsole(const Step &st) {
 // would try to apply the change to every thread glibc knows of (__nptl_setxid), threads that do
 // not exist in the child, and can wait on them forever. The raw system calls change this
 // process alone, which is all the child is.
+// (On 32-bit ABIs the plain numbers are the old 16-bit-id calls: the *32 ones are the real ones.)
+#ifdef SYS_setresuid32
+static int SetGroups(size_t n, const gid_t *groups) { return (int)syscall(SYS_setgroups32, n, groups); }
+static int SetResGid(gid_t gid) { return (int)syscall(SYS_setresgid32, gid, gid, gid); }
+static int SetResUid(uid_t uid) { return (int)syscall(SYS_setresuid32, uid, uid, uid); }
+#else
 static int SetGroups(size_t n, const gid_t *groups) { return (int)syscall(SYS_setgroups, n, groups); }
 static int SetResGid(gid_t gid) { return (int)syscall(SYS_setresgid, gid, gid, gid); }
 static int SetResUid(uid_t uid) { return (int)syscall(SYS_setresuid, uid, uid, uid); }
+#endif
 
 static void DoUser(const Step &st) {
   uid_t uid = (uid_t)Num(st, 0);

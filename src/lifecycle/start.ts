@@ -33,6 +33,17 @@ export function startContainer(handle: ContainerHandle, log: Logger): void {
   runHooks(record.config, 'poststart', stateDocument(record, 'running', ownerOf(handle.dir)), log, 'warn');
 }
 
+/** What a non-blocking fd holds right now ('' when nothing). */
+function readAvailable(fd: number, buf: Buffer): string {
+  try {
+    const got = fs.readSync(fd, buf);
+    return buf.toString('utf8', 0, got);
+  } catch (err) {
+    if (isErrno(err, 'EAGAIN')) return '';
+    throw err;
+  }
+}
+
 /** Opens the fifo, takes the init's byte, waits for EOF. Returns any error text the init sent. */
 function releaseInit(handle: ContainerHandle, record: ContainerRecord): string {
   const n = native();
@@ -49,8 +60,13 @@ function releaseInit(handle: ContainerHandle, record: ContainerRecord): string {
     for (;;) {
       if (!n.poll(fd, 'r', 100)) {
         if (!isSameProcessAlive(record.initPid, record.initStartTime)) break;
-        // Exec'd before we came (a start killed before recording it): no byte will come.
-        if (received === '' && leftFifo(record.initPid, handle.fifoPath)) throw new TsruncError('state', 'cannot start an already running container', { containerId: record.id });
+        // Exec'd before we came (a start killed before recording it): no byte will come. But
+        // the init may also have written its byte and exec'd since the poll: look first.
+        if (received === '' && leftFifo(record.initPid, handle.fifoPath)) {
+          const late = readAvailable(fd, buf);
+          if (late === '') throw new TsruncError('state', 'cannot start an already running container', { containerId: record.id });
+          received += late;
+        }
         continue;
       }
       let got: number;

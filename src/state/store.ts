@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { TsruncError, isErrno, notFound, systemError } from '../errors';
 import { faultPoint, type FaultPoint } from '../lifecycle/faults';
 import { native } from '../native/addon';
+import { sleepMs } from '../util/sleep';
 import type { Spec } from '../spec/types';
 import { checkContainerId } from './id';
 
@@ -23,6 +24,8 @@ export const LOCK_FILE = 'lock';
 export const EXEC_FIFO = 'exec.fifo';
 export const STARTING = 'starting';
 const INCOMPLETE = 'incomplete';
+/** How long a create waits for another create of the same root to get its record written. */
+const ROOT_LOCK_WAIT_MS = 30_000;
 
 /** What tsrunc keeps about a container between commands. */
 export interface ContainerRecord {
@@ -209,13 +212,22 @@ export class StateStore {
     } catch (err) {
       throw systemError(`opening state root ${this.root}`, err, id);
     }
-    try {
-      native().flock(fd, true, true);
-    } catch (err) {
-      fs.closeSync(fd);
-      throw systemError(`locking state root ${this.root}`, err, id);
+    // Bounded: anyone who can read the root can flock it, and a create must not wait for ever.
+    const deadline = Date.now() + ROOT_LOCK_WAIT_MS;
+    for (;;) {
+      try {
+        native().flock(fd, true, false);
+        return fd;
+      } catch (err) {
+        if (isErrno(err, 'EAGAIN') && Date.now() < deadline) {
+          sleepMs(5);
+          continue;
+        }
+        fs.closeSync(fd);
+        if (isErrno(err, 'EAGAIN')) throw new TsruncError('system', `state root ${this.root} stayed locked by another process for ${ROOT_LOCK_WAIT_MS / 1000} s`, { containerId: id });
+        throw systemError(`locking state root ${this.root}`, err, id);
+      }
     }
-    return fd;
   }
 
   /** With the root locked: removes `id`'s directory when it is debris (see the top of this file). */
