@@ -3,7 +3,7 @@
 // command the parse and compile of the bundle (~10 ms). Unlike a startup snapshot, a code
 // cache holds bytecode, not machine code: V8 checks its version and flags and rejects a cache
 // that does not fit, and then compiles the source as usual. V8 checks only the length of the
-// source, so the cache also records the bundle's size and mtime and is ignored when they
+// source, so the cache also records the bundle's size, mtime, inode and ctime and is ignored when they
 // differ (a bundle rebuilt without its cache runs, just slower). There are two caches: the
 // commands that validate a config and plan a container (create, run, exec, update) use one
 // that holds that code too; the others a smaller one, quicker to load.
@@ -59,7 +59,8 @@ export function load(kind: CacheKind | undefined): Loaded {
   let stamp: string;
   try {
     const st = fs.fstatSync(fd, { bigint: true });
-    stamp = `tsrunc-code-cache ${process.version} ${process.arch} ${st.size} ${st.mtimeNs}\n`;
+    // ino and ctime too: copy tools can keep size and mtime (npm pack, SOURCE_DATE_EPOCH), never ctime.
+    stamp = `tsrunc-code-cache ${process.version} ${process.arch} ${st.size} ${st.mtimeNs} ${st.ino} ${st.ctimeNs}\n`;
     source = fs.readFileSync(fd, 'utf8');
   } finally {
     fs.closeSync(fd);
