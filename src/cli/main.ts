@@ -8,7 +8,7 @@ import { native } from '../native/addon';
 import { Runtime } from '../runtime';
 import { versionText } from '../version';
 import type { AnyCommand, Context, GlobalArgs } from './context';
-import { GLOBAL_SWITCHES, GLOBAL_VALUE_FLAGS, parseFast } from './fast-args';
+import { FAST_COMMANDS, GLOBAL_SWITCHES, GLOBAL_VALUE_FLAGS, parseFast } from './fast-args';
 import checkpoint from './commands/checkpoint';
 import create from './commands/create';
 import del from './commands/delete';
@@ -63,7 +63,16 @@ function joinStdinValues(argv: string[]): string[] {
   return out;
 }
 
-const EXEC_VALUE_FLAGS = new Set(['--console-socket', '--cwd', '-e', '--env', '-u', '--user', '-g', '--additional-gids', '-p', '--process', '--pid-file', '--process-label', '--apparmor', '-c', '--cap', '--preserve-fds', '--cgroup']);
+/** exec's flags that take a value, as written (from the one table of exec's flags). */
+function execValueFlags(): Set<string> {
+  const out = new Set<string>();
+  for (const [name, spec] of Object.entries(FAST_COMMANDS['exec']!.flags)) {
+    if (spec.kind === 'boolean') continue;
+    out.add(`--${name}`);
+    if (spec.alias !== undefined) out.add(`-${spec.alias}`);
+  }
+  return out;
+}
 
 /**
  * `exec ID CMD ARGS...`: like runc, flags end at the container id, so the command's own
@@ -72,10 +81,11 @@ const EXEC_VALUE_FLAGS = new Set(['--console-socket', '--cwd', '-e', '--env', '-
 function separateExecCommand(argv: string[]): string[] {
   const at = argv.indexOf('exec');
   if (at < 0 || argv.includes('--')) return argv;
+  const valueFlags = execValueFlags();
   for (let i = at + 1; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a.startsWith('-')) {
-      if (EXEC_VALUE_FLAGS.has(a)) i++;
+      if (valueFlags.has(a)) i++;
       continue;
     }
     return [...argv.slice(0, i + 1), '--', ...argv.slice(i + 1)];
