@@ -8,7 +8,7 @@
 // removed at the end, on failure and on Ctrl-C.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CGROUP_NAME, cgroupTree, cleanup, have, installSignalHandlers, makeWorkspace, mountsUnder, onCleanup, processesMentioning, removeCgroupTree } from './lib/host.mjs';
+import { CGROUP_NAME, cgroupTree, cleanup, have, installSignalHandlers, makeWorkspace, mountsUnder, onCleanup, processesWith, removeCgroupTree } from './lib/host.mjs';
 import { loadavg, machine } from './lib/measure.mjs';
 import { markdown, svg } from './lib/report.mjs';
 import { SCENARIOS } from './lib/scenarios.mjs';
@@ -63,7 +63,7 @@ function preflight(only) {
 function leftovers(ws) {
   const left = [];
   for (const dir of cgroupTree(CGROUP_NAME)) left.push(`cgroup ${dir}`);
-  for (const pid of processesMentioning(ws)) left.push(`process ${pid}`);
+  for (const pid of processesWith(ws)) left.push(`process ${pid}`);
   for (const m of mountsUnder(ws)) left.push(`mount ${m}`);
   if (fs.existsSync(ws)) left.push(`directory ${ws}`);
   return left;

@@ -126,4 +126,4 @@ export function have(cmd) {
   return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').some((d) => d !== '' && fs.existsSync(path.join(d, cmd)));
 }
 
-export { mountsUnder, processesWith as processesMentioning, cgroupTree, removeCgroupTree };
+export { mountsUnder, processesWith, cgroupTree, removeCgroupTree };

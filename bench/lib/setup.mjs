@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { buildOciArchive } from '../../test/helpers/oci-image.ts';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CGROUP_NAME, onCleanup, processesMentioning, runSync, sleepMs, startDaemon, mountsUnder } from './host.mjs';
+import { CGROUP_NAME, onCleanup, processesWith, runSync, sleepMs, startDaemon, mountsUnder } from './host.mjs';
 
 export const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 export const TSRUNC = path.join(REPO, 'bin', 'tsrunc');
@@ -161,7 +161,7 @@ export function startContainerd(ws, rt, archive, image) {
     }
     fs.closeSync(logFd);
     // Shims name the socket's directory on their command line.
-    for (const pid of processesMentioning(dir)) {
+    for (const pid of processesWith(dir)) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {

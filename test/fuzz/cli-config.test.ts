@@ -120,7 +120,7 @@ async function runCase(c: Case, slot: Slot): Promise<void> {
 
 t.test('config.json through validate and create --dry-run', async (t) => {
   if (missing !== undefined) t.comment(`mutating tsrunc's own specs only: ${missing}`);
-  await fuzz(
+  const outcome = await fuzz(
     t,
     'cli validate and create --dry-run',
     fc.asyncProperty(fc.array(caseArb, { minLength: PARALLEL, maxLength: PARALLEL }), async (cases) => {
@@ -129,6 +129,7 @@ t.test('config.json through validate and create --dry-run', async (t) => {
     100,
     { shrink: false },
   );
+  if (outcome.runs > 0 && !outcome.failed) t.ok(counts.exit0 > 0 && counts.exit1 > 0, `both verdicts occur (exit 0: ${counts.exit0}, exit 1: ${counts.exit1})`);
   t.comment(`commands: ${counts.validate} validate, ${counts.dryRun} create --dry-run; exit 0: ${counts.exit0}, exit 1: ${counts.exit1} (of which valid configs create refused: ${counts.cleanErrorsOfValid})`);
   for (const msg of refusals) t.comment(`create refused a valid config: ${msg}`);
 });

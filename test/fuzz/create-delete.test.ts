@@ -101,7 +101,7 @@ t.test('generated configs through create and delete --force', { skip }, async (t
   }
 
   const caseArb = (slot: Slot): fc.Arbitrary<Case> => fc.record({ choices: hostSpecChoices(slot.shared), start: fc.boolean() });
-  await fuzz(
+  const outcome = await fuzz(
     t,
     'valid generated configs: create, start, delete --force',
     fc.asyncProperty(fc.tuple(...slots.map(caseArb)), async (cases) => {
@@ -110,6 +110,12 @@ t.test('generated configs through create and delete --force', { skip }, async (t
     200,
     { shrink: false },
   );
+  if (outcome.runs > 0 && !outcome.failed) {
+    // The property holds trivially if nothing gets through: some configs must really run.
+    t.ok(counts.created >= outcome.runs / 10, `a share of the generated configs was created (${counts.created})`);
+    t.ok(counts.started > 0, `some were started (${counts.started})`);
+    t.equal(counts.deleted, counts.created, 'every created one was deleted');
+  }
   t.comment(`configs: ${counts.generated} generated, ${counts.invalid} invalid (not run), ${counts.created} created, ${counts.refused} refused cleanly by create; ${counts.started} started, ${counts.startFailed} refused cleanly by start; ${counts.deleted} deleted`);
   for (const [msg, n] of [...refusals.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12)) t.comment(`create refused (${n}x): ${msg}`);
   for (const [msg, n] of [...invalids.entries()].sort((a, b) => b[1] - a[1]).slice(0, 6)) t.comment(`invalid (${n}x): ${msg}`);

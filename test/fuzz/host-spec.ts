@@ -196,22 +196,6 @@ export function buildHostSpec(c: HostSpecChoices, o: HostSpecOptions): Spec {
 
 // ---- exec --process and update --resources documents ----------------------------------------------
 
-/** OCI process documents: mostly sensible, some with wrong types, missing or bogus fields. */
-export const processDoc: fc.Arbitrary<unknown> = fc.oneof(
-  { weight: 4, arbitrary: hostProcess.map((p) => ({ terminal: false, cwd: '/', user: { uid: 0, gid: 0 }, ...p })) },
-  {
-    weight: 3,
-    arbitrary: fc.tuple(hostProcess, fc.constantFrom('args', 'cwd', 'user', 'env', 'capabilities', 'rlimits', 'terminal', 'consoleSize', 'user.uid'), fc.constantFrom<unknown>(undefined, null, 5, -1, 'x', [], {}, [1], 'relative', true, 1e300)).map(([p, key, v]) => {
-      const doc: Record<string, unknown> = { terminal: false, cwd: '/', user: { uid: 0, gid: 0 }, ...p };
-      if (key === 'user.uid') (doc['user'] as Record<string, unknown>)['uid'] = v;
-      else if (v === undefined) delete doc[key];
-      else doc[key] = v;
-      return doc;
-    }),
-  },
-  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
-);
-
 /** LinuxResources documents: sensible limits and broken ones. */
 export const resourcesDoc: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 4, arbitrary: hostResources.map((r) => defined({ ...r, devices: undefined })) },

@@ -24,10 +24,6 @@ export function escapeToken(token: string): string {
   return token.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
-export function toPointer(tokens: readonly string[]): string {
-  return tokens.map((tok) => `/${escapeToken(tok)}`).join('');
-}
-
 function isObject(v: Json | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

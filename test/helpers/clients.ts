@@ -5,7 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cgroupTree, removeCgroupTree } from './cgroup-tree';
+import { cgroupTree, hierarchyRoots, removeCgroupTree } from './cgroup-tree';
 import { busyboxRootfs } from './container';
 import { buildOciArchive } from './oci-image';
 import { TSRUNC, runCommand, tempDir, type RunOptions, type RunResult, type Teardownable } from './tsrunc';
@@ -58,9 +58,16 @@ export function processesWith(needle: string): number[] {
   return pids;
 }
 
-/** What a client run left behind: mounts under its dir, processes naming it, its cgroups. */
-export function clientLeftovers(dir: string, cgroupName: string): string[] {
-  return [...mountsUnder(dir).map((m) => `mount ${m}`), ...processesWith(dir).map((p) => `process ${p}`), ...cgroupTree(cgroupName).map((c) => `cgroup ${c}`)];
+/**
+ * What a client run left behind: mounts under its dir, processes naming it, cgroups below its
+ * cgroup parent (the parent itself is made by the first container and removed by nobody;
+ * `clientsOwn` names empty child cgroups the client itself keeps there, as podman's `conmon`).
+ */
+export function clientLeftovers(dir: string, cgroupName: string, clientsOwn: string[] = []): string[] {
+  const parents = new Set(hierarchyRoots().map((root) => path.join(root, cgroupName)));
+  const own = (c: string): boolean => clientsOwn.includes(path.basename(c)) && parents.has(path.dirname(c)) && fs.readFileSync(path.join(c, 'cgroup.procs'), 'utf8') === '';
+  const cgroups = cgroupTree(cgroupName).filter((c) => !parents.has(c) && !own(c));
+  return [...mountsUnder(dir).map((m) => `mount ${m}`), ...processesWith(dir).map((p) => `process ${p}`), ...cgroups.map((c) => `cgroup ${c}`)];
 }
 
 async function stopDaemon(daemon: ChildProcess, timeoutMs: number): Promise<void> {
@@ -72,8 +79,12 @@ async function stopDaemon(daemon: ChildProcess, timeoutMs: number): Promise<void
   clearTimeout(timer);
 }
 
-/** Last resort after a daemon stopped: unmount what is left under `dir`, kill what still names it. */
-function sweep(dir: string, cgroupName: string): void {
+/**
+ * After a client stopped: returns what it left (clientLeftovers), then removes that — kills
+ * what still names `dir`, unmounts what is under it, removes the cgroup tree.
+ */
+function sweep(dir: string, cgroupName: string, clientsOwn: string[] = []): string[] {
+  const left = clientLeftovers(dir, cgroupName, clientsOwn);
   for (const pid of processesWith(dir)) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -83,6 +94,7 @@ function sweep(dir: string, cgroupName: string): void {
   }
   for (const m of mountsUnder(dir)) spawnSync('umount', ['-l', m]);
   removeCgroupTree(cgroupName);
+  return left;
 }
 
 // ---------------------------------------------------------------- containerd
@@ -95,7 +107,8 @@ export interface Containerd {
   ctr: Client;
   /** The image imported from the busybox rootfs (Cmd `sh`). */
   image: string;
-  stop(): Promise<void>;
+  /** Removes every container, stops the daemon, sweeps; resolves with what was left before the sweep. */
+  stop(): Promise<string[]>;
 }
 
 export interface ContainerdOptions {
@@ -134,17 +147,18 @@ export async function startContainerd(t: Teardownable, opts: ContainerdOptions =
   const log = fs.openSync(path.join(dir, 'containerd.log'), 'w');
   const daemon = spawn('containerd', ['--config', config], { stdio: ['ignore', log, log] });
   const ctr: Client = (args, o = {}) => runCommand('ctr', ['--address', socket, '--namespace', namespace, ...args], o);
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
+  let left: string[] | undefined;
+  const stop = async (): Promise<string[]> => {
+    if (left !== undefined) return left;
+    left = [];
     for (const id of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['task', 'kill', '-s', 'KILL', id]), ctr(['task', 'rm', '-f', id]);
     for (const id of ctr(['container', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['container', 'rm', id]);
     await stopDaemon(daemon, 20_000);
     fs.closeSync(log);
-    sweep(dir, opts.cgroupName ?? namespace);
+    left = sweep(dir, opts.cgroupName ?? namespace);
+    return left;
   };
-  t.teardown(stop);
+  t.teardown(async () => void (await stop()));
   if (!(await pollUntil(() => daemon.exitCode !== null || ctr(['version']).status === 0, 30_000)) || daemon.exitCode !== null) throw new Error(`containerd did not start: ${fs.readFileSync(path.join(dir, 'containerd.log'), 'utf8').slice(-2000)}`);
   const archive = buildOciArchive(busyboxRootfs(t), dir, image);
   const imported = ctr(['image', 'import', archive]);
@@ -169,7 +183,8 @@ export interface Dockerd {
   docker: Client;
   /** The image made by `docker import` of the busybox rootfs (Cmd `sh`). */
   image: string;
-  stop(): Promise<void>;
+  /** Removes every container, stops the daemon, sweeps; resolves with what was left before the sweep. */
+  stop(): Promise<string[]>;
 }
 
 export interface DockerdOptions {
@@ -206,17 +221,18 @@ export async function startDockerd(t: Teardownable, opts: DockerdOptions = {}): 
   // DOCKER_CONFIG keeps the CLI off /root/.docker.
   const env = { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: path.join(dir, 'cli') };
   const docker: Client = (a, o = {}) => runCommand(DOCKER_CLI, a, { env, ...o });
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
+  let left: string[] | undefined;
+  const stop = async (): Promise<string[]> => {
+    if (left !== undefined) return left;
+    left = [];
     const ids = docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
     if (ids.length > 0) docker(['rm', '-f', ...ids]);
     await stopDaemon(daemon, 30_000);
     fs.closeSync(log);
-    sweep(dir, cgroupParent);
+    left = sweep(dir, cgroupParent);
+    return left;
   };
-  t.teardown(stop);
+  t.teardown(async () => void (await stop()));
   if (!(await pollUntil(() => docker(['version']).status === 0, 60_000))) throw new Error(`dockerd did not start: ${fs.readFileSync(path.join(dir, 'dockerd.log'), 'utf8').slice(-2000)}`);
   const tarball = path.join(dir, 'rootfs.tar');
   runCommand('tar', ['-C', busyboxRootfs(t), '--numeric-owner', '-cf', tarball, '.']);
@@ -236,7 +252,8 @@ export interface Podman {
   globals: string[];
   /** The flags this VM needs on every `podman run` / `create` (rlimits within the hard limits, no network, our cgroup parent). */
   runFlags: string[];
-  stop(): void;
+  /** Removes every container and sweeps; returns what was left before the sweep. */
+  stop(): string[];
 }
 
 /**
@@ -253,14 +270,15 @@ export function podmanSetup(t: Teardownable, containersConf?: (dir: string) => s
   }
   const globals = ['--root', path.join(dir, 'storage'), '--runroot', path.join(dir, 'run'), '--tmpdir', path.join(dir, 'tmp'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
   const podman: Client = (a, o = {}) => runCommand('podman', [...globals, ...a], { env, ...o });
-  let stopped = false;
-  const stop = (): void => {
-    if (stopped) return;
-    stopped = true;
+  let left: string[] | undefined;
+  const stop = (): string[] => {
+    if (left !== undefined) return left;
     podman(['rm', '-af', '-t', '0']);
-    sweep(dir, cgroupParent);
+    // podman puts conmon in <parent>/conmon and leaves that cgroup (with runc too).
+    left = sweep(dir, cgroupParent, ['conmon']);
+    return left;
   };
-  t.teardown(stop);
+  t.teardown(() => void stop());
   const runFlags = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '--network', 'none', '--cgroup-parent', `/${cgroupParent}`];
   return { dir, cgroupParent, podman, globals, runFlags, stop };
 }

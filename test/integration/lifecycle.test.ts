@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
 import { cgroupDirsOf, rootSkipReason, testContainer } from '../helpers/container';
+import { waitForStatus } from '../helpers/host';
 import { TSRUNC, runTsrunc } from '../helpers/tsrunc';
 
 const skip = rootSkipReason();
@@ -174,7 +175,7 @@ t.test('the environment a shim gives: no HOME, a short PATH, no TTY, cwd /; stdo
   const features = runTsrunc([...shim, 'features'], { env, cwd: '/' });
   t.equal((JSON.parse(features.stdout) as { ociVersionMax?: string }).ociVersionMax !== undefined, true, 'features: one JSON document');
   t.equal(runTsrunc(['--root', c.root, ...shim, 'kill', c.id, '9'], { env, cwd: '/' }).stdout, '', 'kill: nothing on stdout');
-  for (let i = 0; i < 100 && c.status() !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 20));
+  t.ok(await waitForStatus(c, 'stopped'), 'stopped after kill');
   t.equal(runTsrunc(['--root', c.root, ...shim, 'delete', c.id], { env, cwd: '/' }).stdout, '', 'delete: nothing on stdout');
   t.same(fs.readdirSync(c.root), [], 'deleted');
   t.notOk(fs.existsSync(log) && /"level":"error"/.test(fs.readFileSync(log, 'utf8')), 'no error in the log');
