@@ -106,15 +106,28 @@ t.test('CVE-2021-30465, CVE-2024-45310: a mount path swapped for a symlink while
     s.process!.args = ['true'];
   }, { copyRootfs: true });
   const mnt = path.join(c.bundle, 'rootfs/mnt');
-  // Swap /mnt/a between a directory and a symlink to the host directory, as fast as a shell can.
-  const swapper = spawn('sh', ['-c', `cd ${mnt} && while true; do mv a a.dir && ln -s ${victim} a && rm a && mv a.dir a; done`], { stdio: 'ignore' });
+  // Exchange /mnt/a with a symlink to the host directory, atomically (renameat2
+  // RENAME_EXCHANGE) and without pause, as the CVE's exploit did: /mnt/a is always there, half
+  // of the time a directory and half of the time the symlink. (A shell loop of mv/ln/rm left
+  // gaps where /mnt/a was missing, tsrunc filled them with a directory, and on a slow machine
+  // the symlink was then not met in 150 runs.)
+  fs.symlinkSync(victim, path.join(mnt, 'b'));
+  const exchange = [
+    'import ctypes, os, sys',
+    'libc = ctypes.CDLL(None, use_errno=True)',
+    'os.chdir(sys.argv[1])',
+    'while True: libc.renameat2(-100, b"a", -100, b"b", 2)',
+  ].join('\n');
+  const swapper = spawn('python3', ['-c', exchange, mnt], { stdio: 'ignore' });
   t.teardown(() => void swapper.kill('SIGKILL'));
   // Until the swap has been met (bounded): how soon depends on the machine's timing.
   const met = path.join(c.bundle, 'rootfs', victim);
-  for (let i = 0; i < 150 && (i < 15 || !fs.existsSync(met)); i++) {
-    c.tsrunc(['run', c.id]); // may fail when it catches the moment /mnt/a is missing
+  let runs = 0;
+  for (; runs < 150 && (runs < 15 || !fs.existsSync(met)); runs++) {
+    c.tsrunc(['run', c.id]);
     c.tsrunc(['delete', '--force', c.id]);
   }
+  t.comment(`${runs} runs`);
   swapper.kill('SIGKILL');
   // The symlink was met (resolved inside the rootfs: the same path under rootfs/) at least once.
   t.ok(fs.existsSync(met), 'the swap was met and resolved inside the rootfs');
