@@ -311,6 +311,10 @@ const regressions: { argv: string[]; message: RegExp; why: string; status?: numb
   { argv: ['update', '--pids-limit', 'abc', 'c1'], message: /update: invalid value "abc" for --pids-limit: an integer is required/, why: 'update --pids-limit abc' },
   { argv: ['update', '--cpu-quota', '', 'c1'], message: /update: invalid value "" for --cpu-quota/, why: 'update --cpu-quota ""' },
   { argv: ['update', '--cpu-share', '1.5', 'c1'], message: /update: invalid value "1.5" for --cpu-share/, why: 'update --cpu-share 1.5' },
+  // A negative value for a flag the spec holds unsigned went to the kernel (runc refuses it as a parse error).
+  { argv: ['update', '--cpu-period', '-5', 'c1'], message: /update: invalid value "-5" for --cpu-period: a non-negative integer is required/, why: 'update --cpu-period -5' },
+  { argv: ['update', '--blkio-weight', '-1', 'c1'], message: /update: invalid value "-1" for --blkio-weight: a non-negative integer is required/, why: 'update --blkio-weight -1' },
+  { argv: ['update', '--cpu-quota', '-1', 'c1'], message: /container does not exist/, why: 'update --cpu-quota -1 (no limit) is a valid value' },
   // --debug=false turned debugging on: stacks on stderr (src/cli/main.ts).
   { argv: ['--debug=false', 'state', 'c1'], message: /container does not exist/, why: '--debug=false' },
 ];

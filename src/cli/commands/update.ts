@@ -4,6 +4,9 @@ import { parseResources, resourcesFromFlags } from '../../lifecycle/update';
 import { KERNEL_MEMORY_IGNORED } from '../../spec/validate';
 import { defineCommand, readInput, type GlobalArgs } from '../context';
 
+// Unsigned as in the runtime spec (and runc, which refuses "-5" for these as a parse error);
+// a quota, a realtime runtime and a pids limit may be -1 (no limit).
+const UNSIGNED = new Set(['blkio-weight', 'cpu-period', 'cpu-share', 'cpu-rt-period']);
 const NUMERIC_FLAGS: [string, string][] = [
   ['blkio-weight', 'specifies per cgroup weight, range is from 10 to 1000'],
   ['cpu-period', 'CPU CFS period to be used for hardcapping (in usecs)'],
@@ -49,6 +52,7 @@ export default defineCommand<UpdateFlags>({
         const text = String(args[k]);
         // As runc (strconv.ParseInt): a decimal integer and nothing else.
         if (!/^-?[0-9]+$/.test(text)) throw new UsageError(`update: invalid value ${JSON.stringify(text)} for --${k}: an integer is required`);
+        if (UNSIGNED.has(k) && text.startsWith('-')) throw new UsageError(`update: invalid value ${JSON.stringify(text)} for --${k}: a non-negative integer is required`);
         return Number(text);
       };
       const str = (k: string): string | undefined => (args[k] === undefined ? undefined : String(args[k]));
