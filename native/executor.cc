@@ -657,6 +657,12 @@ static void DoFindExec(const Step &st) {
     struct stat sb;
     if (stat(name, &sb) < 0) Fail("exec: the executable is missing", errno);
     if (S_ISDIR(sb.st_mode)) Fail("exec: the executable is a directory", EISDIR);
+#ifdef SYS_faccessat2
+    // Checked here, as the process's own user, so that a file without execute permission fails
+    // `create` or `exec` (as in runc) instead of the dmz's execve after start. Only EACCES
+    // counts: a seccomp profile or an old kernel may refuse the call itself.
+    if (syscall(SYS_faccessat2, AT_FDCWD, name, X_OK, AT_EACCESS) < 0 && errno == EACCES) Fail("exec: no permission to execute it", EACCES);
+#endif
     return;
   }
   const char *p = path;

@@ -45,8 +45,8 @@ export interface Problem {
 
 export class ConfigError extends TsruncError {
   readonly problems: Problem[];
-  constructor(file: string, problems: Problem[]) {
-    super('config', problems.map((p) => formatProblem(file, p)).join('; '), { file });
+  constructor(file: string, problems: Problem[], exitCode = 1) {
+    super('config', problems.map((p) => formatProblem(file, p)).join('; '), { file }, exitCode);
     this.problems = problems;
   }
 
@@ -68,6 +68,18 @@ export function notFound(id: string): TsruncError {
 export function notImplemented(what: string): TsruncError {
   return new TsruncError('not-implemented', `${what}: not implemented yet`);
 }
+
+/**
+ * How `exec` fails once its arguments are parsed: as runc, exit status 255 (so that a caller
+ * can tell it from the process's own exit status) and "exec failed: " before the reason.
+ */
+export function execFailed(err: unknown): unknown {
+  if (err instanceof ConfigError) return new ConfigError(err.context.file ?? 'process', err.problems, EXEC_FAILED_STATUS);
+  if (err instanceof TsruncError) return new TsruncError(err.kind, `exec failed: ${err.message}`, { ...err.context, cause: err.context.cause ?? err }, EXEC_FAILED_STATUS);
+  return err;
+}
+
+export const EXEC_FAILED_STATUS = 255;
 
 /** An errno-carrying error from Node's fs or from the addon, with a step prefix. */
 export function systemError(step: string, cause: unknown, containerId?: string): TsruncError {

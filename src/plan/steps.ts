@@ -146,7 +146,7 @@ export function describeStep(step: PlanStep): string {
     case 'hook':
       return `running ${step.hook} hook #${step.index} ${step.path}`;
     case 'find-exec':
-      return `looking up ${step.name} in PATH`;
+      return step.name.includes('/') ? `checking the executable ${step.name}` : `looking up ${step.name} in PATH`;
     case 'ready':
       return 'telling the parent the container is created';
     case 'wait-start':

@@ -47,11 +47,13 @@ function libraryProblems(parse: () => unknown, text: string): Problem[] | undefi
 }
 
 /** A command's outcome against the library's verdict: refused naming every pointer, or run. */
-function judge(what: string, r: RunResult, log: string, problems: Problem[] | undefined, passesStatus = false): void {
+function judge(what: string, r: RunResult, log: string, problems: Problem[] | undefined, isExec = false): void {
+  const passesStatus = isExec;
   const unclean = cleanExit(r, log, { passesStatus: passesStatus && problems === undefined });
   if (unclean !== undefined) throw new Error(`${what}: ${unclean}`);
   if (problems === undefined) return;
-  if (r.status !== 1) throw new Error(`${what}: exit ${r.status} for a document the library rejects (${JSON.stringify(problems).slice(0, 300)})`);
+  // exec fails with 255, as runc's, so that a caller can tell it from its process's own status.
+  if (r.status !== (isExec ? 255 : 1)) throw new Error(`${what}: exit ${r.status} for a document the library rejects (${JSON.stringify(problems).slice(0, 300)})`);
   for (const p of problems) {
     if (!namesPointer(r.stderr, p.pointer)) throw new Error(`${what}: stderr does not name ${JSON.stringify(p.pointer)}: ${r.stderr.slice(0, 800)}`);
   }

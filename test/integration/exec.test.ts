@@ -34,8 +34,34 @@ t.test('exit codes, -u, -e, --cwd, flags after the command', { skip }, async (t)
   const ls = c.tsrunc(['exec', c.id, 'ls', '-d', '/bin']);
   t.equal(ls.stdout, '/bin\n', "the command's own flags are not read as tsrunc's");
   const missing = c.tsrunc(['exec', c.id, 'no-such-program']);
-  t.equal(missing.status, 1);
-  t.match(missing.stderr, /executable file not found in \$PATH/);
+  t.equal(missing.status, 255, 'a failed exec exits 255, as runc, not with a status its process could have');
+  t.match(missing.stderr, /exec failed: .*executable file not found in \$PATH/);
+});
+
+t.test('a program without execute permission fails exec and create with a message, not after start', { skip }, async (t) => {
+  const c = testContainer(t, (_s, bundle) => {
+    fs.writeFileSync(path.join(bundle, 'rootfs/not-executable'), 'echo hi\n', { mode: 0o644 });
+    fs.writeFileSync(path.join(bundle, 'rootfs/owner-only'), '#!/bin/sh\necho owner\n', { mode: 0o700 });
+  }, { copyRootfs: true });
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  const r = c.tsrunc(['exec', c.id, '/not-executable']);
+  t.equal(r.status, 255);
+  t.match(r.stderr, /exec failed: checking the executable \/not-executable: .*Permission denied/);
+  const other = c.tsrunc(['exec', '-u', '1000', c.id, '/owner-only']);
+  t.equal(other.status, 255, "checked as the process's own user");
+  t.match(other.stderr, /Permission denied/);
+  const owner = c.tsrunc(['exec', c.id, '/owner-only']);
+  t.equal(owner.status, 0, owner.stderr);
+  t.equal(owner.stdout, 'owner\n');
+
+  const d = testContainer(t, (s, bundle) => {
+    fs.writeFileSync(path.join(bundle, 'rootfs/not-executable'), 'echo hi\n', { mode: 0o644 });
+    s.process!.args = ['/not-executable'];
+  }, { copyRootfs: true });
+  const created = d.tsrunc(['create', d.id]);
+  t.equal(created.status, 1);
+  t.match(created.stderr, /checking the executable \/not-executable: .*Permission denied/);
+  t.equal(d.status(), 'missing', 'nothing is left of it');
 });
 
 t.test('--process with the JSON a shim writes, --detach and --pid-file', { skip }, async (t) => {
@@ -65,7 +91,7 @@ t.test('--process with the JSON a shim writes, --detach and --pid-file', { skip 
   // The shim's process documents are validated with pointers.
   fs.writeFileSync(procFile, JSON.stringify({ ...shimProcess, args: [] }));
   const bad = c.tsrunc(['exec', '--process', procFile, c.id]);
-  t.equal(bad.status, 1);
+  t.equal(bad.status, 255);
   t.match(bad.stderr, /\/args: must have at least 1 item/);
 });
 
@@ -74,16 +100,21 @@ t.test("exec refuses stopped and paused containers with runc's texts", { skip },
   t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
   t.equal(c.tsrunc(['pause', c.id]).status, 0);
   const paused = c.tsrunc(['exec', c.id, 'true']);
-  t.equal(paused.status, 1);
-  t.match(paused.stderr, /cannot exec in a paused container/);
+  t.equal(paused.status, 255);
+  t.match(paused.stderr, /exec failed: cannot exec in a paused container/);
   t.equal(c.tsrunc(['resume', c.id]).status, 0);
   t.equal(c.tsrunc(['kill', c.id, 'KILL']).status, 0);
   for (let i = 0; i < 100 && c.status() !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 20));
   const stopped = c.tsrunc(['exec', c.id, 'true']);
-  t.equal(stopped.status, 1);
-  t.match(stopped.stderr, /cannot exec in a stopped container/);
+  t.equal(stopped.status, 255);
+  t.match(stopped.stderr, /exec failed: cannot exec in a stopped container/);
   const missing = c.tsrunc(['exec', 'nosuch', 'true']);
-  t.match(missing.stderr, /container does not exist/);
+  t.equal(missing.status, 255);
+  t.match(missing.stderr, /exec failed: container does not exist/);
+  const noCommand = c.tsrunc(['exec', c.id]);
+  t.equal(noCommand.status, 255, 'as runc: a missing command fails the exec, not the parsing');
+  const badFlag = c.tsrunc(['exec', '--no-such-flag', c.id, 'true']);
+  t.equal(badFlag.status, 1, 'as runc: a flag that does not parse is a usage error (1)');
 });
 
 t.test('exec -t gets a pty in the container', { skip }, async (t) => {
@@ -122,7 +153,7 @@ t.test('exec --cgroup runs the process in an existing sub-cgroup', { skip }, asy
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /pids:\/sub$/m, 'in the sub-cgroup of the pids hierarchy (seen through the cgroup namespace)');
   const missing = c.tsrunc(['exec', '--cgroup', 'nosuch', c.id, 'true']);
-  t.equal(missing.status, 1);
+  t.equal(missing.status, 255);
   t.match(missing.stderr, /exec --cgroup nosuch: .* does not exist/);
   const escape = c.tsrunc(['exec', '--cgroup', '../..', c.id, 'true']);
   t.match(escape.stderr, /must name a sub-cgroup/);

@@ -1,5 +1,6 @@
 import { parseProcess, processFromFlags } from '../../lifecycle/exec';
-import { defineCommand, readInput } from '../context';
+import { execFailed } from '../../errors';
+import { defineCommand, readInput, type Context, type GlobalArgs } from '../context';
 
 export interface ExecFlags {
   'container-id': string;
@@ -46,35 +47,43 @@ export default defineCommand<ExecFlags>({
       .option('cgroup', { type: 'string', array: true, nargs: 1, default: [] as string[], describe: 'run the process in an existing sub-cgroup: [controller:]path (repeatable)' })
       .option('ignore-paused', { type: 'boolean', default: false, describe: 'allow exec in a paused container' }),
   handler: async (args, ctx) => {
-    const id = args['container-id'];
-    let proc;
-    if (args.process !== undefined) {
-      proc = parseProcess(readInput(args.process), args.process);
-    } else {
-      // After the "--" that main.ts puts behind the id, yargs leaves the command in `_`.
-      const rest = ((args as { _?: unknown[] })._ ?? []).map(String);
-      const command = [...args.command, ...(rest[0] === 'exec' ? rest.slice(1) : rest)];
-      proc = processFromFlags(ctx.runtime.containerProcess(id), {
-        args: command,
-        cwd: args.cwd,
-        env: args.env,
-        tty: args.tty,
-        user: args.user,
-        additionalGids: args['additional-gids'],
-        apparmor: args.apparmor,
-        processLabel: args['process-label'],
-        noNewPrivs: args['no-new-privs'],
-        caps: args.cap,
-      });
+    try {
+      await execHandler(args, ctx);
+    } catch (err) {
+      throw execFailed(err);
     }
-    ctx.exitCode = await ctx.runtime.exec(id, {
-      process: proc,
-      detach: args.detach,
-      pidFile: args['pid-file'],
-      consoleSocket: args['console-socket'],
-      preserveFds: args['preserve-fds'],
-      ignorePaused: args['ignore-paused'],
-      subCgroups: args.cgroup,
-    });
   },
 });
+
+async function execHandler(args: ExecFlags & GlobalArgs, ctx: Context): Promise<void> {
+  const id = args['container-id'];
+  let proc;
+  if (args.process !== undefined) {
+    proc = parseProcess(readInput(args.process), args.process);
+  } else {
+    // After the "--" that main.ts puts behind the id, yargs leaves the command in `_`.
+    const rest = ((args as { _?: unknown[] })._ ?? []).map(String);
+    const command = [...args.command, ...(rest[0] === 'exec' ? rest.slice(1) : rest)];
+    proc = processFromFlags(ctx.runtime.containerProcess(id), {
+      args: command,
+      cwd: args.cwd,
+      env: args.env,
+      tty: args.tty,
+      user: args.user,
+      additionalGids: args['additional-gids'],
+      apparmor: args.apparmor,
+      processLabel: args['process-label'],
+      noNewPrivs: args['no-new-privs'],
+      caps: args.cap,
+    });
+  }
+  ctx.exitCode = await ctx.runtime.exec(id, {
+    process: proc,
+    detach: args.detach,
+    pidFile: args['pid-file'],
+    consoleSocket: args['console-socket'],
+    preserveFds: args['preserve-fds'],
+    ignorePaused: args['ignore-paused'],
+    subCgroups: args.cgroup,
+  });
+}
