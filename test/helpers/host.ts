@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CGROUP_PARENT, cgroupDirsOf, type TestContainer } from './container';
-import { rootEntries, tempDir, type Teardownable } from './tsrunc';
+import { rootEntries, tempDir, waitFor, type Teardownable } from './tsrunc';
 
 /** Pids of every process whose cgroup, root, cwd or command line mentions one of `needles`. */
 export function processesMentioning(needles: string[]): number[] {
@@ -66,8 +66,11 @@ export function sharedDir(t: Teardownable, prefix = 'tsrunc-share'): string {
   return dir;
 }
 
+// The deadlines below only bound a failure: they are generous because CI runs two test files
+// at a time on 2 cores, and the cgroup tests also run in a TCG guest 10-50x slower.
+
 /** Polls `c.status()` until it is `want`; false after `timeoutMs`. */
-export async function waitForStatus(c: TestContainer, want: string, timeoutMs = 10_000): Promise<boolean> {
+export async function waitForStatus(c: TestContainer, want: string, timeoutMs = 60_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (c.status() !== want) {
     if (Date.now() > deadline) return false;
@@ -77,7 +80,7 @@ export async function waitForStatus(c: TestContainer, want: string, timeoutMs = 
 }
 
 /** Polls until `file` exists and is non-empty (a container writing its result), then returns its text. */
-export async function waitForFile(file: string, timeoutMs = 10_000): Promise<string> {
+export async function waitForFile(file: string, timeoutMs = 60_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -89,6 +92,27 @@ export async function waitForFile(file: string, timeoutMs = 10_000): Promise<str
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${file}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Whether process `pid` has a handler for signal number `signo` (its SigCgt bit in /proc/PID/status). */
+export function catchesSignal(pid: number, signo: number): boolean {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return false; // gone
+  }
+  const mask = statusField(text, 'SigCgt');
+  return mask !== undefined && ((BigInt(`0x${mask}`) >> BigInt(signo - 1)) & 1n) === 1n;
+}
+
+/**
+ * Resolves once `pid` catches signal `signo`, e.g. once a container's shell has run its `trap`.
+ * A signal sent before that is not the test's: the init of a pid namespace ignores every signal
+ * it has no handler for, and any other process takes the default action (mostly: dies).
+ */
+export async function waitForHandler(pid: number, signo: number, timeoutMs = 60_000): Promise<void> {
+  await waitFor(() => catchesSignal(pid, signo), `pid ${pid} to catch signal ${signo}`, timeoutMs);
 }
 
 /** The mountinfo line whose mount point (field 5) is `mountPoint`; the last one if stacked. */

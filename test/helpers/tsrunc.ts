@@ -204,8 +204,11 @@ export function collect(stream: NodeJS.ReadableStream | null): { text: string } 
   return sink;
 }
 
-/** Resolves once `pred()` holds, polling every `everyMs`; rejects after `timeoutMs`. */
-export async function waitFor(pred: () => boolean, what: string, timeoutMs = 20_000, everyMs = 10): Promise<void> {
+/**
+ * Resolves once `pred()` holds, polling every `everyMs`; rejects after `timeoutMs`. The default
+ * deadline is generous: it only bounds a failure, and CI runs two files at a time on 2 cores.
+ */
+export async function waitFor(pred: () => boolean, what: string, timeoutMs = 60_000, everyMs = 10): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!pred()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
