@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
 import { cgroupDirsOf, rootSkipReason, testContainer } from '../helpers/container';
-import { waitForStatus } from '../helpers/host';
+import { waitForFile, waitForHandler, waitForStatus } from '../helpers/host';
 import { TSRUNC, runTsrunc } from '../helpers/tsrunc';
 
 const skip = rootSkipReason();
@@ -40,8 +40,7 @@ t.test('create, start, state, kill, delete', { skip }, async (t) => {
   t.match(del.stderr, /is not stopped: running/);
 
   t.equal(c.tsrunc(['kill', c.id, 'KILL']).status, 0);
-  for (let i = 0; i < 100 && c.status() !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 20));
-  t.equal(c.status(), 'stopped');
+  t.ok(await waitForStatus(c, 'stopped'), 'stopped after KILL');
   t.equal(JSON.parse(c.tsrunc(['state', c.id]).stdout).pid, 0, 'a stopped container reports pid 0');
   const killStopped = c.tsrunc(['kill', c.id, 'TERM']);
   t.equal(killStopped.status, 1);
@@ -84,20 +83,19 @@ t.test('kill takes names, SIG names and numbers; --all reaches every process', {
     s.root!.readonly = false;
   }, { copyRootfs: true });
   t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
-  await new Promise((r) => setTimeout(r, 200));
+  // Until the shell has run its trap, pid 1 of the namespace ignores USR1.
+  await waitForHandler(c.pid(), 10);
   t.equal(c.tsrunc(['kill', c.id, 'SIGUSR1']).status, 0);
   t.equal(c.tsrunc(['kill', c.id, 'USR1']).status, 0);
   t.equal(c.tsrunc(['kill', c.id, '10']).status, 0);
-  await new Promise((r) => setTimeout(r, 200));
-  t.match(fs.readFileSync(path.join(c.bundle, 'rootfs/tmp/sig'), 'utf8'), /got USR1/);
+  t.match(await waitForFile(path.join(c.bundle, 'rootfs/tmp/sig')), /got USR1/);
   t.equal(c.tsrunc(['kill', c.id, '0']).status, 0, 'signal 0 checks that the init is alive (runc accepts it too)');
   const bad = c.tsrunc(['kill', c.id, 'NOPE']);
   t.equal(bad.status, 1);
   t.match(bad.stderr, /unknown signal/);
   const all = c.tsrunc(['kill', '--all', c.id, 'KILL']);
   t.equal(all.status, 0, all.stderr);
-  for (let i = 0; i < 100 && c.status() !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 20));
-  t.equal(c.status(), 'stopped');
+  t.ok(await waitForStatus(c, 'stopped'), 'stopped after kill --all');
 });
 
 t.test('run exits with the container status, 128+N for a signal', { skip }, async (t) => {
@@ -114,7 +112,7 @@ t.test('run exits with the container status, 128+N for a signal', { skip }, asyn
     const p = spawn(TSRUNC, ['--root', killedByHost.root, 'run', killedByHost.id], { cwd: killedByHost.bundle, stdio: 'ignore' });
     p.on('exit', (code) => resolve(code));
   });
-  for (let i = 0; i < 200 && killedByHost.status() !== 'running'; i++) await new Promise((r) => setTimeout(r, 20));
+  t.ok(await waitForStatus(killedByHost, 'running'), 'running');
   t.equal(killedByHost.tsrunc(['kill', killedByHost.id, 'KILL']).status, 0);
   t.equal(await runP, 137, 'SIGKILL → 137');
 });
@@ -122,9 +120,14 @@ t.test('run exits with the container status, 128+N for a signal', { skip }, asyn
 t.test('run forwards signals to the container', { skip }, async (t) => {
   const c = testContainer(t, (s) => (s.process!.args = ['sh', '-c', 'trap "exit 7" TERM; while true; do sleep 0.05; done']));
   const p = spawn(TSRUNC, ['--root', c.root, 'run', c.id], { cwd: c.bundle, stdio: 'ignore' });
+  t.teardown(() => void p.kill('SIGKILL'));
   const exited = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
-  for (let i = 0; i < 200 && c.status() !== 'running'; i++) await new Promise((r) => setTimeout(r, 20));
-  await new Promise((r) => setTimeout(r, 100));
+  t.ok(await waitForStatus(c, 'running'), 'running');
+  // Signals sent earlier would be lost, not forwarded: the container's shell has not trapped
+  // TERM yet (pid 1 of its namespace ignores it), or run has not yet installed its forwarding
+  // handlers after start (installed together; SIGHUP is one node never catches by itself).
+  await waitForHandler(c.pid(), 15);
+  await waitForHandler(p.pid ?? -1, 1);
   p.kill('SIGTERM');
   t.equal(await exited, 7);
 });
