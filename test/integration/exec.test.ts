@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
 import { rootSkipReason, testContainer } from '../helpers/container';
+import { waitForStatus } from '../helpers/host';
 
 const skip = rootSkipReason();
 
@@ -104,7 +105,7 @@ t.test("exec refuses stopped and paused containers with runc's texts", { skip },
   t.match(paused.stderr, /exec failed: cannot exec in a paused container/);
   t.equal(c.tsrunc(['resume', c.id]).status, 0);
   t.equal(c.tsrunc(['kill', c.id, 'KILL']).status, 0);
-  for (let i = 0; i < 100 && c.status() !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 20));
+  t.ok(await waitForStatus(c, 'stopped'), 'stopped after KILL');
   const stopped = c.tsrunc(['exec', c.id, 'true']);
   t.equal(stopped.status, 255);
   t.match(stopped.stderr, /exec failed: cannot exec in a stopped container/);
