@@ -31,5 +31,5 @@ export function deleteContainer(handle: ContainerHandle, force: boolean, log: Lo
   removeCgroups(record.cgroupPaths, (pid) => native().kill(pid, 9));
   faultPoint('delete:cgroups-removed');
   if (record.initPid > 0) runHooks(record.config, 'poststop', stateDocument(record, 'stopped', ownerOf(handle.dir)), log, 'warn');
-  handle.remove('delete:state-removed');
+  handle.remove({ stateRemoved: 'delete:state-removed', renamed: 'delete:renamed' });
 }

@@ -41,6 +41,7 @@ export const FAULT_POINTS = [
   'delete:killed', // the init is gone; cgroups still there
   'delete:cgroups-removed', // poststop hooks and the state directory remain
   'delete:state-removed', // the record is gone; the (locked) directory remains
+  'delete:renamed', // the directory is moved out of the id's place, not yet removed
   'delete:done',
 ] as const;
 

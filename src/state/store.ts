@@ -4,6 +4,7 @@
 //   <root>/<id>/exec.fifo    present between create and start (see lifecycle)
 //   <root>/<id>/starting     made by `start` before it releases the init (see status.ts)
 //   <root>/<id>/incomplete   present while a create writes the first record or a delete removes it
+//   <root>/<id>@deleted.PID.MS  a deleted container's directory, renamed there before its removal
 // mkdir(<root>/<id>) is the single atomic step that decides which of concurrent creates wins.
 // A create holds an exclusive flock on the root directory itself from that mkdir until its
 // first record is in place. A directory without state.json, marked incomplete (or without
@@ -24,6 +25,7 @@ export const LOCK_FILE = 'lock';
 export const EXEC_FIFO = 'exec.fifo';
 export const STARTING = 'starting';
 const INCOMPLETE = 'incomplete';
+const TOMBSTONE_MARK = '@deleted.';
 /** How long a create waits for another create of the same root to get its record written. */
 const ROOT_LOCK_WAIT_MS = 30_000;
 
@@ -104,7 +106,7 @@ export class ContainerHandle {
    * Removes the container's directory; the lock is released with it. The record goes first,
    * after the incomplete mark: a remover killed half-way leaves debris, never a container.
    */
-  remove(point?: FaultPoint): void {
+  remove(points?: { stateRemoved: FaultPoint; renamed: FaultPoint }): void {
     try {
       try {
         fs.writeFileSync(path.join(this.dir, INCOMPLETE), '');
@@ -112,8 +114,19 @@ export class ContainerHandle {
         // no inode left for the mark: removing is all the more needed
       }
       fs.rmSync(path.join(this.dir, STATE_FILE), { force: true });
-      if (point !== undefined) faultPoint(point);
-      fs.rmSync(this.dir, { recursive: true, force: true });
+      if (points !== undefined) faultPoint(points.stateRemoved);
+      // Renamed out of the id's place first: a create may take the id as soon as the directory
+      // is gone, and a recursive removal at the id's path could then remove part of the new one.
+      const tomb = this.store.tombstonePath(this.id);
+      let gone = this.dir;
+      try {
+        fs.renameSync(this.dir, tomb);
+        gone = tomb;
+      } catch {
+        // (a read-only root, say): removed in place, as before
+      }
+      if (points !== undefined) faultPoint(points.renamed);
+      fs.rmSync(gone, { recursive: true, force: true });
     } catch (err) {
       throw systemError(`removing container state ${this.dir}`, err, this.id);
     } finally {
@@ -145,6 +158,43 @@ export class StateStore {
     return path.join(this.root, id);
   }
 
+  /** Where a delete moves `id`'s directory before removing it: "@" is in no container id. */
+  tombstonePath(id: string): string {
+    return path.join(this.root, `${id}${TOMBSTONE_MARK}${process.pid}.${Date.now()}`);
+  }
+
+  /** Removes what deletes killed between their rename and their removal left (no holder of their lock). */
+  private removeStaleTombstones(): void {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.root);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (!name.includes(TOMBSTONE_MARK)) continue;
+      const dir = path.join(this.root, name);
+      let fd: number | undefined;
+      try {
+        fd = fs.openSync(path.join(dir, LOCK_FILE), fs.constants.O_RDONLY);
+        native().flock(fd, true, false);
+      } catch (err) {
+        // Held: its delete is still at work.
+        if (!isErrno(err, 'ENOENT')) {
+          if (fd !== undefined) fs.closeSync(fd);
+          continue;
+        }
+      }
+      try {
+        fs.rmSync(dir, { recursive: true, force: true });
+      } catch {
+        // left for the next sweep
+      } finally {
+        if (fd !== undefined) fs.closeSync(fd);
+      }
+    }
+  }
+
   /**
    * Reserves `id` for a new container: exactly one of any number of concurrent callers
    * succeeds, the others get "container with id exists". Returns the handle locked
@@ -159,6 +209,7 @@ export class StateStore {
     }
     const rootLock = this.lockRoot(id);
     try {
+      this.removeStaleTombstones();
       const dir = this.containerDir(id);
       if (!makeDir(dir, id) && !(this.removeIfDebris(id) && makeDir(dir, id))) {
         throw new TsruncError('exists', `container with id exists: ${id}`, { containerId: id });
@@ -190,7 +241,6 @@ export class StateStore {
    */
   removeDebris(id: string): boolean {
     checkContainerId(id);
-    if (!fs.existsSync(this.containerDir(id))) return false;
     let rootLock: number;
     try {
       rootLock = this.lockRoot(id);
@@ -198,7 +248,8 @@ export class StateStore {
       return false;
     }
     try {
-      return this.removeIfDebris(id);
+      this.removeStaleTombstones();
+      return fs.existsSync(this.containerDir(id)) && this.removeIfDebris(id);
     } finally {
       fs.closeSync(rootLock);
     }

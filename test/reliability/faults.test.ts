@@ -9,7 +9,7 @@ import { FAULT_POINTS, type FaultPoint } from '../../src/lifecycle/faults';
 import type { Spec } from '../../src/spec/types';
 import { rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
 import { leftovers, processesMentioning } from '../helpers/host';
-import { armedHooksDir, hookEnv, killBackground, startTsrunc, stateAnswer, tempFilesUnder, waitPaused, within } from './harness';
+import { armedHooksDir, hookEnv, killBackground, resume, startTsrunc, stateAnswer, tempFilesUnder, waitPaused, within } from './harness';
 
 const skip = rootSkipReason();
 
@@ -38,6 +38,7 @@ const EXPECTED: Partial<Record<FaultPoint, string>> = {
   'delete:killed': 'stopped',
   'delete:cgroups-removed': 'stopped',
   'delete:state-removed': 'missing',
+  'delete:renamed': 'missing',
   'delete:done': 'missing',
 };
 
@@ -136,4 +137,25 @@ t.test('an empty state directory (a create killed right after its mkdir) does no
   const del = c.tsrunc(['delete', c.id]);
   t.match(del.stderr, /container does not exist/);
   assertClean(t, c, 'delete removed the empty directory');
+});
+
+t.test('a create of the same id while a delete removes the old directory: the new container stays whole', { skip }, async (t) => {
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  const hooks = armedHooksDir(t);
+  const bg = startTsrunc(['--root', c.root, 'delete', '--force', c.id], { cwd: c.bundle, env: hookEnv({ dir: hooks, pauseAt: ['delete:renamed'] }) });
+  t.teardown(() => killBackground(bg).then(() => undefined));
+  await waitPaused(bg, hooks, 'delete:renamed');
+  // The old directory is out of the id's place but not yet removed: the id is free.
+  const created = c.tsrunc(['create', c.id]);
+  t.equal(created.status, 0, `the id is taken again: ${created.stderr}`);
+  const before = fs.readdirSync(path.join(c.root, c.id)).sort();
+  resume(hooks, 'delete:renamed', bg.pid);
+  const del = await bg.done;
+  t.equal(del.status, 0, `the delete ends: ${del.stderr}`);
+  t.equal(c.status(), 'created', 'the new container is still there');
+  t.same(fs.readdirSync(path.join(c.root, c.id)).sort(), before, 'with all its files');
+  t.same(fs.readdirSync(c.root), [c.id], 'and the old directory is gone');
+  t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
+  assertClean(t, c, 'after deleting the new one');
 });
