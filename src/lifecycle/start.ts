@@ -28,8 +28,14 @@ export function startContainer(handle: ContainerHandle, log: Logger): void {
   if (output !== '') throw new TsruncError('system', `starting container process: ${output}`, { containerId: record.id });
   record.started = true;
   handle.write(record, 'start:state-tmp');
-  fs.rmSync(handle.fifoPath, { force: true });
-  fs.rmSync(path.join(handle.dir, STARTING), { force: true });
+  // The container runs and its record says so: what is left here only costs a little space.
+  for (const leftover of [handle.fifoPath, path.join(handle.dir, STARTING)]) {
+    try {
+      fs.rmSync(leftover, { force: true });
+    } catch (err) {
+      log.warn(systemError(`removing ${leftover}`, err, record.id).message);
+    }
+  }
   runHooks(record.config, 'poststart', stateDocument(record, 'running', ownerOf(handle.dir)), log, 'warn');
 }
 

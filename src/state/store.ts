@@ -226,7 +226,11 @@ export class StateStore {
         }
         return handle;
       } catch (err) {
-        fs.rmSync(dir, { recursive: true, force: true });
+        try {
+          fs.rmSync(dir, { recursive: true, force: true });
+        } catch {
+          // debris for the next create (see the top of this file); the first error is the one to tell
+        }
         handle?.release();
         throw err;
       }
@@ -299,7 +303,7 @@ export class StateStore {
     }
     try {
       if (fs.existsSync(path.join(dir, STATE_FILE))) return false;
-      fs.rmSync(dir, { recursive: true, force: true });
+      step(`removing what a killed command left in ${dir}`, id, () => fs.rmSync(dir, { recursive: true, force: true }));
       return true;
     } finally {
       if (fd !== undefined) fs.closeSync(fd);
@@ -413,7 +417,11 @@ export function writeFileAtomic(file: string, content: string, mode = 0o600, poi
     if (point !== undefined) faultPoint(point);
     fs.renameSync(tmp, file);
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
+    try {
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      // left for the next writer of the file (removeTempSiblings); the first error is the one to tell
+    }
     throw err;
   }
   removeTempSiblings(file, (pid) => !processExists(pid));
