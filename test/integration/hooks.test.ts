@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import t from 'tap';
 import type { Hook, HookName, Spec } from '../../src/spec/types';
 import { rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
-import { leftovers, sharedDir, waitForStatus } from '../helpers/host';
+import { leftovers, processesMentioning, sharedDir, waitForStatus } from '../helpers/host';
 import { tempDir, type Teardownable } from '../helpers/tsrunc';
 
 const skip = rootSkipReason();
@@ -134,15 +134,20 @@ for (const kind of ['prestart', 'createRuntime', 'createContainer'] as const) {
 }
 
 for (const kind of ['prestart', 'createContainer'] as const) {
-  t.test(`a ${kind} hook that outlives its timeout fails create`, { skip }, async (t) => {
-    const { c } = containerWithHook(t, kind, 'exec sleep 30', { timeout: 1 });
-    const started = Date.now();
+  t.test(`a ${kind} hook that outlives its timeout is killed and fails create`, { skip }, async (t) => {
+    // The hook becomes a sleep far longer than the test, named after its own directory: create
+    // returns only if the runtime kills it (else runWithFileStdio's bound ends it, status null).
+    const { c, script } = containerWithHook(t, kind, 'exec "$(dirname "$0")/hook-sleep" 1000', { timeout: 1 });
+    const sleeper = path.join(path.dirname(script), 'hook-sleep');
+    fs.symlinkSync(fs.realpathSync('/bin/sleep'), sleeper);
+    t.teardown(() => {
+      for (const pid of processesMentioning([sleeper])) process.kill(pid, 'SIGKILL');
+    });
     const r = c.tsrunc(['create', c.id]);
-    const took = Date.now() - started;
     t.equal(r.status, 1);
     t.match(r.stderr, kind);
     t.match(r.stderr, /timed out/);
-    t.ok(took < 15_000, `gave up after ${took} ms`);
+    t.same(processesMentioning([sleeper]), [], 'the hook was killed');
     t.same(leftovers(c), [], 'nothing left');
   });
 }
