@@ -99,13 +99,13 @@ t.test('NOTIFY: the listener fd and the container process state reach listenerPa
   const { spawn } = await import('node:child_process');
   const fs = await import('node:fs');
   const path = await import('node:path');
-  const { tempDir } = await import('../helpers/tsrunc');
+  const { tempDir, waitFor } = await import('../helpers/tsrunc');
   const dir = tempDir(t, 'tsrunc-notify');
   const sock = path.join(dir, 'listener.sock');
   const out = path.join(dir, 'got.json');
   const py = spawn('python3', ['-c', LISTENER, sock, out], { stdio: 'ignore' });
   t.teardown(() => void py.kill('SIGKILL'));
-  for (let i = 0; i < 200 && !fs.existsSync(`${out}.ready`); i++) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => fs.existsSync(`${out}.ready`), 'the python listener to listen');
   const r = runContainer(t, (s) => {
     s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: sock, listenerMetadata: 'hello', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }] };
     s.process!.args = ['sh', '-c', 'mkdir /tmp/n 2>&1; echo done'];
