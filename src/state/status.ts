@@ -37,6 +37,9 @@ export function leftFifo(pid: number, fifo: string): boolean {
   }
   for (const fd of fds) {
     try {
+      // Only fds whose link names a fifo of that name are stat'ed: a stat follows the link, and
+      // on a hung FUSE or NFS file it would hang this command too.
+      if (!fs.readlinkSync(`/proc/${pid}/fd/${fd}`).includes(EXEC_FIFO)) continue;
       const st = fs.statSync(`/proc/${pid}/fd/${fd}`);
       if (st.ino === fifoStat.ino && st.dev === fifoStat.dev) return false;
     } catch {
