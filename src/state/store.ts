@@ -26,7 +26,6 @@ export const EXEC_FIFO = 'exec.fifo';
 export const STARTING = 'starting';
 const INCOMPLETE = 'incomplete';
 const TOMBSTONE_MARK = '@deleted.';
-/** How long a create waits for another create of the same root to get its record written. */
 const ROOT_LOCK_WAIT_MS = 30_000;
 
 /** What tsrunc keeps about a container between commands. */
@@ -147,11 +146,18 @@ export class ContainerHandle {
   }
 }
 
+export interface StateStoreOptions {
+  /** How long a create waits for another create of the same root to get its record written. */
+  rootLockWaitMs?: number;
+}
+
 export class StateStore {
   readonly root: string;
+  private readonly rootLockWaitMs: number;
 
-  constructor(root: string = DEFAULT_ROOT) {
+  constructor(root: string = DEFAULT_ROOT, opts: StateStoreOptions = {}) {
     this.root = path.resolve(root);
+    this.rootLockWaitMs = opts.rootLockWaitMs ?? ROOT_LOCK_WAIT_MS;
   }
 
   containerDir(id: string): string {
@@ -268,7 +274,7 @@ export class StateStore {
       throw systemError(`opening state root ${this.root}`, err, id);
     }
     // Bounded: anyone who can read the root can flock it, and a create must not wait for ever.
-    const deadline = Date.now() + ROOT_LOCK_WAIT_MS;
+    const deadline = Date.now() + this.rootLockWaitMs;
     for (;;) {
       try {
         native().flock(fd, true, false);
@@ -279,7 +285,7 @@ export class StateStore {
           continue;
         }
         fs.closeSync(fd);
-        if (isErrno(err, 'EAGAIN')) throw new TsruncError('system', `state root ${this.root} stayed locked by another process for ${ROOT_LOCK_WAIT_MS / 1000} s`, { containerId: id });
+        if (isErrno(err, 'EAGAIN')) throw new TsruncError('system', `state root ${this.root} stayed locked by another process for ${this.rootLockWaitMs / 1000} s`, { containerId: id });
         throw systemError(`locking state root ${this.root}`, err, id);
       }
     }
@@ -340,7 +346,7 @@ export class StateStore {
       if (isErrno(err, 'ENOENT')) return [];
       throw systemError(`reading state root ${this.root}`, err);
     }
-    return names.filter((n) => fs.existsSync(path.join(this.root, n, STATE_FILE))).sort();
+    return names.filter((n) => !n.includes(TOMBSTONE_MARK) && fs.existsSync(path.join(this.root, n, STATE_FILE))).sort();
   }
 }
 

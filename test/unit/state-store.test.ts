@@ -382,3 +382,41 @@ t.test('the error of open() on a missing id is typed', async (t) => {
     t.match(err, { kind: 'not-found', exitCode: 1, message: 'container does not exist', context: { containerId: 'nosuch' } });
   }
 });
+
+t.test('a create waits for a held root lock only as long as the store allows', async (t) => {
+  const { native } = await import('../../src/native/addon');
+  const root = privateRoot(t);
+  const store = new StateStore(root, { rootLockWaitMs: 300 });
+  store.reserve('first').release();
+  // Anyone who can read a root can flock it; here the test holds it.
+  let holder: number | undefined = fs.openSync(root, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  t.teardown(() => holder !== undefined && fs.closeSync(holder));
+  // (this fd's own flock conflicts with the store's, which opens the root again)
+  native().flock(holder, true, false);
+  t.throws(() => store.reserve('second'), { kind: 'system', message: /stayed locked by another process for 0\.3 s/ });
+  t.notOk(fs.existsSync(store.containerDir('second')), 'nothing was made');
+  fs.closeSync(holder);
+  holder = undefined;
+  store.reserve('second').release();
+  t.ok(fs.existsSync(store.containerDir('second')), 'once released, the create goes through');
+});
+
+t.test("a killed delete's renamed directory is swept by the next create, unless its delete still holds it", async (t) => {
+  const { native } = await import('../../src/native/addon');
+  const root = privateRoot(t);
+  const store = new StateStore(root);
+  const h = store.reserve('gone', record('gone', root, 0, 0));
+  h.remove();
+  t.same(rootEntries(root), [], 'a delete leaves nothing, not even its renamed directory');
+  for (const name of ['stale@deleted.1.1', 'held@deleted.2.2']) {
+    fs.mkdirSync(path.join(root, name));
+    fs.writeFileSync(path.join(root, name, LOCK_FILE), '');
+    fs.writeFileSync(path.join(root, name, STATE_FILE), '{}');
+  }
+  const held = fs.openSync(path.join(root, 'held@deleted.2.2', LOCK_FILE), fs.constants.O_RDONLY);
+  t.teardown(() => fs.closeSync(held));
+  native().flock(held, true, false);
+  store.reserve('next', record('next', root, 0, 0)).release();
+  t.same(rootEntries(root).sort(), ['held@deleted.2.2', 'next'], 'the stale one is gone, the held one stays');
+  t.same(store.ids(), ['next'], 'list never shows a renamed directory');
+});
