@@ -1,13 +1,13 @@
 // process.terminal: the pty master reaches --console-socket over SCM_RIGHTS, as runc sends it.
 // Node cannot receive fds, so the receiver is a small python3 program (socket.recv_fds): it
 // types commands into the master and copies what comes back to a file.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
 import { cgroupDirsOf, rootSkipReason, testContainer } from '../helpers/container';
 import { leftovers } from '../helpers/host';
-import { exited, killChild, tempDir, waitFor } from '../helpers/tsrunc';
+import { killChild, tempDir, waitFor, type Teardownable } from '../helpers/tsrunc';
 
 const python = spawnSync('python3', ['-c', 'import socket, sys; assert hasattr(socket, "recv_fds"); print(sys.version)'], { encoding: 'utf8' });
 const skip = rootSkipReason() || (python.status === 0 ? false : 'needs python3 >= 3.9 (socket.recv_fds) for the console receiver');
@@ -18,7 +18,7 @@ path, text, out_path = sys.argv[1], sys.argv[2], sys.argv[3]
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind(path)
 srv.listen(1)
-srv.settimeout(30)
+srv.settimeout(120)
 conn, _ = srv.accept()
 msg, fds, _, _ = socket.recv_fds(conn, 1024, 1)
 sys.stderr.write("received %d fd(s), name %s\\n" % (len(fds), msg.decode()))
@@ -26,7 +26,7 @@ master = fds[0]
 os.write(master, text.encode())
 with open(out_path, "wb") as out:
     while True:
-        ready, _, _ = select.select([master], [], [], 30)
+        ready, _, _ = select.select([master], [], [], 120)
         if not ready:
             break
         try:
@@ -39,16 +39,39 @@ with open(out_path, "wb") as out:
         out.flush()
 `;
 
+/**
+ * Starts the receiver; `closed` is true once it has exited and its stdio is closed (so that all
+ * it wrote has been read), false if that did not happen within 60 s (the timer is cleared, so
+ * that it does not keep this file running for its length).
+ */
+function startReceiver(t: Teardownable, sock: string, text: string, outFile: string): { child: ChildProcess; stderr: { text: string }; closed: () => Promise<boolean> } {
+  const child = spawn('python3', ['-c', RECEIVER, sock, text, outFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.teardown(() => killChild(child));
+  const stderr = { text: '' };
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (d: string) => (stderr.text += d));
+  const closed = new Promise<true>((resolve) => child.once('close', () => resolve(true)));
+  return {
+    child,
+    stderr,
+    closed: async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 60_000)));
+      try {
+        return await Promise.race([closed, late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
 t.test('the console socket receives a working pty master', { skip }, async (t) => {
   const dir = tempDir(t, 'tsrunc-console');
   const sock = path.join(dir, 'console.sock');
   const outFile = path.join(dir, 'out');
   const commands = 'tty; grep " /dev/console " /proc/self/mountinfo; stty size; echo hi-$((6*7)); exit 0\n';
-  const receiver = spawn('python3', ['-c', RECEIVER, sock, commands, outFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-  t.teardown(() => killChild(receiver));
-  let receiverErr = '';
-  receiver.stderr.setEncoding('utf8');
-  receiver.stderr.on('data', (d: string) => (receiverErr += d));
+  const receiver = startReceiver(t, sock, commands, outFile);
   await waitFor(() => fs.existsSync(sock), 'the receiver to listen');
 
   const c = testContainer(t, (s) => {
@@ -58,9 +81,8 @@ t.test('the console socket receives a working pty master', { skip }, async (t) =
   });
   const r = c.tsrunc(['run', '--console-socket', sock, c.id]);
   t.equal(r.status, 0, r.stderr);
-  const done = await Promise.race([exited(receiver), new Promise<null>((res) => setTimeout(() => res(null), 20_000))]);
-  t.not(done, null, 'the receiver saw the pty close');
-  t.match(receiverErr, /received 1 fd\(s\), name \/dev\/ptmx/);
+  t.ok(await receiver.closed(), 'the receiver saw the pty close');
+  t.match(receiver.stderr.text, /received 1 fd\(s\), name \/dev\/ptmx/);
   const out = fs.readFileSync(outFile, 'utf8');
   t.match(out, /^hi-42\r?$/m, 'the shell ran the command typed into the master');
   t.match(out, /^\/dev\/pts\/0\r?$/m, 'tty is /dev/pts/0 of the container\'s devpts');
@@ -75,8 +97,7 @@ t.test('create with a console socket, then start: the shim\'s way', { skip }, as
   const dir = tempDir(t, 'tsrunc-console');
   const sock = path.join(dir, 'console.sock');
   const outFile = path.join(dir, 'out');
-  const receiver = spawn('python3', ['-c', RECEIVER, sock, 'echo started-$((1+1)); exit 7\n', outFile], { stdio: 'ignore' });
-  t.teardown(() => killChild(receiver));
+  const receiver = startReceiver(t, sock, 'echo started-$((1+1)); exit 7\n', outFile);
   await waitFor(() => fs.existsSync(sock), 'the receiver to listen');
   const c = testContainer(t, (s) => {
     s.process!.terminal = true;
@@ -86,7 +107,7 @@ t.test('create with a console socket, then start: the shim\'s way', { skip }, as
   t.equal(created.status, 0, created.stderr);
   t.equal(c.status(), 'created');
   t.equal(c.tsrunc(['start', c.id]).status, 0);
-  t.not(await Promise.race([exited(receiver), new Promise<null>((res) => setTimeout(() => res(null), 20_000))]), null, 'the shell exited');
+  t.ok(await receiver.closed(), 'the shell exited');
   t.match(fs.readFileSync(outFile, 'utf8'), /^started-2\r?$/m);
   await waitFor(() => c.status() === 'stopped', 'the container to stop');
   t.equal(c.tsrunc(['delete', c.id]).status, 0);
@@ -98,7 +119,7 @@ t.test('run in the foreground without a console socket relays the pty to its own
     s.process!.terminal = true;
     s.process!.args = ['sh'];
   });
-  const r = c.tsrunc(['run', c.id], { input: 'tty; echo hi-$((6*7)); exit 3\n', timeoutMs: 30_000 });
+  const r = c.tsrunc(['run', c.id], { input: 'tty; echo hi-$((6*7)); exit 3\n' });
   t.equal(r.status, 3, r.stderr);
   t.match(r.stdout, /^hi-42\r?$/m);
   t.match(r.stdout, /^\/dev\/pts\/0\r?$/m);
@@ -129,15 +150,13 @@ t.test('exec -t over a console socket: the shims\' way of `exec -it`', { skip },
   const dir = tempDir(t, 'tsrunc-console');
   const sock = path.join(dir, 'exec.sock');
   const outFile = path.join(dir, 'out');
-  const receiver = spawn('python3', ['-c', RECEIVER, sock, 'tty; echo exec-$((6*7)); exit 0\n', outFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-  t.teardown(() => killChild(receiver));
+  const receiver = startReceiver(t, sock, 'tty; echo exec-$((6*7)); exit 0\n', outFile);
   await waitFor(() => fs.existsSync(sock), 'the receiver to listen');
   const c = testContainer(t);
   t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
   const r = c.tsrunc(['exec', '-t', '--console-socket', sock, '--detach', '--pid-file', path.join(dir, 'exec.pid'), c.id, 'sh']);
   t.equal(r.status, 0, r.stderr);
-  const done = await Promise.race([exited(receiver), new Promise<null>((res) => setTimeout(() => res(null), 20_000))]);
-  t.not(done, null, 'the receiver saw the pty close');
+  t.ok(await receiver.closed(), 'the receiver saw the pty close');
   const out = fs.readFileSync(outFile, 'utf8');
   t.match(out, /^exec-42\r?$/m, 'the exec shell ran the command typed into the master');
   t.match(out, /^\/dev\/pts\/\d+\r?$/m);
