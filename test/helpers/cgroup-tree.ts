@@ -17,8 +17,16 @@ export function hierarchyRoots(): string[] {
 export function cgroupTree(name: string): string[] {
   const found: string[] = [];
   const walk = (dir: string): void => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (err) {
+      // removed meanwhile (a client or runtime cleaning up at the same time): not there
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
     found.push(dir);
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(dir, e.name));
+    for (const e of entries) if (e.isDirectory()) walk(path.join(dir, e.name));
   };
   for (const base of hierarchyRoots()) {
     const dir = path.join(base, name);
