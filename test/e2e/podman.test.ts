@@ -140,10 +140,10 @@ t.test('the runtime named in containers.conf', { skip }, async (t) => {
   t.equal(r.stdout, 'from-containers-conf\n');
   t.equal(own.podman(['inspect', '-f', '{{.OCIRuntime}}', 'dflt']).stdout.trim(), 'tsrunc');
   t.equal(own.podman(['rm', 'dflt']).status, 0);
-  t.same(own.stop(), [], 'nothing left (seen before the sweep)');
+  t.same(await own.stop(), [], 'nothing left (seen before the sweep)');
 });
 
 t.test('nothing is left: no container, conmon, mount or cgroup', { skip }, async (t) => {
   t.equal(p.podman(['ps', '-aq']).stdout, '', 'no container');
-  t.same(p.stop(), [], 'seen before the sweep that would remove them');
+  t.same(await p.stop(), [], 'seen before the sweep that would remove them');
 });

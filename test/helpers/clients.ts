@@ -25,7 +25,8 @@ export function inPty(argv: string[], opts: RunOptions = {}): RunResult {
   return { ...r, stdout: r.stdout.replace(/\r+\n/g, '\n') };
 }
 
-export async function pollUntil(pred: () => boolean, timeoutMs = 20_000, everyMs = 100): Promise<boolean> {
+/** Polls `pred` until it holds; false after `timeoutMs` (generous: it only bounds a failure, on a loaded machine). */
+export async function pollUntil(pred: () => boolean, timeoutMs = 60_000, everyMs = 100): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (pred()) return true;
@@ -65,8 +66,15 @@ export function processesWith(needle: string): number[] {
  */
 export function clientLeftovers(dir: string, cgroupName: string, clientsOwn: string[] = []): string[] {
   const parents = new Set(hierarchyRoots().map((root) => path.join(root, cgroupName)));
-  const own = (c: string): boolean => clientsOwn.includes(path.basename(c)) && parents.has(path.dirname(c)) && fs.readFileSync(path.join(c, 'cgroup.procs'), 'utf8') === '';
-  const cgroups = cgroupTree(cgroupName).filter((c) => !parents.has(c) && !own(c));
+  const procs = (c: string): string | undefined => {
+    try {
+      return fs.readFileSync(path.join(c, 'cgroup.procs'), 'utf8');
+    } catch {
+      return undefined; // removed meanwhile
+    }
+  };
+  const own = (c: string): boolean => clientsOwn.includes(path.basename(c)) && parents.has(path.dirname(c)) && procs(c) === '';
+  const cgroups = cgroupTree(cgroupName).filter((c) => !parents.has(c) && !own(c) && procs(c) !== undefined);
   return [...mountsUnder(dir).map((m) => `mount ${m}`), ...processesWith(dir).map((p) => `process ${p}`), ...cgroups.map((c) => `cgroup ${c}`)];
 }
 
@@ -79,12 +87,23 @@ async function stopDaemon(daemon: ChildProcess, timeoutMs: number): Promise<void
   clearTimeout(timer);
 }
 
+/** How long what a client cleans up after itself may take to go before it counts as left. */
+const SETTLE_MS = 60_000;
+
 /**
  * After a client stopped: returns what it left (clientLeftovers), then removes that — kills
- * what still names `dir`, unmounts what is under it, removes the cgroup tree.
+ * what still names `dir`, unmounts what is under it, removes the cgroup tree. Clients finish
+ * some cleanup after their command or daemon returned (a shim exits after its task's delete,
+ * conmon runs podman's `container cleanup` when a container exits): a leftover is what is
+ * still there after SETTLE_MS, not what a loaded machine has not yet got round to ending.
  */
-function sweep(dir: string, cgroupName: string, clientsOwn: string[] = []): string[] {
-  const left = clientLeftovers(dir, cgroupName, clientsOwn);
+async function sweep(dir: string, cgroupName: string, clientsOwn: string[] = []): Promise<string[]> {
+  let left = clientLeftovers(dir, cgroupName, clientsOwn);
+  const deadline = Date.now() + SETTLE_MS;
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    left = clientLeftovers(dir, cgroupName, clientsOwn);
+  }
   for (const pid of processesWith(dir)) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -155,11 +174,11 @@ export async function startContainerd(t: Teardownable, opts: ContainerdOptions =
     for (const id of ctr(['container', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['container', 'rm', id]);
     await stopDaemon(daemon, 20_000);
     fs.closeSync(log);
-    left = sweep(dir, opts.cgroupName ?? namespace);
+    left = await sweep(dir, opts.cgroupName ?? namespace);
     return left;
   };
   t.teardown(async () => void (await stop()));
-  if (!(await pollUntil(() => daemon.exitCode !== null || ctr(['version']).status === 0, 30_000)) || daemon.exitCode !== null) throw new Error(`containerd did not start: ${fs.readFileSync(path.join(dir, 'containerd.log'), 'utf8').slice(-2000)}`);
+  if (!(await pollUntil(() => daemon.exitCode !== null || ctr(['version']).status === 0, 120_000)) || daemon.exitCode !== null) throw new Error(`containerd did not start: ${fs.readFileSync(path.join(dir, 'containerd.log'), 'utf8').slice(-2000)}`);
   const archive = buildOciArchive(busyboxRootfs(t), dir, image);
   const imported = ctr(['image', 'import', archive]);
   if (imported.status !== 0) throw new Error(`ctr image import: ${imported.stderr}`);
@@ -229,11 +248,11 @@ export async function startDockerd(t: Teardownable, opts: DockerdOptions = {}): 
     if (ids.length > 0) docker(['rm', '-f', ...ids]);
     await stopDaemon(daemon, 30_000);
     fs.closeSync(log);
-    left = sweep(dir, cgroupParent);
+    left = await sweep(dir, cgroupParent);
     return left;
   };
   t.teardown(async () => void (await stop()));
-  if (!(await pollUntil(() => docker(['version']).status === 0, 60_000))) throw new Error(`dockerd did not start: ${fs.readFileSync(path.join(dir, 'dockerd.log'), 'utf8').slice(-2000)}`);
+  if (!(await pollUntil(() => docker(['version']).status === 0, 120_000))) throw new Error(`dockerd did not start: ${fs.readFileSync(path.join(dir, 'dockerd.log'), 'utf8').slice(-2000)}`);
   const tarball = path.join(dir, 'rootfs.tar');
   runCommand('tar', ['-C', busyboxRootfs(t), '--numeric-owner', '-cf', tarball, '.']);
   const imported = docker(['import', '--change', 'CMD ["sh"]', tarball, image]);
@@ -252,8 +271,8 @@ export interface Podman {
   globals: string[];
   /** The flags this VM needs on every `podman run` / `create` (rlimits within the hard limits, no network, our cgroup parent). */
   runFlags: string[];
-  /** Removes every container and sweeps; returns what was left before the sweep. */
-  stop(): string[];
+  /** Removes every container and sweeps; resolves with what was left before the sweep. */
+  stop(): Promise<string[]>;
 }
 
 /**
@@ -270,15 +289,15 @@ export function podmanSetup(t: Teardownable, containersConf?: (dir: string) => s
   }
   const globals = ['--root', path.join(dir, 'storage'), '--runroot', path.join(dir, 'run'), '--tmpdir', path.join(dir, 'tmp'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
   const podman: Client = (a, o = {}) => runCommand('podman', [...globals, ...a], { env, ...o });
-  let left: string[] | undefined;
-  const stop = (): string[] => {
+  let left: Promise<string[]> | undefined;
+  const stop = (): Promise<string[]> => {
     if (left !== undefined) return left;
     podman(['rm', '-af', '-t', '0']);
     // podman puts conmon in <parent>/conmon and leaves that cgroup (with runc too).
     left = sweep(dir, cgroupParent, ['conmon']);
     return left;
   };
-  t.teardown(() => void stop());
+  t.teardown(async () => void (await stop()));
   const runFlags = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '--network', 'none', '--cgroup-parent', `/${cgroupParent}`];
   return { dir, cgroupParent, podman, globals, runFlags, stop };
 }
