@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
 import { rootSkipReason } from '../helpers/container';
+import { waitForHandler } from '../helpers/host';
 import { haveCommand, inPty, pollUntil, startContainerd, type Containerd } from '../helpers/clients';
 import { TSRUNC } from '../helpers/tsrunc';
 
@@ -16,6 +17,10 @@ let rt: string[];
 
 function taskStatus(id: string): string | undefined {
   return new RegExp(`^${id}\\s+\\d+\\s+(\\S+)`, 'm').exec(c.ctr(['task', 'ls']).stdout)?.[1];
+}
+
+function taskPid(id: string): number {
+  return Number(new RegExp(`^${id}\\s+(\\d+)`, 'm').exec(c.ctr(['task', 'ls']).stdout)?.[1] ?? -1);
 }
 
 t.before(async () => {
@@ -75,12 +80,14 @@ t.test('ctr task kill delivers the signal; task rm, container rm', { skip }, asy
   const logFile = path.join(c.dir, 'trapper.log');
   const trapper = c.ctr(['run', '-d', '--log-uri', `file://${logFile}`, ...rt, c.image, 'trapper', 'sh', '-c', 'trap "echo got-usr1; exit 9" USR1; while true; do sleep 0.1; done']);
   t.equal(trapper.status, 0, trapper.stderr);
+  // Until the shell has run its trap, pid 1 of the namespace ignores USR1.
+  await waitForHandler(taskPid('trapper'), 10);
   t.equal(c.ctr(['task', 'kill', '-s', 'USR1', 'trapper']).status, 0);
   t.ok(await pollUntil(() => taskStatus('trapper') === 'STOPPED'), 'the trap ran and the task stopped');
   const rm = c.ctr(['task', 'rm', 'trapper']);
   t.equal(rm.status, 0, rm.stderr);
   t.match(rm.stderr, /exit code 9\b/, 'task rm reports the exit code the process chose');
-  t.equal(fs.readFileSync(logFile, 'utf8'), 'got-usr1\n');
+  t.ok(await pollUntil(() => fs.existsSync(logFile) && fs.readFileSync(logFile, 'utf8') === 'got-usr1\n'), "the trap's output (only) reaches the log URI");
   t.equal(c.ctr(['task', 'kill', '-s', 'KILL', 'web']).status, 0);
   t.ok(await pollUntil(() => taskStatus('web') === 'STOPPED'));
   t.equal(c.ctr(['task', 'rm', 'web']).status, 0);
