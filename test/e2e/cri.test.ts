@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import t from 'tap';
 import { cgroupTree, haveCommand, pollUntil, startContainerd, type Containerd } from '../helpers/clients';
 import { rootSkipReason } from '../helpers/container';
+import { waitForHandler } from '../helpers/host';
 import { CriError, criClient, type ContainerConfig, type ContainerStatus, type CriClient, type PodSandboxConfig } from '../helpers/cri';
 import { TSRUNC } from '../helpers/tsrunc';
 
@@ -77,11 +78,12 @@ async function status(id: string): Promise<ContainerStatus> {
   return (await cri.containerStatus(id)).status;
 }
 
-/** The status once the container exited (or the last one seen after 20 s). */
+/** The status once the container exited (or the last one seen after 60 s). */
 async function exitedStatus(id: string): Promise<ContainerStatus> {
-  for (let i = 0; ; i++) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
     const st = await status(id);
-    if (st.state === 'CONTAINER_EXITED' || i === 200) return st;
+    if (st.state === 'CONTAINER_EXITED' || Date.now() > deadline) return st;
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -173,7 +175,7 @@ t.test('CreateContainer, StartContainer, ContainerStatus, ExecSync', { skip }, a
   t.match(record, { formatVersion: 1 }, "tsrunc's state record of the container, while it runs");
   t.ok(inPodCgroup(record?.initPid, appId), 'in the cgroup under the pod\'s cgroup_parent');
 
-  const ex = await cri.execSync(appId, ['sh', '-c', 'echo out; echo err >&2; cat /proc/1/cmdline; exit 5'], 10);
+  const ex = await cri.execSync(appId, ['sh', '-c', 'echo out; echo err >&2; cat /proc/1/cmdline; exit 5'], 50);
   t.equal(ex.exit_code, 5, 'the exec\'s exit code');
   t.equal(ex.stdout, 'out\nsh\0-c\0trap "echo got-term" TERM; echo started as $POD_NAME; while true; do sleep 0.2; done\0', 'its stdout (pid 1 is the container\'s init)');
   t.equal(ex.stderr, 'err\n', 'its stderr');
@@ -195,16 +197,20 @@ t.test('UpdateContainerResources: memory limit and CPU quota reach the cgroup', 
 t.test('StopContainer with a timeout: SIGTERM, then SIGKILL; ContainerStatus shows the code; RemoveContainer', { skip }, async (t) => {
   const politeId = await runContainer('polite', ['sh', '-c', 'trap "echo got-term; exit 7" TERM; while true; do sleep 0.2; done']);
   t.equal((await status(politeId)).state, 'CONTAINER_RUNNING');
-  await cri.stopContainer(politeId, 10);
+  // Until the shell has run its trap, pid 1 of the namespace ignores TERM (then: 137 after the grace).
+  await waitForHandler(tsruncState(politeId)?.initPid ?? -1, 15);
+  await cri.stopContainer(politeId, 30);
   const polite = await status(politeId);
   t.match(polite, { state: 'CONTAINER_EXITED', exit_code: 7 }, 'a process that handles SIGTERM exits with its own code');
   t.ok(polite.finished_at > 0, 'finished_at is set');
-  t.match(logOf('polite'), / stdout F got-term\n/);
+  t.ok(await pollUntil(() => / stdout F got-term\n/.test(logOf('polite'))), 'its output reaches the CRI log');
 
-  await cri.stopContainer(appId, 2);
+  // (app's trap is in place: it printed "started" after it. The grace is the time its shell has
+  // to wake from its sleep and print, on a loaded machine; the stop takes all of it.)
+  await cri.stopContainer(appId, 10);
   const app = await status(appId);
   t.match(app, { state: 'CONTAINER_EXITED', exit_code: 137, reason: 'Error' }, 'a process that carries on after SIGTERM is killed (128+9)');
-  t.match(logOf('app'), / stdout F got-term\n/, 'SIGTERM was delivered before the SIGKILL');
+  t.ok(await pollUntil(() => / stdout F got-term\n/.test(logOf('app'))), 'SIGTERM was delivered before the SIGKILL');
   // containerd deletes the task (tsrunc delete) as soon as it handled the exit; RemoveContainer then drops its record.
   t.equal(tsruncState(appId), undefined, 'the exited container is gone from tsrunc\'s root');
 
@@ -220,7 +226,7 @@ t.test('a container whose process exits on its own: ContainerStatus reports its 
   t.match(st, { state: 'CONTAINER_EXITED', exit_code: 3, reason: 'Error' });
   // (finished_at may precede started_at: containerd takes the start time after the start call returned.)
   t.ok(st.finished_at > 0, 'finished_at is set');
-  t.match(logOf('exits'), / stdout F bye\n/);
+  t.ok(await pollUntil(() => / stdout F bye\n/.test(logOf('exits'))), 'its output reaches the CRI log');
   const zero = await runContainer('exits0', ['true']);
   t.match(await exitedStatus(zero), { state: 'CONTAINER_EXITED', exit_code: 0, reason: 'Completed' });
   await cri.removeContainer(id);
