@@ -84,7 +84,9 @@ const SAMPLED: FaultPoint[] = ['create:done', 'start:done', 'exec:done', 'delete
 
 // Receives pty masters on a unix socket (Node cannot receive fds), reads them empty until
 // the container side closes (EIO), and on EOF of stdin reports how many it got and how many
-// are still open.
+// are still open. EOF comes once every lifecycle is done, but a loaded machine may not have
+// let the receiver take every master yet: it first takes what is already pending (connections
+// in the backlog, messages not yet read) without waiting for more.
 const CONSOLE_RECEIVER = `
 import json, os, select, socket, sys
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -105,9 +107,13 @@ def drain(m):
         masters.discard(m)
 print("listening", flush=True)
 # One connection that never sends must not hold up the others: all wait in select.
+ending = False
 while True:
-    ready, _, _ = select.select([srv, 0] + list(conns) + list(masters), [], [], 1.0)
+    ready, _, _ = select.select([srv] + ([] if ending else [0]) + list(conns) + list(masters), [], [], 0 if ending else 1.0)
     if 0 in ready and os.read(0, 4096) == b"":
+        ending = True
+        continue
+    if ending and not any(x is srv or x in conns for x in ready):
         break
     for x in ready:
         if x is srv:
@@ -177,7 +183,7 @@ class Soak {
     this.receiver = r;
     r.stdout?.setEncoding('utf8');
     r.stdout?.on('data', (d: string) => (this.receiverOut += d));
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 60_000;
     while (!this.receiverOut.includes('listening')) {
       if (r.exitCode !== null || Date.now() > deadline) throw new Error('the console receiver (python3) did not start');
       await sleep(10);
@@ -189,7 +195,7 @@ class Soak {
     const r = this.receiver;
     if (r === undefined) return { received: 0, open: 0 };
     r.stdin?.end();
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 60_000;
     while (r.exitCode === null && Date.now() < deadline) await sleep(10);
     if (r.exitCode === null) r.kill('SIGKILL');
     const line = this.receiverOut.trim().split('\n').pop() ?? '';
@@ -270,11 +276,11 @@ class Soak {
       if (exec.status === null || exec.status === 0 || exec.status > 100) throw new Error(`exec: exit ${exec.status ?? exec.signal}: ${exec.stderr.trim()}`);
       this.execFds.set(exec.status, (this.execFds.get(exec.status) ?? 0) + 1);
       await this.must('kill', ['kill', id, 'KILL'], bundle);
-      const deadline = Date.now() + 20_000;
+      const deadline = Date.now() + 60_000;
       for (;;) {
         const now = readProcStat(pid);
         if (now === undefined || now.state === 'Z' || now.startTime !== stat?.startTime) break;
-        if (Date.now() > deadline) throw new Error(`the init ${pid} outlived SIGKILL by 20 s`);
+        if (Date.now() > deadline) throw new Error(`the init ${pid} outlived SIGKILL by 60 s`);
         await sleep(5);
       }
       await this.must('delete', ['delete', id], bundle);
@@ -406,8 +412,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     const seconds = (Date.now() - began) / 1000;
     // A pty master sees EIO once the last process holding its slave is gone.
     const ptys = await soak.stopReceiver();
-    // Killed inits are reparented to pid 1 (their creator has exited); give it time to reap.
-    const reapBy = Date.now() + 10_000;
+    // Killed inits are reparented to pid 1 (their creator has exited); give it time to reap
+    // (generous: this only bounds a real leak).
+    const reapBy = Date.now() + 60_000;
     while (soak.leakedProcesses().length > 0 && Date.now() < reapBy) await sleep(100);
     const report: SoakReport = {
       lifecycles: sequentialDone + done,
