@@ -68,8 +68,9 @@ t.test('20 concurrent reserve() of one id from 20 processes: exactly one winner'
       process.exit(0);
     });`;
   const children = Array.from({ length: 20 }, () => child(t, code));
-  // All load the module first, then race on one signal.
-  await waitFor(() => children.every((c) => c.out.text.includes('ready\n')), 'all children ready', 60_000);
+  // All load the module first, then race on one signal. (20 tsx starts on 2 loaded cores: a
+  // generous bound.)
+  await waitFor(() => children.every((c) => c.out.text.includes('ready\n')), 'all children ready', 180_000);
   for (const c of children) c.proc.stdin?.write('go\n');
   const statuses = await Promise.all(children.map((c) => exited(c.proc)));
   t.same(statuses.map((s) => s.code), Array(20).fill(0), 'every child exits 0', { stderr: children.map((c) => c.err.text).filter((s) => s !== '') });
@@ -197,7 +198,8 @@ t.test('status is computed from the pid and its start time', async (t) => {
   const store = new StateStore(root);
   const runtime = new Runtime({ root });
 
-  const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+  // (It must outlive the subtests below however slow the machine: killed by them and at teardown.)
+  const sleeper = spawn('sleep', ['1000'], { stdio: 'ignore' });
   t.teardown(() => killChild(sleeper));
   const sleeperPid = sleeper.pid ?? 0;
   await waitFor(() => readProcStat(sleeperPid) !== undefined, 'sleep to exist');
@@ -206,7 +208,7 @@ t.test('status is computed from the pid and its start time', async (t) => {
 
   // A zombie: a child of a shell that then exec'd into sleep, which never reaps it (the child
   // outlives the exec so that the shell cannot reap it first).
-  const zombieParent = spawn('sh', ['-c', 'sleep 0.5 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const zombieParent = spawn('sh', ['-c', 'sleep 0.5 & echo $!; exec sleep 1000'], { stdio: ['ignore', 'pipe', 'ignore'] });
   t.teardown(() => killChild(zombieParent));
   const zp = collect(zombieParent.stdout);
   await waitFor(() => zp.text.includes('\n'), 'the zombie pid');
