@@ -265,7 +265,8 @@ t.test('state output validates against schema/state.schema.json', async (t) => {
   const bundle = tempDir(t, 'tsrunc-bundle');
   const validate = new Ajv({ allErrors: true, strict: true }).compile(loadSchema('state.schema.json'));
 
-  const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+  // (It must outlive the checks below however slow the machine: killed at teardown.)
+  const sleeper = spawn('sleep', ['1000'], { stdio: 'ignore' });
   t.teardown(() => killChild(sleeper));
   const pid = sleeper.pid ?? 0;
   await waitFor(() => readProcStat(pid) !== undefined, 'sleep to exist');
