@@ -241,7 +241,7 @@ const usageSamples = new Set<string>();
 async function runCase(c: Case, slot: number): Promise<void> {
   const { cwd, root } = prepare(slot);
   const argv = ['--root', root, ...c.global, ...c.argv];
-  const r = await runTsruncAsync(argv, { cwd, input: c.stdin, timeoutMs: 30_000 });
+  const r = await runTsruncAsync(argv, { cwd, input: c.stdin, timeoutMs: 60_000 });
   // Files the case made at the top of its cwd are --log files (spec's config.json aside);
   // a log may also have gone into the prepared empty file.
   const made = fs.readdirSync(cwd).filter((f) => !PREPARED.includes(f) && f !== 'config.json' && fs.statSync(path.join(cwd, f)).isFile());

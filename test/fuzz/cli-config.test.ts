@@ -82,7 +82,7 @@ async function runCase(c: Case, slot: Slot): Promise<void> {
   if (lib.wrong !== undefined) throw new Error(`library: ${lib.wrong}`);
   const global = ['--root', slot.root, '--log', slot.log, '--log-format', 'json'];
   const args = c.command === 'validate' ? [...global, 'validate', '--bundle', slot.bundle] : [...global, 'create', '--dry-run', '--bundle', slot.bundle, 'fuzz'];
-  const r = await runTsruncAsync(args, { cwd: slot.bundle, timeoutMs: 30_000 });
+  const r = await runTsruncAsync(args, { cwd: slot.bundle, timeoutMs: 60_000 });
   if (c.command === 'validate') counts.validate++;
   else counts.dryRun++;
   const logText = fs.existsSync(slot.log) ? fs.readFileSync(slot.log, 'utf8') : '';

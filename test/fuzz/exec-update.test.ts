@@ -88,7 +88,7 @@ t.test('exec --process, update and kill against a running container', { skip }, 
 
   async function tsrunc(args: string[], input?: string): Promise<{ r: RunResult; log: string }> {
     fs.rmSync(log, { force: true });
-    const r = await runTsruncAsync(['--root', c.root, '--log', log, '--log-format', 'json', ...args], { cwd: work, input, timeoutMs: 30_000 });
+    const r = await runTsruncAsync(['--root', c.root, '--log', log, '--log-format', 'json', ...args], { cwd: work, input, timeoutMs: 60_000 });
     return { r, log: fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '' };
   }
 
