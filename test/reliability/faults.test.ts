@@ -82,7 +82,7 @@ for (const point of FAULT_POINTS) {
     const killed = await killBackground(bg);
     t.equal(killed.signal, 'SIGKILL', 'tsrunc was killed at the point');
 
-    const state = stateAnswer(c.tsrunc(['state', c.id], { timeoutMs: 20_000 }));
+    const state = stateAnswer(c.tsrunc(['state', c.id], { timeoutMs: 60_000 }));
     t.notOk(typeof state === 'object' && 'unexpected' in state, `state answers: ${JSON.stringify(state)}`);
     const status = state === 'missing' ? 'missing' : 'status' in state ? state.status : '?';
     const expected = EXPECTED[point];
@@ -90,20 +90,20 @@ for (const point of FAULT_POINTS) {
 
     if (status === 'created') {
       // The init still waits on exec.fifo: the container is usable.
-      const started = c.tsrunc(['start', c.id], { timeoutMs: 20_000 });
+      const started = c.tsrunc(['start', c.id], { timeoutMs: 60_000 });
       t.equal(started.status, 0, `a created container starts: ${started.stderr}`);
       t.equal(c.status(), 'running');
     } else if (status === 'running' && phase === 'start') {
       const stateDir = path.join(c.root, c.id);
       if (point === 'start:state-tmp') t.equal(tempFilesUnder(stateDir).length, 1, 'the killed writer left its temp state file');
-      const again = c.tsrunc(['start', c.id], { timeoutMs: 20_000 });
+      const again = c.tsrunc(['start', c.id], { timeoutMs: 60_000 });
       t.not(again.signal, 'SIGKILL', 'a second start returns (no hang)');
       t.equal(again.status, 1);
       t.match(again.stderr, /cannot start an already running container/);
       t.same(tempFilesUnder(stateDir), [], 'the next command holding the lock removed it');
     }
 
-    const del = c.tsrunc(['delete', '--force', c.id], { timeoutMs: 20_000 });
+    const del = c.tsrunc(['delete', '--force', c.id], { timeoutMs: 60_000 });
     t.ok(del.status === 0 || /container does not exist/.test(del.stderr), `delete --force: ${del.status} ${del.stderr}`);
     // The pid file is the caller's: its killed writer's temp file goes with the next write of it.
     const pidTemp = point === 'create:pid-file-tmp';
@@ -111,7 +111,7 @@ for (const point of FAULT_POINTS) {
     assertClean(t, c, 'after delete --force', !pidTemp);
 
     if (phase === 'create') {
-      const again = await within(Promise.resolve(c.tsrunc(['create', '--pid-file', pidFile, c.id], { timeoutMs: 30_000 })), 30_000);
+      const again = await within(Promise.resolve(c.tsrunc(['create', '--pid-file', pidFile, c.id], { timeoutMs: 60_000 })), 60_000);
       t.equal(again?.status, 0, `the id can be created again: ${again?.stderr}`);
       t.equal(c.status(), 'created');
       t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);

@@ -83,7 +83,7 @@ export function pausedMarker(dir: string, point: FaultPoint, pid: number): strin
  * Waits until `bg` stops at `point` (its marker appears) and returns what it sampled there;
  * throws with its output if it exits first or does not get there within `timeoutMs`.
  */
-export async function waitPaused(bg: Background, dir: string, point: FaultPoint, timeoutMs = 30_000): Promise<Sample> {
+export async function waitPaused(bg: Background, dir: string, point: FaultPoint, timeoutMs = 60_000): Promise<Sample> {
   const marker = pausedMarker(dir, point, bg.pid);
   const deadline = Date.now() + timeoutMs;
   for (;;) {

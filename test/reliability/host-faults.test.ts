@@ -90,7 +90,7 @@ for (const point of ['create:hooks', 'create:ready'] as FaultPoint[]) {
     const deadline = Date.now() + 60_000;
     while (procs.some((pid) => isSameProcessAlive(pid, readProcStat(pid)?.startTime ?? -1)) && Date.now() < deadline) await sleep(5);
     resume(hooks, point, bg.pid);
-    const r = await within(bg.done, 30_000);
+    const r = await within(bg.done, 60_000);
     t.equal(r?.status, 1, `create fails: ${r?.stderr}`);
     t.match(r?.stderr, /container init exited during create|the container process exited during setup|EPIPE|ECONNRESET/);
     t.notMatch(r?.stderr, /internal error/);
@@ -102,7 +102,7 @@ t.test('the caller SIGKILLs run: the container runs on, state says so, delete --
   const c = testContainer(t);
   const run = startTsrunc(['--root', c.root, 'run', c.id], { cwd: c.bundle });
   t.teardown(() => killBackground(run).then(() => undefined));
-  t.ok(await waitForStatus(c, 'running', 30_000), 'running');
+  t.ok(await waitForStatus(c, 'running'), 'running');
   const killed = await killBackground(run);
   t.equal(killed.signal, 'SIGKILL');
   t.equal(c.status(), 'running', 'the container outlives its run');

@@ -12,7 +12,7 @@ import { killBackground, sleep, startTsrunc, stateAnswer, type Background, withi
 
 const skip = rootSkipReason();
 const ROUNDS = 6;
-const BOUND_MS = 30_000;
+const BOUND_MS = 60_000;
 
 function assertClean(t: Test, c: TestContainer, what: string): void {
   t.same(leftovers(c), [], `${what}: no state, cgroup, process or mount`);
