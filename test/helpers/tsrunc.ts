@@ -186,12 +186,15 @@ export function killChild(child: ChildProcess): void {
   }
 }
 
-/** Resolves when the child exits, with its status and signal. */
+/**
+ * Resolves when the child has exited and its stdout and stderr have closed, with its status and
+ * signal: everything it wrote has then been read ('exit' alone may come first).
+ */
 export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  }
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const status = (): { code: number | null; signal: NodeJS.Signals | null } => ({ code: child.exitCode, signal: child.signalCode });
+  const ended = child.exitCode !== null || child.signalCode !== null;
+  if (ended && [child.stdout, child.stderr].every((s) => s === null || s.closed)) return Promise.resolve(status());
+  return new Promise((resolve) => child.once('close', () => resolve(status())));
 }
 
 /** Collects a stream's text into `sink.text` as it arrives. */
