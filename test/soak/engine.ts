@@ -15,7 +15,7 @@ import { readProcStat } from '../../src/state/proc';
 import { cgroupTree, removeCgroupTree } from '../helpers/cgroup-tree';
 import { processesMentioning } from '../helpers/host';
 import { REPO_ROOT, TSRUNC, rootEntries } from '../helpers/tsrunc';
-import { armedHooksDir, hookEnv, sleep, takeSamples, tempFilesUnder } from '../reliability/harness';
+import { armedHooksDir, hookEnv, sleep, takeSamples, tempFilesUnder, within } from '../reliability/harness';
 
 export interface SoakOptions {
   /** Lifecycles in all (half sequential, half concurrent). */
@@ -156,6 +156,8 @@ class Soak {
   readonly cgroupParent = `/tsrunc-soak-${process.pid}`;
   private receiver: ChildProcess | undefined;
   private receiverOut = '';
+  /** Resolves once the receiver has exited and its stdout is closed (all it printed has been read). */
+  private receiverClosed: Promise<true> = Promise.resolve(true);
   private counter = 0;
   readonly live = new Set<string>();
   readonly samples: Sample[] = [];
@@ -181,6 +183,7 @@ class Soak {
   async startReceiver(): Promise<void> {
     const r = spawn('python3', ['-c', CONSOLE_RECEIVER, this.sock], { stdio: ['pipe', 'pipe', 'inherit'] });
     this.receiver = r;
+    this.receiverClosed = new Promise((resolve) => r.once('close', () => resolve(true)));
     r.stdout?.setEncoding('utf8');
     r.stdout?.on('data', (d: string) => (this.receiverOut += d));
     const deadline = Date.now() + 60_000;
@@ -195,9 +198,8 @@ class Soak {
     const r = this.receiver;
     if (r === undefined) return { received: 0, open: 0 };
     r.stdin?.end();
-    const deadline = Date.now() + 60_000;
-    while (r.exitCode === null && Date.now() < deadline) await sleep(10);
-    if (r.exitCode === null) r.kill('SIGKILL');
+    // 'close', not the exit status: the exit may be seen before the report line was read.
+    if ((await within(this.receiverClosed, 60_000)) === undefined) r.kill('SIGKILL');
     const line = this.receiverOut.trim().split('\n').pop() ?? '';
     try {
       return JSON.parse(line) as { received: number; open: number };
