@@ -299,13 +299,13 @@ const regressions: { argv: string[]; message: RegExp; why: string; status?: numb
   { argv: ['state', 'c1', 'c2'], message: /state: unexpected argument: c2$/m, why: 'a second container id' },
   // A flag given twice became an array: "internal error: The "paths[0]" argument must be of type string" (src/cli/yargs-cli.ts).
   { argv: ['start', '--root', 'dir', 'c1'], message: /container does not exist/, why: '--root given again after the command' },
-  { argv: ['exec', '--cwd', '/', '--cwd', '/tmp', '-e', 'A=1', '--env', 'B=2', 'c1', 'true'], message: /container does not exist/, why: 'a flag twice next to a repeatable one' },
+  { argv: ['exec', '--cwd', '/', '--cwd', '/tmp', '-e', 'A=1', '--env', 'B=2', 'c1', 'true'], message: /exec failed: container does not exist/, why: 'a flag twice next to a repeatable one', status: 255 },
   { argv: ['list', ''], message: /list: unexpected argument: ""/, why: 'an empty argument' },
   { argv: ['validate', ' '], message: /validate: unexpected argument: " "/, why: 'an argument of a space' },
   // --version counted only as the very first argument; after --root it was "a command is required" (src/cli/main.ts).
   { argv: ['--version'], message: /^$/, why: '--version after other global flags', status: 0, stdout: /^tsrunc version / },
   // A --process or --resources file that cannot be read: "internal error: ENOENT" (src/cli/context.ts readInput).
-  { argv: ['exec', '--process', 'nonexistent', 'c1'], message: /open nonexistent: ENOENT/, why: 'exec --process of a missing file' },
+  { argv: ['exec', '--process', 'nonexistent', 'c1'], message: /exec failed: open nonexistent: ENOENT/, why: 'exec --process of a missing file', status: 255 },
   { argv: ['update', '--resources', 'dir', 'c1'], message: /open dir: EISDIR/, why: 'update --resources of a directory' },
   // A numeric update flag took any text: yargs made "abc" NaN (--pids-limit abc lifted the limit, exit 0) and "" 0 (src/cli/commands/update.ts).
   { argv: ['update', '--pids-limit', 'abc', 'c1'], message: /update: invalid value "abc" for --pids-limit: an integer is required/, why: 'update --pids-limit abc' },
