@@ -12,7 +12,7 @@ import { DEFAULT_ROOT, StateStore, type ContainerHandle } from './state/store';
 import { createContainer, planContainer, type CreateOptions } from './lifecycle/create';
 import { deleteContainer } from './lifecycle/delete';
 import { killContainer } from './lifecycle/kill';
-import { ConsoleRelay, exitCodeOf, waitForInit } from './lifecycle/run';
+import { ConsoleRelay, SignalForwarder, exitCodeOf, waitForInit } from './lifecycle/run';
 import { startContainer } from './lifecycle/start';
 import { pauseContainer, resumeContainer } from './lifecycle/pause';
 import { containerPids } from './lifecycle/ps';
@@ -127,21 +127,27 @@ export class Runtime {
     }
     let relay: ConsoleRelay | undefined;
     let state: State;
+    const signals = opts.detach ? undefined : new SignalForwarder(consoleEnd !== undefined);
     try {
-      state = this.create(opts);
-      if (consoleEnd !== undefined) relay = new ConsoleRelay(native().recvFd(consoleEnd));
-    } finally {
-      if (consoleEnd !== undefined) fs.closeSync(consoleEnd);
-    }
-    try {
-      this.start(opts.id);
+      try {
+        state = this.create(opts);
+        if (consoleEnd !== undefined) relay = new ConsoleRelay(native().recvFd(consoleEnd));
+      } finally {
+        if (consoleEnd !== undefined) fs.closeSync(consoleEnd);
+      }
+      try {
+        this.start(opts.id);
+      } catch (err) {
+        this.deleteQuietly(opts.id);
+        await relay?.close();
+        throw err;
+      }
     } catch (err) {
-      this.deleteQuietly(opts.id);
-      await relay?.close();
+      signals?.stop();
       throw err;
     }
-    if (opts.detach) return 0;
-    const status = await waitForInit(state.pid, relay);
+    if (signals === undefined) return 0;
+    const status = await waitForInit(state.pid, signals);
     await relay?.close();
     if (!opts.keep) this.deleteQuietly(opts.id);
     return exitCodeOf(status);

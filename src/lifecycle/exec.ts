@@ -15,7 +15,7 @@ import * as validators from '../spec/validators.generated';
 import { computeStatus, ownerOf, stateDocument } from '../state/status';
 import type { ContainerRecord, StateStore } from '../state/store';
 import { writePidFile } from './create';
-import { ConsoleRelay, exitCodeOf, waitForInit } from './run';
+import { ConsoleRelay, SignalForwarder, exitCodeOf, waitForInit } from './run';
 import { faultPoint } from './faults';
 import { ChildSession, connectSocket, forwardSeccompListener } from './session';
 
@@ -121,6 +121,7 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
   const handle = store.open(id, 'shared');
   let session: ChildSession;
   let relay: ConsoleRelay | undefined;
+  let signals: SignalForwarder | undefined;
   try {
     faultPoint('exec:locked');
     const record = handle.read();
@@ -139,7 +140,10 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
     }
     const cgroupPaths = execCgroupPaths(record.cgroupPaths, opts.subCgroups ?? [], detectHierarchies(), id);
     const plan = execPlan(record, opts, consoleFds['console-socket'] !== undefined);
-    if (!opts.detach) native().setSubreaper(true);
+    if (!opts.detach) {
+      native().setSubreaper(true);
+      signals = new SignalForwarder(relayEnd !== undefined);
+    }
     session = new ChildSession(plan, id, 'exec:spawned');
     try {
       session.run(consoleFds, (tag, childPid, fd) => {
@@ -162,11 +166,14 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
     }
     if (opts.pidFile !== undefined) writePidFile(opts.pidFile, session.pid);
     faultPoint('exec:ready');
+  } catch (err) {
+    signals?.stop();
+    throw err;
   } finally {
     handle.release();
   }
-  if (opts.detach) return 0;
-  const status = await waitForInit(session.pid, relay);
+  if (signals === undefined) return 0;
+  const status = await waitForInit(session.pid, signals);
   await relay?.close();
   return exitCodeOf(status);
 }

@@ -9,22 +9,50 @@ import { native, type WaitStatus } from '../native/addon';
 const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGCONT: 18, SIGWINCH: 28 };
 
-/** Waits for `pid` (a child, or reparented to us as subreaper) while forwarding signals. */
-export function waitForInit(pid: number, console?: ConsoleRelay): Promise<WaitStatus> {
-  const n = native();
-  const handlers = new Map<NodeJS.Signals, () => void>();
-  for (const sig of FORWARDED) {
-    if (sig === 'SIGWINCH' && console !== undefined) continue; // the relay resizes the pty instead
-    const h = (): void => {
-      n.kill(pid, SIGNAL_NUMBERS[sig] ?? 15);
-    };
-    handlers.set(sig, h);
-    process.on(sig, h);
+/**
+ * The signals a foreground `run` or `exec` passes on to its process. Installed before the
+ * process is created, as runc does: a SIGTERM that comes while tsrunc creates it must reach the
+ * process once it runs, not end tsrunc (which would leave the process without its parent).
+ */
+export class SignalForwarder {
+  private pid: number | undefined;
+  private readonly pending: number[] = [];
+  private readonly handlers = new Map<NodeJS.Signals, () => void>();
+
+  /** `withRelay`: a console relay resizes the pty on SIGWINCH instead. */
+  constructor(withRelay: boolean) {
+    for (const sig of FORWARDED) {
+      if (sig === 'SIGWINCH' && withRelay) continue;
+      const h = (): void => {
+        const number = SIGNAL_NUMBERS[sig] ?? 15;
+        if (this.pid === undefined) this.pending.push(number);
+        else native().kill(this.pid, number);
+      };
+      this.handlers.set(sig, h);
+      process.on(sig, h);
+    }
   }
+
+  /** From now on signals go to `pid`, and those that came before go first. */
+  forwardTo(pid: number): void {
+    this.pid = pid;
+    for (const number of this.pending.splice(0)) native().kill(pid, number);
+  }
+
+  stop(): void {
+    for (const [sig, h] of this.handlers) process.off(sig, h);
+    this.handlers.clear();
+  }
+}
+
+/** Waits for `pid` (a child, or reparented to us as subreaper) while `signals` go to it. */
+export function waitForInit(pid: number, signals: SignalForwarder): Promise<WaitStatus> {
+  const n = native();
+  signals.forwardTo(pid);
   return new Promise((resolve, reject) => {
     const finish = (result: WaitStatus | Error): void => {
       clearInterval(timer);
-      for (const [sig, h] of handlers) process.off(sig, h);
+      signals.stop();
       if (result instanceof Error) reject(result);
       else resolve(result);
     };

@@ -126,6 +126,27 @@ for (const point of ['create:cgroup', 'create:ready', 'start:released', 'start:d
   });
 }
 
+t.test('a SIGTERM that reaches run while it creates the container goes to the process once it runs', { skip }, async (t) => {
+  // No pid namespace: the process is not a pid 1 (which ignores a SIGTERM it has no handler for).
+  const c = testContainer(t, (s) => {
+    s.linux!.namespaces = s.linux!.namespaces!.filter((ns) => ns.type !== 'pid');
+    s.process!.args = ['sleep', '1000'];
+  });
+  for (const point of ['create:ready', 'start:locked'] as FaultPoint[]) {
+    const hooks = armedHooksDir(t);
+    const run = startTsrunc(['--root', c.root, 'run', c.id], { cwd: c.bundle, env: hookEnv({ dir: hooks, pauseAt: [point] }) });
+    t.teardown(() => killBackground(run).then(() => undefined));
+    await waitPaused(run, hooks, point);
+    process.kill(run.pid, 'SIGTERM');
+    resume(hooks, point, run.pid);
+    const r = await within(run.done, 60_000);
+    t.equal(r?.signal, null, `${point}: run is not ended by the signal itself`);
+    t.equal(r?.status, 128 + 15, `${point}: run reports its process killed by SIGTERM: ${r?.stderr}`);
+    t.equal(c.status(), 'missing', `${point}: and deletes the container, as after any exit`);
+    assertClean(t, c);
+  }
+});
+
 t.test('--root on a full filesystem: a clear error and no partial state', { skip }, async (t) => {
   const mnt = tmpfs(t, 'size=256k,mode=0700');
   const root = path.join(mnt, 'root');
