@@ -148,8 +148,9 @@ export class Runtime {
     }
     if (signals === undefined) return 0;
     const status = await waitForInit(state.pid, signals);
-    await relay?.close();
+    // Deleted first: what is left of the container dies, and the pty closes for the relay.
     if (!opts.keep) this.deleteQuietly(opts.id);
+    await relay?.close();
     return exitCodeOf(status);
   }
 

@@ -23,7 +23,7 @@ export function deleteContainer(handle: ContainerHandle, force: boolean, log: Lo
     native().kill(record.initPid, 9);
     // Frozen processes die only once thawed.
     if (status === 'paused') setFrozen(record.cgroupPaths, false, record.id);
-    if (!waitForExit(record.initPid, record.initStartTime, 10_000)) {
+    if (!waitForExit(record.initPid, record.initStartTime, 30_000)) {
       throw new TsruncError('system', `container init ${record.initPid} did not exit after SIGKILL`, { containerId: record.id });
     }
   }

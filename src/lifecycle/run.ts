@@ -7,6 +7,8 @@ import { TsruncError, isErrno } from '../errors';
 import { native, type WaitStatus } from '../native/addon';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
+const RELAY_QUIET_MS = 1_000;
+const RELAY_MAX_WAIT_MS = 10_000;
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGCONT: 18, SIGWINCH: 28 };
 
 /**
@@ -90,7 +92,8 @@ export function exitCodeOf(status: WaitStatus): number {
  */
 export class ConsoleRelay {
   private readonly stream: fs.ReadStream;
-  private readonly closed: Promise<void>;
+  private closed = false;
+  private lastOutput = 0;
   private rawMode = false;
   private readonly onWinch = (): void => this.resize();
 
@@ -104,12 +107,13 @@ export class ConsoleRelay {
     process.stdin.on('data', (chunk: Buffer) => writeAll(master, chunk));
     process.stdin.on('error', () => {});
     this.stream = fs.createReadStream('', { fd: master, autoClose: false });
-    this.stream.on('data', (chunk) => writeAll(1, chunk as Buffer));
-    // EIO once the last slave fd closes: the container is gone.
-    this.closed = new Promise((resolve) => {
-      this.stream.on('error', () => resolve());
-      this.stream.on('end', () => resolve());
+    this.stream.on('data', (chunk) => {
+      this.lastOutput = Date.now();
+      writeAll(1, chunk as Buffer);
     });
+    // EIO once the last slave fd closes: nobody can write any more.
+    this.stream.on('error', () => (this.closed = true));
+    this.stream.on('end', () => (this.closed = true));
   }
 
   private resize(): void {
@@ -122,9 +126,16 @@ export class ConsoleRelay {
     }
   }
 
-  /** Waits (briefly) for the output still in the pty, then restores the terminal. */
+  /**
+   * Relays what is still in the pty, then restores the terminal. Until the pty's last holder
+   * closes it; but a process left behind (a daemon an exec started, run --keep) may hold it for
+   * ever, so also until it has been quiet for a while, and never beyond a bound.
+   */
   async close(): Promise<void> {
-    await Promise.race([this.closed, new Promise((r) => setTimeout(r, 500))]);
+    const start = Date.now();
+    while (!this.closed && Date.now() - start < RELAY_MAX_WAIT_MS && Date.now() - Math.max(start, this.lastOutput) < RELAY_QUIET_MS) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     process.off('SIGWINCH', this.onWinch);
     if (this.rawMode) process.stdin.setRawMode(false);
     process.stdin.pause();
