@@ -6,8 +6,8 @@ import * as path from 'node:path';
 import t from 'tap';
 import { rootSkipReason } from '../helpers/container';
 import { waitForHandler } from '../helpers/host';
-import { haveCommand, inPty, pollUntil, startContainerd, type Containerd } from '../helpers/clients';
-import { TSRUNC } from '../helpers/tsrunc';
+import { haveCommand, inPty, startContainerd, type Containerd } from '../helpers/clients';
+import { TSRUNC, pollUntil } from '../helpers/tsrunc';
 
 const skip = rootSkipReason() || (haveCommand('containerd') ? false : 'containerd is not installed (scripts/setup.sh installs it)');
 

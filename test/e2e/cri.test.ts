@@ -6,11 +6,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
-import { cgroupTree, haveCommand, pollUntil, startContainerd, type Containerd } from '../helpers/clients';
+import { cgroupTree, haveCommand, startContainerd, type Containerd } from '../helpers/clients';
 import { rootSkipReason } from '../helpers/container';
 import { waitForHandler } from '../helpers/host';
 import { CriError, criClient, type ContainerConfig, type ContainerStatus, type CriClient, type PodSandboxConfig } from '../helpers/cri';
-import { TSRUNC } from '../helpers/tsrunc';
+import { TSRUNC, pollUntil } from '../helpers/tsrunc';
 
 const skip = rootSkipReason() || (haveCommand('containerd') ? false : 'containerd is not installed (scripts/setup.sh installs it)');
 

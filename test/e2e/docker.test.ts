@@ -6,8 +6,8 @@ import * as path from 'node:path';
 import t from 'tap';
 import { rootSkipReason } from '../helpers/container';
 import { waitForHandler } from '../helpers/host';
-import { haveCommand, inPty, pollUntil, startDockerd, DOCKER_CLI, type Dockerd } from '../helpers/clients';
-import { TSRUNC } from '../helpers/tsrunc';
+import { haveCommand, inPty, startDockerd, DOCKER_CLI, type Dockerd } from '../helpers/clients';
+import { TSRUNC, pollUntil } from '../helpers/tsrunc';
 
 const skip = rootSkipReason() || (haveCommand('dockerd') && fs.existsSync(DOCKER_CLI) ? false : 'dockerd is not installed (scripts/setup.sh installs docker.io)');
 

@@ -6,8 +6,8 @@ import * as path from 'node:path';
 import t from 'tap';
 import { busyboxRootfs, rootSkipReason } from '../helpers/container';
 import { waitForHandler } from '../helpers/host';
-import { haveCommand, inPty, podmanSetup, pollUntil, type Podman } from '../helpers/clients';
-import { TSRUNC, tempDir } from '../helpers/tsrunc';
+import { haveCommand, inPty, podmanSetup, type Podman } from '../helpers/clients';
+import { TSRUNC, pollUntil, tempDir } from '../helpers/tsrunc';
 
 const skip = rootSkipReason() || (haveCommand('podman') ? false : 'podman is not installed (scripts/setup.sh installs it)');
 

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { cgroupTree, hierarchyRoots, removeCgroupTree } from './cgroup-tree';
 import { busyboxRootfs } from './container';
 import { buildOciArchive } from './oci-image';
-import { TSRUNC, runCommand, tempDir, type RunOptions, type RunResult, type Teardownable } from './tsrunc';
+import { TSRUNC, pollUntil, runCommand, tempDir, type RunOptions, type RunResult, type Teardownable } from './tsrunc';
 
 export { cgroupTree, removeCgroupTree };
 
@@ -23,16 +23,6 @@ export function inPty(argv: string[], opts: RunOptions = {}): RunResult {
   const quoted = argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const r = runCommand('script', ['-qec', quoted, '/dev/null'], opts);
   return { ...r, stdout: r.stdout.replace(/\r+\n/g, '\n') };
-}
-
-/** Polls `pred` until it holds; false after `timeoutMs` (generous: it only bounds a failure, on a loaded machine). */
-export async function pollUntil(pred: () => boolean, timeoutMs = 60_000, everyMs = 100): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (pred()) return true;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  return pred();
 }
 
 /** Mount points at or below `dir`, deepest first. */
@@ -98,12 +88,8 @@ const SETTLE_MS = 60_000;
  * still there after SETTLE_MS, not what a loaded machine has not yet got round to ending.
  */
 async function sweep(dir: string, cgroupName: string, clientsOwn: string[] = []): Promise<string[]> {
-  let left = clientLeftovers(dir, cgroupName, clientsOwn);
-  const deadline = Date.now() + SETTLE_MS;
-  while (left.length > 0 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 200));
-    left = clientLeftovers(dir, cgroupName, clientsOwn);
-  }
+  let left: string[] = [];
+  await pollUntil(() => (left = clientLeftovers(dir, cgroupName, clientsOwn)).length === 0, SETTLE_MS, 200);
   for (const pid of processesWith(dir)) {
     try {
       process.kill(pid, 'SIGKILL');

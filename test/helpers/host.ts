@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CGROUP_PARENT, cgroupDirsOf, type TestContainer } from './container';
-import { rootEntries, tempDir, waitFor, type Teardownable } from './tsrunc';
+import { pollUntil, rootEntries, tempDir, waitFor, type Teardownable } from './tsrunc';
 
 /** Pids of every process whose cgroup, root, cwd or command line mentions one of `needles`. */
 export function processesMentioning(needles: string[]): number[] {
@@ -66,32 +66,23 @@ export function sharedDir(t: Teardownable, prefix = 'tsrunc-share'): string {
   return dir;
 }
 
-// The deadlines below only bound a failure: they are generous because CI runs two test files
-// at a time on 2 cores, and the cgroup tests also run in a TCG guest 10-50x slower.
-
-/** Polls `c.status()` until it is `want`; false after `timeoutMs`. */
+/** Polls `c.status()` until it is `want`; false after `timeoutMs` (it only bounds a failure). */
 export async function waitForStatus(c: TestContainer, want: string, timeoutMs = 60_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (c.status() !== want) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
+  return pollUntil(() => c.status() === want, timeoutMs, 20);
 }
 
 /** Polls until `file` exists and is non-empty (a container writing its result), then returns its text. */
 export async function waitForFile(file: string, timeoutMs = 60_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  let text = '';
+  const read = (): string => {
     try {
-      const text = fs.readFileSync(file, 'utf8');
-      if (text !== '') return text;
+      return fs.readFileSync(file, 'utf8');
     } catch {
-      // not yet
+      return ''; // not yet
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${file}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  };
+  await waitFor(() => (text = read()) !== '', file, timeoutMs, 20);
+  return text;
 }
 
 /** Whether process `pid` has a handler for signal number `signo` (its SigCgt bit in /proc/PID/status). */

@@ -207,14 +207,23 @@ export function collect(stream: NodeJS.ReadableStream | null): { text: string } 
   return sink;
 }
 
+// The deadlines below only bound a failure: they are generous because CI runs two test files
+// at a time on 2 cores (and some files also in a TCG guest 10-50x slower).
+
 /**
- * Resolves once `pred()` holds, polling every `everyMs`; rejects after `timeoutMs`. The default
- * deadline is generous: it only bounds a failure, and CI runs two files at a time on 2 cores.
+ * Polls `pred` every `everyMs` until it holds: true, or false once `timeoutMs` have passed
+ * (with one last look). The 100 ms default suits a predicate that runs a client's CLI.
  */
-export async function waitFor(pred: () => boolean, what: string, timeoutMs = 60_000, everyMs = 10): Promise<void> {
+export async function pollUntil(pred: () => boolean, timeoutMs = 60_000, everyMs = 100): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  while (Date.now() < deadline) {
+    if (pred()) return true;
     await new Promise((r) => setTimeout(r, everyMs));
   }
+  return pred();
+}
+
+/** As pollUntil (every 10 ms by default), but rejects, naming `what`, when the time is up. */
+export async function waitFor(pred: () => boolean, what: string, timeoutMs = 60_000, everyMs = 10): Promise<void> {
+  if (!(await pollUntil(pred, timeoutMs, everyMs))) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }

@@ -7,6 +7,7 @@ import t from 'tap';
 import { detectHierarchies } from '../../src/cgroups/hierarchy';
 import { hierarchyFor } from '../../src/cgroups/resources';
 import { cgroupDirsOf, rootSkipReason, runContainer, testContainer, type TestContainer } from '../helpers/container';
+import { pollUntil } from '../helpers/tsrunc';
 
 const skip = rootSkipReason();
 // CI also runs this file in the pure-v2 TCG guest (scripts/v2-guest.sh), 10-50x slower: about
@@ -29,16 +30,6 @@ function cgroupProcs(c: TestContainer): number[] {
 
 function v(controller: string): 1 | 2 {
   return hierarchyFor(controller, hierarchies)?.version ?? 1;
-}
-
-/** Polls `cond` until it holds; false after `ms` (generous: this file also runs in a TCG guest 10-50x slower). */
-async function until(cond: () => boolean, ms = 60_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return cond();
 }
 
 t.test('limits land in the right files', { skip }, async (t) => {
@@ -91,12 +82,12 @@ t.test('a memory hog is OOM-killed under its limit and events reports the oom', 
   let output = '';
   events.stdout.on('data', (d: Buffer) => (output += d.toString()));
   t.teardown(() => void events.kill('SIGKILL'));
-  t.ok(await until(() => output.includes('"type":"stats"')), 'events is running (its first stats line)');
+  t.ok(await pollUntil(() => output.includes('"type":"stats"')), 'events is running (its first stats line)');
   // Allocate inside the container's cgroup: a process joined to it from the host.
   const hog = spawn('sh', ['-c', `echo $$ > ${cgroupFile(c, 'memory', 'cgroup.procs')}; x=a; while true; do x="$x$x"; done`], { stdio: 'ignore' });
   const hogExit = await new Promise<string | null>((resolve) => hog.on('exit', (_code, signal) => resolve(signal)));
   t.equal(hogExit, 'SIGKILL', 'the hog is killed by the OOM killer');
-  t.ok(await until(() => /"type":"oom"/.test(output)), 'an oom event is reported');
+  t.ok(await pollUntil(() => /"type":"oom"/.test(output)), 'an oom event is reported');
 });
 
 t.test('a fork loop stops at pids.limit', { skip }, async (t) => {
@@ -142,7 +133,7 @@ t.test('pause freezes, resume thaws, state says paused', { skip }, async (t) => 
   }, { copyRootfs: true });
   t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
   const counterFile = path.join(c.bundle, 'rootfs/tmp/counter');
-  t.ok(await until(() => fs.existsSync(counterFile)));
+  t.ok(await pollUntil(() => fs.existsSync(counterFile)));
   t.equal(c.tsrunc(['pause', c.id]).status, 0);
   t.equal(c.status(), 'paused');
   const a = fs.readFileSync(counterFile, 'utf8');
@@ -152,7 +143,7 @@ t.test('pause freezes, resume thaws, state says paused', { skip }, async (t) => 
   t.equal(again.status, 1);
   t.equal(c.tsrunc(['resume', c.id]).status, 0);
   t.equal(c.status(), 'running');
-  t.ok(await until(() => fs.readFileSync(counterFile, 'utf8') !== a), 'the counter moves again');
+  t.ok(await pollUntil(() => fs.readFileSync(counterFile, 'utf8') !== a), 'the counter moves again');
   t.match(c.tsrunc(['resume', c.id]).stderr, /not paused/);
   t.equal(c.tsrunc(['pause', c.id]).status, 0);
   t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0, 'a paused container can be force-deleted');
@@ -162,14 +153,14 @@ t.test('pause freezes, resume thaws, state says paused', { skip }, async (t) => 
   t.equal(k.tsrunc(['run', '-d', k.id]).status, 0);
   t.equal(k.tsrunc(['pause', k.id]).status, 0);
   t.equal(k.tsrunc(['kill', k.id, 'KILL']).status, 0, 'a paused container can be killed');
-  t.ok(await until(() => k.status() === 'stopped'), 'and it stops');
+  t.ok(await pollUntil(() => k.status() === 'stopped'), 'and it stops');
 });
 
 t.test('ps --format json equals the cgroup procs; the table comes from ps(1)', { skip }, async (t) => {
   const c = testContainer(t, (s) => (s.process!.args = ['sh', '-c', 'sleep 1000 & sleep 1000 & wait']));
   t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
   // The shell forks its two sleeps after start returns.
-  t.ok(await until(() => cgroupProcs(c).length === 3), 'the shell and its two sleeps are in the cgroup');
+  t.ok(await pollUntil(() => cgroupProcs(c).length === 3), 'the shell and its two sleeps are in the cgroup');
   const pids = JSON.parse(c.tsrunc(['ps', '--format', 'json', c.id]).stdout) as number[];
   t.same([...pids].sort(), [...cgroupProcs(c)].sort());
   t.equal(pids.length, 3);
@@ -197,11 +188,11 @@ t.test('kill --all reaches processes outside a private pid namespace too; delete
     s.process!.args = ['sh', '-c', 'sleep 1000 & sleep 1000 & wait'];
   });
   t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
-  t.ok(await until(() => cgroupProcs(c).length === 3), 'the shell and its two sleeps are in the cgroup');
+  t.ok(await pollUntil(() => cgroupProcs(c).length === 3), 'the shell and its two sleeps are in the cgroup');
   const pids = JSON.parse(c.tsrunc(['ps', '--format', 'json', c.id]).stdout) as number[];
   t.equal(pids.length, 3);
   t.equal(c.tsrunc(['kill', '--all', c.id, 'KILL']).status, 0);
-  t.ok(await until(() => pids.every((p) => !fs.existsSync(`/proc/${p}`) || fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') === true)), 'every process is gone');
+  t.ok(await pollUntil(() => pids.every((p) => !fs.existsSync(`/proc/${p}`) || fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') === true)), 'every process is gone');
   t.equal(c.tsrunc(['delete', c.id]).status, 0);
   t.same(cgroupDirsOf(c.id), [], 'no cgroup directory left in any hierarchy');
 });
