@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cgroupTree, hierarchyRoots, removeCgroupTree } from './cgroup-tree';
 import { busyboxRootfs } from './container';
+import { processesMentioning } from './host';
 import { buildOciArchive } from './oci-image';
 import { TSRUNC, pollUntil, runCommand, tempDir, type RunOptions, type RunResult, type Teardownable } from './tsrunc';
 
@@ -35,18 +36,9 @@ export function mountsUnder(dir: string): string[] {
     .sort((a, b) => b.length - a.length);
 }
 
-/** Pids of processes whose command line mentions `needle`, other than this one. */
-export function processesWith(needle: string): number[] {
-  const pids: number[] = [];
-  for (const e of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    try {
-      if (fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(needle)) pids.push(Number(e));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return pids;
+/** Pids of processes, other than this one, whose command line names `dir` (a client's daemons, shims and runtimes). */
+export function processesWith(dir: string): number[] {
+  return processesMentioning([dir], ['cmdline']);
 }
 
 /**

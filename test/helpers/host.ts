@@ -6,24 +6,21 @@ import * as path from 'node:path';
 import { CGROUP_PARENT, cgroupDirsOf, type TestContainer } from './container';
 import { pollUntil, rootEntries, tempDir, waitFor, type Teardownable } from './tsrunc';
 
-/** Pids of every process whose cgroup, root, cwd or command line mentions one of `needles`. */
-export function processesMentioning(needles: string[]): number[] {
+/** What processesMentioning may look in: /proc/PID/cgroup and cmdline (text), root and cwd (links). */
+export type ProcView = 'cgroup' | 'cmdline' | 'root' | 'cwd';
+
+/** Pids of every process, other than this one, whose cgroup, root, cwd or command line (or just the `views` given) mentions one of `needles`. */
+export function processesMentioning(needles: string[], views: readonly ProcView[] = ['cgroup', 'cmdline', 'root', 'cwd']): number[] {
   const out: number[] = [];
   for (const name of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
     const texts: string[] = [];
-    for (const file of ['cgroup', 'cmdline']) {
+    for (const view of views) {
       try {
-        texts.push(fs.readFileSync(`/proc/${name}/${file}`, 'utf8').replace(/\0/g, ' '));
+        if (view === 'cgroup' || view === 'cmdline') texts.push(fs.readFileSync(`/proc/${name}/${view}`, 'utf8').replace(/\0/g, ' '));
+        else texts.push(fs.readlinkSync(`/proc/${name}/${view}`));
       } catch {
-        // gone meanwhile
-      }
-    }
-    for (const link of ['root', 'cwd']) {
-      try {
-        texts.push(fs.readlinkSync(`/proc/${name}/${link}`));
-      } catch {
-        // gone, or a kernel thread
+        // gone meanwhile, or a kernel thread (no root or cwd)
       }
     }
     if (texts.some((t) => needles.some((n) => t.includes(n)))) out.push(Number(name));
