@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
+import { cgroupFile } from '../helpers/cgroup-tree';
 import { cgroupTree, haveCommand, startContainerd, type Containerd } from '../helpers/clients';
 import { rootSkipReason } from '../helpers/container';
 import { waitForHandler } from '../helpers/host';
@@ -94,14 +95,6 @@ function tsruncState(id: string): { formatVersion?: number; initPid?: number } |
   return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { formatVersion?: number; initPid?: number }) : undefined;
 }
 
-/** A file of the container's cgroup: v1 controller hierarchy when present, else the unified one. */
-function cgroupFile(id: string, controller: string, v1: string, v2: string): string {
-  const legacy = path.join('/sys/fs/cgroup', controller, CGROUP, id, v1);
-  if (fs.existsSync(legacy)) return legacy;
-  const unified = fs.existsSync('/sys/fs/cgroup/unified') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
-  return path.join(unified, CGROUP, id, v2);
-}
-
 /** Whether process `pid` is in the cgroup the pod's cgroup_parent gives container `id` (memory v1, or v2). */
 function inPodCgroup(pid: number | undefined, id: string): boolean {
   return new RegExp(`^\\d+:(?:memory)?:/${CGROUP}/${id}$`, 'm').test(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
@@ -187,10 +180,10 @@ t.test('CreateContainer, StartContainer, ContainerStatus, ExecSync', { skip }, a
 t.test('UpdateContainerResources: memory limit and CPU quota reach the cgroup', { skip }, async (t) => {
   const mib64 = 64 * 1024 * 1024;
   await cri.updateContainerResources(appId, { memory_limit_in_bytes: mib64, cpu_period: 100_000, cpu_quota: 50_000, cpu_shares: 512 });
-  t.equal(fs.readFileSync(cgroupFile(appId, 'memory', 'memory.limit_in_bytes', 'memory.max'), 'utf8').trim(), String(mib64));
-  const quota = cgroupFile(appId, 'cpu', 'cpu.cfs_quota_us', 'cpu.max');
+  t.equal(fs.readFileSync(cgroupFile(`${CGROUP}/${appId}`, 'memory', 'memory.limit_in_bytes', 'memory.max'), 'utf8').trim(), String(mib64));
+  const quota = cgroupFile(`${CGROUP}/${appId}`, 'cpu', 'cpu.cfs_quota_us', 'cpu.max');
   t.equal(fs.readFileSync(quota, 'utf8').trim(), quota.endsWith('cpu.max') ? '50000 100000' : '50000');
-  t.equal(fs.readFileSync(cgroupFile(appId, 'cpu', 'cpu.shares', 'cpu.weight'), 'utf8').trim(), quota.endsWith('cpu.max') ? '20' : '512');
+  t.equal(fs.readFileSync(cgroupFile(`${CGROUP}/${appId}`, 'cpu', 'cpu.shares', 'cpu.weight'), 'utf8').trim(), quota.endsWith('cpu.max') ? '20' : '512');
   t.equal((await status(appId)).state, 'CONTAINER_RUNNING', 'still running');
 });
 

@@ -47,3 +47,16 @@ export function removeCgroupTree(name: string): string[] {
   }
   return left;
 }
+
+/**
+ * A file of the cgroup `name` (a path below the hierarchy roots, as a cgroup parent plus a
+ * container's directory): `v1File` in the v1 `controller` hierarchy when it is there, else
+ * `v2File` in the unified hierarchy (/sys/fs/cgroup/unified on a hybrid host, /sys/fs/cgroup
+ * on a pure v2 one). The caller tells which it got by the file name.
+ */
+export function cgroupFile(name: string, controller: string, v1File: string, v2File: string): string {
+  const legacy = path.join('/sys/fs/cgroup', controller, name, v1File);
+  if (fs.existsSync(legacy)) return legacy;
+  const unified = fs.existsSync('/sys/fs/cgroup/unified') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
+  return path.join(unified, name, v2File);
+}
