@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { defaultSpec } from '../../src/spec/default-spec';
 import { CAPABILITIES, RLIMITS } from '../../src/spec/linux-names';
 import type { Mount, NamespaceType, Process, Resources, Spec } from '../../src/spec/types';
+import { userNamespace } from '../helpers/container';
 import { weirdString } from './json-mutate';
 
 const text = fc.oneof(fc.constantFrom('x', 'hello world', 'é', '\ud83d\ude00', '$HOME', '"q"', "'", '\\', ''), fc.string({ maxLength: 12 }));
@@ -171,10 +172,7 @@ export function buildHostSpec(c: HostSpecChoices, o: HostSpecOptions): Spec {
   linux.namespaces = (linux.namespaces ?? []).filter((ns) => !c.dropNamespaces.includes(ns.type));
   const has = (t: NamespaceType): boolean => (linux.namespaces ?? []).some((ns) => ns.type === t);
   for (const t of c.addNamespaces) linux.namespaces.push({ type: t });
-  if (has('user')) {
-    linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-    linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-  }
+  if (has('user')) userNamespace(spec);
   if (has('uts') && c.hostname !== undefined) spec.hostname = c.hostname;
   else delete spec.hostname;
   spec.mounts = [...(spec.mounts ?? []).filter((_, i) => !c.dropMounts.includes(i)), ...structuredClone(c.addMounts)];

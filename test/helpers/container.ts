@@ -82,8 +82,37 @@ export function runWithFileStdio(args: string[], opts: RunOptions = {}): RunResu
 }
 
 /**
- * A bundle with a non-terminal busybox config (from `tsrunc spec`'s defaults); `edit` may
- * change the spec. The container is force-deleted at teardown.
+ * The spec the container tests start from: `tsrunc spec`'s defaults, `sleep 1000` without a
+ * terminal, on a read-only `rootfs`, in the cgroup `cgroupsPath`.
+ */
+export function sleeperSpec(rootfs: string, cgroupsPath: string): Spec {
+  const spec = defaultSpec();
+  const proc = spec.process!;
+  proc.terminal = false;
+  proc.args = ['sleep', '1000'];
+  spec.root = { path: rootfs, readonly: true };
+  spec.linux!.cgroupsPath = cgroupsPath;
+  return spec;
+}
+
+/**
+ * Gives `spec` a user namespace of its own (added unless it has one) with container ids 0-65535
+ * mapped to host ids from 100000 (gids from `gidHost`). With `bundle`, that is made 0755: the
+ * mapped root must reach a rootfs inside it, and temp dirs are 0700 (so is the shared
+ * busybox rootfs's: pair this with copyRootfs).
+ */
+export function userNamespace(spec: Spec, opts: { bundle?: string; gidHost?: number } = {}): void {
+  if (opts.bundle !== undefined) fs.chmodSync(opts.bundle, 0o755);
+  const linux = (spec.linux ??= {});
+  const namespaces = (linux.namespaces ??= []);
+  if (!namespaces.some((ns) => ns.type === 'user')) namespaces.push({ type: 'user' });
+  linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  linux.gidMappings = [{ containerID: 0, hostID: opts.gidHost ?? 100000, size: 65536 }];
+}
+
+/**
+ * A bundle with a non-terminal busybox config (sleeperSpec); `edit` may change the spec. The
+ * container is force-deleted at teardown.
  */
 export function testContainer(t: Teardownable, edit: (spec: Spec, bundle: string) => void = () => {}, opts: { copyRootfs?: boolean; root?: string } = {}): TestContainer {
   const id = `t${process.pid}-${++counter}`;
@@ -94,12 +123,7 @@ export function testContainer(t: Teardownable, edit: (spec: Spec, bundle: string
     execFileSync('cp', ['-a', rootfs, path.join(bundle, 'rootfs')]);
     rootfs = path.join(bundle, 'rootfs');
   }
-  const spec = defaultSpec();
-  const proc = spec.process!;
-  proc.terminal = false;
-  proc.args = ['sleep', '1000'];
-  spec.root = { path: rootfs, readonly: true };
-  spec.linux!.cgroupsPath = `${CGROUP_PARENT}/${id}`;
+  const spec = sleeperSpec(rootfs, `${CGROUP_PARENT}/${id}`);
   edit(spec, bundle);
   const c: TestContainer = {
     id,

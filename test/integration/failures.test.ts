@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import type { Spec } from '../../src/spec/types';
-import { rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
+import { rootSkipReason, testContainer, userNamespace, type TestContainer } from '../helpers/container';
 import { hostMountsMentioning, leftovers, processesMentioning } from '../helpers/host';
 import { lastLogEntry, type Teardownable } from '../helpers/tsrunc';
 
@@ -88,9 +88,7 @@ t.test('--pid-file in a directory that does not exist', { skip }, async (t) => {
 
 t.test('a failure after the user namespace is set up', { skip }, async (t) => {
   const r = failingCreate(t, (s) => {
-    s.linux!.namespaces!.push({ type: 'user' });
-    s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-    s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    userNamespace(s);
     s.process!.args = ['no-such-program'];
   });
   t.equal(r.status, 1);

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
-import { rootSkipReason, runContainer, testContainer } from '../helpers/container';
+import { rootSkipReason, runContainer, testContainer, userNamespace } from '../helpers/container';
 import { sharedDir, statusField, waitForFile } from '../helpers/host';
 
 const skip = rootSkipReason();
@@ -66,11 +66,7 @@ t.test('a user namespace maps container root to a host uid', { skip }, async (t)
   const c = testContainer(
     t,
     (s, bundle) => {
-      // The mapped root must be able to reach its rootfs (temp dirs are 0700).
-      fs.chmodSync(bundle, 0o755);
-      s.linux!.namespaces!.push({ type: 'user' });
-      s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-      s.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+      userNamespace(s, { bundle, gidHost: 200000 });
       // /mnt exists: the mapped root may not create directories in a rootfs the host's root owns.
       s.mounts!.push({ destination: '/mnt', type: 'bind', source: out, options: ['rbind', 'rw'] });
       s.process!.args = ['sh', '-c', '(id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map) > /mnt/ids.tmp && mv /mnt/ids.tmp /mnt/ids; exec sleep 1000'];

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
-import { rootSkipReason, runContainer, testContainer } from '../helpers/container';
+import { rootSkipReason, runContainer, testContainer, userNamespace } from '../helpers/container';
 
 const skip = rootSkipReason();
 
@@ -69,11 +69,7 @@ t.test('CVE-2025-31133: masking binds only the real /dev/null', { skip }, async 
 
 t.test('CVE-2023-25809: a container in a user namespace cannot write /sys/fs/cgroup', { skip }, async (t) => {
   const r = runContainer(t, (s, bundle) => {
-    // The mapped root must be able to reach its rootfs (temp dirs are 0700).
-    fs.chmodSync(bundle, 0o755);
-    s.linux!.namespaces!.push({ type: 'user' });
-    s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-    s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    userNamespace(s, { bundle });
     s.process!.args = ['sh', '-c', 'mkdir /sys/fs/cgroup/pids/x 2>&1; echo 1 > /sys/fs/cgroup/pids/cgroup.procs 2>&1; echo done'];
   }, { copyRootfs: true });
   t.equal(r.status, 0, r.stderr);

@@ -6,8 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { FAULT_POINTS, type FaultPoint } from '../../src/lifecycle/faults';
-import type { Spec } from '../../src/spec/types';
-import { rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
+import { rootSkipReason, testContainer, userNamespace, type TestContainer } from '../helpers/container';
 import { leftovers, processesMentioning } from '../helpers/host';
 import { armedHooksDir, hookEnv, killBackground, resume, startTsrunc, stateAnswer, tempFilesUnder, waitPaused, within } from './harness';
 
@@ -42,14 +41,6 @@ const EXPECTED: Partial<Record<FaultPoint, string>> = {
   'delete:done': 'missing',
 };
 
-function userNamespace(s: Spec, bundle: string): void {
-  // The mapped root must reach its rootfs (temp dirs are 0700).
-  fs.chmodSync(bundle, 0o755);
-  s.linux!.namespaces!.push({ type: 'user' });
-  s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-  s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-}
-
 function assertClean(t: Test, c: TestContainer, what: string, checkTemps = true): void {
   t.same(leftovers(c), [], `${what}: no state, cgroup, process or mount`);
   t.same(processesMentioning([c.root]), [], `${what}: no process of tsrunc (its command line names --root)`);
@@ -66,7 +57,7 @@ for (const point of FAULT_POINTS) {
   t.test(`SIGKILL at ${point}`, { skip }, async (t) => {
     const phase = point.slice(0, point.indexOf(':')) as Phase;
     const userns = point === 'create:userns';
-    const c = testContainer(t, userns ? userNamespace : () => {}, { copyRootfs: userns });
+    const c = testContainer(t, userns ? (s, bundle) => userNamespace(s, { bundle }) : () => {}, { copyRootfs: userns });
     const pidFile = path.join(c.bundle, 'init.pid');
     await prepare(t, c, phase);
     const args: Record<Phase, string[]> = {
