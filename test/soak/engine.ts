@@ -10,9 +10,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FaultPoint, Sample } from '../../src/lifecycle/faults';
-import { defaultSpec } from '../../src/spec/default-spec';
 import { readProcStat } from '../../src/state/proc';
 import { cgroupTree, removeCgroupTree } from '../helpers/cgroup-tree';
+import { sleeperSpec, userNamespace } from '../helpers/container';
 import { processesMentioning } from '../helpers/host';
 import { REPO_ROOT, TSRUNC, rootEntries } from '../helpers/tsrunc';
 import { armedHooksDir, hookEnv, sleep, takeSamples, tempFilesUnder, within } from '../reliability/harness';
@@ -211,17 +211,11 @@ class Soak {
   private bundle(id: string, v: Variant): string {
     const dir = path.join(this.work, 'bundles', id);
     fs.mkdirSync(dir);
-    const spec = defaultSpec();
-    const proc = spec.process!;
-    proc.terminal = v.tty;
-    proc.args = ['sleep', '1000'];
-    spec.root = { path: this.rootfs, readonly: true };
-    spec.linux!.cgroupsPath = `${this.cgroupParent}/${id}`;
-    if (v.userns) {
-      spec.linux!.namespaces!.push({ type: 'user' });
-      spec.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-      spec.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-    }
+    // The tests' container spec, but in the soak's own dirs and cgroup parent: its leak counts look there.
+    const spec = sleeperSpec(this.rootfs, `${this.cgroupParent}/${id}`);
+    spec.process!.terminal = v.tty;
+    // No bundle to open up: the constructor made the work dir 0755, and the rootfs is in it.
+    if (v.userns) userNamespace(spec);
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec));
     return dir;
   }
