@@ -50,6 +50,17 @@ export function leftovers(c: TestContainer): string[] {
   return out;
 }
 
+/** Host pids in container `id`'s cgroup (under this process's test parent); none once it is gone. */
+export function cgroupProcs(id: string): number[] {
+  const dir = cgroupDirsOf(id)[0];
+  if (dir === undefined) return [];
+  try {
+    return fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return []; // removed meanwhile
+  }
+}
+
 /** One `Key:\tvalue` line of /proc/PID/status (or /proc/self/status text), trimmed. */
 export function statusField(statusText: string, key: string): string | undefined {
   const m = new RegExp(`^${key}:[ \\t]*(.*)$`, 'm').exec(statusText);

@@ -7,8 +7,7 @@ import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { FAULT_POINTS, type FaultPoint } from '../../src/lifecycle/faults';
 import { rootSkipReason, testContainer, userNamespace, type TestContainer } from '../helpers/container';
-import { leftovers, processesMentioning } from '../helpers/host';
-import { armedHooksDir, hookEnv, killBackground, resume, startTsrunc, stateAnswer, tempFilesUnder, waitPaused, within } from './harness';
+import { armedHooksDir, assertClean, hookEnv, killBackground, resume, startTsrunc, stateAnswer, tempFilesUnder, waitPaused, within } from './harness';
 
 const skip = rootSkipReason();
 
@@ -40,12 +39,6 @@ const EXPECTED: Partial<Record<FaultPoint, string>> = {
   'delete:renamed': 'missing',
   'delete:done': 'missing',
 };
-
-function assertClean(t: Test, c: TestContainer, what: string, checkTemps = true): void {
-  t.same(leftovers(c), [], `${what}: no state, cgroup, process or mount`);
-  t.same(processesMentioning([c.root]), [], `${what}: no process of tsrunc (its command line names --root)`);
-  if (checkTemps) t.same(tempFilesUnder(c.bundle), [], `${what}: no temp file next to the pid file`);
-}
 
 async function prepare(t: Test, c: TestContainer, phase: Phase): Promise<void> {
   if (phase === 'create') return;
@@ -107,7 +100,7 @@ for (const point of FAULT_POINTS) {
       t.equal(c.status(), 'created');
       t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
       fs.rmSync(pidFile, { force: true });
-      assertClean(t, c, 'after the second create and delete');
+      assertClean(t, c, 'after the second create and delete', true);
     }
   });
 }
@@ -127,7 +120,7 @@ t.test('an empty state directory (a create killed right after its mkdir) does no
   fs.mkdirSync(path.join(c.root, c.id));
   const del = c.tsrunc(['delete', c.id]);
   t.match(del.stderr, /container does not exist/);
-  assertClean(t, c, 'delete removed the empty directory');
+  assertClean(t, c, 'delete removed the empty directory', true);
 });
 
 t.test('a create of the same id while a delete removes the old directory: the new container stays whole', { skip }, async (t) => {
@@ -148,5 +141,5 @@ t.test('a create of the same id while a delete removes the old directory: the ne
   t.same(fs.readdirSync(path.join(c.root, c.id)).sort(), before, 'with all its files');
   t.same(fs.readdirSync(c.root), [c.id], 'and the old directory is gone');
   t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
-  assertClean(t, c, 'after deleting the new one');
+  assertClean(t, c, 'after deleting the new one', true);
 });

@@ -5,7 +5,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Test } from 'tap';
 import type { FaultPoint, Sample } from '../../src/lifecycle/faults';
+import type { TestContainer } from '../helpers/container';
+import { leftovers, processesMentioning } from '../helpers/host';
 import { TSRUNC, type RunResult, type Teardownable } from '../helpers/tsrunc';
 
 /** A directory that arms tsrunc's fault points (owned by us, 0700, with an `armed` file). */
@@ -142,6 +145,17 @@ export function stateAnswer(r: RunResult): { status: string; pid: number } | 'mi
   }
   if (r.status === 1 && /container does not exist/.test(r.stderr)) return 'missing';
   return { unexpected: `status ${r.status} signal ${r.signal}: ${r.stderr}` };
+}
+
+/**
+ * Asserts `c` left nothing after a fault: no state, cgroup, process or mount (leftovers), no
+ * tsrunc process (its command line names the --root) and, with `bundleTemps`, no temp file of
+ * a killed writer in the bundle (next to the pid file).
+ */
+export function assertClean(t: Test, c: TestContainer, what = 'nothing left', bundleTemps = false): void {
+  t.same(leftovers(c), [], `${what}: no state, cgroup, process or mount`);
+  t.same(processesMentioning([c.root]), [], `${what}: no tsrunc process (its command line names --root)`);
+  if (bundleTemps) t.same(tempFilesUnder(c.bundle), [], `${what}: no temp file next to the pid file`);
 }
 
 /** Files a killed writer may leave: temp files of writeFileAtomic under `dir` (recursively). */

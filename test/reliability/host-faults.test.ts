@@ -4,27 +4,15 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import type { FaultPoint } from '../../src/lifecycle/faults';
-import { cgroupDirsOf, rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
-import { leftovers, processesMentioning, waitForStatus } from '../helpers/host';
-import { tempDir, type Teardownable } from '../helpers/tsrunc';
+import { rootSkipReason, testContainer } from '../helpers/container';
+import { cgroupProcs, waitForStatus } from '../helpers/host';
+import { pollUntil, tempDir, type Teardownable } from '../helpers/tsrunc';
 import { isSameProcessAlive, readProcStat } from '../../src/state/proc';
-import { armedHooksDir, hookEnv, killBackground, resume, sleep, startTsrunc, tempFilesUnder, waitPaused, within } from './harness';
+import { armedHooksDir, assertClean, hookEnv, killBackground, resume, startTsrunc, tempFilesUnder, waitPaused, within } from './harness';
 
 const skip = rootSkipReason();
-
-function assertClean(t: Test, c: TestContainer, what = 'nothing left'): void {
-  t.same(leftovers(c), [], `${what}: no state, cgroup, process or mount`);
-  t.same(processesMentioning([c.root]), [], `${what}: no tsrunc process`);
-}
-
-/** Host pids in the container's cgroup. */
-function cgroupProcs(id: string): number[] {
-  const dir = cgroupDirsOf(id)[0];
-  if (dir === undefined) return [];
-  return fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-}
 
 /** A small tmpfs mounted by this test (unmounted at teardown), for --root. */
 function tmpfs(t: Teardownable, options: string): string {
@@ -87,8 +75,7 @@ for (const point of ['create:hooks', 'create:ready'] as FaultPoint[]) {
     t.equal(procs.length, 1, 'the init is in the container cgroup');
     for (const pid of procs) process.kill(pid, 'SIGKILL');
     // SIGKILL is delivered at once but the exit takes a moment: resume once it is dead.
-    const deadline = Date.now() + 60_000;
-    while (procs.some((pid) => isSameProcessAlive(pid, readProcStat(pid)?.startTime ?? -1)) && Date.now() < deadline) await sleep(5);
+    await pollUntil(() => !procs.some((pid) => isSameProcessAlive(pid, readProcStat(pid)?.startTime ?? -1)), 60_000, 5);
     resume(hooks, point, bg.pid);
     const r = await within(bg.done, 60_000);
     t.equal(r?.status, 1, `create fails: ${r?.stderr}`);

@@ -3,21 +3,15 @@
 // kill, and creates SIGKILLed at random moments. Every command returns within a bound (no
 // deadlock) and nothing is left afterwards.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import t, { type Test } from 'tap';
-import { cgroupDirsOf, rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
-import { leftovers, processesMentioning, waitForStatus } from '../helpers/host';
-import type { RunResult } from '../helpers/tsrunc';
-import { killBackground, sleep, startTsrunc, stateAnswer, type Background, within } from './harness';
+import { rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
+import { cgroupProcs, waitForStatus } from '../helpers/host';
+import { pollUntil, type RunResult } from '../helpers/tsrunc';
+import { assertClean, killBackground, sleep, startTsrunc, stateAnswer, type Background, within } from './harness';
 
 const skip = rootSkipReason();
 const ROUNDS = 6;
 const BOUND_MS = 60_000;
-
-function assertClean(t: Test, c: TestContainer, what: string): void {
-  t.same(leftovers(c), [], `${what}: no state, cgroup, process or mount`);
-  t.same(processesMentioning([c.root]), [], `${what}: no tsrunc process`);
-}
 
 function bg(t: Test, c: TestContainer, args: string[]): Background {
   const b = startTsrunc(['--root', c.root, ...args], { cwd: c.bundle });
@@ -30,16 +24,6 @@ async function bounded(t: Test, b: Background, what: string): Promise<RunResult>
   const r = await within(b.done, BOUND_MS);
   t.ok(r !== undefined, `${what} returned within ${BOUND_MS} ms`);
   return r ?? killBackground(b);
-}
-
-function cgroupProcs(id: string): number[] {
-  const dir = cgroupDirsOf(id)[0];
-  if (dir === undefined) return [];
-  try {
-    return fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
 }
 
 const jitter = (): Promise<void> => sleep(Math.floor(Math.random() * 40));
@@ -125,8 +109,7 @@ t.test('create SIGKILLed at random moments: state answers, delete --force cleans
     if (typeof state === 'object' && 'status' in state && state.status === 'stopped') {
       // Stopped means no process of the container lives on (an orphaned child dies with its
       // socket, which takes a moment; the deadline only bounds a failure).
-      const deadline = Date.now() + 60_000;
-      while (cgroupProcs(c.id).length > 0 && Date.now() < deadline) await sleep(20);
+      await pollUntil(() => cgroupProcs(c.id).length === 0, 60_000, 20);
       t.same(cgroupProcs(c.id), [], 'state says stopped: no process in the container cgroup');
     }
     const del = c.tsrunc(['delete', '--force', c.id], { timeoutMs: BOUND_MS });
