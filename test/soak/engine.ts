@@ -13,9 +13,9 @@ import type { FaultPoint, Sample } from '../../src/lifecycle/faults';
 import { readProcStat } from '../../src/state/proc';
 import { cgroupTree, removeCgroupTree } from '../helpers/cgroup-tree';
 import { sleeperSpec, userNamespace } from '../helpers/container';
-import { processesMentioning } from '../helpers/host';
-import { REPO_ROOT, TSRUNC, rootEntries } from '../helpers/tsrunc';
-import { armedHooksDir, hookEnv, sleep, takeSamples, tempFilesUnder, within } from '../reliability/harness';
+import { hostMountsMentioning, processesMentioning } from '../helpers/host';
+import { REPO_ROOT, TSRUNC, pollUntil, rootEntries } from '../helpers/tsrunc';
+import { armedHooksDir, hookEnv, takeSamples, tempFilesUnder, within } from '../reliability/harness';
 
 export interface SoakOptions {
   /** Lifecycles in all (half sequential, half concurrent). */
@@ -186,11 +186,8 @@ class Soak {
     this.receiverClosed = new Promise((resolve) => r.once('close', () => resolve(true)));
     r.stdout?.setEncoding('utf8');
     r.stdout?.on('data', (d: string) => (this.receiverOut += d));
-    const deadline = Date.now() + 60_000;
-    while (!this.receiverOut.includes('listening')) {
-      if (r.exitCode !== null || Date.now() > deadline) throw new Error('the console receiver (python3) did not start');
-      await sleep(10);
-    }
+    const up = await pollUntil(() => this.receiverOut.includes('listening') || r.exitCode !== null, 60_000, 10);
+    if (!up || !this.receiverOut.includes('listening')) throw new Error('the console receiver (python3) did not start');
   }
 
   /** Ends the receiver; how many masters it got and how many are still open. */
@@ -272,13 +269,11 @@ class Soak {
       if (exec.status === null || exec.status === 0 || exec.status > 100) throw new Error(`exec: exit ${exec.status ?? exec.signal}: ${exec.stderr.trim()}`);
       this.execFds.set(exec.status, (this.execFds.get(exec.status) ?? 0) + 1);
       await this.must('kill', ['kill', id, 'KILL'], bundle);
-      const deadline = Date.now() + 60_000;
-      for (;;) {
+      const gone = (): boolean => {
         const now = readProcStat(pid);
-        if (now === undefined || now.state === 'Z' || now.startTime !== stat?.startTime) break;
-        if (Date.now() > deadline) throw new Error(`the init ${pid} outlived SIGKILL by 60 s`);
-        await sleep(5);
-      }
+        return now === undefined || now.state === 'Z' || now.startTime !== stat?.startTime;
+      };
+      if (!(await pollUntil(gone, 60_000, 5))) throw new Error(`the init ${pid} outlived SIGKILL by 60 s`);
       await this.must('delete', ['delete', id], bundle);
       this.live.delete(id);
     } catch (err) {
@@ -410,8 +405,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     const ptys = await soak.stopReceiver();
     // Killed inits are reparented to pid 1 (their creator has exited); give it time to reap
     // (generous: this only bounds a real leak).
-    const reapBy = Date.now() + 60_000;
-    while (soak.leakedProcesses().length > 0 && Date.now() < reapBy) await sleep(100);
+    await pollUntil(() => soak.leakedProcesses().length === 0, 60_000, 100);
     const report: SoakReport = {
       lifecycles: sequentialDone + done,
       sequential: sequentialDone,
@@ -422,10 +416,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       failures: soak.failures,
       failureCount: soak.failureCount,
       leaks: {
-        mounts: fs
-          .readFileSync('/proc/self/mountinfo', 'utf8')
-          .split('\n')
-          .filter((l) => l.includes(soak.work)),
+        mounts: hostMountsMentioning(soak.work),
         cgroups: soak.leakedCgroups(),
         state: rootEntries(soak.root),
         processes: soak.leakedProcesses(),
