@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import Ajv from 'ajv';
 import { defaultSpec } from '../../src/spec/default-spec';
 import { readProcStat } from '../../src/state/proc';
-import { StateStore, rfc3339Now, type ContainerRecord } from '../../src/state/store';
+import { containerRecord, writeRecord } from '../helpers/records';
 import { REPO_ROOT, killChild, lastLogEntry, privateRoot, rootEntries, runCommand, runTsrunc, tempDir, waitFor, writeBundle } from '../helpers/tsrunc';
 
 /** Every runc command and the flags `runc COMMAND --help` lists (runc 1.1), plus tsrunc's own. */
@@ -52,29 +52,6 @@ function which(cmd: string): string | undefined {
   return undefined;
 }
 const RUNC = which('runc');
-
-function writeRecord(root: string, id: string, bundle: string, initPid: number, initStartTime: number): void {
-  const rec: ContainerRecord = {
-    formatVersion: 1,
-    id,
-    bundle,
-    rootfs: path.join(bundle, 'rootfs'),
-    created: rfc3339Now(),
-    annotations: { 'org.example.key': 'value' },
-    initPid,
-    initStartTime,
-    started: true,
-    cgroupPaths: {},
-    namespacePaths: {},
-    config: defaultSpec(),
-  };
-  const h = new StateStore(root).reserve(id);
-  try {
-    h.write(rec);
-  } finally {
-    h.release();
-  }
-}
 
 function loadSchema(name: string): object {
   return JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'schema', name), 'utf8')) as object;
@@ -138,7 +115,7 @@ t.test('a missing container id', async (t) => {
 t.test('a bad signal name', async (t) => {
   const root = privateRoot(t);
   const bundle = tempDir(t, 'tsrunc-bundle');
-  writeRecord(root, 'exists', bundle, 0, 0);
+  writeRecord(root, containerRecord('exists', bundle, 0, 0, true));
   for (const id of ['exists', 'nosuch']) {
     for (const sig of ['BOGUS', 'SIGBOGUS', '65', 'RTMAX+1']) {
       const r = runTsrunc(['--root', root, 'kill', id, sig]);
@@ -273,8 +250,8 @@ t.test('state output validates against schema/state.schema.json', async (t) => {
   t.teardown(() => killChild(sleeper));
   const pid = sleeper.pid ?? 0;
   await waitFor(() => readProcStat(pid) !== undefined, 'sleep to exist');
-  writeRecord(root, 'alive', bundle, pid, readProcStat(pid)?.startTime ?? 0);
-  writeRecord(root, 'gone', bundle, 0, 0);
+  writeRecord(root, containerRecord('alive', bundle, pid, readProcStat(pid)?.startTime ?? 0, true));
+  writeRecord(root, containerRecord('gone', bundle, 0, 0, true));
 
   for (const [id, status, wantPid] of [['alive', 'running', pid], ['gone', 'stopped', 0]] as const) {
     const r = runTsrunc(['--root', root, 'state', id]);
@@ -282,7 +259,7 @@ t.test('state output validates against schema/state.schema.json', async (t) => {
     const doc = JSON.parse(r.stdout) as Record<string, unknown>;
     t.ok(validate(doc), `${id}: valid`, { errors: validate.errors });
     t.same(Object.keys(doc).sort(), ['annotations', 'bundle', 'created', 'id', 'ociVersion', 'owner', 'pid', 'rootfs', 'status'].sort(), `${id}: runc's fields`);
-    t.match(doc, { ociVersion: '1.2.0', id, status, pid: wantPid, bundle, rootfs: path.join(bundle, 'rootfs'), annotations: { 'org.example.key': 'value' } });
+    t.match(doc, { ociVersion: '1.2.0', id, status, pid: wantPid, bundle, rootfs: path.join(bundle, 'rootfs'), annotations: { 'org.example.test': id } });
     t.equal(doc['owner'], process.getuid?.() === 0 ? 'root' : doc['owner'], `${id}: owner`);
   }
   t.notOk(validate({ ociVersion: '1.2.0', id: 'x', status: 'running', bundle: '/b' }), 'the schema is not vacuous (running needs a pid)');
@@ -323,8 +300,8 @@ t.test('list', async (t) => {
   });
   t.test('rows line up under the header', async (t) => {
     const bundle = tempDir(t, 'tsrunc-bundle');
-    writeRecord(root, 'a-rather-long-container-id', bundle, 0, 0);
-    writeRecord(root, 'b', bundle, 0, 0);
+    writeRecord(root, containerRecord('a-rather-long-container-id', bundle, 0, 0, true));
+    writeRecord(root, containerRecord('b', bundle, 0, 0, true));
     const r = runTsrunc(['--root', root, 'list']);
     t.equal(r.status, 0);
     const lines = r.stdout.split('\n').filter((l) => l !== '');

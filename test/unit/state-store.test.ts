@@ -7,10 +7,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TsruncError } from '../../src/errors';
 import { Runtime } from '../../src/runtime';
-import { defaultSpec } from '../../src/spec/default-spec';
 import type { State } from '../../src/spec/types';
 import { readProcStat } from '../../src/state/proc';
-import { EXEC_FIFO, LOCK_FILE, STATE_FILE, StateStore, rfc3339Now, type ContainerRecord } from '../../src/state/store';
+import { EXEC_FIFO, LOCK_FILE, STATE_FILE, StateStore } from '../../src/state/store';
+import { containerRecord, writeRecord } from '../helpers/records';
 import { collect, exited, killChild, privateRoot, rootEntries, runTsrunc, spawnTs, srcModule, tempDir, waitFor, type Teardownable } from '../helpers/tsrunc';
 
 const STORE_MODULE = srcModule('state/store.ts');
@@ -20,32 +20,6 @@ function child(t: Teardownable, code: string): { proc: ChildProcess; out: { text
   const proc = spawnTs(code);
   t.teardown(() => killChild(proc));
   return { proc, out: collect(proc.stdout), err: collect(proc.stderr) };
-}
-
-function record(id: string, bundle: string, initPid: number, initStartTime: number, started = false): ContainerRecord {
-  return {
-    formatVersion: 1,
-    id,
-    bundle,
-    rootfs: path.join(bundle, 'rootfs'),
-    created: rfc3339Now(),
-    annotations: { 'org.example.test': id },
-    initPid,
-    initStartTime,
-    started,
-    cgroupPaths: {},
-    namespacePaths: {},
-    config: defaultSpec(),
-  };
-}
-
-function writeRecord(store: StateStore, rec: ContainerRecord): void {
-  const h = store.reserve(rec.id);
-  try {
-    h.write(rec);
-  } finally {
-    h.release();
-  }
 }
 
 // ---- (a) concurrent reserves -------------------------------------------------------------
@@ -216,12 +190,12 @@ t.test('status is computed from the pid and its start time', async (t) => {
   await waitFor(() => readProcStat(zombiePid)?.state === 'Z', 'the child to become a zombie');
   const zombieStart = readProcStat(zombiePid)?.startTime ?? 0;
 
-  writeRecord(store, record('dead', bundle, deadPid(), 12345));
-  writeRecord(store, record('never-started', bundle, 0, 0));
-  writeRecord(store, record('reused-pid', bundle, sleeperPid, stat.startTime + 1));
-  writeRecord(store, record('running', bundle, sleeperPid, stat.startTime, true));
-  writeRecord(store, record('created', bundle, sleeperPid, stat.startTime, false));
-  writeRecord(store, record('zombie', bundle, zombiePid, zombieStart, true));
+  writeRecord(store, containerRecord('dead', bundle, deadPid(), 12345));
+  writeRecord(store, containerRecord('never-started', bundle, 0, 0));
+  writeRecord(store, containerRecord('reused-pid', bundle, sleeperPid, stat.startTime + 1));
+  writeRecord(store, containerRecord('running', bundle, sleeperPid, stat.startTime, true));
+  writeRecord(store, containerRecord('created', bundle, sleeperPid, stat.startTime, false));
+  writeRecord(store, containerRecord('zombie', bundle, zombiePid, zombieStart, true));
   const fifo = path.join(store.containerDir('created'), EXEC_FIFO);
   const mk = spawnSync('mkfifo', [fifo]);
   if (mk.status !== 0) fs.writeFileSync(fifo, '');
@@ -312,7 +286,7 @@ t.test('the container lock', async (t) => {
   const bundle = tempDir(t, 'tsrunc-bundle');
   const store = new StateStore(root);
   const id = 'locked';
-  writeRecord(store, record(id, bundle, 0, 0));
+  writeRecord(store, containerRecord(id, bundle, 0, 0));
   const ino = fs.statSync(path.join(store.containerDir(id), LOCK_FILE)).ino;
   const opener = (mode: 'shared' | 'exclusive'): string => `
     const { StateStore } = require(${JSON.stringify(STORE_MODULE)});
@@ -359,7 +333,7 @@ t.test('the container lock', async (t) => {
 
   t.test('a waiter behind a delete gets "container does not exist"', async (t) => {
     const victim = 'deleted-while-waiting';
-    writeRecord(store, record(victim, bundle, 0, 0));
+    writeRecord(store, containerRecord(victim, bundle, 0, 0));
     const victimIno = fs.statSync(path.join(store.containerDir(victim), LOCK_FILE)).ino;
     const held = store.open(victim, 'exclusive');
     t.teardown(() => held.release());
@@ -407,7 +381,7 @@ t.test("a killed delete's renamed directory is swept by the next create, unless 
   const { native } = await import('../../src/native/addon');
   const root = privateRoot(t);
   const store = new StateStore(root);
-  const h = store.reserve('gone', record('gone', root, 0, 0));
+  const h = store.reserve('gone', containerRecord('gone', root, 0, 0));
   h.remove();
   t.same(rootEntries(root), [], 'a delete leaves nothing, not even its renamed directory');
   for (const name of ['stale@deleted.1.1', 'held@deleted.2.2']) {
@@ -418,7 +392,7 @@ t.test("a killed delete's renamed directory is swept by the next create, unless 
   const held = fs.openSync(path.join(root, 'held@deleted.2.2', LOCK_FILE), fs.constants.O_RDONLY);
   t.teardown(() => fs.closeSync(held));
   native().flock(held, true, false);
-  store.reserve('next', record('next', root, 0, 0)).release();
+  store.reserve('next', containerRecord('next', root, 0, 0)).release();
   t.same(rootEntries(root).sort(), ['held@deleted.2.2', 'next'], 'the stale one is gone, the held one stays');
   t.same(store.ids(), ['next'], 'list never shows a renamed directory');
 });
