@@ -5,9 +5,9 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { removeCgroupTree } from '../helpers/cgroup-tree';
-import { CGROUP_PARENT, busyboxRootfs, cgroupDirsOf } from '../helpers/container';
-import { hostMountsMentioning, processesMentioning } from '../helpers/host';
-import { rootEntries, tempDir, type Teardownable } from '../helpers/tsrunc';
+import { CGROUP_PARENT, busyboxRootfs } from '../helpers/container';
+import { leftovers } from '../helpers/host';
+import { tempDir, type Teardownable } from '../helpers/tsrunc';
 
 export interface Slot {
   root: string;
@@ -38,23 +38,9 @@ export function makeSlots(t: Teardownable, n: number, prefix: string): Slot[] {
   });
 }
 
-/** What a container `id` left on the host, in its slot: state, cgroups, processes, mounts. */
+/** What a container `id` left on the host, in its slot: state, cgroups, processes, mounts (also of its rootfs and shared dir). */
 export function leaks(slot: Slot, id: string): string[] {
-  const out: string[] = [];
-  for (const e of rootEntries(slot.root)) out.push(`state: ${path.join(slot.root, e)}`);
-  for (const d of cgroupDirsOf(id)) out.push(`cgroup: ${d}`);
-  for (const pid of processesMentioning([`${CGROUP_PARENT}/${id}\n`, `${CGROUP_PARENT}/${id}/`, slot.bundle, slot.rootfs])) out.push(`process: ${pid} ${describePid(pid)}`);
-  for (const m of [...hostMountsMentioning(slot.bundle), ...hostMountsMentioning(slot.rootfs), ...hostMountsMentioning(slot.shared)]) out.push(`mount: ${m}`);
-  return out;
-}
-
-function describePid(pid: number): string {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.indexOf('('), stat.lastIndexOf(')') + 3);
-  } catch {
-    return '(gone)';
-  }
+  return leftovers({ root: slot.root, id, bundle: slot.bundle }, { processPaths: [slot.rootfs], mountPaths: [slot.rootfs, slot.shared] });
 }
 
 /** Removes this process's (empty) cgroup parent in every hierarchy, once all containers are gone. */

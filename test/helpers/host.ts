@@ -36,17 +36,27 @@ export function hostMountsMentioning(needle: string): string[] {
     .filter((l) => l.includes(needle));
 }
 
+/** `(comm) S` of a pid from /proc/PID/stat, to tell a leftover process by; `(gone)` if it has exited. */
+export function describePid(pid: number): string {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.indexOf('('), stat.lastIndexOf(')') + 3);
+  } catch {
+    return '(gone)';
+  }
+}
+
 /**
  * Everything a container left on the host: state under its --root, cgroup directories,
- * processes (in its cgroup, or rooted or working in its bundle), mounts of its bundle. An
- * empty list means nothing.
+ * processes (in its cgroup, or rooted, working or named in its bundle or `processPaths`),
+ * mounts of its bundle or `mountPaths`. An empty list means nothing.
  */
-export function leftovers(c: TestContainer): string[] {
+export function leftovers(c: { root: string; id: string; bundle: string }, more: { processPaths?: string[]; mountPaths?: string[] } = {}): string[] {
   const out: string[] = [];
   for (const e of rootEntries(c.root)) out.push(`state: ${path.join(c.root, e)}`);
   for (const d of cgroupDirsOf(c.id)) out.push(`cgroup: ${d}`);
-  for (const pid of processesMentioning([`${CGROUP_PARENT}/${c.id}\n`, `${CGROUP_PARENT}/${c.id}/`, c.bundle])) out.push(`process: ${pid}`);
-  for (const m of hostMountsMentioning(c.bundle)) out.push(`mount: ${m}`);
+  for (const pid of processesMentioning([`${CGROUP_PARENT}/${c.id}\n`, `${CGROUP_PARENT}/${c.id}/`, c.bundle, ...(more.processPaths ?? [])])) out.push(`process: ${pid} ${describePid(pid)}`);
+  for (const m of [c.bundle, ...(more.mountPaths ?? [])].flatMap(hostMountsMentioning)) out.push(`mount: ${m}`);
   return out;
 }
 
