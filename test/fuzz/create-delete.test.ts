@@ -10,11 +10,11 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { CGROUP_PARENT, rootSkipReason } from '../helpers/container';
+import { CGROUP_PARENT, removeCgroupParent, rootSkipReason } from '../helpers/container';
 import { lastLogEntry, runTsrunc } from '../helpers/tsrunc';
 import { fuzz } from './fuzz';
 import { buildHostSpec, hostSpecChoices, type HostSpecChoices } from './host-spec';
-import { leaks, makeSlots, removeCgroupParent, type Slot } from './lifecycle';
+import { leaks, makeSlots, type Slot } from './lifecycle';
 import { runTsruncAsync } from './proc';
 import { cleanExit, validateVerdict } from './verdict';
 

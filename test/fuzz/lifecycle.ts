@@ -1,11 +1,10 @@
 // Shared parts of the root fuzz tests: slots (a private --root, a bundle, a copy of the busybox
-// rootfs and a shared dir each, so that two containers can run side by side), a leak check
-// after a container is gone, and the removal of this process's cgroup parent at the end.
+// rootfs and a shared dir each, so that two containers can run side by side) and a leak check
+// after a container is gone.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { removeCgroupTree } from '../helpers/cgroup-tree';
-import { CGROUP_PARENT, busyboxRootfs } from '../helpers/container';
+import { busyboxRootfs } from '../helpers/container';
 import { leftovers } from '../helpers/host';
 import { tempDir, type Teardownable } from '../helpers/tsrunc';
 
@@ -41,10 +40,4 @@ export function makeSlots(t: Teardownable, n: number, prefix: string): Slot[] {
 /** What a container `id` left on the host, in its slot: state, cgroups, processes, mounts (also of its rootfs and shared dir). */
 export function leaks(slot: Slot, id: string): string[] {
   return leftovers({ root: slot.root, id, bundle: slot.bundle }, { processPaths: [slot.rootfs], mountPaths: [slot.rootfs, slot.shared] });
-}
-
-/** Removes this process's (empty) cgroup parent in every hierarchy, once all containers are gone. */
-export function removeCgroupParent(): void {
-  // a leftover: the test that made it reports it
-  removeCgroupTree(CGROUP_PARENT);
 }

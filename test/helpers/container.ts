@@ -31,8 +31,8 @@ export function busyboxRootfs(t: Teardownable): string {
 /** Cgroup parent of every container of this test process, removed at the end. */
 export const CGROUP_PARENT = `/tsrunc-test-${process.pid}`;
 
-function removeCgroupParent(): void {
-  // a leftover is reported by the test that checks for leaks
+/** Removes CGROUP_PARENT (empty once every container is gone) in every hierarchy; a leftover is reported by the test that checks for leaks. */
+export function removeCgroupParent(): void {
   removeCgroupTree(CGROUP_PARENT);
 }
 
