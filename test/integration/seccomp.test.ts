@@ -49,6 +49,32 @@ t.test("docker's default profile runs busybox sh normally", { skip: skip || (cli
   t.match(r.stdout, /unshare-refused/, "docker's profile refuses unshare(CLONE_NEWUSER) without CAP_SYS_ADMIN");
 });
 
+t.test('a profile that refuses execveat (runc never calls it) still runs the container', { skip }, async (t) => {
+  const denyExecveat: Seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['execveat'], action: 'SCMP_ACT_ERRNO' }] };
+  for (const noNewPrivileges of [true, false]) {
+    const r = runContainer(t, (s) => {
+      s.process!.noNewPrivileges = noNewPrivileges;
+      s.linux!.seccomp = denyExecveat;
+      s.process!.args = ['sh', '-c', 'echo ran'];
+    });
+    t.equal(r.status, 0, `no_new_privs ${noNewPrivileges}: ${r.stderr}`);
+    t.equal(r.stdout, 'ran\n');
+  }
+  // Without a /proc in the container the sealed dmz has no path either: start says why,
+  // instead of the process dying without a word.
+  const c = testContainer(t, (s) => {
+    s.linux!.seccomp = denyExecveat;
+    s.mounts = s.mounts!.filter((m) => m.destination !== '/proc');
+    s.linux!.maskedPaths = [];
+    s.linux!.readonlyPaths = [];
+    s.process!.args = ['true'];
+  });
+  t.equal(c.tsrunc(['create', c.id]).status, 0);
+  const start = c.tsrunc(['start', c.id]);
+  t.equal(start.status, 1);
+  t.match(start.stderr, /starting container process: exec of the dmz: Operation not permitted/);
+});
+
 t.test("exec runs under the container's filter", { skip }, async (t) => {
   const c = testContainer(t, (s) => (s.linux!.seccomp = denyMkdir('SCMP_ACT_ERRNO')));
   t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
