@@ -73,10 +73,10 @@ export function notImplemented(what: string): TsruncError {
  * How `exec` fails once its arguments are parsed: as runc, exit status 255 (so that a caller
  * can tell it from the process's own exit status) and "exec failed: " before the reason.
  */
-export function execFailed(err: unknown): unknown {
+export function execFailed(err: unknown): TsruncError {
   if (err instanceof ConfigError) return new ConfigError(err.context.file ?? 'process', err.problems, EXEC_FAILED_STATUS);
   if (err instanceof TsruncError) return new TsruncError(err.kind, `exec failed: ${err.message}`, { ...err.context, cause: err.context.cause ?? err }, EXEC_FAILED_STATUS);
-  return err;
+  return new TsruncError('system', `exec failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }, EXEC_FAILED_STATUS);
 }
 
 export const EXEC_FAILED_STATUS = 255;

@@ -147,11 +147,15 @@ export class Runtime {
       throw err;
     }
     if (signals === undefined) return 0;
-    const status = await waitForInit(state.pid, signals);
-    // Deleted first: what is left of the container dies, and the pty closes for the relay.
-    if (!opts.keep) this.deleteQuietly(opts.id);
-    await relay?.close();
-    return exitCodeOf(status);
+    try {
+      const status = await waitForInit(state.pid, signals);
+      // Deleted first: what is left of the container dies, and the pty closes for the relay.
+      if (!opts.keep) this.deleteQuietly(opts.id);
+      await relay?.close();
+      return exitCodeOf(status);
+    } finally {
+      signals.stop();
+    }
   }
 
   /** Runs a process in the container; resolves with its exit status (0 when detached). */

@@ -173,7 +173,11 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
     handle.release();
   }
   if (signals === undefined) return 0;
-  const status = await waitForInit(session.pid, signals);
-  await relay?.close();
-  return exitCodeOf(status);
+  try {
+    const status = await waitForInit(session.pid, signals);
+    await relay?.close();
+    return exitCodeOf(status);
+  } finally {
+    signals.stop();
+  }
 }

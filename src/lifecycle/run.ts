@@ -41,6 +41,21 @@ export class SignalForwarder {
     for (const number of this.pending.splice(0)) native().kill(pid, number);
   }
 
+  /**
+   * The process is reaped (its pid may be reused): signals are dropped from now on, but still
+   * caught, so that one cannot end tsrunc while it deletes the container or restores the terminal.
+   */
+  drop(): void {
+    this.pid = undefined;
+    this.handlers.forEach((h, sig) => {
+      process.off(sig, h);
+      const ignore = (): void => {};
+      this.handlers.set(sig, ignore);
+      process.on(sig, ignore);
+    });
+    this.pending.length = 0;
+  }
+
   stop(): void {
     for (const [sig, h] of this.handlers) process.off(sig, h);
     this.handlers.clear();
@@ -54,7 +69,7 @@ export function waitForInit(pid: number, signals: SignalForwarder): Promise<Wait
   return new Promise((resolve, reject) => {
     const finish = (result: WaitStatus | Error): void => {
       clearInterval(timer);
-      signals.stop();
+      signals.drop();
       if (result instanceof Error) reject(result);
       else resolve(result);
     };
