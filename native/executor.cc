@@ -81,6 +81,10 @@ static void SendRaw(const char *buf, size_t len) {
   while (rc < 0 && errno == EINTR);
   // After wait-start the channel is exec.fifo, where `start` reads what follows the byte.
   if (rc < 0 && errno == ENOTSOCK) {
+    // A `start` killed meanwhile leaves no reader: EPIPE, not death by SIGPIPE (we _exit next).
+    struct sigaction ign = {};
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ign, NULL);
     do rc = write(g_sync, buf, len);
     while (rc < 0 && errno == EINTR);
   }
@@ -666,7 +670,10 @@ static void DoFindExec(const Step &st) {
     // Checked here, as the process's own user, so that a file without execute permission fails
     // `create` or `exec` (as in runc) instead of the dmz's execve after start. Only EACCES
     // counts: a seccomp profile or an old kernel may refuse the call itself.
-    if (syscall(SYS_faccessat2, AT_FDCWD, name, X_OK, AT_EACCESS) < 0 && errno == EACCES) Fail("exec: no permission to execute it", EACCES);
+    long denied = syscall(SYS_faccessat2, AT_FDCWD, name, X_OK, AT_EACCESS);
+    // (before Linux 5.8: the ids are already the process's own, real and effective alike)
+    if (denied < 0 && errno == ENOSYS) denied = access(name, X_OK);
+    if (denied < 0 && errno == EACCES) Fail("exec: no permission to execute it", EACCES);
 #endif
     return;
   }

@@ -26,6 +26,7 @@ export const EXEC_FIFO = 'exec.fifo';
 export const STARTING = 'starting';
 const INCOMPLETE = 'incomplete';
 const TOMBSTONE_MARK = '@deleted.';
+const TOMBSTONE_NAME = /^[\w+,.-]+@deleted\.\d+\.\d+$/;
 const ROOT_LOCK_WAIT_MS = 30_000;
 
 /** What tsrunc keeps about a container between commands. */
@@ -178,11 +179,11 @@ export class StateStore {
       return;
     }
     for (const name of names) {
-      if (!name.includes(TOMBSTONE_MARK)) continue;
+      if (!TOMBSTONE_NAME.test(name)) continue;
       const dir = path.join(this.root, name);
       let fd: number | undefined;
       try {
-        fd = fs.openSync(path.join(dir, LOCK_FILE), fs.constants.O_RDONLY);
+        fd = fs.openSync(path.join(dir, LOCK_FILE), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW);
         native().flock(fd, true, false);
       } catch (err) {
         // Held: its delete is still at work.
@@ -251,6 +252,9 @@ export class StateStore {
    */
   removeDebris(id: string): boolean {
     checkContainerId(id);
+    // (each tombstone's own lock protects a delete still at work: no root lock needed)
+    this.removeStaleTombstones();
+    if (!fs.existsSync(this.containerDir(id))) return false;
     let rootLock: number;
     try {
       rootLock = this.lockRoot(id);
@@ -258,8 +262,7 @@ export class StateStore {
       return false;
     }
     try {
-      this.removeStaleTombstones();
-      return fs.existsSync(this.containerDir(id)) && this.removeIfDebris(id);
+      return this.removeIfDebris(id);
     } finally {
       fs.closeSync(rootLock);
     }
@@ -320,21 +323,29 @@ export class StateStore {
   open(id: string, mode: LockMode): ContainerHandle {
     checkContainerId(id);
     const dir = this.containerDir(id);
-    let fd: number;
-    try {
-      fd = openLock(dir, mode, false);
-    } catch (err) {
-      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) throw notFound(id);
-      throw systemError('locking container state', err, id);
+    for (let attempt = 0; ; attempt++) {
+      let fd: number;
+      try {
+        fd = openLock(dir, mode, false);
+      } catch (err) {
+        if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) throw notFound(id);
+        throw systemError('locking container state', err, id);
+      }
+      const handle = new ContainerHandle(this, id, fd);
+      // A delete we waited behind may have moved the directory away, and a create may have
+      // made the id again since: the lock we hold must be the one at the id's path now.
+      if (!sameFile(fd, path.join(dir, LOCK_FILE))) {
+        handle.release();
+        if (attempt < 3) continue;
+        throw notFound(id);
+      }
+      if (!handle.exists()) {
+        handle.release();
+        throw notFound(id);
+      }
+      if (mode === 'exclusive') handle.removeStaleTemps();
+      return handle;
     }
-    const handle = new ContainerHandle(this, id, fd);
-    // The directory may have been removed by a delete we waited behind.
-    if (!handle.exists()) {
-      handle.release();
-      throw notFound(id);
-    }
-    if (mode === 'exclusive') handle.removeStaleTemps();
-    return handle;
   }
 
   /** Container ids present in the root, sorted. */
@@ -346,7 +357,18 @@ export class StateStore {
       if (isErrno(err, 'ENOENT')) return [];
       throw systemError(`reading state root ${this.root}`, err);
     }
-    return names.filter((n) => !n.includes(TOMBSTONE_MARK) && fs.existsSync(path.join(this.root, n, STATE_FILE))).sort();
+    return names.filter((n) => !TOMBSTONE_NAME.test(n) && fs.existsSync(path.join(this.root, n, STATE_FILE))).sort();
+  }
+}
+
+/** Whether `fd` is the file at `file` now (not one renamed or removed since it was opened). */
+function sameFile(fd: number, file: string): boolean {
+  try {
+    const held = fs.fstatSync(fd);
+    const now = fs.statSync(file);
+    return held.ino === now.ino && held.dev === now.dev;
+  } catch {
+    return false;
   }
 }
 
