@@ -142,19 +142,14 @@ export class Runtime {
         await relay?.close();
         throw err;
       }
-    } catch (err) {
-      signals?.stop();
-      throw err;
-    }
-    if (signals === undefined) return 0;
-    try {
+      if (signals === undefined) return 0;
       const status = await waitForInit(state.pid, signals);
       // Deleted first: what is left of the container dies, and the pty closes for the relay.
       if (!opts.keep) this.deleteQuietly(opts.id);
       await relay?.close();
       return exitCodeOf(status);
     } finally {
-      signals.stop();
+      signals?.stop();
     }
   }
 

@@ -123,61 +123,58 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
   let relay: ConsoleRelay | undefined;
   let signals: SignalForwarder | undefined;
   try {
-    faultPoint('exec:locked');
-    const record = handle.read();
-    const status = computeStatus(record, handle.dir);
-    if (status === 'stopped') throw new TsruncError('state', 'cannot exec in a stopped container', { containerId: id });
-    if (status === 'paused' && !opts.ignorePaused) throw new TsruncError('state', 'cannot exec in a paused container', { containerId: id });
-    if (status === 'created') throw new TsruncError('state', 'cannot exec in a container that has not started', { containerId: id });
-    const tty = opts.process.terminal === true;
-    const consoleFds: Partial<Record<FdRole, number>> = {};
-    let relayEnd: number | undefined;
-    if (tty && opts.consoleSocket !== undefined) consoleFds['console-socket'] = connectSocket(opts.consoleSocket, 'the console socket', id);
-    else if (tty && !opts.detach) {
-      const [mine, theirs] = native().socketPair();
-      relayEnd = mine;
-      consoleFds['console-socket'] = theirs;
-    }
-    const cgroupPaths = execCgroupPaths(record.cgroupPaths, opts.subCgroups ?? [], detectHierarchies(), id);
-    const plan = execPlan(record, opts, consoleFds['console-socket'] !== undefined);
-    if (!opts.detach) {
-      native().setSubreaper(true);
-      signals = new SignalForwarder(relayEnd !== undefined);
-    }
-    session = new ChildSession(plan, id, 'exec:spawned');
     try {
-      session.run(consoleFds, (tag, childPid, fd) => {
-        if (tag === 'cgroup') {
-          joinCgroups(cgroupPaths, childPid);
-          faultPoint('exec:cgroup');
-        } else if (tag === 'seccomp' && fd !== undefined) {
-          const seccomp = record.config.linux?.seccomp;
-          const state = { ...stateDocument(record, status, ownerOf(handle.dir)), pid: session.pid };
-          forwardSeccompListener(seccomp?.listenerPath ?? '', fd, state, seccomp?.listenerMetadata);
-        } else throw new TsruncError('system', `unexpected sync point ${tag} in exec`, { containerId: id });
-        return undefined;
-      });
-      if (relayEnd !== undefined) relay = new ConsoleRelay(native().recvFd(relayEnd));
-    } catch (err) {
-      session.kill();
-      throw err;
+      faultPoint('exec:locked');
+      const record = handle.read();
+      const status = computeStatus(record, handle.dir);
+      if (status === 'stopped') throw new TsruncError('state', 'cannot exec in a stopped container', { containerId: id });
+      if (status === 'paused' && !opts.ignorePaused) throw new TsruncError('state', 'cannot exec in a paused container', { containerId: id });
+      if (status === 'created') throw new TsruncError('state', 'cannot exec in a container that has not started', { containerId: id });
+      const tty = opts.process.terminal === true;
+      const consoleFds: Partial<Record<FdRole, number>> = {};
+      let relayEnd: number | undefined;
+      if (tty && opts.consoleSocket !== undefined) consoleFds['console-socket'] = connectSocket(opts.consoleSocket, 'the console socket', id);
+      else if (tty && !opts.detach) {
+        const [mine, theirs] = native().socketPair();
+        relayEnd = mine;
+        consoleFds['console-socket'] = theirs;
+      }
+      const cgroupPaths = execCgroupPaths(record.cgroupPaths, opts.subCgroups ?? [], detectHierarchies(), id);
+      const plan = execPlan(record, opts, consoleFds['console-socket'] !== undefined);
+      if (!opts.detach) {
+        native().setSubreaper(true);
+        signals = new SignalForwarder(relayEnd !== undefined);
+      }
+      session = new ChildSession(plan, id, 'exec:spawned');
+      try {
+        session.run(consoleFds, (tag, childPid, fd) => {
+          if (tag === 'cgroup') {
+            joinCgroups(cgroupPaths, childPid);
+            faultPoint('exec:cgroup');
+          } else if (tag === 'seccomp' && fd !== undefined) {
+            const seccomp = record.config.linux?.seccomp;
+            const state = { ...stateDocument(record, status, ownerOf(handle.dir)), pid: session.pid };
+            forwardSeccompListener(seccomp?.listenerPath ?? '', fd, state, seccomp?.listenerMetadata);
+          } else throw new TsruncError('system', `unexpected sync point ${tag} in exec`, { containerId: id });
+          return undefined;
+        });
+        if (relayEnd !== undefined) relay = new ConsoleRelay(native().recvFd(relayEnd));
+      } catch (err) {
+        session.kill();
+        throw err;
+      } finally {
+        if (relayEnd !== undefined) fs.closeSync(relayEnd);
+      }
+      if (opts.pidFile !== undefined) writePidFile(opts.pidFile, session.pid);
+      faultPoint('exec:ready');
     } finally {
-      if (relayEnd !== undefined) fs.closeSync(relayEnd);
+      handle.release();
     }
-    if (opts.pidFile !== undefined) writePidFile(opts.pidFile, session.pid);
-    faultPoint('exec:ready');
-  } catch (err) {
-    signals?.stop();
-    throw err;
-  } finally {
-    handle.release();
-  }
-  if (signals === undefined) return 0;
-  try {
+    if (signals === undefined) return 0;
     const status = await waitForInit(session.pid, signals);
     await relay?.close();
     return exitCodeOf(status);
   } finally {
-    signals.stop();
+    signals?.stop();
   }
 }

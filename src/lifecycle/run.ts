@@ -18,6 +18,7 @@ const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 
  */
 export class SignalForwarder {
   private pid: number | undefined;
+  private reaped = false;
   private readonly pending: number[] = [];
   private readonly handlers = new Map<NodeJS.Signals, () => void>();
 
@@ -27,6 +28,7 @@ export class SignalForwarder {
       if (sig === 'SIGWINCH' && withRelay) continue;
       const h = (): void => {
         const number = SIGNAL_NUMBERS[sig] ?? 15;
+        if (this.reaped) return;
         if (this.pid === undefined) this.pending.push(number);
         else native().kill(this.pid, number);
       };
@@ -46,14 +48,7 @@ export class SignalForwarder {
    * caught, so that one cannot end tsrunc while it deletes the container or restores the terminal.
    */
   drop(): void {
-    this.pid = undefined;
-    this.handlers.forEach((h, sig) => {
-      process.off(sig, h);
-      const ignore = (): void => {};
-      this.handlers.set(sig, ignore);
-      process.on(sig, ignore);
-    });
-    this.pending.length = 0;
+    this.reaped = true;
   }
 
   stop(): void {
