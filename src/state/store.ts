@@ -181,17 +181,10 @@ export class StateStore {
     for (const name of names) {
       if (!TOMBSTONE_NAME.test(name)) continue;
       const dir = path.join(this.root, name);
-      let fd: number | undefined;
-      try {
-        fd = fs.openSync(path.join(dir, LOCK_FILE), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW);
-        native().flock(fd, true, false);
-      } catch (err) {
-        // Held: its delete is still at work.
-        if (!isErrno(err, 'ENOENT')) {
-          if (fd !== undefined) fs.closeSync(fd);
-          continue;
-        }
-      }
+      // Held: its delete is still at work.
+      const lock = lockIfFree(path.join(dir, LOCK_FILE));
+      if (lock === 'held') continue;
+      const fd = lock === 'absent' ? undefined : lock;
       try {
         fs.rmSync(dir, { recursive: true, force: true });
       } catch {
@@ -300,16 +293,10 @@ export class StateStore {
     if (fs.existsSync(path.join(dir, STATE_FILE))) return false;
     // A reserve() without a record, released, keeps its id: it has a lock file and no mark.
     if (fs.existsSync(path.join(dir, LOCK_FILE)) && !fs.existsSync(path.join(dir, INCOMPLETE))) return false;
-    let fd: number | undefined;
-    try {
-      fd = fs.openSync(path.join(dir, LOCK_FILE), fs.constants.O_RDONLY);
-      native().flock(fd, true, false);
-    } catch (err) {
-      if (fd !== undefined) fs.closeSync(fd);
-      // A holder (a delete finishing, or a reserve without a record) means it is not debris.
-      if (!isErrno(err, 'ENOENT')) return false;
-      fd = undefined;
-    }
+    // A holder (a delete finishing, or a reserve without a record) means it is not debris.
+    const lock = lockIfFree(path.join(dir, LOCK_FILE));
+    if (lock === 'held') return false;
+    const fd = lock === 'absent' ? undefined : lock;
     try {
       if (fs.existsSync(path.join(dir, STATE_FILE))) return false;
       step(`removing what a killed command left in ${dir}`, id, () => fs.rmSync(dir, { recursive: true, force: true }));
@@ -358,6 +345,23 @@ export class StateStore {
       throw systemError(`reading state root ${this.root}`, err);
     }
     return names.filter((n) => !TOMBSTONE_NAME.test(n) && fs.existsSync(path.join(this.root, n, STATE_FILE))).sort();
+  }
+}
+
+/**
+ * An exclusive flock on a lock file nobody holds: its fd; 'absent' when there is no such file;
+ * 'held' when someone holds it (or it cannot be opened or locked). Never waits: opened
+ * non-blocking (a fifo put there would block an open), and not through a symlink.
+ */
+function lockIfFree(file: string): number | 'absent' | 'held' {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW);
+    native().flock(fd, true, false);
+    return fd;
+  } catch (err) {
+    if (fd !== undefined) fs.closeSync(fd);
+    return isErrno(err, 'ENOENT') ? 'absent' : 'held';
   }
 }
 
