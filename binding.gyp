@@ -10,10 +10,11 @@
       "cflags_cc!": ["-fno-rtti"]
     },
     {
-      "target_name": "tsrunc-dmz",
+      "target_name": "tsrunc-init",
       "type": "executable",
-      "sources": ["native/dmz.c"],
-      "cflags": ["-O2", "-Wall"],
+      "sources": ["native/init/init.cc", "native/init/in-root.cc", "native/init/steps.cc"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fno-exceptions", "-O2"],
       "ldflags": ["-static", "-s"]
     }
   ]

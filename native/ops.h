@@ -1,6 +1,17 @@
-// The executor's instruction set. Each step of a plan is {op, strings[], numbers[]};
-// src/plan/wire.ts holds the same table (a unit test checks the two agree).
+// The executor's instruction set. Each step of a plan is {op, strings[], numbers[], blob};
+// src/plan/wire.ts holds the same table and encodes plans in the layout below
+// (test/unit/wire.test.ts fails when the two disagree).
+//
+// A plan, as tsrunc-init reads it from its plan fd (little-endian):
+//   PLAN_MAGIC, u32 PLAN_VERSION, u32 base (first fd slot), u32 slots, u32 step count, then per
+//   step: u32 op, u32 string count, u32 number count, u32 blob length; each string as u32 length
+//   (PLAN_NULL_STRING: a list separator) and its bytes (never a NUL); each number as i64; the blob.
 #pragma once
+
+#define PLAN_MAGIC "TSRUNCPL"
+#define PLAN_MAGIC_LEN 8
+#define PLAN_VERSION 2
+#define PLAN_NULL_STRING 0xFFFFFFFFu
 
 namespace tsrunc {
 
@@ -36,12 +47,14 @@ enum Op {
   OP_USER = 27,            // n[0]=uid n[1]=gid n[2..]=additional gids; n[1] < 0 never
   OP_CAPS = 28,            // n[0..9]= lo,hi of bounding, effective, permitted, inheritable, ambient
                            // n[10]= phase: 1 bounding set (before the uid changes), 2 the other sets
+                           // n[11]= the host's cap_last_cap (read by the runtime, never in the rootfs)
   OP_NO_NEW_PRIVS = 29,    //
   OP_HOOK = 30,            // s[0]=name s[1]=path s[2..]=args then env, n[0]=argc n[1]=envc n[2]=timeout secs n[3]=state index
   OP_FIND_EXEC = 31,       // s[0]=argv0 s[1]=PATH value
   OP_READY = 32,           // tell the parent setup is done and close the sync socket
-  OP_WAIT_START = 33,      // n[0]=fifo fd slot: block until `start`, then write one byte
-  OP_EXEC = 34,            // s[0..argc-1]=argv s[argc..]=env n[0]=argc n[1]=dmz fd slot (-1: exec directly)
+  OP_WAIT_START = 33,      // n[0]=fifo fd slot: block until `start` (opening it through the container's
+                           // /proc, see OP_OPEN_PROC), then write one byte
+  OP_EXEC = 34,            // s[0..argc-1]=argv, a separator, s[argc+1..]=env n[0]=argc
   OP_CLOSE_FDS = 35,       // n[0]=first fd that must not survive exec
   OP_DUMPABLE = 36,        // n[0]=0|1
   OP_PERSONALITY = 37,     // n[0]=persona
@@ -49,6 +62,7 @@ enum Op {
   OP_IOPRIO = 39,          // n[0]=ioprio value
   OP_SESSION_KEYRING = 40, // s[0]=name: join a new session keyring
   OP_SECCOMP = 41,         // b=BPF program (struct sock_filter[]) n[0]=seccomp(2) flags
+  OP_OPEN_PROC = 42,       // open the container's /proc (must be procfs) for OP_WAIT_START
   OP_COUNT
 };
 

@@ -121,13 +121,14 @@ static Napi::Value SetWinsize(const Napi::CallbackInfo &info) {
 }
 
 // sealedCopy(path) -> fd of a memfd holding the file's bytes, sealed against any change
-// (close-on-exec). The executor execs the dmz from it.
+// (close-on-exec), named after the file. The executor execs tsrunc-init from it.
 static Napi::Value SealedCopy(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   std::string path = info[0].As<Napi::String>().Utf8Value();
   int src = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (src < 0) return ThrowErrno(env, "open", errno);
-  int mem = memfd_create("tsrunc-dmz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  const char *slash = strrchr(path.c_str(), '/');
+  int mem = memfd_create(slash ? slash + 1 : path.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (mem < 0) {
     int err = errno;
     close(src);

@@ -1,12 +1,15 @@
-// The parent's side of the executor protocol (native/executor.cc), for any plan: spawn the
-// child, answer its sync points, learn the pid of the process it becomes, and turn an
-// "error INDEX CODE text" message back into the failed step's description.
+// The parent's side of the executor protocol (native/init/init.cc), for any plan: start
+// tsrunc-init on it, answer its sync points, learn the pid of the process it becomes, and turn an
+// "error INDEX CODE text" message back into the failed step's description. Once the child has
+// joined or created the container's namespaces, what it says is not trusted further than it can
+// be checked: a pid it reports must be its own child.
 import * as fs from 'node:fs';
 import { TsruncError, isErrno, systemError } from '../errors';
-import { dmzPath, native } from '../native/addon';
+import { initPath, native } from '../native/addon';
 import { describeStep, type FdRole, type Plan } from '../plan/steps';
 import type { State } from '../spec/types';
-import { lowerStep } from '../plan/wire';
+import { encodePlan } from '../plan/wire';
+import { readProcStat } from '../state/proc';
 import { faultPoint, type FaultPoint } from './faults';
 import { sleepMs } from '../util/sleep';
 
@@ -29,26 +32,32 @@ export class ChildSession {
   ) {}
 
   /**
-   * Spawns the child with the given fds on the slots the plan names (the sync socket and the
-   * sealed dmz are made here), then converses until "ready". The fds given are closed in this
-   * process once passed on.
+   * Starts tsrunc-init with the given fds on the slots the plan names (the sync socket is made
+   * here), then converses until "ready". The fds given are closed in this process once passed on.
    */
   run(given: Partial<Record<FdRole, number>>, onSync: SyncHandler): void {
     const n = native();
+    const encoded = encodePlan(this.plan);
     const [parentFd, childFd] = n.socketPair();
     this.syncFd = parentFd;
     this.parentFds.push(parentFd);
     const fds: Partial<Record<FdRole, number>> = { ...given, sync: childFd };
-    if (this.plan.fds.includes('dmz')) fds.dmz = n.sealedCopy(dmzPath());
-    const all = this.plan.fds.map((role) => {
-      const fd = fds[role];
-      if (fd === undefined) throw new TsruncError('system', `no fd for the ${role} slot`, { containerId: this.containerId });
-      return fd;
-    });
+    if (this.plan.fds[0] !== 'sync') throw new TsruncError('system', 'the sync socket must be the first fd slot', { containerId: this.containerId });
+    const all: number[] = [];
     try {
-      this.childPid = n.spawn(this.plan.steps.map(lowerStep), all, this.plan.preserveFds);
+      for (const role of this.plan.fds) {
+        const fd = fds[role];
+        if (fd === undefined) throw new TsruncError('system', `no fd for the ${role} slot`, { containerId: this.containerId });
+        all.push(fd);
+      }
+      const init = n.sealedCopy(initPath());
+      try {
+        this.childPid = n.spawn(encoded, all, this.plan.preserveFds, init);
+      } finally {
+        fs.closeSync(init);
+      }
     } finally {
-      for (const fd of all) fs.closeSync(fd);
+      for (const fd of new Set([...Object.values(fds)])) if (fd !== undefined) fs.closeSync(fd);
     }
     this.pid = this.childPid;
     try {
@@ -103,15 +112,25 @@ export class ChildSession {
           if (passedFd !== undefined) fs.closeSync(passedFd);
         }
         try {
-          n.sendMessage(this.syncFd, payload === undefined ? 'ack' : `ack ${payload}`);
+          if (payload === undefined) n.sendMessage(this.syncFd, 'ack');
+          else {
+            // Data of any size goes as a file with the ack, not inside one datagram.
+            const data = n.sealedData(Buffer.from(payload));
+            try {
+              n.sendWithFd(this.syncFd, 'ack', data);
+            } finally {
+              fs.closeSync(data);
+            }
+          }
         } catch (err) {
           // The child died while we answered it (killed from outside).
           if (isErrno(err, 'EPIPE') || isErrno(err, 'ECONNRESET')) throw this.unexpectedExit();
           throw err;
         }
       } else if (verb === 'pid') {
-        this.pid = Number(arg);
-        n.waitPid(this.childPid, false); // the intermediate exits right after forking
+        this.pid = this.checkedChild(arg);
+        n.sendMessage(this.syncFd, 'ack');
+        n.waitPid(this.childPid, false); // the intermediate exits once it has the ack
       } else if (verb === 'ready') {
         return;
       } else if (verb === 'error') {
@@ -122,8 +141,22 @@ export class ChildSession {
     }
   }
 
+  /**
+   * The pid the child reports after its fork. By then it is inside the container's namespaces,
+   * where another process could have taken it over: the pid must be a live child of the process
+   * we started (which waits for our ack before it exits), never any other process of the host.
+   */
+  private checkedChild(arg: string): number {
+    const pid = /^[1-9]\d{0,9}$/.test(arg) ? Number(arg) : NaN;
+    const stat = Number.isSafeInteger(pid) ? readProcStat(pid) : undefined;
+    if (stat === undefined || stat.ppid !== this.childPid) {
+      throw new TsruncError('system', `the executor reported pid ${JSON.stringify(arg.slice(0, 16))}, which is not its child`, { containerId: this.containerId });
+    }
+    return pid;
+  }
+
   private stepError(arg: string): TsruncError {
-    const m = /^(\d+) (\S+) (.*)$/s.exec(arg);
+    const m = /^(-?\d+) (\S+) (.*)$/s.exec(arg);
     if (m === null) return new TsruncError('system', `container process failed: ${arg}`, { containerId: this.containerId });
     const step = this.plan.steps[Number(m[1])];
     return new TsruncError('system', `${step === undefined ? 'container process' : describeStep(step)}: ${m[3]}`, { containerId: this.containerId, step: step?.op });

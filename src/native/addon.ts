@@ -2,7 +2,6 @@
 // here; nothing else in src/ touches the binding object directly.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { WireStep } from '../plan/wire';
 
 export interface WaitStatus {
   pid: number;
@@ -20,8 +19,14 @@ export interface NativeBinding {
   connectUnix(socketPath: string): number;
   /** kill(2); false when the process does not exist. */
   kill(pid: number, signal: number): boolean;
-  /** Forks a child that runs `steps`; `fds` land on fd slots 3+preserve+i. Returns its pid. */
-  spawn(steps: WireStep[], fds: number[], preserve: number): number;
+  /**
+   * Starts tsrunc-init (exec'd at once from `initFd`, a sealed memfd) on the encoded `plan`;
+   * `fds` land on fd slots 3+preserve+i, everything else of this process is closed in the child.
+   * Returns its pid (a child of this process).
+   */
+  spawn(plan: Buffer, fds: number[], preserve: number, initFd: number): number;
+  /** A sealed memfd holding `data` (close-on-exec), to send with a message. */
+  sealedData(data: Buffer): number;
   /** A SOCK_SEQPACKET pair [parent end, child end], close-on-exec. */
   socketPair(): [number, number];
   /** One message; "" at EOF; null when nothing came within timeoutMs; {text, fd} when it carries an fd. */
@@ -61,9 +66,9 @@ function addonPath(): string {
   return candidates[0] as string;
 }
 
-/** The dmz executable built beside the addon (see native/dmz.c). */
-export function dmzPath(): string {
-  return path.join(path.dirname(addonPath()), 'tsrunc-dmz');
+/** tsrunc-init, built beside the addon (native/init/): what sets up or joins a container. */
+export function initPath(): string {
+  return path.join(path.dirname(addonPath()), 'tsrunc-init');
 }
 
 export function native(): NativeBinding {

@@ -22,7 +22,6 @@ const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cg
 export function buildExecPlan(opts: ExecPlanOptions): Plan {
   const fds: FdRole[] = ['sync'];
   if (opts.consoleSocket) fds.push('console-socket');
-  fds.push('dmz');
   const steps: PlanStep[] = [{ op: 'sync', tag: 'cgroup' }];
   for (const ns of JOIN_ORDER) {
     const p = opts.namespacePaths[ns];
@@ -39,6 +38,6 @@ export function buildExecPlan(opts: ExecPlanOptions): Plan {
   if (problems.length > 0) throw new ConfigError('process', problems);
   steps.push(...procSteps, { op: 'ready' });
   if (lateSeccomp !== undefined) steps.push(lateSeccomp);
-  steps.push({ op: 'exec', args: proc.args ?? [], env: proc.env ?? [], dmzSlot: fds.indexOf('dmz') });
+  steps.push({ op: 'exec', args: proc.args ?? [], env: proc.env ?? [] });
   return { containerId: opts.id, rootfs: opts.rootfs, preserveFds: opts.preserveFds, fds, steps };
 }

@@ -68,7 +68,6 @@ class Planner {
     this.newNs = new Set(nss.filter((n) => !n.path).map((n) => n.type));
     this.joinNs = new Map(nss.filter((n) => n.path).map((n) => [n.type, n.path as string]));
     if (opts.consoleSocket) this.fds.push('console-socket');
-    this.fds.push('dmz');
   }
 
   private add(...steps: PlanStep[]): void {
@@ -275,6 +274,9 @@ class Planner {
     for (const p of this.spec.linux?.maskedPaths ?? []) this.add({ op: 'mask-path', path: p });
     if (this.spec.root?.readonly === true) this.add({ op: 'remount-root-ro' });
     if (this.finalPropagation !== undefined) this.add(this.finalPropagation);
+    // The init reopens exec.fifo through the container's own /proc at start: checked now, so that
+    // a container without procfs at /proc fails create, not start (runc refuses it too).
+    this.add({ op: 'open-proc' });
   }
 
   private processAttributes(): void {
@@ -300,7 +302,7 @@ class Planner {
       this.add({ op: 'hook', hook: 'startContainer', index: i, path: h.path, args: h.args ?? [], env: h.env ?? [], timeout: h.timeout ?? 0, stateIndex: 1 }),
     );
     if (lateSeccomp !== undefined) this.add(lateSeccomp);
-    this.add({ op: 'exec', args, env, dmzSlot: this.fds.indexOf('dmz') });
+    this.add({ op: 'exec', args, env });
   }
 }
 

@@ -7,6 +7,7 @@ import { native } from '../native/addon';
 import { seccompInput } from '../seccomp/profile';
 import { RLIMITS } from '../spec/linux-names';
 import type { Process, Spec } from '../spec/types';
+import { hostCapLastCap } from './host-facts';
 import type { PlanStep } from './steps';
 
 const SCHED_POLICIES: Record<string, number> = { SCHED_OTHER: 0, SCHED_FIFO: 1, SCHED_RR: 2, SCHED_BATCH: 3, SCHED_ISO: 4, SCHED_IDLE: 5, SCHED_DEADLINE: 6 };
@@ -111,6 +112,7 @@ export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions
     permitted: caps?.permitted ?? [],
     inheritable: caps?.inheritable ?? [],
     ambient: caps?.ambient ?? [],
+    lastCap: caps === undefined ? 0 : hostCapLastCap(),
   };
   // The bounding set is dropped while still root; the other sets once the uid has changed.
   if (caps !== undefined) steps.push({ op: 'caps', phase: 'bounding', ...sets });

@@ -53,13 +53,14 @@ export type PlanStep =
   | { op: 'chdir'; path: string }
   | { op: 'umask'; mask: number }
   | { op: 'user'; uid: number; gid: number; additionalGids: number[] }
-  | { op: 'caps'; phase: 'bounding' | 'sets'; bounding: string[]; effective: string[]; permitted: string[]; inheritable: string[]; ambient: string[] }
+  | { op: 'caps'; phase: 'bounding' | 'sets'; bounding: string[]; effective: string[]; permitted: string[]; inheritable: string[]; ambient: string[]; /** The host's cap_last_cap (hostCapLastCap): never read from the rootfs. */ lastCap: number }
   | { op: 'no-new-privs' }
   | { op: 'hook'; hook: HookName; index: number; path: string; args: string[]; env: string[]; timeout: number; stateIndex: number }
   | { op: 'find-exec'; name: string; searchPath: string }
   | { op: 'ready' }
   | { op: 'wait-start'; fifoSlot: number }
-  | { op: 'exec'; args: string[]; env: string[]; dmzSlot?: number }
+  | { op: 'open-proc' }
+  | { op: 'exec'; args: string[]; env: string[] }
   | { op: 'close-fds'; from: number }
   | { op: 'dumpable'; on: boolean }
   | { op: 'personality'; persona: number; domain: string }
@@ -71,7 +72,7 @@ export type PlanStep =
 export type StepOp = PlanStep['op'];
 
 /** The fds the parent hands to the child, in slot order (slot i lands on fd 3+preserve+i). */
-export type FdRole = 'sync' | 'exec-fifo' | 'console-socket' | 'dmz';
+export type FdRole = 'sync' | 'exec-fifo' | 'console-socket';
 
 export interface Plan {
   containerId: string;
@@ -152,7 +153,9 @@ export function describeStep(step: PlanStep): string {
     case 'wait-start':
       return 'waiting for start (exec.fifo)';
     case 'exec':
-      return `executing ${JSON.stringify(step.args)}${step.dmzSlot === undefined ? '' : ' (through the sealed dmz)'}`;
+      return `executing ${JSON.stringify(step.args)}`;
+    case 'open-proc':
+      return "opening the container's /proc";
     case 'close-fds':
       return `closing every fd from ${step.from} at exec`;
     case 'dumpable':

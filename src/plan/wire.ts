@@ -1,7 +1,9 @@
-// Lowers plan steps to the executor's instruction form: {op, s: strings, n: numbers}. The
-// opcode numbers and argument layouts are those of native/ops.h.
+// Lowers plan steps to the executor's instruction form: {op, s: strings, n: numbers}, and
+// encodes a whole plan in the bytes tsrunc-init reads. The opcode numbers, argument layouts and
+// the byte layout are those of native/ops.h (test/unit/wire.test.ts checks that they agree).
+import { TsruncError } from '../errors';
 import { NAMESPACES, capabilityNumber } from '../spec/linux-names';
-import type { PlanStep, StepOp } from './steps';
+import { describeStep, type Plan, type PlanStep, type StepOp } from './steps';
 
 export const OPCODES: Record<StepOp, number> = {
   sync: 1,
@@ -45,6 +47,7 @@ export const OPCODES: Record<StepOp, number> = {
   ioprio: 39,
   'session-keyring': 40,
   seccomp: 41,
+  'open-proc': 42,
 };
 
 /** A step as the addon reads it; null in `s` separates lists (argv from env). */
@@ -122,7 +125,7 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'user':
       return w([], [step.uid, step.gid, ...step.additionalGids]);
     case 'caps':
-      return w([], [...capMask(step.bounding), ...capMask(step.effective), ...capMask(step.permitted), ...capMask(step.inheritable), ...capMask(step.ambient), step.phase === 'bounding' ? 1 : 2]);
+      return w([], [...capMask(step.bounding), ...capMask(step.effective), ...capMask(step.permitted), ...capMask(step.inheritable), ...capMask(step.ambient), step.phase === 'bounding' ? 1 : 2, step.lastCap]);
     case 'hook':
       return w([step.hook, step.path, ...(step.args.length > 0 ? step.args : [step.path]), null, ...step.env], [step.args.length > 0 ? step.args.length : 1, step.env.length, step.timeout, step.stateIndex]);
     case 'find-exec':
@@ -130,7 +133,7 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'wait-start':
       return w([], [step.fifoSlot]);
     case 'exec':
-      return w([...step.args, null, ...step.env], [step.args.length, step.dmzSlot ?? -1]);
+      return w([...step.args, null, ...step.env], [step.args.length]);
     case 'close-fds':
       return w([], [step.from]);
     case 'dumpable':
@@ -150,7 +153,61 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'remount-root-ro':
     case 'setsid':
     case 'no-new-privs':
+    case 'open-proc':
     case 'ready':
       return w([], []);
   }
+}
+
+/** native/ops.h: PLAN_MAGIC, PLAN_VERSION, PLAN_NULL_STRING. */
+export const PLAN_MAGIC = 'TSRUNCPL';
+export const PLAN_VERSION = 2;
+const NULL_STRING = 0xffffffff;
+
+/**
+ * The plan as tsrunc-init reads it from its plan fd. Fails closed on what C would read
+ * differently from what TypeScript checked: a string with a NUL (C would cut it there) or a
+ * number that is not an exact integer (C would truncate or wrap it).
+ */
+export function encodePlan(plan: Plan): Buffer {
+  const chunks: Buffer[] = [];
+  const u32 = (v: number): void => {
+    const b = Buffer.allocUnsafe(4);
+    b.writeUInt32LE(v);
+    chunks.push(b);
+  };
+  chunks.push(Buffer.from(PLAN_MAGIC, 'latin1'));
+  u32(PLAN_VERSION);
+  u32(3 + plan.preserveFds);
+  u32(plan.fds.length);
+  u32(plan.steps.length);
+  plan.steps.forEach((step, index) => {
+    const wire = lowerStep(step);
+    const bad = (what: string): TsruncError => new TsruncError('config', `plan step ${index + 1} (${describeStep(step)}): ${what}`, { step: step.op });
+    const strings = wire.s.map((str) => {
+      if (str === null) return null;
+      if (str.includes('\0')) throw bad(`${JSON.stringify(str)} contains a NUL character`);
+      return Buffer.from(str, 'utf8');
+    });
+    for (const n of wire.n) if (!Number.isSafeInteger(n)) throw bad(`the number ${n} is not an exact integer`);
+    const blob = wire.b ?? Buffer.alloc(0);
+    u32(wire.op);
+    u32(strings.length);
+    u32(wire.n.length);
+    u32(blob.length);
+    for (const str of strings) {
+      if (str === null) u32(NULL_STRING);
+      else {
+        u32(str.length);
+        chunks.push(str);
+      }
+    }
+    if (wire.n.length > 0) {
+      const nums = Buffer.allocUnsafe(8 * wire.n.length);
+      wire.n.forEach((n, i) => nums.writeBigInt64LE(BigInt(n), 8 * i));
+      chunks.push(nums);
+    }
+    chunks.push(blob);
+  });
+  return Buffer.concat(chunks);
 }

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 export interface ProcStat {
   pid: number;
   state: string;
+  ppid: number;
   startTime: number;
 }
 
@@ -18,8 +19,9 @@ export function readProcStat(pid: number): ProcStat | undefined {
   // comm (field 2) may contain spaces and parentheses: fields resume after the last ')'.
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const state = rest[0] ?? '?';
+  const ppid = Number(rest[1]);
   const startTime = Number(rest[19]);
-  return { pid, state, startTime };
+  return { pid, state, ppid, startTime };
 }
 
 /** Alive, and the same process as the one recorded (same start time), and not a zombie. */

@@ -2,12 +2,12 @@
 // with their flags and recursive forms, propagation, tmpfs, proc, sysfs, devpts, mqueue,
 // cgroup (namespaced or not), the read-only root, masked and read-only paths, devices, and
 // a mount destination that is a symlink pointing out of the rootfs.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
-import { CGROUP_PARENT, rootSkipReason, runContainer } from '../helpers/container';
+import { CGROUP_PARENT, rootSkipReason, runContainer, testContainer } from '../helpers/container';
 import { hostMountsMentioning, mountinfoLine, parseMountinfoLine } from '../helpers/host';
 import { tempDir, type Teardownable } from '../helpers/tsrunc';
 
@@ -340,12 +340,23 @@ t.test('without a mount namespace: chroot, and nothing that would touch the host
     delete s.linux!.readonlyPaths;
     s.root!.readonly = false;
   };
-  const r = runContainer(t, (s) => {
+  // Without /proc the init cannot wait for start (runc: "error closing exec fds: open
+  // /proc/self/fd: no such file or directory"): refused at create, and nothing is left.
+  const bare = runContainer(t, noMountNs);
+  t.equal(bare.status, 1);
+  t.match(bare.stderr, /opening the container's \/proc: no procfs at \/proc/);
+  t.equal(bare.container.status(), 'missing', 'no state');
+  // With a procfs the caller mounted in the rootfs, the container runs chrooted into it.
+  const c = testContainer(t, (s) => {
     noMountNs(s);
-    s.process!.args = ['sh', '-c', 'ls /bin/busybox; ls /proc | wc -l'];
-  });
+    s.process!.args = ['sh', '-c', 'ls /bin/busybox; test -r /proc/self/stat && echo proc'];
+  }, { copyRootfs: true });
+  const proc = path.join(c.bundle, 'rootfs', 'proc');
+  execFileSync('mount', ['-t', 'proc', 'proc', proc]);
+  t.teardown(() => void spawnSync('umount', ['-l', proc]));
+  const r = c.tsrunc(['run', c.id]);
   t.equal(r.status, 0, r.stderr);
-  t.equal(r.stdout, '/bin/busybox\n0\n', 'inside the rootfs, with nothing mounted');
+  t.equal(r.stdout, '/bin/busybox\nproc\n', 'inside the rootfs, with the caller\'s /proc');
   for (const [what, edit, pointer] of [
     ['a read-only root', (s: Parameters<typeof noMountNs>[0]) => (s.root!.readonly = true), /\/root\/readonly/],
     ['maskedPaths', (s: Parameters<typeof noMountNs>[0]) => (s.linux!.maskedPaths = ['/etc/passwd']), /\/linux\/maskedPaths: unable to restrict sys entries without a private MNT namespace/],
@@ -360,7 +371,8 @@ t.test('without a mount namespace: chroot, and nothing that would touch the host
     t.match(refused.stderr, pointer, what);
     t.equal(refused.container.status(), 'missing', `${what}: no state`);
   }
-  t.same(hostMountsMentioning(r.container.spec.root!.path), [], 'nothing was mounted on the host under the rootfs');
+  t.same(hostMountsMentioning(bare.container.spec.root!.path), [], 'nothing was mounted on the host under the rootfs');
+  t.same(hostMountsMentioning(c.bundle).filter((l) => !l.includes(' proc ')), [], 'nothing but the test\'s own /proc under the copied rootfs');
 });
 
 t.test('proc and sysfs go only onto real directories: a /proc symlink is refused', { skip }, async (t) => {

@@ -18,8 +18,8 @@ t.test('CVE-2019-5736: an image whose program is #!/proc/self/exe never runs a h
     writeEvil(s, bundle);
     s.process!.args = ['/bin/evil'];
   }, { copyRootfs: true });
-  t.equal(r.status, 127, 'the sealed dmz refuses to be an interpreter');
-  t.match(r.stderr, /tsrunc-dmz: not a program to run directly/);
+  t.equal(r.status, 127, 'tsrunc-init, run from a sealed memfd, refuses to be an interpreter');
+  t.match(r.stderr, /tsrunc-init: not a program to run directly/);
   t.notMatch(r.stderr + r.stdout, /node|Node\.js/, 'node never ran in the container');
 
   const c = testContainer(t, (s, bundle) => writeEvil(s, bundle), { copyRootfs: true });

@@ -1,0 +1,266 @@
+// tsrunc-init's entry: checks how it was started, forgets what the runtime's clone left behind
+// (signal dispositions, the signal mask), reads the plan and runs its steps.
+//
+// Messages to the parent over the sync socket (one datagram each):
+//   "sync TAG"          waiting for the parent's ack ("ack", an fd may carry data; or "abort")
+//   "pid N"             the next steps run in process N (after OP_FORK); waits for "ack"
+//   "ready"             setup finished; the init now waits for `start`
+//   "error I CODE TEXT" step I (-1: before the first step) failed with errno CODE
+#include "init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../ops.h"
+
+namespace tsrunc {
+
+int g_base;
+int g_sync = -1;
+int g_step = -1;
+
+void SendRaw(const char *buf, size_t len) {
+  if (g_sync < 0) return;
+  ssize_t rc;
+  do rc = send(g_sync, buf, len, MSG_NOSIGNAL);
+  while (rc < 0 && errno == EINTR);
+  // After wait-start the channel is exec.fifo, where `start` reads what follows the byte.
+  if (rc < 0 && errno == ENOTSOCK) {
+    // A `start` killed meanwhile leaves no reader: EPIPE, not death by SIGPIPE (we _exit next).
+    struct sigaction ign = {};
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ign, NULL);
+    do rc = write(g_sync, buf, len);
+    while (rc < 0 && errno == EINTR);
+  }
+}
+
+void Fail(const char *what, int err) {
+  char buf[1024];
+  const char *name = strerrorname_np(err);
+  const char *desc = strerrordesc_np(err);
+  int len = snprintf(buf, sizeof buf, "error %d %s %s: %s", g_step, name ? name : "EUNKNOWN", what, desc ? desc : "unknown error");
+  size_t n = len < 0 ? 0 : (size_t)len < sizeof buf ? (size_t)len : sizeof buf - 1;
+  if (g_sync >= 0) {
+    SendRaw(buf, n);
+  } else {
+    // Nobody listens any more (after "ready", before the fifo opened): the container's stderr
+    // is the only place left to say why it died.
+    buf[n] = '\n';
+    if (write(2, buf, n + 1) < 0) {
+    }
+  }
+  _exit(1);
+}
+
+// Reads all of fd from offset 0 into out.
+static bool ReadAll(int fd, std::vector<uint8_t> &out) {
+  out.clear();
+  uint8_t chunk[65536];
+  off_t off = 0;
+  for (;;) {
+    ssize_t n = pread(fd, chunk, sizeof chunk, off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) return true;
+    out.insert(out.end(), chunk, chunk + n);
+    off += n;
+  }
+}
+
+// Receives one message (and the fd it may carry) from the sync socket; the parent gone is the
+// end of this process: nobody is left to finish the setup for.
+static ssize_t Receive(char *buf, size_t size, int *fd) {
+  struct iovec iov = {buf, size};
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = recvmsg(g_sync, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0) _exit(1);
+  *fd = -1;
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+  if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) memcpy(fd, CMSG_DATA(cmsg), sizeof *fd);
+  if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) Fail("a message from the runtime was cut", EMSGSIZE);
+  return n;
+}
+
+void WaitAck(std::string *payload) {
+  char buf[64];
+  int fd;
+  ssize_t n = Receive(buf, sizeof buf, &fd);
+  if (n != 3 || memcmp(buf, "ack", 3) != 0) _exit(1);  // "abort", or not our parent
+  if (payload != NULL) payload->clear();
+  if (fd >= 0) {
+    // The data comes as a file (any size: the state documents for hooks can be large).
+    std::vector<uint8_t> data;
+    if (!ReadAll(fd, data)) Fail("reading the data of the runtime's ack", errno);
+    close(fd);
+    if (payload != NULL) payload->assign(data.begin(), data.end());
+  }
+}
+
+void Sync(const char *tag, std::string *payload) {
+  char buf[256];
+  int len = snprintf(buf, sizeof buf, "sync %s", tag);
+  SendRaw(buf, (size_t)len);
+  WaitAck(payload);
+}
+
+ssize_t SendWithFd(int sock, const void *data, size_t len, int fd) {
+  struct iovec iov = {(void *)data, len};
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
+  ssize_t n;
+  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n;
+}
+
+void SendFdSync(const char *tag, int fd) {
+  char text[256];
+  int len = snprintf(text, sizeof text, "sync %s", tag);
+  if (SendWithFd(g_sync, text, (size_t)len, fd) < 0) Fail("sending an fd to the runtime", errno);
+  WaitAck(NULL);
+}
+
+// ---- the plan ----
+
+namespace {
+struct Reader {
+  const uint8_t *p, *end;
+  bool ok = true;
+  uint32_t U32() {
+    if (end - p < 4) return ok = false, 0;
+    uint32_t v;
+    memcpy(&v, p, 4);
+    p += 4;
+    return v;
+  }
+  int64_t I64() {
+    if (end - p < 8) return ok = false, 0;
+    int64_t v;
+    memcpy(&v, p, 8);
+    p += 8;
+    return v;
+  }
+  bool Bytes(size_t len, const uint8_t **out) {
+    if ((size_t)(end - p) < len) return ok = false;
+    *out = p;
+    p += len;
+    return true;
+  }
+};
+}  // namespace
+
+bool ParsePlan(const std::vector<uint8_t> &bytes, Plan &plan, const char **why) {
+  Reader r{bytes.data(), bytes.data() + bytes.size()};
+  const uint8_t *magic;
+  if (!r.Bytes(PLAN_MAGIC_LEN, &magic) || memcmp(magic, PLAN_MAGIC, PLAN_MAGIC_LEN) != 0) return *why = "not a tsrunc plan", false;
+  if (r.U32() != PLAN_VERSION) return *why = "a plan of another tsrunc version (the addon and tsrunc-init differ)", false;
+  plan.base = (int)r.U32();
+  plan.slots = (int)r.U32();
+  uint32_t count = r.U32();
+  if (!r.ok || plan.base < 3 || plan.base > 65536 || plan.slots < 1 || plan.slots > 16) return *why = "a malformed plan header", false;
+  plan.steps.resize(count < 100000 ? count : 0);
+  if (count >= 100000) return *why = "a plan with too many steps", false;
+  for (Step &st : plan.steps) {
+    st.op = (int)r.U32();
+    uint32_t ns = r.U32(), nn = r.U32(), nb = r.U32();
+    if (!r.ok || st.op <= 0 || st.op >= OP_COUNT) return *why = "a plan step with an unknown opcode", false;
+    if ((size_t)(r.end - r.p) < (size_t)ns * 4 + (size_t)nn * 8 + nb) return *why = "a truncated plan", false;
+    st.s.resize(ns);
+    st.isNull.resize(ns);
+    for (uint32_t i = 0; i < ns; i++) {
+      uint32_t len = r.U32();
+      if (len == PLAN_NULL_STRING) {
+        st.isNull[i] = true;
+        continue;
+      }
+      const uint8_t *data;
+      if (!r.Bytes(len, &data)) return *why = "a truncated plan", false;
+      // A NUL would cut the string that the runtime checked: never pass it on.
+      if (memchr(data, '\0', len) != NULL) return *why = "a plan string with a NUL character", false;
+      st.s[i].assign((const char *)data, len);
+    }
+    st.n.resize(nn);
+    for (uint32_t i = 0; i < nn; i++) st.n[i] = r.I64();
+    const uint8_t *blob;
+    if (!r.Bytes(nb, &blob)) return *why = "a truncated plan", false;
+    st.b.assign(blob, blob + nb);
+    if (!r.ok) return *why = "a truncated plan", false;
+  }
+  if (r.p != r.end) return *why = "trailing bytes after the plan", false;
+  for (Step &st : plan.steps) {
+    for (size_t i = 0; i < st.s.size(); i++) st.sp.push_back(st.isNull[i] ? nullptr : st.s[i].c_str());
+    st.sp.push_back(nullptr);
+  }
+  return true;
+}
+
+}  // namespace tsrunc
+
+using namespace tsrunc;
+
+static int ParseFd(const char *s) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  return (errno != 0 || *end != '\0' || end == s || v < 0 || v > 1 << 20) ? -1 : (int)v;
+}
+
+// argv = { "tsrunc-init", PLAN_FD, SYNC_FD, PARENT_PID }
+int main(int argc, char **argv) {
+  if (argc != 4 || strcmp(argv[0], "tsrunc-init") != 0) {
+    // Run as an interpreter (an image's "#!/proc/self/exe") or by hand: there is nothing to do.
+    fputs("tsrunc-init: not a program to run directly\n", stderr);
+    return 127;
+  }
+  // Before anything else: no ptrace or /proc access to this process by the container's users.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  int planFd = ParseFd(argv[1]);
+  g_sync = ParseFd(argv[2]);
+  // The runtime died before its death signal was armed: nobody to set up for.
+  if (getppid() != (pid_t)strtol(argv[3], NULL, 10)) _exit(1);
+  // Node ignores SIGPIPE (kept across execve) and the runtime blocked every signal around the
+  // clone: the container starts from the defaults and an empty mask.
+  struct sigaction dfl = {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  if (planFd < 0 || g_sync < 0) Fail("tsrunc-init: bad arguments", EINVAL);
+  std::vector<uint8_t> bytes;
+  if (!ReadAll(planFd, bytes)) Fail("reading the plan", errno);
+  close(planFd);
+  Plan plan;
+  const char *why = "";
+  if (!ParsePlan(bytes, plan, &why)) Fail(why, EINVAL);
+  bytes = std::vector<uint8_t>();
+  g_base = plan.base;
+  if (g_sync != g_base) Fail("tsrunc-init: the sync socket is not the first slot", EINVAL);
+  for (g_step = 0; g_step < (int)plan.steps.size(); g_step++) RunStep(plan.steps[(size_t)g_step]);
+  _exit(0);
+}

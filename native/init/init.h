@@ -1,0 +1,62 @@
+// tsrunc-init: the program that sets up a container's init, or a process joining a running
+// container, from a plan (see docs/architecture.md). The runtime (Node) clones and, before
+// anything else, execs this program from a sealed memfd copy: so no process that sets up or
+// joins a container is a copy of node, holds Node's memory or fds, or has a host binary behind
+// /proc/PID/exe (CVE-2019-5736). It is static, single-threaded and free of Node.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <string>
+#include <vector>
+
+namespace tsrunc {
+
+// One step of the plan: {op, strings, numbers, blob}, as src/plan/wire.ts encodes it.
+struct Step {
+  int op = 0;
+  std::vector<std::string> s;
+  std::vector<bool> isNull;      // s[i] is a list separator (argv | env)
+  std::vector<int64_t> n;
+  std::vector<const char *> sp;  // pointers into s (NULL for separators), NULL-terminated
+  std::vector<uint8_t> b;        // binary payload (a seccomp BPF program)
+};
+
+struct Plan {
+  int base = 0;    // first fd slot
+  int slots = 0;   // fds base..base+slots-1 belong to the plan
+  std::vector<Step> steps;
+};
+
+// Parses the plan's bytes (layout in ops.h); false with *why set when they are not a plan.
+bool ParsePlan(const std::vector<uint8_t> &bytes, Plan &plan, const char **why);
+
+// ---- the channel to the parent ----
+extern int g_base;  // first fd slot
+extern int g_sync;  // the sync socket (after wait-start: exec.fifo)
+extern int g_step;  // index of the running step, for error messages
+
+void SendRaw(const char *buf, size_t len);
+[[noreturn]] void Fail(const char *what, int err);
+// "sync TAG", then waits for "ack"; the data an ack carries (an fd holding it) lands in payload.
+void Sync(const char *tag, std::string *payload);
+// Waits for the parent's "ack" (exits on anything else: "abort", or the parent gone).
+void WaitAck(std::string *payload);
+// "sync TAG" with an fd attached, then waits for "ack".
+void SendFdSync(const char *tag, int fd);
+// One message with an fd attached (SCM_RIGHTS).
+ssize_t SendWithFd(int sock, const void *data, size_t len, int fd);
+
+// ---- paths inside the rootfs ----
+extern int g_rootfd;  // the rootfs (O_PATH) while mounts are set up
+// Opens `path` inside the rootfs without ever leaving it (kind 1: create the last component as a
+// file, 0: as a directory); -1 with errno on failure.
+int OpenInRoot(const char *path, int kind, bool create, bool noSymlinks);
+// The parent directory (inside the rootfs) of `path`, and its last component in `name`.
+int OpenParentInRoot(const char *path, char *name, size_t nameSize);
+
+// ---- the steps ----
+void RunStep(const Step &st);
+
+}  // namespace tsrunc

@@ -1,0 +1,770 @@
+// The steps of a plan, as tsrunc-init carries them out (one case per opcode of ops.h). The
+// decisions were made by the runtime in TypeScript; these only make the system calls, and check
+// what they opened where an image or another process could have put something else.
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/magic.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "../ops.h"
+#include "init.h"
+
+namespace tsrunc {
+
+static std::string g_payload;  // data carried by the last ack (the states for the init's hooks)
+static char g_exec_path[4096];
+static int g_procfd = -1;      // the container's /proc (OP_OPEN_PROC), for OP_WAIT_START
+
+static void FdPath(char *buf, size_t size, int fd) { snprintf(buf, size, "/proc/self/fd/%d", fd); }
+
+static int64_t Num(const Step &st, size_t i, int64_t dflt = 0) {
+  return i < st.n.size() ? (int64_t)st.n[i] : dflt;
+}
+
+static const char *Str(const Step &st, size_t i) { return i < st.s.size() && st.sp[i] != nullptr ? st.sp[i] : ""; }
+
+static void DoMount(const Step &st) {
+  const char *source = Str(st, 0), *dest = Str(st, 1), *fstype = Str(st, 2), *data = Str(st, 3);
+  unsigned long flags = (unsigned long)Num(st, 0);
+  bool bind = Num(st, 1) != 0;
+  unsigned attrSet = (unsigned)Num(st, 2), attrClear = (unsigned)Num(st, 3);
+  int kind = (int)Num(st, 4);
+  bool realDir = Num(st, 5) != 0;
+  int target = OpenInRoot(dest, kind, true, realDir);
+  if (target < 0) Fail("resolving the destination", errno);
+  if (realDir) {
+    struct stat sb;
+    if (fstat(target, &sb) < 0) Fail("stat of the destination", errno);
+    if (!S_ISDIR(sb.st_mode)) Fail("the destination is not a directory", ENOTDIR);
+  }
+  if (bind) {
+    // Clone the source tree and attach it at the resolved target: no path is looked up
+    // again after the check.
+    unsigned otFlags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((flags & MS_REC) ? AT_RECURSIVE : 0);
+    int tree = open_tree(AT_FDCWD, source, otFlags);
+    if (tree < 0) Fail("open_tree of the source", errno);
+    struct mount_attr attr = {};
+    attr.attr_set = attrSet;
+    attr.attr_clr = attrClear;
+    // The plain flags (ro, nosuid, ...) apply to the top mount, as MS_REMOUNT|MS_BIND does.
+    unsigned top = 0;
+    if (flags & MS_RDONLY) top |= MOUNT_ATTR_RDONLY;
+    if (flags & MS_NOSUID) top |= MOUNT_ATTR_NOSUID;
+    if (flags & MS_NODEV) top |= MOUNT_ATTR_NODEV;
+    if (flags & MS_NOEXEC) top |= MOUNT_ATTR_NOEXEC;
+    if (flags & MS_NODIRATIME) top |= MOUNT_ATTR_NODIRATIME;
+    if (flags & MS_NOSYMFOLLOW) top |= MOUNT_ATTR_NOSYMFOLLOW;
+    if (flags & (MS_NOATIME | MS_STRICTATIME | MS_RELATIME)) {
+      struct mount_attr t = {};
+      t.attr_clr = MOUNT_ATTR__ATIME;
+      t.attr_set = (flags & MS_NOATIME) ? MOUNT_ATTR_NOATIME : (flags & MS_STRICTATIME) ? MOUNT_ATTR_STRICTATIME : MOUNT_ATTR_RELATIME;
+      if (mount_setattr(tree, "", AT_EMPTY_PATH, &t, sizeof t) < 0) Fail("setting atime on the bind mount", errno);
+    }
+    if (top) {
+      struct mount_attr t = {};
+      t.attr_set = top;
+      if (mount_setattr(tree, "", AT_EMPTY_PATH, &t, sizeof t) < 0) Fail("setting flags on the bind mount", errno);
+    }
+    if ((attrSet | attrClear) && mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+      Fail("setting recursive attributes", errno);
+    }
+    if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) Fail("move_mount", errno);
+    for (size_t i = 6; i < st.n.size(); i++) {
+      struct mount_attr p = {};
+      p.propagation = (uint64_t)st.n[i] & ~(uint64_t)MS_REC;
+      if (mount_setattr(tree, "", AT_EMPTY_PATH | (((uint64_t)st.n[i] & MS_REC) ? AT_RECURSIVE : 0), &p, sizeof p) < 0) {
+        Fail("setting propagation", errno);
+      }
+    }
+    close(tree);
+  } else {
+    char path[64];
+    FdPath(path, sizeof path, target);
+    if (mount(source, path, fstype, flags & ~(unsigned long)MS_REC, data[0] ? data : NULL) < 0) Fail("mount", errno);
+    if (st.n.size() > 6 || attrSet || attrClear) {
+      int mnt = OpenInRoot(dest, kind, false, realDir);
+      if (mnt < 0) Fail("reopening the new mount", errno);
+      FdPath(path, sizeof path, mnt);
+      for (size_t i = 6; i < st.n.size(); i++) {
+        if (mount(NULL, path, NULL, (unsigned long)st.n[i], NULL) < 0) Fail("setting propagation", errno);
+      }
+      if (attrSet || attrClear) {
+        struct mount_attr attr = {};
+        attr.attr_set = attrSet;
+        attr.attr_clr = attrClear;
+        if (mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) Fail("setting recursive attributes", errno);
+      }
+      close(mnt);
+    }
+  }
+  close(target);
+}
+
+// chmod of an O_PATH fd: fchmodat2(AT_EMPTY_PATH) from Linux 6.6, else through the fd's magic
+// link (the inode itself, whatever its name has become since).
+static int ChmodFd(int fd, mode_t mode) {
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+  if (syscall(SYS_fchmodat2, fd, "", mode, AT_EMPTY_PATH) == 0) return 0;
+  if (errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP) return -1;
+  char path[64];
+  FdPath(path, sizeof path, fd);
+  return chmod(path, mode);
+}
+
+// Another writer of the rootfs (a container sharing a volume) may swap the name for a symlink
+// at any moment: owner and mode are set on the node this step made, through an O_PATH fd opened
+// without following symlinks and checked to be that node, never by name.
+static void DoMknod(const Step &st) {
+  char name[256];
+  int dir = OpenParentInRoot(Str(st, 0), name, sizeof name);
+  if (dir < 0) Fail("resolving the parent directory", errno);
+  mode_t mode = (mode_t)Num(st, 0);
+  dev_t dev = makedev((unsigned)Num(st, 1), (unsigned)Num(st, 2));
+  if (unlinkat(dir, name, 0) < 0 && errno != ENOENT) Fail("removing what is at the device's path", errno);
+  mode_t old = umask(0);
+  int rc = mknodat(dir, name, mode, dev);
+  umask(old);
+  if (rc < 0) Fail("mknod", errno);
+  int node = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (node < 0) Fail("opening the new device node", errno);
+  struct stat sb;
+  if (fstat(node, &sb) < 0) Fail("stat of the new device node", errno);
+  if ((sb.st_mode & S_IFMT) != (mode & S_IFMT) || (!S_ISFIFO(mode) && sb.st_rdev != dev) || sb.st_nlink != 1) {
+    Fail("the device node was replaced while it was created", EEXIST);
+  }
+  if (fchownat(node, "", (uid_t)Num(st, 3), (gid_t)Num(st, 4), AT_EMPTY_PATH) < 0) Fail("chown", errno);
+  // (chown may clear set-id bits: the mode goes on last)
+  if (ChmodFd(node, mode & 07777) < 0) Fail("chmod", errno);
+  close(node);
+  close(dir);
+}
+
+static void DoSymlink(const Step &st) {
+  char name[256];
+  int dir = OpenParentInRoot(Str(st, 1), name, sizeof name);
+  if (dir < 0) Fail("resolving the parent directory", errno);
+  if (symlinkat(Str(st, 0), dir, name) < 0 && errno != EEXIST) Fail("symlink", errno);
+  close(dir);
+}
+
+static void DoMkdir(const Step &st) {
+  int fd = OpenInRoot(Str(st, 0), 0, true, false);
+  if (fd < 0) Fail("mkdir", errno);
+  close(fd);
+}
+
+static void DoPivotRoot() {
+  int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (oldroot < 0) Fail("open /", errno);
+  char path[64];
+  FdPath(path, sizeof path, g_rootfd);
+  int newroot = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (newroot < 0) Fail("open the rootfs", errno);
+  if (fchdir(newroot) < 0) Fail("chdir to the rootfs", errno);
+  if (syscall(SYS_pivot_root, ".", ".") < 0) Fail("pivot_root", errno);
+  // The old root is now stacked under the new one at ".": detach it without propagating
+  // the unmount to the host.
+  if (fchdir(oldroot) < 0) Fail("chdir to the old root", errno);
+  if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0) Fail("making the old root a slave", errno);
+  if (umount2(".", MNT_DETACH) < 0) Fail("unmounting the old root", errno);
+  if (chdir("/") < 0) Fail("chdir /", errno);
+  close(oldroot);
+  close(newroot);
+}
+
+static void DoMoveRoot() {
+  char path[64];
+  FdPath(path, sizeof path, g_rootfd);
+  if (chdir(path) < 0) Fail("chdir to the rootfs", errno);
+  if (mount(".", "/", NULL, MS_MOVE, NULL) < 0) Fail("moving the rootfs to /", errno);
+  if (chroot(".") < 0) Fail("chroot", errno);
+  if (chdir("/") < 0) Fail("chdir /", errno);
+}
+
+static void DoChroot(const Step &st) {
+  // Without a mount namespace nothing was bound, so there is no g_rootfd: the path itself.
+  if (chdir(Str(st, 0)) < 0) Fail("chdir to the rootfs", errno);
+  if (chroot(".") < 0) Fail("chroot", errno);
+  if (chdir("/") < 0) Fail("chdir /", errno);
+}
+
+// After pivot_root: paths are the container's own. O_PATH|O_NOFOLLOW so that a symlink
+// planted by the image is never followed to a host file.
+static void DoMaskPath(const Step &st) {
+  int fd = open(Str(st, 0), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return;
+    Fail("open", errno);
+  }
+  struct stat sb;
+  if (fstat(fd, &sb) < 0) Fail("stat", errno);
+  if (S_ISLNK(sb.st_mode)) {
+    close(fd);
+    return;  // a symlink is not followed: there is nothing of the host behind it to mask
+  }
+  int tree;
+  if (S_ISDIR(sb.st_mode)) {
+    int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+    if (fs < 0) Fail("fsopen tmpfs", errno);
+    if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", "0", 0) < 0) Fail("fsconfig", errno);
+    if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) Fail("creating the tmpfs", errno);
+    tree = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY);
+    close(fs);
+    if (tree < 0) Fail("fsmount", errno);
+  } else {
+    // The source must be the real /dev/null (CVE-2025-31133): check what we opened.
+    int null = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (null < 0) Fail("open /dev/null", errno);
+    struct stat nb;
+    if (fstat(null, &nb) < 0) Fail("stat /dev/null", errno);
+    if (!S_ISCHR(nb.st_mode) || major(nb.st_rdev) != 1 || minor(nb.st_rdev) != 3) Fail("/dev/null is not the null device", EPERM);
+    tree = open_tree(null, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    close(null);
+    if (tree < 0) Fail("open_tree /dev/null", errno);
+  }
+  if (move_mount(tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) Fail("move_mount", errno);
+  close(tree);
+  close(fd);
+}
+
+static void DoReadonlyPath(const Step &st) {
+  int fd = open(Str(st, 0), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return;
+    Fail("open", errno);
+  }
+  if (Num(st, 0) == 1) {
+    // In place: the path is already a mount point of ours (the cgroup tmpfs).
+    struct mount_attr attr = {};
+    attr.attr_set = MOUNT_ATTR_RDONLY;
+    if (mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) Fail("mount_setattr", errno);
+    close(fd);
+    return;
+  }
+  int tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+  if (tree < 0) Fail("open_tree", errno);
+  // Read-only and nothing more, as runc: the clone keeps the mount's own nosuid/nodev/noexec,
+  // and a read-only /bin must still run its programs.
+  struct mount_attr attr = {};
+  attr.attr_set = MOUNT_ATTR_RDONLY;
+  if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) Fail("mount_setattr", errno);
+  if (move_mount(tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) Fail("move_mount", errno);
+  close(tree);
+  close(fd);
+}
+
+static void DoRemountRootRo() {
+  struct mount_attr attr = {};
+  attr.attr_set = MOUNT_ATTR_RDONLY;
+  if (mount_setattr(AT_FDCWD, "/", 0, &attr, sizeof attr) < 0) Fail("remounting / read-only", errno);
+}
+
+static void SendFd(int sock, int fd, const char *name) {
+  if (SendWithFd(sock, name, strlen(name), fd) < 0) Fail("sending the pty master to the console socket", errno);
+}
+
+static void DoConsole(const Step &st) {
+  int sock = g_base + (int)Num(st, 0);
+  int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) Fail("opening /dev/pts/ptmx", errno);
+  int unlock = 0;
+  if (ioctl(master, TIOCSPTLCK, &unlock) < 0) Fail("unlocking the pty", errno);
+  int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+  if (slave < 0) Fail("opening the pty slave", errno);
+  unsigned rows = (unsigned)Num(st, 1), cols = (unsigned)Num(st, 2);
+  if (rows || cols) {
+    struct winsize ws = {};
+    ws.ws_row = (unsigned short)rows;
+    ws.ws_col = (unsigned short)cols;
+    if (ioctl(slave, TIOCSWINSZ, &ws) < 0) Fail("setting the console size", errno);
+  }
+  // /dev/console is bound from this pty only (the container's devpts, never a host file).
+  bool bind = Num(st, 3) != 0;
+  int console = bind ? open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC) : -1;
+  if (bind && console < 0 && errno == ENOENT) {
+    int c = open("/dev/console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (c >= 0) close(c);
+    console = open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  }
+  if (console >= 0) {
+    int tree = open_tree(slave, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    if (tree < 0) Fail("open_tree of the pty", errno);
+    if (move_mount(tree, "", console, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) Fail("binding the pty on /dev/console", errno);
+    close(tree);
+    close(console);
+  }
+  SendFd(sock, master, "/dev/ptmx");
+  close(master);
+  close(sock);
+  if (setsid() < 0 && errno != EPERM) Fail("setsid", errno);
+  if (ioctl(slave, TIOCSCTTY, 0) < 0) Fail("making the pty the controlling terminal", errno);
+  for (int i = 0; i < 3; i++)
+    if (dup2(slave, i) < 0) Fail("dup2 of the pty", errno);
+  if (slave > 2) close(slave);
+}
+
+// The raw system calls change this process alone (glibc's wrappers would apply the change to
+// every thread, and there is only this one).
+// (On 32-bit ABIs the plain numbers are the old 16-bit-id calls: the *32 ones are the real ones.)
+#ifdef SYS_setresuid32
+static int SetGroups(size_t n, const gid_t *groups) { return (int)syscall(SYS_setgroups32, n, groups); }
+static int SetResGid(gid_t gid) { return (int)syscall(SYS_setresgid32, gid, gid, gid); }
+static int SetResUid(uid_t uid) { return (int)syscall(SYS_setresuid32, uid, uid, uid); }
+#else
+static int SetGroups(size_t n, const gid_t *groups) { return (int)syscall(SYS_setgroups, n, groups); }
+static int SetResGid(gid_t gid) { return (int)syscall(SYS_setresgid, gid, gid, gid); }
+static int SetResUid(uid_t uid) { return (int)syscall(SYS_setresuid, uid, uid, uid); }
+#endif
+
+// An id outside 0..2^31-1 is never cast: (uid_t)-1 means "unchanged" to setresuid, and larger
+// values would wrap (the runtime refuses them; this is the last line).
+static bool ValidId(int64_t id) { return id >= 0 && id <= INT32_MAX; }
+
+static void DoUser(const Step &st) {
+  if (!ValidId(Num(st, 0, -1)) || !ValidId(Num(st, 1, -1))) Fail("a uid or gid outside 0..2147483647", EINVAL);
+  uid_t uid = (uid_t)Num(st, 0);
+  gid_t gid = (gid_t)Num(st, 1);
+  size_t ng = st.n.size() > 2 ? st.n.size() - 2 : 0;
+  if (ng > 65536) Fail("too many additional gids", E2BIG);
+  std::vector<gid_t> groups(ng);
+  for (size_t i = 0; i < ng; i++) {
+    if (!ValidId(st.n[i + 2])) Fail("an additional gid outside 0..2147483647", EINVAL);
+    groups[i] = (gid_t)st.n[i + 2];
+  }
+  // setgroups is denied in a user namespace whose setgroups file says "deny".
+  if (SetGroups(ng, groups.data()) < 0 && !(errno == EPERM && ng == 0)) Fail("setgroups", errno);
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) Fail("keeping capabilities", errno);
+  if (SetResGid(gid) < 0) Fail("setgid", errno);
+  if (SetResUid(uid) < 0) Fail("setuid", errno);
+  if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) Fail("clearing keepcaps", errno);
+}
+
+static uint64_t Mask(const Step &st, int set) {
+  return (uint64_t)(uint32_t)Num(st, set * 2) | ((uint64_t)(uint32_t)Num(st, set * 2 + 1) << 32);
+}
+
+static void DoCaps(const Step &st) {
+  uint64_t bounding = Mask(st, 0), effective = Mask(st, 1), permitted = Mask(st, 2), inheritable = Mask(st, 3), ambient = Mask(st, 4);
+  // The host's last capability, read by the runtime: never a file of the rootfs, which an image
+  // could plant where /proc is not mounted.
+  int64_t last = Num(st, 11, -1);
+  if (last < 0 || last > 63) Fail("the host's cap_last_cap is out of range", EINVAL);
+  if (Num(st, 10) == 1) {
+    // Phase 1, while still root with CAP_SETPCAP: the bounding set.
+    for (int c = 0; c <= last; c++) {
+      if (!(bounding & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) Fail("dropping from the bounding set", errno);
+    }
+    return;
+  }
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2] = {};
+  data[0].effective = (uint32_t)effective;
+  data[1].effective = (uint32_t)(effective >> 32);
+  data[0].permitted = (uint32_t)permitted;
+  data[1].permitted = (uint32_t)(permitted >> 32);
+  data[0].inheritable = (uint32_t)inheritable;
+  data[1].inheritable = (uint32_t)(inheritable >> 32);
+  if (syscall(SYS_capset, &hdr, data) < 0) Fail("capset", errno);
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) Fail("clearing ambient capabilities", errno);
+  for (int c = 0; c <= last; c++) {
+    // The kernel only allows ambient capabilities that are permitted and inheritable; like
+    // runc, others in the ambient list are skipped rather than failing the container.
+    uint64_t bit = 1ULL << c;
+    if (!(ambient & bit) || !(permitted & bit) || !(inheritable & bit)) continue;
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0 && errno != EINVAL) Fail("raising an ambient capability", errno);
+  }
+}
+
+// Runs a hook (createContainer, startContainer) from the init: the state on stdin, killed
+// after its timeout.
+static void DoHook(const Step &st) {
+  int argc = (int)Num(st, 0), envc = (int)Num(st, 1), stateIndex = (int)Num(st, 3);
+  int64_t timeout = Num(st, 2);
+  const char *const *argv = &st.sp[2];
+  // argv and env are separated by a null entry (see lowerStep in src/plan/wire.ts).
+  const char *const *envp = &st.sp[2 + argc + 1];
+  (void)envc;
+  // The payload holds the states NUL-separated; stateIndex picks one.
+  size_t at = 0;
+  for (int i = 0; i < stateIndex && at < g_payload.size(); i++) {
+    size_t nul = g_payload.find('\0', at);
+    at = nul == std::string::npos ? g_payload.size() : nul + 1;
+  }
+  size_t stop = g_payload.find('\0', at);
+  const char *state = g_payload.data() + at;
+  size_t stateLen = (stop == std::string::npos ? g_payload.size() : stop) - at;
+  // The hook's stdin is a file holding the state: any size, and a hook that does not read it
+  // cannot block the init.
+  int in = memfd_create("tsrunc-state", MFD_CLOEXEC);
+  if (in < 0) Fail("memfd_create", errno);
+  for (size_t done = 0; done < stateLen;) {
+    ssize_t w = write(in, state + done, stateLen - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) Fail("writing the state for the hook", errno);
+    done += (size_t)w;
+  }
+  if (lseek(in, 0, SEEK_SET) < 0) Fail("lseek", errno);
+  pid_t pid = fork();
+  if (pid < 0) Fail("fork", errno);
+  if (pid == 0) {
+    dup2(in, 0);
+    execve(Str(st, 1), (char *const *)argv, (char *const *)envp);
+    _exit(127);
+  }
+  close(in);
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (timeout > 0 && pidfd >= 0) {
+    struct pollfd pfd = {pidfd, POLLIN, 0};
+    int rc;
+    // (validation bounds the timeout; the product is computed wide and clamped all the same)
+    int64_t ms = (int64_t)timeout * 1000;
+    do rc = poll(&pfd, 1, ms > INT32_MAX ? INT32_MAX : (int)ms);
+    while (rc < 0 && errno == EINTR);
+    if (rc == 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, NULL, 0);
+      Fail("hook timed out", ETIMEDOUT);
+    }
+  }
+  if (pidfd >= 0) close(pidfd);
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) Fail("waiting for the hook", errno);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127) Fail("hook could not be executed", ENOEXEC);
+    Fail(WIFEXITED(status) ? "hook exited with a non-zero status" : "hook was killed by a signal", ECANCELED);
+  }
+}
+
+static void DoFindExec(const Step &st) {
+  const char *name = Str(st, 0), *path = Str(st, 1);
+  if (strchr(name, '/')) {
+    if (strlen(name) >= sizeof g_exec_path) Fail("executable path too long", ENAMETOOLONG);
+    strcpy(g_exec_path, name);
+    struct stat sb;
+    if (stat(name, &sb) < 0) Fail("exec: the executable is missing", errno);
+    if (S_ISDIR(sb.st_mode)) Fail("exec: the executable is a directory", EISDIR);
+#ifdef SYS_faccessat2
+    // Checked here, as the process's own user, so that a file without execute permission fails
+    // `create` or `exec` (as in runc) instead of the final execve after start. Only EACCES
+    // counts: a seccomp profile or an old kernel may refuse the call itself.
+    long denied = syscall(SYS_faccessat2, AT_FDCWD, name, X_OK, AT_EACCESS);
+    // (before Linux 5.8: the ids are already the process's own, real and effective alike)
+    if (denied < 0 && errno == ENOSYS) denied = access(name, X_OK);
+    if (denied < 0 && errno == EACCES) Fail("exec: no permission to execute it", EACCES);
+#endif
+    return;
+  }
+  const char *p = path;
+  while (true) {
+    const char *colon = strchr(p, ':');
+    size_t dirlen = colon ? (size_t)(colon - p) : strlen(p);
+    int n = snprintf(g_exec_path, sizeof g_exec_path, "%.*s%s%s", (int)dirlen, p, dirlen ? "/" : "", name);
+    if (n > 0 && (size_t)n < sizeof g_exec_path) {
+      struct stat sb;
+      if (stat(g_exec_path, &sb) == 0 && S_ISREG(sb.st_mode) && access(g_exec_path, X_OK) == 0) return;
+    }
+    if (!colon) break;
+    p = colon + 1;
+  }
+  Fail("exec: executable file not found in $PATH", ENOENT);
+}
+
+// The container's own /proc (as runc, which reopens exec.fifo through it): it must be procfs, not
+// a directory of the image. Opened once the rootfs is final, so that nothing of the host's /proc
+// is ever held by this process.
+static void DoOpenProc() {
+  g_procfd = open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  struct statfs sfs;
+  if (g_procfd < 0 || fstatfs(g_procfd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC) {
+    Fail("no procfs at /proc (tsrunc waits for start through /proc/self/fd, as runc does)", g_procfd < 0 ? errno : ENOENT);
+  }
+}
+
+// Blocks until `start` opens exec.fifo for reading. The fifo is an O_PATH fd from the runtime,
+// reopened for writing through the container's /proc; what opened must be that same fifo.
+static void DoWaitStart(const Step &st) {
+  int fifo = g_base + (int)Num(st, 0);
+  if (g_procfd < 0) Fail("waiting for start without the container's /proc", EBADF);
+  char path[64];
+  snprintf(path, sizeof path, "self/fd/%d", fifo);
+  int fd;
+  do fd = openat(g_procfd, path, O_WRONLY | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) Fail("opening exec.fifo", errno);
+  struct stat want, got;
+  if (fstat(fifo, &want) < 0 || fstat(fd, &got) < 0) Fail("stat of exec.fifo", errno);
+  if (!S_ISFIFO(got.st_mode) || got.st_dev != want.st_dev || got.st_ino != want.st_ino) Fail("exec.fifo reopened through /proc is another file", EXDEV);
+  close(g_procfd);
+  g_procfd = -1;
+  if (write(fd, "0", 1) != 1) Fail("writing exec.fifo", errno);
+  close(fifo);
+  // fd stays open (close-on-exec): `start` reads EOF once execve has happened.
+  g_sync = fd;  // an exec failure is reported on the fifo from now on
+}
+
+// The container's program. This process runs from a sealed memfd, so an image whose program is
+// "#!/proc/self/exe" gets tsrunc-init as its interpreter, which refuses to run, and can never
+// write through /proc/PID/exe to a host binary (CVE-2019-5736): there is none behind it.
+static void DoExec(const Step &st) {
+  int64_t argc = Num(st, 0, -1);
+  if (argc < 1 || (size_t)argc >= st.sp.size() || st.sp[(size_t)argc] != nullptr) Fail("a malformed exec step", EINVAL);
+  const char *const *argv = &st.sp[0];
+  const char *const *envp = &st.sp[(size_t)argc + 1];
+  const char *path = g_exec_path[0] ? g_exec_path : argv[0];
+  execve(path, (char *const *)argv, (char *const *)envp);
+  Fail("exec", errno);
+}
+
+static void WriteFile(const char *path, const char *content) {
+  // O_NONBLOCK: a FIFO planted where procfs should be cannot block the open.
+  int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) Fail("open", errno);
+  // Sysctls, labels, oom_score_adj: only ever into procfs, never into whatever a mount of the
+  // config or the image put over it (CVE-2019-16884, CVE-2019-19921).
+  struct statfs sfs;
+  if (strncmp(path, "/proc/", 6) == 0 && (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)) Fail("the file is not on procfs", EXDEV);
+  size_t len = strlen(content);
+  if (write(fd, content, len) != (ssize_t)len) Fail("write", errno);
+  close(fd);
+}
+
+void RunStep(const Step &st) {
+  switch (st.op) {
+    case OP_SYNC:
+      Sync(Str(st, 0), &g_payload);
+      break;
+    case OP_SETNS: {
+      int fd = open(Str(st, 0), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) Fail("open", errno);
+      if (setns(fd, (int)Num(st, 0)) < 0) Fail("setns", errno);
+      close(fd);
+      break;
+    }
+    case OP_UNSHARE:
+      if (unshare((int)Num(st, 0)) < 0) Fail("unshare", errno);
+      break;
+    case OP_WRITE_FILE:
+      WriteFile(Str(st, 0), Str(st, 1));
+      break;
+    case OP_FORK: {
+      // The child waits until this process has reported its pid and the parent has checked
+      // it (that N is a child of this process, still alive), so that "pid N" reaches the
+      // parent before anything the child says.
+      int gate[2];
+      if (pipe2(gate, O_CLOEXEC) < 0) Fail("pipe", errno);
+      pid_t pid = fork();
+      if (pid < 0) Fail("fork", errno);
+      if (pid > 0) {
+        char buf[64];
+        int len = snprintf(buf, sizeof buf, "pid %d", pid);
+        SendRaw(buf, (size_t)len);
+        WaitAck(NULL);
+        _exit(0);  // closes gate[1]: the child reads EOF
+      }
+      close(gate[1]);
+      char c;
+      while (read(gate[0], &c, 1) < 0 && errno == EINTR) {
+      }
+      close(gate[0]);
+      // No death signal here: the parent is the process that just exited. A vanished
+      // runtime is seen as EOF on the sync socket at the next step that waits on it.
+      break;
+    }
+    case OP_BECOME_ROOT:
+      if (SetResGid(0) < 0) Fail("setresgid", errno);
+      if (SetResUid(0) < 0) Fail("setresuid", errno);
+      break;
+    case OP_ROOT_PROPAGATION:
+      if (mount(NULL, st.s.empty() ? "/" : Str(st, 0), NULL, (unsigned long)Num(st, 0), NULL) < 0) Fail("mount", errno);
+      break;
+    case OP_BIND_ROOTFS: {
+      if (mount(Str(st, 0), Str(st, 0), NULL, MS_BIND | MS_REC, NULL) < 0) Fail("mount", errno);
+      g_rootfd = open(Str(st, 0), O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (g_rootfd < 0) Fail("open", errno);
+      break;
+    }
+    case OP_MOUNT:
+      DoMount(st);
+      break;
+    case OP_MKDIR:
+      DoMkdir(st);
+      break;
+    case OP_MKNOD:
+      DoMknod(st);
+      break;
+    case OP_BIND_DEVICE: {
+      int target = OpenInRoot(Str(st, 0), 1, true, true);
+      if (target < 0) Fail("resolving the device path", errno);
+      int tree = open_tree(AT_FDCWD, Str(st, 1), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+      if (tree < 0) Fail("open_tree", errno);
+      if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) Fail("move_mount", errno);
+      close(tree);
+      close(target);
+      break;
+    }
+    case OP_SYMLINK:
+      DoSymlink(st);
+      break;
+    case OP_PIVOT_ROOT:
+      DoPivotRoot();
+      break;
+    case OP_MOVE_ROOT:
+      DoMoveRoot();
+      break;
+    case OP_CHROOT:
+      DoChroot(st);
+      break;
+    case OP_MASK_PATH:
+      DoMaskPath(st);
+      break;
+    case OP_READONLY_PATH:
+      DoReadonlyPath(st);
+      break;
+    case OP_REMOUNT_ROOT_RO:
+      DoRemountRootRo();
+      break;
+    case OP_SETHOSTNAME:
+      if (sethostname(Str(st, 0), strlen(Str(st, 0))) < 0) Fail("sethostname", errno);
+      break;
+    case OP_SETDOMAINNAME:
+      if (setdomainname(Str(st, 0), strlen(Str(st, 0))) < 0) Fail("setdomainname", errno);
+      break;
+    case OP_CONSOLE:
+      DoConsole(st);
+      break;
+    case OP_SETSID:
+      if (setsid() < 0 && errno != EPERM) Fail("setsid", errno);
+      break;
+    case OP_RLIMIT: {
+      struct rlimit rl;
+      rl.rlim_cur = st.n[1] < 0 ? RLIM_INFINITY : (rlim_t)st.n[1];
+      rl.rlim_max = st.n[2] < 0 ? RLIM_INFINITY : (rlim_t)st.n[2];
+      if (setrlimit((int)Num(st, 0), &rl) < 0) Fail("setrlimit", errno);
+      break;
+    }
+    case OP_CHDIR: {
+      if (chdir(Str(st, 0)) < 0) Fail("chdir", errno);
+      // A cwd outside the root (reached through a leaked fd) reads as "(unreachable)". A cwd that
+      // cannot be checked (a seccomp profile refusing getcwd) is refused, as runc does.
+      char cwd[4096];
+      if (syscall(SYS_getcwd, cwd, sizeof cwd) < 0) Fail("cannot verify that the working directory is inside the container: getcwd", errno);
+      if (cwd[0] != '/') Fail("the working directory is outside the container", EPERM);
+      break;
+    }
+    case OP_UMASK:
+      umask((mode_t)Num(st, 0));
+      break;
+    case OP_USER:
+      DoUser(st);
+      break;
+    case OP_CAPS:
+      DoCaps(st);
+      break;
+    case OP_NO_NEW_PRIVS:
+      if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) Fail("prctl", errno);
+      break;
+    case OP_HOOK:
+      DoHook(st);
+      break;
+    case OP_FIND_EXEC:
+      DoFindExec(st);
+      break;
+    case OP_READY:
+      // From here the init outlives the runtime process that made it.
+      prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+      SendRaw("ready", 5);
+      close(g_sync);
+      g_sync = -1;
+      break;
+    case OP_WAIT_START:
+      DoWaitStart(st);
+      break;
+    case OP_EXEC:
+      DoExec(st);
+      break;
+    case OP_CLOSE_FDS:
+      if (syscall(SYS_close_range, (unsigned)Num(st, 0), ~0U, CLOSE_RANGE_CLOEXEC) < 0) Fail("close_range", errno);
+      break;
+    case OP_DUMPABLE:
+      if (prctl(PR_SET_DUMPABLE, (unsigned long)Num(st, 0), 0, 0, 0) < 0) Fail("prctl", errno);
+      break;
+    case OP_PERSONALITY:
+      if (personality((unsigned long)Num(st, 0)) < 0) Fail("personality", errno);
+      break;
+    case OP_SCHEDULER: {
+      struct sched_attr {
+        uint32_t size, sched_policy;
+        uint64_t sched_flags;
+        int32_t sched_nice;
+        uint32_t sched_priority;
+        uint64_t sched_runtime, sched_deadline, sched_period;
+      } attr = {};
+      attr.size = sizeof attr;
+      attr.sched_policy = (uint32_t)Num(st, 0);
+      attr.sched_priority = (uint32_t)Num(st, 1);
+      attr.sched_nice = (int32_t)Num(st, 2);
+      attr.sched_flags = (uint64_t)Num(st, 3);
+      attr.sched_runtime = (uint64_t)Num(st, 4);
+      attr.sched_deadline = (uint64_t)Num(st, 5);
+      attr.sched_period = (uint64_t)Num(st, 6);
+      if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0) Fail("sched_setattr", errno);
+      break;
+    }
+    case OP_IOPRIO:
+      if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (int)Num(st, 0)) < 0) Fail("ioprio_set", errno);
+      break;
+    case OP_SECCOMP: {
+      struct sock_fprog prog;
+      prog.len = (unsigned short)(st.b.size() / sizeof(struct sock_filter));
+      prog.filter = (struct sock_filter *)st.b.data();
+      unsigned flags = (unsigned)Num(st, 0);
+      long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+      if (listener < 0) Fail("seccomp", errno);
+      if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+        // The parent forwards the listener to the container's listenerPath.
+        SendFdSync("seccomp", (int)listener);
+        close((int)listener);
+      }
+      break;
+    }
+    case OP_OPEN_PROC:
+      DoOpenProc();
+      break;
+    case OP_SESSION_KEYRING:
+      // KEYCTL_JOIN_SESSION_KEYRING; kernels built without keys support are not an error.
+      if (syscall(SYS_keyctl, 1, Str(st, 0), 0, 0, 0) < 0 && errno != ENOSYS) Fail("keyctl", errno);
+      break;
+    default:
+      Fail("unknown step", EINVAL);
+  }
+}
+
+}  // namespace tsrunc

@@ -1,0 +1,85 @@
+// The step protocol is written twice, in src/plan/wire.ts (TypeScript encodes plans) and in
+// native/ops.h (tsrunc-init reads them): these tests fail when the two disagree, and show that
+// the encoder refuses what C would read differently from what TypeScript checked.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import t from 'tap';
+import { TsruncError } from '../../src/errors';
+import type { Plan, PlanStep } from '../../src/plan/steps';
+import { OPCODES, PLAN_MAGIC, PLAN_VERSION, encodePlan } from '../../src/plan/wire';
+import { REPO_ROOT } from '../helpers/tsrunc';
+
+const opsH = fs.readFileSync(path.join(REPO_ROOT, 'native', 'ops.h'), 'utf8');
+
+function planOf(steps: PlanStep[], preserveFds = 0): Plan {
+  return { containerId: 'c', rootfs: '/r', preserveFds, fds: ['sync', 'exec-fifo'], steps };
+}
+
+t.test('every opcode of wire.ts is the same number in ops.h, and ops.h has no other', async (t) => {
+  const header = new Map<string, number>();
+  for (const m of opsH.matchAll(/^\s*OP_([A-Z_]+) = (\d+),/gm)) header.set(m[1] as string, Number(m[2]));
+  const ts = new Map(Object.entries(OPCODES).map(([name, n]) => [name.toUpperCase().replace(/-/g, '_'), n]));
+  t.same([...ts.entries()].sort(), [...header.entries()].sort());
+  const count = Math.max(...header.values()) + 1;
+  t.match(opsH, new RegExp(`^\\s*OP_COUNT\\s*$`, 'm'), 'OP_COUNT follows the last opcode');
+  t.equal(new Set(header.values()).size, header.size, 'no opcode is used twice');
+  t.same([...header.values()].sort((a, b) => a - b), Array.from({ length: count - 1 }, (_, i) => i + 1), 'opcodes run 1..N without gaps');
+});
+
+t.test("the plan header constants are ops.h's", async (t) => {
+  t.equal(/#define PLAN_MAGIC "(\w+)"/.exec(opsH)?.[1], PLAN_MAGIC);
+  t.equal(Number(/#define PLAN_MAGIC_LEN (\d+)/.exec(opsH)?.[1]), PLAN_MAGIC.length);
+  t.equal(Number(/#define PLAN_VERSION (\d+)/.exec(opsH)?.[1]), PLAN_VERSION);
+  t.equal(/#define PLAN_NULL_STRING (0x[0-9A-Fa-f]+)u/.exec(opsH)?.[1]?.toLowerCase(), '0xffffffff');
+});
+
+t.test('the byte layout: header, then op, counts, strings (null as the separator), i64 numbers, blob', async (t) => {
+  const buf = encodePlan(planOf([{ op: 'exec', args: ['sh', '-c'], env: ['A=é'] }, { op: 'seccomp', program: Buffer.from([1, 2, 3]), flags: 5, rules: 0, skipped: [], notify: false }], 2));
+  let at = 0;
+  const u32 = (): number => {
+    const v = buf.readUInt32LE(at);
+    at += 4;
+    return v;
+  };
+  t.equal(buf.subarray(0, 8).toString('latin1'), PLAN_MAGIC);
+  at = 8;
+  t.same([u32(), u32(), u32(), u32()], [PLAN_VERSION, 5, 2, 2], 'version, base (3 + 2 preserved), slots, steps');
+  t.same([u32(), u32(), u32(), u32()], [OPCODES.exec, 4, 1, 0]);
+  const strs: (string | null)[] = [];
+  for (let i = 0; i < 4; i++) {
+    const len = u32();
+    if (len === 0xffffffff) strs.push(null);
+    else {
+      strs.push(buf.subarray(at, at + len).toString('utf8'));
+      at += len;
+    }
+  }
+  t.same(strs, ['sh', '-c', null, 'A=é']);
+  t.equal(buf.readBigInt64LE(at), 2n, 'argc');
+  at += 8;
+  t.same([u32(), u32(), u32(), u32()], [OPCODES.seccomp, 0, 1, 3]);
+  t.equal(buf.readBigInt64LE(at), 5n);
+  at += 8;
+  t.same([...buf.subarray(at, at + 3)], [1, 2, 3]);
+  t.equal(at + 3, buf.length, 'nothing after the last step');
+});
+
+t.test('refuses what C would cut or wrap: a NUL in a string, a number that is not an exact integer', async (t) => {
+  const cases: [string, PlanStep][] = [
+    ['NUL in an argument', { op: 'exec', args: ['sh', 'a\0b'], env: [] }],
+    ['NUL in a path', { op: 'chdir', path: '/tmp\0/../etc' }],
+    ['a uid above 2^53', { op: 'user', uid: 2 ** 60, gid: 0, additionalGids: [] }],
+    ['a fractional number', { op: 'umask', mask: 0.5 }],
+    ['NaN', { op: 'rlimit', name: 'RLIMIT_NOFILE', resource: 7, soft: NaN, hard: 1 }],
+  ];
+  for (const [what, step] of cases) {
+    let caught: unknown;
+    try {
+      encodePlan(planOf([step]));
+    } catch (err) {
+      caught = err;
+    }
+    t.ok(caught instanceof TsruncError, `${what}: refused`);
+    t.match((caught as Error | undefined)?.message, /^plan step 1 \(/, `${what}: the message names the step`);
+  }
+});
