@@ -153,18 +153,7 @@ static Napi::Value SealedCopy(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, mem);
 }
 
-// fdInherited(fd) -> true when fd is open and not close-on-exec. Everything Node, libuv and
-// tsrunc open is close-on-exec, so an open fd without the flag came from tsrunc's caller
-// (it survived the exec into node): what --preserve-fds may hand on.
-static Napi::Value FdInherited(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  int flags = fcntl(info[0].As<Napi::Number>().Int32Value(), F_GETFD);
-  if (flags < 0 && errno != EBADF) return ThrowErrno(env, "fcntl", errno);
-  return Napi::Boolean::New(env, flags >= 0 && !(flags & FD_CLOEXEC));
-}
-
 void RegisterSys(Napi::Env env, Napi::Object exports) {
-  exports.Set("fdInherited", Napi::Function::New(env, FdInherited, "fdInherited"));
   exports.Set("sealedCopy", Napi::Function::New(env, SealedCopy, "sealedCopy"));
   exports.Set("recvFd", Napi::Function::New(env, RecvFd, "recvFd"));
   exports.Set("setWinsize", Napi::Function::New(env, SetWinsize, "setWinsize"));

@@ -48,8 +48,6 @@ export interface NativeBinding {
   /** libseccomp: the profile as a BPF program, and the syscall names it does not know. */
   compileSeccomp(profile: { defaultAction: number; archs: string[]; rules: { name: string; action: number; args: [number, number, bigint, bigint][] }[] }): { program: Buffer; skipped: string[] };
   seccompVersion(): string;
-  /** Whether fd is open and not close-on-exec, i.e. inherited from tsrunc's caller (Node opens everything close-on-exec). */
-  fdInherited(fd: number): boolean;
   /** A sealed memfd copy of a file (close-on-exec). */
   sealedCopy(path: string): number;
 }
