@@ -51,7 +51,7 @@ enum Op {
   OP_NO_NEW_PRIVS = 29,    //
   OP_HOOK = 30,            // s[0]=name s[1]=path s[2..]=args then env, n[0]=argc n[1]=envc n[2]=timeout secs n[3]=state index
   OP_FIND_EXEC = 31,       // s[0]=argv0 s[1]=PATH value
-  OP_READY = 32,           // tell the parent setup is done and close the sync socket
+  OP_READY = 32,           // tell the parent setup is done; n[0]=1: keep the sync socket until execve, else close it
   OP_WAIT_START = 33,      // n[0]=fifo fd slot: block until `start` (opening it through the container's
                            // /proc, see OP_OPEN_PROC), then write one byte
   OP_EXEC = 34,            // s[0..argc-1]=argv, a separator, s[argc+1..]=env n[0]=argc

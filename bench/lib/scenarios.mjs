@@ -52,6 +52,26 @@ export async function createStartDelete(ctx) {
   ];
 }
 
+/**
+ * (b2) `exec` of /bin/true into a running container (a `sleep`): joining its cgroups and
+ * namespaces. tsrunc's joining process is tsrunc-init exec'd from a sealed memfd, never a copy
+ * of node: this figure shows what that exec costs beside runc's and crun's.
+ */
+export async function execTrue(ctx) {
+  const values = {};
+  const sleeper = structuredClone(ctx.spec);
+  sleeper.process.args = ['/bin/sleep', '100000'];
+  for (const rt of ctx.runtimes) {
+    const bundle = makeBundle(ctx.ws, sleeper, ctx.rootfs, rt, 'bench-exec');
+    const r = rt.exec(['run', '--detach', '--bundle', bundle, 'bench-exec']);
+    if (r.status !== 0) values[rt.name] = { error: `run -d: ${r.stderr.trim().slice(0, 300)}` };
+    else values[rt.name] = await hyperfine(ctx.ws, `${rt.name} exec`, [rt.bin, '--root', rt.root, 'exec', 'bench-exec', '/bin/true'], { runs: ctx.cfg.runs, warmup: ctx.cfg.warmup, wrap: rt.wrap });
+    deleteAll(rt);
+    progress(`exec /bin/true: ${rt.name} ${describe(values[rt.name])} ms`);
+  }
+  return [{ id: 'exec', label: '`exec` of /bin/true into a running container', unit: 'ms', better: 'lower', values }];
+}
+
 /** (c) `state` of one container and `list`, with N created (not started) containers under the root. */
 export async function stateAndList(ctx) {
   const n = ctx.cfg.containers;
@@ -213,6 +233,7 @@ export const SCENARIOS = {
   startup,
   run: runTrue,
   cycle: createStartDelete,
+  exec: execTrue,
   state: stateAndList,
   ctr: ctrRun,
   concurrent: concurrentCreate,

@@ -698,11 +698,15 @@ void RunStep(const Step &st) {
       DoFindExec(st);
       break;
     case OP_READY:
-      // From here the init outlives the runtime process that made it.
+      // From here the process outlives the runtime process that made it.
       prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
       SendRaw("ready", 5);
-      close(g_sync);
-      g_sync = -1;
+      // exec: the socket (close-on-exec) stays open, so that a failed execve is reported and
+      // its closing tells the runtime the program runs. create: exec.fifo takes over.
+      if (Num(st, 0) != 1) {
+        close(g_sync);
+        g_sync = -1;
+      }
       break;
     case OP_WAIT_START:
       DoWaitStart(st);

@@ -85,6 +85,8 @@ export class ChildSession {
 
   private converse(onSync: SyncHandler): void {
     const n = native();
+    const untilExec = this.plan.steps.some((s) => s.op === 'ready' && s.untilExec === true);
+    let ready = false;
     for (;;) {
       const received = n.recvMessage(this.syncFd, 1000);
       let passedFd: number | undefined;
@@ -94,13 +96,17 @@ export class ChildSession {
         passedFd = received.fd;
       } else msg = received;
       if (msg === null) {
-        if (this.pid === this.childPid) {
+        if (!ready && this.pid === this.childPid) {
           const status = n.waitPid(this.childPid, true);
           if (status !== null) throw this.exitError(status.exitCode, status.signal);
         }
         continue;
       }
-      if (msg === '') throw this.unexpectedExit();
+      // After "ready" (exec), the socket closes when execve succeeds.
+      if (msg === '') {
+        if (ready) return;
+        throw this.unexpectedExit();
+      }
       const space = msg.indexOf(' ');
       const verb = space < 0 ? msg : msg.slice(0, space);
       const arg = space < 0 ? '' : msg.slice(space + 1);
@@ -131,8 +137,9 @@ export class ChildSession {
         this.pid = this.checkedChild(arg);
         n.sendMessage(this.syncFd, 'ack');
         n.waitPid(this.childPid, false); // the intermediate exits once it has the ack
-      } else if (verb === 'ready') {
-        return;
+      } else if (verb === 'ready' && !ready) {
+        if (!untilExec) return;
+        ready = true;
       } else if (verb === 'error') {
         throw this.stepError(arg);
       } else {

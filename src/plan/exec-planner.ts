@@ -36,7 +36,7 @@ export function buildExecPlan(opts: ExecPlanOptions): Plan {
   // The container's seccomp profile applies to every process in it.
   const { steps: procSteps, problems, lateSeccomp } = processSteps(proc, opts.spec, { pointer: '', preserveFds: opts.preserveFds });
   if (problems.length > 0) throw new ConfigError('process', problems);
-  steps.push(...procSteps, { op: 'ready' });
+  steps.push(...procSteps, { op: 'ready', untilExec: true });
   if (lateSeccomp !== undefined) steps.push(lateSeccomp);
   steps.push({ op: 'exec', args: proc.args ?? [], env: proc.env ?? [] });
   return { containerId: opts.id, rootfs: opts.rootfs, preserveFds: opts.preserveFds, fds, steps };

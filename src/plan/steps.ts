@@ -57,7 +57,7 @@ export type PlanStep =
   | { op: 'no-new-privs' }
   | { op: 'hook'; hook: HookName; index: number; path: string; args: string[]; env: string[]; timeout: number; stateIndex: number }
   | { op: 'find-exec'; name: string; searchPath: string }
-  | { op: 'ready' }
+  | { op: 'ready'; /** exec: the channel stays open until execve, which closes it (or fails and says why). */ untilExec?: boolean }
   | { op: 'wait-start'; fifoSlot: number }
   | { op: 'open-proc' }
   | { op: 'exec'; args: string[]; env: string[] }
@@ -149,7 +149,7 @@ export function describeStep(step: PlanStep): string {
     case 'find-exec':
       return step.name.includes('/') ? `checking the executable ${step.name}` : `looking up ${step.name} in PATH`;
     case 'ready':
-      return 'telling the parent the container is created';
+      return step.untilExec === true ? 'telling the parent the process is set up (the channel closes at execve)' : 'telling the parent the container is created';
     case 'wait-start':
       return 'waiting for start (exec.fifo)';
     case 'exec':

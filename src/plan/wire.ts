@@ -146,6 +146,8 @@ export function lowerStep(step: PlanStep): WireStep {
       return w([], [step.value]);
     case 'seccomp':
       return { op, s: [], n: [step.flags], b: step.program };
+    case 'ready':
+      return w([], step.untilExec === true ? [1] : []);
     case 'fork':
     case 'become-root':
     case 'pivot-root':
@@ -154,7 +156,6 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'setsid':
     case 'no-new-privs':
     case 'open-proc':
-    case 'ready':
       return w([], []);
   }
 }

@@ -55,6 +55,15 @@ t.test('a program without execute permission fails exec and create with a messag
   t.equal(owner.status, 0, owner.stderr);
   t.equal(owner.stdout, 'owner\n');
 
+  // Executable but not a format the kernel runs (no #!): execve itself fails. The channel to
+  // tsrunc stays open until execve, so exec reports it as runc does, instead of the process
+  // printing a protocol line and exiting 1.
+  fs.writeFileSync(path.join(c.bundle, 'rootfs/no-format'), 'echo hi\n', { mode: 0o755 });
+  const noFormat = c.tsrunc(['exec', c.id, '/no-format']);
+  t.equal(noFormat.status, 255, 'a failed execve exits 255');
+  t.equal(noFormat.stderr.trim().split('\n').length, 1, 'one line');
+  t.match(noFormat.stderr, /exec failed: executing \[\\?"\/no-format\\?"\]: exec: Exec format error/);
+
   const d = testContainer(t, (s, bundle) => {
     fs.writeFileSync(path.join(bundle, 'rootfs/not-executable'), 'echo hi\n', { mode: 0o644 });
     s.process!.args = ['/not-executable'];
