@@ -102,7 +102,6 @@ void WaitAck(std::string *payload) {
   int fd;
   ssize_t n = Receive(buf, sizeof buf, &fd);
   if (n != 3 || memcmp(buf, "ack", 3) != 0) _exit(1);  // "abort", or not our parent
-  if (payload != NULL) payload->clear();
   if (fd >= 0) {
     // The data comes as a file (any size: the state documents for hooks can be large).
     std::vector<uint8_t> data;

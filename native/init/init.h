@@ -39,7 +39,7 @@ extern int g_step;  // index of the running step, for error messages
 
 void SendRaw(const char *buf, size_t len);
 [[noreturn]] void Fail(const char *what, int err);
-// "sync TAG", then waits for "ack"; the data an ack carries (an fd holding it) lands in payload.
+// "sync TAG", then waits for "ack"; the data an ack carries (an fd holding it) replaces payload.
 void Sync(const char *tag, std::string *payload);
 // Waits for the parent's "ack" (exits on anything else: "abort", or the parent gone).
 void WaitAck(std::string *payload);

@@ -86,6 +86,8 @@ export class ChildSession {
   private converse(onSync: SyncHandler): void {
     const n = native();
     const untilExec = this.plan.steps.some((s) => s.op === 'ready' && s.untilExec === true);
+    const turns = new ExpectedMessages(this.plan, this.containerId);
+    const next = (what: string): void => turns.next(what);
     let ready = false;
     for (;;) {
       const received = n.recvMessage(this.syncFd, 1000);
@@ -111,6 +113,8 @@ export class ChildSession {
       const verb = space < 0 ? msg : msg.slice(0, space);
       const arg = space < 0 ? '' : msg.slice(space + 1);
       if (verb === 'sync') {
+        if (ready) next('sync after ready');
+        next(arg);
         let payload: string | undefined;
         try {
           payload = onSync(arg, this.childPid, passedFd);
@@ -134,6 +138,7 @@ export class ChildSession {
           throw err;
         }
       } else if (verb === 'pid') {
+        next('pid');
         this.pid = this.checkedChild(arg);
         n.sendMessage(this.syncFd, 'ack');
         n.waitPid(this.childPid, false); // the intermediate exits once it has the ack
@@ -154,12 +159,7 @@ export class ChildSession {
    * we started (which waits for our ack before it exits), never any other process of the host.
    */
   private checkedChild(arg: string): number {
-    const pid = /^[1-9]\d{0,9}$/.test(arg) ? Number(arg) : NaN;
-    const stat = Number.isSafeInteger(pid) ? readProcStat(pid) : undefined;
-    if (stat === undefined || stat.ppid !== this.childPid) {
-      throw new TsruncError('system', `the executor reported pid ${JSON.stringify(arg.slice(0, 16))}, which is not its child`, { containerId: this.containerId });
-    }
-    return pid;
+    return checkedChildPid(arg, this.childPid, this.containerId);
   }
 
   private stepError(arg: string): TsruncError {
@@ -186,6 +186,38 @@ export class ChildSession {
     const how = signal !== null ? `killed by signal ${signal}` : code !== null ? `exit status ${code}` : 'exited';
     return new TsruncError('system', `the container process exited during setup (${how})`, { containerId: this.containerId });
   }
+}
+
+/**
+ * What the child may say, in the plan's order: each sync point once, a pid only after a fork (a
+ * "seccomp" sync comes with a notify filter's listener). Anything else is refused, so that a
+ * process that took the child over cannot make the runtime run hooks twice or act out of turn.
+ */
+export class ExpectedMessages {
+  private readonly expected: string[];
+
+  constructor(
+    plan: Plan,
+    private readonly containerId: string,
+  ) {
+    this.expected = plan.steps.flatMap((s): string[] => (s.op === 'sync' ? [s.tag] : s.op === 'fork' ? ['pid'] : s.op === 'seccomp' && s.notify ? ['seccomp'] : []));
+  }
+
+  next(what: string): void {
+    const want = this.expected[0];
+    if (want !== what) throw new TsruncError('system', `the executor said ${JSON.stringify(what.slice(0, 32))} out of turn (expected ${want === undefined ? 'nothing more' : JSON.stringify(want)})`, { containerId: this.containerId });
+    this.expected.shift();
+  }
+}
+
+/** The pid a child reports after its fork: accepted only as a live child of `parent`. */
+export function checkedChildPid(arg: string, parent: number, containerId: string): number {
+  const pid = /^[1-9]\d{0,9}$/.test(arg) ? Number(arg) : NaN;
+  const stat = Number.isSafeInteger(pid) ? readProcStat(pid) : undefined;
+  if (stat === undefined || stat.ppid !== parent || stat.state === 'Z') {
+    throw new TsruncError('system', `the executor reported pid ${JSON.stringify(arg.slice(0, 16))}, which is not its child`, { containerId });
+  }
+  return pid;
 }
 
 /** A connected unix socket; errors say what it was for ("the console socket", ...). */
