@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "fdpass.h"
 #include "sys.h"
 
 namespace tsrunc {
@@ -162,26 +163,6 @@ static Napi::Value SealedData(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, fd);
 }
 
-// One message with an fd attached (SCM_RIGHTS).
-static ssize_t SendWithFdRaw(int sock, const void *data, size_t len, int fd) {
-  struct iovec iov = {(void *)data, len};
-  char control[CMSG_SPACE(sizeof(int))] = {};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
-  ssize_t n;
-  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return n;
-}
-
 // socketpair() -> [parentFd, childFd], SOCK_SEQPACKET, close-on-exec.
 static Napi::Value SocketPair(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -205,25 +186,15 @@ static Napi::Value RecvMessage(const Napi::CallbackInfo &info) {
   if (rc < 0) return ThrowErrno(env, "poll", errno);
   if (rc == 0) return env.Null();
   std::vector<char> buf(65536);
-  char control[CMSG_SPACE(sizeof(int))] = {};
-  struct iovec iov = {buf.data(), buf.size()};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
+  int passed;
+  bool truncated;
+  ssize_t n = RecvWithFd(fd, buf.data(), buf.size(), &passed, &truncated);
   if (n < 0) {
     if (errno == ECONNRESET) return Napi::String::New(env, "");
     return ThrowErrno(env, "recv", errno);
   }
-  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-  if (cmsg != nullptr && cmsg->cmsg_type == SCM_RIGHTS) {
+  if (passed >= 0) {
     // A message carrying an fd: {text, fd}.
-    int passed;
-    memcpy(&passed, CMSG_DATA(cmsg), sizeof passed);
     Napi::Object out = Napi::Object::New(env);
     out.Set("text", Napi::String::New(env, buf.data(), (size_t)n));
     out.Set("fd", passed);
@@ -233,10 +204,10 @@ static Napi::Value RecvMessage(const Napi::CallbackInfo &info) {
 }
 
 // sendWithFd(socket, text, fd): one message with an fd attached (SCM_RIGHTS).
-static Napi::Value SendWithFd(const Napi::CallbackInfo &info) {
+static Napi::Value SendWithFdJs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   std::string text = info[1].As<Napi::String>().Utf8Value();
-  if (SendWithFdRaw(info[0].As<Napi::Number>().Int32Value(), text.data(), text.size(), info[2].As<Napi::Number>().Int32Value()) < 0) {
+  if (SendWithFd(info[0].As<Napi::Number>().Int32Value(), text.data(), text.size(), info[2].As<Napi::Number>().Int32Value()) < 0) {
     return ThrowErrno(env, "sendmsg", errno);
   }
   return env.Undefined();
@@ -302,7 +273,7 @@ void RegisterExecutor(Napi::Env env, Napi::Object exports) {
   exports.Set("socketPair", Napi::Function::New(env, SocketPair, "socketPair"));
   exports.Set("recvMessage", Napi::Function::New(env, RecvMessage, "recvMessage"));
   exports.Set("sendMessage", Napi::Function::New(env, SendMessage, "sendMessage"));
-  exports.Set("sendWithFd", Napi::Function::New(env, SendWithFd, "sendWithFd"));
+  exports.Set("sendWithFd", Napi::Function::New(env, SendWithFdJs, "sendWithFd"));
   exports.Set("waitPid", Napi::Function::New(env, WaitPid, "waitPid"));
   exports.Set("mkfifo", Napi::Function::New(env, MkFifo, "mkfifo"));
   exports.Set("openPath", Napi::Function::New(env, OpenPath, "openPath"));

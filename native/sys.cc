@@ -12,6 +12,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fdpass.h"
+
 namespace tsrunc {
 
 static const char *ErrnoName(int err) {
@@ -92,21 +94,10 @@ static Napi::Value RecvFd(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int sock = info[0].As<Napi::Number>().Int32Value();
   char data[256];
-  struct iovec iov = {data, sizeof data};
-  char control[CMSG_SPACE(sizeof(int))] = {};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return ThrowErrno(env, "recvmsg", errno);
-  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-  if (cmsg == nullptr || cmsg->cmsg_type != SCM_RIGHTS) return ThrowErrno(env, "recvmsg", EBADMSG);
   int fd;
-  memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
+  bool truncated;
+  if (RecvWithFd(sock, data, sizeof data, &fd, &truncated) < 0) return ThrowErrno(env, "recvmsg", errno);
+  if (fd < 0) return ThrowErrno(env, "recvmsg", EBADMSG);
   return Napi::Number::New(env, fd);
 }
 

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../fdpass.h"
 #include "../ops.h"
 
 namespace tsrunc {
@@ -79,21 +80,10 @@ static bool ReadAll(int fd, std::vector<uint8_t> &out) {
 // Receives one message (and the fd it may carry) from the sync socket; the parent gone is the
 // end of this process: nobody is left to finish the setup for.
 static ssize_t Receive(char *buf, size_t size, int *fd) {
-  struct iovec iov = {buf, size};
-  char control[CMSG_SPACE(sizeof(int))] = {};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do n = recvmsg(g_sync, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
+  bool truncated;
+  ssize_t n = RecvWithFd(g_sync, buf, size, fd, &truncated);
   if (n <= 0) _exit(1);
-  *fd = -1;
-  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-  if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) memcpy(fd, CMSG_DATA(cmsg), sizeof *fd);
-  if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) Fail("a message from the runtime was cut", EMSGSIZE);
+  if (truncated) Fail("a message from the runtime was cut", EMSGSIZE);
   return n;
 }
 
@@ -118,25 +108,6 @@ void Sync(const char *tag, std::string *payload) {
   WaitAck(payload);
 }
 
-ssize_t SendWithFd(int sock, const void *data, size_t len, int fd) {
-  struct iovec iov = {(void *)data, len};
-  char control[CMSG_SPACE(sizeof(int))] = {};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
-  ssize_t n;
-  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return n;
-}
-
 void SendFdSync(const char *tag, int fd) {
   char text[256];
   int len = snprintf(text, sizeof text, "sync %s", tag);
@@ -150,20 +121,16 @@ namespace {
 struct Reader {
   const uint8_t *p, *end;
   bool ok = true;
-  uint32_t U32() {
-    if (end - p < 4) return ok = false, 0;
-    uint32_t v;
-    memcpy(&v, p, 4);
-    p += 4;
+  template <typename T>
+  T Get() {
+    T v{};
+    if ((size_t)(end - p) < sizeof v) return ok = false, v;
+    memcpy(&v, p, sizeof v);
+    p += sizeof v;
     return v;
   }
-  int64_t I64() {
-    if (end - p < 8) return ok = false, 0;
-    int64_t v;
-    memcpy(&v, p, 8);
-    p += 8;
-    return v;
-  }
+  uint32_t U32() { return Get<uint32_t>(); }
+  int64_t I64() { return Get<int64_t>(); }
   bool Bytes(size_t len, const uint8_t **out) {
     if ((size_t)(end - p) < len) return ok = false;
     *out = p;

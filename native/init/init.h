@@ -45,8 +45,6 @@ void Sync(const char *tag, std::string *payload);
 void WaitAck(std::string *payload);
 // "sync TAG" with an fd attached, then waits for "ack".
 void SendFdSync(const char *tag, int fd);
-// One message with an fd attached (SCM_RIGHTS).
-ssize_t SendWithFd(int sock, const void *data, size_t len, int fd);
 
 // ---- paths inside the rootfs ----
 extern int g_rootfd;  // the rootfs (O_PATH) while mounts are set up

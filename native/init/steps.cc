@@ -31,6 +31,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "../fdpass.h"
 #include "../ops.h"
 #include "init.h"
 
