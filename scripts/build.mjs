@@ -53,13 +53,14 @@ const IDENT = /^[A-Za-z_$][\w$]*$/;
 
 /**
  * child_process and tty pull in net and stream (~5 ms at start-up) and only hooks, ps and a
- * foreground terminal use them: the CLI bundle gets wrappers that require them on first call.
+ * foreground terminal use them; crypto (~0.3 ms) only gives the random names of temp files
+ * (state writes, pid files): the CLI bundle gets wrappers that require them on first call.
  * Only their plain functions are exported, so any other use fails the build.
  */
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
-    b.onResolve({ filter: /^(node:)?(child_process|tty)$/ }, (a) =>
+    b.onResolve({ filter: /^(node:)?(child_process|tty|crypto)$/ }, (a) =>
       a.namespace === 'lazy-builtin' ? { path: a.path, external: true } : { path: a.path.replace(/^node:/, ''), namespace: 'lazy-builtin' },
     );
     b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (a) => {

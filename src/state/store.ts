@@ -10,6 +10,7 @@
 // first record is in place. A directory without state.json, marked incomplete (or without
 // even its lock file), whose lock nobody holds, is therefore what a create or delete killed
 // half-way left: reserve and delete remove such debris.
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TsruncError, isErrno, notFound, systemError } from '../errors';
@@ -433,13 +434,12 @@ function makeDir(dir: string, id: string): boolean {
 
 /**
  * Write-then-rename so that a reader sees the old content or the new, never a part. The temp
- * file (FILE.PID.tmp) is removed on failure; ones left by writers that were killed are
- * removed by the next writer of the same file.
+ * file (see createTempSibling) is removed on failure; ones left by writers that were killed
+ * are removed by the next writer of the same file.
  */
 export function writeFileAtomic(file: string, content: string, mode = 0o600, point?: FaultPoint): void {
-  const tmp = `${file}.${process.pid}.tmp`;
+  const { fd, tmp } = createTempSibling(file, mode);
   try {
-    const fd = fs.openSync(tmp, 'w', mode);
     try {
       fs.writeSync(fd, content);
       fs.fsyncSync(fd);
@@ -447,6 +447,7 @@ export function writeFileAtomic(file: string, content: string, mode = 0o600, poi
       fs.closeSync(fd);
     }
     if (point !== undefined) faultPoint(point);
+    // rename(2) replaces whatever is at `file` (a symlink too) and never follows it.
     fs.renameSync(tmp, file);
   } catch (err) {
     try {
@@ -465,7 +466,39 @@ export function writeFileAtomic(file: string, content: string, mode = 0o600, poi
   }
 }
 
-/** Removes FILE.PID.tmp files (not this process's) whose PID `stale` accepts. */
+/** How many unpredictable names createTempSibling tries before it gives up. */
+const TEMP_ATTEMPTS = 16;
+
+/** A random decimal part of a temp name: 48 bits nobody else can predict. */
+function randomSuffix(): string {
+  return String(randomBytes(6).readUIntBE(0, 6));
+}
+
+/**
+ * A new, empty file next to `file`, named FILE.PID.RANDOM.tmp, created as runc creates its
+ * pid file's temp: O_CREAT|O_EXCL|O_NOFOLLOW, so that nothing already at the name (a symlink
+ * planted by whoever else can write the directory) is followed, truncated or reused. A name
+ * that exists is skipped for another random one, a bounded number of times. `suffix` is for
+ * tests.
+ */
+export function createTempSibling(file: string, mode: number, suffix: () => string = randomSuffix): { fd: number; tmp: string } {
+  for (let attempt = 1; ; attempt++) {
+    const tmp = `${file}.${process.pid}.${suffix()}.tmp`;
+    try {
+      return { fd: openNewFile(tmp, mode), tmp };
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST') || attempt >= TEMP_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/** Creates `file`, which must not exist in any form (a symlink at the name is EEXIST, not followed). */
+export function openNewFile(file: string, mode: number): number {
+  const c = fs.constants;
+  return fs.openSync(file, c.O_WRONLY | c.O_CREAT | c.O_EXCL | c.O_NOFOLLOW, mode);
+}
+
+/** Removes FILE.PID[.RANDOM].tmp files (not this process's) whose PID `stale` accepts. */
 function removeTempSiblings(file: string, stale: (pid: number) => boolean): void {
   const base = path.basename(file);
   const dir = path.dirname(file);
@@ -477,11 +510,12 @@ function removeTempSiblings(file: string, stale: (pid: number) => boolean): void
   }
   for (const name of names) {
     if (!name.startsWith(`${base}.`) || !name.endsWith('.tmp')) continue;
-    const pidText = name.slice(base.length + 1, -'.tmp'.length);
-    if (!/^\d+$/.test(pidText)) continue;
-    const pid = Number(pidText);
+    const m = /^(\d+)(?:\.\d+)?$/.exec(name.slice(base.length + 1, -'.tmp'.length));
+    if (m === null) continue;
+    const pid = Number(m[1]);
     if (pid === process.pid || !stale(pid)) continue;
     try {
+      // (unlinks a symlink or file at the name; a directory there stays)
       fs.rmSync(path.join(dir, name), { force: true });
     } catch {
       // left for a later writer: the file itself was written

@@ -135,8 +135,8 @@ t.test('a state file is never seen half-written while the writer is SIGKILLed', 
   const leftovers = fs.readdirSync(dir).filter((n) => n !== STATE_FILE);
   t.comment(`temp files left by killed writers: ${leftovers.length}`);
   t.ok(
-    leftovers.every((n) => /^state\.json\.[0-9]+\.tmp$/.test(n)),
-    'only state.json.PID.tmp files are left besides the state file',
+    leftovers.every((n) => /^state\.json\.[0-9]+\.[0-9]+\.tmp$/.test(n)),
+    'only state.json.PID.RANDOM.tmp files are left besides the state file',
   );
 });
 
