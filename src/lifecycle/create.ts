@@ -86,12 +86,14 @@ export function planContainer(ctx: CreateContext, opts: CreateOptions): Containe
 }
 
 /** systemd socket activation: LISTEN_FDS given to the runtime are passed on, as runc does. */
-function listenFds(): number {
+export function listenFds(): number {
   const listen = Number(process.env['LISTEN_FDS'] ?? 0);
   return Number.isInteger(listen) && listen > 0 ? listen : 0;
 }
 
 function preserveCount(requested: number): number {
+  // (the CLI has refused these already, naming --preserve-fds; a library caller gets this)
+  if (!Number.isSafeInteger(requested) || requested < 0) throw new TsruncError('usage', `preserveFds must be a non-negative integer, got ${requested}`);
   return requested + listenFds();
 }
 

@@ -105,6 +105,9 @@ export function processFromFlags(base: Process, f: ExecFlags): Process {
 }
 
 function execPlan(record: ContainerRecord, opts: ExecOptions, console: boolean): Plan {
+  const preserveFds = opts.preserveFds ?? 0;
+  // (the CLI has refused these already, naming --preserve-fds; a library caller gets this)
+  if (!Number.isSafeInteger(preserveFds) || preserveFds < 0) throw new TsruncError('usage', `preserveFds must be a non-negative integer, got ${preserveFds}`, { containerId: record.id });
   return buildExecPlan({
     id: record.id,
     rootfs: record.rootfs,
@@ -112,7 +115,7 @@ function execPlan(record: ContainerRecord, opts: ExecOptions, console: boolean):
     namespacePaths: record.namespacePaths,
     process: opts.process,
     consoleSocket: console,
-    preserveFds: opts.preserveFds ?? 0,
+    preserveFds,
   });
 }
 

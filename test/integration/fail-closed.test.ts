@@ -5,9 +5,9 @@
 import { spawnSync, type StdioOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import t from 'tap';
-import { rootSkipReason, testContainer } from '../helpers/container';
-import { TSRUNC, tempDir, type Teardownable } from '../helpers/tsrunc';
+import t, { type Test } from 'tap';
+import { cgroupDirsOf, rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
+import { REPO_ROOT, TSRUNC, rootEntries, tempDir, type Teardownable } from '../helpers/tsrunc';
 
 const skip = rootSkipReason();
 
@@ -38,6 +38,17 @@ function runWithFds(t: Teardownable, args: string[], extra: (number | 'ignore')[
   }
 }
 
+/** Open fds of a process, in order. */
+function fdsOf(pid: number): string[] {
+  return fs.readdirSync(`/proc/${pid}/fd`).sort((a, b) => Number(a) - Number(b));
+}
+
+/** Nothing of `c` is left: no state under its root, no cgroup. */
+function assertNothingLeft(t: Test, c: TestContainer): void {
+  t.same(rootEntries(c.root), [], 'no state left under --root');
+  t.same(cgroupDirsOf(c.id), [], 'no cgroup left');
+}
+
 // ---- F: the pid file's temp file -----------------------------------------------------------
 
 t.test('F: create --pid-file in a world-writable dir: symlinks planted at FILE.PID.tmp for the pids tsrunc will get are not followed', { skip }, async (t) => {
@@ -66,3 +77,106 @@ t.test('F: create --pid-file in a world-writable dir: symlinks planted at FILE.P
   t.equal(fs.readFileSync(pidFile, 'utf8'), String(c.pid()), 'holding the init pid');
 });
 
+// ---- G: --preserve-fds ----------------------------------------------------------------------
+
+t.test('G: create --preserve-fds 40 with no fds passed: exit 1, fd 3 named, nothing left', { skip }, async (t) => {
+  const c = testContainer(t);
+  const r = runWithFds(t, ['--root', c.root, 'create', '--preserve-fds', '40', c.id], [], { cwd: c.bundle });
+  t.equal(r.status, 1);
+  t.match(r.stderr, /--preserve-fds 40: fd 3 was not passed by the caller \(fds 3 to 42 must be open\)/);
+  assertNothingLeft(t, c);
+});
+
+t.test('G: run --preserve-fds 40 with no fds passed: refused at once (no deadlock on its own lock)', { skip }, async (t) => {
+  const c = testContainer(t);
+  const r = runWithFds(t, ['--root', c.root, 'run', '--preserve-fds', '40', c.id], [], { cwd: c.bundle });
+  t.not(r.signal, 'SIGKILL', 'returned before the 60 s timeout');
+  t.equal(r.status, 1);
+  t.match(r.stderr, /--preserve-fds 40: fd 3 was not passed/);
+  assertNothingLeft(t, c);
+});
+
+t.test('G: --preserve-fds 3 with fds 3 and 4 passed (5 not): fd 5 named', { skip }, async (t) => {
+  const c = testContainer(t);
+  const a = fs.openSync('/dev/null', 'r');
+  const b = fs.openSync('/dev/null', 'r');
+  t.teardown(() => [a, b].forEach((fd) => fs.closeSync(fd)));
+  const r = runWithFds(t, ['--root', c.root, 'create', '--preserve-fds=3', c.id], [a, b], { cwd: c.bundle });
+  t.equal(r.status, 1);
+  t.match(r.stderr, /--preserve-fds 3: fd 5 was not passed by the caller/);
+  assertNothingLeft(t, c);
+});
+
+t.test('G: negative and non-integer --preserve-fds are usage errors naming the flag', { skip }, async (t) => {
+  const c = testContainer(t);
+  for (const args of [['--preserve-fds', '-1'], ['--preserve-fds=-1'], ['--preserve-fds=1.5'], ['--preserve-fds=abc']]) {
+    for (const cmd of ['create', 'run']) {
+      const r = runWithFds(t, ['--root', c.root, cmd, ...args, c.id], [], { cwd: c.bundle });
+      t.equal(r.status, 1, `${cmd} ${args.join(' ')}: exit 1`);
+      t.match(r.stderr, /--preserve-fds must be a non-negative integer/, `${cmd} ${args.join(' ')}: names the flag`);
+    }
+  }
+  assertNothingLeft(t, c);
+});
+
+t.test('G: a TSRUNC_CALLER_FDS set by the caller is not passed on by bin/tsrunc; node started without it has no list', { skip }, async (t) => {
+  const c = testContainer(t);
+  const forged = Array.from({ length: 40 }, (_, i) => String(i + 3)).join(' ');
+  const viaLauncher = runWithFds(t, ['--root', c.root, 'create', '--preserve-fds', '40', c.id], [], { cwd: c.bundle, env: { ...process.env, TSRUNC_CALLER_FDS: forged } });
+  t.equal(viaLauncher.status, 1, 'the launcher overwrote the forged list');
+  t.match(viaLauncher.stderr, /fd 3 was not passed/);
+  const extra = fs.openSync('/dev/null', 'r');
+  t.teardown(() => fs.closeSync(extra));
+  const none = runWithFds(t, ['--root', c.root, 'create', '--preserve-fds', '1', c.id], [extra], { cwd: c.bundle, file: process.execPath, fileArgs: [path.join(REPO_ROOT, 'dist', 'boot.cjs')] });
+  t.equal(none.status, 1);
+  t.match(none.stderr, /--preserve-fds 1: cannot tell which fds the caller passed \(TSRUNC_CALLER_FDS is not set: start tsrunc through bin\/tsrunc\)/);
+  assertNothingLeft(t, c);
+});
+
+t.test('G: LISTEN_FDS counts as preserved fds: ones not passed are refused too', { skip }, async (t) => {
+  const c = testContainer(t);
+  const fd = fs.openSync('/dev/null', 'r');
+  t.teardown(() => fs.closeSync(fd));
+  const r = runWithFds(t, ['--root', c.root, 'create', c.id], [fd], { cwd: c.bundle, env: { ...process.env, LISTEN_FDS: '2', LISTEN_PID: '1' } });
+  t.equal(r.status, 1);
+  t.match(r.stderr, /--preserve-fds 0 with LISTEN_FDS=2: fd 4 was not passed by the caller/);
+  assertNothingLeft(t, c);
+});
+
+t.test('G: create and run --preserve-fds 2 with 2 fds passed still hand them on, and nothing more', { skip }, async (t) => {
+  const dir = tempDir(t, 'tsrunc-fds');
+  const files = ['a', 'b', 'c'].map((n) => path.join(dir, n));
+  const fds = files.map((f) => fs.openSync(f, 'w'));
+  t.teardown(() => fds.forEach((fd) => fs.closeSync(fd)));
+  const c = testContainer(t);
+  const r = runWithFds(t, ['--root', c.root, 'create', '--preserve-fds', '2', c.id], fds, { cwd: c.bundle });
+  t.equal(r.status, 0, r.stderr);
+  t.equal(c.tsrunc(['start', c.id]).status, 0);
+  const pid = c.pid();
+  t.same(fdsOf(pid), ['0', '1', '2', '3', '4'], 'fds 3 and 4, not 5');
+  t.equal(fs.readlinkSync(`/proc/${pid}/fd/4`), files[1]);
+
+  const d = testContainer(t, (s) => (s.process!.args = ['sh', '-c', 'ls /proc/self/fd | sort -n | tr "\\n" " " >&3']));
+  const ran = runWithFds(t, ['--root', d.root, 'run', '--preserve-fds=2', d.id], fds, { cwd: d.bundle });
+  t.equal(ran.status, 0, ran.stderr);
+  // ls's own directory fd is the last one listed
+  t.match(fs.readFileSync(files[0] as string, 'utf8'), /^0 1 2 3 4 \d+ $/, 'run: the container had fds 3 and 4 (and ls its own)');
+});
+
+t.test('G: exec --preserve-fds: refused without the fds (exit 255, fd named), passed on with them', { skip }, async (t) => {
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  const refused = runWithFds(t, ['--root', c.root, 'exec', '--preserve-fds', '5', c.id, 'true'], []);
+  t.equal(refused.status, 255);
+  t.match(refused.stderr, /exec failed: --preserve-fds 5: fd 3 was not passed by the caller/);
+  const negative = runWithFds(t, ['--root', c.root, 'exec', '--preserve-fds', '-1', c.id, 'true'], []);
+  t.equal(negative.status, 255);
+  t.match(negative.stderr, /--preserve-fds must be a non-negative integer/);
+  const dir = tempDir(t, 'tsrunc-execfds');
+  const file = path.join(dir, 'out');
+  const fd = fs.openSync(file, 'w');
+  t.teardown(() => fs.closeSync(fd));
+  const ok = runWithFds(t, ['--root', c.root, 'exec', '--preserve-fds', '1', c.id, 'sh', '-c', 'echo via-fd-3 >&3'], [fd]);
+  t.equal(ok.status, 0, ok.stderr);
+  t.equal(fs.readFileSync(file, 'utf8'), 'via-fd-3\n');
+});
