@@ -10,6 +10,10 @@
 // first record is in place. A directory without state.json, marked incomplete (or without
 // even its lock file), whose lock nobody holds, is therefore what a create or delete killed
 // half-way left: reserve and delete remove such debris.
+// Whatever is read from the store is trusted (state.json holds the hooks `delete` runs), so
+// the root, each container directory and each state.json must be the caller's (its euid),
+// writable by nobody else, and not a symlink: checked on an fd opened O_NOFOLLOW, before
+// anything in them is read or removed (see openOwned).
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -75,11 +79,19 @@ export class ContainerHandle {
   }
 
   read(): ContainerRecord {
+    const file = path.join(this.dir, STATE_FILE);
     let text: string;
     try {
-      text = fs.readFileSync(path.join(this.dir, STATE_FILE), 'utf8');
+      // Non-blocking: a fifo put there must not hang the command (it is refused: not a file).
+      const fd = openOwned(file, 'container state file', fs.constants.O_RDONLY | fs.constants.O_NONBLOCK, this.id);
+      try {
+        text = fs.readFileSync(fd, 'utf8');
+      } finally {
+        fs.closeSync(fd);
+      }
     } catch (err) {
       if (isErrno(err, 'ENOENT')) throw notFound(this.id);
+      if (err instanceof TsruncError) throw err;
       throw systemError('reading container state', err, this.id);
     }
     try {
@@ -208,6 +220,7 @@ export class StateStore {
     } catch (err) {
       throw systemError(`creating state root ${this.root}`, err, id);
     }
+    this.checkRoot(id);
     const rootLock = this.lockRoot(id);
     try {
       this.removeStaleTombstones();
@@ -246,6 +259,7 @@ export class StateStore {
    */
   removeDebris(id: string): boolean {
     checkContainerId(id);
+    if (!this.checkRoot(id)) return false;
     // (each tombstone's own lock protects a delete still at work: no root lock needed)
     this.removeStaleTombstones();
     if (!fs.existsSync(this.containerDir(id))) return false;
@@ -262,11 +276,26 @@ export class StateStore {
     }
   }
 
+  /**
+   * Refuses a root that is not the caller's, that others may write, or that is a symlink (see
+   * the top of this file). False when there is no root at all (nothing to read in it).
+   */
+  private checkRoot(id?: string): boolean {
+    try {
+      fs.closeSync(openOwned(this.root, 'state root', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY, id));
+      return true;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return false;
+      if (err instanceof TsruncError) throw err;
+      throw systemError(`opening state root ${this.root}`, err, id);
+    }
+  }
+
   /** The root directory, flocked exclusively: held by a create until its first record exists. */
   private lockRoot(id: string): number {
     let fd: number;
     try {
-      fd = fs.openSync(this.root, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+      fd = fs.openSync(this.root, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
     } catch (err) {
       throw systemError(`opening state root ${this.root}`, err, id);
     }
@@ -310,13 +339,16 @@ export class StateStore {
   /** Opens an existing container, waiting for the lock. Throws "container does not exist". */
   open(id: string, mode: LockMode): ContainerHandle {
     checkContainerId(id);
+    if (!this.checkRoot(id)) throw notFound(id);
     const dir = this.containerDir(id);
     for (let attempt = 0; ; attempt++) {
       let fd: number;
       try {
+        fs.closeSync(openOwned(dir, 'container state directory', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY, id));
         fd = openLock(dir, mode, false);
       } catch (err) {
         if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) throw notFound(id);
+        if (err instanceof TsruncError) throw err;
         throw systemError('locking container state', err, id);
       }
       const handle = new ContainerHandle(this, id, fd);
@@ -338,6 +370,7 @@ export class StateStore {
 
   /** Container ids present in the root, sorted. */
   ids(): string[] {
+    if (!this.checkRoot()) return [];
     let names: string[];
     try {
       names = fs.readdirSync(this.root);
@@ -397,12 +430,12 @@ function openLock(dir: string, mode: LockMode, create: boolean): number {
   const file = path.join(dir, LOCK_FILE);
   let fd: number;
   try {
-    // Never truncated; Node opens with O_CLOEXEC.
-    fd = fs.openSync(file, fs.constants.O_RDWR | (create ? fs.constants.O_CREAT : 0), 0o600);
+    // Never truncated, nor followed if a symlink; Node opens with O_CLOEXEC.
+    fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_NOFOLLOW | (create ? fs.constants.O_CREAT : 0), 0o600);
   } catch (err) {
     // flock needs no write access: a root that turned read-only can still be read.
     if (!isErrno(err, 'EROFS') && !isErrno(err, 'EACCES')) throw err;
-    fd = fs.openSync(file, fs.constants.O_RDONLY);
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   }
   try {
     native().flock(fd, mode === 'exclusive', true);
@@ -411,6 +444,47 @@ function openLock(dir: string, mode: LockMode, create: boolean): number {
     throw err;
   }
   return fd;
+}
+
+/**
+ * Opens `file` with `flags` and O_NOFOLLOW and checks the fd (not the path, which could change
+ * in between): owned by this process's euid, not writable by group or others, a directory when
+ * O_DIRECTORY is asked, else a regular file. `what` names it in the errors (exit 1). Other
+ * errors (ENOENT, ENOTDIR) are thrown as they are, for the caller to tell "not there" from
+ * "refused".
+ */
+function openOwned(file: string, what: string, flags: number, containerId?: string): number {
+  const c = fs.constants;
+  const wantDir = (flags & c.O_DIRECTORY) !== 0;
+  const refuse = (why: string): TsruncError => new TsruncError('system', `${what} ${file} ${why}`, { containerId });
+  let fd: number;
+  try {
+    fd = fs.openSync(file, flags | c.O_NOFOLLOW);
+  } catch (err) {
+    // (O_DIRECTORY|O_NOFOLLOW on a symlink says ENOTDIR: lstat tells which it was)
+    if (isErrno(err, 'ELOOP') || (isErrno(err, 'ENOTDIR') && isSymlink(file))) throw refuse(`is a symlink; a ${wantDir ? 'directory' : 'file'} is expected there`);
+    throw err;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    const euid = process.geteuid?.() ?? 0;
+    if (wantDir ? !st.isDirectory() : !st.isFile()) throw refuse(`is not a ${wantDir ? 'directory' : 'regular file'}`);
+    if (st.uid !== euid) throw refuse(`is owned by uid ${st.uid}, not by the caller (uid ${euid})`);
+    const writable = [(st.mode & 0o020) !== 0 ? 'group' : '', (st.mode & 0o002) !== 0 ? 'others' : ''].filter(Boolean);
+    if (writable.length > 0) throw refuse(`is writable by ${writable.join(' and ')} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`);
+    return fd;
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+}
+
+function isSymlink(file: string): boolean {
+  try {
+    return fs.lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 /** `fn()`, its errors described as `what` failing. */

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { cgroupDirsOf, rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
+import { containerRecord } from '../helpers/records';
 import { REPO_ROOT, TSRUNC, rootEntries, tempDir, type Teardownable } from '../helpers/tsrunc';
 
 const skip = rootSkipReason();
@@ -179,4 +180,133 @@ t.test('G: exec --preserve-fds: refused without the fds (exit 255, fd named), pa
   const ok = runWithFds(t, ['--root', c.root, 'exec', '--preserve-fds', '1', c.id, 'sh', '-c', 'echo via-fd-3 >&3'], [fd]);
   t.equal(ok.status, 0, ok.stderr);
   t.equal(fs.readFileSync(file, 'utf8'), 'via-fd-3\n');
+});
+
+// ---- I: a state root someone else owns or may write -----------------------------------------
+
+const FOREIGN_UID = 54321;
+
+/**
+ * What an unprivileged user leaves for root: a state root with a container `id` whose record
+ * has a poststop hook that touches `marker` (a stopped container: delete runs poststop hooks).
+ * Every part owned by `uid`, as that user would have made it.
+ */
+function plantContainer(root: string, id: string, marker: string, uid: number, opts: { rootMode?: number } = {}): void {
+  fs.mkdirSync(root, { recursive: true, mode: 0o755 });
+  fs.chmodSync(root, opts.rootMode ?? 0o755);
+  const dir = path.join(root, id);
+  fs.mkdirSync(dir, { mode: 0o711 });
+  const record = containerRecord(id, path.dirname(root), 0, 0, true);
+  record.config.hooks = { poststop: [{ path: '/bin/sh', args: ['sh', '-c', `touch ${marker}`] }] };
+  fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify(record), { mode: 0o600 });
+  fs.writeFileSync(path.join(dir, 'lock'), '', { mode: 0o600 });
+  for (const p of [root, dir, path.join(dir, 'state.json'), path.join(dir, 'lock')]) fs.chownSync(p, uid, uid);
+}
+
+/** Every command that reads a container's state, as root, against `root`. */
+const STATE_COMMANDS = (id: string): string[][] => [
+  ['delete', id],
+  ['delete', '--force', id],
+  ['state', id],
+  ['list'],
+  ['kill', id, 'KILL'],
+  ['start', id],
+  ['ps', id],
+  ['pause', id],
+  ['resume', id],
+  ['update', '--pids-limit', '10', id],
+  ['events', '--stats', id],
+  ['exec', id, 'true'],
+];
+
+t.test('I: a --root owned by another uid, with a planted poststop hook: every command refuses, the hook never runs', { skip }, async (t) => {
+  const dir = tempDir(t, 'tsrunc-foreign');
+  const root = path.join(dir, 'root');
+  const marker = path.join(dir, 'hook-ran');
+  plantContainer(root, 'planted', marker, FOREIGN_UID);
+  for (const args of STATE_COMMANDS('planted')) {
+    const r = runWithFds(t, ['--root', root, ...args], []);
+    t.equal(r.status, args[0] === 'exec' ? 255 : 1, `${args.join(' ')}: fails`);
+    t.match(r.stderr, `state root ${root} is owned by uid ${FOREIGN_UID}, not by the caller (uid 0)`, `${args.join(' ')}: says why`);
+  }
+  t.notOk(fs.existsSync(marker), 'the planted hook never ran');
+  t.ok(fs.existsSync(path.join(root, 'planted', 'state.json')), 'and nothing was removed');
+  const c = testContainer(t, () => {}, { root });
+  const created = c.tsrunc(['create', c.id]);
+  t.equal(created.status, 1, 'create refuses the root too');
+  t.match(created.stderr, `state root ${root} is owned by uid ${FOREIGN_UID}`);
+  t.same(rootEntries(root), ['planted'], 'and makes nothing in it');
+  t.same(cgroupDirsOf(c.id), [], 'nor a cgroup');
+});
+
+t.test('I: a root-owned root with mode 0777 (or 1777) is refused', { skip }, async (t) => {
+  for (const mode of [0o777, 0o1777, 0o775]) {
+    const dir = tempDir(t, 'tsrunc-open-root');
+    const root = path.join(dir, 'root');
+    const marker = path.join(dir, 'hook-ran');
+    plantContainer(root, 'planted', marker, 0, { rootMode: mode });
+    for (const args of [['delete', 'planted'], ['delete', '--force', 'planted'], ['state', 'planted'], ['list'], ['kill', 'planted', 'KILL']]) {
+      const r = runWithFds(t, ['--root', root, ...args], []);
+      t.equal(r.status, 1, `${mode.toString(8)}: ${args.join(' ')}: exit 1`);
+      t.match(r.stderr, new RegExp(`state root ${root} is writable by (group and others|group) \\(mode 0?${mode.toString(8)}\\)`), `${mode.toString(8)}: ${args.join(' ')}: says why`);
+    }
+    t.notOk(fs.existsSync(marker), `${mode.toString(8)}: the hook never ran`);
+  }
+});
+
+t.test('I: in a root-owned 0700 root, a container dir or state.json of another uid, or a symlink, is refused', { skip }, async (t) => {
+  const dir = tempDir(t, 'tsrunc-foreign-parts');
+  const root = path.join(dir, 'root');
+  const marker = path.join(dir, 'hook-ran');
+  plantContainer(root, 'a', marker, 0);
+  fs.chmodSync(root, 0o700);
+  fs.chownSync(path.join(root, 'a', 'state.json'), FOREIGN_UID, FOREIGN_UID);
+  for (const args of [['delete', 'a'], ['delete', '--force', 'a'], ['state', 'a'], ['list'], ['kill', 'a', 'KILL']]) {
+    const r = runWithFds(t, ['--root', root, ...args], []);
+    t.equal(r.status, 1, `${args.join(' ')}: exit 1`);
+    t.match(r.stderr, `container state file ${path.join(root, 'a', 'state.json')} is owned by uid ${FOREIGN_UID}, not by the caller (uid 0)`);
+  }
+  // A container directory of another uid.
+  fs.rmSync(path.join(root, 'a'), { recursive: true });
+  plantContainer(root, 'b', marker, 0);
+  fs.chmodSync(root, 0o700);
+  fs.chownSync(path.join(root, 'b'), FOREIGN_UID, FOREIGN_UID);
+  const b = runWithFds(t, ['--root', root, 'delete', '--force', 'b'], []);
+  t.equal(b.status, 1);
+  t.match(b.stderr, `container state directory ${path.join(root, 'b')} is owned by uid ${FOREIGN_UID}`);
+  // state.json a symlink to a record elsewhere (the same record, root-owned: only the link is wrong).
+  fs.chownSync(path.join(root, 'b'), 0, 0);
+  const elsewhere = path.join(dir, 'elsewhere.json');
+  fs.renameSync(path.join(root, 'b', 'state.json'), elsewhere);
+  fs.symlinkSync(elsewhere, path.join(root, 'b', 'state.json'));
+  const link = runWithFds(t, ['--root', root, 'delete', 'b'], []);
+  t.equal(link.status, 1);
+  t.match(link.stderr, `container state file ${path.join(root, 'b', 'state.json')} is a symlink`);
+  // The root itself a symlink to a good root.
+  const alias = path.join(dir, 'alias');
+  fs.symlinkSync(root, alias);
+  const viaLink = runWithFds(t, ['--root', alias, 'list'], []);
+  t.equal(viaLink.status, 1);
+  t.match(viaLink.stderr, `state root ${alias} is a symlink; a directory is expected there`);
+  t.notOk(fs.existsSync(marker), 'no hook ran');
+});
+
+t.test('I: a private root tsrunc creates is 0700 and the whole lifecycle works in it', { skip }, async (t) => {
+  const dir = tempDir(t, 'tsrunc-fresh-root');
+  const root = path.join(dir, 'new', 'root');
+  const c = testContainer(t, () => {}, { root });
+  t.equal(c.tsrunc(['create', c.id]).status, 0);
+  t.equal(fs.statSync(root).mode & 0o7777, 0o700, 'the root: 0700');
+  t.equal(fs.statSync(path.join(root, c.id)).mode & 0o7777, 0o711, 'the container directory: 0711');
+  t.equal(fs.statSync(path.join(root, c.id, 'state.json')).mode & 0o7777, 0o600, 'state.json: 0600');
+  t.equal(c.tsrunc(['start', c.id]).status, 0);
+  t.equal(c.status(), 'running');
+  const listed = c.tsrunc(['list', '-q']);
+  t.equal(listed.stdout.trim(), c.id);
+  t.equal(c.tsrunc(['exec', c.id, 'true']).status, 0);
+  t.equal(c.tsrunc(['pause', c.id]).status, 0);
+  t.equal(c.tsrunc(['resume', c.id]).status, 0);
+  t.equal(c.tsrunc(['kill', c.id, 'KILL']).status, 0);
+  t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
+  t.same(rootEntries(root), []);
 });
