@@ -88,9 +88,9 @@ export function processFromFlags(base: Process, f: ExecFlags): Process {
   if (f.user !== undefined) {
     const m = /^(\d+)(?::(\d+))?$/.exec(f.user);
     if (m === null) throw new TsruncError('usage', `exec: --user must be UID[:GID] (numbers), got ${JSON.stringify(f.user)}`);
-    p.user = { ...p.user, uid: Number(m[1]), gid: m[2] === undefined ? p.user.gid : Number(m[2]) };
+    p.user = { ...p.user, uid: idFlag(Number(m[1]), '--user', 'uid'), gid: m[2] === undefined ? p.user.gid : idFlag(Number(m[2]), '--user', 'gid') };
   }
-  if (f.additionalGids.length > 0) p.user = { ...p.user, additionalGids: f.additionalGids };
+  if (f.additionalGids.length > 0) p.user = { ...p.user, additionalGids: f.additionalGids.map((g) => idFlag(g, '--additional-gids', 'gid')) };
   if (f.caps.length > 0) {
     const c = (p.capabilities ??= {});
     for (const cap of f.caps) {
@@ -102,6 +102,15 @@ export function processFromFlags(base: Process, f: ExecFlags): Process {
   }
   if (!p.cwd.startsWith('/')) throw new TsruncError('usage', `exec: --cwd must be an absolute path, got ${JSON.stringify(p.cwd)}`);
   return p;
+}
+
+/** The largest uid or gid (runc's bound; the schema's "id"): 4294967295 would be -1, "unchanged", to setresuid. */
+const MAX_ID = 2147483647;
+
+/** A uid or gid given by `flag`: an integer from 0 to MAX_ID, else a usage error naming the flag. */
+function idFlag(value: number, flag: string, what: 'uid' | 'gid'): number {
+  if (Number.isInteger(value) && value >= 0 && value <= MAX_ID) return value;
+  throw new TsruncError('usage', `exec: ${flag}: ${what} ${value} is out of range (0 to ${MAX_ID})`);
 }
 
 function execPlan(record: ContainerRecord, opts: ExecOptions, console: boolean): Plan {

@@ -310,3 +310,34 @@ t.test('I: a private root tsrunc creates is 0700 and the whole lifecycle works i
   t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
   t.same(rootEntries(root), []);
 });
+
+// ---- H: uid/gid edge values -------------------------------------------------------------------
+
+t.test('H: process.user.uid 4294967295 fails create with its pointer, and leaves nothing', { skip }, async (t) => {
+  for (const [field, value] of [['uid', 4294967295], ['gid', 4294967296], ['uid', 2147483648]] as const) {
+    const c = testContainer(t, (s) => (s.process!.user[field] = value));
+    const r = c.tsrunc(['create', c.id]);
+    t.equal(r.status, 1, `${field} ${value}: exit 1`);
+    t.match(r.stderr, `config.json: /process/user/${field}: must be <= 2147483647`);
+    assertNothingLeft(t, c);
+  }
+});
+
+t.test('H: exec --user 4294967295 / 4294967296 and --additional-gids 4294967295 are refused; 2147483647 runs as that id', { skip }, async (t) => {
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  for (const [args, message] of [
+    [['--user', '4294967295'], 'exec failed: exec: --user: uid 4294967295 is out of range (0 to 2147483647)'],
+    [['--user', '4294967296'], 'exec failed: exec: --user: uid 4294967296 is out of range'],
+    [['--user', '1000:4294967295'], 'exec failed: exec: --user: gid 4294967295 is out of range'],
+    [['--additional-gids', '4294967295'], 'exec failed: exec: --additional-gids: gid 4294967295 is out of range'],
+  ] as const) {
+    const r = c.tsrunc(['exec', ...args, c.id, 'id', '-u']);
+    t.equal(r.status, 255, `${args.join(' ')}: exit 255`);
+    t.match(r.stderr, message);
+    t.equal(r.stdout, '', `${args.join(' ')}: nothing ran (as root or otherwise)`);
+  }
+  const ok = c.tsrunc(['exec', '--user', '2147483647:2147483647', '--additional-gids', '2147483647', c.id, 'sh', '-c', 'id -u; id -g; id -G']);
+  t.equal(ok.status, 0, ok.stderr);
+  t.equal(ok.stdout, '2147483647\n2147483647\n2147483647\n');
+});
