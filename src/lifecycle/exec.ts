@@ -9,7 +9,7 @@ import { ConfigError, TsruncError } from '../errors';
 import { native } from '../native/addon';
 import { buildExecPlan } from '../plan/exec-planner';
 import type { FdRole, Plan } from '../plan/steps';
-import { parseChecked } from '../spec/schema-errors';
+import { parseChecked } from '../spec/json-input';
 import type { Process } from '../spec/types';
 import * as validators from '../spec/validators.generated';
 import { computeStatus, ownerOf, stateDocument } from '../state/status';
@@ -76,6 +76,19 @@ export interface ExecFlags {
 /** runc's flags over the container's own process (its env, user, caps, rlimits...). */
 export function processFromFlags(base: Process, f: ExecFlags): Process {
   if (f.args.length === 0) throw new TsruncError('usage', 'exec: a command to run is required (or --process FILE)');
+  // argv cannot hold a NUL, but a library caller's strings can; C would cut them there.
+  const given: [string, (string | undefined)[]][] = [
+    ['the command', f.args],
+    ['--cwd', [f.cwd]],
+    ['--env', f.env],
+    ['--user', [f.user]],
+    ['--apparmor', [f.apparmor]],
+    ['--process-label', [f.processLabel]],
+    ['--cap', f.caps],
+  ];
+  for (const [flag, values] of given) {
+    if (values.some((v) => v?.includes('\0'))) throw new TsruncError('usage', `exec: ${flag} must not contain a NUL character`);
+  }
   const p: Process = structuredClone(base);
   p.args = f.args;
   p.terminal = f.tty;

@@ -4,7 +4,7 @@ import { detectHierarchies } from '../cgroups/hierarchy';
 import { applyWrites, resourceWrites } from '../cgroups/resources';
 import { readStats } from '../cgroups/stats';
 import { ConfigError, TsruncError } from '../errors';
-import { parseChecked } from '../spec/schema-errors';
+import { parseChecked } from '../spec/json-input';
 import type { Resources } from '../spec/types';
 import * as validators from '../spec/validators.generated';
 import { computeStatus } from '../state/status';

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, type Problem } from '../errors';
+import { parseJson } from './json-input';
 import { schemaProblems } from './schema-errors';
 import { CAPABILITIES, RLIMITS } from './linux-names';
 import type { Hook, IdMapping, Mount, NamespaceType, Spec } from './types';
@@ -46,13 +47,7 @@ export function loadBundleConfig(options: ValidateOptions): ValidationResult {
 }
 
 export function validateConfigText(text: string, options: ValidateOptions): ValidationResult {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(options.file ?? CONFIG_FILE, [{ pointer: '', message: `invalid JSON: ${(err as Error).message}` }]);
-  }
-  return validateConfig(doc, options);
+  return validateConfig(parseJson(text, options.file ?? CONFIG_FILE).doc, options);
 }
 
 export function validateConfig(doc: unknown, options: ValidateOptions): ValidationResult {

@@ -20,6 +20,7 @@ import * as path from 'node:path';
 import { TsruncError, isErrno, notFound, systemError } from '../errors';
 import { faultPoint, type FaultPoint } from '../lifecycle/faults';
 import { native } from '../native/addon';
+import { describeJsonError } from '../spec/json-input';
 import { sleepMs } from '../util/sleep';
 import type { Spec } from '../spec/types';
 import { checkContainerId } from './id';
@@ -96,8 +97,9 @@ export class ContainerHandle {
     }
     try {
       return JSON.parse(text) as ContainerRecord;
-    } catch (err) {
-      throw new TsruncError('system', `container state of ${this.id} is corrupt`, { containerId: this.id, cause: err });
+    } catch {
+      // Where and what, never the text (JSON.parse's message quotes it).
+      throw new TsruncError('system', `container state file ${file} is corrupt: ${describeJsonError(text) ?? 'invalid JSON'}`, { containerId: this.id });
     }
   }
 

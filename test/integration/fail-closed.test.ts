@@ -6,6 +6,7 @@ import { spawnSync, type StdioOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
+import type { Spec } from '../../src/spec/types';
 import { cgroupDirsOf, rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
 import { containerRecord } from '../helpers/records';
 import { REPO_ROOT, TSRUNC, rootEntries, tempDir, type Teardownable } from '../helpers/tsrunc';
@@ -340,4 +341,81 @@ t.test('H: exec --user 4294967295 / 4294967296 and --additional-gids 4294967295 
   const ok = c.tsrunc(['exec', '--user', '2147483647:2147483647', '--additional-gids', '2147483647', c.id, 'sh', '-c', 'id -u; id -g; id -G']);
   t.equal(ok.status, 0, ok.stderr);
   t.equal(ok.stdout, '2147483647\n2147483647\n2147483647\n');
+});
+
+// ---- NUL, numbers, nesting, and messages that never quote the file -----------------------------
+
+/** Writes `c`'s config.json with each "@NAME@" placeholder string replaced by raw JSON text. */
+function writeRawConfig(c: TestContainer, raw: Record<string, string>): void {
+  let text = JSON.stringify(c.spec, null, 2);
+  for (const [name, value] of Object.entries(raw)) text = text.split(JSON.stringify(`@${name}@`)).join(value);
+  fs.writeFileSync(path.join(c.bundle, 'config.json'), text);
+}
+
+t.test('NUL: create with a NUL inside process.args or an annotation key fails with the pointers, and leaves nothing', { skip }, async (t) => {
+  const c = testContainer(t, (s) => {
+    s.process!.args = ['sh', '@ARG@'];
+    s.annotations = { '@KEY@': 'v' } as Record<string, string>;
+  });
+  writeRawConfig(c, { ARG: '"-c\\u0000echo pwned"' });
+  fs.writeFileSync(path.join(c.bundle, 'config.json'), fs.readFileSync(path.join(c.bundle, 'config.json'), 'utf8').replace('"@KEY@"', '"org.example\\u0000x"'));
+  const r = c.tsrunc(['create', c.id]);
+  t.equal(r.status, 1);
+  t.match(r.stderr, 'config.json: /process/args/1: must not contain a NUL character');
+  t.match(r.stderr, 'config.json: /annotations/org.example\\u0000x: property name must not contain a NUL character');
+  assertNothingLeft(t, c);
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 1, 'run refuses too');
+  assertNothingLeft(t, c);
+});
+
+t.test('NUL: exec --process with a NUL in an env entry: exit 255, the pointer named', { skip }, async (t) => {
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  const file = path.join(c.bundle, 'process.json');
+  fs.writeFileSync(file, JSON.stringify({ ...c.spec.process, args: ['true'], env: ['@E@'] }).replace('"@E@"', '"LD_PRELOAD=/x.so\\u0000"'));
+  const r = c.tsrunc(['exec', '--process', file, c.id]);
+  t.equal(r.status, 255);
+  t.match(r.stderr, `${file}: /env/0: must not contain a NUL character`);
+});
+
+t.test('nesting: 100000 levels in config.json, process.json or update --resources fail at once, with a pointer', { skip }, async (t) => {
+  const deep = '['.repeat(100000) + ']'.repeat(100000);
+  const c = testContainer(t, (s) => ((s as Spec & Record<string, unknown>)['org.example.x'] = '@D@'));
+  writeRawConfig(c, { D: deep });
+  const r = c.tsrunc(['create', c.id]);
+  t.equal(r.status, 1);
+  t.match(r.stderr, /config\.json: \/org\.example\.x(\/0)+: nested deeper than 512 levels \(line \d+, column \d+\)/);
+  t.notMatch(r.stderr, /call stack/);
+  assertNothingLeft(t, c);
+
+  const d = testContainer(t);
+  t.equal(d.tsrunc(['run', '-d', d.id]).status, 0);
+  const proc = path.join(d.bundle, 'process.json');
+  fs.writeFileSync(proc, `{"x": ${deep}, "args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0}}`);
+  const e = d.tsrunc(['exec', '--process', proc, d.id]);
+  t.equal(e.status, 255);
+  t.match(e.stderr, /process\.json: \/x(\/0)+: nested deeper than 512 levels/);
+  const u = d.tsrunc(['update', '--resources', '-', d.id], { input: `{"pids": {"limit": 100}, "x": ${deep}}` });
+  t.equal(u.status, 1);
+  t.match(u.stderr, /resources \(stdin\): \/x(\/0)+: nested deeper than 512 levels/);
+});
+
+t.test('messages: a config.json symlinked to a file of secrets that is not JSON: the secret is in neither stderr nor the --log line', { skip }, async (t) => {
+  const c = testContainer(t);
+  const secret = 'TOKEN-5ecr3t-c0ntent-of-a-root-only-file';
+  const file = path.join(tempDir(t, 'tsrunc-secret'), 'shadow');
+  fs.writeFileSync(file, `${secret}:x:0:0\n`, { mode: 0o600 });
+  fs.rmSync(path.join(c.bundle, 'config.json'));
+  fs.symlinkSync(file, path.join(c.bundle, 'config.json'));
+  const log = path.join(c.bundle, 'log.json');
+  for (const args of [['create', c.id], ['run', c.id], ['validate']]) {
+    fs.rmSync(log, { force: true });
+    const r = c.tsrunc(['--log', log, '--log-format', 'json', ...args]);
+    t.equal(r.status, 1, `${args[0]}: exit 1`);
+    t.notMatch(r.stderr, secret.slice(0, 5), `${args[0]}: not in stderr`);
+    const line = fs.readFileSync(log, 'utf8');
+    t.notMatch(line, secret.slice(0, 5), `${args[0]}: not in the log`);
+    t.match(line, 'config.json: /: invalid JSON at line 1, column 1: unexpected character', `${args[0]}: where and what`);
+  }
+  assertNothingLeft(t, c);
 });
