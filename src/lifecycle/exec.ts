@@ -11,6 +11,7 @@ import { buildExecPlan } from '../plan/exec-planner';
 import type { FdRole, Plan } from '../plan/steps';
 import { parseChecked } from '../spec/json-input';
 import type { Process } from '../spec/types';
+import { processProblems } from '../spec/validate';
 import * as validators from '../spec/validators.generated';
 import { computeStatus, ownerOf, stateDocument } from '../state/status';
 import type { ContainerRecord, StateStore } from '../state/store';
@@ -55,7 +56,7 @@ export function execCgroupPaths(paths: CgroupPaths, specs: string[], hierarchies
 
 /** Parses and checks an OCI process document; pointers are relative to it. */
 export function parseProcess(text: string, file: string): Process {
-  const proc = parseChecked<Process>(text, file, validators.process);
+  const proc = parseChecked<Process>(text, file, validators.process, (p, bigIntegers) => processProblems(p, '', bigIntegers));
   if (!proc.cwd.startsWith('/')) throw new ConfigError(file, [{ pointer: '/cwd', message: `must be an absolute path, got ${JSON.stringify(proc.cwd)}` }]);
   return proc;
 }

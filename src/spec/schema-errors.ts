@@ -32,8 +32,11 @@ function toProblem(e: AjvError): Problem {
     case 'minimum':
     case 'maximum':
     case 'exclusiveMinimum':
-    case 'exclusiveMaximum':
-      return { pointer: e.instancePath, message: `must be ${String(p['comparison'])} ${String(p['limit'])}` };
+    case 'exclusiveMaximum': {
+      // (the bound of int64/uint64 in the schema: what a double holds exactly)
+      const why = Math.abs(Number(p['limit'])) === Number.MAX_SAFE_INTEGER ? ' (larger integers are not held exactly)' : '';
+      return { pointer: e.instancePath, message: `must be ${String(p['comparison'])} ${String(p['limit'])}${why}` };
+    }
     case 'pattern':
       return { pointer: e.instancePath, message: `must match the pattern ${String(p['pattern'])}` };
     case 'propertyNames':

@@ -378,6 +378,36 @@ t.test('NUL: exec --process with a NUL in an env entry: exit 255, the pointer na
   t.match(r.stderr, `${file}: /env/0: must not contain a NUL character`);
 });
 
+t.test('rlimits: 18446744073709551615 is unlimited in the container; 18446744073709551614 and 2^63 - 1 are refused (and update --pids-limit 10^20)', { skip }, async (t) => {
+  const c = testContainer(t, (s) => (s.process!.rlimits = [{ type: 'RLIMIT_CORE', soft: '@V@' as unknown as number, hard: '@V@' as unknown as number }]));
+  for (const v of ['18446744073709551614', '9223372036854775807']) {
+    writeRawConfig(c, { V: v });
+    const r = c.tsrunc(['create', c.id]);
+    t.equal(r.status, 1, `${v}: refused`);
+    t.match(r.stderr, 'config.json: /process/rlimits/0/soft: must be an integer from 0 to 9007199254740991, or 18446744073709551615 (unlimited)');
+    assertNothingLeft(t, c);
+  }
+  writeRawConfig(c, { V: '18446744073709551615' });
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  t.match(fs.readFileSync(`/proc/${c.pid()}/limits`, 'utf8'), /^Max core file size\s+unlimited\s+unlimited\s+bytes\s*$/m);
+  // (and update's numbers, on their way to cgroup files)
+  const u = c.tsrunc(['update', '--pids-limit', '99999999999999999999', c.id]);
+  t.equal(u.status, 1);
+  t.match(u.stderr, /update: invalid value .*99999999999999999999.* for --pids-limit: out of range/);
+});
+
+t.test('numbers: a hook timeout of 2147484 s and a console height of 65536 fail create with their pointers', { skip }, async (t) => {
+  const c = testContainer(t, (s) => {
+    s.hooks = { createRuntime: [{ path: '/bin/true', timeout: 2147484 }], startContainer: [{ path: '/bin/true', timeout: 4294967 }] };
+    s.process!.terminal = true;
+    s.process!.consoleSize = { height: 65536, width: 80 };
+  });
+  const r = c.tsrunc(['create', c.id]);
+  t.equal(r.status, 1);
+  for (const line of ['/hooks/createRuntime/0/timeout: must be <= 2147483', '/hooks/startContainer/0/timeout: must be <= 2147483', '/process/consoleSize/height: must be <= 65535']) t.match(r.stderr, `config.json: ${line}`);
+  assertNothingLeft(t, c);
+});
+
 t.test('nesting: 100000 levels in config.json, process.json or update --resources fail at once, with a pointer', { skip }, async (t) => {
   const deep = '['.repeat(100000) + ']'.repeat(100000);
   const c = testContainer(t, (s) => ((s as Spec & Record<string, unknown>)['org.example.x'] = '@D@'));

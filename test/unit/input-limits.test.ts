@@ -7,10 +7,11 @@ import * as path from 'node:path';
 import t from 'tap';
 import { ConfigError, TsruncError, type Problem } from '../../src/errors';
 import { parseProcess, processFromFlags, type ExecFlags } from '../../src/lifecycle/exec';
-import { parseResources } from '../../src/lifecycle/update';
+import { parseBytes, parseResources } from '../../src/lifecycle/update';
+import { processSteps } from '../../src/plan/process-steps';
 import { defaultSpec } from '../../src/spec/default-spec';
 import { MAX_JSON_DEPTH, parseJson } from '../../src/spec/json-input';
-import type { Process, Spec } from '../../src/spec/types';
+import { HOOK_NAMES, type Process, type Spec } from '../../src/spec/types';
 import { loadBundleConfig, validateConfig, validateConfigText } from '../../src/spec/validate';
 import { StateStore } from '../../src/state/store';
 import { containerRecord, writeRecord } from '../helpers/records';
@@ -180,6 +181,72 @@ t.test('exec flags (from a library caller: argv cannot hold a NUL) are checked t
   t.throws(() => processFromFlags(baseProcess(), flags({ args: ['ls', '\0'] })), { message: `exec: the command ${NUL}` });
 });
 
+// ---- numbers --------------------------------------------------------------------------------------
+
+const RLIMIT = (soft: string, hard: string): string => configText((s) => (s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: '@S@' as unknown as number, hard: '@H@' as unknown as number }]), { S: soft, H: hard });
+
+t.test('rlimits: safe integers and exactly 18446744073709551615 (unlimited); anything else beyond 2^53 - 1 is refused', async (t) => {
+  t.equal(textProblems(RLIMIT('1024', '18446744073709551615')), undefined, 'RLIM_INFINITY as hard');
+  t.equal(textProblems(RLIMIT('18446744073709551615', '18446744073709551615')), undefined, 'both');
+  t.equal(textProblems(RLIMIT('9007199254740991', '9007199254740991')), undefined, '2^53 - 1');
+  const message = 'must be an integer from 0 to 9007199254740991, or 18446744073709551615 (unlimited)';
+  for (const v of ['18446744073709551614', '18446744073709551616', '18446744073709552000', '1.8446744073709552e19', '9223372036854775807', '9223372036854775808', '9007199254740993', '1e300']) {
+    t.same(textProblems(RLIMIT('1', v)), [{ pointer: '/process/rlimits/0/hard', message }], `hard ${v}`);
+  }
+  t.same(textProblems(RLIMIT('18446744073709551615', '1024')), [{ pointer: '/process/rlimits/0/soft', message: 'soft limit 18446744073709551615 (unlimited) is above the hard limit 1024' }], 'soft above hard');
+  const proc = JSON.stringify({ ...baseProcess(), rlimits: [{ type: 'RLIMIT_NOFILE', soft: 2048, hard: 1024 }, { type: 'RLIMIT_CORE', soft: 1, hard: '@H@' }] }).replace('"@H@"', '9223372036854775807');
+  t.same(problemsOf(() => parseProcess(proc, 'process.json')), [
+    { pointer: '/rlimits/0/soft', message: 'soft limit 2048 is above the hard limit 1024' },
+    { pointer: '/rlimits/1/hard', message },
+  ], 'process.json too');
+  const steps = processSteps({ ...baseProcess(), rlimits: [{ type: 'RLIMIT_CORE', soft: 2 ** 64, hard: 2 ** 64 }, { type: 'RLIMIT_NOFILE', soft: 10, hard: 20 }] }, defaultSpec(), { pointer: '/process', preserveFds: 0 });
+  t.match(steps.steps.filter((s) => s.op === 'rlimit'), [{ soft: -1, hard: -1 }, { soft: 10, hard: 20 }], 'the executor gets -1 (RLIM_INFINITY) for 2^64 only');
+  t.throws(() => processSteps({ ...baseProcess(), rlimits: [{ type: 'RLIMIT_CORE', soft: 2 ** 63, hard: 2 ** 64 }] }, defaultSpec(), { pointer: '/process', preserveFds: 0 }), RangeError, 'and never turns another value into unlimited');
+});
+
+t.test('a hook timeout above 2147483 s (x1000 overflows a C int) is refused for all six hook kinds', async (t) => {
+  for (const name of HOOK_NAMES) {
+    t.same(configProblems((s) => (s.hooks = { [name]: [{ path: '/bin/true', timeout: 2147484 }] })), [{ pointer: `/hooks/${name}/0/timeout`, message: 'must be <= 2147483' }], name);
+    t.equal(configProblems((s) => (s.hooks = { [name]: [{ path: '/bin/true', timeout: 2147483 }] })), undefined, `${name}: 2147483 is fine`);
+  }
+});
+
+t.test('consoleSize above 65535 (a 16-bit winsize field) is refused', async (t) => {
+  t.same(
+    configProblems((s) => ((s.process!.terminal = true), (s.process!.consoleSize = { height: 65536, width: 4294967296 }))),
+    [
+      { pointer: '/process/consoleSize/height', message: 'must be <= 65535' },
+      { pointer: '/process/consoleSize/width', message: 'must be <= 65535' },
+    ],
+  );
+  t.equal(configProblems((s) => ((s.process!.terminal = true), (s.process!.consoleSize = { height: 65535, width: 65535 }))), undefined);
+  const p = { ...baseProcess(), terminal: true, consoleSize: { height: 70000, width: 80 } };
+  t.same(problemsOf(() => parseProcess(JSON.stringify(p), 'process.json')), [{ pointer: '/consoleSize/height', message: 'must be <= 65535' }], 'exec --process too');
+});
+
+t.test('other numbers that reach C or a cgroup file: out of their range, refused with their pointer', async (t) => {
+  const SAFE = 'must be <= 9007199254740991 (larger integers are not held exactly)';
+  const cases: [string, (s: Spec) => void, [string, string][]][] = [
+    ['device major/minor beyond a 32-bit dev_t', (s) => (s.linux!.devices = [{ type: 'c', path: '/dev/x', major: 4096, minor: 1048576 }]), [['/linux/devices/0/major', 'must be <= 4095'], ['/linux/devices/0/minor', 'must be <= 1048575']]],
+    ['a negative device major', (s) => (s.linux!.devices = [{ type: 'b', path: '/dev/x', major: -1, minor: 0 }]), [['/linux/devices/0/major', 'must be >= 0']]],
+    ['a device rule major beyond a BPF immediate', (s) => (s.linux!.resources!.devices = [{ allow: true, type: 'c', major: 2147483648, minor: -2, access: 'r' }]), [['/linux/resources/devices/0/major', 'must be <= 2147483647'], ['/linux/resources/devices/0/minor', 'must be >= -1']]],
+    ['scheduler deadline fields beyond 2^53', (s) => (s.process!.scheduler = { policy: 'SCHED_DEADLINE', runtime: 2 ** 63, deadline: 1, period: 1 }), [['/process/scheduler/runtime', SAFE]]],
+    ['oomScoreAdj beyond int32', (s) => (s.process!.oomScoreAdj = 2 ** 40), [['/process/oomScoreAdj', 'must be <= 2147483647']]],
+    ['time offset nanoseconds of a second or more', (s) => ((s.linux!.namespaces!.push({ type: 'time' }), (s.linux!.timeOffsets = { monotonic: { secs: 2 ** 60, nanosecs: 1e9 } }))), [['/linux/timeOffsets/monotonic/secs', SAFE], ['/linux/timeOffsets/monotonic/nanosecs', 'must be <= 999999999']]],
+    ['memory and pids limits beyond 2^53', (s) => (s.linux!.resources = { memory: { limit: 2 ** 63 }, pids: { limit: 1e300 }, cpu: { shares: 2 ** 64 } }), [['/linux/resources/memory/limit', SAFE], ['/linux/resources/pids/limit', SAFE], ['/linux/resources/cpu/shares', SAFE]]],
+    ['blkio device numbers', (s) => (s.linux!.resources = { blockIO: { throttleReadBpsDevice: [{ major: -1, minor: 2 ** 32, rate: 1 }] } }), [['/linux/resources/blockIO/throttleReadBpsDevice/0/major', 'must be >= 0'], ['/linux/resources/blockIO/throttleReadBpsDevice/0/minor', 'must be <= 4294967295']]],
+    ['seccomp argument values beyond 2^53 and errno above 16 bits', (s) => (s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 65536, syscalls: [{ names: ['personality'], action: 'SCMP_ACT_ERRNO', errnoRet: 70000, args: [{ index: 0, value: 2 ** 64, op: 'SCMP_CMP_EQ' }] }] }), [['/linux/seccomp/defaultErrnoRet', 'must be <= 65535'], ['/linux/seccomp/syscalls/0/errnoRet', 'must be <= 65535'], ['/linux/seccomp/syscalls/0/args/0/value', SAFE]]],
+  ];
+  for (const [name, edit, expect] of cases) {
+    t.same((configProblems(edit) ?? []).map((p) => [p.pointer, p.message]).sort(), expect.sort(), name);
+  }
+  const p = { ...baseProcess(), oomScoreAdj: 1001, scheduler: { policy: 'SCHED_OTHER', nice: 20 } };
+  t.same(problemsOf(() => parseProcess(JSON.stringify(p), 'process.json')), [
+    { pointer: '/oomScoreAdj', message: 'must be between -1000 and 1000' },
+    { pointer: '/scheduler/nice', message: 'must be between -20 and 19' },
+  ], 'exec --process gets the ranges config.json gets');
+});
+
 // ---- nesting ---------------------------------------------------------------------------------------
 
 t.test('deep nesting fails at parse time, naming where it gets too deep', async (t) => {
@@ -240,4 +307,9 @@ t.test('a corrupt state.json is described by where, not quoted', async (t) => {
   const handle = new StateStore(root).open('c1', 'shared');
   t.teardown(() => handle.release());
   t.throws(() => handle.read(), { message: `container state file ${file} is corrupt: invalid JSON at line 1, column 14: expected a property name in double quotes` });
+});
+
+t.test('update flags: numbers beyond 2^53 - 1 are refused, naming the flag', async (t) => {
+  t.throws(() => parseBytes('99999999999p', 'memory'), { message: '--memory: /: size "99999999999p" is out of range (at most 9007199254740991 bytes)' });
+  t.equal(parseBytes('64m', 'memory'), 64 * 1024 * 1024);
 });
