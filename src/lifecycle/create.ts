@@ -7,7 +7,7 @@ import { detectHierarchies, type CgroupHierarchy } from '../cgroups/hierarchy';
 import { compileDeviceFilter, encodeProgram } from '../cgroups/device-filter';
 import { applyWrites, containerDeviceRules, controllersNeeded, resourceWrites, type CgroupWrite } from '../cgroups/resources';
 import { createCgroups, joinCgroups, removeCgroups, resolveCgroupPaths, type CgroupPaths } from '../cgroups/manager';
-import { TsruncError, formatProblem, systemError } from '../errors';
+import { TsruncError, formatProblem, refuseNul, systemError } from '../errors';
 import type { Logger } from '../log';
 import { native } from '../native/addon';
 import { buildCreatePlan } from '../plan/planner';
@@ -52,6 +52,7 @@ export interface ContainerPlan {
 }
 
 export function planContainer(ctx: CreateContext, opts: CreateOptions): ContainerPlan {
+  refuseNul({ '--bundle': opts.bundle, '--pid-file': opts.pidFile, '--console-socket': opts.consoleSocket });
   const bundle = path.resolve(opts.bundle);
   const { spec, warnings } = loadBundleConfig({ bundle, checkHost: true, systemdCgroup: ctx.systemdCgroup });
   for (const w of warnings) ctx.log.warn(formatProblem('config.json', w));

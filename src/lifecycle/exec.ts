@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { detectHierarchies, type CgroupHierarchy } from '../cgroups/hierarchy';
 import { joinCgroups, type CgroupPaths } from '../cgroups/manager';
-import { ConfigError, TsruncError } from '../errors';
+import { ConfigError, TsruncError, refuseNul } from '../errors';
 import { native } from '../native/addon';
 import { buildExecPlan } from '../plan/exec-planner';
 import type { FdRole, Plan } from '../plan/steps';
@@ -78,18 +78,16 @@ export interface ExecFlags {
 export function processFromFlags(base: Process, f: ExecFlags): Process {
   if (f.args.length === 0) throw new TsruncError('usage', 'exec: a command to run is required (or --process FILE)');
   // argv cannot hold a NUL, but a library caller's strings can; C would cut them there.
-  const given: [string, (string | undefined)[]][] = [
-    ['the command', f.args],
-    ['--cwd', [f.cwd]],
-    ['--env', f.env],
-    ['--user', [f.user]],
-    ['--apparmor', [f.apparmor]],
-    ['--process-label', [f.processLabel]],
-    ['--cap', f.caps],
-  ];
-  for (const [flag, values] of given) {
-    if (values.some((v) => v?.includes('\0'))) throw new TsruncError('usage', `exec: ${flag} must not contain a NUL character`);
-  }
+  const withNul = (list: string[]): string | undefined => list.find((v) => v.includes('\0'));
+  refuseNul({
+    'exec: the command': withNul(f.args),
+    'exec: --cwd': f.cwd,
+    'exec: --env': withNul(f.env),
+    'exec: --user': f.user,
+    'exec: --apparmor': f.apparmor,
+    'exec: --process-label': f.processLabel,
+    'exec: --cap': withNul(f.caps),
+  });
   const p: Process = structuredClone(base);
   p.args = f.args;
   p.terminal = f.tty;
@@ -144,6 +142,7 @@ function execPlan(record: ContainerRecord, opts: ExecOptions, console: boolean):
 
 /** Starts the process; resolves with its exit status (foreground) or 0 (detached). */
 export async function execInContainer(store: StateStore, id: string, opts: ExecOptions): Promise<number> {
+  refuseNul({ '--pid-file': opts.pidFile, '--console-socket': opts.consoleSocket, '--cgroup': opts.subCgroups?.find((v) => v.includes('\0')) });
   const handle = store.open(id, 'shared');
   let session: ChildSession;
   let relay: ConsoleRelay | undefined;

@@ -13,6 +13,7 @@ import { defaultSpec } from '../../src/spec/default-spec';
 import { MAX_JSON_DEPTH, parseJson } from '../../src/spec/json-input';
 import { HOOK_NAMES, type Process, type Spec } from '../../src/spec/types';
 import { loadBundleConfig, validateConfig, validateConfigText } from '../../src/spec/validate';
+import { Runtime } from '../../src/runtime';
 import { StateStore } from '../../src/state/store';
 import { containerRecord, writeRecord } from '../helpers/records';
 import { privateRoot, tempDir } from '../helpers/tsrunc';
@@ -312,4 +313,12 @@ t.test('a corrupt state.json is described by where, not quoted', async (t) => {
 t.test('update flags: numbers beyond 2^53 - 1 are refused, naming the flag', async (t) => {
   t.throws(() => parseBytes('99999999999p', 'memory'), { message: '--memory: /: size "99999999999p" is out of range (at most 9007199254740991 bytes)' });
   t.equal(parseBytes('64m', 'memory'), 64 * 1024 * 1024);
+});
+
+t.test("library callers' paths with a NUL are refused by name (argv cannot carry one)", async (t) => {
+  t.throws(() => new Runtime({ root: '/run/x\0y' }), { kind: 'usage', message: '--root must not contain a NUL character' });
+  const runtime = new Runtime({ root: privateRoot(t) });
+  t.throws(() => runtime.plan({ id: 'c1', bundle: '/tmp/b\0' }), { kind: 'usage', message: '--bundle must not contain a NUL character' });
+  t.throws(() => runtime.plan({ id: 'c1', bundle: '/tmp', pidFile: '/run/p\0id' }), { message: '--pid-file must not contain a NUL character' });
+  await t.rejects(runtime.exec('c1', { process: baseProcess(), consoleSocket: '/s\0' }), { message: '--console-socket must not contain a NUL character' });
 });
