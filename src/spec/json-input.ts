@@ -6,7 +6,8 @@
 //    may be a symlink to one the caller cannot read (JSON.parse's message quotes ~10 bytes);
 //  - nesting is bounded (MAX_JSON_DEPTH), so that deep documents fail here with the pointer of
 //    where they get too deep, not later with "Maximum call stack size exceeded";
-//  - a NUL in any string, property names included, is a problem at its pointer: the executor
+//  - a NUL in any string, property names included, is a problem at its pointer (a name: at
+//    its object, as the schema reports property names, the name escaped): the executor
 //    is C, and a string cut at its first NUL there is not the one checked here;
 //  - integer literals beyond what a double holds exactly are kept as written, by pointer, for
 //    the checks that must tell 18446744073709551615 from its neighbours (rlimits).
@@ -52,7 +53,11 @@ class Scanner {
   readonly nulProblems: Problem[] = [];
   readonly bigIntegers = new Map<string, string>();
 
-  constructor(private readonly text: string) {}
+  /** `maxDepth`: MAX_JSON_DEPTH, or no bound when only a syntax error is looked for. */
+  constructor(
+    private readonly text: string,
+    private readonly maxDepth = MAX_JSON_DEPTH,
+  ) {}
 
   scan(): void {
     for (;;) {
@@ -105,7 +110,7 @@ class Scanner {
     this.space();
     const c = this.text[this.i];
     if (c === '{' || c === '[') {
-      if (this.stack.length >= MAX_JSON_DEPTH) throw new JsonSyntaxError(this.i, `nested deeper than ${MAX_JSON_DEPTH} levels`, this.pointer());
+      if (this.stack.length >= this.maxDepth) throw new JsonSyntaxError(this.i, `nested deeper than ${this.maxDepth} levels`, this.pointer());
       this.i++;
       const frame: Frame = { array: c === '[', index: 0, key: '' };
       this.stack.push(frame);
@@ -137,8 +142,9 @@ class Scanner {
     const raw = this.text.slice(start + 1, this.i - 1);
     frame.key = raw.includes('\\') ? (JSON.parse(this.text.slice(start, this.i)) as string) : raw;
     if (nul) {
-      frame.key = frame.key.replace(/\0/g, '\\u0000');
-      this.nulProblems.push({ pointer: this.pointer(), message: 'property name must not contain a NUL character' });
+      // At the object, as the schema's property-name problems are (the name, escaped, says which).
+      const at = this.pointer().slice(0, -(escapePointer(frame.key).length + 1));
+      this.nulProblems.push({ pointer: at, message: `has a property name with a NUL character: ${JSON.stringify(frame.key)}` });
     }
     this.space();
     if (this.text[this.i] !== ':') throw this.error(this.text[this.i] === undefined ? 'unexpected end of input' : "expected ':' after a property name");
@@ -281,7 +287,8 @@ export function parseChecked<T>(text: string, file: string, validator: CompiledV
  */
 export function describeJsonError(text: string): string | undefined {
   try {
-    new Scanner(text).scan();
+    // (no depth bound: the syntax error may lie past a deep part, and the stack is an array)
+    new Scanner(text, Infinity).scan();
     return undefined;
   } catch (err) {
     if (err instanceof JsonSyntaxError) return syntaxProblem(text, err).message;

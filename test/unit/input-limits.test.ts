@@ -129,6 +129,7 @@ function problemsOf(fn: () => unknown): Problem[] | undefined {
 }
 
 const NUL = 'must not contain a NUL character';
+const KEY_NUL = 'has a property name with a NUL character: ';
 
 // ---- NUL inside strings -------------------------------------------------------------------------
 
@@ -150,11 +151,11 @@ t.test('a NUL in any string of config.json, property names included, is a proble
   t.same(
     (problems ?? []).map((p) => `${p.pointer}: ${p.message}`).sort(),
     [
-      `/annotations/k\\u0000ey: property name ${NUL}`,
       `/annotations/ok: ${NUL}`,
+      `/annotations: ${KEY_NUL}"k\\u0000ey"`,
       `/hooks/poststop/0/args/1: ${NUL}`,
       `/hostname: ${NUL}`,
-      `/linux/sysctl/net.core.somaxconn\\u0000: property name ${NUL}`,
+      `/linux/sysctl: ${KEY_NUL}"net.core.somaxconn\\u0000"`,
       `/mounts/0/options/1: ${NUL}`,
       `/org.example.extension/deep/0: ${NUL}`,
       `/process/args/1: ${NUL}`,
@@ -173,7 +174,7 @@ t.test('a NUL in process.json (exec --process) and in update --resources is refu
     { pointer: '/args/1', message: NUL },
     { pointer: '/env/0', message: NUL },
   ]);
-  t.same(problemsOf(() => parseResources('{"unified": {"memory.max\\u0000": "1"}}', 'resources.json')), [{ pointer: '/unified/memory.max\\u0000', message: `property name ${NUL}` }]);
+  t.same(problemsOf(() => parseResources('{"unified": {"memory.max\\u0000": "1"}}', 'resources.json')), [{ pointer: '/unified', message: `${KEY_NUL}"memory.max\\u0000"` }]);
 });
 
 t.test('exec flags (from a library caller: argv cannot hold a NUL) are checked too', async (t) => {
@@ -282,6 +283,7 @@ t.test('parse errors say where and what, never the text', async (t) => {
   }
   t.notMatch(JSON.stringify(problemsOf(() => parseProcess(`root:${SECRET}:0`, 'process.json'))), SECRET, 'process.json');
   t.notMatch(JSON.stringify(problemsOf(() => parseResources(`{"x": ${SECRET}`, 'resources'))), SECRET, 'update --resources');
+  t.same(textProblems(`${'['.repeat(1000)}${']'.repeat(1000)} ${SECRET}`), [{ pointer: '', message: 'invalid JSON at line 1, column 2002: unexpected data after the JSON value' }], 'the syntax error past a deep part, not the depth');
   t.same(parseJson('{"a": [1, {"b": null}]}', 'x').doc, { a: [1, { b: null }] }, 'and JSON still parses');
 });
 
