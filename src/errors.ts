@@ -99,3 +99,13 @@ function describeErrno(err: Error): string {
 export function isErrno(err: unknown, code: string): boolean {
   return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
 }
+
+/**
+ * Library callers' paths and names (argv cannot hold a NUL; a JS string can): C and the
+ * syscalls would see the string cut at the NUL, and Node's fs refuses it as an internal error.
+ */
+export function refuseNul(values: Record<string, string | undefined>): void {
+  for (const [what, value] of Object.entries(values)) {
+    if (value?.includes('\0')) throw new TsruncError('usage', `${what} must not contain a NUL character`);
+  }
+}

@@ -2,7 +2,7 @@
 // it the same way: `new Runtime({ root }).state(id)`.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TsruncError, isErrno, systemError } from './errors';
+import { TsruncError, isErrno, refuseNul, systemError } from './errors';
 import { Logger } from './log';
 import { defaultSpec, rootlessSpec } from './spec/default-spec';
 import type { Process, Resources, State } from './spec/types';
@@ -44,6 +44,7 @@ export class Runtime {
   readonly systemdCgroup: boolean;
 
   constructor(options: RuntimeOptions = {}) {
+    refuseNul({ '--root': options.root });
     this.store = new StateStore(options.root ?? DEFAULT_ROOT);
     this.log = options.logger ?? new Logger();
     this.systemdCgroup = options.systemdCgroup ?? false;

@@ -7,6 +7,7 @@ import { Logger, type LogFormat } from '../log';
 import { native } from '../native/addon';
 import { Runtime } from '../runtime';
 import { versionText } from '../version';
+import { takeCallerFds } from './caller-fds';
 import type { AnyCommand, Context, GlobalArgs } from './context';
 import { FAST_COMMANDS, GLOBAL_SWITCHES, GLOBAL_VALUE_FLAGS, parseFast } from './fast-args';
 import checkpoint from './commands/checkpoint';
@@ -127,6 +128,7 @@ function commandNamed(name: string): AnyCommand {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  takeCallerFds();
   const logOpts = preScan(argv);
   const logger = new Logger(logOpts);
   try {

@@ -7,7 +7,7 @@ import { detectHierarchies, type CgroupHierarchy } from '../cgroups/hierarchy';
 import { compileDeviceFilter, encodeProgram } from '../cgroups/device-filter';
 import { applyWrites, containerDeviceRules, controllersNeeded, resourceWrites, type CgroupWrite } from '../cgroups/resources';
 import { createCgroups, joinCgroups, removeCgroups, resolveCgroupPaths, type CgroupPaths } from '../cgroups/manager';
-import { TsruncError, formatProblem, systemError } from '../errors';
+import { TsruncError, formatProblem, refuseNul, systemError } from '../errors';
 import type { Logger } from '../log';
 import { native } from '../native/addon';
 import { buildCreatePlan } from '../plan/planner';
@@ -52,6 +52,7 @@ export interface ContainerPlan {
 }
 
 export function planContainer(ctx: CreateContext, opts: CreateOptions): ContainerPlan {
+  refuseNul({ '--bundle': opts.bundle, '--pid-file': opts.pidFile, '--console-socket': opts.consoleSocket });
   const bundle = path.resolve(opts.bundle);
   const { spec, warnings } = loadBundleConfig({ bundle, checkHost: true, systemdCgroup: ctx.systemdCgroup });
   for (const w of warnings) ctx.log.warn(formatProblem('config.json', w));
@@ -86,12 +87,14 @@ export function planContainer(ctx: CreateContext, opts: CreateOptions): Containe
 }
 
 /** systemd socket activation: LISTEN_FDS given to the runtime are passed on, as runc does. */
-function listenFds(): number {
+export function listenFds(): number {
   const listen = Number(process.env['LISTEN_FDS'] ?? 0);
   return Number.isInteger(listen) && listen > 0 ? listen : 0;
 }
 
 function preserveCount(requested: number): number {
+  // (the CLI has refused these already, naming --preserve-fds; a library caller gets this)
+  if (!Number.isSafeInteger(requested) || requested < 0) throw new TsruncError('usage', `preserveFds must be a non-negative integer, got ${requested}`);
   return requested + listenFds();
 }
 

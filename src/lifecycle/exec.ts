@@ -5,12 +5,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { detectHierarchies, type CgroupHierarchy } from '../cgroups/hierarchy';
 import { joinCgroups, type CgroupPaths } from '../cgroups/manager';
-import { ConfigError, TsruncError } from '../errors';
+import { ConfigError, TsruncError, refuseNul } from '../errors';
 import { native } from '../native/addon';
 import { buildExecPlan } from '../plan/exec-planner';
 import type { FdRole, Plan } from '../plan/steps';
-import { parseChecked } from '../spec/schema-errors';
+import { parseChecked } from '../spec/json-input';
 import type { Process } from '../spec/types';
+import { processProblems } from '../spec/validate';
 import * as validators from '../spec/validators.generated';
 import { computeStatus, ownerOf, stateDocument } from '../state/status';
 import type { ContainerRecord, StateStore } from '../state/store';
@@ -55,7 +56,7 @@ export function execCgroupPaths(paths: CgroupPaths, specs: string[], hierarchies
 
 /** Parses and checks an OCI process document; pointers are relative to it. */
 export function parseProcess(text: string, file: string): Process {
-  const proc = parseChecked<Process>(text, file, validators.process);
+  const proc = parseChecked<Process>(text, file, validators.process, (p, bigIntegers) => processProblems(p, '', bigIntegers));
   if (!proc.cwd.startsWith('/')) throw new ConfigError(file, [{ pointer: '/cwd', message: `must be an absolute path, got ${JSON.stringify(proc.cwd)}` }]);
   return proc;
 }
@@ -76,6 +77,17 @@ export interface ExecFlags {
 /** runc's flags over the container's own process (its env, user, caps, rlimits...). */
 export function processFromFlags(base: Process, f: ExecFlags): Process {
   if (f.args.length === 0) throw new TsruncError('usage', 'exec: a command to run is required (or --process FILE)');
+  // argv cannot hold a NUL, but a library caller's strings can; C would cut them there.
+  const withNul = (list: string[]): string | undefined => list.find((v) => v.includes('\0'));
+  refuseNul({
+    'exec: the command': withNul(f.args),
+    'exec: --cwd': f.cwd,
+    'exec: --env': withNul(f.env),
+    'exec: --user': f.user,
+    'exec: --apparmor': f.apparmor,
+    'exec: --process-label': f.processLabel,
+    'exec: --cap': withNul(f.caps),
+  });
   const p: Process = structuredClone(base);
   p.args = f.args;
   p.terminal = f.tty;
@@ -88,9 +100,9 @@ export function processFromFlags(base: Process, f: ExecFlags): Process {
   if (f.user !== undefined) {
     const m = /^(\d+)(?::(\d+))?$/.exec(f.user);
     if (m === null) throw new TsruncError('usage', `exec: --user must be UID[:GID] (numbers), got ${JSON.stringify(f.user)}`);
-    p.user = { ...p.user, uid: Number(m[1]), gid: m[2] === undefined ? p.user.gid : Number(m[2]) };
+    p.user = { ...p.user, uid: idFlag(Number(m[1]), '--user', 'uid'), gid: m[2] === undefined ? p.user.gid : idFlag(Number(m[2]), '--user', 'gid') };
   }
-  if (f.additionalGids.length > 0) p.user = { ...p.user, additionalGids: f.additionalGids };
+  if (f.additionalGids.length > 0) p.user = { ...p.user, additionalGids: f.additionalGids.map((g) => idFlag(g, '--additional-gids', 'gid')) };
   if (f.caps.length > 0) {
     const c = (p.capabilities ??= {});
     for (const cap of f.caps) {
@@ -104,7 +116,19 @@ export function processFromFlags(base: Process, f: ExecFlags): Process {
   return p;
 }
 
+/** The largest uid or gid (runc's bound; the schema's "id"): 4294967295 would be -1, "unchanged", to setresuid. */
+const MAX_ID = 2147483647;
+
+/** A uid or gid given by `flag`: an integer from 0 to MAX_ID, else a usage error naming the flag. */
+function idFlag(value: number, flag: string, what: 'uid' | 'gid'): number {
+  if (Number.isInteger(value) && value >= 0 && value <= MAX_ID) return value;
+  throw new TsruncError('usage', `exec: ${flag}: ${what} ${value} is out of range (0 to ${MAX_ID})`);
+}
+
 function execPlan(record: ContainerRecord, opts: ExecOptions, console: boolean): Plan {
+  const preserveFds = opts.preserveFds ?? 0;
+  // (the CLI has refused these already, naming --preserve-fds; a library caller gets this)
+  if (!Number.isSafeInteger(preserveFds) || preserveFds < 0) throw new TsruncError('usage', `preserveFds must be a non-negative integer, got ${preserveFds}`, { containerId: record.id });
   return buildExecPlan({
     id: record.id,
     rootfs: record.rootfs,
@@ -112,12 +136,13 @@ function execPlan(record: ContainerRecord, opts: ExecOptions, console: boolean):
     namespacePaths: record.namespacePaths,
     process: opts.process,
     consoleSocket: console,
-    preserveFds: opts.preserveFds ?? 0,
+    preserveFds,
   });
 }
 
 /** Starts the process; resolves with its exit status (foreground) or 0 (detached). */
 export async function execInContainer(store: StateStore, id: string, opts: ExecOptions): Promise<number> {
+  refuseNul({ '--pid-file': opts.pidFile, '--console-socket': opts.consoleSocket, '--cgroup': opts.subCgroups?.find((v) => v.includes('\0')) });
   const handle = store.open(id, 'shared');
   let session: ChildSession;
   let relay: ConsoleRelay | undefined;

@@ -4,7 +4,7 @@ import { detectHierarchies } from '../cgroups/hierarchy';
 import { applyWrites, resourceWrites } from '../cgroups/resources';
 import { readStats } from '../cgroups/stats';
 import { ConfigError, TsruncError } from '../errors';
-import { parseChecked } from '../spec/schema-errors';
+import { parseChecked } from '../spec/json-input';
 import type { Resources } from '../spec/types';
 import * as validators from '../spec/validators.generated';
 import { computeStatus } from '../state/status';
@@ -61,7 +61,9 @@ export function parseBytes(text: string, flag: string): number {
   if (text === '-1') return -1;
   const m = /^([0-9]+(?:\.[0-9]+)?)\s*([kmgtp]?)(?:i?b)?$/i.exec(text.trim());
   if (m === null) throw new ConfigError(`--${flag}`, [{ pointer: '', message: `invalid size ${JSON.stringify(text)} (bytes, or a number with k, m, g, t)` }]);
-  return Math.floor(Number(m[1]) * (UNITS[(m[2] ?? '').toLowerCase()] ?? 1));
+  const bytes = Math.floor(Number(m[1]) * (UNITS[(m[2] ?? '').toLowerCase()] ?? 1));
+  if (!Number.isSafeInteger(bytes)) throw new ConfigError(`--${flag}`, [{ pointer: '', message: `size ${JSON.stringify(text)} is out of range (at most ${Number.MAX_SAFE_INTEGER} bytes)` }]);
+  return bytes;
 }
 
 export interface UpdateFlags {

@@ -134,6 +134,13 @@ export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions
   return { steps, problems };
 }
 
+/**
+ * An rlimit value for the executor (-1: RLIM_INFINITY). Validation (processProblems) lets
+ * through safe integers and 2^64 only, the JSON 18446744073709551615: anything else here is a
+ * bug, refused rather than made "unlimited" (as any value from 2^63 was).
+ */
 function limit(v: number): number {
-  return v >= RLIM_INFINITY_THRESHOLD ? -1 : v;
+  if (Number.isSafeInteger(v) && v >= 0) return v;
+  if (v === 2 * RLIM_INFINITY_THRESHOLD) return -1;
+  throw new RangeError(`rlimit value ${v} is neither an integer from 0 to ${Number.MAX_SAFE_INTEGER} nor 18446744073709551615 (unlimited)`);
 }

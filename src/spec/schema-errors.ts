@@ -1,6 +1,6 @@
 // Turns ajv's error objects into Problems: a JSON pointer to the field at fault and a
 // message a person can act on.
-import { ConfigError, type Problem } from '../errors';
+import type { Problem } from '../errors';
 import type { AjvError, CompiledValidator } from './validators.generated';
 
 export function schemaProblems(validator: CompiledValidator, doc: unknown): Problem[] {
@@ -32,8 +32,11 @@ function toProblem(e: AjvError): Problem {
     case 'minimum':
     case 'maximum':
     case 'exclusiveMinimum':
-    case 'exclusiveMaximum':
-      return { pointer: e.instancePath, message: `must be ${String(p['comparison'])} ${String(p['limit'])}` };
+    case 'exclusiveMaximum': {
+      // (the bound of int64/uint64 in the schema: what a double holds exactly)
+      const why = Math.abs(Number(p['limit'])) === Number.MAX_SAFE_INTEGER ? ' (larger integers are not held exactly)' : '';
+      return { pointer: e.instancePath, message: `must be ${String(p['comparison'])} ${String(p['limit'])}${why}` };
+    }
     case 'pattern':
       return { pointer: e.instancePath, message: `must match the pattern ${String(p['pattern'])}` };
     case 'propertyNames':
@@ -65,17 +68,4 @@ function dedupe(problems: Problem[]): Problem[] {
     seen.add(key);
     return true;
   });
-}
-
-/** Parses a JSON document and checks it against a compiled schema; problems name `file`. */
-export function parseChecked<T>(text: string, file: string, validator: CompiledValidator): T {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(file, [{ pointer: '', message: `invalid JSON: ${(err as Error).message}` }]);
-  }
-  const problems = schemaProblems(validator, doc);
-  if (problems.length > 0) throw new ConfigError(file, problems);
-  return doc as T;
 }

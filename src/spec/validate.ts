@@ -4,9 +4,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, type Problem } from '../errors';
+import { parseJson } from './json-input';
 import { schemaProblems } from './schema-errors';
 import { CAPABILITIES, RLIMITS } from './linux-names';
-import type { Hook, IdMapping, Mount, NamespaceType, Spec } from './types';
+import type { Hook, IdMapping, Mount, NamespaceType, Process, Spec } from './types';
 import { HOOK_NAMES } from './types';
 import * as validators from './validators.generated';
 
@@ -18,6 +19,8 @@ export interface ValidateOptions {
   systemdCgroup?: boolean;
   /** Check the host too (rootfs exists, ...). `validate` and `create` do; unit tests may not. */
   checkHost?: boolean;
+  /** Integer literals of the text that JSON.parse could not hold exactly, by pointer (see parseJson). */
+  bigIntegers?: ReadonlyMap<string, string>;
 }
 
 export interface ValidationResult {
@@ -46,13 +49,8 @@ export function loadBundleConfig(options: ValidateOptions): ValidationResult {
 }
 
 export function validateConfigText(text: string, options: ValidateOptions): ValidationResult {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(options.file ?? CONFIG_FILE, [{ pointer: '', message: `invalid JSON: ${(err as Error).message}` }]);
-  }
-  return validateConfig(doc, options);
+  const { doc, bigIntegers } = parseJson(text, options.file ?? CONFIG_FILE);
+  return validateConfig(doc, { ...options, bigIntegers });
 }
 
 export function validateConfig(doc: unknown, options: ValidateOptions): ValidationResult {
@@ -150,13 +148,6 @@ class SemanticChecker {
       if (!e.includes('=')) this.fail(`/process/env/${i}`, `must be NAME=VALUE, got ${JSON.stringify(e)}`);
       else if (e.startsWith('=')) this.fail(`/process/env/${i}`, 'has an empty variable name');
     });
-    const seen = new Set<string>();
-    proc.rlimits?.forEach((r, i) => {
-      if (RLIMITS[r.type] === undefined) this.fail(`/process/rlimits/${i}/type`, `unknown rlimit ${r.type}`);
-      if (seen.has(r.type)) this.fail(`/process/rlimits/${i}/type`, `rlimit ${r.type} is repeated`);
-      seen.add(r.type);
-      if (r.soft > r.hard) this.fail(`/process/rlimits/${i}/soft`, `soft limit ${r.soft} is above the hard limit ${r.hard}`);
-    });
     // Only the five sets: the schema lets other keys through (as runc ignores them), with any value.
     for (const set of ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'] as const) {
       proc.capabilities?.[set]?.forEach((name, i) => {
@@ -164,23 +155,7 @@ class SemanticChecker {
       });
     }
     if (proc.consoleSize !== undefined && proc.terminal !== true) this.fail('/process/consoleSize', 'requires process.terminal to be true');
-    if (proc.oomScoreAdj !== undefined && (proc.oomScoreAdj < -1000 || proc.oomScoreAdj > 1000)) {
-      this.fail('/process/oomScoreAdj', 'must be between -1000 and 1000');
-    }
-    const sched = proc.scheduler;
-    if (sched !== undefined) {
-      if (sched.nice !== undefined && (sched.nice < -20 || sched.nice > 19)) this.fail('/process/scheduler/nice', 'must be between -20 and 19');
-      const realtime = sched.policy === 'SCHED_FIFO' || sched.policy === 'SCHED_RR';
-      if (sched.priority !== undefined) {
-        if (realtime && (sched.priority < 1 || sched.priority > 99)) this.fail('/process/scheduler/priority', `must be between 1 and 99 for ${sched.policy}`);
-        if (!realtime && sched.priority !== 0) this.fail('/process/scheduler/priority', `must be 0 for ${sched.policy}`);
-      }
-      if (sched.policy !== 'SCHED_DEADLINE') {
-        for (const f of ['runtime', 'deadline', 'period'] as const) {
-          if (sched[f] !== undefined && sched[f] !== 0) this.fail(`/process/scheduler/${f}`, 'is only valid with SCHED_DEADLINE');
-        }
-      }
-    }
+    this.problems.push(...processProblems(proc, '/process', this.options.bigIntegers));
   }
 
   private checkMounts(): void {
@@ -280,4 +255,58 @@ class SemanticChecker {
       }
     });
   }
+}
+
+/** RLIM_INFINITY as JSON writes it: JSON.parse makes it 2^64, as it does its neighbours. */
+const RLIM_INFINITY_LITERAL = '18446744073709551615';
+
+function rlimitText(v: number): string {
+  return v === 2 ** 64 ? `${RLIM_INFINITY_LITERAL} (unlimited)` : String(v);
+}
+
+/**
+ * The checks of a process that config.json (at "/process") and exec's process.json (at "")
+ * share: rlimits (known, not repeated, soft <= hard, values the executor takes exactly),
+ * oomScoreAdj and the scheduler's ranges. `bigIntegers`: see ValidateOptions.
+ */
+export function processProblems(proc: Process, at: string, bigIntegers: ReadonlyMap<string, string> = new Map()): Problem[] {
+  const problems: Problem[] = [];
+  const fail = (pointer: string, message: string): void => {
+    problems.push({ pointer, message });
+  };
+  const seen = new Set<string>();
+  proc.rlimits?.forEach((r, i) => {
+    const here = `${at}/rlimits/${i}`;
+    if (RLIMITS[r.type] === undefined) fail(`${here}/type`, `unknown rlimit ${r.type}`);
+    if (seen.has(r.type)) fail(`${here}/type`, `rlimit ${r.type} is repeated`);
+    seen.add(r.type);
+    let exact = true;
+    for (const f of ['soft', 'hard'] as const) {
+      const v = r[f];
+      if (Number.isSafeInteger(v)) continue;
+      // 2^64 is RLIM_INFINITY only as the literal 18446744073709551615 (a document given as an
+      // object, not text, has no literal to check).
+      const literal = bigIntegers.get(`${here}/${f}`);
+      if (v === 2 ** 64 && (literal === undefined || literal === RLIM_INFINITY_LITERAL)) continue;
+      exact = false;
+      fail(`${here}/${f}`, `must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}, or ${RLIM_INFINITY_LITERAL} (unlimited)`);
+    }
+    if (exact && r.soft > r.hard) fail(`${here}/soft`, `soft limit ${rlimitText(r.soft)} is above the hard limit ${rlimitText(r.hard)}`);
+  });
+  if (proc.oomScoreAdj !== undefined && (proc.oomScoreAdj < -1000 || proc.oomScoreAdj > 1000)) fail(`${at}/oomScoreAdj`, 'must be between -1000 and 1000');
+  const sched = proc.scheduler;
+  if (sched !== undefined) {
+    if (sched.nice !== undefined && (sched.nice < -20 || sched.nice > 19)) fail(`${at}/scheduler/nice`, 'must be between -20 and 19');
+    const realtime = sched.policy === 'SCHED_FIFO' || sched.policy === 'SCHED_RR';
+    if (sched.priority !== undefined) {
+      if (realtime && (sched.priority < 1 || sched.priority > 99)) fail(`${at}/scheduler/priority`, `must be between 1 and 99 for ${sched.policy}`);
+      if (!realtime && sched.priority !== 0) fail(`${at}/scheduler/priority`, `must be 0 for ${sched.policy}`);
+    }
+    if (sched.policy !== 'SCHED_DEADLINE') {
+      for (const f of ['runtime', 'deadline', 'period'] as const) {
+        if (sched[f] !== undefined && sched[f] !== 0) fail(`${at}/scheduler/${f}`, 'is only valid with SCHED_DEADLINE');
+      }
+    }
+  }
+  return problems;
 }

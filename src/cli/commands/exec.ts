@@ -1,5 +1,6 @@
 import { parseProcess, processFromFlags } from '../../lifecycle/exec';
 import { execFailed } from '../../errors';
+import { checkCallerFds, preserveFdsArg } from '../caller-fds';
 import { defineCommand, readInput, type Context, type GlobalArgs } from '../context';
 
 export interface ExecFlags {
@@ -57,6 +58,8 @@ export default defineCommand<ExecFlags>({
 
 async function execHandler(args: ExecFlags & GlobalArgs, ctx: Context): Promise<void> {
   const id = args['container-id'];
+  const preserveFds = preserveFdsArg(args['preserve-fds']);
+  checkCallerFds(preserveFds);
   let proc;
   if (args.process !== undefined) {
     proc = parseProcess(readInput(args.process), args.process);
@@ -82,7 +85,7 @@ async function execHandler(args: ExecFlags & GlobalArgs, ctx: Context): Promise<
     detach: args.detach,
     pidFile: args['pid-file'],
     consoleSocket: args['console-socket'],
-    preserveFds: args['preserve-fds'],
+    preserveFds,
     ignorePaused: args['ignore-paused'],
     subCgroups: args.cgroup,
   });

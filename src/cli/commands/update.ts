@@ -53,6 +53,8 @@ export default defineCommand<UpdateFlags>({
         // As runc (strconv.ParseInt): a decimal integer and nothing else.
         if (!/^-?[0-9]+$/.test(text)) throw new UsageError(`update: invalid value ${JSON.stringify(text)} for --${k}: an integer is required`);
         if (UNSIGNED.has(k) && text.startsWith('-')) throw new UsageError(`update: invalid value ${JSON.stringify(text)} for --${k}: a non-negative integer is required`);
+        // (beyond 2^53 - 1 a double is not the number given, and it would reach the cgroup file as such)
+        if (!Number.isSafeInteger(Number(text))) throw new UsageError(`update: invalid value ${JSON.stringify(text)} for --${k}: out of range (at most ${Number.MAX_SAFE_INTEGER} in magnitude)`);
         return Number(text);
       };
       const str = (k: string): string | undefined => (args[k] === undefined ? undefined : String(args[k]));
