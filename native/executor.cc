@@ -179,7 +179,7 @@ static Napi::Value RecvMessage(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int fd = info[0].As<Napi::Number>().Int32Value();
   int timeout = info[1].As<Napi::Number>().Int32Value();
-  struct pollfd p = {fd, POLLIN, 0};
+  struct pollfd p = {fd, POLLIN | POLLRDHUP, 0};
   int rc;
   do rc = poll(&p, 1, timeout);
   while (rc < 0 && errno == EINTR);
@@ -193,6 +193,13 @@ static Napi::Value RecvMessage(const Napi::CallbackInfo &info) {
     if (errno == ECONNRESET) return Napi::String::New(env, "");
     return ThrowErrno(env, "recv", errno);
   }
+  // What the child says is refused whole rather than cut; an empty datagram is not mistaken for
+  // the socket's end (after "ready", exec reads the end as "the program runs").
+  if (truncated || (n == 0 && passed >= 0)) {
+    if (passed >= 0) close(passed);
+    return ThrowErrno(env, "recv (a message cut or empty with an fd)", EMSGSIZE);
+  }
+  if (n == 0 && !(p.revents & (POLLHUP | POLLRDHUP))) return ThrowErrno(env, "recv (an empty message)", EBADMSG);
   if (passed >= 0) {
     // A message carrying an fd: {text, fd}.
     Napi::Object out = Napi::Object::New(env);

@@ -17,7 +17,7 @@ namespace tsrunc {
 
 enum Op {
   OP_SYNC = 1,             // s[0]=tag: tell the parent, wait for its ack (the ack may carry data)
-  OP_SETNS = 2,            // s[0]=path n[0]=nstype
+  OP_SETNS = 2,            // s[0]=path n[0]=nstype n[1]=fd slot holding it (-1: open the path)
   OP_UNSHARE = 3,          // n[0]=flags
   OP_WRITE_FILE = 4,       // s[0]=path s[1]=content
   OP_FORK = 5,             // continue in a child; this process reports the child's pid and exits
@@ -40,6 +40,7 @@ enum Op {
   OP_SETHOSTNAME = 20,     // s[0]=name
   OP_SETDOMAINNAME = 21,   // s[0]=name
   OP_CONSOLE = 22,         // n[0]=socket fd slot n[1]=rows n[2]=cols n[3]=bind the pty on /dev/console
+                           // n[4]=uid to own the pty (-1: none) n[5]=1: attach later (OP_CONSOLE_ATTACH)
   OP_SETSID = 23,          //
   OP_RLIMIT = 24,          // n[0]=resource n[1]=soft n[2]=hard (-1: infinity)
   OP_CHDIR = 25,           // s[0]=path
@@ -63,6 +64,7 @@ enum Op {
   OP_SESSION_KEYRING = 40, // s[0]=name: join a new session keyring
   OP_SECCOMP = 41,         // b=BPF program (struct sock_filter[]) n[0]=seccomp(2) flags
   OP_OPEN_PROC = 42,       // open the container's /proc (must be procfs) for OP_WAIT_START
+  OP_CONSOLE_ATTACH = 43,  // setsid, the pty of OP_CONSOLE as controlling terminal and stdio
   OP_COUNT
 };
 

@@ -15,11 +15,18 @@ namespace tsrunc {
 
 int g_rootfd = -1;
 
+// openat2 answers EAGAIN when a rename elsewhere in the tree raced the walk (it cannot then be
+// sure ".." stayed inside): walk again, a bounded number of times.
 static int Resolve(const char *path, bool noSymlinks) {
   struct open_how how = {};
   how.flags = O_PATH | O_CLOEXEC;
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | (noSymlinks ? RESOLVE_NO_SYMLINKS : 0);
-  return (int)syscall(SYS_openat2, g_rootfd, path, &how, sizeof how);
+  int fd = -1;
+  for (int tries = 0; tries < 128; tries++) {
+    fd = (int)syscall(SYS_openat2, g_rootfd, path, &how, sizeof how);
+    if (fd >= 0 || errno != EAGAIN) break;
+  }
+  return fd;
 }
 
 // What is missing is created with *at() calls on the already-resolved parent. A dangling symlink

@@ -25,6 +25,7 @@
 namespace tsrunc {
 
 int g_base;
+int g_slots;
 int g_sync = -1;
 int g_step = -1;
 
@@ -140,6 +141,13 @@ struct Reader {
 };
 }  // namespace
 
+static_assert(sizeof(size_t) >= 8, "ParsePlan's length checks need a 64-bit size_t");
+
+int SlotFd(int64_t slot) {
+  if (slot < 0 || slot >= g_slots) Fail("the plan names an fd slot it does not have", EBADF);
+  return g_base + (int)slot;
+}
+
 bool ParsePlan(const std::vector<uint8_t> &bytes, Plan &plan, const char **why) {
   Reader r{bytes.data(), bytes.data() + bytes.size()};
   const uint8_t *magic;
@@ -149,8 +157,9 @@ bool ParsePlan(const std::vector<uint8_t> &bytes, Plan &plan, const char **why) 
   plan.slots = (int)r.U32();
   uint32_t count = r.U32();
   if (!r.ok || plan.base < 3 || plan.base > 65536 || plan.slots < 1 || plan.slots > 16) return *why = "a malformed plan header", false;
-  plan.steps.resize(count < 100000 ? count : 0);
-  if (count >= 100000) return *why = "a plan with too many steps", false;
+  // (each step takes 16 bytes at least: a count the bytes cannot hold is refused before any allocation)
+  if (count >= 100000 || (size_t)count * 16 > (size_t)(r.end - r.p)) return *why = "a plan with too many steps", false;
+  plan.steps.resize(count);
   for (Step &st : plan.steps) {
     st.op = (int)r.U32();
     uint32_t ns = r.U32(), nn = r.U32(), nb = r.U32();
@@ -226,7 +235,13 @@ int main(int argc, char **argv) {
   if (!ParsePlan(bytes, plan, &why)) Fail(why, EINVAL);
   bytes = std::vector<uint8_t>();
   g_base = plan.base;
+  g_slots = plan.slots;
   if (g_sync != g_base) Fail("tsrunc-init: the sync socket is not the first slot", EINVAL);
+  // The slots came without close-on-exec (to survive the execve into this program): nothing this
+  // process runs (hooks, the container's program) may inherit them.
+  for (int fd = g_base; fd < g_base + g_slots; fd++) {
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) Fail("marking the plan's fds close-on-exec", errno);
+  }
   for (g_step = 0; g_step < (int)plan.steps.size(); g_step++) RunStep(plan.steps[(size_t)g_step]);
   _exit(0);
 }

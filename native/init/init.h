@@ -33,7 +33,8 @@ struct Plan {
 bool ParsePlan(const std::vector<uint8_t> &bytes, Plan &plan, const char **why);
 
 // ---- the channel to the parent ----
-extern int g_base;  // first fd slot
+extern int g_base;   // first fd slot
+extern int g_slots;  // fds g_base..g_base+g_slots-1 are the plan's slots
 extern int g_sync;  // the sync socket (after wait-start: exec.fifo)
 extern int g_step;  // index of the running step, for error messages
 
@@ -53,6 +54,9 @@ extern int g_rootfd;  // the rootfs (O_PATH) while mounts are set up
 int OpenInRoot(const char *path, int kind, bool create, bool noSymlinks);
 // The parent directory (inside the rootfs) of `path`, and its last component in `name`.
 int OpenParentInRoot(const char *path, char *name, size_t nameSize);
+
+// The fd of slot number n[i] of a step; fails the step when the plan names no such slot.
+int SlotFd(int64_t slot);
 
 // ---- the steps ----
 void RunStep(const Step &st);

@@ -40,6 +40,7 @@ namespace tsrunc {
 static std::string g_payload;  // data carried by the last ack (the states for the init's hooks)
 static char g_exec_path[4096];
 static int g_procfd = -1;      // the container's /proc (OP_OPEN_PROC), for OP_WAIT_START
+static int g_consoleSlave = -1;  // the pty slave between OP_CONSOLE and OP_CONSOLE_ATTACH
 
 static void FdPath(char *buf, size_t size, int fd) { snprintf(buf, size, "/proc/self/fd/%d", fd); }
 
@@ -219,17 +220,13 @@ static void DoChroot(const Step &st) {
 // After pivot_root: paths are the container's own. O_PATH|O_NOFOLLOW so that a symlink
 // planted by the image is never followed to a host file.
 static void DoMaskPath(const Step &st) {
-  int fd = open(Str(st, 0), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  int fd = OpenInRoot(Str(st, 0), 0, false, false);
   if (fd < 0) {
     if (errno == ENOENT) return;
     Fail("open", errno);
   }
   struct stat sb;
   if (fstat(fd, &sb) < 0) Fail("stat", errno);
-  if (S_ISLNK(sb.st_mode)) {
-    close(fd);
-    return;  // a symlink is not followed: there is nothing of the host behind it to mask
-  }
   int tree;
   if (S_ISDIR(sb.st_mode)) {
     int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
@@ -256,7 +253,7 @@ static void DoMaskPath(const Step &st) {
 }
 
 static void DoReadonlyPath(const Step &st) {
-  int fd = open(Str(st, 0), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  int fd = OpenInRoot(Str(st, 0), 0, false, false);
   if (fd < 0) {
     if (errno == ENOENT) return;
     Fail("open", errno);
@@ -291,8 +288,19 @@ static void SendFd(int sock, int fd, const char *name) {
   if (SendWithFd(sock, name, strlen(name), fd) < 0) Fail("sending the pty master to the console socket", errno);
 }
 
+static void AttachConsole() {
+  int slave = g_consoleSlave;
+  if (slave < 0) Fail("no console to attach", EBADF);
+  if (setsid() < 0 && errno != EPERM) Fail("setsid", errno);
+  if (ioctl(slave, TIOCSCTTY, 0) < 0) Fail("making the pty the controlling terminal", errno);
+  for (int i = 0; i < 3; i++)
+    if (dup2(slave, i) < 0) Fail("dup2 of the pty", errno);
+  if (slave > 2) close(slave);
+  g_consoleSlave = -1;
+}
+
 static void DoConsole(const Step &st) {
-  int sock = g_base + (int)Num(st, 0);
+  int sock = SlotFd(Num(st, 0));
   int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0) Fail("opening /dev/pts/ptmx", errno);
   int unlock = 0;
@@ -321,14 +329,16 @@ static void DoConsole(const Step &st) {
     close(tree);
     close(console);
   }
+  // The console belongs to the process's user, as runc makes it (the group stays devpts's).
+  // EINVAL/EPERM: the uid is not mapped or the slave's owner is not; runc leaves it then too.
+  int64_t uid = Num(st, 4, -1);
+  if (uid >= 0 && fchown(slave, (uid_t)uid, (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM && errno != EROFS) Fail("chown of the pty", errno);
   SendFd(sock, master, "/dev/ptmx");
   close(master);
   close(sock);
-  if (setsid() < 0 && errno != EPERM) Fail("setsid", errno);
-  if (ioctl(slave, TIOCSCTTY, 0) < 0) Fail("making the pty the controlling terminal", errno);
-  for (int i = 0; i < 3; i++)
-    if (dup2(slave, i) < 0) Fail("dup2 of the pty", errno);
-  if (slave > 2) close(slave);
+  g_consoleSlave = slave;
+  // exec attaches it after its fork (OP_CONSOLE_ATTACH), in the process that runs the program.
+  if (Num(st, 5) != 1) AttachConsole();
 }
 
 // The raw system calls change this process alone (glibc's wrappers would apply the change to
@@ -406,12 +416,12 @@ static void DoCaps(const Step &st) {
 // Runs a hook (createContainer, startContainer) from the init: the state on stdin, killed
 // after its timeout.
 static void DoHook(const Step &st) {
-  int argc = (int)Num(st, 0), envc = (int)Num(st, 1), stateIndex = (int)Num(st, 3);
+  int64_t argc = Num(st, 0, -1), stateIndex = Num(st, 3);
   int64_t timeout = Num(st, 2);
-  const char *const *argv = &st.sp[2];
   // argv and env are separated by a null entry (see lowerStep in src/plan/wire.ts).
-  const char *const *envp = &st.sp[2 + argc + 1];
-  (void)envc;
+  if (argc < 1 || (size_t)argc + 2 >= st.sp.size() || st.sp[(size_t)argc + 2] != nullptr) Fail("a malformed hook step", EINVAL);
+  const char *const *argv = &st.sp[2];
+  const char *const *envp = &st.sp[(size_t)argc + 3];
   // The payload holds the states NUL-separated; stateIndex picks one.
   size_t at = 0;
   for (int i = 0; i < stateIndex && at < g_payload.size(); i++) {
@@ -435,13 +445,22 @@ static void DoHook(const Step &st) {
   pid_t pid = fork();
   if (pid < 0) Fail("fork", errno);
   if (pid == 0) {
+    // stdio only (runc's hooks get no more): not the caller's preserved fds either.
     dup2(in, 0);
+    syscall(SYS_close_range, 3U, ~0U, 0);
     execve(Str(st, 1), (char *const *)argv, (char *const *)envp);
     _exit(127);
   }
   close(in);
   int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  if (timeout > 0 && pidfd >= 0) {
+  if (timeout > 0 && pidfd < 0) {
+    // A timeout that cannot be enforced is not silently dropped.
+    int err = errno;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    Fail("watching the hook for its timeout (pidfd_open)", err);
+  }
+  if (timeout > 0) {
     struct pollfd pfd = {pidfd, POLLIN, 0};
     int rc;
     // (validation bounds the timeout; the product is computed wide and clamped all the same)
@@ -503,16 +522,16 @@ static void DoFindExec(const Step &st) {
 // is ever held by this process.
 static void DoOpenProc() {
   g_procfd = open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (g_procfd < 0) Fail("no procfs at /proc (tsrunc waits for start through /proc/self/fd, as runc does)", errno);
   struct statfs sfs;
-  if (g_procfd < 0 || fstatfs(g_procfd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC) {
-    Fail("no procfs at /proc (tsrunc waits for start through /proc/self/fd, as runc does)", g_procfd < 0 ? errno : ENOENT);
-  }
+  if (fstatfs(g_procfd, &sfs) < 0) Fail("statfs of /proc", errno);
+  if (sfs.f_type != PROC_SUPER_MAGIC) Fail("no procfs at /proc (tsrunc waits for start through /proc/self/fd, as runc does)", ENOENT);
 }
 
 // Blocks until `start` opens exec.fifo for reading. The fifo is an O_PATH fd from the runtime,
 // reopened for writing through the container's /proc; what opened must be that same fifo.
 static void DoWaitStart(const Step &st) {
-  int fifo = g_base + (int)Num(st, 0);
+  int fifo = SlotFd(Num(st, 0));
   if (g_procfd < 0) Fail("waiting for start without the container's /proc", EBADF);
   char path[64];
   snprintf(path, sizeof path, "self/fd/%d", fifo);
@@ -563,7 +582,10 @@ void RunStep(const Step &st) {
       Sync(Str(st, 0), &g_payload);
       break;
     case OP_SETNS: {
-      int fd = open(Str(st, 0), O_RDONLY | O_CLOEXEC);
+      // exec: an fd the runtime opened while it knew the init was the container's (no pid
+      // reuse in between); create: a path the config names.
+      int64_t slot = Num(st, 1, -1);
+      int fd = slot >= 0 ? SlotFd(slot) : open(Str(st, 0), O_RDONLY | O_CLOEXEC);
       if (fd < 0) Fail("open", errno);
       if (setns(fd, (int)Num(st, 0)) < 0) Fail("setns", errno);
       close(fd);
@@ -586,17 +608,22 @@ void RunStep(const Step &st) {
       if (pid > 0) {
         char buf[64];
         int len = snprintf(buf, sizeof buf, "pid %d", pid);
+        close(gate[0]);
         SendRaw(buf, (size_t)len);
-        WaitAck(NULL);
-        _exit(0);  // closes gate[1]: the child reads EOF
+        WaitAck(NULL);  // exits on anything but "ack": the child then reads EOF and exits too
+        if (write(gate[1], "g", 1) != 1) _exit(1);
+        _exit(0);
       }
       close(gate[1]);
       char c;
-      while (read(gate[0], &c, 1) < 0 && errno == EINTR) {
-      }
+      ssize_t got;
+      do got = read(gate[0], &c, 1);
+      while (got < 0 && errno == EINTR);
+      // No byte: the runtime refused the pid, or died, before the intermediate could pass it on.
+      if (got != 1) _exit(1);
       close(gate[0]);
-      // No death signal here: the parent is the process that just exited. A vanished
-      // runtime is seen as EOF on the sync socket at the next step that waits on it.
+      // No death signal here: the parent is the process that just exited. A vanished runtime
+      // is seen as EOF on the sync socket at the next step that waits on it ("ready" waits).
       break;
     }
     case OP_BECOME_ROOT:
@@ -666,8 +693,9 @@ void RunStep(const Step &st) {
       break;
     case OP_RLIMIT: {
       struct rlimit rl;
-      rl.rlim_cur = st.n[1] < 0 ? RLIM_INFINITY : (rlim_t)st.n[1];
-      rl.rlim_max = st.n[2] < 0 ? RLIM_INFINITY : (rlim_t)st.n[2];
+      if (st.n.size() != 3) Fail("a malformed rlimit step", EINVAL);
+      rl.rlim_cur = Num(st, 1) < 0 ? RLIM_INFINITY : (rlim_t)Num(st, 1);
+      rl.rlim_max = Num(st, 2) < 0 ? RLIM_INFINITY : (rlim_t)Num(st, 2);
       if (setrlimit((int)Num(st, 0), &rl) < 0) Fail("setrlimit", errno);
       break;
     }
@@ -702,9 +730,11 @@ void RunStep(const Step &st) {
       // From here the process outlives the runtime process that made it.
       prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
       SendRaw("ready", 5);
-      // exec: the socket (close-on-exec) stays open, so that a failed execve is reported and
-      // its closing tells the runtime the program runs. create: exec.fifo takes over.
-      if (Num(st, 0) != 1) {
+      // exec: waits for the runtime's ack (a runtime gone by now gets no orphan program), and the
+      // socket (close-on-exec) stays open, so that a failed execve is reported and its closing
+      // tells the runtime the program runs. create: exec.fifo takes over.
+      if (Num(st, 0) == 1) WaitAck(NULL);
+      else {
         close(g_sync);
         g_sync = -1;
       }
@@ -747,6 +777,8 @@ void RunStep(const Step &st) {
       if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (int)Num(st, 0)) < 0) Fail("ioprio_set", errno);
       break;
     case OP_SECCOMP: {
+      // Never a cut program: the kernel's limit is BPF_MAXINSNS instructions (4096).
+      if (st.b.empty() || st.b.size() % sizeof(struct sock_filter) != 0 || st.b.size() / sizeof(struct sock_filter) > BPF_MAXINSNS) Fail("a seccomp program of a size the kernel cannot load", EINVAL);
       struct sock_fprog prog;
       prog.len = (unsigned short)(st.b.size() / sizeof(struct sock_filter));
       prog.filter = (struct sock_filter *)st.b.data();
@@ -762,6 +794,9 @@ void RunStep(const Step &st) {
     }
     case OP_OPEN_PROC:
       DoOpenProc();
+      break;
+    case OP_CONSOLE_ATTACH:
+      AttachConsole();
       break;
     case OP_SESSION_KEYRING:
       // KEYCTL_JOIN_SESSION_KEYRING; kernels built without keys support are not an error.

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { detectHierarchies, type CgroupHierarchy } from '../cgroups/hierarchy';
 import { joinCgroups, type CgroupPaths } from '../cgroups/manager';
-import { ConfigError, TsruncError, refuseNul } from '../errors';
+import { ConfigError, TsruncError, refuseNul, systemError } from '../errors';
 import { native } from '../native/addon';
 import { buildExecPlan } from '../plan/exec-planner';
 import type { FdRole, Plan } from '../plan/steps';
@@ -18,7 +18,8 @@ import type { ContainerRecord, StateStore } from '../state/store';
 import { writePidFile } from './create';
 import { ConsoleRelay, SignalForwarder, exitCodeOf, waitForInit } from './run';
 import { faultPoint } from './faults';
-import { ChildSession, connectSocket, forwardSeccompListener } from './session';
+import { isSameProcessAlive } from '../state/proc';
+import { ChildSession, KEEP_FD, connectSocket, sendSeccompListener } from './session';
 
 export interface ExecOptions {
   process: Process;
@@ -164,31 +165,64 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
         relayEnd = mine;
         consoleFds['console-socket'] = theirs;
       }
-      const cgroupPaths = execCgroupPaths(record.cgroupPaths, opts.subCgroups ?? [], detectHierarchies(), id);
-      const plan = execPlan(record, opts, consoleFds['console-socket'] !== undefined);
+      const given: Partial<Record<FdRole, number>> = { ...consoleFds };
+      const seccomp = record.config.linux?.seccomp;
+      let agent: number | undefined;
+      let plan: Plan;
+      let cgroupPaths: CgroupPaths;
+      try {
+        cgroupPaths = execCgroupPaths(record.cgroupPaths, opts.subCgroups ?? [], detectHierarchies(), id);
+        plan = execPlan(record, opts, consoleFds['console-socket'] !== undefined);
+        // A notify filter's agent is reached before anything runs (a missing one fails the exec
+        // cleanly); the listener goes to it once the process's pid is known.
+        if (plan.steps.some((s) => s.op === 'seccomp' && s.notify)) agent = connectSocket(seccomp?.listenerPath ?? '', 'the seccomp agent', id);
+        // The namespaces, opened now and only then checked to be the init's: its pid cannot have
+        // been reused in between (tsrunc-init joins them through these fds).
+        for (const role of plan.fds) {
+          if (!role.startsWith('ns-')) continue;
+          const file = record.namespacePaths[role.slice(3)] ?? '';
+          try {
+            given[role] = fs.openSync(file, 'r');
+          } catch (err) {
+            throw systemError(`opening the container's namespace ${file}`, err, id);
+          }
+        }
+        if (!isSameProcessAlive(record.initPid, record.initStartTime)) throw new TsruncError('state', 'cannot exec in a stopped container', { containerId: id });
+      } catch (err) {
+        for (const fd of [...Object.values(given), agent]) if (fd !== undefined) fs.closeSync(fd);
+        if (relayEnd !== undefined) fs.closeSync(relayEnd);
+        throw err;
+      }
+      let listener: number | undefined;
       if (!opts.detach) {
         native().setSubreaper(true);
         signals = new SignalForwarder(relayEnd !== undefined);
       }
       session = new ChildSession(plan, id, 'exec:spawned');
       try {
-        session.run(consoleFds, (tag, childPid, fd) => {
+        session.run(given, (tag, childPid, fd) => {
           if (tag === 'cgroup') {
             joinCgroups(cgroupPaths, childPid);
             faultPoint('exec:cgroup');
-          } else if (tag === 'seccomp' && fd !== undefined) {
-            const seccomp = record.config.linux?.seccomp;
-            const state = { ...stateDocument(record, status, ownerOf(handle.dir)), pid: session.pid };
-            forwardSeccompListener(seccomp?.listenerPath ?? '', fd, state, seccomp?.listenerMetadata);
-          } else throw new TsruncError('system', `unexpected sync point ${tag} in exec`, { containerId: id });
-          return undefined;
+            return undefined;
+          }
+          if (tag === 'seccomp' && fd !== undefined && listener === undefined) {
+            listener = fd;
+            return KEEP_FD;
+          }
+          throw new TsruncError('system', `unexpected sync point ${tag} in exec`, { containerId: id });
         });
+        if (agent !== undefined && listener !== undefined) {
+          sendSeccompListener(agent, listener, stateDocument(record, status, ownerOf(handle.dir)), session.pid, seccomp?.listenerMetadata);
+        }
         if (relayEnd !== undefined) relay = new ConsoleRelay(native().recvFd(relayEnd));
       } catch (err) {
         session.kill();
         throw err;
       } finally {
         if (relayEnd !== undefined) fs.closeSync(relayEnd);
+        if (agent !== undefined) fs.closeSync(agent);
+        if (listener !== undefined) fs.closeSync(listener);
       }
       if (opts.pidFile !== undefined) writePidFile(opts.pidFile, session.pid);
       faultPoint('exec:ready');

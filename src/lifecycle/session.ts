@@ -13,8 +13,14 @@ import { readProcStat } from '../state/proc';
 import { faultPoint, type FaultPoint } from './faults';
 import { sleepMs } from '../util/sleep';
 
-/** Answers one sync point (`fd`: one the child sent with it); the returned text is the ack's payload. */
-export type SyncHandler = (tag: string, childPid: number, fd?: number) => string | undefined;
+/**
+ * Answers one sync point (`fd`: one the child sent with it, closed afterwards unless the handler
+ * returns KEEP_FD, taking it over); a returned text is the ack's payload.
+ */
+export type SyncHandler = (tag: string, childPid: number, fd?: number) => string | typeof KEEP_FD | undefined;
+
+/** A sync handler's answer: it keeps the fd the child sent, and the ack carries nothing. */
+export const KEEP_FD: unique symbol = Symbol('keep the fd');
 
 export class ChildSession {
   /** The first child (waitable by us). */
@@ -112,15 +118,20 @@ export class ChildSession {
       const space = msg.indexOf(' ');
       const verb = space < 0 ? msg : msg.slice(0, space);
       const arg = space < 0 ? '' : msg.slice(space + 1);
+      // Only the seccomp listener comes with an fd: any other is closed and refused.
+      if (passedFd !== undefined && !(verb === 'sync' && arg === 'seccomp')) {
+        fs.closeSync(passedFd);
+        throw new TsruncError('system', `the executor sent an fd with ${JSON.stringify(msg.slice(0, 32))}`, { containerId: this.containerId });
+      }
       if (verb === 'sync') {
-        if (ready) next('sync after ready');
         next(arg);
-        let payload: string | undefined;
+        let answer: string | typeof KEEP_FD | undefined;
         try {
-          payload = onSync(arg, this.childPid, passedFd);
+          answer = onSync(arg, this.childPid, passedFd);
         } finally {
-          if (passedFd !== undefined) fs.closeSync(passedFd);
+          if (passedFd !== undefined && answer !== KEEP_FD) fs.closeSync(passedFd);
         }
+        const payload = answer === KEEP_FD ? undefined : answer;
         try {
           if (payload === undefined) n.sendMessage(this.syncFd, 'ack');
           else {
@@ -142,8 +153,11 @@ export class ChildSession {
         this.pid = this.checkedChild(arg);
         n.sendMessage(this.syncFd, 'ack');
         n.waitPid(this.childPid, false); // the intermediate exits once it has the ack
-      } else if (verb === 'ready' && !ready) {
+      } else if (verb === 'ready') {
+        next('ready');
         if (!untilExec) return;
+        // exec: the process waits for this ack before it execs, and closes the socket then.
+        n.sendMessage(this.syncFd, 'ack');
         ready = true;
       } else if (verb === 'error') {
         throw this.stepError(arg);
@@ -183,7 +197,7 @@ export class ChildSession {
   }
 
   private exitError(code: number | null, signal: number | null): TsruncError {
-    const how = signal !== null ? `killed by signal ${signal}` : code !== null ? `exit status ${code}` : 'exited';
+    const how = signal !== null ? `killed by signal ${signal}` : code !== null ? `exit status ${code}` : 'its status is unknown';
     return new TsruncError('system', `the container process exited during setup (${how})`, { containerId: this.containerId });
   }
 }
@@ -200,7 +214,7 @@ export class ExpectedMessages {
     plan: Plan,
     private readonly containerId: string,
   ) {
-    this.expected = plan.steps.flatMap((s): string[] => (s.op === 'sync' ? [s.tag] : s.op === 'fork' ? ['pid'] : s.op === 'seccomp' && s.notify ? ['seccomp'] : []));
+    this.expected = plan.steps.flatMap((s): string[] => (s.op === 'sync' ? [s.tag] : s.op === 'fork' ? ['pid'] : s.op === 'seccomp' && s.notify ? ['seccomp'] : s.op === 'ready' ? ['ready'] : []));
   }
 
   next(what: string): void {
@@ -236,9 +250,14 @@ export function connectSocket(socketPath: string, what: string, containerId: str
 export function forwardSeccompListener(listenerPath: string, listener: number, state: State, metadata: string | undefined): void {
   const sock = connectSocket(listenerPath, 'the seccomp listener', state.id);
   try {
-    const doc = { ociVersion: state.ociVersion, fds: ['seccompFd'], pid: state.pid, metadata: metadata ?? '', state };
-    native().sendWithFd(sock, JSON.stringify(doc), listener);
+    sendSeccompListener(sock, listener, state, state.pid ?? 0, metadata);
   } finally {
     fs.closeSync(sock);
   }
+}
+
+/** The listener and its "container process state" on an agent socket already connected; `pid`: the process's. */
+export function sendSeccompListener(sock: number, listener: number, state: State, pid: number, metadata: string | undefined): void {
+  const doc = { ociVersion: state.ociVersion, fds: ['seccompFd'], pid, metadata: metadata ?? '', state };
+  native().sendWithFd(sock, JSON.stringify(doc), listener);
 }

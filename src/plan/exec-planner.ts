@@ -23,21 +23,31 @@ export function buildExecPlan(opts: ExecPlanOptions): Plan {
   const fds: FdRole[] = ['sync'];
   if (opts.consoleSocket) fds.push('console-socket');
   const steps: PlanStep[] = [{ op: 'sync', tag: 'cgroup' }];
+  // The namespaces are joined through fds the runtime opened while it knew the init was the
+  // container's: a pid reused since cannot lead into another process's namespaces.
   for (const ns of JOIN_ORDER) {
     const p = opts.namespacePaths[ns];
-    if (p !== undefined) steps.push({ op: 'setns', ns, path: p });
+    if (p === undefined) continue;
+    fds.push(`ns-${ns}`);
+    steps.push({ op: 'setns', ns, path: p, fdSlot: fds.length - 1 });
   }
-  if (opts.namespacePaths['pid'] !== undefined || opts.namespacePaths['time'] !== undefined) steps.push({ op: 'fork' });
   const proc = opts.process;
   if (proc.terminal === true) {
     if (!opts.consoleSocket) throw new ConfigError('process', [{ pointer: '/terminal', message: 'a terminal needs --console-socket (to receive the pty master)' }]);
-    steps.push({ op: 'console', socketSlot: fds.indexOf('console-socket'), rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0, bindConsole: false });
+    steps.push({ op: 'console', socketSlot: fds.indexOf('console-socket'), rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0, bindConsole: false, uid: proc.user.uid, attachLater: true });
   }
   // The container's seccomp profile applies to every process in it.
   const { steps: procSteps, problems, lateSeccomp } = processSteps(proc, opts.spec, { pointer: '', preserveFds: opts.preserveFds });
   if (problems.length > 0) throw new ConfigError('process', problems);
-  steps.push(...procSteps, { op: 'ready', untilExec: true });
+  // Everything that needs privilege happens before the fork into the container's pid namespace:
+  // the process a container can see (and, with CAP_SYS_PTRACE, take over) already has the
+  // exec'd program's user, capabilities and seccomp filter, and only attaches its terminal,
+  // reports and execs.
+  steps.push(...procSteps);
   if (lateSeccomp !== undefined) steps.push(lateSeccomp);
+  if (opts.namespacePaths['pid'] !== undefined || opts.namespacePaths['time'] !== undefined) steps.push({ op: 'fork' });
+  if (proc.terminal === true) steps.push({ op: 'console-attach' });
+  steps.push({ op: 'ready', untilExec: true });
   steps.push({ op: 'exec', args: proc.args ?? [], env: proc.env ?? [] });
   return { containerId: opts.id, rootfs: opts.rootfs, preserveFds: opts.preserveFds, fds, steps };
 }

@@ -259,7 +259,7 @@ class Planner {
       } else {
         // Without a mount namespace /dev/console would be bound in the host's (runc skips it too).
         const bindConsole = this.newNs.has('mount') || this.joinNs.has('mount');
-        this.add({ op: 'console', socketSlot: this.fds.indexOf('console-socket'), rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0, bindConsole });
+        this.add({ op: 'console', socketSlot: this.fds.indexOf('console-socket'), rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0, bindConsole, uid: proc.user.uid, attachLater: false });
       }
     } else {
       this.add({ op: 'setsid' });

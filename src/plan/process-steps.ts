@@ -22,6 +22,8 @@ const SCHED_FLAGS: Record<string, number> = {
 };
 const IOPRIO_CLASSES: Record<string, number> = { IOPRIO_CLASS_RT: 1, IOPRIO_CLASS_BE: 2, IOPRIO_CLASS_IDLE: 3 };
 const PERSONALITIES: Record<string, number> = { LINUX: 0x0000, LINUX32: 0x0008 };
+/** The kernel's limit on a seccomp program (linux/bpf_common.h). */
+const BPF_MAXINSNS = 4096;
 const RLIM_INFINITY_THRESHOLD = 2 ** 63;
 
 export interface ProcessStepOptions {
@@ -58,6 +60,11 @@ function seccompStep(spec: Spec, problems: Problem[]): SeccompStep | undefined {
     throw err;
   }
   const { program, skipped } = native().compileSeccomp(input);
+  const instructions = program.length / 8;
+  if (instructions > BPF_MAXINSNS) {
+    problems.push({ pointer: '/linux/seccomp', message: `compiles to ${instructions} BPF instructions, more than the kernel loads (${BPF_MAXINSNS})` });
+    return undefined;
+  }
   return { op: 'seccomp', program, flags: input.loadFlags, rules: input.rules.length, skipped, notify: input.notify };
 }
 
@@ -105,6 +112,7 @@ export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions
   // before the capabilities and the uid change; with it, as late as possible.
   const seccomp = seccompStep(spec, problems);
   if (seccomp !== undefined && proc.noNewPrivileges !== true) steps.push(seccomp);
+  // No capabilities object means no capabilities (as runc), never "keep the runtime's".
   const caps = proc.capabilities;
   const sets = {
     bounding: caps?.bounding ?? [],
@@ -112,12 +120,12 @@ export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions
     permitted: caps?.permitted ?? [],
     inheritable: caps?.inheritable ?? [],
     ambient: caps?.ambient ?? [],
-    lastCap: caps === undefined ? 0 : hostCapLastCap(),
+    lastCap: hostCapLastCap(),
   };
   // The bounding set is dropped while still root; the other sets once the uid has changed.
-  if (caps !== undefined) steps.push({ op: 'caps', phase: 'bounding', ...sets });
+  steps.push({ op: 'caps', phase: 'bounding', ...sets });
   steps.push({ op: 'user', uid: proc.user.uid, gid: proc.user.gid, additionalGids: proc.user.additionalGids ?? [] });
-  if (caps !== undefined) steps.push({ op: 'caps', phase: 'sets', ...sets });
+  steps.push({ op: 'caps', phase: 'sets', ...sets });
   const umask = proc.user.umask ?? opts.defaultUmask;
   if (umask !== undefined) steps.push({ op: 'umask', mask: umask });
   steps.push({ op: 'chdir', path: proc.cwd });

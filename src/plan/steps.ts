@@ -12,7 +12,7 @@ export type SyncTag =
 
 export type PlanStep =
   | { op: 'sync'; tag: SyncTag }
-  | { op: 'setns'; ns: NamespaceType; path: string }
+  | { op: 'setns'; ns: NamespaceType; path: string; /** exec: the runtime opened it (no pid reuse in between) and passes it in this slot. */ fdSlot?: number }
   | { op: 'unshare'; namespaces: NamespaceType[] }
   | { op: 'write-file'; path: string; content: string; what: string }
   | { op: 'fork' }
@@ -47,7 +47,18 @@ export type PlanStep =
   | { op: 'remount-root-ro' }
   | { op: 'sethostname'; name: string }
   | { op: 'setdomainname'; name: string }
-  | { op: 'console'; socketSlot: number; rows: number; cols: number; bindConsole: boolean }
+  | {
+      op: 'console';
+      socketSlot: number;
+      rows: number;
+      cols: number;
+      bindConsole: boolean;
+      /** The process's uid, which gets to own the pty (as runc gives it). */
+      uid: number;
+      /** exec: the pty becomes the controlling terminal after the fork ('console-attach'). */
+      attachLater: boolean;
+    }
+  | { op: 'console-attach' }
   | { op: 'setsid' }
   | { op: 'rlimit'; name: string; resource: number; soft: number; hard: number }
   | { op: 'chdir'; path: string }
@@ -72,7 +83,7 @@ export type PlanStep =
 export type StepOp = PlanStep['op'];
 
 /** The fds the parent hands to the child, in slot order (slot i lands on fd 3+preserve+i). */
-export type FdRole = 'sync' | 'exec-fifo' | 'console-socket';
+export type FdRole = 'sync' | 'exec-fifo' | 'console-socket' | `ns-${NamespaceType}`;
 
 export interface Plan {
   containerId: string;
@@ -130,6 +141,8 @@ export function describeStep(step: PlanStep): string {
       return `setting domainname ${step.name}`;
     case 'console':
       return `creating the console pty${step.rows || step.cols ? ` (${step.rows}x${step.cols})` : ''} and sending its master to the console socket`;
+    case 'console-attach':
+      return 'making the pty the controlling terminal and stdio';
     case 'setsid':
       return 'starting a new session';
     case 'rlimit':

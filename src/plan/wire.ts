@@ -48,6 +48,7 @@ export const OPCODES: Record<StepOp, number> = {
   'session-keyring': 40,
   seccomp: 41,
   'open-proc': 42,
+  'console-attach': 43,
 };
 
 /** A step as the addon reads it; null in `s` separates lists (argv from env). */
@@ -82,7 +83,7 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'sync':
       return w([step.tag], []);
     case 'setns':
-      return w([step.path], [NAMESPACES[step.ns].flag]);
+      return w([step.path], [NAMESPACES[step.ns].flag, step.fdSlot ?? -1]);
     case 'unshare':
       return w([], [step.namespaces.reduce((f, ns) => f | NAMESPACES[ns].flag, 0)]);
     case 'write-file':
@@ -117,7 +118,7 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'session-keyring':
       return w([step.name], []);
     case 'console':
-      return w([], [step.socketSlot, step.rows, step.cols, step.bindConsole ? 1 : 0]);
+      return w([], [step.socketSlot, step.rows, step.cols, step.bindConsole ? 1 : 0, step.uid, step.attachLater ? 1 : 0]);
     case 'rlimit':
       return w([], [step.resource, step.soft, step.hard]);
     case 'umask':
@@ -156,6 +157,7 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'setsid':
     case 'no-new-privs':
     case 'open-proc':
+    case 'console-attach':
       return w([], []);
   }
 }

@@ -129,6 +129,21 @@ static int leaks(int dir) {
   fprintf(out, "LEAK read %s", buf);
   return 1;
 }
+// The credentials of a process as one line: effective and bounding capabilities, uid, seccomp.
+static void creds(int pid, char *out, size_t size) {
+  char p[64], line[256];
+  snprintf(p, sizeof p, "/proc/%d/status", pid);
+  out[0] = 0;
+  FILE *f = fopen(p, "r");
+  if (!f) return;
+  while (fgets(line, sizeof line, f)) {
+    if (!strncmp(line, "CapEff:", 7) || !strncmp(line, "CapBnd:", 7) || !strncmp(line, "Uid:", 4) || !strncmp(line, "Seccomp:", 8) || !strncmp(line, "NoNewPrivs:", 11)) {
+      line[strcspn(line, "\n")] = ' ';
+      strncat(out, line, size - strlen(out) - 1);
+    }
+  }
+  fclose(f);
+}
 static void check(int pid, const char *what, unsigned long long ndev, unsigned long long nino) {
   char p[128], link[512];
   snprintf(p, sizeof p, "/proc/%d/%s", pid, what);
@@ -140,6 +155,11 @@ static void check(int pid, const char *what, unsigned long long ndev, unsigned l
   if (fstat(f, &st) == 0) {
     if (strcmp(what, "exe") == 0) {
       if (pid != lastPid || strcmp(link, lastLink) != 0) fprintf(out, "SEEN %d %s\n", pid, link);
+      if (strncmp(link, "/memfd:tsrunc-init", 18) == 0) {
+        char c[512];
+        creds(pid, c, sizeof c);
+        if (c[0]) fprintf(out, "CRED %s\n", c);
+      }
       lastPid = pid;
       snprintf(lastLink, sizeof lastLink, "%s", link);
       if ((unsigned long long)st.st_dev == ndev && (unsigned long long)st.st_ino == nino) fprintf(out, "LEAK exe %d %s\n", pid, link);
@@ -162,6 +182,9 @@ int main(int argc, char **argv) {
   unsigned long long ndev = strtoull(argv[2], 0, 10), nino = strtoull(argv[3], 0, 10);
   snprintf(viaProc, sizeof viaProc, "1/root%s", argv[4]);
   snprintf(up, sizeof up, "../../../../../../../../../../../../../../../..%s", argv[4]);
+  char self[512];
+  creds(getpid(), self, sizeof self);
+  fprintf(out, "SELF %s\n", self);
   fprintf(out, "READY\n");
   for (;;) {
     DIR *d = opendir("/proc");
@@ -224,6 +247,13 @@ t.test('C: a container with CAP_SYS_PTRACE watching /proc during many execs neve
   t.notMatch(log, new RegExp(token));
   t.ok(seenInit() > 0, 'the watcher did see joining processes (their exe is the sealed tsrunc-init)');
   for (const exe of exes) t.match(exe, /^(\/memfd:tsrunc-init \(deleted\)|\/bin\/busybox)$/, `exe ${exe} is the sealed init or the container's own binary`);
+  // Seen from the container, a joining process already has the credentials of the program it
+  // will exec (the container's own: those of the watcher): no host capability to take over.
+  const self = /^SELF (.*)$/m.exec(log)?.[1];
+  const creds = new Set([...log.matchAll(/^CRED (.*)$/gm)].map((m) => m[1]));
+  t.ok(self !== undefined && self.includes('CapEff'), "the watcher read its own credentials");
+  t.ok(creds.size > 0, 'and those of joining processes');
+  t.same([...creds].filter((c) => c !== self), [], "every joining process it saw had the container process's credentials");
 });
 
 t.test('D: without /proc, an image that plants /proc/sys/kernel/cap_last_cap cannot widen the bounding set or hang create', { skip }, async (t) => {

@@ -99,13 +99,17 @@ path, out = sys.argv[1], sys.argv[2]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(path); s.listen(1)
 open(out + '.ready', 'w').close()
-c, _ = s.accept()
-msg, fds, flags, addr = socket.recv_fds(c, 65536, 4)
-with open(out + '.tmp', 'w') as f:
-    json.dump({'doc': json.loads(msg), 'fds': len(fds)}, f)
-os.rename(out + '.tmp', out)
-for fd in fds: os.close(fd)
-c.close()
+n = 0
+while True:
+    c, _ = s.accept()
+    msg, fds, flags, addr = socket.recv_fds(c, 65536, 4)
+    name = out if n == 0 else '%s.%d' % (out, n)
+    with open(name + '.tmp', 'w') as f:
+        json.dump({'doc': json.loads(msg), 'fds': len(fds)}, f)
+    os.rename(name + '.tmp', name)
+    for fd in fds: os.close(fd)
+    c.close()
+    n += 1
 `;
 
 t.test('NOTIFY: the listener fd and the container process state reach listenerPath', { skip }, async (t) => {
@@ -132,4 +136,36 @@ t.test('NOTIFY: the listener fd and the container process state reach listenerPa
   t.equal(got.doc.metadata, 'hello');
   t.equal(got.doc.state.id, r.container.id);
   t.ok(got.doc.pid > 0);
+});
+
+t.test("NOTIFY through exec: the agent gets the exec'd process's listener and pid, and a missing agent fails the exec", { skip }, async (t) => {
+  const { spawn } = await import('node:child_process');
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const { tempDir, waitFor } = await import('../helpers/tsrunc');
+  const dir = tempDir(t, 'tsrunc-notify-exec');
+  const sock = path.join(dir, 'listener.sock');
+  const out = path.join(dir, 'got.json');
+  const py = spawn('python3', ['-c', LISTENER, sock, out], { stdio: 'ignore' });
+  t.teardown(() => void py.kill('SIGKILL'));
+  await waitFor(() => fs.existsSync(`${out}.ready`), 'the python listener to listen');
+  const c = testContainer(t, (s) => {
+    s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: sock, syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }] };
+  });
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  await waitFor(() => fs.existsSync(out), "the init's listener");
+  const e = c.tsrunc(['exec', c.id, 'sh', '-c', 'mkdir /tmp/n 2>&1; echo $$']);
+  t.equal(e.status, 0, e.stderr);
+  t.match(e.stdout, /Function not implemented\n\d+\n/, 'the notified syscall reached the listener (closed unanswered: ENOSYS)');
+  await waitFor(() => fs.existsSync(`${out}.1`), "the exec's listener");
+  const got = JSON.parse(fs.readFileSync(`${out}.1`, 'utf8')) as { doc: { pid: number; state: { id: string; pid: number } }; fds: number };
+  t.equal(got.fds, 1);
+  t.equal(got.doc.state.id, c.id);
+  t.equal(got.doc.state.pid, c.pid(), "the state is the container's (its init's pid)");
+  t.not(got.doc.pid, got.doc.state.pid, "the message's pid is the exec'd process's");
+  py.kill('SIGKILL');
+  fs.rmSync(sock, { force: true });
+  const missing = c.tsrunc(['exec', c.id, 'true']);
+  t.equal(missing.status, 255, 'no agent: the exec fails before anything runs');
+  t.match(missing.stderr, /exec failed: connecting to the seccomp agent/);
 });
