@@ -204,7 +204,7 @@ class InitSetup {
     const fds: Partial<Record<FdRole, number>> = { 'exec-fifo': n.openPath(fifo) };
     if (this.opts.consoleFd !== undefined) fds['console-socket'] = this.opts.consoleFd;
     else if (this.opts.consoleSocket !== undefined) fds['console-socket'] = connectSocket(this.opts.consoleSocket, 'the console socket', this.record.id);
-    const session = new ChildSession(this.plan, this.record.id, 'create:spawned');
+    const session = new ChildSession(this.plan, this.record.id, { spawned: 'create:spawned' });
     this.cleanup.session = session;
     session.run(fds, (tag, childPid, fd) => this.answerSync(tag, childPid, fd));
     this.record.initPid = session.pid;

@@ -198,7 +198,7 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
         native().setSubreaper(true);
         signals = new SignalForwarder(relayEnd !== undefined);
       }
-      session = new ChildSession(plan, id, 'exec:spawned');
+      session = new ChildSession(plan, id, { spawned: 'exec:spawned', forked: 'exec:forked' });
       try {
         session.run(given, (tag, childPid, fd) => {
           if (tag === 'cgroup') {

@@ -34,6 +34,7 @@ export const FAULT_POINTS = [
   'exec:locked',
   'exec:spawned',
   'exec:cgroup', // the child placed in the container's cgroups
+  'exec:forked', // the process in the container's pid namespace reported and was checked; not yet let go
   'exec:ready', // the process runs in the container; not yet waited for
   'exec:done',
   // delete

@@ -33,8 +33,8 @@ export class ChildSession {
   constructor(
     private readonly plan: Plan,
     private readonly containerId: string,
-    /** Tests only: where to stop once the child is forked (see faults.ts). */
-    private readonly spawnedPoint?: FaultPoint,
+    /** Tests only: where to stop once the child is spawned, and once its fork has reported (see faults.ts). */
+    private readonly points: { spawned?: FaultPoint; forked?: FaultPoint } = {},
   ) {}
 
   /**
@@ -67,7 +67,7 @@ export class ChildSession {
     }
     this.pid = this.childPid;
     try {
-      if (this.spawnedPoint !== undefined) faultPoint(this.spawnedPoint);
+      if (this.points.spawned !== undefined) faultPoint(this.points.spawned);
       this.converse(onSync);
     } finally {
       this.close();
@@ -151,6 +151,7 @@ export class ChildSession {
       } else if (verb === 'pid') {
         next('pid');
         this.pid = this.checkedChild(arg);
+        if (this.points.forked !== undefined) faultPoint(this.points.forked);
         n.sendMessage(this.syncFd, 'ack');
         n.waitPid(this.childPid, false); // the intermediate exits once it has the ack
       } else if (verb === 'ready') {

@@ -9,6 +9,7 @@ import t from 'tap';
 import type { Hook, Seccomp, Spec } from '../../src/spec/types';
 import { rootSkipReason, runContainer, testContainer } from '../helpers/container';
 import { sharedDir, waitForFile } from '../helpers/host';
+import { RUNC, runcTwin } from '../helpers/runc';
 import { tempDir, type Teardownable } from '../helpers/tsrunc';
 
 const skip = rootSkipReason();
@@ -356,4 +357,59 @@ t.test('a 200 KB annotation: create works, and every hook gets the whole state',
     t.equal(state?.id, c.id, `${name} got a state`);
     t.equal(state?.annotations?.['org.example.big']?.length, big.length, `${name} got the whole 200 KB annotation`);
   }
+});
+
+// Found by reviewing tsrunc-init as an attacker would (after A-E were fixed).
+
+t.test('no capabilities object means no capabilities, for run and exec, as runc', { skip: skip || (RUNC === undefined ? 'runc is not installed' : false) }, async (t) => {
+  const show = ['sh', '-c', 'grep -E "^Cap(Prm|Eff|Bnd)" /proc/self/status'];
+  const c = testContainer(t, (s) => {
+    delete s.process!.capabilities;
+    s.process!.args = show;
+  });
+  const twin = runcTwin(t, c);
+  const ours = c.tsrunc(['run', c.id]);
+  const theirs = twin.run(['run', 'ID']);
+  t.equal(ours.status, 0, ours.stderr);
+  t.equal(ours.stdout, 'CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\n');
+  t.equal(ours.stdout, theirs.stdout, "runc's sets");
+  const d = testContainer(t);
+  t.equal(d.tsrunc(['run', '-d', d.id]).status, 0);
+  const proc = path.join(d.bundle, 'process.json');
+  fs.writeFileSync(proc, JSON.stringify({ args: show, cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'] }));
+  const e = d.tsrunc(['exec', '--process', proc, d.id]);
+  t.equal(e.stdout, ours.stdout, 'exec --process without capabilities: none either');
+});
+
+t.test('createContainer hooks get stdio only, not the init\'s channel, exec.fifo or preserved fds', { skip }, async (t) => {
+  const out = sharedDir(t, 'tsrunc-hookfds');
+  const hook = path.join(out, 'hook.sh');
+  fs.writeFileSync(hook, `#!/bin/sh\nls /proc/self/fd > ${out}/fds\n`, { mode: 0o755 });
+  const c = testContainer(t, (s) => {
+    s.hooks = { createContainer: [{ path: hook, env: ['PATH=/usr/bin:/bin'] }] };
+  });
+  const r = c.tsrunc(['create', c.id]);
+  t.equal(r.status, 0, r.stderr);
+  // (ls's own directory fd is the one above 2)
+  t.same(fs.readFileSync(path.join(out, 'fds'), 'utf8').trim().split('\n').map(Number).sort((a, b) => a - b), [0, 1, 2, 3]);
+});
+
+t.test('readonlyPaths and maskedPaths that are symlinks in the image apply to their targets in it, as runc', { skip: skip || (RUNC === undefined ? 'runc is not installed' : false) }, async (t) => {
+  const c = testContainer(t, (s, bundle) => {
+    const rootfs = path.join(bundle, 'rootfs');
+    fs.mkdirSync(path.join(rootfs, 'real'));
+    fs.mkdirSync(path.join(rootfs, 'secret'));
+    fs.writeFileSync(path.join(rootfs, 'secret/key'), 'key\n');
+    fs.symlinkSync('/real', path.join(rootfs, 'data'));
+    fs.symlinkSync('secret', path.join(rootfs, 'hidden'));
+    s.root!.readonly = false;
+    s.linux!.readonlyPaths = ['/data'];
+    s.linux!.maskedPaths = ['/hidden'];
+    s.process!.args = ['sh', '-c', 'touch /data/x 2>&1 | grep -o "Read-only file system"; cat /secret/key 2>/dev/null || echo masked'];
+  }, { copyRootfs: true });
+  const twin = runcTwin(t, c);
+  const ours = c.tsrunc(['run', c.id]);
+  t.equal(ours.status, 0, ours.stderr);
+  t.equal(ours.stdout, 'Read-only file system\nmasked\n', 'the targets are read-only and masked');
+  t.equal(twin.run(['run', 'ID']).stdout, ours.stdout, 'as with runc');
 });

@@ -1,25 +1,13 @@
 // tsrunc beside runc on the same bundle: runc runs what `tsrunc spec` writes, and both
 // runtimes answer `state` and `list` with documents of the same shape.
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
 import { rootSkipReason, runWithFileStdio, testContainer } from '../helpers/container';
+import { RUNC, runc } from '../helpers/runc';
 import { privateRoot } from '../helpers/tsrunc';
 
-const runcPath = ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc'].find((p) => fs.existsSync(p));
-const skip = rootSkipReason() || (runcPath === undefined ? 'runc is not installed' : false);
-
-function runc(root: string, args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } {
-  const out = path.join(root, '..', 'runc.out');
-  const err = path.join(root, '..', 'runc.err');
-  const o = fs.openSync(out, 'w');
-  const e = fs.openSync(err, 'w');
-  const r = spawnSync(runcPath as string, ['--root', root, ...args], { cwd, stdio: ['ignore', o, e], timeout: 60_000 });
-  fs.closeSync(o);
-  fs.closeSync(e);
-  return { status: r.status, stdout: fs.readFileSync(out, 'utf8'), stderr: fs.readFileSync(err, 'utf8') };
-}
+const skip = rootSkipReason() || (RUNC === undefined ? 'runc is not installed' : false);
 
 t.test('runc runs the config tsrunc spec writes', { skip }, async (t) => {
   const c = testContainer(t, (s) => (s.process!.args = ['sh', '-c', 'echo ran $(hostname)']));

@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { FAULT_POINTS, type FaultPoint } from '../../src/lifecycle/faults';
 import { rootSkipReason, testContainer, userNamespace, type TestContainer } from '../helpers/container';
+import { sharedDir } from '../helpers/host';
+import { pollUntil } from '../helpers/tsrunc';
 import { armedHooksDir, assertClean, hookEnv, killBackground, resume, startTsrunc, stateAnswer, tempFilesUnder, waitPaused, within } from './harness';
 
 const skip = rootSkipReason();
@@ -30,6 +32,7 @@ const EXPECTED: Partial<Record<FaultPoint, string>> = {
   'exec:locked': 'running',
   'exec:spawned': 'running',
   'exec:cgroup': 'running',
+  'exec:forked': 'running',
   'exec:ready': 'running',
   'exec:done': 'running',
   'delete:locked': 'running',
@@ -142,4 +145,20 @@ t.test('a create of the same id while a delete removes the old directory: the ne
   t.same(fs.readdirSync(c.root), [c.id], 'and the old directory is gone');
   t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
   assertClean(t, c, 'after deleting the new one', true);
+});
+
+t.test('exec killed once its process reported from the pid namespace: the program never runs', { skip }, async (t) => {
+  const out = sharedDir(t, 'tsrunc-orphan');
+  const c = testContainer(t, (s) => s.mounts!.push({ destination: '/out', type: 'bind', source: out, options: ['bind', 'rw'] }));
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  const hooks = armedHooksDir(t);
+  const bg = startTsrunc(['--root', c.root, 'exec', c.id, 'sh', '-c', 'touch /out/ran'], { cwd: c.bundle, env: hookEnv({ dir: hooks, pauseAt: ['exec:forked'] }) });
+  t.teardown(() => killBackground(bg).then(() => undefined));
+  await waitPaused(bg, hooks, 'exec:forked');
+  t.equal((await killBackground(bg)).signal, 'SIGKILL');
+  // Its intermediate sees the runtime gone and exits without letting the process go: only the
+  // container's init is left in its cgroup, and the program never ran.
+  const alone = await pollUntil(() => (JSON.parse(c.tsrunc(['ps', '--format', 'json', c.id]).stdout || '[]') as number[]).length === 1, 60_000, 50);
+  t.ok(alone, "only the container's init is left");
+  t.notOk(fs.existsSync(path.join(out, 'ran')), 'the program did not run');
 });

@@ -1,8 +1,13 @@
 // Once tsrunc-init is inside a container's namespaces, another process of the container could
 // take it over and speak for it on the sync socket: the runtime accepts only the messages the
-// plan leads it to expect, in order, and a reported pid only when it is the child's own child.
+// plan leads it to expect, in order, and a reported pid only when it is the child's own child;
+// what C would cut (a message, a seccomp program) is refused whole.
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import t from 'tap';
+import { native } from '../../src/native/addon';
+import { processSteps } from '../../src/plan/process-steps';
+import type { Process, Spec } from '../../src/spec/types';
 import { TsruncError } from '../../src/errors';
 import { ExpectedMessages, checkedChildPid } from '../../src/lifecycle/session';
 import type { Plan } from '../../src/plan/steps';
@@ -53,4 +58,32 @@ t.test('a reported pid must be a live child of the process tsrunc started', asyn
   refused(t, () => checkedChildPid(String(process.pid), process.pid, 'c'), 'the runtime itself is refused');
   refused(t, () => checkedChildPid(String(child.pid), 1, 'c'), 'a child of another process is refused');
   for (const bad of ['', '0', '-5', '12abc', '99999999999', ' 5']) refused(t, () => checkedChildPid(bad, process.pid, 'c'), `${JSON.stringify(bad)} is refused`);
+});
+
+t.test("the addon's receive refuses an empty datagram (not the socket's end) and tells the end apart", async (t) => {
+  const n = native();
+  const [parent, child] = n.socketPair();
+  t.teardown(() => {
+    for (const fd of [parent, child]) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // closed by the test
+      }
+    }
+  });
+  n.sendMessage(child, 'pid 5');
+  t.equal(n.recvMessage(parent, 1000), 'pid 5');
+  t.equal(n.recvMessage(parent, 0), null, 'nothing more: a timeout, not an end');
+  n.sendMessage(child, '');
+  t.throws(() => n.recvMessage(parent, 1000), { code: 'EBADMSG' }, 'an empty message is refused');
+  fs.closeSync(child);
+  t.equal(n.recvMessage(parent, 1000), '', 'the socket closed: the end');
+});
+
+t.test('a seccomp profile that compiles past the 4096 BPF instructions the kernel loads is refused at its pointer', async (t) => {
+  const values = Array.from({ length: 5000 }, (_, i) => i + 1);
+  const spec = { ociVersion: '1.2.0', process: { args: ['true'], cwd: '/', user: { uid: 0, gid: 0 } }, linux: { seccomp: { defaultAction: 'SCMP_ACT_ALLOW', syscalls: values.map((v) => ({ names: ['write'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: v, op: 'SCMP_CMP_EQ' }] })) } } } as unknown as Spec;
+  const { problems } = processSteps(spec.process as Process, spec, { pointer: '/process', preserveFds: 0 });
+  t.match(problems, [{ pointer: '/linux/seccomp', message: /compiles to \d+ BPF instructions, more than the kernel loads \(4096\)/ }]);
 });

@@ -1,0 +1,41 @@
+// runc beside tsrunc: the same case run with runc 1.1.5 (where installed) to compare behaviour.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { TestContainer } from './container';
+import { privateRoot, type RunResult, type Teardownable } from './tsrunc';
+
+export const RUNC = ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc'].find((p) => fs.existsSync(p));
+
+/** Runs runc with `--root root`, stdio on files (a detached container may inherit them). */
+export function runc(root: string, args: string[], cwd: string): RunResult {
+  const out = path.join(root, '..', 'runc.out');
+  const err = path.join(root, '..', 'runc.err');
+  const o = fs.openSync(out, 'w');
+  const e = fs.openSync(err, 'w');
+  try {
+    const r = spawnSync(RUNC as string, ['--root', root, ...args], { cwd, stdio: ['ignore', o, e], timeout: 60_000, killSignal: 'SIGKILL' });
+    return { status: r.status, signal: r.signal, stdout: fs.readFileSync(out, 'utf8'), stderr: fs.readFileSync(err, 'utf8') };
+  } finally {
+    fs.closeSync(o);
+    fs.closeSync(e);
+  }
+}
+
+/**
+ * A runc twin of a test container: its config (as written) in a bundle of its own, with a
+ * cgroup of its own, a private root, and `delete --force` at teardown. `run(args)` runs runc
+ * there with the twin's id filled in where `ID` stands.
+ */
+export function runcTwin(t: Teardownable, c: TestContainer): { id: string; bundle: string; run(args: string[]): RunResult } {
+  const root = privateRoot(t);
+  const id = `${c.id}-runc`;
+  const spec = JSON.parse(fs.readFileSync(path.join(c.bundle, 'config.json'), 'utf8')) as { linux?: { cgroupsPath?: string }; root?: { path: string } };
+  if (spec.linux?.cgroupsPath !== undefined) spec.linux.cgroupsPath += '-runc';
+  if (spec.root !== undefined) spec.root.path = path.resolve(c.bundle, spec.root.path);
+  const bundle = path.join(c.bundle, 'runc-bundle');
+  fs.mkdirSync(bundle, { recursive: true });
+  fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+  t.teardown(() => void runc(root, ['delete', '--force', id], bundle));
+  return { id, bundle, run: (args) => runc(root, args.map((a) => (a === 'ID' ? id : a)), bundle) };
+}
