@@ -22,7 +22,16 @@ const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cg
 export function buildExecPlan(opts: ExecPlanOptions): Plan {
   const fds: FdRole[] = ['sync'];
   if (opts.consoleSocket) fds.push('console-socket');
-  const steps: PlanStep[] = [{ op: 'sync', tag: 'cgroup' }];
+  const proc = opts.process;
+  // The container's seccomp profile applies to every process in it.
+  const { steps: procSteps, problems, lateSeccomp } = processSteps(proc, opts.spec, { pointer: '', preserveFds: opts.preserveFds });
+  if (problems.length > 0) throw new ConfigError('process', problems);
+  // This process stays outside the container's pid namespace until its fork (below), so the
+  // container's /proc has no "self" for it: what it writes under /proc/self (oom_score_adj, the
+  // labels for its next execve, all inherited by the fork) is written through the host's /proc,
+  // before the mount namespace is joined.
+  const ownProc = procSteps.filter((s) => s.op === 'write-file' && s.path.startsWith('/proc/self/'));
+  const steps: PlanStep[] = [{ op: 'sync', tag: 'cgroup' }, ...ownProc];
   // The namespaces are joined through fds the runtime opened while it knew the init was the
   // container's: a pid reused since cannot lead into another process's namespaces.
   for (const ns of JOIN_ORDER) {
@@ -31,19 +40,15 @@ export function buildExecPlan(opts: ExecPlanOptions): Plan {
     fds.push(`ns-${ns}`);
     steps.push({ op: 'setns', ns, path: p, fdSlot: fds.length - 1 });
   }
-  const proc = opts.process;
   if (proc.terminal === true) {
     if (!opts.consoleSocket) throw new ConfigError('process', [{ pointer: '/terminal', message: 'a terminal needs --console-socket (to receive the pty master)' }]);
     steps.push({ op: 'console', socketSlot: fds.indexOf('console-socket'), rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0, bindConsole: false, uid: proc.user.uid, attachLater: true });
   }
-  // The container's seccomp profile applies to every process in it.
-  const { steps: procSteps, problems, lateSeccomp } = processSteps(proc, opts.spec, { pointer: '', preserveFds: opts.preserveFds });
-  if (problems.length > 0) throw new ConfigError('process', problems);
   // Everything that needs privilege happens before the fork into the container's pid namespace:
   // the process a container can see (and, with CAP_SYS_PTRACE, take over) already has the
   // exec'd program's user, capabilities and seccomp filter, and only attaches its terminal,
   // reports and execs.
-  steps.push(...procSteps);
+  steps.push(...procSteps.filter((s) => !ownProc.includes(s)));
   if (lateSeccomp !== undefined) steps.push(lateSeccomp);
   if (opts.namespacePaths['pid'] !== undefined || opts.namespacePaths['time'] !== undefined) steps.push({ op: 'fork' });
   if (proc.terminal === true) steps.push({ op: 'console-attach' });

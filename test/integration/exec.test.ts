@@ -85,6 +85,8 @@ t.test('--process with the JSON a shim writes, --detach and --pid-file', { skip 
     cwd: '/',
     capabilities: { bounding: ['CAP_KILL'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'] },
     noNewPrivileges: true,
+    // (what docker and the CRI plugin send; written for the exec'd process before its fork)
+    oomScoreAdj: 100,
   };
   fs.writeFileSync(procFile, JSON.stringify(shimProcess));
   const pidFile = path.join(c.bundle, 'exec.pid');
@@ -96,6 +98,7 @@ t.test('--process with the JSON a shim writes, --detach and --pid-file', { skip 
   t.match(status, /NoNewPrivs:\s+1/);
   t.match(status, /CapEff:\s+0000000000000020/, 'only CAP_KILL');
   t.match(status, /CapInh:\s+0000000000000000/, 'exec never grants inheritable capabilities');
+  t.equal(fs.readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8'), '100\n', "the process document's oomScoreAdj");
   const procs = JSON.parse(c.tsrunc(['ps', '--format', 'json', c.id]).stdout) as number[];
   t.ok(procs.includes(pid), 'the exec process is in the container cgroup');
   // The shim's process documents are validated with pointers.
