@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, TsruncError, type Problem } from '../errors';
 import type { DeviceCgroupRule, Resources, Spec, ThrottleDevice } from '../spec/types';
+import { DeviceEmulator } from './device-rules';
 import type { CgroupHierarchy } from './hierarchy';
 import type { CgroupPaths } from './manager';
 
@@ -40,10 +41,7 @@ class WritePlanner {
   readonly writes: CgroupWrite[] = [];
   readonly problems: Problem[] = [];
 
-  constructor(
-    private readonly hierarchies: CgroupHierarchy[],
-    private readonly configDeviceCount = 0,
-  ) {}
+  constructor(private readonly hierarchies: CgroupHierarchy[]) {}
 
   private target(controller: string, pointer: string): CgroupHierarchy | undefined {
     const h = hierarchyFor(controller, this.hierarchies);
@@ -223,42 +221,48 @@ class WritePlanner {
       this.put(h, file, value, at);
     }
   }
-
-  /** v1 device rules: deny all, then each rule in order (the spec's first rule is usually deny all). */
-  devices(rules: DeviceCgroupRule[]): void {
-    const h = this.hierarchies.find((x) => x.version === 1 && x.controllers.includes('devices'));
-    if (h === undefined) return; // v2: an eBPF program (not yet): see controllersNeeded
-    rules.forEach((r, i) => {
-      const type = r.type ?? 'a';
-      const major = r.major === undefined || r.major < 0 ? '*' : String(r.major);
-      const minor = r.minor === undefined || r.minor < 0 ? '*' : String(r.minor);
-      const rule = type === 'a' ? 'a' : `${type} ${major}:${minor} ${r.access ?? 'rwm'}`;
-      this.put(h, r.allow ? 'devices.allow' : 'devices.deny', rule, i < this.configDeviceCount ? `${R}/devices/${i}` : '/linux/devices (default device rules)');
-    });
-  }
 }
 
-/** Devices every container may use, appended after the config's own rules, as runc does. */
-const DEFAULT_DEVICE_RULES: DeviceCgroupRule[] = [
+/**
+ * Devices every container may use, appended after the config's own rules, as runc 1.1 does
+ * (specconv.AllowedDevices); `path` names the device node a default comes with.
+ */
+const DEFAULT_DEVICE_RULES: (DeviceCgroupRule & { path?: string })[] = [
   { allow: true, type: 'c', major: -1, minor: -1, access: 'm' },
   { allow: true, type: 'b', major: -1, minor: -1, access: 'm' },
-  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
-  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' },
-  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' },
-  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' },
-  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' },
-  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm', path: '/dev/null' },
+  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm', path: '/dev/random' },
+  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm', path: '/dev/full' },
+  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm', path: '/dev/tty' },
+  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm', path: '/dev/zero' },
+  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm', path: '/dev/urandom' },
   { allow: true, type: 'c', major: 136, minor: -1, access: 'rwm' },
   { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
   { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },
 ];
 
-/** The device rules a new container gets: the config's, the defaults, then its own devices. */
+/**
+ * The device rules of a container, as runc 1.1 builds them: the config's rules, then the
+ * defaults — less a default whose device node the config lists itself in linux.devices (the
+ * config's node replaces it). The devices of linux.devices are created, not allowed: a
+ * config that wants them usable allows them in linux.resources.devices (docker, podman and
+ * the CRI plugin all do), and a deny rule for one of them holds.
+ */
 export function containerDeviceRules(spec: Spec): DeviceCgroupRule[] {
-  const own = (spec.linux?.devices ?? [])
-    .filter((d) => d.type === 'c' || d.type === 'b' || d.type === 'u')
-    .map((d): DeviceCgroupRule => ({ allow: true, type: d.type === 'b' ? 'b' : 'c', major: d.major ?? -1, minor: d.minor ?? -1, access: 'rwm' }));
-  return [...(spec.linux?.resources?.devices ?? []), ...DEFAULT_DEVICE_RULES, ...own];
+  const listed = new Set((spec.linux?.devices ?? []).map((d) => d.path));
+  const defaults = DEFAULT_DEVICE_RULES.filter((d) => d.path === undefined || !listed.has(d.path)).map(({ path: _path, ...rule }) => rule);
+  return [...(spec.linux?.resources?.devices ?? []), ...defaults];
+}
+
+/** Where rule `i` of containerDeviceRules(spec) comes from, for messages. */
+export function deviceRuleSource(spec: Spec): (i: number) => string {
+  const own = spec.linux?.resources?.devices?.length ?? 0;
+  return (i) => (i < own ? `${R}/devices/${i}` : '/linux/resources/devices (the default device rules appended to it)');
+}
+
+/** The state the container's device rules leave its devices cgroup in; ConfigError naming the rule that cannot be applied. */
+export function containerDeviceState(spec: Spec): DeviceEmulator {
+  return DeviceEmulator.fromRules(containerDeviceRules(spec), deviceRuleSource(spec));
 }
 
 function max(v: number): string {
@@ -266,9 +270,8 @@ function max(v: number): string {
 }
 
 /** The writes that give a cgroup the limits in `resources`; throws ConfigError for what cannot be set here. */
-export function resourceWrites(resources: Resources | undefined, hierarchies: CgroupHierarchy[], deviceRules?: DeviceCgroupRule[]): CgroupWrite[] {
-  const p = new WritePlanner(hierarchies, resources?.devices?.length ?? 0);
-  if (deviceRules !== undefined) p.devices(deviceRules);
+export function resourceWrites(resources: Resources | undefined, hierarchies: CgroupHierarchy[]): CgroupWrite[] {
+  const p = new WritePlanner(hierarchies);
   if (resources === undefined) return p.writes;
   if (resources.memory !== undefined) p.memory(resources.memory);
   if (resources.cpu !== undefined) p.cpu(resources.cpu);

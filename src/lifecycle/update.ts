@@ -1,7 +1,8 @@
 // `update`: new limits for a running container, from a LinuxResources JSON document
 // (`--resources FILE|-`, what the shims send) or from runc's single flags.
+import { applyDeviceRulesV1 } from '../cgroups/device-rules';
 import { detectHierarchies } from '../cgroups/hierarchy';
-import { applyWrites, resourceWrites } from '../cgroups/resources';
+import { applyWrites, containerDeviceState, resourceWrites } from '../cgroups/resources';
 import { readStats } from '../cgroups/stats';
 import { ConfigError, TsruncError } from '../errors';
 import { parseChecked } from '../spec/json-input';
@@ -33,6 +34,13 @@ export function updateContainer(handle: ContainerHandle, resources: Resources): 
     }
   }
   const writes = resourceWrites(resources, hierarchies);
+  // As runc's update does on cgroup v1: the container's device rules are applied again, with
+  // the minimal transition from what devices.list shows — no write at all when nothing
+  // drifted, and never a moment where an allowed device is denied. (On v2 the attached
+  // filter already is those rules: they cannot change.)
+  const v1Devices = hierarchies.find((h) => h.version === 1 && h.controllers.includes('devices'));
+  const devicesDir = v1Devices === undefined ? undefined : record.cgroupPaths[v1Devices.key];
+  if (devicesDir !== undefined) applyDeviceRulesV1(devicesDir, containerDeviceState(record.config), record.id);
   applyWrites(writes, record.cgroupPaths, record.id);
   const linux = (record.config.linux ??= {});
   linux.resources = mergeResources(linux.resources ?? {}, resources);

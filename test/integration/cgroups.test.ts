@@ -1,13 +1,16 @@
 // Cgroup limits on this host (hybrid: v1 controllers plus a unified hierarchy): each lands in
 // the right file, is enforced where that can be shown quickly, and can be updated; pause,
 // ps, events and kill --all act on the whole cgroup; delete removes every directory.
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { detectHierarchies } from '../../src/cgroups/hierarchy';
 import { hierarchyFor } from '../../src/cgroups/resources';
-import { cgroupDirsOf, rootSkipReason, runContainer, testContainer, type TestContainer } from '../helpers/container';
-import { pollUntil } from '../helpers/tsrunc';
+import type { Spec } from '../../src/spec/types';
+import { busyboxRootfs, cgroupDirsOf, rootSkipReason, runContainer, sleeperSpec, testContainer, type TestContainer } from '../helpers/container';
+import { pollUntil, privateRoot, tempDir, type RunResult, type Teardownable } from '../helpers/tsrunc';
 
 const skip = rootSkipReason();
 // CI also runs this file in the pure-v2 TCG guest (scripts/v2-guest.sh), 10-50x slower: about
@@ -261,5 +264,179 @@ t.test("the cgroups the clients name (their cgroupsPath as written) are the ones
     }
     t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
     for (const h of hierarchies) t.notOk(fs.existsSync(path.join(h.mountpoint, c.spec.linux!.cgroupsPath as string)), `${name}: removed from ${h.mountpoint}`);
+  }
+});
+
+// ---- runc's behaviour, case by case (issue 13, items 22-27) ----------------------------------------
+// Each case runs under tsrunc and, where runc is installed, the same case under runc 1.1 (its
+// own --root, bundle and cgroup beside tsrunc's, under this test's cgroup parent): the two
+// must agree.
+
+const runcPath = ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc'].find((p) => fs.existsSync(p));
+
+interface Twin {
+  /** "tsrunc" or "runc" */
+  name: string;
+  id: string;
+  bundle: string;
+  spec: Spec;
+  /** The container's cgroupsPath (absolute, under the test's cgroup parent). */
+  cgroup: string;
+  cli(args: string[], opts?: { input?: string }): RunResult;
+  /** A file of the container's cgroup for `controller` (v1 mount or unified). */
+  file(controller: string, name: string): string;
+  read(controller: string, name: string): string;
+  pid(): number;
+}
+
+/** Runs `file` with stdout and stderr on files (a container's init may inherit them). */
+function runWithFiles(file: string, args: string[], cwd: string, input?: string): RunResult {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-io-'));
+  try {
+    const out = fs.openSync(path.join(dir, 'out'), 'w+');
+    const err = fs.openSync(path.join(dir, 'err'), 'w+');
+    try {
+      const r = spawnSync(file, args, { cwd, input, stdio: [input === undefined ? 'ignore' : 'pipe', out, err], timeout: 120_000, killSignal: 'SIGKILL' });
+      return { status: r.status, signal: r.signal, stdout: fs.readFileSync(path.join(dir, 'out'), 'utf8'), stderr: fs.readFileSync(path.join(dir, 'err'), 'utf8') };
+    } finally {
+      fs.closeSync(out);
+      fs.closeSync(err);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function twinFile(cgroup: string, controller: string, name: string): string {
+  const h = hierarchyFor(controller, hierarchies);
+  if (h === undefined) throw new Error(`no ${controller} controller`);
+  return path.join(h.mountpoint, cgroup, name);
+}
+
+function asTwin(c: TestContainer): Twin {
+  const cgroup = c.spec.linux!.cgroupsPath as string;
+  return {
+    name: 'tsrunc',
+    id: c.id,
+    bundle: c.bundle,
+    spec: c.spec,
+    cgroup,
+    cli: (args, opts) => c.tsrunc(args, opts),
+    file: (controller, name) => cgroupFile(c, controller, name),
+    read: (controller, name) => fs.readFileSync(cgroupFile(c, controller, name), 'utf8').trim(),
+    pid: () => c.pid(),
+  };
+}
+
+/**
+ * The same case under tsrunc and (when installed) runc: `edit` is applied to each spec; the
+ * runc container has its own bundle, --root and cgroup (the tsrunc one's cgroupsPath + "-runc").
+ */
+function twins(t: Teardownable, edit: (spec: Spec, bundle: string) => void = () => {}, opts: { copyRootfs?: boolean } = {}): Twin[] {
+  const c = testContainer(t, edit, opts);
+  const out = [asTwin(c)];
+  if (runcPath === undefined) return out;
+  const bundle = tempDir(t, 'tsrunc-runc-bundle');
+  const root = privateRoot(t);
+  const id = `${c.id}-runc`;
+  let rootfs = busyboxRootfs(t);
+  if (opts.copyRootfs) {
+    execFileSync('cp', ['-a', rootfs, path.join(bundle, 'rootfs')]);
+    rootfs = path.join(bundle, 'rootfs');
+  }
+  const spec = sleeperSpec(rootfs, `${c.spec.linux!.cgroupsPath as string}-runc`);
+  edit(spec, bundle);
+  fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec, null, 2));
+  const cli = (args: string[], o: { input?: string } = {}): RunResult => runWithFiles(runcPath, ['--root', root, ...args], bundle, o.input);
+  t.teardown(() => void cli(['delete', '--force', id]));
+  const cgroup = spec.linux!.cgroupsPath as string;
+  out.push({
+    name: 'runc',
+    id,
+    bundle,
+    spec,
+    cgroup,
+    cli,
+    file: (controller, name) => twinFile(cgroup, controller, name),
+    read: (controller, name) => fs.readFileSync(twinFile(cgroup, controller, name), 'utf8').trim(),
+    pid: () => (JSON.parse(cli(['state', id]).stdout) as { pid: number }).pid,
+  });
+  return out;
+}
+
+/** A host directory bound read-write at /out of the container (each twin its own). */
+function outDir(t: Teardownable, spec: Spec): string {
+  const dir = tempDir(t, 'tsrunc-out');
+  fs.chmodSync(dir, 0o777);
+  spec.mounts = [...(spec.mounts ?? []), { destination: '/out', type: 'bind', source: dir, options: ['rbind', 'rw'] }];
+  return dir;
+}
+
+function withCapability(s: Spec, cap: string): void {
+  const caps = (s.process!.capabilities ??= {});
+  for (const set of ['bounding', 'effective', 'permitted'] as const) caps[set] = [...(caps[set] ?? []), cap];
+}
+
+const v1Devices = (): boolean => hierarchies.some((h) => h.version === 1 && h.controllers.includes('devices'));
+
+t.test('device access strings are read as runc reads them: "rrw" is rw, "rwa" is rw', { skip }, async (t) => {
+  const outs = new Map<string, string>();
+  const kmsg = (s: Spec): void => {
+    outs.set(s.linux!.cgroupsPath as string, outDir(t, s));
+    s.linux!.devices = [{ path: '/dev/kmsg', type: 'c', major: 1, minor: 11, fileMode: 0o600, uid: 0, gid: 0 }];
+    // c 1:11 r in the end: the w of the allow rule is taken back by the deny
+    s.linux!.resources!.devices = [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 11, access: 'rrw' }, { allow: false, type: 'c', major: 1, minor: 11, access: 'wa' }];
+    withCapability(s, 'CAP_SYSLOG');
+    // (the devices cgroup checks the open: nothing is read from the kernel log or written to it)
+    s.process!.args = ['sh', '-c', '{ (exec 3</dev/kmsg) 2>/dev/null && echo read-open || echo read-denied; (exec 3>/dev/kmsg) 2>/dev/null && echo write-open || echo write-denied; echo x > /dev/null && echo null-ok; } > /out/result; exec sleep 1000'];
+  };
+  const runs = twins(t, kmsg);
+  // (the runc twin's spec was edited last: its out dir is the one recorded for its cgroupsPath)
+  for (const r of runs) {
+    const res = r.cli(['run', '-d', r.id]);
+    t.equal(res.status, 0, `${r.name}: the rules are accepted (${res.stderr.trim()})`);
+    const result = path.join(outs.get(r.cgroup) as string, 'result');
+    t.ok(await pollUntil(() => fs.existsSync(result) && fs.readFileSync(result, 'utf8').split('\n').length === 4), `${r.name}: the checks ran`);
+    t.equal(fs.readFileSync(result, 'utf8'), 'read-open\nwrite-denied\nnull-ok\n', `${r.name}: c 1:11 may be opened for reading only`);
+  }
+  if (v1Devices() && runs.length === 2) {
+    const [ours, theirs] = runs.map((r) => r.read('devices', 'devices.list'));
+    t.equal(ours, theirs, 'devices.list is the same under tsrunc and runc');
+    t.match(ours ?? '', /^c 1:11 r$/m);
+  }
+});
+
+t.test("a deny rule for a device of linux.devices holds at run and through updates, which never deny /dev/null in passing (runc's minimal transition)", { skip }, async (t) => {
+  // runc's update.bats "update devices [minimal transition rules]": /dev/kmsg is listed (so
+  // created) but denied; the loop prints anything it reads from it, and the shell's message
+  // if /dev/null cannot be opened; every update applies the device rules again.
+  const outs = new Map<string, string>();
+  const runs = twins(t, (s) => {
+    outs.set(s.linux!.cgroupsPath as string, outDir(t, s));
+    s.linux!.resources!.devices = [{ allow: false, access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 11, access: 'rwa' }];
+    s.linux!.devices = [{ path: '/dev/kmsg', type: 'c', major: 1, minor: 11 }];
+    withCapability(s, 'CAP_SYSLOG');
+    s.process!.args = ['sh', '-c', 'exec > /out/log 2>&1; i=0; while :; do head -c 100 /dev/kmsg 2>/dev/null; i=$((i+1)); echo $i > /out/count; done'];
+  });
+  // (30 as runc's test on this host; the TCG guest is 10-50x slower)
+  const updates = hierarchies.some((h) => h.key === '') ? 8 : 30;
+  const count = (r: Twin): number => Number(fs.readFileSync(path.join(outs.get(r.cgroup) as string, 'count'), 'utf8').trim() || 0);
+  for (const r of runs) {
+    const res = r.cli(['run', '-d', r.id]);
+    t.equal(res.status, 0, `${r.name}: runs (${res.stderr.trim()})`);
+    t.ok(await pollUntil(() => fs.existsSync(path.join(outs.get(r.cgroup) as string, 'count'))), `${r.name}: the loop runs`);
+    for (let i = 0; i < updates; i++) {
+      const u = r.cli(['update', '--pids-limit', '30', r.id]);
+      if (u.status !== 0) t.fail(`${r.name}: update ${i}: ${u.stderr}`);
+    }
+    const before = count(r);
+    t.ok(await pollUntil(() => count(r) > before), `${r.name}: the loop still runs after ${updates} updates`);
+    t.equal(fs.readFileSync(path.join(outs.get(r.cgroup) as string, 'log'), 'utf8'), '', `${r.name}: nothing read from /dev/kmsg, /dev/null never refused`);
+    t.equal(r.read('pids', 'pids.max'), '30', `${r.name}: the update itself was applied`);
+  }
+  if (v1Devices() && runs.length === 2) {
+    const [ours, theirs] = runs.map((r) => r.read('devices', 'devices.list'));
+    t.equal(ours, theirs, 'devices.list is the same under tsrunc and runc');
+    t.notMatch(ours ?? '', /^c 1:11 /m, '/dev/kmsg is not in the allow list');
   }
 });
