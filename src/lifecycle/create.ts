@@ -7,7 +7,7 @@ import { detectHierarchies, type CgroupHierarchy } from '../cgroups/hierarchy';
 import { compileDeviceFilter, encodeProgram } from '../cgroups/device-filter';
 import { applyDeviceRulesV1, type DeviceEmulator } from '../cgroups/device-rules';
 import { applyWrites, containerDeviceState, controllersNeeded, resourceWrites, type CgroupWrite } from '../cgroups/resources';
-import { createCgroups, joinCgroups, removeCgroups, resolveCgroupPaths, type CgroupPaths } from '../cgroups/manager';
+import { createCgroups, inspectExistingCgroups, joinCgroups, removeCgroups, resolveCgroupPaths, type CgroupPaths } from '../cgroups/manager';
 import { TsruncError, formatProblem, refuseNul, systemError } from '../errors';
 import type { Logger } from '../log';
 import { native } from '../native/addon';
@@ -128,6 +128,11 @@ export function createContainer(ctx: CreateContext, opts: CreateOptions): State 
   const cleanup = new Cleanup(handle, record);
   try {
     faultPoint('create:recorded');
+    // As runc: a frozen cgroup is refused (the init would freeze as it joined it, and create
+    // wait for it forever); one with processes in it is used, with runc's warning.
+    const existing = inspectExistingCgroups(cgroupPaths, planned.hierarchies);
+    if (existing.frozen !== undefined) throw new TsruncError('state', `container's cgroup unexpectedly frozen (${existing.frozen})`, { containerId: opts.id });
+    if (existing.pids.length > 0) ctx.log.warn(`container's cgroup is not empty: ${existing.pids.length} process(es) found`);
     const setup = new InitSetup(ctx, handle, record, planned, opts, cleanup);
     setup.run();
     faultPoint('create:ready');

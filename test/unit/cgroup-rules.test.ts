@@ -1,9 +1,13 @@
 // runc's cgroup rules without touching a cgroup: which hierarchies a host has, where a
 // container's cgroup goes for each cgroupsPath form, and which file each resource becomes
-// on v1 and on v2 (with runc's conversions).
+// on v1 and on v2 (with runc's conversions); what create finds at a cgroup path (files in a
+// temp directory standing for the cgroup filesystem).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import t from 'tap';
 import { parseMountinfo, type CgroupHierarchy } from '../../src/cgroups/hierarchy';
-import { resolveCgroupPaths } from '../../src/cgroups/manager';
+import { inspectExistingCgroups, resolveCgroupPaths } from '../../src/cgroups/manager';
 import { blkioToIoWeight, resourceWrites, sharesToWeight } from '../../src/cgroups/resources';
 import { ConfigError } from '../../src/errors';
 
@@ -102,4 +106,32 @@ t.test('what v2 cannot do is refused with pointers', async (t) => {
       '/linux/resources/unified/rdma.max',
     ]);
   }
+});
+
+t.test("what create finds at the container's cgroup paths: a freezer holding it (its own or an ancestor's), processes already in it", async (t) => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-cg-'));
+  t.teardown(() => fs.rmSync(base, { recursive: true, force: true }));
+  const write = (file: string, text: string): void => {
+    fs.mkdirSync(path.dirname(path.join(base, file)), { recursive: true });
+    fs.writeFileSync(path.join(base, file), text);
+  };
+  const hs: CgroupHierarchy[] = [
+    { key: 'freezer', mountpoint: path.join(base, 'freezer'), version: 1, controllers: ['freezer'], root: '/' },
+    { key: 'unified', mountpoint: path.join(base, 'unified'), version: 2, controllers: [], root: '/' },
+  ];
+  const paths = { freezer: path.join(base, 'freezer/pod/c1'), unified: path.join(base, 'unified/pod/c1') };
+  write('freezer/freezer.state', 'THAWED\n'); // (never read: the root cannot be frozen)
+  write('freezer/pod/freezer.state', 'THAWED\n');
+  write('unified/pod/cgroup.events', 'populated 0\nfrozen 0\n');
+  t.same(inspectExistingCgroups(paths, hs), { frozen: undefined, pids: [] }, 'nothing there yet, nothing frozen');
+  write('freezer/pod/freezer.state', 'FROZEN\n');
+  t.equal(inspectExistingCgroups(paths, hs).frozen, `${path.join(base, 'freezer/pod/freezer.state')}: FROZEN`, 'the parent is frozen: the cgroup made below it would be too');
+  write('freezer/pod/freezer.state', 'THAWED\n');
+  write('unified/pod/c1/cgroup.events', 'populated 1\nfrozen 1\n');
+  write('unified/pod/c1/cgroup.procs', '12\n');
+  write('unified/pod/c1/sub/cgroup.procs', '13\n14\n');
+  write('freezer/pod/c1/cgroup.procs', '12\n');
+  const found = inspectExistingCgroups(paths, hs);
+  t.equal(found.frozen, `${path.join(base, 'unified/pod/c1/cgroup.events')}: frozen 1`, 'v2: cgroup.events');
+  t.same(found.pids, [12, 13, 14], 'every process below it, counted once');
 });
