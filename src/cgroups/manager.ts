@@ -59,6 +59,24 @@ export function createCgroups(paths: CgroupPaths, hierarchies: CgroupHierarchy[]
   return created;
 }
 
+/**
+ * cgroup v2: enables `controllers` in every ancestor of the container's cgroup (between the
+ * hierarchy's root and it), so that a limit `update` sets for the first time has its files.
+ */
+export function enableV2Controllers(paths: CgroupPaths, controllers: string[], hierarchies: CgroupHierarchy[] = detectHierarchies()): void {
+  if (controllers.length === 0) return;
+  for (const h of hierarchies) {
+    const dir = paths[h.key];
+    if (h.version !== 2 || dir === undefined) continue;
+    const parts = path.relative(h.mountpoint, dir).split(path.sep).filter(Boolean);
+    let cur = h.mountpoint;
+    for (const part of parts) {
+      enableControllers(cur, controllers);
+      cur = path.join(cur, part);
+    }
+  }
+}
+
 function enableControllers(dir: string, controllers: string[]): void {
   const file = path.join(dir, 'cgroup.subtree_control');
   const enabled = new Set(fs.readFileSync(file, 'utf8').trim().split(/\s+/));

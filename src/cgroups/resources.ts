@@ -16,6 +16,8 @@ export interface CgroupWrite {
   file: string;
   value: string;
   pointer: string;
+  /** Written only where the file exists (a write runc makes only then, such as swap with no swap accounting). */
+  ifExists?: boolean;
 }
 
 /** Which hierarchy serves `controller`: a v1 mount of it, else the unified one if it has it. */
@@ -49,8 +51,8 @@ class WritePlanner {
     return h;
   }
 
-  private put(h: CgroupHierarchy, file: string, value: string | number, pointer: string): void {
-    this.writes.push({ hierarchy: h.key, file, value: String(value), pointer });
+  private put(h: CgroupHierarchy, file: string, value: string | number, pointer: string, opts: { ifExists?: boolean } = {}): void {
+    this.writes.push({ hierarchy: h.key, file, value: String(value), pointer, ...opts });
   }
 
   // memory.kernel is ignored here; validation warns (KERNEL_MEMORY_IGNORED in spec/validate.ts).
@@ -62,7 +64,12 @@ class WritePlanner {
       // With swap set, limit and memsw must move in the order that keeps limit <= memsw.
       const limit = mem.limit;
       const swap = mem.swap;
-      if (swap !== undefined && limit !== undefined && (swap === -1 || swap >= limit)) {
+      if (limit === -1 && swap === undefined) {
+        // As runc: an unlimited memory with no swap given is unlimited memory+swap too (a
+        // memsw limit below it would refuse the write), where swap is accounted at all.
+        this.put(h, 'memory.memsw.limit_in_bytes', -1, `${at}/limit`, { ifExists: true });
+        this.put(h, 'memory.limit_in_bytes', -1, `${at}/limit`);
+      } else if (swap !== undefined && limit !== undefined && (swap === -1 || swap >= limit)) {
         this.put(h, 'memory.memsw.limit_in_bytes', swap, `${at}/swap`);
         this.put(h, 'memory.limit_in_bytes', limit, `${at}/limit`);
       } else {
@@ -80,6 +87,8 @@ class WritePlanner {
       if (mem.swappiness !== undefined) this.problems.push({ pointer: `${at}/swappiness`, message: 'is not supported on cgroup v2' });
       if (mem.kernelTCP !== undefined) this.problems.push({ pointer: `${at}/kernelTCP`, message: 'is not supported on cgroup v2' });
       if (mem.disableOOMKiller === true) this.problems.push({ pointer: `${at}/disableOOMKiller`, message: 'is not supported on cgroup v2' });
+      // (as on v1, runc's: unlimited memory with no swap given leaves swap unlimited too)
+      if (mem.limit === -1 && mem.swap === undefined) this.put(h, 'memory.swap.max', 'max', `${at}/limit`, { ifExists: true });
       if (mem.swap !== undefined) {
         // v1's swap is memory+swap; v2's memory.swap.max is swap alone.
         let swapOnly: number | 'max';
@@ -112,8 +121,9 @@ class WritePlanner {
     } else if (h !== undefined) {
       if (cpu.shares !== undefined && cpu.shares !== 0) this.put(h, 'cpu.weight', sharesToWeight(cpu.shares), `${at}/shares`);
       if (cpu.quota !== undefined || cpu.period !== undefined) {
+        // (a quota alone keeps the cgroup's period, as runc writes it)
         const quota = cpu.quota === undefined || cpu.quota <= 0 ? 'max' : String(cpu.quota);
-        this.put(h, 'cpu.max', `${quota} ${cpu.period ?? 100000}`, `${at}/${cpu.quota !== undefined ? 'quota' : 'period'}`);
+        this.put(h, 'cpu.max', cpu.period === undefined ? quota : `${quota} ${cpu.period}`, `${at}/${cpu.quota !== undefined ? 'quota' : 'period'}`);
       }
       if (cpu.burst !== undefined) this.put(h, 'cpu.max.burst', cpu.burst, `${at}/burst`);
       if (cpu.idle !== undefined) this.put(h, 'cpu.idle', cpu.idle, `${at}/idle`);
@@ -132,7 +142,8 @@ class WritePlanner {
 
   pids(pids: NonNullable<Resources['pids']>): void {
     const h = this.target('pids', `${R}/pids`);
-    if (h !== undefined) this.put(h, 'pids.max', pids.limit > 0 ? pids.limit : 'max', `${R}/pids/limit`);
+    // 0 leaves the limit as it is, as runc reads it (-1, or any negative, is no limit)
+    if (h !== undefined && pids.limit !== 0) this.put(h, 'pids.max', pids.limit > 0 ? pids.limit : 'max', `${R}/pids/limit`);
   }
 
   blockIO(io: NonNullable<Resources['blockIO']>): void {
@@ -297,15 +308,18 @@ export function controllersNeeded(writes: CgroupWrite[], hierarchies: CgroupHier
 
 /**
  * v1 memory limits must keep limit <= memsw at every moment, so which goes first depends on
- * the current values: a write the kernel refuses with EINVAL is retried after the others.
+ * the current values; a CFS period below the current one can exceed a parent's quota until
+ * the new quota is written (runc retries it after the quota): a write the kernel refuses with
+ * EINVAL is retried after the others.
  */
-const ORDER_SENSITIVE = new Set(['memory.limit_in_bytes', 'memory.memsw.limit_in_bytes']);
+const ORDER_SENSITIVE = new Set(['memory.limit_in_bytes', 'memory.memsw.limit_in_bytes', 'cpu.cfs_period_us']);
 
 export function applyWrites(writes: CgroupWrite[], paths: CgroupPaths, containerId?: string): void {
   const deferred: CgroupWrite[] = [];
   for (const w of writes) {
     const dir = paths[w.hierarchy];
     if (dir === undefined) continue;
+    if (w.ifExists === true && !fs.existsSync(path.join(dir, w.file))) continue;
     try {
       fs.writeFileSync(path.join(dir, w.file), w.value);
     } catch (err) {

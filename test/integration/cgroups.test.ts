@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { detectHierarchies } from '../../src/cgroups/hierarchy';
-import { hierarchyFor } from '../../src/cgroups/resources';
+import { hierarchyFor, sharesToWeight } from '../../src/cgroups/resources';
 import type { Spec } from '../../src/spec/types';
 import { busyboxRootfs, cgroupDirsOf, rootSkipReason, runContainer, sleeperSpec, testContainer, type TestContainer } from '../helpers/container';
 import { pollUntil, privateRoot, tempDir, type RunResult, type Teardownable } from '../helpers/tsrunc';
@@ -533,5 +533,156 @@ t.test("a cgroup with processes in it is used, with runc's warning \"container's
     squatter.kill('SIGKILL');
     await pollUntil(() => !procsIn(dirs).includes(String(squatter.pid)));
     t.equal(r.cli(['delete', '--force', r.id]).status, 0, `${r.name}: deleted`);
+  }
+});
+
+// runc's update.bats, "update cgroup v1/v2 common limits" and "update cgroup cpu limits": the
+// same updates under both runtimes, each value checked as that test checks it.
+const UPDATE_BASE = (s: Spec): void => {
+  s.linux!.resources = { ...s.linux!.resources, memory: { limit: 33554432, reservation: 25165824 }, cpu: { shares: 100, quota: 500000, period: 1000000 }, pids: { limit: 20 } };
+};
+
+interface MemFiles {
+  limit: string;
+  reserve: string;
+  swap: string;
+  /** What an unlimited limit reads as. */
+  unlimited: string;
+}
+
+function memFiles(): MemFiles {
+  const h = hierarchyFor('memory', hierarchies)!;
+  if (h.version === 2) return { limit: 'memory.max', reserve: 'memory.low', swap: 'memory.swap.max', unlimited: 'max' };
+  return { limit: 'memory.limit_in_bytes', reserve: 'memory.soft_limit_in_bytes', swap: 'memory.memsw.limit_in_bytes', unlimited: fs.readFileSync(path.join(h.mountpoint, 'memory.limit_in_bytes'), 'utf8').trim() };
+}
+
+function cpuQuota(r: Twin): string {
+  if (v('cpu') === 1) return `${r.read('cpu', 'cpu.cfs_quota_us')} ${r.read('cpu', 'cpu.cfs_period_us')}`;
+  return r.read('cpu', 'cpu.max').replace(/^max /, '-1 ');
+}
+
+function cpuShares(r: Twin): string {
+  return v('cpu') === 1 ? r.read('cpu', 'cpu.shares') : r.read('cpu', 'cpu.weight');
+}
+
+const sharesAs = (shares: number): string => (v('cpu') === 1 ? String(shares) : String(sharesToWeight(shares)));
+
+t.test("update: the common limits (memory, swap, kernel, cpuset, pids) as runc's update.bats checks them", { skip }, async (t) => {
+  const m = memFiles();
+  const cpus = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length ?? 1;
+  for (const r of twins(t, UPDATE_BASE)) {
+    const update = (args: string[], input?: string): void => {
+      const res = r.cli(['update', ...args, r.id], { input });
+      t.equal(res.status, 0, `${r.name}: update ${args.join(' ')} (${res.stderr.trim()})`);
+    };
+    const check = (file: string, want: string, what: string): void => {
+      t.equal(r.read('memory', file), want, `${r.name}: ${what}`);
+    };
+    t.equal(r.cli(['run', '-d', r.id]).status, 0, `${r.name}: runs`);
+    const haveSwap = fs.existsSync(r.file('memory', m.swap));
+    check(m.limit, '33554432', 'the initial limit');
+    check(m.reserve, '25165824', 'the initial reservation');
+    t.equal(r.read('pids', 'pids.max'), '20', `${r.name}: the initial pids limit`);
+    if (cpus > 1) {
+      update(['--cpuset-cpus', '1']);
+      t.equal(r.read('cpuset', 'cpuset.cpus'), '1', `${r.name}: cpuset`);
+    }
+    update(['--memory', '67108864']);
+    check(m.limit, '67108864', '--memory 67108864');
+    update(['--memory', '50M']);
+    check(m.limit, '52428800', '--memory 50M');
+    update(['--memory-reservation', '33554432']);
+    check(m.reserve, '33554432', '--memory-reservation');
+    if (haveSwap) {
+      update(['--memory-swap', '-1']);
+      check(m.swap, m.unlimited, '--memory-swap -1');
+      if (v('memory') === 2) {
+        update(['--memory', '52428800', '--memory-swap', '96468992']);
+        check(m.swap, String(96468992 - 52428800), 'v2: swap alone');
+      } else {
+        update(['--memory-swap', '96468992']);
+        check(m.swap, '96468992', 'v1: memory+swap');
+      }
+    }
+    update(['--memory', '-1']);
+    check(m.limit, m.unlimited, '--memory -1: no limit');
+    if (haveSwap) check(m.swap, m.unlimited, '--memory -1: no swap limit either');
+    update(['--kernel-memory', '16M']);
+    update(['--pids-limit', '10']);
+    t.equal(r.read('pids', 'pids.max'), '10', `${r.name}: --pids-limit 10`);
+    update(['--pids-limit', '-1']);
+    t.equal(r.read('pids', 'pids.max'), 'max', `${r.name}: --pids-limit -1`);
+    const revert = JSON.stringify({ memory: { limit: 33554432, reservation: 25165824 }, cpu: { shares: 100, quota: 500000, period: 1000000, cpus: '0' }, pids: { limit: 20 } });
+    update(['-r', '-'], revert);
+    t.equal(r.read('cpuset', 'cpuset.cpus'), '0', `${r.name}: -r -: cpus`);
+    check(m.limit, '33554432', '-r -: limit');
+    check(m.reserve, '25165824', '-r -: reservation');
+    t.equal(r.read('pids', 'pids.max'), '20', `${r.name}: -r -: pids`);
+    update(['--cpu-period', '900000', '--cpu-quota', '600000', '--cpu-share', '200', '--memory', '67108864', '--memory-reservation', '33554432', '--pids-limit', '10']);
+    check(m.limit, '67108864', 'all at once: limit');
+    check(m.reserve, '33554432', 'all at once: reservation');
+    t.equal(r.read('pids', 'pids.max'), '10', `${r.name}: all at once: pids`);
+    const file = path.join(tempDir(t, 'tsrunc-resources'), 'resources.json');
+    fs.writeFileSync(file, revert);
+    update(['-r', file]);
+    check(m.limit, '33554432', '-r FILE: limit');
+    t.equal(r.read('pids', 'pids.max'), '20', `${r.name}: -r FILE: pids`);
+    if (haveSwap) {
+      update(['--memory', '30M', '--memory-swap', '50M']);
+      check(m.limit, String(30 << 20), '30M/50M: limit');
+      check(m.swap, String((v('memory') === 2 ? 20 : 50) << 20), '30M/50M: swap');
+      update(['--memory', '60M', '--memory-swap', '80M']);
+      check(m.limit, String(60 << 20), '60M/80M (the new limit above the old swap): limit');
+      check(m.swap, String((v('memory') === 2 ? 20 : 80) << 20), '60M/80M: swap');
+    }
+  }
+});
+
+t.test("update: cpu quota, period and shares as runc's update.bats checks them", { skip }, async (t) => {
+  for (const r of twins(t, UPDATE_BASE)) {
+    const update = (args: string[], input?: string): void => {
+      const res = r.cli(['update', ...args, r.id], { input });
+      t.equal(res.status, 0, `${r.name}: update ${args.join(' ')} (${res.stderr.trim()})`);
+    };
+    t.equal(r.cli(['run', '-d', r.id]).status, 0, `${r.name}: runs`);
+    t.equal(cpuQuota(r), '500000 1000000', `${r.name}: initial quota and period`);
+    t.equal(cpuShares(r), sharesAs(100), `${r.name}: initial shares`);
+    update(['--cpu-period', '900000']);
+    t.equal(cpuQuota(r), '500000 900000', `${r.name}: a period alone keeps the quota`);
+    update(['--cpu-quota', '600000']);
+    t.equal(cpuQuota(r), '600000 900000', `${r.name}: a quota alone keeps the period`);
+    update(['--cpu-quota', '-1']);
+    t.equal(cpuQuota(r), '-1 900000', `${r.name}: no quota`);
+    update(['--cpu-share', '200']);
+    t.equal(cpuShares(r), sharesAs(200), `${r.name}: shares`);
+    update(['-r', '-'], JSON.stringify({ cpu: { shares: 100, quota: 500000, period: 1000000 } }));
+    t.equal(cpuQuota(r), '500000 1000000', `${r.name}: -r -`);
+    update(['--cpu-period', '900000', '--cpu-quota', '600000', '--cpu-share', '200']);
+    t.equal(cpuQuota(r), '600000 900000', `${r.name}: all at once`);
+    t.equal(cpuShares(r), sharesAs(200), `${r.name}: all at once: shares`);
+    update(['--cpu-quota', '-1', '--cpu-period', '100000']);
+    t.equal(cpuQuota(r), '-1 100000', `${r.name}: no quota, period reset`);
+  }
+});
+
+t.test('update on v1: --cpu-period and --cpu-quota under a parent with its own quota, as runc (no EINVAL)', { skip: skip || (v('cpu') === 1 ? false : 'cgroup v1 cpu controller only (runc: requires cgroups_v1)') }, async (t) => {
+  for (const r of twins(t, (s) => {
+    UPDATE_BASE(s);
+    // <parent>/pod-<id>/ctr: a pod cgroup of its own for each runtime
+    const name = s.linux!.cgroupsPath as string;
+    s.linux!.cgroupsPath = `${path.posix.dirname(name)}/pod-${path.posix.basename(name)}/ctr`;
+  })) {
+    const pod = path.posix.dirname(r.cgroup);
+    const dirs = preexistingCgroup(t, pod);
+    const cpuKey = hierarchyFor('cpu', hierarchies)!.key;
+    fs.writeFileSync(path.join(dirs.get(cpuKey)!, 'cpu.cfs_quota_us'), '50000'); // 50% of the default 100000 period
+    t.equal(r.cli(['run', '-d', r.id]).status, 0, `${r.name}: runs (quota 500000 / 1000000: 50%, as its pod)`);
+    const cur = Number(r.read('cpu', 'cpu.cfs_period_us'));
+    const over = r.cli(['update', '--cpu-quota', String((cur * 6) / 10), r.id]);
+    t.equal(over.status, 1, `${r.name}: 60% under a 50% pod is refused`);
+    const res = r.cli(['update', '--cpu-period', '10000', '--cpu-quota', '3000', r.id]);
+    t.equal(res.status, 0, `${r.name}: 30% with a period below the current one (${res.stderr.trim()})`);
+    t.equal(cpuQuota(r), '3000 10000', `${r.name}: both written`);
+    t.equal(r.cli(['delete', '--force', r.id]).status, 0);
   }
 });

@@ -64,7 +64,39 @@ t.test('v1 files', async (t) => {
   t.equal(files['memory.soft_limit_in_bytes'], '500');
   t.equal(files['cpu.shares'], '512');
   t.equal(files['cpu.cfs_quota_us'], '20000');
-  t.equal(files['pids.max'], 'max', 'a limit of 0 means none');
+  t.equal(files['pids.max'], undefined, 'a limit of 0 leaves pids.max as it is (runc)');
+  t.equal(Object.fromEntries(resourceWrites({ pids: { limit: -1 } }, hs).map((x) => [x.file, x.value]))['pids.max'], 'max', '-1 is no limit');
+});
+
+t.test('update on v1: unlimited memory, cpu period and quota (runc)', async (t) => {
+  const hs = parseMountinfo(HYBRID_MOUNTINFO);
+  const unlimited = resourceWrites({ memory: { limit: -1 } }, hs);
+  t.same(
+    unlimited.map((w) => [w.file, w.value, w.ifExists === true]),
+    [
+      ['memory.memsw.limit_in_bytes', '-1', true],
+      ['memory.limit_in_bytes', '-1', false],
+    ],
+    'memory -1 without swap: memory+swap unlimited first (where swap is accounted), so that a memsw limit cannot refuse it',
+  );
+  t.same(
+    resourceWrites({ memory: { limit: 64 << 20 } }, hs).map((w) => w.file),
+    ['memory.limit_in_bytes'],
+    'a limit alone: no swap write',
+  );
+  t.same(
+    resourceWrites({ cpu: { period: 10000, quota: 3000 } }, hs).map((w) => `${w.file}=${w.value}`),
+    ['cpu.cfs_period_us=10000', 'cpu.cfs_quota_us=3000'],
+    'period, then quota (a period the kernel refuses under a parent quota is retried after the quota: applyWrites)',
+  );
+});
+
+t.test('update on v2: unlimited memory leaves swap unlimited, a quota alone keeps the period (runc)', async (t) => {
+  const hs = v2only(['cpu', 'memory', 'pids']);
+  const files = (r: Parameters<typeof resourceWrites>[0]): string[] => resourceWrites(r, hs).map((w) => `${w.file}=${w.value}${w.ifExists === true ? ' (if present)' : ''}`);
+  t.same(files({ memory: { limit: -1 } }), ['memory.max=max', 'memory.swap.max=max (if present)']);
+  t.same(files({ cpu: { quota: 30000 } }), ['cpu.max=30000']);
+  t.same(files({ cpu: { quota: -1, period: 900000 } }), ['cpu.max=max 900000']);
 });
 
 t.test('v2 files with runc conversions', async (t) => {
