@@ -18,6 +18,16 @@ export interface CgroupWrite {
   pointer: string;
   /** Written only where the file exists (a write runc makes only then, such as swap with no swap accounting). */
   ifExists?: boolean;
+  /** Written to `file` here instead when the directory has no `unless` (runc's choice of the BFQ files where CFQ's are absent). */
+  fallback?: { file: string; unless: string };
+}
+
+/** v1 blkio weights: CFQ's files, or BFQ's where the kernel has no CFQ (Linux 5.0 and later), as runc chooses. */
+const CFQ_OR_BFQ = (file: 'blkio.weight' | 'blkio.weight_device'): { fallback: { file: string; unless: string } } => ({ fallback: { file: file.replace('blkio.', 'blkio.bfq.'), unless: 'blkio.weight' } });
+
+/** The file `w` goes to in `dir`. */
+export function writeTarget(w: CgroupWrite, dir: string): string {
+  return w.fallback !== undefined && !fs.existsSync(path.join(dir, w.fallback.unless)) ? w.fallback.file : w.file;
 }
 
 /** Which hierarchy serves `controller`: a v1 mount of it, else the unified one if it has it. */
@@ -51,7 +61,7 @@ class WritePlanner {
     return h;
   }
 
-  private put(h: CgroupHierarchy, file: string, value: string | number, pointer: string, opts: { ifExists?: boolean } = {}): void {
+  private put(h: CgroupHierarchy, file: string, value: string | number, pointer: string, opts: Pick<CgroupWrite, 'ifExists' | 'fallback'> = {}): void {
     this.writes.push({ hierarchy: h.key, file, value: String(value), pointer, ...opts });
   }
 
@@ -159,10 +169,10 @@ class WritePlanner {
       ['throttleWriteIOPSDevice', 'blkio.throttle.write_iops_device', 'wiops'],
     ];
     if (h.version === 1) {
-      if (io.weight !== undefined && io.weight !== 0) this.put(h, 'blkio.weight', io.weight, `${at}/weight`);
+      if (io.weight !== undefined && io.weight !== 0) this.put(h, 'blkio.weight', io.weight, `${at}/weight`, CFQ_OR_BFQ('blkio.weight'));
       if (io.leafWeight !== undefined && io.leafWeight !== 0) this.put(h, 'blkio.leaf_weight', io.leafWeight, `${at}/leafWeight`);
       io.weightDevice?.forEach((d, i) => {
-        if (d.weight !== undefined) this.put(h, 'blkio.weight_device', `${dev(d)} ${d.weight}`, `${at}/weightDevice/${i}/weight`);
+        if (d.weight !== undefined) this.put(h, 'blkio.weight_device', `${dev(d)} ${d.weight}`, `${at}/weightDevice/${i}/weight`, CFQ_OR_BFQ('blkio.weight_device'));
         if (d.leafWeight !== undefined) this.put(h, 'blkio.leaf_weight_device', `${dev(d)} ${d.leafWeight}`, `${at}/weightDevice/${i}/leafWeight`);
       });
       for (const [field, file] of throttles) {
@@ -320,24 +330,25 @@ export function applyWrites(writes: CgroupWrite[], paths: CgroupPaths, container
     const dir = paths[w.hierarchy];
     if (dir === undefined) continue;
     if (w.ifExists === true && !fs.existsSync(path.join(dir, w.file))) continue;
+    const file = writeTarget(w, dir);
     try {
-      fs.writeFileSync(path.join(dir, w.file), w.value);
+      fs.writeFileSync(path.join(dir, file), w.value);
     } catch (err) {
-      if (ORDER_SENSITIVE.has(w.file) && (err as NodeJS.ErrnoException).code === 'EINVAL') deferred.push(w);
-      else throw writeError(w, err, containerId);
+      if (ORDER_SENSITIVE.has(file) && (err as NodeJS.ErrnoException).code === 'EINVAL') deferred.push(w);
+      else throw writeError(w, file, err, containerId);
     }
   }
   for (const w of deferred) {
     try {
       fs.writeFileSync(path.join(paths[w.hierarchy] as string, w.file), w.value);
     } catch (err) {
-      throw writeError(w, err, containerId);
+      throw writeError(w, w.file, err, containerId);
     }
   }
 }
 
-function writeError(w: CgroupWrite, err: unknown, containerId: string | undefined): TsruncError {
+function writeError(w: CgroupWrite, file: string, err: unknown, containerId: string | undefined): TsruncError {
   const e = err as NodeJS.ErrnoException;
   const why = e.message.replace(/^[A-Z]+: /, '').replace(/, .*$/, '');
-  return new TsruncError('system', `${w.pointer}: writing ${JSON.stringify(w.value)} to ${w.file}: ${e.code ?? ''} ${why}`.trim(), { containerId, cause: err });
+  return new TsruncError('system', `${w.pointer}: writing ${JSON.stringify(w.value)} to ${file}: ${e.code ?? ''} ${why}`.trim(), { containerId, cause: err });
 }

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import t from 'tap';
 import { parseMountinfo, type CgroupHierarchy } from '../../src/cgroups/hierarchy';
 import { inspectExistingCgroups, resolveCgroupPaths } from '../../src/cgroups/manager';
-import { blkioToIoWeight, resourceWrites, sharesToWeight } from '../../src/cgroups/resources';
+import { applyWrites, blkioToIoWeight, resourceWrites, sharesToWeight, writeTarget } from '../../src/cgroups/resources';
 import { ConfigError } from '../../src/errors';
 
 const HYBRID_MOUNTINFO = [
@@ -166,4 +166,24 @@ t.test("what create finds at the container's cgroup paths: a freezer holding it 
   const found = inspectExistingCgroups(paths, hs);
   t.equal(found.frozen, `${path.join(base, 'unified/pod/c1/cgroup.events')}: frozen 1`, 'v2: cgroup.events');
   t.same(found.pids, [12, 13, 14], 'every process below it, counted once');
+});
+
+t.test("v1 blkio weights go to BFQ's files where CFQ's are absent, as runc chooses", async (t) => {
+  const hs = parseMountinfo([...HYBRID_MOUNTINFO.split('\n'), '38 30 0:34 / /sys/fs/cgroup/blkio rw,nosuid,nodev,noexec,relatime shared:17 - cgroup cgroup rw,blkio'].join('\n'));
+  const writes = resourceWrites({ blockIO: { weight: 300, weightDevice: [{ major: 8, minor: 0, weight: 200 }], throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1000 }] } }, hs);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-blkio-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // (regular files stand for a cgroup directory: only the files the kernel shows are there)
+  const show = (files: string[]): void => {
+    for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f));
+    for (const f of files) fs.writeFileSync(path.join(dir, f), '');
+  };
+  show(['blkio.bfq.weight', 'blkio.bfq.weight_device', 'blkio.throttle.read_bps_device']);
+  t.same(writes.map((w) => writeTarget(w, dir)), ['blkio.bfq.weight', 'blkio.bfq.weight_device', 'blkio.throttle.read_bps_device'], 'BFQ (no blkio.weight)');
+  applyWrites(writes, { blkio: dir });
+  t.equal(fs.readFileSync(path.join(dir, 'blkio.bfq.weight'), 'utf8'), '300');
+  t.equal(fs.readFileSync(path.join(dir, 'blkio.bfq.weight_device'), 'utf8'), '8:0 200');
+  t.notOk(fs.existsSync(path.join(dir, 'blkio.weight')), 'nothing written to a CFQ file');
+  show(['blkio.weight', 'blkio.weight_device', 'blkio.bfq.weight', 'blkio.bfq.weight_device', 'blkio.throttle.read_bps_device']);
+  t.same(writes.map((w) => writeTarget(w, dir)), ['blkio.weight', 'blkio.weight_device', 'blkio.throttle.read_bps_device'], 'CFQ where it is there (runc looks for blkio.weight)');
 });
