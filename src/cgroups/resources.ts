@@ -224,10 +224,12 @@ class WritePlanner {
 
   unified(unified: Record<string, string>): void {
     const h = this.hierarchies.find((x) => x.version === 2);
+    // runc's words where the host is (for this file) cgroup v1: callers look for "invalid configuration".
+    const V1 = 'invalid configuration: cannot use unified on cgroup v1';
     for (const [file, value] of Object.entries(unified)) {
       const at = `${R}/unified/${file.replace(/~/g, '~0').replace(/\//g, '~1')}`;
       if (h === undefined) {
-        this.problems.push({ pointer: at, message: 'needs cgroup v2 (no unified hierarchy on this host)' });
+        this.problems.push({ pointer: at, message: `${V1} (no unified hierarchy on this host)` });
         continue;
       }
       if (file.includes('/') || file.startsWith('.')) {
@@ -236,7 +238,8 @@ class WritePlanner {
       }
       const controller = file.split('.')[0] ?? '';
       if (!['cgroup', ...h.controllers].includes(controller)) {
-        this.problems.push({ pointer: at, message: `the ${controller} controller is not available in the unified hierarchy of this host` });
+        const v1 = this.hierarchies.some((x) => x.version === 1 && x.controllers.includes(controller));
+        this.problems.push({ pointer: at, message: v1 ? `${V1} (the ${controller} controller is a cgroup v1 hierarchy on this host)` : `the ${controller} controller is not available in the unified hierarchy of this host` });
         continue;
       }
       this.put(h, file, value, at);

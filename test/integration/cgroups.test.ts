@@ -724,3 +724,59 @@ t.test('v1 blkio weightDevice goes to blkio.bfq.weight_device without CFQ, as ru
     }
   }
 });
+
+const pureV2 = hierarchies.length > 0 && hierarchies.every((h) => h.version === 2);
+
+t.test("unified resources where the host is cgroup v1 for them: runc's \"invalid configuration\"; on a pure v2 host both runtimes write them", { skip }, async (t) => {
+  for (const r of twins(t, (s) => (s.linux!.resources = { ...s.linux!.resources, unified: { 'pids.max': '10' } }))) {
+    const res = r.cli(['run', '-d', r.id]);
+    if (pureV2) {
+      t.equal(res.status, 0, `${r.name}: runs (${res.stderr.trim()})`);
+      t.equal(r.read('pids', 'pids.max'), '10', `${r.name}: pids.max written`);
+    } else {
+      t.equal(res.status, 1, `${r.name}: refused`);
+      t.match(res.stderr, /invalid configuration: cannot use unified on cgroup v1/, `${r.name}: in runc's words`);
+      t.equal(r.cli(['list', '-q']).stdout.trim(), '', `${r.name}: nothing left`);
+    }
+  }
+});
+
+t.test("exec --cgroup as runc reads it: \"..\" is not a sub cgroup path, \"/\" is the container's own, unknown controllers and malformed arguments refused", { skip }, async (t) => {
+  for (const r of twins(t)) {
+    t.equal(r.cli(['run', '-d', r.id]).status, 0, `${r.name}: runs`);
+    for (const bad of ['..', '../x', 'a/../..']) {
+      const res = r.cli(['exec', '--cgroup', bad, r.id, 'true']);
+      t.equal(res.status, 255, `${r.name}: --cgroup ${bad} fails as exec does`);
+      t.match(res.stderr, new RegExp(`${bad.replace(/\./g, '\\.')} is not a sub cgroup path`), `${r.name}: --cgroup ${bad}: runc's words`);
+    }
+    const own = r.cli(['exec', '--cgroup', '/', r.id, 'true']);
+    t.equal(own.status, 0, `${r.name}: --cgroup / (${own.stderr.trim()})`);
+    const unknown = r.cli(['exec', '--cgroup', 'whaaat:/', r.id, 'true']);
+    t.not(unknown.status, 0, `${r.name}: an unknown controller fails`);
+    t.match(unknown.stderr, /unknown controller whaaat/, `${r.name}: and says so`);
+    const malformed = r.cli(['exec', '--cgroup', 'a:b:c', r.id, 'true']);
+    t.not(malformed.status, 0);
+    t.match(malformed.stderr, /invalid --cgroup argument: a:b:c/, `${r.name}: a:b:c`);
+    const twoBare = r.cli(['exec', '--cgroup', 'x', '--cgroup', 'y', r.id, 'true']);
+    t.not(twoBare.status, 0);
+    t.match(twoBare.stderr, /invalid --cgroup argument: x \(missing <controller>: prefix\)/, `${r.name}: two paths without a controller`);
+  }
+});
+
+t.test("exec joins the container's cgroup in every hierarchy (v1 ones and the unified one): seen without a cgroup namespace", { skip }, async (t) => {
+  for (const r of twins(t, (s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'cgroup')))) {
+    t.equal(r.cli(['run', '-d', r.id]).status, 0, `${r.name}: runs`);
+    const res = r.cli(['exec', r.id, 'cat', '/proc/self/cgroup']);
+    t.equal(res.status, 0, `${r.name}: exec (${res.stderr.trim()})`);
+    const lines = res.stdout.trim().split('\n');
+    t.equal(lines.length, fs.readFileSync(`/proc/${r.pid()}/cgroup`, 'utf8').trim().split('\n').length, `${r.name}: a line per hierarchy`);
+    // (a hierarchy whose root the mount shows as a subtree is not the case on these hosts)
+    t.same(
+      lines.filter((l) => !l.endsWith(`:${r.cgroup}`)),
+      [],
+      `${r.name}: every line is the container's cgroup ${r.cgroup}`,
+    );
+    t.ok(lines.some((l) => l.startsWith('0::')), `${r.name}: the unified hierarchy is among them`);
+    if (hierarchies.some((h) => h.version === 1)) t.ok(lines.some((l) => /^\d+:[^:]+:/.test(l)), `${r.name}: and the v1 ones`);
+  }
+});

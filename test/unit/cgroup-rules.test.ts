@@ -187,3 +187,20 @@ t.test("v1 blkio weights go to BFQ's files where CFQ's are absent, as runc choos
   show(['blkio.weight', 'blkio.weight_device', 'blkio.bfq.weight', 'blkio.bfq.weight_device', 'blkio.throttle.read_bps_device']);
   t.same(writes.map((w) => writeTarget(w, dir)), ['blkio.weight', 'blkio.weight_device', 'blkio.throttle.read_bps_device'], 'CFQ where it is there (runc looks for blkio.weight)');
 });
+
+t.test("unified resources where the host is cgroup v1 for them: runc's \"invalid configuration\"", async (t) => {
+  const problems = (hs: CgroupHierarchy[], unified: Record<string, string>): string[] => {
+    try {
+      resourceWrites({ unified }, hs);
+      return [];
+    } catch (err) {
+      return (err as ConfigError).problems.map((p) => `${p.pointer}: ${p.message}`);
+    }
+  };
+  const v1only = parseMountinfo(HYBRID_MOUNTINFO).filter((h) => h.version === 1);
+  t.same(problems(v1only, { 'pids.max': '10' }), ['/linux/resources/unified/pids.max: invalid configuration: cannot use unified on cgroup v1 (no unified hierarchy on this host)']);
+  const hybrid = parseMountinfo(HYBRID_MOUNTINFO).map((h) => (h.version === 2 ? { ...h, controllers: ['hugetlb'] } : h));
+  t.same(problems(hybrid, { 'pids.max': '10' }), ['/linux/resources/unified/pids.max: invalid configuration: cannot use unified on cgroup v1 (the pids controller is a cgroup v1 hierarchy on this host)']);
+  t.same(problems(hybrid, { 'hugetlb.2MB.max': '0', 'cgroup.max.depth': '3' }), [], 'a controller the unified hierarchy of a hybrid host has is written there (runc refuses every unified key on a hybrid host)');
+  t.same(problems(v2only(['cpu']), { 'io.max': 'x' }), ['/linux/resources/unified/io.max: the io controller is not available in the unified hierarchy of this host'], 'on a pure v2 host: the controller is missing');
+});
