@@ -1,6 +1,8 @@
 // Cgroup limits on this host (hybrid: v1 controllers plus a unified hierarchy): each lands in
 // the right file, is enforced where that can be shown quickly, and can be updated; pause,
-// ps, events and kill --all act on the whole cgroup; delete removes every directory.
+// ps, events and kill --all act on the whole cgroup; delete removes every directory. Then
+// runc's behaviour case by case (issue 13: frozen and non-empty cgroups, device rules,
+// update, blkio on BFQ, exec's cgroups, messages), each run under runc as well and compared.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -14,7 +16,8 @@ import { pollUntil, privateRoot, tempDir, type RunResult, type Teardownable } fr
 
 const skip = rootSkipReason();
 // CI also runs this file in the pure-v2 TCG guest (scripts/v2-guest.sh), 10-50x slower: about
-// 130 s there on an idle host, against tap's 300 s per file. (Below the guest's own 900 s.)
+// 340 s there with the host under load (half of it the runc comparisons), against tap's 300 s
+// per file, hence the timeout below (under the guest's own 900 s).
 t.setTimeout(840_000);
 const hierarchies = skip ? [] : detectHierarchies();
 
