@@ -1,7 +1,8 @@
-// The cgroup v2 device controller is an eBPF program: the device rules (the config's, then
-// the defaults, then the container's devices) compiled into one, checked last rule first so
-// that later rules override earlier ones, as the v1 allow/deny lists behave. Anything no
-// rule matches is denied.
+// The cgroup v2 device controller is an eBPF program. `create` compiles it from the
+// container's device rules reduced as runc reduces them (device-rules.ts: the config's rules,
+// then the defaults, down to allow-all with denies or deny-all with allows), so that it means
+// what the v1 allow/deny lists mean; any rule list is checked last rule first, so that later
+// rules override earlier ones. Anything no rule matches is denied.
 import type { DeviceCgroupRule } from '../spec/types';
 
 const BPF = {

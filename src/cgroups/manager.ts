@@ -59,6 +59,24 @@ export function createCgroups(paths: CgroupPaths, hierarchies: CgroupHierarchy[]
   return created;
 }
 
+/**
+ * cgroup v2: enables `controllers` in every ancestor of the container's cgroup (between the
+ * hierarchy's root and it), so that a limit `update` sets for the first time has its files.
+ */
+export function enableV2Controllers(paths: CgroupPaths, controllers: string[], hierarchies: CgroupHierarchy[] = detectHierarchies()): void {
+  if (controllers.length === 0) return;
+  for (const h of hierarchies) {
+    const dir = paths[h.key];
+    if (h.version !== 2 || dir === undefined) continue;
+    const parts = path.relative(h.mountpoint, dir).split(path.sep).filter(Boolean);
+    let cur = h.mountpoint;
+    for (const part of parts) {
+      enableControllers(cur, controllers);
+      cur = path.join(cur, part);
+    }
+  }
+}
+
 function enableControllers(dir: string, controllers: string[]): void {
   const file = path.join(dir, 'cgroup.subtree_control');
   const enabled = new Set(fs.readFileSync(file, 'utf8').trim().split(/\s+/));
@@ -77,6 +95,65 @@ function inheritCpuset(parent: string, dir: string): void {
     if (fs.readFileSync(mine, 'utf8').trim() !== '') continue;
     fs.writeFileSync(mine, fs.readFileSync(path.join(parent, file), 'utf8'));
   }
+}
+
+/** What is already at the container's cgroup paths before create makes them. */
+export interface ExistingCgroups {
+  /** Where a freezer holds the cgroup (its own or an ancestor's), if one does. */
+  frozen?: string;
+  /** Processes already in the cgroup or below it, in any hierarchy. */
+  pids: number[];
+}
+
+/**
+ * runc's checks before it creates a container (libcontainer's factory): a frozen cgroup would
+ * freeze the init as it joins, so create would wait for it forever; a cgroup with processes
+ * in it is used all the same, with a warning. The nearest existing directory is read in each
+ * freezer (v1 freezer.state, v2 cgroup.events), so that a frozen ancestor counts as well.
+ */
+export function inspectExistingCgroups(paths: CgroupPaths, hierarchies: CgroupHierarchy[] = detectHierarchies()): ExistingCgroups {
+  const out: ExistingCgroups = { pids: [] };
+  const pids = new Set<number>();
+  for (const h of hierarchies) {
+    const dir = paths[h.key];
+    if (dir === undefined) continue;
+    if (out.frozen === undefined) out.frozen = frozenAt(h, dir);
+    if (fs.existsSync(dir)) for (const pid of procsBelow(dir)) pids.add(pid);
+  }
+  out.pids = [...pids].sort((a, b) => a - b);
+  return out;
+}
+
+function frozenAt(h: CgroupHierarchy, dir: string): string | undefined {
+  if (h.version === 1 && !h.controllers.includes('freezer')) return undefined;
+  // (the root of a hierarchy cannot be frozen, and has neither file)
+  for (let cur = dir; cur.startsWith(`${h.mountpoint}/`); cur = path.dirname(cur)) {
+    if (!fs.existsSync(cur)) continue;
+    try {
+      if (h.version === 1) {
+        const state = fs.readFileSync(path.join(cur, 'freezer.state'), 'utf8').trim();
+        return state === 'FROZEN' || state === 'FREEZING' ? `${path.join(cur, 'freezer.state')}: ${state}` : undefined;
+      }
+      return /^frozen 1$/m.test(fs.readFileSync(path.join(cur, 'cgroup.events'), 'utf8')) ? `${path.join(cur, 'cgroup.events')}: frozen 1` : undefined;
+    } catch (err) {
+      // (a kernel without the file has no freezer there: nothing can be frozen)
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw systemError(`reading the freezer state of ${cur}`, err);
+    }
+  }
+  return undefined;
+}
+
+function procsBelow(dir: string): number[] {
+  const out = readProcs(dir);
+  let entries: fs.Dirent[] = [];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) if (e.isDirectory()) out.push(...procsBelow(path.join(dir, e.name)));
+  return out;
 }
 
 export function joinCgroups(paths: CgroupPaths, pid: number): void {

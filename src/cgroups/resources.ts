@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, TsruncError, type Problem } from '../errors';
 import type { DeviceCgroupRule, Resources, Spec, ThrottleDevice } from '../spec/types';
+import { DeviceEmulator } from './device-rules';
 import type { CgroupHierarchy } from './hierarchy';
 import type { CgroupPaths } from './manager';
 
@@ -15,6 +16,18 @@ export interface CgroupWrite {
   file: string;
   value: string;
   pointer: string;
+  /** Written only where the file exists (a write runc makes only then, such as swap with no swap accounting). */
+  ifExists?: boolean;
+  /** Written to `file` here instead when the directory has no `unless` (runc's choice of the BFQ files where CFQ's are absent). */
+  fallback?: { file: string; unless: string };
+}
+
+/** v1 blkio weights: CFQ's files, or BFQ's where the kernel has no CFQ (Linux 5.0 and later), as runc chooses. */
+const CFQ_OR_BFQ = (file: 'blkio.weight' | 'blkio.weight_device'): { fallback: { file: string; unless: string } } => ({ fallback: { file: file.replace('blkio.', 'blkio.bfq.'), unless: 'blkio.weight' } });
+
+/** The file `w` goes to in `dir`. */
+export function writeTarget(w: CgroupWrite, dir: string): string {
+  return w.fallback !== undefined && !fs.existsSync(path.join(dir, w.fallback.unless)) ? w.fallback.file : w.file;
 }
 
 /** Which hierarchy serves `controller`: a v1 mount of it, else the unified one if it has it. */
@@ -40,10 +53,7 @@ class WritePlanner {
   readonly writes: CgroupWrite[] = [];
   readonly problems: Problem[] = [];
 
-  constructor(
-    private readonly hierarchies: CgroupHierarchy[],
-    private readonly configDeviceCount = 0,
-  ) {}
+  constructor(private readonly hierarchies: CgroupHierarchy[]) {}
 
   private target(controller: string, pointer: string): CgroupHierarchy | undefined {
     const h = hierarchyFor(controller, this.hierarchies);
@@ -51,8 +61,8 @@ class WritePlanner {
     return h;
   }
 
-  private put(h: CgroupHierarchy, file: string, value: string | number, pointer: string): void {
-    this.writes.push({ hierarchy: h.key, file, value: String(value), pointer });
+  private put(h: CgroupHierarchy, file: string, value: string | number, pointer: string, opts: Pick<CgroupWrite, 'ifExists' | 'fallback'> = {}): void {
+    this.writes.push({ hierarchy: h.key, file, value: String(value), pointer, ...opts });
   }
 
   // memory.kernel is ignored here; validation warns (KERNEL_MEMORY_IGNORED in spec/validate.ts).
@@ -64,7 +74,12 @@ class WritePlanner {
       // With swap set, limit and memsw must move in the order that keeps limit <= memsw.
       const limit = mem.limit;
       const swap = mem.swap;
-      if (swap !== undefined && limit !== undefined && (swap === -1 || swap >= limit)) {
+      if (limit === -1 && swap === undefined) {
+        // As runc: an unlimited memory with no swap given is unlimited memory+swap too (a
+        // memsw limit below it would refuse the write), where swap is accounted at all.
+        this.put(h, 'memory.memsw.limit_in_bytes', -1, `${at}/limit`, { ifExists: true });
+        this.put(h, 'memory.limit_in_bytes', -1, `${at}/limit`);
+      } else if (swap !== undefined && limit !== undefined && (swap === -1 || swap >= limit)) {
         this.put(h, 'memory.memsw.limit_in_bytes', swap, `${at}/swap`);
         this.put(h, 'memory.limit_in_bytes', limit, `${at}/limit`);
       } else {
@@ -82,6 +97,8 @@ class WritePlanner {
       if (mem.swappiness !== undefined) this.problems.push({ pointer: `${at}/swappiness`, message: 'is not supported on cgroup v2' });
       if (mem.kernelTCP !== undefined) this.problems.push({ pointer: `${at}/kernelTCP`, message: 'is not supported on cgroup v2' });
       if (mem.disableOOMKiller === true) this.problems.push({ pointer: `${at}/disableOOMKiller`, message: 'is not supported on cgroup v2' });
+      // (as on v1, runc's: unlimited memory with no swap given leaves swap unlimited too)
+      if (mem.limit === -1 && mem.swap === undefined) this.put(h, 'memory.swap.max', 'max', `${at}/limit`, { ifExists: true });
       if (mem.swap !== undefined) {
         // v1's swap is memory+swap; v2's memory.swap.max is swap alone.
         let swapOnly: number | 'max';
@@ -114,8 +131,9 @@ class WritePlanner {
     } else if (h !== undefined) {
       if (cpu.shares !== undefined && cpu.shares !== 0) this.put(h, 'cpu.weight', sharesToWeight(cpu.shares), `${at}/shares`);
       if (cpu.quota !== undefined || cpu.period !== undefined) {
+        // (a quota alone keeps the cgroup's period, as runc writes it)
         const quota = cpu.quota === undefined || cpu.quota <= 0 ? 'max' : String(cpu.quota);
-        this.put(h, 'cpu.max', `${quota} ${cpu.period ?? 100000}`, `${at}/${cpu.quota !== undefined ? 'quota' : 'period'}`);
+        this.put(h, 'cpu.max', cpu.period === undefined ? quota : `${quota} ${cpu.period}`, `${at}/${cpu.quota !== undefined ? 'quota' : 'period'}`);
       }
       if (cpu.burst !== undefined) this.put(h, 'cpu.max.burst', cpu.burst, `${at}/burst`);
       if (cpu.idle !== undefined) this.put(h, 'cpu.idle', cpu.idle, `${at}/idle`);
@@ -134,7 +152,8 @@ class WritePlanner {
 
   pids(pids: NonNullable<Resources['pids']>): void {
     const h = this.target('pids', `${R}/pids`);
-    if (h !== undefined) this.put(h, 'pids.max', pids.limit > 0 ? pids.limit : 'max', `${R}/pids/limit`);
+    // 0 leaves the limit as it is, as runc reads it (-1, or any negative, is no limit)
+    if (h !== undefined && pids.limit !== 0) this.put(h, 'pids.max', pids.limit > 0 ? pids.limit : 'max', `${R}/pids/limit`);
   }
 
   blockIO(io: NonNullable<Resources['blockIO']>): void {
@@ -150,10 +169,10 @@ class WritePlanner {
       ['throttleWriteIOPSDevice', 'blkio.throttle.write_iops_device', 'wiops'],
     ];
     if (h.version === 1) {
-      if (io.weight !== undefined && io.weight !== 0) this.put(h, 'blkio.weight', io.weight, `${at}/weight`);
+      if (io.weight !== undefined && io.weight !== 0) this.put(h, 'blkio.weight', io.weight, `${at}/weight`, CFQ_OR_BFQ('blkio.weight'));
       if (io.leafWeight !== undefined && io.leafWeight !== 0) this.put(h, 'blkio.leaf_weight', io.leafWeight, `${at}/leafWeight`);
       io.weightDevice?.forEach((d, i) => {
-        if (d.weight !== undefined) this.put(h, 'blkio.weight_device', `${dev(d)} ${d.weight}`, `${at}/weightDevice/${i}/weight`);
+        if (d.weight !== undefined) this.put(h, 'blkio.weight_device', `${dev(d)} ${d.weight}`, `${at}/weightDevice/${i}/weight`, CFQ_OR_BFQ('blkio.weight_device'));
         if (d.leafWeight !== undefined) this.put(h, 'blkio.leaf_weight_device', `${dev(d)} ${d.leafWeight}`, `${at}/weightDevice/${i}/leafWeight`);
       });
       for (const [field, file] of throttles) {
@@ -205,10 +224,12 @@ class WritePlanner {
 
   unified(unified: Record<string, string>): void {
     const h = this.hierarchies.find((x) => x.version === 2);
+    // runc's words where the host is (for this file) cgroup v1: callers look for "invalid configuration".
+    const V1 = 'invalid configuration: cannot use unified on cgroup v1';
     for (const [file, value] of Object.entries(unified)) {
       const at = `${R}/unified/${file.replace(/~/g, '~0').replace(/\//g, '~1')}`;
       if (h === undefined) {
-        this.problems.push({ pointer: at, message: 'needs cgroup v2 (no unified hierarchy on this host)' });
+        this.problems.push({ pointer: at, message: `${V1} (no unified hierarchy on this host)` });
         continue;
       }
       if (file.includes('/') || file.startsWith('.')) {
@@ -217,48 +238,55 @@ class WritePlanner {
       }
       const controller = file.split('.')[0] ?? '';
       if (!['cgroup', ...h.controllers].includes(controller)) {
-        this.problems.push({ pointer: at, message: `the ${controller} controller is not available in the unified hierarchy of this host` });
+        const v1 = this.hierarchies.some((x) => x.version === 1 && x.controllers.includes(controller));
+        this.problems.push({ pointer: at, message: v1 ? `${V1} (the ${controller} controller is a cgroup v1 hierarchy on this host)` : `the ${controller} controller is not available in the unified hierarchy of this host` });
         continue;
       }
       this.put(h, file, value, at);
     }
   }
-
-  /** v1 device rules: deny all, then each rule in order (the spec's first rule is usually deny all). */
-  devices(rules: DeviceCgroupRule[]): void {
-    const h = this.hierarchies.find((x) => x.version === 1 && x.controllers.includes('devices'));
-    if (h === undefined) return; // v2: an eBPF program (not yet): see controllersNeeded
-    rules.forEach((r, i) => {
-      const type = r.type ?? 'a';
-      const major = r.major === undefined || r.major < 0 ? '*' : String(r.major);
-      const minor = r.minor === undefined || r.minor < 0 ? '*' : String(r.minor);
-      const rule = type === 'a' ? 'a' : `${type} ${major}:${minor} ${r.access ?? 'rwm'}`;
-      this.put(h, r.allow ? 'devices.allow' : 'devices.deny', rule, i < this.configDeviceCount ? `${R}/devices/${i}` : '/linux/devices (default device rules)');
-    });
-  }
 }
 
-/** Devices every container may use, appended after the config's own rules, as runc does. */
-const DEFAULT_DEVICE_RULES: DeviceCgroupRule[] = [
+/**
+ * Devices every container may use, appended after the config's own rules, as runc 1.1 does
+ * (specconv.AllowedDevices); `path` names the device node a default comes with.
+ */
+const DEFAULT_DEVICE_RULES: (DeviceCgroupRule & { path?: string })[] = [
   { allow: true, type: 'c', major: -1, minor: -1, access: 'm' },
   { allow: true, type: 'b', major: -1, minor: -1, access: 'm' },
-  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
-  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' },
-  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' },
-  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' },
-  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' },
-  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm', path: '/dev/null' },
+  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm', path: '/dev/random' },
+  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm', path: '/dev/full' },
+  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm', path: '/dev/tty' },
+  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm', path: '/dev/zero' },
+  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm', path: '/dev/urandom' },
   { allow: true, type: 'c', major: 136, minor: -1, access: 'rwm' },
   { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
   { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },
 ];
 
-/** The device rules a new container gets: the config's, the defaults, then its own devices. */
+/**
+ * The device rules of a container, as runc 1.1 builds them: the config's rules, then the
+ * defaults — less a default whose device node the config lists itself in linux.devices (the
+ * config's node replaces it). The devices of linux.devices are created, not allowed: a
+ * config that wants them usable allows them in linux.resources.devices (docker, podman and
+ * the CRI plugin all do), and a deny rule for one of them holds.
+ */
 export function containerDeviceRules(spec: Spec): DeviceCgroupRule[] {
-  const own = (spec.linux?.devices ?? [])
-    .filter((d) => d.type === 'c' || d.type === 'b' || d.type === 'u')
-    .map((d): DeviceCgroupRule => ({ allow: true, type: d.type === 'b' ? 'b' : 'c', major: d.major ?? -1, minor: d.minor ?? -1, access: 'rwm' }));
-  return [...(spec.linux?.resources?.devices ?? []), ...DEFAULT_DEVICE_RULES, ...own];
+  const listed = new Set((spec.linux?.devices ?? []).map((d) => d.path));
+  const defaults = DEFAULT_DEVICE_RULES.filter((d) => d.path === undefined || !listed.has(d.path)).map(({ path: _path, ...rule }) => rule);
+  return [...(spec.linux?.resources?.devices ?? []), ...defaults];
+}
+
+/** Where rule `i` of containerDeviceRules(spec) comes from, for messages. */
+export function deviceRuleSource(spec: Spec): (i: number) => string {
+  const own = spec.linux?.resources?.devices?.length ?? 0;
+  return (i) => (i < own ? `${R}/devices/${i}` : '/linux/resources/devices (the default device rules appended to it)');
+}
+
+/** The state the container's device rules leave its devices cgroup in; ConfigError naming the rule that cannot be applied. */
+export function containerDeviceState(spec: Spec): DeviceEmulator {
+  return DeviceEmulator.fromRules(containerDeviceRules(spec), deviceRuleSource(spec));
 }
 
 function max(v: number): string {
@@ -266,9 +294,8 @@ function max(v: number): string {
 }
 
 /** The writes that give a cgroup the limits in `resources`; throws ConfigError for what cannot be set here. */
-export function resourceWrites(resources: Resources | undefined, hierarchies: CgroupHierarchy[], deviceRules?: DeviceCgroupRule[]): CgroupWrite[] {
-  const p = new WritePlanner(hierarchies, resources?.devices?.length ?? 0);
-  if (deviceRules !== undefined) p.devices(deviceRules);
+export function resourceWrites(resources: Resources | undefined, hierarchies: CgroupHierarchy[]): CgroupWrite[] {
+  const p = new WritePlanner(hierarchies);
   if (resources === undefined) return p.writes;
   if (resources.memory !== undefined) p.memory(resources.memory);
   if (resources.cpu !== undefined) p.cpu(resources.cpu);
@@ -294,33 +321,37 @@ export function controllersNeeded(writes: CgroupWrite[], hierarchies: CgroupHier
 
 /**
  * v1 memory limits must keep limit <= memsw at every moment, so which goes first depends on
- * the current values: a write the kernel refuses with EINVAL is retried after the others.
+ * the current values; a CFS period below the current one can exceed a parent's quota until
+ * the new quota is written (runc retries it after the quota): a write the kernel refuses with
+ * EINVAL is retried after the others.
  */
-const ORDER_SENSITIVE = new Set(['memory.limit_in_bytes', 'memory.memsw.limit_in_bytes']);
+const ORDER_SENSITIVE = new Set(['memory.limit_in_bytes', 'memory.memsw.limit_in_bytes', 'cpu.cfs_period_us']);
 
 export function applyWrites(writes: CgroupWrite[], paths: CgroupPaths, containerId?: string): void {
   const deferred: CgroupWrite[] = [];
   for (const w of writes) {
     const dir = paths[w.hierarchy];
     if (dir === undefined) continue;
+    if (w.ifExists === true && !fs.existsSync(path.join(dir, w.file))) continue;
+    const file = writeTarget(w, dir);
     try {
-      fs.writeFileSync(path.join(dir, w.file), w.value);
+      fs.writeFileSync(path.join(dir, file), w.value);
     } catch (err) {
-      if (ORDER_SENSITIVE.has(w.file) && (err as NodeJS.ErrnoException).code === 'EINVAL') deferred.push(w);
-      else throw writeError(w, err, containerId);
+      if (ORDER_SENSITIVE.has(file) && (err as NodeJS.ErrnoException).code === 'EINVAL') deferred.push(w);
+      else throw writeError(w, file, err, containerId);
     }
   }
   for (const w of deferred) {
     try {
       fs.writeFileSync(path.join(paths[w.hierarchy] as string, w.file), w.value);
     } catch (err) {
-      throw writeError(w, err, containerId);
+      throw writeError(w, w.file, err, containerId);
     }
   }
 }
 
-function writeError(w: CgroupWrite, err: unknown, containerId: string | undefined): TsruncError {
+function writeError(w: CgroupWrite, file: string, err: unknown, containerId: string | undefined): TsruncError {
   const e = err as NodeJS.ErrnoException;
   const why = e.message.replace(/^[A-Z]+: /, '').replace(/, .*$/, '');
-  return new TsruncError('system', `${w.pointer}: writing ${JSON.stringify(w.value)} to ${w.file}: ${e.code ?? ''} ${why}`.trim(), { containerId, cause: err });
+  return new TsruncError('system', `${w.pointer}: writing ${JSON.stringify(w.value)} to ${file}: ${e.code ?? ''} ${why}`.trim(), { containerId, cause: err });
 }

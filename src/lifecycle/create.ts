@@ -5,8 +5,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { detectHierarchies, type CgroupHierarchy } from '../cgroups/hierarchy';
 import { compileDeviceFilter, encodeProgram } from '../cgroups/device-filter';
-import { applyWrites, containerDeviceRules, controllersNeeded, resourceWrites, type CgroupWrite } from '../cgroups/resources';
-import { createCgroups, joinCgroups, removeCgroups, resolveCgroupPaths, type CgroupPaths } from '../cgroups/manager';
+import { applyDeviceRulesV1, type DeviceEmulator } from '../cgroups/device-rules';
+import { applyWrites, containerDeviceState, controllersNeeded, resourceWrites, type CgroupWrite } from '../cgroups/resources';
+import { createCgroups, inspectExistingCgroups, joinCgroups, removeCgroups, resolveCgroupPaths, type CgroupPaths } from '../cgroups/manager';
 import { TsruncError, formatProblem, refuseNul, systemError } from '../errors';
 import type { Logger } from '../log';
 import { native } from '../native/addon';
@@ -47,6 +48,10 @@ export interface ContainerPlan {
   cgroupWrites: CgroupWrite[];
   v2Controllers: string[];
   hierarchies: CgroupHierarchy[];
+  /** The device rules, reduced to the state they leave the devices cgroup in. */
+  deviceState: DeviceEmulator;
+  /** On hosts whose devices controller is cgroup v1: its hierarchy (written with the minimal transition). */
+  deviceHierarchy?: string;
   /** On hosts whose devices controller is cgroup v2: the eBPF filter and where it goes. */
   deviceFilter?: { hierarchy: string; program: Buffer };
 }
@@ -76,13 +81,14 @@ export function planContainer(ctx: CreateContext, opts: CreateOptions): Containe
     cgroupPaths,
     hierarchies,
   });
-  const deviceRules = containerDeviceRules(spec);
-  const cgroupWrites = resourceWrites(spec.linux?.resources, hierarchies, deviceRules);
-  const planned: ContainerPlan = { spec, plan, cgroupPaths, cgroupWrites, v2Controllers: controllersNeeded(cgroupWrites, hierarchies), hierarchies };
+  // (device rules a cgroup cannot hold are refused here, before anything exists)
+  const deviceState = containerDeviceState(spec);
+  const cgroupWrites = resourceWrites(spec.linux?.resources, hierarchies);
+  const planned: ContainerPlan = { spec, plan, cgroupPaths, cgroupWrites, v2Controllers: controllersNeeded(cgroupWrites, hierarchies), hierarchies, deviceState };
+  const v1Devices = hierarchies.find((h) => h.version === 1 && h.controllers.includes('devices'));
   const v2 = hierarchies.find((h) => h.version === 2);
-  if (v2 !== undefined && !hierarchies.some((h) => h.version === 1 && h.controllers.includes('devices'))) {
-    planned.deviceFilter = { hierarchy: v2.key, program: encodeProgram(compileDeviceFilter(deviceRules)) };
-  }
+  if (v1Devices !== undefined) planned.deviceHierarchy = v1Devices.key;
+  else if (v2 !== undefined) planned.deviceFilter = { hierarchy: v2.key, program: encodeProgram(compileDeviceFilter(deviceState.cleanRules())) };
   return planned;
 }
 
@@ -122,6 +128,11 @@ export function createContainer(ctx: CreateContext, opts: CreateOptions): State 
   const cleanup = new Cleanup(handle, record);
   try {
     faultPoint('create:recorded');
+    // As runc: a frozen cgroup is refused (the init would freeze as it joined it, and create
+    // wait for it forever); one with processes in it is used, with runc's warning.
+    const existing = inspectExistingCgroups(cgroupPaths, planned.hierarchies);
+    if (existing.frozen !== undefined) throw new TsruncError('state', `container's cgroup unexpectedly frozen (${existing.frozen})`, { containerId: opts.id });
+    if (existing.pids.length > 0) ctx.log.warn(`container's cgroup is not empty: ${existing.pids.length} process(es) found`);
     const setup = new InitSetup(ctx, handle, record, planned, opts, cleanup);
     setup.run();
     faultPoint('create:ready');
@@ -221,6 +232,8 @@ class InitSetup {
       this.cleanup.cgroupsTouched = true;
       createCgroups(this.record.cgroupPaths, this.planned.hierarchies, this.planned.v2Controllers);
       // Limits first, then the process: nothing of the container runs unlimited.
+      const devicesDir = this.planned.deviceHierarchy === undefined ? undefined : this.record.cgroupPaths[this.planned.deviceHierarchy];
+      if (devicesDir !== undefined) applyDeviceRulesV1(devicesDir, this.planned.deviceState, this.record.id);
       applyWrites(this.planned.cgroupWrites, this.record.cgroupPaths, this.record.id);
       const filter = this.planned.deviceFilter;
       const filterDir = filter === undefined ? undefined : this.record.cgroupPaths[filter.hierarchy];

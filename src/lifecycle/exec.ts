@@ -32,25 +32,32 @@ export interface ExecOptions {
   subCgroups?: string[];
 }
 
-/** The cgroups an exec'd process joins: the container's, or sub-cgroups of them (--cgroup). */
+/**
+ * The cgroups an exec'd process joins: the container's, or sub-cgroups of them (--cgroup), as
+ * runc reads its --cgroup arguments: "path" (every hierarchy; then the only one) or
+ * "controller[,controller...]:path"; "/" is the container's own cgroup. The messages carry
+ * runc's words ("is not a sub cgroup path", "unknown controller", "invalid --cgroup argument").
+ */
 export function execCgroupPaths(paths: CgroupPaths, specs: string[], hierarchies: CgroupHierarchy[], containerId: string): CgroupPaths {
   const out: CgroupPaths = { ...paths };
   for (const spec of specs) {
-    const colon = spec.indexOf(':');
-    const controller = colon < 0 ? undefined : spec.slice(0, colon);
-    const sub = colon < 0 ? spec : spec.slice(colon + 1);
-    const rel = path.posix.normalize(sub).replace(/^\/+/, '');
-    if (rel === '' || rel.startsWith('..')) throw new TsruncError('usage', `exec --cgroup ${spec}: must name a sub-cgroup of the container's cgroup`, { containerId });
-    let matched = false;
+    const parts = spec.split(':');
+    if (parts.length > 2) throw new TsruncError('usage', `invalid --cgroup argument: ${spec}`, { containerId });
+    if (parts.length === 1 && specs.length !== 1) throw new TsruncError('usage', `invalid --cgroup argument: ${spec} (missing <controller>: prefix)`, { containerId });
+    const controllers = parts.length === 1 ? undefined : (parts[0] as string).split(',');
+    const sub = parts.length === 1 ? spec : (parts[1] as string);
+    // (relative to the container's cgroup even when written absolute; "" and "/" are that cgroup)
+    const rel = path.posix.normalize(sub.replace(/^\/+/, '') || '.').replace(/(.)\/+$/, '$1');
+    if (rel === '..' || rel.startsWith('../')) throw new TsruncError('usage', `exec --cgroup ${spec}: ${sub} is not a sub cgroup path (it must name a sub-cgroup of the container's cgroup)`, { containerId });
+    const unknown = controllers?.find((c) => !hierarchies.some((h) => paths[h.key] !== undefined && h.controllers.includes(c)));
+    if (unknown !== undefined) throw new TsruncError('usage', `exec --cgroup ${spec}: unknown controller ${unknown} (no cgroup hierarchy of the container has it)`, { containerId });
     for (const h of hierarchies) {
       const base = paths[h.key];
-      if (base === undefined || (controller !== undefined && !h.controllers.includes(controller))) continue;
-      const dir = path.join(base, rel);
+      if (base === undefined || (controllers !== undefined && !controllers.some((c) => h.controllers.includes(c)))) continue;
+      const dir = rel === '.' ? base : path.join(base, rel);
       if (!fs.existsSync(path.join(dir, 'cgroup.procs'))) throw new TsruncError('usage', `exec --cgroup ${spec}: ${dir} does not exist`, { containerId });
       out[h.key] = dir;
-      matched = true;
     }
-    if (!matched) throw new TsruncError('usage', `exec --cgroup ${spec}: no cgroup hierarchy with the ${controller} controller`, { containerId });
   }
   return out;
 }

@@ -1,10 +1,14 @@
 // runc's cgroup rules without touching a cgroup: which hierarchies a host has, where a
 // container's cgroup goes for each cgroupsPath form, and which file each resource becomes
-// on v1 and on v2 (with runc's conversions).
+// on v1 and on v2 (with runc's conversions); what create finds at a cgroup path (files in a
+// temp directory standing for the cgroup filesystem).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import t from 'tap';
 import { parseMountinfo, type CgroupHierarchy } from '../../src/cgroups/hierarchy';
-import { resolveCgroupPaths } from '../../src/cgroups/manager';
-import { blkioToIoWeight, resourceWrites, sharesToWeight } from '../../src/cgroups/resources';
+import { inspectExistingCgroups, resolveCgroupPaths } from '../../src/cgroups/manager';
+import { applyWrites, blkioToIoWeight, resourceWrites, sharesToWeight, writeTarget } from '../../src/cgroups/resources';
 import { ConfigError } from '../../src/errors';
 
 const HYBRID_MOUNTINFO = [
@@ -60,7 +64,39 @@ t.test('v1 files', async (t) => {
   t.equal(files['memory.soft_limit_in_bytes'], '500');
   t.equal(files['cpu.shares'], '512');
   t.equal(files['cpu.cfs_quota_us'], '20000');
-  t.equal(files['pids.max'], 'max', 'a limit of 0 means none');
+  t.equal(files['pids.max'], undefined, 'a limit of 0 leaves pids.max as it is (runc)');
+  t.equal(Object.fromEntries(resourceWrites({ pids: { limit: -1 } }, hs).map((x) => [x.file, x.value]))['pids.max'], 'max', '-1 is no limit');
+});
+
+t.test('update on v1: unlimited memory, cpu period and quota (runc)', async (t) => {
+  const hs = parseMountinfo(HYBRID_MOUNTINFO);
+  const unlimited = resourceWrites({ memory: { limit: -1 } }, hs);
+  t.same(
+    unlimited.map((w) => [w.file, w.value, w.ifExists === true]),
+    [
+      ['memory.memsw.limit_in_bytes', '-1', true],
+      ['memory.limit_in_bytes', '-1', false],
+    ],
+    'memory -1 without swap: memory+swap unlimited first (where swap is accounted), so that a memsw limit cannot refuse it',
+  );
+  t.same(
+    resourceWrites({ memory: { limit: 64 << 20 } }, hs).map((w) => w.file),
+    ['memory.limit_in_bytes'],
+    'a limit alone: no swap write',
+  );
+  t.same(
+    resourceWrites({ cpu: { period: 10000, quota: 3000 } }, hs).map((w) => `${w.file}=${w.value}`),
+    ['cpu.cfs_period_us=10000', 'cpu.cfs_quota_us=3000'],
+    'period, then quota (a period the kernel refuses under a parent quota is retried after the quota: applyWrites)',
+  );
+});
+
+t.test('update on v2: unlimited memory leaves swap unlimited, a quota alone keeps the period (runc)', async (t) => {
+  const hs = v2only(['cpu', 'memory', 'pids']);
+  const files = (r: Parameters<typeof resourceWrites>[0]): string[] => resourceWrites(r, hs).map((w) => `${w.file}=${w.value}${w.ifExists === true ? ' (if present)' : ''}`);
+  t.same(files({ memory: { limit: -1 } }), ['memory.max=max', 'memory.swap.max=max (if present)']);
+  t.same(files({ cpu: { quota: 30000 } }), ['cpu.max=30000']);
+  t.same(files({ cpu: { quota: -1, period: 900000 } }), ['cpu.max=max 900000']);
 });
 
 t.test('v2 files with runc conversions', async (t) => {
@@ -102,4 +138,69 @@ t.test('what v2 cannot do is refused with pointers', async (t) => {
       '/linux/resources/unified/rdma.max',
     ]);
   }
+});
+
+t.test("what create finds at the container's cgroup paths: a freezer holding it (its own or an ancestor's), processes already in it", async (t) => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-cg-'));
+  t.teardown(() => fs.rmSync(base, { recursive: true, force: true }));
+  const write = (file: string, text: string): void => {
+    fs.mkdirSync(path.dirname(path.join(base, file)), { recursive: true });
+    fs.writeFileSync(path.join(base, file), text);
+  };
+  const hs: CgroupHierarchy[] = [
+    { key: 'freezer', mountpoint: path.join(base, 'freezer'), version: 1, controllers: ['freezer'], root: '/' },
+    { key: 'unified', mountpoint: path.join(base, 'unified'), version: 2, controllers: [], root: '/' },
+  ];
+  const paths = { freezer: path.join(base, 'freezer/pod/c1'), unified: path.join(base, 'unified/pod/c1') };
+  write('freezer/freezer.state', 'THAWED\n'); // (never read: the root cannot be frozen)
+  write('freezer/pod/freezer.state', 'THAWED\n');
+  write('unified/pod/cgroup.events', 'populated 0\nfrozen 0\n');
+  t.same(inspectExistingCgroups(paths, hs), { frozen: undefined, pids: [] }, 'nothing there yet, nothing frozen');
+  write('freezer/pod/freezer.state', 'FROZEN\n');
+  t.equal(inspectExistingCgroups(paths, hs).frozen, `${path.join(base, 'freezer/pod/freezer.state')}: FROZEN`, 'the parent is frozen: the cgroup made below it would be too');
+  write('freezer/pod/freezer.state', 'THAWED\n');
+  write('unified/pod/c1/cgroup.events', 'populated 1\nfrozen 1\n');
+  write('unified/pod/c1/cgroup.procs', '12\n');
+  write('unified/pod/c1/sub/cgroup.procs', '13\n14\n');
+  write('freezer/pod/c1/cgroup.procs', '12\n');
+  const found = inspectExistingCgroups(paths, hs);
+  t.equal(found.frozen, `${path.join(base, 'unified/pod/c1/cgroup.events')}: frozen 1`, 'v2: cgroup.events');
+  t.same(found.pids, [12, 13, 14], 'every process below it, counted once');
+});
+
+t.test("v1 blkio weights go to BFQ's files where CFQ's are absent, as runc chooses", async (t) => {
+  const hs = parseMountinfo([...HYBRID_MOUNTINFO.split('\n'), '38 30 0:34 / /sys/fs/cgroup/blkio rw,nosuid,nodev,noexec,relatime shared:17 - cgroup cgroup rw,blkio'].join('\n'));
+  const writes = resourceWrites({ blockIO: { weight: 300, weightDevice: [{ major: 8, minor: 0, weight: 200 }], throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1000 }] } }, hs);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-blkio-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // (regular files stand for a cgroup directory: only the files the kernel shows are there)
+  const show = (files: string[]): void => {
+    for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f));
+    for (const f of files) fs.writeFileSync(path.join(dir, f), '');
+  };
+  show(['blkio.bfq.weight', 'blkio.bfq.weight_device', 'blkio.throttle.read_bps_device']);
+  t.same(writes.map((w) => writeTarget(w, dir)), ['blkio.bfq.weight', 'blkio.bfq.weight_device', 'blkio.throttle.read_bps_device'], 'BFQ (no blkio.weight)');
+  applyWrites(writes, { blkio: dir });
+  t.equal(fs.readFileSync(path.join(dir, 'blkio.bfq.weight'), 'utf8'), '300');
+  t.equal(fs.readFileSync(path.join(dir, 'blkio.bfq.weight_device'), 'utf8'), '8:0 200');
+  t.notOk(fs.existsSync(path.join(dir, 'blkio.weight')), 'nothing written to a CFQ file');
+  show(['blkio.weight', 'blkio.weight_device', 'blkio.bfq.weight', 'blkio.bfq.weight_device', 'blkio.throttle.read_bps_device']);
+  t.same(writes.map((w) => writeTarget(w, dir)), ['blkio.weight', 'blkio.weight_device', 'blkio.throttle.read_bps_device'], 'CFQ where it is there (runc looks for blkio.weight)');
+});
+
+t.test("unified resources where the host is cgroup v1 for them: runc's \"invalid configuration\"", async (t) => {
+  const problems = (hs: CgroupHierarchy[], unified: Record<string, string>): string[] => {
+    try {
+      resourceWrites({ unified }, hs);
+      return [];
+    } catch (err) {
+      return (err as ConfigError).problems.map((p) => `${p.pointer}: ${p.message}`);
+    }
+  };
+  const v1only = parseMountinfo(HYBRID_MOUNTINFO).filter((h) => h.version === 1);
+  t.same(problems(v1only, { 'pids.max': '10' }), ['/linux/resources/unified/pids.max: invalid configuration: cannot use unified on cgroup v1 (no unified hierarchy on this host)']);
+  const hybrid = parseMountinfo(HYBRID_MOUNTINFO).map((h) => (h.version === 2 ? { ...h, controllers: ['hugetlb'] } : h));
+  t.same(problems(hybrid, { 'pids.max': '10' }), ['/linux/resources/unified/pids.max: invalid configuration: cannot use unified on cgroup v1 (the pids controller is a cgroup v1 hierarchy on this host)']);
+  t.same(problems(hybrid, { 'hugetlb.2MB.max': '0', 'cgroup.max.depth': '3' }), [], 'a controller the unified hierarchy of a hybrid host has is written there (runc refuses every unified key on a hybrid host)');
+  t.same(problems(v2only(['cpu']), { 'io.max': 'x' }), ['/linux/resources/unified/io.max: the io controller is not available in the unified hierarchy of this host'], 'on a pure v2 host: the controller is missing');
 });
