@@ -43,7 +43,8 @@ enum Op {
                            // n[4]=uid to own the pty (-1: none) n[5]=1: attach later (OP_CONSOLE_ATTACH)
   OP_SETSID = 23,          //
   OP_RLIMIT = 24,          // n[0]=resource n[1]=soft n[2]=hard (-1: infinity)
-  OP_CHDIR = 25,           // s[0]=path
+  OP_CHDIR = 25,           // s[0]=path n[0]=1: as root (EACCES/EPERM left for phase 2), 2: as the user if still
+                           // needed, then checked inside the root
   OP_UMASK = 26,           // n[0]=mask
   OP_USER = 27,            // n[0]=uid n[1]=gid n[2..]=additional gids; n[1] < 0 never
   OP_CAPS = 28,            // n[0..9]= lo,hi of bounding, effective, permitted, inheritable, ambient
@@ -65,6 +66,7 @@ enum Op {
   OP_SECCOMP = 41,         // b=BPF program (struct sock_filter[]) n[0]=seccomp(2) flags
   OP_OPEN_PROC = 42,       // open the container's /proc (must be procfs) for OP_WAIT_START
   OP_CONSOLE_ATTACH = 43,  // setsid, the pty of OP_CONSOLE as controlling terminal and stdio
+  OP_HOME = 44,            // n[0]=uid: HOME from /etc/passwd ("/" when unknown) is added to OP_EXEC's env
   OP_COUNT
 };
 

@@ -41,6 +41,8 @@ static std::string g_payload;  // data carried by the last ack (the states for t
 static char g_exec_path[4096];
 static int g_procfd = -1;      // the container's /proc (OP_OPEN_PROC), for OP_WAIT_START
 static int g_consoleSlave = -1;  // the pty slave between OP_CONSOLE and OP_CONSOLE_ATTACH
+static bool g_cwdEntered;        // OP_CHDIR's first phase (as root) got there
+static std::string g_homeEnv;    // "HOME=..." from OP_HOME, added to OP_EXEC's env
 
 static void FdPath(char *buf, size_t size, int fd) { snprintf(buf, size, "/proc/self/fd/%d", fd); }
 
@@ -550,6 +552,43 @@ static void DoWaitStart(const Step &st) {
   g_sync = fd;  // an exec failure is reported on the fifo from now on
 }
 
+// HOME for a process whose env has none, as runc sets it: the home directory of the first
+// /etc/passwd entry with the process's uid, "/" when there is none. The file is the image's: it is
+// read as data only (a regular file, opened without blocking, at most 4 MiB), and decides nothing
+// but this string.
+static void DoHome(const Step &st) {
+  int64_t uid = Num(st, 0, -1);
+  std::string home = "/";
+  int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  struct stat sb;
+  if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+    std::string text;
+    char buf[65536];
+    ssize_t n;
+    while (text.size() < (4u << 20) && ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))) {
+      if (n > 0) text.append(buf, (size_t)n);
+    }
+    size_t at = 0;
+    while (at < text.size()) {
+      size_t end = text.find('\n', at);
+      if (end == std::string::npos) end = text.size();
+      std::string line = text.substr(at, end - at);
+      at = end + 1;
+      // name:password:uid:gid:gecos:home:shell
+      std::vector<std::string> f;
+      size_t from = 0;
+      for (size_t colon; (colon = line.find(':', from)) != std::string::npos; from = colon + 1) f.push_back(line.substr(from, colon - from));
+      f.push_back(line.substr(from));
+      if (f.size() < 6 || f[2].empty() || f[2].find_first_not_of("0123456789") != std::string::npos || f[2].size() > 10) continue;
+      if (strtoll(f[2].c_str(), NULL, 10) != uid) continue;
+      home = f[5];
+      break;
+    }
+  }
+  if (fd >= 0) close(fd);
+  g_homeEnv = "HOME=" + home;
+}
+
 // The container's program. This process runs from a sealed memfd, so an image whose program is
 // "#!/proc/self/exe" gets tsrunc-init as its interpreter, which refuses to run, and can never
 // write through /proc/PID/exe to a host binary (CVE-2019-5736): there is none behind it.
@@ -557,7 +596,14 @@ static void DoExec(const Step &st) {
   int64_t argc = Num(st, 0, -1);
   if (argc < 1 || (size_t)argc >= st.sp.size() || st.sp[(size_t)argc] != nullptr) Fail("a malformed exec step", EINVAL);
   const char *const *argv = &st.sp[0];
-  const char *const *envp = &st.sp[(size_t)argc + 1];
+  std::vector<const char *> env(st.sp.begin() + argc + 1, st.sp.end() - 1);
+  if (!g_homeEnv.empty()) {
+    // (the runtime asked for HOME only when the env has none, or an empty one: that one goes)
+    for (auto it = env.begin(); it != env.end();) it = strcmp(*it, "HOME=") == 0 ? env.erase(it) : it + 1;
+    env.push_back(g_homeEnv.c_str());
+  }
+  env.push_back(nullptr);
+  const char *const *envp = env.data();
   const char *path = g_exec_path[0] ? g_exec_path : argv[0];
   execve(path, (char *const *)argv, (char *const *)envp);
   Fail("exec", errno);
@@ -700,7 +746,15 @@ void RunStep(const Step &st) {
       break;
     }
     case OP_CHDIR: {
-      if (chdir(Str(st, 0)) < 0) Fail("chdir", errno);
+      if (Num(st, 0) == 1) {
+        // As root, before the user changes: a directory only root may enter still works. A
+        // permission error is left for the second phase, as the user (whose own directory, say,
+        // root cannot enter on a filesystem that squashes root); anything else fails now.
+        if (chdir(Str(st, 0)) == 0) g_cwdEntered = true;
+        else if (errno != EACCES && errno != EPERM) Fail("chdir", errno);
+        break;
+      }
+      if (!g_cwdEntered && chdir(Str(st, 0)) < 0) Fail("chdir", errno);
       // A cwd outside the root (reached through a leaked fd) reads as "(unreachable)". A cwd that
       // cannot be checked (a seccomp profile refusing getcwd) is refused, as runc does.
       char cwd[4096];
@@ -797,6 +851,9 @@ void RunStep(const Step &st) {
       break;
     case OP_CONSOLE_ATTACH:
       AttachConsole();
+      break;
+    case OP_HOME:
+      DoHome(st);
       break;
     case OP_SESSION_KEYRING:
       // KEYCTL_JOIN_SESSION_KEYRING; kernels built without keys support are not an error.

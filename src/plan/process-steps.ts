@@ -112,6 +112,11 @@ export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions
   // before the capabilities and the uid change; with it, as late as possible.
   const seccomp = seccompStep(spec, problems);
   if (seccomp !== undefined && proc.noNewPrivileges !== true) steps.push(seccomp);
+  // As runc, the working directory is entered as root first (EACCES/EPERM: again as the user).
+  steps.push({ op: 'chdir', path: proc.cwd, phase: 'as-root' });
+  // As runc: without HOME (or with an empty one) in the env, HOME comes from the container's
+  // /etc/passwd for the process's uid, "/" when it has none.
+  if (!(proc.env ?? []).some((e) => e.startsWith('HOME=') && e.length > 5)) steps.push({ op: 'home', uid: proc.user.uid });
   // No capabilities object means no capabilities (as runc), never "keep the runtime's".
   const caps = proc.capabilities;
   const sets = {
@@ -128,7 +133,7 @@ export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions
   steps.push({ op: 'caps', phase: 'sets', ...sets });
   const umask = proc.user.umask ?? opts.defaultUmask;
   if (umask !== undefined) steps.push({ op: 'umask', mask: umask });
-  steps.push({ op: 'chdir', path: proc.cwd });
+  steps.push({ op: 'chdir', path: proc.cwd, phase: 'as-user' });
   const env = proc.env ?? [];
   const args = proc.args ?? [];
   const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '';

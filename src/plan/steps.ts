@@ -61,7 +61,14 @@ export type PlanStep =
   | { op: 'console-attach' }
   | { op: 'setsid' }
   | { op: 'rlimit'; name: string; resource: number; soft: number; hard: number }
-  | { op: 'chdir'; path: string }
+  /**
+   * As runc: first as root, before the user and capabilities change (a directory the user cannot
+   * enter still works; EACCES/EPERM there is left for later), then as the user when that failed;
+   * the result is checked to be inside the container either way.
+   */
+  | { op: 'chdir'; path: string; phase: 'as-root' | 'as-user' }
+  /** HOME from the container's /etc/passwd for this uid ("/" when unknown), for a process env without one. */
+  | { op: 'home'; uid: number }
   | { op: 'umask'; mask: number }
   | { op: 'user'; uid: number; gid: number; additionalGids: number[] }
   | { op: 'caps'; phase: 'bounding' | 'sets'; bounding: string[]; effective: string[]; permitted: string[]; inheritable: string[]; ambient: string[]; /** The host's cap_last_cap (hostCapLastCap): never read from the rootfs. */ lastCap: number }
@@ -148,7 +155,9 @@ export function describeStep(step: PlanStep): string {
     case 'rlimit':
       return `setting ${step.name} to ${fmtLimit(step.soft)}/${fmtLimit(step.hard)}`;
     case 'chdir':
-      return `changing directory to ${step.path}`;
+      return `changing directory to ${step.path}${step.phase === 'as-root' ? ' (before the user changes)' : ''}`;
+    case 'home':
+      return `setting HOME from /etc/passwd (uid ${step.uid})`;
     case 'umask':
       return `setting umask ${step.mask.toString(8).padStart(4, '0')}`;
     case 'user':

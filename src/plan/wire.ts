@@ -49,6 +49,7 @@ export const OPCODES: Record<StepOp, number> = {
   seccomp: 41,
   'open-proc': 42,
   'console-attach': 43,
+  home: 44,
 };
 
 /** A step as the addon reads it; null in `s` separates lists (argv from env). */
@@ -111,8 +112,11 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'readonly-path':
       return w([step.path], [step.inPlace ? 1 : 0]);
     case 'mask-path':
-    case 'chdir':
       return w([step.path], []);
+    case 'chdir':
+      return w([step.path], [step.phase === 'as-root' ? 1 : 2]);
+    case 'home':
+      return w([], [step.uid]);
     case 'sethostname':
     case 'setdomainname':
     case 'session-keyring':

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import t from 'tap';
 import { cgroupDirsOf, rootSkipReason, testContainer } from '../helpers/container';
 import { leftovers } from '../helpers/host';
+import { RUNC, runcTwin } from '../helpers/runc';
 import { killChild, tempDir, waitFor, type Teardownable } from '../helpers/tsrunc';
 
 const python = spawnSync('python3', ['-c', 'import socket, sys; assert hasattr(socket, "recv_fds"); print(sys.version)'], { encoding: 'utf8' });
@@ -160,4 +161,43 @@ t.test('exec -t over a console socket: the shims\' way of `exec -it`', { skip },
   const out = fs.readFileSync(outFile, 'utf8');
   t.match(out, /^exec-42\r?$/m, 'the exec shell ran the command typed into the master');
   t.match(out, /^\/dev\/pts\/\d+\r?$/m);
+});
+
+t.test("the console belongs to the process's user, for run and exec -t, as runc makes it", { skip: skip || (RUNC === undefined ? 'runc is not installed' : false) }, async (t) => {
+  const show = 'stat -L -c "owner %u %g" /proc/self/fd/0; exit 0\n';
+  const c = testContainer(t, (s) => {
+    s.process!.terminal = true;
+    s.process!.user = { uid: 1000, gid: 1000 };
+    s.process!.args = ['sh'];
+  });
+  const twin = runcTwin(t, c);
+  const owners: Record<string, string> = {};
+  for (const [who, run] of [
+    ['tsrunc', (sock: string) => c.tsrunc(['run', '-d', '--console-socket', sock, c.id])],
+    ['runc', (sock: string) => twin.run(['run', '-d', '--console-socket', sock, 'ID'])],
+  ] as const) {
+    const dir = tempDir(t, 'tsrunc-console');
+    const sock = path.join(dir, 'console.sock');
+    const outFile = path.join(dir, 'out');
+    const receiver = startReceiver(t, sock, show, outFile);
+    await waitFor(() => fs.existsSync(sock), 'the receiver to listen');
+    const r = run(sock);
+    t.equal(r.status, 0, `${who}: ${r.stderr}`);
+    t.ok(await receiver.closed(), `${who}: the shell exited`);
+    owners[who] = /owner (\d+ \d+)/.exec(fs.readFileSync(outFile, 'utf8'))?.[1] ?? '';
+  }
+  t.match(owners['tsrunc'], /^1000 /, 'the pty slave is owned by uid 1000');
+  t.equal(owners['tsrunc'], owners['runc'], 'owner and group as with runc');
+
+  const d = testContainer(t);
+  t.equal(d.tsrunc(['run', '-d', d.id]).status, 0);
+  const dir = tempDir(t, 'tsrunc-console');
+  const sock = path.join(dir, 'exec.sock');
+  const outFile = path.join(dir, 'out');
+  const receiver = startReceiver(t, sock, show, outFile);
+  await waitFor(() => fs.existsSync(sock), 'the receiver to listen');
+  const r = d.tsrunc(['exec', '-t', '-u', '1000:1000', '--console-socket', sock, '--detach', d.id, 'sh']);
+  t.equal(r.status, 0, r.stderr);
+  t.ok(await receiver.closed());
+  t.match(fs.readFileSync(outFile, 'utf8'), /owner 1000 /, 'exec -t: the pty is the user\'s too');
 });

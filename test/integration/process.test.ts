@@ -6,8 +6,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
 import { capabilityNumber } from '../../src/spec/linux-names';
+import type { Spec } from '../../src/spec/types';
 import { rootSkipReason, runContainer, testContainer } from '../helpers/container';
 import { statusField } from '../helpers/host';
+import { RUNC, runcTwin } from '../helpers/runc';
 import { TSRUNC, tempDir } from '../helpers/tsrunc';
 
 const skip = rootSkipReason();
@@ -166,14 +168,19 @@ t.test('cwd', { skip }, async (t) => {
   t.equal(missing.stdout, '/work/here\n');
 });
 
-t.test('env is exactly the config\'s', { skip }, async (t) => {
-  const env = ['PATH=/bin:/usr/bin', 'FOO=bar baz', 'EMPTY=', 'MULTI=a=b=c'];
+t.test('env is exactly the config\'s (with HOME added where it has none, as runc)', { skip }, async (t) => {
+  const env = ['PATH=/bin:/usr/bin', 'FOO=bar baz', 'EMPTY=', 'MULTI=a=b=c', 'HOME=/h'];
   const r = runContainer(t, (s) => {
     s.process!.env = env;
     s.process!.args = ['cat', '/proc/self/environ'];
   });
   t.equal(r.status, 0, r.stderr);
   t.same(r.stdout.split('\0').filter(Boolean), env);
+  const noHome = runContainer(t, (s) => {
+    s.process!.env = env.slice(0, -1);
+    s.process!.args = ['cat', '/proc/self/environ'];
+  });
+  t.same(noHome.stdout.split('\0').filter(Boolean), [...env.slice(0, -1), 'HOME=/root']);
 });
 
 function fdsOf(pid: number): string[] {
@@ -208,4 +215,72 @@ t.test('--preserve-fds 1 passes fd 3 on, and nothing more', { skip }, async (t) 
   const pid = c.pid();
   t.same(fdsOf(pid), ['0', '1', '2', '3']);
   t.equal(fs.readlinkSync(`/proc/${pid}/fd/3`), extraPath, 'fd 3 is the caller\'s');
+});
+
+const withRunc = skip || (RUNC === undefined ? 'runc is not installed' : false);
+
+/** A rootfs with a user 1000 (home /home/u) and a /root only uid 1234 may enter (0700). */
+function passwdRootfs(s: Spec, bundle: string): void {
+  const rootfs = path.join(bundle, 'rootfs');
+  fs.appendFileSync(path.join(rootfs, 'etc/passwd'), 'u:x:1000:1000::/home/u:/bin/sh\n');
+  fs.mkdirSync(path.join(rootfs, 'home/u'), { recursive: true });
+  fs.chownSync(path.join(rootfs, 'root'), 1234, 1234);
+  fs.chmodSync(path.join(rootfs, 'root'), 0o700);
+  s.process!.env = ['PATH=/bin'];
+}
+
+t.test('HOME, when the env has none, comes from /etc/passwd for the user ("/" when unknown), for run and exec, as runc sets it', { skip: withRunc }, async (t) => {
+  for (const [uid, env, want] of [
+    [0, [], '/root'],
+    [1000, [], '/home/u'],
+    [65534, [], '/'],
+    [4242, [], '/'],
+    [0, ['HOME=/mine'], '/mine'],
+    [0, ['HOME='], '/root'],
+  ] as const) {
+    const c = testContainer(t, (s, bundle) => {
+      passwdRootfs(s, bundle);
+      s.process!.env!.push(...env);
+      s.process!.user = { uid, gid: 0 };
+      s.process!.args = ['sh', '-c', 'echo "HOME=$HOME"'];
+    }, { copyRootfs: true });
+    const ours = c.tsrunc(['run', c.id]);
+    t.equal(ours.stdout, `HOME=${want}\n`, `uid ${uid}, env ${JSON.stringify(env)}: ${ours.stderr}`);
+    t.equal(runcTwin(t, c).run(['run', 'ID']).stdout, ours.stdout, 'as with runc');
+  }
+  const c = testContainer(t, passwdRootfs, { copyRootfs: true });
+  const twin = runcTwin(t, c);
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  t.equal(twin.run(['run', '-d', 'ID']).status, 0);
+  for (const args of [['sh', '-c', 'echo $HOME'], ['-u', '1000', 'sh', '-c', 'echo $HOME'], ['-e', 'HOME=/x', 'sh', '-c', 'echo $HOME']]) {
+    const ours = c.tsrunc(['exec', c.id, ...args]);
+    t.equal(ours.stdout, twin.run(['exec', 'ID', ...args]).stdout, `exec ${args.join(' ')}: ${ours.stdout.trim()}, as with runc`);
+  }
+  t.equal(c.tsrunc(['exec', '-u', '1000', c.id, 'sh', '-c', 'echo $HOME']).stdout, '/home/u\n');
+});
+
+t.test('the working directory is entered before the user and capabilities change, as runc does', { skip: withRunc }, async (t) => {
+  // /root is 0700 and another uid's: uid 0 without CAP_DAC_OVERRIDE (the default capabilities)
+  // can enter it only while it still has every capability.
+  const c = testContainer(t, (s, bundle) => {
+    passwdRootfs(s, bundle);
+    s.process!.cwd = '/root';
+    s.process!.args = ['pwd'];
+  }, { copyRootfs: true });
+  const ours = c.tsrunc(['run', c.id]);
+  t.equal(ours.status, 0, ours.stderr);
+  t.equal(ours.stdout, '/root\n');
+  t.equal(runcTwin(t, c).run(['run', 'ID']).stdout, ours.stdout, 'run: as with runc');
+  const d = testContainer(t, passwdRootfs, { copyRootfs: true });
+  const twin = runcTwin(t, d);
+  t.equal(d.tsrunc(['run', '-d', d.id]).status, 0);
+  t.equal(twin.run(['run', '-d', 'ID']).status, 0);
+  for (const user of ['0', '1000']) {
+    const ours = d.tsrunc(['exec', '-u', user, '--cwd', '/root', d.id, 'pwd']);
+    t.equal(ours.stdout, '/root\n', `exec -u ${user} --cwd /root: ${ours.stderr}`);
+    t.equal(twin.run(['exec', '-u', user, '--cwd', '/root', 'ID', 'pwd']).stdout, ours.stdout, `exec -u ${user}: as with runc`);
+  }
+  const missing = d.tsrunc(['exec', '--cwd', '/nonexistent', d.id, 'pwd']);
+  t.equal(missing.status, 255, 'a missing directory still fails exec');
+  t.match(missing.stderr, /changing directory to \/nonexistent .*No such file or directory/);
 });

@@ -67,7 +67,7 @@ t.test('the byte layout: header, then op, counts, strings (null as the separator
 t.test('refuses what C would cut or wrap: a NUL in a string, a number that is not an exact integer', async (t) => {
   const cases: [string, PlanStep][] = [
     ['NUL in an argument', { op: 'exec', args: ['sh', 'a\0b'], env: [] }],
-    ['NUL in a path', { op: 'chdir', path: '/tmp\0/../etc' }],
+    ['NUL in a path', { op: 'chdir', path: '/tmp\0/../etc', phase: 'as-user' }],
     ['a uid above 2^53', { op: 'user', uid: 2 ** 60, gid: 0, additionalGids: [] }],
     ['a fractional number', { op: 'umask', mask: 0.5 }],
     ['NaN', { op: 'rlimit', name: 'RLIMIT_NOFILE', resource: 7, soft: NaN, hard: 1 }],
