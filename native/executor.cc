@@ -41,7 +41,7 @@ struct SpawnArgs {
   int fds[kMaxSlots];
   int count;             // fds[count-1] is tsrunc-init's memfd, the only one left close-on-exec
   int base;              // the first slot; 0..base-1 are stdio and the caller's preserved fds
-  const char *argv[5];
+  const char *argv[4];
   const char *envp[1];
   int err;               // set by the child when it could not exec
   const char *what;
@@ -127,12 +127,11 @@ static Napi::Value Spawn(const Napi::CallbackInfo &info) {
   int planSlot = a.base + a.count;
   a.fds[a.count++] = planFd;
   a.fds[a.count++] = initFd;
-  std::string planArg = std::to_string(planSlot), syncArg = std::to_string(a.base), ppidArg = std::to_string(getpid());
+  std::string planArg = std::to_string(planSlot), syncArg = std::to_string(a.base);
   a.argv[0] = "tsrunc-init";
   a.argv[1] = planArg.c_str();
   a.argv[2] = syncArg.c_str();
-  a.argv[3] = ppidArg.c_str();
-  a.argv[4] = nullptr;
+  a.argv[3] = nullptr;
   a.envp[0] = nullptr;
   // No signal handler of Node's may run in the child: everything is blocked around the clone
   // (the child inherits the mask; tsrunc-init clears it).

@@ -205,9 +205,10 @@ static int ParseFd(const char *s) {
   return (errno != 0 || *end != '\0' || end == s || v < 0 || v > 1 << 20) ? -1 : (int)v;
 }
 
-// argv = { "tsrunc-init", PLAN_FD, SYNC_FD, PARENT_PID }
+// argv = { "tsrunc-init", PLAN_FD, SYNC_FD } (what a container sees of it in /proc/1/cmdline of
+// a created container: nothing of the host)
 int main(int argc, char **argv) {
-  if (argc != 4 || strcmp(argv[0], "tsrunc-init") != 0) {
+  if (argc != 3 || strcmp(argv[0], "tsrunc-init") != 0) {
     // Run as an interpreter (an image's "#!/proc/self/exe") or by hand: there is nothing to do.
     fputs("tsrunc-init: not a program to run directly\n", stderr);
     return 127;
@@ -215,9 +216,8 @@ int main(int argc, char **argv) {
   // Before anything else: no ptrace or /proc access to this process by the container's users.
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   int planFd = ParseFd(argv[1]);
+  // (a runtime that died before the death signal was armed is seen at the first sync point: EOF)
   g_sync = ParseFd(argv[2]);
-  // The runtime died before its death signal was armed: nobody to set up for.
-  if (getppid() != (pid_t)strtol(argv[3], NULL, 10)) _exit(1);
   // Node ignores SIGPIPE (kept across execve) and the runtime blocked every signal around the
   // clone: the container starts from the defaults and an empty mask.
   struct sigaction dfl = {};

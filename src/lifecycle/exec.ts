@@ -64,7 +64,11 @@ export function execCgroupPaths(paths: CgroupPaths, specs: string[], hierarchies
 
 /** Parses and checks an OCI process document; pointers are relative to it. */
 export function parseProcess(text: string, file: string): Process {
-  const proc = parseChecked<Process>(text, file, validators.process, (p, bigIntegers) => processProblems(p, '', bigIntegers));
+  // As runc: a process document without "user" runs as 0:0 (shims send none for root).
+  const rootByDefault = (doc: unknown): void => {
+    if (typeof doc === 'object' && doc !== null && !Array.isArray(doc) && !('user' in doc)) (doc as { user?: unknown }).user = { uid: 0, gid: 0 };
+  };
+  const proc = parseChecked<Process>(text, file, validators.process, (p, bigIntegers) => processProblems(p, '', bigIntegers), rootByDefault);
   if (!proc.cwd.startsWith('/')) throw new ConfigError(file, [{ pointer: '/cwd', message: `must be an absolute path, got ${JSON.stringify(proc.cwd)}` }]);
   return proc;
 }
@@ -162,7 +166,7 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
       const status = computeStatus(record, handle.dir);
       if (status === 'stopped') throw new TsruncError('state', 'cannot exec in a stopped container', { containerId: id });
       if (status === 'paused' && !opts.ignorePaused) throw new TsruncError('state', 'cannot exec in a paused container', { containerId: id });
-      if (status === 'created') throw new TsruncError('state', 'cannot exec in a container that has not started', { containerId: id });
+      // (a created container can be joined, as runc allows: its init waits in exec.fifo)
       const tty = opts.process.terminal === true;
       const consoleFds: Partial<Record<FdRole, number>> = {};
       let relayEnd: number | undefined;
@@ -211,6 +215,10 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
           if (tag === 'cgroup') {
             joinCgroups(cgroupPaths, childPid);
             faultPoint('exec:cgroup');
+            // --ignore-paused: the process is frozen with the container from here until it is
+            // resumed. As with runc, the exec waits for that; the lock goes now, so that the
+            // resume (or a delete) is not kept waiting behind it.
+            if (status === 'paused') handle.release();
             return undefined;
           }
           if (tag === 'seccomp' && fd !== undefined && listener === undefined) {

@@ -273,8 +273,9 @@ export function parseJson(text: string, file: string): ParsedJson {
  * Parses `text` and checks it against a compiled schema, then with `check` (given the integer
  * literals JSON.parse cannot hold exactly); problems name `file`.
  */
-export function parseChecked<T>(text: string, file: string, validator: CompiledValidator, check?: (doc: T, bigIntegers: Map<string, string>) => Problem[]): T {
+export function parseChecked<T>(text: string, file: string, validator: CompiledValidator, check?: (doc: T, bigIntegers: Map<string, string>) => Problem[], defaults?: (doc: unknown) => void): T {
   const { doc, bigIntegers } = parseJson(text, file);
+  defaults?.(doc);
   const problems = schemaProblems(validator, doc);
   if (problems.length === 0 && check !== undefined) problems.push(...check(doc as T, bigIntegers));
   if (problems.length > 0) throw new ConfigError(file, problems);

@@ -1,5 +1,5 @@
 // runc beside tsrunc: the same case run with runc 1.1.5 (where installed) to compare behaviour.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TestContainer } from './container';
@@ -27,7 +27,7 @@ export function runc(root: string, args: string[], cwd: string): RunResult {
  * cgroup of its own, a private root, and `delete --force` at teardown. `run(args)` runs runc
  * there with the twin's id filled in where `ID` stands.
  */
-export function runcTwin(t: Teardownable, c: TestContainer): { id: string; bundle: string; run(args: string[]): RunResult } {
+export function runcTwin(t: Teardownable, c: TestContainer): { id: string; bundle: string; run(args: string[]): RunResult; spawn(args: string[], stdio: number): ChildProcess } {
   const root = privateRoot(t);
   const id = `${c.id}-runc`;
   const spec = JSON.parse(fs.readFileSync(path.join(c.bundle, 'config.json'), 'utf8')) as { linux?: { cgroupsPath?: string }; root?: { path: string } };
@@ -37,5 +37,12 @@ export function runcTwin(t: Teardownable, c: TestContainer): { id: string; bundl
   fs.mkdirSync(bundle, { recursive: true });
   fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
   t.teardown(() => void runc(root, ['delete', '--force', id], bundle));
-  return { id, bundle, run: (args) => runc(root, args.map((a) => (a === 'ID' ? id : a)), bundle) };
+  const fill = (args: string[]): string[] => args.map((a) => (a === 'ID' ? id : a));
+  return {
+    id,
+    bundle,
+    run: (args) => runc(root, fill(args), bundle),
+    // In the background, stdout and stderr on `stdio` (killed by the caller).
+    spawn: (args, stdio) => spawn(RUNC as string, ['--root', root, ...fill(args)], { cwd: bundle, stdio: ['ignore', stdio, stdio] }),
+  };
 }

@@ -201,3 +201,19 @@ t.test("the console belongs to the process's user, for run and exec -t, as runc 
   t.ok(await receiver.closed());
   t.match(fs.readFileSync(outFile, 'utf8'), /owner 1000 /, 'exec -t: the pty is the user\'s too');
 });
+
+t.test('exec -t --process without a user object: root on the pty, as runc', { skip }, async (t) => {
+  const dir = tempDir(t, 'tsrunc-console');
+  const sock = path.join(dir, 'exec.sock');
+  const outFile = path.join(dir, 'out');
+  const receiver = startReceiver(t, sock, 'id -u; tty; exit 0\n', outFile);
+  await waitFor(() => fs.existsSync(sock), 'the receiver to listen');
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  const proc = path.join(dir, 'process.json');
+  fs.writeFileSync(proc, JSON.stringify({ terminal: true, args: ['sh'], cwd: '/', env: ['PATH=/bin'] }));
+  const r = c.tsrunc(['exec', '--process', proc, '--console-socket', sock, '--detach', c.id]);
+  t.equal(r.status, 0, r.stderr);
+  t.ok(await receiver.closed());
+  t.match(fs.readFileSync(outFile, 'utf8'), /^0\r?\n\/dev\/pts\/\d+\r?$/m);
+});

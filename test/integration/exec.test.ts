@@ -5,6 +5,8 @@ import * as path from 'node:path';
 import t from 'tap';
 import { rootSkipReason, testContainer } from '../helpers/container';
 import { waitForStatus } from '../helpers/host';
+import { RUNC, runcTwin } from '../helpers/runc';
+import { TSRUNC, pollUntil } from '../helpers/tsrunc';
 
 const skip = rootSkipReason();
 
@@ -170,4 +172,62 @@ t.test('exec --cgroup runs the process in an existing sub-cgroup', { skip }, asy
   t.match(missing.stderr, /exec --cgroup nosuch: .* does not exist/);
   const escape = c.tsrunc(['exec', '--cgroup', '../..', c.id, 'true']);
   t.match(escape.stderr, /must name a sub-cgroup/);
+});
+
+const withRunc = skip || (RUNC === undefined ? 'runc is not installed' : false);
+
+t.test('exec --process without a user object runs as 0:0, as runc', { skip: withRunc }, async (t) => {
+  const c = testContainer(t);
+  const twin = runcTwin(t, c);
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  t.equal(twin.run(['run', '-d', 'ID']).status, 0);
+  const procFile = path.join(c.bundle, 'nouser.json');
+  fs.writeFileSync(procFile, JSON.stringify({ args: ['id'], cwd: '/', env: ['PATH=/bin'] }));
+  const ours = c.tsrunc(['exec', '--process', procFile, c.id]);
+  t.equal(ours.status, 0, ours.stderr);
+  t.match(ours.stdout, /^uid=0\(root\) gid=0\(root\)/);
+  t.equal(twin.run(['exec', '--process', procFile, 'ID']).stdout, ours.stdout, 'as with runc');
+});
+
+t.test('exec into a created container (its init waiting for start) works, as with runc', { skip: withRunc }, async (t) => {
+  const c = testContainer(t);
+  const twin = runcTwin(t, c);
+  t.equal(c.tsrunc(['create', c.id]).status, 0);
+  t.equal(twin.run(['create', 'ID']).status, 0);
+  const ours = c.tsrunc(['exec', c.id, 'sh', '-c', 'hostname; cat /proc/1/cmdline | tr "\\0" " "']);
+  t.equal(ours.status, 0, ours.stderr);
+  t.match(ours.stdout, /^tsrunc\ntsrunc-init \d+ \d+ $/, "the container's own namespaces; its init has not exec'd its program yet");
+  const theirs = twin.run(['exec', 'ID', 'sh', '-c', 'hostname']);
+  t.equal(theirs.status, 0, `runc: ${theirs.stderr}`);
+  t.equal(c.status(), 'created', 'still created');
+  t.equal(c.tsrunc(['start', c.id]).status, 0, 'and it starts afterwards');
+  t.equal(c.status(), 'running');
+});
+
+t.test('exec --ignore-paused into a paused container waits for resume, and resume is not kept waiting, as with runc', { skip: withRunc }, async (t) => {
+  const { spawn } = await import('node:child_process');
+  const c = testContainer(t);
+  const twin = runcTwin(t, c);
+  const runtimes = {
+    tsrunc: { run: (args: string[]) => c.tsrunc(args.map((a) => (a === 'ID' ? c.id : a))), spawn: (args: string[], fd: number) => spawn(TSRUNC, ['--root', c.root, ...args.map((a) => (a === 'ID' ? c.id : a))], { stdio: ['ignore', fd, fd] }) },
+    runc: twin,
+  };
+  for (const [who, rt] of Object.entries(runtimes)) {
+    t.equal(rt.run(['run', '-d', 'ID']).status, 0, `${who}: run -d`);
+    t.equal(rt.run(['pause', 'ID']).status, 0, `${who}: pause`);
+    const out = path.join(c.bundle, `${who}.exec.out`);
+    const fd = fs.openSync(out, 'w');
+    const exec = rt.spawn(['exec', '--ignore-paused', 'ID', 'echo', 'after-resume'], fd);
+    fs.closeSync(fd);
+    t.teardown(() => void exec.kill('SIGKILL'));
+    const exited = new Promise<number | null>((resolve) => exec.once('exit', (code) => resolve(code)));
+    // Until the exec's process is in the (frozen) cgroup beside the init.
+    const joined = await pollUntil(() => (JSON.parse(rt.run(['ps', '--format', 'json', 'ID']).stdout || '[]') as number[]).length >= 2, 60_000, 50);
+    t.ok(joined, `${who}: the exec's process joined the paused container`);
+    t.equal(fs.readFileSync(out, 'utf8'), '', `${who}: nothing ran while paused`);
+    const resumed = rt.run(['resume', 'ID']);
+    t.equal(resumed.status, 0, `${who}: resume returns (not kept behind the exec): ${resumed.stderr}`);
+    t.equal(await exited, 0, `${who}: the exec ends once resumed`);
+    t.equal(fs.readFileSync(out, 'utf8'), 'after-resume\n', `${who}: and its program ran`);
+  }
 });
