@@ -22,7 +22,10 @@ static const char *ErrnoName(int err) {
 }
 
 Napi::Value ThrowErrno(Napi::Env env, const char *syscall, int err) {
-  std::string msg = std::string(ErrnoName(err)) + ": " + strerror(err) + ", " + syscall;
+  // errno's text in Go's (and Node's) lower case, as runc's callers read it
+  std::string text = strerror(err);
+  if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z' && !(text.size() > 1 && text[1] >= 'A' && text[1] <= 'Z')) text[0] = (char)(text[0] - 'A' + 'a');
+  std::string msg = std::string(ErrnoName(err)) + ": " + text + ", " + syscall;
   Napi::Error e = Napi::Error::New(env, msg);
   e.Set("code", Napi::String::New(env, ErrnoName(err)));
   e.Set("errno", Napi::Number::New(env, -err));

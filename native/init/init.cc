@@ -45,11 +45,25 @@ void SendRaw(const char *buf, size_t len) {
   }
 }
 
-void Fail(const char *what, int err) {
-  char buf[1024];
-  const char *name = strerrorname_np(err);
+const char *ErrnoText(int err, char *buf, size_t size) {
   const char *desc = strerrordesc_np(err);
-  int len = snprintf(buf, sizeof buf, "error %d %s %s: %s", g_step, name ? name : "EUNKNOWN", what, desc ? desc : "unknown error");
+  snprintf(buf, size, "%s", desc ? desc : "unknown error");
+  // Go's wording, which runc's callers match case-sensitively ("no such file or directory")
+  if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z')) buf[0] = (char)(buf[0] - 'A' + 'a');
+  return buf;
+}
+
+void Fail(const char *what, int err) {
+  char text[128];
+  char full[1024];
+  snprintf(full, sizeof full, "%s: %s", what, ErrnoText(err, text, sizeof text));
+  FailText(full, err);
+}
+
+void FailText(const char *message, int err) {
+  char buf[1200];
+  const char *name = strerrorname_np(err);
+  int len = snprintf(buf, sizeof buf, "error %d %s %s", g_step, name ? name : "EUNKNOWN", message);
   size_t n = len < 0 ? 0 : (size_t)len < sizeof buf ? (size_t)len : sizeof buf - 1;
   if (g_sync >= 0) {
     SendRaw(buf, n);

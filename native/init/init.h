@@ -39,7 +39,12 @@ extern int g_sync;  // the sync socket (after wait-start: exec.fifo)
 extern int g_step;  // index of the running step, for error messages
 
 void SendRaw(const char *buf, size_t len);
+// Reports "what: <errno text>" for the running step (or, with nobody listening, on stderr) and exits.
 [[noreturn]] void Fail(const char *what, int err);
+// The same with the whole message given (runc's wording where callers match it).
+[[noreturn]] void FailText(const char *message, int err);
+// errno's text in Go's wording (lower case: "no such file or directory"), as runc's callers read it.
+const char *ErrnoText(int err, char *buf, size_t size);
 // "sync TAG", then waits for "ack"; the data an ack carries (an fd holding it) replaces payload.
 void Sync(const char *tag, std::string *payload);
 // Waits for the parent's "ack" (exits on anything else: "abort", or the parent gone).

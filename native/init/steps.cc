@@ -43,6 +43,7 @@ static int g_procfd = -1;      // the container's /proc (OP_OPEN_PROC), for OP_W
 static int g_consoleSlave = -1;  // the pty slave between OP_CONSOLE and OP_CONSOLE_ATTACH
 static bool g_cwdEntered;        // OP_CHDIR's first phase (as root) got there
 static std::string g_homeEnv;    // "HOME=..." from OP_HOME, added to OP_EXEC's env
+static bool g_started;           // OP_WAIT_START is past: `start` has released this process
 
 static void FdPath(char *buf, size_t size, int fd) { snprintf(buf, size, "/proc/self/fd/%d", fd); }
 
@@ -485,14 +486,29 @@ static void DoHook(const Step &st) {
   }
 }
 
+// runc's wording for a program that cannot be found or run (Go's exec.LookPath): the docker CLI
+// turns "no such file or directory", "executable file not found" and "permission denied" in a
+// failed create into exit 127 or 126.
+[[noreturn]] static void FailLookup(const char *name, const char *why, int err) {
+  char buf[8400];
+  snprintf(buf, sizeof buf, "exec: \"%s\": %s", name, why);
+  FailText(buf, err);
+}
+
 static void DoFindExec(const Step &st) {
   const char *name = Str(st, 0), *path = Str(st, 1);
+  char text[128];
   if (strchr(name, '/')) {
-    if (strlen(name) >= sizeof g_exec_path) Fail("executable path too long", ENAMETOOLONG);
+    if (strlen(name) >= sizeof g_exec_path) FailLookup(name, ErrnoText(ENAMETOOLONG, text, sizeof text), ENAMETOOLONG);
     strcpy(g_exec_path, name);
     struct stat sb;
-    if (stat(name, &sb) < 0) Fail("exec: the executable is missing", errno);
-    if (S_ISDIR(sb.st_mode)) Fail("exec: the executable is a directory", EISDIR);
+    if (stat(name, &sb) < 0) {
+      int err = errno;
+      char why[4200];
+      snprintf(why, sizeof why, "stat %s: %s", name, ErrnoText(err, text, sizeof text));
+      FailLookup(name, why, err);
+    }
+    if (S_ISDIR(sb.st_mode)) FailLookup(name, ErrnoText(EISDIR, text, sizeof text), EISDIR);
 #ifdef SYS_faccessat2
     // Checked here, as the process's own user, so that a file without execute permission fails
     // `create` or `exec` (as in runc) instead of the final execve after start. Only EACCES
@@ -500,7 +516,7 @@ static void DoFindExec(const Step &st) {
     long denied = syscall(SYS_faccessat2, AT_FDCWD, name, X_OK, AT_EACCESS);
     // (before Linux 5.8: the ids are already the process's own, real and effective alike)
     if (denied < 0 && errno == ENOSYS) denied = access(name, X_OK);
-    if (denied < 0 && errno == EACCES) Fail("exec: no permission to execute it", EACCES);
+    if (denied < 0 && errno == EACCES) FailLookup(name, ErrnoText(EACCES, text, sizeof text), EACCES);
 #endif
     return;
   }
@@ -516,7 +532,7 @@ static void DoFindExec(const Step &st) {
     if (!colon) break;
     p = colon + 1;
   }
-  Fail("exec: executable file not found in $PATH", ENOENT);
+  FailLookup(name, "executable file not found in $PATH", ENOENT);
 }
 
 // The container's own /proc (as runc, which reopens exec.fifo through it): it must be procfs, not
@@ -548,6 +564,7 @@ static void DoWaitStart(const Step &st) {
   g_procfd = -1;
   if (write(fd, "0", 1) != 1) Fail("writing exec.fifo", errno);
   close(fifo);
+  g_started = true;
   // fd stays open (close-on-exec): `start` reads EOF once execve has happened.
   g_sync = fd;  // an exec failure is reported on the fifo from now on
 }
@@ -606,7 +623,20 @@ static void DoExec(const Step &st) {
   const char *const *envp = env.data();
   const char *path = g_exec_path[0] ? g_exec_path : argv[0];
   execve(path, (char *const *)argv, (char *const *)envp);
-  Fail("exec", errno);
+  int err = errno;
+  char text[128];
+  if (g_started) {
+    // After start, as runc: `start` has done its part; the container says why on its own stderr
+    // ("exec /tini: no such file or directory") and exits 1.
+    char buf[4300];
+    int len = snprintf(buf, sizeof buf, "exec %s: %s\n", path, ErrnoText(err, text, sizeof text));
+    if (len > 0 && write(2, buf, (size_t)len < sizeof buf ? (size_t)len : sizeof buf - 1) < 0) {
+    }
+    _exit(1);
+  }
+  char buf[4300];
+  snprintf(buf, sizeof buf, "exec %s", path);
+  Fail(buf, err);
 }
 
 static void WriteFile(const char *path, const char *content) {

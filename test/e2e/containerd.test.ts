@@ -36,6 +36,9 @@ t.test('ctr run --rm: output and exit status', { skip }, async (t) => {
   t.match(hello.stdout, /^hello from \S+\n$/, 'the output reaches ctr');
   const exit3 = c.ctr(['run', '--rm', ...rt, c.image, 'exit3', 'sh', '-c', 'exit 3']);
   t.equal(exit3.status, 3, 'the exit status of a process that exits on its own reaches ctr');
+  // ctr sends no HOME: tsrunc sets it from the image's /etc/passwd, as runc does.
+  const home = c.ctr(['run', '--rm', ...rt, c.image, 'home1', 'sh', '-c', 'echo $HOME']);
+  t.equal(home.stdout, '/root\n', 'HOME is /root');
 });
 
 t.test('ctr run -d, task ls, container info, logs, task metrics, task ps', { skip }, async (t) => {

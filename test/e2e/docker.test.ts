@@ -138,6 +138,18 @@ t.test('docker run of a missing executable shows tsrunc\'s error', { skip }, asy
   const r = d.docker(['run', '--rm', ...R, d.image, 'no-such-program']);
   t.equal(r.status, 127, 'docker maps "not found" to 127');
   t.match(r.stderr, /OCI runtime create failed: .*no-such-program.*executable file not found in \$PATH/, 'the message from tsrunc --log reaches the user');
+  // The docker CLI reads runc's lower-case words in the message: 127 for a missing file, 126 for
+  // one it may not execute (with capitalised errno text both were 125).
+  const missing = d.docker(['run', '--rm', ...R, d.image, '/nonexistent']);
+  t.equal(missing.status, 127, `a missing path: 127 (${missing.stderr.trim()})`);
+  const denied = d.docker(['run', '--rm', ...R, d.image, '/etc/passwd']);
+  t.equal(denied.status, 126, `a file without execute permission: 126 (${denied.stderr.trim()})`);
+});
+
+t.test('HOME inside a docker container is /root (docker sends none; tsrunc sets it as runc does)', { skip }, async (t) => {
+  const r = d.docker(['run', '--rm', ...R, d.image, 'sh', '-c', 'echo $HOME']);
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, '/root\n');
 });
 
 t.test('--default-runtime tsrunc from daemon.json', { skip }, async (t) => {

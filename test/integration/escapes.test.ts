@@ -76,7 +76,7 @@ t.test('B: a seccomp profile that refuses getcwd: an unverifiable working direct
     }, { copyRootfs: true });
     t.equal(r.status, 1, `cwd ${what}: refused`);
     // (a symlink to an fd that is not a directory fails chdir, or the mkdir of a missing cwd, first)
-    if (plant === undefined) t.match(r.stderr, /changing directory to \/: cannot verify that the working directory is inside the container: getcwd: Operation not permitted/, 'says why');
+    if (plant === undefined) t.match(r.stderr, /changing directory to \/: cannot verify that the working directory is inside the container: getcwd: operation not permitted/, 'says why');
     else t.match(r.stderr, /(changing|creating) directory/, `cwd ${what}: says where`);
     t.notMatch(r.stdout + r.stderr, new RegExp(token), `cwd ${what}: the host file was not read`);
     t.notMatch(r.stdout, /ran/, `cwd ${what}: nothing of the container ran`);

@@ -49,10 +49,10 @@ t.test('a program without execute permission fails exec and create with a messag
   t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
   const r = c.tsrunc(['exec', c.id, '/not-executable']);
   t.equal(r.status, 255);
-  t.match(r.stderr, /exec failed: checking the executable \/not-executable: .*Permission denied/);
+  t.match(r.stderr, /exec failed: checking the executable \/not-executable: exec: \\?"\/not-executable\\?": permission denied/);
   const other = c.tsrunc(['exec', '-u', '1000', c.id, '/owner-only']);
   t.equal(other.status, 255, "checked as the process's own user");
-  t.match(other.stderr, /Permission denied/);
+  t.match(other.stderr, /permission denied/);
   const owner = c.tsrunc(['exec', c.id, '/owner-only']);
   t.equal(owner.status, 0, owner.stderr);
   t.equal(owner.stdout, 'owner\n');
@@ -64,7 +64,7 @@ t.test('a program without execute permission fails exec and create with a messag
   const noFormat = c.tsrunc(['exec', c.id, '/no-format']);
   t.equal(noFormat.status, 255, 'a failed execve exits 255');
   t.equal(noFormat.stderr.trim().split('\n').length, 1, 'one line');
-  t.match(noFormat.stderr, /exec failed: executing \[\\?"\/no-format\\?"\]: exec: Exec format error/);
+  t.match(noFormat.stderr, /exec failed: executing \[\\?"\/no-format\\?"\]: exec \/no-format: exec format error/);
 
   const d = testContainer(t, (s, bundle) => {
     fs.writeFileSync(path.join(bundle, 'rootfs/not-executable'), 'echo hi\n', { mode: 0o644 });
@@ -72,7 +72,7 @@ t.test('a program without execute permission fails exec and create with a messag
   }, { copyRootfs: true });
   const created = d.tsrunc(['create', d.id]);
   t.equal(created.status, 1);
-  t.match(created.stderr, /checking the executable \/not-executable: .*Permission denied/);
+  t.match(created.stderr, /checking the executable \/not-executable: .*permission denied/);
   t.equal(d.status(), 'missing', 'nothing is left of it');
 });
 

@@ -282,5 +282,26 @@ t.test('the working directory is entered before the user and capabilities change
   }
   const missing = d.tsrunc(['exec', '--cwd', '/nonexistent', d.id, 'pwd']);
   t.equal(missing.status, 255, 'a missing directory still fails exec');
-  t.match(missing.stderr, /changing directory to \/nonexistent .*No such file or directory/);
+  t.match(missing.stderr, /changing directory to \/nonexistent .*no such file or directory/);
+});
+
+t.test('a program the kernel cannot run after start (its ELF interpreter missing): the container says so on its stderr and exits 1, start succeeds, as runc', { skip: withRunc }, async (t) => {
+  const c = testContainer(t, (s, bundle) => {
+    // a dynamically linked program in a static busybox rootfs: no /lib64/ld-linux*
+    fs.copyFileSync('/usr/bin/true', path.join(bundle, 'rootfs/dyn'));
+    fs.chmodSync(path.join(bundle, 'rootfs/dyn'), 0o755);
+    s.process!.args = ['/dyn'];
+  }, { copyRootfs: true });
+  const twin = runcTwin(t, c);
+  const ours = c.tsrunc(['run', c.id]);
+  const theirs = twin.run(['run', 'ID']);
+  t.equal(ours.status, 1, 'run exits 1');
+  t.equal(ours.status, theirs.status, 'as runc');
+  t.match(ours.stderr, /^exec \/dyn: no such file or directory\n$/, "the container's stderr says why, in runc's words");
+  t.equal(ours.stderr, theirs.stderr.replace(/.*level=.*\n/g, ''), 'the same words as runc');
+  t.equal(c.tsrunc(['create', c.id]).status, 0);
+  const start = c.tsrunc(['start', c.id]);
+  t.equal(start.status, 0, `start has done its part: ${start.stderr}`);
+  t.equal(twin.run(['create', 'ID']).status, 0);
+  t.equal(twin.run(['start', 'ID']).status, 0, 'as runc start');
 });
