@@ -26,7 +26,9 @@ enum Op {
   OP_BIND_ROOTFS = 8,      // s[0]=rootfs: bind it onto itself and keep an fd on it
   OP_MOUNT = 9,            // s[0]=source s[1]=dest(in rootfs) s[2]=fstype s[3]=data
                            // n[0]=flags n[1]=bind n[2]=attrSet n[3]=attrClear n[4]=destKind(0 dir,1 file)
-                           // n[5]=realDir (refuse symlinks on the way) n[6..]=propagation flags
+                           // n[5]=realDir (refuse symlinks on the way) n[6]=copy up (tmpcopyup)
+                           // n[7]=keep the directory's mode on the tmpfs root n[8]=OP_OPEN_TREE index (-1: none)
+                           // n[9..]=propagation flags
   OP_MKDIR = 10,           // s[0]=path(in rootfs) n[0]=mode
   OP_MKNOD = 11,           // s[0]=path(in rootfs) n[0]=mode(with type bits) n[1]=major n[2]=minor n[3]=uid n[4]=gid
   OP_BIND_DEVICE = 12,     // s[0]=path(in rootfs) s[1]=host path
@@ -52,6 +54,7 @@ enum Op {
                            // n[11]= the host's cap_last_cap (read by the runtime, never in the rootfs)
   OP_NO_NEW_PRIVS = 29,    //
   OP_HOOK = 30,            // s[0]=name s[1]=path s[2..]=args then env, n[0]=argc n[1]=envc n[2]=timeout secs n[3]=state index
+                           // n[4]=1: run in the rootfs (createContainer)
   OP_FIND_EXEC = 31,       // s[0]=argv0 s[1]=PATH value
   OP_READY = 32,           // tell the parent setup is done; n[0]=1: keep the sync socket until execve, else close it
   OP_WAIT_START = 33,      // n[0]=fifo fd slot: block until `start` (opening it through the container's
@@ -67,6 +70,8 @@ enum Op {
   OP_OPEN_PROC = 42,       // open the container's /proc (must be procfs) for OP_WAIT_START
   OP_CONSOLE_ATTACH = 43,  // setsid, the pty of OP_CONSOLE as controlling terminal and stdio
   OP_HOME = 44,            // n[0]=uid: HOME from /etc/passwd ("/" when unknown) is added to OP_EXEC's env
+  OP_OPEN_TREE = 45,       // s[0]=bind source n[0]=index n[1]=flags n[2]=attrSet n[3]=attrClear: clone it now
+  OP_DETACH_HOST_MOUNT = 46, // s[0]=path: make it slave and detach it (covered with a tmpfs where it cannot be)
   OP_COUNT
 };
 

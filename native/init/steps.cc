@@ -1,6 +1,7 @@
 // The steps of a plan, as tsrunc-init carries them out (one case per opcode of ops.h). The
 // decisions were made by the runtime in TypeScript; these only make the system calls, and check
 // what they opened where an image or another process could have put something else.
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -53,6 +54,125 @@ static int64_t Num(const Step &st, size_t i, int64_t dflt = 0) {
 
 static const char *Str(const Step &st, size_t i) { return i < st.s.size() && st.sp[i] != nullptr ? st.sp[i] : ""; }
 
+// chmod of an O_PATH fd: fchmodat2(AT_EMPTY_PATH) from Linux 6.6, else through the fd's magic
+// link (the inode itself, whatever its name has become since).
+static int ChmodFd(int fd, mode_t mode) {
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+  if (syscall(SYS_fchmodat2, fd, "", mode, AT_EMPTY_PATH) == 0) return 0;
+  if (errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP) return -1;
+  char path[64];
+  FdPath(path, sizeof path, fd);
+  return chmod(path, mode);
+}
+
+// Bind source trees cloned early (OP_OPEN_TREE), by index, until their mount step attaches them.
+static std::vector<int> g_trees;
+
+// A clone of `source` (recursive with MS_REC) with the mount's flags and attributes applied:
+// the plain flags (ro, nosuid, ...) to the top mount, as MS_REMOUNT|MS_BIND does, the recursive
+// attributes to all of it.
+static int CloneTree(const char *source, unsigned long flags, unsigned attrSet, unsigned attrClear) {
+  unsigned otFlags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((flags & MS_REC) ? AT_RECURSIVE : 0);
+  int tree = open_tree(AT_FDCWD, source, otFlags);
+  if (tree < 0) Fail("open_tree of the source", errno);
+  unsigned top = 0;
+  if (flags & MS_RDONLY) top |= MOUNT_ATTR_RDONLY;
+  if (flags & MS_NOSUID) top |= MOUNT_ATTR_NOSUID;
+  if (flags & MS_NODEV) top |= MOUNT_ATTR_NODEV;
+  if (flags & MS_NOEXEC) top |= MOUNT_ATTR_NOEXEC;
+  if (flags & MS_NODIRATIME) top |= MOUNT_ATTR_NODIRATIME;
+  if (flags & MS_NOSYMFOLLOW) top |= MOUNT_ATTR_NOSYMFOLLOW;
+  if (flags & (MS_NOATIME | MS_STRICTATIME | MS_RELATIME)) {
+    struct mount_attr t = {};
+    t.attr_clr = MOUNT_ATTR__ATIME;
+    t.attr_set = (flags & MS_NOATIME) ? MOUNT_ATTR_NOATIME : (flags & MS_STRICTATIME) ? MOUNT_ATTR_STRICTATIME : MOUNT_ATTR_RELATIME;
+    if (mount_setattr(tree, "", AT_EMPTY_PATH, &t, sizeof t) < 0) Fail("setting atime on the bind mount", errno);
+  }
+  if (top) {
+    struct mount_attr t = {};
+    t.attr_set = top;
+    if (mount_setattr(tree, "", AT_EMPTY_PATH, &t, sizeof t) < 0) Fail("setting flags on the bind mount", errno);
+  }
+  struct mount_attr attr = {};
+  attr.attr_set = attrSet;
+  attr.attr_clr = attrClear;
+  if ((attrSet | attrClear) && mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) Fail("setting recursive attributes", errno);
+  return tree;
+}
+
+static void DoOpenTree(const Step &st) {
+  int64_t index = Num(st, 0, -1);
+  if (index < 0 || index > 4096) Fail("a malformed open-tree step", EINVAL);
+  if ((size_t)index >= g_trees.size()) g_trees.resize((size_t)index + 1, -1);
+  g_trees[(size_t)index] = CloneTree(Str(st, 0), (unsigned long)Num(st, 1), (unsigned)Num(st, 2), (unsigned)Num(st, 3));
+}
+
+// A copy of the tree under `src` (a directory of the rootfs) into `dst` (the new tmpfs over it),
+// as runc's tmpcopyup: directories, regular files, symlinks and device nodes with their modes
+// and owners. Nothing is followed: every entry is opened or created relative to its parent fd,
+// without following symlinks, so the image cannot lead the copy anywhere else.
+static void CopyTree(int src, int dst, int depth) {
+  if (depth > 128) Fail("tmpcopyup: the directory tree is deeper than 128 levels", ELOOP);
+  int listing = openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (listing < 0) Fail("tmpcopyup: opening a directory to copy", errno);
+  DIR *d = fdopendir(listing);
+  if (d == NULL) Fail("tmpcopyup: fdopendir", errno);
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    const char *name = e->d_name;
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
+    struct stat sb;
+    if (fstatat(src, name, &sb, AT_SYMLINK_NOFOLLOW) < 0) Fail("tmpcopyup: stat", errno);
+    mode_t perm = sb.st_mode & 07777;
+    if (S_ISDIR(sb.st_mode)) {
+      if (mkdirat(dst, name, 0700) < 0) Fail("tmpcopyup: mkdir", errno);
+      int from = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int to = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (from < 0 || to < 0) Fail("tmpcopyup: opening a directory", errno);
+      CopyTree(from, to, depth + 1);
+      if (fchown(to, sb.st_uid, sb.st_gid) < 0 || fchmod(to, perm) < 0) Fail("tmpcopyup: owner and mode of a directory", errno);
+      close(from);
+      close(to);
+    } else if (S_ISREG(sb.st_mode)) {
+      int from = openat(src, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+      if (from < 0) Fail("tmpcopyup: opening a file", errno);
+      int to = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (to < 0) Fail("tmpcopyup: creating a file", errno);
+      char buf[65536];
+      ssize_t n;
+      while ((n = read(from, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) Fail("tmpcopyup: reading a file", errno);
+        for (ssize_t done = 0; done < n;) {
+          ssize_t w = write(to, buf + done, (size_t)(n - done));
+          if (w < 0 && errno == EINTR) continue;
+          if (w <= 0) Fail("tmpcopyup: writing a file", errno);
+          done += w;
+        }
+      }
+      if (fchown(to, sb.st_uid, sb.st_gid) < 0 || fchmod(to, perm) < 0) Fail("tmpcopyup: owner and mode of a file", errno);
+      close(from);
+      close(to);
+    } else if (S_ISLNK(sb.st_mode)) {
+      char link[4096];
+      ssize_t n = readlinkat(src, name, link, sizeof link - 1);
+      if (n < 0) Fail("tmpcopyup: readlink", errno);
+      link[n] = '\0';
+      if (symlinkat(link, dst, name) < 0) Fail("tmpcopyup: symlink", errno);
+      if (fchownat(dst, name, sb.st_uid, sb.st_gid, AT_SYMLINK_NOFOLLOW) < 0) Fail("tmpcopyup: owner of a symlink", errno);
+    } else if (S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode) || S_ISFIFO(sb.st_mode)) {
+      if (mknodat(dst, name, (sb.st_mode & S_IFMT) | 0600, sb.st_rdev) < 0) Fail("tmpcopyup: mknod", errno);
+      int node = openat(dst, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+      if (node < 0 || fchownat(node, "", sb.st_uid, sb.st_gid, AT_EMPTY_PATH) < 0 || ChmodFd(node, perm) < 0) Fail("tmpcopyup: owner and mode of a device", errno);
+      close(node);
+    }
+    // (sockets are not copied)
+  }
+  closedir(d);
+}
+
 static void DoMount(const Step &st) {
   const char *source = Str(st, 0), *dest = Str(st, 1), *fstype = Str(st, 2), *data = Str(st, 3);
   unsigned long flags = (unsigned long)Num(st, 0);
@@ -60,6 +180,17 @@ static void DoMount(const Step &st) {
   unsigned attrSet = (unsigned)Num(st, 2), attrClear = (unsigned)Num(st, 3);
   int kind = (int)Num(st, 4);
   bool realDir = Num(st, 5) != 0;
+  bool copyUp = Num(st, 6) != 0, keepMode = Num(st, 7) != 0;
+  int64_t treeIndex = Num(st, 8, -1);
+  const size_t firstPropagation = 9;
+  // What the directory was before anything is mounted over it (a tmpfs keeps its mode, as runc).
+  struct stat before;
+  bool existed = false;
+  if (keepMode) {
+    int old = OpenInRoot(dest, kind, false, realDir);
+    existed = old >= 0 && fstat(old, &before) == 0 && S_ISDIR(before.st_mode);
+    if (old >= 0) close(old);
+  }
   int target = OpenInRoot(dest, kind, true, realDir);
   if (target < 0) Fail("resolving the destination", errno);
   if (realDir) {
@@ -68,38 +199,18 @@ static void DoMount(const Step &st) {
     if (!S_ISDIR(sb.st_mode)) Fail("the destination is not a directory", ENOTDIR);
   }
   if (bind) {
-    // Clone the source tree and attach it at the resolved target: no path is looked up
-    // again after the check.
-    unsigned otFlags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((flags & MS_REC) ? AT_RECURSIVE : 0);
-    int tree = open_tree(AT_FDCWD, source, otFlags);
-    if (tree < 0) Fail("open_tree of the source", errno);
-    struct mount_attr attr = {};
-    attr.attr_set = attrSet;
-    attr.attr_clr = attrClear;
-    // The plain flags (ro, nosuid, ...) apply to the top mount, as MS_REMOUNT|MS_BIND does.
-    unsigned top = 0;
-    if (flags & MS_RDONLY) top |= MOUNT_ATTR_RDONLY;
-    if (flags & MS_NOSUID) top |= MOUNT_ATTR_NOSUID;
-    if (flags & MS_NODEV) top |= MOUNT_ATTR_NODEV;
-    if (flags & MS_NOEXEC) top |= MOUNT_ATTR_NOEXEC;
-    if (flags & MS_NODIRATIME) top |= MOUNT_ATTR_NODIRATIME;
-    if (flags & MS_NOSYMFOLLOW) top |= MOUNT_ATTR_NOSYMFOLLOW;
-    if (flags & (MS_NOATIME | MS_STRICTATIME | MS_RELATIME)) {
-      struct mount_attr t = {};
-      t.attr_clr = MOUNT_ATTR__ATIME;
-      t.attr_set = (flags & MS_NOATIME) ? MOUNT_ATTR_NOATIME : (flags & MS_STRICTATIME) ? MOUNT_ATTR_STRICTATIME : MOUNT_ATTR_RELATIME;
-      if (mount_setattr(tree, "", AT_EMPTY_PATH, &t, sizeof t) < 0) Fail("setting atime on the bind mount", errno);
-    }
-    if (top) {
-      struct mount_attr t = {};
-      t.attr_set = top;
-      if (mount_setattr(tree, "", AT_EMPTY_PATH, &t, sizeof t) < 0) Fail("setting flags on the bind mount", errno);
-    }
-    if ((attrSet | attrClear) && mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
-      Fail("setting recursive attributes", errno);
+    // The source tree, cloned now or earlier (before a user namespace), is attached at the
+    // resolved target: no path is looked up again after the check.
+    int tree;
+    if (treeIndex >= 0) {
+      if ((size_t)treeIndex >= g_trees.size() || g_trees[(size_t)treeIndex] < 0) Fail("the bind source was not opened", EBADF);
+      tree = g_trees[(size_t)treeIndex];
+      g_trees[(size_t)treeIndex] = -1;
+    } else {
+      tree = CloneTree(source, flags, attrSet, attrClear);
     }
     if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) Fail("move_mount", errno);
-    for (size_t i = 6; i < st.n.size(); i++) {
+    for (size_t i = firstPropagation; i < st.n.size(); i++) {
       struct mount_attr p = {};
       p.propagation = (uint64_t)st.n[i] & ~(uint64_t)MS_REC;
       if (mount_setattr(tree, "", AT_EMPTY_PATH | (((uint64_t)st.n[i] & MS_REC) ? AT_RECURSIVE : 0), &p, sizeof p) < 0) {
@@ -108,14 +219,25 @@ static void DoMount(const Step &st) {
     }
     close(tree);
   } else {
+    // tmpcopyup: what the directory holds, kept open before the tmpfs covers it.
+    int below = copyUp ? openat(target, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (copyUp && below < 0) Fail("tmpcopyup: opening the directory", errno);
     char path[64];
     FdPath(path, sizeof path, target);
     if (mount(source, path, fstype, flags & ~(unsigned long)MS_REC, data[0] ? data : NULL) < 0) Fail("mount", errno);
-    if (st.n.size() > 6 || attrSet || attrClear) {
+    if (st.n.size() > firstPropagation || attrSet || attrClear || copyUp || existed) {
       int mnt = OpenInRoot(dest, kind, false, realDir);
       if (mnt < 0) Fail("reopening the new mount", errno);
+      if (copyUp) {
+        int root = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0) Fail("tmpcopyup: opening the new tmpfs", errno);
+        CopyTree(below, root, 0);
+        close(root);
+        close(below);
+      }
+      if (existed && ChmodFd(mnt, before.st_mode & 07777) < 0) Fail("giving the tmpfs the directory's mode", errno);
       FdPath(path, sizeof path, mnt);
-      for (size_t i = 6; i < st.n.size(); i++) {
+      for (size_t i = firstPropagation; i < st.n.size(); i++) {
         if (mount(NULL, path, NULL, (unsigned long)st.n[i], NULL) < 0) Fail("setting propagation", errno);
       }
       if (attrSet || attrClear) {
@@ -130,17 +252,18 @@ static void DoMount(const Step &st) {
   close(target);
 }
 
-// chmod of an O_PATH fd: fchmodat2(AT_EMPTY_PATH) from Linux 6.6, else through the fd's magic
-// link (the inode itself, whatever its name has become since).
-static int ChmodFd(int fd, mode_t mode) {
-#ifndef SYS_fchmodat2
-#define SYS_fchmodat2 452
-#endif
-  if (syscall(SYS_fchmodat2, fd, "", mode, AT_EMPTY_PATH) == 0) return 0;
-  if (errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP) return -1;
-  char path[64];
-  FdPath(path, sizeof path, fd);
-  return chmod(path, mode);
+// --no-pivot: a proc or sysfs mount of the host outside the rootfs, made a slave (so nothing
+// propagates back) and detached; where a user namespace may not unmount it (a locked mount), an
+// empty tmpfs covers it, as runc does. One already gone with its parent is left alone.
+static void DoDetachHostMount(const Step &st) {
+  const char *path = Str(st, 0);
+  if (mount(NULL, path, NULL, MS_SLAVE | MS_REC, NULL) < 0) {
+    if (errno == ENOENT || errno == EINVAL) return;  // not a mount point any more
+    Fail("making it a slave", errno);
+  }
+  if (umount2(path, MNT_DETACH) == 0) return;
+  if (errno != EINVAL && errno != EPERM) Fail("umount", errno);
+  if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "size=0") < 0) Fail("covering it with a tmpfs", errno);
 }
 
 // Another writer of the rootfs (a container sharing a volume) may swap the name for a symlink
@@ -188,9 +311,7 @@ static void DoMkdir(const Step &st) {
 static void DoPivotRoot() {
   int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   if (oldroot < 0) Fail("open /", errno);
-  char path[64];
-  FdPath(path, sizeof path, g_rootfd);
-  int newroot = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  int newroot = openat(g_rootfd, ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   if (newroot < 0) Fail("open the rootfs", errno);
   if (fchdir(newroot) < 0) Fail("chdir to the rootfs", errno);
   if (syscall(SYS_pivot_root, ".", ".") < 0) Fail("pivot_root", errno);
@@ -205,9 +326,8 @@ static void DoPivotRoot() {
 }
 
 static void DoMoveRoot() {
-  char path[64];
-  FdPath(path, sizeof path, g_rootfd);
-  if (chdir(path) < 0) Fail("chdir to the rootfs", errno);
+  // (through the fd: the host's /proc may be detached by now, see DoDetachHostMount)
+  if (fchdir(g_rootfd) < 0) Fail("chdir to the rootfs", errno);
   if (mount(".", "/", NULL, MS_MOVE, NULL) < 0) Fail("moving the rootfs to /", errno);
   if (chroot(".") < 0) Fail("chroot", errno);
   if (chdir("/") < 0) Fail("chdir /", errno);
@@ -448,6 +568,8 @@ static void DoHook(const Step &st) {
   pid_t pid = fork();
   if (pid < 0) Fail("fork", errno);
   if (pid == 0) {
+    // createContainer hooks run in the rootfs, as runc runs them ("touch ./x" lands there).
+    if (Num(st, 4) == 1 && g_rootfd >= 0 && fchdir(g_rootfd) < 0) _exit(127);
     // stdio only (runc's hooks get no more): not the caller's preserved fds either.
     dup2(in, 0);
     syscall(SYS_close_range, 3U, ~0U, 0);
@@ -717,6 +839,12 @@ void RunStep(const Step &st) {
     }
     case OP_MOUNT:
       DoMount(st);
+      break;
+    case OP_OPEN_TREE:
+      DoOpenTree(st);
+      break;
+    case OP_DETACH_HOST_MOUNT:
+      DoDetachHostMount(st);
       break;
     case OP_MKDIR:
       DoMkdir(st);

@@ -96,8 +96,14 @@ class Planner {
     }
     this.add({ op: 'sync', tag: 'hooks' });
     (this.spec.hooks?.createContainer ?? []).forEach((h, i) =>
-      this.add({ op: 'hook', hook: 'createContainer', index: i, path: h.path, args: h.args ?? [], env: h.env ?? [], timeout: h.timeout ?? 0, stateIndex: 0 }),
+      this.add({ op: 'hook', hook: 'createContainer', index: i, path: h.path, args: h.args ?? [], env: h.env ?? [], timeout: h.timeout ?? 0, stateIndex: 0, inRootfs: true }),
     );
+    if (hasMountNs && this.opts.noPivot) {
+      // As runc: with a chroot the host's own proc and sysfs mounts stay in the mount namespace,
+      // and the kernel lets a user namespace mount procfs or sysfs as long as a full one is
+      // there: they are detached (or covered) first.
+      for (const m of hostPseudoMounts(this.rootfs)) this.add({ op: 'detach-host-mount', path: m.path, fstype: m.fstype });
+    }
     if (hasMountNs) this.add(this.opts.noPivot ? { op: 'move-root' } : { op: 'pivot-root' });
     else this.add({ op: 'chroot', rootfs: this.rootfs });
     // As runc: a missing cwd is created in the container (before the root may turn read-only).
@@ -105,7 +111,23 @@ class Planner {
     this.finalizeRootfs();
     this.processAttributes();
     if (this.problems.length > 0) throw new ConfigError('config.json', this.problems);
+    if (this.newNs.has('user')) this.openTreesFirst();
     return { containerId: this.opts.id, rootfs: this.rootfs, preserveFds: this.opts.preserveFds, fds: this.fds, steps: this.steps };
+  }
+
+  /**
+   * With a new user namespace, bind sources are cloned before it is entered (runc opens them on
+   * the host side too): a source only the runtime's root can reach (a 0700 directory) still works.
+   */
+  private openTreesFirst(): void {
+    const trees: PlanStep[] = [];
+    for (const step of this.steps) {
+      if (step.op !== 'mount' || !step.bind) continue;
+      step.tree = trees.length;
+      trees.push({ op: 'open-tree', index: step.tree, source: step.source, flags: step.flags, attrSet: step.attrSet, attrClear: step.attrClear });
+    }
+    const at = this.steps.findIndex((s) => s.op === 'unshare' && s.namespaces.includes('user'));
+    this.steps.splice(at < 0 ? 0 : at, 0, ...trees);
   }
 
   private namespaces(): void {
@@ -183,6 +205,14 @@ class Planner {
       this.fail(`${at}/type`, 'is required for a mount that is not a bind mount');
       return;
     }
+    const tmpfs = !bindMount && fstype === 'tmpfs';
+    if (opts.tmpcopyup && !tmpfs) this.fail(`${at}/options`, 'tmpcopyup applies to tmpfs mounts only');
+    // As runc: a tmpfs (which may be copied into and chmod-ed) and /dev (which gets devices,
+    // devpts and the rest) are mounted writable and made read-only once the rootfs is final.
+    if ((flags & MS.RDONLY) !== 0 && !bindMount && (tmpfs || dest === '/dev')) {
+      flags &= ~MS.RDONLY;
+      this.afterPivot.push({ op: 'readonly-path', path: dest, inPlace: true });
+    }
     this.add({
       op: 'mount',
       source,
@@ -197,8 +227,8 @@ class Planner {
       destKind,
       realDir: fstype === 'proc' || fstype === 'sysfs' || dest === '/proc' || dest === '/sys',
       propagation: opts.propagation,
+      ...(tmpfs ? { keepMode: true, copyUp: opts.tmpcopyup } : {}),
     });
-    if (opts.tmpcopyup) this.fail(`${at}/options`, 'tmpcopyup is not supported by tsrunc yet');
   }
 
   /** A "cgroup" mount: the container's own cgroups, namespaced when it has a cgroup namespace. */
@@ -210,13 +240,16 @@ class Planner {
     const tmpfsFlags = mountFlags & ~MS.RDONLY;
     const namespaced = this.newNs.has('cgroup');
     const pureV2 = this.opts.hierarchies.length === 1 && this.opts.hierarchies[0]?.version === 2;
+    // A hybrid host's container sees only its v1 controllers, as runc shows them: workloads
+    // (systemd among them) pick v1 or v2 by what /sys/fs/cgroup holds.
+    const shown = this.opts.hierarchies.some((h) => h.version === 1) ? this.opts.hierarchies.filter((h) => h.version === 1) : this.opts.hierarchies;
     if (pureV2) {
       const h = this.opts.hierarchies[0] as CgroupHierarchy;
       if (namespaced) this.add({ op: 'mount', source: 'cgroup', destination: dest, fstype: 'cgroup2', flags: mountFlags, data: '', bind: false, ...common });
       else this.add({ op: 'mount', source: this.opts.cgroupPaths[h.key] ?? h.mountpoint, destination: dest, fstype: '', flags: mountFlags | MS.BIND, data: '', bind: true, ...common });
     } else {
       this.add({ op: 'mount', source: 'tmpfs', destination: dest, fstype: 'tmpfs', flags: tmpfsFlags, data: 'mode=755', bind: false, ...common });
-      for (const h of this.opts.hierarchies) {
+      for (const h of shown) {
         const sub = path.posix.join(dest, h.key);
         if (namespaced) {
           this.add({ op: 'mount', source: 'cgroup', destination: sub, fstype: h.version === 2 ? 'cgroup2' : 'cgroup', flags: mountFlags, data: h.version === 2 ? '' : h.controllers.join(','), bind: false, ...common });
@@ -298,12 +331,29 @@ class Planner {
     const env = proc.env ?? [];
     this.add({ op: 'ready' });
     this.add({ op: 'wait-start', fifoSlot: this.fds.indexOf('exec-fifo') });
+    // As runc: startContainer hooks run under the container's seccomp filter.
+    if (lateSeccomp !== undefined) this.add(lateSeccomp);
     (this.spec.hooks?.startContainer ?? []).forEach((h, i) =>
       this.add({ op: 'hook', hook: 'startContainer', index: i, path: h.path, args: h.args ?? [], env: h.env ?? [], timeout: h.timeout ?? 0, stateIndex: 1 }),
     );
-    if (lateSeccomp !== undefined) this.add(lateSeccomp);
     this.add({ op: 'exec', args, env });
   }
+}
+
+/** The host's proc and sysfs mounts outside `rootfs` (runc's msMoveRoot detaches them), deepest last. */
+function hostPseudoMounts(rootfs: string): { path: string; fstype: string }[] {
+  const out: { path: string; fstype: string }[] = [];
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const fields = line.split(' ');
+    const sep = fields.indexOf('-');
+    const mp = fields[4]?.replace(/\\040/g, ' ');
+    const fstype = sep > 0 ? fields[sep + 1] : undefined;
+    if (mp === undefined || (fstype !== 'proc' && fstype !== 'sysfs')) continue;
+    if (mp === rootfs || mp.startsWith(`${rootfs}/`)) continue;
+    out.push({ path: mp, fstype });
+  }
+  // Children first: a parent detached first would leave their paths pointing elsewhere.
+  return out.sort((a, b) => b.path.length - a.path.length);
 }
 
 /** The mount point (host view) that contains `dir`: the longest mount path that prefixes it. */

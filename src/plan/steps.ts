@@ -34,7 +34,21 @@ export type PlanStep =
       /** Refuse symlinks anywhere on the way (proc and sysfs go only onto real directories). */
       realDir: boolean;
       propagation: number[];
+      /** tmpfs: copy what the directory held into it (runc's tmpcopyup). */
+      copyUp?: boolean;
+      /** tmpfs over a directory that was there: its root gets that directory's mode, as runc gives it. */
+      keepMode?: boolean;
+      /** bind: the source tree was cloned by an 'open-tree' step (before the user namespace) at this index. */
+      tree?: number;
     }
+  /**
+   * A bind source cloned (open_tree) and given its attributes while this process is still the
+   * runtime's root, before a new user namespace could no longer reach it (runc opens sources on
+   * the host side too); the mount step attaches it.
+   */
+  | { op: 'open-tree'; index: number; source: string; flags: number; attrSet: number; attrClear: number }
+  /** --no-pivot: a proc or sysfs mount of the host, outside the rootfs, detached (or covered) before the chroot. */
+  | { op: 'detach-host-mount'; path: string; fstype: string }
   | { op: 'mkdir'; path: string; mode: number }
   | { op: 'mknod'; path: string; type: 'c' | 'b' | 'p'; mode: number; major: number; minor: number; uid: number; gid: number }
   | { op: 'bind-device'; path: string; hostPath: string }
@@ -73,7 +87,7 @@ export type PlanStep =
   | { op: 'user'; uid: number; gid: number; additionalGids: number[] }
   | { op: 'caps'; phase: 'bounding' | 'sets'; bounding: string[]; effective: string[]; permitted: string[]; inheritable: string[]; ambient: string[]; /** The host's cap_last_cap (hostCapLastCap): never read from the rootfs. */ lastCap: number }
   | { op: 'no-new-privs' }
-  | { op: 'hook'; hook: HookName; index: number; path: string; args: string[]; env: string[]; timeout: number; stateIndex: number }
+  | { op: 'hook'; hook: HookName; index: number; path: string; args: string[]; env: string[]; timeout: number; stateIndex: number; /** createContainer: run in the rootfs, as runc runs it. */ inRootfs?: boolean }
   | { op: 'find-exec'; name: string; searchPath: string }
   | { op: 'ready'; /** exec: the channel stays open until execve, which closes it (or fails and says why). */ untilExec?: boolean }
   | { op: 'wait-start'; fifoSlot: number }
@@ -122,6 +136,10 @@ export function describeStep(step: PlanStep): string {
       return `binding the rootfs ${step.rootfs} onto itself`;
     case 'mount':
       return `mounting ${step.source || step.fstype} on ${step.destination}${step.bind ? ' (bind)' : ` (${step.fstype})`}${step.options.length > 0 ? ` with ${step.options.join(',')}` : ''}`;
+    case 'open-tree':
+      return `opening the bind source ${step.source} (before the user namespace)`;
+    case 'detach-host-mount':
+      return `detaching the host's ${step.fstype} mount ${step.path} (--no-pivot)`;
     case 'mkdir':
       return `creating directory ${step.path}`;
     case 'mknod':

@@ -50,6 +50,8 @@ export const OPCODES: Record<StepOp, number> = {
   'open-proc': 42,
   'console-attach': 43,
   home: 44,
+  'open-tree': 45,
+  'detach-host-mount': 46,
 };
 
 /** A step as the addon reads it; null in `s` separates lists (argv from env). */
@@ -97,8 +99,12 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'mount':
       return w(
         [step.source, step.destination, step.fstype, step.data],
-        [step.flags, step.bind ? 1 : 0, step.attrSet, step.attrClear, step.destKind === 'file' ? 1 : 0, step.realDir ? 1 : 0, ...step.propagation],
+        [step.flags, step.bind ? 1 : 0, step.attrSet, step.attrClear, step.destKind === 'file' ? 1 : 0, step.realDir ? 1 : 0, step.copyUp === true ? 1 : 0, step.keepMode === true ? 1 : 0, step.tree ?? -1, ...step.propagation],
       );
+    case 'open-tree':
+      return w([step.source], [step.index, step.flags, step.attrSet, step.attrClear]);
+    case 'detach-host-mount':
+      return w([step.path], []);
     case 'mkdir':
       return w([step.path], [step.mode]);
     case 'mknod': {
@@ -132,7 +138,7 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'caps':
       return w([], [...capMask(step.bounding), ...capMask(step.effective), ...capMask(step.permitted), ...capMask(step.inheritable), ...capMask(step.ambient), step.phase === 'bounding' ? 1 : 2, step.lastCap]);
     case 'hook':
-      return w([step.hook, step.path, ...(step.args.length > 0 ? step.args : [step.path]), null, ...step.env], [step.args.length > 0 ? step.args.length : 1, step.env.length, step.timeout, step.stateIndex]);
+      return w([step.hook, step.path, ...(step.args.length > 0 ? step.args : [step.path]), null, ...step.env], [step.args.length > 0 ? step.args.length : 1, step.env.length, step.timeout, step.stateIndex, step.inRootfs === true ? 1 : 0]);
     case 'find-exec':
       return w([step.name, step.searchPath], []);
     case 'wait-start':

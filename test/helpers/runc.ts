@@ -9,8 +9,10 @@ export const RUNC = ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc'].
 
 /** Runs runc with `--root root`, stdio on files (a detached container may inherit them). */
 export function runc(root: string, args: string[], cwd: string): RunResult {
-  const out = path.join(root, '..', 'runc.out');
-  const err = path.join(root, '..', 'runc.err');
+  // Files of this call alone: a detached container keeps writing to the ones it inherited.
+  const io = fs.mkdtempSync(path.join(root, '..', 'runc-io-'));
+  const out = path.join(io, 'out');
+  const err = path.join(io, 'err');
   const o = fs.openSync(out, 'w');
   const e = fs.openSync(err, 'w');
   try {
@@ -19,6 +21,7 @@ export function runc(root: string, args: string[], cwd: string): RunResult {
   } finally {
     fs.closeSync(o);
     fs.closeSync(e);
+    fs.rmSync(io, { recursive: true, force: true });
   }
 }
 

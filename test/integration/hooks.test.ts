@@ -7,6 +7,7 @@ import t from 'tap';
 import type { Hook, HookName, Spec } from '../../src/spec/types';
 import { rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
 import { leftovers, processesMentioning, sharedDir, waitForStatus } from '../helpers/host';
+import { RUNC, runcTwin } from '../helpers/runc';
 import { tempDir, type Teardownable } from '../helpers/tsrunc';
 
 const skip = rootSkipReason();
@@ -228,4 +229,38 @@ t.test('a state larger than a pipe buffer: hooks that read it get it whole, hook
     t.equal(state.status, status, `${kind}: status`);
     t.equal(state.annotations?.['big']?.length, big.length, `${kind}: the annotations arrived whole`);
   }
+});
+
+const withRunc = skip || (RUNC === undefined ? 'runc is not installed' : false);
+
+t.test('createContainer hooks run with the rootfs as their working directory, as runc runs them', { skip: withRunc }, async (t) => {
+  const log = sharedDir(t, 'tsrunc-hookcwd');
+  const hookFile = path.join(log, 'cwd.sh');
+  fs.writeFileSync(hookFile, `#!/bin/sh\npwd >> ${log}/cwd\n`, { mode: 0o755 });
+  const c = testContainer(t, (s) => {
+    s.hooks = { createContainer: [{ path: hookFile, env: HOOK_ENV }] };
+    s.process!.args = ['true'];
+  });
+  t.equal(c.tsrunc(['run', c.id]).status, 0);
+  t.equal(runcTwin(t, c).run(['run', 'ID']).status, 0);
+  const lines = fs.readFileSync(path.join(log, 'cwd'), 'utf8').split('\n').filter(Boolean);
+  t.same(lines, [c.spec.root!.path, c.spec.root!.path], "tsrunc's hook and runc's ran in the rootfs");
+});
+
+t.test("startContainer hooks run under the container's seccomp filter, as runc runs them", { skip: withRunc }, async (t) => {
+  const log = sharedDir(t, 'tsrunc-hookseccomp');
+  const c = testContainer(t, (s, bundle) => {
+    fs.mkdirSync(path.join(bundle, 'rootfs/hooks'));
+    fs.writeFileSync(path.join(bundle, 'rootfs/hooks/start.sh'), '#!/bin/sh\nmkdir /log/dir-$$ 2>/dev/null && echo mkdir-ran >> /log/out || echo mkdir-refused >> /log/out\n', { mode: 0o755 });
+    s.mounts!.push({ destination: '/log', type: 'bind', source: log, options: ['bind', 'rw'] });
+    s.process!.noNewPrivileges = true;
+    s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] };
+    s.hooks = { startContainer: [{ path: '/hooks/start.sh', env: HOOK_ENV }] };
+    s.process!.args = ['true'];
+  }, { copyRootfs: true });
+  const ours = c.tsrunc(['run', c.id]);
+  t.equal(ours.status, 0, ours.stderr);
+  const theirs = runcTwin(t, c).run(['run', 'ID']);
+  t.equal(theirs.status, 0, theirs.stderr);
+  t.equal(fs.readFileSync(path.join(log, 'out'), 'utf8'), 'mkdir-refused\nmkdir-refused\n', 'both hooks met the filter');
 });

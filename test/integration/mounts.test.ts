@@ -7,8 +7,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
-import { CGROUP_PARENT, rootSkipReason, runContainer, testContainer } from '../helpers/container';
+import { CGROUP_PARENT, rootSkipReason, runContainer, testContainer, userNamespace } from '../helpers/container';
 import { hostMountsMentioning, mountinfoLine, parseMountinfoLine } from '../helpers/host';
+import { RUNC, runcTwin } from '../helpers/runc';
 import { tempDir, type Teardownable } from '../helpers/tsrunc';
 
 const skip = rootSkipReason();
@@ -200,8 +201,11 @@ function hostCgroupMounts(): { mountPoint: string; fstype: string }[] {
 }
 
 t.test('cgroup mounts: namespaced with a cgroup namespace, the container\'s own cgroup otherwise', { skip }, async (t) => {
-  const hierarchies = hostCgroupMounts();
-  t.ok(hierarchies.length > 0, 'the host has cgroups mounted');
+  const host = hostCgroupMounts();
+  t.ok(host.length > 0, 'the host has cgroups mounted');
+  // A hybrid host's container sees its v1 controllers only, as runc shows them.
+  const hybrid = host.some((h) => h.fstype === 'cgroup');
+  const hierarchies = hybrid ? host.filter((h) => h.fstype === 'cgroup') : host;
   for (const namespaced of [true, false]) {
     let id = '';
     const r = mountinfoAfter(
@@ -222,6 +226,7 @@ t.test('cgroup mounts: namespaced with a cgroup namespace, the container\'s own 
       // The mount's root: the cgroup namespace's root, or the container's cgroup from the host's.
       t.equal(m.root, namespaced ? '/' : `${CGROUP_PARENT}/${id}`, `${what}: ${h.mountPoint} shows the container's cgroup`);
     }
+    if (hybrid) t.notOk(r.mountinfo.split('\n').some((l) => l.includes(' /sys/fs/cgroup/unified ')), `${what}: no unified hierarchy on a hybrid host`);
     const memory = r.out.split('\n').find((l) => /^\d+:memory:/.test(l) || /^0::/.test(l));
     t.equal(memory?.split(':')[2], namespaced ? '/' : `${CGROUP_PARENT}/${id}`, `${what}: /proc/self/cgroup`);
   }
@@ -391,4 +396,75 @@ t.test('proc and sysfs go only onto real directories: a /proc symlink is refused
   t.same(fs.readdirSync(hostDir), [], 'nothing appeared in the link target');
   t.same(hostMountsMentioning(hostDir), []);
   t.equal(r.container.status(), 'missing');
+});
+
+t.test('/sys/fs/cgroup holds what runc puts there (on a hybrid host: the v1 controllers, no unified)', { skip: skip || (RUNC === undefined ? 'runc is not installed' : false) }, async (t) => {
+  const c = testContainer(t, (s) => (s.process!.args = ['ls', '/sys/fs/cgroup']));
+  const ours = c.tsrunc(['run', c.id]);
+  t.equal(ours.status, 0, ours.stderr);
+  t.equal(ours.stdout, runcTwin(t, c).run(['run', 'ID']).stdout, 'the same entries as with runc');
+});
+
+const withRunc = skip || (RUNC === undefined ? 'runc is not installed' : false);
+
+t.test('tmpcopyup (podman adds it to every tmpfs it makes): the directory\'s content, modes and owners are copied into the tmpfs, as runc', { skip: withRunc }, async (t) => {
+  const c = testContainer(t, (s, bundle) => {
+    const data = path.join(bundle, 'rootfs/data');
+    fs.mkdirSync(path.join(data, 'd'), { recursive: true });
+    fs.writeFileSync(path.join(data, 'a'), 'content of a\n', { mode: 0o604 });
+    fs.chownSync(path.join(data, 'a'), 1000, 1000);
+    fs.writeFileSync(path.join(data, 'd/b'), 'b\n');
+    fs.chmodSync(path.join(data, 'd'), 0o700);
+    fs.symlinkSync('a', path.join(data, 'l'));
+    fs.chmodSync(data, 0o711);
+    s.mounts!.push({ destination: '/data', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'nosuid', 'nodev', 'size=1m'] });
+    s.process!.args = ['sh', '-c', 'stat -c "%n %a %u %g %F" /data /data/a /data/d /data/d/b /data/l; cat /data/l; grep " /data " /proc/self/mountinfo | sed "s/.* - //" | cut -d" " -f1; touch /data/new && echo writable'];
+  }, { copyRootfs: true });
+  const ours = c.tsrunc(['run', c.id]);
+  t.equal(ours.status, 0, ours.stderr);
+  t.equal(ours.stdout, '/data 711 0 0 directory\n/data/a 604 1000 1000 regular file\n/data/d 700 0 0 directory\n/data/d/b 644 0 0 regular file\n/data/l 777 0 0 symbolic link\ncontent of a\ntmpfs\nwritable\n');
+  t.equal(runcTwin(t, c).run(['run', 'ID']).stdout, ours.stdout, 'as with runc');
+  t.notOk(fs.existsSync(path.join(c.bundle, 'rootfs/data/new')), 'the rootfs itself is untouched');
+});
+
+t.test('a read-only /dev tmpfs: devices, devpts and the rest are set up, then /dev turns read-only, as runc', { skip: withRunc }, async (t) => {
+  const c = testContainer(t, (s) => {
+    const dev = s.mounts!.find((m) => m.destination === '/dev');
+    dev!.options = [...(dev!.options ?? []), 'ro'];
+    s.process!.args = ['sh', '-c', 'echo x > /dev/null && echo null-ok; touch /dev/new 2>/dev/null || echo dev-ro; grep -c " /dev/pts " /proc/self/mountinfo'];
+  });
+  const ours = c.tsrunc(['run', c.id]);
+  t.equal(ours.status, 0, ours.stderr);
+  t.equal(ours.stdout, 'null-ok\ndev-ro\n1\n');
+  t.equal(runcTwin(t, c).run(['run', 'ID']).stdout, ours.stdout, 'as with runc');
+});
+
+t.test('bind sources the container\'s user namespace cannot reach (inside 0700 host directories) are opened before it, as runc; exec works too', { skip: withRunc }, async (t) => {
+  // Each source is readable, but inside a 0700 directory of the host's root: the container's
+  // root (host uid 100000) could not walk to it.
+  const hidden = [tempDir(t, 'tsrunc-hidden-a'), tempDir(t, 'tsrunc-hidden-b')].map((parent, i) => {
+    fs.chmodSync(parent, 0o700);
+    const vol = path.join(parent, 'vol');
+    fs.mkdirSync(vol, { mode: 0o755 });
+    fs.writeFileSync(path.join(vol, 'f'), `hidden ${i}\n`, { mode: 0o644 });
+    return vol;
+  });
+  const c = testContainer(t, (s, bundle) => {
+    userNamespace(s, { bundle });
+    hidden.forEach((dir, i) => {
+      fs.mkdirSync(path.join(bundle, `rootfs/h${i}`));
+      s.mounts!.push({ destination: `/h${i}`, type: 'bind', source: dir, options: ['rbind', 'ro'] });
+    });
+    s.process!.args = ['sh', '-c', 'cat /h0/f /h1/f; sleep 1000'];
+  }, { copyRootfs: true });
+  const ours = c.tsrunc(['run', '-d', c.id]);
+  t.equal(ours.status, 0, ours.stderr);
+  const e = c.tsrunc(['exec', c.id, 'cat', '/h1/f']);
+  t.equal(e.status, 0, e.stderr);
+  t.equal(e.stdout, 'hidden 1\n', 'exec reads the second source');
+  const twin = runcTwin(t, c);
+  const theirs = twin.run(['run', '-d', 'ID']);
+  t.equal(theirs.status, 0, `runc runs it too: ${theirs.stderr}`);
+  const theirExec = twin.run(['exec', 'ID', 'cat', '/h1/f']);
+  t.equal(theirExec.stdout, e.stdout, `as with runc: ${theirExec.stderr}`);
 });
