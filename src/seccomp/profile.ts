@@ -1,7 +1,7 @@
 // config.json's linux.seccomp turned into what libseccomp compiles (native/seccomp.cc):
 // numeric actions, architecture names, one rule per syscall (and per argument where runc
 // splits them), whether runc's -ENOSYS stub goes before the filter and the names it counts
-// as known. Also what `features` reports.
+// as known; runc's refusals of SCMP_ACT_NOTIFY. Also what `features` reports.
 import { ConfigError, type Problem } from '../errors';
 import type { Seccomp } from '../spec/types';
 
@@ -95,6 +95,11 @@ export function seccompInput(seccomp: Seccomp): SeccompProgramInput {
   const problems: Problem[] = [];
   const base = '/linux/seccomp';
   const defaultAction = action(seccomp.defaultAction, seccomp.defaultErrnoRet, `${base}/defaultAction`, problems);
+  // runc refuses these two, with these words (its init writes the listener's number to its
+  // parent after loading the filter: a notified write would hang it, and a notified default
+  // action may mean a notified write). tsrunc refuses the same, so that a profile is accepted
+  // or refused alike by both: runc's list has no other syscall.
+  if (defaultAction === SCMP_ACT_NOTIFY) problems.push({ pointer: `${base}/defaultAction`, message: 'SCMP_ACT_NOTIFY cannot be used as default action' });
   const archs = (seccomp.architectures ?? []).map((a) => a.replace(/^SCMP_ARCH_/, '').toLowerCase());
   let loadFlags = 0;
   (seccomp.flags ?? []).forEach((f, i) => {
@@ -108,6 +113,11 @@ export function seccompInput(seccomp: Seccomp): SeccompProgramInput {
     const at = `${base}/syscalls/${i}`;
     const act = action(sc.action, sc.errnoRet, `${at}/action`, problems);
     names.push(...sc.names);
+    if (act === SCMP_ACT_NOTIFY) {
+      sc.names.forEach((name, j) => {
+        if (name === 'write') problems.push({ pointer: `${at}/names/${j}`, message: 'SCMP_ACT_NOTIFY cannot be used for the write syscall' });
+      });
+    }
     // libseccomp refuses a rule whose action is the default one; runc skips them too.
     if (act === defaultAction) return;
     const args = (sc.args ?? []).map((a, j): [number, number, bigint, bigint] => {

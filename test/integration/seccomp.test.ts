@@ -1,6 +1,6 @@
 // seccomp with libseccomp: a profile that returns EPERM for mkdir, docker's and podman's default
 // profiles, a KILL action, exec under the container's filter, refusals with pointers, runc's
-// -ENOSYS stub for syscalls newer than the profile.
+// -ENOSYS stub for syscalls newer than the profile, and runc's SCMP_ACT_NOTIFY refusals.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -282,5 +282,24 @@ t.test("docker's and podman's recorded default profiles: busybox sh runs, and ne
     t.equal(r.status, 0, `${client}: ${r.stderr}`);
     t.match(r.stdout, /^ok\n\d+\nSeccomp:\t2\n\/proc\/self\/fd\/0\nlisted\n$/, `${client}: busybox sh runs`);
     t.equal(probeBesideRunc(t, dir, profile, ['1000', '435', 'thread'], client), `1000 -1 ENOSYS\n435 -1 ${clone3}\nthread ok\n`, `${client}: 1000 answers ENOSYS; threads start`);
+  }
+});
+
+t.test("SCMP_ACT_NOTIFY on write, or as the default action, is refused at create with the pointer and runc's reason", { skip }, async (t) => {
+  const cases: [Seccomp, RegExp, string][] = [
+    [{ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/nonexistent.sock', syscalls: [{ names: ['mkdir', 'write'], action: 'SCMP_ACT_NOTIFY' }] }, /\/linux\/seccomp\/syscalls\/0\/names\/1: SCMP_ACT_NOTIFY cannot be used for the write syscall/, 'SCMP_ACT_NOTIFY cannot be used for the write syscall'],
+    [{ defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/nonexistent.sock', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ALLOW' }] }, /\/linux\/seccomp\/defaultAction: SCMP_ACT_NOTIFY cannot be used as default action/, 'SCMP_ACT_NOTIFY cannot be used as default action'],
+  ];
+  for (const [profile, ours, reason] of cases) {
+    const c = testContainer(t, (s) => (s.linux!.seccomp = profile));
+    const r = c.tsrunc(['create', c.id]);
+    t.equal(r.status, 1);
+    t.match(r.stderr, ours);
+    t.equal(c.status(), 'missing', 'nothing was created');
+    if (RUNC !== undefined) {
+      const theirs = runcTwin(t, c).run(['create', 'ID']);
+      t.equal(theirs.status, 1, `runc refuses it too: ${theirs.stderr.trim()}`);
+      t.ok(theirs.stderr.includes(reason), "runc's reason is the same text");
+    }
   }
 });

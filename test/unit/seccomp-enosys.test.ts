@@ -1,10 +1,11 @@
-// The -ENOSYS stub (issue 13, item 19), without root: profiles compiled by the addon as create
-// compiles them, and the whole program (stub and libseccomp's filter) run by a small
-// classic-BPF interpreter over seccomp_data, so each case says what a syscall would get from
-// the kernel.
+// The -ENOSYS stub (issue 13, item 19) and runc's SCMP_ACT_NOTIFY refusals (item 21), without
+// root: profiles compiled by the addon as create compiles them, and the whole program (stub and
+// libseccomp's filter) run by a small classic-BPF interpreter over seccomp_data, so each case
+// says what a syscall would get from the kernel.
 // Not covered: s390/s390x's extra check of number 0 (libseccomp will not put a big-endian
 // architecture beside this host's own in one filter).
 import t from 'tap';
+import { ConfigError } from '../../src/errors';
 import { native } from '../../src/native/addon';
 import { processSteps } from '../../src/plan/process-steps';
 import { enosysStubWanted, seccompInput } from '../../src/seccomp/profile';
@@ -209,4 +210,22 @@ t.test('the 4096-instruction limit counts the stub', async (t) => {
   t.same(planned.problems, [], `${within} instructions are loaded`);
   const refused = processSteps(spec(hi).process as Process, spec(hi), { pointer: '/process', preserveFds: 0 });
   t.match(refused.problems, [{ pointer: '/linux/seccomp', message: `compiles to ${over} BPF instructions, more than the kernel loads (4096)` }], 'libseccomp\'s program alone would fit; with the stub it does not, and is refused');
+});
+
+t.test("SCMP_ACT_NOTIFY on write, or as the default action, is refused with runc's reasons", async (t) => {
+  const refused = (profile: Seccomp): [string, string][] => {
+    try {
+      seccompInput(profile);
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems.map((p) => [p.pointer, p.message]);
+      throw err;
+    }
+    return [];
+  };
+  t.same(refused({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/x', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ALLOW' }, { names: ['read', 'write'], action: 'SCMP_ACT_NOTIFY' }] }), [
+    ['/linux/seccomp/syscalls/1/names/1', 'SCMP_ACT_NOTIFY cannot be used for the write syscall'],
+  ]);
+  t.same(refused({ defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/x' }), [['/linux/seccomp/defaultAction', 'SCMP_ACT_NOTIFY cannot be used as default action']]);
+  t.same(refused({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/x', syscalls: [{ names: ['read', 'close', 'writev', 'sendmsg'], action: 'SCMP_ACT_NOTIFY' }] }), [], 'runc refuses write alone; read, close and the rest may be notified');
+  t.same(refused({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['write'], action: 'SCMP_ACT_ERRNO' }] }), [], 'write with another action is fine');
 });
