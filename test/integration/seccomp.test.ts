@@ -303,3 +303,50 @@ t.test("SCMP_ACT_NOTIFY on write, or as the default action, is refused at create
     }
   }
 });
+
+// runc's words for an agent socket it cannot connect to; tsrunc's message is made in
+// src/lifecycle/ (session.ts for create, exec.ts for exec), outside this change: see the todo.
+const AGENT_PHRASE = 'failed to connect with seccomp agent';
+const AGENT_TODO = "tsrunc's message is written in src/lifecycle/session.ts and exec.ts (connectSocket's 'connecting to the seccomp listener/agent'), which this change may not edit";
+
+t.test(`a missing seccomp agent socket fails create and exec with "${AGENT_PHRASE}" (beside runc)`, { skip }, async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { waitFor } = await import('../helpers/tsrunc');
+  const dir = tempDir(t, 'tsrunc-agent');
+  const missing = path.join(dir, 'missing.sock');
+  const notifyMkdir = (listenerPath: string): Seccomp => ({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath, syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }] });
+  const c = testContainer(t, (s) => (s.linux!.seccomp = notifyMkdir(missing)));
+  const r = c.tsrunc(['create', c.id]);
+  t.equal(r.status, 1);
+  t.ok(r.stderr.includes(missing), 'create: the message names the socket');
+  t.match(r.stderr, AGENT_PHRASE, "create: runc's words", { todo: AGENT_TODO });
+  t.equal(c.status(), 'missing', 'nothing is left');
+  if (RUNC !== undefined) {
+    const theirs = runcTwin(t, c).run(['create', 'ID']);
+    t.equal(theirs.status, 1, 'runc: create fails too');
+    t.match(theirs.stderr, `${AGENT_PHRASE} specified in the seccomp profile: dial unix ${missing}: connect: no such file or directory`, "runc's message");
+  }
+
+  // exec: the agent answered the container's init, then went away.
+  const sock = path.join(dir, 'agent.sock');
+  const out = path.join(dir, 'got.json');
+  const py = spawn('python3', ['-c', LISTENER, sock, out], { stdio: 'ignore' });
+  t.teardown(() => void py.kill('SIGKILL'));
+  await waitFor(() => fs.existsSync(`${out}.ready`), 'the python listener to listen');
+  const d = testContainer(t, (s) => (s.linux!.seccomp = notifyMkdir(sock)));
+  const twin = RUNC === undefined ? undefined : runcTwin(t, d);
+  t.equal(d.tsrunc(['run', '-d', d.id]).status, 0);
+  if (twin !== undefined) t.equal(twin.run(['run', '-d', 'ID']).status, 0, 'runc: run -d with the agent');
+  py.kill('SIGKILL');
+  fs.rmSync(sock, { force: true });
+  const e = d.tsrunc(['exec', d.id, 'true']);
+  t.equal(e.status, 255);
+  t.match(e.stderr, /exec failed: /);
+  t.ok(e.stderr.includes(sock), 'exec: the message names the socket');
+  t.match(e.stderr, AGENT_PHRASE, "exec: runc's words", { todo: AGENT_TODO });
+  if (twin !== undefined) {
+    const theirs = twin.run(['exec', 'ID', 'true']);
+    t.not(theirs.status, 0, `runc: exec fails too (${theirs.status})`);
+    t.match(theirs.stderr, `${AGENT_PHRASE} specified in the seccomp profile: dial unix ${sock}: connect: no such file or directory`, "runc's message");
+  }
+});
