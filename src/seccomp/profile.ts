@@ -1,10 +1,16 @@
 // config.json's linux.seccomp turned into what libseccomp compiles (native/seccomp.cc):
 // numeric actions, architecture names, one rule per syscall (and per argument where runc
-// splits them). Also what `features` reports.
+// splits them), whether runc's -ENOSYS stub goes before the filter and the names it counts
+// as known; runc's refusals of SCMP_ACT_NOTIFY. Also what `features` reports.
 import { ConfigError, type Problem } from '../errors';
 import type { Seccomp } from '../spec/types';
 
 const EPERM = 1;
+const ENOSYS = 38;
+const SCMP_ACT_ERRNO = 0x00050000;
+const SCMP_ACT_TRACE = 0x7ff00000;
+const SCMP_ACT_LOG = 0x7ffc0000;
+const SCMP_ACT_ALLOW = 0x7fff0000;
 const SCMP_ACT_NOTIFY = 0x7fc00000;
 /** seccomp(2): return a notification listener fd. */
 export const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
@@ -37,6 +43,24 @@ export interface SeccompProgramInput {
   loadFlags: number;
   /** Some action is SCMP_ACT_NOTIFY: the listener fd goes to listenerPath. */
   notify: boolean;
+  /** Prefix libseccomp's program with the -ENOSYS stub (see enosysStubWanted). */
+  enosysStub: boolean;
+  /** Every syscall name the profile lists, whatever its action: the stub's "known" syscalls. */
+  names: string[];
+}
+
+/**
+ * Whether the program gets runc's -ENOSYS stub: syscall numbers above the highest the profile
+ * names (per architecture) answer ENOSYS instead of the default action, so that programs newer
+ * than the profile fall back (glibc from clone3 to clone, for one) instead of failing on EPERM.
+ * As runc, not when the default action lets the call through (ALLOW, LOG, and TRACE: a tracer
+ * is expected to handle new syscalls); and not when the default action already answers ENOSYS,
+ * where the stub would change nothing.
+ */
+export function enosysStubWanted(defaultAction: number): boolean {
+  const kind = (defaultAction & 0xffff0000) >>> 0;
+  if (kind === SCMP_ACT_ALLOW || kind === SCMP_ACT_LOG || kind === SCMP_ACT_TRACE) return false;
+  return defaultAction !== (SCMP_ACT_ERRNO | ENOSYS);
 }
 
 function action(name: string, errnoRet: number | undefined, at: string, problems: Problem[]): number {
@@ -71,6 +95,11 @@ export function seccompInput(seccomp: Seccomp): SeccompProgramInput {
   const problems: Problem[] = [];
   const base = '/linux/seccomp';
   const defaultAction = action(seccomp.defaultAction, seccomp.defaultErrnoRet, `${base}/defaultAction`, problems);
+  // runc refuses these two, with these words (its init writes the listener's number to its
+  // parent after loading the filter: a notified write would hang it, and a notified default
+  // action may mean a notified write). tsrunc refuses the same, so that a profile is accepted
+  // or refused alike by both: runc's list has no other syscall.
+  if (defaultAction === SCMP_ACT_NOTIFY) problems.push({ pointer: `${base}/defaultAction`, message: 'SCMP_ACT_NOTIFY cannot be used as default action' });
   const archs = (seccomp.architectures ?? []).map((a) => a.replace(/^SCMP_ARCH_/, '').toLowerCase());
   let loadFlags = 0;
   (seccomp.flags ?? []).forEach((f, i) => {
@@ -79,9 +108,16 @@ export function seccompInput(seccomp: Seccomp): SeccompProgramInput {
     else loadFlags |= bit;
   });
   const rules: SeccompRule[] = [];
+  const names: string[] = [];
   (seccomp.syscalls ?? []).forEach((sc, i) => {
     const at = `${base}/syscalls/${i}`;
     const act = action(sc.action, sc.errnoRet, `${at}/action`, problems);
+    names.push(...sc.names);
+    if (act === SCMP_ACT_NOTIFY) {
+      sc.names.forEach((name, j) => {
+        if (name === 'write') problems.push({ pointer: `${at}/names/${j}`, message: 'SCMP_ACT_NOTIFY cannot be used for the write syscall' });
+      });
+    }
     // libseccomp refuses a rule whose action is the default one; runc skips them too.
     if (act === defaultAction) return;
     const args = (sc.args ?? []).map((a, j): [number, number, bigint, bigint] => {
@@ -103,5 +139,5 @@ export function seccompInput(seccomp: Seccomp): SeccompProgramInput {
     if (!seccomp.listenerPath) problems.push({ pointer: `${base}/listenerPath`, message: 'is required when an action is SCMP_ACT_NOTIFY' });
   }
   if (problems.length > 0) throw new ConfigError('config.json', problems);
-  return { defaultAction, archs, rules, loadFlags, notify };
+  return { defaultAction, archs, rules, loadFlags, notify, enosysStub: enosysStubWanted(defaultAction), names: [...new Set(names)] };
 }
