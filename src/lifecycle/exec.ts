@@ -19,7 +19,7 @@ import { writePidFile } from './create';
 import { ConsoleRelay, SignalForwarder, exitCodeOf, waitForInit } from './run';
 import { faultPoint } from './faults';
 import { isSameProcessAlive } from '../state/proc';
-import { ChildSession, KEEP_FD, connectSocket, sendSeccompListener } from './session';
+import { ChildSession, KEEP_FD, connectSeccompAgent, connectSocket, sendSeccompListener } from './session';
 
 export interface ExecOptions {
   process: Process;
@@ -186,7 +186,7 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
         plan = execPlan(record, opts, consoleFds['console-socket'] !== undefined);
         // A notify filter's agent is reached before anything runs (a missing one fails the exec
         // cleanly); the listener goes to it once the process's pid is known.
-        if (plan.steps.some((s) => s.op === 'seccomp' && s.notify)) agent = connectSocket(seccomp?.listenerPath ?? '', 'the seccomp agent', id);
+        if (plan.steps.some((s) => s.op === 'seccomp' && s.notify)) agent = connectSeccompAgent(seccomp?.listenerPath ?? '', id);
         // The namespaces, opened now and only then checked to be the init's: its pid cannot have
         // been reused in between (tsrunc-init joins them through these fds).
         for (const role of plan.fds) {

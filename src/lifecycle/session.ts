@@ -248,8 +248,17 @@ export function connectSocket(socketPath: string, what: string, containerId: str
  * SCMP_ACT_NOTIFY: the listener fd goes to the container's listenerPath with the OCI
  * "container process state" (runtime-spec, seccomp notify), as runc sends it.
  */
+/** The seccomp agent's socket; a failure says so in runc's words ("failed to connect with seccomp agent ..."). */
+export function connectSeccompAgent(listenerPath: string, containerId: string): number {
+  try {
+    return native().connectUnix(listenerPath);
+  } catch (err) {
+    throw systemError(`failed to connect with seccomp agent specified in the seccomp profile: connecting to ${listenerPath}`, err, containerId);
+  }
+}
+
 export function forwardSeccompListener(listenerPath: string, listener: number, state: State, metadata: string | undefined): void {
-  const sock = connectSocket(listenerPath, 'the seccomp listener', state.id);
+  const sock = connectSeccompAgent(listenerPath, state.id);
   try {
     sendSeccompListener(sock, listener, state, state.pid ?? 0, metadata);
   } finally {
