@@ -64,10 +64,10 @@ function joinStdinValues(argv: string[]): string[] {
   return out;
 }
 
-/** exec's flags that take a value, as written (from the one table of exec's flags). */
-function execValueFlags(): Set<string> {
+/** A command's flags that take a value, as written (from the fast path's table of its flags). */
+function valueFlagsOf(command: string): Set<string> {
   const out = new Set<string>();
-  for (const [name, spec] of Object.entries(FAST_COMMANDS['exec']!.flags)) {
+  for (const [name, spec] of Object.entries(FAST_COMMANDS[command]?.flags ?? {})) {
     if (spec.kind === 'boolean') continue;
     out.add(`--${name}`);
     if (spec.alias !== undefined) out.add(`-${spec.alias}`);
@@ -76,15 +76,23 @@ function execValueFlags(): Set<string> {
 }
 
 /**
- * `exec ID CMD ARGS...`: like runc, flags end at the container id, so the command's own
- * flags (`ls -la`) are not read as ours. A "--" after the id tells yargs the same.
+ * Commands whose arguments after the container id are not tsrunc's: exec's command
+ * (`exec ID ls -la`) and ps's arguments for ps(1) (`ps ID -e -x`). As in runc, flags end at
+ * the id; a "--" put behind the id tells yargs the same. For ps everything after the id goes
+ * to ps(1) as written, a "--" too, and a "--" before the id ends the flags (runc's parser,
+ * Go's flag package, reads both so). exec keeps its own reading: a "--" anywhere is left to yargs.
  */
-function separateExecCommand(argv: string[]): string[] {
-  const at = argv.indexOf('exec');
-  if (at < 0 || argv.includes('--')) return argv;
-  const valueFlags = execValueFlags();
+function separateTrailingArgs(argv: string[], at: number): string[] {
+  const command = argv[at] as string;
+  if (command !== 'exec' && command !== 'ps') return argv;
+  if (command === 'exec' && argv.includes('--')) return argv;
+  const valueFlags = valueFlagsOf(command);
   for (let i = at + 1; i < argv.length; i++) {
     const a = argv[i] as string;
+    if (a === '--' && command === 'ps') {
+      if (i + 1 >= argv.length) return argv;
+      return [...argv.slice(0, i), argv[i + 1] as string, '--', ...argv.slice(i + 2)];
+    }
     if (a.startsWith('-')) {
       if (valueFlags.has(a)) i++;
       continue;
@@ -95,13 +103,14 @@ function separateExecCommand(argv: string[]): string[] {
 }
 
 export function preScan(argv: string[]): PreScan {
-  const result: PreScan = { format: 'text', debug: false, argv: separateExecCommand(joinStdinValues(argv)) };
+  const result: PreScan = { format: 'text', debug: false, argv: joinStdinValues(argv) };
   argv = result.argv;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
     if (!a.startsWith('-')) {
       result.command = a; // global flags end at the command
+      result.argv = separateTrailingArgs(argv, i);
       break;
     }
     if (flag === '--rootless') {

@@ -1,0 +1,87 @@
+// Commands as runc 1.1.5 runs them, each case run with tsrunc and with runc (where installed)
+// on twin containers and compared: ps's arguments after the id, kill --all on a stopped
+// container.
+import t from 'tap';
+import { rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
+import { waitForStatus } from '../helpers/host';
+import { RUNC, runcTwin } from '../helpers/runc';
+import { pollUntil, type RunResult, type Teardownable } from '../helpers/tsrunc';
+
+const skip = rootSkipReason();
+const noRunc = RUNC === undefined ? 'runc is not installed' : false;
+
+interface Twins {
+  ours: TestContainer;
+  /** Runs runc on the twin; `ID` stands for its id. */
+  runc(args: string[]): RunResult;
+  runcId: string;
+  runcPid(): number;
+}
+
+/** A test container and, with runc installed, its runc twin: both created and, with `start`, started. */
+function twins(t: Teardownable, edit: Parameters<typeof testContainer>[1], start: boolean): Twins {
+  const ours = testContainer(t, edit);
+  const created = ours.tsrunc(['create', ours.id]);
+  if (created.status !== 0) throw new Error(`tsrunc create: ${created.stderr}`);
+  if (start && ours.tsrunc(['start', ours.id]).status !== 0) throw new Error('tsrunc start failed');
+  if (RUNC === undefined) return { ours, runc: () => ({ status: null, signal: null, stdout: '', stderr: 'runc is not installed' }), runcId: '', runcPid: () => 0 };
+  const twin = runcTwin(t, ours);
+  const r = twin.run(['create', 'ID']);
+  if (r.status !== 0) throw new Error(`runc create: ${r.stderr}`);
+  if (start && twin.run(['start', 'ID']).status !== 0) throw new Error('runc start failed');
+  return { ours, runc: twin.run, runcId: twin.id, runcPid: () => (JSON.parse(twin.run(['state', 'ID']).stdout) as { pid: number }).pid };
+}
+
+/** ps output with the container's pid as "PID" and runs of spaces as one (column widths follow the pids). */
+function normalPs(text: string, pid: number): string {
+  return text
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).join(' ').replace(new RegExp(`\\b${pid}\\b`, 'g'), 'PID'))
+    .join('\n');
+}
+
+t.test('ps: every argument after the id is an argument of ps(1), as runc', { skip }, async (t) => {
+  const c = twins(t, () => {}, true);
+  const pid = c.ours.pid();
+  const cases: { args: string[]; status: number; out?: RegExp; err?: RegExp; why: string }[] = [
+    { args: ['ps', 'ID', '-e', '-x'], status: 0, out: /^PID TTY STAT TIME COMMAND\nPID \? S\w* [\d:]+ sleep 1000 PATH=\S+ TERM=xterm HOME=\/root\n$/, why: 'ps ID -e -x' },
+    { args: ['ps', 'ID', '-o', 'pid,comm'], status: 0, out: /^PID COMMAND\nPID sleep\n$/, why: 'ps ID -o pid,comm' },
+    { args: ['ps', 'ID', 'aux'], status: 0, out: /^USER PID .*COMMAND\nroot PID .* sleep 1000\n$/, why: 'BSD-style ps arguments' },
+    { args: ['ps', 'ID'], status: 0, out: /^UID PID PPID C STIME TTY TIME CMD\nroot PID \d+ .* sleep 1000\n$/, why: 'no arguments: ps -ef' },
+    { args: ['ps', '--', 'ID', '-o', 'pid,comm'], status: 0, out: /^PID COMMAND\nPID sleep\n$/, why: 'a "--" before the id ends the flags' },
+    { args: ['ps', '--format', 'json', 'ID', '-e'], status: 0, out: /^\[PID\]\n$/, why: '--format json before the id (ps arguments then unused)' },
+    { args: ['ps', '-f', 'json', 'ID'], status: 0, out: /^\[PID\]\n$/, why: '-f json before the id' },
+    { args: ['ps', 'ID', '-f', 'json'], status: 1, err: /exit status 1: error: unknown user-defined format specifier/, why: '-f json after the id goes to ps' },
+    { args: ['ps', 'ID', '--', '-e'], status: 1, err: /exit status 1: error: garbage option/, why: 'a "--" after the id goes to ps' },
+    { args: ['ps', 'ID', '--bogus'], status: 1, err: /exit status 1: error: unknown gnu long option/, why: 'an unknown flag after the id goes to ps' },
+    { args: ['ps', 'ID', '-o', 'comm'], status: 1, err: /couldn't find PID field in ps output/, why: 'ps output without a PID column' },
+    { args: ['ps', '--bogus', 'ID'], status: 1, err: /flag provided but not defined: --?bogus/, why: 'an unknown flag before the id is ours' },
+    { args: ['ps', 'nosuch', '-e'], status: 1, err: /container does not exist/, why: 'a missing container with ps arguments' },
+  ];
+  for (const k of cases) {
+    const ours = c.ours.tsrunc(k.args.map((a) => (a === 'ID' ? c.ours.id : a)));
+    t.equal(ours.status, k.status, `tsrunc ${k.why}: exit ${k.status}`, { stderr: ours.stderr });
+    if (k.out !== undefined) t.match(normalPs(ours.stdout, pid), k.out, `tsrunc ${k.why}: output`);
+    if (k.err !== undefined) t.match(ours.stderr, k.err, `tsrunc ${k.why}: message`);
+    if (noRunc !== false) continue;
+    const theirs = c.runc(k.args);
+    t.equal(theirs.status, k.status, `runc ${k.why}: exit ${k.status}`, { stderr: theirs.stderr });
+    if (k.out !== undefined) t.match(normalPs(theirs.stdout, c.runcPid()), k.out, `runc ${k.why}: output`);
+    if (k.err !== undefined) t.match(theirs.stderr, k.err, `runc ${k.why}: message`);
+  }
+});
+
+t.test('ps of a stopped container: a header, and null as json, as runc', { skip }, async (t) => {
+  const c = twins(t, (s) => (s.process!.args = ['true']), true);
+  t.ok(await waitForStatus(c.ours, 'stopped'), 'tsrunc\'s container stopped');
+  const ours = [c.ours.tsrunc(['ps', '--format', 'json', c.ours.id]), c.ours.tsrunc(['ps', c.ours.id])];
+  t.same(ours.map((r) => r.status), [0, 0]);
+  t.equal(ours[0]?.stdout, 'null\n', 'json: null');
+  t.match(ours[1]?.stdout, /^UID +PID +PPID +C +STIME +TTY +TIME +CMD\n$/, 'table: the header alone');
+  if (noRunc !== false) return;
+  t.ok(await pollUntil(() => (JSON.parse(c.runc(['state', 'ID']).stdout) as { status: string }).status === 'stopped'), 'runc\'s container stopped');
+  const theirs = [c.runc(['ps', '--format', 'json', 'ID']), c.runc(['ps', 'ID'])];
+  t.same(theirs.map((r) => r.status), [0, 0]);
+  t.equal(theirs[0]?.stdout, ours[0]?.stdout, 'runc: the same json');
+  t.equal(theirs[1]?.stdout, ours[1]?.stdout, 'runc: the same table');
+});
