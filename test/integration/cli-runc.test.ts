@@ -85,3 +85,44 @@ t.test('ps of a stopped container: a header, and null as json, as runc', { skip 
   t.equal(theirs[0]?.stdout, ours[0]?.stdout, 'runc: the same json');
   t.equal(theirs[1]?.stdout, ours[1]?.stdout, 'runc: the same table');
 });
+
+t.test('kill --all of a stopped container whose cgroup is empty succeeds, as runc (containerd\'s shim runs it after every pid=POD container)', { skip }, async (t) => {
+  const c = twins(t, (s) => (s.process!.args = ['true']), true);
+  t.ok(await waitForStatus(c.ours, 'stopped'), 'tsrunc\'s container stopped');
+  if (noRunc === false) t.ok(await pollUntil(() => (JSON.parse(c.runc(['state', 'ID']).stdout) as { status: string }).status === 'stopped'), 'runc\'s container stopped');
+  const cases: { args: string[]; status: number; err: RegExp }[] = [
+    { args: ['kill', '--all', 'ID', 'KILL'], status: 0, err: /^$/ },
+    { args: ['kill', '--all', 'ID', '0'], status: 0, err: /^$/ },
+    { args: ['kill', '-a', 'ID'], status: 0, err: /^$/ },
+    { args: ['kill', 'ID', '0'], status: 1, err: /container not running/ },
+    { args: ['kill', 'ID', 'KILL'], status: 1, err: /container not running/ },
+  ];
+  for (const k of cases) {
+    const ours = c.ours.tsrunc(k.args.map((a) => (a === 'ID' ? c.ours.id : a)));
+    t.equal(ours.status, k.status, `tsrunc ${k.args.join(' ')}: exit ${k.status}`);
+    t.match(ours.stderr, k.err, `tsrunc ${k.args.join(' ')}: stderr`);
+    if (noRunc !== false) continue;
+    const theirs = c.runc(k.args);
+    t.equal(theirs.status, k.status, `runc ${k.args.join(' ')}: exit ${k.status}`);
+    t.match(theirs.stderr, k.err, `runc ${k.args.join(' ')}: stderr`);
+  }
+  t.equal(c.ours.tsrunc(['delete', c.ours.id]).status, 0, 'and it deletes');
+});
+
+t.test('kill --all of a stopped container reaches what is left in its cgroup (no pid namespace), as runc', { skip }, async (t) => {
+  const c = twins(t, (s) => {
+    s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'pid');
+    s.process!.args = ['sh', '-c', 'sleep 1000 & exit 0'];
+  }, true);
+  const left = (r: RunResult): number[] => (JSON.parse(r.stdout) as number[] | null) ?? [];
+  const check = async (name: string, run: (args: string[]) => RunResult, state: () => string): Promise<void> => {
+    t.ok(await pollUntil(() => state() === 'stopped'), `${name}: the init exited`);
+    const before = left(run(['ps', '--format', 'json', 'ID']));
+    t.equal(before.length, 1, `${name}: its sleep is still in the cgroup`);
+    const r = run(['kill', '--all', 'ID', 'KILL']);
+    t.equal(r.status, 0, `${name}: kill --all exits 0`, { stderr: r.stderr });
+    t.ok(await pollUntil(() => left(run(['ps', '--format', 'json', 'ID'])).length === 0), `${name}: the sleep was killed`);
+  };
+  await check('tsrunc', (args) => c.ours.tsrunc(args.map((a) => (a === 'ID' ? c.ours.id : a))), () => c.ours.status());
+  if (noRunc === false) await check('runc', c.runc, () => (JSON.parse(c.runc(['state', 'ID']).stdout) as { status: string }).status);
+});
