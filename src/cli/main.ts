@@ -45,6 +45,10 @@ interface PreScan {
   format: LogFormat;
   debug: boolean;
   command?: string;
+  /** Where the command is in argv. */
+  commandAt?: number;
+  /** -h or --help among the global flags (then help is printed, whatever the command). */
+  help?: boolean;
   unknownFlag?: string;
   /** The global --rootless, taken out of argv: `spec` has a --rootless switch of its own. */
   rootless?: string;
@@ -110,6 +114,7 @@ export function preScan(argv: string[]): PreScan {
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
     if (!a.startsWith('-')) {
       result.command = a; // global flags end at the command
+      result.commandAt = i;
       result.argv = separateTrailingArgs(argv, i);
       break;
     }
@@ -125,6 +130,7 @@ export function preScan(argv: string[]): PreScan {
       else if (flag === '--log-format') result.format = value === 'json' ? 'json' : 'text';
     } else if (flag === '--debug') result.debug = inline === undefined || !['false', '0', ''].includes(inline);
     else if (flag === '--version' || flag === '-v') result.version = true;
+    else if (flag === '--help' || flag === '-h') result.help = true;
     else if (!GLOBAL_SWITCHES.includes(flag) && result.unknownFlag === undefined) result.unknownFlag = flag;
   }
   return result;
@@ -132,8 +138,30 @@ export function preScan(argv: string[]): PreScan {
 
 function commandNamed(name: string): AnyCommand {
   const cmd = COMMANDS.find((c) => c.command.split(' ')[0] === name);
-  if (cmd === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)}`);
+  if (cmd === undefined) throw unknownCommand(name);
   return cmd;
+}
+
+/** runc exits 3 for a command it does not have ("No help topic for 'x'"), with -h too. */
+function unknownCommand(name: string): TsruncError {
+  return new TsruncError('usage', `unknown command ${JSON.stringify(name)} (see tsrunc --help)`, {}, 3);
+}
+
+/**
+ * The command line yargs gets: an unknown command fails here, before yargs would print the
+ * general help for `bogus -h` and exit 0; `help [COMMAND]` (runc's) becomes `[COMMAND] --help`.
+ */
+function checkCommand(scan: PreScan): string[] {
+  const { command, commandAt, argv } = scan;
+  if (command === undefined || commandAt === undefined || scan.help === true) return argv;
+  if (command === 'help') {
+    const topic = argv.slice(commandAt + 1).find((a) => !a.startsWith('-'));
+    if (topic === undefined) return [...argv.slice(0, commandAt), '--help'];
+    commandNamed(topic);
+    return [...argv.slice(0, commandAt), topic, '--help'];
+  }
+  commandNamed(command);
+  return argv;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -167,7 +195,7 @@ export async function main(argv: string[]): Promise<number> {
     if (fast !== undefined) return await runParsed(commandNamed(fast.command), fast.args as GlobalArgs & Record<string, unknown>);
     const { parseWithYargs } = await import('./yargs-cli');
     let exitCode = 0;
-    await parseWithYargs(logOpts.argv, COMMANDS, logOpts.command, async (cmd, args) => {
+    await parseWithYargs(checkCommand(logOpts), COMMANDS, logOpts.command, async (cmd, args) => {
       exitCode = await runParsed(cmd, args);
     });
     return exitCode;

@@ -206,6 +206,31 @@ t.test('--help on every command', async (t) => {
   }
 });
 
+t.test('an unknown command fails, with -h too (exit 3, as runc); help before it or `help COMMAND` prints help', async (t) => {
+  const cwd = tempDir(t, 'tsrunc-cwd');
+  const cases: [string[], number, string][] = [
+    [['bogus'], 3, 'an unknown command'],
+    [['bogus', '-h'], 3, 'an unknown command with -h'],
+    [['bogus', '--help', 'x'], 3, 'an unknown command with --help and an argument'],
+    [['help', 'bogus'], 3, 'help of an unknown command'],
+    [['-h', 'bogus'], 0, '-h before an unknown command'],
+    [['--help', 'bogus'], 0, '--help before an unknown command'],
+    [['help'], 0, 'help'],
+    [['help', 'kill'], 0, 'help of a command'],
+  ];
+  for (const [args, status, why] of cases) {
+    const ours = runTsrunc(args, { cwd });
+    t.equal(ours.status, status, `tsrunc ${why}: exit ${status}`, { stderr: ours.stderr });
+    if (status === 0) t.match(ours.stdout, args.includes('kill') ? /tsrunc kill <container-id>/ : /Commands:/, `tsrunc ${why}: the help`);
+    else t.match(ours.stderr, /unknown command \\?"bogus\\?" \(see tsrunc --help\)/, `tsrunc ${why}: names the command`);
+    if (status !== 0) t.equal(ours.stdout, '', `tsrunc ${why}: no help on stdout`);
+    if (RUNC === undefined) continue;
+    const theirs = runCommand(RUNC, args, { cwd });
+    t.equal(theirs.status, status, `runc ${why}: exit ${status}`);
+  }
+  t.same(fs.readdirSync(cwd), [], 'nothing written');
+});
+
 t.test('every flag runc has, tsrunc has', { skip: RUNC === undefined ? 'runc is not on PATH' : false }, async (t) => {
   if (RUNC === undefined) return;
   for (const cmd of COMMANDS.filter((c) => c !== 'validate')) {
