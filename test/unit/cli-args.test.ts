@@ -246,8 +246,23 @@ t.test('--version', async (t) => {
   for (const flag of ['--version', '-v']) {
     const r = runTsrunc([flag]);
     t.equal(r.status, 0, `${flag} exits 0`);
-    t.match(r.stdout, /^tsrunc version \d+\.\d+\.\d+/m);
-    t.match(r.stdout, /^spec: 1\.2\.0$/m);
+    t.match(r.stdout, /^tsrunc version \d+\.\d+\.\d+\ncommit: \S+\nspec: 1\.2\.0\nnode: v\d+\.\d+\.\d+\nlibseccomp: \d+\.\d+\.\d+\n$/, 'version, commit, spec, node, libseccomp');
+  }
+  // The commit is the build's `git describe --dirty --long --always`: a commit of this repository.
+  const commit = /^commit: (\S+)$/m.exec(runTsrunc(['--version']).stdout)?.[1] ?? '';
+  const hash = /(?:^|-g)([0-9a-f]{7,40})(?:-dirty)?$/.exec(commit)?.[1];
+  if (runCommand('git', ['-C', REPO_ROOT, 'rev-parse', '--git-dir']).status === 0) {
+    t.ok(hash !== undefined && runCommand('git', ['-C', REPO_ROOT, 'cat-file', '-e', `${hash}^{commit}`]).status === 0, `the commit line names a commit of this repository (${commit})`);
+  } else {
+    t.equal(commit, 'unknown', 'not built from git: unknown');
+  }
+  // Unbundled (the sources, as the library's users may run them) nothing defines the commit.
+  const fromSources = runCommand(process.execPath, ['--import=tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), '--version'], { cwd: REPO_ROOT });
+  t.match(fromSources.stdout, /^commit: unknown$/m, 'from the sources: commit unknown');
+  if (RUNC !== undefined) {
+    // runc's lines, node in the place of go.
+    const keys = (text: string): string[] => text.trim().split('\n').map((l) => l.replace(/^(\w+) version .*$/, 'version').replace(/:.*$/, ''));
+    t.same(keys(runTsrunc(['--version']).stdout), keys(runCommand(RUNC, ['--version']).stdout).map((k) => (k === 'go' ? 'node' : k)), 'the shape of runc --version');
   }
   // Clients exec the runtime by absolute path with a minimal environment.
   const bare = runTsrunc(['--version'], { env: {}, cwd: '/' });
