@@ -6,7 +6,7 @@ import { ConfigError, TsruncError, UsageError } from '../errors';
 import { Logger, type LogFormat } from '../log';
 import { native } from '../native/addon';
 import { Runtime } from '../runtime';
-import { versionText } from '../version';
+import { COMMIT, VERSION, versionText } from '../version';
 import { takeCallerFds } from './caller-fds';
 import type { AnyCommand, Context, GlobalArgs } from './context';
 import { FAST_COMMANDS, GLOBAL_SWITCHES, GLOBAL_VALUE_FLAGS, parseFast } from './fast-args';
@@ -169,6 +169,8 @@ export async function main(argv: string[]): Promise<number> {
   const logOpts = preScan(argv);
   const logger = new Logger(logOpts);
   try {
+    // As runc: --log is opened (created) at start, except for the version and the general help.
+    if (logOpts.version !== true && logOpts.help !== true) logger.open();
     if (logOpts.unknownFlag !== undefined) throw new UsageError(`flag provided but not defined: ${logOpts.unknownFlag}`);
     if (logOpts.version === true) {
       let napi: number | undefined;
@@ -183,6 +185,8 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const runParsed = async (cmd: AnyCommand, args: GlobalArgs & Record<string, unknown>): Promise<number> => {
+      logger.adopt({ file: args.log, format: args['log-format'], debug: args.debug });
+      logger.debug(() => `tsrunc ${VERSION} (commit ${COMMIT}), pid ${process.pid}: ${argv.map(shellWord).join(' ')}`);
       const ctx: Context = {
         runtime: new Runtime({ root: args.root, logger, systemdCgroup: args['systemd-cgroup'], rootless: checkRootless(logOpts.rootless ?? 'auto') }),
         log: logger,
@@ -200,10 +204,15 @@ export async function main(argv: string[]): Promise<number> {
     });
     return exitCode;
   } catch (err) {
-    return report(err, logger, logOpts.debug);
+    return report(err, logger, logger.debugEnabled);
   } finally {
     logger.close();
   }
+}
+
+/** An argument as a shell would need it written (for the --debug line of the command). */
+function shellWord(a: string): string {
+  return /^[\w./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
 
 function checkRootless(value: unknown): 'true' | 'false' | 'auto' {

@@ -1,6 +1,7 @@
 // Commands as runc 1.1.5 runs them, each case run with tsrunc and with runc (where installed)
 // on twin containers and compared: ps's arguments after the id, kill --all on a stopped
-// container.
+// container, --debug entries.
+import * as fs from 'node:fs';
 import t from 'tap';
 import { rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
 import { waitForStatus } from '../helpers/host';
@@ -125,4 +126,86 @@ t.test('kill --all of a stopped container reaches what is left in its cgroup (no
   };
   await check('tsrunc', (args) => c.ours.tsrunc(args.map((a) => (a === 'ID' ? c.ours.id : a))), () => c.ours.status());
   if (noRunc === false) await check('runc', c.runc, () => (JSON.parse(c.runc(['state', 'ID']).stdout) as { status: string }).status);
+});
+
+/** Entries of a log text (stderr or a --log file) in either format: level and msg, or why a line is not one. */
+function logEntries(text: string): { level: string; msg: string }[] {
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => {
+      if (l.startsWith('{')) {
+        const e = JSON.parse(l) as { level?: unknown; msg?: unknown; time?: unknown };
+        if (typeof e.level !== 'string' || typeof e.msg !== 'string' || typeof e.time !== 'string') throw new Error(`not a log entry: ${l}`);
+        return { level: e.level, msg: e.msg };
+      }
+      const m = /^time="[^"]+" level=(\w+) msg=("(?:[^"\\]|\\.)*"|\S*)(?: .*)?$/.exec(l);
+      if (m === null) throw new Error(`not a log entry: ${l}`);
+      const msg = m[2] as string;
+      return { level: m[1] as string, msg: msg.startsWith('"') ? (JSON.parse(msg) as string) : msg };
+    });
+}
+
+t.test('--debug writes level=debug entries saying what is done, to stderr or --log, text or json; none without it (runc writes some for create and exec)', { skip }, async (t) => {
+  for (const format of ['text', 'json'] as const) {
+    for (const toFile of [false, true]) {
+      for (const debug of [true, false]) {
+        const how = `${format}${toFile ? ', --log' : ', stderr'}${debug ? '' : ', no --debug'}`;
+        const c = testContainer(t);
+        const log = `${c.bundle}/tsrunc-${format}.log`;
+        const globals = ['--log-format', format, ...(toFile ? ['--log', log] : []), ...(debug ? ['--debug'] : [])];
+        const entries: Record<string, { level: string; msg: string }[]> = {};
+        for (const [name, args] of [['create', ['create', c.id]], ['start', ['start', c.id]], ['exec', ['exec', c.id, 'true']], ['kill', ['kill', c.id, 'KILL']]] as const) {
+          const before = toFile && fs.existsSync(log) ? fs.statSync(log).size : 0;
+          const r = c.tsrunc([...globals, ...args]);
+          t.equal(r.status, 0, `${how}: ${name} exits 0`, { stderr: r.stderr });
+          entries[name] = logEntries(toFile ? fs.readFileSync(log).subarray(before).toString('utf8') : r.stderr);
+          if (toFile) t.equal(r.stderr, '', `${how}: ${name}: nothing on stderr`);
+        }
+        t.ok(await waitForStatus(c, 'stopped'), `${how}: stopped`);
+        const before = toFile && fs.existsSync(log) ? fs.statSync(log).size : 0;
+        const del = c.tsrunc([...globals, 'delete', c.id]);
+        t.equal(del.status, 0, `${how}: delete exits 0`);
+        entries['delete'] = logEntries(toFile ? fs.readFileSync(log).subarray(before).toString('utf8') : del.stderr);
+        if (!debug) {
+          t.same(entries, { create: [], start: [], exec: [], kill: [], delete: [] }, `${how}: no entries at all`);
+          continue;
+        }
+        for (const [name, list] of Object.entries(entries)) {
+          t.ok(list.length > 0 && list.every((e) => e.level === 'debug'), `${how}: ${name}: debug entries only`, { list });
+          t.match(list[0]?.msg, new RegExp(`^tsrunc \\d+\\.\\d+\\.\\d+ \\(commit \\S+\\), pid \\d+: .*${name} .*${c.id}`), `${how}: ${name}: the command line first`);
+        }
+        const msgs = (name: string): string => (entries[name] ?? []).map((e) => e.msg).join('\n');
+        t.match(msgs('create'), new RegExp(`create ${c.id}: bundle ${c.bundle}\\n`), `${how}: create: the bundle`);
+        t.match(msgs('create'), new RegExp(`create ${c.id}: step 1/(\\d+): wait for the parent to place the process in its cgroups\\n(.*\\n)*create ${c.id}: step \\1/\\1: executing \\["sleep","1000"\\]\\n`), `${how}: create: each step of the plan`);
+        t.match(msgs('create'), new RegExp(`create ${c.id}: created, init pid \\d+ waits for start$`), `${how}: create: the init's pid`);
+        t.match(msgs('start'), new RegExp(`start ${c.id}: status created, init pid \\d+: releasing the init.*\\nstart ${c.id}: started`), `${how}: start`);
+        t.match(msgs('exec'), new RegExp(`exec ${c.id}: \\["true"\\] as 0:0 in /\\nexec ${c.id}: the process exited, status 0$`), `${how}: exec`);
+        t.match(msgs('kill'), new RegExp(`kill ${c.id}: status running, init pid \\d+: signal 9 to the init\\nkill ${c.id}: signal 9 sent$`), `${how}: kill`);
+        t.match(msgs('delete'), new RegExp(`delete ${c.id}: status stopped, init pid 0\\ndelete ${c.id}: deleted`), `${how}: delete`);
+      }
+    }
+  }
+  if (noRunc !== false) return;
+  // runc 1.1.5: its --debug entries (nsexec's stages, the init's) for create and exec, none without --debug.
+  const c = testContainer(t);
+  const twin = runcTwin(t, c);
+  for (const format of ['text', 'json']) {
+    for (const debug of [true, false]) {
+      const log = `${twin.bundle}/runc-${format}-${debug}.log`;
+      const g = ['--log-format', format, '--log', log, ...(debug ? ['--debug'] : [])];
+      t.equal(twin.run([...g, 'create', 'ID']).status, 0);
+      t.equal(twin.run([...g, 'start', 'ID']).status, 0);
+      const afterCreate = logEntries(fs.readFileSync(log, 'utf8'));
+      t.equal(twin.run([...g, 'exec', 'ID', 'true']).status, 0);
+      const afterExec = logEntries(fs.readFileSync(log, 'utf8')).slice(afterCreate.length);
+      t.equal(twin.run(['delete', '--force', 'ID']).status, 0);
+      if (debug) {
+        t.ok(afterCreate.length > 0 && afterCreate.every((e) => e.level === 'debug'), `runc ${format}: create writes debug entries`);
+        t.ok(afterExec.length > 0 && afterExec.every((e) => e.level === 'debug'), `runc ${format}: exec writes debug entries`);
+      } else {
+        t.same([afterCreate, afterExec], [[], []], `runc ${format}, no --debug: no entries`);
+      }
+    }
+  }
 });

@@ -231,6 +231,35 @@ t.test('an unknown command fails, with -h too (exit 3, as runc); help before it 
   t.same(fs.readdirSync(cwd), [], 'nothing written');
 });
 
+t.test('--log is created at start, even when nothing fails (not for --version or --help), as runc', async (t) => {
+  const dir = tempDir(t, 'tsrunc-log');
+  const root = privateRoot(t);
+  const runtimes: [string, (args: string[]) => ReturnType<typeof runTsrunc>][] = [['tsrunc', (a) => runTsrunc(a, { cwd: dir })]];
+  if (RUNC !== undefined) runtimes.push(['runc', (a) => runCommand(RUNC as string, a, { cwd: dir })]);
+  for (const [name, run] of runtimes) {
+    const log = (what: string): string => path.join(dir, `${name}-${what}.log`);
+    const list = run(['--root', root, '--log', log('list'), 'list']);
+    t.equal(list.status, 0, `${name} list exits 0`, { stderr: list.stderr });
+    t.equal(fs.existsSync(log('list')) && fs.readFileSync(log('list'), 'utf8'), '', `${name}: list made an empty log file`);
+    t.equal(fs.statSync(log('list')).mode & 0o777, 0o644, `${name}: mode 0644`);
+    const json = run(['--root', root, '--log', log('json'), '--log-format', 'json', 'list', '--format', 'json']);
+    t.equal(json.status, 0);
+    t.ok(fs.existsSync(log('json')), `${name}: with --log-format json too`);
+    for (const flag of ['--version', '--help']) {
+      t.equal(run(['--log', log(flag.slice(2)), flag]).status, 0);
+      t.notOk(fs.existsSync(log(flag.slice(2))), `${name} ${flag}: no log file`);
+    }
+    const missing = run(['--root', root, '--log', path.join(dir, 'nosuchdir', 'x.log'), 'list']);
+    t.equal(missing.status, 1, `${name}: a --log that cannot be opened fails the command`);
+    t.match(missing.stderr, /open [^ ]*nosuchdir\/x\.log: .*no such file or directory/i, `${name}: and says why`);
+    t.equal(missing.stdout, '', `${name}: before it does anything`);
+  }
+  // yargs also takes global flags after the command (runc refuses them): the log follows them.
+  const late = path.join(dir, 'late.log');
+  t.equal(runTsrunc(['--root', root, 'state', 'nosuch', '--log', late, '--log-format', 'json']).status, 1);
+  t.match(lastLogEntry(late), { level: 'error', msg: 'container does not exist' }, 'a --log after the command is the log');
+});
+
 t.test('every flag runc has, tsrunc has', { skip: RUNC === undefined ? 'runc is not on PATH' : false }, async (t) => {
   if (RUNC === undefined) return;
   for (const cmd of COMMANDS.filter((c) => c !== 'validate')) {
