@@ -95,6 +95,23 @@ const directBuiltins = {
   },
 };
 
+/**
+ * The commit `tsrunc --version` names (src/version.ts), as runc's Makefile makes it: `git
+ * describe --dirty --long --always` of this repository, TSRUNC_COMMIT when set (a packager's
+ * own), "unknown" when the sources are not a git work tree of their own.
+ */
+function buildCommit() {
+  if (process.env.TSRUNC_COMMIT) return process.env.TSRUNC_COMMIT;
+  const git = (args) => execFileSync('git', ['-C', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    // Not the commit of some repository the sources were unpacked into.
+    if (fs.realpathSync(git(['rev-parse', '--show-toplevel'])) !== fs.realpathSync(root)) return 'unknown';
+    return git(['describe', '--dirty', '--long', '--always']) || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 async function bundle() {
   const common = {
     bundle: true,
@@ -104,6 +121,7 @@ async function bundle() {
     sourcemap: 'linked',
     logLevel: 'warning',
     legalComments: 'none',
+    define: { __TSRUNC_COMMIT__: JSON.stringify(buildCommit()) },
   };
   const cli = await esbuild.build({
     ...common,

@@ -39,6 +39,19 @@ export function readInput(file: string): string {
   }
 }
 
+/**
+ * For a --debug line: "status S, init pid N" of a container, or why it cannot be said (the
+ * command itself then reports the problem). Only call it inside a debug message function.
+ */
+export function containerSummary(ctx: Context, id: string): string {
+  try {
+    const state = ctx.runtime.state(id);
+    return `status ${state.status}, init pid ${state.pid}`;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
 export type Handler<A> = (args: A & GlobalArgs, ctx: Context) => void | Promise<void>;
 
 /** A command as the CLI registers it: yargs' module plus our context-taking handler. */

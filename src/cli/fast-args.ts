@@ -184,8 +184,9 @@ export function parseFast(argv: string[]): FastParse | undefined {
   while (i < argv.length) {
     const arg = argv[i] as string;
     if (arg === '--') {
-      // Only exec gets "--" (main.ts puts it behind the id); what follows is the command.
-      if (command !== 'exec') return undefined;
+      // Only exec and ps get "--" (main.ts puts it behind the id); what follows is the
+      // command to run, or ps(1)'s arguments.
+      if (command !== 'exec' && command !== 'ps') return undefined;
       afterDashes.push(...argv.slice(i + 1));
       break;
     }

@@ -6,7 +6,7 @@ import { ConfigError, TsruncError, UsageError } from '../errors';
 import { Logger, type LogFormat } from '../log';
 import { native } from '../native/addon';
 import { Runtime } from '../runtime';
-import { versionText } from '../version';
+import { COMMIT, VERSION, versionText } from '../version';
 import { takeCallerFds } from './caller-fds';
 import type { AnyCommand, Context, GlobalArgs } from './context';
 import { FAST_COMMANDS, GLOBAL_SWITCHES, GLOBAL_VALUE_FLAGS, parseFast } from './fast-args';
@@ -45,6 +45,10 @@ interface PreScan {
   format: LogFormat;
   debug: boolean;
   command?: string;
+  /** Where the command is in argv. */
+  commandAt?: number;
+  /** -h or --help among the global flags (then help is printed, whatever the command). */
+  help?: boolean;
   unknownFlag?: string;
   /** The global --rootless, taken out of argv: `spec` has a --rootless switch of its own. */
   rootless?: string;
@@ -64,10 +68,10 @@ function joinStdinValues(argv: string[]): string[] {
   return out;
 }
 
-/** exec's flags that take a value, as written (from the one table of exec's flags). */
-function execValueFlags(): Set<string> {
+/** A command's flags that take a value, as written (from the fast path's table of its flags). */
+function valueFlagsOf(command: string): Set<string> {
   const out = new Set<string>();
-  for (const [name, spec] of Object.entries(FAST_COMMANDS['exec']!.flags)) {
+  for (const [name, spec] of Object.entries(FAST_COMMANDS[command]?.flags ?? {})) {
     if (spec.kind === 'boolean') continue;
     out.add(`--${name}`);
     if (spec.alias !== undefined) out.add(`-${spec.alias}`);
@@ -76,15 +80,23 @@ function execValueFlags(): Set<string> {
 }
 
 /**
- * `exec ID CMD ARGS...`: like runc, flags end at the container id, so the command's own
- * flags (`ls -la`) are not read as ours. A "--" after the id tells yargs the same.
+ * Commands whose arguments after the container id are not tsrunc's: exec's command
+ * (`exec ID ls -la`) and ps's arguments for ps(1) (`ps ID -e -x`). As in runc, flags end at
+ * the id; a "--" put behind the id tells yargs the same. For ps everything after the id goes
+ * to ps(1) as written, a "--" too, and a "--" before the id ends the flags (runc's parser,
+ * Go's flag package, reads both so). exec keeps its own reading: a "--" anywhere is left to yargs.
  */
-function separateExecCommand(argv: string[]): string[] {
-  const at = argv.indexOf('exec');
-  if (at < 0 || argv.includes('--')) return argv;
-  const valueFlags = execValueFlags();
+function separateTrailingArgs(argv: string[], at: number): string[] {
+  const command = argv[at] as string;
+  if (command !== 'exec' && command !== 'ps') return argv;
+  if (command === 'exec' && argv.includes('--')) return argv;
+  const valueFlags = valueFlagsOf(command);
   for (let i = at + 1; i < argv.length; i++) {
     const a = argv[i] as string;
+    if (a === '--' && command === 'ps') {
+      if (i + 1 >= argv.length) return argv;
+      return [...argv.slice(0, i), argv[i + 1] as string, '--', ...argv.slice(i + 2)];
+    }
     if (a.startsWith('-')) {
       if (valueFlags.has(a)) i++;
       continue;
@@ -95,13 +107,15 @@ function separateExecCommand(argv: string[]): string[] {
 }
 
 export function preScan(argv: string[]): PreScan {
-  const result: PreScan = { format: 'text', debug: false, argv: separateExecCommand(joinStdinValues(argv)) };
+  const result: PreScan = { format: 'text', debug: false, argv: joinStdinValues(argv) };
   argv = result.argv;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
     if (!a.startsWith('-')) {
       result.command = a; // global flags end at the command
+      result.commandAt = i;
+      result.argv = separateTrailingArgs(argv, i);
       break;
     }
     if (flag === '--rootless') {
@@ -116,6 +130,7 @@ export function preScan(argv: string[]): PreScan {
       else if (flag === '--log-format') result.format = value === 'json' ? 'json' : 'text';
     } else if (flag === '--debug') result.debug = inline === undefined || !['false', '0', ''].includes(inline);
     else if (flag === '--version' || flag === '-v') result.version = true;
+    else if (flag === '--help' || flag === '-h') result.help = true;
     else if (!GLOBAL_SWITCHES.includes(flag) && result.unknownFlag === undefined) result.unknownFlag = flag;
   }
   return result;
@@ -123,8 +138,30 @@ export function preScan(argv: string[]): PreScan {
 
 function commandNamed(name: string): AnyCommand {
   const cmd = COMMANDS.find((c) => c.command.split(' ')[0] === name);
-  if (cmd === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)}`);
+  if (cmd === undefined) throw unknownCommand(name);
   return cmd;
+}
+
+/** runc exits 3 for a command it does not have ("No help topic for 'x'"), with -h too. */
+function unknownCommand(name: string): TsruncError {
+  return new TsruncError('usage', `unknown command ${JSON.stringify(name)} (see tsrunc --help)`, {}, 3);
+}
+
+/**
+ * The command line yargs gets: an unknown command fails here, before yargs would print the
+ * general help for `bogus -h` and exit 0; `help [COMMAND]` (runc's) becomes `[COMMAND] --help`.
+ */
+function checkCommand(scan: PreScan): string[] {
+  const { command, commandAt, argv } = scan;
+  if (command === undefined || commandAt === undefined || scan.help === true) return argv;
+  if (command === 'help') {
+    const topic = argv.slice(commandAt + 1).find((a) => !a.startsWith('-'));
+    if (topic === undefined) return [...argv.slice(0, commandAt), '--help'];
+    commandNamed(topic);
+    return [...argv.slice(0, commandAt), topic, '--help'];
+  }
+  commandNamed(command);
+  return argv;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -132,6 +169,8 @@ export async function main(argv: string[]): Promise<number> {
   const logOpts = preScan(argv);
   const logger = new Logger(logOpts);
   try {
+    // As runc: --log is opened (created) at start, except for the version and the general help.
+    if (logOpts.version !== true && logOpts.help !== true) logger.open();
     if (logOpts.unknownFlag !== undefined) throw new UsageError(`flag provided but not defined: ${logOpts.unknownFlag}`);
     if (logOpts.version === true) {
       let napi: number | undefined;
@@ -146,6 +185,8 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const runParsed = async (cmd: AnyCommand, args: GlobalArgs & Record<string, unknown>): Promise<number> => {
+      logger.adopt({ file: args.log, format: args['log-format'], debug: args.debug });
+      logger.debug(() => `tsrunc ${VERSION} (commit ${COMMIT}), pid ${process.pid}: ${argv.map(shellWord).join(' ')}`);
       const ctx: Context = {
         runtime: new Runtime({ root: args.root, logger, systemdCgroup: args['systemd-cgroup'], rootless: checkRootless(logOpts.rootless ?? 'auto') }),
         log: logger,
@@ -158,15 +199,20 @@ export async function main(argv: string[]): Promise<number> {
     if (fast !== undefined) return await runParsed(commandNamed(fast.command), fast.args as GlobalArgs & Record<string, unknown>);
     const { parseWithYargs } = await import('./yargs-cli');
     let exitCode = 0;
-    await parseWithYargs(logOpts.argv, COMMANDS, logOpts.command, async (cmd, args) => {
+    await parseWithYargs(checkCommand(logOpts), COMMANDS, logOpts.command, async (cmd, args) => {
       exitCode = await runParsed(cmd, args);
     });
     return exitCode;
   } catch (err) {
-    return report(err, logger, logOpts.debug);
+    return report(err, logger, logger.debugEnabled);
   } finally {
     logger.close();
   }
+}
+
+/** An argument as a shell would need it written (for the --debug line of the command). */
+function shellWord(a: string): string {
+  return /^[\w./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
 
 function checkRootless(value: unknown): 'true' | 'false' | 'auto' {

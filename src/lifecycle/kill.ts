@@ -9,20 +9,23 @@ import type { ContainerHandle } from '../state/store';
 export function killContainer(handle: ContainerHandle, signal: number, all: boolean): void {
   const record = handle.read();
   const status = computeStatus(record, handle.dir);
-  // containerd's shim matches "container not running". Without a pid namespace of its own,
-  // processes may outlive the init: --all still reaches them (as runc 1.2+).
-  if (status === 'stopped' && !(all && cgroupPids(record.cgroupPaths).length > 0)) {
-    throw new TsruncError('state', 'container not running', { containerId: record.id });
-  }
+  const stopped = status === 'stopped';
+  // containerd's shim matches "container not running".
+  if (stopped && !all) throw new TsruncError('state', 'container not running', { containerId: record.id });
+  // As runc: --all on a stopped container reaches what is left in its cgroup (processes that
+  // outlived an init without a pid namespace of its own) and succeeds when nothing is left:
+  // containerd's shim runs `kill --all` after every container of a shared pid namespace stops.
+  if (stopped && cgroupPids(record.cgroupPaths).length === 0) return;
   const n = native();
   if (all) {
     // Frozen, nothing can fork behind our back while we signal; a paused container's
     // processes act on the signal when thawed (SIGKILL: thawed here so that they die).
     const wasPaused = status === 'paused';
-    if (!wasPaused && status !== 'stopped' && isFreezable(record.cgroupPaths)) setFrozen(record.cgroupPaths, true, record.id);
+    if (!wasPaused && !stopped && isFreezable(record.cgroupPaths)) setFrozen(record.cgroupPaths, true, record.id);
     try {
       const pids = cgroupPids(record.cgroupPaths);
-      for (const pid of pids.length > 0 ? pids : [record.initPid]) n.kill(pid, signal);
+      // The init's pid only while it lives (no cgroup to list): a stopped one may be reused.
+      for (const pid of pids.length > 0 || stopped ? pids : [record.initPid]) n.kill(pid, signal);
     } finally {
       if (!wasPaused || signal === 9) {
         if (isFreezable(record.cgroupPaths)) setFrozen(record.cgroupPaths, false, record.id);

@@ -1,6 +1,8 @@
-// The config.json that `tsrunc spec` writes: the same defaults runc's `spec` uses (an sh on a
-// terminal, a minimal capability set, the usual mounts, masked and read-only paths), so a bundle
-// made with either runtime runs on both.
+// The config.json that `tsrunc spec` writes: runc 1.1's `spec`, field by field and in its order
+// (an sh on a terminal, a minimal capability set, the usual mounts, the pid, network, ipc, uts
+// and mount namespaces, masked and read-only paths), so a bundle made with either runtime runs
+// on both and callers that edit runc's default (adding a cgroup namespace, as docker does on
+// cgroup v2) can edit ours. Only the hostname and ociVersion are tsrunc's own.
 import type { Mount, Spec } from './types';
 import { OCI_VERSION } from '../state/status';
 
@@ -37,7 +39,7 @@ export function defaultSpec(): Spec {
     ],
     linux: {
       resources: { devices: [{ allow: false, access: 'rwm' }] },
-      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }],
+      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
       maskedPaths: [
         '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
         '/proc/timer_stats', '/proc/sched_debug', '/sys/firmware', '/proc/scsi',
@@ -48,25 +50,24 @@ export function defaultSpec(): Spec {
 }
 
 /**
- * The rootless variant, as runc's `spec --rootless`: a user namespace mapping the caller to
- * root, no network namespace of its own, /sys bound from the host, no gid= options (the
- * caller may not own those groups) and no cgroup resources.
+ * The rootless variant, as runc's `spec --rootless` (its specconv.ToRootless): a user namespace
+ * mapping the caller to root, no network namespace of its own, /sys bound from the host, no
+ * gid= or uid= options (the caller may not own those ids) and no cgroup resources. The id
+ * mappings come first in `linux`, as runc writes them.
  */
 export function rootlessSpec(uid: number, gid: number): Spec {
   const spec = defaultSpec();
-  const linux = spec.linux ?? {};
-  linux.namespaces = (linux.namespaces ?? []).filter((ns) => ns.type !== 'network' && ns.type !== 'user');
-  linux.namespaces.push({ type: 'user' });
-  linux.uidMappings = [{ containerID: 0, hostID: uid, size: 1 }];
-  linux.gidMappings = [{ containerID: 0, hostID: gid, size: 1 }];
-  delete linux.resources;
-  spec.linux = linux;
-  spec.mounts = (spec.mounts ?? [])
-    .filter((m) => m.destination !== '/sys/fs/cgroup')
-    .map((m): Mount => {
-      if (m.destination === '/sys') return { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
-      if (m.options === undefined) return m;
-      return { ...m, options: m.options.filter((o) => !o.startsWith('gid=')) };
-    });
+  const { resources: _resources, namespaces = [], ...rest } = spec.linux ?? {};
+  spec.linux = {
+    uidMappings: [{ containerID: 0, hostID: uid, size: 1 }],
+    gidMappings: [{ containerID: 0, hostID: gid, size: 1 }],
+    namespaces: [...namespaces.filter((ns) => ns.type !== 'network' && ns.type !== 'user'), { type: 'user' }],
+    ...rest,
+  };
+  spec.mounts = (spec.mounts ?? []).map((m): Mount => {
+    if (m.destination === '/sys') return { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
+    if (m.options === undefined) return m;
+    return { ...m, options: m.options.filter((o) => !o.startsWith('gid=') && !o.startsWith('uid=')) };
+  });
   return spec;
 }

@@ -141,13 +141,38 @@ t.test('podman run of a missing executable shows tsrunc\'s error', { skip }, asy
 
 t.test('the runtime named in containers.conf', { skip }, async (t) => {
   // The containers.conf of docs/integration.md.
-  const own = podmanSetup(t, () => `[engine]\nruntime = "tsrunc"\n\n[engine.runtimes]\ntsrunc = ["${TSRUNC}"]\n`);
+  const own = podmanSetup(t, () => `[engine]\nruntime = "tsrunc"\nruntime_supports_json = ["crun", "runc", "kata", "runsc", "krun", "tsrunc"]\n\n[engine.runtimes]\ntsrunc = ["${TSRUNC}"]\n`);
   const r = own.podman(['run', '--name', 'dflt', ...own.runFlags, '--rootfs', rootfs, 'sh', '-c', 'echo from-containers-conf']);
   t.equal(r.status, 0, r.stderr);
   t.equal(r.stdout, 'from-containers-conf\n');
   t.equal(own.podman(['inspect', '-f', '{{.OCIRuntime}}', 'dflt']).stdout.trim(), 'tsrunc');
   t.equal(own.podman(['rm', 'dflt']).status, 0);
   t.same(await own.stop(), [], 'nothing left (seen before the sweep)');
+});
+
+t.test('runtime_supports_json in containers.conf: podman passes --log-format json to tsrunc and shows its message plain', { skip }, async (t) => {
+  // A wrapper named in containers.conf records the arguments podman (conmon) gives tsrunc.
+  const dir = tempDir(t, 'tsrunc-podman-argv');
+  const argvLog = path.join(dir, 'argv.log');
+  const wrapper = path.join(dir, 'tsrunc-argv');
+  fs.writeFileSync(wrapper, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${argvLog}'\nexec '${TSRUNC}' "$@"\n`, { mode: 0o755 });
+  for (const supportsJson of [false, true]) {
+    fs.writeFileSync(argvLog, '');
+    const json = supportsJson ? 'runtime_supports_json = ["tsrunc"]\n' : '';
+    const own = podmanSetup(t, () => `[engine]\nruntime = "tsrunc"\n${json}\n[engine.runtimes]\ntsrunc = ["${wrapper}"]\n`);
+    const r = own.podman(['run', '--rm', ...own.runFlags, '--rootfs', rootfs, 'no-such-program']);
+    t.equal(r.status, 127, `${supportsJson ? 'with' : 'without'} it: podman maps "not found" to 127`);
+    const create = fs.readFileSync(argvLog, 'utf8').split('\n').find((l) => /(^| )create /.test(l)) ?? '';
+    if (supportsJson) {
+      t.match(create, /^--log-format=json --log \S+ create /, 'podman passes --log-format=json (and --log) to tsrunc create');
+      t.match(r.stderr, /^Error: tsrunc: [^\n"]*no-such-program[^\n]*executable file not found in \$PATH/m, 'and shows tsrunc\'s message alone');
+      t.notMatch(r.stderr, /level=error/, 'not a log line');
+    } else {
+      t.match(create, /^create /, 'without it, podman passes no --log-format');
+      t.match(r.stderr, /^Error: tsrunc: time="[^"]+" level=error msg="[^\n]*no-such-program/m, 'and shows tsrunc\'s text log line as the message');
+    }
+    t.same(await own.stop(), [], 'nothing left (seen before the sweep)');
+  }
 });
 
 t.test('nothing is left: no container, conmon, mount or cgroup', { skip }, async (t) => {

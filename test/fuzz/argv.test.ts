@@ -294,7 +294,7 @@ const regressions: { argv: string[]; message: RegExp; why: string; status?: numb
   // Extra positionals were reported as undefined flags, and yargs' list of unknown arguments was
   // split at ", " (which arguments may hold) into bogus flag names (src/cli/yargs-cli.ts).
   { argv: ['list', ', ', '%.'], message: /list: unexpected arguments: , , %\.$/m, why: 'arguments holding ", "' },
-  { argv: ['fuzz\\', 'a'], message: /unknown command "fuzz\\\\"/, why: 'an unknown command' },
+  { argv: ['fuzz\\', 'a'], message: /unknown command "fuzz\\\\"/, why: 'an unknown command', status: 3 },
   { argv: ['list', 'foo'], message: /list: unexpected argument: foo$/m, why: 'an argument list takes none of' },
   { argv: ['state', 'c1', 'c2'], message: /state: unexpected argument: c2$/m, why: 'a second container id' },
   // A flag given twice became an array: "internal error: The "paths[0]" argument must be of type string" (src/cli/yargs-cli.ts).

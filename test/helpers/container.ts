@@ -82,8 +82,9 @@ export function runWithFileStdio(args: string[], opts: RunOptions = {}): RunResu
 }
 
 /**
- * The spec the container tests start from: `tsrunc spec`'s defaults, `sleep 1000` without a
- * terminal, on a read-only `rootfs`, in the cgroup `cgroupsPath`.
+ * The spec the container tests start from: `tsrunc spec`'s defaults plus a cgroup namespace
+ * (docker's and CRI's containers have one on cgroup v2; runc's default spec, and so tsrunc's,
+ * has none), `sleep 1000` without a terminal, on a read-only `rootfs`, in the cgroup `cgroupsPath`.
  */
 export function sleeperSpec(rootfs: string, cgroupsPath: string): Spec {
   const spec = defaultSpec();
@@ -91,6 +92,7 @@ export function sleeperSpec(rootfs: string, cgroupsPath: string): Spec {
   proc.terminal = false;
   proc.args = ['sleep', '1000'];
   spec.root = { path: rootfs, readonly: true };
+  spec.linux!.namespaces!.push({ type: 'cgroup' });
   spec.linux!.cgroupsPath = cgroupsPath;
   return spec;
 }

@@ -206,6 +206,60 @@ t.test('--help on every command', async (t) => {
   }
 });
 
+t.test('an unknown command fails, with -h too (exit 3, as runc); help before it or `help COMMAND` prints help', async (t) => {
+  const cwd = tempDir(t, 'tsrunc-cwd');
+  const cases: [string[], number, string][] = [
+    [['bogus'], 3, 'an unknown command'],
+    [['bogus', '-h'], 3, 'an unknown command with -h'],
+    [['bogus', '--help', 'x'], 3, 'an unknown command with --help and an argument'],
+    [['help', 'bogus'], 3, 'help of an unknown command'],
+    [['-h', 'bogus'], 0, '-h before an unknown command'],
+    [['--help', 'bogus'], 0, '--help before an unknown command'],
+    [['help'], 0, 'help'],
+    [['help', 'kill'], 0, 'help of a command'],
+  ];
+  for (const [args, status, why] of cases) {
+    const ours = runTsrunc(args, { cwd });
+    t.equal(ours.status, status, `tsrunc ${why}: exit ${status}`, { stderr: ours.stderr });
+    if (status === 0) t.match(ours.stdout, args.includes('kill') ? /tsrunc kill <container-id>/ : /Commands:/, `tsrunc ${why}: the help`);
+    else t.match(ours.stderr, /unknown command \\?"bogus\\?" \(see tsrunc --help\)/, `tsrunc ${why}: names the command`);
+    if (status !== 0) t.equal(ours.stdout, '', `tsrunc ${why}: no help on stdout`);
+    if (RUNC === undefined) continue;
+    const theirs = runCommand(RUNC, args, { cwd });
+    t.equal(theirs.status, status, `runc ${why}: exit ${status}`);
+  }
+  t.same(fs.readdirSync(cwd), [], 'nothing written');
+});
+
+t.test('--log is created at start, even when nothing fails (not for --version or --help), as runc', async (t) => {
+  const dir = tempDir(t, 'tsrunc-log');
+  const root = privateRoot(t);
+  const runtimes: [string, (args: string[]) => ReturnType<typeof runTsrunc>][] = [['tsrunc', (a) => runTsrunc(a, { cwd: dir })]];
+  if (RUNC !== undefined) runtimes.push(['runc', (a) => runCommand(RUNC as string, a, { cwd: dir })]);
+  for (const [name, run] of runtimes) {
+    const log = (what: string): string => path.join(dir, `${name}-${what}.log`);
+    const list = run(['--root', root, '--log', log('list'), 'list']);
+    t.equal(list.status, 0, `${name} list exits 0`, { stderr: list.stderr });
+    t.equal(fs.existsSync(log('list')) && fs.readFileSync(log('list'), 'utf8'), '', `${name}: list made an empty log file`);
+    t.equal(fs.statSync(log('list')).mode & 0o777, 0o644, `${name}: mode 0644`);
+    const json = run(['--root', root, '--log', log('json'), '--log-format', 'json', 'list', '--format', 'json']);
+    t.equal(json.status, 0);
+    t.ok(fs.existsSync(log('json')), `${name}: with --log-format json too`);
+    for (const flag of ['--version', '--help']) {
+      t.equal(run(['--log', log(flag.slice(2)), flag]).status, 0);
+      t.notOk(fs.existsSync(log(flag.slice(2))), `${name} ${flag}: no log file`);
+    }
+    const missing = run(['--root', root, '--log', path.join(dir, 'nosuchdir', 'x.log'), 'list']);
+    t.equal(missing.status, 1, `${name}: a --log that cannot be opened fails the command`);
+    t.match(missing.stderr, /open [^ ]*nosuchdir\/x\.log: .*no such file or directory/i, `${name}: and says why`);
+    t.equal(missing.stdout, '', `${name}: before it does anything`);
+  }
+  // yargs also takes global flags after the command (runc refuses them): the log follows them.
+  const late = path.join(dir, 'late.log');
+  t.equal(runTsrunc(['--root', root, 'state', 'nosuch', '--log', late, '--log-format', 'json']).status, 1);
+  t.match(lastLogEntry(late), { level: 'error', msg: 'container does not exist' }, 'a --log after the command is the log');
+});
+
 t.test('every flag runc has, tsrunc has', { skip: RUNC === undefined ? 'runc is not on PATH' : false }, async (t) => {
   if (RUNC === undefined) return;
   for (const cmd of COMMANDS.filter((c) => c !== 'validate')) {
@@ -221,8 +275,23 @@ t.test('--version', async (t) => {
   for (const flag of ['--version', '-v']) {
     const r = runTsrunc([flag]);
     t.equal(r.status, 0, `${flag} exits 0`);
-    t.match(r.stdout, /^tsrunc version \d+\.\d+\.\d+/m);
-    t.match(r.stdout, /^spec: 1\.2\.0$/m);
+    t.match(r.stdout, /^tsrunc version \d+\.\d+\.\d+\ncommit: \S+\nspec: 1\.2\.0\nnode: v\d+\.\d+\.\d+\nlibseccomp: \d+\.\d+\.\d+\n$/, 'version, commit, spec, node, libseccomp');
+  }
+  // The commit is the build's `git describe --dirty --long --always`: a commit of this repository.
+  const commit = /^commit: (\S+)$/m.exec(runTsrunc(['--version']).stdout)?.[1] ?? '';
+  const hash = /(?:^|-g)([0-9a-f]{7,40})(?:-dirty)?$/.exec(commit)?.[1];
+  if (runCommand('git', ['-C', REPO_ROOT, 'rev-parse', '--git-dir']).status === 0) {
+    t.ok(hash !== undefined && runCommand('git', ['-C', REPO_ROOT, 'cat-file', '-e', `${hash}^{commit}`]).status === 0, `the commit line names a commit of this repository (${commit})`);
+  } else {
+    t.equal(commit, 'unknown', 'not built from git: unknown');
+  }
+  // Unbundled (the sources, as the library's users may run them) nothing defines the commit.
+  const fromSources = runCommand(process.execPath, ['--import=tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), '--version'], { cwd: REPO_ROOT });
+  t.match(fromSources.stdout, /^commit: unknown$/m, 'from the sources: commit unknown');
+  if (RUNC !== undefined) {
+    // runc's lines, node in the place of go.
+    const keys = (text: string): string[] => text.trim().split('\n').map((l) => l.replace(/^(\w+) version .*$/, 'version').replace(/:.*$/, ''));
+    t.same(keys(runTsrunc(['--version']).stdout), keys(runCommand(RUNC, ['--version']).stdout).map((k) => (k === 'go' ? 'node' : k)), 'the shape of runc --version');
   }
   // Clients exec the runtime by absolute path with a minimal environment.
   const bare = runTsrunc(['--version'], { env: {}, cwd: '/' });

@@ -102,6 +102,12 @@ const TAKEN: string[][] = [
   ['list', '--format=table', '-q'],
   ['ps', '--format', 'json', 'id1'],
   ['ps', 'id1', 'aux'],
+  // After the id, everything is ps(1)'s (runc: `ps ID -e -x`, `ps ID -f json`, `ps -- ID -e`).
+  ['ps', 'id1', '-e', '-x'],
+  ['ps', 'id1', '-f', 'json', '--', '-o', 'pid'],
+  ['ps', '--', 'id1', '-e'],
+  ['ps', '-f', 'json', 'id1', '--bogus'],
+  ['--root', 'ps', 'ps', 'id1', '-e'],
   ['features'],
   ['pause', 'id1'],
   ['resume', 'id1'],
@@ -213,4 +219,19 @@ t.test('generated argument lists: fast path and yargs agree', async (t) => {
     600,
   );
   t.ok(taken > total / 10, `the fast path took ${taken} of ${total} generated lists`);
+});
+
+t.test('ps: what follows the id is left for ps(1) as written, "--" and flags of ours too (as runc)', async (t) => {
+  const cases: [string[], string[], string][] = [
+    [['ps', 'id1', '-e', '-x'], ['-e', '-x'], 'table'],
+    [['ps', 'id1', '-f', 'json', '--', '-o', 'pid'], ['-f', 'json', '--', '-o', 'pid'], 'table'],
+    [['ps', '--', 'id1', '-e'], ['-e'], 'table'],
+    [['ps', '--format', 'json', 'id1', 'aux'], ['aux'], 'json'],
+  ];
+  for (const [argv, psArgs, format] of cases) {
+    for (const [how, parsed] of [['fast path', viaFast(argv)], ['yargs', await viaYargs(argv)]] as const) {
+      const args = parsed !== undefined && 'args' in parsed ? parsed.args : {};
+      t.same([args['container-id'], args['format'], [...(args['ps-args'] as string[]), ...(args['_'] as string[]).slice(1)]], ['id1', format, psArgs], `${how}: ${JSON.stringify(argv)}`);
+    }
+  }
 });

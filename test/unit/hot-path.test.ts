@@ -20,7 +20,17 @@ function yargsLoadedAfter(argv: string[]): boolean {
 
 t.test('hot commands parse without yargs; --help loads it', async (t) => {
   const root = privateRoot(t);
-  for (const argv of [['--root', root, 'state', 'nosuch'], ['--root', root, 'list'], ['--root', root, '--log-format', 'json', 'delete', '--force', 'nosuch'], ['features']]) {
+  const log = `${root}/../debug.log`;
+  const hot = [
+    ['--root', root, 'state', 'nosuch'],
+    ['--root', root, 'list'],
+    ['--root', root, '--log-format', 'json', 'delete', '--force', 'nosuch'],
+    ['features'],
+    // --debug and --log stay on the fast path; so do ps(1)'s own arguments after the id.
+    ['--root', root, '--debug', '--log', log, '--log-format', 'json', 'kill', 'nosuch', 'KILL'],
+    ['--root', root, 'ps', 'nosuch', '-e', '-x'],
+  ];
+  for (const argv of hot) {
     t.equal(yargsLoadedAfter(argv), false, `${argv.join(' ')}: yargs not loaded`);
   }
   t.equal(yargsLoadedAfter(['state', '--help']), true, 'state --help: yargs loaded (the check can see it)');

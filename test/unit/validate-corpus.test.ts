@@ -109,7 +109,7 @@ interface Case {
   doc?: () => unknown;
 }
 
-// Indexes in defaultSpec(): namespaces pid 0, network 1, ipc 2, uts 3, mount 4, cgroup 5;
+// Indexes in defaultSpec(): namespaces pid 0, network 1, ipc 2, uts 3, mount 4;
 // mounts /proc 0, /dev 1, /dev/pts 2, /dev/shm 3, /dev/mqueue 4, /sys 5, /sys/fs/cgroup 6;
 // env PATH 0, TERM 1; rlimits NOFILE 0.
 const NS_NETWORK = '/linux/namespaces/1';
@@ -161,7 +161,7 @@ const corpus: Case[] = [
       ['/linux/devices/0/minor', 'is required'],
     ],
   },
-  { name: 'namespace without type', edits: [push('/linux/namespaces', { path: '/proc/1/ns/time' })], expect: [['/linux/namespaces/6/type', 'is required']] },
+  { name: 'namespace without type', edits: [push('/linux/namespaces', { path: '/proc/1/ns/time' })], expect: [['/linux/namespaces/5/type', 'is required']] },
   { name: 'seccomp rule with no names', edits: [set('/linux/seccomp', SECCOMP({ names: [] }))], expect: [['/linux/seccomp/syscalls/0/names', 'must have at least 1 item']] },
   {
     name: 'mount uidMappings without gidMappings',
@@ -211,7 +211,7 @@ const corpus: Case[] = [
   },
 
   // --- namespaces and id mappings
-  { name: 'namespace type repeated', edits: [push('/linux/namespaces', { type: 'pid' })], expect: [['/linux/namespaces/6/type', 'namespace type pid is repeated']], cli: true },
+  { name: 'namespace type repeated', edits: [push('/linux/namespaces', { type: 'pid' })], expect: [['/linux/namespaces/5/type', 'namespace type pid is repeated']], cli: true },
   {
     name: 'user namespace without mappings',
     edits: [push('/linux/namespaces', USERNS)],
@@ -349,7 +349,7 @@ t.test('every problem is reported at once', async (t) => {
   t.test('three semantic problems', async (t) => {
     const doc = build([set('/process/cwd', 'work'), push('/linux/namespaces', { type: 'ipc' }), set('/hooks', { poststart: [{ path: 'notify' }] })]);
     const problems = problemsOf(doc) ?? [];
-    t.same(problems.map((p) => p.pointer).sort(), ['/hooks/poststart/0/path', '/linux/namespaces/6/type', '/process/cwd']);
+    t.same(problems.map((p) => p.pointer).sort(), ['/hooks/poststart/0/path', '/linux/namespaces/5/type', '/process/cwd']);
   });
   t.test('three schema problems', async (t) => {
     const doc = build([del('/process/cwd'), set('/linux/namespaces/0/type', 'pidns'), set('/process/user/gid', 'wheel')]);
@@ -449,7 +449,7 @@ t.test('through the CLI: exit 1, the pointer named, nothing left under --root', 
     const bundle = writeBundle(path.join(dir, 'bundle'), build([set('/process/cwd', 'work'), push('/linux/namespaces', { type: 'ipc' }), set('/mounts/2/destination', 'dev/pts')]));
     const v = runTsrunc(['validate', '--bundle', bundle]);
     t.equal(v.status, 1);
-    for (const p of ['/process/cwd', '/linux/namespaces/6/type', '/mounts/2/destination']) t.match(v.stderr, `config.json: ${p}: `);
+    for (const p of ['/process/cwd', '/linux/namespaces/5/type', '/mounts/2/destination']) t.match(v.stderr, `config.json: ${p}: `);
   });
 
   t.test('a missing rootfs is reported by validate and create', async (t) => {

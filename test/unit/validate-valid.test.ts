@@ -76,7 +76,7 @@ t.test('tsrunc spec output validates', async (t) => {
   t.equal(spec.root?.path, 'rootfs');
   t.same(spec.process?.args, ['sh']);
   t.equal(spec.process?.terminal, true);
-  t.same((spec.linux?.namespaces ?? []).map((n) => n.type).sort(), ['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts']);
+  t.same((spec.linux?.namespaces ?? []).map((n) => n.type), ['pid', 'network', 'ipc', 'uts', 'mount'], 'runc\'s namespaces, in its order');
 
   const noRootfs = runTsrunc(['validate', '--bundle', bundle]);
   t.equal(noRootfs.status, 1, 'without rootfs/ validate fails');
@@ -112,8 +112,24 @@ t.test('tsrunc spec --rootless output validates', async (t) => {
   t.same(spec.linux?.gidMappings, [{ containerID: 0, hostID: process.getgid?.() ?? 0, size: 1 }]);
   t.equal(spec.linux?.resources, undefined, 'no cgroup resources');
   t.notOk((spec.mounts ?? []).some((m) => (m.options ?? []).some((o) => o.startsWith('gid='))), 'no gid= mount options');
+  t.ok((spec.mounts ?? []).some((m) => m.destination === '/sys/fs/cgroup'), 'the /sys/fs/cgroup mount, as runc\'s');
   const v = runTsrunc(['validate', '--bundle', bundle]);
   t.equal(v.status, 0, 'validate exits 0', { stderr: v.stderr });
+});
+
+t.test('a caller may add a cgroup namespace to tsrunc spec\'s config (as docker does to runc\'s)', async (t) => {
+  for (const rootless of [false, true]) {
+    const bundle = tempDir(t, 'tsrunc-spec');
+    fs.mkdirSync(path.join(bundle, 'rootfs'));
+    t.equal(runTsrunc(['spec', ...(rootless ? ['--rootless'] : []), '--bundle', bundle]).status, 0);
+    const file = path.join(bundle, 'config.json');
+    const spec = JSON.parse(fs.readFileSync(file, 'utf8')) as Spec;
+    spec.linux!.namespaces!.push({ type: 'cgroup' });
+    fs.writeFileSync(file, JSON.stringify(spec));
+    const v = runTsrunc(['validate', '--bundle', bundle]);
+    t.equal(v.status, 0, `${rootless ? 'spec --rootless' : 'spec'} + a cgroup namespace: valid`, { stderr: v.stderr });
+    t.notMatch(v.stderr, /is repeated/);
+  }
 });
 
 t.test('tsrunc spec refuses to overwrite', async (t) => {
@@ -130,6 +146,31 @@ t.test('tsrunc spec refuses to overwrite', async (t) => {
 });
 
 const runc = which('runc');
+t.test('tsrunc spec writes runc spec\'s file, field by field and in its order (hostname and ociVersion aside)', { skip: runc === undefined ? 'runc is not on PATH' : false }, async (t) => {
+  if (runc === undefined) return;
+  for (const flags of [[], ['--rootless']]) {
+    const ours = tempDir(t, 'tsrunc-spec');
+    const theirs = tempDir(t, 'tsrunc-runc-spec');
+    t.equal(runTsrunc(['spec', ...flags, '--bundle', ours]).status, 0);
+    t.equal(runCommand(runc, ['spec', ...flags, '--bundle', theirs]).status, 0);
+    const ourText = fs.readFileSync(path.join(ours, 'config.json'), 'utf8');
+    const theirText = fs.readFileSync(path.join(theirs, 'config.json'), 'utf8');
+    const ourDoc = JSON.parse(ourText) as Record<string, unknown>;
+    const theirDoc = JSON.parse(theirText) as Record<string, unknown>;
+    t.equal(ourDoc['hostname'], 'tsrunc');
+    t.equal(ourDoc['ociVersion'], '1.2.0');
+    for (const doc of [ourDoc, theirDoc]) {
+      delete doc['hostname'];
+      delete doc['ociVersion'];
+    }
+    t.strictSame(ourDoc, theirDoc, `spec ${flags.join(' ')}: the same fields and values`);
+    t.equal(JSON.stringify(ourDoc), JSON.stringify(theirDoc), `spec ${flags.join(' ')}: in the same order`);
+    // runc writes tab-indented JSON without a final newline.
+    const ourForm = ourText.replace('"tsrunc"', '"runc"').replace(`"1.2.0"`, JSON.stringify(JSON.parse(theirText).ociVersion));
+    t.equal(ourForm, `${theirText}\n`, `spec ${flags.join(' ')}: the same text, a final newline aside`);
+  }
+});
+
 t.test('runc spec output validates with tsrunc', { skip: runc === undefined ? 'runc is not on PATH' : false }, async (t) => {
   if (runc === undefined) return;
   for (const rootless of [false, true]) {

@@ -1,9 +1,9 @@
 import type { Argv } from 'yargs';
 import type { CreateOptions } from '../../lifecycle/create';
-import { formatPlan } from '../../plan/steps';
+import { describeStep, formatPlan } from '../../plan/steps';
 import { checkContainerId } from '../../state/id';
 import { checkCallerFds, preserveFdsArg } from '../caller-fds';
-import { defineCommand, out, type GlobalArgs } from '../context';
+import { defineCommand, out, type Context, type GlobalArgs } from '../context';
 
 export interface CreateFlags {
   'container-id': string;
@@ -46,6 +46,24 @@ export function createOptionsFrom(args: CreateFlags): CreateOptions {
   return opts;
 }
 
+/**
+ * Under --debug, what create is about to do: the bundle, then each step of the plan the init
+ * carries out (the plan --dry-run prints, made here a second time with create's warnings held
+ * back). Nothing of this runs without --debug.
+ */
+export function debugCreate(ctx: Context, opts: CreateOptions): void {
+  if (!ctx.log.debugEnabled) return;
+  const fds = [opts.consoleSocket === undefined ? '' : `, console socket ${opts.consoleSocket}`, opts.pidFile === undefined ? '' : `, pid file ${opts.pidFile}`, (opts.preserveFds ?? 0) > 0 ? `, ${opts.preserveFds ?? 0} preserved fds` : ''].join('');
+  ctx.log.debug(`create ${opts.id}: bundle ${opts.bundle}${fds}${opts.noPivot ? ', no pivot_root' : ''}`);
+  let steps;
+  try {
+    steps = ctx.log.quietly(() => ctx.runtime.plan(opts)).steps;
+  } catch {
+    return; // create itself reports the problem
+  }
+  steps.forEach((step, i) => ctx.log.debug(`create ${opts.id}: step ${i + 1}/${steps.length}: ${describeStep(step)}`));
+}
+
 export default defineCommand<CreateFlags>({
   command: 'create <container-id>',
   describe: 'create a container (set it up and wait for start)',
@@ -56,6 +74,8 @@ export default defineCommand<CreateFlags>({
       out(formatPlan(ctx.runtime.plan(opts)));
       return;
     }
-    ctx.runtime.create(opts);
+    debugCreate(ctx, opts);
+    const state = ctx.runtime.create(opts);
+    ctx.log.debug(() => `create ${opts.id}: created, init pid ${state.pid} waits for start`);
   },
 });

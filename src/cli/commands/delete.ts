@@ -1,4 +1,4 @@
-import { defineCommand } from '../context';
+import { containerSummary, defineCommand } from '../context';
 
 export default defineCommand<{ 'container-id': string; force: boolean }>({
   command: 'delete <container-id>',
@@ -8,6 +8,9 @@ export default defineCommand<{ 'container-id': string; force: boolean }>({
       .positional('container-id', { type: 'string', demandOption: true })
       .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'forcibly delete the container if it is still running (uses SIGKILL)' }),
   handler: (args, ctx) => {
-    ctx.runtime.delete(args['container-id'], args.force);
+    const id = args['container-id'];
+    ctx.log.debug(() => `delete ${id}: ${containerSummary(ctx, id)}${args.force ? ', --force' : ''}`);
+    ctx.runtime.delete(id, args.force);
+    ctx.log.debug(() => `delete ${id}: deleted (processes, cgroups, state)`);
   },
 });

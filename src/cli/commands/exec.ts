@@ -80,6 +80,8 @@ async function execHandler(args: ExecFlags & GlobalArgs, ctx: Context): Promise<
       caps: args.cap,
     });
   }
+  const shown = proc;
+  ctx.log.debug(() => `exec ${id}: ${JSON.stringify(shown.args ?? [])} as ${shown.user?.uid ?? 0}:${shown.user?.gid ?? 0} in ${shown.cwd}${shown.terminal === true ? ', with a terminal' : ''}${args.detach ? ', detached' : ''}`);
   ctx.exitCode = await ctx.runtime.exec(id, {
     process: proc,
     detach: args.detach,
@@ -89,4 +91,5 @@ async function execHandler(args: ExecFlags & GlobalArgs, ctx: Context): Promise<
     ignorePaused: args['ignore-paused'],
     subCgroups: args.cgroup,
   });
+  ctx.log.debug(() => (args.detach ? `exec ${id}: started, detached` : `exec ${id}: the process exited, status ${ctx.exitCode}`));
 }

@@ -1,6 +1,6 @@
 import { UsageError } from '../../errors';
 import { parseSignal } from '../../spec/linux-names';
-import { defineCommand } from '../context';
+import { containerSummary, defineCommand } from '../context';
 
 export default defineCommand<{ 'container-id': string; signal: string; all: boolean }>({
   command: 'kill <container-id> [signal]',
@@ -13,6 +13,9 @@ export default defineCommand<{ 'container-id': string; signal: string; all: bool
   handler: (args, ctx) => {
     const signal = parseSignal(args.signal);
     if (signal === undefined) throw new UsageError(`unknown signal ${JSON.stringify(args.signal)}`);
-    ctx.runtime.kill(args['container-id'], signal, args.all);
+    const id = args['container-id'];
+    ctx.log.debug(() => `kill ${id}: ${containerSummary(ctx, id)}: signal ${signal} to ${args.all ? 'every process of its cgroup' : 'the init'}`);
+    ctx.runtime.kill(id, signal, args.all);
+    ctx.log.debug(() => `kill ${id}: signal ${signal} sent`);
   },
 });

@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { formatPlan } from '../../plan/steps';
 import { defineCommand, out, type GlobalArgs } from '../context';
-import { createOptions, createOptionsFrom, type CreateFlags } from './create';
+import { createOptions, createOptionsFrom, debugCreate, type CreateFlags } from './create';
 
 type RunFlags = CreateFlags & { detach: boolean; keep: boolean; 'no-subreaper': boolean };
 
@@ -19,6 +19,9 @@ export default defineCommand<RunFlags>({
       out(formatPlan(ctx.runtime.plan(createOptionsFrom(args))));
       return;
     }
-    ctx.exitCode = await ctx.runtime.run({ ...createOptionsFrom(args), detach: args.detach, keep: args.keep, noSubreaper: args['no-subreaper'] });
+    const opts = createOptionsFrom(args);
+    debugCreate(ctx, opts);
+    ctx.exitCode = await ctx.runtime.run({ ...opts, detach: args.detach, keep: args.keep, noSubreaper: args['no-subreaper'] });
+    ctx.log.debug(() => (args.detach ? `run ${opts.id}: started, detached` : `run ${opts.id}: the container's process exited, status ${ctx.exitCode}${args.keep ? '' : ', container deleted'}`));
   },
 });

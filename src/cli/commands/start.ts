@@ -1,10 +1,13 @@
-import { defineCommand } from '../context';
+import { containerSummary, defineCommand } from '../context';
 
 export default defineCommand<{ 'container-id': string }>({
   command: 'start <container-id>',
   describe: 'execute the user process of a created container',
   builder: (y) => y.positional('container-id', { type: 'string', demandOption: true }),
   handler: (args, ctx) => {
-    ctx.runtime.start(args['container-id']);
+    const id = args['container-id'];
+    ctx.log.debug(() => `start ${id}: ${containerSummary(ctx, id)}: releasing the init (exec.fifo)`);
+    ctx.runtime.start(id);
+    ctx.log.debug(() => `start ${id}: started, the init exec'd the process`);
   },
 });
