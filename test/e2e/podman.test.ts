@@ -49,6 +49,15 @@ t.test('podman run: output and exit status', { skip }, async (t) => {
   t.equal(p.podman(['rm', 'exit-code']).status, 0);
 });
 
+t.test('podman run --read-only and --tmpfs (podman adds tmpcopyup to every tmpfs it makes)', { skip }, async (t) => {
+  const ro = p.podman(['run', '--rm', '--read-only', ...run, '--rootfs', rootfs, 'sh', '-c', 'touch /x 2>/dev/null || echo root-ro; touch /tmp/x /run/x /var/tmp/x && echo tmp-rw']);
+  t.equal(ro.status, 0, ro.stderr);
+  t.equal(ro.stdout, 'root-ro\ntmp-rw\n', '--read-only: a read-only root with writable /tmp, /run, /var/tmp');
+  const tmpfs = p.podman(['run', '--rm', '--tmpfs', '/etc', ...run, '--rootfs', rootfs, 'sh', '-c', 'grep -c root /etc/passwd; grep " /etc " /proc/self/mountinfo | sed "s/.* - //" | cut -d" " -f1']);
+  t.equal(tmpfs.status, 0, tmpfs.stderr);
+  t.equal(tmpfs.stdout, '1\ntmpfs\n', "--tmpfs /etc: a tmpfs that holds the image's /etc (tmpcopyup)");
+});
+
 t.test('podman run -d, ps, inspect, logs, top, stats', { skip }, async (t) => {
   const r = p.podman(['run', '-d', '--name', 'web', ...run, '--rootfs', rootfs, 'sh', '-c', 'echo started; exec sleep 1000']);
   t.equal(r.status, 0, r.stderr);
