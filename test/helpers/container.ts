@@ -58,12 +58,17 @@ let counter = 0;
  * and a pipe would keep spawnSync waiting for as long as the container lives.
  */
 export function runWithFileStdio(args: string[], opts: RunOptions = {}): RunResult {
+  return runWithFiles(TSRUNC, args, opts);
+}
+
+/** Runs any program as runWithFileStdio runs tsrunc: stdout and stderr on files of this call's own. */
+export function runWithFiles(file: string, args: string[], opts: RunOptions = {}): RunResult {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-io-'));
   try {
     const out = fs.openSync(path.join(dir, 'out'), 'w+');
     const err = fs.openSync(path.join(dir, 'err'), 'w+');
     try {
-      const r = spawnSync(TSRUNC, args, {
+      const r = spawnSync(file, args, {
         cwd: opts.cwd,
         env: opts.env ?? process.env,
         input: opts.input,

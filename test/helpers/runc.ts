@@ -1,28 +1,15 @@
 // runc beside tsrunc: the same case run with runc 1.1.5 (where installed) to compare behaviour.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { TestContainer } from './container';
+import { runWithFiles, type TestContainer } from './container';
 import { privateRoot, type RunResult, type Teardownable } from './tsrunc';
 
 export const RUNC = ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc'].find((p) => fs.existsSync(p));
 
-/** Runs runc with `--root root`, stdio on files (a detached container may inherit them). */
+/** Runs runc with `--root root`, stdio on files of this call's own (a detached container keeps writing to what it inherited). */
 export function runc(root: string, args: string[], cwd: string): RunResult {
-  // Files of this call alone: a detached container keeps writing to the ones it inherited.
-  const io = fs.mkdtempSync(path.join(root, '..', 'runc-io-'));
-  const out = path.join(io, 'out');
-  const err = path.join(io, 'err');
-  const o = fs.openSync(out, 'w');
-  const e = fs.openSync(err, 'w');
-  try {
-    const r = spawnSync(RUNC as string, ['--root', root, ...args], { cwd, stdio: ['ignore', o, e], timeout: 60_000, killSignal: 'SIGKILL' });
-    return { status: r.status, signal: r.signal, stdout: fs.readFileSync(out, 'utf8'), stderr: fs.readFileSync(err, 'utf8') };
-  } finally {
-    fs.closeSync(o);
-    fs.closeSync(e);
-    fs.rmSync(io, { recursive: true, force: true });
-  }
+  return runWithFiles(RUNC as string, ['--root', root, ...args], { cwd });
 }
 
 /**

@@ -3,15 +3,14 @@
 // ps, events and kill --all act on the whole cgroup; delete removes every directory. Then
 // runc's behaviour case by case (issue 13: frozen and non-empty cgroups, device rules,
 // update, blkio on BFQ, exec's cgroups, messages), each run under runc as well and compared.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { detectHierarchies } from '../../src/cgroups/hierarchy';
 import { hierarchyFor, sharesToWeight } from '../../src/cgroups/resources';
 import type { Spec } from '../../src/spec/types';
-import { busyboxRootfs, cgroupDirsOf, rootSkipReason, runContainer, sleeperSpec, testContainer, type TestContainer } from '../helpers/container';
+import { busyboxRootfs, cgroupDirsOf, rootSkipReason, runContainer, runWithFiles, sleeperSpec, testContainer, type TestContainer } from '../helpers/container';
 import { pollUntil, privateRoot, tempDir, type RunResult, type Teardownable } from '../helpers/tsrunc';
 
 const skip = rootSkipReason();
@@ -292,23 +291,6 @@ interface Twin {
   pid(): number;
 }
 
-/** Runs `file` with stdout and stderr on files (a container's init may inherit them). */
-function runWithFiles(file: string, args: string[], cwd: string, input?: string): RunResult {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-io-'));
-  try {
-    const out = fs.openSync(path.join(dir, 'out'), 'w+');
-    const err = fs.openSync(path.join(dir, 'err'), 'w+');
-    try {
-      const r = spawnSync(file, args, { cwd, input, stdio: [input === undefined ? 'ignore' : 'pipe', out, err], timeout: 120_000, killSignal: 'SIGKILL' });
-      return { status: r.status, signal: r.signal, stdout: fs.readFileSync(path.join(dir, 'out'), 'utf8'), stderr: fs.readFileSync(path.join(dir, 'err'), 'utf8') };
-    } finally {
-      fs.closeSync(out);
-      fs.closeSync(err);
-    }
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 function twinFile(cgroup: string, controller: string, name: string): string {
   const h = hierarchyFor(controller, hierarchies);
@@ -350,7 +332,7 @@ function twins(t: Teardownable, edit: (spec: Spec, bundle: string) => void = () 
   const spec = sleeperSpec(rootfs, `${c.spec.linux!.cgroupsPath as string}-runc`);
   edit(spec, bundle);
   fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec, null, 2));
-  const cli = (args: string[], o: { input?: string } = {}): RunResult => runWithFiles(runcPath, ['--root', root, ...args], bundle, o.input);
+  const cli = (args: string[], o: { input?: string } = {}): RunResult => runWithFiles(runcPath, ['--root', root, ...args], { cwd: bundle, timeoutMs: 120_000, ...(o.input === undefined ? {} : { input: o.input }) });
   t.teardown(() => void cli(['delete', '--force', id]));
   const cgroup = spec.linux!.cgroupsPath as string;
   out.push({
