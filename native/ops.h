@@ -54,7 +54,7 @@ enum Op {
                            // n[11]= the host's cap_last_cap (read by the runtime, never in the rootfs)
   OP_NO_NEW_PRIVS = 29,    //
   OP_HOOK = 30,            // s[0]=name s[1]=path s[2..]=args then env, n[0]=argc n[1]=envc n[2]=timeout secs n[3]=state index
-                           // n[4]=1: run in the rootfs (createContainer)
+                           // n[4]=1: run in the rootfs (createContainer) n[5]=its index among the hooks of its kind
   OP_FIND_EXEC = 31,       // s[0]=argv0 s[1]=PATH value
   OP_READY = 32,           // tell the parent setup is done; n[0]=1: keep the sync socket until execve, else close it
   OP_WAIT_START = 33,      // n[0]=fifo fd slot: block until `start` (opening it through the container's

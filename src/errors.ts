@@ -15,6 +15,8 @@ export interface ErrorContext {
   file?: string;
   step?: string;
   cause?: unknown;
+  /** The errno behind a system error, by name ("ENOENT"), where there is one. */
+  errno?: string;
 }
 
 export class TsruncError extends Error {
@@ -84,7 +86,8 @@ export const EXEC_FAILED_STATUS = 255;
 /** An errno-carrying error from Node's fs or from the addon, with a step prefix. */
 export function systemError(step: string, cause: unknown, containerId?: string): TsruncError {
   const detail = cause instanceof Error ? describeErrno(cause) : String(cause);
-  return new TsruncError('system', `${step}: ${detail}`, { step, cause, containerId });
+  const code = cause instanceof Error ? (cause as NodeJS.ErrnoException).code : undefined;
+  return new TsruncError('system', `${step}: ${detail}`, { step, cause, containerId, ...(typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? { errno: code } : {}) });
 }
 
 function describeErrno(err: Error): string {

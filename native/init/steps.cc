@@ -565,6 +565,11 @@ static void DoHook(const Step &st) {
     done += (size_t)w;
   }
   if (lseek(in, 0, SEEK_SET) < 0) Fail("lseek", errno);
+  // What the hook says on stderr goes into the failure message (its stdout is dropped), as the
+  // runtime's own hooks report it (src/lifecycle/hooks.ts): one message for all six kinds.
+  int err = memfd_create("tsrunc-hook-stderr", MFD_CLOEXEC);
+  int out = memfd_create("tsrunc-hook-stdout", MFD_CLOEXEC);
+  if (err < 0 || out < 0) Fail("memfd_create", errno);
   pid_t pid = fork();
   if (pid < 0) Fail("fork", errno);
   if (pid == 0) {
@@ -572,18 +577,26 @@ static void DoHook(const Step &st) {
     if (Num(st, 4) == 1 && g_rootfd >= 0 && fchdir(g_rootfd) < 0) _exit(127);
     // stdio only (runc's hooks get no more): not the caller's preserved fds either.
     dup2(in, 0);
+    dup2(out, 1);
+    dup2(err, 2);
     syscall(SYS_close_range, 3U, ~0U, 0);
     execve(Str(st, 1), (char *const *)argv, (char *const *)envp);
+    char text[128], line[4300];
+    int len = snprintf(line, sizeof line, "exec %s: %s", Str(st, 1), ErrnoText(errno, text, sizeof text));
+    if (len > 0 && write(2, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1) < 0) {
+    }
     _exit(127);
   }
   close(in);
+  close(out);
+  char why[160] = "";
   int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
   if (timeout > 0 && pidfd < 0) {
     // A timeout that cannot be enforced is not silently dropped.
-    int err = errno;
+    int e = errno;
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    Fail("watching the hook for its timeout (pidfd_open)", err);
+    Fail("watching the hook for its timeout (pidfd_open)", e);
   }
   if (timeout > 0) {
     struct pollfd pfd = {pidfd, POLLIN, 0};
@@ -594,18 +607,37 @@ static void DoHook(const Step &st) {
     while (rc < 0 && errno == EINTR);
     if (rc == 0) {
       kill(pid, SIGKILL);
-      waitpid(pid, NULL, 0);
-      Fail("hook timed out", ETIMEDOUT);
+      snprintf(why, sizeof why, "timed out after %llds", (long long)timeout);
     }
   }
   if (pidfd >= 0) close(pidfd);
   int status;
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) Fail("waiting for the hook", errno);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 127) Fail("hook could not be executed", ENOEXEC);
-    Fail(WIFEXITED(status) ? "hook exited with a non-zero status" : "hook was killed by a signal", ECANCELED);
+  if (why[0] == '\0') {
+    if (WIFSIGNALED(status)) {
+      const char *name = sigabbrev_np(WTERMSIG(status));
+      snprintf(why, sizeof why, "killed by SIG%s", name ? name : "UNKNOWN");
+    } else if (WEXITSTATUS(status) != 0) {
+      snprintf(why, sizeof why, "exit status %d", WEXITSTATUS(status));
+    }
   }
+  if (why[0] != '\0') {
+    // "<kind> hook #<index> (<path>) failed: <why>[: <stderr, its last 2 KiB, trimmed>]"
+    char tail[2049];
+    off_t size = lseek(err, 0, SEEK_END);
+    off_t from = size > 2048 ? size - 2048 : 0;
+    ssize_t n = size > 0 ? pread(err, tail, (size_t)(size - from), from) : 0;
+    size_t len = n > 0 ? (size_t)n : 0;
+    while (len > 0 && (tail[len - 1] == '\n' || tail[len - 1] == ' ' || tail[len - 1] == '\r')) len--;
+    tail[len] = '\0';
+    for (size_t i = 0; i < len; i++)
+      if (tail[i] == '\0') tail[i] = ' ';
+    char message[2400];
+    snprintf(message, sizeof message, "%s hook #%lld (%s) failed: %s%s%s", Str(st, 0), (long long)Num(st, 5), Str(st, 1), why, len > 0 ? ": " : "", tail);
+    FailText(message, ECANCELED);
+  }
+  close(err);
 }
 
 // runc's wording for a program that cannot be found or run (Go's exec.LookPath): the docker CLI

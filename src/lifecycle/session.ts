@@ -178,10 +178,7 @@ export class ChildSession {
   }
 
   private stepError(arg: string): TsruncError {
-    const m = /^(-?\d+) (\S+) (.*)$/s.exec(arg);
-    if (m === null) return new TsruncError('system', `container process failed: ${arg}`, { containerId: this.containerId });
-    const step = this.plan.steps[Number(m[1])];
-    return new TsruncError('system', `${step === undefined ? 'container process' : describeStep(step)}: ${m[3]}`, { containerId: this.containerId, step: step?.op });
+    return stepFailure(this.plan, arg, this.containerId);
   }
 
   private unexpectedExit(): TsruncError {
@@ -223,6 +220,21 @@ export class ExpectedMessages {
     if (want !== what) throw new TsruncError('system', `the executor said ${JSON.stringify(what.slice(0, 32))} out of turn (expected ${want === undefined ? 'nothing more' : JSON.stringify(want)})`, { containerId: this.containerId });
     this.expected.shift();
   }
+}
+
+/**
+ * The error for the child's "error INDEX ERRNO TEXT": the failed step's description, the text,
+ * and the errno kept by name in the error's context.
+ */
+export function stepFailure(plan: Plan, arg: string, containerId: string): TsruncError {
+  const m = /^(-?\d+) (\S+) (.*)$/s.exec(arg);
+  if (m === null) return new TsruncError('system', `container process failed: ${arg}`, { containerId });
+  const step = plan.steps[Number(m[1])];
+  const errno = /^E[A-Z0-9]+$/.test(m[2] as string) && m[2] !== 'EUNKNOWN' ? m[2] : undefined;
+  // A hook's failure is whole already: "<kind> hook #N (<path>) failed: <why>[: <stderr>]", the
+  // words the runtime's own hooks fail with.
+  const message = step?.op === 'hook' ? (m[3] as string) : `${step === undefined ? 'container process' : describeStep(step)}: ${m[3]}`;
+  return new TsruncError('system', message, { containerId, ...(step === undefined ? {} : { step: step.op }), ...(errno === undefined ? {} : { errno }) });
 }
 
 /** The pid a child reports after its fork: accepted only as a live child of `parent`. */

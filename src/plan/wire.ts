@@ -138,7 +138,7 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'caps':
       return w([], [...capMask(step.bounding), ...capMask(step.effective), ...capMask(step.permitted), ...capMask(step.inheritable), ...capMask(step.ambient), step.phase === 'bounding' ? 1 : 2, step.lastCap]);
     case 'hook':
-      return w([step.hook, step.path, ...(step.args.length > 0 ? step.args : [step.path]), null, ...step.env], [step.args.length > 0 ? step.args.length : 1, step.env.length, step.timeout, step.stateIndex, step.inRootfs === true ? 1 : 0]);
+      return w([step.hook, step.path, ...(step.args.length > 0 ? step.args : [step.path]), null, ...step.env], [step.args.length > 0 ? step.args.length : 1, step.env.length, step.timeout, step.stateIndex, step.inRootfs === true ? 1 : 0, step.index]);
     case 'find-exec':
       return w([step.name, step.searchPath], []);
     case 'wait-start':

@@ -8,8 +8,8 @@ import t from 'tap';
 import { native } from '../../src/native/addon';
 import { processSteps } from '../../src/plan/process-steps';
 import type { Process, Spec } from '../../src/spec/types';
-import { TsruncError } from '../../src/errors';
-import { ExpectedMessages, checkedChildPid } from '../../src/lifecycle/session';
+import { TsruncError, systemError } from '../../src/errors';
+import { ExpectedMessages, checkedChildPid, stepFailure } from '../../src/lifecycle/session';
 import type { Plan } from '../../src/plan/steps';
 
 const plan: Plan = {
@@ -86,4 +86,18 @@ t.test('a seccomp profile that compiles past the 4096 BPF instructions the kerne
   const spec = { ociVersion: '1.2.0', process: { args: ['true'], cwd: '/', user: { uid: 0, gid: 0 } }, linux: { seccomp: { defaultAction: 'SCMP_ACT_ALLOW', syscalls: values.map((v) => ({ names: ['write'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: v, op: 'SCMP_CMP_EQ' }] })) } } } as unknown as Spec;
   const { problems } = processSteps(spec.process as Process, spec, { pointer: '/process', preserveFds: 0 });
   t.match(problems, [{ pointer: '/linux/seccomp', message: /compiles to \d+ BPF instructions, more than the kernel loads \(4096\)/ }]);
+});
+
+t.test("a step's failure keeps its errno, names the step, and a hook's is told whole", async (t) => {
+  const failing: Plan = { ...plan, steps: [{ op: 'mkdir', path: '/x', mode: 0o755 }, { op: 'hook', hook: 'createContainer', index: 0, path: '/h', args: [], env: [], timeout: 0, stateIndex: 0 }] };
+  const mkdir = stepFailure(failing, '0 EACCES mkdir: permission denied', 'c');
+  t.equal(mkdir.message, 'creating directory /x: mkdir: permission denied');
+  t.equal(mkdir.context.errno, 'EACCES', 'the errno, by name');
+  t.equal(mkdir.context.step, 'mkdir');
+  const hook = stepFailure(failing, '1 ECANCELED createContainer hook #0 (/h) failed: exit status 3: no', 'c');
+  t.equal(hook.message, 'createContainer hook #0 (/h) failed: exit status 3: no', "the runtime's hooks' words, not prefixed");
+  t.equal(stepFailure(failing, '-1 EINVAL not a tsrunc plan: invalid argument', 'c').message, 'container process: not a tsrunc plan: invalid argument');
+  t.equal(stepFailure(failing, 'garbage', 'c').message, 'container process failed: garbage');
+  const sys = systemError('opening x', Object.assign(new Error('ENOENT: no such file or directory, open x'), { code: 'ENOENT', syscall: 'open' }));
+  t.equal(sys.context.errno, 'ENOENT', "systemError keeps a Node error's code");
 });
