@@ -73,7 +73,7 @@ t.test('a failing hook', { skip }, async (t) => {
   assertNothingLeft(t, r.c);
   const missing = failingCreate(t, (s) => (s.hooks = { createContainer: [{ path: '/nonexistent/hook' }] }));
   t.equal(missing.status, 1);
-  t.match(missing.stderr, /createContainer hook #0 \/nonexistent\/hook/);
+  t.match(missing.stderr, /createContainer hook #0 \(\/nonexistent\/hook\) failed: exit status 127: exec \/nonexistent\/hook: no such file or directory/);
   assertNothingLeft(t, missing.c);
 });
 
