@@ -16,63 +16,149 @@
 namespace tsrunc {
 
 enum Op {
-  OP_SYNC = 1,             // s[0]=tag: tell the parent, wait for its ack (the ack may carry data)
-  OP_SETNS = 2,            // s[0]=path n[0]=nstype n[1]=fd slot holding it (-1: open the path)
-  OP_UNSHARE = 3,          // n[0]=flags
-  OP_WRITE_FILE = 4,       // s[0]=path s[1]=content
-  OP_FORK = 5,             // continue in a child; this process reports the child's pid and exits
-  OP_BECOME_ROOT = 6,      // setresgid/setresuid(0) inside a new user namespace
-  OP_ROOT_PROPAGATION = 7, // n[0]=flags applied to s[0] (default "/"): MS_SLAVE|MS_REC, ...
-  OP_BIND_ROOTFS = 8,      // s[0]=rootfs: bind it onto itself and keep an fd on it
-  OP_MOUNT = 9,            // s[0]=source s[1]=dest(in rootfs) s[2]=fstype s[3]=data
-                           // n[0]=flags n[1]=bind n[2]=attrSet n[3]=attrClear n[4]=destKind(0 dir,1 file)
-                           // n[5]=realDir (refuse symlinks on the way) n[6]=copy up (tmpcopyup)
-                           // n[7]=keep the directory's mode on the tmpfs root n[8]=OP_OPEN_TREE index (-1: none)
-                           // n[9..]=propagation flags
-  OP_MKDIR = 10,           // s[0]=path(in rootfs) n[0]=mode
-  OP_MKNOD = 11,           // s[0]=path(in rootfs) n[0]=mode(with type bits) n[1]=major n[2]=minor n[3]=uid n[4]=gid
-  OP_BIND_DEVICE = 12,     // s[0]=path(in rootfs) s[1]=host path
-  OP_SYMLINK = 13,         // s[0]=target s[1]=link path(in rootfs)
-  OP_PIVOT_ROOT = 14,      // enter the rootfs with pivot_root(2)
-  OP_MOVE_ROOT = 15,       // enter the rootfs with MS_MOVE + chroot (--no-pivot)
-  OP_CHROOT = 16,          // s[0]=rootfs: enter it with chroot only (no mount namespace)
-  OP_MASK_PATH = 17,       // s[0]=path: /dev/null over a file, empty read-only tmpfs over a directory
-  OP_READONLY_PATH = 18,   // s[0]=path n[0]=1: remount that mount point read-only in place; else bind read-only onto itself
-  OP_REMOUNT_ROOT_RO = 19, //
-  OP_SETHOSTNAME = 20,     // s[0]=name
-  OP_SETDOMAINNAME = 21,   // s[0]=name
-  OP_CONSOLE = 22,         // n[0]=socket fd slot n[1]=rows n[2]=cols n[3]=bind the pty on /dev/console
-                           // n[4]=uid to own the pty (-1: none) n[5]=1: attach later (OP_CONSOLE_ATTACH)
-  OP_SETSID = 23,          //
-  OP_RLIMIT = 24,          // n[0]=resource n[1]=soft n[2]=hard (-1: infinity)
-  OP_CHDIR = 25,           // s[0]=path n[0]=1: as root (EACCES/EPERM left for phase 2), 2: as the user if still
-                           // needed, then checked inside the root
-  OP_UMASK = 26,           // n[0]=mask
-  OP_USER = 27,            // n[0]=uid n[1]=gid n[2..]=additional gids; n[1] < 0 never
-  OP_CAPS = 28,            // n[0..9]= lo,hi of bounding, effective, permitted, inheritable, ambient
-                           // n[10]= phase: 1 bounding set (before the uid changes), 2 the other sets
-                           // n[11]= the host's cap_last_cap (read by the runtime, never in the rootfs)
-  OP_NO_NEW_PRIVS = 29,    //
-  OP_HOOK = 30,            // s[0]=name s[1]=path s[2..]=args then env, n[0]=argc n[1]=envc n[2]=timeout secs n[3]=state index
-                           // n[4]=1: run in the rootfs (createContainer) n[5]=its index among the hooks of its kind
-  OP_FIND_EXEC = 31,       // s[0]=argv0 s[1]=PATH value
-  OP_READY = 32,           // tell the parent setup is done; n[0]=1: keep the sync socket until execve, else close it
-  OP_WAIT_START = 33,      // n[0]=fifo fd slot: block until `start` (opening it through the container's
-                           // /proc, see OP_OPEN_PROC), then write one byte
-  OP_EXEC = 34,            // s[0..argc-1]=argv, a separator, s[argc+1..]=env n[0]=argc
-  OP_CLOSE_FDS = 35,       // n[0]=first fd that must not survive exec
-  OP_DUMPABLE = 36,        // n[0]=0|1
-  OP_PERSONALITY = 37,     // n[0]=persona
-  OP_SCHEDULER = 38,       // n[0]=policy n[1]=priority n[2]=nice n[3]=flags n[4]=runtime n[5]=deadline n[6]=period
-  OP_IOPRIO = 39,          // n[0]=ioprio value
-  OP_SESSION_KEYRING = 40, // s[0]=name: join a new session keyring
-  OP_SECCOMP = 41,         // b=BPF program (struct sock_filter[]) n[0]=seccomp(2) flags
-  OP_OPEN_PROC = 42,       // open the container's /proc (must be procfs) for OP_WAIT_START
-  OP_CONSOLE_ATTACH = 43,  // setsid, the pty of OP_CONSOLE as controlling terminal and stdio
-  OP_HOME = 44,            // n[0]=uid: HOME from /etc/passwd ("/" when unknown) is added to OP_EXEC's env
-  OP_OPEN_TREE = 45,       // s[0]=bind source n[0]=index n[1]=flags n[2]=attrSet n[3]=attrClear: clone it now
-  OP_DETACH_HOST_MOUNT = 46, // s[0]=path: make it slave and detach it (covered with a tmpfs where it cannot be)
+  OP_SYNC = 1,              // tell the parent TAG, wait for its ack (the ack may carry data as an fd)
+  OP_SETNS = 2,             // join a namespace: the fd in FD_SLOT, or PATH
+  OP_UNSHARE = 3,           // new namespaces
+  OP_WRITE_FILE = 4,        // write CONTENT to PATH (procfs only under /proc)
+  OP_FORK = 5,              // continue in a child; this process reports its pid, waits for the ack, and exits
+  OP_BECOME_ROOT = 6,       // setresgid/setresuid(0) inside a new user namespace
+  OP_ROOT_PROPAGATION = 7,  // FLAGS (MS_SLAVE|MS_REC, ...) applied to PATH
+  OP_BIND_ROOTFS = 8,       // bind ROOTFS onto itself and keep an fd on it
+  OP_MOUNT = 9,             // a mount at DESTINATION inside the rootfs, then the propagation flags that follow
+  OP_MKDIR = 10,            // a directory inside the rootfs
+  OP_MKNOD = 11,            // a device node inside the rootfs (MODE has the type bits)
+  OP_BIND_DEVICE = 12,      // bind the host's HOST_PATH at PATH inside the rootfs
+  OP_SYMLINK = 13,          // PATH -> TARGET inside the rootfs
+  OP_PIVOT_ROOT = 14,       // enter the rootfs with pivot_root(2)
+  OP_MOVE_ROOT = 15,        // enter the rootfs with MS_MOVE + chroot (--no-pivot)
+  OP_CHROOT = 16,           // enter ROOTFS with chroot only (no mount namespace)
+  OP_MASK_PATH = 17,        // /dev/null over a file, an empty read-only tmpfs over a directory
+  OP_READONLY_PATH = 18,    // IN_PLACE: remount that mount point read-only; else bind read-only onto itself
+  OP_REMOUNT_ROOT_RO = 19,
+  OP_SETHOSTNAME = 20,
+  OP_SETDOMAINNAME = 21,
+  OP_CONSOLE = 22,          // a pty: its master to the socket in SOCKET_SLOT; attached now or by OP_CONSOLE_ATTACH
+  OP_SETSID = 23,
+  OP_RLIMIT = 24,           // SOFT/HARD -1: infinity
+  OP_CHDIR = 25,            // PHASE 1: as root (EACCES/EPERM left for phase 2); 2: as the user if still needed, checked
+  OP_UMASK = 26,
+  OP_USER = 27,             // UID, GID, then the additional gids
+  OP_CAPS = 28,             // PHASE 1: the bounding set (before the uid changes), 2: the other sets; LAST_CAP is the host's
+  OP_NO_NEW_PRIVS = 29,
+  OP_HOOK = 30,             // KIND hook at PATH: argv, a separator, env follow; the state on stdin
+  OP_FIND_EXEC = 31,        // look NAME up in SEARCH_PATH (or check it when it has a slash)
+  OP_READY = 32,            // tell the parent setup is done; UNTIL_EXEC: keep the socket until execve, else close it
+  OP_WAIT_START = 33,       // block until `start` (exec.fifo, reopened through the container's /proc), write one byte
+  OP_EXEC = 34,             // the program: argv, a separator, env follow
+  OP_CLOSE_FDS = 35,        // close-on-exec from FROM
+  OP_DUMPABLE = 36,
+  OP_PERSONALITY = 37,
+  OP_SCHEDULER = 38,        // sched_setattr
+  OP_IOPRIO = 39,
+  OP_SESSION_KEYRING = 40,  // join a new session keyring NAME
+  OP_SECCOMP = 41,          // load the BPF program (the blob) with seccomp(2) FLAGS
+  OP_OPEN_PROC = 42,        // open the container's /proc (must be procfs) for OP_WAIT_START
+  OP_CONSOLE_ATTACH = 43,   // setsid, the pty of OP_CONSOLE as controlling terminal and stdio
+  OP_HOME = 44,             // HOME from /etc/passwd for UID ("/" when unknown), added to OP_EXEC's env
+  OP_OPEN_TREE = 45,        // clone the bind SOURCE now (before a user namespace) as tree INDEX
+  OP_DETACH_HOST_MOUNT = 46,// --no-pivot: make PATH a slave and detach it (or cover it with a tmpfs)
   OP_COUNT
 };
+
+// Each opcode's arguments by name: OP_S_FIELD indexes its strings, OP_N_FIELD its numbers, and
+// OP_S_COUNT / OP_N_COUNT is where a list that follows them starts (argv and env, propagation
+// flags, additional gids). The same names, in the same order, as FIELDS in src/plan/wire.ts.
+enum { SYNC_S_TAG, SYNC_S_COUNT };
+enum { SYNC_N_COUNT };
+enum { SETNS_S_PATH, SETNS_S_COUNT };
+enum { SETNS_N_NSTYPE, SETNS_N_FD_SLOT, SETNS_N_COUNT };
+enum { UNSHARE_S_COUNT };
+enum { UNSHARE_N_FLAGS, UNSHARE_N_COUNT };
+enum { WRITE_FILE_S_PATH, WRITE_FILE_S_CONTENT, WRITE_FILE_S_COUNT };
+enum { WRITE_FILE_N_COUNT };
+enum { FORK_S_COUNT };
+enum { FORK_N_COUNT };
+enum { BECOME_ROOT_S_COUNT };
+enum { BECOME_ROOT_N_COUNT };
+enum { ROOT_PROPAGATION_S_PATH, ROOT_PROPAGATION_S_COUNT };
+enum { ROOT_PROPAGATION_N_FLAGS, ROOT_PROPAGATION_N_COUNT };
+enum { BIND_ROOTFS_S_ROOTFS, BIND_ROOTFS_S_COUNT };
+enum { BIND_ROOTFS_N_COUNT };
+enum { MOUNT_S_SOURCE, MOUNT_S_DESTINATION, MOUNT_S_FSTYPE, MOUNT_S_DATA, MOUNT_S_COUNT };
+enum { MOUNT_N_FLAGS, MOUNT_N_BIND, MOUNT_N_ATTR_SET, MOUNT_N_ATTR_CLEAR, MOUNT_N_DEST_KIND, MOUNT_N_REAL_DIR, MOUNT_N_COPY_UP, MOUNT_N_KEEP_MODE, MOUNT_N_TREE, MOUNT_N_COUNT };
+enum { MKDIR_S_PATH, MKDIR_S_COUNT };
+enum { MKDIR_N_MODE, MKDIR_N_COUNT };
+enum { MKNOD_S_PATH, MKNOD_S_COUNT };
+enum { MKNOD_N_MODE, MKNOD_N_MAJOR, MKNOD_N_MINOR, MKNOD_N_UID, MKNOD_N_GID, MKNOD_N_COUNT };
+enum { BIND_DEVICE_S_PATH, BIND_DEVICE_S_HOST_PATH, BIND_DEVICE_S_COUNT };
+enum { BIND_DEVICE_N_COUNT };
+enum { SYMLINK_S_TARGET, SYMLINK_S_PATH, SYMLINK_S_COUNT };
+enum { SYMLINK_N_COUNT };
+enum { PIVOT_ROOT_S_COUNT };
+enum { PIVOT_ROOT_N_COUNT };
+enum { MOVE_ROOT_S_COUNT };
+enum { MOVE_ROOT_N_COUNT };
+enum { CHROOT_S_ROOTFS, CHROOT_S_COUNT };
+enum { CHROOT_N_COUNT };
+enum { MASK_PATH_S_PATH, MASK_PATH_S_COUNT };
+enum { MASK_PATH_N_COUNT };
+enum { READONLY_PATH_S_PATH, READONLY_PATH_S_COUNT };
+enum { READONLY_PATH_N_IN_PLACE, READONLY_PATH_N_COUNT };
+enum { REMOUNT_ROOT_RO_S_COUNT };
+enum { REMOUNT_ROOT_RO_N_COUNT };
+enum { SETHOSTNAME_S_NAME, SETHOSTNAME_S_COUNT };
+enum { SETHOSTNAME_N_COUNT };
+enum { SETDOMAINNAME_S_NAME, SETDOMAINNAME_S_COUNT };
+enum { SETDOMAINNAME_N_COUNT };
+enum { CONSOLE_S_COUNT };
+enum { CONSOLE_N_SOCKET_SLOT, CONSOLE_N_ROWS, CONSOLE_N_COLS, CONSOLE_N_BIND_CONSOLE, CONSOLE_N_UID, CONSOLE_N_ATTACH_LATER, CONSOLE_N_COUNT };
+enum { SETSID_S_COUNT };
+enum { SETSID_N_COUNT };
+enum { RLIMIT_S_COUNT };
+enum { RLIMIT_N_RESOURCE, RLIMIT_N_SOFT, RLIMIT_N_HARD, RLIMIT_N_COUNT };
+enum { CHDIR_S_PATH, CHDIR_S_COUNT };
+enum { CHDIR_N_PHASE, CHDIR_N_COUNT };
+enum { UMASK_S_COUNT };
+enum { UMASK_N_MASK, UMASK_N_COUNT };
+enum { USER_S_COUNT };
+enum { USER_N_UID, USER_N_GID, USER_N_COUNT };
+enum { CAPS_S_COUNT };
+enum { CAPS_N_BOUNDING_LO, CAPS_N_BOUNDING_HI, CAPS_N_EFFECTIVE_LO, CAPS_N_EFFECTIVE_HI, CAPS_N_PERMITTED_LO, CAPS_N_PERMITTED_HI, CAPS_N_INHERITABLE_LO, CAPS_N_INHERITABLE_HI, CAPS_N_AMBIENT_LO, CAPS_N_AMBIENT_HI, CAPS_N_PHASE, CAPS_N_LAST_CAP, CAPS_N_COUNT };
+enum { NO_NEW_PRIVS_S_COUNT };
+enum { NO_NEW_PRIVS_N_COUNT };
+enum { HOOK_S_KIND, HOOK_S_PATH, HOOK_S_COUNT };
+enum { HOOK_N_ARGC, HOOK_N_ENVC, HOOK_N_TIMEOUT, HOOK_N_STATE_INDEX, HOOK_N_IN_ROOTFS, HOOK_N_INDEX, HOOK_N_COUNT };
+enum { FIND_EXEC_S_NAME, FIND_EXEC_S_SEARCH_PATH, FIND_EXEC_S_COUNT };
+enum { FIND_EXEC_N_COUNT };
+enum { READY_S_COUNT };
+enum { READY_N_UNTIL_EXEC, READY_N_COUNT };
+enum { WAIT_START_S_COUNT };
+enum { WAIT_START_N_FIFO_SLOT, WAIT_START_N_COUNT };
+enum { EXEC_S_COUNT };
+enum { EXEC_N_ARGC, EXEC_N_COUNT };
+enum { CLOSE_FDS_S_COUNT };
+enum { CLOSE_FDS_N_FROM, CLOSE_FDS_N_COUNT };
+enum { DUMPABLE_S_COUNT };
+enum { DUMPABLE_N_ON, DUMPABLE_N_COUNT };
+enum { PERSONALITY_S_COUNT };
+enum { PERSONALITY_N_PERSONA, PERSONALITY_N_COUNT };
+enum { SCHEDULER_S_COUNT };
+enum { SCHEDULER_N_POLICY, SCHEDULER_N_PRIORITY, SCHEDULER_N_NICE, SCHEDULER_N_FLAGS, SCHEDULER_N_RUNTIME, SCHEDULER_N_DEADLINE, SCHEDULER_N_PERIOD, SCHEDULER_N_COUNT };
+enum { IOPRIO_S_COUNT };
+enum { IOPRIO_N_VALUE, IOPRIO_N_COUNT };
+enum { SESSION_KEYRING_S_NAME, SESSION_KEYRING_S_COUNT };
+enum { SESSION_KEYRING_N_COUNT };
+enum { SECCOMP_S_COUNT };
+enum { SECCOMP_N_FLAGS, SECCOMP_N_COUNT };
+enum { OPEN_PROC_S_COUNT };
+enum { OPEN_PROC_N_COUNT };
+enum { CONSOLE_ATTACH_S_COUNT };
+enum { CONSOLE_ATTACH_N_COUNT };
+enum { HOME_S_COUNT };
+enum { HOME_N_UID, HOME_N_COUNT };
+enum { OPEN_TREE_S_SOURCE, OPEN_TREE_S_COUNT };
+enum { OPEN_TREE_N_INDEX, OPEN_TREE_N_FLAGS, OPEN_TREE_N_ATTR_SET, OPEN_TREE_N_ATTR_CLEAR, OPEN_TREE_N_COUNT };
+enum { DETACH_HOST_MOUNT_S_PATH, DETACH_HOST_MOUNT_S_COUNT };
+enum { DETACH_HOST_MOUNT_N_COUNT };
 
 }  // namespace tsrunc

@@ -8,9 +8,15 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <string>
+#include <vector>
 
 #include "fdpass.h"
 
@@ -147,7 +153,126 @@ static Napi::Value SealedCopy(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, mem);
 }
 
+// socketpair() -> [parentFd, childFd], SOCK_SEQPACKET, close-on-exec.
+static Napi::Value SocketPair(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return ThrowErrno(env, "socketpair", errno);
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, sv[0]);
+  out.Set(1u, sv[1]);
+  return out;
+}
+
+// recv(fd, timeoutMs) -> string message, "" on EOF, null on timeout.
+static Napi::Value RecvMessage(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int timeout = info[1].As<Napi::Number>().Int32Value();
+  struct pollfd p = {fd, POLLIN | POLLRDHUP, 0};
+  int rc;
+  do rc = poll(&p, 1, timeout);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) return ThrowErrno(env, "poll", errno);
+  if (rc == 0) return env.Null();
+  std::vector<char> buf(65536);
+  int passed;
+  bool truncated;
+  ssize_t n = RecvWithFd(fd, buf.data(), buf.size(), &passed, &truncated);
+  if (n < 0) {
+    if (errno == ECONNRESET) return Napi::String::New(env, "");
+    return ThrowErrno(env, "recv", errno);
+  }
+  // What the child says is refused whole rather than cut; an empty datagram is not mistaken for
+  // the socket's end (after "ready", exec reads the end as "the program runs").
+  if (truncated || (n == 0 && passed >= 0)) {
+    if (passed >= 0) close(passed);
+    return ThrowErrno(env, "recv (a message cut or empty with an fd)", EMSGSIZE);
+  }
+  if (n == 0 && !(p.revents & (POLLHUP | POLLRDHUP))) return ThrowErrno(env, "recv (an empty message)", EBADMSG);
+  if (passed >= 0) {
+    // A message carrying an fd: {text, fd}.
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("text", Napi::String::New(env, buf.data(), (size_t)n));
+    out.Set("fd", passed);
+    return out;
+  }
+  return Napi::String::New(env, buf.data(), (size_t)n);
+}
+
+// sendWithFd(socket, text, fd): one message with an fd attached (SCM_RIGHTS).
+static Napi::Value SendWithFdJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string text = info[1].As<Napi::String>().Utf8Value();
+  if (SendWithFd(info[0].As<Napi::Number>().Int32Value(), text.data(), text.size(), info[2].As<Napi::Number>().Int32Value()) < 0) {
+    return ThrowErrno(env, "sendmsg", errno);
+  }
+  return env.Undefined();
+}
+
+// send(fd, message)
+static Napi::Value SendMessage(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  std::string msg = info[1].As<Napi::String>().Utf8Value();
+  ssize_t n;
+  do n = send(fd, msg.data(), msg.size(), MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return ThrowErrno(env, "send", errno);
+  return env.Undefined();
+}
+
+// waitpid(pid, nohang) -> {pid, exitCode, signal} or null when nohang and still running.
+static Napi::Value WaitPid(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  bool nohang = info[1].As<Napi::Boolean>().Value();
+  int status = 0;
+  pid_t rc;
+  do rc = waitpid(pid, &status, nohang ? WNOHANG : 0);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) return ThrowErrno(env, "waitpid", errno);
+  if (rc == 0) return env.Null();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("pid", rc);
+  out.Set("exitCode", WIFEXITED(status) ? Napi::Value(Napi::Number::New(env, WEXITSTATUS(status))) : env.Null());
+  out.Set("signal", WIFSIGNALED(status) ? Napi::Value(Napi::Number::New(env, WTERMSIG(status))) : env.Null());
+  return out;
+}
+
+// mkfifo(path, mode)
+static Napi::Value MkFifo(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  if (mkfifo(path.c_str(), (mode_t)info[1].As<Napi::Number>().Uint32Value()) < 0) return ThrowErrno(env, "mkfifo", errno);
+  return env.Undefined();
+}
+
+// openPath(path) -> O_PATH|O_CLOEXEC fd (Node's fs cannot open O_PATH)
+static Napi::Value OpenPath(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int fd = open(path.c_str(), O_PATH | O_CLOEXEC);
+  if (fd < 0) return ThrowErrno(env, "open", errno);
+  return Napi::Number::New(env, fd);
+}
+
+// setSubreaper(on)
+static Napi::Value SetSubreaper(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (prctl(PR_SET_CHILD_SUBREAPER, info[0].As<Napi::Boolean>().Value() ? 1 : 0, 0, 0, 0) < 0) return ThrowErrno(env, "prctl", errno);
+  return env.Undefined();
+}
+
 void RegisterSys(Napi::Env env, Napi::Object exports) {
+  exports.Set("socketPair", Napi::Function::New(env, SocketPair, "socketPair"));
+  exports.Set("recvMessage", Napi::Function::New(env, RecvMessage, "recvMessage"));
+  exports.Set("sendMessage", Napi::Function::New(env, SendMessage, "sendMessage"));
+  exports.Set("sendWithFd", Napi::Function::New(env, SendWithFdJs, "sendWithFd"));
+  exports.Set("waitPid", Napi::Function::New(env, WaitPid, "waitPid"));
+  exports.Set("mkfifo", Napi::Function::New(env, MkFifo, "mkfifo"));
+  exports.Set("openPath", Napi::Function::New(env, OpenPath, "openPath"));
+  exports.Set("setSubreaper", Napi::Function::New(env, SetSubreaper, "setSubreaper"));
   exports.Set("sealedCopy", Napi::Function::New(env, SealedCopy, "sealedCopy"));
   exports.Set("recvFd", Napi::Function::New(env, RecvFd, "recvFd"));
   exports.Set("setWinsize", Napi::Function::New(env, SetWinsize, "setWinsize"));

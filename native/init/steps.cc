@@ -103,10 +103,10 @@ static int CloneTree(const char *source, unsigned long flags, unsigned attrSet, 
 }
 
 static void DoOpenTree(const Step &st) {
-  int64_t index = Num(st, 0, -1);
+  int64_t index = Num(st, OPEN_TREE_N_INDEX, -1);
   if (index < 0 || index > 4096) Fail("a malformed open-tree step", EINVAL);
   if ((size_t)index >= g_trees.size()) g_trees.resize((size_t)index + 1, -1);
-  g_trees[(size_t)index] = CloneTree(Str(st, 0), (unsigned long)Num(st, 1), (unsigned)Num(st, 2), (unsigned)Num(st, 3));
+  g_trees[(size_t)index] = CloneTree(Str(st, OPEN_TREE_S_SOURCE), (unsigned long)Num(st, OPEN_TREE_N_FLAGS), (unsigned)Num(st, OPEN_TREE_N_ATTR_SET), (unsigned)Num(st, OPEN_TREE_N_ATTR_CLEAR));
 }
 
 // A copy of the tree under `src` (a directory of the rootfs) into `dst` (the new tmpfs over it),
@@ -174,15 +174,15 @@ static void CopyTree(int src, int dst, int depth) {
 }
 
 static void DoMount(const Step &st) {
-  const char *source = Str(st, 0), *dest = Str(st, 1), *fstype = Str(st, 2), *data = Str(st, 3);
-  unsigned long flags = (unsigned long)Num(st, 0);
-  bool bind = Num(st, 1) != 0;
-  unsigned attrSet = (unsigned)Num(st, 2), attrClear = (unsigned)Num(st, 3);
-  int kind = (int)Num(st, 4);
-  bool realDir = Num(st, 5) != 0;
-  bool copyUp = Num(st, 6) != 0, keepMode = Num(st, 7) != 0;
-  int64_t treeIndex = Num(st, 8, -1);
-  const size_t firstPropagation = 9;
+  const char *source = Str(st, MOUNT_S_SOURCE), *dest = Str(st, MOUNT_S_DESTINATION), *fstype = Str(st, MOUNT_S_FSTYPE), *data = Str(st, MOUNT_S_DATA);
+  unsigned long flags = (unsigned long)Num(st, MOUNT_N_FLAGS);
+  bool bind = Num(st, MOUNT_N_BIND) != 0;
+  unsigned attrSet = (unsigned)Num(st, MOUNT_N_ATTR_SET), attrClear = (unsigned)Num(st, MOUNT_N_ATTR_CLEAR);
+  int kind = (int)Num(st, MOUNT_N_DEST_KIND);
+  bool realDir = Num(st, MOUNT_N_REAL_DIR) != 0;
+  bool copyUp = Num(st, MOUNT_N_COPY_UP) != 0, keepMode = Num(st, MOUNT_N_KEEP_MODE) != 0;
+  int64_t treeIndex = Num(st, MOUNT_N_TREE, -1);
+  const size_t firstPropagation = MOUNT_N_COUNT;
   // What the directory was before anything is mounted over it (a tmpfs keeps its mode, as runc).
   struct stat before;
   bool existed = false;
@@ -256,7 +256,7 @@ static void DoMount(const Step &st) {
 // propagates back) and detached; where a user namespace may not unmount it (a locked mount), an
 // empty tmpfs covers it, as runc does. One already gone with its parent is left alone.
 static void DoDetachHostMount(const Step &st) {
-  const char *path = Str(st, 0);
+  const char *path = Str(st, DETACH_HOST_MOUNT_S_PATH);
   if (mount(NULL, path, NULL, MS_SLAVE | MS_REC, NULL) < 0) {
     if (errno == ENOENT || errno == EINVAL) return;  // not a mount point any more
     Fail("making it a slave", errno);
@@ -271,10 +271,10 @@ static void DoDetachHostMount(const Step &st) {
 // without following symlinks and checked to be that node, never by name.
 static void DoMknod(const Step &st) {
   char name[256];
-  int dir = OpenParentInRoot(Str(st, 0), name, sizeof name);
+  int dir = OpenParentInRoot(Str(st, MKNOD_S_PATH), name, sizeof name);
   if (dir < 0) Fail("resolving the parent directory", errno);
-  mode_t mode = (mode_t)Num(st, 0);
-  dev_t dev = makedev((unsigned)Num(st, 1), (unsigned)Num(st, 2));
+  mode_t mode = (mode_t)Num(st, MKNOD_N_MODE);
+  dev_t dev = makedev((unsigned)Num(st, MKNOD_N_MAJOR), (unsigned)Num(st, MKNOD_N_MINOR));
   if (unlinkat(dir, name, 0) < 0 && errno != ENOENT) Fail("removing what is at the device's path", errno);
   mode_t old = umask(0);
   int rc = mknodat(dir, name, mode, dev);
@@ -287,7 +287,7 @@ static void DoMknod(const Step &st) {
   if ((sb.st_mode & S_IFMT) != (mode & S_IFMT) || (!S_ISFIFO(mode) && sb.st_rdev != dev) || sb.st_nlink != 1) {
     Fail("the device node was replaced while it was created", EEXIST);
   }
-  if (fchownat(node, "", (uid_t)Num(st, 3), (gid_t)Num(st, 4), AT_EMPTY_PATH) < 0) Fail("chown", errno);
+  if (fchownat(node, "", (uid_t)Num(st, MKNOD_N_UID), (gid_t)Num(st, MKNOD_N_GID), AT_EMPTY_PATH) < 0) Fail("chown", errno);
   // (chown may clear set-id bits: the mode goes on last)
   if (ChmodFd(node, mode & 07777) < 0) Fail("chmod", errno);
   close(node);
@@ -296,14 +296,14 @@ static void DoMknod(const Step &st) {
 
 static void DoSymlink(const Step &st) {
   char name[256];
-  int dir = OpenParentInRoot(Str(st, 1), name, sizeof name);
+  int dir = OpenParentInRoot(Str(st, SYMLINK_S_PATH), name, sizeof name);
   if (dir < 0) Fail("resolving the parent directory", errno);
-  if (symlinkat(Str(st, 0), dir, name) < 0 && errno != EEXIST) Fail("symlink", errno);
+  if (symlinkat(Str(st, SYMLINK_S_TARGET), dir, name) < 0 && errno != EEXIST) Fail("symlink", errno);
   close(dir);
 }
 
 static void DoMkdir(const Step &st) {
-  int fd = OpenInRoot(Str(st, 0), 0, true, false);
+  int fd = OpenInRoot(Str(st, MKDIR_S_PATH), 0, true, false);
   if (fd < 0) Fail("mkdir", errno);
   close(fd);
 }
@@ -335,7 +335,7 @@ static void DoMoveRoot() {
 
 static void DoChroot(const Step &st) {
   // Without a mount namespace nothing was bound, so there is no g_rootfd: the path itself.
-  if (chdir(Str(st, 0)) < 0) Fail("chdir to the rootfs", errno);
+  if (chdir(Str(st, CHROOT_S_ROOTFS)) < 0) Fail("chdir to the rootfs", errno);
   if (chroot(".") < 0) Fail("chroot", errno);
   if (chdir("/") < 0) Fail("chdir /", errno);
 }
@@ -343,7 +343,7 @@ static void DoChroot(const Step &st) {
 // After pivot_root: paths are the container's own. O_PATH|O_NOFOLLOW so that a symlink
 // planted by the image is never followed to a host file.
 static void DoMaskPath(const Step &st) {
-  int fd = OpenInRoot(Str(st, 0), 0, false, false);
+  int fd = OpenInRoot(Str(st, MASK_PATH_S_PATH), 0, false, false);
   if (fd < 0) {
     if (errno == ENOENT) return;
     Fail("open", errno);
@@ -376,12 +376,12 @@ static void DoMaskPath(const Step &st) {
 }
 
 static void DoReadonlyPath(const Step &st) {
-  int fd = OpenInRoot(Str(st, 0), 0, false, false);
+  int fd = OpenInRoot(Str(st, READONLY_PATH_S_PATH), 0, false, false);
   if (fd < 0) {
     if (errno == ENOENT) return;
     Fail("open", errno);
   }
-  if (Num(st, 0) == 1) {
+  if (Num(st, READONLY_PATH_N_IN_PLACE) == 1) {
     // In place: the path is already a mount point of ours (the cgroup tmpfs).
     struct mount_attr attr = {};
     attr.attr_set = MOUNT_ATTR_RDONLY;
@@ -423,14 +423,14 @@ static void AttachConsole() {
 }
 
 static void DoConsole(const Step &st) {
-  int sock = SlotFd(Num(st, 0));
+  int sock = SlotFd(Num(st, CONSOLE_N_SOCKET_SLOT));
   int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0) Fail("opening /dev/pts/ptmx", errno);
   int unlock = 0;
   if (ioctl(master, TIOCSPTLCK, &unlock) < 0) Fail("unlocking the pty", errno);
   int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
   if (slave < 0) Fail("opening the pty slave", errno);
-  unsigned rows = (unsigned)Num(st, 1), cols = (unsigned)Num(st, 2);
+  unsigned rows = (unsigned)Num(st, CONSOLE_N_ROWS), cols = (unsigned)Num(st, CONSOLE_N_COLS);
   if (rows || cols) {
     struct winsize ws = {};
     ws.ws_row = (unsigned short)rows;
@@ -438,7 +438,7 @@ static void DoConsole(const Step &st) {
     if (ioctl(slave, TIOCSWINSZ, &ws) < 0) Fail("setting the console size", errno);
   }
   // /dev/console is bound from this pty only (the container's devpts, never a host file).
-  bool bind = Num(st, 3) != 0;
+  bool bind = Num(st, CONSOLE_N_BIND_CONSOLE) != 0;
   int console = bind ? open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC) : -1;
   if (bind && console < 0 && errno == ENOENT) {
     int c = open("/dev/console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -454,14 +454,14 @@ static void DoConsole(const Step &st) {
   }
   // The console belongs to the process's user, as runc makes it (the group stays devpts's).
   // EINVAL/EPERM: the uid is not mapped or the slave's owner is not; runc leaves it then too.
-  int64_t uid = Num(st, 4, -1);
+  int64_t uid = Num(st, CONSOLE_N_UID, -1);
   if (uid >= 0 && fchown(slave, (uid_t)uid, (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM && errno != EROFS) Fail("chown of the pty", errno);
   SendFd(sock, master, "/dev/ptmx");
   close(master);
   close(sock);
   g_consoleSlave = slave;
   // exec attaches it after its fork (OP_CONSOLE_ATTACH), in the process that runs the program.
-  if (Num(st, 5) != 1) AttachConsole();
+  if (Num(st, CONSOLE_N_ATTACH_LATER) != 1) AttachConsole();
 }
 
 // The raw system calls change this process alone (glibc's wrappers would apply the change to
@@ -482,15 +482,15 @@ static int SetResUid(uid_t uid) { return (int)syscall(SYS_setresuid, uid, uid, u
 static bool ValidId(int64_t id) { return id >= 0 && id <= INT32_MAX; }
 
 static void DoUser(const Step &st) {
-  if (!ValidId(Num(st, 0, -1)) || !ValidId(Num(st, 1, -1))) Fail("a uid or gid outside 0..2147483647", EINVAL);
-  uid_t uid = (uid_t)Num(st, 0);
-  gid_t gid = (gid_t)Num(st, 1);
-  size_t ng = st.n.size() > 2 ? st.n.size() - 2 : 0;
+  if (!ValidId(Num(st, USER_N_UID, -1)) || !ValidId(Num(st, USER_N_GID, -1))) Fail("a uid or gid outside 0..2147483647", EINVAL);
+  uid_t uid = (uid_t)Num(st, USER_N_UID);
+  gid_t gid = (gid_t)Num(st, USER_N_GID);
+  size_t ng = st.n.size() > USER_N_COUNT ? st.n.size() - USER_N_COUNT : 0;
   if (ng > 65536) Fail("too many additional gids", E2BIG);
   std::vector<gid_t> groups(ng);
   for (size_t i = 0; i < ng; i++) {
-    if (!ValidId(st.n[i + 2])) Fail("an additional gid outside 0..2147483647", EINVAL);
-    groups[i] = (gid_t)st.n[i + 2];
+    if (!ValidId(st.n[i + USER_N_COUNT])) Fail("an additional gid outside 0..2147483647", EINVAL);
+    groups[i] = (gid_t)st.n[i + USER_N_COUNT];
   }
   // setgroups is denied in a user namespace whose setgroups file says "deny".
   if (SetGroups(ng, groups.data()) < 0 && !(errno == EPERM && ng == 0)) Fail("setgroups", errno);
@@ -501,16 +501,16 @@ static void DoUser(const Step &st) {
 }
 
 static uint64_t Mask(const Step &st, int set) {
-  return (uint64_t)(uint32_t)Num(st, set * 2) | ((uint64_t)(uint32_t)Num(st, set * 2 + 1) << 32);
+  return (uint64_t)(uint32_t)Num(st, CAPS_N_BOUNDING_LO + (size_t)set * 2) | ((uint64_t)(uint32_t)Num(st, CAPS_N_BOUNDING_HI + (size_t)set * 2) << 32);
 }
 
 static void DoCaps(const Step &st) {
   uint64_t bounding = Mask(st, 0), effective = Mask(st, 1), permitted = Mask(st, 2), inheritable = Mask(st, 3), ambient = Mask(st, 4);
   // The host's last capability, read by the runtime: never a file of the rootfs, which an image
   // could plant where /proc is not mounted.
-  int64_t last = Num(st, 11, -1);
+  int64_t last = Num(st, CAPS_N_LAST_CAP, -1);
   if (last < 0 || last > 63) Fail("the host's cap_last_cap is out of range", EINVAL);
-  if (Num(st, 10) == 1) {
+  if (Num(st, CAPS_N_PHASE) == 1) {
     // Phase 1, while still root with CAP_SETPCAP: the bounding set.
     for (int c = 0; c <= last; c++) {
       if (!(bounding & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) Fail("dropping from the bounding set", errno);
@@ -539,12 +539,12 @@ static void DoCaps(const Step &st) {
 // Runs a hook (createContainer, startContainer) from the init: the state on stdin, killed
 // after its timeout.
 static void DoHook(const Step &st) {
-  int64_t argc = Num(st, 0, -1), stateIndex = Num(st, 3);
-  int64_t timeout = Num(st, 2);
+  int64_t argc = Num(st, HOOK_N_ARGC, -1), stateIndex = Num(st, HOOK_N_STATE_INDEX);
+  int64_t timeout = Num(st, HOOK_N_TIMEOUT);
   // argv and env are separated by a null entry (see lowerStep in src/plan/wire.ts).
-  if (argc < 1 || (size_t)argc + 2 >= st.sp.size() || st.sp[(size_t)argc + 2] != nullptr) Fail("a malformed hook step", EINVAL);
-  const char *const *argv = &st.sp[2];
-  const char *const *envp = &st.sp[(size_t)argc + 3];
+  if (argc < 1 || (size_t)argc + HOOK_S_COUNT >= st.sp.size() || st.sp[(size_t)argc + HOOK_S_COUNT] != nullptr) Fail("a malformed hook step", EINVAL);
+  const char *const *argv = &st.sp[HOOK_S_COUNT];
+  const char *const *envp = &st.sp[(size_t)argc + HOOK_S_COUNT + 1];
   // The payload holds the states NUL-separated; stateIndex picks one.
   size_t at = 0;
   for (int i = 0; i < stateIndex && at < g_payload.size(); i++) {
@@ -574,15 +574,15 @@ static void DoHook(const Step &st) {
   if (pid < 0) Fail("fork", errno);
   if (pid == 0) {
     // createContainer hooks run in the rootfs, as runc runs them ("touch ./x" lands there).
-    if (Num(st, 4) == 1 && g_rootfd >= 0 && fchdir(g_rootfd) < 0) _exit(127);
+    if (Num(st, HOOK_N_IN_ROOTFS) == 1 && g_rootfd >= 0 && fchdir(g_rootfd) < 0) _exit(127);
     // stdio only (runc's hooks get no more): not the caller's preserved fds either.
     dup2(in, 0);
     dup2(out, 1);
     dup2(err, 2);
     syscall(SYS_close_range, 3U, ~0U, 0);
-    execve(Str(st, 1), (char *const *)argv, (char *const *)envp);
+    execve(Str(st, HOOK_S_PATH), (char *const *)argv, (char *const *)envp);
     char text[128], line[4300];
-    int len = snprintf(line, sizeof line, "exec %s: %s", Str(st, 1), ErrnoText(errno, text, sizeof text));
+    int len = snprintf(line, sizeof line, "exec %s: %s", Str(st, HOOK_S_PATH), ErrnoText(errno, text, sizeof text));
     if (len > 0 && write(2, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1) < 0) {
     }
     _exit(127);
@@ -634,7 +634,7 @@ static void DoHook(const Step &st) {
     for (size_t i = 0; i < len; i++)
       if (tail[i] == '\0') tail[i] = ' ';
     char message[2400];
-    snprintf(message, sizeof message, "%s hook #%lld (%s) failed: %s%s%s", Str(st, 0), (long long)Num(st, 5), Str(st, 1), why, len > 0 ? ": " : "", tail);
+    snprintf(message, sizeof message, "%s hook #%lld (%s) failed: %s%s%s", Str(st, HOOK_S_KIND), (long long)Num(st, HOOK_N_INDEX), Str(st, HOOK_S_PATH), why, len > 0 ? ": " : "", tail);
     FailText(message, ECANCELED);
   }
   close(err);
@@ -650,7 +650,7 @@ static void DoHook(const Step &st) {
 }
 
 static void DoFindExec(const Step &st) {
-  const char *name = Str(st, 0), *path = Str(st, 1);
+  const char *name = Str(st, FIND_EXEC_S_NAME), *path = Str(st, FIND_EXEC_S_SEARCH_PATH);
   char text[128];
   if (strchr(name, '/')) {
     if (strlen(name) >= sizeof g_exec_path) FailLookup(name, ErrnoText(ENAMETOOLONG, text, sizeof text), ENAMETOOLONG);
@@ -703,7 +703,7 @@ static void DoOpenProc() {
 // Blocks until `start` opens exec.fifo for reading. The fifo is an O_PATH fd from the runtime,
 // reopened for writing through the container's /proc; what opened must be that same fifo.
 static void DoWaitStart(const Step &st) {
-  int fifo = SlotFd(Num(st, 0));
+  int fifo = SlotFd(Num(st, WAIT_START_N_FIFO_SLOT));
   if (g_procfd < 0) Fail("waiting for start without the container's /proc", EBADF);
   char path[64];
   snprintf(path, sizeof path, "self/fd/%d", fifo);
@@ -728,7 +728,7 @@ static void DoWaitStart(const Step &st) {
 // read as data only (a regular file, opened without blocking, at most 4 MiB), and decides nothing
 // but this string.
 static void DoHome(const Step &st) {
-  int64_t uid = Num(st, 0, -1);
+  int64_t uid = Num(st, HOME_N_UID, -1);
   std::string home = "/";
   int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   struct stat sb;
@@ -764,10 +764,10 @@ static void DoHome(const Step &st) {
 // "#!/proc/self/exe" gets tsrunc-init as its interpreter, which refuses to run, and can never
 // write through /proc/PID/exe to a host binary (CVE-2019-5736): there is none behind it.
 static void DoExec(const Step &st) {
-  int64_t argc = Num(st, 0, -1);
-  if (argc < 1 || (size_t)argc >= st.sp.size() || st.sp[(size_t)argc] != nullptr) Fail("a malformed exec step", EINVAL);
-  const char *const *argv = &st.sp[0];
-  std::vector<const char *> env(st.sp.begin() + argc + 1, st.sp.end() - 1);
+  int64_t argc = Num(st, EXEC_N_ARGC, -1);
+  if (argc < 1 || (size_t)argc + EXEC_S_COUNT >= st.sp.size() || st.sp[(size_t)argc + EXEC_S_COUNT] != nullptr) Fail("a malformed exec step", EINVAL);
+  const char *const *argv = &st.sp[EXEC_S_COUNT];
+  std::vector<const char *> env(st.sp.begin() + EXEC_S_COUNT + argc + 1, st.sp.end() - 1);
   if (!g_homeEnv.empty()) {
     // (the runtime asked for HOME only when the env has none, or an empty one: that one goes)
     for (auto it = env.begin(); it != env.end();) it = strcmp(*it, "HOME=") == 0 ? env.erase(it) : it + 1;
@@ -809,23 +809,23 @@ static void WriteFile(const char *path, const char *content) {
 void RunStep(const Step &st) {
   switch (st.op) {
     case OP_SYNC:
-      Sync(Str(st, 0), &g_payload);
+      Sync(Str(st, SYNC_S_TAG), &g_payload);
       break;
     case OP_SETNS: {
       // exec: an fd the runtime opened while it knew the init was the container's (no pid
       // reuse in between); create: a path the config names.
-      int64_t slot = Num(st, 1, -1);
-      int fd = slot >= 0 ? SlotFd(slot) : open(Str(st, 0), O_RDONLY | O_CLOEXEC);
+      int64_t slot = Num(st, SETNS_N_FD_SLOT, -1);
+      int fd = slot >= 0 ? SlotFd(slot) : open(Str(st, SETNS_S_PATH), O_RDONLY | O_CLOEXEC);
       if (fd < 0) Fail("open", errno);
-      if (setns(fd, (int)Num(st, 0)) < 0) Fail("setns", errno);
+      if (setns(fd, (int)Num(st, SETNS_N_NSTYPE)) < 0) Fail("setns", errno);
       close(fd);
       break;
     }
     case OP_UNSHARE:
-      if (unshare((int)Num(st, 0)) < 0) Fail("unshare", errno);
+      if (unshare((int)Num(st, UNSHARE_N_FLAGS)) < 0) Fail("unshare", errno);
       break;
     case OP_WRITE_FILE:
-      WriteFile(Str(st, 0), Str(st, 1));
+      WriteFile(Str(st, WRITE_FILE_S_PATH), Str(st, WRITE_FILE_S_CONTENT));
       break;
     case OP_FORK: {
       // The child waits until this process has reported its pid and the parent has checked
@@ -861,11 +861,11 @@ void RunStep(const Step &st) {
       if (SetResUid(0) < 0) Fail("setresuid", errno);
       break;
     case OP_ROOT_PROPAGATION:
-      if (mount(NULL, st.s.empty() ? "/" : Str(st, 0), NULL, (unsigned long)Num(st, 0), NULL) < 0) Fail("mount", errno);
+      if (mount(NULL, Str(st, ROOT_PROPAGATION_S_PATH)[0] ? Str(st, ROOT_PROPAGATION_S_PATH) : "/", NULL, (unsigned long)Num(st, ROOT_PROPAGATION_N_FLAGS), NULL) < 0) Fail("mount", errno);
       break;
     case OP_BIND_ROOTFS: {
-      if (mount(Str(st, 0), Str(st, 0), NULL, MS_BIND | MS_REC, NULL) < 0) Fail("mount", errno);
-      g_rootfd = open(Str(st, 0), O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (mount(Str(st, BIND_ROOTFS_S_ROOTFS), Str(st, BIND_ROOTFS_S_ROOTFS), NULL, MS_BIND | MS_REC, NULL) < 0) Fail("mount", errno);
+      g_rootfd = open(Str(st, BIND_ROOTFS_S_ROOTFS), O_PATH | O_DIRECTORY | O_CLOEXEC);
       if (g_rootfd < 0) Fail("open", errno);
       break;
     }
@@ -885,9 +885,9 @@ void RunStep(const Step &st) {
       DoMknod(st);
       break;
     case OP_BIND_DEVICE: {
-      int target = OpenInRoot(Str(st, 0), 1, true, true);
+      int target = OpenInRoot(Str(st, BIND_DEVICE_S_PATH), 1, true, true);
       if (target < 0) Fail("resolving the device path", errno);
-      int tree = open_tree(AT_FDCWD, Str(st, 1), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+      int tree = open_tree(AT_FDCWD, Str(st, BIND_DEVICE_S_HOST_PATH), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
       if (tree < 0) Fail("open_tree", errno);
       if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) Fail("move_mount", errno);
       close(tree);
@@ -916,10 +916,10 @@ void RunStep(const Step &st) {
       DoRemountRootRo();
       break;
     case OP_SETHOSTNAME:
-      if (sethostname(Str(st, 0), strlen(Str(st, 0))) < 0) Fail("sethostname", errno);
+      if (sethostname(Str(st, SETHOSTNAME_S_NAME), strlen(Str(st, SETHOSTNAME_S_NAME))) < 0) Fail("sethostname", errno);
       break;
     case OP_SETDOMAINNAME:
-      if (setdomainname(Str(st, 0), strlen(Str(st, 0))) < 0) Fail("setdomainname", errno);
+      if (setdomainname(Str(st, SETDOMAINNAME_S_NAME), strlen(Str(st, SETDOMAINNAME_S_NAME))) < 0) Fail("setdomainname", errno);
       break;
     case OP_CONSOLE:
       DoConsole(st);
@@ -929,22 +929,22 @@ void RunStep(const Step &st) {
       break;
     case OP_RLIMIT: {
       struct rlimit rl;
-      if (st.n.size() != 3) Fail("a malformed rlimit step", EINVAL);
-      rl.rlim_cur = Num(st, 1) < 0 ? RLIM_INFINITY : (rlim_t)Num(st, 1);
-      rl.rlim_max = Num(st, 2) < 0 ? RLIM_INFINITY : (rlim_t)Num(st, 2);
-      if (setrlimit((int)Num(st, 0), &rl) < 0) Fail("setrlimit", errno);
+      if (st.n.size() != RLIMIT_N_COUNT) Fail("a malformed rlimit step", EINVAL);
+      rl.rlim_cur = Num(st, RLIMIT_N_SOFT) < 0 ? RLIM_INFINITY : (rlim_t)Num(st, RLIMIT_N_SOFT);
+      rl.rlim_max = Num(st, RLIMIT_N_HARD) < 0 ? RLIM_INFINITY : (rlim_t)Num(st, RLIMIT_N_HARD);
+      if (setrlimit((int)Num(st, RLIMIT_N_RESOURCE), &rl) < 0) Fail("setrlimit", errno);
       break;
     }
     case OP_CHDIR: {
-      if (Num(st, 0) == 1) {
+      if (Num(st, CHDIR_N_PHASE) == 1) {
         // As root, before the user changes: a directory only root may enter still works. A
         // permission error is left for the second phase, as the user (whose own directory, say,
         // root cannot enter on a filesystem that squashes root); anything else fails now.
-        if (chdir(Str(st, 0)) == 0) g_cwdEntered = true;
+        if (chdir(Str(st, CHDIR_S_PATH)) == 0) g_cwdEntered = true;
         else if (errno != EACCES && errno != EPERM) Fail("chdir", errno);
         break;
       }
-      if (!g_cwdEntered && chdir(Str(st, 0)) < 0) Fail("chdir", errno);
+      if (!g_cwdEntered && chdir(Str(st, CHDIR_S_PATH)) < 0) Fail("chdir", errno);
       // A cwd outside the root (reached through a leaked fd) reads as "(unreachable)". A cwd that
       // cannot be checked (a seccomp profile refusing getcwd) is refused, as runc does.
       char cwd[4096];
@@ -953,7 +953,7 @@ void RunStep(const Step &st) {
       break;
     }
     case OP_UMASK:
-      umask((mode_t)Num(st, 0));
+      umask((mode_t)Num(st, UMASK_N_MASK));
       break;
     case OP_USER:
       DoUser(st);
@@ -977,7 +977,7 @@ void RunStep(const Step &st) {
       // exec: waits for the runtime's ack (a runtime gone by now gets no orphan program), and the
       // socket (close-on-exec) stays open, so that a failed execve is reported and its closing
       // tells the runtime the program runs. create: exec.fifo takes over.
-      if (Num(st, 0) == 1) WaitAck(NULL);
+      if (Num(st, READY_N_UNTIL_EXEC) == 1) WaitAck(NULL);
       else {
         close(g_sync);
         g_sync = -1;
@@ -990,13 +990,13 @@ void RunStep(const Step &st) {
       DoExec(st);
       break;
     case OP_CLOSE_FDS:
-      if (syscall(SYS_close_range, (unsigned)Num(st, 0), ~0U, CLOSE_RANGE_CLOEXEC) < 0) Fail("close_range", errno);
+      if (syscall(SYS_close_range, (unsigned)Num(st, CLOSE_FDS_N_FROM), ~0U, CLOSE_RANGE_CLOEXEC) < 0) Fail("close_range", errno);
       break;
     case OP_DUMPABLE:
-      if (prctl(PR_SET_DUMPABLE, (unsigned long)Num(st, 0), 0, 0, 0) < 0) Fail("prctl", errno);
+      if (prctl(PR_SET_DUMPABLE, (unsigned long)Num(st, DUMPABLE_N_ON), 0, 0, 0) < 0) Fail("prctl", errno);
       break;
     case OP_PERSONALITY:
-      if (personality((unsigned long)Num(st, 0)) < 0) Fail("personality", errno);
+      if (personality((unsigned long)Num(st, PERSONALITY_N_PERSONA)) < 0) Fail("personality", errno);
       break;
     case OP_SCHEDULER: {
       struct sched_attr {
@@ -1007,18 +1007,18 @@ void RunStep(const Step &st) {
         uint64_t sched_runtime, sched_deadline, sched_period;
       } attr = {};
       attr.size = sizeof attr;
-      attr.sched_policy = (uint32_t)Num(st, 0);
-      attr.sched_priority = (uint32_t)Num(st, 1);
-      attr.sched_nice = (int32_t)Num(st, 2);
-      attr.sched_flags = (uint64_t)Num(st, 3);
-      attr.sched_runtime = (uint64_t)Num(st, 4);
-      attr.sched_deadline = (uint64_t)Num(st, 5);
-      attr.sched_period = (uint64_t)Num(st, 6);
+      attr.sched_policy = (uint32_t)Num(st, SCHEDULER_N_POLICY);
+      attr.sched_priority = (uint32_t)Num(st, SCHEDULER_N_PRIORITY);
+      attr.sched_nice = (int32_t)Num(st, SCHEDULER_N_NICE);
+      attr.sched_flags = (uint64_t)Num(st, SCHEDULER_N_FLAGS);
+      attr.sched_runtime = (uint64_t)Num(st, SCHEDULER_N_RUNTIME);
+      attr.sched_deadline = (uint64_t)Num(st, SCHEDULER_N_DEADLINE);
+      attr.sched_period = (uint64_t)Num(st, SCHEDULER_N_PERIOD);
       if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0) Fail("sched_setattr", errno);
       break;
     }
     case OP_IOPRIO:
-      if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (int)Num(st, 0)) < 0) Fail("ioprio_set", errno);
+      if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (int)Num(st, IOPRIO_N_VALUE)) < 0) Fail("ioprio_set", errno);
       break;
     case OP_SECCOMP: {
       // Never a cut program: the kernel's limit is BPF_MAXINSNS instructions (4096).
@@ -1026,7 +1026,7 @@ void RunStep(const Step &st) {
       struct sock_fprog prog;
       prog.len = (unsigned short)(st.b.size() / sizeof(struct sock_filter));
       prog.filter = (struct sock_filter *)st.b.data();
-      unsigned flags = (unsigned)Num(st, 0);
+      unsigned flags = (unsigned)Num(st, SECCOMP_N_FLAGS);
       long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
       if (listener < 0) Fail("seccomp", errno);
       if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
@@ -1047,7 +1047,7 @@ void RunStep(const Step &st) {
       break;
     case OP_SESSION_KEYRING:
       // KEYCTL_JOIN_SESSION_KEYRING; kernels built without keys support are not an error.
-      if (syscall(SYS_keyctl, 1, Str(st, 0), 0, 0, 0) < 0 && errno != ENOSYS) Fail("keyctl", errno);
+      if (syscall(SYS_keyctl, 1, Str(st, SESSION_KEYRING_S_NAME), 0, 0, 0) < 0 && errno != ENOSYS) Fail("keyctl", errno);
       break;
     default:
       Fail("unknown step", EINVAL);

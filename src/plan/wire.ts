@@ -79,86 +79,192 @@ function capMask(names: string[]): [number, number] {
   return [lo, hi];
 }
 
+/**
+ * Each opcode's arguments by name, in order: its strings (s) and its numbers (n). A step may carry
+ * a list after them (a hook's and exec's argv and env, separated by a null; mount's propagation
+ * flags; user's additional gids). native/ops.h names the same positions (OP_S_FIELD, OP_N_FIELD),
+ * and the executor reads them by those names; test/unit/wire.test.ts fails when the two differ.
+ */
+export const FIELDS = {
+  sync: { s: ['tag'], n: [] },
+  setns: { s: ['path'], n: ['nstype', 'fd_slot'] },
+  unshare: { s: [], n: ['flags'] },
+  'write-file': { s: ['path', 'content'], n: [] },
+  fork: { s: [], n: [] },
+  'become-root': { s: [], n: [] },
+  'root-propagation': { s: ['path'], n: ['flags'] },
+  'bind-rootfs': { s: ['rootfs'], n: [] },
+  mount: { s: ['source', 'destination', 'fstype', 'data'], n: ['flags', 'bind', 'attr_set', 'attr_clear', 'dest_kind', 'real_dir', 'copy_up', 'keep_mode', 'tree'] },
+  mkdir: { s: ['path'], n: ['mode'] },
+  mknod: { s: ['path'], n: ['mode', 'major', 'minor', 'uid', 'gid'] },
+  'bind-device': { s: ['path', 'host_path'], n: [] },
+  symlink: { s: ['target', 'path'], n: [] },
+  'pivot-root': { s: [], n: [] },
+  'move-root': { s: [], n: [] },
+  chroot: { s: ['rootfs'], n: [] },
+  'mask-path': { s: ['path'], n: [] },
+  'readonly-path': { s: ['path'], n: ['in_place'] },
+  'remount-root-ro': { s: [], n: [] },
+  sethostname: { s: ['name'], n: [] },
+  setdomainname: { s: ['name'], n: [] },
+  console: { s: [], n: ['socket_slot', 'rows', 'cols', 'bind_console', 'uid', 'attach_later'] },
+  setsid: { s: [], n: [] },
+  rlimit: { s: [], n: ['resource', 'soft', 'hard'] },
+  chdir: { s: ['path'], n: ['phase'] },
+  umask: { s: [], n: ['mask'] },
+  user: { s: [], n: ['uid', 'gid'] },
+  caps: { s: [], n: ['bounding_lo', 'bounding_hi', 'effective_lo', 'effective_hi', 'permitted_lo', 'permitted_hi', 'inheritable_lo', 'inheritable_hi', 'ambient_lo', 'ambient_hi', 'phase', 'last_cap'] },
+  'no-new-privs': { s: [], n: [] },
+  hook: { s: ['kind', 'path'], n: ['argc', 'envc', 'timeout', 'state_index', 'in_rootfs', 'index'] },
+  'find-exec': { s: ['name', 'search_path'], n: [] },
+  ready: { s: [], n: ['until_exec'] },
+  'wait-start': { s: [], n: ['fifo_slot'] },
+  exec: { s: [], n: ['argc'] },
+  'close-fds': { s: [], n: ['from'] },
+  dumpable: { s: [], n: ['on'] },
+  personality: { s: [], n: ['persona'] },
+  scheduler: { s: [], n: ['policy', 'priority', 'nice', 'flags', 'runtime', 'deadline', 'period'] },
+  ioprio: { s: [], n: ['value'] },
+  'session-keyring': { s: ['name'], n: [] },
+  seccomp: { s: [], n: ['flags'] },
+  'open-proc': { s: [], n: [] },
+  'console-attach': { s: [], n: [] },
+  home: { s: [], n: ['uid'] },
+  'open-tree': { s: ['source'], n: ['index', 'flags', 'attr_set', 'attr_clear'] },
+  'detach-host-mount': { s: ['path'], n: [] },
+} as const satisfies Record<StepOp, { s: readonly string[]; n: readonly string[] }>;
+
+type Fields = typeof FIELDS;
+type StringsOf<O extends StepOp> = { [K in Fields[O]['s'][number]]: string };
+type NumbersOf<O extends StepOp> = { [K in Fields[O]['n'][number]]: number };
+
+/** A step in the executor's form, from its arguments by name (and the list that follows them). */
+function named<O extends StepOp>(op: O, s: StringsOf<O>, n: NumbersOf<O>, rest: { s?: (string | null)[]; n?: number[]; b?: Buffer } = {}): WireStep {
+  const f: { s: readonly string[]; n: readonly string[] } = FIELDS[op];
+  const strings = s as Record<string, string>;
+  const numbers = n as Record<string, number>;
+  const out: WireStep = { op: OPCODES[op], s: [...f.s.map((k) => strings[k] as string), ...(rest.s ?? [])], n: [...f.n.map((k) => numbers[k] as number), ...(rest.n ?? [])] };
+  if (rest.b !== undefined) out.b = rest.b;
+  return out;
+}
+
+const NONE = {} as const;
+
 export function lowerStep(step: PlanStep): WireStep {
-  const op = OPCODES[step.op];
-  const w = (s: (string | null)[], n: number[]): WireStep => ({ op, s, n });
   switch (step.op) {
     case 'sync':
-      return w([step.tag], []);
+      return named(step.op, { tag: step.tag }, NONE);
     case 'setns':
-      return w([step.path], [NAMESPACES[step.ns].flag, step.fdSlot ?? -1]);
+      return named(step.op, { path: step.path }, { nstype: NAMESPACES[step.ns].flag, fd_slot: step.fdSlot ?? -1 });
     case 'unshare':
-      return w([], [step.namespaces.reduce((f, ns) => f | NAMESPACES[ns].flag, 0)]);
+      return named(step.op, NONE, { flags: step.namespaces.reduce((f, ns) => f | NAMESPACES[ns].flag, 0) });
     case 'write-file':
-      return w([step.path, step.content], []);
+      return named(step.op, { path: step.path, content: step.content }, NONE);
     case 'root-propagation':
-      return w(step.path === undefined ? [] : [step.path], [step.flags]);
+      return named(step.op, { path: step.path ?? '/' }, { flags: step.flags });
     case 'bind-rootfs':
     case 'chroot':
-      return w([step.rootfs], []);
+      return named(step.op, { rootfs: step.rootfs }, NONE);
     case 'mount':
-      return w(
-        [step.source, step.destination, step.fstype, step.data],
-        [step.flags, step.bind ? 1 : 0, step.attrSet, step.attrClear, step.destKind === 'file' ? 1 : 0, step.realDir ? 1 : 0, step.copyUp === true ? 1 : 0, step.keepMode === true ? 1 : 0, step.tree ?? -1, ...step.propagation],
+      return named(
+        step.op,
+        { source: step.source, destination: step.destination, fstype: step.fstype, data: step.data },
+        {
+          flags: step.flags,
+          bind: step.bind ? 1 : 0,
+          attr_set: step.attrSet,
+          attr_clear: step.attrClear,
+          dest_kind: step.destKind === 'file' ? 1 : 0,
+          real_dir: step.realDir ? 1 : 0,
+          copy_up: step.copyUp === true ? 1 : 0,
+          keep_mode: step.keepMode === true ? 1 : 0,
+          tree: step.tree ?? -1,
+        },
+        { n: step.propagation },
       );
     case 'open-tree':
-      return w([step.source], [step.index, step.flags, step.attrSet, step.attrClear]);
+      return named(step.op, { source: step.source }, { index: step.index, flags: step.flags, attr_set: step.attrSet, attr_clear: step.attrClear });
     case 'detach-host-mount':
-      return w([step.path], []);
+    case 'mask-path':
+      return named(step.op, { path: step.path }, NONE);
     case 'mkdir':
-      return w([step.path], [step.mode]);
+      return named(step.op, { path: step.path }, { mode: step.mode });
     case 'mknod': {
       const type = step.type === 'c' ? S_IFCHR : step.type === 'b' ? S_IFBLK : S_IFIFO;
-      return w([step.path], [type | (step.mode & 0o7777), step.major, step.minor, step.uid, step.gid]);
+      return named(step.op, { path: step.path }, { mode: type | (step.mode & 0o7777), major: step.major, minor: step.minor, uid: step.uid, gid: step.gid });
     }
     case 'bind-device':
-      return w([step.path, step.hostPath], []);
+      return named(step.op, { path: step.path, host_path: step.hostPath }, NONE);
     case 'symlink':
-      return w([step.target, step.path], []);
+      return named(step.op, { target: step.target, path: step.path }, NONE);
     case 'readonly-path':
-      return w([step.path], [step.inPlace ? 1 : 0]);
-    case 'mask-path':
-      return w([step.path], []);
+      return named(step.op, { path: step.path }, { in_place: step.inPlace ? 1 : 0 });
     case 'chdir':
-      return w([step.path], [step.phase === 'as-root' ? 1 : 2]);
+      return named(step.op, { path: step.path }, { phase: step.phase === 'as-root' ? 1 : 2 });
     case 'home':
-      return w([], [step.uid]);
+      return named(step.op, NONE, { uid: step.uid });
     case 'sethostname':
     case 'setdomainname':
     case 'session-keyring':
-      return w([step.name], []);
+      return named(step.op, { name: step.name }, NONE);
     case 'console':
-      return w([], [step.socketSlot, step.rows, step.cols, step.bindConsole ? 1 : 0, step.uid, step.attachLater ? 1 : 0]);
+      return named(step.op, NONE, { socket_slot: step.socketSlot, rows: step.rows, cols: step.cols, bind_console: step.bindConsole ? 1 : 0, uid: step.uid, attach_later: step.attachLater ? 1 : 0 });
     case 'rlimit':
-      return w([], [step.resource, step.soft, step.hard]);
+      return named(step.op, NONE, { resource: step.resource, soft: step.soft, hard: step.hard });
     case 'umask':
-      return w([], [step.mask]);
+      return named(step.op, NONE, { mask: step.mask });
     case 'user':
-      return w([], [step.uid, step.gid, ...step.additionalGids]);
-    case 'caps':
-      return w([], [...capMask(step.bounding), ...capMask(step.effective), ...capMask(step.permitted), ...capMask(step.inheritable), ...capMask(step.ambient), step.phase === 'bounding' ? 1 : 2, step.lastCap]);
-    case 'hook':
-      return w([step.hook, step.path, ...(step.args.length > 0 ? step.args : [step.path]), null, ...step.env], [step.args.length > 0 ? step.args.length : 1, step.env.length, step.timeout, step.stateIndex, step.inRootfs === true ? 1 : 0, step.index]);
+      return named(step.op, NONE, { uid: step.uid, gid: step.gid }, { n: step.additionalGids });
+    case 'caps': {
+      const [boundingLo, boundingHi] = capMask(step.bounding);
+      const [effectiveLo, effectiveHi] = capMask(step.effective);
+      const [permittedLo, permittedHi] = capMask(step.permitted);
+      const [inheritableLo, inheritableHi] = capMask(step.inheritable);
+      const [ambientLo, ambientHi] = capMask(step.ambient);
+      return named(step.op, NONE, {
+        bounding_lo: boundingLo,
+        bounding_hi: boundingHi,
+        effective_lo: effectiveLo,
+        effective_hi: effectiveHi,
+        permitted_lo: permittedLo,
+        permitted_hi: permittedHi,
+        inheritable_lo: inheritableLo,
+        inheritable_hi: inheritableHi,
+        ambient_lo: ambientLo,
+        ambient_hi: ambientHi,
+        phase: step.phase === 'bounding' ? 1 : 2,
+        last_cap: step.lastCap,
+      });
+    }
+    case 'hook': {
+      const argv = step.args.length > 0 ? step.args : [step.path];
+      return named(
+        step.op,
+        { kind: step.hook, path: step.path },
+        { argc: argv.length, envc: step.env.length, timeout: step.timeout, state_index: step.stateIndex, in_rootfs: step.inRootfs === true ? 1 : 0, index: step.index },
+        { s: [...argv, null, ...step.env] },
+      );
+    }
     case 'find-exec':
-      return w([step.name, step.searchPath], []);
+      return named(step.op, { name: step.name, search_path: step.searchPath }, NONE);
     case 'wait-start':
-      return w([], [step.fifoSlot]);
+      return named(step.op, NONE, { fifo_slot: step.fifoSlot });
     case 'exec':
-      return w([...step.args, null, ...step.env], [step.args.length]);
+      return named(step.op, NONE, { argc: step.args.length }, { s: [...step.args, null, ...step.env] });
     case 'close-fds':
-      return w([], [step.from]);
+      return named(step.op, NONE, { from: step.from });
     case 'dumpable':
-      return w([], [step.on ? 1 : 0]);
+      return named(step.op, NONE, { on: step.on ? 1 : 0 });
     case 'personality':
-      return w([], [step.persona]);
+      return named(step.op, NONE, { persona: step.persona });
     case 'scheduler':
-      return w([], [step.policyValue, step.priority, step.nice, step.flags, step.runtime, step.deadline, step.period]);
+      return named(step.op, NONE, { policy: step.policyValue, priority: step.priority, nice: step.nice, flags: step.flags, runtime: step.runtime, deadline: step.deadline, period: step.period });
     case 'ioprio':
-      return w([], [step.value]);
+      return named(step.op, NONE, { value: step.value });
     case 'seccomp':
-      return { op, s: [], n: [step.flags], b: step.program };
+      return named(step.op, NONE, { flags: step.flags }, { b: step.program });
     case 'ready':
-      return w([], step.untilExec === true ? [1] : []);
+      return named(step.op, NONE, { until_exec: step.untilExec === true ? 1 : 0 });
     case 'fork':
     case 'become-root':
     case 'pivot-root':
@@ -168,7 +274,7 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'no-new-privs':
     case 'open-proc':
     case 'console-attach':
-      return w([], []);
+      return named(step.op, NONE, NONE);
   }
 }
 

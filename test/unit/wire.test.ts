@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import t from 'tap';
 import { TsruncError } from '../../src/errors';
 import type { Plan, PlanStep } from '../../src/plan/steps';
-import { OPCODES, PLAN_MAGIC, PLAN_VERSION, encodePlan } from '../../src/plan/wire';
+import { FIELDS, OPCODES, PLAN_MAGIC, PLAN_VERSION, encodePlan, lowerStep } from '../../src/plan/wire';
 import { REPO_ROOT } from '../helpers/tsrunc';
 
 const opsH = fs.readFileSync(path.join(REPO_ROOT, 'native', 'ops.h'), 'utf8');
@@ -82,4 +82,25 @@ t.test('refuses what C would cut or wrap: a NUL in a string, a number that is no
     t.ok(caught instanceof TsruncError, `${what}: refused`);
     t.match((caught as Error | undefined)?.message, /^plan step 1 \(/, `${what}: the message names the step`);
   }
+});
+
+t.test("each opcode's arguments have the same names, in the same order, in wire.ts (FIELDS) and ops.h (OP_S_*, OP_N_*)", async (t) => {
+  const enums = [...opsH.matchAll(/^enum \{ ([A-Z0-9_, ]+) \};$/gm)].map((m) => (m[1] as string).split(', '));
+  const upper = (x: string): string => x.toUpperCase().replace(/-/g, '_');
+  for (const [op, f] of Object.entries(FIELDS)) {
+    for (const kind of ['s', 'n'] as const) {
+      const want = [...f[kind].map((name) => `${upper(op)}_${kind.toUpperCase()}_${upper(name)}`), `${upper(op)}_${kind.toUpperCase()}_COUNT`];
+      t.same(enums.find((e) => e[e.length - 1] === want[want.length - 1]), want, `${op} ${kind === 's' ? 'strings' : 'numbers'}`);
+    }
+  }
+  t.equal(enums.length, Object.keys(FIELDS).length * 2, 'and ops.h names no other');
+});
+
+t.test('lowering fills every named argument of a step, then its list', async (t) => {
+  const w = lowerStep({ op: 'hook', hook: 'createContainer', index: 2, path: '/h', args: ['h', 'a'], env: ['E=1'], timeout: 5, stateIndex: 0, inRootfs: true });
+  t.same(w.s, ['createContainer', '/h', 'h', 'a', null, 'E=1']);
+  t.same(w.n, [2, 1, 5, 0, 1, 2]);
+  const m = lowerStep({ op: 'user', uid: 1, gid: 2, additionalGids: [3, 4] });
+  t.same(m.n, [1, 2, 3, 4]);
+  for (const [op, f] of Object.entries(FIELDS)) t.ok(f.s.every((x) => /^[a-z_]+$/.test(x)) && f.n.every((x) => /^[a-z_]+$/.test(x)), `${op}: names ops.h can spell`);
 });
