@@ -18,7 +18,7 @@ import { pauseContainer, resumeContainer } from './lifecycle/pause';
 import { containerPids } from './lifecycle/ps';
 import { updateContainer } from './lifecycle/update';
 import { execInContainer, type ExecOptions } from './lifecycle/exec';
-import { faultPoint } from './lifecycle/faults';
+import { faultPoint } from './util/faults';
 import { native } from './native/addon';
 import type { Plan } from './plan/steps';
 

@@ -18,7 +18,7 @@ import { loadBundleConfig } from '../spec/validate';
 import { isSameProcessAlive, readProcStat } from '../state/proc';
 import { ownerOf, stateDocument } from '../state/status';
 import { EXEC_FIFO, rfc3339Now, writeFileAtomic, type ContainerHandle, type ContainerRecord, type StateStore } from '../state/store';
-import { faultPoint } from './faults';
+import { faultPoint } from '../util/faults';
 import { runHooks } from './hooks';
 import { ChildSession, connectSocket, forwardSeccompListener } from './session';
 

@@ -9,7 +9,7 @@ import { native } from '../native/addon';
 import { computeStatus, ownerOf, stateDocument } from '../state/status';
 import type { ContainerHandle } from '../state/store';
 import { waitForExit } from './container';
-import { faultPoint } from './faults';
+import { faultPoint } from '../util/faults';
 import { runHooks } from './hooks';
 
 export function deleteContainer(handle: ContainerHandle, force: boolean, log: Logger): void {

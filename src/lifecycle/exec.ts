@@ -17,7 +17,7 @@ import { computeStatus, ownerOf, stateDocument } from '../state/status';
 import type { ContainerRecord, StateStore } from '../state/store';
 import { writePidFile } from './create';
 import { ConsoleRelay, SignalForwarder, exitCodeOf, waitForInit } from './run';
-import { faultPoint } from './faults';
+import { faultPoint } from '../util/faults';
 import { isSameProcessAlive } from '../state/proc';
 import { ChildSession, KEEP_FD, connectSeccompAgent, connectSocket, sendSeccompListener } from './session';
 

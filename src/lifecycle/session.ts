@@ -10,7 +10,7 @@ import { describeStep, type FdRole, type Plan } from '../plan/steps';
 import type { State } from '../spec/types';
 import { encodePlan } from '../plan/wire';
 import { readProcStat } from '../state/proc';
-import { faultPoint, type FaultPoint } from './faults';
+import { faultPoint, type FaultPoint } from '../util/faults';
 import { sleepMs } from '../util/sleep';
 
 /**

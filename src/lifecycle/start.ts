@@ -8,7 +8,7 @@ import { native } from '../native/addon';
 import { isSameProcessAlive } from '../state/proc';
 import { computeStatus, leftFifo, ownerOf, stateDocument } from '../state/status';
 import { STARTING, type ContainerHandle, type ContainerRecord } from '../state/store';
-import { faultPoint } from './faults';
+import { faultPoint } from '../util/faults';
 import { runHooks } from './hooks';
 
 export function startContainer(handle: ContainerHandle, log: Logger): void {

@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TsruncError, isErrno, notFound, systemError } from '../errors';
-import { faultPoint, type FaultPoint } from '../lifecycle/faults';
+import { faultPoint, type FaultPoint } from '../util/faults';
 import { native } from '../native/addon';
 import { describeJsonError } from '../spec/json-input';
 import { sleepMs } from '../util/sleep';

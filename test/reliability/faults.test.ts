@@ -1,11 +1,11 @@
 // tsrunc killed (SIGKILL) at every named step of create, start, exec and delete (the fault
-// points of src/lifecycle/faults.ts): afterwards `state` answers (a status, or "does not
+// points of src/util/faults.ts): afterwards `state` answers (a status, or "does not
 // exist"), `delete --force` removes everything — state, cgroups, processes, mounts, temp
 // files — and the id can be created again.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
-import { FAULT_POINTS, type FaultPoint } from '../../src/lifecycle/faults';
+import { FAULT_POINTS, type FaultPoint } from '../../src/util/faults';
 import { rootSkipReason, testContainer, userNamespace, type TestContainer } from '../helpers/container';
 import { sharedDir } from '../helpers/host';
 import { pollUntil } from '../helpers/tsrunc';

@@ -1,12 +1,12 @@
 // Helpers for the reliability tests (faults, races) and the soak: tsrunc started without
-// waiting for it, stopped at a named fault point (src/lifecycle/faults.ts) and killed there,
+// waiting for it, stopped at a named fault point (src/util/faults.ts) and killed there,
 // and the checks that follow (state answers, delete --force leaves nothing).
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Test } from 'tap';
-import type { FaultPoint, Sample } from '../../src/lifecycle/faults';
+import type { FaultPoint, Sample } from '../../src/util/faults';
 import type { TestContainer } from '../helpers/container';
 import { leftovers, processesMentioning } from '../helpers/host';
 import { TSRUNC, type RunResult, type Teardownable } from '../helpers/tsrunc';

@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
-import type { FaultPoint } from '../../src/lifecycle/faults';
+import type { FaultPoint } from '../../src/util/faults';
 import { rootSkipReason, testContainer } from '../helpers/container';
 import { cgroupProcs, waitForStatus } from '../helpers/host';
 import { pollUntil, tempDir, type Teardownable } from '../helpers/tsrunc';

@@ -9,7 +9,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { FaultPoint, Sample } from '../../src/lifecycle/faults';
+import type { FaultPoint, Sample } from '../../src/util/faults';
 import { readProcStat } from '../../src/state/proc';
 import { cgroupTree, removeCgroupTree } from '../helpers/cgroup-tree';
 import { sleeperSpec, userNamespace } from '../helpers/container';

@@ -9,9 +9,12 @@
 // until <dir>/<point>.<pid>.resume exists; after 120 s it SIGKILLs itself, so a test that
 // forgets it leaves no process behind. At a SAMPLE_AT point it writes <point>.<pid>.sample
 // and goes on.
+//
+// Here in util/ rather than lifecycle/: the state store, a layer below lifecycle, has points
+// of its own (its temp files and renames).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { sleepMs } from '../util/sleep';
+import { sleepMs } from './sleep';
 
 export const FAULT_POINTS = [
   // create
