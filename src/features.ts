@@ -2,6 +2,7 @@
 // Each list comes from the module that implements it, so it changes with the code.
 import { KNOWN_MOUNT_OPTIONS } from './plan/mount-options';
 import { CAPABILITIES } from './spec/linux-names';
+import { OCI_VERSION } from './spec/oci-version';
 import type { Features } from './spec/types';
 import { EXECUTOR_SUPPORT } from './plan/support';
 import { VERSION } from './version';
@@ -19,7 +20,7 @@ function seccompVersion(): string | undefined {
 export function features(): Features {
   return {
     ociVersionMin: '1.0.0',
-    ociVersionMax: '1.2.0',
+    ociVersionMax: OCI_VERSION,
     hooks: [...EXECUTOR_SUPPORT.hooks],
     mountOptions: EXECUTOR_SUPPORT.namespaces.length > 0 ? KNOWN_MOUNT_OPTIONS : [],
     linux: {

@@ -1,5 +1,5 @@
 // Version strings printed by `tsrunc --version` and reported in `features`.
-import { OCI_VERSION } from './state/status';
+import { OCI_VERSION } from './spec/oci-version';
 
 export const VERSION = '0.1.0';
 

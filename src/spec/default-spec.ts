@@ -4,7 +4,7 @@
 // on both and callers that edit runc's default (adding a cgroup namespace, as docker does on
 // cgroup v2) can edit ours. Only the hostname and ociVersion are tsrunc's own.
 import type { Mount, Spec } from './types';
-import { OCI_VERSION } from '../state/status';
+import { OCI_VERSION } from './oci-version';
 
 const DEFAULT_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
 

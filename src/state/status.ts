@@ -2,12 +2,11 @@
 // still name the same process (same start time), and exec.fifo marks "created".
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { OCI_VERSION } from '../spec/oci-version';
 import type { ContainerStatus, State } from '../spec/types';
 import { isFrozen } from '../cgroups/freezer';
 import { isSameProcessAlive } from './proc';
 import { EXEC_FIFO, STARTING, type ContainerRecord } from './store';
-
-export const OCI_VERSION = '1.2.0';
 
 export function computeStatus(record: ContainerRecord, dir: string): ContainerStatus {
   if (record.initPid <= 0) return 'stopped';
