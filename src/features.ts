@@ -30,8 +30,11 @@ export function features(): Features {
       seccomp: EXECUTOR_SUPPORT.seccomp
         ? { enabled: true, actions: [...SECCOMP_ACTIONS], operators: [...SECCOMP_OPERATORS], archs: [...SECCOMP_ARCHS], knownFlags: Object.keys(SECCOMP_FLAGS), supportedFlags: Object.keys(SECCOMP_FLAGS) }
         : { enabled: false },
-      apparmor: { enabled: false },
-      selinux: { enabled: false },
+      // "Compiled in", which the runtime-spec says is unrelated to what this host supports (runc
+      // reports true on hosts with neither): the process's AppArmor profile and SELinux label are
+      // applied where the host has the LSM, and refused with the pointer where it does not.
+      apparmor: { enabled: true },
+      selinux: { enabled: true },
       intelRdt: { enabled: false },
       mountExtensions: { idmap: { enabled: false } },
     },

@@ -306,6 +306,15 @@ t.test('features output validates against schema/features.schema.json', async (t
   const validate = new Ajv({ allErrors: true, strict: true }).compile(loadSchema('features.schema.json'));
   t.ok(validate(doc), 'valid', { errors: validate.errors });
   t.match(doc, { ociVersionMin: '1.0.0', ociVersionMax: '1.2.0' });
+  // Applied where the host has them (refused where not): supported, as runc reports them.
+  t.match(doc, { linux: { apparmor: { enabled: true }, selinux: { enabled: true } } }, 'AppArmor and SELinux: supported');
+  if (RUNC !== undefined) {
+    const lsm = (d: unknown): unknown => {
+      const linux = (d as { linux?: Record<string, unknown> }).linux ?? {};
+      return { apparmor: linux['apparmor'], selinux: linux['selinux'] };
+    };
+    t.same(lsm(doc), lsm(JSON.parse(runCommand(RUNC, ['features']).stdout)), "the same AppArmor and SELinux entries as runc's");
+  }
   t.notOk(validate({ ociVersionMax: '1.2.0' }), 'the schema is not vacuous (ociVersionMin is required)');
 });
 
