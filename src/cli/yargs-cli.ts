@@ -18,7 +18,7 @@ export function buildParser(argv: string[], commands: AnyCommand[], command: str
   let parser = yargs(argv)
     .scriptName('tsrunc')
     .usage('tsrunc [global options] <command> [command options] <container-id> [args]\n\nAn OCI container runtime, compatible with runc.')
-    .epilogue('Also: --rootless true|false|auto (before the command): ignore cgroup permission errors (default auto)\n      tsrunc help [command]: the same as tsrunc [command] --help')
+    .epilogue('Also: --rootless true|false|auto (before the command): accepted and checked for runc compatibility; unlike runc, tsrunc does not then ignore cgroup permission errors\n      tsrunc help [command]: the same as tsrunc [command] --help')
     .parserConfiguration(PARSER_CONFIGURATION)
     .option('root', { type: 'string', default: DEFAULT_ROOT, describe: 'root directory for storage of container state', global: true })
     .option('log', { type: 'string', describe: 'set the log file to write tsrunc logs to (default is stderr); created as the command starts', global: true })
