@@ -12,8 +12,8 @@ import { lastLogEntry, type Teardownable } from '../helpers/tsrunc';
 const skip = rootSkipReason();
 
 /** Creates a container from `edit` with extra create flags; the result and the container. */
-function failingCreate(t: Teardownable, edit: (s: Spec, bundle: string) => void, flags: string[] = []): { status: number | null; stderr: string; c: TestContainer; log: Record<string, unknown> | undefined } {
-  const c = testContainer(t, edit);
+function failingCreate(t: Teardownable, edit: (s: Spec, bundle: string) => void, flags: string[] = [], opts: { copyRootfs?: boolean } = {}): { status: number | null; stderr: string; c: TestContainer; log: Record<string, unknown> | undefined } {
+  const c = testContainer(t, edit, opts);
   const logFile = path.join(c.bundle, 'log.json');
   const r = c.tsrunc(['--log', logFile, '--log-format', 'json', 'create', ...flags, c.id]);
   return { status: r.status, stderr: r.stderr, c, log: lastLogEntry(logFile) };
@@ -86,11 +86,17 @@ t.test('--pid-file in a directory that does not exist', { skip }, async (t) => {
 });
 
 t.test('a failure after the user namespace is set up', { skip }, async (t) => {
-  const r = failingCreate(t, (s) => {
-    userNamespace(s);
+  // The first step after the maps: the mapped root cannot reach the shared rootfs (0700).
+  const early = failingCreate(t, (s) => userNamespace(s));
+  t.equal(early.status, 1);
+  t.match(early.stderr, `binding the rootfs ${early.c.spec.root!.path} onto itself: mount: permission denied`);
+  assertNothingLeft(t, early.c);
+  // The last step: the program is looked up inside a rootfs the mapped root can reach.
+  const late = failingCreate(t, (s, bundle) => {
+    userNamespace(s, { bundle });
     s.process!.args = ['no-such-program'];
-  });
-  t.equal(r.status, 1);
-  t.ok(r.stderr.length > 0, r.stderr);
-  assertNothingLeft(t, r.c);
+  }, [], { copyRootfs: true });
+  t.equal(late.status, 1);
+  t.match(late.stderr, /exec: \\?"no-such-program\\?": executable file not found in \$PATH/);
+  assertNothingLeft(t, late.c);
 });
