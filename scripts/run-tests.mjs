@@ -10,11 +10,12 @@ child.stdout.on('data', (chunk) => {
   tail = (tail + chunk.toString()).slice(-4096);
 });
 child.on('close', (code) => {
-  const m = /# \{ total: (\d+)(?:, pass: (\d+))?(?:, fail: (\d+))?(?:, skip: (\d+))?/.exec(tail);
-  const total = Number(m?.[1] ?? 0);
-  const pass = Number(m?.[2] ?? 0);
-  const skip = Number(m?.[4] ?? 0);
-  const fail = m?.[3] !== undefined ? Number(m[3]) : total - pass - skip;
+  // tap's last count line, e.g. "# { total: 34, pass: 24, todo: 1, skip: 9 }": read by name (a
+  // todo between pass and skip was counted as failed when read by position).
+  const counts = Object.fromEntries([...([...tail.matchAll(/# \{ ([^}]*) \}/g)].pop()?.[1] ?? '').matchAll(/(\w+): (\d+)/g)].map((m) => [m[1], Number(m[2])]));
+  const { total = 0, pass = 0, skip = 0, todo = 0 } = counts;
+  const fail = counts.fail ?? total - pass - skip - todo;
+  if (todo > 0) console.log(`\n${todo} todo (known gaps, not failures: each names its issue)`);
   console.log(`\n${pass} passed, ${fail} failed, ${skip} skipped`);
   process.exit(code ?? 1);
 });
