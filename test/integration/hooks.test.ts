@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
+import { OCI_VERSION } from '../../src/spec/oci-version';
 import type { Hook, HookName, Spec } from '../../src/spec/types';
 import { rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
 import { leftovers, processesMentioning, sharedDir, waitForStatus } from '../helpers/host';
@@ -97,8 +98,8 @@ t.test('all six hooks run in order with the state on stdin', { skip }, async (t)
     t.equal(l.state.status, want.status, `${l.name}: status`);
     t.equal(l.state.id, c.id, `${l.name}: id`);
     t.equal(l.state.bundle, c.bundle, `${l.name}: bundle`);
-    t.ok(l.state.ociVersion, `${l.name}: ociVersion`);
-    if (l.name !== 'poststop') t.equal(l.state.pid, pid, `${l.name}: the init's host pid`);
+    t.equal(l.state.ociVersion, OCI_VERSION, `${l.name}: ociVersion`);
+    t.equal(l.state.pid, l.name === 'poststop' ? 0 : pid, `${l.name}: ${l.name === 'poststop' ? 'no pid (stopped)' : "the init's host pid"}`);
     t.equal(l.mntns, want.mnt, `${l.name}: runs in the ${want.mnt === hostMnt ? 'runtime\'s' : 'container\'s'} mount namespace`);
     t.equal(l.args, 'one two', `${l.name}: args`);
     t.equal(l.env, 'from-config', `${l.name}: env`);
