@@ -2,12 +2,20 @@
 // here; nothing else in src/ touches the binding object directly.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { SeccompProgramInput } from '../seccomp/profile';
 
 export interface WaitStatus {
   pid: number;
   exitCode: number | null;
   signal: number | null;
 }
+
+/**
+ * libseccomp through the addon: the profile as a BPF program, and the syscall names it does not
+ * know. A type of its own so that the planner can be handed the compiler: src/plan may import
+ * src/native for types only (test/unit/layering.test.ts).
+ */
+export type SeccompCompiler = (profile: Pick<SeccompProgramInput, 'defaultAction' | 'archs' | 'rules'>) => { program: Buffer; skipped: string[] };
 
 export interface NativeBinding {
   napiVersion: number;
@@ -45,8 +53,7 @@ export interface NativeBinding {
   setWinsize(fd: number, rows: number, cols: number): void;
   /** Loads a BPF_PROG_TYPE_CGROUP_DEVICE program and attaches it to the cgroup directory. */
   attachDeviceFilter(cgroupDir: string, instructions: Buffer): void;
-  /** libseccomp: the profile as a BPF program, and the syscall names it does not know. */
-  compileSeccomp(profile: { defaultAction: number; archs: string[]; rules: { name: string; action: number; args: [number, number, bigint, bigint][] }[] }): { program: Buffer; skipped: string[] };
+  compileSeccomp: SeccompCompiler;
   seccompVersion(): string;
   /** A sealed memfd copy of a file (close-on-exec). */
   sealedCopy(path: string): number;
