@@ -17,7 +17,17 @@ export interface CgroupHierarchy {
 
 const MOUNT_OPTIONS = new Set(['rw', 'ro', 'nosuid', 'nodev', 'noexec', 'relatime', 'noatime', 'clone_children', 'xattr', 'nsdelegate', 'memory_recursiveprot', 'favordynmods', 'memory_localevents']);
 
-export function parseMountinfo(text: string): CgroupHierarchy[] {
+/** The controllers a cgroup v2 hierarchy offers (its root's cgroup.controllers; none when unreadable). */
+export function readV2Controllers(mountpoint: string): string[] {
+  try {
+    return fs.readFileSync(path.join(mountpoint, 'cgroup.controllers'), 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+/** The hierarchies of a mountinfo text; a v2 hierarchy's controllers come from `v2Controllers` (the host's files by default). */
+export function parseMountinfo(text: string, v2Controllers: (mountpoint: string) => string[] = readV2Controllers): CgroupHierarchy[] {
   const out: CgroupHierarchy[] = [];
   for (const line of text.split('\n')) {
     if (line === '') continue;
@@ -33,13 +43,7 @@ export function parseMountinfo(text: string): CgroupHierarchy[] {
       const controllers = (r[2] ?? '').split(',').filter((o) => !MOUNT_OPTIONS.has(o) && !o.startsWith('release_agent='));
       out.push({ key: path.basename(mountpoint), mountpoint, version: 1, controllers, root });
     } else {
-      let controllers: string[] = [];
-      try {
-        controllers = fs.readFileSync(path.join(mountpoint, 'cgroup.controllers'), 'utf8').trim().split(/\s+/).filter(Boolean);
-      } catch {
-        controllers = [];
-      }
-      out.push({ key: mountpoint === '/sys/fs/cgroup' ? '' : path.basename(mountpoint), mountpoint, version: 2, controllers, root });
+      out.push({ key: mountpoint === '/sys/fs/cgroup' ? '' : path.basename(mountpoint), mountpoint, version: 2, controllers: v2Controllers(mountpoint), root });
     }
   }
   // A hierarchy mounted twice (bind mounts) counts once: keep the first mount point.
