@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { detectHierarchies, type CgroupHierarchy } from '../cgroups/hierarchy';
-import { compileDeviceFilter, encodeProgram } from '../cgroups/device-filter';
+import { deviceFilterProgram } from '../cgroups/device-filter';
 import { applyDeviceRulesV1, type DeviceEmulator } from '../cgroups/device-rules';
 import { applyWrites, containerDeviceState, controllersNeeded, resourceWrites, type CgroupWrite } from '../cgroups/resources';
 import { createCgroups, inspectExistingCgroups, joinCgroups, removeCgroups, resolveCgroupPaths, type CgroupPaths } from '../cgroups/manager';
@@ -88,7 +88,7 @@ export function planContainer(ctx: CreateContext, opts: CreateOptions): Containe
   const v1Devices = hierarchies.find((h) => h.version === 1 && h.controllers.includes('devices'));
   const v2 = hierarchies.find((h) => h.version === 2);
   if (v1Devices !== undefined) planned.deviceHierarchy = v1Devices.key;
-  else if (v2 !== undefined) planned.deviceFilter = { hierarchy: v2.key, program: encodeProgram(compileDeviceFilter(deviceState.cleanRules())) };
+  else if (v2 !== undefined) planned.deviceFilter = { hierarchy: v2.key, program: deviceFilterProgram(deviceState.cleanRules()) };
   return planned;
 }
 

@@ -203,7 +203,7 @@ t.test('kill --all reaches processes outside a private pid namespace too; delete
 });
 
 t.test('the v2 device filter is enforced by the kernel', { skip: skip || (hierarchies.some((h) => h.version === 2) ? false : 'no cgroup v2 hierarchy here') }, async (t) => {
-  const { compileDeviceFilter, encodeProgram } = await import('../../src/cgroups/device-filter');
+  const { deviceFilterProgram } = await import('../../src/cgroups/device-filter');
   const { containerDeviceRules } = await import('../../src/cgroups/resources');
   const { defaultSpec } = await import('../../src/spec/default-spec');
   const { native } = await import('../../src/native/addon');
@@ -224,7 +224,7 @@ t.test('the v2 device filter is enforced by the kernel', { skip: skip || (hierar
     }
   });
   execFileSync('mknod', [dev, 'c', '1', '1']);
-  native().attachDeviceFilter(dir, encodeProgram(compileDeviceFilter(containerDeviceRules(defaultSpec()))));
+  native().attachDeviceFilter(dir, deviceFilterProgram(containerDeviceRules(defaultSpec())));
   const out = execFileSync('sh', ['-c', `echo $$ > ${dir}/cgroup.procs; head -c1 /dev/zero | wc -c; head -c1 ${dev} 2>&1; true`], { encoding: 'utf8' });
   t.match(out, /^1\n/, '/dev/zero (allowed) reads');
   t.match(out, /Operation not permitted/, 'the 1:1 device (not allowed) is refused');
