@@ -19,6 +19,7 @@ import { containerPids } from './lifecycle/ps';
 import { updateContainer } from './lifecycle/update';
 import { execInContainer, type ExecOptions } from './lifecycle/exec';
 import { faultPoint } from './lifecycle/faults';
+import { selectCgroupDriver, type CgroupDriver } from './cgroups';
 import { native } from './native/addon';
 import type { Plan } from './plan/steps';
 
@@ -42,12 +43,14 @@ export class Runtime {
   readonly store: StateStore;
   readonly log: Logger;
   readonly systemdCgroup: boolean;
+  private readonly cgroupDriver: CgroupDriver;
 
   constructor(options: RuntimeOptions = {}) {
     refuseNul({ '--root': options.root });
     this.store = new StateStore(options.root ?? DEFAULT_ROOT);
     this.log = options.logger ?? new Logger();
     this.systemdCgroup = options.systemdCgroup ?? false;
+    this.cgroupDriver = selectCgroupDriver({ systemd: this.systemdCgroup, rootless: options.rootless });
   }
 
   /** The state document of one container, status computed live. */
@@ -196,7 +199,7 @@ export class Runtime {
   }
 
   private createContext() {
-    return { store: this.store, log: this.log, systemdCgroup: this.systemdCgroup };
+    return { store: this.store, log: this.log, systemdCgroup: this.systemdCgroup, cgroups: this.cgroupDriver };
   }
 
   private withContainer<T>(id: string, mode: 'shared' | 'exclusive', fn: (h: ContainerHandle) => T): T {

@@ -60,6 +60,11 @@ function unescape(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
+/** The hierarchy as /proc/PID/cgroup names it: "" for cgroup v2, else its v1 controllers ("cpu,cpuacct", "name=systemd"). */
+export function hierarchyName(h: CgroupHierarchy): string {
+  return h.version === 2 ? '' : h.controllers.join(',');
+}
+
 let detected: CgroupHierarchy[] | undefined;
 
 /** The host's layout, read once per process (one command is one process). */

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { parseMountinfo, type CgroupHierarchy } from '../../src/cgroups/hierarchy';
-import { inspectExistingCgroups, resolveCgroupPaths } from '../../src/cgroups/manager';
+import { inspectExistingCgroups, resolveCgroupPaths } from '../../src/cgroups/cgroupfs';
 import { applyWrites, blkioToIoWeight, resourceWrites, sharesToWeight, writeTarget } from '../../src/cgroups/resources';
 import { ConfigError } from '../../src/errors';
 
