@@ -12,7 +12,7 @@ import { deviceFilterProgram } from './device-filter';
 import { applyDeviceRulesV1, type DeviceEmulator } from './device-rules';
 import { isFreezable, isFrozen, setFrozen } from './freezer';
 import { detectHierarchies, hierarchyName, ownCgroup, type CgroupHierarchy } from './hierarchy';
-import type { CgroupManager, CgroupPaths, CgroupSetup, ExistingCgroups, RecordedCgroups } from './manager';
+import type { CgroupManager, CgroupPaths, CgroupRecordFields, CgroupSetup, ExistingCgroups, RecordedCgroups } from './manager';
 import { applyWrites, containerDeviceState, controllersNeeded, resourceWrites, type CgroupWrite } from './resources';
 import { oomKills, readStats, type Stats } from './stats';
 
@@ -300,7 +300,7 @@ export class CgroupfsManager implements CgroupManager {
   }
 
   /** The cgroups a record names: in the recorded form, or (records older than drivers) as directories by hierarchy key. */
-  static fromRecord(record: { cgroups?: Record<string, string>; cgroupPaths?: Record<string, string> }, id: string, hierarchies: CgroupHierarchy[] = detectHierarchies()): CgroupfsManager {
+  static fromRecord(record: CgroupRecordFields, id: string, hierarchies: CgroupHierarchy[] = detectHierarchies()): CgroupfsManager {
     const paths = record.cgroups !== undefined ? pathsOfRecorded(record.cgroups, hierarchies) : { ...(record.cgroupPaths ?? {}) };
     return new CgroupfsManager(id, hierarchies, paths);
   }

@@ -1,7 +1,8 @@
 // The driver factory: which driver manages a container's cgroups — for a new container, the
 // one the runtime's options choose; for an existing one, the one its record names.
+import { TsruncError } from '../errors';
 import { CgroupfsManager } from './cgroupfs';
-import type { CgroupManager } from './manager';
+import type { CgroupManager, CgroupRecordFields } from './manager';
 
 export interface CgroupDriverOptions {
   /** runc's --systemd-cgroup. */
@@ -26,12 +27,9 @@ export function selectCgroupDriver(_options: CgroupDriverOptions = {}): CgroupDr
   return cgroupfs;
 }
 
-/** The fields of a container record that say where its cgroups are. */
-export interface CgroupRecordFields {
-  cgroupPaths?: Record<string, string>;
-}
-
 /** An existing container's cgroups, managed by the driver its record names. */
 export function containerCgroups(record: CgroupRecordFields, id: string): CgroupManager {
+  const driver = record.cgroupDriver ?? 'cgroupfs';
+  if (driver !== 'cgroupfs') throw new TsruncError('system', `the container's cgroups are managed by the ${JSON.stringify(driver)} cgroup driver, which this tsrunc does not have`, { containerId: id });
   return CgroupfsManager.fromRecord(record, id);
 }

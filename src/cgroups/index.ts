@@ -1,6 +1,6 @@
 // The entry to src/cgroups: modules outside it import from here only (a unit test checks it),
 // and what is here is the CgroupManager interface, its types and the driver factory.
-export type { CgroupDriverName, CgroupManager, CgroupPaths, CgroupSetup, ExistingCgroups, RecordedCgroups } from './manager';
+export type { CgroupDriverName, CgroupManager, CgroupPaths, CgroupRecordFields, CgroupSetup, ExistingCgroups, RecordedCgroups } from './manager';
 export type { CgroupHierarchy } from './hierarchy';
 export type { Stats } from './stats';
-export { containerCgroups, selectCgroupDriver, type CgroupDriver, type CgroupDriverOptions, type CgroupRecordFields } from './driver';
+export { containerCgroups, selectCgroupDriver, type CgroupDriver, type CgroupDriverOptions } from './driver';

@@ -24,6 +24,15 @@ export interface RecordedCgroups {
   cgroups: Record<string, string>;
 }
 
+/** The fields of a container record that say where its cgroups are: RecordedCgroups, or what records had before drivers. */
+export interface CgroupRecordFields {
+  /** Absent from records written before there were drivers: cgroupfs. */
+  cgroupDriver?: string;
+  cgroups?: Record<string, string>;
+  /** Records written before there were drivers: the directories, by hierarchy key. */
+  cgroupPaths?: Record<string, string>;
+}
+
 /** What is already at a new container's cgroup paths. */
 export interface ExistingCgroups {
   /** Where a freezer holds the cgroup (its own or an ancestor's), if one does. */

@@ -101,7 +101,7 @@ export function createContainer(ctx: CreateContext, opts: CreateOptions): State 
     initPid: 0,
     initStartTime: 0,
     started: false,
-    cgroupPaths: cgroups.paths,
+    ...cgroups.recorded(),
     namespacePaths: {},
     config: spec,
   };
