@@ -79,7 +79,7 @@ export class Runtime {
 
   /** Reads and validates a bundle's config.json, checking the host (rootfs present...). */
   validateBundle(bundle: string): ValidationResult {
-    return loadBundleConfig({ bundle: path.resolve(bundle), checkHost: true, systemdCgroup: this.systemdCgroup });
+    return loadBundleConfig({ bundle: path.resolve(bundle), checkHost: true, cgroupDriver: this.cgroupDriver });
   }
 
   /** Validates the bundle and returns the plan `create` would carry out, touching nothing. */
@@ -199,7 +199,7 @@ export class Runtime {
   }
 
   private createContext() {
-    return { store: this.store, log: this.log, systemdCgroup: this.systemdCgroup, cgroups: this.cgroupDriver };
+    return { store: this.store, log: this.log, cgroups: this.cgroupDriver };
   }
 
   private withContainer<T>(id: string, mode: 'shared' | 'exclusive', fn: (h: ContainerHandle) => T): T {

@@ -3,4 +3,4 @@
 export type { CgroupDriverName, CgroupManager, CgroupPaths, CgroupRecordFields, CgroupSetup, ExistingCgroups, RecordedCgroups } from './manager';
 export type { CgroupHierarchy } from './hierarchy';
 export type { Stats } from './stats';
-export { containerCgroups, selectCgroupDriver, type CgroupDriver, type CgroupDriverOptions } from './driver';
+export { CGROUP_FEATURES, containerCgroups, selectCgroupDriver, type CgroupDriver, type CgroupDriverOptions } from './driver';

@@ -33,7 +33,6 @@ export interface CreateOptions {
 export interface CreateContext {
   store: StateStore;
   log: Logger;
-  systemdCgroup: boolean;
   /** The cgroup driver new containers get. */
   cgroups: CgroupDriver;
 }
@@ -51,16 +50,13 @@ export interface ContainerPlan {
 export function planContainer(ctx: CreateContext, opts: CreateOptions): ContainerPlan {
   refuseNul({ '--bundle': opts.bundle, '--pid-file': opts.pidFile, '--console-socket': opts.consoleSocket });
   const bundle = path.resolve(opts.bundle);
-  const { spec, warnings } = loadBundleConfig({ bundle, checkHost: true, systemdCgroup: ctx.systemdCgroup });
+  const { spec, warnings } = loadBundleConfig({ bundle, checkHost: true, cgroupDriver: ctx.cgroups });
   for (const w of warnings) ctx.log.warn(formatProblem('config.json', w));
-  if (ctx.systemdCgroup) {
-    const why = fs.existsSync('/run/systemd/system') ? 'the systemd cgroup driver is not implemented yet' : 'systemd is not running on this host (no /run/systemd/system)';
-    throw new TsruncError('system', `--systemd-cgroup: ${why}; use the cgroupfs driver (omit --systemd-cgroup)`, { containerId: opts.id });
-  }
+  // (where the driver refuses to run, as --systemd-cgroup's does, it refuses here)
+  const cgroups = ctx.cgroups.forContainer(opts.id, spec.linux?.cgroupsPath);
   if (listenFds() > 0 && spec.process !== undefined) {
     spec.process.env = [...(spec.process.env ?? []), `LISTEN_FDS=${listenFds()}`, 'LISTEN_PID=1'];
   }
-  const cgroups = ctx.cgroups.forContainer(opts.id, spec.linux?.cgroupsPath);
   const plan = buildCreatePlan({
     id: opts.id,
     bundle,
