@@ -37,7 +37,7 @@ function read(dir: string | undefined, file: string): string | undefined {
   }
 }
 
-/** Counters are uint64: past 2^53 they stay exact as bigint (see statsJson). */
+/** Counters are uint64: past 2^53 they stay exact as bigint (written by lifecycle/events.ts's eventJson). */
 export type Count = number | bigint;
 
 function num(dir: string | undefined, file: string): Count | undefined {
@@ -47,11 +47,6 @@ function num(dir: string | undefined, file: string): Count | undefined {
   if (!/^[0-9]+$/.test(t)) return undefined;
   const n = Number(t);
   return Number.isSafeInteger(n) ? n : BigInt(t);
-}
-
-/** JSON with bigint counters written as plain (exact) numbers, as Go's encoder does. */
-export function statsJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `\u0000big:${v}` : v)).replace(/"\\u0000big:([0-9]+)"/g, '$1');
 }
 
 function keyed(text: string | undefined): Record<string, number> {

@@ -11,6 +11,11 @@ export interface ContainerEvent {
   data?: unknown;
 }
 
+/** An event as one line of JSON: bigint counters (cgroup stats) written as plain, exact numbers, as Go's encoder does. */
+export function eventJson(event: ContainerEvent): string {
+  return JSON.stringify(event, (_k, v: unknown) => (typeof v === 'bigint' ? `\u0000big:${v}` : v)).replace(/"\\u0000big:([0-9]+)"/g, '$1');
+}
+
 function snapshot(store: StateStore, id: string) {
   const handle = store.open(id, 'shared');
   try {
