@@ -223,7 +223,7 @@ function readProcs(dir: string): number[] {
  * own cgroup. The messages carry runc's words ("is not a sub cgroup path", "unknown
  * controller", "invalid --cgroup argument").
  */
-export function subCgroupPaths(paths: CgroupPaths, specs: string[], hierarchies: CgroupHierarchy[], containerId: string): CgroupPaths {
+function subCgroupPaths(paths: CgroupPaths, specs: string[], hierarchies: CgroupHierarchy[], containerId: string): CgroupPaths {
   const out: CgroupPaths = { ...paths };
   for (const spec of specs) {
     const parts = spec.split(':');
@@ -251,7 +251,7 @@ export function subCgroupPaths(paths: CgroupPaths, specs: string[], hierarchies:
  * The record's form of `paths`: each directory as the path in its hierarchy that
  * /proc/PID/cgroup shows (the mount shows its root at its mount point).
  */
-export function recordedPaths(paths: CgroupPaths, hierarchies: CgroupHierarchy[]): Record<string, string> {
+function recordedPaths(paths: CgroupPaths, hierarchies: CgroupHierarchy[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const h of hierarchies) {
     const dir = paths[h.key];
@@ -261,7 +261,7 @@ export function recordedPaths(paths: CgroupPaths, hierarchies: CgroupHierarchy[]
 }
 
 /** The directories of recorded cgroups on this host; a hierarchy not mounted here, or whose mount does not show the path, has none. */
-export function pathsOfRecorded(cgroups: Record<string, string>, hierarchies: CgroupHierarchy[]): CgroupPaths {
+function pathsOfRecorded(cgroups: Record<string, string>, hierarchies: CgroupHierarchy[]): CgroupPaths {
   const out: CgroupPaths = {};
   for (const h of hierarchies) {
     const inHierarchy = cgroups[hierarchyName(h)];
