@@ -11,8 +11,8 @@ import { sleepMs } from '../util/sleep';
 import { deviceFilterProgram } from './device-filter';
 import { applyDeviceRulesV1, type DeviceEmulator } from './device-rules';
 import { isFreezable, isFrozen, setFrozen } from './freezer';
-import { detectHierarchies, hierarchyName, ownCgroup, type CgroupHierarchy } from './hierarchy';
-import type { CgroupManager, CgroupPaths, CgroupRecordFields, CgroupSetup, ExistingCgroups, RecordedCgroups } from './manager';
+import { detectHierarchies, hierarchyName, ownCgroup, type CgroupHierarchy, type CgroupPaths } from './hierarchy';
+import type { CgroupManager, CgroupRecordFields, CgroupSetup, ExistingCgroups, RecordedCgroups } from './manager';
 import { applyWrites, containerDeviceState, controllersNeeded, resourceWrites, type CgroupWrite } from './resources';
 import { oomKills, readStats, type Stats } from './stats';
 

@@ -15,6 +15,9 @@ export interface CgroupHierarchy {
   root: string;
 }
 
+/** Directory of a container's cgroup in each hierarchy, keyed by CgroupHierarchy.key. */
+export type CgroupPaths = Record<string, string>;
+
 const MOUNT_OPTIONS = new Set(['rw', 'ro', 'nosuid', 'nodev', 'noexec', 'relatime', 'noatime', 'clone_children', 'xattr', 'nsdelegate', 'memory_recursiveprot', 'favordynmods', 'memory_localevents']);
 
 /** The controllers a cgroup v2 hierarchy offers (its root's cgroup.controllers; none when unreadable). */

@@ -4,14 +4,11 @@
 // themselves — and driver.ts picks one: for a new container from the runtime's options, for
 // an existing one from its record.
 import type { Resources, Spec } from '../spec/types';
-import type { CgroupHierarchy } from './hierarchy';
+import type { CgroupHierarchy, CgroupPaths } from './hierarchy';
 import type { Stats } from './stats';
 
 /** The drivers this build has. */
 export type CgroupDriverName = 'cgroupfs';
-
-/** Directory of the container's cgroup in each hierarchy, keyed by CgroupHierarchy.key. */
-export type CgroupPaths = Record<string, string>;
 
 /**
  * A container's cgroups as its record keeps them, the same for every driver: the driver, and

@@ -2,8 +2,7 @@
 // hugetlb), read from v1 or v2 files, whichever hierarchy serves each controller.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CgroupHierarchy } from './hierarchy';
-import type { CgroupPaths } from './manager';
+import type { CgroupHierarchy, CgroupPaths } from './hierarchy';
 import { hierarchyFor } from './resources';
 
 export interface BlkioEntry {
