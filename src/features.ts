@@ -5,6 +5,7 @@ import { CAPABILITIES } from './spec/linux-names';
 import { OCI_VERSION } from './spec/oci-version';
 import type { Features } from './spec/types';
 import { EXECUTOR_SUPPORT } from './plan/support';
+import { CGROUP_FEATURES } from './cgroups';
 import { VERSION } from './version';
 import { native } from './native/addon';
 import { SECCOMP_ACTIONS, SECCOMP_ARCHS, SECCOMP_FLAGS, SECCOMP_OPERATORS } from './seccomp/profile';
@@ -26,7 +27,7 @@ export function features(): Features {
     linux: {
       namespaces: [...EXECUTOR_SUPPORT.namespaces],
       capabilities: EXECUTOR_SUPPORT.namespaces.length > 0 ? [...CAPABILITIES] : [],
-      cgroup: { ...EXECUTOR_SUPPORT.cgroup },
+      cgroup: { ...CGROUP_FEATURES },
       seccomp: EXECUTOR_SUPPORT.seccomp
         ? { enabled: true, actions: [...SECCOMP_ACTIONS], operators: [...SECCOMP_OPERATORS], archs: [...SECCOMP_ARCHS], knownFlags: Object.keys(SECCOMP_FLAGS), supportedFlags: Object.keys(SECCOMP_FLAGS) }
         : { enabled: false },

@@ -19,6 +19,7 @@ import { containerPids } from './lifecycle/ps';
 import { updateContainer } from './lifecycle/update';
 import { execInContainer, type ExecOptions } from './lifecycle/exec';
 import { faultPoint } from './util/faults';
+import { selectCgroupDriver, type CgroupDriver } from './cgroups';
 import { native } from './native/addon';
 import type { Plan } from './plan/steps';
 
@@ -42,12 +43,14 @@ export class Runtime {
   readonly store: StateStore;
   readonly log: Logger;
   readonly systemdCgroup: boolean;
+  private readonly cgroupDriver: CgroupDriver;
 
   constructor(options: RuntimeOptions = {}) {
     refuseNul({ '--root': options.root });
     this.store = new StateStore(options.root ?? DEFAULT_ROOT);
     this.log = options.logger ?? new Logger();
     this.systemdCgroup = options.systemdCgroup ?? false;
+    this.cgroupDriver = selectCgroupDriver({ systemd: this.systemdCgroup, rootless: options.rootless });
   }
 
   /** The state document of one container, status computed live. */
@@ -76,7 +79,7 @@ export class Runtime {
 
   /** Reads and validates a bundle's config.json, checking the host (rootfs present...). */
   validateBundle(bundle: string): ValidationResult {
-    return loadBundleConfig({ bundle: path.resolve(bundle), checkHost: true, systemdCgroup: this.systemdCgroup });
+    return loadBundleConfig({ bundle: path.resolve(bundle), checkHost: true, cgroupDriver: this.cgroupDriver });
   }
 
   /** Validates the bundle and returns the plan `create` would carry out, touching nothing. */
@@ -196,7 +199,7 @@ export class Runtime {
   }
 
   private createContext() {
-    return { store: this.store, log: this.log, systemdCgroup: this.systemdCgroup };
+    return { store: this.store, log: this.log, cgroups: this.cgroupDriver };
   }
 
   private withContainer<T>(id: string, mode: 'shared' | 'exclusive', fn: (h: ContainerHandle) => T): T {

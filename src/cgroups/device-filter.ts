@@ -2,7 +2,8 @@
 // container's device rules reduced as runc reduces them (device-rules.ts: the config's rules,
 // then the defaults, down to allow-all with denies or deny-all with allows), so that it means
 // what the v1 allow/deny lists mean; any rule list is checked last rule first, so that later
-// rules override earlier ones. Anything no rule matches is denied.
+// rules override earlier ones. Anything no rule matches is denied. (Tests run the encoded
+// program with test/helpers/device-filter-vm.ts.)
 import type { DeviceCgroupRule } from '../spec/types';
 
 const BPF = {
@@ -29,8 +30,13 @@ interface Insn {
 
 const insn = (code: number, dst: number, src: number, off: number, imm: number): Insn => ({ code, dst, src, off, imm });
 
+/** The program for `rules` as BPF_PROG_LOAD takes it (struct bpf_insn, 8 bytes each). */
+export function deviceFilterProgram(rules: DeviceCgroupRule[]): Buffer {
+  return encodeProgram(compileDeviceFilter(rules));
+}
+
 /** The program as instructions (registers: r2 type, r3 access, r4 major, r5 minor). */
-export function compileDeviceFilter(rules: DeviceCgroupRule[]): Insn[] {
+function compileDeviceFilter(rules: DeviceCgroupRule[]): Insn[] {
   const prologue = [
     insn(BPF.LDX_MEM_W, 2, 1, 0, 0), // r2 = ctx->access_type
     insn(BPF.MOV64_REG, 3, 2, 0, 0), // r3 = r2 >> 16 (access)
@@ -65,7 +71,7 @@ export function compileDeviceFilter(rules: DeviceCgroupRule[]): Insn[] {
 }
 
 /** struct bpf_insn, 8 bytes each, little-endian. */
-export function encodeProgram(insns: Insn[]): Buffer {
+function encodeProgram(insns: Insn[]): Buffer {
   const buf = Buffer.alloc(insns.length * 8);
   insns.forEach((ins, i) => {
     buf.writeUInt8(ins.code, i * 8);
@@ -74,37 +80,4 @@ export function encodeProgram(insns: Insn[]): Buffer {
     buf.writeInt32LE(ins.imm, i * 8 + 4);
   });
   return buf;
-}
-
-/** Evaluates the program the way the kernel would, for tests: 1 allow, 0 deny. */
-export function runDeviceFilter(insns: Insn[], type: 'c' | 'b', major: number, minor: number, access: string): number {
-  const reg = new Array<number>(11).fill(0);
-  const accessType = ([...access].reduce((m, ch) => m | (ACC[ch] ?? 0), 0) << 16) | (type === 'c' ? DEV_CHAR : DEV_BLOCK);
-  const ctx = [accessType, major, minor];
-  for (let pc = 0; pc < insns.length; pc++) {
-    const i = insns[pc] as Insn;
-    switch (i.code) {
-      case BPF.LDX_MEM_W:
-        reg[i.dst] = ctx[i.off / 4] ?? 0;
-        break;
-      case BPF.MOV64_REG:
-        reg[i.dst] = reg[i.src] ?? 0;
-        break;
-      case BPF.MOV64_IMM:
-        reg[i.dst] = i.imm;
-        break;
-      case BPF.AND64_IMM:
-        reg[i.dst] = (reg[i.dst] ?? 0) & i.imm;
-        break;
-      case BPF.RSH64_IMM:
-        reg[i.dst] = (reg[i.dst] ?? 0) >>> i.imm;
-        break;
-      case BPF.JNE_IMM:
-        if (reg[i.dst] !== i.imm) pc += i.off;
-        break;
-      case BPF.EXIT:
-        return reg[0] ?? 0;
-    }
-  }
-  throw new Error('device filter fell off its end');
 }

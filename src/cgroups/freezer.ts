@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TsruncError } from '../errors';
 import { sleepMs } from '../util/sleep';
-import type { CgroupPaths } from './manager';
+import type { CgroupPaths } from './hierarchy';
 
 function freezerOf(paths: CgroupPaths): { kind: 'v1' | 'v2'; dir: string } | undefined {
   if (paths['freezer'] !== undefined) return { kind: 'v1', dir: paths['freezer'] };

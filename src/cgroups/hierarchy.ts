@@ -15,9 +15,22 @@ export interface CgroupHierarchy {
   root: string;
 }
 
+/** Directory of a container's cgroup in each hierarchy, keyed by CgroupHierarchy.key. */
+export type CgroupPaths = Record<string, string>;
+
 const MOUNT_OPTIONS = new Set(['rw', 'ro', 'nosuid', 'nodev', 'noexec', 'relatime', 'noatime', 'clone_children', 'xattr', 'nsdelegate', 'memory_recursiveprot', 'favordynmods', 'memory_localevents']);
 
-export function parseMountinfo(text: string): CgroupHierarchy[] {
+/** The controllers a cgroup v2 hierarchy offers (its root's cgroup.controllers; none when unreadable). */
+export function readV2Controllers(mountpoint: string): string[] {
+  try {
+    return fs.readFileSync(path.join(mountpoint, 'cgroup.controllers'), 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+/** The hierarchies of a mountinfo text; a v2 hierarchy's controllers come from `v2Controllers` (the host's files by default). */
+export function parseMountinfo(text: string, v2Controllers: (mountpoint: string) => string[] = readV2Controllers): CgroupHierarchy[] {
   const out: CgroupHierarchy[] = [];
   for (const line of text.split('\n')) {
     if (line === '') continue;
@@ -33,13 +46,7 @@ export function parseMountinfo(text: string): CgroupHierarchy[] {
       const controllers = (r[2] ?? '').split(',').filter((o) => !MOUNT_OPTIONS.has(o) && !o.startsWith('release_agent='));
       out.push({ key: path.basename(mountpoint), mountpoint, version: 1, controllers, root });
     } else {
-      let controllers: string[] = [];
-      try {
-        controllers = fs.readFileSync(path.join(mountpoint, 'cgroup.controllers'), 'utf8').trim().split(/\s+/).filter(Boolean);
-      } catch {
-        controllers = [];
-      }
-      out.push({ key: mountpoint === '/sys/fs/cgroup' ? '' : path.basename(mountpoint), mountpoint, version: 2, controllers, root });
+      out.push({ key: mountpoint === '/sys/fs/cgroup' ? '' : path.basename(mountpoint), mountpoint, version: 2, controllers: v2Controllers(mountpoint), root });
     }
   }
   // A hierarchy mounted twice (bind mounts) counts once: keep the first mount point.
@@ -54,6 +61,11 @@ export function parseMountinfo(text: string): CgroupHierarchy[] {
 
 function unescape(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** The hierarchy as /proc/PID/cgroup names it: "" for cgroup v2, else its v1 controllers ("cpu,cpuacct", "name=systemd"). */
+export function hierarchyName(h: CgroupHierarchy): string {
+  return h.version === 2 ? '' : h.controllers.join(',');
 }
 
 let detected: CgroupHierarchy[] | undefined;

@@ -1,103 +1,36 @@
-// Cgroup directories of one container: where they are (runc's cgroupsPath rules), creating
-// them, moving a process in, listing and signalling their processes, removing them.
-// Resource limits and the systemd driver come with the cgroups issue.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { TsruncError, isErrno, systemError } from '../errors';
-import { sleepMs } from '../util/sleep';
-import { detectHierarchies, ownCgroup, type CgroupHierarchy } from './hierarchy';
+// The one interface to a container's cgroups (the shape of runc's cgroups.Manager, youki's
+// CgroupManager, crun's libcrun_cgroup_manager): every module outside src/cgroups goes
+// through it, by way of index.ts. A driver implements it — cgroupfs.ts, the directories
+// themselves — and driver.ts picks one: for a new container from the runtime's options, for
+// an existing one from its record.
+import type { Resources, Spec } from '../spec/types';
+import type { CgroupHierarchy, CgroupPaths } from './hierarchy';
+import type { Stats } from './stats';
 
-/** Directory of the container's cgroup in each hierarchy, keyed by hierarchy key. */
-export type CgroupPaths = Record<string, string>;
-
-/**
- * runc's cgroupfs rules: an absolute cgroupsPath is taken from each hierarchy's root; a
- * relative one (and the default, the container id) goes under the runtime's own cgroup.
- */
-export function resolveCgroupPaths(
-  cgroupsPath: string | undefined,
-  id: string,
-  hierarchies: CgroupHierarchy[] = detectHierarchies(),
-  own: string = fs.readFileSync('/proc/self/cgroup', 'utf8'),
-): CgroupPaths {
-  const wanted = cgroupsPath === undefined || cgroupsPath === '' ? id : cgroupsPath;
-  const cleaned = path.posix.normalize(`/${wanted}`);
-  const out: CgroupPaths = {};
-  for (const h of hierarchies) {
-    const inHierarchy = path.isAbsolute(wanted) ? cleaned : path.posix.join(ownCgroup(h, own), cleaned);
-    // The mount may show a subtree (root != "/"): paths are relative to what it shows.
-    const rel = h.root !== '/' && inHierarchy.startsWith(h.root) ? inHierarchy.slice(h.root.length) : inHierarchy;
-    out[h.key] = path.join(h.mountpoint, rel);
-  }
-  return out;
-}
+/** The drivers this build has. */
+export type CgroupDriverName = 'cgroupfs';
 
 /**
- * Creates every directory (and parents); cpuset parents get their parent's cpus and mems, and
- * on v2 every ancestor enables the controllers the container's limits need.
+ * A container's cgroups as its record keeps them, the same for every driver: the driver, and
+ * the cgroup in each hierarchy as /proc/PID/cgroup names it — the hierarchy ("" for cgroup
+ * v2, else its v1 controllers: "cpu,cpuacct", "name=systemd") and the path inside it
+ * ("/default/web"), not where this host mounts it.
  */
-export function createCgroups(paths: CgroupPaths, hierarchies: CgroupHierarchy[] = detectHierarchies(), v2Controllers: string[] = []): string[] {
-  const created: string[] = [];
-  for (const h of hierarchies) {
-    const dir = paths[h.key];
-    if (dir === undefined) continue;
-    const parts = path.relative(h.mountpoint, dir).split(path.sep).filter(Boolean);
-    let cur = h.mountpoint;
-    for (const part of parts) {
-      const parent = cur;
-      cur = path.join(cur, part);
-      try {
-        fs.mkdirSync(cur);
-        created.push(cur);
-      } catch (err) {
-        if (!isErrno(err, 'EEXIST')) throw systemError(`creating cgroup ${cur}`, err);
-      }
-      if (h.version === 1 && h.controllers.includes('cpuset')) inheritCpuset(parent, cur);
-      if (h.version === 2 && v2Controllers.length > 0) enableControllers(parent, v2Controllers);
-    }
-  }
-  return created;
+export interface RecordedCgroups {
+  cgroupDriver: CgroupDriverName;
+  cgroups: Record<string, string>;
 }
 
-/**
- * cgroup v2: enables `controllers` in every ancestor of the container's cgroup (between the
- * hierarchy's root and it), so that a limit `update` sets for the first time has its files.
- */
-export function enableV2Controllers(paths: CgroupPaths, controllers: string[], hierarchies: CgroupHierarchy[] = detectHierarchies()): void {
-  if (controllers.length === 0) return;
-  for (const h of hierarchies) {
-    const dir = paths[h.key];
-    if (h.version !== 2 || dir === undefined) continue;
-    const parts = path.relative(h.mountpoint, dir).split(path.sep).filter(Boolean);
-    let cur = h.mountpoint;
-    for (const part of parts) {
-      enableControllers(cur, controllers);
-      cur = path.join(cur, part);
-    }
-  }
+/** The fields of a container record that say where its cgroups are: RecordedCgroups, or what records had before drivers. */
+export interface CgroupRecordFields {
+  /** Absent from records written before there were drivers: cgroupfs. */
+  cgroupDriver?: string;
+  cgroups?: Record<string, string>;
+  /** Records written before there were drivers: the directories, by hierarchy key. */
+  cgroupPaths?: Record<string, string>;
 }
 
-function enableControllers(dir: string, controllers: string[]): void {
-  const file = path.join(dir, 'cgroup.subtree_control');
-  const enabled = new Set(fs.readFileSync(file, 'utf8').trim().split(/\s+/));
-  const missing = controllers.filter((c) => !enabled.has(c));
-  if (missing.length === 0) return;
-  try {
-    fs.writeFileSync(file, missing.map((c) => `+${c}`).join(' '));
-  } catch (err) {
-    throw systemError(`enabling ${missing.join(', ')} in ${file}`, err);
-  }
-}
-
-function inheritCpuset(parent: string, dir: string): void {
-  for (const file of ['cpuset.cpus', 'cpuset.mems']) {
-    const mine = path.join(dir, file);
-    if (fs.readFileSync(mine, 'utf8').trim() !== '') continue;
-    fs.writeFileSync(mine, fs.readFileSync(path.join(parent, file), 'utf8'));
-  }
-}
-
-/** What is already at the container's cgroup paths before create makes them. */
+/** What is already at a new container's cgroup paths. */
 export interface ExistingCgroups {
   /** Where a freezer holds the cgroup (its own or an ancestor's), if one does. */
   frozen?: string;
@@ -105,116 +38,55 @@ export interface ExistingCgroups {
   pids: number[];
 }
 
-/**
- * runc's checks before it creates a container (libcontainer's factory): a frozen cgroup would
- * freeze the init as it joins, so create would wait for it forever; a cgroup with processes
- * in it is used all the same, with a warning. The nearest existing directory is read in each
- * freezer (v1 freezer.state, v2 cgroup.events), so that a frozen ancestor counts as well.
- */
-export function inspectExistingCgroups(paths: CgroupPaths, hierarchies: CgroupHierarchy[] = detectHierarchies()): ExistingCgroups {
-  const out: ExistingCgroups = { pids: [] };
-  const pids = new Set<number>();
-  for (const h of hierarchies) {
-    const dir = paths[h.key];
-    if (dir === undefined) continue;
-    if (out.frozen === undefined) out.frozen = frozenAt(h, dir);
-    if (fs.existsSync(dir)) for (const pid of procsBelow(dir)) pids.add(pid);
-  }
-  out.pids = [...pids].sort((a, b) => a - b);
-  return out;
+/** A config's limits and device rules as one driver applies them: what its prepare returns, for its create. */
+export interface CgroupSetup {
+  readonly driver: CgroupDriverName;
 }
 
-function frozenAt(h: CgroupHierarchy, dir: string): string | undefined {
-  if (h.version === 1 && !h.controllers.includes('freezer')) return undefined;
-  // (the root of a hierarchy cannot be frozen, and has neither file)
-  for (let cur = dir; cur.startsWith(`${h.mountpoint}/`); cur = path.dirname(cur)) {
-    if (!fs.existsSync(cur)) continue;
-    try {
-      if (h.version === 1) {
-        const state = fs.readFileSync(path.join(cur, 'freezer.state'), 'utf8').trim();
-        return state === 'FROZEN' || state === 'FREEZING' ? `${path.join(cur, 'freezer.state')}: ${state}` : undefined;
-      }
-      return /^frozen 1$/m.test(fs.readFileSync(path.join(cur, 'cgroup.events'), 'utf8')) ? `${path.join(cur, 'cgroup.events')}: frozen 1` : undefined;
-    } catch (err) {
-      // (a kernel without the file has no freezer there: nothing can be frozen)
-      if (isErrno(err, 'ENOENT')) return undefined;
-      throw systemError(`reading the freezer state of ${cur}`, err);
-    }
-  }
-  return undefined;
-}
+export interface CgroupManager {
+  readonly driver: CgroupDriverName;
+  /** The container's id, for errors. */
+  readonly id: string;
+  /** The cgroup hierarchies of this host: what a cgroup mount in the container shows. */
+  readonly hierarchies: CgroupHierarchy[];
+  /** Where the container's cgroups are (or will be), per hierarchy. */
+  readonly paths: CgroupPaths;
+  /** These cgroups as the container's record keeps them. */
+  recorded(): RecordedCgroups;
 
-function procsBelow(dir: string): number[] {
-  const out = readProcs(dir);
-  let entries: fs.Dirent[] = [];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return out;
-  }
-  for (const e of entries) if (e.isDirectory()) out.push(...procsBelow(path.join(dir, e.name)));
-  return out;
-}
+  /**
+   * The limits and device rules of `spec` as this driver will apply them, checked against
+   * this host: a ConfigError (with pointers) for what cannot be applied. Touches nothing.
+   */
+  prepare(spec: Spec): CgroupSetup;
+  /** What is at the paths before create makes them (runc refuses a frozen cgroup, warns about processes in one). */
+  inspect(): ExistingCgroups;
+  /** Makes the cgroups, with the controllers `setup` needs, and applies its limits and device rules. */
+  create(setup: CgroupSetup): void;
+  /** Moves `pid` into the cgroups. */
+  join(pid: number): void;
+  /** New limits for the running container (the device rules of `spec` applied again where they are a list). */
+  update(resources: Resources, spec: Spec): void;
+  /**
+   * The sub-cgroups named by runc's exec --cgroup arguments ("path", or
+   * "controller[,controller...]:path", relative to the container's cgroup): what an exec'd
+   * process joins. Refused in runc's words when one is not there or not below.
+   */
+  subCgroups(args: string[]): CgroupManager;
 
-export function joinCgroups(paths: CgroupPaths, pid: number): void {
-  for (const dir of Object.values(paths)) {
-    try {
-      fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
-    } catch (err) {
-      throw systemError(`adding pid ${pid} to cgroup ${dir}`, err);
-    }
-  }
-}
+  freeze(): void;
+  thaw(): void;
+  /** Read live, never from the record. */
+  isFrozen(): boolean;
+  /** A freezer reaches these cgroups (a v1 freezer or cgroup.freeze). */
+  canFreeze(): boolean;
 
-/** Host pids in the container's cgroup (the first hierarchy that answers). */
-export function cgroupPids(paths: CgroupPaths): number[] {
-  for (const dir of Object.values(paths)) {
-    try {
-      return fs
-        .readFileSync(path.join(dir, 'cgroup.procs'), 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map(Number);
-    } catch {
-      continue;
-    }
-  }
-  return [];
-}
-
-/**
- * Removes the container's cgroup directories, deepest first, after killing what is left in
- * them. Parents created for the container (such as /default of /default/ID) are left: other
- * containers share them, as with runc.
- */
-export function removeCgroups(paths: CgroupPaths, kill: (pid: number) => void): void {
-  for (const dir of Object.values(paths)) {
-    if (!fs.existsSync(dir)) continue;
-    removeTree(dir, kill);
-  }
-}
-
-function removeTree(dir: string, kill: (pid: number) => void): void {
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isDirectory()) removeTree(path.join(dir, entry.name), kill);
-  }
-  for (let attempt = 0; ; attempt++) {
-    try {
-      fs.rmdirSync(dir);
-      return;
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return;
-      if (!isErrno(err, 'EBUSY') || attempt >= 200) throw new TsruncError('system', `removing cgroup ${dir}: ${(err as Error).message}`, { cause: err });
-      for (const pid of readProcs(dir)) kill(pid);
-      sleepMs(10);
-    }
-  }
-}
-
-function readProcs(dir: string): number[] {
-  try {
-    return fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
+  /** runc's statistics (`events --stats`). */
+  stats(): Stats;
+  /** The count of OOM kills so far (`events` reports each new one). */
+  oomKills(): number;
+  /** Host pids in the cgroup. */
+  pids(): number[];
+  /** Removes the cgroups, deepest first, killing with `kill` what is left in them. */
+  remove(kill: (pid: number) => void): void;
 }

@@ -7,8 +7,7 @@ import * as path from 'node:path';
 import { ConfigError, TsruncError, type Problem } from '../errors';
 import type { DeviceCgroupRule, Resources, Spec, ThrottleDevice } from '../spec/types';
 import { DeviceEmulator } from './device-rules';
-import type { CgroupHierarchy } from './hierarchy';
-import type { CgroupPaths } from './manager';
+import type { CgroupHierarchy, CgroupPaths } from './hierarchy';
 
 export interface CgroupWrite {
   /** The hierarchy key the file belongs to. */

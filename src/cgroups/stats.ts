@@ -2,8 +2,7 @@
 // hugetlb), read from v1 or v2 files, whichever hierarchy serves each controller.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CgroupHierarchy } from './hierarchy';
-import type { CgroupPaths } from './manager';
+import type { CgroupHierarchy, CgroupPaths } from './hierarchy';
 import { hierarchyFor } from './resources';
 
 export interface BlkioEntry {
@@ -37,7 +36,7 @@ function read(dir: string | undefined, file: string): string | undefined {
   }
 }
 
-/** Counters are uint64: past 2^53 they stay exact as bigint (see statsJson). */
+/** Counters are uint64: past 2^53 they stay exact as bigint (written by lifecycle/events.ts's eventJson). */
 export type Count = number | bigint;
 
 function num(dir: string | undefined, file: string): Count | undefined {
@@ -47,11 +46,6 @@ function num(dir: string | undefined, file: string): Count | undefined {
   if (!/^[0-9]+$/.test(t)) return undefined;
   const n = Number(t);
   return Number.isSafeInteger(n) ? n : BigInt(t);
-}
-
-/** JSON with bigint counters written as plain (exact) numbers, as Go's encoder does. */
-export function statsJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `\u0000big:${v}` : v)).replace(/"\\u0000big:([0-9]+)"/g, '$1');
 }
 
 function keyed(text: string | undefined): Record<string, number> {

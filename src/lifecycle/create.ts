@@ -3,11 +3,7 @@
 // blocked on exec.fifo. Any failure kills what was started and removes every trace.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { detectHierarchies, type CgroupHierarchy } from '../cgroups/hierarchy';
-import { compileDeviceFilter, encodeProgram } from '../cgroups/device-filter';
-import { applyDeviceRulesV1, type DeviceEmulator } from '../cgroups/device-rules';
-import { applyWrites, containerDeviceState, controllersNeeded, resourceWrites, type CgroupWrite } from '../cgroups/resources';
-import { createCgroups, inspectExistingCgroups, joinCgroups, removeCgroups, resolveCgroupPaths, type CgroupPaths } from '../cgroups/manager';
+import type { CgroupDriver, CgroupManager, CgroupSetup } from '../cgroups';
 import { TsruncError, formatProblem, refuseNul, systemError } from '../errors';
 import type { Logger } from '../log';
 import { native } from '../native/addon';
@@ -37,39 +33,30 @@ export interface CreateOptions {
 export interface CreateContext {
   store: StateStore;
   log: Logger;
-  systemdCgroup: boolean;
+  /** The cgroup driver new containers get. */
+  cgroups: CgroupDriver;
 }
 
 /** Validates and plans without touching the host: what `create --dry-run` prints. */
 export interface ContainerPlan {
   spec: Spec;
   plan: Plan;
-  cgroupPaths: CgroupPaths;
-  cgroupWrites: CgroupWrite[];
-  v2Controllers: string[];
-  hierarchies: CgroupHierarchy[];
-  /** The device rules, reduced to the state they leave the devices cgroup in. */
-  deviceState: DeviceEmulator;
-  /** On hosts whose devices controller is cgroup v1: its hierarchy (written with the minimal transition). */
-  deviceHierarchy?: string;
-  /** On hosts whose devices controller is cgroup v2: the eBPF filter and where it goes. */
-  deviceFilter?: { hierarchy: string; program: Buffer };
+  /** The container's cgroups (where they will be). */
+  cgroups: CgroupManager;
+  /** Their limits and device rules, checked. */
+  cgroupSetup: CgroupSetup;
 }
 
 export function planContainer(ctx: CreateContext, opts: CreateOptions): ContainerPlan {
   refuseNul({ '--bundle': opts.bundle, '--pid-file': opts.pidFile, '--console-socket': opts.consoleSocket });
   const bundle = path.resolve(opts.bundle);
-  const { spec, warnings } = loadBundleConfig({ bundle, checkHost: true, systemdCgroup: ctx.systemdCgroup });
+  const { spec, warnings } = loadBundleConfig({ bundle, checkHost: true, cgroupDriver: ctx.cgroups });
   for (const w of warnings) ctx.log.warn(formatProblem('config.json', w));
-  if (ctx.systemdCgroup) {
-    const why = fs.existsSync('/run/systemd/system') ? 'the systemd cgroup driver is not implemented yet' : 'systemd is not running on this host (no /run/systemd/system)';
-    throw new TsruncError('system', `--systemd-cgroup: ${why}; use the cgroupfs driver (omit --systemd-cgroup)`, { containerId: opts.id });
-  }
+  // (where the driver refuses to run, as --systemd-cgroup's does, it refuses here)
+  const cgroups = ctx.cgroups.forContainer(opts.id, spec.linux?.cgroupsPath);
   if (listenFds() > 0 && spec.process !== undefined) {
     spec.process.env = [...(spec.process.env ?? []), `LISTEN_FDS=${listenFds()}`, 'LISTEN_PID=1'];
   }
-  const hierarchies = detectHierarchies();
-  const cgroupPaths = resolveCgroupPaths(spec.linux?.cgroupsPath, opts.id, hierarchies);
   const plan = buildCreatePlan({
     id: opts.id,
     bundle,
@@ -78,18 +65,11 @@ export function planContainer(ctx: CreateContext, opts: CreateOptions): Containe
     consoleSocket: opts.consoleSocket !== undefined || opts.consoleFd !== undefined,
     preserveFds: preserveCount(opts.preserveFds ?? 0),
     noNewKeyring: opts.noNewKeyring ?? false,
-    cgroupPaths,
-    hierarchies,
+    cgroupPaths: cgroups.paths,
+    hierarchies: cgroups.hierarchies,
   });
-  // (device rules a cgroup cannot hold are refused here, before anything exists)
-  const deviceState = containerDeviceState(spec);
-  const cgroupWrites = resourceWrites(spec.linux?.resources, hierarchies);
-  const planned: ContainerPlan = { spec, plan, cgroupPaths, cgroupWrites, v2Controllers: controllersNeeded(cgroupWrites, hierarchies), hierarchies, deviceState };
-  const v1Devices = hierarchies.find((h) => h.version === 1 && h.controllers.includes('devices'));
-  const v2 = hierarchies.find((h) => h.version === 2);
-  if (v1Devices !== undefined) planned.deviceHierarchy = v1Devices.key;
-  else if (v2 !== undefined) planned.deviceFilter = { hierarchy: v2.key, program: encodeProgram(compileDeviceFilter(deviceState.cleanRules())) };
-  return planned;
+  // (limits and device rules the cgroups cannot hold are refused here, before anything exists)
+  return { spec, plan, cgroups, cgroupSetup: cgroups.prepare(spec) };
 }
 
 /** systemd socket activation: LISTEN_FDS given to the runtime are passed on, as runc does. */
@@ -106,7 +86,7 @@ function preserveCount(requested: number): number {
 
 export function createContainer(ctx: CreateContext, opts: CreateOptions): State {
   const planned = planContainer(ctx, opts);
-  const { spec, plan, cgroupPaths } = planned;
+  const { spec, plan, cgroups } = planned;
   const bundle = path.resolve(opts.bundle);
   const record: ContainerRecord = {
     formatVersion: 1,
@@ -117,7 +97,7 @@ export function createContainer(ctx: CreateContext, opts: CreateOptions): State 
     initPid: 0,
     initStartTime: 0,
     started: false,
-    cgroupPaths,
+    ...cgroups.recorded(),
     namespacePaths: {},
     config: spec,
   };
@@ -125,12 +105,12 @@ export function createContainer(ctx: CreateContext, opts: CreateOptions): State 
   // The directory appears with this record in it, so that a runtime killed from here on
   // leaves a record `delete` can clean (its cgroups are known before they exist).
   const handle = ctx.store.reserve(opts.id, record);
-  const cleanup = new Cleanup(handle, record);
+  const cleanup = new Cleanup(handle, cgroups);
   try {
     faultPoint('create:recorded');
     // As runc: a frozen cgroup is refused (the init would freeze as it joined it, and create
     // wait for it forever); one with processes in it is used, with runc's warning.
-    const existing = inspectExistingCgroups(cgroupPaths, planned.hierarchies);
+    const existing = cgroups.inspect();
     if (existing.frozen !== undefined) throw new TsruncError('state', `container's cgroup unexpectedly frozen (${existing.frozen})`, { containerId: opts.id });
     if (existing.pids.length > 0) ctx.log.warn(`container's cgroup is not empty: ${existing.pids.length} process(es) found`);
     const setup = new InitSetup(ctx, handle, record, planned, opts, cleanup);
@@ -170,14 +150,14 @@ class Cleanup {
 
   constructor(
     private readonly handle: ContainerHandle,
-    private readonly record: ContainerRecord,
+    private readonly cgroups: CgroupManager,
   ) {}
 
   run(log: Logger): void {
     this.session?.kill();
     if (this.cgroupsTouched) {
       try {
-        removeCgroups(this.record.cgroupPaths, (pid) => native().kill(pid, 9));
+        this.cgroups.remove((pid) => native().kill(pid, 9));
       } catch (err) {
         log.warn(`cleaning up cgroups: ${(err as Error).message}`);
       }
@@ -230,21 +210,9 @@ class InitSetup {
     }
     if (tag === 'cgroup') {
       this.cleanup.cgroupsTouched = true;
-      createCgroups(this.record.cgroupPaths, this.planned.hierarchies, this.planned.v2Controllers);
       // Limits first, then the process: nothing of the container runs unlimited.
-      const devicesDir = this.planned.deviceHierarchy === undefined ? undefined : this.record.cgroupPaths[this.planned.deviceHierarchy];
-      if (devicesDir !== undefined) applyDeviceRulesV1(devicesDir, this.planned.deviceState, this.record.id);
-      applyWrites(this.planned.cgroupWrites, this.record.cgroupPaths, this.record.id);
-      const filter = this.planned.deviceFilter;
-      const filterDir = filter === undefined ? undefined : this.record.cgroupPaths[filter.hierarchy];
-      if (filter !== undefined && filterDir !== undefined) {
-        try {
-          native().attachDeviceFilter(filterDir, filter.program);
-        } catch (err) {
-          throw systemError('/linux/resources/devices: attaching the cgroup v2 device filter', err, this.record.id);
-        }
-      }
-      joinCgroups(this.record.cgroupPaths, childPid);
+      this.planned.cgroups.create(this.planned.cgroupSetup);
+      this.planned.cgroups.join(childPid);
       faultPoint('create:cgroup');
       return undefined;
     }

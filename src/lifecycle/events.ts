@@ -1,7 +1,6 @@
 // `events`: runc's event stream — {"type":"stats",...} every interval (or once with
 // --stats) and {"type":"oom",...} when the kernel OOM-kills a process of the container.
-import { detectHierarchies } from '../cgroups/hierarchy';
-import { oomKills, readStats } from '../cgroups/stats';
+import { containerCgroups } from '../cgroups';
 import { TsruncError } from '../errors';
 import { computeStatus } from '../state/status';
 import type { StateStore } from '../state/store';
@@ -10,6 +9,11 @@ export interface ContainerEvent {
   type: 'stats' | 'oom';
   id: string;
   data?: unknown;
+}
+
+/** An event as one line of JSON: bigint counters (cgroup stats) written as plain, exact numbers, as Go's encoder does. */
+export function eventJson(event: ContainerEvent): string {
+  return JSON.stringify(event, (_k, v: unknown) => (typeof v === 'bigint' ? `\u0000big:${v}` : v)).replace(/"\\u0000big:([0-9]+)"/g, '$1');
 }
 
 function snapshot(store: StateStore, id: string) {
@@ -25,22 +29,22 @@ function snapshot(store: StateStore, id: string) {
 export function statsEvent(store: StateStore, id: string): ContainerEvent {
   const { record, status } = snapshot(store, id);
   if (status === 'stopped') throw new TsruncError('state', 'container not running', { containerId: id });
-  return { type: 'stats', id, data: readStats(record.cgroupPaths, detectHierarchies()) };
+  return { type: 'stats', id, data: containerCgroups(record, id).stats() };
 }
 
 /** Emits events until the container stops. */
 export async function streamEvents(store: StateStore, id: string, intervalMs: number, emit: (e: ContainerEvent) => void): Promise<void> {
-  const hierarchies = detectHierarchies();
   let { record, status } = snapshot(store, id);
   if (status === 'stopped') throw new TsruncError('state', 'container not running', { containerId: id });
-  let ooms = oomKills(record.cgroupPaths, hierarchies);
+  let ooms = containerCgroups(record, id).oomKills();
   let nextStats = Date.now();
   for (;;) {
-    const kills = oomKills(record.cgroupPaths, hierarchies);
+    const cgroups = containerCgroups(record, id);
+    const kills = cgroups.oomKills();
     if (kills > ooms) emit({ type: 'oom', id });
     ooms = kills;
     if (Date.now() >= nextStats) {
-      emit({ type: 'stats', id, data: readStats(record.cgroupPaths, hierarchies) });
+      emit({ type: 'stats', id, data: cgroups.stats() });
       nextStats = Date.now() + intervalMs;
     }
     await new Promise((r) => setTimeout(r, Math.min(intervalMs, 200)));

@@ -2,9 +2,7 @@
 // working directory — as given by an OCI process document (`--process`, what the shims
 // write) or by runc's flags on top of the container's own process.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { detectHierarchies, type CgroupHierarchy } from '../cgroups/hierarchy';
-import { joinCgroups, type CgroupPaths } from '../cgroups/manager';
+import { containerCgroups, type CgroupManager } from '../cgroups';
 import { ConfigError, TsruncError, refuseNul, systemError } from '../errors';
 import { native } from '../native/addon';
 import { buildExecPlan } from '../plan/exec-planner';
@@ -30,36 +28,6 @@ export interface ExecOptions {
   ignorePaused?: boolean;
   /** runc's --cgroup: existing sub-cgroups, "[controller:]path" relative to the container's. */
   subCgroups?: string[];
-}
-
-/**
- * The cgroups an exec'd process joins: the container's, or sub-cgroups of them (--cgroup), as
- * runc reads its --cgroup arguments: "path" (every hierarchy; then the only one) or
- * "controller[,controller...]:path"; "/" is the container's own cgroup. The messages carry
- * runc's words ("is not a sub cgroup path", "unknown controller", "invalid --cgroup argument").
- */
-export function execCgroupPaths(paths: CgroupPaths, specs: string[], hierarchies: CgroupHierarchy[], containerId: string): CgroupPaths {
-  const out: CgroupPaths = { ...paths };
-  for (const spec of specs) {
-    const parts = spec.split(':');
-    if (parts.length > 2) throw new TsruncError('usage', `invalid --cgroup argument: ${spec}`, { containerId });
-    if (parts.length === 1 && specs.length !== 1) throw new TsruncError('usage', `invalid --cgroup argument: ${spec} (missing <controller>: prefix)`, { containerId });
-    const controllers = parts.length === 1 ? undefined : (parts[0] as string).split(',');
-    const sub = parts.length === 1 ? spec : (parts[1] as string);
-    // (relative to the container's cgroup even when written absolute; "" and "/" are that cgroup)
-    const rel = path.posix.normalize(sub.replace(/^\/+/, '') || '.').replace(/(.)\/+$/, '$1');
-    if (rel === '..' || rel.startsWith('../')) throw new TsruncError('usage', `exec --cgroup ${spec}: ${sub} is not a sub cgroup path (it must name a sub-cgroup of the container's cgroup)`, { containerId });
-    const unknown = controllers?.find((c) => !hierarchies.some((h) => paths[h.key] !== undefined && h.controllers.includes(c)));
-    if (unknown !== undefined) throw new TsruncError('usage', `exec --cgroup ${spec}: unknown controller ${unknown} (no cgroup hierarchy of the container has it)`, { containerId });
-    for (const h of hierarchies) {
-      const base = paths[h.key];
-      if (base === undefined || (controllers !== undefined && !controllers.some((c) => h.controllers.includes(c)))) continue;
-      const dir = rel === '.' ? base : path.join(base, rel);
-      if (!fs.existsSync(path.join(dir, 'cgroup.procs'))) throw new TsruncError('usage', `exec --cgroup ${spec}: ${dir} does not exist`, { containerId });
-      out[h.key] = dir;
-    }
-  }
-  return out;
 }
 
 /** Parses and checks an OCI process document; pointers are relative to it. */
@@ -180,9 +148,9 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
       const seccomp = record.config.linux?.seccomp;
       let agent: number | undefined;
       let plan: Plan;
-      let cgroupPaths: CgroupPaths;
+      let cgroups: CgroupManager;
       try {
-        cgroupPaths = execCgroupPaths(record.cgroupPaths, opts.subCgroups ?? [], detectHierarchies(), id);
+        cgroups = containerCgroups(record, id).subCgroups(opts.subCgroups ?? []);
         plan = execPlan(record, opts, consoleFds['console-socket'] !== undefined);
         // A notify filter's agent is reached before anything runs (a missing one fails the exec
         // cleanly); the listener goes to it once the process's pid is known.
@@ -213,7 +181,7 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
       try {
         session.run(given, (tag, childPid, fd) => {
           if (tag === 'cgroup') {
-            joinCgroups(cgroupPaths, childPid);
+            cgroups.join(childPid);
             faultPoint('exec:cgroup');
             // --ignore-paused: the process is frozen with the container from here until it is
             // resumed. As with runc, the exec waits for that; the lock goes now, so that the

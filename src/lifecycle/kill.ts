@@ -1,7 +1,6 @@
 // `kill`: a signal to the init, or with --all to every process of the container's cgroup.
 import { TsruncError } from '../errors';
-import { isFreezable, setFrozen } from '../cgroups/freezer';
-import { cgroupPids } from '../cgroups/manager';
+import { containerCgroups } from '../cgroups';
 import { native } from '../native/addon';
 import { computeStatus } from '../state/status';
 import type { ContainerHandle } from '../state/store';
@@ -10,30 +9,31 @@ export function killContainer(handle: ContainerHandle, signal: number, all: bool
   const record = handle.read();
   const status = computeStatus(record, handle.dir);
   const stopped = status === 'stopped';
+  const cgroups = containerCgroups(record, record.id);
   // containerd's shim matches "container not running".
   if (stopped && !all) throw new TsruncError('state', 'container not running', { containerId: record.id });
   // As runc: --all on a stopped container reaches what is left in its cgroup (processes that
   // outlived an init without a pid namespace of its own) and succeeds when nothing is left:
   // containerd's shim runs `kill --all` after every container of a shared pid namespace stops.
-  if (stopped && cgroupPids(record.cgroupPaths).length === 0) return;
+  if (stopped && cgroups.pids().length === 0) return;
   const n = native();
   if (all) {
     // Frozen, nothing can fork behind our back while we signal; a paused container's
     // processes act on the signal when thawed (SIGKILL: thawed here so that they die).
     const wasPaused = status === 'paused';
-    if (!wasPaused && !stopped && isFreezable(record.cgroupPaths)) setFrozen(record.cgroupPaths, true, record.id);
+    if (!wasPaused && !stopped && cgroups.canFreeze()) cgroups.freeze();
     try {
-      const pids = cgroupPids(record.cgroupPaths);
+      const pids = cgroups.pids();
       // The init's pid only while it lives (no cgroup to list): a stopped one may be reused.
       for (const pid of pids.length > 0 || stopped ? pids : [record.initPid]) n.kill(pid, signal);
     } finally {
       if (!wasPaused || signal === 9) {
-        if (isFreezable(record.cgroupPaths)) setFrozen(record.cgroupPaths, false, record.id);
+        if (cgroups.canFreeze()) cgroups.thaw();
       }
     }
     return;
   }
   if (!n.kill(record.initPid, signal)) throw new TsruncError('state', 'container not running', { containerId: record.id });
   // A frozen init acts on SIGKILL only once thawed.
-  if (status === 'paused' && signal === 9) setFrozen(record.cgroupPaths, false, record.id);
+  if (status === 'paused' && signal === 9) cgroups.thaw();
 }

@@ -1,6 +1,6 @@
 // `pause` and `resume`: freeze or thaw every process of the container.
 import { TsruncError } from '../errors';
-import { setFrozen } from '../cgroups/freezer';
+import { containerCgroups } from '../cgroups';
 import { computeStatus } from '../state/status';
 import type { ContainerHandle } from '../state/store';
 
@@ -9,12 +9,12 @@ export function pauseContainer(handle: ContainerHandle): void {
   const status = computeStatus(record, handle.dir);
   if (status === 'paused') throw new TsruncError('state', 'container already paused', { containerId: record.id });
   if (status !== 'running' && status !== 'created') throw new TsruncError('state', 'container not running', { containerId: record.id });
-  setFrozen(record.cgroupPaths, true, record.id);
+  containerCgroups(record, record.id).freeze();
 }
 
 export function resumeContainer(handle: ContainerHandle): void {
   const record = handle.read();
   const status = computeStatus(record, handle.dir);
   if (status !== 'paused') throw new TsruncError('state', 'container not paused', { containerId: record.id });
-  setFrozen(record.cgroupPaths, false, record.id);
+  containerCgroups(record, record.id).thaw();
 }

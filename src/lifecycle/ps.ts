@@ -1,11 +1,12 @@
 // `ps`: the container's processes, as host pids (JSON) or as ps(1) lines.
 import { spawnSync } from 'node:child_process';
 import { TsruncError } from '../errors';
-import { cgroupPids } from '../cgroups/manager';
+import { containerCgroups } from '../cgroups';
 import type { ContainerHandle } from '../state/store';
 
 export function containerPids(handle: ContainerHandle): number[] {
-  return cgroupPids(handle.read().cgroupPaths);
+  const record = handle.read();
+  return containerCgroups(record, record.id).pids();
 }
 
 /** Runs `ps` with the caller's arguments (default -ef) and keeps the header and our lines. */

@@ -1,10 +1,6 @@
 // `update`: new limits for a running container, from a LinuxResources JSON document
 // (`--resources FILE|-`, what the shims send) or from runc's single flags.
-import { applyDeviceRulesV1 } from '../cgroups/device-rules';
-import { detectHierarchies } from '../cgroups/hierarchy';
-import { enableV2Controllers } from '../cgroups/manager';
-import { applyWrites, containerDeviceState, controllersNeeded, resourceWrites } from '../cgroups/resources';
-import { readStats } from '../cgroups/stats';
+import { containerCgroups } from '../cgroups';
 import { ConfigError, TsruncError } from '../errors';
 import { parseChecked } from '../spec/json-input';
 import type { Resources } from '../spec/types';
@@ -35,24 +31,15 @@ export function updateContainer(handle: ContainerHandle, resources: Resources): 
     if (cpu.quota === undefined && stored?.quota !== undefined) resources = { ...resources, cpu: { ...cpu, quota: stored.quota } };
     if (cpu.period === undefined && stored?.period !== undefined) resources = { ...resources, cpu: { ...cpu, period: stored.period } };
   }
-  const hierarchies = detectHierarchies();
+  const cgroups = containerCgroups(record, record.id);
   if (resources.memory?.checkBeforeUpdate === true && resources.memory.limit !== undefined && resources.memory.limit > 0) {
-    const usage = readStats(record.cgroupPaths, hierarchies).memory.usage.usage;
+    const usage = cgroups.stats().memory.usage.usage;
     if (usage !== undefined && BigInt(usage) > BigInt(resources.memory.limit)) {
       throw new ConfigError('resources', [{ pointer: '/memory/limit', message: `${resources.memory.limit} is below the current usage (${usage}); checkBeforeUpdate refuses it` }]);
     }
   }
-  const writes = resourceWrites(resources, hierarchies);
-  // As runc's update does on cgroup v1: the container's device rules are applied again, with
-  // the minimal transition from what devices.list shows — no write at all when nothing
-  // drifted, and never a moment where an allowed device is denied. (On v2 the attached
-  // filter already is those rules: they cannot change.)
-  const v1Devices = hierarchies.find((h) => h.version === 1 && h.controllers.includes('devices'));
-  const devicesDir = v1Devices === undefined ? undefined : record.cgroupPaths[v1Devices.key];
-  if (devicesDir !== undefined) applyDeviceRulesV1(devicesDir, containerDeviceState(record.config), record.id);
-  // (create enabled the v2 controllers its own limits needed; a limit set first now needs its own)
-  enableV2Controllers(record.cgroupPaths, controllersNeeded(writes, hierarchies), hierarchies);
-  applyWrites(writes, record.cgroupPaths, record.id);
+  // (the container's device rules are applied again, as runc's update does)
+  cgroups.update(resources, record.config);
   const linux = (record.config.linux ??= {});
   linux.resources = mergeResources(linux.resources ?? {}, resources);
   handle.write(record);

@@ -3,8 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, type Problem } from '../errors';
-import type { CgroupHierarchy } from '../cgroups/hierarchy';
-import type { CgroupPaths } from '../cgroups/manager';
+import type { CgroupHierarchy, CgroupPaths } from '../cgroups';
 import type { Mount, NamespaceType, Process, Spec } from '../spec/types';
 import { MS, parseMountOptions } from './mount-options';
 import { processSteps } from './process-steps';

@@ -16,7 +16,8 @@ export interface ValidateOptions {
   bundle: string;
   /** Name shown before each problem. */
   file?: string;
-  systemdCgroup?: boolean;
+  /** The cgroup driver, which reads linux.cgroupsPath its own way: what it objects to is a problem there. */
+  cgroupDriver?: { cgroupsPathProblem(cgroupsPath: string): string | undefined };
   /** Check the host too (rootfs exists, ...). `validate` and `create` do; unit tests may not. */
   checkHost?: boolean;
   /** Integer literals of the text that JSON.parse could not hold exactly, by pointer (see parseJson). */
@@ -222,9 +223,8 @@ class SemanticChecker {
         if (!path.isAbsolute(p)) this.fail(`/linux/${key}/${i}`, `must be an absolute path, got ${JSON.stringify(p)}`);
       });
     }
-    if (this.options.systemdCgroup && linux.cgroupsPath !== undefined && linux.cgroupsPath !== '' && linux.cgroupsPath.split(':').length !== 3) {
-      this.fail('/linux/cgroupsPath', `expected "slice:prefix:name" with --systemd-cgroup, got ${JSON.stringify(linux.cgroupsPath)}`);
-    }
+    const cgroupsPathProblem = linux.cgroupsPath === undefined || linux.cgroupsPath === '' ? undefined : this.options.cgroupDriver?.cgroupsPathProblem(linux.cgroupsPath);
+    if (cgroupsPathProblem !== undefined) this.fail('/linux/cgroupsPath', cgroupsPathProblem);
     if (linux.netDevices !== undefined && Object.keys(linux.netDevices).length > 0 && !this.newNamespaces.has('network')) {
       this.fail('/linux/netDevices', 'requires a new network namespace');
     }

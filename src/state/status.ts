@@ -4,14 +4,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { OCI_VERSION } from '../spec/oci-version';
 import type { ContainerStatus, State } from '../spec/types';
-import { isFrozen } from '../cgroups/freezer';
+import { containerCgroups } from '../cgroups';
 import { isSameProcessAlive } from './proc';
 import { EXEC_FIFO, STARTING, type ContainerRecord } from './store';
 
 export function computeStatus(record: ContainerRecord, dir: string): ContainerStatus {
   if (record.initPid <= 0) return 'stopped';
   if (!isSameProcessAlive(record.initPid, record.initStartTime)) return 'stopped';
-  if (isFrozen(record.cgroupPaths)) return 'paused';
+  if (containerCgroups(record, record.id).isFrozen()) return 'paused';
   if (!record.started && fs.existsSync(path.join(dir, EXEC_FIFO)) && !startedUnrecorded(record.initPid, dir)) return 'created';
   return 'running';
 }

@@ -50,8 +50,19 @@ export interface ContainerRecord {
   initStartTime: number;
   /** Set once `start` has released the init. */
   started: boolean;
-  /** Cgroup directories created for the container, per hierarchy mount point. */
-  cgroupPaths: Record<string, string>;
+  /**
+   * The cgroup driver that made the container's cgroups. Records written before there were
+   * drivers have none, and cgroupPaths instead of cgroups: cgroupfs's.
+   */
+  cgroupDriver?: 'cgroupfs';
+  /**
+   * The container's cgroups in a form that is the same for every driver: the cgroup in each
+   * hierarchy as /proc/PID/cgroup shows it — the hierarchy ("" for cgroup v2, else its v1
+   * controllers: "cpu,cpuacct", "name=systemd") and the path inside it ("/default/web").
+   */
+  cgroups?: Record<string, string>;
+  /** Records written before cgroupDriver: the cgroup directories, keyed by their hierarchy's mount point's basename (read, not written). */
+  cgroupPaths?: Record<string, string>;
   /** Namespace paths of the init (/proc/PID/ns/TYPE) as recorded at create. */
   namespacePaths: Record<string, string>;
   /** The validated config, needed by kill, exec, delete (poststop hooks). */

@@ -9,6 +9,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
+import { selectCgroupDriver } from '../../src/cgroups';
 import { defaultSpec } from '../../src/spec/default-spec';
 import type { ValidateOptions } from '../../src/spec/validate';
 import { tempDir } from '../helpers/tsrunc';
@@ -25,7 +26,8 @@ fs.mkdirSync(path.join(bundle, 'rootfs'));
 const options: fc.Arbitrary<ValidateOptions> = fc.record({
   bundle: fc.constant(bundle),
   checkHost: fc.boolean(),
-  systemdCgroup: fc.boolean(),
+  // (the driver reads linux.cgroupsPath: --systemd-cgroup's or the default cgroupfs)
+  cgroupDriver: fc.boolean().map((systemd) => selectCgroupDriver({ systemd })),
 });
 
 const counts = { valid: 0, invalid: 0 };

@@ -19,7 +19,8 @@ export function containerRecord(id: string, bundle: string, initPid: number, ini
     initPid,
     initStartTime,
     started,
-    cgroupPaths: {},
+    cgroupDriver: 'cgroupfs',
+    cgroups: {},
     namespacePaths: {},
     config: defaultSpec(),
   };

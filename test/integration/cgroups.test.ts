@@ -7,6 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
+import { containerCgroups, type CgroupRecordFields } from '../../src/cgroups';
 import { detectHierarchies } from '../../src/cgroups/hierarchy';
 import { hierarchyFor, sharesToWeight } from '../../src/cgroups/resources';
 import type { Spec } from '../../src/spec/types';
@@ -24,8 +25,8 @@ const hierarchies = skip ? [] : detectHierarchies();
 function cgroupFile(c: TestContainer, controller: string, file: string): string {
   const h = hierarchyFor(controller, hierarchies);
   if (h === undefined) throw new Error(`no ${controller} controller`);
-  const record = JSON.parse(fs.readFileSync(path.join(c.root, c.id, 'state.json'), 'utf8')) as { cgroupPaths: Record<string, string> };
-  return path.join(record.cgroupPaths[h.key] as string, file);
+  const record = JSON.parse(fs.readFileSync(path.join(c.root, c.id, 'state.json'), 'utf8')) as CgroupRecordFields;
+  return path.join(containerCgroups(record, c.id).paths[h.key] as string, file);
 }
 
 /** The pids in the container's pids cgroup. */
@@ -58,6 +59,26 @@ t.test('limits land in the right files', { skip }, async (t) => {
   t.equal(fs.readFileSync(cgroupFile(c, 'pids', 'pids.max'), 'utf8').trim(), '42');
   const pid = c.pid();
   t.match(fs.readFileSync(cgroupFile(c, 'pids', 'cgroup.procs'), 'utf8'), new RegExp(`^${pid}$`, 'm'), 'the init is in the cgroup before start');
+});
+
+t.test("the record names the cgroupfs driver and, per hierarchy, the cgroup /proc/PID/cgroup shows for the init", { skip }, async (t) => {
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['create', c.id]).status, 0);
+  const record = JSON.parse(fs.readFileSync(path.join(c.root, c.id, 'state.json'), 'utf8')) as { cgroupDriver?: string; cgroups?: Record<string, string>; cgroupPaths?: unknown };
+  t.equal(record.cgroupDriver, 'cgroupfs');
+  t.equal(record.cgroupPaths, undefined, 'no directories by mount point (the form before drivers)');
+  // (this process is in the host's cgroup namespace, as tsrunc was: the same view of each path)
+  const proc = Object.fromEntries(
+    fs
+      .readFileSync(`/proc/${c.pid()}/cgroup`, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => /^\d+:([^:]*):(.*)$/.exec(line)?.slice(1) ?? []),
+  ) as Record<string, string>;
+  const recorded = record.cgroups ?? {};
+  t.same(Object.keys(recorded).sort(), hierarchies.map((h) => (h.version === 2 ? '' : h.controllers.join(','))).sort(), 'one entry per mounted hierarchy');
+  for (const [hierarchy, inHierarchy] of Object.entries(recorded)) t.equal(inHierarchy, proc[hierarchy], `hierarchy ${JSON.stringify(hierarchy)}`);
+  t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
 });
 
 t.test('a resource this host cannot limit is refused with its pointer, before anything exists', { skip }, async (t) => {
@@ -203,7 +224,7 @@ t.test('kill --all reaches processes outside a private pid namespace too; delete
 });
 
 t.test('the v2 device filter is enforced by the kernel', { skip: skip || (hierarchies.some((h) => h.version === 2) ? false : 'no cgroup v2 hierarchy here') }, async (t) => {
-  const { compileDeviceFilter, encodeProgram } = await import('../../src/cgroups/device-filter');
+  const { deviceFilterProgram } = await import('../../src/cgroups/device-filter');
   const { containerDeviceRules } = await import('../../src/cgroups/resources');
   const { defaultSpec } = await import('../../src/spec/default-spec');
   const { native } = await import('../../src/native/addon');
@@ -224,7 +245,7 @@ t.test('the v2 device filter is enforced by the kernel', { skip: skip || (hierar
     }
   });
   execFileSync('mknod', [dev, 'c', '1', '1']);
-  native().attachDeviceFilter(dir, encodeProgram(compileDeviceFilter(containerDeviceRules(defaultSpec()))));
+  native().attachDeviceFilter(dir, deviceFilterProgram(containerDeviceRules(defaultSpec())));
   const out = execFileSync('sh', ['-c', `echo $$ > ${dir}/cgroup.procs; head -c1 /dev/zero | wc -c; head -c1 ${dev} 2>&1; true`], { encoding: 'utf8' });
   t.match(out, /^1\n/, '/dev/zero (allowed) reads');
   t.match(out, /Operation not permitted/, 'the 1:1 device (not allowed) is refused');

@@ -150,12 +150,13 @@ t.test("exec joins the container's network namespace", { skip }, async (t) => {
 
 t.test('exec --cgroup runs the process in an existing sub-cgroup', { skip }, async (t) => {
   const { detectHierarchies } = await import('../../src/cgroups/hierarchy');
+  const { containerCgroups } = await import('../../src/cgroups');
   const path = await import('node:path');
   const c = testContainer(t);
   t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
-  const record = JSON.parse(fs.readFileSync(path.join(c.root, c.id, 'state.json'), 'utf8')) as { cgroupPaths: Record<string, string> };
+  const record = JSON.parse(fs.readFileSync(path.join(c.root, c.id, 'state.json'), 'utf8')) as { cgroupDriver: string; cgroups: Record<string, string> };
   const pidsKey = detectHierarchies().find((h) => h.controllers.includes('pids'))?.key as string;
-  const sub = path.join(record.cgroupPaths[pidsKey] as string, 'sub');
+  const sub = path.join(containerCgroups(record, c.id).paths[pidsKey] as string, 'sub');
   fs.mkdirSync(sub);
   t.teardown(() => {
     try {

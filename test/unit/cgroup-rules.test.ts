@@ -1,13 +1,14 @@
-// runc's cgroup rules without touching a cgroup: which hierarchies a host has, where a
-// container's cgroup goes for each cgroupsPath form, and which file each resource becomes
-// on v1 and on v2 (with runc's conversions); what create finds at a cgroup path (files in a
-// temp directory standing for the cgroup filesystem).
+// runc's cgroup rules without touching a cgroup or reading the host: which hierarchies a
+// mountinfo shows (the unified hierarchy's controllers given, as its cgroup.controllers would
+// say), where a container's cgroup goes for each cgroupsPath form, and which file each
+// resource becomes on v1 and on v2 (with runc's conversions); what create finds at a cgroup
+// path (files in a temp directory standing for the cgroup filesystem).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { parseMountinfo, type CgroupHierarchy } from '../../src/cgroups/hierarchy';
-import { inspectExistingCgroups, resolveCgroupPaths } from '../../src/cgroups/manager';
+import { inspectExistingCgroups, resolveCgroupPaths } from '../../src/cgroups/cgroupfs';
 import { applyWrites, blkioToIoWeight, resourceWrites, sharesToWeight, writeTarget } from '../../src/cgroups/resources';
 import { ConfigError } from '../../src/errors';
 
@@ -20,6 +21,11 @@ const HYBRID_MOUNTINFO = [
   '37 30 0:33 / /sys/fs/cgroup/pids rw,nosuid,nodev,noexec,relatime shared:16 - cgroup cgroup rw,pids',
 ].join('\n');
 
+/** The hybrid host above, its unified hierarchy offering `v2Controllers` (none, as on most hybrid hosts). */
+function hybridHost(v2Controllers: string[] = [], mountinfo = HYBRID_MOUNTINFO): CgroupHierarchy[] {
+  return parseMountinfo(mountinfo, () => v2Controllers);
+}
+
 const OWN = ['0::/user.slice', '1:name=systemd:/user.slice/session-1.scope', '4:memory:/sess', '5:cpu,cpuacct:/sess', '6:pids:/sess'].join('\n');
 
 function v2only(controllers: string[]): CgroupHierarchy[] {
@@ -27,19 +33,38 @@ function v2only(controllers: string[]): CgroupHierarchy[] {
 }
 
 t.test('hierarchies of a hybrid host', async (t) => {
-  const hs = parseMountinfo(HYBRID_MOUNTINFO);
-  // (a v2 hierarchy's controllers are read from its cgroup.controllers, on this machine)
-  t.same(hs.map((h) => [h.key, h.version, h.version === 2 ? '-' : h.controllers.join(',')]), [
-    ['unified', 2, '-'],
-    ['systemd', 1, 'name=systemd'],
-    ['memory', 1, 'memory'],
-    ['cpu,cpuacct', 1, 'cpu,cpuacct'],
-    ['pids', 1, 'pids'],
+  const asked: string[] = [];
+  const hs = parseMountinfo(HYBRID_MOUNTINFO, (mountpoint) => {
+    asked.push(mountpoint);
+    return ['hugetlb'];
+  });
+  t.same(hs.map((h) => [h.key, h.version, h.controllers.join(','), h.mountpoint, h.root]), [
+    ['unified', 2, 'hugetlb', '/sys/fs/cgroup/unified', '/'],
+    ['systemd', 1, 'name=systemd', '/sys/fs/cgroup/systemd', '/'],
+    ['memory', 1, 'memory', '/sys/fs/cgroup/memory', '/'],
+    ['cpu,cpuacct', 1, 'cpu,cpuacct', '/sys/fs/cgroup/cpu,cpuacct', '/'],
+    ['pids', 1, 'pids', '/sys/fs/cgroup/pids', '/'],
   ]);
+  t.same(asked, ['/sys/fs/cgroup/unified'], "a v2 hierarchy's controllers are asked for by its mount point (its cgroup.controllers), a v1 one's read from the mount options");
+});
+
+t.test('hierarchies of a pure v2 host, one mounted twice, one showing a subtree', async (t) => {
+  const hs = parseMountinfo(
+    [
+      '25 1 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot',
+      '60 25 0:26 / /mnt/again rw,relatime - cgroup2 cgroup2 rw',
+      '61 1 0:40 /pod\\040a /mnt/mem rw,relatime - cgroup cgroup rw,memory',
+    ].join('\n'),
+    () => ['cpu', 'memory', 'pids'],
+  );
+  t.same(hs.map((h) => [h.key, h.version, h.controllers.join(','), h.mountpoint, h.root]), [
+    ['', 2, 'cpu,memory,pids', '/sys/fs/cgroup', '/'],
+    ['mem', 1, 'memory', '/mnt/mem', '/pod a'],
+  ], 'the unified hierarchy at /sys/fs/cgroup has the key ""; its second mount counts once; octal escapes are read');
 });
 
 t.test("cgroupsPath: absolute from each root, relative under the runtime's own cgroup, default the id", async (t) => {
-  const hs = parseMountinfo(HYBRID_MOUNTINFO);
+  const hs = hybridHost();
   const abs = resolveCgroupPaths('/default/web', 'web', hs, OWN);
   t.equal(abs['memory'], '/sys/fs/cgroup/memory/default/web');
   t.equal(abs['cpu,cpuacct'], '/sys/fs/cgroup/cpu,cpuacct/default/web');
@@ -56,7 +81,7 @@ t.test("cgroupsPath: absolute from each root, relative under the runtime's own c
 });
 
 t.test('v1 files', async (t) => {
-  const hs = parseMountinfo(HYBRID_MOUNTINFO);
+  const hs = hybridHost();
   const w = resourceWrites({ memory: { limit: 1000, reservation: 500, swap: 2000, swappiness: 10 }, cpu: { shares: 512, quota: 20000, period: 100000 }, pids: { limit: 0 } }, hs);
   const files = Object.fromEntries(w.map((x) => [x.file, x.value]));
   t.equal(files['memory.limit_in_bytes'], '1000');
@@ -69,7 +94,7 @@ t.test('v1 files', async (t) => {
 });
 
 t.test('update on v1: unlimited memory, cpu period and quota (runc)', async (t) => {
-  const hs = parseMountinfo(HYBRID_MOUNTINFO);
+  const hs = hybridHost();
   const unlimited = resourceWrites({ memory: { limit: -1 } }, hs);
   t.same(
     unlimited.map((w) => [w.file, w.value, w.ifExists === true]),
@@ -169,7 +194,7 @@ t.test("what create finds at the container's cgroup paths: a freezer holding it 
 });
 
 t.test("v1 blkio weights go to BFQ's files where CFQ's are absent, as runc chooses", async (t) => {
-  const hs = parseMountinfo([...HYBRID_MOUNTINFO.split('\n'), '38 30 0:34 / /sys/fs/cgroup/blkio rw,nosuid,nodev,noexec,relatime shared:17 - cgroup cgroup rw,blkio'].join('\n'));
+  const hs = hybridHost([], [...HYBRID_MOUNTINFO.split('\n'), '38 30 0:34 / /sys/fs/cgroup/blkio rw,nosuid,nodev,noexec,relatime shared:17 - cgroup cgroup rw,blkio'].join('\n'));
   const writes = resourceWrites({ blockIO: { weight: 300, weightDevice: [{ major: 8, minor: 0, weight: 200 }], throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1000 }] } }, hs);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-blkio-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -197,9 +222,9 @@ t.test("unified resources where the host is cgroup v1 for them: runc's \"invalid
       return (err as ConfigError).problems.map((p) => `${p.pointer}: ${p.message}`);
     }
   };
-  const v1only = parseMountinfo(HYBRID_MOUNTINFO).filter((h) => h.version === 1);
+  const v1only = hybridHost().filter((h) => h.version === 1);
   t.same(problems(v1only, { 'pids.max': '10' }), ['/linux/resources/unified/pids.max: invalid configuration: cannot use unified on cgroup v1 (no unified hierarchy on this host)']);
-  const hybrid = parseMountinfo(HYBRID_MOUNTINFO).map((h) => (h.version === 2 ? { ...h, controllers: ['hugetlb'] } : h));
+  const hybrid = hybridHost(['hugetlb']);
   t.same(problems(hybrid, { 'pids.max': '10' }), ['/linux/resources/unified/pids.max: invalid configuration: cannot use unified on cgroup v1 (the pids controller is a cgroup v1 hierarchy on this host)']);
   t.same(problems(hybrid, { 'hugetlb.2MB.max': '0', 'cgroup.max.depth': '3' }), [], 'a controller the unified hierarchy of a hybrid host has is written there (runc refuses every unified key on a hybrid host)');
   t.same(problems(v2only(['cpu']), { 'io.max': 'x' }), ['/linux/resources/unified/io.max: the io controller is not available in the unified hierarchy of this host'], 'on a pure v2 host: the controller is missing');

@@ -1,13 +1,15 @@
 // The cgroup v2 device filter: rules compiled to eBPF behave like the v1 allow/deny lists
-// (later rules override earlier ones, unmatched requests are denied). The program is run
-// here by a small interpreter of the instructions it uses; the kernel runs it in the v2 lane.
+// (later rules override earlier ones, unmatched requests are denied). The encoded program is
+// run here by a small interpreter of the instructions it uses (test/helpers/device-filter-vm.ts);
+// the kernel runs it in the v2 lane.
 import t from 'tap';
 import { containerDeviceRules } from '../../src/cgroups/resources';
-import { compileDeviceFilter, encodeProgram, runDeviceFilter } from '../../src/cgroups/device-filter';
+import { deviceFilterProgram } from '../../src/cgroups/device-filter';
 import { defaultSpec } from '../../src/spec/default-spec';
+import { runDeviceFilter } from '../helpers/device-filter-vm';
 
 t.test('the default container rules', async (t) => {
-  const prog = compileDeviceFilter(containerDeviceRules(defaultSpec()));
+  const prog = deviceFilterProgram(containerDeviceRules(defaultSpec()));
   t.equal(runDeviceFilter(prog, 'c', 1, 3, 'rw'), 1, '/dev/null read-write');
   t.equal(runDeviceFilter(prog, 'c', 1, 9, 'r'), 1, '/dev/urandom');
   t.equal(runDeviceFilter(prog, 'c', 136, 4, 'rw'), 1, 'a pty');
@@ -18,7 +20,7 @@ t.test('the default container rules', async (t) => {
 });
 
 t.test('later rules win, access must be a subset', async (t) => {
-  const prog = compileDeviceFilter([
+  const prog = deviceFilterProgram([
     { allow: false, access: 'rwm' },
     { allow: true, type: 'c', major: 10, minor: -1, access: 'r' },
     { allow: false, type: 'c', major: 10, minor: 229, access: 'rwm' },
@@ -30,7 +32,7 @@ t.test('later rules win, access must be a subset', async (t) => {
 });
 
 t.test('an empty rule list denies everything; allow-all allows', async (t) => {
-  t.equal(runDeviceFilter(compileDeviceFilter([]), 'c', 1, 3, 'r'), 0);
-  t.equal(runDeviceFilter(compileDeviceFilter([{ allow: true, access: 'rwm' }]), 'b', 8, 1, 'rw'), 1);
-  t.equal(encodeProgram(compileDeviceFilter([])).length, 8 * 8, 'prologue (6), default deny (2)');
+  t.equal(runDeviceFilter(deviceFilterProgram([]), 'c', 1, 3, 'r'), 0);
+  t.equal(runDeviceFilter(deviceFilterProgram([{ allow: true, access: 'rwm' }]), 'b', 8, 1, 'rw'), 1);
+  t.equal(deviceFilterProgram([]).length, 8 * 8, 'prologue (6), default deny (2)');
 });

@@ -3,12 +3,13 @@
 // the rules a container gets (linux.devices are created, not allowed), and the v2 filter
 // compiled from the same reduced rules.
 import t from 'tap';
-import { compileDeviceFilter, runDeviceFilter } from '../../src/cgroups/device-filter';
+import { deviceFilterProgram } from '../../src/cgroups/device-filter';
 import { DeviceEmulator, accessBits, accessString, cgroupRuleString } from '../../src/cgroups/device-rules';
 import { containerDeviceRules, containerDeviceState } from '../../src/cgroups/resources';
 import { defaultSpec } from '../../src/spec/default-spec';
 import type { DeviceCgroupRule } from '../../src/spec/types';
 import { ConfigError } from '../../src/errors';
+import { runDeviceFilter } from '../helpers/device-filter-vm';
 
 const strings = (rules: DeviceCgroupRule[]): string[] => rules.map((r) => `${r.allow ? 'allow' : 'deny'} ${cgroupRuleString(r)}`);
 
@@ -54,7 +55,7 @@ t.test('the rules a container gets: the config, then the defaults; linux.devices
   spec.linux!.resources = { devices: [{ allow: false, access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 11, access: 'rwa' }] };
   const rules = containerDeviceRules(spec);
   t.notOk(rules.some((r) => r.allow && r.major === 1 && r.minor === 11), 'no allow rule for /dev/kmsg');
-  const prog = compileDeviceFilter(containerDeviceState(spec).cleanRules());
+  const prog = deviceFilterProgram(containerDeviceState(spec).cleanRules());
   t.equal(runDeviceFilter(prog, 'c', 1, 11, 'r'), 0, 'v2: /dev/kmsg is denied');
   t.equal(runDeviceFilter(prog, 'c', 1, 3, 'rw'), 1, 'v2: /dev/null is allowed');
   t.equal(runDeviceFilter(prog, 'c', 1, 11, 'm'), 1, 'v2: mknod of anything, as runc');
@@ -70,7 +71,7 @@ t.test('the v2 filter from the reduced rules means what the v1 list means', asyn
   // first, would have let the rw open through the allow rule.
   const state = DeviceEmulator.fromRules([{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rw' }, { allow: false, type: 'c', major: 1, minor: 3, access: 'w' }]);
   t.same(strings(state.cleanRules()), ['allow c 1:3 r']);
-  const prog = compileDeviceFilter(state.cleanRules());
+  const prog = deviceFilterProgram(state.cleanRules());
   t.equal(runDeviceFilter(prog, 'c', 1, 3, 'r'), 1);
   t.equal(runDeviceFilter(prog, 'c', 1, 3, 'rw'), 0);
   t.equal(runDeviceFilter(prog, 'c', 1, 3, 'w'), 0);

@@ -1,12 +1,13 @@
 // exec --cgroup read as runc reads it (exec.go, getSubCgroupPaths; libcontainer's
 // newSetnsProcess): which directory the process joins in each hierarchy, and the refusals in
-// runc's words. Temp directories with a cgroup.procs file stand for the container's cgroups.
+// runc's words (the cgroupfs driver's subCgroups). Temp directories with a cgroup.procs file
+// stand for the container's cgroups.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
+import { CgroupfsManager } from '../../src/cgroups/cgroupfs';
 import type { CgroupHierarchy } from '../../src/cgroups/hierarchy';
-import { execCgroupPaths } from '../../src/lifecycle/exec';
 
 const base = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-exec-cg-'));
 t.teardown(() => fs.rmSync(base, { recursive: true, force: true }));
@@ -20,7 +21,7 @@ for (const dir of [...Object.values(paths), path.join(paths['memory']!, 'submem'
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'cgroup.procs'), '');
 }
-const join = (...specs: string[]): Record<string, string> => execCgroupPaths(paths, specs, hs, 'c1');
+const join = (...specs: string[]): Record<string, string> => new CgroupfsManager('c1', hs, paths).subCgroups(specs).paths;
 
 t.test('the container cgroup, a sub-cgroup everywhere, or per controller', async (t) => {
   t.same(join(), paths, 'no --cgroup: the container cgroup');

@@ -6,6 +6,7 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { selectCgroupDriver } from '../../src/cgroups';
 import { ConfigError, type Problem } from '../../src/errors';
 import { defaultSpec } from '../../src/spec/default-spec';
 import { validateConfig, validateConfigText, type ValidateOptions } from '../../src/spec/validate';
@@ -294,7 +295,7 @@ const corpus: Case[] = [
     name: 'cgroupsPath not slice:prefix:name with --systemd-cgroup',
     edits: [set('/linux/cgroupsPath', '/default/abc')],
     expect: [['/linux/cgroupsPath', '"slice:prefix:name"']],
-    options: { systemdCgroup: true },
+    options: { cgroupDriver: selectCgroupDriver({ systemd: true }) },
   },
 ];
 
@@ -314,7 +315,7 @@ function problemsOf(doc: unknown, options: Partial<ValidateOptions> = {}): Probl
 
 t.test('the base document is valid', async (t) => {
   t.equal(problemsOf(base()), undefined, 'defaultSpec() validates');
-  t.equal(problemsOf(base(), { systemdCgroup: true }), undefined, 'with --systemd-cgroup too');
+  t.equal(problemsOf(base(), { cgroupDriver: selectCgroupDriver({ systemd: true }) }), undefined, 'with --systemd-cgroup too');
 });
 
 t.test('corpus size', async (t) => {

@@ -1,5 +1,4 @@
-import { statsJson } from '../../cgroups/stats';
-import { parseDuration, statsEvent, streamEvents } from '../../lifecycle/events';
+import { eventJson, parseDuration, statsEvent, streamEvents } from '../../lifecycle/events';
 import { defineCommand, out } from '../context';
 
 export default defineCommand<{ 'container-id': string; interval: string; stats: boolean }>({
@@ -13,9 +12,9 @@ export default defineCommand<{ 'container-id': string; interval: string; stats: 
   handler: async (args, ctx) => {
     const id = args['container-id'];
     if (args.stats) {
-      out(statsJson(statsEvent(ctx.runtime.store, id)) + '\n');
+      out(eventJson(statsEvent(ctx.runtime.store, id)) + '\n');
       return;
     }
-    await streamEvents(ctx.runtime.store, id, parseDuration(args.interval), (e) => out(statsJson(e) + '\n'));
+    await streamEvents(ctx.runtime.store, id, parseDuration(args.interval), (e) => out(eventJson(e) + '\n'));
   },
 });
