@@ -13,6 +13,7 @@ import type { Logger } from '../log';
 import { native } from '../native/addon';
 import { buildCreatePlan } from '../plan/planner';
 import type { FdRole, Plan } from '../plan/steps';
+import { NAMESPACES } from '../spec/linux-names';
 import type { Spec, State } from '../spec/types';
 import { loadBundleConfig } from '../spec/validate';
 import { isSameProcessAlive, readProcStat } from '../state/proc';
@@ -149,8 +150,7 @@ export function createContainer(ctx: CreateContext, opts: CreateOptions): State 
 
 function namespacePaths(spec: Spec, pid: number): Record<string, string> {
   const out: Record<string, string> = {};
-  const procNames: Record<string, string> = { pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time' };
-  for (const ns of spec.linux?.namespaces ?? []) out[ns.type] = ns.path ?? `/proc/${pid}/ns/${procNames[ns.type]}`;
+  for (const ns of spec.linux?.namespaces ?? []) out[ns.type] = ns.path ?? `/proc/${pid}/ns/${NAMESPACES[ns.type].proc}`;
   return out;
 }
 

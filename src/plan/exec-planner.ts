@@ -2,7 +2,8 @@
 // first, mount last; a fork after joining a pid or time namespace) — and become the given
 // process. The namespace paths are the ones recorded at create.
 import { ConfigError } from '../errors';
-import type { NamespaceType, Process, Spec } from '../spec/types';
+import { NAMESPACE_JOIN_ORDER } from '../spec/linux-names';
+import type { Process, Spec } from '../spec/types';
 import { processSteps } from './process-steps';
 import type { FdRole, Plan, PlanStep } from './steps';
 
@@ -16,8 +17,6 @@ export interface ExecPlanOptions {
   consoleSocket: boolean;
   preserveFds: number;
 }
-
-const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
 
 export function buildExecPlan(opts: ExecPlanOptions): Plan {
   const fds: FdRole[] = ['sync'];
@@ -34,7 +33,7 @@ export function buildExecPlan(opts: ExecPlanOptions): Plan {
   const steps: PlanStep[] = [{ op: 'sync', tag: 'cgroup' }, ...ownProc];
   // The namespaces are joined through fds the runtime opened while it knew the init was the
   // container's: a pid reused since cannot lead into another process's namespaces.
-  for (const ns of JOIN_ORDER) {
+  for (const ns of NAMESPACE_JOIN_ORDER) {
     const p = opts.namespacePaths[ns];
     if (p === undefined) continue;
     fds.push(`ns-${ns}`);

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { ConfigError, type Problem } from '../errors';
 import type { CgroupHierarchy } from '../cgroups/hierarchy';
 import type { CgroupPaths } from '../cgroups/manager';
+import { NAMESPACE_JOIN_ORDER } from '../spec/linux-names';
 import type { Mount, NamespaceType, Process, Spec } from '../spec/types';
 import { MS, parseMountOptions } from './mount-options';
 import { processSteps } from './process-steps';
@@ -39,9 +40,6 @@ const DEV_SYMLINKS: [string, string][] = [
   ['/proc/self/fd/1', '/dev/stdout'],
   ['/proc/self/fd/2', '/dev/stderr'],
 ];
-
-/** Order in which namespaces given by path are joined: user first, mount last. */
-const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
 
 export function buildCreatePlan(opts: PlanOptions): Plan {
   return new Planner(opts).build();
@@ -132,7 +130,7 @@ class Planner {
 
   private namespaces(): void {
     this.add({ op: 'sync', tag: 'cgroup' });
-    for (const ns of JOIN_ORDER) {
+    for (const ns of NAMESPACE_JOIN_ORDER) {
       const p = this.joinNs.get(ns);
       if (p !== undefined) this.add({ op: 'setns', ns, path: p });
     }
