@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { ConfigError, type Problem } from '../errors';
 import type { CgroupHierarchy } from '../cgroups/hierarchy';
 import type { CgroupPaths } from '../cgroups/manager';
+import { DEFAULT_DEVICES } from '../spec/devices';
 import { NAMESPACE_JOIN_ORDER } from '../spec/linux-names';
 import type { Mount, NamespaceType, Process, Spec } from '../spec/types';
 import { MS, parseMountOptions } from './mount-options';
@@ -24,15 +25,6 @@ export interface PlanOptions {
   cgroupPaths: CgroupPaths;
   hierarchies: CgroupHierarchy[];
 }
-
-const DEFAULT_DEVICES = [
-  { path: '/dev/null', major: 1, minor: 3 },
-  { path: '/dev/zero', major: 1, minor: 5 },
-  { path: '/dev/full', major: 1, minor: 7 },
-  { path: '/dev/random', major: 1, minor: 8 },
-  { path: '/dev/urandom', major: 1, minor: 9 },
-  { path: '/dev/tty', major: 5, minor: 0 },
-];
 
 const DEV_SYMLINKS: [string, string][] = [
   ['/proc/self/fd', '/dev/fd'],
@@ -266,7 +258,7 @@ class Planner {
   private devices(): void {
     const inUserns = this.newNs.has('user') || this.joinNs.has('user');
     type Dev = { path: string; major: number; minor: number; type: 'c' | 'b' | 'p'; fileMode: number; uid: number; gid: number };
-    const devices: Dev[] = DEFAULT_DEVICES.map((d) => ({ ...d, type: 'c', fileMode: 0o666, uid: 0, gid: 0 }));
+    const devices: Dev[] = DEFAULT_DEVICES.map((d) => ({ ...d }));
     for (const d of this.spec.linux?.devices ?? []) {
       const idx = devices.findIndex((x) => x.path === d.path);
       const entry: Dev = { path: d.path, major: d.major ?? 0, minor: d.minor ?? 0, type: (d.type === 'u' ? 'c' : d.type) as 'c' | 'b' | 'p', fileMode: d.fileMode ?? 0o666, uid: d.uid ?? 0, gid: d.gid ?? 0 };
