@@ -7,6 +7,7 @@ import type { CgroupHierarchy } from '../cgroups/hierarchy';
 import type { CgroupPaths } from '../cgroups/manager';
 import { DEFAULT_DEVICES } from '../spec/devices';
 import { NAMESPACE_JOIN_ORDER } from '../spec/linux-names';
+import { isBindMount } from '../spec/mounts';
 import type { Mount, NamespaceType, Process, Spec } from '../spec/types';
 import { MS, parseMountOptions } from './mount-options';
 import { processSteps } from './process-steps';
@@ -155,7 +156,7 @@ class Planner {
     if (shared || unbindable) this.finalPropagation = { op: 'root-propagation', flags: propFlags, option: prop ?? 'rshared' };
     let devBound = false;
     (this.spec.mounts ?? []).forEach((m, i) => {
-      if (path.posix.normalize(m.destination) === '/dev' && isBind(m)) devBound = true;
+      if (path.posix.normalize(m.destination) === '/dev' && isBindMount(m)) devBound = true;
       this.mount(m, i);
     });
     if (!devBound) this.devices();
@@ -165,7 +166,7 @@ class Planner {
     const at = `/mounts/${index}`;
     const opts = parseMountOptions(m.options);
     const dest = path.posix.normalize(m.destination);
-    const bind = isBind(m);
+    const bind = isBindMount(m);
     if (m.type === 'cgroup') return this.cgroupMount(m, dest, opts.flags);
     let source = m.source ?? '';
     let destKind: 'dir' | 'file' = 'dir';
@@ -355,9 +356,5 @@ function mountPointOf(dir: string): string {
     if ((dir === mp || dir.startsWith(mp.endsWith('/') ? mp : `${mp}/`)) && mp.length > best.length) best = mp;
   }
   return best;
-}
-
-function isBind(m: Mount): boolean {
-  return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
 }
 
