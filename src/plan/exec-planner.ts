@@ -4,7 +4,7 @@
 import { ConfigError } from '../errors';
 import { NAMESPACE_JOIN_ORDER } from '../spec/linux-names';
 import type { Process, Spec } from '../spec/types';
-import { processSteps } from './process-steps';
+import { consoleStep, processSteps } from './process-steps';
 import type { FdRole, Plan, PlanStep } from './steps';
 
 export interface ExecPlanOptions {
@@ -40,8 +40,9 @@ export function buildExecPlan(opts: ExecPlanOptions): Plan {
     steps.push({ op: 'setns', ns, path: p, fdSlot: fds.length - 1 });
   }
   if (proc.terminal === true) {
-    if (!opts.consoleSocket) throw new ConfigError('process', [{ pointer: '/terminal', message: 'a terminal needs --console-socket (to receive the pty master)' }]);
-    steps.push({ op: 'console', socketSlot: fds.indexOf('console-socket'), rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0, bindConsole: false, uid: proc.user.uid, attachLater: true });
+    const pty = consoleStep(proc, fds, '/terminal', { bindConsole: false, attachLater: true });
+    if (!('op' in pty)) throw new ConfigError('process', [pty]);
+    steps.push(pty);
   }
   // Everything that needs privilege happens before the fork into the container's pid namespace:
   // the process a container can see (and, with CAP_SYS_PTRACE, take over) already has the

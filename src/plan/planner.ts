@@ -10,7 +10,7 @@ import { NAMESPACE_JOIN_ORDER } from '../spec/linux-names';
 import { isBindMount } from '../spec/mounts';
 import type { Mount, NamespaceType, Process, Spec } from '../spec/types';
 import { MS, parseMountOptions } from './mount-options';
-import { processSteps } from './process-steps';
+import { consoleStep, processSteps } from './process-steps';
 import type { FdRole, Plan, PlanStep } from './steps';
 
 export interface PlanOptions {
@@ -278,13 +278,10 @@ class Planner {
   private finalizeRootfs(): void {
     const proc = this.proc;
     if (proc.terminal === true) {
-      if (!this.opts.consoleSocket) {
-        this.fail('/process/terminal', 'a terminal needs --console-socket (to receive the pty master)');
-      } else {
-        // Without a mount namespace /dev/console would be bound in the host's (runc skips it too).
-        const bindConsole = this.newNs.has('mount') || this.joinNs.has('mount');
-        this.add({ op: 'console', socketSlot: this.fds.indexOf('console-socket'), rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0, bindConsole, uid: proc.user.uid, attachLater: false });
-      }
+      // Without a mount namespace /dev/console would be bound in the host's (runc skips it too).
+      const pty = consoleStep(proc, this.fds, '/process/terminal', { bindConsole: this.newNs.has('mount') || this.joinNs.has('mount'), attachLater: false });
+      if ('op' in pty) this.add(pty);
+      else this.problems.push(pty);
     } else {
       this.add({ op: 'setsid' });
     }

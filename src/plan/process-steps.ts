@@ -8,7 +8,7 @@ import { seccompInput } from '../seccomp/profile';
 import { RLIMITS } from '../spec/linux-names';
 import type { Process, Spec } from '../spec/types';
 import { hostCapLastCap } from './host-facts';
-import type { PlanStep } from './steps';
+import type { FdRole, PlanStep } from './steps';
 
 const SCHED_POLICIES: Record<string, number> = { SCHED_OTHER: 0, SCHED_FIFO: 1, SCHED_RR: 2, SCHED_BATCH: 3, SCHED_ISO: 4, SCHED_IDLE: 5, SCHED_DEADLINE: 6 };
 const SCHED_FLAGS: Record<string, number> = {
@@ -66,6 +66,16 @@ function seccompStep(spec: Spec, problems: Problem[]): SeccompStep | undefined {
     return undefined;
   }
   return { op: 'seccomp', program, flags: input.loadFlags, rules: input.rules.length, skipped, notify: input.notify };
+}
+
+/**
+ * The console of a process with `terminal: true`: its pty master goes to the console socket,
+ * so a process without one in `fds` is refused, by create and exec alike (at `pointer`).
+ */
+export function consoleStep(proc: Process, fds: readonly FdRole[], pointer: string, how: { bindConsole: boolean; attachLater: boolean }): Extract<PlanStep, { op: 'console' }> | Problem {
+  const socketSlot = fds.indexOf('console-socket');
+  if (socketSlot < 0) return { pointer, message: 'a terminal needs --console-socket (to receive the pty master)' };
+  return { op: 'console', socketSlot, rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0, bindConsole: how.bindConsole, uid: proc.user.uid, attachLater: how.attachLater };
 }
 
 export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions): ProcessSteps {
