@@ -7,6 +7,7 @@ import { EXECUTOR_SUPPORT } from './plan/support';
 import { VERSION } from './version';
 import { native } from './native/addon';
 import { SECCOMP_ACTIONS, SECCOMP_ARCHS, SECCOMP_FLAGS, SECCOMP_OPERATORS } from './seccomp/profile';
+import { OCI_VERSION } from './state/status';
 
 function seccompVersion(): string | undefined {
   try {
@@ -19,7 +20,7 @@ function seccompVersion(): string | undefined {
 export function features(): Features {
   return {
     ociVersionMin: '1.0.0',
-    ociVersionMax: '1.2.0',
+    ociVersionMax: OCI_VERSION,
     hooks: [...EXECUTOR_SUPPORT.hooks],
     mountOptions: EXECUTOR_SUPPORT.namespaces.length > 0 ? KNOWN_MOUNT_OPTIONS : [],
     linux: {
