@@ -11,7 +11,7 @@ import { createCgroups, inspectExistingCgroups, joinCgroups, removeCgroups, reso
 import { TsruncError, formatProblem, refuseNul, systemError } from '../errors';
 import type { Logger } from '../log';
 import { native } from '../native/addon';
-import { buildCreatePlan } from '../plan/planner';
+import { buildCreatePlan, initEnv } from '../plan/planner';
 import type { FdRole, Plan } from '../plan/steps';
 import { NAMESPACES } from '../spec/linux-names';
 import type { Spec, State } from '../spec/types';
@@ -20,6 +20,7 @@ import { isSameProcessAlive, readProcStat } from '../state/proc';
 import { ownerOf, stateDocument } from '../state/status';
 import { EXEC_FIFO, rfc3339Now, writeFileAtomic, type ContainerHandle, type ContainerRecord, type StateStore } from '../state/store';
 import { faultPoint } from './faults';
+import { gatherHostFacts } from './host-facts';
 import { runHooks } from './hooks';
 import { ChildSession, connectSocket, forwardSeccompListener } from './session';
 
@@ -66,22 +67,24 @@ export function planContainer(ctx: CreateContext, opts: CreateOptions): Containe
     const why = fs.existsSync('/run/systemd/system') ? 'the systemd cgroup driver is not implemented yet' : 'systemd is not running on this host (no /run/systemd/system)';
     throw new TsruncError('system', `--systemd-cgroup: ${why}; use the cgroupfs driver (omit --systemd-cgroup)`, { containerId: opts.id });
   }
-  if (listenFds() > 0 && spec.process !== undefined) {
-    spec.process.env = [...(spec.process.env ?? []), `LISTEN_FDS=${listenFds()}`, 'LISTEN_PID=1'];
-  }
   const hierarchies = detectHierarchies();
   const cgroupPaths = resolveCgroupPaths(spec.linux?.cgroupsPath, opts.id, hierarchies);
-  const plan = buildCreatePlan({
-    id: opts.id,
-    bundle,
-    spec,
-    noPivot: opts.noPivot ?? false,
-    consoleSocket: opts.consoleSocket !== undefined || opts.consoleFd !== undefined,
-    preserveFds: preserveCount(opts.preserveFds ?? 0),
-    noNewKeyring: opts.noNewKeyring ?? false,
-    cgroupPaths,
-    hierarchies,
-  });
+  const preserveFds = preserveCount(opts.preserveFds ?? 0);
+  const host = gatherHostFacts(spec, bundle, { hierarchies, paths: cgroupPaths });
+  const plan = buildCreatePlan(
+    {
+      id: opts.id,
+      bundle,
+      spec,
+      noPivot: opts.noPivot ?? false,
+      consoleSocket: opts.consoleSocket !== undefined || opts.consoleFd !== undefined,
+      preserveFds,
+      noNewKeyring: opts.noNewKeyring ?? false,
+    },
+    host,
+  );
+  // The record keeps the environment the init got (LISTEN_FDS included): exec starts from it.
+  if (host.listenFds > 0 && spec.process !== undefined) spec.process.env = initEnv(spec.process, host.listenFds);
   // (device rules a cgroup cannot hold are refused here, before anything exists)
   const deviceState = containerDeviceState(spec);
   const cgroupWrites = resourceWrites(spec.linux?.resources, hierarchies);
@@ -93,16 +96,13 @@ export function planContainer(ctx: CreateContext, opts: CreateOptions): Containe
   return planned;
 }
 
-/** systemd socket activation: LISTEN_FDS given to the runtime are passed on, as runc does. */
-export function listenFds(): number {
-  const listen = Number(process.env['LISTEN_FDS'] ?? 0);
-  return Number.isInteger(listen) && listen > 0 ? listen : 0;
-}
+export { listenFds } from './host-facts';
 
+/** --preserve-fds as given (the plan adds LISTEN_FDS to it). */
 function preserveCount(requested: number): number {
   // (the CLI has refused these already, naming --preserve-fds; a library caller gets this)
   if (!Number.isSafeInteger(requested) || requested < 0) throw new TsruncError('usage', `preserveFds must be a non-negative integer, got ${requested}`);
-  return requested + listenFds();
+  return requested;
 }
 
 export function createContainer(ctx: CreateContext, opts: CreateOptions): State {

@@ -4,6 +4,7 @@
 import { ConfigError } from '../errors';
 import { NAMESPACE_JOIN_ORDER } from '../spec/linux-names';
 import type { Process, Spec } from '../spec/types';
+import type { ProcessHostFacts } from './host-facts';
 import { consoleStep, processSteps } from './process-steps';
 import type { FdRole, Plan, PlanStep } from './steps';
 
@@ -18,12 +19,12 @@ export interface ExecPlanOptions {
   preserveFds: number;
 }
 
-export function buildExecPlan(opts: ExecPlanOptions): Plan {
+export function buildExecPlan(opts: ExecPlanOptions, host: ProcessHostFacts): Plan {
   const fds: FdRole[] = ['sync'];
   if (opts.consoleSocket) fds.push('console-socket');
   const proc = opts.process;
   // The container's seccomp profile applies to every process in it.
-  const { steps: procSteps, problems, lateSeccomp } = processSteps(proc, opts.spec, { pointer: '', preserveFds: opts.preserveFds });
+  const { steps: procSteps, problems, lateSeccomp } = processSteps(proc, opts.spec, { pointer: '', preserveFds: opts.preserveFds }, host);
   if (problems.length > 0) throw new ConfigError('process', problems);
   // This process stays outside the container's pid namespace until its fork (below), so the
   // container's /proc has no "self" for it: what it writes under /proc/self (oom_score_adj, the

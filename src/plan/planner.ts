@@ -1,14 +1,13 @@
 // Turns a validated config.json into the ordered steps of a container's init (see steps.ts).
-// All decisions are made here, in TypeScript; the executor only carries them out.
-import * as fs from 'node:fs';
+// All decisions are made here, in TypeScript; the executor only carries them out. What they
+// depend on of the host comes in as HostFacts (host-facts.ts): nothing here reads the host.
 import * as path from 'node:path';
 import { ConfigError, type Problem } from '../errors';
-import type { CgroupHierarchy } from '../cgroups/hierarchy';
-import type { CgroupPaths } from '../cgroups/manager';
 import { DEFAULT_DEVICES } from '../spec/devices';
 import { NAMESPACE_JOIN_ORDER } from '../spec/linux-names';
 import { isBindMount } from '../spec/mounts';
 import type { Mount, NamespaceType, Process, Spec } from '../spec/types';
+import type { HostCgroupHierarchy, HostFacts, HostMount } from './host-facts';
 import { MS, parseMountOptions } from './mount-options';
 import { consoleStep, processSteps } from './process-steps';
 import type { FdRole, Plan, PlanStep } from './steps';
@@ -20,11 +19,10 @@ export interface PlanOptions {
   noPivot: boolean;
   /** A console socket was given: the init sends its pty master there. */
   consoleSocket: boolean;
+  /** --preserve-fds: the caller's fds 3.. that the container keeps (LISTEN_FDS come on top: HostFacts). */
   preserveFds: number;
   /** runc's --no-new-keyring: keep the caller's session keyring. */
   noNewKeyring: boolean;
-  cgroupPaths: CgroupPaths;
-  hierarchies: CgroupHierarchy[];
 }
 
 const DEV_SYMLINKS: [string, string][] = [
@@ -34,8 +32,18 @@ const DEV_SYMLINKS: [string, string][] = [
   ['/proc/self/fd/2', '/dev/stderr'],
 ];
 
-export function buildCreatePlan(opts: PlanOptions): Plan {
-  return new Planner(opts).build();
+export function buildCreatePlan(opts: PlanOptions, host: HostFacts): Plan {
+  return new Planner(opts, host).build();
+}
+
+/** The bind sources a plan of `spec` looks at (absolute): what HostFacts.bindSources tells it about. */
+export function bindSources(spec: Spec, bundle: string): string[] {
+  return (spec.mounts ?? []).filter((m) => m.type !== 'cgroup' && isBindMount(m)).map((m) => path.resolve(bundle, m.source ?? ''));
+}
+
+/** The init's environment: with sockets from systemd (LISTEN_FDS), LISTEN_FDS and LISTEN_PID=1 are added, as runc adds them. */
+export function initEnv(proc: Process, listenFds: number): string[] | undefined {
+  return listenFds > 0 ? [...(proc.env ?? []), `LISTEN_FDS=${listenFds}`, 'LISTEN_PID=1'] : proc.env;
 }
 
 class Planner {
@@ -44,6 +52,8 @@ class Planner {
   private readonly spec: Spec;
   private readonly proc: Process;
   private readonly rootfs: string;
+  /** --preserve-fds and LISTEN_FDS: the caller's fds 3.. that the container keeps. */
+  private readonly preserveFds: number;
   private readonly newNs: Set<NamespaceType>;
   private readonly joinNs: Map<NamespaceType, string>;
   private readonly fds: FdRole[] = ['sync', 'exec-fifo'];
@@ -51,9 +61,14 @@ class Planner {
   /** "/"'s own propagation when it had to wait until the rootfs is final (shared, unbindable). */
   private finalPropagation: PlanStep | undefined;
 
-  constructor(private readonly opts: PlanOptions) {
+  constructor(
+    private readonly opts: PlanOptions,
+    private readonly host: HostFacts,
+  ) {
     this.spec = opts.spec;
-    this.proc = opts.spec.process as Process; // validation guarantees it
+    const proc = opts.spec.process as Process; // validation guarantees it
+    this.proc = host.listenFds > 0 ? { ...proc, env: initEnv(proc, host.listenFds) } : proc;
+    this.preserveFds = opts.preserveFds + host.listenFds;
     this.rootfs = path.resolve(opts.bundle, opts.spec.root?.path ?? 'rootfs');
     const nss = opts.spec.linux?.namespaces ?? [];
     this.newNs = new Set(nss.filter((n) => !n.path).map((n) => n.type));
@@ -93,7 +108,7 @@ class Planner {
       // As runc: with a chroot the host's own proc and sysfs mounts stay in the mount namespace,
       // and the kernel lets a user namespace mount procfs or sysfs as long as a full one is
       // there: they are detached (or covered) first.
-      for (const m of hostPseudoMounts(this.rootfs)) this.add({ op: 'detach-host-mount', path: m.path, fstype: m.fstype });
+      for (const m of hostPseudoMounts(this.host.mounts, this.rootfs)) this.add({ op: 'detach-host-mount', path: m.path, fstype: m.fstype });
     }
     if (hasMountNs) this.add(this.opts.noPivot ? { op: 'move-root' } : { op: 'pivot-root' });
     else this.add({ op: 'chroot', rootfs: this.rootfs });
@@ -103,7 +118,7 @@ class Planner {
     this.processAttributes();
     if (this.problems.length > 0) throw new ConfigError('config.json', this.problems);
     if (this.newNs.has('user')) this.openTreesFirst();
-    return { containerId: this.opts.id, rootfs: this.rootfs, preserveFds: this.opts.preserveFds, fds: this.fds, steps: this.steps };
+    return { containerId: this.opts.id, rootfs: this.rootfs, preserveFds: this.preserveFds, fds: this.fds, steps: this.steps };
   }
 
   /**
@@ -151,7 +166,7 @@ class Planner {
     // pivot_root refuses a new root whose parent mount is shared: make that one mount private
     // (in the container's mount namespace only), and give "/" its propagation after the pivot.
     const shared = (propFlags & MS.SHARED) !== 0;
-    if (shared) this.add({ op: 'root-propagation', flags: MS.PRIVATE, option: 'private', path: mountPointOf(this.rootfs) });
+    if (shared) this.add({ op: 'root-propagation', flags: MS.PRIVATE, option: 'private', path: mountPointOf(this.host.mounts, this.rootfs) });
     this.add({ op: 'bind-rootfs', rootfs: this.rootfs });
     if (shared || unbindable) this.finalPropagation = { op: 'root-propagation', flags: propFlags, option: prop ?? 'rshared' };
     let devBound = false;
@@ -172,14 +187,12 @@ class Planner {
     let destKind: 'dir' | 'file' = 'dir';
     if (bind) {
       source = path.resolve(this.opts.bundle, source);
-      let st: fs.Stats;
-      try {
-        st = fs.statSync(source);
-      } catch {
+      const kind = this.host.bindSources.get(source);
+      if (kind === undefined) {
         this.fail(`${at}/source`, `bind mount source ${source} does not exist`);
         return;
       }
-      destKind = st.isDirectory() ? 'dir' : 'file';
+      destKind = kind;
     }
     let fstype = bind ? '' : (m.type ?? '');
     let flags = opts.flags;
@@ -230,14 +243,15 @@ class Planner {
     const mountFlags = flags & ~(MS.BIND | MS.REC);
     const tmpfsFlags = mountFlags & ~MS.RDONLY;
     const namespaced = this.newNs.has('cgroup');
-    const pureV2 = this.opts.hierarchies.length === 1 && this.opts.hierarchies[0]?.version === 2;
+    const { hierarchies, paths } = this.host.cgroups;
+    const pureV2 = hierarchies.length === 1 && hierarchies[0]?.version === 2;
     // A hybrid host's container sees only its v1 controllers, as runc shows them: workloads
     // (systemd among them) pick v1 or v2 by what /sys/fs/cgroup holds.
-    const shown = this.opts.hierarchies.some((h) => h.version === 1) ? this.opts.hierarchies.filter((h) => h.version === 1) : this.opts.hierarchies;
+    const shown = hierarchies.some((h) => h.version === 1) ? hierarchies.filter((h) => h.version === 1) : hierarchies;
     if (pureV2) {
-      const h = this.opts.hierarchies[0] as CgroupHierarchy;
+      const h = hierarchies[0] as HostCgroupHierarchy;
       if (namespaced) this.add({ op: 'mount', source: 'cgroup', destination: dest, fstype: 'cgroup2', flags: mountFlags, data: '', bind: false, ...common });
-      else this.add({ op: 'mount', source: this.opts.cgroupPaths[h.key] ?? h.mountpoint, destination: dest, fstype: '', flags: mountFlags | MS.BIND, data: '', bind: true, ...common });
+      else this.add({ op: 'mount', source: paths[h.key] ?? h.mountpoint, destination: dest, fstype: '', flags: mountFlags | MS.BIND, data: '', bind: true, ...common });
     } else {
       this.add({ op: 'mount', source: 'tmpfs', destination: dest, fstype: 'tmpfs', flags: tmpfsFlags, data: 'mode=755', bind: false, ...common });
       for (const h of shown) {
@@ -245,7 +259,7 @@ class Planner {
         if (namespaced) {
           this.add({ op: 'mount', source: 'cgroup', destination: sub, fstype: h.version === 2 ? 'cgroup2' : 'cgroup', flags: mountFlags, data: h.version === 2 ? '' : h.controllers.join(','), bind: false, ...common });
         } else {
-          const src = this.opts.cgroupPaths[h.key];
+          const src = paths[h.key];
           if (src !== undefined) this.add({ op: 'mount', source: src, destination: sub, fstype: '', flags: mountFlags | MS.BIND, data: '', bind: true, ...common });
         }
         if (h.key.includes(',')) {
@@ -271,7 +285,7 @@ class Planner {
       else this.add({ op: 'mknod', path: d.path, type: d.type, mode: d.fileMode, major: d.major, minor: d.minor, uid: d.uid, gid: d.gid });
     }
     for (const [target, link] of DEV_SYMLINKS) this.add({ op: 'symlink', target, path: link });
-    if (fs.existsSync('/proc/kcore')) this.add({ op: 'symlink', target: '/proc/kcore', path: '/dev/core' });
+    if (this.host.procKcore) this.add({ op: 'symlink', target: '/proc/kcore', path: '/dev/core' });
     this.add({ op: 'symlink', target: 'pts/ptmx', path: '/dev/ptmx' });
   }
 
@@ -305,13 +319,18 @@ class Planner {
     if (linux?.intelRdt !== undefined) this.fail('/linux/intelRdt', 'Intel RDT is not supported by tsrunc');
     if (linux?.memoryPolicy !== undefined) this.fail('/linux/memoryPolicy', 'memory policies are not supported by tsrunc yet');
     if (linux?.netDevices !== undefined && Object.keys(linux.netDevices).length > 0) this.fail('/linux/netDevices', 'moving network devices is not supported by tsrunc yet');
-    if (linux?.mountLabel && !fs.existsSync('/sys/fs/selinux/enforce')) this.fail('/linux/mountLabel', 'SELinux is not enabled on this host');
-    const { steps, problems, lateSeccomp } = processSteps(this.proc, this.spec, {
-      pointer: '/process',
-      preserveFds: this.opts.preserveFds,
-      ...(this.opts.noNewKeyring ? {} : { sessionKeyring: this.opts.id }),
-      defaultUmask: 0o022,
-    });
+    if (linux?.mountLabel && !this.host.selinux) this.fail('/linux/mountLabel', 'SELinux is not enabled on this host');
+    const { steps, problems, lateSeccomp } = processSteps(
+      this.proc,
+      this.spec,
+      {
+        pointer: '/process',
+        preserveFds: this.preserveFds,
+        ...(this.opts.noNewKeyring ? {} : { sessionKeyring: this.opts.id }),
+        defaultUmask: 0o022,
+      },
+      this.host,
+    );
     this.problems.push(...problems);
     this.steps.push(...steps);
     const proc = this.proc;
@@ -328,15 +347,11 @@ class Planner {
   }
 }
 
-/** The host's proc and sysfs mounts outside `rootfs` (runc's msMoveRoot detaches them), deepest last. */
-function hostPseudoMounts(rootfs: string): { path: string; fstype: string }[] {
+/** The host's proc and sysfs mounts outside `rootfs` (runc's msMoveRoot detaches them), deepest first. */
+function hostPseudoMounts(mounts: readonly HostMount[], rootfs: string): { path: string; fstype: string }[] {
   const out: { path: string; fstype: string }[] = [];
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const fields = line.split(' ');
-    const sep = fields.indexOf('-');
-    const mp = fields[4]?.replace(/\\040/g, ' ');
-    const fstype = sep > 0 ? fields[sep + 1] : undefined;
-    if (mp === undefined || (fstype !== 'proc' && fstype !== 'sysfs')) continue;
+  for (const { mountPoint: mp, fstype } of mounts) {
+    if (fstype !== 'proc' && fstype !== 'sysfs') continue;
     if (mp === rootfs || mp.startsWith(`${rootfs}/`)) continue;
     out.push({ path: mp, fstype });
   }
@@ -345,11 +360,9 @@ function hostPseudoMounts(rootfs: string): { path: string; fstype: string }[] {
 }
 
 /** The mount point (host view) that contains `dir`: the longest mount path that prefixes it. */
-function mountPointOf(dir: string): string {
+function mountPointOf(mounts: readonly HostMount[], dir: string): string {
   let best = '/';
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const mp = line.split(' ')[4]?.replace(/\\040/g, ' ');
-    if (mp === undefined) continue;
+  for (const { mountPoint: mp } of mounts) {
     if ((dir === mp || dir.startsWith(mp.endsWith('/') ? mp : `${mp}/`)) && mp.length > best.length) best = mp;
   }
   return best;
