@@ -1,11 +1,11 @@
-// What the native executor can carry out today. `features` reports exactly this, and the
-// planner refuses configs that need more, so the two cannot drift apart.
+// What the native executor can carry out today, as `features` reports it. Only features.ts
+// reads this: validation and the planner refuse what tsrunc lacks each on their own.
 import { HOOK_NAMES, NAMESPACE_TYPES } from '../spec/types';
 
 export const EXECUTOR_SUPPORT = {
   namespaces: [...NAMESPACE_TYPES].sort() as readonly string[],
   hooks: [...HOOK_NAMES] as readonly string[],
-  /** Cgroup directories are created and joined on v1, v2 and hybrid hosts; limits come later. */
+  /** Cgroups on v1, v2 and hybrid hosts: created, joined, given their limits and device rules (src/cgroups); the cgroupfs driver only. */
   cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
   seccomp: true,
 };
