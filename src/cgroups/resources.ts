@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, TsruncError, type Problem } from '../errors';
+import { DEFAULT_DEVICE_RULES } from '../spec/devices';
 import type { DeviceCgroupRule, Resources, Spec, ThrottleDevice } from '../spec/types';
 import { DeviceEmulator } from './device-rules';
 import type { CgroupHierarchy, CgroupPaths } from './hierarchy';
@@ -245,24 +246,6 @@ class WritePlanner {
     }
   }
 }
-
-/**
- * Devices every container may use, appended after the config's own rules, as runc 1.1 does
- * (specconv.AllowedDevices); `path` names the device node a default comes with.
- */
-const DEFAULT_DEVICE_RULES: (DeviceCgroupRule & { path?: string })[] = [
-  { allow: true, type: 'c', major: -1, minor: -1, access: 'm' },
-  { allow: true, type: 'b', major: -1, minor: -1, access: 'm' },
-  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm', path: '/dev/null' },
-  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm', path: '/dev/random' },
-  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm', path: '/dev/full' },
-  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm', path: '/dev/tty' },
-  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm', path: '/dev/zero' },
-  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm', path: '/dev/urandom' },
-  { allow: true, type: 'c', major: 136, minor: -1, access: 'rwm' },
-  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
-  { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },
-];
 
 /**
  * The device rules of a container, as runc 1.1 builds them: the config's rules, then the

@@ -7,14 +7,16 @@ import type { CgroupDriver, CgroupManager, CgroupSetup } from '../cgroups';
 import { TsruncError, formatProblem, refuseNul, systemError } from '../errors';
 import type { Logger } from '../log';
 import { native } from '../native/addon';
-import { buildCreatePlan } from '../plan/planner';
+import { buildCreatePlan, initEnv } from '../plan/planner';
 import type { FdRole, Plan } from '../plan/steps';
+import { NAMESPACES } from '../spec/linux-names';
 import type { Spec, State } from '../spec/types';
 import { loadBundleConfig } from '../spec/validate';
 import { isSameProcessAlive, readProcStat } from '../state/proc';
 import { ownerOf, stateDocument } from '../state/status';
 import { EXEC_FIFO, rfc3339Now, writeFileAtomic, type ContainerHandle, type ContainerRecord, type StateStore } from '../state/store';
 import { faultPoint } from '../util/faults';
+import { gatherHostFacts } from './host-facts';
 import { runHooks } from './hooks';
 import { ChildSession, connectSocket, forwardSeccompListener } from './session';
 
@@ -54,34 +56,32 @@ export function planContainer(ctx: CreateContext, opts: CreateOptions): Containe
   for (const w of warnings) ctx.log.warn(formatProblem('config.json', w));
   // (where the driver refuses to run, as --systemd-cgroup's does, it refuses here)
   const cgroups = ctx.cgroups.forContainer(opts.id, spec.linux?.cgroupsPath);
-  if (listenFds() > 0 && spec.process !== undefined) {
-    spec.process.env = [...(spec.process.env ?? []), `LISTEN_FDS=${listenFds()}`, 'LISTEN_PID=1'];
-  }
-  const plan = buildCreatePlan({
-    id: opts.id,
-    bundle,
-    spec,
-    noPivot: opts.noPivot ?? false,
-    consoleSocket: opts.consoleSocket !== undefined || opts.consoleFd !== undefined,
-    preserveFds: preserveCount(opts.preserveFds ?? 0),
-    noNewKeyring: opts.noNewKeyring ?? false,
-    cgroupPaths: cgroups.paths,
-    hierarchies: cgroups.hierarchies,
-  });
+  const host = gatherHostFacts(spec, bundle, { hierarchies: cgroups.hierarchies, paths: cgroups.paths });
+  const plan = buildCreatePlan(
+    {
+      id: opts.id,
+      bundle,
+      spec,
+      noPivot: opts.noPivot ?? false,
+      consoleSocket: opts.consoleSocket !== undefined || opts.consoleFd !== undefined,
+      preserveFds: preserveCount(opts.preserveFds ?? 0),
+      noNewKeyring: opts.noNewKeyring ?? false,
+    },
+    host,
+  );
+  // The record keeps the environment the init got (LISTEN_FDS included): exec starts from it.
+  if (host.listenFds > 0 && spec.process !== undefined) spec.process.env = initEnv(spec.process, host.listenFds);
   // (limits and device rules the cgroups cannot hold are refused here, before anything exists)
   return { spec, plan, cgroups, cgroupSetup: cgroups.prepare(spec) };
 }
 
-/** systemd socket activation: LISTEN_FDS given to the runtime are passed on, as runc does. */
-export function listenFds(): number {
-  const listen = Number(process.env['LISTEN_FDS'] ?? 0);
-  return Number.isInteger(listen) && listen > 0 ? listen : 0;
-}
+export { listenFds } from './host-facts';
 
+/** --preserve-fds as given (the plan adds LISTEN_FDS to it). */
 function preserveCount(requested: number): number {
   // (the CLI has refused these already, naming --preserve-fds; a library caller gets this)
   if (!Number.isSafeInteger(requested) || requested < 0) throw new TsruncError('usage', `preserveFds must be a non-negative integer, got ${requested}`);
-  return requested + listenFds();
+  return requested;
 }
 
 export function createContainer(ctx: CreateContext, opts: CreateOptions): State {
@@ -129,8 +129,7 @@ export function createContainer(ctx: CreateContext, opts: CreateOptions): State 
 
 function namespacePaths(spec: Spec, pid: number): Record<string, string> {
   const out: Record<string, string> = {};
-  const procNames: Record<string, string> = { pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time' };
-  for (const ns of spec.linux?.namespaces ?? []) out[ns.type] = ns.path ?? `/proc/${pid}/ns/${procNames[ns.type]}`;
+  for (const ns of spec.linux?.namespaces ?? []) out[ns.type] = ns.path ?? `/proc/${pid}/ns/${NAMESPACES[ns.type].proc}`;
   return out;
 }
 

@@ -16,6 +16,7 @@ import type { ContainerRecord, StateStore } from '../state/store';
 import { writePidFile } from './create';
 import { ConsoleRelay, SignalForwarder, exitCodeOf, waitForInit } from './run';
 import { faultPoint } from '../util/faults';
+import { gatherProcessHostFacts } from './host-facts';
 import { isSameProcessAlive } from '../state/proc';
 import { ChildSession, KEEP_FD, connectSeccompAgent, connectSocket, sendSeccompListener } from './session';
 
@@ -109,15 +110,18 @@ function execPlan(record: ContainerRecord, opts: ExecOptions, console: boolean):
   const preserveFds = opts.preserveFds ?? 0;
   // (the CLI has refused these already, naming --preserve-fds; a library caller gets this)
   if (!Number.isSafeInteger(preserveFds) || preserveFds < 0) throw new TsruncError('usage', `preserveFds must be a non-negative integer, got ${preserveFds}`, { containerId: record.id });
-  return buildExecPlan({
-    id: record.id,
-    rootfs: record.rootfs,
-    spec: record.config,
-    namespacePaths: record.namespacePaths,
-    process: opts.process,
-    consoleSocket: console,
-    preserveFds,
-  });
+  return buildExecPlan(
+    {
+      id: record.id,
+      rootfs: record.rootfs,
+      spec: record.config,
+      namespacePaths: record.namespacePaths,
+      process: opts.process,
+      consoleSocket: console,
+      preserveFds,
+    },
+    gatherProcessHostFacts(),
+  );
 }
 
 /** Starts the process; resolves with its exit status (foreground) or 0 (detached). */

@@ -2,8 +2,10 @@
 // first, mount last; a fork after joining a pid or time namespace) — and become the given
 // process. The namespace paths are the ones recorded at create.
 import { ConfigError } from '../errors';
-import type { NamespaceType, Process, Spec } from '../spec/types';
-import { processSteps } from './process-steps';
+import { NAMESPACE_JOIN_ORDER } from '../spec/linux-names';
+import type { Process, Spec } from '../spec/types';
+import type { ProcessHostFacts } from './host-facts';
+import { consoleStep, processSteps } from './process-steps';
 import type { FdRole, Plan, PlanStep } from './steps';
 
 export interface ExecPlanOptions {
@@ -17,14 +19,12 @@ export interface ExecPlanOptions {
   preserveFds: number;
 }
 
-const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
-
-export function buildExecPlan(opts: ExecPlanOptions): Plan {
+export function buildExecPlan(opts: ExecPlanOptions, host: ProcessHostFacts): Plan {
   const fds: FdRole[] = ['sync'];
   if (opts.consoleSocket) fds.push('console-socket');
   const proc = opts.process;
   // The container's seccomp profile applies to every process in it.
-  const { steps: procSteps, problems, lateSeccomp } = processSteps(proc, opts.spec, { pointer: '', preserveFds: opts.preserveFds });
+  const { steps: procSteps, problems, lateSeccomp } = processSteps(proc, opts.spec, { pointer: '', preserveFds: opts.preserveFds }, host);
   if (problems.length > 0) throw new ConfigError('process', problems);
   // This process stays outside the container's pid namespace until its fork (below), so the
   // container's /proc has no "self" for it: what it writes under /proc/self (oom_score_adj, the
@@ -34,15 +34,16 @@ export function buildExecPlan(opts: ExecPlanOptions): Plan {
   const steps: PlanStep[] = [{ op: 'sync', tag: 'cgroup' }, ...ownProc];
   // The namespaces are joined through fds the runtime opened while it knew the init was the
   // container's: a pid reused since cannot lead into another process's namespaces.
-  for (const ns of JOIN_ORDER) {
+  for (const ns of NAMESPACE_JOIN_ORDER) {
     const p = opts.namespacePaths[ns];
     if (p === undefined) continue;
     fds.push(`ns-${ns}`);
     steps.push({ op: 'setns', ns, path: p, fdSlot: fds.length - 1 });
   }
   if (proc.terminal === true) {
-    if (!opts.consoleSocket) throw new ConfigError('process', [{ pointer: '/terminal', message: 'a terminal needs --console-socket (to receive the pty master)' }]);
-    steps.push({ op: 'console', socketSlot: fds.indexOf('console-socket'), rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0, bindConsole: false, uid: proc.user.uid, attachLater: true });
+    const pty = consoleStep(proc, fds, '/terminal', { bindConsole: false, attachLater: true });
+    if (!('op' in pty)) throw new ConfigError('process', [pty]);
+    steps.push(pty);
   }
   // Everything that needs privilege happens before the fork into the container's pid namespace:
   // the process a container can see (and, with CAP_SYS_PTRACE, take over) already has the

@@ -1,23 +1,54 @@
-// Facts about the host that a plan carries, read here by the runtime on the host: the executor
-// reads none of them itself (after pivot_root, a path such as /proc/sys/kernel/cap_last_cap
-// would be a file of the image wherever the config mounts no /proc).
-import * as fs from 'node:fs';
-import { TsruncError } from '../errors';
+// What a plan depends on of the host, as data. The caller gathers it once per create or exec
+// (src/lifecycle/host-facts.ts reads it on the host; the unit tests pass their own), and no
+// module of src/plan reads the host itself, so a plan is a function of the config, the options
+// and these facts. The executor reads none of them either: after pivot_root, a path such as
+// /proc/sys/kernel/cap_last_cap would be a file of the image wherever the config mounts no /proc.
+import type { SeccompProgramInput } from '../seccomp/profile';
 
-let capLastCap: number | undefined;
+/** A line of /proc/self/mountinfo: the mount point (host view) and the filesystem type. */
+export interface HostMount {
+  mountPoint: string;
+  fstype: string;
+}
 
-/** The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap). */
-export function hostCapLastCap(): number {
-  if (capLastCap === undefined) {
-    let text: string;
-    try {
-      text = fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8');
-    } catch (err) {
-      throw new TsruncError('system', `reading /proc/sys/kernel/cap_last_cap: ${(err as Error).message}`);
-    }
-    const n = Number(text.trim());
-    if (!Number.isInteger(n) || n < 0 || n > 63) throw new TsruncError('system', '/proc/sys/kernel/cap_last_cap does not hold a capability number (0..63)');
-    capLastCap = n;
-  }
-  return capLastCap;
+/** A cgroup hierarchy of the host: what the planner uses of src/cgroups' description of one. */
+export interface HostCgroupHierarchy {
+  /** Basename of the mount point: "memory", "cpu,cpuacct", "unified", or "" on a pure v2 host. */
+  key: string;
+  mountpoint: string;
+  version: 1 | 2;
+  /** v1: its controllers (and name=X); v2: those of cgroup.controllers. */
+  controllers: readonly string[];
+}
+
+/** libseccomp (the addon, in the runtime): a profile as a BPF program, and the syscall names it does not know. */
+export type SeccompCompiler = (input: SeccompProgramInput) => { program: Buffer; skipped: string[] };
+
+/** What the steps of any process, a container's init or an exec'd one, depend on. */
+export interface ProcessHostFacts {
+  /** The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap). */
+  capLastCap: number;
+  /** SELinux is enabled (/sys/fs/selinux/enforce exists). */
+  selinux: boolean;
+  /** AppArmor is enabled (/sys/kernel/security/apparmor exists). */
+  apparmor: boolean;
+  /** Compiles linux.seccomp here, in the runtime; the child only loads the program. */
+  compileSeccomp: SeccompCompiler;
+}
+
+/** Everything a container's plan depends on of the host. */
+export interface HostFacts extends ProcessHostFacts {
+  /**
+   * /proc/self/mountinfo, in its order: --no-pivot detaches the host's proc and sysfs mounts, and
+   * a shared rootfsPropagation makes the mount holding the rootfs private.
+   */
+  readonly mounts: readonly HostMount[];
+  /** The config's bind sources (bindSources(spec, bundle)) that exist: a directory, or anything else ("file"). */
+  bindSources: ReadonlyMap<string, 'dir' | 'file'>;
+  /** /proc/kcore exists (/dev/core links to it). */
+  procKcore: boolean;
+  /** LISTEN_FDS given to the runtime (systemd socket activation): passed on to the init, as runc does. */
+  listenFds: number;
+  /** The host's cgroup hierarchies, and the container's directory in each by hierarchy key (both decided by src/cgroups). */
+  cgroups: { hierarchies: readonly HostCgroupHierarchy[]; paths: Readonly<Record<string, string>> };
 }

@@ -1,12 +1,15 @@
 // Turns a validated config.json into the ordered steps of a container's init (see steps.ts).
-// All decisions are made here, in TypeScript; the executor only carries them out.
-import * as fs from 'node:fs';
+// All decisions are made here, in TypeScript; the executor only carries them out. What they
+// depend on of the host comes in as HostFacts (host-facts.ts): nothing here reads the host.
 import * as path from 'node:path';
 import { ConfigError, type Problem } from '../errors';
-import type { CgroupHierarchy, CgroupPaths } from '../cgroups';
+import { DEFAULT_DEVICES } from '../spec/devices';
+import { NAMESPACE_JOIN_ORDER } from '../spec/linux-names';
+import { isBindMount } from '../spec/mounts';
 import type { Mount, NamespaceType, Process, Spec } from '../spec/types';
+import type { HostCgroupHierarchy, HostFacts, HostMount } from './host-facts';
 import { MS, parseMountOptions } from './mount-options';
-import { processSteps } from './process-steps';
+import { consoleStep, processSteps } from './process-steps';
 import type { FdRole, Plan, PlanStep } from './steps';
 
 export interface PlanOptions {
@@ -16,21 +19,11 @@ export interface PlanOptions {
   noPivot: boolean;
   /** A console socket was given: the init sends its pty master there. */
   consoleSocket: boolean;
+  /** --preserve-fds: the caller's fds 3.. that the container keeps (LISTEN_FDS come on top: HostFacts). */
   preserveFds: number;
   /** runc's --no-new-keyring: keep the caller's session keyring. */
   noNewKeyring: boolean;
-  cgroupPaths: CgroupPaths;
-  hierarchies: CgroupHierarchy[];
 }
-
-const DEFAULT_DEVICES = [
-  { path: '/dev/null', major: 1, minor: 3 },
-  { path: '/dev/zero', major: 1, minor: 5 },
-  { path: '/dev/full', major: 1, minor: 7 },
-  { path: '/dev/random', major: 1, minor: 8 },
-  { path: '/dev/urandom', major: 1, minor: 9 },
-  { path: '/dev/tty', major: 5, minor: 0 },
-];
 
 const DEV_SYMLINKS: [string, string][] = [
   ['/proc/self/fd', '/dev/fd'],
@@ -39,11 +32,18 @@ const DEV_SYMLINKS: [string, string][] = [
   ['/proc/self/fd/2', '/dev/stderr'],
 ];
 
-/** Order in which namespaces given by path are joined: user first, mount last. */
-const JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
+export function buildCreatePlan(opts: PlanOptions, host: HostFacts): Plan {
+  return new Planner(opts, host).build();
+}
 
-export function buildCreatePlan(opts: PlanOptions): Plan {
-  return new Planner(opts).build();
+/** The bind sources a plan of `spec` looks at (absolute): what HostFacts.bindSources tells it about. */
+export function bindSources(spec: Spec, bundle: string): string[] {
+  return (spec.mounts ?? []).filter((m) => m.type !== 'cgroup' && isBindMount(m)).map((m) => path.resolve(bundle, m.source ?? ''));
+}
+
+/** The init's environment: with sockets from systemd (LISTEN_FDS), LISTEN_FDS and LISTEN_PID=1 are added, as runc adds them. */
+export function initEnv(proc: Process, listenFds: number): string[] | undefined {
+  return listenFds > 0 ? [...(proc.env ?? []), `LISTEN_FDS=${listenFds}`, 'LISTEN_PID=1'] : proc.env;
 }
 
 class Planner {
@@ -52,6 +52,8 @@ class Planner {
   private readonly spec: Spec;
   private readonly proc: Process;
   private readonly rootfs: string;
+  /** --preserve-fds and LISTEN_FDS: the caller's fds 3.. that the container keeps. */
+  private readonly preserveFds: number;
   private readonly newNs: Set<NamespaceType>;
   private readonly joinNs: Map<NamespaceType, string>;
   private readonly fds: FdRole[] = ['sync', 'exec-fifo'];
@@ -59,9 +61,14 @@ class Planner {
   /** "/"'s own propagation when it had to wait until the rootfs is final (shared, unbindable). */
   private finalPropagation: PlanStep | undefined;
 
-  constructor(private readonly opts: PlanOptions) {
+  constructor(
+    private readonly opts: PlanOptions,
+    private readonly host: HostFacts,
+  ) {
     this.spec = opts.spec;
-    this.proc = opts.spec.process as Process; // validation guarantees it
+    const proc = opts.spec.process as Process; // validation guarantees it
+    this.proc = host.listenFds > 0 ? { ...proc, env: initEnv(proc, host.listenFds) } : proc;
+    this.preserveFds = opts.preserveFds + host.listenFds;
     this.rootfs = path.resolve(opts.bundle, opts.spec.root?.path ?? 'rootfs');
     const nss = opts.spec.linux?.namespaces ?? [];
     this.newNs = new Set(nss.filter((n) => !n.path).map((n) => n.type));
@@ -101,7 +108,7 @@ class Planner {
       // As runc: with a chroot the host's own proc and sysfs mounts stay in the mount namespace,
       // and the kernel lets a user namespace mount procfs or sysfs as long as a full one is
       // there: they are detached (or covered) first.
-      for (const m of hostPseudoMounts(this.rootfs)) this.add({ op: 'detach-host-mount', path: m.path, fstype: m.fstype });
+      for (const m of hostPseudoMounts(this.host.mounts, this.rootfs)) this.add({ op: 'detach-host-mount', path: m.path, fstype: m.fstype });
     }
     if (hasMountNs) this.add(this.opts.noPivot ? { op: 'move-root' } : { op: 'pivot-root' });
     else this.add({ op: 'chroot', rootfs: this.rootfs });
@@ -111,7 +118,7 @@ class Planner {
     this.processAttributes();
     if (this.problems.length > 0) throw new ConfigError('config.json', this.problems);
     if (this.newNs.has('user')) this.openTreesFirst();
-    return { containerId: this.opts.id, rootfs: this.rootfs, preserveFds: this.opts.preserveFds, fds: this.fds, steps: this.steps };
+    return { containerId: this.opts.id, rootfs: this.rootfs, preserveFds: this.preserveFds, fds: this.fds, steps: this.steps };
   }
 
   /**
@@ -131,7 +138,7 @@ class Planner {
 
   private namespaces(): void {
     this.add({ op: 'sync', tag: 'cgroup' });
-    for (const ns of JOIN_ORDER) {
+    for (const ns of NAMESPACE_JOIN_ORDER) {
       const p = this.joinNs.get(ns);
       if (p !== undefined) this.add({ op: 'setns', ns, path: p });
     }
@@ -159,12 +166,12 @@ class Planner {
     // pivot_root refuses a new root whose parent mount is shared: make that one mount private
     // (in the container's mount namespace only), and give "/" its propagation after the pivot.
     const shared = (propFlags & MS.SHARED) !== 0;
-    if (shared) this.add({ op: 'root-propagation', flags: MS.PRIVATE, option: 'private', path: mountPointOf(this.rootfs) });
+    if (shared) this.add({ op: 'root-propagation', flags: MS.PRIVATE, option: 'private', path: mountPointOf(this.host.mounts, this.rootfs) });
     this.add({ op: 'bind-rootfs', rootfs: this.rootfs });
     if (shared || unbindable) this.finalPropagation = { op: 'root-propagation', flags: propFlags, option: prop ?? 'rshared' };
     let devBound = false;
     (this.spec.mounts ?? []).forEach((m, i) => {
-      if (path.posix.normalize(m.destination) === '/dev' && isBind(m)) devBound = true;
+      if (path.posix.normalize(m.destination) === '/dev' && isBindMount(m)) devBound = true;
       this.mount(m, i);
     });
     if (!devBound) this.devices();
@@ -174,20 +181,18 @@ class Planner {
     const at = `/mounts/${index}`;
     const opts = parseMountOptions(m.options);
     const dest = path.posix.normalize(m.destination);
-    const bind = isBind(m);
+    const bind = isBindMount(m);
     if (m.type === 'cgroup') return this.cgroupMount(m, dest, opts.flags);
     let source = m.source ?? '';
     let destKind: 'dir' | 'file' = 'dir';
     if (bind) {
       source = path.resolve(this.opts.bundle, source);
-      let st: fs.Stats;
-      try {
-        st = fs.statSync(source);
-      } catch {
+      const kind = this.host.bindSources.get(source);
+      if (kind === undefined) {
         this.fail(`${at}/source`, `bind mount source ${source} does not exist`);
         return;
       }
-      destKind = st.isDirectory() ? 'dir' : 'file';
+      destKind = kind;
     }
     let fstype = bind ? '' : (m.type ?? '');
     let flags = opts.flags;
@@ -238,14 +243,15 @@ class Planner {
     const mountFlags = flags & ~(MS.BIND | MS.REC);
     const tmpfsFlags = mountFlags & ~MS.RDONLY;
     const namespaced = this.newNs.has('cgroup');
-    const pureV2 = this.opts.hierarchies.length === 1 && this.opts.hierarchies[0]?.version === 2;
+    const { hierarchies, paths } = this.host.cgroups;
+    const pureV2 = hierarchies.length === 1 && hierarchies[0]?.version === 2;
     // A hybrid host's container sees only its v1 controllers, as runc shows them: workloads
     // (systemd among them) pick v1 or v2 by what /sys/fs/cgroup holds.
-    const shown = this.opts.hierarchies.some((h) => h.version === 1) ? this.opts.hierarchies.filter((h) => h.version === 1) : this.opts.hierarchies;
+    const shown = hierarchies.some((h) => h.version === 1) ? hierarchies.filter((h) => h.version === 1) : hierarchies;
     if (pureV2) {
-      const h = this.opts.hierarchies[0] as CgroupHierarchy;
+      const h = hierarchies[0] as HostCgroupHierarchy;
       if (namespaced) this.add({ op: 'mount', source: 'cgroup', destination: dest, fstype: 'cgroup2', flags: mountFlags, data: '', bind: false, ...common });
-      else this.add({ op: 'mount', source: this.opts.cgroupPaths[h.key] ?? h.mountpoint, destination: dest, fstype: '', flags: mountFlags | MS.BIND, data: '', bind: true, ...common });
+      else this.add({ op: 'mount', source: paths[h.key] ?? h.mountpoint, destination: dest, fstype: '', flags: mountFlags | MS.BIND, data: '', bind: true, ...common });
     } else {
       this.add({ op: 'mount', source: 'tmpfs', destination: dest, fstype: 'tmpfs', flags: tmpfsFlags, data: 'mode=755', bind: false, ...common });
       for (const h of shown) {
@@ -253,7 +259,7 @@ class Planner {
         if (namespaced) {
           this.add({ op: 'mount', source: 'cgroup', destination: sub, fstype: h.version === 2 ? 'cgroup2' : 'cgroup', flags: mountFlags, data: h.version === 2 ? '' : h.controllers.join(','), bind: false, ...common });
         } else {
-          const src = this.opts.cgroupPaths[h.key];
+          const src = paths[h.key];
           if (src !== undefined) this.add({ op: 'mount', source: src, destination: sub, fstype: '', flags: mountFlags | MS.BIND, data: '', bind: true, ...common });
         }
         if (h.key.includes(',')) {
@@ -267,7 +273,7 @@ class Planner {
   private devices(): void {
     const inUserns = this.newNs.has('user') || this.joinNs.has('user');
     type Dev = { path: string; major: number; minor: number; type: 'c' | 'b' | 'p'; fileMode: number; uid: number; gid: number };
-    const devices: Dev[] = DEFAULT_DEVICES.map((d) => ({ ...d, type: 'c', fileMode: 0o666, uid: 0, gid: 0 }));
+    const devices: Dev[] = DEFAULT_DEVICES.map((d) => ({ ...d }));
     for (const d of this.spec.linux?.devices ?? []) {
       const idx = devices.findIndex((x) => x.path === d.path);
       const entry: Dev = { path: d.path, major: d.major ?? 0, minor: d.minor ?? 0, type: (d.type === 'u' ? 'c' : d.type) as 'c' | 'b' | 'p', fileMode: d.fileMode ?? 0o666, uid: d.uid ?? 0, gid: d.gid ?? 0 };
@@ -279,20 +285,17 @@ class Planner {
       else this.add({ op: 'mknod', path: d.path, type: d.type, mode: d.fileMode, major: d.major, minor: d.minor, uid: d.uid, gid: d.gid });
     }
     for (const [target, link] of DEV_SYMLINKS) this.add({ op: 'symlink', target, path: link });
-    if (fs.existsSync('/proc/kcore')) this.add({ op: 'symlink', target: '/proc/kcore', path: '/dev/core' });
+    if (this.host.procKcore) this.add({ op: 'symlink', target: '/proc/kcore', path: '/dev/core' });
     this.add({ op: 'symlink', target: 'pts/ptmx', path: '/dev/ptmx' });
   }
 
   private finalizeRootfs(): void {
     const proc = this.proc;
     if (proc.terminal === true) {
-      if (!this.opts.consoleSocket) {
-        this.fail('/process/terminal', 'a terminal needs --console-socket (to receive the pty master)');
-      } else {
-        // Without a mount namespace /dev/console would be bound in the host's (runc skips it too).
-        const bindConsole = this.newNs.has('mount') || this.joinNs.has('mount');
-        this.add({ op: 'console', socketSlot: this.fds.indexOf('console-socket'), rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0, bindConsole, uid: proc.user.uid, attachLater: false });
-      }
+      // Without a mount namespace /dev/console would be bound in the host's (runc skips it too).
+      const pty = consoleStep(proc, this.fds, '/process/terminal', { bindConsole: this.newNs.has('mount') || this.joinNs.has('mount'), attachLater: false });
+      if ('op' in pty) this.add(pty);
+      else this.problems.push(pty);
     } else {
       this.add({ op: 'setsid' });
     }
@@ -316,13 +319,18 @@ class Planner {
     if (linux?.intelRdt !== undefined) this.fail('/linux/intelRdt', 'Intel RDT is not supported by tsrunc');
     if (linux?.memoryPolicy !== undefined) this.fail('/linux/memoryPolicy', 'memory policies are not supported by tsrunc yet');
     if (linux?.netDevices !== undefined && Object.keys(linux.netDevices).length > 0) this.fail('/linux/netDevices', 'moving network devices is not supported by tsrunc yet');
-    if (linux?.mountLabel && !fs.existsSync('/sys/fs/selinux/enforce')) this.fail('/linux/mountLabel', 'SELinux is not enabled on this host');
-    const { steps, problems, lateSeccomp } = processSteps(this.proc, this.spec, {
-      pointer: '/process',
-      preserveFds: this.opts.preserveFds,
-      ...(this.opts.noNewKeyring ? {} : { sessionKeyring: this.opts.id }),
-      defaultUmask: 0o022,
-    });
+    if (linux?.mountLabel && !this.host.selinux) this.fail('/linux/mountLabel', 'SELinux is not enabled on this host');
+    const { steps, problems, lateSeccomp } = processSteps(
+      this.proc,
+      this.spec,
+      {
+        pointer: '/process',
+        preserveFds: this.preserveFds,
+        ...(this.opts.noNewKeyring ? {} : { sessionKeyring: this.opts.id }),
+        defaultUmask: 0o022,
+      },
+      this.host,
+    );
     this.problems.push(...problems);
     this.steps.push(...steps);
     const proc = this.proc;
@@ -339,15 +347,11 @@ class Planner {
   }
 }
 
-/** The host's proc and sysfs mounts outside `rootfs` (runc's msMoveRoot detaches them), deepest last. */
-function hostPseudoMounts(rootfs: string): { path: string; fstype: string }[] {
+/** The host's proc and sysfs mounts outside `rootfs` (runc's msMoveRoot detaches them), deepest first. */
+function hostPseudoMounts(mounts: readonly HostMount[], rootfs: string): { path: string; fstype: string }[] {
   const out: { path: string; fstype: string }[] = [];
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const fields = line.split(' ');
-    const sep = fields.indexOf('-');
-    const mp = fields[4]?.replace(/\\040/g, ' ');
-    const fstype = sep > 0 ? fields[sep + 1] : undefined;
-    if (mp === undefined || (fstype !== 'proc' && fstype !== 'sysfs')) continue;
+  for (const { mountPoint: mp, fstype } of mounts) {
+    if (fstype !== 'proc' && fstype !== 'sysfs') continue;
     if (mp === rootfs || mp.startsWith(`${rootfs}/`)) continue;
     out.push({ path: mp, fstype });
   }
@@ -356,17 +360,11 @@ function hostPseudoMounts(rootfs: string): { path: string; fstype: string }[] {
 }
 
 /** The mount point (host view) that contains `dir`: the longest mount path that prefixes it. */
-function mountPointOf(dir: string): string {
+function mountPointOf(mounts: readonly HostMount[], dir: string): string {
   let best = '/';
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const mp = line.split(' ')[4]?.replace(/\\040/g, ' ');
-    if (mp === undefined) continue;
+  for (const { mountPoint: mp } of mounts) {
     if ((dir === mp || dir.startsWith(mp.endsWith('/') ? mp : `${mp}/`)) && mp.length > best.length) best = mp;
   }
   return best;
-}
-
-function isBind(m: Mount): boolean {
-  return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
 }
 

@@ -1,14 +1,12 @@
 // The steps that turn the executor's child into the configured process — limits, scheduling,
 // labels, privileges, user, directory, the executable lookup — shared by the container's
 // init (create) and by processes joined to a running container (exec).
-import * as fs from 'node:fs';
 import { ConfigError, type Problem } from '../errors';
-import { native } from '../native/addon';
 import { seccompInput } from '../seccomp/profile';
 import { RLIMITS } from '../spec/linux-names';
 import type { Process, Spec } from '../spec/types';
-import { hostCapLastCap } from './host-facts';
-import type { PlanStep } from './steps';
+import type { ProcessHostFacts } from './host-facts';
+import type { FdRole, PlanStep } from './steps';
 
 const SCHED_POLICIES: Record<string, number> = { SCHED_OTHER: 0, SCHED_FIFO: 1, SCHED_RR: 2, SCHED_BATCH: 3, SCHED_ISO: 4, SCHED_IDLE: 5, SCHED_DEADLINE: 6 };
 const SCHED_FLAGS: Record<string, number> = {
@@ -43,10 +41,10 @@ export interface ProcessSteps {
   lateSeccomp?: PlanStep;
 }
 
-/** Compiles linux.seccomp in this process (libseccomp); the child only loads the program. */
 type SeccompStep = Extract<PlanStep, { op: 'seccomp' }>;
 
-function seccompStep(spec: Spec, problems: Problem[]): SeccompStep | undefined {
+/** linux.seccomp compiled by the runtime (the child only loads the program); undefined when there is none or it is refused. */
+function seccompStep(spec: Spec, problems: Problem[], host: ProcessHostFacts): SeccompStep | undefined {
   const profile = spec.linux?.seccomp;
   if (profile === undefined) return undefined;
   let input;
@@ -59,7 +57,7 @@ function seccompStep(spec: Spec, problems: Problem[]): SeccompStep | undefined {
     }
     throw err;
   }
-  const { program, skipped } = native().compileSeccomp(input);
+  const { program, skipped } = host.compileSeccomp(input);
   const instructions = program.length / 8;
   if (instructions > BPF_MAXINSNS) {
     problems.push({ pointer: '/linux/seccomp', message: `compiles to ${instructions} BPF instructions, more than the kernel loads (${BPF_MAXINSNS})` });
@@ -68,7 +66,17 @@ function seccompStep(spec: Spec, problems: Problem[]): SeccompStep | undefined {
   return { op: 'seccomp', program, flags: input.loadFlags, rules: input.rules.length, skipped, notify: input.notify };
 }
 
-export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions): ProcessSteps {
+/**
+ * The console of a process with `terminal: true`: its pty master goes to the console socket,
+ * so a process without one in `fds` is refused, by create and exec alike (at `pointer`).
+ */
+export function consoleStep(proc: Process, fds: readonly FdRole[], pointer: string, how: { bindConsole: boolean; attachLater: boolean }): Extract<PlanStep, { op: 'console' }> | Problem {
+  const socketSlot = fds.indexOf('console-socket');
+  if (socketSlot < 0) return { pointer, message: 'a terminal needs --console-socket (to receive the pty master)' };
+  return { op: 'console', socketSlot, rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0, bindConsole: how.bindConsole, uid: proc.user.uid, attachLater: how.attachLater };
+}
+
+export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions, host: ProcessHostFacts): ProcessSteps {
   const steps: PlanStep[] = [];
   const problems: Problem[] = [];
   const at = opts.pointer;
@@ -97,11 +105,11 @@ export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions
     steps.push({ op: 'ioprio', class: io.class, priority: io.priority, value: (cls << 13) | io.priority });
   }
   if (proc.apparmorProfile) {
-    if (!fs.existsSync('/sys/kernel/security/apparmor')) problems.push({ pointer: `${at}/apparmorProfile`, message: 'AppArmor is not enabled on this host' });
+    if (!host.apparmor) problems.push({ pointer: `${at}/apparmorProfile`, message: 'AppArmor is not enabled on this host' });
     else steps.push({ op: 'write-file', path: '/proc/self/attr/apparmor/exec', content: `exec ${proc.apparmorProfile}`, what: 'setting the AppArmor profile' });
   }
   if (proc.selinuxLabel) {
-    if (!fs.existsSync('/sys/fs/selinux/enforce')) problems.push({ pointer: `${at}/selinuxLabel`, message: 'SELinux is not enabled on this host' });
+    if (!host.selinux) problems.push({ pointer: `${at}/selinuxLabel`, message: 'SELinux is not enabled on this host' });
     else steps.push({ op: 'write-file', path: '/proc/self/attr/exec', content: proc.selinuxLabel, what: 'setting the SELinux label' });
   }
   if (proc.execCPUAffinity !== undefined) problems.push({ pointer: `${at}/execCPUAffinity`, message: 'exec CPU affinity is not supported by tsrunc yet' });
@@ -110,7 +118,7 @@ export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions
   steps.push({ op: 'close-fds', from: 3 + opts.preserveFds });
   // As runc: without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so it goes in
   // before the capabilities and the uid change; with it, as late as possible.
-  const seccomp = seccompStep(spec, problems);
+  const seccomp = seccompStep(spec, problems, host);
   if (seccomp !== undefined && proc.noNewPrivileges !== true) steps.push(seccomp);
   // As runc, the working directory is entered as root first (EACCES/EPERM: again as the user).
   steps.push({ op: 'chdir', path: proc.cwd, phase: 'as-root' });
@@ -125,7 +133,7 @@ export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions
     permitted: caps?.permitted ?? [],
     inheritable: caps?.inheritable ?? [],
     ambient: caps?.ambient ?? [],
-    lastCap: hostCapLastCap(),
+    lastCap: host.capLastCap,
   };
   // The bounding set is dropped while still root; the other sets once the uid has changed.
   steps.push({ op: 'caps', phase: 'bounding', ...sets });

@@ -85,7 +85,7 @@ export type PlanStep =
   | { op: 'home'; uid: number }
   | { op: 'umask'; mask: number }
   | { op: 'user'; uid: number; gid: number; additionalGids: number[] }
-  | { op: 'caps'; phase: 'bounding' | 'sets'; bounding: string[]; effective: string[]; permitted: string[]; inheritable: string[]; ambient: string[]; /** The host's cap_last_cap (hostCapLastCap): never read from the rootfs. */ lastCap: number }
+  | { op: 'caps'; phase: 'bounding' | 'sets'; bounding: string[]; effective: string[]; permitted: string[]; inheritable: string[]; ambient: string[]; /** The host's cap_last_cap (HostFacts.capLastCap): never read from the rootfs. */ lastCap: number }
   | { op: 'no-new-privs' }
   | { op: 'hook'; hook: HookName; index: number; path: string; args: string[]; env: string[]; timeout: number; stateIndex: number; /** createContainer: run in the rootfs, as runc runs it. */ inRootfs?: boolean }
   | { op: 'find-exec'; name: string; searchPath: string }

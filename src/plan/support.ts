@@ -1,5 +1,5 @@
-// What the native executor can carry out today. `features` reports exactly this, and the
-// planner refuses configs that need more, so the two cannot drift apart.
+// What the native executor can carry out today, as `features` reports it. Only features.ts
+// reads this: validation and the planner refuse what tsrunc lacks each on their own.
 import { HOOK_NAMES, NAMESPACE_TYPES } from '../spec/types';
 
 export const EXECUTOR_SUPPORT = {

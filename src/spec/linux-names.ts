@@ -1,4 +1,5 @@
 // Names the spec uses for Linux constants, with their kernel values.
+import type { NamespaceType } from './types';
 
 export const CAPABILITIES: readonly string[] = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL',
@@ -60,3 +61,10 @@ export const NAMESPACES = {
   cgroup: { flag: 0x02000000, proc: 'cgroup' },
   time: { flag: 0x00000080, proc: 'time' },
 } as const;
+
+/**
+ * The order in which namespaces given by path are joined, by create and by exec: the user
+ * namespace first (it gives the rights to join the others), the mount namespace last (the
+ * paths of the others are resolved before it changes what they name).
+ */
+export const NAMESPACE_JOIN_ORDER: readonly NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];

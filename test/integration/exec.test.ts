@@ -150,7 +150,7 @@ t.test("exec joins the container's network namespace", { skip }, async (t) => {
 
 t.test('exec --cgroup runs the process in an existing sub-cgroup', { skip }, async (t) => {
   const { detectHierarchies } = await import('../../src/cgroups/hierarchy');
-  const { containerCgroups } = await import('../../src/cgroups');
+  const { containerCgroups } = await import('../../src/cgroups/index');
   const path = await import('node:path');
   const c = testContainer(t);
   t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);

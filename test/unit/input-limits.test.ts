@@ -8,6 +8,7 @@ import t from 'tap';
 import { ConfigError, TsruncError, type Problem } from '../../src/errors';
 import { parseProcess, processFromFlags, type ExecFlags } from '../../src/lifecycle/exec';
 import { parseBytes, parseResources } from '../../src/lifecycle/update';
+import { gatherProcessHostFacts } from '../../src/lifecycle/host-facts';
 import { processSteps } from '../../src/plan/process-steps';
 import { defaultSpec } from '../../src/spec/default-spec';
 import { MAX_JSON_DEPTH, parseJson } from '../../src/spec/json-input';
@@ -201,9 +202,9 @@ t.test('rlimits: safe integers and exactly 18446744073709551615 (unlimited); any
     { pointer: '/rlimits/0/soft', message: 'soft limit 2048 is above the hard limit 1024' },
     { pointer: '/rlimits/1/hard', message },
   ], 'process.json too');
-  const steps = processSteps({ ...baseProcess(), rlimits: [{ type: 'RLIMIT_CORE', soft: 2 ** 64, hard: 2 ** 64 }, { type: 'RLIMIT_NOFILE', soft: 10, hard: 20 }] }, defaultSpec(), { pointer: '/process', preserveFds: 0 });
+  const steps = processSteps({ ...baseProcess(), rlimits: [{ type: 'RLIMIT_CORE', soft: 2 ** 64, hard: 2 ** 64 }, { type: 'RLIMIT_NOFILE', soft: 10, hard: 20 }] }, defaultSpec(), { pointer: '/process', preserveFds: 0 }, gatherProcessHostFacts());
   t.match(steps.steps.filter((s) => s.op === 'rlimit'), [{ soft: -1, hard: -1 }, { soft: 10, hard: 20 }], 'the executor gets -1 (RLIM_INFINITY) for 2^64 only');
-  t.throws(() => processSteps({ ...baseProcess(), rlimits: [{ type: 'RLIMIT_CORE', soft: 2 ** 63, hard: 2 ** 64 }] }, defaultSpec(), { pointer: '/process', preserveFds: 0 }), RangeError, 'and never turns another value into unlimited');
+  t.throws(() => processSteps({ ...baseProcess(), rlimits: [{ type: 'RLIMIT_CORE', soft: 2 ** 63, hard: 2 ** 64 }] }, defaultSpec(), { pointer: '/process', preserveFds: 0 }, gatherProcessHostFacts()), RangeError, 'and never turns another value into unlimited');
 });
 
 t.test('a hook timeout above 2147483 s (x1000 overflows a C int) is refused for all six hook kinds', async (t) => {

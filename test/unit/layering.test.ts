@@ -28,11 +28,7 @@ const TIERS: readonly (readonly string[])[] = [
 ];
 
 /** Imports allowed against the rules, "from -> to" (paths under src/), each with its way out. */
-const EXCEPTIONS: Record<string, string> = {
-  // Goes with the HostFacts change (issue 14 item 2, branch issue14-planner): the planner
-  // takes a seccomp compiler as input instead of calling the addon itself.
-  'plan/process-steps.ts -> native/addon.ts': 'compiles seccomp profiles through the addon at run time',
-};
+const EXCEPTIONS: Record<string, string> = {};
 
 interface Edge {
   from: string;

@@ -7,6 +7,7 @@
 import t from 'tap';
 import { ConfigError } from '../../src/errors';
 import { native } from '../../src/native/addon';
+import { gatherProcessHostFacts } from '../../src/lifecycle/host-facts';
 import { processSteps } from '../../src/plan/process-steps';
 import { enosysStubWanted, seccompInput } from '../../src/seccomp/profile';
 import type { Process, Seccomp, Spec } from '../../src/spec/types';
@@ -206,9 +207,9 @@ t.test('the 4096-instruction limit counts the stub', async (t) => {
   const over = size(hi);
   const overWithout = compileWithoutStub(profile(hi)).length / 8;
   t.ok(within <= 4096 && over > 4096 && overWithout <= 4096, `${within} instructions; one rule more: ${over}, of which libseccomp's ${overWithout}`);
-  const planned = processSteps(spec(lo).process as Process, spec(lo), { pointer: '/process', preserveFds: 0 });
+  const planned = processSteps(spec(lo).process as Process, spec(lo), { pointer: '/process', preserveFds: 0 }, gatherProcessHostFacts());
   t.same(planned.problems, [], `${within} instructions are loaded`);
-  const refused = processSteps(spec(hi).process as Process, spec(hi), { pointer: '/process', preserveFds: 0 });
+  const refused = processSteps(spec(hi).process as Process, spec(hi), { pointer: '/process', preserveFds: 0 }, gatherProcessHostFacts());
   t.match(refused.problems, [{ pointer: '/linux/seccomp', message: `compiles to ${over} BPF instructions, more than the kernel loads (4096)` }], 'libseccomp\'s program alone would fit; with the stub it does not, and is refused');
 });
 

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import t from 'tap';
 import { native } from '../../src/native/addon';
+import { gatherProcessHostFacts } from '../../src/lifecycle/host-facts';
 import { processSteps } from '../../src/plan/process-steps';
 import type { Process, Spec } from '../../src/spec/types';
 import { TsruncError, systemError } from '../../src/errors';
@@ -84,7 +85,7 @@ t.test("the addon's receive refuses an empty datagram (not the socket's end) and
 t.test('a seccomp profile that compiles past the 4096 BPF instructions the kernel loads is refused at its pointer', async (t) => {
   const values = Array.from({ length: 5000 }, (_, i) => i + 1);
   const spec = { ociVersion: '1.2.0', process: { args: ['true'], cwd: '/', user: { uid: 0, gid: 0 } }, linux: { seccomp: { defaultAction: 'SCMP_ACT_ALLOW', syscalls: values.map((v) => ({ names: ['write'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: v, op: 'SCMP_CMP_EQ' }] })) } } } as unknown as Spec;
-  const { problems } = processSteps(spec.process as Process, spec, { pointer: '/process', preserveFds: 0 });
+  const { problems } = processSteps(spec.process as Process, spec, { pointer: '/process', preserveFds: 0 }, gatherProcessHostFacts());
   t.match(problems, [{ pointer: '/linux/seccomp', message: /compiles to \d+ BPF instructions, more than the kernel loads \(4096\)/ }]);
 });
 
