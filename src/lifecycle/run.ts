@@ -5,11 +5,11 @@ import * as fs from 'node:fs';
 import * as tty from 'node:tty';
 import { TsruncError, isErrno } from '../errors';
 import { native, type WaitStatus } from '../native/addon';
+import { SIGNALS } from '../spec/linux-names';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
 const RELAY_QUIET_MS = 1_000;
 const RELAY_MAX_WAIT_MS = 10_000;
-const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGCONT: 18, SIGWINCH: 28 };
 
 /**
  * The signals a foreground `run` or `exec` passes on to its process. Installed before the
@@ -27,7 +27,7 @@ export class SignalForwarder {
     for (const sig of FORWARDED) {
       if (sig === 'SIGWINCH' && withRelay) continue;
       const h = (): void => {
-        const number = SIGNAL_NUMBERS[sig] ?? 15;
+        const number = SIGNALS[sig.slice(3)] ?? 15;
         if (this.reaped) return;
         if (this.pid === undefined) this.pending.push(number);
         else native().kill(this.pid, number);
