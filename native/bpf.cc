@@ -35,7 +35,8 @@ static Napi::Value AttachDeviceFilter(const Napi::CallbackInfo &info) {
   if (prog < 0) {
     int err = errno;
     if (log[0]) {
-      Napi::Error::New(env, std::string("loading the device filter: ") + strerror(err) + ": " + log).ThrowAsJavaScriptException();
+      Napi::Error::New(env, std::string("loading the device filter: ") + strerror(err) + ": " + log)
+          .ThrowAsJavaScriptException();
       return env.Undefined();
     }
     return ThrowErrno(env, "bpf(BPF_PROG_LOAD)", err);

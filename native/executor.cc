@@ -36,11 +36,11 @@ constexpr int kMaxSlots = 18;
 // (it shares the parent's memory until it execs).
 struct SpawnArgs {
   int fds[kMaxSlots];
-  int count;             // fds[count-1] is tsrunc-init's memfd, the only one left close-on-exec
-  int base;              // the first slot; 0..base-1 are stdio and the caller's preserved fds
+  int count;  // fds[count-1] is tsrunc-init's memfd, the only one left close-on-exec
+  int base;   // the first slot; 0..base-1 are stdio and the caller's preserved fds
   const char *argv[4];
   const char *envp[1];
-  int err;               // set by the child when it could not exec
+  int err;  // set by the child when it could not exec
   const char *what;
 };
 

@@ -43,7 +43,8 @@ ssize_t RecvWithFd(int sock, void *buf, size_t size, int *fd, bool *truncated) {
   *truncated = false;
   if (n < 0) return n;
   struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-  if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) memcpy(fd, CMSG_DATA(cmsg), sizeof *fd);
+  if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS)
+    memcpy(fd, CMSG_DATA(cmsg), sizeof *fd);
   *truncated = (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
   return n;
 }

@@ -37,31 +37,31 @@ enum Op {
   OP_REMOUNT_ROOT_RO = 19,
   OP_SETHOSTNAME = 20,
   OP_SETDOMAINNAME = 21,
-  OP_CONSOLE = 22,          // a pty: its master to the socket in SOCKET_SLOT; attached now or by OP_CONSOLE_ATTACH
+  OP_CONSOLE = 22,  // a pty: its master to the socket in SOCKET_SLOT; attached now or by OP_CONSOLE_ATTACH
   OP_SETSID = 23,
-  OP_RLIMIT = 24,           // SOFT/HARD -1: infinity
-  OP_CHDIR = 25,            // PHASE 1: as root (EACCES/EPERM left for phase 2); 2: as the user if still needed, checked
+  OP_RLIMIT = 24,  // SOFT/HARD -1: infinity
+  OP_CHDIR = 25,   // PHASE 1: as root (EACCES/EPERM left for phase 2); 2: as the user if still needed, checked
   OP_UMASK = 26,
-  OP_USER = 27,             // UID, GID, then the additional gids
-  OP_CAPS = 28,             // PHASE 1: the bounding set (before the uid changes), 2: the other sets; LAST_CAP is the host's
+  OP_USER = 27,  // UID, GID, then the additional gids
+  OP_CAPS = 28,  // PHASE 1: the bounding set (before the uid changes), 2: the other sets; LAST_CAP is the host's
   OP_NO_NEW_PRIVS = 29,
-  OP_HOOK = 30,             // KIND hook at PATH: argv, a separator, env follow; the state on stdin
-  OP_FIND_EXEC = 31,        // look NAME up in SEARCH_PATH (or check it when it has a slash)
-  OP_READY = 32,            // tell the parent setup is done; UNTIL_EXEC: keep the socket until execve, else close it
-  OP_WAIT_START = 33,       // block until `start` (exec.fifo, reopened through the container's /proc), write one byte
-  OP_EXEC = 34,             // the program: argv, a separator, env follow
-  OP_CLOSE_FDS = 35,        // close-on-exec from FROM
+  OP_HOOK = 30,        // KIND hook at PATH: argv, a separator, env follow; the state on stdin
+  OP_FIND_EXEC = 31,   // look NAME up in SEARCH_PATH (or check it when it has a slash)
+  OP_READY = 32,       // tell the parent setup is done; UNTIL_EXEC: keep the socket until execve, else close it
+  OP_WAIT_START = 33,  // block until `start` (exec.fifo, reopened through the container's /proc), write one byte
+  OP_EXEC = 34,        // the program: argv, a separator, env follow
+  OP_CLOSE_FDS = 35,   // close-on-exec from FROM
   OP_DUMPABLE = 36,
   OP_PERSONALITY = 37,
-  OP_SCHEDULER = 38,        // sched_setattr
+  OP_SCHEDULER = 38,  // sched_setattr
   OP_IOPRIO = 39,
-  OP_SESSION_KEYRING = 40,  // join a new session keyring NAME
-  OP_SECCOMP = 41,          // load the BPF program (the blob) with seccomp(2) FLAGS
-  OP_OPEN_PROC = 42,        // open the container's /proc (must be procfs) for OP_WAIT_START
-  OP_CONSOLE_ATTACH = 43,   // setsid, the pty of OP_CONSOLE as controlling terminal and stdio
-  OP_HOME = 44,             // HOME from /etc/passwd for UID ("/" when unknown), added to OP_EXEC's env
-  OP_OPEN_TREE = 45,        // clone the bind SOURCE now (before a user namespace) as tree INDEX
-  OP_DETACH_HOST_MOUNT = 46,// --no-pivot: make PATH a slave and detach it (or cover it with a tmpfs)
+  OP_SESSION_KEYRING = 40,    // join a new session keyring NAME
+  OP_SECCOMP = 41,            // load the BPF program (the blob) with seccomp(2) FLAGS
+  OP_OPEN_PROC = 42,          // open the container's /proc (must be procfs) for OP_WAIT_START
+  OP_CONSOLE_ATTACH = 43,     // setsid, the pty of OP_CONSOLE as controlling terminal and stdio
+  OP_HOME = 44,               // HOME from /etc/passwd for UID ("/" when unknown), added to OP_EXEC's env
+  OP_OPEN_TREE = 45,          // clone the bind SOURCE now (before a user namespace) as tree INDEX
+  OP_DETACH_HOST_MOUNT = 46,  // --no-pivot: make PATH a slave and detach it (or cover it with a tmpfs)
   OP_COUNT
 };
 
@@ -85,7 +85,18 @@ enum { ROOT_PROPAGATION_N_FLAGS, ROOT_PROPAGATION_N_COUNT };
 enum { BIND_ROOTFS_S_ROOTFS, BIND_ROOTFS_S_COUNT };
 enum { BIND_ROOTFS_N_COUNT };
 enum { MOUNT_S_SOURCE, MOUNT_S_DESTINATION, MOUNT_S_FSTYPE, MOUNT_S_DATA, MOUNT_S_COUNT };
-enum { MOUNT_N_FLAGS, MOUNT_N_BIND, MOUNT_N_ATTR_SET, MOUNT_N_ATTR_CLEAR, MOUNT_N_DEST_KIND, MOUNT_N_REAL_DIR, MOUNT_N_COPY_UP, MOUNT_N_KEEP_MODE, MOUNT_N_TREE, MOUNT_N_COUNT };
+enum {
+  MOUNT_N_FLAGS,
+  MOUNT_N_BIND,
+  MOUNT_N_ATTR_SET,
+  MOUNT_N_ATTR_CLEAR,
+  MOUNT_N_DEST_KIND,
+  MOUNT_N_REAL_DIR,
+  MOUNT_N_COPY_UP,
+  MOUNT_N_KEEP_MODE,
+  MOUNT_N_TREE,
+  MOUNT_N_COUNT
+};
 enum { MKDIR_S_PATH, MKDIR_S_COUNT };
 enum { MKDIR_N_MODE, MKDIR_N_COUNT };
 enum { MKNOD_S_PATH, MKNOD_S_COUNT };
@@ -111,7 +122,15 @@ enum { SETHOSTNAME_N_COUNT };
 enum { SETDOMAINNAME_S_NAME, SETDOMAINNAME_S_COUNT };
 enum { SETDOMAINNAME_N_COUNT };
 enum { CONSOLE_S_COUNT };
-enum { CONSOLE_N_SOCKET_SLOT, CONSOLE_N_ROWS, CONSOLE_N_COLS, CONSOLE_N_BIND_CONSOLE, CONSOLE_N_UID, CONSOLE_N_ATTACH_LATER, CONSOLE_N_COUNT };
+enum {
+  CONSOLE_N_SOCKET_SLOT,
+  CONSOLE_N_ROWS,
+  CONSOLE_N_COLS,
+  CONSOLE_N_BIND_CONSOLE,
+  CONSOLE_N_UID,
+  CONSOLE_N_ATTACH_LATER,
+  CONSOLE_N_COUNT
+};
 enum { SETSID_S_COUNT };
 enum { SETSID_N_COUNT };
 enum { RLIMIT_S_COUNT };
@@ -123,7 +142,21 @@ enum { UMASK_N_MASK, UMASK_N_COUNT };
 enum { USER_S_COUNT };
 enum { USER_N_UID, USER_N_GID, USER_N_COUNT };
 enum { CAPS_S_COUNT };
-enum { CAPS_N_BOUNDING_LO, CAPS_N_BOUNDING_HI, CAPS_N_EFFECTIVE_LO, CAPS_N_EFFECTIVE_HI, CAPS_N_PERMITTED_LO, CAPS_N_PERMITTED_HI, CAPS_N_INHERITABLE_LO, CAPS_N_INHERITABLE_HI, CAPS_N_AMBIENT_LO, CAPS_N_AMBIENT_HI, CAPS_N_PHASE, CAPS_N_LAST_CAP, CAPS_N_COUNT };
+enum {
+  CAPS_N_BOUNDING_LO,
+  CAPS_N_BOUNDING_HI,
+  CAPS_N_EFFECTIVE_LO,
+  CAPS_N_EFFECTIVE_HI,
+  CAPS_N_PERMITTED_LO,
+  CAPS_N_PERMITTED_HI,
+  CAPS_N_INHERITABLE_LO,
+  CAPS_N_INHERITABLE_HI,
+  CAPS_N_AMBIENT_LO,
+  CAPS_N_AMBIENT_HI,
+  CAPS_N_PHASE,
+  CAPS_N_LAST_CAP,
+  CAPS_N_COUNT
+};
 enum { NO_NEW_PRIVS_S_COUNT };
 enum { NO_NEW_PRIVS_N_COUNT };
 enum { HOOK_S_KIND, HOOK_S_PATH, HOOK_S_COUNT };
@@ -143,7 +176,16 @@ enum { DUMPABLE_N_ON, DUMPABLE_N_COUNT };
 enum { PERSONALITY_S_COUNT };
 enum { PERSONALITY_N_PERSONA, PERSONALITY_N_COUNT };
 enum { SCHEDULER_S_COUNT };
-enum { SCHEDULER_N_POLICY, SCHEDULER_N_PRIORITY, SCHEDULER_N_NICE, SCHEDULER_N_FLAGS, SCHEDULER_N_RUNTIME, SCHEDULER_N_DEADLINE, SCHEDULER_N_PERIOD, SCHEDULER_N_COUNT };
+enum {
+  SCHEDULER_N_POLICY,
+  SCHEDULER_N_PRIORITY,
+  SCHEDULER_N_NICE,
+  SCHEDULER_N_FLAGS,
+  SCHEDULER_N_RUNTIME,
+  SCHEDULER_N_DEADLINE,
+  SCHEDULER_N_PERIOD,
+  SCHEDULER_N_COUNT
+};
 enum { IOPRIO_S_COUNT };
 enum { IOPRIO_N_VALUE, IOPRIO_N_COUNT };
 enum { SESSION_KEYRING_S_NAME, SESSION_KEYRING_S_COUNT };

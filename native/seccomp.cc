@@ -124,7 +124,8 @@ std::vector<StubArch> StubArchs(const std::vector<uint32_t> &tokens, const std::
   return archs;
 }
 
-bool EnosysStub(const std::vector<uint32_t> &tokens, const std::vector<std::string> &names, std::vector<struct sock_filter> *out) {
+bool EnosysStub(const std::vector<uint32_t> &tokens, const std::vector<std::string> &names,
+                std::vector<struct sock_filter> *out) {
   std::vector<StubArch> archs = StubArchs(tokens, names);
   if (archs.empty()) return true;
   const uint16_t ld = BPF_LD | BPF_W | BPF_ABS, ja = BPF_JMP | BPF_JA;
@@ -254,7 +255,8 @@ static Napi::Value CompileSeccomp(const Napi::CallbackInfo &info) {
 
 static Napi::Value SeccompVersion(const Napi::CallbackInfo &info) {
   const struct scmp_version *v = seccomp_version();
-  return Napi::String::New(info.Env(), std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->micro));
+  return Napi::String::New(info.Env(),
+                           std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->micro));
 }
 
 void RegisterSeccomp(Napi::Env env, Napi::Object exports) {

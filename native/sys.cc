@@ -30,7 +30,8 @@ static const char *ErrnoName(int err) {
 Napi::Value ThrowErrno(Napi::Env env, const char *syscall, int err) {
   // errno's text in Go's (and Node's) lower case, as runc's callers read it
   std::string text = strerror(err);
-  if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z' && !(text.size() > 1 && text[1] >= 'A' && text[1] <= 'Z')) text[0] = (char)(text[0] - 'A' + 'a');
+  if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z' && !(text.size() > 1 && text[1] >= 'A' && text[1] <= 'Z'))
+    text[0] = (char)(text[0] - 'A' + 'a');
   std::string msg = std::string(ErrnoName(err)) + ": " + text + ", " + syscall;
   Napi::Error e = Napi::Error::New(env, msg);
   e.Set("code", Napi::String::New(env, ErrnoName(err)));
@@ -204,7 +205,8 @@ static Napi::Value RecvMessage(const Napi::CallbackInfo &info) {
 static Napi::Value SendWithFdJs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   std::string text = info[1].As<Napi::String>().Utf8Value();
-  if (SendWithFd(info[0].As<Napi::Number>().Int32Value(), text.data(), text.size(), info[2].As<Napi::Number>().Int32Value()) < 0) {
+  if (SendWithFd(info[0].As<Napi::Number>().Int32Value(), text.data(), text.size(),
+                 info[2].As<Napi::Number>().Int32Value()) < 0) {
     return ThrowErrno(env, "sendmsg", errno);
   }
   return env.Undefined();
@@ -244,7 +246,8 @@ static Napi::Value WaitPid(const Napi::CallbackInfo &info) {
 static Napi::Value MkFifo(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   std::string path = info[0].As<Napi::String>().Utf8Value();
-  if (mkfifo(path.c_str(), (mode_t)info[1].As<Napi::Number>().Uint32Value()) < 0) return ThrowErrno(env, "mkfifo", errno);
+  if (mkfifo(path.c_str(), (mode_t)info[1].As<Napi::Number>().Uint32Value()) < 0)
+    return ThrowErrno(env, "mkfifo", errno);
   return env.Undefined();
 }
 
@@ -260,7 +263,8 @@ static Napi::Value OpenPath(const Napi::CallbackInfo &info) {
 // setSubreaper(on)
 static Napi::Value SetSubreaper(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (prctl(PR_SET_CHILD_SUBREAPER, info[0].As<Napi::Boolean>().Value() ? 1 : 0, 0, 0, 0) < 0) return ThrowErrno(env, "prctl", errno);
+  if (prctl(PR_SET_CHILD_SUBREAPER, info[0].As<Napi::Boolean>().Value() ? 1 : 0, 0, 0, 0) < 0)
+    return ThrowErrno(env, "prctl", errno);
   return env.Undefined();
 }
 

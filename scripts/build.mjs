@@ -18,7 +18,8 @@ const readSchema = (name) => JSON.parse(fs.readFileSync(path.join(root, 'schema'
 
 function buildValidators() {
   const ajv = new Ajv({ allErrors: true, strict: true, code: { source: true, esm: false, optimize: true } });
-  for (const name of ['config.schema.json', 'state.schema.json', 'features.schema.json']) ajv.addSchema(readSchema(name));
+  for (const name of ['config.schema.json', 'state.schema.json', 'features.schema.json'])
+    ajv.addSchema(readSchema(name));
   const base = 'https://tsrunc.dev/schema/';
   const code = standaloneCode(ajv, {
     config: `${base}config.json`,
@@ -61,7 +62,9 @@ const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
     b.onResolve({ filter: /^(node:)?(child_process|tty|crypto)$/ }, (a) =>
-      a.namespace === 'lazy-builtin' ? { path: a.path, external: true } : { path: a.path.replace(/^node:/, ''), namespace: 'lazy-builtin' },
+      a.namespace === 'lazy-builtin'
+        ? { path: a.path, external: true }
+        : { path: a.path.replace(/^node:/, ''), namespace: 'lazy-builtin' },
     );
     b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (a) => {
       const mod = nodeRequire(a.path);
@@ -83,13 +86,20 @@ const directBuiltins = {
   name: 'direct-builtins',
   setup(b) {
     b.onResolve({ filter: /^(node:)?(fs|path)$/ }, (a) =>
-      a.namespace === 'direct-builtin' ? { path: a.path, external: true } : { path: a.path.replace(/^node:/, ''), namespace: 'direct-builtin' },
+      a.namespace === 'direct-builtin'
+        ? { path: a.path, external: true }
+        : { path: a.path.replace(/^node:/, ''), namespace: 'direct-builtin' },
     );
     b.onLoad({ filter: /.*/, namespace: 'direct-builtin' }, (a) => {
       // Asked of a fresh node: this process has already touched (and so resolved) some accessors.
       const probe = `const d = Object.getOwnPropertyDescriptors(require(${JSON.stringify(a.path)})); console.log(JSON.stringify(Object.keys(d).filter((n) => 'value' in d[n])))`;
-      const names = JSON.parse(execFileSync(process.execPath, ['-e', probe], { encoding: 'utf8' })).filter((n) => IDENT.test(n) && n !== 'default');
-      const lines = [`const mod = require(${JSON.stringify(`node:${a.path}`)});`, ...names.map((n) => `export const ${n} = mod.${n};`)];
+      const names = JSON.parse(execFileSync(process.execPath, ['-e', probe], { encoding: 'utf8' })).filter(
+        (n) => IDENT.test(n) && n !== 'default',
+      );
+      const lines = [
+        `const mod = require(${JSON.stringify(`node:${a.path}`)});`,
+        ...names.map((n) => `export const ${n} = mod.${n};`),
+      ];
       return { contents: lines.join('\n'), loader: 'js' };
     });
   },
@@ -102,7 +112,8 @@ const directBuiltins = {
  */
 function buildCommit() {
   if (process.env.TSRUNC_COMMIT) return process.env.TSRUNC_COMMIT;
-  const git = (args) => execFileSync('git', ['-C', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  const git = (args) =>
+    execFileSync('git', ['-C', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   try {
     // Not the commit of some repository the sources were unpacked into.
     if (fs.realpathSync(git(['rev-parse', '--show-toplevel'])) !== fs.realpathSync(root)) return 'unknown';
@@ -132,8 +143,18 @@ async function bundle() {
     minify: true,
   });
   if (cli.warnings.length > 0) throw new Error(`the CLI bundle has ${cli.warnings.length} warning(s): see above`);
-  await esbuild.build({ ...common, entryPoints: [path.join(root, 'src/index.ts')], outfile: path.join(root, 'dist/lib.cjs') });
-  await esbuild.build({ ...common, sourcemap: false, entryPoints: [path.join(root, 'src/cli/boot.ts')], outfile: path.join(root, 'dist/boot.cjs'), plugins: [directBuiltins] });
+  await esbuild.build({
+    ...common,
+    entryPoints: [path.join(root, 'src/index.ts')],
+    outfile: path.join(root, 'dist/lib.cjs'),
+  });
+  await esbuild.build({
+    ...common,
+    sourcemap: false,
+    entryPoints: [path.join(root, 'src/cli/boot.ts')],
+    outfile: path.join(root, 'dist/boot.cjs'),
+    plugins: [directBuiltins],
+  });
   fs.rmSync(path.join(root, 'dist', 'tsrunc.cjs.cache'), { force: true }); // the single cache of an earlier build
 }
 
@@ -253,10 +274,17 @@ function writeCodeCache() {
       [...r, 'create', '--dry-run', '--bundle', bundleDir, '--pid-file', path.join(tmp, 'pid'), 'c1'],
       ...light,
     ];
-    for (const [kind, commands] of [['light', light], ['full', full]]) {
+    for (const [kind, commands] of [
+      ['light', light],
+      ['full', full],
+    ]) {
       const train = `require(${JSON.stringify(boot)}).train(${JSON.stringify(kind)}, ${JSON.stringify(commands)}).catch((e) => { console.error(e); process.exit(1); })`;
       // The commands' own messages (containers that do not exist) are expected: only a failure of train() counts.
-      const trained = spawnSync(process.execPath, [...NODE_FLAGS, '-e', train], { env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+      const trained = spawnSync(process.execPath, [...NODE_FLAGS, '-e', train], {
+        env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        encoding: 'utf8',
+      });
       if (trained.status !== 0) throw new Error(`making the ${kind} code cache failed:\n${trained.stderr}`);
       const check = `process.stdout.write(String(require(${JSON.stringify(boot)}).load(${JSON.stringify(kind)}).fromCache))`;
       const taken = execFileSync(process.execPath, [...NODE_FLAGS, '-e', check], { env, encoding: 'utf8' });
@@ -271,4 +299,5 @@ buildValidators();
 await bundle();
 writeLauncher();
 writeCodeCache();
-if (process.argv.includes('--typecheck')) execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['--noEmit', '-p', root], { stdio: 'inherit' });
+if (process.argv.includes('--typecheck'))
+  execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['--noEmit', '-p', root], { stdio: 'inherit' });

@@ -12,7 +12,12 @@ child.stdout.on('data', (chunk) => {
 child.on('close', (code) => {
   // tap's last count line, e.g. "# { total: 34, pass: 24, todo: 1, skip: 9 }": read by name (a
   // todo between pass and skip was counted as failed when read by position).
-  const counts = Object.fromEntries([...([...tail.matchAll(/# \{ ([^}]*) \}/g)].pop()?.[1] ?? '').matchAll(/(\w+): (\d+)/g)].map((m) => [m[1], Number(m[2])]));
+  const counts = Object.fromEntries(
+    [...([...tail.matchAll(/# \{ ([^}]*) \}/g)].pop()?.[1] ?? '').matchAll(/(\w+): (\d+)/g)].map((m) => [
+      m[1],
+      Number(m[2]),
+    ]),
+  );
   const { total = 0, pass = 0, skip = 0, todo = 0 } = counts;
   const fail = counts.fail ?? total - pass - skip - todo;
   if (todo > 0) console.log(`\n${todo} todo (known gaps, not failures: each names its issue)`);

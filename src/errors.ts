@@ -76,9 +76,21 @@ export function notImplemented(what: string): TsruncError {
  * can tell it from the process's own exit status) and "exec failed: " before the reason.
  */
 export function execFailed(err: unknown): TsruncError {
-  if (err instanceof ConfigError) return new ConfigError(err.context.file ?? 'process', err.problems, EXEC_FAILED_STATUS);
-  if (err instanceof TsruncError) return new TsruncError(err.kind, `exec failed: ${err.message}`, { ...err.context, cause: err.context.cause ?? err }, EXEC_FAILED_STATUS);
-  return new TsruncError('system', `exec failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }, EXEC_FAILED_STATUS);
+  if (err instanceof ConfigError)
+    return new ConfigError(err.context.file ?? 'process', err.problems, EXEC_FAILED_STATUS);
+  if (err instanceof TsruncError)
+    return new TsruncError(
+      err.kind,
+      `exec failed: ${err.message}`,
+      { ...err.context, cause: err.context.cause ?? err },
+      EXEC_FAILED_STATUS,
+    );
+  return new TsruncError(
+    'system',
+    `exec failed: ${err instanceof Error ? err.message : String(err)}`,
+    { cause: err },
+    EXEC_FAILED_STATUS,
+  );
 }
 
 export const EXEC_FAILED_STATUS = 255;
@@ -87,7 +99,12 @@ export const EXEC_FAILED_STATUS = 255;
 export function systemError(step: string, cause: unknown, containerId?: string): TsruncError {
   const detail = cause instanceof Error ? describeErrno(cause) : String(cause);
   const code = cause instanceof Error ? (cause as NodeJS.ErrnoException).code : undefined;
-  return new TsruncError('system', `${step}: ${detail}`, { step, cause, containerId, ...(typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? { errno: code } : {}) });
+  return new TsruncError('system', `${step}: ${detail}`, {
+    step,
+    cause,
+    containerId,
+    ...(typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? { errno: code } : {}),
+  });
 }
 
 function describeErrno(err: Error): string {

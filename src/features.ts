@@ -29,7 +29,14 @@ export function features(): Features {
       capabilities: EXECUTOR_SUPPORT.namespaces.length > 0 ? [...CAPABILITIES] : [],
       cgroup: { ...CGROUP_FEATURES },
       seccomp: EXECUTOR_SUPPORT.seccomp
-        ? { enabled: true, actions: [...SECCOMP_ACTIONS], operators: [...SECCOMP_OPERATORS], archs: [...SECCOMP_ARCHS], knownFlags: Object.keys(SECCOMP_FLAGS), supportedFlags: Object.keys(SECCOMP_FLAGS) }
+        ? {
+            enabled: true,
+            actions: [...SECCOMP_ACTIONS],
+            operators: [...SECCOMP_OPERATORS],
+            archs: [...SECCOMP_ARCHS],
+            knownFlags: Object.keys(SECCOMP_FLAGS),
+            supportedFlags: Object.keys(SECCOMP_FLAGS),
+          }
         : { enabled: false },
       // "Compiled in", which the runtime-spec says is unrelated to what this host supports (runc
       // reports true on hosts with neither): the process's AppArmor profile and SELinux label are

@@ -57,7 +57,12 @@ export class Logger {
    */
   adopt(options: LoggerOptions): void {
     const file = options.file === '' ? undefined : options.file;
-    if (file === this.file && (options.format ?? 'text') === this.format && (options.debug === true) === this.debugEnabled) return;
+    if (
+      file === this.file &&
+      (options.format ?? 'text') === this.format &&
+      (options.debug === true) === this.debugEnabled
+    )
+      return;
     const opened = this.fd !== undefined;
     if (file !== this.file) this.close();
     this.configure(options);

@@ -219,7 +219,9 @@ export class Runtime {
 
 function wantsTerminal(bundle: string): boolean {
   try {
-    const doc = JSON.parse(fs.readFileSync(path.join(bundle, CONFIG_FILE), 'utf8')) as { process?: { terminal?: unknown } };
+    const doc = JSON.parse(fs.readFileSync(path.join(bundle, CONFIG_FILE), 'utf8')) as {
+      process?: { terminal?: unknown };
+    };
     return doc.process?.terminal === true;
   } catch {
     return false; // create reports the problem with the file

@@ -15,7 +15,9 @@ const results = await Promise.all(
   containers.map(
     ([id, bundle], i) =>
       new Promise((resolve) => {
-        const child = spawn(bin, ['--root', root, 'create', '--bundle', bundle, id], { stdio: ['ignore', 'ignore', fds[i]] });
+        const child = spawn(bin, ['--root', root, 'create', '--bundle', bundle, id], {
+          stdio: ['ignore', 'ignore', fds[i]],
+        });
         child.on('error', (err) => resolve([id, 127, err.message]));
         child.on('exit', (status, signal) => resolve([id, status ?? signal, '']));
       }),
@@ -23,5 +25,7 @@ const results = await Promise.all(
 );
 const ms = Number(process.hrtime.bigint() - started) / 1e6;
 for (const fd of fds) fs.closeSync(fd);
-const failed = results.filter(([, status]) => status !== 0).map(([id, status]) => [id, status, fs.readFileSync(path.join(errDir, `${id}.err`), 'utf8').trim()]);
+const failed = results
+  .filter(([, status]) => status !== 0)
+  .map(([id, status]) => [id, status, fs.readFileSync(path.join(errDir, `${id}.err`), 'utf8').trim()]);
 process.stdout.write(JSON.stringify({ ms, failed }) + '\n');

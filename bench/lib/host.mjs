@@ -68,7 +68,11 @@ export function makeWorkspace() {
 /** Runs a command to completion (stdio to files or captured); the bench's children are killed at cleanup. */
 export function run(cmd, args, opts = {}) {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
+    const child = spawn(cmd, args, {
+      stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'],
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+    });
     children.add(child);
     let stdout = '';
     let stderr = '';
@@ -110,7 +114,13 @@ export function runSync(cmd, args, opts = {}) {
   const out = fs.openSync(`${base}.out`, 'w+');
   const err = fs.openSync(`${base}.err`, 'w+');
   try {
-    const r = spawnSync(cmd, args, { stdio: ['ignore', out, err], timeout: opts.timeoutMs ?? 120_000, killSignal: 'SIGKILL', env: opts.env ?? process.env, cwd: opts.cwd });
+    const r = spawnSync(cmd, args, {
+      stdio: ['ignore', out, err],
+      timeout: opts.timeoutMs ?? 120_000,
+      killSignal: 'SIGKILL',
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+    });
     const stdout = fs.readFileSync(`${base}.out`, 'utf8');
     const stderr = fs.readFileSync(`${base}.err`, 'utf8');
     return { status: r.status ?? 128, stdout, stderr: `${stderr}${r.error ? r.error.message : ''}` };
@@ -123,7 +133,9 @@ export function runSync(cmd, args, opts = {}) {
 }
 
 export function have(cmd) {
-  return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').some((d) => d !== '' && fs.existsSync(path.join(d, cmd)));
+  return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin')
+    .split(':')
+    .some((d) => d !== '' && fs.existsSync(path.join(d, cmd)));
 }
 
 export { mountsUnder, processesWith, cgroupTree, removeCgroupTree };

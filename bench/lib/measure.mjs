@@ -23,12 +23,46 @@ export { median };
  */
 export async function hyperfine(ws, label, argv, { runs, warmup, wrap = (a) => a }) {
   const json = path.join(ws, `hyperfine-${label.replace(/[^\w.-]+/g, '_')}.json`);
-  const full = wrap(['hyperfine', '-N', '--style', 'none', '--runs', String(runs), '--warmup', String(warmup), '--export-json', json, '--command-name', label, shellJoin(argv)]);
+  const full = wrap([
+    'hyperfine',
+    '-N',
+    '--style',
+    'none',
+    '--runs',
+    String(runs),
+    '--warmup',
+    String(warmup),
+    '--export-json',
+    json,
+    '--command-name',
+    label,
+    shellJoin(argv),
+  ]);
   const r = await run(full[0], full.slice(1));
-  if (r.status !== 0 || !fs.existsSync(json)) return { error: (r.stderr.trim().split('\n').filter((l) => !/^\s*$/.test(l)).slice(-3).join(' ') || `hyperfine exited ${r.status}`).slice(0, 300) };
+  if (r.status !== 0 || !fs.existsSync(json))
+    return {
+      error: (
+        r.stderr
+          .trim()
+          .split('\n')
+          .filter((l) => !/^\s*$/.test(l))
+          .slice(-3)
+          .join(' ') || `hyperfine exited ${r.status}`
+      ).slice(0, 300),
+    };
   const res = JSON.parse(fs.readFileSync(json, 'utf8')).results[0];
   const ms = (s) => s * 1000;
-  return { median: ms(res.median), mean: ms(res.mean), stddev: ms(res.stddev ?? 0), min: ms(res.min), max: ms(res.max), runs: res.times.length, user: ms(res.user), system: ms(res.system), times: res.times.map((t) => Math.round(t * 1e5) / 100) };
+  return {
+    median: ms(res.median),
+    mean: ms(res.mean),
+    stddev: ms(res.stddev ?? 0),
+    min: ms(res.min),
+    max: ms(res.max),
+    runs: res.times.length,
+    user: ms(res.user),
+    system: ms(res.system),
+    times: res.times.map((t) => Math.round(t * 1e5) / 100),
+  };
 }
 
 /** One figure from several hyperfine results of the same command (rounds interleaved with others). */
@@ -39,7 +73,17 @@ export function mergeRuns(stats) {
   const runs = times.length;
   const mean = times.reduce((a, b) => a + b, 0) / runs;
   const weighted = (k) => stats.reduce((a, s) => a + s[k] * s.runs, 0) / runs;
-  return { median: median(times), mean, stddev: Math.sqrt(times.reduce((a, t) => a + (t - mean) ** 2, 0) / runs), min: Math.min(...times), max: Math.max(...times), runs, user: weighted('user'), system: weighted('system'), times };
+  return {
+    median: median(times),
+    mean,
+    stddev: Math.sqrt(times.reduce((a, t) => a + (t - mean) ** 2, 0) / runs),
+    min: Math.min(...times),
+    max: Math.max(...times),
+    runs,
+    user: weighted('user'),
+    system: weighted('system'),
+    times,
+  };
 }
 
 /** Peak RSS (MB) of one command, from /usr/bin/time -v run in the runtime's environment. */
@@ -72,7 +116,10 @@ export function machine(runtimes) {
     hypervisor: flags.split(' ').includes('hypervisor'),
     memoryGB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
     kernel: os.release(),
-    distro: /^PRETTY_NAME="?([^"\n]+)"?/m.exec(fs.existsSync('/etc/os-release') ? fs.readFileSync('/etc/os-release', 'utf8') : '')?.[1] ?? 'unknown',
+    distro:
+      /^PRETTY_NAME="?([^"\n]+)"?/m.exec(
+        fs.existsSync('/etc/os-release') ? fs.readFileSync('/etc/os-release', 'utf8') : '',
+      )?.[1] ?? 'unknown',
     node: process.version,
     versions: Object.fromEntries([
       ...runtimes.map((rt) => [rt.name, firstLine(rt.bin, ['--version'])]),

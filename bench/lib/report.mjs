@@ -35,7 +35,10 @@ export function verdict(row) {
     const r = ratio(row, 'tsrunc');
     if (r === undefined) return { text: `≤ ${t.ratio.toFixed(1)}×`, met: undefined };
     const met = r <= t.ratio;
-    return { text: `≤ ${t.ratio.toFixed(1)}×: ${met ? 'met' : `missed by ${((r / t.ratio - 1) * 100).toFixed(0)}%`}`, met };
+    return {
+      text: `≤ ${t.ratio.toFixed(1)}×: ${met ? 'met' : `missed by ${((r / t.ratio - 1) * 100).toFixed(0)}%`}`,
+      met,
+    };
   }
   if (t.max !== undefined) {
     const v = row.values.tsrunc;
@@ -45,11 +48,19 @@ export function verdict(row) {
   }
   if (t.overNode !== undefined) {
     const v = row.values.tsrunc;
-    if (v?.median === undefined || row.baseline?.median === undefined) return { text: `≤ node + ${t.overNode} ms`, met: undefined };
+    if (v?.median === undefined || row.baseline?.median === undefined)
+      return { text: `≤ node + ${t.overNode} ms`, met: undefined };
     const over = v.median - row.baseline.median;
     const met = over <= t.overNode;
-    const cpu = v.user !== undefined && row.baseline.user !== undefined ? ` (CPU: node + ${(v.user + v.system - row.baseline.user - row.baseline.system).toFixed(1)} ms)` : '';
-    return { text: `≤ node + ${t.overNode} ms: node + ${over.toFixed(1)} ms${cpu}, ${met ? 'met' : `missed by ${(over - t.overNode).toFixed(1)} ms`}`, met, over };
+    const cpu =
+      v.user !== undefined && row.baseline.user !== undefined
+        ? ` (CPU: node + ${(v.user + v.system - row.baseline.user - row.baseline.system).toFixed(1)} ms)`
+        : '';
+    return {
+      text: `≤ node + ${t.overNode} ms: node + ${over.toFixed(1)} ms${cpu}, ${met ? 'met' : `missed by ${(over - t.overNode).toFixed(1)} ms`}`,
+      met,
+      over,
+    };
   }
   return { text: '', met: undefined };
 }
@@ -59,10 +70,20 @@ export function markdown(result) {
   const timeRows = rows.filter((r) => r.unit !== 'MB');
   const rssRows = rows.filter((r) => r.unit === 'MB');
   const lines = [];
-  lines.push(`- Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores${m.hypervisor ? ', a VM' : ''}, ${m.memoryGB} GB), Linux ${m.kernel} (${m.distro}), node ${m.node}.`);
-  lines.push(`- Versions: ${Object.entries(m.versions).map(([k, v]) => `${k}: ${v}`).join('; ')}.`);
-  lines.push(`- Load average (1, 5, 15 min): ${result.load.start.join(', ')} at the start, ${result.load.end.join(', ')} at the end; the machine is shared, so read small differences as noise.`);
-  lines.push(`- Mode: ${cfg.quick ? 'quick (few runs: for development, not for comparison)' : 'full'}; hyperfine runs per figure: ${cfg.runs} (ctr: ${cfg.ctrRuns}) after ${cfg.warmup} warm-up; medians.`);
+  lines.push(
+    `- Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores${m.hypervisor ? ', a VM' : ''}, ${m.memoryGB} GB), Linux ${m.kernel} (${m.distro}), node ${m.node}.`,
+  );
+  lines.push(
+    `- Versions: ${Object.entries(m.versions)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('; ')}.`,
+  );
+  lines.push(
+    `- Load average (1, 5, 15 min): ${result.load.start.join(', ')} at the start, ${result.load.end.join(', ')} at the end; the machine is shared, so read small differences as noise.`,
+  );
+  lines.push(
+    `- Mode: ${cfg.quick ? 'quick (few runs: for development, not for comparison)' : 'full'}; hyperfine runs per figure: ${cfg.runs} (ctr: ${cfg.ctrRuns}) after ${cfg.warmup} warm-up; medians.`,
+  );
   lines.push(`- crun: ${result.crunNote}.`);
   lines.push('');
   if (timeRows.length > 0) {
@@ -70,22 +91,28 @@ export function markdown(result) {
     lines.push('|---|---:|---:|---:|---:|---:|---|');
     for (const row of timeRows) {
       let label = row.label;
-      if (row.id === 'startup' && row.baseline?.median !== undefined) label += ` (bare \`node -e 0\`: ${fmt(row.baseline.median, 'ms')})`;
-      lines.push(`| ${label} | ${RUNTIMES.map((n) => cell(row.values[n], row.unit)).join(' | ')} | ${row.id === 'startup' ? '' : ratioCell(row, 'tsrunc')} | ${row.id === 'startup' ? '' : ratioCell(row, 'crun')} | ${verdict(row).text} |`);
+      if (row.id === 'startup' && row.baseline?.median !== undefined)
+        label += ` (bare \`node -e 0\`: ${fmt(row.baseline.median, 'ms')})`;
+      lines.push(
+        `| ${label} | ${RUNTIMES.map((n) => cell(row.values[n], row.unit)).join(' | ')} | ${row.id === 'startup' ? '' : ratioCell(row, 'tsrunc')} | ${row.id === 'startup' ? '' : ratioCell(row, 'crun')} | ${verdict(row).text} |`,
+      );
     }
     lines.push('');
-    lines.push('Ratios are to runc in the same run (for the throughput row: runc\'s rate over the runtime\'s, so above 1 is slower too).');
+    lines.push(
+      "Ratios are to runc in the same run (for the throughput row: runc's rate over the runtime's, so above 1 is slower too).",
+    );
     lines.push('');
     const cpuRows = timeRows.filter((r) => RUNTIMES.some((n) => r.values[n]?.user !== undefined));
     if (cpuRows.length > 0) {
-      lines.push('CPU time per run (user + system, hyperfine\'s means; less sensitive to other load than wall time):');
+      lines.push("CPU time per run (user + system, hyperfine's means; less sensitive to other load than wall time):");
       lines.push('');
       lines.push('| benchmark | tsrunc | runc | crun |');
       lines.push('|---|---:|---:|---:|');
       for (const row of cpuRows) {
         const cpu = (v) => (v?.user === undefined ? '—' : fmt(v.user + v.system, 'ms'));
         let label = row.label;
-        if (row.id === 'startup' && row.baseline?.user !== undefined) label += ` (bare \`node -e 0\`: ${cpu(row.baseline)})`;
+        if (row.id === 'startup' && row.baseline?.user !== undefined)
+          label += ` (bare \`node -e 0\`: ${cpu(row.baseline)})`;
         lines.push(`| ${label} | ${RUNTIMES.map((n) => cpu(row.values[n])).join(' | ')} |`);
       }
       lines.push('');
@@ -96,10 +123,15 @@ export function markdown(result) {
     lines.push('');
     lines.push('| command | tsrunc | runc | crun | target for tsrunc |');
     lines.push('|---|---:|---:|---:|---|');
-    for (const row of rssRows) lines.push(`| \`${row.id.replace('rss-', '')}\` | ${RUNTIMES.map((n) => cell(row.values[n], row.unit)).join(' | ')} | ${verdict(row).text} |`);
+    for (const row of rssRows)
+      lines.push(
+        `| \`${row.id.replace('rss-', '')}\` | ${RUNTIMES.map((n) => cell(row.values[n], row.unit)).join(' | ')} | ${verdict(row).text} |`,
+      );
     lines.push('');
   }
-  const errors = rows.flatMap((r) => RUNTIMES.filter((n) => r.values[n]?.error !== undefined).map((n) => `${r.label}, ${n}: ${r.values[n].error}`));
+  const errors = rows.flatMap((r) =>
+    RUNTIMES.filter((n) => r.values[n]?.error !== undefined).map((n) => `${r.label}, ${n}: ${r.values[n].error}`),
+  );
   if (errors.length > 0) {
     lines.push('¹ Failures:');
     for (const e of errors) lines.push(`- ${e.replace(/\n/g, ' ')}`);
@@ -132,9 +164,19 @@ export function svg(result) {
   const text = (x, yy, s, attrs = '') => out.push(`<text x="${x}" y="${yy}" ${attrs}>${esc(s)}</text>`);
 
   y += 28;
-  text(12, y, `tsrunc vs runc vs crun — ${m.date.slice(0, 10)}, ${m.cpu}, ${m.cores} cores, Linux ${m.kernel}, node ${m.node}`, 'font-size="15" font-weight="bold"');
+  text(
+    12,
+    y,
+    `tsrunc vs runc vs crun — ${m.date.slice(0, 10)}, ${m.cpu}, ${m.cores} cores, Linux ${m.kernel}, node ${m.node}`,
+    'font-size="15" font-weight="bold"',
+  );
   y += 20;
-  text(12, y, `load average at start ${result.load.start.join(' / ')}; medians${result.cfg.quick ? ' (quick mode: few runs)' : ''}`, 'font-size="12" fill="#555"');
+  text(
+    12,
+    y,
+    `load average at start ${result.load.start.join(' / ')}; medians${result.cfg.quick ? ' (quick mode: few runs)' : ''}`,
+    'font-size="12" fill="#555"',
+  );
   y += 16;
   RUNTIMES.forEach((n, i) => {
     out.push(`<rect x="${12 + i * 110}" y="${y}" width="12" height="12" fill="${COLORS[n]}"/>`);
@@ -143,10 +185,20 @@ export function svg(result) {
   y += 30;
 
   if (timeRows.length > 0) {
-    text(12, y, 'Time relative to runc, log scale (shorter is better; the dashed line is runc)', 'font-size="13" font-weight="bold"');
+    text(
+      12,
+      y,
+      'Time relative to runc, log scale (shorter is better; the dashed line is runc)',
+      'font-size="13" font-weight="bold"',
+    );
     y += 12;
-    const rel = (row, v) => (row.better === 'higher' ? row.values.runc.median / v.median : v.median / row.values.runc.median);
-    const all = timeRows.flatMap((r) => [...RUNTIMES.map((n) => r.values[n]), r.baseline].filter((v) => v?.median !== undefined && r.values.runc?.median !== undefined).map((v) => rel(r, v)));
+    const rel = (row, v) =>
+      row.better === 'higher' ? row.values.runc.median / v.median : v.median / row.values.runc.median;
+    const all = timeRows.flatMap((r) =>
+      [...RUNTIMES.map((n) => r.values[n]), r.baseline]
+        .filter((v) => v?.median !== undefined && r.values.runc?.median !== undefined)
+        .map((v) => rel(r, v)),
+    );
     const lo = Math.min(0.25, ...all) / 1.2;
     const hi = Math.max(2, ...all) * 1.6;
     const x = (r) => ((Math.log(r) - Math.log(lo)) / (Math.log(hi) - Math.log(lo))) * barW;
@@ -162,7 +214,9 @@ export function svg(result) {
           return;
         }
         const r = rel(row, v);
-        out.push(`<rect x="${left}" y="${by}" width="${Math.max(1, x(r)).toFixed(1)}" height="${barH}" fill="${color}"/>`);
+        out.push(
+          `<rect x="${left}" y="${by}" width="${Math.max(1, x(r)).toFixed(1)}" height="${barH}" fill="${color}"/>`,
+        );
         const label = `${n === 'node -e 0' ? 'bare node -e 0: ' : ''}${fmt(v.median, row.unit)}${n === 'runc' ? '' : ` (${r.toFixed(2)}×)`}`;
         text(left + x(r) + 4, by + barH - 3, label, 'font-size="11"');
       });
@@ -170,7 +224,9 @@ export function svg(result) {
     }
     for (const g of [0.25, 0.5, 1, 2, 5, 10, 20, 50, 100]) {
       if (g < lo || g > hi) continue;
-      out.push(`<line x1="${left + x(g)}" y1="${top}" x2="${left + x(g)}" y2="${y}" stroke="${g === 1 ? '#333' : '#ccc'}" stroke-dasharray="${g === 1 ? '4 3' : '2 4'}"/>`);
+      out.push(
+        `<line x1="${left + x(g)}" y1="${top}" x2="${left + x(g)}" y2="${y}" stroke="${g === 1 ? '#333' : '#ccc'}" stroke-dasharray="${g === 1 ? '4 3' : '2 4'}"/>`,
+      );
       text(left + x(g) - 8, y + 12, `${g}×`, 'font-size="10" fill="#555"');
     }
     y += 36;
@@ -191,12 +247,16 @@ export function svg(result) {
           text(left + 4, by + barH - 3, 'failed', 'font-size="11" fill="#b00"');
           return;
         }
-        out.push(`<rect x="${left}" y="${by}" width="${Math.max(1, v.median * scale).toFixed(1)}" height="${barH}" fill="${COLORS[n]}"/>`);
+        out.push(
+          `<rect x="${left}" y="${by}" width="${Math.max(1, v.median * scale).toFixed(1)}" height="${barH}" fill="${COLORS[n]}"/>`,
+        );
         text(left + v.median * scale + 4, by + barH - 3, fmt(v.median, 'MB'), 'font-size="11"');
       });
       y += groupH;
     }
-    out.push(`<line x1="${left + 50 * scale}" y1="${top}" x2="${left + 50 * scale}" y2="${y}" stroke="#333" stroke-dasharray="4 3"/>`);
+    out.push(
+      `<line x1="${left + 50 * scale}" y1="${top}" x2="${left + 50 * scale}" y2="${y}" stroke="#333" stroke-dasharray="4 3"/>`,
+    );
     y += 16;
   }
   return [

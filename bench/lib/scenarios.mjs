@@ -21,7 +21,12 @@ export async function runTrue(ctx) {
   const values = {};
   for (const rt of ctx.runtimes) {
     const bundle = makeBundle(ctx.ws, ctx.spec, ctx.rootfs, rt, 'bench-run');
-    values[rt.name] = await hyperfine(ctx.ws, `${rt.name} run`, [rt.bin, '--root', rt.root, 'run', '--bundle', bundle, 'bench-run'], { runs: ctx.cfg.runs, warmup: ctx.cfg.warmup, wrap: rt.wrap });
+    values[rt.name] = await hyperfine(
+      ctx.ws,
+      `${rt.name} run`,
+      [rt.bin, '--root', rt.root, 'run', '--bundle', bundle, 'bench-run'],
+      { runs: ctx.cfg.runs, warmup: ctx.cfg.warmup, wrap: rt.wrap },
+    );
     deleteAll(rt);
     progress(`run /bin/true: ${rt.name} ${describe(values[rt.name])} ms`);
   }
@@ -35,7 +40,11 @@ export async function createStartDelete(ctx) {
     const bundle = makeBundle(ctx.ws, ctx.spec, ctx.rootfs, rt, 'bench-cycle');
     const r = (args) => shellJoin([rt.bin, '--root', rt.root, ...args]);
     const script = `${r(['create', '--bundle', bundle, 'bench-cycle'])} && ${r(['start', 'bench-cycle'])} && ${r(['delete', '--force', 'bench-cycle'])}`;
-    values[rt.name] = await hyperfine(ctx.ws, `${rt.name} create+start+delete`, ['sh', '-c', script], { runs: ctx.cfg.runs, warmup: ctx.cfg.warmup, wrap: rt.wrap });
+    values[rt.name] = await hyperfine(ctx.ws, `${rt.name} create+start+delete`, ['sh', '-c', script], {
+      runs: ctx.cfg.runs,
+      warmup: ctx.cfg.warmup,
+      wrap: rt.wrap,
+    });
     deleteAll(rt);
     progress(`create+start+delete: ${rt.name} ${describe(values[rt.name])} ms`);
   }
@@ -65,7 +74,13 @@ export async function execTrue(ctx) {
     const bundle = makeBundle(ctx.ws, sleeper, ctx.rootfs, rt, 'bench-exec');
     const r = rt.exec(['run', '--detach', '--bundle', bundle, 'bench-exec']);
     if (r.status !== 0) values[rt.name] = { error: `run -d: ${r.stderr.trim().slice(0, 300)}` };
-    else values[rt.name] = await hyperfine(ctx.ws, `${rt.name} exec`, [rt.bin, '--root', rt.root, 'exec', 'bench-exec', '/bin/true'], { runs: ctx.cfg.runs, warmup: ctx.cfg.warmup, wrap: rt.wrap });
+    else
+      values[rt.name] = await hyperfine(
+        ctx.ws,
+        `${rt.name} exec`,
+        [rt.bin, '--root', rt.root, 'exec', 'bench-exec', '/bin/true'],
+        { runs: ctx.cfg.runs, warmup: ctx.cfg.warmup, wrap: rt.wrap },
+      );
     deleteAll(rt);
     progress(`exec /bin/true: ${rt.name} ${describe(values[rt.name])} ms`);
   }
@@ -89,14 +104,26 @@ export async function stateAndList(ctx) {
       list[rt.name] = { error: failed };
     } else {
       const opts = { runs: ctx.cfg.runs, warmup: ctx.cfg.warmup, wrap: rt.wrap };
-      state[rt.name] = await hyperfine(ctx.ws, `${rt.name} state`, [rt.bin, '--root', rt.root, 'state', 'bench-n0'], opts);
+      state[rt.name] = await hyperfine(
+        ctx.ws,
+        `${rt.name} state`,
+        [rt.bin, '--root', rt.root, 'state', 'bench-n0'],
+        opts,
+      );
       list[rt.name] = await hyperfine(ctx.ws, `${rt.name} list`, [rt.bin, '--root', rt.root, 'list'], opts);
     }
     deleteAll(rt);
     progress(`state/list with ${n} containers: ${rt.name} ${describe(state[rt.name])} / ${describe(list[rt.name])} ms`);
   }
   return [
-    { id: 'state', label: `\`state\` with ${n} containers present`, unit: 'ms', better: 'lower', values: state, target: { ratio: 1.5 } },
+    {
+      id: 'state',
+      label: `\`state\` with ${n} containers present`,
+      unit: 'ms',
+      better: 'lower',
+      values: state,
+      target: { ratio: 1.5 },
+    },
     { id: 'list', label: `\`list\` with ${n} containers present`, unit: 'ms', better: 'lower', values: list },
   ];
 }
@@ -114,7 +141,19 @@ export async function ctrRun(ctx) {
     }
     const runtimeRoot = path.join(ctx.ws, 'ctr-roots', rt.name);
     fs.mkdirSync(runtimeRoot, { recursive: true });
-    const argv = ['ctr', ...c.ctrArgs, 'run', '--rm', '--runc-binary', rt.bin, '--runc-root', runtimeRoot, ctx.image, 'bench-ctr', '/bin/true'];
+    const argv = [
+      'ctr',
+      ...c.ctrArgs,
+      'run',
+      '--rm',
+      '--runc-binary',
+      rt.bin,
+      '--runc-root',
+      runtimeRoot,
+      ctx.image,
+      'bench-ctr',
+      '/bin/true',
+    ];
     values[rt.name] = await hyperfine(ctx.ws, `${rt.name} ctr run --rm`, argv, { runs: ctx.cfg.ctrRuns, warmup: 1 });
     // hyperfine's CPU time here is ctr's alone: the shim and the runtime run under containerd.
     delete values[rt.name].user;
@@ -141,13 +180,18 @@ export async function concurrentCreate(ctx) {
   const values = {};
   for (const rt of ctx.runtimes) {
     const containers = [];
-    for (let i = 0; i < n; i++) containers.push([`bench-c${i}`, makeBundle(ctx.ws, ctx.spec, ctx.rootfs, rt, `bench-c${i}`)]);
+    for (let i = 0; i < n; i++)
+      containers.push([`bench-c${i}`, makeBundle(ctx.ws, ctx.spec, ctx.rootfs, rt, `bench-c${i}`)]);
     const errDir = path.join(ctx.ws, 'concurrent-stderr', rt.name);
     fs.mkdirSync(errDir, { recursive: true });
     const rates = [];
     let error;
     for (let round = 0; round < ctx.cfg.rounds && error === undefined; round++) {
-      const argv = rt.wrap([process.execPath, CONCURRENT, JSON.stringify({ bin: rt.bin, root: rt.root, errDir, containers })]);
+      const argv = rt.wrap([
+        process.execPath,
+        CONCURRENT,
+        JSON.stringify({ bin: rt.bin, root: rt.root, errDir, containers }),
+      ]);
       const r = await run(argv[0], argv.slice(1));
       let out;
       try {
@@ -156,14 +200,26 @@ export async function concurrentCreate(ctx) {
         error = `concurrent.mjs: ${r.stderr.trim().slice(0, 300)}`;
         break;
       }
-      if (out.failed.length > 0) error = `${out.failed.length} of ${n} creates failed, e.g. ${out.failed[0][0]}: ${String(out.failed[0][2]).slice(0, 200)}`;
+      if (out.failed.length > 0)
+        error = `${out.failed.length} of ${n} creates failed, e.g. ${out.failed[0][0]}: ${String(out.failed[0][2]).slice(0, 200)}`;
       else rates.push(n / (out.ms / 1000));
       deleteAll(rt);
     }
-    values[rt.name] = error !== undefined ? { error } : { median: median(rates), min: Math.min(...rates), max: Math.max(...rates), runs: rates.length };
+    values[rt.name] =
+      error !== undefined
+        ? { error }
+        : { median: median(rates), min: Math.min(...rates), max: Math.max(...rates), runs: rates.length };
     progress(`${n} concurrent creates: ${rt.name} ${error ?? `${values[rt.name].median.toFixed(1)} containers/s`}`);
   }
-  return [{ id: 'concurrent', label: `${n} \`create\`s at once (throughput)`, unit: 'containers/s', better: 'higher', values }];
+  return [
+    {
+      id: 'concurrent',
+      label: `${n} \`create\`s at once (throughput)`,
+      unit: 'containers/s',
+      better: 'higher',
+      values,
+    },
+  ];
 }
 
 /** (f) Peak RSS of each command (/usr/bin/time -v), median of samples. */
@@ -186,19 +242,33 @@ export async function peakMemory(ctx) {
     for (let i = 0; i < ctx.cfg.rssSamples; i++) {
       for (const c of commands) {
         const r = peakRss([rt.bin, '--root', rt.root, ...argvOf[c]], rt.wrap);
-        if (r.error !== undefined || r.exit !== 0) errors[`${rt.name} ${c}`] ??= r.error ?? `exit ${r.exit}: ${r.stderr.split('\n')[0]}`;
+        if (r.error !== undefined || r.exit !== 0)
+          errors[`${rt.name} ${c}`] ??= r.error ?? `exit ${r.exit}: ${r.stderr.split('\n')[0]}`;
         else samples[c][rt.name].push(r.mb);
       }
     }
     deleteAll(rt);
-    progress(`peak RSS: ${rt.name} ${commands.map((c) => `${c} ${samples[c][rt.name].length > 0 ? median(samples[c][rt.name]).toFixed(1) : '-'}`).join(', ')} MB`);
+    progress(
+      `peak RSS: ${rt.name} ${commands.map((c) => `${c} ${samples[c][rt.name].length > 0 ? median(samples[c][rt.name]).toFixed(1) : '-'}`).join(', ')} MB`,
+    );
   }
   return commands.map((c) => ({
     id: `rss-${c}`,
     label: `peak RSS of \`${c}\``,
     unit: 'MB',
     better: 'lower',
-    values: Object.fromEntries(ctx.runtimes.map((rt) => [rt.name, samples[c][rt.name].length > 0 ? { median: median(samples[c][rt.name]), max: Math.max(...samples[c][rt.name]), runs: samples[c][rt.name].length } : { error: errors[`${rt.name} ${c}`] ?? 'no sample' }])),
+    values: Object.fromEntries(
+      ctx.runtimes.map((rt) => [
+        rt.name,
+        samples[c][rt.name].length > 0
+          ? {
+              median: median(samples[c][rt.name]),
+              max: Math.max(...samples[c][rt.name]),
+              runs: samples[c][rt.name].length,
+            }
+          : { error: errors[`${rt.name} ${c}`] ?? 'no sample' },
+      ]),
+    ),
     target: { max: 50 },
   }));
 }
@@ -211,7 +281,9 @@ export async function peakMemory(ctx) {
 export async function startup(ctx) {
   const rounds = ctx.cfg.quick ? 1 : 5;
   const runs = Math.max(2, Math.round(ctx.cfg.runs / rounds));
-  const commands = [['node', ['env', '-u', 'NODE_EXTRA_CA_CERTS', '-u', 'NODE_OPTIONS', process.execPath, '-e', '0'], (a) => a]];
+  const commands = [
+    ['node', ['env', '-u', 'NODE_EXTRA_CA_CERTS', '-u', 'NODE_OPTIONS', process.execPath, '-e', '0'], (a) => a],
+  ];
   for (const rt of ctx.runtimes) {
     const empty = path.join(ctx.ws, 'empty-roots', rt.name);
     fs.mkdirSync(empty, { recursive: true });
@@ -220,13 +292,32 @@ export async function startup(ctx) {
   const parts = Object.fromEntries(commands.map(([name]) => [name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const [name, argv, wrap] of commands) {
-      parts[name].push(await hyperfine(ctx.ws, `${name} start-up ${round}`, argv, { runs, warmup: round === 0 ? ctx.cfg.warmup : 1, wrap }));
+      parts[name].push(
+        await hyperfine(ctx.ws, `${name} start-up ${round}`, argv, {
+          runs,
+          warmup: round === 0 ? ctx.cfg.warmup : 1,
+          wrap,
+        }),
+      );
     }
   }
   const baseline = mergeRuns(parts.node);
   const values = Object.fromEntries(ctx.runtimes.map((rt) => [rt.name, mergeRuns(parts[rt.name])]));
-  progress(`start-up: node -e 0 ${describe(baseline)}, ${ctx.runtimes.map((rt) => `${rt.name} ${describe(values[rt.name])}`).join(', ')} ms`);
-  return [{ id: 'startup', label: '`list` of an empty root (start-up)', unit: 'ms', better: 'lower', values, baseline, target: { overNode: 5 }, note: `${rounds} interleaved rounds of ${runs} runs` }];
+  progress(
+    `start-up: node -e 0 ${describe(baseline)}, ${ctx.runtimes.map((rt) => `${rt.name} ${describe(values[rt.name])}`).join(', ')} ms`,
+  );
+  return [
+    {
+      id: 'startup',
+      label: '`list` of an empty root (start-up)',
+      unit: 'ms',
+      better: 'lower',
+      values,
+      baseline,
+      target: { overNode: 5 },
+      note: `${rounds} interleaved rounds of ${runs} runs`,
+    },
+  ];
 }
 
 export const SCENARIOS = {

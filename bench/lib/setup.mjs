@@ -40,14 +40,24 @@ function crunNamespace() {
   const ownNs = fs.readlinkSync('/proc/self/ns/mnt');
   for (let i = 0; i < 100; i++) {
     try {
-      if (fs.readFileSync(`/proc/${holder.pid}/comm`, 'utf8').trim() === 'sleep' && fs.readlinkSync(`/proc/${holder.pid}/ns/mnt`) !== ownNs) break;
+      if (
+        fs.readFileSync(`/proc/${holder.pid}/comm`, 'utf8').trim() === 'sleep' &&
+        fs.readlinkSync(`/proc/${holder.pid}/ns/mnt`) !== ownNs
+      )
+        break;
     } catch {
       // not there yet
     }
     sleepMs(20);
   }
   const prefix = ['nsenter', '-t', String(holder.pid), '-m', '--'];
-  const m = runSync(prefix[0], [...prefix.slice(1), 'mount', '--bind', '/dev/null', '/sys/fs/cgroup/unified/cgroup.controllers']);
+  const m = runSync(prefix[0], [
+    ...prefix.slice(1),
+    'mount',
+    '--bind',
+    '/dev/null',
+    '/sys/fs/cgroup/unified/cgroup.controllers',
+  ]);
   if (m.status !== 0) throw new Error(`hiding cgroup.controllers for crun: ${m.stderr}`);
   return prefix;
 }
@@ -85,7 +95,10 @@ export function makeRuntimes(ws) {
 
 /** Deletes (forcibly) every container under the runtime's root. */
 export function deleteAll(rt) {
-  const ids = rt.exec(['list', '-q']).stdout.split('\n').filter((l) => l.trim() !== '');
+  const ids = rt
+    .exec(['list', '-q'])
+    .stdout.split('\n')
+    .filter((l) => l.trim() !== '');
   for (const id of ids) rt.exec(['delete', '--force', id.trim()]);
   return ids.length;
 }
@@ -140,7 +153,17 @@ export function startContainerd(ws, rt, archive, image) {
   const config = path.join(dir, 'config.toml');
   fs.writeFileSync(
     config,
-    ['version = 2', `root = "${dir}/root"`, `state = "${dir}/state"`, 'disabled_plugins = ["io.containerd.grpc.v1.cri"]', '[grpc]', `  address = "${socket}"`, '[ttrpc]', `  address = "${socket}.ttrpc"`, ''].join('\n'),
+    [
+      'version = 2',
+      `root = "${dir}/root"`,
+      `state = "${dir}/state"`,
+      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      '[grpc]',
+      `  address = "${socket}"`,
+      '[ttrpc]',
+      `  address = "${socket}.ttrpc"`,
+      '',
+    ].join('\n'),
   );
   const logFd = fs.openSync(path.join(dir, 'containerd.log'), 'w');
   const argv = rt.wrap(['containerd', '--config', config]);
@@ -156,7 +179,12 @@ export function startContainerd(ws, rt, archive, image) {
     for (const id of ctr(['container', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['container', 'rm', id]);
     if (daemon.exitCode === null && daemon.signalCode === null) {
       daemon.kill('SIGTERM');
-      for (let i = 0; i < 200 && daemon.exitCode === null && daemon.signalCode === null && fs.existsSync(`/proc/${daemon.pid}`); i++) sleepMs(50);
+      for (
+        let i = 0;
+        i < 200 && daemon.exitCode === null && daemon.signalCode === null && fs.existsSync(`/proc/${daemon.pid}`);
+        i++
+      )
+        sleepMs(50);
       if (fs.existsSync(`/proc/${daemon.pid}`)) daemon.kill('SIGKILL');
     }
     fs.closeSync(logFd);
@@ -176,7 +204,10 @@ export function startContainerd(ws, rt, archive, image) {
     if (ctr(['version']).status === 0) up = true;
     else sleepMs(100);
   }
-  if (!up) throw new Error(`containerd did not start: ${fs.readFileSync(path.join(dir, 'containerd.log'), 'utf8').slice(-2000)}`);
+  if (!up)
+    throw new Error(
+      `containerd did not start: ${fs.readFileSync(path.join(dir, 'containerd.log'), 'utf8').slice(-2000)}`,
+    );
   const imported = ctr(['image', 'import', archive]);
   if (imported.status !== 0) throw new Error(`ctr image import: ${imported.stderr}`);
   return { dir, socket, namespace, ctrArgs, ctr, stop, image };

@@ -61,7 +61,8 @@ int OpenInRoot(const char *path, int kind, bool create, bool noSymlinks) {
       if (next < 0 && errno == ENOENT) {
         if (last && kind == 1) {
           int f = openat(dir, p, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
-          if (f >= 0) close(f);
+          if (f >= 0)
+            close(f);
           else if (errno != EEXIST) {
             close(dir);
             return -1;
@@ -76,7 +77,8 @@ int OpenInRoot(const char *path, int kind, bool create, bool noSymlinks) {
           link[n] = '\0';
           // The new path: the link's target (from the link's directory when relative), then what
           // followed the link.
-          int m = snprintf(next_path, sizeof next_path, "%.*s%s%s%s", link[0] == '/' ? 0 : (int)(p - buf), buf, link, end ? "/" : "", end ? end + 1 : "");
+          int m = snprintf(next_path, sizeof next_path, "%.*s%s%s%s", link[0] == '/' ? 0 : (int)(p - buf), buf, link,
+                           end ? "/" : "", end ? end + 1 : "");
           if (m < 0 || (size_t)m >= sizeof next_path) {
             close(dir);
             errno = ENAMETOOLONG;
@@ -117,8 +119,10 @@ int OpenParentInRoot(const char *path, char *name, size_t nameSize) {
     return -1;
   }
   strcpy(name, base);
-  if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
-  else strcpy(dir, "/");
+  if (slash)
+    *(slash == dir ? slash + 1 : slash) = '\0';
+  else
+    strcpy(dir, "/");
   return OpenInRoot(dir, 0, true, false);
 }
 

@@ -165,12 +165,15 @@ int SlotFd(int64_t slot) {
 bool ParsePlan(const std::vector<uint8_t> &bytes, Plan &plan, const char **why) {
   Reader r{bytes.data(), bytes.data() + bytes.size()};
   const uint8_t *magic;
-  if (!r.Bytes(PLAN_MAGIC_LEN, &magic) || memcmp(magic, PLAN_MAGIC, PLAN_MAGIC_LEN) != 0) return *why = "not a tsrunc plan", false;
-  if (r.U32() != PLAN_VERSION) return *why = "a plan of another tsrunc version (the addon and tsrunc-init differ)", false;
+  if (!r.Bytes(PLAN_MAGIC_LEN, &magic) || memcmp(magic, PLAN_MAGIC, PLAN_MAGIC_LEN) != 0)
+    return *why = "not a tsrunc plan", false;
+  if (r.U32() != PLAN_VERSION)
+    return *why = "a plan of another tsrunc version (the addon and tsrunc-init differ)", false;
   plan.base = (int)r.U32();
   plan.slots = (int)r.U32();
   uint32_t count = r.U32();
-  if (!r.ok || plan.base < 3 || plan.base > 65536 || plan.slots < 1 || plan.slots > 16) return *why = "a malformed plan header", false;
+  if (!r.ok || plan.base < 3 || plan.base > 65536 || plan.slots < 1 || plan.slots > 16)
+    return *why = "a malformed plan header", false;
   // (each step takes 16 bytes at least: a count the bytes cannot hold is refused before any allocation)
   if (count >= 100000 || (size_t)count * 16 > (size_t)(r.end - r.p)) return *why = "a plan with too many steps", false;
   plan.steps.resize(count);

@@ -17,15 +17,15 @@ namespace tsrunc {
 struct Step {
   int op = 0;
   std::vector<std::string> s;
-  std::vector<bool> isNull;      // s[i] is a list separator (argv | env)
+  std::vector<bool> isNull;  // s[i] is a list separator (argv | env)
   std::vector<int64_t> n;
   std::vector<const char *> sp;  // pointers into s (NULL for separators), NULL-terminated
   std::vector<uint8_t> b;        // binary payload (a seccomp BPF program)
 };
 
 struct Plan {
-  int base = 0;    // first fd slot
-  int slots = 0;   // fds base..base+slots-1 belong to the plan
+  int base = 0;   // first fd slot
+  int slots = 0;  // fds base..base+slots-1 belong to the plan
   std::vector<Step> steps;
 };
 
@@ -35,8 +35,8 @@ bool ParsePlan(const std::vector<uint8_t> &bytes, Plan &plan, const char **why);
 // ---- the channel to the parent ----
 extern int g_base;   // first fd slot
 extern int g_slots;  // fds g_base..g_base+g_slots-1 are the plan's slots
-extern int g_sync;  // the sync socket (after wait-start: exec.fifo)
-extern int g_step;  // index of the running step, for error messages
+extern int g_sync;   // the sync socket (after wait-start: exec.fifo)
+extern int g_step;   // index of the running step, for error messages
 
 void SendRaw(const char *buf, size_t len);
 // Reports "what: <errno text>" for the running step (or, with nobody listening, on stderr) and exits.

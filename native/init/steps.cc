@@ -40,7 +40,7 @@ namespace tsrunc {
 
 static std::string g_payload;  // data carried by the last ack (the states for the init's hooks)
 static char g_exec_path[4096];
-static int g_procfd = -1;      // the container's /proc (OP_OPEN_PROC), for OP_WAIT_START
+static int g_procfd = -1;        // the container's /proc (OP_OPEN_PROC), for OP_WAIT_START
 static int g_consoleSlave = -1;  // the pty slave between OP_CONSOLE and OP_CONSOLE_ATTACH
 static bool g_cwdEntered;        // OP_CHDIR's first phase (as root) got there
 static std::string g_homeEnv;    // "HOME=..." from OP_HOME, added to OP_EXEC's env
@@ -48,9 +48,7 @@ static bool g_started;           // OP_WAIT_START is past: `start` has released 
 
 static void FdPath(char *buf, size_t size, int fd) { snprintf(buf, size, "/proc/self/fd/%d", fd); }
 
-static int64_t Num(const Step &st, size_t i, int64_t dflt = 0) {
-  return i < st.n.size() ? (int64_t)st.n[i] : dflt;
-}
+static int64_t Num(const Step &st, size_t i, int64_t dflt = 0) { return i < st.n.size() ? (int64_t)st.n[i] : dflt; }
 
 static const char *Str(const Step &st, size_t i) { return i < st.s.size() && st.sp[i] != nullptr ? st.sp[i] : ""; }
 
@@ -87,7 +85,9 @@ static int CloneTree(const char *source, unsigned long flags, unsigned attrSet, 
   if (flags & (MS_NOATIME | MS_STRICTATIME | MS_RELATIME)) {
     struct mount_attr t = {};
     t.attr_clr = MOUNT_ATTR__ATIME;
-    t.attr_set = (flags & MS_NOATIME) ? MOUNT_ATTR_NOATIME : (flags & MS_STRICTATIME) ? MOUNT_ATTR_STRICTATIME : MOUNT_ATTR_RELATIME;
+    t.attr_set = (flags & MS_NOATIME)       ? MOUNT_ATTR_NOATIME
+                 : (flags & MS_STRICTATIME) ? MOUNT_ATTR_STRICTATIME
+                                            : MOUNT_ATTR_RELATIME;
     if (mount_setattr(tree, "", AT_EMPTY_PATH, &t, sizeof t) < 0) Fail("setting atime on the bind mount", errno);
   }
   if (top) {
@@ -98,7 +98,8 @@ static int CloneTree(const char *source, unsigned long flags, unsigned attrSet, 
   struct mount_attr attr = {};
   attr.attr_set = attrSet;
   attr.attr_clr = attrClear;
-  if ((attrSet | attrClear) && mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) Fail("setting recursive attributes", errno);
+  if ((attrSet | attrClear) && mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+    Fail("setting recursive attributes", errno);
   return tree;
 }
 
@@ -106,7 +107,9 @@ static void DoOpenTree(const Step &st) {
   int64_t index = Num(st, OPEN_TREE_N_INDEX, -1);
   if (index < 0 || index > 4096) Fail("a malformed open-tree step", EINVAL);
   if ((size_t)index >= g_trees.size()) g_trees.resize((size_t)index + 1, -1);
-  g_trees[(size_t)index] = CloneTree(Str(st, OPEN_TREE_S_SOURCE), (unsigned long)Num(st, OPEN_TREE_N_FLAGS), (unsigned)Num(st, OPEN_TREE_N_ATTR_SET), (unsigned)Num(st, OPEN_TREE_N_ATTR_CLEAR));
+  g_trees[(size_t)index] =
+      CloneTree(Str(st, OPEN_TREE_S_SOURCE), (unsigned long)Num(st, OPEN_TREE_N_FLAGS),
+                (unsigned)Num(st, OPEN_TREE_N_ATTR_SET), (unsigned)Num(st, OPEN_TREE_N_ATTR_CLEAR));
 }
 
 // A copy of the tree under `src` (a directory of the rootfs) into `dst` (the new tmpfs over it),
@@ -132,7 +135,8 @@ static void CopyTree(int src, int dst, int depth) {
       int to = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (from < 0 || to < 0) Fail("tmpcopyup: opening a directory", errno);
       CopyTree(from, to, depth + 1);
-      if (fchown(to, sb.st_uid, sb.st_gid) < 0 || fchmod(to, perm) < 0) Fail("tmpcopyup: owner and mode of a directory", errno);
+      if (fchown(to, sb.st_uid, sb.st_gid) < 0 || fchmod(to, perm) < 0)
+        Fail("tmpcopyup: owner and mode of a directory", errno);
       close(from);
       close(to);
     } else if (S_ISREG(sb.st_mode)) {
@@ -152,7 +156,8 @@ static void CopyTree(int src, int dst, int depth) {
           done += w;
         }
       }
-      if (fchown(to, sb.st_uid, sb.st_gid) < 0 || fchmod(to, perm) < 0) Fail("tmpcopyup: owner and mode of a file", errno);
+      if (fchown(to, sb.st_uid, sb.st_gid) < 0 || fchmod(to, perm) < 0)
+        Fail("tmpcopyup: owner and mode of a file", errno);
       close(from);
       close(to);
     } else if (S_ISLNK(sb.st_mode)) {
@@ -161,11 +166,13 @@ static void CopyTree(int src, int dst, int depth) {
       if (n < 0) Fail("tmpcopyup: readlink", errno);
       link[n] = '\0';
       if (symlinkat(link, dst, name) < 0) Fail("tmpcopyup: symlink", errno);
-      if (fchownat(dst, name, sb.st_uid, sb.st_gid, AT_SYMLINK_NOFOLLOW) < 0) Fail("tmpcopyup: owner of a symlink", errno);
+      if (fchownat(dst, name, sb.st_uid, sb.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+        Fail("tmpcopyup: owner of a symlink", errno);
     } else if (S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode) || S_ISFIFO(sb.st_mode)) {
       if (mknodat(dst, name, (sb.st_mode & S_IFMT) | 0600, sb.st_rdev) < 0) Fail("tmpcopyup: mknod", errno);
       int node = openat(dst, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-      if (node < 0 || fchownat(node, "", sb.st_uid, sb.st_gid, AT_EMPTY_PATH) < 0 || ChmodFd(node, perm) < 0) Fail("tmpcopyup: owner and mode of a device", errno);
+      if (node < 0 || fchownat(node, "", sb.st_uid, sb.st_gid, AT_EMPTY_PATH) < 0 || ChmodFd(node, perm) < 0)
+        Fail("tmpcopyup: owner and mode of a device", errno);
       close(node);
     }
     // (sockets are not copied)
@@ -174,7 +181,8 @@ static void CopyTree(int src, int dst, int depth) {
 }
 
 static void DoMount(const Step &st) {
-  const char *source = Str(st, MOUNT_S_SOURCE), *dest = Str(st, MOUNT_S_DESTINATION), *fstype = Str(st, MOUNT_S_FSTYPE), *data = Str(st, MOUNT_S_DATA);
+  const char *source = Str(st, MOUNT_S_SOURCE), *dest = Str(st, MOUNT_S_DESTINATION), *fstype = Str(st, MOUNT_S_FSTYPE),
+             *data = Str(st, MOUNT_S_DATA);
   unsigned long flags = (unsigned long)Num(st, MOUNT_N_FLAGS);
   bool bind = Num(st, MOUNT_N_BIND) != 0;
   unsigned attrSet = (unsigned)Num(st, MOUNT_N_ATTR_SET), attrClear = (unsigned)Num(st, MOUNT_N_ATTR_CLEAR);
@@ -203,17 +211,20 @@ static void DoMount(const Step &st) {
     // resolved target: no path is looked up again after the check.
     int tree;
     if (treeIndex >= 0) {
-      if ((size_t)treeIndex >= g_trees.size() || g_trees[(size_t)treeIndex] < 0) Fail("the bind source was not opened", EBADF);
+      if ((size_t)treeIndex >= g_trees.size() || g_trees[(size_t)treeIndex] < 0)
+        Fail("the bind source was not opened", EBADF);
       tree = g_trees[(size_t)treeIndex];
       g_trees[(size_t)treeIndex] = -1;
     } else {
       tree = CloneTree(source, flags, attrSet, attrClear);
     }
-    if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) Fail("move_mount", errno);
+    if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+      Fail("move_mount", errno);
     for (size_t i = firstPropagation; i < st.n.size(); i++) {
       struct mount_attr p = {};
       p.propagation = (uint64_t)st.n[i] & ~(uint64_t)MS_REC;
-      if (mount_setattr(tree, "", AT_EMPTY_PATH | (((uint64_t)st.n[i] & MS_REC) ? AT_RECURSIVE : 0), &p, sizeof p) < 0) {
+      if (mount_setattr(tree, "", AT_EMPTY_PATH | (((uint64_t)st.n[i] & MS_REC) ? AT_RECURSIVE : 0), &p, sizeof p) <
+          0) {
         Fail("setting propagation", errno);
       }
     }
@@ -244,7 +255,8 @@ static void DoMount(const Step &st) {
         struct mount_attr attr = {};
         attr.attr_set = attrSet;
         attr.attr_clr = attrClear;
-        if (mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) Fail("setting recursive attributes", errno);
+        if (mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+          Fail("setting recursive attributes", errno);
       }
       close(mnt);
     }
@@ -263,7 +275,8 @@ static void DoDetachHostMount(const Step &st) {
   }
   if (umount2(path, MNT_DETACH) == 0) return;
   if (errno != EINVAL && errno != EPERM) Fail("umount", errno);
-  if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "size=0") < 0) Fail("covering it with a tmpfs", errno);
+  if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "size=0") < 0)
+    Fail("covering it with a tmpfs", errno);
 }
 
 // Another writer of the rootfs (a container sharing a volume) may swap the name for a symlink
@@ -287,7 +300,8 @@ static void DoMknod(const Step &st) {
   if ((sb.st_mode & S_IFMT) != (mode & S_IFMT) || (!S_ISFIFO(mode) && sb.st_rdev != dev) || sb.st_nlink != 1) {
     Fail("the device node was replaced while it was created", EEXIST);
   }
-  if (fchownat(node, "", (uid_t)Num(st, MKNOD_N_UID), (gid_t)Num(st, MKNOD_N_GID), AT_EMPTY_PATH) < 0) Fail("chown", errno);
+  if (fchownat(node, "", (uid_t)Num(st, MKNOD_N_UID), (gid_t)Num(st, MKNOD_N_GID), AT_EMPTY_PATH) < 0)
+    Fail("chown", errno);
   // (chown may clear set-id bits: the mode goes on last)
   if (ChmodFd(node, mode & 07777) < 0) Fail("chmod", errno);
   close(node);
@@ -365,7 +379,8 @@ static void DoMaskPath(const Step &st) {
     if (null < 0) Fail("open /dev/null", errno);
     struct stat nb;
     if (fstat(null, &nb) < 0) Fail("stat /dev/null", errno);
-    if (!S_ISCHR(nb.st_mode) || major(nb.st_rdev) != 1 || minor(nb.st_rdev) != 3) Fail("/dev/null is not the null device", EPERM);
+    if (!S_ISCHR(nb.st_mode) || major(nb.st_rdev) != 1 || minor(nb.st_rdev) != 3)
+      Fail("/dev/null is not the null device", EPERM);
     tree = open_tree(null, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
     close(null);
     if (tree < 0) Fail("open_tree /dev/null", errno);
@@ -448,14 +463,16 @@ static void DoConsole(const Step &st) {
   if (console >= 0) {
     int tree = open_tree(slave, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
     if (tree < 0) Fail("open_tree of the pty", errno);
-    if (move_mount(tree, "", console, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) Fail("binding the pty on /dev/console", errno);
+    if (move_mount(tree, "", console, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+      Fail("binding the pty on /dev/console", errno);
     close(tree);
     close(console);
   }
   // The console belongs to the process's user, as runc makes it (the group stays devpts's).
   // EINVAL/EPERM: the uid is not mapped or the slave's owner is not; runc leaves it then too.
   int64_t uid = Num(st, CONSOLE_N_UID, -1);
-  if (uid >= 0 && fchown(slave, (uid_t)uid, (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM && errno != EROFS) Fail("chown of the pty", errno);
+  if (uid >= 0 && fchown(slave, (uid_t)uid, (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM && errno != EROFS)
+    Fail("chown of the pty", errno);
   SendFd(sock, master, "/dev/ptmx");
   close(master);
   close(sock);
@@ -482,7 +499,8 @@ static int SetResUid(uid_t uid) { return (int)syscall(SYS_setresuid, uid, uid, u
 static bool ValidId(int64_t id) { return id >= 0 && id <= INT32_MAX; }
 
 static void DoUser(const Step &st) {
-  if (!ValidId(Num(st, USER_N_UID, -1)) || !ValidId(Num(st, USER_N_GID, -1))) Fail("a uid or gid outside 0..2147483647", EINVAL);
+  if (!ValidId(Num(st, USER_N_UID, -1)) || !ValidId(Num(st, USER_N_GID, -1)))
+    Fail("a uid or gid outside 0..2147483647", EINVAL);
   uid_t uid = (uid_t)Num(st, USER_N_UID);
   gid_t gid = (gid_t)Num(st, USER_N_GID);
   size_t ng = st.n.size() > USER_N_COUNT ? st.n.size() - USER_N_COUNT : 0;
@@ -501,11 +519,13 @@ static void DoUser(const Step &st) {
 }
 
 static uint64_t Mask(const Step &st, int set) {
-  return (uint64_t)(uint32_t)Num(st, CAPS_N_BOUNDING_LO + (size_t)set * 2) | ((uint64_t)(uint32_t)Num(st, CAPS_N_BOUNDING_HI + (size_t)set * 2) << 32);
+  return (uint64_t)(uint32_t)Num(st, CAPS_N_BOUNDING_LO + (size_t)set * 2) |
+         ((uint64_t)(uint32_t)Num(st, CAPS_N_BOUNDING_HI + (size_t)set * 2) << 32);
 }
 
 static void DoCaps(const Step &st) {
-  uint64_t bounding = Mask(st, 0), effective = Mask(st, 1), permitted = Mask(st, 2), inheritable = Mask(st, 3), ambient = Mask(st, 4);
+  uint64_t bounding = Mask(st, 0), effective = Mask(st, 1), permitted = Mask(st, 2), inheritable = Mask(st, 3),
+           ambient = Mask(st, 4);
   // The host's last capability, read by the runtime: never a file of the rootfs, which an image
   // could plant where /proc is not mounted.
   int64_t last = Num(st, CAPS_N_LAST_CAP, -1);
@@ -513,7 +533,8 @@ static void DoCaps(const Step &st) {
   if (Num(st, CAPS_N_PHASE) == 1) {
     // Phase 1, while still root with CAP_SETPCAP: the bounding set.
     for (int c = 0; c <= last; c++) {
-      if (!(bounding & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) Fail("dropping from the bounding set", errno);
+      if (!(bounding & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+        Fail("dropping from the bounding set", errno);
     }
     return;
   }
@@ -526,13 +547,15 @@ static void DoCaps(const Step &st) {
   data[0].inheritable = (uint32_t)inheritable;
   data[1].inheritable = (uint32_t)(inheritable >> 32);
   if (syscall(SYS_capset, &hdr, data) < 0) Fail("capset", errno);
-  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) Fail("clearing ambient capabilities", errno);
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+    Fail("clearing ambient capabilities", errno);
   for (int c = 0; c <= last; c++) {
     // The kernel only allows ambient capabilities that are permitted and inheritable; like
     // runc, others in the ambient list are skipped rather than failing the container.
     uint64_t bit = 1ULL << c;
     if (!(ambient & bit) || !(permitted & bit) || !(inheritable & bit)) continue;
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0 && errno != EINVAL) Fail("raising an ambient capability", errno);
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0 && errno != EINVAL)
+      Fail("raising an ambient capability", errno);
   }
 }
 
@@ -542,7 +565,8 @@ static void DoHook(const Step &st) {
   int64_t argc = Num(st, HOOK_N_ARGC, -1), stateIndex = Num(st, HOOK_N_STATE_INDEX);
   int64_t timeout = Num(st, HOOK_N_TIMEOUT);
   // argv and env are separated by a null entry (see lowerStep in src/plan/wire.ts).
-  if (argc < 1 || (size_t)argc + HOOK_S_COUNT >= st.sp.size() || st.sp[(size_t)argc + HOOK_S_COUNT] != nullptr) Fail("a malformed hook step", EINVAL);
+  if (argc < 1 || (size_t)argc + HOOK_S_COUNT >= st.sp.size() || st.sp[(size_t)argc + HOOK_S_COUNT] != nullptr)
+    Fail("a malformed hook step", EINVAL);
   const char *const *argv = &st.sp[HOOK_S_COUNT];
   const char *const *envp = &st.sp[(size_t)argc + HOOK_S_COUNT + 1];
   // The payload holds the states NUL-separated; stateIndex picks one.
@@ -634,7 +658,8 @@ static void DoHook(const Step &st) {
     for (size_t i = 0; i < len; i++)
       if (tail[i] == '\0') tail[i] = ' ';
     char message[2400];
-    snprintf(message, sizeof message, "%s hook #%lld (%s) failed: %s%s%s", Str(st, HOOK_S_KIND), (long long)Num(st, HOOK_N_INDEX), Str(st, HOOK_S_PATH), why, len > 0 ? ": " : "", tail);
+    snprintf(message, sizeof message, "%s hook #%lld (%s) failed: %s%s%s", Str(st, HOOK_S_KIND),
+             (long long)Num(st, HOOK_N_INDEX), Str(st, HOOK_S_PATH), why, len > 0 ? ": " : "", tail);
     FailText(message, ECANCELED);
   }
   close(err);
@@ -697,7 +722,8 @@ static void DoOpenProc() {
   if (g_procfd < 0) Fail("no procfs at /proc (tsrunc waits for start through /proc/self/fd, as runc does)", errno);
   struct statfs sfs;
   if (fstatfs(g_procfd, &sfs) < 0) Fail("statfs of /proc", errno);
-  if (sfs.f_type != PROC_SUPER_MAGIC) Fail("no procfs at /proc (tsrunc waits for start through /proc/self/fd, as runc does)", ENOENT);
+  if (sfs.f_type != PROC_SUPER_MAGIC)
+    Fail("no procfs at /proc (tsrunc waits for start through /proc/self/fd, as runc does)", ENOENT);
 }
 
 // Blocks until `start` opens exec.fifo for reading. The fifo is an O_PATH fd from the runtime,
@@ -713,7 +739,8 @@ static void DoWaitStart(const Step &st) {
   if (fd < 0) Fail("opening exec.fifo", errno);
   struct stat want, got;
   if (fstat(fifo, &want) < 0 || fstat(fd, &got) < 0) Fail("stat of exec.fifo", errno);
-  if (!S_ISFIFO(got.st_mode) || got.st_dev != want.st_dev || got.st_ino != want.st_ino) Fail("exec.fifo reopened through /proc is another file", EXDEV);
+  if (!S_ISFIFO(got.st_mode) || got.st_dev != want.st_dev || got.st_ino != want.st_ino)
+    Fail("exec.fifo reopened through /proc is another file", EXDEV);
   close(g_procfd);
   g_procfd = -1;
   if (write(fd, "0", 1) != 1) Fail("writing exec.fifo", errno);
@@ -748,9 +775,11 @@ static void DoHome(const Step &st) {
       // name:password:uid:gid:gecos:home:shell
       std::vector<std::string> f;
       size_t from = 0;
-      for (size_t colon; (colon = line.find(':', from)) != std::string::npos; from = colon + 1) f.push_back(line.substr(from, colon - from));
+      for (size_t colon; (colon = line.find(':', from)) != std::string::npos; from = colon + 1)
+        f.push_back(line.substr(from, colon - from));
       f.push_back(line.substr(from));
-      if (f.size() < 6 || f[2].empty() || f[2].find_first_not_of("0123456789") != std::string::npos || f[2].size() > 10) continue;
+      if (f.size() < 6 || f[2].empty() || f[2].find_first_not_of("0123456789") != std::string::npos || f[2].size() > 10)
+        continue;
       if (strtoll(f[2].c_str(), NULL, 10) != uid) continue;
       home = f[5];
       break;
@@ -765,7 +794,8 @@ static void DoHome(const Step &st) {
 // write through /proc/PID/exe to a host binary (CVE-2019-5736): there is none behind it.
 static void DoExec(const Step &st) {
   int64_t argc = Num(st, EXEC_N_ARGC, -1);
-  if (argc < 1 || (size_t)argc + EXEC_S_COUNT >= st.sp.size() || st.sp[(size_t)argc + EXEC_S_COUNT] != nullptr) Fail("a malformed exec step", EINVAL);
+  if (argc < 1 || (size_t)argc + EXEC_S_COUNT >= st.sp.size() || st.sp[(size_t)argc + EXEC_S_COUNT] != nullptr)
+    Fail("a malformed exec step", EINVAL);
   const char *const *argv = &st.sp[EXEC_S_COUNT];
   std::vector<const char *> env(st.sp.begin() + EXEC_S_COUNT + argc + 1, st.sp.end() - 1);
   if (!g_homeEnv.empty()) {
@@ -800,7 +830,8 @@ static void WriteFile(const char *path, const char *content) {
   // Sysctls, labels, oom_score_adj: only ever into procfs, never into whatever a mount of the
   // config or the image put over it (CVE-2019-16884, CVE-2019-19921).
   struct statfs sfs;
-  if (strncmp(path, "/proc/", 6) == 0 && (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)) Fail("the file is not on procfs", EXDEV);
+  if (strncmp(path, "/proc/", 6) == 0 && (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC))
+    Fail("the file is not on procfs", EXDEV);
   size_t len = strlen(content);
   if (write(fd, content, len) != (ssize_t)len) Fail("write", errno);
   close(fd);
@@ -808,9 +839,7 @@ static void WriteFile(const char *path, const char *content) {
 
 void RunStep(const Step &st) {
   switch (st.op) {
-    case OP_SYNC:
-      Sync(Str(st, SYNC_S_TAG), &g_payload);
-      break;
+    case OP_SYNC: Sync(Str(st, SYNC_S_TAG), &g_payload); break;
     case OP_SETNS: {
       // exec: an fd the runtime opened while it knew the init was the container's (no pid
       // reuse in between); create: a path the config names.
@@ -824,9 +853,7 @@ void RunStep(const Step &st) {
     case OP_UNSHARE:
       if (unshare((int)Num(st, UNSHARE_N_FLAGS)) < 0) Fail("unshare", errno);
       break;
-    case OP_WRITE_FILE:
-      WriteFile(Str(st, WRITE_FILE_S_PATH), Str(st, WRITE_FILE_S_CONTENT));
-      break;
+    case OP_WRITE_FILE: WriteFile(Str(st, WRITE_FILE_S_PATH), Str(st, WRITE_FILE_S_CONTENT)); break;
     case OP_FORK: {
       // The child waits until this process has reported its pid and the parent has checked
       // it (that N is a child of this process, still alive), so that "pid N" reaches the
@@ -861,69 +888,48 @@ void RunStep(const Step &st) {
       if (SetResUid(0) < 0) Fail("setresuid", errno);
       break;
     case OP_ROOT_PROPAGATION:
-      if (mount(NULL, Str(st, ROOT_PROPAGATION_S_PATH)[0] ? Str(st, ROOT_PROPAGATION_S_PATH) : "/", NULL, (unsigned long)Num(st, ROOT_PROPAGATION_N_FLAGS), NULL) < 0) Fail("mount", errno);
+      if (mount(NULL, Str(st, ROOT_PROPAGATION_S_PATH)[0] ? Str(st, ROOT_PROPAGATION_S_PATH) : "/", NULL,
+                (unsigned long)Num(st, ROOT_PROPAGATION_N_FLAGS), NULL) < 0)
+        Fail("mount", errno);
       break;
     case OP_BIND_ROOTFS: {
-      if (mount(Str(st, BIND_ROOTFS_S_ROOTFS), Str(st, BIND_ROOTFS_S_ROOTFS), NULL, MS_BIND | MS_REC, NULL) < 0) Fail("mount", errno);
+      if (mount(Str(st, BIND_ROOTFS_S_ROOTFS), Str(st, BIND_ROOTFS_S_ROOTFS), NULL, MS_BIND | MS_REC, NULL) < 0)
+        Fail("mount", errno);
       g_rootfd = open(Str(st, BIND_ROOTFS_S_ROOTFS), O_PATH | O_DIRECTORY | O_CLOEXEC);
       if (g_rootfd < 0) Fail("open", errno);
       break;
     }
-    case OP_MOUNT:
-      DoMount(st);
-      break;
-    case OP_OPEN_TREE:
-      DoOpenTree(st);
-      break;
-    case OP_DETACH_HOST_MOUNT:
-      DoDetachHostMount(st);
-      break;
-    case OP_MKDIR:
-      DoMkdir(st);
-      break;
-    case OP_MKNOD:
-      DoMknod(st);
-      break;
+    case OP_MOUNT: DoMount(st); break;
+    case OP_OPEN_TREE: DoOpenTree(st); break;
+    case OP_DETACH_HOST_MOUNT: DoDetachHostMount(st); break;
+    case OP_MKDIR: DoMkdir(st); break;
+    case OP_MKNOD: DoMknod(st); break;
     case OP_BIND_DEVICE: {
       int target = OpenInRoot(Str(st, BIND_DEVICE_S_PATH), 1, true, true);
       if (target < 0) Fail("resolving the device path", errno);
       int tree = open_tree(AT_FDCWD, Str(st, BIND_DEVICE_S_HOST_PATH), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
       if (tree < 0) Fail("open_tree", errno);
-      if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) Fail("move_mount", errno);
+      if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        Fail("move_mount", errno);
       close(tree);
       close(target);
       break;
     }
-    case OP_SYMLINK:
-      DoSymlink(st);
-      break;
-    case OP_PIVOT_ROOT:
-      DoPivotRoot();
-      break;
-    case OP_MOVE_ROOT:
-      DoMoveRoot();
-      break;
-    case OP_CHROOT:
-      DoChroot(st);
-      break;
-    case OP_MASK_PATH:
-      DoMaskPath(st);
-      break;
-    case OP_READONLY_PATH:
-      DoReadonlyPath(st);
-      break;
-    case OP_REMOUNT_ROOT_RO:
-      DoRemountRootRo();
-      break;
+    case OP_SYMLINK: DoSymlink(st); break;
+    case OP_PIVOT_ROOT: DoPivotRoot(); break;
+    case OP_MOVE_ROOT: DoMoveRoot(); break;
+    case OP_CHROOT: DoChroot(st); break;
+    case OP_MASK_PATH: DoMaskPath(st); break;
+    case OP_READONLY_PATH: DoReadonlyPath(st); break;
+    case OP_REMOUNT_ROOT_RO: DoRemountRootRo(); break;
     case OP_SETHOSTNAME:
       if (sethostname(Str(st, SETHOSTNAME_S_NAME), strlen(Str(st, SETHOSTNAME_S_NAME))) < 0) Fail("sethostname", errno);
       break;
     case OP_SETDOMAINNAME:
-      if (setdomainname(Str(st, SETDOMAINNAME_S_NAME), strlen(Str(st, SETDOMAINNAME_S_NAME))) < 0) Fail("setdomainname", errno);
+      if (setdomainname(Str(st, SETDOMAINNAME_S_NAME), strlen(Str(st, SETDOMAINNAME_S_NAME))) < 0)
+        Fail("setdomainname", errno);
       break;
-    case OP_CONSOLE:
-      DoConsole(st);
-      break;
+    case OP_CONSOLE: DoConsole(st); break;
     case OP_SETSID:
       if (setsid() < 0 && errno != EPERM) Fail("setsid", errno);
       break;
@@ -940,36 +946,29 @@ void RunStep(const Step &st) {
         // As root, before the user changes: a directory only root may enter still works. A
         // permission error is left for the second phase, as the user (whose own directory, say,
         // root cannot enter on a filesystem that squashes root); anything else fails now.
-        if (chdir(Str(st, CHDIR_S_PATH)) == 0) g_cwdEntered = true;
-        else if (errno != EACCES && errno != EPERM) Fail("chdir", errno);
+        if (chdir(Str(st, CHDIR_S_PATH)) == 0)
+          g_cwdEntered = true;
+        else if (errno != EACCES && errno != EPERM)
+          Fail("chdir", errno);
         break;
       }
       if (!g_cwdEntered && chdir(Str(st, CHDIR_S_PATH)) < 0) Fail("chdir", errno);
       // A cwd outside the root (reached through a leaked fd) reads as "(unreachable)". A cwd that
       // cannot be checked (a seccomp profile refusing getcwd) is refused, as runc does.
       char cwd[4096];
-      if (syscall(SYS_getcwd, cwd, sizeof cwd) < 0) Fail("cannot verify that the working directory is inside the container: getcwd", errno);
+      if (syscall(SYS_getcwd, cwd, sizeof cwd) < 0)
+        Fail("cannot verify that the working directory is inside the container: getcwd", errno);
       if (cwd[0] != '/') Fail("the working directory is outside the container", EPERM);
       break;
     }
-    case OP_UMASK:
-      umask((mode_t)Num(st, UMASK_N_MASK));
-      break;
-    case OP_USER:
-      DoUser(st);
-      break;
-    case OP_CAPS:
-      DoCaps(st);
-      break;
+    case OP_UMASK: umask((mode_t)Num(st, UMASK_N_MASK)); break;
+    case OP_USER: DoUser(st); break;
+    case OP_CAPS: DoCaps(st); break;
     case OP_NO_NEW_PRIVS:
       if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) Fail("prctl", errno);
       break;
-    case OP_HOOK:
-      DoHook(st);
-      break;
-    case OP_FIND_EXEC:
-      DoFindExec(st);
-      break;
+    case OP_HOOK: DoHook(st); break;
+    case OP_FIND_EXEC: DoFindExec(st); break;
     case OP_READY:
       // From here the process outlives the runtime process that made it.
       prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
@@ -977,20 +976,18 @@ void RunStep(const Step &st) {
       // exec: waits for the runtime's ack (a runtime gone by now gets no orphan program), and the
       // socket (close-on-exec) stays open, so that a failed execve is reported and its closing
       // tells the runtime the program runs. create: exec.fifo takes over.
-      if (Num(st, READY_N_UNTIL_EXEC) == 1) WaitAck(NULL);
+      if (Num(st, READY_N_UNTIL_EXEC) == 1)
+        WaitAck(NULL);
       else {
         close(g_sync);
         g_sync = -1;
       }
       break;
-    case OP_WAIT_START:
-      DoWaitStart(st);
-      break;
-    case OP_EXEC:
-      DoExec(st);
-      break;
+    case OP_WAIT_START: DoWaitStart(st); break;
+    case OP_EXEC: DoExec(st); break;
     case OP_CLOSE_FDS:
-      if (syscall(SYS_close_range, (unsigned)Num(st, CLOSE_FDS_N_FROM), ~0U, CLOSE_RANGE_CLOEXEC) < 0) Fail("close_range", errno);
+      if (syscall(SYS_close_range, (unsigned)Num(st, CLOSE_FDS_N_FROM), ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+        Fail("close_range", errno);
       break;
     case OP_DUMPABLE:
       if (prctl(PR_SET_DUMPABLE, (unsigned long)Num(st, DUMPABLE_N_ON), 0, 0, 0) < 0) Fail("prctl", errno);
@@ -1018,11 +1015,14 @@ void RunStep(const Step &st) {
       break;
     }
     case OP_IOPRIO:
-      if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (int)Num(st, IOPRIO_N_VALUE)) < 0) Fail("ioprio_set", errno);
+      if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (int)Num(st, IOPRIO_N_VALUE)) < 0)
+        Fail("ioprio_set", errno);
       break;
     case OP_SECCOMP: {
       // Never a cut program: the kernel's limit is BPF_MAXINSNS instructions (4096).
-      if (st.b.empty() || st.b.size() % sizeof(struct sock_filter) != 0 || st.b.size() / sizeof(struct sock_filter) > BPF_MAXINSNS) Fail("a seccomp program of a size the kernel cannot load", EINVAL);
+      if (st.b.empty() || st.b.size() % sizeof(struct sock_filter) != 0 ||
+          st.b.size() / sizeof(struct sock_filter) > BPF_MAXINSNS)
+        Fail("a seccomp program of a size the kernel cannot load", EINVAL);
       struct sock_fprog prog;
       prog.len = (unsigned short)(st.b.size() / sizeof(struct sock_filter));
       prog.filter = (struct sock_filter *)st.b.data();
@@ -1036,21 +1036,15 @@ void RunStep(const Step &st) {
       }
       break;
     }
-    case OP_OPEN_PROC:
-      DoOpenProc();
-      break;
-    case OP_CONSOLE_ATTACH:
-      AttachConsole();
-      break;
-    case OP_HOME:
-      DoHome(st);
-      break;
+    case OP_OPEN_PROC: DoOpenProc(); break;
+    case OP_CONSOLE_ATTACH: AttachConsole(); break;
+    case OP_HOME: DoHome(st); break;
     case OP_SESSION_KEYRING:
       // KEYCTL_JOIN_SESSION_KEYRING; kernels built without keys support are not an error.
-      if (syscall(SYS_keyctl, 1, Str(st, SESSION_KEYRING_S_NAME), 0, 0, 0) < 0 && errno != ENOSYS) Fail("keyctl", errno);
+      if (syscall(SYS_keyctl, 1, Str(st, SESSION_KEYRING_S_NAME), 0, 0, 0) < 0 && errno != ENOSYS)
+        Fail("keyctl", errno);
       break;
-    default:
-      Fail("unknown step", EINVAL);
+    default: Fail("unknown step", EINVAL);
   }
 }
 

@@ -42,7 +42,11 @@ export function resolveCgroupPaths(
  * Creates every directory (and parents); cpuset parents get their parent's cpus and mems, and
  * on v2 every ancestor enables the controllers the container's limits need.
  */
-export function createCgroups(paths: CgroupPaths, hierarchies: CgroupHierarchy[] = detectHierarchies(), v2Controllers: string[] = []): string[] {
+export function createCgroups(
+  paths: CgroupPaths,
+  hierarchies: CgroupHierarchy[] = detectHierarchies(),
+  v2Controllers: string[] = [],
+): string[] {
   const created: string[] = [];
   for (const h of hierarchies) {
     const dir = paths[h.key];
@@ -69,7 +73,11 @@ export function createCgroups(paths: CgroupPaths, hierarchies: CgroupHierarchy[]
  * cgroup v2: enables `controllers` in every ancestor of the container's cgroup (between the
  * hierarchy's root and it), so that a limit `update` sets for the first time has its files.
  */
-export function enableV2Controllers(paths: CgroupPaths, controllers: string[], hierarchies: CgroupHierarchy[] = detectHierarchies()): void {
+export function enableV2Controllers(
+  paths: CgroupPaths,
+  controllers: string[],
+  hierarchies: CgroupHierarchy[] = detectHierarchies(),
+): void {
   if (controllers.length === 0) return;
   for (const h of hierarchies) {
     const dir = paths[h.key];
@@ -109,7 +117,10 @@ function inheritCpuset(parent: string, dir: string): void {
  * in it is used all the same, with a warning. The nearest existing directory is read in each
  * freezer (v1 freezer.state, v2 cgroup.events), so that a frozen ancestor counts as well.
  */
-export function inspectExistingCgroups(paths: CgroupPaths, hierarchies: CgroupHierarchy[] = detectHierarchies()): ExistingCgroups {
+export function inspectExistingCgroups(
+  paths: CgroupPaths,
+  hierarchies: CgroupHierarchy[] = detectHierarchies(),
+): ExistingCgroups {
   const out: ExistingCgroups = { pids: [] };
   const pids = new Set<number>();
   for (const h of hierarchies) {
@@ -132,7 +143,9 @@ function frozenAt(h: CgroupHierarchy, dir: string): string | undefined {
         const state = fs.readFileSync(path.join(cur, 'freezer.state'), 'utf8').trim();
         return state === 'FROZEN' || state === 'FREEZING' ? `${path.join(cur, 'freezer.state')}: ${state}` : undefined;
       }
-      return /^frozen 1$/m.test(fs.readFileSync(path.join(cur, 'cgroup.events'), 'utf8')) ? `${path.join(cur, 'cgroup.events')}: frozen 1` : undefined;
+      return /^frozen 1$/m.test(fs.readFileSync(path.join(cur, 'cgroup.events'), 'utf8'))
+        ? `${path.join(cur, 'cgroup.events')}: frozen 1`
+        : undefined;
     } catch (err) {
       // (a kernel without the file has no freezer there: nothing can be frozen)
       if (isErrno(err, 'ENOENT')) return undefined;
@@ -168,11 +181,7 @@ export function joinCgroups(paths: CgroupPaths, pid: number): void {
 export function cgroupPids(paths: CgroupPaths): number[] {
   for (const dir of Object.values(paths)) {
     try {
-      return fs
-        .readFileSync(path.join(dir, 'cgroup.procs'), 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map(Number);
+      return fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
     } catch {
       continue;
     }
@@ -202,7 +211,8 @@ function removeTree(dir: string, kill: (pid: number) => void): void {
       return;
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return;
-      if (!isErrno(err, 'EBUSY') || attempt >= 200) throw new TsruncError('system', `removing cgroup ${dir}: ${(err as Error).message}`, { cause: err });
+      if (!isErrno(err, 'EBUSY') || attempt >= 200)
+        throw new TsruncError('system', `removing cgroup ${dir}: ${(err as Error).message}`, { cause: err });
       for (const pid of readProcs(dir)) kill(pid);
       sleepMs(10);
     }
@@ -223,24 +233,46 @@ function readProcs(dir: string): number[] {
  * own cgroup. The messages carry runc's words ("is not a sub cgroup path", "unknown
  * controller", "invalid --cgroup argument").
  */
-function subCgroupPaths(paths: CgroupPaths, specs: string[], hierarchies: CgroupHierarchy[], containerId: string): CgroupPaths {
+function subCgroupPaths(
+  paths: CgroupPaths,
+  specs: string[],
+  hierarchies: CgroupHierarchy[],
+  containerId: string,
+): CgroupPaths {
   const out: CgroupPaths = { ...paths };
   for (const spec of specs) {
     const parts = spec.split(':');
     if (parts.length > 2) throw new TsruncError('usage', `invalid --cgroup argument: ${spec}`, { containerId });
-    if (parts.length === 1 && specs.length !== 1) throw new TsruncError('usage', `invalid --cgroup argument: ${spec} (missing <controller>: prefix)`, { containerId });
+    if (parts.length === 1 && specs.length !== 1)
+      throw new TsruncError('usage', `invalid --cgroup argument: ${spec} (missing <controller>: prefix)`, {
+        containerId,
+      });
     const controllers = parts.length === 1 ? undefined : (parts[0] as string).split(',');
     const sub = parts.length === 1 ? spec : (parts[1] as string);
     // (relative to the container's cgroup even when written absolute; "" and "/" are that cgroup)
     const rel = path.posix.normalize(sub.replace(/^\/+/, '') || '.').replace(/(.)\/+$/, '$1');
-    if (rel === '..' || rel.startsWith('../')) throw new TsruncError('usage', `exec --cgroup ${spec}: ${sub} is not a sub cgroup path (it must name a sub-cgroup of the container's cgroup)`, { containerId });
-    const unknown = controllers?.find((c) => !hierarchies.some((h) => paths[h.key] !== undefined && h.controllers.includes(c)));
-    if (unknown !== undefined) throw new TsruncError('usage', `exec --cgroup ${spec}: unknown controller ${unknown} (no cgroup hierarchy of the container has it)`, { containerId });
+    if (rel === '..' || rel.startsWith('../'))
+      throw new TsruncError(
+        'usage',
+        `exec --cgroup ${spec}: ${sub} is not a sub cgroup path (it must name a sub-cgroup of the container's cgroup)`,
+        { containerId },
+      );
+    const unknown = controllers?.find(
+      (c) => !hierarchies.some((h) => paths[h.key] !== undefined && h.controllers.includes(c)),
+    );
+    if (unknown !== undefined)
+      throw new TsruncError(
+        'usage',
+        `exec --cgroup ${spec}: unknown controller ${unknown} (no cgroup hierarchy of the container has it)`,
+        { containerId },
+      );
     for (const h of hierarchies) {
       const base = paths[h.key];
-      if (base === undefined || (controllers !== undefined && !controllers.some((c) => h.controllers.includes(c)))) continue;
+      if (base === undefined || (controllers !== undefined && !controllers.some((c) => h.controllers.includes(c))))
+        continue;
       const dir = rel === '.' ? base : path.join(base, rel);
-      if (!fs.existsSync(path.join(dir, 'cgroup.procs'))) throw new TsruncError('usage', `exec --cgroup ${spec}: ${dir} does not exist`, { containerId });
+      if (!fs.existsSync(path.join(dir, 'cgroup.procs')))
+        throw new TsruncError('usage', `exec --cgroup ${spec}: ${dir} does not exist`, { containerId });
       out[h.key] = dir;
     }
   }
@@ -295,13 +327,23 @@ export class CgroupfsManager implements CgroupManager {
   ) {}
 
   /** A new container's cgroups, by runc's cgroupsPath rules (nothing is created). */
-  static forContainer(id: string, cgroupsPath: string | undefined, hierarchies: CgroupHierarchy[] = detectHierarchies(), own?: string): CgroupfsManager {
+  static forContainer(
+    id: string,
+    cgroupsPath: string | undefined,
+    hierarchies: CgroupHierarchy[] = detectHierarchies(),
+    own?: string,
+  ): CgroupfsManager {
     return new CgroupfsManager(id, hierarchies, resolveCgroupPaths(cgroupsPath, id, hierarchies, own));
   }
 
   /** The cgroups a record names: in the recorded form, or (records older than drivers) as directories by hierarchy key. */
-  static fromRecord(record: CgroupRecordFields, id: string, hierarchies: CgroupHierarchy[] = detectHierarchies()): CgroupfsManager {
-    const paths = record.cgroups !== undefined ? pathsOfRecorded(record.cgroups, hierarchies) : { ...(record.cgroupPaths ?? {}) };
+  static fromRecord(
+    record: CgroupRecordFields,
+    id: string,
+    hierarchies: CgroupHierarchy[] = detectHierarchies(),
+  ): CgroupfsManager {
+    const paths =
+      record.cgroups !== undefined ? pathsOfRecorded(record.cgroups, hierarchies) : { ...(record.cgroupPaths ?? {}) };
     return new CgroupfsManager(id, hierarchies, paths);
   }
 
@@ -321,7 +363,10 @@ export class CgroupfsManager implements CgroupManager {
   }
 
   create(setup: CgroupSetup): void {
-    if (!(setup instanceof CgroupfsSetup)) throw new TsruncError('system', `a cgroup setup of the ${setup.driver} driver given to the cgroupfs driver`, { containerId: this.id });
+    if (!(setup instanceof CgroupfsSetup))
+      throw new TsruncError('system', `a cgroup setup of the ${setup.driver} driver given to the cgroupfs driver`, {
+        containerId: this.id,
+      });
     createCgroups(this.paths, this.hierarchies, setup.v2Controllers);
     // Limits first, then the process (join): nothing of the container runs unlimited. The
     // device rules are allow/deny lists where devices is a v1 controller, else an eBPF filter.

@@ -53,10 +53,16 @@ function compileDeviceFilter(rules: DeviceCgroupRule[]): Insn[] {
     const access = [...(rule.access ?? 'rwm')].reduce((m, ch) => m | (ACC[ch] ?? 0), 0);
     if (access !== 7) {
       // The request must be a subset of the rule's access: (access & ~ruleAccess) == 0.
-      checks.push(insn(BPF.MOV64_REG, 6, 3, 0, 0), insn(BPF.AND64_IMM, 6, 0, 0, ~access & 7), insn(BPF.JNE_IMM, 6, 0, 0, 0));
+      checks.push(
+        insn(BPF.MOV64_REG, 6, 3, 0, 0),
+        insn(BPF.AND64_IMM, 6, 0, 0, ~access & 7),
+        insn(BPF.JNE_IMM, 6, 0, 0, 0),
+      );
     }
-    if (type !== 'a' && rule.major !== undefined && rule.major >= 0) checks.push(insn(BPF.JNE_IMM, 4, 0, 0, rule.major));
-    if (type !== 'a' && rule.minor !== undefined && rule.minor >= 0) checks.push(insn(BPF.JNE_IMM, 5, 0, 0, rule.minor));
+    if (type !== 'a' && rule.major !== undefined && rule.major >= 0)
+      checks.push(insn(BPF.JNE_IMM, 4, 0, 0, rule.major));
+    if (type !== 'a' && rule.minor !== undefined && rule.minor >= 0)
+      checks.push(insn(BPF.JNE_IMM, 5, 0, 0, rule.minor));
     const tail = [insn(BPF.MOV64_IMM, 0, 0, 0, rule.allow ? 1 : 0), insn(BPF.EXIT, 0, 0, 0, 0)];
     // Every failed check jumps past the end of this block.
     const block = [...checks, ...tail];

@@ -66,7 +66,10 @@ export class DeviceEmulator {
   }
 
   /** The state the rules leave a deny-all cgroup in, applied in order (later rules win). */
-  static fromRules(rules: DeviceCgroupRule[], source: RuleSource = (i) => `/linux/resources/devices/${i}`): DeviceEmulator {
+  static fromRules(
+    rules: DeviceCgroupRule[],
+    source: RuleSource = (i) => `/linux/resources/devices/${i}`,
+  ): DeviceEmulator {
     const e = new DeviceEmulator(false);
     const problems: { pointer: string; message: string }[] = [];
     rules.forEach((rule, i) => {
@@ -93,7 +96,14 @@ export class DeviceEmulator {
         e.reset(true);
         continue;
       }
-      e.allow({ type: type as 'b' | 'c', major: major === '*' ? -1 : Number(major), minor: minor === '*' ? -1 : Number(minor) }, accessBits(access));
+      e.allow(
+        {
+          type: type as 'b' | 'c',
+          major: major === '*' ? -1 : Number(major),
+          minor: minor === '*' ? -1 : Number(minor),
+        },
+        accessBits(access),
+      );
     }
     return e;
   }
@@ -162,7 +172,12 @@ export class DeviceEmulator {
 
   /** Exceptions sorted by (major, minor, type), as runc writes them. */
   private ordered(): { meta: Meta; bits: number }[] {
-    return [...this.rules.values()].sort((a, b) => a.meta.major - b.meta.major || a.meta.minor - b.meta.minor || (a.meta.type < b.meta.type ? -1 : a.meta.type > b.meta.type ? 1 : 0));
+    return [...this.rules.values()].sort(
+      (a, b) =>
+        a.meta.major - b.meta.major ||
+        a.meta.minor - b.meta.minor ||
+        (a.meta.type < b.meta.type ? -1 : a.meta.type > b.meta.type ? 1 : 0),
+    );
   }
 
   /**
@@ -181,11 +196,25 @@ export class DeviceEmulator {
     }
     for (const { meta, bits } of old) {
       const dropped = bits & ~(target.rules.get(keyOf(meta))?.bits ?? 0);
-      if (dropped !== 0) out.push({ allow: target.defaultAllow, type: meta.type, major: meta.major, minor: meta.minor, access: accessString(dropped) });
+      if (dropped !== 0)
+        out.push({
+          allow: target.defaultAllow,
+          type: meta.type,
+          major: meta.major,
+          minor: meta.minor,
+          access: accessString(dropped),
+        });
     }
     for (const { meta, bits } of target.ordered()) {
       const gained = bits & ~(oldBits.get(keyOf(meta)) ?? 0);
-      if (gained !== 0) out.push({ allow: !target.defaultAllow, type: meta.type, major: meta.major, minor: meta.minor, access: accessString(gained) });
+      if (gained !== 0)
+        out.push({
+          allow: !target.defaultAllow,
+          type: meta.type,
+          major: meta.major,
+          minor: meta.minor,
+          access: accessString(gained),
+        });
     }
     return out;
   }
@@ -221,12 +250,20 @@ export function applyDeviceRulesV1(dir: string, target: DeviceEmulator, containe
     try {
       fs.writeFileSync(path.join(dir, file), cgroupRuleString(rule));
     } catch (err) {
-      throw systemError(`/linux/resources/devices: writing ${JSON.stringify(cgroupRuleString(rule))} to ${file}`, err, containerId);
+      throw systemError(
+        `/linux/resources/devices: writing ${JSON.stringify(cgroupRuleString(rule))} to ${file}`,
+        err,
+        containerId,
+      );
     }
   }
   const after = readDeviceList(dir, containerId);
   if (target.isBlacklist() ? !after.isBlacklist() : !after.equals(target)) {
-    throw new TsruncError('system', `/linux/resources/devices: the devices cgroup ${dir} does not show the rules written to it (devices.list)`, { containerId });
+    throw new TsruncError(
+      'system',
+      `/linux/resources/devices: the devices cgroup ${dir} does not show the rules written to it (devices.list)`,
+      { containerId },
+    );
   }
   return rules;
 }
@@ -241,6 +278,9 @@ function readDeviceList(dir: string, containerId: string | undefined): DeviceEmu
   try {
     return DeviceEmulator.fromList(text);
   } catch (err) {
-    throw new TsruncError('system', `${path.join(dir, 'devices.list')}: ${(err as Error).message}`, { containerId, cause: err });
+    throw new TsruncError('system', `${path.join(dir, 'devices.list')}: ${(err as Error).message}`, {
+      containerId,
+      cause: err,
+    });
   }
 }

@@ -34,10 +34,17 @@ const cgroupfs: CgroupDriver = {
  */
 const systemdRefused: CgroupDriver = {
   name: 'systemd',
-  cgroupsPathProblem: (cgroupsPath) => (cgroupsPath.split(':').length === 3 ? undefined : `expected "slice:prefix:name" with --systemd-cgroup, got ${JSON.stringify(cgroupsPath)}`),
+  cgroupsPathProblem: (cgroupsPath) =>
+    cgroupsPath.split(':').length === 3
+      ? undefined
+      : `expected "slice:prefix:name" with --systemd-cgroup, got ${JSON.stringify(cgroupsPath)}`,
   forContainer: (id) => {
-    const why = fs.existsSync('/run/systemd/system') ? 'the systemd cgroup driver is not implemented yet' : 'systemd is not running on this host (no /run/systemd/system)';
-    throw new TsruncError('system', `--systemd-cgroup: ${why}; use the cgroupfs driver (omit --systemd-cgroup)`, { containerId: id });
+    const why = fs.existsSync('/run/systemd/system')
+      ? 'the systemd cgroup driver is not implemented yet'
+      : 'systemd is not running on this host (no /run/systemd/system)';
+    throw new TsruncError('system', `--systemd-cgroup: ${why}; use the cgroupfs driver (omit --systemd-cgroup)`, {
+      containerId: id,
+    });
   },
 };
 
@@ -53,6 +60,11 @@ export const CGROUP_FEATURES = { v1: true, v2: true, systemd: false, systemdUser
 /** An existing container's cgroups, managed by the driver its record names. */
 export function containerCgroups(record: CgroupRecordFields, id: string): CgroupManager {
   const driver = record.cgroupDriver ?? 'cgroupfs';
-  if (driver !== 'cgroupfs') throw new TsruncError('system', `the container's cgroups are managed by the ${JSON.stringify(driver)} cgroup driver, which this tsrunc does not have`, { containerId: id });
+  if (driver !== 'cgroupfs')
+    throw new TsruncError(
+      'system',
+      `the container's cgroups are managed by the ${JSON.stringify(driver)} cgroup driver, which this tsrunc does not have`,
+      { containerId: id },
+    );
   return CgroupfsManager.fromRecord(record, id);
 }

@@ -16,7 +16,10 @@ function freezerOf(paths: CgroupPaths): { kind: 'v1' | 'v2'; dir: string } | und
 
 export function setFrozen(paths: CgroupPaths, frozen: boolean, containerId: string): void {
   const f = freezerOf(paths);
-  if (f === undefined) throw new TsruncError('system', 'no freezer cgroup for this container (neither v1 freezer nor cgroup.freeze)', { containerId });
+  if (f === undefined)
+    throw new TsruncError('system', 'no freezer cgroup for this container (neither v1 freezer nor cgroup.freeze)', {
+      containerId,
+    });
   const deadline = Date.now() + 10_000;
   for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
     if (f.kind === 'v1') {
@@ -27,7 +30,10 @@ export function setFrozen(paths: CgroupPaths, frozen: boolean, containerId: stri
       fs.writeFileSync(path.join(f.dir, 'cgroup.freeze'), frozen ? '1' : '0');
       if (/^frozen 1$/m.test(fs.readFileSync(path.join(f.dir, 'cgroup.events'), 'utf8')) === frozen) return;
     }
-    if (Date.now() > deadline) throw new TsruncError('system', `timed out ${frozen ? 'freezing' : 'thawing'} the container's cgroup`, { containerId });
+    if (Date.now() > deadline)
+      throw new TsruncError('system', `timed out ${frozen ? 'freezing' : 'thawing'} the container's cgroup`, {
+        containerId,
+      });
     sleepMs(delay);
   }
 }

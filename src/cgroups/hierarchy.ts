@@ -18,7 +18,21 @@ export interface CgroupHierarchy {
 /** Directory of a container's cgroup in each hierarchy, keyed by CgroupHierarchy.key. */
 export type CgroupPaths = Record<string, string>;
 
-const MOUNT_OPTIONS = new Set(['rw', 'ro', 'nosuid', 'nodev', 'noexec', 'relatime', 'noatime', 'clone_children', 'xattr', 'nsdelegate', 'memory_recursiveprot', 'favordynmods', 'memory_localevents']);
+const MOUNT_OPTIONS = new Set([
+  'rw',
+  'ro',
+  'nosuid',
+  'nodev',
+  'noexec',
+  'relatime',
+  'noatime',
+  'clone_children',
+  'xattr',
+  'nsdelegate',
+  'memory_recursiveprot',
+  'favordynmods',
+  'memory_localevents',
+]);
 
 /** The controllers a cgroup v2 hierarchy offers (its root's cgroup.controllers; none when unreadable). */
 export function readV2Controllers(mountpoint: string): string[] {
@@ -30,7 +44,10 @@ export function readV2Controllers(mountpoint: string): string[] {
 }
 
 /** The hierarchies of a mountinfo text; a v2 hierarchy's controllers come from `v2Controllers` (the host's files by default). */
-export function parseMountinfo(text: string, v2Controllers: (mountpoint: string) => string[] = readV2Controllers): CgroupHierarchy[] {
+export function parseMountinfo(
+  text: string,
+  v2Controllers: (mountpoint: string) => string[] = readV2Controllers,
+): CgroupHierarchy[] {
   const out: CgroupHierarchy[] = [];
   for (const line of text.split('\n')) {
     if (line === '') continue;
@@ -43,10 +60,18 @@ export function parseMountinfo(text: string, v2Controllers: (mountpoint: string)
     const mountpoint = unescape(l[4] ?? '');
     const root = unescape(l[3] ?? '/');
     if (fstype === 'cgroup') {
-      const controllers = (r[2] ?? '').split(',').filter((o) => !MOUNT_OPTIONS.has(o) && !o.startsWith('release_agent='));
+      const controllers = (r[2] ?? '')
+        .split(',')
+        .filter((o) => !MOUNT_OPTIONS.has(o) && !o.startsWith('release_agent='));
       out.push({ key: path.basename(mountpoint), mountpoint, version: 1, controllers, root });
     } else {
-      out.push({ key: mountpoint === '/sys/fs/cgroup' ? '' : path.basename(mountpoint), mountpoint, version: 2, controllers: v2Controllers(mountpoint), root });
+      out.push({
+        key: mountpoint === '/sys/fs/cgroup' ? '' : path.basename(mountpoint),
+        mountpoint,
+        version: 2,
+        controllers: v2Controllers(mountpoint),
+        root,
+      });
     }
   }
   // A hierarchy mounted twice (bind mounts) counts once: keep the first mount point.
@@ -83,7 +108,8 @@ export function ownCgroup(h: CgroupHierarchy, procSelfCgroup: string): string {
     if (m === null) continue;
     const [, , ctrl, p] = m;
     if (h.version === 2 && ctrl === '') return p ?? '/';
-    if (h.version === 1 && ctrl !== '' && ctrl!.split(',').sort().join(',') === [...h.controllers].sort().join(',')) return p ?? '/';
+    if (h.version === 1 && ctrl !== '' && ctrl!.split(',').sort().join(',') === [...h.controllers].sort().join(','))
+      return p ?? '/';
   }
   return '/';
 }

@@ -23,7 +23,9 @@ export interface CgroupWrite {
 }
 
 /** v1 blkio weights: CFQ's files, or BFQ's where the kernel has no CFQ (Linux 5.0 and later), as runc chooses. */
-const CFQ_OR_BFQ = (file: 'blkio.weight' | 'blkio.weight_device'): { fallback: { file: string; unless: string } } => ({ fallback: { file: file.replace('blkio.', 'blkio.bfq.'), unless: 'blkio.weight' } });
+const CFQ_OR_BFQ = (file: 'blkio.weight' | 'blkio.weight_device'): { fallback: { file: string; unless: string } } => ({
+  fallback: { file: file.replace('blkio.', 'blkio.bfq.'), unless: 'blkio.weight' },
+});
 
 /** The file `w` goes to in `dir`. */
 export function writeTarget(w: CgroupWrite, dir: string): string {
@@ -32,7 +34,10 @@ export function writeTarget(w: CgroupWrite, dir: string): string {
 
 /** Which hierarchy serves `controller`: a v1 mount of it, else the unified one if it has it. */
 export function hierarchyFor(controller: string, hierarchies: CgroupHierarchy[]): CgroupHierarchy | undefined {
-  return hierarchies.find((h) => h.version === 1 && h.controllers.includes(controller)) ?? hierarchies.find((h) => h.version === 2 && h.controllers.includes(controller));
+  return (
+    hierarchies.find((h) => h.version === 1 && h.controllers.includes(controller)) ??
+    hierarchies.find((h) => h.version === 2 && h.controllers.includes(controller))
+  );
 }
 
 /** cpu.shares (2..262144) to cpu.weight (1..10000), as runc converts. */
@@ -57,11 +62,18 @@ class WritePlanner {
 
   private target(controller: string, pointer: string): CgroupHierarchy | undefined {
     const h = hierarchyFor(controller, this.hierarchies);
-    if (h === undefined) this.problems.push({ pointer, message: `the ${controller} cgroup controller is not available on this host` });
+    if (h === undefined)
+      this.problems.push({ pointer, message: `the ${controller} cgroup controller is not available on this host` });
     return h;
   }
 
-  private put(h: CgroupHierarchy, file: string, value: string | number, pointer: string, opts: Pick<CgroupWrite, 'ifExists' | 'fallback'> = {}): void {
+  private put(
+    h: CgroupHierarchy,
+    file: string,
+    value: string | number,
+    pointer: string,
+    opts: Pick<CgroupWrite, 'ifExists' | 'fallback'> = {},
+  ): void {
     this.writes.push({ hierarchy: h.key, file, value: String(value), pointer, ...opts });
   }
 
@@ -86,19 +98,25 @@ class WritePlanner {
         if (limit !== undefined) this.put(h, 'memory.limit_in_bytes', limit, `${at}/limit`);
         if (swap !== undefined) this.put(h, 'memory.memsw.limit_in_bytes', swap, `${at}/swap`);
       }
-      if (mem.reservation !== undefined) this.put(h, 'memory.soft_limit_in_bytes', mem.reservation, `${at}/reservation`);
+      if (mem.reservation !== undefined)
+        this.put(h, 'memory.soft_limit_in_bytes', mem.reservation, `${at}/reservation`);
       if (mem.kernelTCP !== undefined) this.put(h, 'memory.kmem.tcp.limit_in_bytes', mem.kernelTCP, `${at}/kernelTCP`);
       if (mem.swappiness !== undefined) this.put(h, 'memory.swappiness', mem.swappiness, `${at}/swappiness`);
       if (mem.disableOOMKiller === true) this.put(h, 'memory.oom_control', 1, `${at}/disableOOMKiller`);
-      if (mem.useHierarchy !== undefined) this.put(h, 'memory.use_hierarchy', mem.useHierarchy ? 1 : 0, `${at}/useHierarchy`);
+      if (mem.useHierarchy !== undefined)
+        this.put(h, 'memory.use_hierarchy', mem.useHierarchy ? 1 : 0, `${at}/useHierarchy`);
     } else {
       if (mem.limit !== undefined) this.put(h, 'memory.max', max(mem.limit), `${at}/limit`);
       if (mem.reservation !== undefined) this.put(h, 'memory.low', max(mem.reservation), `${at}/reservation`);
-      if (mem.swappiness !== undefined) this.problems.push({ pointer: `${at}/swappiness`, message: 'is not supported on cgroup v2' });
-      if (mem.kernelTCP !== undefined) this.problems.push({ pointer: `${at}/kernelTCP`, message: 'is not supported on cgroup v2' });
-      if (mem.disableOOMKiller === true) this.problems.push({ pointer: `${at}/disableOOMKiller`, message: 'is not supported on cgroup v2' });
+      if (mem.swappiness !== undefined)
+        this.problems.push({ pointer: `${at}/swappiness`, message: 'is not supported on cgroup v2' });
+      if (mem.kernelTCP !== undefined)
+        this.problems.push({ pointer: `${at}/kernelTCP`, message: 'is not supported on cgroup v2' });
+      if (mem.disableOOMKiller === true)
+        this.problems.push({ pointer: `${at}/disableOOMKiller`, message: 'is not supported on cgroup v2' });
       // (as on v1, runc's: unlimited memory with no swap given leaves swap unlimited too)
-      if (mem.limit === -1 && mem.swap === undefined) this.put(h, 'memory.swap.max', 'max', `${at}/limit`, { ifExists: true });
+      if (mem.limit === -1 && mem.swap === undefined)
+        this.put(h, 'memory.swap.max', 'max', `${at}/limit`, { ifExists: true });
       if (mem.swap !== undefined) {
         // v1's swap is memory+swap; v2's memory.swap.max is swap alone.
         let swapOnly: number | 'max';
@@ -117,7 +135,14 @@ class WritePlanner {
 
   cpu(cpu: NonNullable<Resources['cpu']>): void {
     const at = `${R}/cpu`;
-    const cpuFields = cpu.shares !== undefined || cpu.quota !== undefined || cpu.period !== undefined || cpu.burst !== undefined || cpu.realtimeRuntime !== undefined || cpu.realtimePeriod !== undefined || cpu.idle !== undefined;
+    const cpuFields =
+      cpu.shares !== undefined ||
+      cpu.quota !== undefined ||
+      cpu.period !== undefined ||
+      cpu.burst !== undefined ||
+      cpu.realtimeRuntime !== undefined ||
+      cpu.realtimePeriod !== undefined ||
+      cpu.idle !== undefined;
     const h = cpuFields ? this.target('cpu', at) : undefined;
     if (h !== undefined && h.version === 1) {
       // 0 means unset for shares and weights (docker writes 0s), as runc reads them.
@@ -126,19 +151,29 @@ class WritePlanner {
       if (cpu.quota !== undefined) this.put(h, 'cpu.cfs_quota_us', cpu.quota, `${at}/quota`);
       if (cpu.burst !== undefined) this.put(h, 'cpu.cfs_burst_us', cpu.burst, `${at}/burst`);
       if (cpu.realtimePeriod !== undefined) this.put(h, 'cpu.rt_period_us', cpu.realtimePeriod, `${at}/realtimePeriod`);
-      if (cpu.realtimeRuntime !== undefined) this.put(h, 'cpu.rt_runtime_us', cpu.realtimeRuntime, `${at}/realtimeRuntime`);
+      if (cpu.realtimeRuntime !== undefined)
+        this.put(h, 'cpu.rt_runtime_us', cpu.realtimeRuntime, `${at}/realtimeRuntime`);
       if (cpu.idle !== undefined) this.put(h, 'cpu.idle', cpu.idle, `${at}/idle`);
     } else if (h !== undefined) {
-      if (cpu.shares !== undefined && cpu.shares !== 0) this.put(h, 'cpu.weight', sharesToWeight(cpu.shares), `${at}/shares`);
+      if (cpu.shares !== undefined && cpu.shares !== 0)
+        this.put(h, 'cpu.weight', sharesToWeight(cpu.shares), `${at}/shares`);
       if (cpu.quota !== undefined || cpu.period !== undefined) {
         // (a quota alone keeps the cgroup's period, as runc writes it)
         const quota = cpu.quota === undefined || cpu.quota <= 0 ? 'max' : String(cpu.quota);
-        this.put(h, 'cpu.max', cpu.period === undefined ? quota : `${quota} ${cpu.period}`, `${at}/${cpu.quota !== undefined ? 'quota' : 'period'}`);
+        this.put(
+          h,
+          'cpu.max',
+          cpu.period === undefined ? quota : `${quota} ${cpu.period}`,
+          `${at}/${cpu.quota !== undefined ? 'quota' : 'period'}`,
+        );
       }
       if (cpu.burst !== undefined) this.put(h, 'cpu.max.burst', cpu.burst, `${at}/burst`);
       if (cpu.idle !== undefined) this.put(h, 'cpu.idle', cpu.idle, `${at}/idle`);
       if (cpu.realtimeRuntime !== undefined || cpu.realtimePeriod !== undefined) {
-        this.problems.push({ pointer: `${at}/realtimeRuntime`, message: 'realtime cpu limits are not supported on cgroup v2' });
+        this.problems.push({
+          pointer: `${at}/realtimeRuntime`,
+          message: 'realtime cpu limits are not supported on cgroup v2',
+        });
       }
     }
     if (cpu.cpus !== undefined || cpu.mems !== undefined) {
@@ -153,7 +188,8 @@ class WritePlanner {
   pids(pids: NonNullable<Resources['pids']>): void {
     const h = this.target('pids', `${R}/pids`);
     // 0 leaves the limit as it is, as runc reads it (-1, or any negative, is no limit)
-    if (h !== undefined && pids.limit !== 0) this.put(h, 'pids.max', pids.limit > 0 ? pids.limit : 'max', `${R}/pids/limit`);
+    if (h !== undefined && pids.limit !== 0)
+      this.put(h, 'pids.max', pids.limit > 0 ? pids.limit : 'max', `${R}/pids/limit`);
   }
 
   blockIO(io: NonNullable<Resources['blockIO']>): void {
@@ -169,22 +205,38 @@ class WritePlanner {
       ['throttleWriteIOPSDevice', 'blkio.throttle.write_iops_device', 'wiops'],
     ];
     if (h.version === 1) {
-      if (io.weight !== undefined && io.weight !== 0) this.put(h, 'blkio.weight', io.weight, `${at}/weight`, CFQ_OR_BFQ('blkio.weight'));
-      if (io.leafWeight !== undefined && io.leafWeight !== 0) this.put(h, 'blkio.leaf_weight', io.leafWeight, `${at}/leafWeight`);
+      if (io.weight !== undefined && io.weight !== 0)
+        this.put(h, 'blkio.weight', io.weight, `${at}/weight`, CFQ_OR_BFQ('blkio.weight'));
+      if (io.leafWeight !== undefined && io.leafWeight !== 0)
+        this.put(h, 'blkio.leaf_weight', io.leafWeight, `${at}/leafWeight`);
       io.weightDevice?.forEach((d, i) => {
-        if (d.weight !== undefined) this.put(h, 'blkio.weight_device', `${dev(d)} ${d.weight}`, `${at}/weightDevice/${i}/weight`, CFQ_OR_BFQ('blkio.weight_device'));
-        if (d.leafWeight !== undefined) this.put(h, 'blkio.leaf_weight_device', `${dev(d)} ${d.leafWeight}`, `${at}/weightDevice/${i}/leafWeight`);
+        if (d.weight !== undefined)
+          this.put(
+            h,
+            'blkio.weight_device',
+            `${dev(d)} ${d.weight}`,
+            `${at}/weightDevice/${i}/weight`,
+            CFQ_OR_BFQ('blkio.weight_device'),
+          );
+        if (d.leafWeight !== undefined)
+          this.put(h, 'blkio.leaf_weight_device', `${dev(d)} ${d.leafWeight}`, `${at}/weightDevice/${i}/leafWeight`);
       });
       for (const [field, file] of throttles) {
-        (io[field] as ThrottleDevice[] | undefined)?.forEach((d, i) => this.put(h, file, `${dev(d)} ${d.rate}`, `${at}/${field}/${i}`));
+        (io[field] as ThrottleDevice[] | undefined)?.forEach((d, i) =>
+          this.put(h, file, `${dev(d)} ${d.rate}`, `${at}/${field}/${i}`),
+        );
       }
     } else {
-      if (io.weight !== undefined && io.weight !== 0) this.put(h, 'io.weight', `default ${blkioToIoWeight(io.weight)}`, `${at}/weight`);
+      if (io.weight !== undefined && io.weight !== 0)
+        this.put(h, 'io.weight', `default ${blkioToIoWeight(io.weight)}`, `${at}/weight`);
       io.weightDevice?.forEach((d, i) => {
-        if (d.weight !== undefined) this.put(h, 'io.weight', `${dev(d)} ${blkioToIoWeight(d.weight)}`, `${at}/weightDevice/${i}/weight`);
+        if (d.weight !== undefined)
+          this.put(h, 'io.weight', `${dev(d)} ${blkioToIoWeight(d.weight)}`, `${at}/weightDevice/${i}/weight`);
       });
       for (const [field, , key] of throttles) {
-        (io[field] as ThrottleDevice[] | undefined)?.forEach((d, i) => this.put(h, 'io.max', `${dev(d)} ${key}=${d.rate}`, `${at}/${field}/${i}`));
+        (io[field] as ThrottleDevice[] | undefined)?.forEach((d, i) =>
+          this.put(h, 'io.max', `${dev(d)} ${key}=${d.rate}`, `${at}/${field}/${i}`),
+        );
       }
     }
   }
@@ -194,7 +246,12 @@ class WritePlanner {
       const at = `${R}/hugepageLimits/${i}`;
       const h = this.target('hugetlb', at);
       if (h === undefined) return;
-      this.put(h, h.version === 1 ? `hugetlb.${l.pageSize}.limit_in_bytes` : `hugetlb.${l.pageSize}.max`, l.limit, `${at}/limit`);
+      this.put(
+        h,
+        h.version === 1 ? `hugetlb.${l.pageSize}.limit_in_bytes` : `hugetlb.${l.pageSize}.max`,
+        l.limit,
+        `${at}/limit`,
+      );
     });
   }
 
@@ -239,7 +296,12 @@ class WritePlanner {
       const controller = file.split('.')[0] ?? '';
       if (!['cgroup', ...h.controllers].includes(controller)) {
         const v1 = this.hierarchies.some((x) => x.version === 1 && x.controllers.includes(controller));
-        this.problems.push({ pointer: at, message: v1 ? `${V1} (the ${controller} controller is a cgroup v1 hierarchy on this host)` : `the ${controller} controller is not available in the unified hierarchy of this host` });
+        this.problems.push({
+          pointer: at,
+          message: v1
+            ? `${V1} (the ${controller} controller is a cgroup v1 hierarchy on this host)`
+            : `the ${controller} controller is not available in the unified hierarchy of this host`,
+        });
         continue;
       }
       this.put(h, file, value, at);
@@ -256,7 +318,9 @@ class WritePlanner {
  */
 export function containerDeviceRules(spec: Spec): DeviceCgroupRule[] {
   const listed = new Set((spec.linux?.devices ?? []).map((d) => d.path));
-  const defaults = DEFAULT_DEVICE_RULES.filter((d) => d.path === undefined || !listed.has(d.path)).map(({ path: _path, ...rule }) => rule);
+  const defaults = DEFAULT_DEVICE_RULES.filter((d) => d.path === undefined || !listed.has(d.path)).map(
+    ({ path: _path, ...rule }) => rule,
+  );
   return [...(spec.linux?.resources?.devices ?? []), ...defaults];
 }
 
@@ -335,5 +399,9 @@ export function applyWrites(writes: CgroupWrite[], paths: CgroupPaths, container
 function writeError(w: CgroupWrite, file: string, err: unknown, containerId: string | undefined): TsruncError {
   const e = err as NodeJS.ErrnoException;
   const why = e.message.replace(/^[A-Z]+: /, '').replace(/, .*$/, '');
-  return new TsruncError('system', `${w.pointer}: writing ${JSON.stringify(w.value)} to ${file}: ${e.code ?? ''} ${why}`.trim(), { containerId, cause: err });
+  return new TsruncError(
+    'system',
+    `${w.pointer}: writing ${JSON.stringify(w.value)} to ${file}: ${e.code ?? ''} ${why}`.trim(),
+    { containerId, cause: err },
+  );
 }

@@ -20,8 +20,18 @@ export interface MemoryEntry {
 }
 
 export interface Stats {
-  cpu: { usage: { total: Count; percpu?: number[]; kernel: number; user: number }; throttling: { periods?: number; throttledPeriods?: number; throttledTime?: number } };
-  memory: { cache?: number; usage: MemoryEntry; swap: MemoryEntry; kernel: MemoryEntry; kernelTCP: MemoryEntry; raw?: Record<string, number> };
+  cpu: {
+    usage: { total: Count; percpu?: number[]; kernel: number; user: number };
+    throttling: { periods?: number; throttledPeriods?: number; throttledTime?: number };
+  };
+  memory: {
+    cache?: number;
+    usage: MemoryEntry;
+    swap: MemoryEntry;
+    kernel: MemoryEntry;
+    kernelTCP: MemoryEntry;
+    raw?: Record<string, number>;
+  };
   pids: { current?: Count; limit?: Count };
   blkio: { ioServiceBytesRecursive?: BlkioEntry[]; ioServicedRecursive?: BlkioEntry[] };
   hugetlb: Record<string, { usage?: Count; max?: Count; failcnt: Count }>;
@@ -66,7 +76,12 @@ export function readStats(paths: CgroupPaths, hierarchies: CgroupHierarchy[]): S
   };
   const stats: Stats = {
     cpu: { usage: { total: 0, kernel: 0, user: 0 }, throttling: {} },
-    memory: { usage: { limit: 0, failcnt: 0 }, swap: { limit: 0, failcnt: 0 }, kernel: { limit: 0, failcnt: 0 }, kernelTCP: { limit: 0, failcnt: 0 } },
+    memory: {
+      usage: { limit: 0, failcnt: 0 },
+      swap: { limit: 0, failcnt: 0 },
+      kernel: { limit: 0, failcnt: 0 },
+      kernelTCP: { limit: 0, failcnt: 0 },
+    },
     pids: {},
     blkio: {},
     hugetlb: {},
@@ -76,8 +91,16 @@ export function readStats(paths: CgroupPaths, hierarchies: CgroupHierarchy[]): S
   const cpu = dirOf('cpu');
   if (cpu.v === 2) {
     const st = keyed(read(cpu.dir, 'cpu.stat'));
-    stats.cpu.usage = { total: (st['usage_usec'] ?? 0) * 1000, user: (st['user_usec'] ?? 0) * 1000, kernel: (st['system_usec'] ?? 0) * 1000 };
-    stats.cpu.throttling = { periods: st['nr_periods'] ?? 0, throttledPeriods: st['nr_throttled'] ?? 0, throttledTime: (st['throttled_usec'] ?? 0) * 1000 };
+    stats.cpu.usage = {
+      total: (st['usage_usec'] ?? 0) * 1000,
+      user: (st['user_usec'] ?? 0) * 1000,
+      kernel: (st['system_usec'] ?? 0) * 1000,
+    };
+    stats.cpu.throttling = {
+      periods: st['nr_periods'] ?? 0,
+      throttledPeriods: st['nr_throttled'] ?? 0,
+      throttledTime: (st['throttled_usec'] ?? 0) * 1000,
+    };
   } else {
     const acct = keyed(read(cpuacct.dir, 'cpuacct.stat'));
     stats.cpu.usage = {
@@ -87,7 +110,11 @@ export function readStats(paths: CgroupPaths, hierarchies: CgroupHierarchy[]): S
       kernel: ((acct['system'] ?? 0) * 1e9) / USER_HZ,
     };
     const st = keyed(read(cpu.dir, 'cpu.stat'));
-    stats.cpu.throttling = { periods: st['nr_periods'] ?? 0, throttledPeriods: st['nr_throttled'] ?? 0, throttledTime: st['throttled_time'] ?? 0 };
+    stats.cpu.throttling = {
+      periods: st['nr_periods'] ?? 0,
+      throttledPeriods: st['nr_throttled'] ?? 0,
+      throttledTime: st['throttled_time'] ?? 0,
+    };
   }
 
   const mem = dirOf('memory');
@@ -95,8 +122,17 @@ export function readStats(paths: CgroupPaths, hierarchies: CgroupHierarchy[]): S
     const raw = keyed(read(mem.dir, 'memory.stat'));
     stats.memory = {
       cache: raw['file'] ?? 0,
-      usage: { usage: num(mem.dir, 'memory.current') ?? 0, max: num(mem.dir, 'memory.peak') ?? 0, limit: num(mem.dir, 'memory.max') ?? 0, failcnt: keyed(read(mem.dir, 'memory.events'))['max'] ?? 0 },
-      swap: { usage: num(mem.dir, 'memory.swap.current') ?? 0, limit: num(mem.dir, 'memory.swap.max') ?? 0, failcnt: 0 },
+      usage: {
+        usage: num(mem.dir, 'memory.current') ?? 0,
+        max: num(mem.dir, 'memory.peak') ?? 0,
+        limit: num(mem.dir, 'memory.max') ?? 0,
+        failcnt: keyed(read(mem.dir, 'memory.events'))['max'] ?? 0,
+      },
+      swap: {
+        usage: num(mem.dir, 'memory.swap.current') ?? 0,
+        limit: num(mem.dir, 'memory.swap.max') ?? 0,
+        failcnt: 0,
+      },
       kernel: { limit: 0, failcnt: 0 },
       kernelTCP: { limit: 0, failcnt: 0 },
       raw,
@@ -109,7 +145,14 @@ export function readStats(paths: CgroupPaths, hierarchies: CgroupHierarchy[]): S
       failcnt: num(mem.dir, `${prefix}.failcnt`) ?? 0,
     });
     const raw = keyed(read(mem.dir, 'memory.stat'));
-    stats.memory = { cache: raw['cache'] ?? 0, usage: entry('memory'), swap: entry('memory.memsw'), kernel: entry('memory.kmem'), kernelTCP: entry('memory.kmem.tcp'), raw };
+    stats.memory = {
+      cache: raw['cache'] ?? 0,
+      usage: entry('memory'),
+      swap: entry('memory.memsw'),
+      kernel: entry('memory.kmem'),
+      kernelTCP: entry('memory.kmem.tcp'),
+      raw,
+    };
   }
 
   const pids = dirOf('pids');
@@ -123,8 +166,16 @@ export function readStats(paths: CgroupPaths, hierarchies: CgroupHierarchy[]): S
         .split('\n')
         .map((l) => l.split(/\s+/))
         .filter((f) => f.length === 3 && /^\d+:\d+$/.test(f[0] ?? ''))
-        .map(([dev, op, value]) => ({ major: Number(dev!.split(':')[0]), minor: Number(dev!.split(':')[1]), op: op!, value: Number(value) }));
-    stats.blkio = { ioServiceBytesRecursive: parse('blkio.throttle.io_service_bytes_recursive'), ioServicedRecursive: parse('blkio.throttle.io_serviced_recursive') };
+        .map(([dev, op, value]) => ({
+          major: Number(dev!.split(':')[0]),
+          minor: Number(dev!.split(':')[1]),
+          op: op!,
+          value: Number(value),
+        }));
+    stats.blkio = {
+      ioServiceBytesRecursive: parse('blkio.throttle.io_service_bytes_recursive'),
+      ioServicedRecursive: parse('blkio.throttle.io_serviced_recursive'),
+    };
   } else {
     const io = dirOf('io');
     const bytes: BlkioEntry[] = [];
@@ -134,8 +185,14 @@ export function readStats(paths: CgroupPaths, hierarchies: CgroupHierarchy[]): S
       if (dev === undefined || !/^\d+:\d+$/.test(dev)) continue;
       const [major, minor] = dev.split(':').map(Number) as [number, number];
       const kv = Object.fromEntries(kvs.map((x) => x.split('=')).map(([k, v]) => [k, Number(v)]));
-      bytes.push({ major, minor, op: 'Read', value: kv['rbytes'] ?? 0 }, { major, minor, op: 'Write', value: kv['wbytes'] ?? 0 });
-      ops.push({ major, minor, op: 'Read', value: kv['rios'] ?? 0 }, { major, minor, op: 'Write', value: kv['wios'] ?? 0 });
+      bytes.push(
+        { major, minor, op: 'Read', value: kv['rbytes'] ?? 0 },
+        { major, minor, op: 'Write', value: kv['wbytes'] ?? 0 },
+      );
+      ops.push(
+        { major, minor, op: 'Read', value: kv['rios'] ?? 0 },
+        { major, minor, op: 'Write', value: kv['wios'] ?? 0 },
+      );
     }
     stats.blkio = { ioServiceBytesRecursive: bytes, ioServicedRecursive: ops };
   }
@@ -148,8 +205,16 @@ export function readStats(paths: CgroupPaths, hierarchies: CgroupHierarchy[]): S
       const size = m[1] as string;
       stats.hugetlb[size] =
         huge.v === 1
-          ? { usage: num(huge.dir, f) ?? 0, max: num(huge.dir, `hugetlb.${size}.max_usage_in_bytes`) ?? 0, failcnt: num(huge.dir, `hugetlb.${size}.failcnt`) ?? 0 }
-          : { usage: num(huge.dir, f) ?? 0, max: 0, failcnt: keyed(read(huge.dir, `hugetlb.${size}.events`))['max'] ?? 0 };
+          ? {
+              usage: num(huge.dir, f) ?? 0,
+              max: num(huge.dir, `hugetlb.${size}.max_usage_in_bytes`) ?? 0,
+              failcnt: num(huge.dir, `hugetlb.${size}.failcnt`) ?? 0,
+            }
+          : {
+              usage: num(huge.dir, f) ?? 0,
+              max: 0,
+              failcnt: keyed(read(huge.dir, `hugetlb.${size}.events`))['max'] ?? 0,
+            };
     }
   }
   return stats;

@@ -68,7 +68,11 @@ export function load(kind: CacheKind | undefined): Loaded {
   const cachedData = kind === undefined ? undefined : readCache(kind, stamp);
   // The wrapper Node puts around a CommonJS module, on a line of its own that lineOffset takes
   // back out: positions in stack traces are those of the file (and of its source map).
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {\n${source}\n})`, { filename: BUNDLE, lineOffset: -1, cachedData });
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {\n${source}\n})`, {
+    filename: BUNDLE,
+    lineOffset: -1,
+    cachedData,
+  });
   const mod = { exports: {} as CliModule };
   const wrapper = script.runInThisContext() as (this: unknown, ...args: unknown[]) => void;
   // This module's require serves the bundle: it asks only for built-ins and the addon by absolute path.

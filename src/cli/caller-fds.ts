@@ -19,7 +19,15 @@ let callerFds: ReadonlySet<number> | undefined;
 export function takeCallerFds(env: NodeJS.ProcessEnv = process.env): void {
   const text = env[CALLER_FDS_ENV];
   delete env[CALLER_FDS_ENV];
-  callerFds = text === undefined ? undefined : new Set(text.split(' ').filter((w) => /^[0-9]+$/.test(w)).map(Number));
+  callerFds =
+    text === undefined
+      ? undefined
+      : new Set(
+          text
+            .split(' ')
+            .filter((w) => /^[0-9]+$/.test(w))
+            .map(Number),
+        );
 }
 
 /** A --preserve-fds value as the parser gave it: a non-negative integer, else a usage error. */
@@ -39,9 +47,16 @@ export function checkCallerFds(requested: number, opts: { listen?: boolean; flag
   if (count === 0) return;
   const what = listen > 0 ? `${flag} ${requested} with LISTEN_FDS=${listen}` : `${flag} ${requested}`;
   if (callerFds === undefined) {
-    throw new TsruncError('usage', `${what}: cannot tell which fds the caller passed (${CALLER_FDS_ENV} is not set: start tsrunc through bin/tsrunc)`);
+    throw new TsruncError(
+      'usage',
+      `${what}: cannot tell which fds the caller passed (${CALLER_FDS_ENV} is not set: start tsrunc through bin/tsrunc)`,
+    );
   }
   for (let fd = 3; fd < 3 + count; fd++) {
-    if (!callerFds.has(fd)) throw new TsruncError('usage', `${what}: fd ${fd} was not passed by the caller (fds 3 to ${2 + count} must be open)`);
+    if (!callerFds.has(fd))
+      throw new TsruncError(
+        'usage',
+        `${what}: fd ${fd} was not passed by the caller (fds 3 to ${2 + count} must be open)`,
+      );
   }
 }

@@ -69,7 +69,10 @@ export function defineCommand<A>(spec: CommandSpec<A>): CommandSpec<A> {
 export type AnyCommand = CommandSpec<never>;
 
 /** The yargs module of a command; `run` receives the parsed arguments (main.ts runs the handler). */
-export function toYargs<A>(spec: CommandSpec<A>, run: (cmd: AnyCommand, args: GlobalArgs & Record<string, unknown>) => Promise<void>): CommandModule<GlobalArgs, A & GlobalArgs> {
+export function toYargs<A>(
+  spec: CommandSpec<A>,
+  run: (cmd: AnyCommand, args: GlobalArgs & Record<string, unknown>) => Promise<void>,
+): CommandModule<GlobalArgs, A & GlobalArgs> {
   return {
     command: spec.command,
     describe: spec.describe,

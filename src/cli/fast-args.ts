@@ -75,7 +75,10 @@ export const FAST_COMMANDS: Record<string, FastCommand> = {
   pause: { positionals: [ID], flags: {} },
   resume: { positionals: [ID], flags: {} },
   delete: { positionals: [ID], flags: { force: { kind: 'boolean', alias: 'f', default: false } } },
-  kill: { positionals: [ID, { name: 'signal', default: 'SIGTERM' }], flags: { all: { kind: 'boolean', alias: 'a', default: false } } },
+  kill: {
+    positionals: [ID, { name: 'signal', default: 'SIGTERM' }],
+    flags: { all: { kind: 'boolean', alias: 'a', default: false } },
+  },
   list: { positionals: [], flags: { format: FORMAT, quiet: { kind: 'boolean', alias: 'q', default: false } } },
   ps: { positionals: [ID, { name: 'ps-args', default: [], rest: true }], flags: { format: FORMAT } },
   features: { positionals: [], flags: {} },
@@ -114,7 +117,13 @@ const DECIMAL = /^(0|[1-9][0-9]{0,8})$/;
  * Reads one flag at argv[i] into `into`; returns how many arguments it used, or 0 when the
  * flag is one the fast path leaves to yargs.
  */
-function readFlag(argv: string[], i: number, flags: Record<string, FlagSpec>, aliases: Map<string, string>, into: Map<string, FlagValue>): number {
+function readFlag(
+  argv: string[],
+  i: number,
+  flags: Record<string, FlagSpec>,
+  aliases: Map<string, string>,
+  into: Map<string, FlagValue>,
+): number {
   const arg = argv[i] as string;
   const eq = arg.indexOf('=');
   const written = eq < 0 ? arg : arg.slice(0, eq);
@@ -157,7 +166,11 @@ function aliasesOf(flags: Record<string, FlagSpec>): Map<string, string> {
   return m;
 }
 
-function withDefaults(flags: Record<string, FlagSpec>, given: Map<string, FlagValue>, into: Record<string, unknown>): void {
+function withDefaults(
+  flags: Record<string, FlagSpec>,
+  given: Map<string, FlagValue>,
+  into: Record<string, unknown>,
+): void {
   for (const [name, spec] of Object.entries(flags)) {
     const v = given.get(name) ?? spec.default;
     if (v !== undefined) into[name] = Array.isArray(v) && !given.has(name) ? [...v] : v;

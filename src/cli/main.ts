@@ -29,7 +29,26 @@ import state from './commands/state';
 import update from './commands/update';
 import validate from './commands/validate';
 
-export const COMMANDS = [checkpoint, create, del, events, exec, featuresCmd, kill, list, pause, ps, restore, resume, run, spec, start, state, update, validate] as unknown as AnyCommand[];
+export const COMMANDS = [
+  checkpoint,
+  create,
+  del,
+  events,
+  exec,
+  featuresCmd,
+  kill,
+  list,
+  pause,
+  ps,
+  restore,
+  resume,
+  run,
+  spec,
+  start,
+  state,
+  update,
+  validate,
+] as unknown as AnyCommand[];
 
 function writeStderr(text: string): void {
   try {
@@ -62,7 +81,8 @@ function joinStdinValues(argv: string[]): string[] {
   const out: string[] = [];
   for (const a of argv) {
     const prev = out[out.length - 1];
-    if (a === '-' && (prev === '--resources' || prev === '-r' || prev === '--process' || prev === '-p')) out[out.length - 1] = `${prev}=-`;
+    if (a === '-' && (prev === '--resources' || prev === '-r' || prev === '--process' || prev === '-p'))
+      out[out.length - 1] = `${prev}=-`;
     else out.push(a);
   }
   return out;
@@ -171,7 +191,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     // As runc: --log is opened (created) at start, except for the version and the general help.
     if (logOpts.version !== true && logOpts.help !== true) logger.open();
-    if (logOpts.unknownFlag !== undefined) throw new UsageError(`flag provided but not defined: ${logOpts.unknownFlag}`);
+    if (logOpts.unknownFlag !== undefined)
+      throw new UsageError(`flag provided but not defined: ${logOpts.unknownFlag}`);
     if (logOpts.version === true) {
       let napi: number | undefined;
       let libseccomp: string | undefined;
@@ -188,7 +209,12 @@ export async function main(argv: string[]): Promise<number> {
       logger.adopt({ file: args.log, format: args['log-format'], debug: args.debug });
       logger.debug(() => `tsrunc ${VERSION} (commit ${COMMIT}), pid ${process.pid}: ${argv.map(shellWord).join(' ')}`);
       const ctx: Context = {
-        runtime: new Runtime({ root: args.root, logger, systemdCgroup: args['systemd-cgroup'], rootless: checkRootless(logOpts.rootless ?? 'auto') }),
+        runtime: new Runtime({
+          root: args.root,
+          logger,
+          systemdCgroup: args['systemd-cgroup'],
+          rootless: checkRootless(logOpts.rootless ?? 'auto'),
+        }),
         log: logger,
         exitCode: 0,
       };
@@ -196,7 +222,8 @@ export async function main(argv: string[]): Promise<number> {
       return ctx.exitCode;
     };
     const fast = parseFast(logOpts.argv);
-    if (fast !== undefined) return await runParsed(commandNamed(fast.command), fast.args as GlobalArgs & Record<string, unknown>);
+    if (fast !== undefined)
+      return await runParsed(commandNamed(fast.command), fast.args as GlobalArgs & Record<string, unknown>);
     const { parseWithYargs } = await import('./yargs-cli');
     let exitCode = 0;
     await parseWithYargs(checkCommand(logOpts), COMMANDS, logOpts.command, async (cmd, args) => {
@@ -236,7 +263,11 @@ function report(err: unknown, logger: Logger, debug: boolean): number {
   }
   const e = err instanceof Error ? err : new Error(String(err));
   logger.error(`internal error: ${e.message}`);
-  writeStderr(debug ? `${sourceMapped(e.stack ?? e.message)}\n` : `tsrunc: internal error: ${e.message} (run with --debug for details)\n`);
+  writeStderr(
+    debug
+      ? `${sourceMapped(e.stack ?? e.message)}\n`
+      : `tsrunc: internal error: ${e.message} (run with --debug for details)\n`,
+  );
   return 1;
 }
 
@@ -249,16 +280,28 @@ function sourceMapped(stack: string): string {
   try {
     const bundle = __filename;
     const { SourceMap } = (require as (id: string) => typeof import('node:module'))('node:module');
-    const map = new SourceMap(JSON.parse(fs.readFileSync(`${bundle}.map`, 'utf8')) as import('node:module').SourceMapPayload);
+    const map = new SourceMap(
+      JSON.parse(fs.readFileSync(`${bundle}.map`, 'utf8')) as import('node:module').SourceMapPayload,
+    );
     const base = `${bundle.slice(0, bundle.lastIndexOf('/'))}/`;
-    return stack.replace(/^(\s+at )(?:\S+ \()?([^()\s]+):(\d+):(\d+)\)?$/gm, (line, at: string, file: string, l: string, c: string) => {
-      if (file !== bundle) return line;
-      const e = map.findEntry(Number(l) - 1, Number(c) - 1) as { originalSource?: string; originalLine?: number; originalColumn?: number };
-      if (e.originalSource === undefined || e.originalLine === undefined || e.originalColumn === undefined) return line;
-      const source = e.originalSource.startsWith('../') ? e.originalSource.replace(/^(\.\.\/)+/, '') : e.originalSource.replace(base, '');
-      // (a map's names are those of identifiers at a position, not of the enclosing function)
-      return `${at}${source}:${e.originalLine + 1}:${e.originalColumn + 1}`;
-    });
+    return stack.replace(
+      /^(\s+at )(?:\S+ \()?([^()\s]+):(\d+):(\d+)\)?$/gm,
+      (line, at: string, file: string, l: string, c: string) => {
+        if (file !== bundle) return line;
+        const e = map.findEntry(Number(l) - 1, Number(c) - 1) as {
+          originalSource?: string;
+          originalLine?: number;
+          originalColumn?: number;
+        };
+        if (e.originalSource === undefined || e.originalLine === undefined || e.originalColumn === undefined)
+          return line;
+        const source = e.originalSource.startsWith('../')
+          ? e.originalSource.replace(/^(\.\.\/)+/, '')
+          : e.originalSource.replace(base, '');
+        // (a map's names are those of identifiers at a position, not of the enclosing function)
+        return `${at}${source}:${e.originalLine + 1}:${e.originalColumn + 1}`;
+      },
+    );
   } catch {
     return stack;
   }

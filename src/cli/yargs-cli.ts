@@ -11,21 +11,65 @@ import { GLOBAL_SWITCHES, GLOBAL_VALUE_FLAGS } from './fast-args';
 export type RunParsed = (cmd: AnyCommand, args: GlobalArgs & Record<string, unknown>) => Promise<void>;
 
 /** runc's parser settings: no number guessing, no camelCase copies, --no-x is a flag of its own. */
-export const PARSER_CONFIGURATION = { 'parse-numbers': false, 'parse-positional-numbers': false, 'camel-case-expansion': false, 'boolean-negation': false } as const;
+export const PARSER_CONFIGURATION = {
+  'parse-numbers': false,
+  'parse-positional-numbers': false,
+  'camel-case-expansion': false,
+  'boolean-negation': false,
+} as const;
 
 /** The parser with the global flags and every command registered; `run` gets the result. */
-export function buildParser(argv: string[], commands: AnyCommand[], command: string | undefined, run: RunParsed): Argv<GlobalArgs> {
+export function buildParser(
+  argv: string[],
+  commands: AnyCommand[],
+  command: string | undefined,
+  run: RunParsed,
+): Argv<GlobalArgs> {
   let parser = yargs(argv)
     .scriptName('tsrunc')
-    .usage('tsrunc [global options] <command> [command options] <container-id> [args]\n\nAn OCI container runtime, compatible with runc.')
-    .epilogue('Also: --rootless true|false|auto (before the command): accepted and checked for runc compatibility; unlike runc, tsrunc does not then ignore cgroup permission errors\n      tsrunc help [command]: the same as tsrunc [command] --help')
+    .usage(
+      'tsrunc [global options] <command> [command options] <container-id> [args]\n\nAn OCI container runtime, compatible with runc.',
+    )
+    .epilogue(
+      'Also: --rootless true|false|auto (before the command): accepted and checked for runc compatibility; unlike runc, tsrunc does not then ignore cgroup permission errors\n      tsrunc help [command]: the same as tsrunc [command] --help',
+    )
     .parserConfiguration(PARSER_CONFIGURATION)
-    .option('root', { type: 'string', default: DEFAULT_ROOT, describe: 'root directory for storage of container state', global: true })
-    .option('log', { type: 'string', describe: 'set the log file to write tsrunc logs to (default is stderr); created as the command starts', global: true })
-    .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'set the log format', global: true })
-    .option('debug', { type: 'boolean', default: false, describe: 'enable debug logging: level=debug entries saying what is being done', global: true })
-    .option('systemd-cgroup', { type: 'boolean', default: false, describe: 'enable systemd cgroup support (cgroupsPath "slice:prefix:name")', global: true })
-    .option('criu', { type: 'string', default: 'criu', describe: 'path to the criu binary used for checkpoint and restore', global: true, hidden: true })
+    .option('root', {
+      type: 'string',
+      default: DEFAULT_ROOT,
+      describe: 'root directory for storage of container state',
+      global: true,
+    })
+    .option('log', {
+      type: 'string',
+      describe: 'set the log file to write tsrunc logs to (default is stderr); created as the command starts',
+      global: true,
+    })
+    .option('log-format', {
+      choices: ['text', 'json'] as const,
+      default: 'text' as const,
+      describe: 'set the log format',
+      global: true,
+    })
+    .option('debug', {
+      type: 'boolean',
+      default: false,
+      describe: 'enable debug logging: level=debug entries saying what is being done',
+      global: true,
+    })
+    .option('systemd-cgroup', {
+      type: 'boolean',
+      default: false,
+      describe: 'enable systemd cgroup support (cgroupsPath "slice:prefix:name")',
+      global: true,
+    })
+    .option('criu', {
+      type: 'string',
+      default: 'criu',
+      describe: 'path to the criu binary used for checkpoint and restore',
+      global: true,
+      hidden: true,
+    })
     .version(false)
     .help('help')
     .alias('help', 'h')
@@ -53,7 +97,12 @@ function lastValueWins(args: Record<string, unknown>, y: unknown): void {
   }
 }
 
-export async function parseWithYargs(argv: string[], commands: AnyCommand[], command: string | undefined, run: RunParsed): Promise<void> {
+export async function parseWithYargs(
+  argv: string[],
+  commands: AnyCommand[],
+  command: string | undefined,
+  run: RunParsed,
+): Promise<void> {
   await buildParser(argv, commands, command, run).parseAsync();
 }
 
@@ -71,7 +120,9 @@ export interface DeclaredOptions {
 }
 
 export function declaredOptions(cmd: AnyCommand): DeclaredOptions {
-  return (cmd.builder(yargs([]) as unknown as Argv<GlobalArgs>) as unknown as { getOptions(): DeclaredOptions }).getOptions();
+  return (
+    cmd.builder(yargs([]) as unknown as Argv<GlobalArgs>) as unknown as { getOptions(): DeclaredOptions }
+  ).getOptions();
 }
 
 /**
@@ -83,7 +134,14 @@ function undeclaredFlag(argv: string[], command: string, commands: AnyCommand[])
   const cmd = commands.find((c) => c.command.split(' ')[0] === command);
   if (cmd === undefined) return undefined;
   const declared = declaredOptions(cmd);
-  const known = new Set([...Object.keys(declared.key), ...Object.values(declared.alias).flat(), ...GLOBAL_VALUE_FLAGS, ...GLOBAL_SWITCHES].map((f) => f.replace(/^--?/, '')));
+  const known = new Set(
+    [
+      ...Object.keys(declared.key),
+      ...Object.values(declared.alias).flat(),
+      ...GLOBAL_VALUE_FLAGS,
+      ...GLOBAL_SWITCHES,
+    ].map((f) => f.replace(/^--?/, '')),
+  );
   for (const a of argv.slice(argv.indexOf(command) + 1)) {
     if (a === '--') break;
     if (!a.startsWith('-') || a === '-') continue;
@@ -101,11 +159,13 @@ function rewordUsage(msg: string, command: string | undefined, argv: string[], c
   }
   const prefix = command === undefined ? '' : `${command}: `;
   // yargs names flags without their dashes: show them as typed.
-  const typed = (n: string): string => argv.find((a) => a.replace(/=.*$/, '') === `--${n}` || a.replace(/=.*$/, '') === `-${n}`)?.replace(/=.*$/, '') ?? n;
+  const typed = (n: string): string =>
+    argv.find((a) => a.replace(/=.*$/, '') === `--${n}` || a.replace(/=.*$/, '') === `-${n}`)?.replace(/=.*$/, '') ?? n;
   const missingValue = /^Not enough arguments following: (.+)$/.exec(msg);
   if (missingValue !== null) return `${prefix}flag needs an argument: ${typed(missingValue[1] as string)}`;
   if (/^Unknown arguments?: /.test(msg)) {
-    if (command !== undefined && !commands.some((c) => c.command.split(' ')[0] === command)) return `unknown command ${JSON.stringify(command)} (see tsrunc --help)`;
+    if (command !== undefined && !commands.some((c) => c.command.split(' ')[0] === command))
+      return `unknown command ${JSON.stringify(command)} (see tsrunc --help)`;
     // yargs' list joins names with ", " and quotes some, so it cannot be taken apart: the flag
     // is found in argv, and extra arguments are shown as yargs lists them.
     const flag = command === undefined ? undefined : undeclaredFlag(argv, command, commands);

@@ -13,4 +13,3 @@ export function waitForExit(pid: number, startTime: number, timeoutMs: number): 
   }
   return true;
 }
-

@@ -14,7 +14,14 @@ import type { Spec, State } from '../spec/types';
 import { loadBundleConfig } from '../spec/validate';
 import { isSameProcessAlive, readProcStat } from '../state/proc';
 import { ownerOf, stateDocument } from '../state/status';
-import { EXEC_FIFO, rfc3339Now, writeFileAtomic, type ContainerHandle, type ContainerRecord, type StateStore } from '../state/store';
+import {
+  EXEC_FIFO,
+  rfc3339Now,
+  writeFileAtomic,
+  type ContainerHandle,
+  type ContainerRecord,
+  type StateStore,
+} from '../state/store';
 import { faultPoint } from '../util/faults';
 import { gatherHostFacts } from './host-facts';
 import { runHooks } from './hooks';
@@ -80,7 +87,8 @@ export { listenFds } from './host-facts';
 /** --preserve-fds as given (the plan adds LISTEN_FDS to it). */
 function preserveCount(requested: number): number {
   // (the CLI has refused these already, naming --preserve-fds; a library caller gets this)
-  if (!Number.isSafeInteger(requested) || requested < 0) throw new TsruncError('usage', `preserveFds must be a non-negative integer, got ${requested}`);
+  if (!Number.isSafeInteger(requested) || requested < 0)
+    throw new TsruncError('usage', `preserveFds must be a non-negative integer, got ${requested}`);
   return requested;
 }
 
@@ -111,12 +119,17 @@ export function createContainer(ctx: CreateContext, opts: CreateOptions): State 
     // As runc: a frozen cgroup is refused (the init would freeze as it joined it, and create
     // wait for it forever); one with processes in it is used, with runc's warning.
     const existing = cgroups.inspect();
-    if (existing.frozen !== undefined) throw new TsruncError('state', `container's cgroup unexpectedly frozen (${existing.frozen})`, { containerId: opts.id });
-    if (existing.pids.length > 0) ctx.log.warn(`container's cgroup is not empty: ${existing.pids.length} process(es) found`);
+    if (existing.frozen !== undefined)
+      throw new TsruncError('state', `container's cgroup unexpectedly frozen (${existing.frozen})`, {
+        containerId: opts.id,
+      });
+    if (existing.pids.length > 0)
+      ctx.log.warn(`container's cgroup is not empty: ${existing.pids.length} process(es) found`);
     const setup = new InitSetup(ctx, handle, record, planned, opts, cleanup);
     setup.run();
     faultPoint('create:ready');
-    if (!isSameProcessAlive(record.initPid, record.initStartTime)) throw new TsruncError('system', 'container init exited during create', { containerId: opts.id });
+    if (!isSameProcessAlive(record.initPid, record.initStartTime))
+      throw new TsruncError('system', 'container init exited during create', { containerId: opts.id });
     if (opts.pidFile !== undefined) writePidFile(opts.pidFile, record.initPid);
     return stateDocument(record, 'created', ownerOf(handle.dir));
   } catch (err) {
@@ -129,7 +142,8 @@ export function createContainer(ctx: CreateContext, opts: CreateOptions): State 
 
 function namespacePaths(spec: Spec, pid: number): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const ns of spec.linux?.namespaces ?? []) out[ns.type] = ns.path ?? `/proc/${pid}/ns/${NAMESPACES[ns.type].proc}`;
+  for (const ns of spec.linux?.namespaces ?? [])
+    out[ns.type] = ns.path ?? `/proc/${pid}/ns/${NAMESPACES[ns.type].proc}`;
   return out;
 }
 
@@ -193,7 +207,8 @@ class InitSetup {
     if (rootUid !== 0 || rootGid !== 0) fs.chownSync(fifo, rootUid, rootGid);
     const fds: Partial<Record<FdRole, number>> = { 'exec-fifo': n.openPath(fifo) };
     if (this.opts.consoleFd !== undefined) fds['console-socket'] = this.opts.consoleFd;
-    else if (this.opts.consoleSocket !== undefined) fds['console-socket'] = connectSocket(this.opts.consoleSocket, 'the console socket', this.record.id);
+    else if (this.opts.consoleSocket !== undefined)
+      fds['console-socket'] = connectSocket(this.opts.consoleSocket, 'the console socket', this.record.id);
     const session = new ChildSession(this.plan, this.record.id, { spawned: 'create:spawned' });
     this.cleanup.session = session;
     session.run(fds, (tag, childPid, fd) => this.answerSync(tag, childPid, fd));
@@ -204,7 +219,12 @@ class InitSetup {
     if (tag === 'seccomp' && fd !== undefined) {
       this.record.initPid = this.cleanup.session?.pid ?? childPid;
       const seccomp = this.spec.linux?.seccomp;
-      forwardSeccompListener(seccomp?.listenerPath ?? '', fd, stateDocument(this.record, 'creating', ownerOf(this.handle.dir)), seccomp?.listenerMetadata);
+      forwardSeccompListener(
+        seccomp?.listenerPath ?? '',
+        fd,
+        stateDocument(this.record, 'creating', ownerOf(this.handle.dir)),
+        seccomp?.listenerMetadata,
+      );
       return undefined;
     }
     if (tag === 'cgroup') {
@@ -239,7 +259,8 @@ class InitSetup {
 
   private writeIdMaps(pid: number): void {
     const linux = this.spec.linux ?? {};
-    const fmt = (maps: { containerID: number; hostID: number; size: number }[] = []): string => maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
+    const fmt = (maps: { containerID: number; hostID: number; size: number }[] = []): string =>
+      maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
     try {
       if (process.getuid?.() !== 0) fs.writeFileSync(`/proc/${pid}/setgroups`, 'deny');
       fs.writeFileSync(`/proc/${pid}/uid_map`, fmt(linux.uidMappings));
@@ -251,6 +272,7 @@ class InitSetup {
 }
 
 function hostIdOf(maps: { containerID: number; hostID: number; size: number }[] | undefined, id: number): number {
-  for (const m of maps ?? []) if (id >= m.containerID && id < m.containerID + m.size) return m.hostID + (id - m.containerID);
+  for (const m of maps ?? [])
+    if (id >= m.containerID && id < m.containerID + m.size) return m.hostID + (id - m.containerID);
   return id;
 }

@@ -13,7 +13,10 @@ export interface ContainerEvent {
 
 /** An event as one line of JSON: bigint counters (cgroup stats) written as plain, exact numbers, as Go's encoder does. */
 export function eventJson(event: ContainerEvent): string {
-  return JSON.stringify(event, (_k, v: unknown) => (typeof v === 'bigint' ? `\u0000big:${v}` : v)).replace(/"\\u0000big:([0-9]+)"/g, '$1');
+  return JSON.stringify(event, (_k, v: unknown) => (typeof v === 'bigint' ? `\u0000big:${v}` : v)).replace(
+    /"\\u0000big:([0-9]+)"/g,
+    '$1',
+  );
 }
 
 function snapshot(store: StateStore, id: string) {
@@ -33,7 +36,12 @@ export function statsEvent(store: StateStore, id: string): ContainerEvent {
 }
 
 /** Emits events until the container stops. */
-export async function streamEvents(store: StateStore, id: string, intervalMs: number, emit: (e: ContainerEvent) => void): Promise<void> {
+export async function streamEvents(
+  store: StateStore,
+  id: string,
+  intervalMs: number,
+  emit: (e: ContainerEvent) => void,
+): Promise<void> {
   let { record, status } = snapshot(store, id);
   if (status === 'stopped') throw new TsruncError('state', 'container not running', { containerId: id });
   let ooms = containerCgroups(record, id).oomKills();

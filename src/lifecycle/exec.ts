@@ -35,10 +35,20 @@ export interface ExecOptions {
 export function parseProcess(text: string, file: string): Process {
   // As runc: a process document without "user" runs as 0:0 (shims send none for root).
   const rootByDefault = (doc: unknown): void => {
-    if (typeof doc === 'object' && doc !== null && !Array.isArray(doc) && !('user' in doc)) (doc as { user?: unknown }).user = { uid: 0, gid: 0 };
+    if (typeof doc === 'object' && doc !== null && !Array.isArray(doc) && !('user' in doc))
+      (doc as { user?: unknown }).user = { uid: 0, gid: 0 };
   };
-  const proc = parseChecked<Process>(text, file, validators.process, (p, bigIntegers) => processProblems(p, '', bigIntegers), rootByDefault);
-  if (!proc.cwd.startsWith('/')) throw new ConfigError(file, [{ pointer: '/cwd', message: `must be an absolute path, got ${JSON.stringify(proc.cwd)}` }]);
+  const proc = parseChecked<Process>(
+    text,
+    file,
+    validators.process,
+    (p, bigIntegers) => processProblems(p, '', bigIntegers),
+    rootByDefault,
+  );
+  if (!proc.cwd.startsWith('/'))
+    throw new ConfigError(file, [
+      { pointer: '/cwd', message: `must be an absolute path, got ${JSON.stringify(proc.cwd)}` },
+    ]);
   return proc;
 }
 
@@ -80,10 +90,16 @@ export function processFromFlags(base: Process, f: ExecFlags): Process {
   p.env = [...(p.env ?? []), ...f.env];
   if (f.user !== undefined) {
     const m = /^(\d+)(?::(\d+))?$/.exec(f.user);
-    if (m === null) throw new TsruncError('usage', `exec: --user must be UID[:GID] (numbers), got ${JSON.stringify(f.user)}`);
-    p.user = { ...p.user, uid: idFlag(Number(m[1]), '--user', 'uid'), gid: m[2] === undefined ? p.user.gid : idFlag(Number(m[2]), '--user', 'gid') };
+    if (m === null)
+      throw new TsruncError('usage', `exec: --user must be UID[:GID] (numbers), got ${JSON.stringify(f.user)}`);
+    p.user = {
+      ...p.user,
+      uid: idFlag(Number(m[1]), '--user', 'uid'),
+      gid: m[2] === undefined ? p.user.gid : idFlag(Number(m[2]), '--user', 'gid'),
+    };
   }
-  if (f.additionalGids.length > 0) p.user = { ...p.user, additionalGids: f.additionalGids.map((g) => idFlag(g, '--additional-gids', 'gid')) };
+  if (f.additionalGids.length > 0)
+    p.user = { ...p.user, additionalGids: f.additionalGids.map((g) => idFlag(g, '--additional-gids', 'gid')) };
   if (f.caps.length > 0) {
     const c = (p.capabilities ??= {});
     for (const cap of f.caps) {
@@ -93,7 +109,8 @@ export function processFromFlags(base: Process, f: ExecFlags): Process {
       if (c.inheritable !== undefined && c.inheritable.length > 0) (c.ambient ??= []).push(name);
     }
   }
-  if (!p.cwd.startsWith('/')) throw new TsruncError('usage', `exec: --cwd must be an absolute path, got ${JSON.stringify(p.cwd)}`);
+  if (!p.cwd.startsWith('/'))
+    throw new TsruncError('usage', `exec: --cwd must be an absolute path, got ${JSON.stringify(p.cwd)}`);
   return p;
 }
 
@@ -109,7 +126,10 @@ function idFlag(value: number, flag: string, what: 'uid' | 'gid'): number {
 function execPlan(record: ContainerRecord, opts: ExecOptions, console: boolean): Plan {
   const preserveFds = opts.preserveFds ?? 0;
   // (the CLI has refused these already, naming --preserve-fds; a library caller gets this)
-  if (!Number.isSafeInteger(preserveFds) || preserveFds < 0) throw new TsruncError('usage', `preserveFds must be a non-negative integer, got ${preserveFds}`, { containerId: record.id });
+  if (!Number.isSafeInteger(preserveFds) || preserveFds < 0)
+    throw new TsruncError('usage', `preserveFds must be a non-negative integer, got ${preserveFds}`, {
+      containerId: record.id,
+    });
   return buildExecPlan(
     {
       id: record.id,
@@ -126,7 +146,11 @@ function execPlan(record: ContainerRecord, opts: ExecOptions, console: boolean):
 
 /** Starts the process; resolves with its exit status (foreground) or 0 (detached). */
 export async function execInContainer(store: StateStore, id: string, opts: ExecOptions): Promise<number> {
-  refuseNul({ '--pid-file': opts.pidFile, '--console-socket': opts.consoleSocket, '--cgroup': opts.subCgroups?.find((v) => v.includes('\0')) });
+  refuseNul({
+    '--pid-file': opts.pidFile,
+    '--console-socket': opts.consoleSocket,
+    '--cgroup': opts.subCgroups?.find((v) => v.includes('\0')),
+  });
   const handle = store.open(id, 'shared');
   let session: ChildSession;
   let relay: ConsoleRelay | undefined;
@@ -136,13 +160,16 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
       faultPoint('exec:locked');
       const record = handle.read();
       const status = computeStatus(record, handle.dir);
-      if (status === 'stopped') throw new TsruncError('state', 'cannot exec in a stopped container', { containerId: id });
-      if (status === 'paused' && !opts.ignorePaused) throw new TsruncError('state', 'cannot exec in a paused container', { containerId: id });
+      if (status === 'stopped')
+        throw new TsruncError('state', 'cannot exec in a stopped container', { containerId: id });
+      if (status === 'paused' && !opts.ignorePaused)
+        throw new TsruncError('state', 'cannot exec in a paused container', { containerId: id });
       // (a created container can be joined, as runc allows: its init waits in exec.fifo)
       const tty = opts.process.terminal === true;
       const consoleFds: Partial<Record<FdRole, number>> = {};
       let relayEnd: number | undefined;
-      if (tty && opts.consoleSocket !== undefined) consoleFds['console-socket'] = connectSocket(opts.consoleSocket, 'the console socket', id);
+      if (tty && opts.consoleSocket !== undefined)
+        consoleFds['console-socket'] = connectSocket(opts.consoleSocket, 'the console socket', id);
       else if (tty && !opts.detach) {
         const [mine, theirs] = native().socketPair();
         relayEnd = mine;
@@ -158,7 +185,8 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
         plan = execPlan(record, opts, consoleFds['console-socket'] !== undefined);
         // A notify filter's agent is reached before anything runs (a missing one fails the exec
         // cleanly); the listener goes to it once the process's pid is known.
-        if (plan.steps.some((s) => s.op === 'seccomp' && s.notify)) agent = connectSeccompAgent(seccomp?.listenerPath ?? '', id);
+        if (plan.steps.some((s) => s.op === 'seccomp' && s.notify))
+          agent = connectSeccompAgent(seccomp?.listenerPath ?? '', id);
         // The namespaces, opened now and only then checked to be the init's: its pid cannot have
         // been reused in between (tsrunc-init joins them through these fds).
         for (const role of plan.fds) {
@@ -170,7 +198,8 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
             throw systemError(`opening the container's namespace ${file}`, err, id);
           }
         }
-        if (!isSameProcessAlive(record.initPid, record.initStartTime)) throw new TsruncError('state', 'cannot exec in a stopped container', { containerId: id });
+        if (!isSameProcessAlive(record.initPid, record.initStartTime))
+          throw new TsruncError('state', 'cannot exec in a stopped container', { containerId: id });
       } catch (err) {
         for (const fd of [...Object.values(given), agent]) if (fd !== undefined) fs.closeSync(fd);
         if (relayEnd !== undefined) fs.closeSync(relayEnd);
@@ -200,7 +229,13 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
           throw new TsruncError('system', `unexpected sync point ${tag} in exec`, { containerId: id });
         });
         if (agent !== undefined && listener !== undefined) {
-          sendSeccompListener(agent, listener, stateDocument(record, status, ownerOf(handle.dir)), session.pid, seccomp?.listenerMetadata);
+          sendSeccompListener(
+            agent,
+            listener,
+            stateDocument(record, status, ownerOf(handle.dir)),
+            session.pid,
+            seccomp?.listenerMetadata,
+          );
         }
         if (relayEnd !== undefined) relay = new ConsoleRelay(native().recvFd(relayEnd));
       } catch (err) {

@@ -19,7 +19,8 @@ export function hostCapLastCap(): number {
       throw new TsruncError('system', `reading /proc/sys/kernel/cap_last_cap: ${(err as Error).message}`);
     }
     const n = Number(text.trim());
-    if (!Number.isInteger(n) || n < 0 || n > 63) throw new TsruncError('system', '/proc/sys/kernel/cap_last_cap does not hold a capability number (0..63)');
+    if (!Number.isInteger(n) || n < 0 || n > 63)
+      throw new TsruncError('system', '/proc/sys/kernel/cap_last_cap does not hold a capability number (0..63)');
     capLastCap = n;
   }
   return capLastCap;

@@ -33,7 +33,8 @@ export function killContainer(handle: ContainerHandle, signal: number, all: bool
     }
     return;
   }
-  if (!n.kill(record.initPid, signal)) throw new TsruncError('state', 'container not running', { containerId: record.id });
+  if (!n.kill(record.initPid, signal))
+    throw new TsruncError('state', 'container not running', { containerId: record.id });
   // A frozen init acts on SIGKILL only once thawed.
   if (status === 'paused' && signal === 9) cgroups.thaw();
 }

@@ -8,7 +8,8 @@ export function pauseContainer(handle: ContainerHandle): void {
   const record = handle.read();
   const status = computeStatus(record, handle.dir);
   if (status === 'paused') throw new TsruncError('state', 'container already paused', { containerId: record.id });
-  if (status !== 'running' && status !== 'created') throw new TsruncError('state', 'container not running', { containerId: record.id });
+  if (status !== 'running' && status !== 'created')
+    throw new TsruncError('state', 'container not running', { containerId: record.id });
   containerCgroups(record, record.id).freeze();
 }
 

@@ -14,7 +14,11 @@ export function psTable(pids: number[], psArgs: string[]): string {
   const r = spawnSync('ps', psArgs.length > 0 ? psArgs : ['-ef'], { encoding: 'utf8' });
   if (r.error !== undefined) throw new TsruncError('system', `exec: "ps": ${r.error.message}`);
   // runc's message: the status, then everything ps said.
-  if (r.status !== 0) throw new TsruncError('system', `${r.status === null ? `signal: ${r.signal ?? 'unknown'}` : `exit status ${r.status}`}: ${r.stdout}${r.stderr}`);
+  if (r.status !== 0)
+    throw new TsruncError(
+      'system',
+      `${r.status === null ? `signal: ${r.signal ?? 'unknown'}` : `exit status ${r.status}`}: ${r.stdout}${r.stderr}`,
+    );
   const lines = r.stdout.split('\n');
   const header = lines[0] ?? '';
   const col = header.trim().split(/\s+/).indexOf('PID');

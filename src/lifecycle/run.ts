@@ -7,7 +7,16 @@ import { TsruncError, isErrno } from '../errors';
 import { native, type WaitStatus } from '../native/addon';
 import { SIGNALS } from '../spec/linux-names';
 
-const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
+const FORWARDED: NodeJS.Signals[] = [
+  'SIGHUP',
+  'SIGINT',
+  'SIGQUIT',
+  'SIGTERM',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGWINCH',
+  'SIGCONT',
+];
 const RELAY_QUIET_MS = 1_000;
 const RELAY_MAX_WAIT_MS = 10_000;
 
@@ -75,7 +84,8 @@ export function waitForInit(pid: number, signals: SignalForwarder): Promise<Wait
         try {
           status = n.waitPid(-1, true);
         } catch (err) {
-          if (isErrno(err, 'ECHILD')) finish(new TsruncError('system', `container init ${pid} is not a child of this process`));
+          if (isErrno(err, 'ECHILD'))
+            finish(new TsruncError('system', `container init ${pid} is not a child of this process`));
           else finish(err as Error);
           return;
         }
@@ -143,7 +153,11 @@ export class ConsoleRelay {
    */
   async close(): Promise<void> {
     const start = Date.now();
-    while (!this.closed && Date.now() - start < RELAY_MAX_WAIT_MS && Date.now() - Math.max(start, this.lastOutput) < RELAY_QUIET_MS) {
+    while (
+      !this.closed &&
+      Date.now() - start < RELAY_MAX_WAIT_MS &&
+      Date.now() - Math.max(start, this.lastOutput) < RELAY_QUIET_MS
+    ) {
       await new Promise((r) => setTimeout(r, 20));
     }
     process.off('SIGWINCH', this.onWinch);

@@ -48,12 +48,14 @@ export class ChildSession {
     this.syncFd = parentFd;
     this.parentFds.push(parentFd);
     const fds: Partial<Record<FdRole, number>> = { ...given, sync: childFd };
-    if (this.plan.fds[0] !== 'sync') throw new TsruncError('system', 'the sync socket must be the first fd slot', { containerId: this.containerId });
+    if (this.plan.fds[0] !== 'sync')
+      throw new TsruncError('system', 'the sync socket must be the first fd slot', { containerId: this.containerId });
     const all: number[] = [];
     try {
       for (const role of this.plan.fds) {
         const fd = fds[role];
-        if (fd === undefined) throw new TsruncError('system', `no fd for the ${role} slot`, { containerId: this.containerId });
+        if (fd === undefined)
+          throw new TsruncError('system', `no fd for the ${role} slot`, { containerId: this.containerId });
         all.push(fd);
       }
       const init = n.sealedCopy(initPath());
@@ -121,7 +123,9 @@ export class ChildSession {
       // Only the seccomp listener comes with an fd: any other is closed and refused.
       if (passedFd !== undefined && !(verb === 'sync' && arg === 'seccomp')) {
         fs.closeSync(passedFd);
-        throw new TsruncError('system', `the executor sent an fd with ${JSON.stringify(msg.slice(0, 32))}`, { containerId: this.containerId });
+        throw new TsruncError('system', `the executor sent an fd with ${JSON.stringify(msg.slice(0, 32))}`, {
+          containerId: this.containerId,
+        });
       }
       if (verb === 'sync') {
         next(arg);
@@ -163,7 +167,9 @@ export class ChildSession {
       } else if (verb === 'error') {
         throw this.stepError(arg);
       } else {
-        throw new TsruncError('system', `unexpected message from the executor: ${JSON.stringify(msg)}`, { containerId: this.containerId });
+        throw new TsruncError('system', `unexpected message from the executor: ${JSON.stringify(msg)}`, {
+          containerId: this.containerId,
+        });
       }
     }
   }
@@ -195,8 +201,11 @@ export class ChildSession {
   }
 
   private exitError(code: number | null, signal: number | null): TsruncError {
-    const how = signal !== null ? `killed by signal ${signal}` : code !== null ? `exit status ${code}` : 'its status is unknown';
-    return new TsruncError('system', `the container process exited during setup (${how})`, { containerId: this.containerId });
+    const how =
+      signal !== null ? `killed by signal ${signal}` : code !== null ? `exit status ${code}` : 'its status is unknown';
+    return new TsruncError('system', `the container process exited during setup (${how})`, {
+      containerId: this.containerId,
+    });
   }
 }
 
@@ -212,12 +221,27 @@ export class ExpectedMessages {
     plan: Plan,
     private readonly containerId: string,
   ) {
-    this.expected = plan.steps.flatMap((s): string[] => (s.op === 'sync' ? [s.tag] : s.op === 'fork' ? ['pid'] : s.op === 'seccomp' && s.notify ? ['seccomp'] : s.op === 'ready' ? ['ready'] : []));
+    this.expected = plan.steps.flatMap((s): string[] =>
+      s.op === 'sync'
+        ? [s.tag]
+        : s.op === 'fork'
+          ? ['pid']
+          : s.op === 'seccomp' && s.notify
+            ? ['seccomp']
+            : s.op === 'ready'
+              ? ['ready']
+              : [],
+    );
   }
 
   next(what: string): void {
     const want = this.expected[0];
-    if (want !== what) throw new TsruncError('system', `the executor said ${JSON.stringify(what.slice(0, 32))} out of turn (expected ${want === undefined ? 'nothing more' : JSON.stringify(want)})`, { containerId: this.containerId });
+    if (want !== what)
+      throw new TsruncError(
+        'system',
+        `the executor said ${JSON.stringify(what.slice(0, 32))} out of turn (expected ${want === undefined ? 'nothing more' : JSON.stringify(want)})`,
+        { containerId: this.containerId },
+      );
     this.expected.shift();
   }
 }
@@ -233,8 +257,15 @@ export function stepFailure(plan: Plan, arg: string, containerId: string): Tsrun
   const errno = /^E[A-Z0-9]+$/.test(m[2] as string) && m[2] !== 'EUNKNOWN' ? m[2] : undefined;
   // A hook's failure is whole already: "<kind> hook #N (<path>) failed: <why>[: <stderr>]", the
   // words the runtime's own hooks fail with.
-  const message = step?.op === 'hook' ? (m[3] as string) : `${step === undefined ? 'container process' : describeStep(step)}: ${m[3]}`;
-  return new TsruncError('system', message, { containerId, ...(step === undefined ? {} : { step: step.op }), ...(errno === undefined ? {} : { errno }) });
+  const message =
+    step?.op === 'hook'
+      ? (m[3] as string)
+      : `${step === undefined ? 'container process' : describeStep(step)}: ${m[3]}`;
+  return new TsruncError('system', message, {
+    containerId,
+    ...(step === undefined ? {} : { step: step.op }),
+    ...(errno === undefined ? {} : { errno }),
+  });
 }
 
 /** The pid a child reports after its fork: accepted only as a live child of `parent`. */
@@ -242,7 +273,11 @@ export function checkedChildPid(arg: string, parent: number, containerId: string
   const pid = /^[1-9]\d{0,9}$/.test(arg) ? Number(arg) : NaN;
   const stat = Number.isSafeInteger(pid) ? readProcStat(pid) : undefined;
   if (stat === undefined || stat.ppid !== parent || stat.state === 'Z') {
-    throw new TsruncError('system', `the executor reported pid ${JSON.stringify(arg.slice(0, 16))}, which is not its child`, { containerId });
+    throw new TsruncError(
+      'system',
+      `the executor reported pid ${JSON.stringify(arg.slice(0, 16))}, which is not its child`,
+      { containerId },
+    );
   }
   return pid;
 }
@@ -265,11 +300,20 @@ export function connectSeccompAgent(listenerPath: string, containerId: string): 
   try {
     return native().connectUnix(listenerPath);
   } catch (err) {
-    throw systemError(`failed to connect with seccomp agent specified in the seccomp profile: connecting to ${listenerPath}`, err, containerId);
+    throw systemError(
+      `failed to connect with seccomp agent specified in the seccomp profile: connecting to ${listenerPath}`,
+      err,
+      containerId,
+    );
   }
 }
 
-export function forwardSeccompListener(listenerPath: string, listener: number, state: State, metadata: string | undefined): void {
+export function forwardSeccompListener(
+  listenerPath: string,
+  listener: number,
+  state: State,
+  metadata: string | undefined,
+): void {
   const sock = connectSeccompAgent(listenerPath, state.id);
   try {
     sendSeccompListener(sock, listener, state, state.pid ?? 0, metadata);
@@ -279,7 +323,13 @@ export function forwardSeccompListener(listenerPath: string, listener: number, s
 }
 
 /** The listener and its "container process state" on an agent socket already connected; `pid`: the process's. */
-export function sendSeccompListener(sock: number, listener: number, state: State, pid: number, metadata: string | undefined): void {
+export function sendSeccompListener(
+  sock: number,
+  listener: number,
+  state: State,
+  pid: number,
+  metadata: string | undefined,
+): void {
   const doc = { ociVersion: state.ociVersion, fds: ['seccompFd'], pid, metadata: metadata ?? '', state };
   native().sendWithFd(sock, JSON.stringify(doc), listener);
 }

@@ -14,8 +14,10 @@ import { runHooks } from './hooks';
 export function startContainer(handle: ContainerHandle, log: Logger): void {
   const record = handle.read();
   const status = computeStatus(record, handle.dir);
-  if (status === 'stopped') throw new TsruncError('state', 'cannot start a container that has stopped', { containerId: record.id });
-  if (status !== 'created') throw new TsruncError('state', `cannot start an already ${status} container`, { containerId: record.id });
+  if (status === 'stopped')
+    throw new TsruncError('state', 'cannot start a container that has stopped', { containerId: record.id });
+  if (status !== 'created')
+    throw new TsruncError('state', `cannot start an already ${status} container`, { containerId: record.id });
   // Tells `state` to look whether the init is past the fifo, should we be killed from here.
   try {
     fs.writeFileSync(path.join(handle.dir, STARTING), '');
@@ -25,7 +27,8 @@ export function startContainer(handle: ContainerHandle, log: Logger): void {
   faultPoint('start:locked');
   const output = releaseInit(handle, record);
   faultPoint('start:released');
-  if (output !== '') throw new TsruncError('system', `starting container process: ${output}`, { containerId: record.id });
+  if (output !== '')
+    throw new TsruncError('system', `starting container process: ${output}`, { containerId: record.id });
   record.started = true;
   handle.write(record, 'start:state-tmp');
   // The container runs and its record says so: what is left here only costs a little space.
@@ -57,7 +60,8 @@ function releaseInit(handle: ContainerHandle, record: ContainerRecord): string {
   try {
     fd = fs.openSync(handle.fifoPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (err) {
-    if (isErrno(err, 'ENOENT')) throw new TsruncError('state', 'cannot start an already running container', { containerId: record.id });
+    if (isErrno(err, 'ENOENT'))
+      throw new TsruncError('state', 'cannot start an already running container', { containerId: record.id });
     throw err;
   }
   const buf = Buffer.alloc(4096);
@@ -70,7 +74,8 @@ function releaseInit(handle: ContainerHandle, record: ContainerRecord): string {
         // the init may also have written its byte and exec'd since the poll: look first.
         if (received === '' && leftFifo(record.initPid, handle.fifoPath)) {
           const late = readAvailable(fd, buf);
-          if (late === '') throw new TsruncError('state', 'cannot start an already running container', { containerId: record.id });
+          if (late === '')
+            throw new TsruncError('state', 'cannot start an already running container', { containerId: record.id });
           received += late;
         }
         continue;
@@ -91,7 +96,8 @@ function releaseInit(handle: ContainerHandle, record: ContainerRecord): string {
   } finally {
     fs.closeSync(fd);
   }
-  if (received === '') throw new TsruncError('system', 'container init exited before start', { containerId: record.id });
+  if (received === '')
+    throw new TsruncError('system', 'container init exited before start', { containerId: record.id });
   // "0" is the release byte; anything after it is an error the init reported at exec.
   const rest = received.slice(1);
   const m = /^error \d+ \S+ (.*)$/s.exec(rest);

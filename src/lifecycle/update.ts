@@ -28,14 +28,25 @@ export function updateContainer(handle: ContainerHandle, resources: Resources): 
   const cpu = resources.cpu;
   const stored = record.config.linux?.resources?.cpu;
   if (cpu !== undefined && (cpu.quota === undefined) !== (cpu.period === undefined)) {
-    if (cpu.quota === undefined && stored?.quota !== undefined) resources = { ...resources, cpu: { ...cpu, quota: stored.quota } };
-    if (cpu.period === undefined && stored?.period !== undefined) resources = { ...resources, cpu: { ...cpu, period: stored.period } };
+    if (cpu.quota === undefined && stored?.quota !== undefined)
+      resources = { ...resources, cpu: { ...cpu, quota: stored.quota } };
+    if (cpu.period === undefined && stored?.period !== undefined)
+      resources = { ...resources, cpu: { ...cpu, period: stored.period } };
   }
   const cgroups = containerCgroups(record, record.id);
-  if (resources.memory?.checkBeforeUpdate === true && resources.memory.limit !== undefined && resources.memory.limit > 0) {
+  if (
+    resources.memory?.checkBeforeUpdate === true &&
+    resources.memory.limit !== undefined &&
+    resources.memory.limit > 0
+  ) {
     const usage = cgroups.stats().memory.usage.usage;
     if (usage !== undefined && BigInt(usage) > BigInt(resources.memory.limit)) {
-      throw new ConfigError('resources', [{ pointer: '/memory/limit', message: `${resources.memory.limit} is below the current usage (${usage}); checkBeforeUpdate refuses it` }]);
+      throw new ConfigError('resources', [
+        {
+          pointer: '/memory/limit',
+          message: `${resources.memory.limit} is below the current usage (${usage}); checkBeforeUpdate refuses it`,
+        },
+      ]);
     }
   }
   // (the container's device rules are applied again, as runc's update does)
@@ -51,7 +62,14 @@ function mergeResources(base: Resources, update: Resources): Resources {
   for (const key of Object.keys(update) as (keyof Resources)[]) {
     const b = base[key];
     const u = update[key];
-    if (u !== undefined && b !== undefined && typeof u === 'object' && !Array.isArray(u) && typeof b === 'object' && !Array.isArray(b)) {
+    if (
+      u !== undefined &&
+      b !== undefined &&
+      typeof u === 'object' &&
+      !Array.isArray(u) &&
+      typeof b === 'object' &&
+      !Array.isArray(b)
+    ) {
       (out as Record<string, unknown>)[key] = { ...b, ...u };
     } else {
       (out as Record<string, unknown>)[key] = u;
@@ -66,9 +84,18 @@ const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1
 export function parseBytes(text: string, flag: string): number {
   if (text === '-1') return -1;
   const m = /^([0-9]+(?:\.[0-9]+)?)\s*([kmgtp]?)(?:i?b)?$/i.exec(text.trim());
-  if (m === null) throw new ConfigError(`--${flag}`, [{ pointer: '', message: `invalid size ${JSON.stringify(text)} (bytes, or a number with k, m, g, t)` }]);
+  if (m === null)
+    throw new ConfigError(`--${flag}`, [
+      { pointer: '', message: `invalid size ${JSON.stringify(text)} (bytes, or a number with k, m, g, t)` },
+    ]);
   const bytes = Math.floor(Number(m[1]) * (UNITS[(m[2] ?? '').toLowerCase()] ?? 1));
-  if (!Number.isSafeInteger(bytes)) throw new ConfigError(`--${flag}`, [{ pointer: '', message: `size ${JSON.stringify(text)} is out of range (at most ${Number.MAX_SAFE_INTEGER} bytes)` }]);
+  if (!Number.isSafeInteger(bytes))
+    throw new ConfigError(`--${flag}`, [
+      {
+        pointer: '',
+        message: `size ${JSON.stringify(text)} is out of range (at most ${Number.MAX_SAFE_INTEGER} bytes)`,
+      },
+    ]);
   return bytes;
 }
 
@@ -109,6 +136,7 @@ export function resourcesFromFlags(f: UpdateFlags): Resources {
   if (Object.keys(mem).length > 0) r.memory = mem;
   if (f.pidsLimit !== undefined) r.pids = { limit: f.pidsLimit };
   if (f.blkioWeight !== undefined) r.blockIO = { weight: f.blkioWeight };
-  if (f.l3CacheSchema !== undefined || f.memBwSchema !== undefined) throw new ConfigError('--l3-cache-schema', [{ pointer: '', message: 'Intel RDT is not supported by tsrunc' }]);
+  if (f.l3CacheSchema !== undefined || f.memBwSchema !== undefined)
+    throw new ConfigError('--l3-cache-schema', [{ pointer: '', message: 'Intel RDT is not supported by tsrunc' }]);
   return r;
 }

@@ -24,7 +24,11 @@ export function buildExecPlan(opts: ExecPlanOptions, host: ProcessHostFacts): Pl
   if (opts.consoleSocket) fds.push('console-socket');
   const proc = opts.process;
   // The container's seccomp profile applies to every process in it.
-  const { steps: procSteps, problems, lateSeccomp } = processSteps(proc, opts.spec, { pointer: '', preserveFds: opts.preserveFds }, host);
+  const {
+    steps: procSteps,
+    problems,
+    lateSeccomp,
+  } = processSteps(proc, opts.spec, { pointer: '', preserveFds: opts.preserveFds }, host);
   if (problems.length > 0) throw new ConfigError('process', problems);
   // This process stays outside the container's pid namespace until its fork (below), so the
   // container's /proc has no "self" for it: what it writes under /proc/self (oom_score_adj, the

@@ -161,4 +161,3 @@ export function parseMountOptions(options: readonly string[] = []): ParsedMountO
   }
   return out;
 }
-

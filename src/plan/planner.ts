@@ -38,7 +38,9 @@ export function buildCreatePlan(opts: PlanOptions, host: HostFacts): Plan {
 
 /** The bind sources a plan of `spec` looks at (absolute): what HostFacts.bindSources tells it about. */
 export function bindSources(spec: Spec, bundle: string): string[] {
-  return (spec.mounts ?? []).filter((m) => m.type !== 'cgroup' && isBindMount(m)).map((m) => path.resolve(bundle, m.source ?? ''));
+  return (spec.mounts ?? [])
+    .filter((m) => m.type !== 'cgroup' && isBindMount(m))
+    .map((m) => path.resolve(bundle, m.source ?? ''));
 }
 
 /** The init's environment: with sockets from systemd (LISTEN_FDS), LISTEN_FDS and LISTEN_PID=1 are added, as runc adds them. */
@@ -88,37 +90,63 @@ class Planner {
     this.namespaces();
     const hasMountNs = this.newNs.has('mount') || this.joinNs.has('mount');
     if (!hasMountNs && ((this.spec.mounts?.length ?? 0) > 0 || this.opts.noPivot)) {
-      this.fail('/linux/namespaces', 'tsrunc needs a mount namespace ("mount") to set up mounts; refusing to mount in the host namespace');
+      this.fail(
+        '/linux/namespaces',
+        'tsrunc needs a mount namespace ("mount") to set up mounts; refusing to mount in the host namespace',
+      );
     }
     if (!hasMountNs) {
       // Each of these would cover or remount a mount of the host.
       for (const key of ['maskedPaths', 'readonlyPaths'] as const) {
-        if ((this.spec.linux?.[key]?.length ?? 0) > 0) this.fail(`/linux/${key}`, 'unable to restrict sys entries without a private MNT namespace');
+        if ((this.spec.linux?.[key]?.length ?? 0) > 0)
+          this.fail(`/linux/${key}`, 'unable to restrict sys entries without a private MNT namespace');
       }
-      if (this.spec.root?.readonly === true) this.fail('/root/readonly', 'a read-only root needs a mount namespace ("mount"); refusing to remount a host mount');
+      if (this.spec.root?.readonly === true)
+        this.fail(
+          '/root/readonly',
+          'a read-only root needs a mount namespace ("mount"); refusing to remount a host mount',
+        );
     }
     if (hasMountNs) {
       this.rootfsSetup();
     }
     this.add({ op: 'sync', tag: 'hooks' });
     (this.spec.hooks?.createContainer ?? []).forEach((h, i) =>
-      this.add({ op: 'hook', hook: 'createContainer', index: i, path: h.path, args: h.args ?? [], env: h.env ?? [], timeout: h.timeout ?? 0, stateIndex: 0, inRootfs: true }),
+      this.add({
+        op: 'hook',
+        hook: 'createContainer',
+        index: i,
+        path: h.path,
+        args: h.args ?? [],
+        env: h.env ?? [],
+        timeout: h.timeout ?? 0,
+        stateIndex: 0,
+        inRootfs: true,
+      }),
     );
     if (hasMountNs && this.opts.noPivot) {
       // As runc: with a chroot the host's own proc and sysfs mounts stay in the mount namespace,
       // and the kernel lets a user namespace mount procfs or sysfs as long as a full one is
       // there: they are detached (or covered) first.
-      for (const m of hostPseudoMounts(this.host.mounts, this.rootfs)) this.add({ op: 'detach-host-mount', path: m.path, fstype: m.fstype });
+      for (const m of hostPseudoMounts(this.host.mounts, this.rootfs))
+        this.add({ op: 'detach-host-mount', path: m.path, fstype: m.fstype });
     }
     if (hasMountNs) this.add(this.opts.noPivot ? { op: 'move-root' } : { op: 'pivot-root' });
     else this.add({ op: 'chroot', rootfs: this.rootfs });
     // As runc: a missing cwd is created in the container (before the root may turn read-only).
-    if (hasMountNs && path.posix.normalize(this.proc.cwd) !== '/') this.add({ op: 'mkdir', path: this.proc.cwd, mode: 0o755 });
+    if (hasMountNs && path.posix.normalize(this.proc.cwd) !== '/')
+      this.add({ op: 'mkdir', path: this.proc.cwd, mode: 0o755 });
     this.finalizeRootfs();
     this.processAttributes();
     if (this.problems.length > 0) throw new ConfigError('config.json', this.problems);
     if (this.newNs.has('user')) this.openTreesFirst();
-    return { containerId: this.opts.id, rootfs: this.rootfs, preserveFds: this.preserveFds, fds: this.fds, steps: this.steps };
+    return {
+      containerId: this.opts.id,
+      rootfs: this.rootfs,
+      preserveFds: this.preserveFds,
+      fds: this.fds,
+      steps: this.steps,
+    };
   }
 
   /**
@@ -130,7 +158,14 @@ class Planner {
     for (const step of this.steps) {
       if (step.op !== 'mount' || !step.bind) continue;
       step.tree = trees.length;
-      trees.push({ op: 'open-tree', index: step.tree, source: step.source, flags: step.flags, attrSet: step.attrSet, attrClear: step.attrClear });
+      trees.push({
+        op: 'open-tree',
+        index: step.tree,
+        source: step.source,
+        flags: step.flags,
+        attrSet: step.attrSet,
+        attrClear: step.attrClear,
+      });
     }
     const at = this.steps.findIndex((s) => s.op === 'unshare' && s.namespaces.includes('user'));
     this.steps.splice(at < 0 ? 0 : at, 0, ...trees);
@@ -150,25 +185,42 @@ class Planner {
     const offsets = this.spec.linux?.timeOffsets;
     if (this.newNs.has('time') && offsets !== undefined) {
       const lines = Object.entries(offsets).map(([clock, o]) => `${clock} ${o?.secs ?? 0} ${o?.nanosecs ?? 0}\n`);
-      this.add({ op: 'write-file', path: '/proc/self/timens_offsets', content: lines.join(''), what: 'setting time namespace offsets' });
+      this.add({
+        op: 'write-file',
+        path: '/proc/self/timens_offsets',
+        content: lines.join(''),
+        what: 'setting time namespace offsets',
+      });
     }
     // A new or joined pid namespace (and a new time namespace) applies to children only.
-    if (this.newNs.has('pid') || this.joinNs.has('pid') || this.newNs.has('time') || this.joinNs.has('time')) this.add({ op: 'fork' });
+    if (this.newNs.has('pid') || this.joinNs.has('pid') || this.newNs.has('time') || this.joinNs.has('time'))
+      this.add({ op: 'fork' });
   }
 
   private rootfsSetup(): void {
     const prop = this.spec.linux?.rootfsPropagation;
-    const propFlags = prop ? parseMountOptions([prop]).propagation[0] ?? MS.SLAVE | MS.REC : MS.SLAVE | MS.REC;
+    const propFlags = prop ? (parseMountOptions([prop]).propagation[0] ?? MS.SLAVE | MS.REC) : MS.SLAVE | MS.REC;
     // An unbindable tree cannot be bound: the rootfs is bound while everything is private,
     // and "/" gets its propagation after the pivot.
     const unbindable = (propFlags & MS.UNBINDABLE) !== 0;
-    this.add(unbindable ? { op: 'root-propagation', flags: MS.PRIVATE | MS.REC, option: 'rprivate' } : { op: 'root-propagation', flags: propFlags, option: prop ?? 'rslave' });
+    this.add(
+      unbindable
+        ? { op: 'root-propagation', flags: MS.PRIVATE | MS.REC, option: 'rprivate' }
+        : { op: 'root-propagation', flags: propFlags, option: prop ?? 'rslave' },
+    );
     // pivot_root refuses a new root whose parent mount is shared: make that one mount private
     // (in the container's mount namespace only), and give "/" its propagation after the pivot.
     const shared = (propFlags & MS.SHARED) !== 0;
-    if (shared) this.add({ op: 'root-propagation', flags: MS.PRIVATE, option: 'private', path: mountPointOf(this.host.mounts, this.rootfs) });
+    if (shared)
+      this.add({
+        op: 'root-propagation',
+        flags: MS.PRIVATE,
+        option: 'private',
+        path: mountPointOf(this.host.mounts, this.rootfs),
+      });
     this.add({ op: 'bind-rootfs', rootfs: this.rootfs });
-    if (shared || unbindable) this.finalPropagation = { op: 'root-propagation', flags: propFlags, option: prop ?? 'rshared' };
+    if (shared || unbindable)
+      this.finalPropagation = { op: 'root-propagation', flags: propFlags, option: prop ?? 'rshared' };
     let devBound = false;
     (this.spec.mounts ?? []).forEach((m, i) => {
       if (path.posix.normalize(m.destination) === '/dev' && isBindMount(m)) devBound = true;
@@ -237,7 +289,14 @@ class Planner {
 
   /** A "cgroup" mount: the container's own cgroups, namespaced when it has a cgroup namespace. */
   private cgroupMount(m: Mount, dest: string, flags: number): void {
-    const common = { options: m.options ?? [], attrSet: 0, attrClear: 0, destKind: 'dir' as const, realDir: false, propagation: [] };
+    const common = {
+      options: m.options ?? [],
+      attrSet: 0,
+      attrClear: 0,
+      destKind: 'dir' as const,
+      realDir: false,
+      propagation: [],
+    };
     // Each cgroup mount is read-only from the start; the tmpfs holding them is made
     // read-only in place once they are in (it needs its mount points created first).
     const mountFlags = flags & ~(MS.BIND | MS.REC);
@@ -250,17 +309,65 @@ class Planner {
     const shown = hierarchies.some((h) => h.version === 1) ? hierarchies.filter((h) => h.version === 1) : hierarchies;
     if (pureV2) {
       const h = hierarchies[0] as HostCgroupHierarchy;
-      if (namespaced) this.add({ op: 'mount', source: 'cgroup', destination: dest, fstype: 'cgroup2', flags: mountFlags, data: '', bind: false, ...common });
-      else this.add({ op: 'mount', source: paths[h.key] ?? h.mountpoint, destination: dest, fstype: '', flags: mountFlags | MS.BIND, data: '', bind: true, ...common });
+      if (namespaced)
+        this.add({
+          op: 'mount',
+          source: 'cgroup',
+          destination: dest,
+          fstype: 'cgroup2',
+          flags: mountFlags,
+          data: '',
+          bind: false,
+          ...common,
+        });
+      else
+        this.add({
+          op: 'mount',
+          source: paths[h.key] ?? h.mountpoint,
+          destination: dest,
+          fstype: '',
+          flags: mountFlags | MS.BIND,
+          data: '',
+          bind: true,
+          ...common,
+        });
     } else {
-      this.add({ op: 'mount', source: 'tmpfs', destination: dest, fstype: 'tmpfs', flags: tmpfsFlags, data: 'mode=755', bind: false, ...common });
+      this.add({
+        op: 'mount',
+        source: 'tmpfs',
+        destination: dest,
+        fstype: 'tmpfs',
+        flags: tmpfsFlags,
+        data: 'mode=755',
+        bind: false,
+        ...common,
+      });
       for (const h of shown) {
         const sub = path.posix.join(dest, h.key);
         if (namespaced) {
-          this.add({ op: 'mount', source: 'cgroup', destination: sub, fstype: h.version === 2 ? 'cgroup2' : 'cgroup', flags: mountFlags, data: h.version === 2 ? '' : h.controllers.join(','), bind: false, ...common });
+          this.add({
+            op: 'mount',
+            source: 'cgroup',
+            destination: sub,
+            fstype: h.version === 2 ? 'cgroup2' : 'cgroup',
+            flags: mountFlags,
+            data: h.version === 2 ? '' : h.controllers.join(','),
+            bind: false,
+            ...common,
+          });
         } else {
           const src = paths[h.key];
-          if (src !== undefined) this.add({ op: 'mount', source: src, destination: sub, fstype: '', flags: mountFlags | MS.BIND, data: '', bind: true, ...common });
+          if (src !== undefined)
+            this.add({
+              op: 'mount',
+              source: src,
+              destination: sub,
+              fstype: '',
+              flags: mountFlags | MS.BIND,
+              data: '',
+              bind: true,
+              ...common,
+            });
         }
         if (h.key.includes(',')) {
           for (const c of h.key.split(',')) this.add({ op: 'symlink', target: h.key, path: path.posix.join(dest, c) });
@@ -272,17 +379,43 @@ class Planner {
 
   private devices(): void {
     const inUserns = this.newNs.has('user') || this.joinNs.has('user');
-    type Dev = { path: string; major: number; minor: number; type: 'c' | 'b' | 'p'; fileMode: number; uid: number; gid: number };
+    type Dev = {
+      path: string;
+      major: number;
+      minor: number;
+      type: 'c' | 'b' | 'p';
+      fileMode: number;
+      uid: number;
+      gid: number;
+    };
     const devices: Dev[] = DEFAULT_DEVICES.map((d) => ({ ...d }));
     for (const d of this.spec.linux?.devices ?? []) {
       const idx = devices.findIndex((x) => x.path === d.path);
-      const entry: Dev = { path: d.path, major: d.major ?? 0, minor: d.minor ?? 0, type: (d.type === 'u' ? 'c' : d.type) as 'c' | 'b' | 'p', fileMode: d.fileMode ?? 0o666, uid: d.uid ?? 0, gid: d.gid ?? 0 };
+      const entry: Dev = {
+        path: d.path,
+        major: d.major ?? 0,
+        minor: d.minor ?? 0,
+        type: (d.type === 'u' ? 'c' : d.type) as 'c' | 'b' | 'p',
+        fileMode: d.fileMode ?? 0o666,
+        uid: d.uid ?? 0,
+        gid: d.gid ?? 0,
+      };
       if (idx >= 0) devices[idx] = entry;
       else devices.push(entry);
     }
     for (const d of devices) {
       if (inUserns) this.add({ op: 'bind-device', path: d.path, hostPath: d.path });
-      else this.add({ op: 'mknod', path: d.path, type: d.type, mode: d.fileMode, major: d.major, minor: d.minor, uid: d.uid, gid: d.gid });
+      else
+        this.add({
+          op: 'mknod',
+          path: d.path,
+          type: d.type,
+          mode: d.fileMode,
+          major: d.major,
+          minor: d.minor,
+          uid: d.uid,
+          gid: d.gid,
+        });
     }
     for (const [target, link] of DEV_SYMLINKS) this.add({ op: 'symlink', target, path: link });
     if (this.host.procKcore) this.add({ op: 'symlink', target: '/proc/kcore', path: '/dev/core' });
@@ -293,7 +426,10 @@ class Planner {
     const proc = this.proc;
     if (proc.terminal === true) {
       // Without a mount namespace /dev/console would be bound in the host's (runc skips it too).
-      const pty = consoleStep(proc, this.fds, '/process/terminal', { bindConsole: this.newNs.has('mount') || this.joinNs.has('mount'), attachLater: false });
+      const pty = consoleStep(proc, this.fds, '/process/terminal', {
+        bindConsole: this.newNs.has('mount') || this.joinNs.has('mount'),
+        attachLater: false,
+      });
       if ('op' in pty) this.add(pty);
       else this.problems.push(pty);
     } else {
@@ -302,7 +438,12 @@ class Planner {
     if (this.spec.hostname) this.add({ op: 'sethostname', name: this.spec.hostname });
     if (this.spec.domainname) this.add({ op: 'setdomainname', name: this.spec.domainname });
     for (const [key, value] of Object.entries(this.spec.linux?.sysctl ?? {})) {
-      this.add({ op: 'write-file', path: `/proc/sys/${key.replace(/\./g, '/')}`, content: value, what: `setting sysctl ${key}` });
+      this.add({
+        op: 'write-file',
+        path: `/proc/sys/${key.replace(/\./g, '/')}`,
+        content: value,
+        what: `setting sysctl ${key}`,
+      });
     }
     this.steps.push(...this.afterPivot);
     for (const p of this.spec.linux?.readonlyPaths ?? []) this.add({ op: 'readonly-path', path: p });
@@ -317,8 +458,10 @@ class Planner {
   private processAttributes(): void {
     const linux = this.spec.linux;
     if (linux?.intelRdt !== undefined) this.fail('/linux/intelRdt', 'Intel RDT is not supported by tsrunc');
-    if (linux?.memoryPolicy !== undefined) this.fail('/linux/memoryPolicy', 'memory policies are not supported by tsrunc yet');
-    if (linux?.netDevices !== undefined && Object.keys(linux.netDevices).length > 0) this.fail('/linux/netDevices', 'moving network devices is not supported by tsrunc yet');
+    if (linux?.memoryPolicy !== undefined)
+      this.fail('/linux/memoryPolicy', 'memory policies are not supported by tsrunc yet');
+    if (linux?.netDevices !== undefined && Object.keys(linux.netDevices).length > 0)
+      this.fail('/linux/netDevices', 'moving network devices is not supported by tsrunc yet');
     if (linux?.mountLabel && !this.host.selinux) this.fail('/linux/mountLabel', 'SELinux is not enabled on this host');
     const { steps, problems, lateSeccomp } = processSteps(
       this.proc,
@@ -341,7 +484,16 @@ class Planner {
     // As runc: startContainer hooks run under the container's seccomp filter.
     if (lateSeccomp !== undefined) this.add(lateSeccomp);
     (this.spec.hooks?.startContainer ?? []).forEach((h, i) =>
-      this.add({ op: 'hook', hook: 'startContainer', index: i, path: h.path, args: h.args ?? [], env: h.env ?? [], timeout: h.timeout ?? 0, stateIndex: 1 }),
+      this.add({
+        op: 'hook',
+        hook: 'startContainer',
+        index: i,
+        path: h.path,
+        args: h.args ?? [],
+        env: h.env ?? [],
+        timeout: h.timeout ?? 0,
+        stateIndex: 1,
+      }),
     );
     this.add({ op: 'exec', args, env });
   }
@@ -367,4 +519,3 @@ function mountPointOf(mounts: readonly HostMount[], dir: string): string {
   }
   return best;
 }
-

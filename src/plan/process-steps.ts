@@ -8,7 +8,15 @@ import type { Process, Spec } from '../spec/types';
 import type { ProcessHostFacts } from './host-facts';
 import type { FdRole, PlanStep } from './steps';
 
-const SCHED_POLICIES: Record<string, number> = { SCHED_OTHER: 0, SCHED_FIFO: 1, SCHED_RR: 2, SCHED_BATCH: 3, SCHED_ISO: 4, SCHED_IDLE: 5, SCHED_DEADLINE: 6 };
+const SCHED_POLICIES: Record<string, number> = {
+  SCHED_OTHER: 0,
+  SCHED_FIFO: 1,
+  SCHED_RR: 2,
+  SCHED_BATCH: 3,
+  SCHED_ISO: 4,
+  SCHED_IDLE: 5,
+  SCHED_DEADLINE: 6,
+};
 const SCHED_FLAGS: Record<string, number> = {
   SCHED_FLAG_RESET_ON_FORK: 0x01,
   SCHED_FLAG_RECLAIM: 0x02,
@@ -60,7 +68,10 @@ function seccompStep(spec: Spec, problems: Problem[], host: ProcessHostFacts): S
   const { program, skipped } = host.compileSeccomp(input);
   const instructions = program.length / 8;
   if (instructions > BPF_MAXINSNS) {
-    problems.push({ pointer: '/linux/seccomp', message: `compiles to ${instructions} BPF instructions, more than the kernel loads (${BPF_MAXINSNS})` });
+    problems.push({
+      pointer: '/linux/seccomp',
+      message: `compiles to ${instructions} BPF instructions, more than the kernel loads (${BPF_MAXINSNS})`,
+    });
     return undefined;
   }
   return { op: 'seccomp', program, flags: input.loadFlags, rules: input.rules.length, skipped, notify: input.notify };
@@ -70,13 +81,31 @@ function seccompStep(spec: Spec, problems: Problem[], host: ProcessHostFacts): S
  * The console of a process with `terminal: true`: its pty master goes to the console socket,
  * so a process without one in `fds` is refused, by create and exec alike (at `pointer`).
  */
-export function consoleStep(proc: Process, fds: readonly FdRole[], pointer: string, how: { bindConsole: boolean; attachLater: boolean }): Extract<PlanStep, { op: 'console' }> | Problem {
+export function consoleStep(
+  proc: Process,
+  fds: readonly FdRole[],
+  pointer: string,
+  how: { bindConsole: boolean; attachLater: boolean },
+): Extract<PlanStep, { op: 'console' }> | Problem {
   const socketSlot = fds.indexOf('console-socket');
   if (socketSlot < 0) return { pointer, message: 'a terminal needs --console-socket (to receive the pty master)' };
-  return { op: 'console', socketSlot, rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0, bindConsole: how.bindConsole, uid: proc.user.uid, attachLater: how.attachLater };
+  return {
+    op: 'console',
+    socketSlot,
+    rows: proc.consoleSize?.height ?? 0,
+    cols: proc.consoleSize?.width ?? 0,
+    bindConsole: how.bindConsole,
+    uid: proc.user.uid,
+    attachLater: how.attachLater,
+  };
 }
 
-export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions, host: ProcessHostFacts): ProcessSteps {
+export function processSteps(
+  proc: Process,
+  spec: Spec,
+  opts: ProcessStepOptions,
+  host: ProcessHostFacts,
+): ProcessSteps {
   const steps: PlanStep[] = [];
   const problems: Problem[] = [];
   const at = opts.pointer;
@@ -86,18 +115,34 @@ export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions
     steps.push({ op: 'rlimit', name: r.type, resource, soft: limit(r.soft), hard: limit(r.hard) });
   }
   if (proc.oomScoreAdj !== undefined) {
-    steps.push({ op: 'write-file', path: '/proc/self/oom_score_adj', content: String(proc.oomScoreAdj), what: 'setting oom_score_adj' });
+    steps.push({
+      op: 'write-file',
+      path: '/proc/self/oom_score_adj',
+      content: String(proc.oomScoreAdj),
+      what: 'setting oom_score_adj',
+    });
   }
   const pers = spec.linux?.personality;
   if (pers !== undefined) {
     const persona = PERSONALITIES[pers.domain];
-    if (persona === undefined) problems.push({ pointer: '/linux/personality/domain', message: `unsupported personality ${pers.domain}` });
+    if (persona === undefined)
+      problems.push({ pointer: '/linux/personality/domain', message: `unsupported personality ${pers.domain}` });
     else steps.push({ op: 'personality', persona, domain: pers.domain });
   }
   const sched = proc.scheduler;
   if (sched !== undefined) {
     const flags = (sched.flags ?? []).reduce((f, name) => f | (SCHED_FLAGS[name] ?? 0), 0);
-    steps.push({ op: 'scheduler', policy: sched.policy, policyValue: SCHED_POLICIES[sched.policy] ?? 0, priority: sched.priority ?? 0, nice: sched.nice ?? 0, flags, runtime: sched.runtime ?? 0, deadline: sched.deadline ?? 0, period: sched.period ?? 0 });
+    steps.push({
+      op: 'scheduler',
+      policy: sched.policy,
+      policyValue: SCHED_POLICIES[sched.policy] ?? 0,
+      priority: sched.priority ?? 0,
+      nice: sched.nice ?? 0,
+      flags,
+      runtime: sched.runtime ?? 0,
+      deadline: sched.deadline ?? 0,
+      period: sched.period ?? 0,
+    });
   }
   const io = proc.ioPriority;
   if (io !== undefined) {
@@ -105,14 +150,28 @@ export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions
     steps.push({ op: 'ioprio', class: io.class, priority: io.priority, value: (cls << 13) | io.priority });
   }
   if (proc.apparmorProfile) {
-    if (!host.apparmor) problems.push({ pointer: `${at}/apparmorProfile`, message: 'AppArmor is not enabled on this host' });
-    else steps.push({ op: 'write-file', path: '/proc/self/attr/apparmor/exec', content: `exec ${proc.apparmorProfile}`, what: 'setting the AppArmor profile' });
+    if (!host.apparmor)
+      problems.push({ pointer: `${at}/apparmorProfile`, message: 'AppArmor is not enabled on this host' });
+    else
+      steps.push({
+        op: 'write-file',
+        path: '/proc/self/attr/apparmor/exec',
+        content: `exec ${proc.apparmorProfile}`,
+        what: 'setting the AppArmor profile',
+      });
   }
   if (proc.selinuxLabel) {
     if (!host.selinux) problems.push({ pointer: `${at}/selinuxLabel`, message: 'SELinux is not enabled on this host' });
-    else steps.push({ op: 'write-file', path: '/proc/self/attr/exec', content: proc.selinuxLabel, what: 'setting the SELinux label' });
+    else
+      steps.push({
+        op: 'write-file',
+        path: '/proc/self/attr/exec',
+        content: proc.selinuxLabel,
+        what: 'setting the SELinux label',
+      });
   }
-  if (proc.execCPUAffinity !== undefined) problems.push({ pointer: `${at}/execCPUAffinity`, message: 'exec CPU affinity is not supported by tsrunc yet' });
+  if (proc.execCPUAffinity !== undefined)
+    problems.push({ pointer: `${at}/execCPUAffinity`, message: 'exec CPU affinity is not supported by tsrunc yet' });
   if (opts.sessionKeyring !== undefined) steps.push({ op: 'session-keyring', name: opts.sessionKeyring });
   if (proc.noNewPrivileges === true) steps.push({ op: 'no-new-privs' });
   steps.push({ op: 'close-fds', from: 3 + opts.preserveFds });
@@ -124,7 +183,8 @@ export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions
   steps.push({ op: 'chdir', path: proc.cwd, phase: 'as-root' });
   // As runc: without HOME (or with an empty one) in the env, HOME comes from the container's
   // /etc/passwd for the process's uid, "/" when it has none.
-  if (!(proc.env ?? []).some((e) => e.startsWith('HOME=') && e.length > 5)) steps.push({ op: 'home', uid: proc.user.uid });
+  if (!(proc.env ?? []).some((e) => e.startsWith('HOME=') && e.length > 5))
+    steps.push({ op: 'home', uid: proc.user.uid });
   // No capabilities object means no capabilities (as runc), never "keep the runtime's".
   const caps = proc.capabilities;
   const sets = {
@@ -163,5 +223,7 @@ export function processSteps(proc: Process, spec: Spec, opts: ProcessStepOptions
 function limit(v: number): number {
   if (Number.isSafeInteger(v) && v >= 0) return v;
   if (v === 2 * RLIM_INFINITY_THRESHOLD) return -1;
-  throw new RangeError(`rlimit value ${v} is neither an integer from 0 to ${Number.MAX_SAFE_INTEGER} nor 18446744073709551615 (unlimited)`);
+  throw new RangeError(
+    `rlimit value ${v} is neither an integer from 0 to ${Number.MAX_SAFE_INTEGER} nor 18446744073709551615 (unlimited)`,
+  );
 }

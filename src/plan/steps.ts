@@ -12,7 +12,12 @@ export type SyncTag =
 
 export type PlanStep =
   | { op: 'sync'; tag: SyncTag }
-  | { op: 'setns'; ns: NamespaceType; path: string; /** exec: the runtime opened it (no pid reuse in between) and passes it in this slot. */ fdSlot?: number }
+  | {
+      op: 'setns';
+      ns: NamespaceType;
+      path: string;
+      /** exec: the runtime opened it (no pid reuse in between) and passes it in this slot. */ fdSlot?: number;
+    }
   | { op: 'unshare'; namespaces: NamespaceType[] }
   | { op: 'write-file'; path: string; content: string; what: string }
   | { op: 'fork' }
@@ -50,7 +55,16 @@ export type PlanStep =
   /** --no-pivot: a proc or sysfs mount of the host, outside the rootfs, detached (or covered) before the chroot. */
   | { op: 'detach-host-mount'; path: string; fstype: string }
   | { op: 'mkdir'; path: string; mode: number }
-  | { op: 'mknod'; path: string; type: 'c' | 'b' | 'p'; mode: number; major: number; minor: number; uid: number; gid: number }
+  | {
+      op: 'mknod';
+      path: string;
+      type: 'c' | 'b' | 'p';
+      mode: number;
+      major: number;
+      minor: number;
+      uid: number;
+      gid: number;
+    }
   | { op: 'bind-device'; path: string; hostPath: string }
   | { op: 'symlink'; target: string; path: string }
   | { op: 'pivot-root' }
@@ -85,18 +99,50 @@ export type PlanStep =
   | { op: 'home'; uid: number }
   | { op: 'umask'; mask: number }
   | { op: 'user'; uid: number; gid: number; additionalGids: number[] }
-  | { op: 'caps'; phase: 'bounding' | 'sets'; bounding: string[]; effective: string[]; permitted: string[]; inheritable: string[]; ambient: string[]; /** The host's cap_last_cap (HostFacts.capLastCap): never read from the rootfs. */ lastCap: number }
+  | {
+      op: 'caps';
+      phase: 'bounding' | 'sets';
+      bounding: string[];
+      effective: string[];
+      permitted: string[];
+      inheritable: string[];
+      ambient: string[];
+      /** The host's cap_last_cap (HostFacts.capLastCap): never read from the rootfs. */ lastCap: number;
+    }
   | { op: 'no-new-privs' }
-  | { op: 'hook'; hook: HookName; index: number; path: string; args: string[]; env: string[]; timeout: number; stateIndex: number; /** createContainer: run in the rootfs, as runc runs it. */ inRootfs?: boolean }
+  | {
+      op: 'hook';
+      hook: HookName;
+      index: number;
+      path: string;
+      args: string[];
+      env: string[];
+      timeout: number;
+      stateIndex: number;
+      /** createContainer: run in the rootfs, as runc runs it. */ inRootfs?: boolean;
+    }
   | { op: 'find-exec'; name: string; searchPath: string }
-  | { op: 'ready'; /** exec: the channel stays open until execve, which closes it (or fails and says why). */ untilExec?: boolean }
+  | {
+      op: 'ready';
+      /** exec: the channel stays open until execve, which closes it (or fails and says why). */ untilExec?: boolean;
+    }
   | { op: 'wait-start'; fifoSlot: number }
   | { op: 'open-proc' }
   | { op: 'exec'; args: string[]; env: string[] }
   | { op: 'close-fds'; from: number }
   | { op: 'dumpable'; on: boolean }
   | { op: 'personality'; persona: number; domain: string }
-  | { op: 'scheduler'; policy: string; policyValue: number; priority: number; nice: number; flags: number; runtime: number; deadline: number; period: number }
+  | {
+      op: 'scheduler';
+      policy: string;
+      policyValue: number;
+      priority: number;
+      nice: number;
+      flags: number;
+      runtime: number;
+      deadline: number;
+      period: number;
+    }
   | { op: 'ioprio'; class: string; priority: number; value: number }
   | { op: 'session-keyring'; name: string }
   | { op: 'seccomp'; program: Buffer; flags: number; rules: number; skipped: string[]; notify: boolean };
@@ -119,7 +165,12 @@ export interface Plan {
 export function describeStep(step: PlanStep): string {
   switch (step.op) {
     case 'sync':
-      return { cgroup: 'wait for the parent to place the process in its cgroups', userns: 'wait for the parent to write uid_map and gid_map', hooks: 'wait for the parent to run prestart and createRuntime hooks', seccomp: 'hand the seccomp listener to the parent' }[step.tag];
+      return {
+        cgroup: 'wait for the parent to place the process in its cgroups',
+        userns: 'wait for the parent to write uid_map and gid_map',
+        hooks: 'wait for the parent to run prestart and createRuntime hooks',
+        seccomp: 'hand the seccomp listener to the parent',
+      }[step.tag];
     case 'setns':
       return `joining the ${step.ns} namespace ${step.path}`;
     case 'unshare':
@@ -181,7 +232,9 @@ export function describeStep(step: PlanStep): string {
     case 'user':
       return `switching to uid ${step.uid}, gid ${step.gid}${step.additionalGids.length ? `, groups ${step.additionalGids.join(',')}` : ''}`;
     case 'caps':
-      return step.phase === 'bounding' ? `limiting the bounding set to ${list(step.bounding)}` : `setting capabilities (effective ${list(step.effective)}; ambient ${list(step.ambient)})`;
+      return step.phase === 'bounding'
+        ? `limiting the bounding set to ${list(step.bounding)}`
+        : `setting capabilities (effective ${list(step.effective)}; ambient ${list(step.ambient)})`;
     case 'no-new-privs':
       return 'setting no_new_privs';
     case 'hook':
@@ -189,7 +242,9 @@ export function describeStep(step: PlanStep): string {
     case 'find-exec':
       return step.name.includes('/') ? `checking the executable ${step.name}` : `looking up ${step.name} in PATH`;
     case 'ready':
-      return step.untilExec === true ? 'telling the parent the process is set up (the channel closes at execve)' : 'telling the parent the container is created';
+      return step.untilExec === true
+        ? 'telling the parent the process is set up (the channel closes at execve)'
+        : 'telling the parent the container is created';
     case 'wait-start':
       return 'waiting for start (exec.fifo)';
     case 'exec':

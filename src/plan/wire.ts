@@ -94,7 +94,10 @@ export const FIELDS = {
   'become-root': { s: [], n: [] },
   'root-propagation': { s: ['path'], n: ['flags'] },
   'bind-rootfs': { s: ['rootfs'], n: [] },
-  mount: { s: ['source', 'destination', 'fstype', 'data'], n: ['flags', 'bind', 'attr_set', 'attr_clear', 'dest_kind', 'real_dir', 'copy_up', 'keep_mode', 'tree'] },
+  mount: {
+    s: ['source', 'destination', 'fstype', 'data'],
+    n: ['flags', 'bind', 'attr_set', 'attr_clear', 'dest_kind', 'real_dir', 'copy_up', 'keep_mode', 'tree'],
+  },
   mkdir: { s: ['path'], n: ['mode'] },
   mknod: { s: ['path'], n: ['mode', 'major', 'minor', 'uid', 'gid'] },
   'bind-device': { s: ['path', 'host_path'], n: [] },
@@ -113,7 +116,23 @@ export const FIELDS = {
   chdir: { s: ['path'], n: ['phase'] },
   umask: { s: [], n: ['mask'] },
   user: { s: [], n: ['uid', 'gid'] },
-  caps: { s: [], n: ['bounding_lo', 'bounding_hi', 'effective_lo', 'effective_hi', 'permitted_lo', 'permitted_hi', 'inheritable_lo', 'inheritable_hi', 'ambient_lo', 'ambient_hi', 'phase', 'last_cap'] },
+  caps: {
+    s: [],
+    n: [
+      'bounding_lo',
+      'bounding_hi',
+      'effective_lo',
+      'effective_hi',
+      'permitted_lo',
+      'permitted_hi',
+      'inheritable_lo',
+      'inheritable_hi',
+      'ambient_lo',
+      'ambient_hi',
+      'phase',
+      'last_cap',
+    ],
+  },
   'no-new-privs': { s: [], n: [] },
   hook: { s: ['kind', 'path'], n: ['argc', 'envc', 'timeout', 'state_index', 'in_rootfs', 'index'] },
   'find-exec': { s: ['name', 'search_path'], n: [] },
@@ -139,11 +158,20 @@ type StringsOf<O extends StepOp> = { [K in Fields[O]['s'][number]]: string };
 type NumbersOf<O extends StepOp> = { [K in Fields[O]['n'][number]]: number };
 
 /** A step in the executor's form, from its arguments by name (and the list that follows them). */
-function named<O extends StepOp>(op: O, s: StringsOf<O>, n: NumbersOf<O>, rest: { s?: (string | null)[]; n?: number[]; b?: Buffer } = {}): WireStep {
+function named<O extends StepOp>(
+  op: O,
+  s: StringsOf<O>,
+  n: NumbersOf<O>,
+  rest: { s?: (string | null)[]; n?: number[]; b?: Buffer } = {},
+): WireStep {
   const f: { s: readonly string[]; n: readonly string[] } = FIELDS[op];
   const strings = s as Record<string, string>;
   const numbers = n as Record<string, number>;
-  const out: WireStep = { op: OPCODES[op], s: [...f.s.map((k) => strings[k] as string), ...(rest.s ?? [])], n: [...f.n.map((k) => numbers[k] as number), ...(rest.n ?? [])] };
+  const out: WireStep = {
+    op: OPCODES[op],
+    s: [...f.s.map((k) => strings[k] as string), ...(rest.s ?? [])],
+    n: [...f.n.map((k) => numbers[k] as number), ...(rest.n ?? [])],
+  };
   if (rest.b !== undefined) out.b = rest.b;
   return out;
 }
@@ -183,7 +211,11 @@ export function lowerStep(step: PlanStep): WireStep {
         { n: step.propagation },
       );
     case 'open-tree':
-      return named(step.op, { source: step.source }, { index: step.index, flags: step.flags, attr_set: step.attrSet, attr_clear: step.attrClear });
+      return named(
+        step.op,
+        { source: step.source },
+        { index: step.index, flags: step.flags, attr_set: step.attrSet, attr_clear: step.attrClear },
+      );
     case 'detach-host-mount':
     case 'mask-path':
       return named(step.op, { path: step.path }, NONE);
@@ -191,7 +223,11 @@ export function lowerStep(step: PlanStep): WireStep {
       return named(step.op, { path: step.path }, { mode: step.mode });
     case 'mknod': {
       const type = step.type === 'c' ? S_IFCHR : step.type === 'b' ? S_IFBLK : S_IFIFO;
-      return named(step.op, { path: step.path }, { mode: type | (step.mode & 0o7777), major: step.major, minor: step.minor, uid: step.uid, gid: step.gid });
+      return named(
+        step.op,
+        { path: step.path },
+        { mode: type | (step.mode & 0o7777), major: step.major, minor: step.minor, uid: step.uid, gid: step.gid },
+      );
     }
     case 'bind-device':
       return named(step.op, { path: step.path, host_path: step.hostPath }, NONE);
@@ -208,7 +244,14 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'session-keyring':
       return named(step.op, { name: step.name }, NONE);
     case 'console':
-      return named(step.op, NONE, { socket_slot: step.socketSlot, rows: step.rows, cols: step.cols, bind_console: step.bindConsole ? 1 : 0, uid: step.uid, attach_later: step.attachLater ? 1 : 0 });
+      return named(step.op, NONE, {
+        socket_slot: step.socketSlot,
+        rows: step.rows,
+        cols: step.cols,
+        bind_console: step.bindConsole ? 1 : 0,
+        uid: step.uid,
+        attach_later: step.attachLater ? 1 : 0,
+      });
     case 'rlimit':
       return named(step.op, NONE, { resource: step.resource, soft: step.soft, hard: step.hard });
     case 'umask':
@@ -241,7 +284,14 @@ export function lowerStep(step: PlanStep): WireStep {
       return named(
         step.op,
         { kind: step.hook, path: step.path },
-        { argc: argv.length, envc: step.env.length, timeout: step.timeout, state_index: step.stateIndex, in_rootfs: step.inRootfs === true ? 1 : 0, index: step.index },
+        {
+          argc: argv.length,
+          envc: step.env.length,
+          timeout: step.timeout,
+          state_index: step.stateIndex,
+          in_rootfs: step.inRootfs === true ? 1 : 0,
+          index: step.index,
+        },
         { s: [...argv, null, ...step.env] },
       );
     }
@@ -258,7 +308,15 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'personality':
       return named(step.op, NONE, { persona: step.persona });
     case 'scheduler':
-      return named(step.op, NONE, { policy: step.policyValue, priority: step.priority, nice: step.nice, flags: step.flags, runtime: step.runtime, deadline: step.deadline, period: step.period });
+      return named(step.op, NONE, {
+        policy: step.policyValue,
+        priority: step.priority,
+        nice: step.nice,
+        flags: step.flags,
+        runtime: step.runtime,
+        deadline: step.deadline,
+        period: step.period,
+      });
     case 'ioprio':
       return named(step.op, NONE, { value: step.value });
     case 'seccomp':
@@ -302,7 +360,8 @@ export function encodePlan(plan: Plan): Buffer {
   u32(plan.steps.length);
   plan.steps.forEach((step, index) => {
     const wire = lowerStep(step);
-    const bad = (what: string): TsruncError => new TsruncError('config', `plan step ${index + 1} (${describeStep(step)}): ${what}`, { step: step.op });
+    const bad = (what: string): TsruncError =>
+      new TsruncError('config', `plan step ${index + 1} (${describeStep(step)}): ${what}`, { step: step.op });
     const strings = wire.s.map((str) => {
       if (str === null) return null;
       if (str.includes('\0')) throw bad(`${JSON.stringify(str)} contains a NUL character`);

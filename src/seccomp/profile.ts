@@ -15,17 +15,49 @@ const SCMP_ACT_NOTIFY = 0x7fc00000;
 /** seccomp(2): return a notification listener fd. */
 export const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
 
-export const SECCOMP_ACTIONS = ['SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_TRAP', 'SCMP_ACT_ERRNO', 'SCMP_ACT_TRACE', 'SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_NOTIFY'];
-export const SECCOMP_OPERATORS = ['SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_MASKED_EQ'];
+export const SECCOMP_ACTIONS = [
+  'SCMP_ACT_KILL',
+  'SCMP_ACT_KILL_PROCESS',
+  'SCMP_ACT_KILL_THREAD',
+  'SCMP_ACT_TRAP',
+  'SCMP_ACT_ERRNO',
+  'SCMP_ACT_TRACE',
+  'SCMP_ACT_ALLOW',
+  'SCMP_ACT_LOG',
+  'SCMP_ACT_NOTIFY',
+];
+export const SECCOMP_OPERATORS = [
+  'SCMP_CMP_NE',
+  'SCMP_CMP_LT',
+  'SCMP_CMP_LE',
+  'SCMP_CMP_EQ',
+  'SCMP_CMP_GE',
+  'SCMP_CMP_GT',
+  'SCMP_CMP_MASKED_EQ',
+];
 export const SECCOMP_FLAGS: Record<string, number> = {
   SECCOMP_FILTER_FLAG_LOG: 2,
   SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4,
   SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: 32,
 };
 export const SECCOMP_ARCHS = [
-  'SCMP_ARCH_X86', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X32', 'SCMP_ARCH_ARM', 'SCMP_ARCH_AARCH64', 'SCMP_ARCH_MIPS', 'SCMP_ARCH_MIPS64',
-  'SCMP_ARCH_MIPS64N32', 'SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64', 'SCMP_ARCH_MIPSEL64N32', 'SCMP_ARCH_PPC', 'SCMP_ARCH_PPC64',
-  'SCMP_ARCH_PPC64LE', 'SCMP_ARCH_S390', 'SCMP_ARCH_S390X', 'SCMP_ARCH_RISCV64',
+  'SCMP_ARCH_X86',
+  'SCMP_ARCH_X86_64',
+  'SCMP_ARCH_X32',
+  'SCMP_ARCH_ARM',
+  'SCMP_ARCH_AARCH64',
+  'SCMP_ARCH_MIPS',
+  'SCMP_ARCH_MIPS64',
+  'SCMP_ARCH_MIPS64N32',
+  'SCMP_ARCH_MIPSEL',
+  'SCMP_ARCH_MIPSEL64',
+  'SCMP_ARCH_MIPSEL64N32',
+  'SCMP_ARCH_PPC',
+  'SCMP_ARCH_PPC64',
+  'SCMP_ARCH_PPC64LE',
+  'SCMP_ARCH_S390',
+  'SCMP_ARCH_S390X',
+  'SCMP_ARCH_RISCV64',
 ];
 
 export interface SeccompRule {
@@ -88,7 +120,15 @@ function action(name: string, errnoRet: number | undefined, at: string, problems
   }
 }
 
-const OPS: Record<string, number> = { SCMP_CMP_NE: 1, SCMP_CMP_LT: 2, SCMP_CMP_LE: 3, SCMP_CMP_EQ: 4, SCMP_CMP_GE: 5, SCMP_CMP_GT: 6, SCMP_CMP_MASKED_EQ: 7 };
+const OPS: Record<string, number> = {
+  SCMP_CMP_NE: 1,
+  SCMP_CMP_LT: 2,
+  SCMP_CMP_LE: 3,
+  SCMP_CMP_EQ: 4,
+  SCMP_CMP_GE: 5,
+  SCMP_CMP_GT: 6,
+  SCMP_CMP_MASKED_EQ: 7,
+};
 
 /** Normalises linux.seccomp; throws ConfigError with pointers for what cannot be done. */
 export function seccompInput(seccomp: Seccomp): SeccompProgramInput {
@@ -99,7 +139,8 @@ export function seccompInput(seccomp: Seccomp): SeccompProgramInput {
   // parent after loading the filter: a notified write would hang it, and a notified default
   // action may mean a notified write). tsrunc refuses the same, so that a profile is accepted
   // or refused alike by both: runc's list has no other syscall.
-  if (defaultAction === SCMP_ACT_NOTIFY) problems.push({ pointer: `${base}/defaultAction`, message: 'SCMP_ACT_NOTIFY cannot be used as default action' });
+  if (defaultAction === SCMP_ACT_NOTIFY)
+    problems.push({ pointer: `${base}/defaultAction`, message: 'SCMP_ACT_NOTIFY cannot be used as default action' });
   const archs = (seccomp.architectures ?? []).map((a) => a.replace(/^SCMP_ARCH_/, '').toLowerCase());
   let loadFlags = 0;
   (seccomp.flags ?? []).forEach((f, i) => {
@@ -115,7 +156,11 @@ export function seccompInput(seccomp: Seccomp): SeccompProgramInput {
     names.push(...sc.names);
     if (act === SCMP_ACT_NOTIFY) {
       sc.names.forEach((name, j) => {
-        if (name === 'write') problems.push({ pointer: `${at}/names/${j}`, message: 'SCMP_ACT_NOTIFY cannot be used for the write syscall' });
+        if (name === 'write')
+          problems.push({
+            pointer: `${at}/names/${j}`,
+            message: 'SCMP_ACT_NOTIFY cannot be used for the write syscall',
+          });
       });
     }
     // libseccomp refuses a rule whose action is the default one; runc skips them too.
@@ -136,8 +181,17 @@ export function seccompInput(seccomp: Seccomp): SeccompProgramInput {
   const notify = defaultAction === SCMP_ACT_NOTIFY || rules.some((r) => r.action === SCMP_ACT_NOTIFY);
   if (notify) {
     loadFlags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
-    if (!seccomp.listenerPath) problems.push({ pointer: `${base}/listenerPath`, message: 'is required when an action is SCMP_ACT_NOTIFY' });
+    if (!seccomp.listenerPath)
+      problems.push({ pointer: `${base}/listenerPath`, message: 'is required when an action is SCMP_ACT_NOTIFY' });
   }
   if (problems.length > 0) throw new ConfigError('config.json', problems);
-  return { defaultAction, archs, rules, loadFlags, notify, enosysStub: enosysStubWanted(defaultAction), names: [...new Set(names)] };
+  return {
+    defaultAction,
+    archs,
+    rules,
+    loadFlags,
+    notify,
+    enosysStub: enosysStubWanted(defaultAction),
+    names: [...new Set(names)],
+  };
 }

@@ -31,7 +31,14 @@ export const DEFAULT_DEVICES: readonly DefaultDevice[] = [
 export const DEFAULT_DEVICE_RULES: readonly (DeviceCgroupRule & { path?: string })[] = [
   { allow: true, type: 'c', major: -1, minor: -1, access: 'm' },
   { allow: true, type: 'b', major: -1, minor: -1, access: 'm' },
-  ...DEFAULT_DEVICES.map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: 'rwm', path: d.path })),
+  ...DEFAULT_DEVICES.map((d) => ({
+    allow: true,
+    type: d.type,
+    major: d.major,
+    minor: d.minor,
+    access: 'rwm',
+    path: d.path,
+  })),
   { allow: true, type: 'c', major: 136, minor: -1, access: 'rwm' }, // /dev/pts/*
   { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' }, // /dev/ptmx
   { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }, // /dev/net/tun

@@ -78,7 +78,8 @@ class Scanner {
           else this.member(top);
           break;
         }
-        if (c !== (top.array ? ']' : '}')) throw this.error(c === undefined ? 'unexpected end of input' : `expected ',' or '${top.array ? ']' : '}'}'`);
+        if (c !== (top.array ? ']' : '}'))
+          throw this.error(c === undefined ? 'unexpected end of input' : `expected ',' or '${top.array ? ']' : '}'}'`);
         this.i++;
         this.stack.pop();
       }
@@ -110,7 +111,8 @@ class Scanner {
     this.space();
     const c = this.text[this.i];
     if (c === '{' || c === '[') {
-      if (this.stack.length >= this.maxDepth) throw new JsonSyntaxError(this.i, `nested deeper than ${this.maxDepth} levels`, this.pointer());
+      if (this.stack.length >= this.maxDepth)
+        throw new JsonSyntaxError(this.i, `nested deeper than ${this.maxDepth} levels`, this.pointer());
       this.i++;
       const frame: Frame = { array: c === '[', index: 0, key: '' };
       this.stack.push(frame);
@@ -124,7 +126,8 @@ class Scanner {
       return true;
     }
     if (c === '"') {
-      if (this.string()) this.nulProblems.push({ pointer: this.pointer(), message: 'must not contain a NUL character' });
+      if (this.string())
+        this.nulProblems.push({ pointer: this.pointer(), message: 'must not contain a NUL character' });
     } else if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) {
       this.number();
     } else if (!this.literal('true') && !this.literal('false') && !this.literal('null')) {
@@ -136,7 +139,10 @@ class Scanner {
   /** `"name":` of an object member, its name set on `frame`. */
   private member(frame: Frame): void {
     this.space();
-    if (this.text[this.i] !== '"') throw this.error(this.text[this.i] === undefined ? 'unexpected end of input' : 'expected a property name in double quotes');
+    if (this.text[this.i] !== '"')
+      throw this.error(
+        this.text[this.i] === undefined ? 'unexpected end of input' : 'expected a property name in double quotes',
+      );
     const start = this.i;
     const nul = this.string();
     const raw = this.text.slice(start + 1, this.i - 1);
@@ -144,10 +150,16 @@ class Scanner {
     if (nul) {
       // At the object, as the schema's property-name problems are (the name, escaped, says which).
       const at = this.pointer().slice(0, -(escapePointer(frame.key).length + 1));
-      this.nulProblems.push({ pointer: at, message: `has a property name with a NUL character: ${JSON.stringify(frame.key)}` });
+      this.nulProblems.push({
+        pointer: at,
+        message: `has a property name with a NUL character: ${JSON.stringify(frame.key)}`,
+      });
     }
     this.space();
-    if (this.text[this.i] !== ':') throw this.error(this.text[this.i] === undefined ? 'unexpected end of input' : "expected ':' after a property name");
+    if (this.text[this.i] !== ':')
+      throw this.error(
+        this.text[this.i] === undefined ? 'unexpected end of input' : "expected ':' after a property name",
+      );
     this.i++;
   }
 
@@ -231,7 +243,12 @@ function needsScan(doc: unknown, strings: boolean): boolean {
     const v = values.pop();
     const depth = depths.pop() as number;
     if (typeof v !== 'object' || v === null) {
-      if (typeof v === 'number' ? Number.isInteger(v) && !Number.isSafeInteger(v) : strings && typeof v === 'string' && v.includes('\0')) return true;
+      if (
+        typeof v === 'number'
+          ? Number.isInteger(v) && !Number.isSafeInteger(v)
+          : strings && typeof v === 'string' && v.includes('\0')
+      )
+        return true;
       continue;
     }
     if (depth > MAX_JSON_DEPTH) return true;
@@ -273,7 +290,13 @@ export function parseJson(text: string, file: string): ParsedJson {
  * Parses `text` and checks it against a compiled schema, then with `check` (given the integer
  * literals JSON.parse cannot hold exactly); problems name `file`.
  */
-export function parseChecked<T>(text: string, file: string, validator: CompiledValidator, check?: (doc: T, bigIntegers: Map<string, string>) => Problem[], defaults?: (doc: unknown) => void): T {
+export function parseChecked<T>(
+  text: string,
+  file: string,
+  validator: CompiledValidator,
+  check?: (doc: T, bigIntegers: Map<string, string>) => Problem[],
+  defaults?: (doc: unknown) => void,
+): T {
   const { doc, bigIntegers } = parseJson(text, file);
   defaults?.(doc);
   const problems = schemaProblems(validator, doc);

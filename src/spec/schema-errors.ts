@@ -20,21 +20,31 @@ function toProblem(e: AjvError): Problem {
     case 'type':
       return { pointer: e.instancePath, message: `must be ${article(String(p['type']))}` };
     case 'enum':
-      return { pointer: e.instancePath, message: `must be one of: ${(p['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
+      return {
+        pointer: e.instancePath,
+        message: `must be one of: ${(p['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+      };
     case 'const':
       return { pointer: e.instancePath, message: `must be ${JSON.stringify(p['allowedValue'])}` };
     case 'minItems':
-      return { pointer: e.instancePath, message: `must have at least ${String(p['limit'])} item${p['limit'] === 1 ? '' : 's'}` };
+      return {
+        pointer: e.instancePath,
+        message: `must have at least ${String(p['limit'])} item${p['limit'] === 1 ? '' : 's'}`,
+      };
     case 'maxItems':
       return { pointer: e.instancePath, message: `must have at most ${String(p['limit'])} items` };
     case 'minLength':
-      return { pointer: e.instancePath, message: p['limit'] === 1 ? 'must not be empty' : `must be at least ${String(p['limit'])} characters long` };
+      return {
+        pointer: e.instancePath,
+        message: p['limit'] === 1 ? 'must not be empty' : `must be at least ${String(p['limit'])} characters long`,
+      };
     case 'minimum':
     case 'maximum':
     case 'exclusiveMinimum':
     case 'exclusiveMaximum': {
       // (the bound of int64/uint64 in the schema: what a double holds exactly)
-      const why = Math.abs(Number(p['limit'])) === Number.MAX_SAFE_INTEGER ? ' (larger integers are not held exactly)' : '';
+      const why =
+        Math.abs(Number(p['limit'])) === Number.MAX_SAFE_INTEGER ? ' (larger integers are not held exactly)' : '';
       return { pointer: e.instancePath, message: `must be ${String(p['comparison'])} ${String(p['limit'])}${why}` };
     }
     case 'pattern':
@@ -42,10 +52,16 @@ function toProblem(e: AjvError): Problem {
     case 'propertyNames':
       return { pointer: e.instancePath, message: `has an invalid property name ${JSON.stringify(p['propertyName'])}` };
     case 'uniqueItems':
-      return { pointer: e.instancePath, message: `must not repeat items (items ${String(p['j'])} and ${String(p['i'])} are equal)` };
+      return {
+        pointer: e.instancePath,
+        message: `must not repeat items (items ${String(p['j'])} and ${String(p['i'])} are equal)`,
+      };
     case 'dependencies':
     case 'dependentRequired':
-      return { pointer: e.instancePath, message: `must have property '${String(p['missingProperty'])}' when '${String(p['property'])}' is set` };
+      return {
+        pointer: e.instancePath,
+        message: `must have property '${String(p['missingProperty'])}' when '${String(p['property'])}' is set`,
+      };
     default:
       return { pointer: e.instancePath, message: e.message ?? `fails ${e.keyword}` };
   }

@@ -44,7 +44,10 @@ export function loadBundleConfig(options: ValidateOptions): ValidationResult {
   try {
     text = fs.readFileSync(configPath, 'utf8');
   } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'JSON specification file config.json not found' : String((err as Error).message);
+    const why =
+      (err as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'JSON specification file config.json not found'
+        : String((err as Error).message);
     throw new ConfigError(file, [{ pointer: '', message: `${why} (bundle ${options.bundle})` }]);
   }
   return validateConfigText(text, options);
@@ -70,7 +73,20 @@ export function validateConfig(doc: unknown, options: ValidateOptions): Validati
 const NAMESPACED_SYSCTLS: { test: (key: string) => boolean; ns: NamespaceType }[] = [
   { test: (k) => k.startsWith('net.'), ns: 'network' },
   { test: (k) => k.startsWith('fs.mqueue.'), ns: 'ipc' },
-  { test: (k) => ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'].includes(k), ns: 'ipc' },
+  {
+    test: (k) =>
+      [
+        'kernel.msgmax',
+        'kernel.msgmnb',
+        'kernel.msgmni',
+        'kernel.sem',
+        'kernel.shmall',
+        'kernel.shmmax',
+        'kernel.shmmni',
+        'kernel.shm_rmid_forced',
+      ].includes(k),
+    ns: 'ipc',
+  },
   { test: (k) => k === 'kernel.hostname' || k === 'kernel.domainname', ns: 'uts' },
 ];
 
@@ -101,17 +117,22 @@ class SemanticChecker {
 
   private checkVersion(): void {
     if (!/^1\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(this.spec.ociVersion)) {
-      this.fail('/ociVersion', `unsupported version ${JSON.stringify(this.spec.ociVersion)}: tsrunc supports runtime-spec 1.x (e.g. "1.2.0")`);
+      this.fail(
+        '/ociVersion',
+        `unsupported version ${JSON.stringify(this.spec.ociVersion)}: tsrunc supports runtime-spec 1.x (e.g. "1.2.0")`,
+      );
     }
   }
 
   private checkNamespaces(): void {
     const list = this.spec.linux?.namespaces ?? [];
     list.forEach((ns, i) => {
-      if (this.allNamespaces.has(ns.type)) this.fail(`/linux/namespaces/${i}/type`, `namespace type ${ns.type} is repeated`);
+      if (this.allNamespaces.has(ns.type))
+        this.fail(`/linux/namespaces/${i}/type`, `namespace type ${ns.type} is repeated`);
       this.allNamespaces.add(ns.type);
       if (ns.path === undefined || ns.path === '') this.newNamespaces.add(ns.type);
-      else if (!path.isAbsolute(ns.path)) this.fail(`/linux/namespaces/${i}/path`, `must be an absolute path, got ${JSON.stringify(ns.path)}`);
+      else if (!path.isAbsolute(ns.path))
+        this.fail(`/linux/namespaces/${i}/path`, `must be an absolute path, got ${JSON.stringify(ns.path)}`);
     });
   }
 
@@ -144,7 +165,8 @@ class SemanticChecker {
       this.fail('/process', 'is required to create a container');
       return;
     }
-    if (!path.isAbsolute(proc.cwd)) this.fail('/process/cwd', `must be an absolute path, got ${JSON.stringify(proc.cwd)}`);
+    if (!path.isAbsolute(proc.cwd))
+      this.fail('/process/cwd', `must be an absolute path, got ${JSON.stringify(proc.cwd)}`);
     if (proc.args === undefined || proc.args.length === 0) this.fail('/process/args', 'must have at least 1 item');
     proc.env?.forEach((e, i) => {
       if (!e.includes('=')) this.fail(`/process/env/${i}`, `must be NAME=VALUE, got ${JSON.stringify(e)}`);
@@ -153,18 +175,25 @@ class SemanticChecker {
     // Only the five sets: the schema lets other keys through (as runc ignores them), with any value.
     for (const set of ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'] as const) {
       proc.capabilities?.[set]?.forEach((name, i) => {
-        if (!CAPABILITIES.includes(name)) this.warnings.push({ pointer: `/process/capabilities/${set}/${i}`, message: `unknown capability ${name} is ignored` });
+        if (!CAPABILITIES.includes(name))
+          this.warnings.push({
+            pointer: `/process/capabilities/${set}/${i}`,
+            message: `unknown capability ${name} is ignored`,
+          });
       });
     }
-    if (proc.consoleSize !== undefined && proc.terminal !== true) this.fail('/process/consoleSize', 'requires process.terminal to be true');
+    if (proc.consoleSize !== undefined && proc.terminal !== true)
+      this.fail('/process/consoleSize', 'requires process.terminal to be true');
     this.problems.push(...processProblems(proc, '/process', this.options.bigIntegers));
   }
 
   private checkMounts(): void {
     (this.spec.mounts ?? []).forEach((m: Mount, i) => {
       const at = `/mounts/${i}`;
-      if (!path.isAbsolute(m.destination)) this.fail(`${at}/destination`, `must be an absolute path, got ${JSON.stringify(m.destination)}`);
-      if (isBindMount(m) && (m.source === undefined || m.source === '')) this.fail(`${at}/source`, 'is required for a bind mount');
+      if (!path.isAbsolute(m.destination))
+        this.fail(`${at}/destination`, `must be an absolute path, got ${JSON.stringify(m.destination)}`);
+      if (isBindMount(m) && (m.source === undefined || m.source === ''))
+        this.fail(`${at}/source`, 'is required for a bind mount');
       if (m.uidMappings !== undefined || m.gidMappings !== undefined) {
         this.fail(`${at}/uidMappings`, 'idmapped mounts are not supported by tsrunc yet');
       }
@@ -174,23 +203,33 @@ class SemanticChecker {
   private checkHooks(): void {
     for (const name of HOOK_NAMES) {
       (this.spec.hooks?.[name] ?? []).forEach((h: Hook, i) => {
-        if (!path.isAbsolute(h.path)) this.fail(`/hooks/${name}/${i}/path`, `must be an absolute path, got ${JSON.stringify(h.path)}`);
+        if (!path.isAbsolute(h.path))
+          this.fail(`/hooks/${name}/${i}/path`, `must be an absolute path, got ${JSON.stringify(h.path)}`);
       });
     }
   }
 
   private checkLinux(): void {
     const linux = this.spec.linux ?? {};
-    if (linux.resources?.memory?.kernel !== undefined) this.warnings.push({ pointer: '/linux/resources/memory/kernel', message: KERNEL_MEMORY_IGNORED });
+    if (linux.resources?.memory?.kernel !== undefined)
+      this.warnings.push({ pointer: '/linux/resources/memory/kernel', message: KERNEL_MEMORY_IGNORED });
     const hasUserns = this.allNamespaces.has('user');
     const newUserns = this.newNamespaces.has('user');
     for (const key of ['uidMappings', 'gidMappings'] as const) {
       const maps = linux[key];
       if (maps !== undefined && maps.length > 0 && !newUserns) {
-        this.fail(`/linux/${key}`, hasUserns ? 'cannot be set when joining an existing user namespace' : 'requires a user namespace (linux.namespaces has no "user")');
+        this.fail(
+          `/linux/${key}`,
+          hasUserns
+            ? 'cannot be set when joining an existing user namespace'
+            : 'requires a user namespace (linux.namespaces has no "user")',
+        );
       }
       if (newUserns && (maps === undefined || maps.length === 0)) {
-        this.fail(`/linux/${key}`, `user namespace enabled, but no ${key === 'uidMappings' ? 'uid' : 'gid'} mappings found`);
+        this.fail(
+          `/linux/${key}`,
+          `user namespace enabled, but no ${key === 'uidMappings' ? 'uid' : 'gid'} mappings found`,
+        );
       }
       if (maps !== undefined) this.checkIdMappings(`/linux/${key}`, maps);
     }
@@ -216,16 +255,27 @@ class SemanticChecker {
       const rule = NAMESPACED_SYSCTLS.find((r) => r.test(key));
       const ptr = `/linux/sysctl/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
       if (rule === undefined) this.fail(ptr, `sysctl ${JSON.stringify(key)} is not in a separate kernel namespace`);
-      else if (!this.allNamespaces.has(rule.ns)) this.fail(ptr, `sysctl ${JSON.stringify(key)} requires ${rule.ns === 'ipc' ? 'an ipc' : `a ${rule.ns}`} namespace of the container's own`);
+      else if (!this.allNamespaces.has(rule.ns))
+        this.fail(
+          ptr,
+          `sysctl ${JSON.stringify(key)} requires ${rule.ns === 'ipc' ? 'an ipc' : `a ${rule.ns}`} namespace of the container's own`,
+        );
     }
     for (const key of ['maskedPaths', 'readonlyPaths'] as const) {
       linux[key]?.forEach((p, i) => {
         if (!path.isAbsolute(p)) this.fail(`/linux/${key}/${i}`, `must be an absolute path, got ${JSON.stringify(p)}`);
       });
     }
-    const cgroupsPathProblem = linux.cgroupsPath === undefined || linux.cgroupsPath === '' ? undefined : this.options.cgroupDriver?.cgroupsPathProblem(linux.cgroupsPath);
+    const cgroupsPathProblem =
+      linux.cgroupsPath === undefined || linux.cgroupsPath === ''
+        ? undefined
+        : this.options.cgroupDriver?.cgroupsPathProblem(linux.cgroupsPath);
     if (cgroupsPathProblem !== undefined) this.fail('/linux/cgroupsPath', cgroupsPathProblem);
-    if (linux.netDevices !== undefined && Object.keys(linux.netDevices).length > 0 && !this.newNamespaces.has('network')) {
+    if (
+      linux.netDevices !== undefined &&
+      Object.keys(linux.netDevices).length > 0 &&
+      !this.newNamespaces.has('network')
+    ) {
       this.fail('/linux/netDevices', 'requires a new network namespace');
     }
     if (linux.intelRdt !== undefined && this.options.checkHost && !fs.existsSync('/sys/fs/resctrl/schemata')) {
@@ -235,7 +285,10 @@ class SemanticChecker {
     if (seccomp !== undefined) {
       seccomp.syscalls?.forEach((s, i) => {
         if (s.errnoRet !== undefined && s.action !== 'SCMP_ACT_ERRNO' && s.action !== 'SCMP_ACT_TRACE') {
-          this.fail(`/linux/seccomp/syscalls/${i}/errnoRet`, `is only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not ${s.action}`);
+          this.fail(
+            `/linux/seccomp/syscalls/${i}/errnoRet`,
+            `is only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not ${s.action}`,
+          );
         }
         s.names.forEach((n, j) => {
           if (n === '') this.fail(`/linux/seccomp/syscalls/${i}/names/${j}`, 'must not be empty');
@@ -269,7 +322,11 @@ function rlimitText(v: number): string {
  * share: rlimits (known, not repeated, soft <= hard, values the executor takes exactly),
  * oomScoreAdj and the scheduler's ranges. `bigIntegers`: see ValidateOptions.
  */
-export function processProblems(proc: Process, at: string, bigIntegers: ReadonlyMap<string, string> = new Map()): Problem[] {
+export function processProblems(
+  proc: Process,
+  at: string,
+  bigIntegers: ReadonlyMap<string, string> = new Map(),
+): Problem[] {
   const problems: Problem[] = [];
   const fail = (pointer: string, message: string): void => {
     problems.push({ pointer, message });
@@ -289,17 +346,24 @@ export function processProblems(proc: Process, at: string, bigIntegers: Readonly
       const literal = bigIntegers.get(`${here}/${f}`);
       if (v === 2 ** 64 && (literal === undefined || literal === RLIM_INFINITY_LITERAL)) continue;
       exact = false;
-      fail(`${here}/${f}`, `must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}, or ${RLIM_INFINITY_LITERAL} (unlimited)`);
+      fail(
+        `${here}/${f}`,
+        `must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}, or ${RLIM_INFINITY_LITERAL} (unlimited)`,
+      );
     }
-    if (exact && r.soft > r.hard) fail(`${here}/soft`, `soft limit ${rlimitText(r.soft)} is above the hard limit ${rlimitText(r.hard)}`);
+    if (exact && r.soft > r.hard)
+      fail(`${here}/soft`, `soft limit ${rlimitText(r.soft)} is above the hard limit ${rlimitText(r.hard)}`);
   });
-  if (proc.oomScoreAdj !== undefined && (proc.oomScoreAdj < -1000 || proc.oomScoreAdj > 1000)) fail(`${at}/oomScoreAdj`, 'must be between -1000 and 1000');
+  if (proc.oomScoreAdj !== undefined && (proc.oomScoreAdj < -1000 || proc.oomScoreAdj > 1000))
+    fail(`${at}/oomScoreAdj`, 'must be between -1000 and 1000');
   const sched = proc.scheduler;
   if (sched !== undefined) {
-    if (sched.nice !== undefined && (sched.nice < -20 || sched.nice > 19)) fail(`${at}/scheduler/nice`, 'must be between -20 and 19');
+    if (sched.nice !== undefined && (sched.nice < -20 || sched.nice > 19))
+      fail(`${at}/scheduler/nice`, 'must be between -20 and 19');
     const realtime = sched.policy === 'SCHED_FIFO' || sched.policy === 'SCHED_RR';
     if (sched.priority !== undefined) {
-      if (realtime && (sched.priority < 1 || sched.priority > 99)) fail(`${at}/scheduler/priority`, `must be between 1 and 99 for ${sched.policy}`);
+      if (realtime && (sched.priority < 1 || sched.priority > 99))
+        fail(`${at}/scheduler/priority`, `must be between 1 and 99 for ${sched.policy}`);
       if (!realtime && sched.priority !== 0) fail(`${at}/scheduler/priority`, `must be 0 for ${sched.policy}`);
     }
     if (sched.policy !== 'SCHED_DEADLINE') {

@@ -12,7 +12,8 @@ export function computeStatus(record: ContainerRecord, dir: string): ContainerSt
   if (record.initPid <= 0) return 'stopped';
   if (!isSameProcessAlive(record.initPid, record.initStartTime)) return 'stopped';
   if (containerCgroups(record, record.id).isFrozen()) return 'paused';
-  if (!record.started && fs.existsSync(path.join(dir, EXEC_FIFO)) && !startedUnrecorded(record.initPid, dir)) return 'created';
+  if (!record.started && fs.existsSync(path.join(dir, EXEC_FIFO)) && !startedUnrecorded(record.initPid, dir))
+    return 'created';
   return 'running';
 }
 
@@ -60,7 +61,8 @@ export function stateDocument(record: ContainerRecord, status: ContainerStatus, 
     created: record.created,
     owner,
   };
-  if (record.annotations !== undefined && Object.keys(record.annotations).length > 0) doc.annotations = record.annotations;
+  if (record.annotations !== undefined && Object.keys(record.annotations).length > 0)
+    doc.annotations = record.annotations;
   return doc;
 }
 

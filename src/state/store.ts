@@ -110,7 +110,11 @@ export class ContainerHandle {
       return JSON.parse(text) as ContainerRecord;
     } catch {
       // Where and what, never the text (JSON.parse's message quotes it).
-      throw new TsruncError('system', `container state file ${file} is corrupt: ${describeJsonError(text) ?? 'invalid JSON'}`, { containerId: this.id });
+      throw new TsruncError(
+        'system',
+        `container state file ${file} is corrupt: ${describeJsonError(text) ?? 'invalid JSON'}`,
+        { containerId: this.id },
+      );
     }
   }
 
@@ -245,7 +249,11 @@ export class StateStore {
       const mark = path.join(dir, INCOMPLETE);
       try {
         if (initial !== undefined) step(`writing ${mark}`, id, () => fs.writeFileSync(mark, ''));
-        handle = new ContainerHandle(this, id, step('locking container state', id, () => openLock(dir, 'exclusive', true)));
+        handle = new ContainerHandle(
+          this,
+          id,
+          step('locking container state', id, () => openLock(dir, 'exclusive', true)),
+        );
         faultPoint('create:state-dir');
         if (initial !== undefined) {
           handle.write(initial, 'create:state-tmp');
@@ -324,7 +332,12 @@ export class StateStore {
           continue;
         }
         fs.closeSync(fd);
-        if (isErrno(err, 'EAGAIN')) throw new TsruncError('system', `state root ${this.root} stayed locked by another process for ${this.rootLockWaitMs / 1000} s`, { containerId: id });
+        if (isErrno(err, 'EAGAIN'))
+          throw new TsruncError(
+            'system',
+            `state root ${this.root} stayed locked by another process for ${this.rootLockWaitMs / 1000} s`,
+            { containerId: id },
+          );
         throw systemError(`locking state root ${this.root}`, err, id);
       }
     }
@@ -475,7 +488,8 @@ function openOwned(file: string, what: string, flags: number, containerId?: stri
     fd = fs.openSync(file, flags | c.O_NOFOLLOW);
   } catch (err) {
     // (O_DIRECTORY|O_NOFOLLOW on a symlink says ENOTDIR: lstat tells which it was)
-    if (isErrno(err, 'ELOOP') || (isErrno(err, 'ENOTDIR') && isSymlink(file))) throw refuse(`is a symlink; a ${wantDir ? 'directory' : 'file'} is expected there`);
+    if (isErrno(err, 'ELOOP') || (isErrno(err, 'ENOTDIR') && isSymlink(file)))
+      throw refuse(`is a symlink; a ${wantDir ? 'directory' : 'file'} is expected there`);
     throw err;
   }
   try {
@@ -484,7 +498,10 @@ function openOwned(file: string, what: string, flags: number, containerId?: stri
     if (wantDir ? !st.isDirectory() : !st.isFile()) throw refuse(`is not a ${wantDir ? 'directory' : 'regular file'}`);
     if (st.uid !== euid) throw refuse(`is owned by uid ${st.uid}, not by the caller (uid ${euid})`);
     const writable = [(st.mode & 0o020) !== 0 ? 'group' : '', (st.mode & 0o002) !== 0 ? 'others' : ''].filter(Boolean);
-    if (writable.length > 0) throw refuse(`is writable by ${writable.join(' and ')} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`);
+    if (writable.length > 0)
+      throw refuse(
+        `is writable by ${writable.join(' and ')} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`,
+      );
     return fd;
   } catch (err) {
     fs.closeSync(fd);
@@ -568,7 +585,11 @@ function randomSuffix(): string {
  * that exists is skipped for another random one, a bounded number of times. `suffix` is for
  * tests.
  */
-export function createTempSibling(file: string, mode: number, suffix: () => string = randomSuffix): { fd: number; tmp: string } {
+export function createTempSibling(
+  file: string,
+  mode: number,
+  suffix: () => string = randomSuffix,
+): { fd: number; tmp: string } {
   for (let attempt = 1; ; attempt++) {
     const tmp = `${file}.${process.pid}.${suffix()}.tmp`;
     try {

@@ -71,7 +71,12 @@ interface Armed {
 let armed: Armed | null | undefined;
 
 function listed(value: string | undefined): Set<string> {
-  return new Set((value ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  return new Set(
+    (value ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
 }
 
 function arm(): Armed | null {
@@ -99,7 +104,13 @@ function statusKb(status: string, key: string): number {
 
 function sample(point: FaultPoint): Sample {
   const status = fs.readFileSync('/proc/self/status', 'utf8');
-  return { point, pid: process.pid, fds: fs.readdirSync('/proc/self/fd').length - 1, vmRSS: statusKb(status, 'VmRSS'), vmHWM: statusKb(status, 'VmHWM') };
+  return {
+    point,
+    pid: process.pid,
+    fds: fs.readdirSync('/proc/self/fd').length - 1,
+    vmRSS: statusKb(status, 'VmRSS'),
+    vmHWM: statusKb(status, 'VmHWM'),
+  };
 }
 
 function writeWhole(file: string, text: string): void {

@@ -10,7 +10,11 @@ import { waitForHandler } from '../helpers/host';
 import { haveCommand, inPty, startDockerd, DOCKER_CLI, type Dockerd } from '../helpers/clients';
 import { TSRUNC, pollUntil } from '../helpers/tsrunc';
 
-const skip = rootSkipReason() || (haveCommand('dockerd') && fs.existsSync(DOCKER_CLI) ? false : 'dockerd is not installed (scripts/setup.sh installs docker.io)');
+const skip =
+  rootSkipReason() ||
+  (haveCommand('dockerd') && fs.existsSync(DOCKER_CLI)
+    ? false
+    : 'dockerd is not installed (scripts/setup.sh installs docker.io)');
 
 let d: Dockerd;
 const R = ['--runtime', 'tsrunc', '--network', 'none'];
@@ -38,26 +42,34 @@ t.test('docker run: output and exit status', { skip }, async (t) => {
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /^hello from [0-9a-f]{12}\n$/);
   const inspectRuntime = d.docker(['run', '--name', 'exit-code', ...R, d.image, 'sh', '-c', 'exit 42']);
-  t.equal(inspectRuntime.status, 42, 'docker run exits with the container\'s code');
+  t.equal(inspectRuntime.status, 42, "docker run exits with the container's code");
   t.equal(status('exit-code'), 'exited 42', 'docker inspect reports the code of a process that exited on its own');
   t.equal(d.docker(['rm', 'exit-code']).status, 0);
 });
 
 t.test('docker run -d, ps, inspect, logs, top, stats', { skip }, async (t) => {
-  const id = d.docker(['run', '-d', '--name', 'web', ...R, d.image, 'sh', '-c', 'echo started; exec sleep 1000']).stdout.trim();
+  const id = d
+    .docker(['run', '-d', '--name', 'web', ...R, d.image, 'sh', '-c', 'echo started; exec sleep 1000'])
+    .stdout.trim();
   t.match(id, /^[0-9a-f]{64}$/);
   t.match(d.docker(['ps']).stdout, /\bweb\n/, 'docker ps lists it');
   t.equal(d.docker(['inspect', '-f', '{{.HostConfig.Runtime}}', 'web']).stdout.trim(), 'tsrunc');
   t.equal(status('web'), 'running 0');
   const pid = Number(d.docker(['inspect', '-f', '{{.State.Pid}}', 'web']).stdout);
-  t.ok(pid > 0 && fs.existsSync(`/proc/${pid}`), 'inspect names the live init pid (from tsrunc\'s pid file)');
+  t.ok(pid > 0 && fs.existsSync(`/proc/${pid}`), "inspect names the live init pid (from tsrunc's pid file)");
   // dockerd 20.10 gives every runc-type runtime the root <exec-root>/runtime-runc.
-  const record = JSON.parse(fs.readFileSync(path.join(d.execRoot, 'runtime-runc', 'moby', id, 'state.json'), 'utf8')) as { formatVersion?: number; initPid?: number };
+  const record = JSON.parse(
+    fs.readFileSync(path.join(d.execRoot, 'runtime-runc', 'moby', id, 'state.json'), 'utf8'),
+  ) as { formatVersion?: number; initPid?: number };
   t.match(record, { formatVersion: 1, initPid: pid }, 'tsrunc (its state format) created the container');
   t.ok(await pollUntil(() => d.docker(['logs', 'web']).stdout === 'started\n'), 'docker logs shows the output');
   const top = d.docker(['top', 'web']);
   t.equal(top.status, 0, top.stderr);
-  t.match(top.stdout, new RegExp(`\\n\\S+\\s+${pid}\\s+.*sleep 1000`), 'docker top lists the init (tsrunc ps --format json)');
+  t.match(
+    top.stdout,
+    new RegExp(`\\n\\S+\\s+${pid}\\s+.*sleep 1000`),
+    'docker top lists the init (tsrunc ps --format json)',
+  );
   const stats = d.docker(['stats', '--no-stream', '--format', '{{.Name}} {{.PIDs}} {{.MemUsage}}', 'web']);
   t.equal(stats.status, 0, stats.stderr);
   t.match(stats.stdout, /^web 1 \d/, 'docker stats reads the cgroup tsrunc made');
@@ -65,18 +77,20 @@ t.test('docker run -d, ps, inspect, logs, top, stats', { skip }, async (t) => {
 
 t.test('docker exec, with and without -t', { skip }, async (t) => {
   const ex = d.docker(['exec', 'web', 'sh', '-c', 'echo in-exec; cat /proc/1/cmdline; exit 3']);
-  t.equal(ex.status, 3, 'the exec\'s exit code');
+  t.equal(ex.status, 3, "the exec's exit code");
   t.equal(ex.stdout, 'in-exec\nsleep\u00001000\u0000');
   const tty = d.docker(['exec', '-t', 'web', 'tty']);
   t.equal(tty.status, 0, tty.stderr);
-  t.match(tty.stdout, /^\/dev\/pts\/\d+\r?\n$/, 'exec -t gets a pty from tsrunc\'s console socket');
+  t.match(tty.stdout, /^\/dev\/pts\/\d+\r?\n$/, "exec -t gets a pty from tsrunc's console socket");
 });
 
 t.test('docker pause / unpause', { skip }, async (t) => {
   t.equal(d.docker(['pause', 'web']).status, 0);
   t.equal(status('web'), 'paused 0');
-  const frozen = fs.readFileSync(cgroupFile(cgroupOf('web'), 'freezer', 'freezer.state', 'cgroup.freeze'), 'utf8').trim();
-  t.match(frozen, /^(FROZEN|1)$/, 'the container\'s cgroup is frozen (v1 freezer.state, or v2 cgroup.freeze)');
+  const frozen = fs
+    .readFileSync(cgroupFile(cgroupOf('web'), 'freezer', 'freezer.state', 'cgroup.freeze'), 'utf8')
+    .trim();
+  t.match(frozen, /^(FROZEN|1)$/, "the container's cgroup is frozen (v1 freezer.state, or v2 cgroup.freeze)");
   t.equal(d.docker(['unpause', 'web']).status, 0);
   t.equal(status('web'), 'running 0');
 });
@@ -85,31 +99,70 @@ t.test('docker update --memory --cpus', { skip }, async (t) => {
   // docker sends memory.kernel too: tsrunc ignores it, as runc 1.1 does.
   const r = d.docker(['update', '--memory', '64m', '--memory-swap', '128m', '--cpus', '0.5', 'web']);
   t.equal(r.status, 0, r.stderr);
-  t.equal(fs.readFileSync(cgroupFile(cgroupOf('web'), 'memory', 'memory.limit_in_bytes', 'memory.max'), 'utf8').trim(), String(64 * 1024 * 1024));
+  t.equal(
+    fs.readFileSync(cgroupFile(cgroupOf('web'), 'memory', 'memory.limit_in_bytes', 'memory.max'), 'utf8').trim(),
+    String(64 * 1024 * 1024),
+  );
   const quota = cgroupFile(cgroupOf('web'), 'cpu', 'cpu.cfs_quota_us', 'cpu.max');
   t.equal(fs.readFileSync(quota, 'utf8').trim(), quota.endsWith('cpu.max') ? '50000 100000' : '50000');
-  t.match(d.docker(['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}', 'web']).stdout, /^67108864 500000000/);
+  t.match(
+    d.docker(['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}', 'web']).stdout,
+    /^67108864 500000000/,
+  );
 });
 
 t.test('docker kill delivers the signal; docker rm', { skip }, async (t) => {
-  const r = d.docker(['run', '-d', '--name', 'trapper', ...R, d.image, 'sh', '-c', 'trap "echo got-usr1; exit 9" USR1; while true; do sleep 0.1; done']);
+  const r = d.docker([
+    'run',
+    '-d',
+    '--name',
+    'trapper',
+    ...R,
+    d.image,
+    'sh',
+    '-c',
+    'trap "echo got-usr1; exit 9" USR1; while true; do sleep 0.1; done',
+  ]);
   t.equal(r.status, 0, r.stderr);
   await trapped('trapper', 10);
   t.equal(d.docker(['kill', '-s', 'USR1', 'trapper']).status, 0);
   t.ok(await pollUntil(() => status('trapper') === 'exited 9'), `exited with the trap's code (${status('trapper')})`);
-  t.ok(await pollUntil(() => d.docker(['logs', 'trapper']).stdout === 'got-usr1\n'), `docker logs: ${JSON.stringify(d.docker(['logs', 'trapper']).stdout)}`);
+  t.ok(
+    await pollUntil(() => d.docker(['logs', 'trapper']).stdout === 'got-usr1\n'),
+    `docker logs: ${JSON.stringify(d.docker(['logs', 'trapper']).stdout)}`,
+  );
   t.equal(d.docker(['rm', 'trapper']).status, 0);
   t.equal(d.docker(['rm', '-f', 'web']).status, 0, 'docker rm -f of a running container');
-  t.same(fs.readdirSync(path.join(d.execRoot, 'runtime-runc', 'moby')), [], 'tsrunc\'s state root is empty again');
+  t.same(fs.readdirSync(path.join(d.execRoot, 'runtime-runc', 'moby')), [], "tsrunc's state root is empty again");
 });
 
 t.test('docker stop: SIGTERM, then SIGKILL after the grace period', { skip }, async (t) => {
-  d.docker(['run', '-d', '--name', 'polite', ...R, d.image, 'sh', '-c', 'trap "echo got-term; exit 7" TERM; while true; do sleep 0.1; done']);
+  d.docker([
+    'run',
+    '-d',
+    '--name',
+    'polite',
+    ...R,
+    d.image,
+    'sh',
+    '-c',
+    'trap "echo got-term; exit 7" TERM; while true; do sleep 0.1; done',
+  ]);
   await trapped('polite', 15);
   // (A grace period that a loaded machine's shell surely answers within; it exits at once when it works.)
   t.equal(d.docker(['stop', '-t', '30', 'polite']).status, 0);
   t.equal(status('polite'), 'exited 7', 'a process that handles SIGTERM exits with its own code');
-  d.docker(['run', '-d', '--name', 'stubborn', ...R, d.image, 'sh', '-c', 'trap "" TERM; while true; do sleep 0.1; done']);
+  d.docker([
+    'run',
+    '-d',
+    '--name',
+    'stubborn',
+    ...R,
+    d.image,
+    'sh',
+    '-c',
+    'trap "" TERM; while true; do sleep 0.1; done',
+  ]);
   t.equal(d.docker(['stop', '-t', '1', 'stubborn']).status, 0);
   t.equal(status('stubborn'), 'exited 137', 'then SIGKILL');
   t.equal(d.docker(['rm', 'polite', 'stubborn']).status, 0);
@@ -128,16 +181,22 @@ t.test('docker restart', { skip }, async (t) => {
 });
 
 t.test('docker run -t: a real pty', { skip }, async (t) => {
-  const r = inPty([DOCKER_CLI, 'run', '--rm', '-t', ...R, d.image, 'sh', '-c', 'tty; stty -a'], { env: { ...process.env, DOCKER_HOST: `unix://${d.dir}/docker.sock`, DOCKER_CONFIG: `${d.dir}/cli` } });
+  const r = inPty([DOCKER_CLI, 'run', '--rm', '-t', ...R, d.image, 'sh', '-c', 'tty; stty -a'], {
+    env: { ...process.env, DOCKER_HOST: `unix://${d.dir}/docker.sock`, DOCKER_CONFIG: `${d.dir}/cli` },
+  });
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /^\/dev\/pts\/\d+\n/, 'its stdout is a pty');
-  t.match(r.stdout, /speed \d+ baud/, 'stty reads the terminal\'s settings');
+  t.match(r.stdout, /speed \d+ baud/, "stty reads the terminal's settings");
 });
 
-t.test('docker run of a missing executable shows tsrunc\'s error', { skip }, async (t) => {
+t.test("docker run of a missing executable shows tsrunc's error", { skip }, async (t) => {
   const r = d.docker(['run', '--rm', ...R, d.image, 'no-such-program']);
   t.equal(r.status, 127, 'docker maps "not found" to 127');
-  t.match(r.stderr, /OCI runtime create failed: .*no-such-program.*executable file not found in \$PATH/, 'the message from tsrunc --log reaches the user');
+  t.match(
+    r.stderr,
+    /OCI runtime create failed: .*no-such-program.*executable file not found in \$PATH/,
+    'the message from tsrunc --log reaches the user',
+  );
   // The docker CLI reads runc's lower-case words in the message: 127 for a missing file, 126 for
   // one it may not execute (with capitalised errno text both were 125).
   const missing = d.docker(['run', '--rm', ...R, d.image, '/nonexistent']);
@@ -146,15 +205,22 @@ t.test('docker run of a missing executable shows tsrunc\'s error', { skip }, asy
   t.equal(denied.status, 126, `a file without execute permission: 126 (${denied.stderr.trim()})`);
 });
 
-t.test('HOME inside a docker container is /root (docker sends none; tsrunc sets it as runc does)', { skip }, async (t) => {
-  const r = d.docker(['run', '--rm', ...R, d.image, 'sh', '-c', 'echo $HOME']);
-  t.equal(r.status, 0, r.stderr);
-  t.equal(r.stdout, '/root\n');
-});
+t.test(
+  'HOME inside a docker container is /root (docker sends none; tsrunc sets it as runc does)',
+  { skip },
+  async (t) => {
+    const r = d.docker(['run', '--rm', ...R, d.image, 'sh', '-c', 'echo $HOME']);
+    t.equal(r.status, 0, r.stderr);
+    t.equal(r.stdout, '/root\n');
+  },
+);
 
 t.test('--default-runtime tsrunc from daemon.json', { skip }, async (t) => {
   // The daemon.json of docs/integration.md.
-  const own = await startDockerd(t, { flags: [], daemonJson: { runtimes: { tsrunc: { path: TSRUNC } }, 'default-runtime': 'tsrunc' } });
+  const own = await startDockerd(t, {
+    flags: [],
+    daemonJson: { runtimes: { tsrunc: { path: TSRUNC } }, 'default-runtime': 'tsrunc' },
+  });
   const r = own.docker(['run', '--name', 'dflt', '--network', 'none', own.image, 'sh', '-c', 'echo default-runtime']);
   t.equal(r.status, 0, r.stderr);
   t.equal(r.stdout, 'default-runtime\n');

@@ -58,7 +58,26 @@ interface CommandModule {
   command: string;
   builder: (y: Argv<GlobalArgs>) => unknown;
 }
-const MODULES: CommandModule[] = [checkpoint, create, del, events, exec, features, kill, list, pause, ps, restore, resume, run, spec, start, state, update, validate] as unknown as CommandModule[];
+const MODULES: CommandModule[] = [
+  checkpoint,
+  create,
+  del,
+  events,
+  exec,
+  features,
+  kill,
+  list,
+  pause,
+  ps,
+  restore,
+  resume,
+  run,
+  spec,
+  start,
+  state,
+  update,
+  validate,
+] as unknown as CommandModule[];
 
 /** Each command's flags and positionals, read from its yargs builder. */
 function describeCommand(m: CommandModule): Command {
@@ -92,15 +111,94 @@ const GLOBAL: Flag[] = [
 // Junk never holds "/" and is never only dots: any path it makes stays inside the case's cwd.
 // (No NUL: the kernel cannot pass one in an argument.)
 const junk = fc
-  .string({ unit: fc.oneof(fc.constantFrom('a', 'Z', '0', '9', '-', '_', '.', ',', '+', ':', '=', ' ', '*', '$', '%', '\\', '"', "'", '\t', '\n', 'é', '\ud83d\ude00', '\u202e')), maxLength: 12 })
+  .string({
+    unit: fc.oneof(
+      fc.constantFrom(
+        'a',
+        'Z',
+        '0',
+        '9',
+        '-',
+        '_',
+        '.',
+        ',',
+        '+',
+        ':',
+        '=',
+        ' ',
+        '*',
+        '$',
+        '%',
+        '\\',
+        '"',
+        "'",
+        '\t',
+        '\n',
+        'é',
+        '\ud83d\ude00',
+        '\u202e',
+      ),
+    ),
+    maxLength: 12,
+  })
   .filter((s) => !/^\.*$/.test(s) || s === '');
 
-const NUMBERS = ['0', '1', '-1', '3', '1024', '4294967296', '99999999999999999999', '1e3', '0x10', '1.5', '-0', 'NaN', 'Infinity', '', ' 5', '5k', 'abc'];
-const SIGNALS = ['KILL', 'SIGKILL', 'TERM', 'sigterm', '9', '15', '0', '64', '65', '-1', '999', 'SIGRTMIN', 'RTMIN+3', 'SIGRTMAX-1', 'SIGBOGUS', 'SIG', ''];
+const NUMBERS = [
+  '0',
+  '1',
+  '-1',
+  '3',
+  '1024',
+  '4294967296',
+  '99999999999999999999',
+  '1e3',
+  '0x10',
+  '1.5',
+  '-0',
+  'NaN',
+  'Infinity',
+  '',
+  ' 5',
+  '5k',
+  'abc',
+];
+const SIGNALS = [
+  'KILL',
+  'SIGKILL',
+  'TERM',
+  'sigterm',
+  '9',
+  '15',
+  '0',
+  '64',
+  '65',
+  '-1',
+  '999',
+  'SIGRTMIN',
+  'RTMIN+3',
+  'SIGRTMAX-1',
+  'SIGBOGUS',
+  'SIG',
+  '',
+];
 const IDS = ['c1', 'fuzz', 'a.b', 'x+y,z', '-c', '--', '', ' ', 'a b', 'é', 'x'.repeat(300), 'id\u0001', '.', '..'];
 
 /** Paths relative to the case's cwd (the files exist or not, as the name says). */
-const PATHS = ['bundle-bad', 'bundle-missing', 'process.json', 'resources.json', 'garbage.json', 'empty', 'dir', 'nonexistent', 'sock', 'pid', 'log.txt', '-', ''];
+const PATHS = [
+  'bundle-bad',
+  'bundle-missing',
+  'process.json',
+  'resources.json',
+  'garbage.json',
+  'empty',
+  'dir',
+  'nonexistent',
+  'sock',
+  'pid',
+  'log.txt',
+  '-',
+  '',
+];
 
 function valueFor(flag: string, kind: Kind): fc.Arbitrary<string> {
   if (kind === 'number') return fc.oneof(fc.constantFrom(...NUMBERS), junk);
@@ -142,29 +240,48 @@ function valueFor(flag: string, kind: Kind): fc.Arbitrary<string> {
 
 /** One flag as typed: --name, -n, --name=value or --name value. */
 function flagTokens(f: Flag): fc.Arbitrary<string[]> {
-  return fc.tuple(fc.constantFrom(...f.names), valueFor(f.names[0] as string, f.kind), fc.nat(3)).map(([name, value, style]) => {
-    const dash = name.length === 1 ? `-${name}` : `--${name}`;
-    if (f.kind === 'boolean') return style === 0 ? [`${dash}=${value}`] : [dash];
-    if (style === 0) return [`${dash}=${value}`];
-    if (style === 1) return [dash];
-    return [dash, value];
-  });
+  return fc
+    .tuple(fc.constantFrom(...f.names), valueFor(f.names[0] as string, f.kind), fc.nat(3))
+    .map(([name, value, style]) => {
+      const dash = name.length === 1 ? `-${name}` : `--${name}`;
+      if (f.kind === 'boolean') return style === 0 ? [`${dash}=${value}`] : [dash];
+      if (style === 0) return [`${dash}=${value}`];
+      if (style === 1) return [dash];
+      return [dash, value];
+    });
 }
 
 function commandArgv(cmd: Command): fc.Arbitrary<string[]> {
   const global = fc.oneof(...GLOBAL.map(flagTokens));
-  const flag = cmd.flags.length > 0 ? fc.oneof({ weight: 3, arbitrary: fc.oneof(...cmd.flags.map(flagTokens)) }, { weight: 1, arbitrary: global }) : global;
+  const flag =
+    cmd.flags.length > 0
+      ? fc.oneof({ weight: 3, arbitrary: fc.oneof(...cmd.flags.map(flagTokens)) }, { weight: 1, arbitrary: global })
+      : global;
   const token = fc.oneof(
     { weight: 6, arbitrary: flag },
     { weight: 2, arbitrary: fc.constantFrom(...IDS).map((id) => [id]) },
     { weight: cmd.name === 'kill' ? 3 : 0, arbitrary: fc.constantFrom(...SIGNALS).map((s) => [s]) },
     { weight: 1, arbitrary: junk.map((j) => [j]) },
-    { weight: 1, arbitrary: fc.constantFrom(['--'], ['-'], ['--help'], ['-h'], ['--bogus'], ['-z'], ['--no-pivot=false'], ['---x'], ['--=x']) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        ['--'],
+        ['-'],
+        ['--help'],
+        ['-h'],
+        ['--bogus'],
+        ['-z'],
+        ['--no-pivot=false'],
+        ['---x'],
+        ['--=x'],
+      ),
+    },
   );
   return fc.tuple(fc.array(token, { maxLength: 6 }), fc.constantFrom(...IDS)).map(([tokens, id]) => {
     const flat = tokens.flat();
     // Most command lines have the id the command wants, somewhere.
-    if (cmd.positionals.length > 0 && id.length % 4 !== 0) flat.splice(id.length % (flat.length + 1), 0, id === '' ? 'c1' : id);
+    if (cmd.positionals.length > 0 && id.length % 4 !== 0)
+      flat.splice(id.length % (flat.length + 1), 0, id === '' ? 'c1' : id);
     return [cmd.name, ...flat];
   });
 }
@@ -176,12 +293,33 @@ interface Case {
 }
 
 const caseArb: fc.Arbitrary<Case> = fc.record({
-  global: fc.array(fc.oneof(flagTokens(GLOBAL[1] as Flag), flagTokens(GLOBAL[2] as Flag), flagTokens(GLOBAL[3] as Flag), flagTokens(GLOBAL[4] as Flag), flagTokens(GLOBAL[5] as Flag), flagTokens(GLOBAL[6] as Flag)), { maxLength: 3 }).map((a) => a.flat()),
+  global: fc
+    .array(
+      fc.oneof(
+        flagTokens(GLOBAL[1] as Flag),
+        flagTokens(GLOBAL[2] as Flag),
+        flagTokens(GLOBAL[3] as Flag),
+        flagTokens(GLOBAL[4] as Flag),
+        flagTokens(GLOBAL[5] as Flag),
+        flagTokens(GLOBAL[6] as Flag),
+      ),
+      { maxLength: 3 },
+    )
+    .map((a) => a.flat()),
   argv: fc.oneof(
     { weight: 12, arbitrary: fc.oneof(...COMMANDS.map(commandArgv)) },
-    { weight: 1, arbitrary: fc.array(fc.oneof(junk, fc.constantFrom('--help', '--version', '-v', 'help', 'lsit', 'create', '--root', '-')), { maxLength: 4 }) },
+    {
+      weight: 1,
+      arbitrary: fc.array(
+        fc.oneof(junk, fc.constantFrom('--help', '--version', '-v', 'help', 'lsit', 'create', '--root', '-')),
+        { maxLength: 4 },
+      ),
+    },
   ),
-  stdin: fc.oneof(fc.constant(undefined), fc.constantFrom('{}', '{"args":["true"],"cwd":"/"}', '{"memory":{"limit":-5}}', 'not json', '')),
+  stdin: fc.oneof(
+    fc.constant(undefined),
+    fc.constantFrom('{}', '{"args":["true"],"cwd":"/"}', '{"memory":{"limit":-5}}', 'not json', ''),
+  ),
 });
 
 // ---- running a case ------------------------------------------------------------------------------
@@ -198,8 +336,18 @@ function prepare(slot: number): { cwd: string; root: string } {
   fs.mkdirSync(path.join(cwd, 'bundle-bad'), { recursive: true });
   fs.mkdirSync(path.join(cwd, 'dir'));
   fs.mkdirSync(path.join(cwd, 'root'), { mode: 0o700 });
-  fs.writeFileSync(path.join(cwd, 'bundle-bad', 'config.json'), JSON.stringify({ ociVersion: '1.0.2', process: { cwd: '/', args: ['true'], user: { uid: 0, gid: 0 } }, root: { path: 'no-rootfs' } }));
-  fs.writeFileSync(path.join(cwd, 'process.json'), JSON.stringify({ args: ['true'], cwd: '/', user: { uid: 0, gid: 0 } }));
+  fs.writeFileSync(
+    path.join(cwd, 'bundle-bad', 'config.json'),
+    JSON.stringify({
+      ociVersion: '1.0.2',
+      process: { cwd: '/', args: ['true'], user: { uid: 0, gid: 0 } },
+      root: { path: 'no-rootfs' },
+    }),
+  );
+  fs.writeFileSync(
+    path.join(cwd, 'process.json'),
+    JSON.stringify({ args: ['true'], cwd: '/', user: { uid: 0, gid: 0 } }),
+  );
   fs.writeFileSync(path.join(cwd, 'resources.json'), JSON.stringify({ pids: { limit: 10 } }));
   fs.writeFileSync(path.join(cwd, 'garbage.json'), '{"args": [tru');
   fs.writeFileSync(path.join(cwd, 'empty'), '');
@@ -224,7 +372,8 @@ function badLogLine(text: string): string | undefined {
     if (line.startsWith('{')) {
       try {
         const e = JSON.parse(line) as Record<string, unknown>;
-        if (typeof e['level'] !== 'string' || typeof e['msg'] !== 'string' || typeof e['time'] !== 'string') return line;
+        if (typeof e['level'] !== 'string' || typeof e['msg'] !== 'string' || typeof e['time'] !== 'string')
+          return line;
       } catch {
         return line;
       }
@@ -244,7 +393,9 @@ async function runCase(c: Case, slot: number): Promise<void> {
   const r = await runTsruncAsync(argv, { cwd, input: c.stdin, timeoutMs: 60_000 });
   // Files the case made at the top of its cwd are --log files (spec's config.json aside);
   // a log may also have gone into the prepared empty file.
-  const made = fs.readdirSync(cwd).filter((f) => !PREPARED.includes(f) && f !== 'config.json' && fs.statSync(path.join(cwd, f)).isFile());
+  const made = fs
+    .readdirSync(cwd)
+    .filter((f) => !PREPARED.includes(f) && f !== 'config.json' && fs.statSync(path.join(cwd, f)).isFile());
   const logs = [...made, 'empty'].map((f) => path.join(cwd, f));
   const logText = logs.map((f) => fs.readFileSync(f, 'utf8')).join('');
   const shown = `argv: ${JSON.stringify(argv.slice(2))}`;
@@ -254,7 +405,8 @@ async function runCase(c: Case, slot: number): Promise<void> {
   if (unclean !== undefined) throw new Error(`${shown}\n${unclean}`);
   for (const f of logs) {
     const bad = badLogLine(fs.readFileSync(f, 'utf8'));
-    if (bad !== undefined) throw new Error(`${shown}\nmalformed log line in ${path.basename(f)}: ${JSON.stringify(bad.slice(0, 300))}`);
+    if (bad !== undefined)
+      throw new Error(`${shown}\nmalformed log line in ${path.basename(f)}: ${JSON.stringify(bad.slice(0, 300))}`);
   }
   // The (first) name after "not defined: " is on the command line, as typed or as the text
   // log quotes it (JSON string escapes); a list may follow it.
@@ -263,17 +415,22 @@ async function runCase(c: Case, slot: number): Promise<void> {
   if (undefinedFlag !== null) {
     const named = (undefinedFlag[1] as string).split(', ')[0] ?? '';
     const tokens = argv.flatMap((a) => [a, JSON.stringify(a).slice(1, -1)]);
-    if (named === '' || !tokens.some((a) => a.includes(named))) throw new Error(`${shown}\nthe usage error names something not on the command line: ${r.stderr.slice(0, 400)}`);
+    if (named === '' || !tokens.some((a) => a.includes(named)))
+      throw new Error(`${shown}\nthe usage error names something not on the command line: ${r.stderr.slice(0, 400)}`);
   }
   const left = stateFiles(cwd);
   if (left.length > 0) throw new Error(`${shown}\ncontainer state was written: ${left.join(', ')}`);
   const key = `${c.argv[0] ?? '(none)'} exit ${r.status}`;
   statuses.set(key, (statuses.get(key) ?? 0) + 1);
-  if (r.status !== 0 && usageSamples.size < 12 && /flag provided|requires|must|invalid|unknown/i.test(r.stderr)) usageSamples.add(r.stderr.trim().split('\n').pop()?.slice(0, 160) ?? '');
+  if (r.status !== 0 && usageSamples.size < 12 && /flag provided|requires|must|invalid|unknown/i.test(r.stderr))
+    usageSamples.add(r.stderr.trim().split('\n').pop()?.slice(0, 160) ?? '');
 }
 
 t.test('command lines', async (t) => {
-  t.ok(COMMANDS.length >= 18, `${COMMANDS.length} commands, ${COMMANDS.reduce((n, c) => n + c.flags.length, 0)} flags read from the CLI`);
+  t.ok(
+    COMMANDS.length >= 18,
+    `${COMMANDS.length} commands, ${COMMANDS.reduce((n, c) => n + c.flags.length, 0)} flags read from the CLI`,
+  );
   await fuzz(
     t,
     'random argv for every command',
@@ -283,14 +440,23 @@ t.test('command lines', async (t) => {
     100,
     { shrink: false },
   );
-  t.comment(`exit statuses: ${[...statuses.entries()].sort().map(([k, n]) => `${k}: ${n}`).join(', ')}`);
+  t.comment(
+    `exit statuses: ${[...statuses.entries()]
+      .sort()
+      .map(([k, n]) => `${k}: ${n}`)
+      .join(', ')}`,
+  );
   for (const s of usageSamples) t.comment(`sample: ${s}`);
 });
 
 // Command lines the fuzzing found mishandled once; each stays as a fixed case.
 const regressions: { argv: string[]; message: RegExp; why: string; status?: number; stdout?: RegExp }[] = [
   // yargs' YError for a flag without its value went out as "internal error" (src/cli/yargs-cli.ts).
-  { argv: ['exec', '--env', '--log-format=', 'x'], message: /exec: flag needs an argument: --env/, why: 'a repeatable flag with no value left' },
+  {
+    argv: ['exec', '--env', '--log-format=', 'x'],
+    message: /exec: flag needs an argument: --env/,
+    why: 'a repeatable flag with no value left',
+  },
   // Extra positionals were reported as undefined flags, and yargs' list of unknown arguments was
   // split at ", " (which arguments may hold) into bogus flag names (src/cli/yargs-cli.ts).
   { argv: ['list', ', ', '%.'], message: /list: unexpected arguments: , , %\.$/m, why: 'arguments holding ", "' },
@@ -298,23 +464,71 @@ const regressions: { argv: string[]; message: RegExp; why: string; status?: numb
   { argv: ['list', 'foo'], message: /list: unexpected argument: foo$/m, why: 'an argument list takes none of' },
   { argv: ['state', 'c1', 'c2'], message: /state: unexpected argument: c2$/m, why: 'a second container id' },
   // A flag given twice became an array: "internal error: The "paths[0]" argument must be of type string" (src/cli/yargs-cli.ts).
-  { argv: ['start', '--root', 'dir', 'c1'], message: /container does not exist/, why: '--root given again after the command' },
-  { argv: ['exec', '--cwd', '/', '--cwd', '/tmp', '-e', 'A=1', '--env', 'B=2', 'c1', 'true'], message: /exec failed: container does not exist/, why: 'a flag twice next to a repeatable one', status: 255 },
+  {
+    argv: ['start', '--root', 'dir', 'c1'],
+    message: /container does not exist/,
+    why: '--root given again after the command',
+  },
+  {
+    argv: ['exec', '--cwd', '/', '--cwd', '/tmp', '-e', 'A=1', '--env', 'B=2', 'c1', 'true'],
+    message: /exec failed: container does not exist/,
+    why: 'a flag twice next to a repeatable one',
+    status: 255,
+  },
   { argv: ['list', ''], message: /list: unexpected argument: ""/, why: 'an empty argument' },
   { argv: ['validate', ' '], message: /validate: unexpected argument: " "/, why: 'an argument of a space' },
   // --version counted only as the very first argument; after --root it was "a command is required" (src/cli/main.ts).
-  { argv: ['--version'], message: /^$/, why: '--version after other global flags', status: 0, stdout: /^tsrunc version / },
+  {
+    argv: ['--version'],
+    message: /^$/,
+    why: '--version after other global flags',
+    status: 0,
+    stdout: /^tsrunc version /,
+  },
   // A --process or --resources file that cannot be read: "internal error: ENOENT" (src/cli/context.ts readInput).
-  { argv: ['exec', '--process', 'nonexistent', 'c1'], message: /exec failed: open nonexistent: ENOENT/, why: 'exec --process of a missing file', status: 255 },
-  { argv: ['update', '--resources', 'dir', 'c1'], message: /open dir: EISDIR/, why: 'update --resources of a directory' },
+  {
+    argv: ['exec', '--process', 'nonexistent', 'c1'],
+    message: /exec failed: open nonexistent: ENOENT/,
+    why: 'exec --process of a missing file',
+    status: 255,
+  },
+  {
+    argv: ['update', '--resources', 'dir', 'c1'],
+    message: /open dir: EISDIR/,
+    why: 'update --resources of a directory',
+  },
   // A numeric update flag took any text: yargs made "abc" NaN (--pids-limit abc lifted the limit, exit 0) and "" 0 (src/cli/commands/update.ts).
-  { argv: ['update', '--pids-limit', 'abc', 'c1'], message: /update: invalid value "abc" for --pids-limit: an integer is required/, why: 'update --pids-limit abc' },
-  { argv: ['update', '--cpu-quota', '', 'c1'], message: /update: invalid value "" for --cpu-quota/, why: 'update --cpu-quota ""' },
-  { argv: ['update', '--cpu-share', '1.5', 'c1'], message: /update: invalid value "1.5" for --cpu-share/, why: 'update --cpu-share 1.5' },
+  {
+    argv: ['update', '--pids-limit', 'abc', 'c1'],
+    message: /update: invalid value "abc" for --pids-limit: an integer is required/,
+    why: 'update --pids-limit abc',
+  },
+  {
+    argv: ['update', '--cpu-quota', '', 'c1'],
+    message: /update: invalid value "" for --cpu-quota/,
+    why: 'update --cpu-quota ""',
+  },
+  {
+    argv: ['update', '--cpu-share', '1.5', 'c1'],
+    message: /update: invalid value "1.5" for --cpu-share/,
+    why: 'update --cpu-share 1.5',
+  },
   // A negative value for a flag the spec holds unsigned went to the kernel (runc refuses it as a parse error).
-  { argv: ['update', '--cpu-period', '-5', 'c1'], message: /update: invalid value "-5" for --cpu-period: a non-negative integer is required/, why: 'update --cpu-period -5' },
-  { argv: ['update', '--blkio-weight', '-1', 'c1'], message: /update: invalid value "-1" for --blkio-weight: a non-negative integer is required/, why: 'update --blkio-weight -1' },
-  { argv: ['update', '--cpu-quota', '-1', 'c1'], message: /container does not exist/, why: 'update --cpu-quota -1 (no limit) is a valid value' },
+  {
+    argv: ['update', '--cpu-period', '-5', 'c1'],
+    message: /update: invalid value "-5" for --cpu-period: a non-negative integer is required/,
+    why: 'update --cpu-period -5',
+  },
+  {
+    argv: ['update', '--blkio-weight', '-1', 'c1'],
+    message: /update: invalid value "-1" for --blkio-weight: a non-negative integer is required/,
+    why: 'update --blkio-weight -1',
+  },
+  {
+    argv: ['update', '--cpu-quota', '-1', 'c1'],
+    message: /container does not exist/,
+    why: 'update --cpu-quota -1 (no limit) is a valid value',
+  },
   // --debug=false turned debugging on: stacks on stderr (src/cli/main.ts).
   { argv: ['--debug=false', 'state', 'c1'], message: /container does not exist/, why: '--debug=false' },
 ];
@@ -322,7 +536,10 @@ const regressions: { argv: string[]; message: RegExp; why: string; status?: numb
 t.test('regressions found by fuzzing', async (t) => {
   for (const [i, r] of regressions.entries()) {
     const { cwd, root } = prepare(i % PARALLEL);
-    const res = await runTsruncAsync(['--root', root, '--log', path.join(cwd, 'log.json'), '--log-format', 'json', ...r.argv], { cwd });
+    const res = await runTsruncAsync(
+      ['--root', root, '--log', path.join(cwd, 'log.json'), '--log-format', 'json', ...r.argv],
+      { cwd },
+    );
     t.equal(res.status, r.status ?? 1, `${r.why}: exit ${r.status ?? 1}`);
     const log = fs.existsSync(path.join(cwd, 'log.json')) ? fs.readFileSync(path.join(cwd, 'log.json'), 'utf8') : '';
     t.equal(cleanExit(res, log), undefined, `${r.why}: a clean end`);

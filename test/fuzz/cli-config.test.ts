@@ -11,7 +11,15 @@ import fc from 'fast-check';
 import { lastLogEntry, tempDir } from '../helpers/tsrunc';
 import { configBases } from './bases';
 import { fuzz } from './fuzz';
-import { applyTextMutation, mutate, mutation, textMutation, type Json, type Mutation, type TextMutation } from './json-mutate';
+import {
+  applyTextMutation,
+  mutate,
+  mutation,
+  textMutation,
+  type Json,
+  type Mutation,
+  type TextMutation,
+} from './json-mutate';
 import { runTsruncAsync } from './proc';
 import { cleanExit, emptyRoot, namesPointer, validateVerdict } from './verdict';
 
@@ -47,16 +55,23 @@ interface Case {
   command: 'validate' | 'dry-run';
 }
 
-const caseArb: fc.Arbitrary<Case> = fc.record(
-  {
-    base: fc.integer({ min: 0, max: bases.length - 1 }),
-    // Many cases stay valid (no mutation at all), so that create gets past validation too.
-    mutations: fc.oneof({ weight: 1, arbitrary: fc.constant<Mutation[]>([]) }, { weight: 3, arbitrary: fc.array(mutation, { minLength: 1, maxLength: 3 }) }),
-    text: fc.oneof({ weight: 5, arbitrary: fc.constant<TextMutation[]>([]) }, { weight: 1, arbitrary: fc.array(textMutation, { minLength: 1, maxLength: 2 }) }),
-    bytes: fc.oneof({ weight: 5, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.record({ at: fc.nat(), data: fc.uint8Array({ minLength: 1, maxLength: 6 }) }) }),
-    command: fc.constantFrom('validate' as const, 'dry-run' as const),
-  },
-);
+const caseArb: fc.Arbitrary<Case> = fc.record({
+  base: fc.integer({ min: 0, max: bases.length - 1 }),
+  // Many cases stay valid (no mutation at all), so that create gets past validation too.
+  mutations: fc.oneof(
+    { weight: 1, arbitrary: fc.constant<Mutation[]>([]) },
+    { weight: 3, arbitrary: fc.array(mutation, { minLength: 1, maxLength: 3 }) },
+  ),
+  text: fc.oneof(
+    { weight: 5, arbitrary: fc.constant<TextMutation[]>([]) },
+    { weight: 1, arbitrary: fc.array(textMutation, { minLength: 1, maxLength: 2 }) },
+  ),
+  bytes: fc.oneof(
+    { weight: 5, arbitrary: fc.constant(undefined) },
+    { weight: 1, arbitrary: fc.record({ at: fc.nat(), data: fc.uint8Array({ minLength: 1, maxLength: 6 }) }) },
+  ),
+  command: fc.constantFrom('validate' as const, 'dry-run' as const),
+});
 
 function configBytes(c: Case): Buffer {
   let text = JSON.stringify(mutate((bases[c.base] as { doc: Json }).doc, c.mutations), null, 2);
@@ -81,7 +96,10 @@ async function runCase(c: Case, slot: Slot): Promise<void> {
   const lib = validateVerdict(bytes.toString('utf8'), { bundle: slot.bundle, checkHost: true });
   if (lib.wrong !== undefined) throw new Error(`library: ${lib.wrong}`);
   const global = ['--root', slot.root, '--log', slot.log, '--log-format', 'json'];
-  const args = c.command === 'validate' ? [...global, 'validate', '--bundle', slot.bundle] : [...global, 'create', '--dry-run', '--bundle', slot.bundle, 'fuzz'];
+  const args =
+    c.command === 'validate'
+      ? [...global, 'validate', '--bundle', slot.bundle]
+      : [...global, 'create', '--dry-run', '--bundle', slot.bundle, 'fuzz'];
   const r = await runTsruncAsync(args, { cwd: slot.bundle, timeoutMs: 60_000 });
   if (c.command === 'validate') counts.validate++;
   else counts.dryRun++;
@@ -94,14 +112,19 @@ async function runCase(c: Case, slot: Slot): Promise<void> {
   if (r.status === 0) counts.exit0++;
   else counts.exit1++;
   if (!lib.valid) {
-    if (r.status !== 1) throw new Error(`${what}: exit ${r.status} for an invalid config\nstdout: ${r.stdout.slice(0, 400)}`);
+    if (r.status !== 1)
+      throw new Error(`${what}: exit ${r.status} for an invalid config\nstdout: ${r.stdout.slice(0, 400)}`);
     for (const p of lib.problems) {
-      if (!namesPointer(r.stderr, p.pointer)) throw new Error(`${what}: stderr does not name ${JSON.stringify(p.pointer)}\nstderr: ${r.stderr.slice(0, 1200)}`);
+      if (!namesPointer(r.stderr, p.pointer))
+        throw new Error(
+          `${what}: stderr does not name ${JSON.stringify(p.pointer)}\nstderr: ${r.stderr.slice(0, 1200)}`,
+        );
     }
     return;
   }
   if (c.command === 'validate') {
-    if (r.status !== 0 || !r.stdout.includes('config.json: valid')) throw new Error(`${what}: exit ${r.status} for a valid config\nstderr: ${r.stderr.slice(0, 1200)}`);
+    if (r.status !== 0 || !r.stdout.includes('config.json: valid'))
+      throw new Error(`${what}: exit ${r.status} for a valid config\nstderr: ${r.stderr.slice(0, 1200)}`);
     return;
   }
   // A valid config may still be refused by create (a mount source missing on this host ...):
@@ -129,7 +152,13 @@ t.test('config.json through validate and create --dry-run', async (t) => {
     100,
     { shrink: false },
   );
-  if (outcome.runs > 0 && !outcome.failed) t.ok(counts.exit0 > 0 && counts.exit1 > 0, `both verdicts occur (exit 0: ${counts.exit0}, exit 1: ${counts.exit1})`);
-  t.comment(`commands: ${counts.validate} validate, ${counts.dryRun} create --dry-run; exit 0: ${counts.exit0}, exit 1: ${counts.exit1} (of which valid configs create refused: ${counts.cleanErrorsOfValid})`);
+  if (outcome.runs > 0 && !outcome.failed)
+    t.ok(
+      counts.exit0 > 0 && counts.exit1 > 0,
+      `both verdicts occur (exit 0: ${counts.exit0}, exit 1: ${counts.exit1})`,
+    );
+  t.comment(
+    `commands: ${counts.validate} validate, ${counts.dryRun} create --dry-run; exit 0: ${counts.exit0}, exit 1: ${counts.exit1} (of which valid configs create refused: ${counts.cleanErrorsOfValid})`,
+  );
   for (const msg of refusals) t.comment(`create refused a valid config: ${msg}`);
 });

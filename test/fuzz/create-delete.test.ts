@@ -33,7 +33,11 @@ let counter = 0;
 
 function tally(map: Map<string, number>, msg: string): void {
   // One line per kind of message: numbers, ids and paths vary.
-  const key = msg.replace(/fz\d+-\d+/g, 'ID').replace(/\/tmp\/[^\s:"]+/g, 'TMP').replace(/\d+/g, 'N').slice(0, 140);
+  const key = msg
+    .replace(/fz\d+-\d+/g, 'ID')
+    .replace(/\/tmp\/[^\s:"]+/g, 'TMP')
+    .replace(/\d+/g, 'N')
+    .slice(0, 140);
   map.set(key, (map.get(key) ?? 0) + 1);
 }
 
@@ -45,16 +49,27 @@ t.test('generated configs through create and delete --force', { skip }, async (t
     removeCgroupParent();
   });
 
-  async function tsrunc(slot: Slot, args: string[]): Promise<{ r: Awaited<ReturnType<typeof runTsruncAsync>>; log: string }> {
+  async function tsrunc(
+    slot: Slot,
+    args: string[],
+  ): Promise<{ r: Awaited<ReturnType<typeof runTsruncAsync>>; log: string }> {
     fs.rmSync(slot.log, { force: true });
-    const r = await runTsruncAsync(['--root', slot.root, '--log', slot.log, '--log-format', 'json', ...args], { cwd: slot.bundle, timeoutMs: 60_000 });
+    const r = await runTsruncAsync(['--root', slot.root, '--log', slot.log, '--log-format', 'json', ...args], {
+      cwd: slot.bundle,
+      timeoutMs: 60_000,
+    });
     const log = fs.existsSync(slot.log) ? fs.readFileSync(slot.log, 'utf8') : '';
     return { r, log };
   }
 
   async function runCase(c: Case, slot: Slot): Promise<void> {
     const id = `fz${process.pid}-${++counter}`;
-    const spec = buildHostSpec(c.choices, { id, rootfs: slot.rootfs, cgroupsPath: `${CGROUP_PARENT}/${id}`, shared: slot.shared });
+    const spec = buildHostSpec(c.choices, {
+      id,
+      rootfs: slot.rootfs,
+      cgroupsPath: `${CGROUP_PARENT}/${id}`,
+      shared: slot.shared,
+    });
     const text = JSON.stringify(spec, null, 2);
     counts.generated++;
     const lib = validateVerdict(text, { bundle: slot.bundle, checkHost: true });
@@ -72,7 +87,10 @@ t.test('generated configs through create and delete --force', { skip }, async (t
     if (create.r.status === 0) {
       counts.created++;
       const state = await tsrunc(slot, ['state', id]);
-      const status = state.r.status === 0 ? (JSON.parse(state.r.stdout) as { status: string }).status : `state failed: ${state.r.stderr}`;
+      const status =
+        state.r.status === 0
+          ? (JSON.parse(state.r.stdout) as { status: string }).status
+          : `state failed: ${state.r.stderr}`;
       if (status !== 'created') throw new Error(`after create, state says ${status}`);
       if (c.start) {
         const start = await tsrunc(slot, ['start', id]);
@@ -83,12 +101,16 @@ t.test('generated configs through create and delete --force', { skip }, async (t
       }
       const del = await tsrunc(slot, ['delete', '--force', id]);
       const badDelete = cleanExit(del.r, del.log);
-      if (badDelete !== undefined || del.r.status !== 0) throw new Error(`delete --force: exit ${del.r.status} ${badDelete ?? del.r.stderr.slice(0, 800)}`);
+      if (badDelete !== undefined || del.r.status !== 0)
+        throw new Error(`delete --force: exit ${del.r.status} ${badDelete ?? del.r.stderr.slice(0, 800)}`);
       counts.deleted++;
     } else {
       counts.refused++;
       const entry = lastLogEntry(slot.log);
-      if (entry?.['level'] !== 'error' || typeof entry['msg'] !== 'string' || entry['msg'] === '') throw new Error(`create exit ${create.r.status} without an error entry in the log: ${create.r.stderr.slice(0, 800)}`);
+      if (entry?.['level'] !== 'error' || typeof entry['msg'] !== 'string' || entry['msg'] === '')
+        throw new Error(
+          `create exit ${create.r.status} without an error entry in the log: ${create.r.stderr.slice(0, 800)}`,
+        );
       tally(refusals, entry['msg']);
     }
     live.delete(id);
@@ -96,11 +118,14 @@ t.test('generated configs through create and delete --force', { skip }, async (t
     if (left.length > 0) {
       // Leave the host clean for the cases after this one, then report.
       runTsrunc(['--root', slot.root, 'delete', '--force', id]);
-      throw new Error(`${create.r.status === 0 ? 'after delete --force' : 'after a failed create'}, left: ${left.join('; ')}\nconfig: ${text.slice(0, 4000)}`);
+      throw new Error(
+        `${create.r.status === 0 ? 'after delete --force' : 'after a failed create'}, left: ${left.join('; ')}\nconfig: ${text.slice(0, 4000)}`,
+      );
     }
   }
 
-  const caseArb = (slot: Slot): fc.Arbitrary<Case> => fc.record({ choices: hostSpecChoices(slot.shared), start: fc.boolean() });
+  const caseArb = (slot: Slot): fc.Arbitrary<Case> =>
+    fc.record({ choices: hostSpecChoices(slot.shared), start: fc.boolean() });
   const outcome = await fuzz(
     t,
     'valid generated configs: create, start, delete --force',
@@ -116,7 +141,11 @@ t.test('generated configs through create and delete --force', { skip }, async (t
     t.ok(counts.started > 0, `some were started (${counts.started})`);
     t.equal(counts.deleted, counts.created, 'every created one was deleted');
   }
-  t.comment(`configs: ${counts.generated} generated, ${counts.invalid} invalid (not run), ${counts.created} created, ${counts.refused} refused cleanly by create; ${counts.started} started, ${counts.startFailed} refused cleanly by start; ${counts.deleted} deleted`);
-  for (const [msg, n] of [...refusals.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12)) t.comment(`create refused (${n}x): ${msg}`);
-  for (const [msg, n] of [...invalids.entries()].sort((a, b) => b[1] - a[1]).slice(0, 6)) t.comment(`invalid (${n}x): ${msg}`);
+  t.comment(
+    `configs: ${counts.generated} generated, ${counts.invalid} invalid (not run), ${counts.created} created, ${counts.refused} refused cleanly by create; ${counts.started} started, ${counts.startFailed} refused cleanly by start; ${counts.deleted} deleted`,
+  );
+  for (const [msg, n] of [...refusals.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12))
+    t.comment(`create refused (${n}x): ${msg}`);
+  for (const [msg, n] of [...invalids.entries()].sort((a, b) => b[1] - a[1]).slice(0, 6))
+    t.comment(`invalid (${n}x): ${msg}`);
 });

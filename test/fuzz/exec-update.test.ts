@@ -29,7 +29,10 @@ const messages = new Map<string, number>();
 function tally(what: string, log: string): void {
   const msg = /"msg":"((?:[^"\\]|\\.)*)"/.exec(log.trim().split('\n').pop() ?? '')?.[1];
   if (msg === undefined) return;
-  const key = `${what}: ${msg.replace(/\/tmp\/[^\s:"\\]+/g, 'TMP').replace(/\d+/g, 'N').slice(0, 130)}`;
+  const key = `${what}: ${msg
+    .replace(/\/tmp\/[^\s:"\\]+/g, 'TMP')
+    .replace(/\d+/g, 'N')
+    .slice(0, 130)}`;
   messages.set(key, (messages.get(key) ?? 0) + 1);
 }
 
@@ -53,29 +56,73 @@ function judge(what: string, r: RunResult, log: string, problems: Problem[] | un
   if (unclean !== undefined) throw new Error(`${what}: ${unclean}`);
   if (problems === undefined) return;
   // exec fails with 255, as runc's, so that a caller can tell it from its process's own status.
-  if (r.status !== (isExec ? 255 : 1)) throw new Error(`${what}: exit ${r.status} for a document the library rejects (${JSON.stringify(problems).slice(0, 300)})`);
+  if (r.status !== (isExec ? 255 : 1))
+    throw new Error(
+      `${what}: exit ${r.status} for a document the library rejects (${JSON.stringify(problems).slice(0, 300)})`,
+    );
   for (const p of problems) {
-    if (!namesPointer(r.stderr, p.pointer)) throw new Error(`${what}: stderr does not name ${JSON.stringify(p.pointer)}: ${r.stderr.slice(0, 800)}`);
+    if (!namesPointer(r.stderr, p.pointer))
+      throw new Error(`${what}: stderr does not name ${JSON.stringify(p.pointer)}: ${r.stderr.slice(0, 800)}`);
   }
 }
 
-const EXEC_ARGS: string[][] = [['true'], ['false'], ['sh', '-c', 'exit 3'], ['cat', '/proc/self/status'], ['sleep', '0'], ['id'], ['ls', '/'], ['no-such-program'], ['/bin'], ['/etc/passwd'], ['/bin/busybox', 'true']];
+const EXEC_ARGS: string[][] = [
+  ['true'],
+  ['false'],
+  ['sh', '-c', 'exit 3'],
+  ['cat', '/proc/self/status'],
+  ['sleep', '0'],
+  ['id'],
+  ['ls', '/'],
+  ['no-such-program'],
+  ['/bin'],
+  ['/etc/passwd'],
+  ['/bin/busybox', 'true'],
+];
 
 const PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** A process document from the host generator's choices, running `args` (with a PATH, mostly). */
 function processJson(p: Partial<Process>, args: string[]): Json {
-  return { terminal: false, cwd: '/', user: { uid: 0, gid: 0 }, ...p, env: [PATH, ...(p.env ?? [])], args } as unknown as Json;
+  return {
+    terminal: false,
+    cwd: '/',
+    user: { uid: 0, gid: 0 },
+    ...p,
+    env: [PATH, ...(p.env ?? [])],
+    args,
+  } as unknown as Json;
 }
 
 /** Process documents for exec: the host generator's, with commands that end by themselves. */
 const execDoc: fc.Arbitrary<{ doc: Json; text?: string }> = fc.oneof(
-  { weight: 4, arbitrary: fc.tuple(hostProcess, fc.constantFrom(...EXEC_ARGS)).map(([p, args]) => ({ doc: processJson(p, args) })) },
+  {
+    weight: 4,
+    arbitrary: fc.tuple(hostProcess, fc.constantFrom(...EXEC_ARGS)).map(([p, args]) => ({ doc: processJson(p, args) })),
+  },
   {
     weight: 3,
-    arbitrary: fc.tuple(hostProcess, fc.constantFrom(...EXEC_ARGS), fc.array(mutation, { minLength: 1, maxLength: 3 })).map(([p, args, ms]) => ({ doc: mutate(processJson(p, args), ms) })),
+    arbitrary: fc
+      .tuple(hostProcess, fc.constantFrom(...EXEC_ARGS), fc.array(mutation, { minLength: 1, maxLength: 3 }))
+      .map(([p, args, ms]) => ({ doc: mutate(processJson(p, args), ms) })),
   },
-  { weight: 1, arbitrary: fc.oneof(fc.constantFrom('', '{', 'null', '[]', '{"args":["true"]}', '\u0000', '{"args":["true"],"cwd":"/","user":{"uid":0,"gid":0},"args":5}'), fc.string({ maxLength: 40 })).map((text) => ({ doc: null, text })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .oneof(
+        fc.constantFrom(
+          '',
+          '{',
+          'null',
+          '[]',
+          '{"args":["true"]}',
+          '\u0000',
+          '{"args":["true"],"cwd":"/","user":{"uid":0,"gid":0},"args":5}',
+        ),
+        fc.string({ maxLength: 40 }),
+      )
+      .map((text) => ({ doc: null, text })),
+  },
 );
 
 t.test('exec --process, update and kill against a running container', { skip }, async (t) => {
@@ -88,7 +135,11 @@ t.test('exec --process, update and kill against a running container', { skip }, 
 
   async function tsrunc(args: string[], input?: string): Promise<{ r: RunResult; log: string }> {
     fs.rmSync(log, { force: true });
-    const r = await runTsruncAsync(['--root', c.root, '--log', log, '--log-format', 'json', ...args], { cwd: work, input, timeoutMs: 60_000 });
+    const r = await runTsruncAsync(['--root', c.root, '--log', log, '--log-format', 'json', ...args], {
+      cwd: work,
+      input,
+      timeoutMs: 60_000,
+    });
     return { r, log: fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '' };
   }
 
@@ -106,7 +157,11 @@ t.test('exec --process, update and kill against a running container', { skip }, 
   }
 
   const initPids = await pids();
-  const counts = { exec: { refused: 0, ran: 0, statuses: new Map<number | null, number>() }, update: { refused: 0, applied: 0, failed: 0 }, kill: { sent: 0, refused: 0 } };
+  const counts = {
+    exec: { refused: 0, ran: 0, statuses: new Map<number | null, number>() },
+    update: { refused: 0, applied: 0, failed: 0 },
+    kill: { sent: 0, refused: 0 },
+  };
 
   await t.test('exec --process', async (t) => {
     await fuzz(
@@ -133,7 +188,9 @@ t.test('exec --process, update and kill against a running container', { skip }, 
       150,
       { shrink: false },
     );
-    t.comment(`exec: ${counts.exec.refused} documents refused, ${counts.exec.ran} run (exit statuses ${[...counts.exec.statuses.entries()].map(([s, n]) => `${s}: ${n}`).join(', ')})`);
+    t.comment(
+      `exec: ${counts.exec.refused} documents refused, ${counts.exec.ran} run (exit statuses ${[...counts.exec.statuses.entries()].map(([s, n]) => `${s}: ${n}`).join(', ')})`,
+    );
   });
 
   const UPDATE_FLAGS: [string, fc.Arbitrary<string>][] = [
@@ -151,7 +208,10 @@ t.test('exec --process, update and kill against a running container', { skip }, 
     ['--kernel-memory', fc.constantFrom('1m')],
     ['--l3-cache-schema', fc.constantFrom('L3:0=f')],
   ];
-  const updateFlags = fc.uniqueArray(fc.oneof(...UPDATE_FLAGS.map(([flag, value]) => value.map((v) => [flag, v] as [string, string]))), { selector: ([f]) => f, minLength: 1, maxLength: 3 });
+  const updateFlags = fc.uniqueArray(
+    fc.oneof(...UPDATE_FLAGS.map(([flag, value]) => value.map((v) => [flag, v] as [string, string]))),
+    { selector: ([f]) => f, minLength: 1, maxLength: 3 },
+  );
 
   await t.test('update', async (t) => {
     await fuzz(
@@ -171,8 +231,14 @@ t.test('exec --process, update and kill against a running container', { skip }, 
             const body = JSON.stringify(u.doc) ?? 'null';
             const file = path.join(work, 'resources.json');
             fs.writeFileSync(file, body);
-            problems = libraryProblems(() => parseResources(body, u.mode === 'stdin' ? 'resources (stdin)' : file), body);
-            run = await tsrunc(['update', '--resources', u.mode === 'stdin' ? '-' : file, c.id], u.mode === 'stdin' ? body : undefined);
+            problems = libraryProblems(
+              () => parseResources(body, u.mode === 'stdin' ? 'resources (stdin)' : file),
+              body,
+            );
+            run = await tsrunc(
+              ['update', '--resources', u.mode === 'stdin' ? '-' : file, c.id],
+              u.mode === 'stdin' ? body : undefined,
+            );
           }
           judge(`update (${u.mode})`, run.r, run.log, problems);
           if (problems !== undefined) counts.update.refused++;
@@ -187,12 +253,16 @@ t.test('exec --process, update and kill against a running container', { skip }, 
       150,
       { shrink: false },
     );
-    t.comment(`update: ${counts.update.refused} documents refused, ${counts.update.applied} applied, ${counts.update.failed} refused cleanly by the host or the runtime`);
+    t.comment(
+      `update: ${counts.update.refused} documents refused, ${counts.update.applied} applied, ${counts.update.failed} refused cleanly by the host or the runtime`,
+    );
   });
 
   // Found by this fuzzing: "--pids-limit abc" became NaN, which lifted the limit (exit 0).
   await t.test('regression: a numeric update flag that is not a number changes nothing', async (t) => {
-    const pidsMax = cgroupDirsOf(c.id).map((d) => path.join(d, 'pids.max')).find((f) => fs.existsSync(f));
+    const pidsMax = cgroupDirsOf(c.id)
+      .map((d) => path.join(d, 'pids.max'))
+      .find((f) => fs.existsSync(f));
     if (pidsMax === undefined) {
       t.comment('no pids controller for the container: nothing to check');
       return;
@@ -206,22 +276,61 @@ t.test('exec --process, update and kill against a running container', { skip }, 
   });
 
   await t.test('kill', async (t) => {
-    const SIGNALS = ['TERM', 'SIGTERM', 'sigterm', 'HUP', 'INT', 'USR1', 'SIGUSR2', 'CHLD', 'WINCH', 'CONT', 'URG', '0', '1', '15', '17', '28', '34', '64', '65', '-1', '999', 'RTMIN', 'RTMIN+3', 'SIGRTMAX-2', 'RTMAX+1', 'SIGBOGUS', 'KILLX', '', ' ', 'SIG', '9x', '0x9', 'é'];
+    const SIGNALS = [
+      'TERM',
+      'SIGTERM',
+      'sigterm',
+      'HUP',
+      'INT',
+      'USR1',
+      'SIGUSR2',
+      'CHLD',
+      'WINCH',
+      'CONT',
+      'URG',
+      '0',
+      '1',
+      '15',
+      '17',
+      '28',
+      '34',
+      '64',
+      '65',
+      '-1',
+      '999',
+      'RTMIN',
+      'RTMIN+3',
+      'SIGRTMAX-2',
+      'RTMAX+1',
+      'SIGBOGUS',
+      'KILLX',
+      '',
+      ' ',
+      'SIG',
+      '9x',
+      '0x9',
+      'é',
+    ];
     await fuzz(
       t,
       'kill with signals an init without handlers ignores',
-      fc.asyncProperty(fc.oneof(fc.constantFrom(...SIGNALS), fc.string({ maxLength: 6 })), fc.boolean(), async (signal, all) => {
-        // SIGKILL and SIGSTOP are the two an init cannot ignore: not sent here.
-        const n = parseSignal(signal);
-        if (n === 9 || n === 19) return;
-        const run = await tsrunc(['kill', ...(all ? ['--all'] : []), c.id, signal]);
-        const unclean = cleanExit(run.r, run.log);
-        if (unclean !== undefined) throw new Error(`kill ${JSON.stringify(signal)}: ${unclean}`);
-        if (n === undefined && run.r.status !== 1) throw new Error(`kill ${JSON.stringify(signal)}: exit ${run.r.status} for a signal that is not one`);
-        if (run.r.status === 0) counts.kill.sent++;
-        else counts.kill.refused++;
-        await stillRunning(`kill ${signal}`);
-      }),
+      fc.asyncProperty(
+        fc.oneof(fc.constantFrom(...SIGNALS), fc.string({ maxLength: 6 })),
+        fc.boolean(),
+        async (signal, all) => {
+          // SIGKILL and SIGSTOP are the two an init cannot ignore: not sent here.
+          const n = parseSignal(signal);
+          if (n === 9 || n === 19) return;
+          const run = await tsrunc(['kill', ...(all ? ['--all'] : []), c.id, signal]);
+          const unclean = cleanExit(run.r, run.log);
+          if (unclean !== undefined) throw new Error(`kill ${JSON.stringify(signal)}: ${unclean}`);
+          if (n === undefined && run.r.status !== 1)
+            throw new Error(`kill ${JSON.stringify(signal)}: exit ${run.r.status} for a signal that is not one`);
+          if (run.r.status === 0) counts.kill.sent++;
+          else counts.kill.refused++;
+          await stillRunning(`kill ${signal}`);
+        },
+      ),
       60,
       { shrink: false },
     );

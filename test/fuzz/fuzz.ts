@@ -54,14 +54,24 @@ export interface FuzzOutcome {
  * tap assertion; on failure the message holds the counterexample, the seed, the path and the
  * command that replays exactly that case.
  */
-export async function fuzz<Ts>(t: Test, name: string, property: fc.IProperty<Ts> | fc.IAsyncProperty<Ts>, runs: number, opts: { shrink?: boolean } = {}): Promise<FuzzOutcome> {
+export async function fuzz<Ts>(
+  t: Test,
+  name: string,
+  property: fc.IProperty<Ts> | fc.IAsyncProperty<Ts>,
+  runs: number,
+  opts: { shrink?: boolean } = {},
+): Promise<FuzzOutcome> {
   if (!selected(name)) {
     t.comment(`${name}: not selected by FUZZ_ONLY`);
     return { runs: 0, ms: 0, failed: false };
   }
   const seed = seedFor(name);
   const numRuns = scaled(runs);
-  const params: fc.Parameters<Ts> = { seed, numRuns, endOnFailure: !(opts.shrink ?? true) && process.env['FUZZ_SHRINK'] !== '1' };
+  const params: fc.Parameters<Ts> = {
+    seed,
+    numRuns,
+    endOnFailure: !(opts.shrink ?? true) && process.env['FUZZ_SHRINK'] !== '1',
+  };
   const replayPath = process.env['FUZZ_PATH'];
   if (replayPath !== undefined && replayPath !== '') params.path = replayPath;
   const started = Date.now();
@@ -70,9 +80,12 @@ export async function fuzz<Ts>(t: Test, name: string, property: fc.IProperty<Ts>
   if (details.failed) {
     const file = path.relative(REPO_ROOT, process.argv[1] ?? 'test/fuzz');
     const replay = `FUZZ_SEED=${details.seed} FUZZ_PATH=${details.counterexamplePath ?? ''} FUZZ_ONLY='${name}' node node_modules/.bin/tap ${file}`;
-    const error = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+    const error =
+      details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
     const example = fc.stringify(details.counterexample);
-    t.fail(`${name}: failed after ${details.numRuns} cases (seed ${details.seed}, path ${details.counterexamplePath ?? ''}, shrunk ${details.numShrinks} times)\n${error}\ncounterexample: ${example.length > 3000 ? `${example.slice(0, 3000)} ...` : example}\nreplay: ${replay}${params.endOnFailure === true ? '\n(FUZZ_SHRINK=1 shrinks the counterexample first)' : ''}`);
+    t.fail(
+      `${name}: failed after ${details.numRuns} cases (seed ${details.seed}, path ${details.counterexamplePath ?? ''}, shrunk ${details.numShrinks} times)\n${error}\ncounterexample: ${example.length > 3000 ? `${example.slice(0, 3000)} ...` : example}\nreplay: ${replay}${params.endOnFailure === true ? '\n(FUZZ_SHRINK=1 shrinks the counterexample first)' : ''}`,
+    );
   } else {
     t.pass(`${name}: ${details.numRuns} cases passed (seed ${seed}, ${ms} ms)`);
   }

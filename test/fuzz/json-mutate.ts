@@ -128,7 +128,11 @@ export function putAt(doc: Json, ptr: string, value: Json | undefined): Json {
   for (let i = 0; i < tokens.length - 1; i++) {
     const tok = tokens[i] as string;
     const nextIsAppend = tokens[i + 1] === '-';
-    let next: Json | undefined = Array.isArray(cur) ? cur[Number(tok)] : isObject(cur) && hasOwn(cur, tok) ? cur[tok] : undefined;
+    let next: Json | undefined = Array.isArray(cur)
+      ? cur[Number(tok)]
+      : isObject(cur) && hasOwn(cur, tok)
+        ? cur[tok]
+        : undefined;
     if (next === undefined || next === null || typeof next !== 'object') {
       next = nextIsAppend ? [] : {};
       if (Array.isArray(cur)) {
@@ -150,22 +154,147 @@ export function putAt(doc: Json, ptr: string, value: Json | undefined): Json {
 // ---- nasty values ----------------------------------------------------------------------------
 
 const NUMBERS = [
-  0, -0, 1, -1, -2, 0.5, -0.5, 1e-7, 2 ** 31 - 1, 2 ** 31, -(2 ** 31) - 1, 2 ** 32 - 1, 2 ** 32, 2 ** 53, 2 ** 53 + 2, -(2 ** 53), 2 ** 63, -(2 ** 63), 2 ** 64,
-  1e21, 1e308, -1e308, Number.MAX_VALUE, Number.MIN_VALUE, 4294967295, 4294967296, 65535, 65536, 1024, 99, 100, 1000, -1000, -1001,
+  0,
+  -0,
+  1,
+  -1,
+  -2,
+  0.5,
+  -0.5,
+  1e-7,
+  2 ** 31 - 1,
+  2 ** 31,
+  -(2 ** 31) - 1,
+  2 ** 32 - 1,
+  2 ** 32,
+  2 ** 53,
+  2 ** 53 + 2,
+  -(2 ** 53),
+  2 ** 63,
+  -(2 ** 63),
+  2 ** 64,
+  1e21,
+  1e308,
+  -1e308,
+  Number.MAX_VALUE,
+  Number.MIN_VALUE,
+  4294967295,
+  4294967296,
+  65535,
+  65536,
+  1024,
+  99,
+  100,
+  1000,
+  -1000,
+  -1001,
 ];
 
 const STRINGS = [
-  '', ' ', '\t', '\n', '0', '-1', 'true', 'null', '{}', '[]', '/', '//', '.', '..', '../..', '../../../etc/passwd', '/..', '/../../etc', '/dev/../etc/shadow',
-  'relative/path', './x', '~', '~/x', '/a\u0000b', '\u0000', '/proc/self/ns/net', '/proc/1/ns/pid', '/proc/self/fd/0', '/sys/fs/cgroup', '/dev/null',
-  'é', 'ß', '\u00a0', '\u200b', '\u202e', '\ufeff', '\ud83d\ude00', '\ud800', '\udfff', 'Ω≈ç√∫', '中文', 'ÄÖÜ', '$(reboot)', '`id`', '; rm -rf /', '%s%n', '\\',
-  '"', "'", 'a=b', '=', '=x', 'PATH', 'CAP_SYS_ADMIN', 'cap_sys_admin', 'CAP_BOGUS', 'SYS_ADMIN', 'SIGKILL', 'SIGBOGUS', 'RLIMIT_NOFILE', 'RLIMIT_BOGUS', 'net',
-  'SCMP_ACT_ALLOW', 'SCMP_ACT_BOGUS', 'SCMP_ARCH_BOGUS', 'bind', 'rbind', 'rprivate', 'shared', 'ro', 'rw', 'nosuid', 'mode=0777', 'size=-1', 'tmpfs', 'proc',
-  '1.0.2', '1.2.0', '2.0.0', '1.0.0-rc1', '0.1', 'v1', '1.0.2.3', 'rwm', 'rwx', 'a', 'c', 'b', 'u', 'p', '*', 'user', 'pid', 'network', 'mount', 'time',
+  '',
+  ' ',
+  '\t',
+  '\n',
+  '0',
+  '-1',
+  'true',
+  'null',
+  '{}',
+  '[]',
+  '/',
+  '//',
+  '.',
+  '..',
+  '../..',
+  '../../../etc/passwd',
+  '/..',
+  '/../../etc',
+  '/dev/../etc/shadow',
+  'relative/path',
+  './x',
+  '~',
+  '~/x',
+  '/a\u0000b',
+  '\u0000',
+  '/proc/self/ns/net',
+  '/proc/1/ns/pid',
+  '/proc/self/fd/0',
+  '/sys/fs/cgroup',
+  '/dev/null',
+  'é',
+  'ß',
+  '\u00a0',
+  '\u200b',
+  '\u202e',
+  '\ufeff',
+  '\ud83d\ude00',
+  '\ud800',
+  '\udfff',
+  'Ω≈ç√∫',
+  '中文',
+  'ÄÖÜ',
+  '$(reboot)',
+  '`id`',
+  '; rm -rf /',
+  '%s%n',
+  '\\',
+  '"',
+  "'",
+  'a=b',
+  '=',
+  '=x',
+  'PATH',
+  'CAP_SYS_ADMIN',
+  'cap_sys_admin',
+  'CAP_BOGUS',
+  'SYS_ADMIN',
+  'SIGKILL',
+  'SIGBOGUS',
+  'RLIMIT_NOFILE',
+  'RLIMIT_BOGUS',
+  'net',
+  'SCMP_ACT_ALLOW',
+  'SCMP_ACT_BOGUS',
+  'SCMP_ARCH_BOGUS',
+  'bind',
+  'rbind',
+  'rprivate',
+  'shared',
+  'ro',
+  'rw',
+  'nosuid',
+  'mode=0777',
+  'size=-1',
+  'tmpfs',
+  'proc',
+  '1.0.2',
+  '1.2.0',
+  '2.0.0',
+  '1.0.0-rc1',
+  '0.1',
+  'v1',
+  '1.0.2.3',
+  'rwm',
+  'rwx',
+  'a',
+  'c',
+  'b',
+  'u',
+  'p',
+  '*',
+  'user',
+  'pid',
+  'network',
+  'mount',
+  'time',
 ];
 
 /** Strings that stress lengths: 1 KiB to 256 KiB of one (possibly multi-byte) unit. */
 export const longString: fc.Arbitrary<string> = fc
-  .tuple(fc.constantFrom('a', '/', 'é', '\ud83d\ude00', '\u0000', '../', '%', 'x/'), fc.integer({ min: 1024, max: 256 * 1024 }))
+  .tuple(
+    fc.constantFrom('a', '/', 'é', '\ud83d\ude00', '\u0000', '../', '%', 'x/'),
+    fc.integer({ min: 1024, max: 256 * 1024 }),
+  )
   .map(([unit, n]) => (n % 2 === 0 ? '/' : '') + unit.repeat(Math.ceil(n / unit.length)).slice(0, n));
 
 /** An array or object nested `depth` deep around `leaf`. */
@@ -201,59 +330,215 @@ export const weirdNumber: fc.Arbitrary<number> = fc.oneof(
 export const nastyValue: fc.Arbitrary<Json> = fc.oneof(
   { weight: 3, arbitrary: weirdNumber },
   { weight: 4, arbitrary: weirdString },
-  { weight: 2, arbitrary: fc.constantFrom<Json>(null, true, false, [], {}, [null], [''], { '': '' }, JSON.parse('{"__proto__":{"type":"user"}}') as Json) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom<Json>(
+      null,
+      true,
+      false,
+      [],
+      {},
+      [null],
+      [''],
+      { '': '' },
+      JSON.parse('{"__proto__":{"type":"user"}}') as Json,
+    ),
+  },
   { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<Json> },
   { weight: 1, arbitrary: deepValue },
   { weight: 1, arbitrary: fc.array(weirdString, { maxLength: 6 }) },
 );
 
 const bogusKey: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', '', ' ', 'bogus', 'type', 'path', 'Path', 'PROCESS', 'linux', 'x-extra', '~', '/', '~1', '0', '-'),
+  fc.constantFrom(
+    '__proto__',
+    'constructor',
+    'prototype',
+    'toString',
+    'hasOwnProperty',
+    '',
+    ' ',
+    'bogus',
+    'type',
+    'path',
+    'Path',
+    'PROCESS',
+    'linux',
+    'x-extra',
+    '~',
+    '/',
+    '~1',
+    '0',
+    '-',
+  ),
   fc.string({ maxLength: 10 }),
 );
 
 // ---- domain values (what the spec gives a meaning) -------------------------------------------
 
 const NAMESPACE_TYPES = ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'];
-const CAPS = ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_ADMIN', 'CAP_SYS_ADMIN', 'CAP_AUDIT_WRITE', 'CAP_NET_BIND_SERVICE', 'CAP_SETUID', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE', 'CAP_LAST_CAP'];
+const CAPS = [
+  'CAP_CHOWN',
+  'CAP_KILL',
+  'CAP_NET_ADMIN',
+  'CAP_SYS_ADMIN',
+  'CAP_AUDIT_WRITE',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SETUID',
+  'CAP_BPF',
+  'CAP_CHECKPOINT_RESTORE',
+  'CAP_LAST_CAP',
+];
 const CAP_SETS = ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'];
-const RLIMITS = ['RLIMIT_NOFILE', 'RLIMIT_NPROC', 'RLIMIT_CORE', 'RLIMIT_AS', 'RLIMIT_STACK', 'RLIMIT_RTPRIO', 'RLIMIT_MEMLOCK'];
+const RLIMITS = [
+  'RLIMIT_NOFILE',
+  'RLIMIT_NPROC',
+  'RLIMIT_CORE',
+  'RLIMIT_AS',
+  'RLIMIT_STACK',
+  'RLIMIT_RTPRIO',
+  'RLIMIT_MEMLOCK',
+];
 const HOOKS = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'];
 
 export const pathLike: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom('/', '/tmp', '/mnt/x', '/dev/null', '/dev/fuse', '/proc/kcore', '/sys/firmware', 'rel', '../up', '/a/../b', '/dev/../etc', '', '/x\u0000y', '/\ud83d\ude00'),
-  fc.array(fc.constantFrom('a', 'b', '..', '.', 'dev', 'proc', 'é', ' '), { minLength: 1, maxLength: 6 }).map((p) => `/${p.join('/')}`),
+  fc.constantFrom(
+    '/',
+    '/tmp',
+    '/mnt/x',
+    '/dev/null',
+    '/dev/fuse',
+    '/proc/kcore',
+    '/sys/firmware',
+    'rel',
+    '../up',
+    '/a/../b',
+    '/dev/../etc',
+    '',
+    '/x\u0000y',
+    '/\ud83d\ude00',
+  ),
+  fc
+    .array(fc.constantFrom('a', 'b', '..', '.', 'dev', 'proc', 'é', ' '), { minLength: 1, maxLength: 6 })
+    .map((p) => `/${p.join('/')}`),
   weirdString,
 );
 
 const capName = fc.oneof(fc.constantFrom(...CAPS), weirdString);
 const namespace = fc.record(
-  { type: fc.oneof(fc.constantFrom(...NAMESPACE_TYPES), weirdString), path: fc.oneof(pathLike, fc.constantFrom('/proc/self/ns/net', '/proc/1/ns/uts')) },
+  {
+    type: fc.oneof(fc.constantFrom(...NAMESPACE_TYPES), weirdString),
+    path: fc.oneof(pathLike, fc.constantFrom('/proc/self/ns/net', '/proc/1/ns/uts')),
+  },
   { requiredKeys: ['type'] },
 );
-const rlimit = fc.record({ type: fc.oneof(fc.constantFrom(...RLIMITS), weirdString), soft: weirdNumber, hard: weirdNumber }, { requiredKeys: [] });
+const rlimit = fc.record(
+  { type: fc.oneof(fc.constantFrom(...RLIMITS), weirdString), soft: weirdNumber, hard: weirdNumber },
+  { requiredKeys: [] },
+);
 const mount = fc.record(
-  { destination: pathLike, type: fc.oneof(fc.constantFrom('bind', 'tmpfs', 'proc', 'none', 'nosuchfs'), weirdString), source: pathLike, options: fc.array(fc.oneof(fc.constantFrom('bind', 'rbind', 'ro', 'nosuid', 'mode=755', 'size=1k', 'rprivate', 'idmap'), weirdString), { maxLength: 4 }) },
+  {
+    destination: pathLike,
+    type: fc.oneof(fc.constantFrom('bind', 'tmpfs', 'proc', 'none', 'nosuchfs'), weirdString),
+    source: pathLike,
+    options: fc.array(
+      fc.oneof(
+        fc.constantFrom('bind', 'rbind', 'ro', 'nosuid', 'mode=755', 'size=1k', 'rprivate', 'idmap'),
+        weirdString,
+      ),
+      { maxLength: 4 },
+    ),
+  },
   { requiredKeys: [] },
 );
 const idMapping = fc.record({ containerID: weirdNumber, hostID: weirdNumber, size: weirdNumber }, { requiredKeys: [] });
-const device = fc.record({ type: fc.constantFrom('c', 'b', 'u', 'p', 'x', ''), path: pathLike, major: weirdNumber, minor: weirdNumber, fileMode: weirdNumber, uid: weirdNumber, gid: weirdNumber }, { requiredKeys: [] });
-const deviceRule = fc.record({ allow: fc.boolean(), type: fc.constantFrom('a', 'c', 'b', 'x'), major: weirdNumber, minor: weirdNumber, access: fc.constantFrom('rwm', 'r', '', 'rwx', 'mmm') }, { requiredKeys: [] });
-const hook = fc.record({ path: pathLike, args: fc.array(weirdString, { maxLength: 3 }), env: fc.array(weirdString, { maxLength: 2 }), timeout: weirdNumber }, { requiredKeys: [] });
-const sysctlKey = fc.oneof(fc.constantFrom('net.ipv4.ip_forward', 'kernel.shmmax', 'fs.mqueue.msg_max', 'kernel.hostname', 'kernel.pid_max', 'vm.swappiness', 'net/ipv4/ip_forward', 'net.', ''), weirdString);
+const device = fc.record(
+  {
+    type: fc.constantFrom('c', 'b', 'u', 'p', 'x', ''),
+    path: pathLike,
+    major: weirdNumber,
+    minor: weirdNumber,
+    fileMode: weirdNumber,
+    uid: weirdNumber,
+    gid: weirdNumber,
+  },
+  { requiredKeys: [] },
+);
+const deviceRule = fc.record(
+  {
+    allow: fc.boolean(),
+    type: fc.constantFrom('a', 'c', 'b', 'x'),
+    major: weirdNumber,
+    minor: weirdNumber,
+    access: fc.constantFrom('rwm', 'r', '', 'rwx', 'mmm'),
+  },
+  { requiredKeys: [] },
+);
+const hook = fc.record(
+  {
+    path: pathLike,
+    args: fc.array(weirdString, { maxLength: 3 }),
+    env: fc.array(weirdString, { maxLength: 2 }),
+    timeout: weirdNumber,
+  },
+  { requiredKeys: [] },
+);
+const sysctlKey = fc.oneof(
+  fc.constantFrom(
+    'net.ipv4.ip_forward',
+    'kernel.shmmax',
+    'fs.mqueue.msg_max',
+    'kernel.hostname',
+    'kernel.pid_max',
+    'vm.swappiness',
+    'net/ipv4/ip_forward',
+    'net.',
+    '',
+  ),
+  weirdString,
+);
 const seccomp = fc.record(
   {
-    defaultAction: fc.constantFrom('SCMP_ACT_ALLOW', 'SCMP_ACT_ERRNO', 'SCMP_ACT_KILL', 'SCMP_ACT_LOG', 'SCMP_ACT_BOGUS'),
+    defaultAction: fc.constantFrom(
+      'SCMP_ACT_ALLOW',
+      'SCMP_ACT_ERRNO',
+      'SCMP_ACT_KILL',
+      'SCMP_ACT_LOG',
+      'SCMP_ACT_BOGUS',
+    ),
     defaultErrnoRet: weirdNumber,
-    architectures: fc.array(fc.constantFrom('SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_AARCH64', 'x86_64'), { maxLength: 3 }),
-    flags: fc.array(fc.constantFrom('SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW', 'BOGUS'), { maxLength: 2 }),
+    architectures: fc.array(fc.constantFrom('SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_AARCH64', 'x86_64'), {
+      maxLength: 3,
+    }),
+    flags: fc.array(fc.constantFrom('SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW', 'BOGUS'), {
+      maxLength: 2,
+    }),
     syscalls: fc.array(
       fc.record(
         {
-          names: fc.array(fc.oneof(fc.constantFrom('read', 'write', 'mkdir', 'nosuchsyscall', ''), weirdString), { maxLength: 3 }),
-          action: fc.constantFrom('SCMP_ACT_ALLOW', 'SCMP_ACT_ERRNO', 'SCMP_ACT_TRACE', 'SCMP_ACT_KILL_PROCESS', 'ALLOW'),
+          names: fc.array(fc.oneof(fc.constantFrom('read', 'write', 'mkdir', 'nosuchsyscall', ''), weirdString), {
+            maxLength: 3,
+          }),
+          action: fc.constantFrom(
+            'SCMP_ACT_ALLOW',
+            'SCMP_ACT_ERRNO',
+            'SCMP_ACT_TRACE',
+            'SCMP_ACT_KILL_PROCESS',
+            'ALLOW',
+          ),
           errnoRet: weirdNumber,
-          args: fc.array(fc.record({ index: weirdNumber, value: weirdNumber, valueTwo: weirdNumber, op: fc.constantFrom('SCMP_CMP_EQ', 'SCMP_CMP_MASKED_EQ', 'SCMP_CMP_BOGUS') }, { requiredKeys: [] }), { maxLength: 2 }),
+          args: fc.array(
+            fc.record(
+              {
+                index: weirdNumber,
+                value: weirdNumber,
+                valueTwo: weirdNumber,
+                op: fc.constantFrom('SCMP_CMP_EQ', 'SCMP_CMP_MASKED_EQ', 'SCMP_CMP_BOGUS'),
+              },
+              { requiredKeys: [] },
+            ),
+            { maxLength: 2 },
+          ),
         },
         { requiredKeys: [] },
       ),
@@ -266,33 +551,123 @@ const seccomp = fc.record(
 /** A pointer the spec gives a meaning, with a value that may or may not make sense there. */
 export const domainEdit: fc.Arbitrary<[string, Json | undefined]> = fc.oneof(
   fc.tuple(fc.constant('/linux/namespaces/-'), namespace),
-  fc.tuple(fc.constantFrom(...CAP_SETS).map((s) => `/process/capabilities/${s}/-`), capName),
-  fc.tuple(fc.constantFrom(...CAP_SETS, 'bogus', '__proto__').map((s) => `/process/capabilities/${s}`), fc.oneof(fc.array(capName, { maxLength: 4 }), nastyValue)),
+  fc.tuple(
+    fc.constantFrom(...CAP_SETS).map((s) => `/process/capabilities/${s}/-`),
+    capName,
+  ),
+  fc.tuple(
+    fc.constantFrom(...CAP_SETS, 'bogus', '__proto__').map((s) => `/process/capabilities/${s}`),
+    fc.oneof(fc.array(capName, { maxLength: 4 }), nastyValue),
+  ),
   fc.tuple(fc.constant('/process/rlimits/-'), rlimit),
   fc.tuple(fc.constant('/mounts/-'), mount),
   fc.tuple(fc.constant('/linux/devices/-'), device),
   fc.tuple(fc.constant('/linux/resources/devices/-'), deviceRule),
   fc.tuple(fc.constantFrom('/linux/uidMappings/-', '/linux/gidMappings/-', '/mounts/0/uidMappings/-'), idMapping),
-  fc.tuple(sysctlKey.map((k) => `/linux/sysctl/${escapeToken(k)}`), fc.oneof(weirdString, nastyValue)),
+  fc.tuple(
+    sysctlKey.map((k) => `/linux/sysctl/${escapeToken(k)}`),
+    fc.oneof(weirdString, nastyValue),
+  ),
   fc.tuple(fc.constant('/linux/seccomp'), seccomp),
-  fc.tuple(fc.constantFrom(...HOOKS, 'bogusHook').map((h) => `/hooks/${h}/-`), hook),
-  fc.tuple(fc.constantFrom('/process/cwd', '/root/path', '/linux/maskedPaths/-', '/linux/readonlyPaths/-', '/linux/cgroupsPath', '/linux/namespaces/0/path', '/mounts/0/destination', '/mounts/0/source'), pathLike),
+  fc.tuple(
+    fc.constantFrom(...HOOKS, 'bogusHook').map((h) => `/hooks/${h}/-`),
+    hook,
+  ),
+  fc.tuple(
+    fc.constantFrom(
+      '/process/cwd',
+      '/root/path',
+      '/linux/maskedPaths/-',
+      '/linux/readonlyPaths/-',
+      '/linux/cgroupsPath',
+      '/linux/namespaces/0/path',
+      '/mounts/0/destination',
+      '/mounts/0/source',
+    ),
+    pathLike,
+  ),
   fc.tuple(fc.constantFrom('/process/env/-', '/process/args/-', '/process/args/0'), weirdString),
   fc.tuple(
     fc.constantFrom(
-      '/process/user/uid', '/process/user/gid', '/process/user/additionalGids/-', '/process/user/umask', '/process/oomScoreAdj', '/linux/resources/memory/limit',
-      '/linux/resources/memory/swap', '/linux/resources/memory/swappiness', '/linux/resources/cpu/shares', '/linux/resources/cpu/quota', '/linux/resources/cpu/period',
-      '/linux/resources/pids/limit', '/linux/resources/blockIO/weight', '/process/consoleSize/height', '/process/scheduler/nice', '/process/scheduler/priority',
-      '/process/rlimits/0/soft', '/process/rlimits/0/hard', '/process/ioPriority/priority', '/linux/timeOffsets/monotonic/secs',
+      '/process/user/uid',
+      '/process/user/gid',
+      '/process/user/additionalGids/-',
+      '/process/user/umask',
+      '/process/oomScoreAdj',
+      '/linux/resources/memory/limit',
+      '/linux/resources/memory/swap',
+      '/linux/resources/memory/swappiness',
+      '/linux/resources/cpu/shares',
+      '/linux/resources/cpu/quota',
+      '/linux/resources/cpu/period',
+      '/linux/resources/pids/limit',
+      '/linux/resources/blockIO/weight',
+      '/process/consoleSize/height',
+      '/process/scheduler/nice',
+      '/process/scheduler/priority',
+      '/process/rlimits/0/soft',
+      '/process/rlimits/0/hard',
+      '/process/ioPriority/priority',
+      '/linux/timeOffsets/monotonic/secs',
     ),
     weirdNumber,
   ),
-  fc.tuple(fc.constantFrom('/hostname', '/domainname', '/ociVersion', '/linux/rootfsPropagation', '/linux/mountLabel', '/process/apparmorProfile', '/process/selinuxLabel', '/process/scheduler/policy', '/linux/personality/domain', '/linux/resources/cpu/cpus'), weirdString),
-  fc.tuple(fc.constantFrom('/process/terminal', '/process/noNewPrivileges', '/root/readonly', '/linux/resources/memory/disableOOMKiller'), fc.oneof(fc.boolean(), nastyValue)),
-  fc.tuple(fc.constantFrom('/linux/intelRdt', '/linux/netDevices', '/linux/timeOffsets', '/linux/personality', '/process/consoleSize', '/linux/memoryPolicy', '/vm', '/windows', '/solaris'), fc.oneof(fc.constant({}), fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<Json>)),
-  fc.tuple(weirdString.map((k) => `/annotations/${escapeToken(k)}`), fc.oneof(weirdString, nastyValue)),
   fc.tuple(
-    fc.constantFrom('/process', '/root', '/linux', '/mounts', '/hooks', '/process/user', '/process/args', '/linux/namespaces', '/linux/resources', '/process/capabilities', '/ociVersion'),
+    fc.constantFrom(
+      '/hostname',
+      '/domainname',
+      '/ociVersion',
+      '/linux/rootfsPropagation',
+      '/linux/mountLabel',
+      '/process/apparmorProfile',
+      '/process/selinuxLabel',
+      '/process/scheduler/policy',
+      '/linux/personality/domain',
+      '/linux/resources/cpu/cpus',
+    ),
+    weirdString,
+  ),
+  fc.tuple(
+    fc.constantFrom(
+      '/process/terminal',
+      '/process/noNewPrivileges',
+      '/root/readonly',
+      '/linux/resources/memory/disableOOMKiller',
+    ),
+    fc.oneof(fc.boolean(), nastyValue),
+  ),
+  fc.tuple(
+    fc.constantFrom(
+      '/linux/intelRdt',
+      '/linux/netDevices',
+      '/linux/timeOffsets',
+      '/linux/personality',
+      '/process/consoleSize',
+      '/linux/memoryPolicy',
+      '/vm',
+      '/windows',
+      '/solaris',
+    ),
+    fc.oneof(fc.constant({}), fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<Json>),
+  ),
+  fc.tuple(
+    weirdString.map((k) => `/annotations/${escapeToken(k)}`),
+    fc.oneof(weirdString, nastyValue),
+  ),
+  fc.tuple(
+    fc.constantFrom(
+      '/process',
+      '/root',
+      '/linux',
+      '/mounts',
+      '/hooks',
+      '/process/user',
+      '/process/args',
+      '/linux/namespaces',
+      '/linux/resources',
+      '/process/capabilities',
+      '/ociVersion',
+    ),
     fc.constant(undefined),
   ),
 );
@@ -313,7 +688,10 @@ export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ op: fc.constant('delete' as const), at: choices }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('replace' as const), at: choices, value: nastyValue }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('retype' as const), at: choices, variant: fc.nat() }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('insert' as const), at: choices, key: bogusKey, value: nastyValue }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant('insert' as const), at: choices, key: bogusKey, value: nastyValue }),
+  },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('duplicate' as const), at: choices, pick: fc.nat() }) },
   { weight: 4, arbitrary: domainEdit.map(([ptr, value]): Mutation => ({ op: 'domain', ptr, value })) },
 );
@@ -324,7 +702,14 @@ function retype(v: Json, variant: number): Json {
   if (typeof v === 'number') return pick<Json>([String(v), -v - 1, [v], v !== 0, v * 2 ** 40, v + 0.5]);
   if (typeof v === 'boolean') return pick<Json>([String(v), v ? 1 : 0, [v]]);
   if (v === null) return pick<Json>([{}, [], 0, 'null']);
-  if (Array.isArray(v)) return pick<Json>([Object.fromEntries(v.map((x, i) => [String(i), x])) as Json, v[0] ?? null, v.length, JSON.stringify(v), [v]]);
+  if (Array.isArray(v))
+    return pick<Json>([
+      Object.fromEntries(v.map((x, i) => [String(i), x])) as Json,
+      v[0] ?? null,
+      v.length,
+      JSON.stringify(v),
+      [v],
+    ]);
   return pick<Json>([Object.values(v), JSON.stringify(v), Object.keys(v).length, null, [v]]);
 }
 
@@ -375,7 +760,39 @@ export function mutate(base: Json, mutations: readonly Mutation[]): Json {
 // ---- text mutations ----------------------------------------------------------------------------
 
 const garbage: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom('\u0000', '\ufeff', '\ud800', '}', ']', '{', '[', ',', ':', '"', '\\', 'NaN', 'Infinity', '-Infinity', '-', '1e400', '-1e400', '0x10', '01', '//c', '/*', "'", 'undefined', 'true', '\n', '\u2028', '\u00ff', ',,', '"\\u12"', '"\\ud800"', '1'.repeat(400)),
+  fc.constantFrom(
+    '\u0000',
+    '\ufeff',
+    '\ud800',
+    '}',
+    ']',
+    '{',
+    '[',
+    ',',
+    ':',
+    '"',
+    '\\',
+    'NaN',
+    'Infinity',
+    '-Infinity',
+    '-',
+    '1e400',
+    '-1e400',
+    '0x10',
+    '01',
+    '//c',
+    '/*',
+    "'",
+    'undefined',
+    'true',
+    '\n',
+    '\u2028',
+    '\u00ff',
+    ',,',
+    '"\\u12"',
+    '"\\ud800"',
+    '1'.repeat(400),
+  ),
   fc.string({ unit: 'binary', maxLength: 8 }),
   fc.integer({ min: 1000, max: 100_000 }).map((n) => '['.repeat(n)),
   fc.integer({ min: 1000, max: 100_000 }).map((n) => `${'['.repeat(n)}${']'.repeat(n)}`),
@@ -395,8 +812,16 @@ export const textMutation: fc.Arbitrary<TextMutation> = fc.oneof(
   fc.record({ op: fc.constant('insert' as const), at: fc.nat(), text: garbage }),
   fc.record({ op: fc.constant('cut' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 64 }) }),
   fc.record({ op: fc.constant('replace' as const), at: fc.nat(), text: garbage }),
-  fc.record({ op: fc.constant('duplicateKey' as const), key: fc.constantFrom('ociVersion', 'process', 'root', 'linux', 'mounts', '__proto__'), value: fc.constantFrom('5', 'null', '"1.0.2"', '{}', '[]', '{"path":"rootfs"}') }),
-  fc.record({ op: fc.constant('wrap' as const), before: fc.constantFrom('', '\ufeff', '[', ' \n', '\u0000', '{"a":'), after: fc.constantFrom('', ']', '}', '\u0000', ' x', '\n{}', ',') }),
+  fc.record({
+    op: fc.constant('duplicateKey' as const),
+    key: fc.constantFrom('ociVersion', 'process', 'root', 'linux', 'mounts', '__proto__'),
+    value: fc.constantFrom('5', 'null', '"1.0.2"', '{}', '[]', '{"path":"rootfs"}'),
+  }),
+  fc.record({
+    op: fc.constant('wrap' as const),
+    before: fc.constantFrom('', '\ufeff', '[', ' \n', '\u0000', '{"a":'),
+    after: fc.constantFrom('', ']', '}', '\u0000', ' x', '\n{}', ','),
+  }),
 );
 
 export function applyTextMutation(text: string, m: TextMutation): string {

@@ -29,7 +29,13 @@ export function makeSlots(t: Teardownable, n: number, prefix: string): Slot[] {
     const dir = path.join(work, `slot${i}`);
     fs.mkdirSync(dir, { mode: 0o755 });
     execFileSync('cp', ['-a', source, path.join(dir, 'rootfs')]);
-    const slot: Slot = { root: path.join(dir, 'root'), bundle: path.join(dir, 'bundle'), rootfs: path.join(dir, 'rootfs'), shared: path.join(dir, 'shared'), log: path.join(dir, 'log.json') };
+    const slot: Slot = {
+      root: path.join(dir, 'root'),
+      bundle: path.join(dir, 'bundle'),
+      rootfs: path.join(dir, 'rootfs'),
+      shared: path.join(dir, 'shared'),
+      log: path.join(dir, 'log.json'),
+    };
     fs.mkdirSync(slot.root, { mode: 0o700 });
     fs.mkdirSync(slot.bundle);
     fs.mkdirSync(slot.shared, { mode: 0o777 });
@@ -39,5 +45,8 @@ export function makeSlots(t: Teardownable, n: number, prefix: string): Slot[] {
 
 /** What a container `id` left on the host, in its slot: state, cgroups, processes, mounts (also of its rootfs and shared dir). */
 export function leaks(slot: Slot, id: string): string[] {
-  return leftovers({ root: slot.root, id, bundle: slot.bundle }, { processPaths: [slot.rootfs], mountPaths: [slot.rootfs, slot.shared] });
+  return leftovers(
+    { root: slot.root, id, bundle: slot.bundle },
+    { processPaths: [slot.rootfs], mountPaths: [slot.rootfs, slot.shared] },
+  );
 }

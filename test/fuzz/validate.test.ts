@@ -45,7 +45,11 @@ const indent = fc.constantFrom<number | undefined>(undefined, 2);
 t.test('bases are present', async (t) => {
   if (missing !== undefined) t.comment(`mutating tsrunc's own specs only: ${missing}`);
   t.ok(bases.length >= 2, `${bases.length} base documents: ${bases.map((b) => b.name).join(', ')}`);
-  for (const b of bases) t.notOk(validateVerdict(JSON.stringify(b.doc), { bundle, checkHost: false }).wrong, `${b.name} validates without surprises`);
+  for (const b of bases)
+    t.notOk(
+      validateVerdict(JSON.stringify(b.doc), { bundle, checkHost: false }).wrong,
+      `${b.name} validates without surprises`,
+    );
 });
 
 t.test('mutated documents', async (t) => {
@@ -64,23 +68,48 @@ t.test('mutated JSON text', async (t) => {
   await fuzz(
     t,
     'config text with 1-3 text mutations',
-    fc.property(base, fc.array(mutation, { maxLength: 2 }), fc.array(textMutation, { minLength: 1, maxLength: 3 }), options, indent, (b, ms, tms, opts, ind) => {
-      let text = JSON.stringify(mutate((bases[b] as { doc: Json }).doc, ms), null, ind);
-      for (const m of tms) text = applyTextMutation(text, m);
-      return judge(text, opts);
-    }),
+    fc.property(
+      base,
+      fc.array(mutation, { maxLength: 2 }),
+      fc.array(textMutation, { minLength: 1, maxLength: 3 }),
+      options,
+      indent,
+      (b, ms, tms, opts, ind) => {
+        let text = JSON.stringify(mutate((bases[b] as { doc: Json }).doc, ms), null, ind);
+        for (const m of tms) text = applyTextMutation(text, m);
+        return judge(text, opts);
+      },
+    ),
     2500,
   );
 });
 
-const TOP_KEYS = ['ociVersion', 'process', 'root', 'hostname', 'domainname', 'mounts', 'hooks', 'annotations', 'linux', 'vm', 'windows', 'solaris', 'zos', 'bogus'];
+const TOP_KEYS = [
+  'ociVersion',
+  'process',
+  'root',
+  'hostname',
+  'domainname',
+  'mounts',
+  'hooks',
+  'annotations',
+  'linux',
+  'vm',
+  'windows',
+  'solaris',
+  'zos',
+  'bogus',
+];
 
 t.test('documents made from nothing', async (t) => {
   await fuzz(
     t,
     'random JSON values and objects with spec keys',
     fc.property(
-      fc.oneof(fc.jsonValue({ maxDepth: 4 }) as fc.Arbitrary<Json>, fc.dictionary(fc.constantFrom(...TOP_KEYS), nastyValue, { maxKeys: 8 }) as fc.Arbitrary<Json>),
+      fc.oneof(
+        fc.jsonValue({ maxDepth: 4 }) as fc.Arbitrary<Json>,
+        fc.dictionary(fc.constantFrom(...TOP_KEYS), nastyValue, { maxKeys: 8 }) as fc.Arbitrary<Json>,
+      ),
       options,
       (doc, opts) => judge(JSON.stringify(doc) ?? 'null', opts),
     ),

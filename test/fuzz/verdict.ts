@@ -15,16 +15,19 @@ export interface LibraryVerdict {
 }
 
 function describe(err: unknown): string {
-  if (err instanceof Error) return `${err.constructor.name}: ${err.message.slice(0, 500)}\n${(err.stack ?? '').split('\n').slice(1, 6).join('\n')}`;
+  if (err instanceof Error)
+    return `${err.constructor.name}: ${err.message.slice(0, 500)}\n${(err.stack ?? '').split('\n').slice(1, 6).join('\n')}`;
   return `a non-Error value ${String(err).slice(0, 200)}`;
 }
 
 /** Every problem is located by a pointer into `doc` (or at a missing property of an object in it). */
 export function problemsLand(doc: Json, problems: readonly Problem[], what = 'problem'): string | undefined {
   for (const p of problems) {
-    if (typeof p.pointer !== 'string' || typeof p.message !== 'string' || p.message === '') return `${what} without a pointer or message: ${JSON.stringify(p)}`;
+    if (typeof p.pointer !== 'string' || typeof p.message !== 'string' || p.message === '')
+      return `${what} without a pointer or message: ${JSON.stringify(p)}`;
     const where = locate(doc, p.pointer);
-    if (where !== 'exact' && where !== 'parent') return `${what} ${JSON.stringify(p.pointer)} (${p.message.slice(0, 200)}): ${where}`;
+    if (where !== 'exact' && where !== 'parent')
+      return `${what} ${JSON.stringify(p.pointer)} (${p.message.slice(0, 200)}): ${where}`;
   }
   return undefined;
 }
@@ -37,7 +40,8 @@ export function checkProblems(text: string, problems: readonly Problem[]): strin
     doc = JSON.parse(text) as Json;
   } catch {
     const [only] = problems;
-    if (problems.length === 1 && only !== undefined && only.pointer === '' && only.message.startsWith('invalid JSON')) return undefined;
+    if (problems.length === 1 && only !== undefined && only.pointer === '' && only.message.startsWith('invalid JSON'))
+      return undefined;
     return `text that is not JSON gave ${JSON.stringify(problems).slice(0, 300)}`;
   }
   return problemsLand(doc, problems);
@@ -52,7 +56,9 @@ export function validateVerdict(text: string, opts: ValidateOptions): LibraryVer
   } catch (err) {
     if (!(err instanceof ConfigError)) return { valid: false, problems: [], wrong: `threw ${describe(err)}` };
     const wrong = checkProblems(text, err.problems);
-    return wrong === undefined ? { valid: false, problems: err.problems } : { valid: false, problems: err.problems, wrong };
+    return wrong === undefined
+      ? { valid: false, problems: err.problems }
+      : { valid: false, problems: err.problems, wrong };
   }
 }
 
@@ -68,7 +74,8 @@ export function cleanExit(r: RunResult, logText = '', opts: { passesStatus?: boo
   const all = `${r.stderr}\n${logText}`;
   if (/internal error/i.test(all)) return `an internal error (exit ${r.status}): ${all.trim().slice(0, 1200)}`;
   if (STACK_LINE.test(r.stderr)) return `a stack trace on stderr (exit ${r.status}): ${r.stderr.slice(0, 1200)}`;
-  if (/\b(TypeError|RangeError|ReferenceError): /.test(all)) return `a JavaScript error (exit ${r.status}): ${all.trim().slice(0, 1200)}`;
+  if (/\b(TypeError|RangeError|ReferenceError): /.test(all))
+    return `a JavaScript error (exit ${r.status}): ${all.trim().slice(0, 1200)}`;
   // exec passes its process's exit status on; anything else says why it failed.
   if (r.status !== 0 && all.trim() === '' && opts.passesStatus !== true) return `exit ${r.status} without any message`;
   return undefined;

@@ -7,7 +7,13 @@ import * as path from 'node:path';
 export function hierarchyRoots(): string[] {
   const top = '/sys/fs/cgroup';
   try {
-    return [top, ...fs.readdirSync(top, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(top, e.name))];
+    return [
+      top,
+      ...fs
+        .readdirSync(top, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => path.join(top, e.name)),
+    ];
   } catch {
     return [];
   }

@@ -55,9 +55,14 @@ export function clientLeftovers(dir: string, cgroupName: string, clientsOwn: str
       return undefined; // removed meanwhile
     }
   };
-  const own = (c: string): boolean => clientsOwn.includes(path.basename(c)) && parents.has(path.dirname(c)) && procs(c) === '';
+  const own = (c: string): boolean =>
+    clientsOwn.includes(path.basename(c)) && parents.has(path.dirname(c)) && procs(c) === '';
   const cgroups = cgroupTree(cgroupName).filter((c) => !parents.has(c) && !own(c) && procs(c) !== undefined);
-  return [...mountsUnder(dir).map((m) => `mount ${m}`), ...processesWith(dir).map((p) => `process ${p}`), ...cgroups.map((c) => `cgroup ${c}`)];
+  return [
+    ...mountsUnder(dir).map((m) => `mount ${m}`),
+    ...processesWith(dir).map((p) => `process ${p}`),
+    ...cgroups.map((c) => `cgroup ${c}`),
+  ];
 }
 
 async function stopDaemon(daemon: ChildProcess, timeoutMs: number): Promise<void> {
@@ -148,7 +153,8 @@ export async function startContainerd(t: Teardownable, opts: ContainerdOptions =
   const stop = async (): Promise<string[]> => {
     if (left !== undefined) return left;
     left = [];
-    for (const id of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['task', 'kill', '-s', 'KILL', id]), ctr(['task', 'rm', '-f', id]);
+    for (const id of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean))
+      (ctr(['task', 'kill', '-s', 'KILL', id]), ctr(['task', 'rm', '-f', id]));
     for (const id of ctr(['container', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['container', 'rm', id]);
     await stopDaemon(daemon, 20_000);
     fs.closeSync(log);
@@ -156,7 +162,13 @@ export async function startContainerd(t: Teardownable, opts: ContainerdOptions =
     return left;
   };
   t.teardown(async () => void (await stop()));
-  if (!(await pollUntil(() => daemon.exitCode !== null || ctr(['version']).status === 0, 120_000)) || daemon.exitCode !== null) throw new Error(`containerd did not start: ${fs.readFileSync(path.join(dir, 'containerd.log'), 'utf8').slice(-2000)}`);
+  if (
+    !(await pollUntil(() => daemon.exitCode !== null || ctr(['version']).status === 0, 120_000)) ||
+    daemon.exitCode !== null
+  )
+    throw new Error(
+      `containerd did not start: ${fs.readFileSync(path.join(dir, 'containerd.log'), 'utf8').slice(-2000)}`,
+    );
   const archive = buildOciArchive(busyboxRootfs(t), dir, image);
   const imported = ctr(['image', 'import', archive]);
   if (imported.status !== 0) throw new Error(`ctr image import: ${imported.stderr}`);
@@ -200,13 +212,21 @@ export async function startDockerd(t: Teardownable, opts: DockerdOptions = {}): 
   const cgroupParent = `tsrunc-e2e-${path.basename(dir)}`;
   const image = `tsrunc-busybox:${process.pid}`;
   const args = [
-    '--data-root', path.join(dir, 'data'),
-    '--exec-root', execRoot,
-    '--pidfile', path.join(dir, 'docker.pid'),
-    '-H', `unix://${socket}`,
-    '--bridge=none', '--iptables=false', '--ip6tables=false',
-    '--storage-driver', 'vfs',
-    '--cgroup-parent', `/${cgroupParent}`,
+    '--data-root',
+    path.join(dir, 'data'),
+    '--exec-root',
+    execRoot,
+    '--pidfile',
+    path.join(dir, 'docker.pid'),
+    '-H',
+    `unix://${socket}`,
+    '--bridge=none',
+    '--iptables=false',
+    '--ip6tables=false',
+    '--storage-driver',
+    'vfs',
+    '--cgroup-parent',
+    `/${cgroupParent}`,
   ];
   if (opts.daemonJson !== undefined) {
     fs.writeFileSync(path.join(dir, 'daemon.json'), JSON.stringify(opts.daemonJson, null, 2));
@@ -230,7 +250,8 @@ export async function startDockerd(t: Teardownable, opts: DockerdOptions = {}): 
     return left;
   };
   t.teardown(async () => void (await stop()));
-  if (!(await pollUntil(() => docker(['version']).status === 0, 120_000))) throw new Error(`dockerd did not start: ${fs.readFileSync(path.join(dir, 'dockerd.log'), 'utf8').slice(-2000)}`);
+  if (!(await pollUntil(() => docker(['version']).status === 0, 120_000)))
+    throw new Error(`dockerd did not start: ${fs.readFileSync(path.join(dir, 'dockerd.log'), 'utf8').slice(-2000)}`);
   const tarball = path.join(dir, 'rootfs.tar');
   runCommand('tar', ['-C', busyboxRootfs(t), '--numeric-owner', '-cf', tarball, '.']);
   const imported = docker(['import', '--change', 'CMD ["sh"]', tarball, image]);
@@ -265,7 +286,20 @@ export function podmanSetup(t: Teardownable, containersConf?: (dir: string) => s
     fs.writeFileSync(path.join(dir, 'containers.conf'), containersConf(dir));
     env.CONTAINERS_CONF = path.join(dir, 'containers.conf');
   }
-  const globals = ['--root', path.join(dir, 'storage'), '--runroot', path.join(dir, 'run'), '--tmpdir', path.join(dir, 'tmp'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+  const globals = [
+    '--root',
+    path.join(dir, 'storage'),
+    '--runroot',
+    path.join(dir, 'run'),
+    '--tmpdir',
+    path.join(dir, 'tmp'),
+    '--storage-driver',
+    'vfs',
+    '--cgroup-manager',
+    'cgroupfs',
+    '--events-backend',
+    'file',
+  ];
   const podman: Client = (a, o = {}) => runCommand('podman', [...globals, ...a], { env, ...o });
   let left: Promise<string[]> | undefined;
   const stop = (): Promise<string[]> => {
@@ -276,6 +310,15 @@ export function podmanSetup(t: Teardownable, containersConf?: (dir: string) => s
     return left;
   };
   t.teardown(async () => void (await stop()));
-  const runFlags = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '--network', 'none', '--cgroup-parent', `/${cgroupParent}`];
+  const runFlags = [
+    '--ulimit',
+    'nofile=1024:1024',
+    '--ulimit',
+    'nproc=1024:1024',
+    '--network',
+    'none',
+    '--cgroup-parent',
+    `/${cgroupParent}`,
+  ];
   return { dir, cgroupParent, podman, globals, runFlags, stop };
 }

@@ -8,7 +8,16 @@ import * as path from 'node:path';
 import { defaultSpec } from '../../src/spec/default-spec';
 import type { Spec } from '../../src/spec/types';
 import { hierarchyRoots, removeCgroupTree } from './cgroup-tree';
-import { REPO_ROOT, TSRUNC, privateRoot, runTsrunc, tempDir, type RunOptions, type RunResult, type Teardownable } from './tsrunc';
+import {
+  REPO_ROOT,
+  TSRUNC,
+  privateRoot,
+  runTsrunc,
+  tempDir,
+  type RunOptions,
+  type RunResult,
+  type Teardownable,
+} from './tsrunc';
 
 export function rootSkipReason(): string | false {
   return process.getuid?.() === 0 ? false : 'needs root (creates namespaces, mounts and cgroups)';
@@ -76,7 +85,12 @@ export function runWithFiles(file: string, args: string[], opts: RunOptions = {}
         timeout: opts.timeoutMs ?? 60_000,
         killSignal: 'SIGKILL',
       });
-      return { status: r.status, signal: r.signal, stdout: fs.readFileSync(path.join(dir, 'out'), 'utf8'), stderr: fs.readFileSync(path.join(dir, 'err'), 'utf8') };
+      return {
+        status: r.status,
+        signal: r.signal,
+        stdout: fs.readFileSync(path.join(dir, 'out'), 'utf8'),
+        stderr: fs.readFileSync(path.join(dir, 'err'), 'utf8'),
+      };
     } finally {
       fs.closeSync(out);
       fs.closeSync(err);
@@ -121,7 +135,11 @@ export function userNamespace(spec: Spec, opts: { bundle?: string; gidHost?: num
  * A bundle with a non-terminal busybox config (sleeperSpec); `edit` may change the spec. The
  * container is force-deleted at teardown.
  */
-export function testContainer(t: Teardownable, edit: (spec: Spec, bundle: string) => void = () => {}, opts: { copyRootfs?: boolean; root?: string } = {}): TestContainer {
+export function testContainer(
+  t: Teardownable,
+  edit: (spec: Spec, bundle: string) => void = () => {},
+  opts: { copyRootfs?: boolean; root?: string } = {},
+): TestContainer {
   const id = `t${process.pid}-${++counter}`;
   const bundle = tempDir(t, 'tsrunc-bundle');
   const root = opts.root ?? privateRoot(t);
@@ -164,7 +182,11 @@ export function testContainer(t: Teardownable, edit: (spec: Spec, bundle: string
 }
 
 /** Runs a container to completion (`run`), returning its output and exit status. */
-export function runContainer(t: Teardownable, edit: (spec: Spec, bundle: string) => void, opts: { copyRootfs?: boolean } = {}): RunResult & { container: TestContainer } {
+export function runContainer(
+  t: Teardownable,
+  edit: (spec: Spec, bundle: string) => void,
+  opts: { copyRootfs?: boolean } = {},
+): RunResult & { container: TestContainer } {
   const c = testContainer(t, edit, opts);
   const r = c.tsrunc(['run', c.id]);
   return { ...r, container: c };

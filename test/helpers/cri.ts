@@ -115,11 +115,21 @@ export class CriError extends Error {
   }
 }
 
-const LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: Number, enums: String, bytes: Buffer, defaults: true, oneofs: true };
+const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  bytes: Buffer,
+  defaults: true,
+  oneofs: true,
+};
 
 let definition: protoLoader.PackageDefinition | undefined;
 
-function method(service: 'RuntimeService' | 'ImageService', name: string): protoLoader.MethodDefinition<object, object> {
+function method(
+  service: 'RuntimeService' | 'ImageService',
+  name: string,
+): protoLoader.MethodDefinition<object, object> {
   definition ??= protoLoader.loadSync(CRI_PROTO, LOADER_OPTIONS);
   const svc = definition[`runtime.v1.${service}`];
   const m = svc !== undefined && !('format' in svc) ? svc[name] : undefined;
@@ -133,33 +143,59 @@ export function criClient(socket: string, deadlineMs = 60_000): CriClient {
   function call<Res>(service: 'RuntimeService' | 'ImageService', name: string, request: object): Promise<Res> {
     const m = method(service, name);
     return new Promise((resolve, reject) => {
-      client.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, request, { deadline: Date.now() + deadlineMs }, (err, res) => {
-        if (err !== null) reject(new CriError(name, err.code, err.details));
-        else resolve(res as Res);
-      });
+      client.makeUnaryRequest(
+        m.path,
+        m.requestSerialize,
+        m.responseDeserialize,
+        request,
+        { deadline: Date.now() + deadlineMs },
+        (err, res) => {
+          if (err !== null) reject(new CriError(name, err.code, err.details));
+          else resolve(res as Res);
+        },
+      );
     });
   }
   const rt = <Res>(name: string, request: object): Promise<Res> => call<Res>('RuntimeService', name, request);
   return {
     version: () => rt('Version', { version: 'v1' }),
-    runPodSandbox: async (config, runtime_handler) => (await rt<{ pod_sandbox_id: string }>('RunPodSandbox', { config, runtime_handler })).pod_sandbox_id,
+    runPodSandbox: async (config, runtime_handler) =>
+      (await rt<{ pod_sandbox_id: string }>('RunPodSandbox', { config, runtime_handler })).pod_sandbox_id,
     stopPodSandbox: async (pod_sandbox_id) => void (await rt('StopPodSandbox', { pod_sandbox_id })),
     removePodSandbox: async (pod_sandbox_id) => void (await rt('RemovePodSandbox', { pod_sandbox_id })),
     podSandboxStatus: (pod_sandbox_id, verbose = false) => rt('PodSandboxStatus', { pod_sandbox_id, verbose }),
-    listPodSandbox: async () => (await rt<{ items: { id: string; state: PodSandboxState; runtime_handler: string }[] }>('ListPodSandbox', {})).items,
-    createContainer: async (pod_sandbox_id, config, sandbox_config) => (await rt<{ container_id: string }>('CreateContainer', { pod_sandbox_id, config, sandbox_config })).container_id,
+    listPodSandbox: async () =>
+      (await rt<{ items: { id: string; state: PodSandboxState; runtime_handler: string }[] }>('ListPodSandbox', {}))
+        .items,
+    createContainer: async (pod_sandbox_id, config, sandbox_config) =>
+      (await rt<{ container_id: string }>('CreateContainer', { pod_sandbox_id, config, sandbox_config })).container_id,
     startContainer: async (container_id) => void (await rt('StartContainer', { container_id })),
     stopContainer: async (container_id, timeout) => void (await rt('StopContainer', { container_id, timeout })),
     removeContainer: async (container_id) => void (await rt('RemoveContainer', { container_id })),
     containerStatus: (container_id, verbose = false) => rt('ContainerStatus', { container_id, verbose }),
     listContainers: async (pod_sandbox_id) =>
-      (await rt<{ containers: { id: string; pod_sandbox_id: string; state: ContainerState }[] }>('ListContainers', pod_sandbox_id === undefined ? {} : { filter: { pod_sandbox_id } })).containers,
-    updateContainerResources: async (container_id, linux) => void (await rt('UpdateContainerResources', { container_id, linux })),
+      (
+        await rt<{ containers: { id: string; pod_sandbox_id: string; state: ContainerState }[] }>(
+          'ListContainers',
+          pod_sandbox_id === undefined ? {} : { filter: { pod_sandbox_id } },
+        )
+      ).containers,
+    updateContainerResources: async (container_id, linux) =>
+      void (await rt('UpdateContainerResources', { container_id, linux })),
     execSync: async (container_id, cmd, timeout = 0) => {
-      const r = await rt<{ stdout: Buffer; stderr: Buffer; exit_code: number }>('ExecSync', { container_id, cmd, timeout });
+      const r = await rt<{ stdout: Buffer; stderr: Buffer; exit_code: number }>('ExecSync', {
+        container_id,
+        cmd,
+        timeout,
+      });
       return { stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8'), exit_code: r.exit_code };
     },
-    imageStatus: async (image) => (await call<{ image: { id: string; repo_tags: string[]; size: number } | null }>('ImageService', 'ImageStatus', { image: { image } })).image,
+    imageStatus: async (image) =>
+      (
+        await call<{ image: { id: string; repo_tags: string[]; size: number } | null }>('ImageService', 'ImageStatus', {
+          image: { image },
+        })
+      ).image,
     close: () => client.close(),
   };
 }

@@ -20,8 +20,15 @@ const DEV_TYPE = { b: 1, c: 2 } as const;
 const ACCESS: Record<string, number> = { m: 1, r: 2, w: 4 };
 
 /** The verdict of `program` on one request: 1 allow, 0 deny. */
-export function runDeviceFilter(program: Buffer, type: 'c' | 'b', major: number, minor: number, access: string): number {
-  if (program.length % 8 !== 0) throw new Error(`a program of ${program.length} bytes is not made of 8-byte instructions`);
+export function runDeviceFilter(
+  program: Buffer,
+  type: 'c' | 'b',
+  major: number,
+  minor: number,
+  access: string,
+): number {
+  if (program.length % 8 !== 0)
+    throw new Error(`a program of ${program.length} bytes is not made of 8-byte instructions`);
   const accessBits = [...access].reduce((bits, ch) => bits | (ACCESS[ch] ?? 0), 0);
   // struct bpf_cgroup_dev_ctx { u32 access_type (access << 16 | type); u32 major; u32 minor; }
   const ctx = [(accessBits << 16) | DEV_TYPE[type], major, minor];
@@ -35,7 +42,8 @@ export function runDeviceFilter(program: Buffer, type: 'c' | 'b', major: number,
     const imm = program.readInt32LE(at + 4);
     switch (code) {
       case OP.LDX_MEM_W:
-        if (src !== 1 || off % 4 !== 0 || ctx[off / 4] === undefined) throw new Error(`instruction ${pc}: a load outside the context`);
+        if (src !== 1 || off % 4 !== 0 || ctx[off / 4] === undefined)
+          throw new Error(`instruction ${pc}: a load outside the context`);
         reg[dst] = ctx[off / 4] as number;
         break;
       case OP.MOV64_REG:

@@ -10,14 +10,18 @@ import { pollUntil, rootEntries, tempDir, waitFor, type Teardownable } from './t
 export type ProcView = 'cgroup' | 'cmdline' | 'root' | 'cwd';
 
 /** Pids of every process, other than this one, whose cgroup, root, cwd or command line (or just the `views` given) mentions one of `needles`. */
-export function processesMentioning(needles: string[], views: readonly ProcView[] = ['cgroup', 'cmdline', 'root', 'cwd']): number[] {
+export function processesMentioning(
+  needles: string[],
+  views: readonly ProcView[] = ['cgroup', 'cmdline', 'root', 'cwd'],
+): number[] {
   const out: number[] = [];
   for (const name of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
     const texts: string[] = [];
     for (const view of views) {
       try {
-        if (view === 'cgroup' || view === 'cmdline') texts.push(fs.readFileSync(`/proc/${name}/${view}`, 'utf8').replace(/\0/g, ' '));
+        if (view === 'cgroup' || view === 'cmdline')
+          texts.push(fs.readFileSync(`/proc/${name}/${view}`, 'utf8').replace(/\0/g, ' '));
         else texts.push(fs.readlinkSync(`/proc/${name}/${view}`));
       } catch {
         // gone meanwhile, or a kernel thread (no root or cwd)
@@ -51,11 +55,20 @@ export function describePid(pid: number): string {
  * processes (in its cgroup, or rooted, working or named in its bundle or `processPaths`),
  * mounts of its bundle or `mountPaths`. An empty list means nothing.
  */
-export function leftovers(c: { root: string; id: string; bundle: string }, more: { processPaths?: string[]; mountPaths?: string[] } = {}): string[] {
+export function leftovers(
+  c: { root: string; id: string; bundle: string },
+  more: { processPaths?: string[]; mountPaths?: string[] } = {},
+): string[] {
   const out: string[] = [];
   for (const e of rootEntries(c.root)) out.push(`state: ${path.join(c.root, e)}`);
   for (const d of cgroupDirsOf(c.id)) out.push(`cgroup: ${d}`);
-  for (const pid of processesMentioning([`${CGROUP_PARENT}/${c.id}\n`, `${CGROUP_PARENT}/${c.id}/`, c.bundle, ...(more.processPaths ?? [])])) out.push(`process: ${pid} ${describePid(pid)}`);
+  for (const pid of processesMentioning([
+    `${CGROUP_PARENT}/${c.id}\n`,
+    `${CGROUP_PARENT}/${c.id}/`,
+    c.bundle,
+    ...(more.processPaths ?? []),
+  ]))
+    out.push(`process: ${pid} ${describePid(pid)}`);
   for (const m of [c.bundle, ...(more.mountPaths ?? [])].flatMap(hostMountsMentioning)) out.push(`mount: ${m}`);
   return out;
 }
@@ -131,7 +144,15 @@ export function mountinfoLine(mountinfo: string, mountPoint: string): string | u
 }
 
 /** The parts of a mountinfo line: per-mount options, optional fields, fs type, super options. */
-export function parseMountinfoLine(line: string): { root: string; mountPoint: string; options: string[]; optional: string[]; fstype: string; source: string; superOptions: string[] } {
+export function parseMountinfoLine(line: string): {
+  root: string;
+  mountPoint: string;
+  options: string[];
+  optional: string[];
+  fstype: string;
+  source: string;
+  superOptions: string[];
+} {
   const [left = '', right = ''] = line.split(' - ');
   const l = left.split(' ');
   const r = right.split(' ');

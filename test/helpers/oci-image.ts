@@ -21,7 +21,14 @@ export function buildOciArchive(rootfs: string, workDir: string, name: string, c
   const layer = blob(layout, fs.readFileSync(layerTar));
   const config = blob(
     layout,
-    Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: cmd, Env: ['PATH=/bin'] }, rootfs: { type: 'layers', diff_ids: [layer.digest] } })),
+    Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Cmd: cmd, Env: ['PATH=/bin'] },
+        rootfs: { type: 'layers', diff_ids: [layer.digest] },
+      }),
+    ),
   );
   const manifest = blob(
     layout,
@@ -39,7 +46,13 @@ export function buildOciArchive(rootfs: string, workDir: string, name: string, c
     path.join(layout, 'index.json'),
     JSON.stringify({
       schemaVersion: 2,
-      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': name.split(':').pop() } }],
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          ...manifest,
+          annotations: { 'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': name.split(':').pop() },
+        },
+      ],
     }),
   );
   const archive = path.join(workDir, 'image.tar');

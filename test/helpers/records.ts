@@ -8,7 +8,13 @@ import { StateStore, rfc3339Now, type ContainerRecord } from '../../src/state/st
  * The record of container `id` whose init was `initPid` (0: none), started at `initStartTime`
  * (its /proc stat start time), `started` or not; annotated `org.example.test: <id>`.
  */
-export function containerRecord(id: string, bundle: string, initPid: number, initStartTime: number, started = false): ContainerRecord {
+export function containerRecord(
+  id: string,
+  bundle: string,
+  initPid: number,
+  initStartTime: number,
+  started = false,
+): ContainerRecord {
   return {
     formatVersion: 1,
     id,

@@ -17,10 +17,16 @@ export function runc(root: string, args: string[], cwd: string): RunResult {
  * cgroup of its own, a private root, and `delete --force` at teardown. `run(args)` runs runc
  * there with the twin's id filled in where `ID` stands.
  */
-export function runcTwin(t: Teardownable, c: TestContainer): { id: string; bundle: string; run(args: string[]): RunResult; spawn(args: string[], stdio: number): ChildProcess } {
+export function runcTwin(
+  t: Teardownable,
+  c: TestContainer,
+): { id: string; bundle: string; run(args: string[]): RunResult; spawn(args: string[], stdio: number): ChildProcess } {
   const root = privateRoot(t);
   const id = `${c.id}-runc`;
-  const spec = JSON.parse(fs.readFileSync(path.join(c.bundle, 'config.json'), 'utf8')) as { linux?: { cgroupsPath?: string }; root?: { path: string } };
+  const spec = JSON.parse(fs.readFileSync(path.join(c.bundle, 'config.json'), 'utf8')) as {
+    linux?: { cgroupsPath?: string };
+    root?: { path: string };
+  };
   if (spec.linux?.cgroupsPath !== undefined) spec.linux.cgroupsPath += '-runc';
   if (spec.root !== undefined) spec.root.path = path.resolve(c.bundle, spec.root.path);
   const bundle = path.join(c.bundle, 'runc-bundle');
@@ -33,6 +39,7 @@ export function runcTwin(t: Teardownable, c: TestContainer): { id: string; bundl
     bundle,
     run: (args) => runc(root, fill(args), bundle),
     // In the background, stdout and stderr on `stdio` (killed by the caller).
-    spawn: (args, stdio) => spawn(RUNC as string, ['--root', root, ...fill(args)], { cwd: bundle, stdio: ['ignore', stdio, stdio] }),
+    spawn: (args, stdio) =>
+      spawn(RUNC as string, ['--root', root, ...fill(args)], { cwd: bundle, stdio: ['ignore', stdio, stdio] }),
   };
 }

@@ -122,7 +122,10 @@ export function clientConfig(name: string): Spec | undefined {
 export function clientConfigNames(): string[] | undefined {
   const dir = clientsDir();
   if (dir === undefined) return undefined;
-  return fs.readdirSync(dir).filter((n) => n.endsWith('.config.json')).sort();
+  return fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.config.json'))
+    .sort();
 }
 
 /** Writes `<bundle>/config.json` (and an empty `<bundle>/rootfs` unless rootfs is false). */
@@ -191,7 +194,10 @@ export function killChild(child: ChildProcess): void {
  * signal: everything it wrote has then been read ('exit' alone may come first).
  */
 export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  const status = (): { code: number | null; signal: NodeJS.Signals | null } => ({ code: child.exitCode, signal: child.signalCode });
+  const status = (): { code: number | null; signal: NodeJS.Signals | null } => ({
+    code: child.exitCode,
+    signal: child.signalCode,
+  });
   const ended = child.exitCode !== null || child.signalCode !== null;
   if (ended && [child.stdout, child.stderr].every((s) => s === null || s.closed)) return Promise.resolve(status());
   return new Promise((resolve) => child.once('close', () => resolve(status())));
@@ -225,5 +231,6 @@ export async function pollUntil(pred: () => boolean, timeoutMs = 60_000, everyMs
 
 /** As pollUntil (every 10 ms by default), but rejects, naming `what`, when the time is up. */
 export async function waitFor(pred: () => boolean, what: string, timeoutMs = 60_000, everyMs = 10): Promise<void> {
-  if (!(await pollUntil(pred, timeoutMs, everyMs))) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  if (!(await pollUntil(pred, timeoutMs, everyMs)))
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }

@@ -62,12 +62,47 @@ function hostBoundingSet(): Set<string> {
   const mask = BigInt(`0x${statusField(fs.readFileSync('/proc/self/status', 'utf8'), 'CapBnd') ?? '0'}`);
   // Names from the kernel's numbering (include/uapi/linux/capability.h).
   const names = [
-    'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
-    'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK',
-    'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT', 'CAP_SYS_ADMIN',
-    'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE',
-    'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM',
-    'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+    'CAP_CHOWN',
+    'CAP_DAC_OVERRIDE',
+    'CAP_DAC_READ_SEARCH',
+    'CAP_FOWNER',
+    'CAP_FSETID',
+    'CAP_KILL',
+    'CAP_SETGID',
+    'CAP_SETUID',
+    'CAP_SETPCAP',
+    'CAP_LINUX_IMMUTABLE',
+    'CAP_NET_BIND_SERVICE',
+    'CAP_NET_BROADCAST',
+    'CAP_NET_ADMIN',
+    'CAP_NET_RAW',
+    'CAP_IPC_LOCK',
+    'CAP_IPC_OWNER',
+    'CAP_SYS_MODULE',
+    'CAP_SYS_RAWIO',
+    'CAP_SYS_CHROOT',
+    'CAP_SYS_PTRACE',
+    'CAP_SYS_PACCT',
+    'CAP_SYS_ADMIN',
+    'CAP_SYS_BOOT',
+    'CAP_SYS_NICE',
+    'CAP_SYS_RESOURCE',
+    'CAP_SYS_TIME',
+    'CAP_SYS_TTY_CONFIG',
+    'CAP_MKNOD',
+    'CAP_LEASE',
+    'CAP_AUDIT_WRITE',
+    'CAP_AUDIT_CONTROL',
+    'CAP_SETFCAP',
+    'CAP_MAC_OVERRIDE',
+    'CAP_MAC_ADMIN',
+    'CAP_SYSLOG',
+    'CAP_WAKE_ALARM',
+    'CAP_BLOCK_SUSPEND',
+    'CAP_AUDIT_READ',
+    'CAP_PERFMON',
+    'CAP_BPF',
+    'CAP_CHECKPOINT_RESTORE',
   ];
   return new Set(names.filter((_, i) => (mask & (1n << BigInt(i))) !== 0n));
 }
@@ -86,7 +121,8 @@ function adapt(client: Spec, s: Spec, bundle: string, scratch: string): string[]
   s.process!.args = ['sleep', '1000'];
   for (const [kind, hooks] of Object.entries(s.hooks ?? {})) {
     const kept = (hooks ?? []).filter((h) => !h.path.startsWith('/proc/') && fs.existsSync(h.path));
-    if (kept.length !== (hooks ?? []).length) changes.push(`removed ${(hooks ?? []).length - kept.length} ${kind} hook(s)`);
+    if (kept.length !== (hooks ?? []).length)
+      changes.push(`removed ${(hooks ?? []).length - kept.length} ${kind} hook(s)`);
     (s.hooks as Record<string, unknown>)[kind] = kept;
   }
   const hard = hardLimits();
@@ -127,7 +163,16 @@ function adapt(client: Spec, s: Spec, bundle: string, scratch: string): string[]
   return changes;
 }
 
-const NS_PROC: Record<string, string> = { pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time' };
+const NS_PROC: Record<string, string> = {
+  pid: 'pid',
+  network: 'net',
+  mount: 'mnt',
+  ipc: 'ipc',
+  uts: 'uts',
+  user: 'user',
+  cgroup: 'cgroup',
+  time: 'time',
+};
 
 /** A container from a recorded client config, adapted; its bundle holds a copy of the rootfs. */
 function clientContainer(t: Teardownable, client: Spec): { c: TestContainer; changes: string[] } {
@@ -145,9 +190,14 @@ function createAndStart(t: Test, c: TestContainer): number {
   const created = c.tsrunc([...shim, 'create', '--bundle', c.bundle, '--pid-file', pidFile, c.id]);
   t.equal(created.status, 0, `create: ${created.stderr} ${JSON.stringify(lastLogEntry(logFile))}`);
   if (created.status !== 0) return 0;
-  const state = JSON.parse(c.tsrunc(['state', c.id]).stdout) as { status: string; pid: number; id: string; bundle: string };
+  const state = JSON.parse(c.tsrunc(['state', c.id]).stdout) as {
+    status: string;
+    pid: number;
+    id: string;
+    bundle: string;
+  };
   t.equal(state.status, 'created');
-  t.equal(String(state.pid), fs.readFileSync(pidFile, 'utf8'), 'the pid file holds the init\'s pid');
+  t.equal(String(state.pid), fs.readFileSync(pidFile, 'utf8'), "the pid file holds the init's pid");
   const started = c.tsrunc([...shim, 'start', c.id]);
   t.equal(started.status, 0, `start: ${started.stderr}`);
   t.equal(c.status(), 'running');
@@ -190,16 +240,29 @@ for (const name of CONFIGS) {
     const pid = createAndStart(t, c);
     if (pid === 0) return;
     checkNamespaces(t, c.spec, pid);
-    if (name === 'containerd-privileged-limits') t.notOk(c.spec.process!.capabilities?.bounding?.includes('CAP_SYS_RESOURCE'), 'no CAP_SYS_RESOURCE in the privileged sets');
+    if (name === 'containerd-privileged-limits')
+      t.notOk(
+        c.spec.process!.capabilities?.bounding?.includes('CAP_SYS_RESOURCE'),
+        'no CAP_SYS_RESOURCE in the privileged sets',
+      );
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    t.equal(statusField(status, 'Seccomp'), c.spec.linux?.seccomp !== undefined ? '2' : '0', "the client's seccomp profile is in force");
+    t.equal(
+      statusField(status, 'Seccomp'),
+      c.spec.linux?.seccomp !== undefined ? '2' : '0',
+      "the client's seccomp profile is in force",
+    );
     t.equal(statusField(status, 'NoNewPrivs'), c.spec.process!.noNewPrivileges === true ? '1' : '0', 'NoNewPrivs');
-    if (c.spec.hostname) t.equal(execFileSync('nsenter', ['-t', String(pid), '-u', 'hostname'], { encoding: 'utf8' }).trim(), c.spec.hostname, 'hostname');
+    if (c.spec.hostname)
+      t.equal(
+        execFileSync('nsenter', ['-t', String(pid), '-u', 'hostname'], { encoding: 'utf8' }).trim(),
+        c.spec.hostname,
+        'hostname',
+      );
     await killAndDelete(t, c);
   });
 }
 
-t.test('cri-app-container: joins a live sandbox\'s namespaces, whole lifecycle', { skip }, async (t) => {
+t.test("cri-app-container: joins a live sandbox's namespaces, whole lifecycle", { skip }, async (t) => {
   const sandboxConfig = clientConfig('cri-sandbox');
   const appConfig = clientConfig('cri-app-container');
   if (sandboxConfig === undefined || appConfig === undefined) return;
@@ -220,7 +283,10 @@ t.test('cri-app-container: joins a live sandbox\'s namespaces, whole lifecycle',
       else t.not(mine, fs.readlinkSync(`/proc/${sandboxPid}/ns/${proc}`), `a ${ns.type} namespace of its own`);
     }
     const nspid = statusField(fs.readFileSync(`/proc/${appPid}/status`, 'utf8'), 'NSpid')?.split(/\s+/);
-    t.ok(nspid !== undefined && nspid.length === 2 && nspid[1] !== '1', `not pid 1 in the shared pid namespace (NSpid ${nspid?.join(' ')})`);
+    t.ok(
+      nspid !== undefined && nspid.length === 2 && nspid[1] !== '1',
+      `not pid 1 in the shared pid namespace (NSpid ${nspid?.join(' ')})`,
+    );
     await killAndDelete(t, app);
   }
   t.equal(sandbox.status(), 'running', 'the sandbox outlives its app container');

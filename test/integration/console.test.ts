@@ -10,8 +10,13 @@ import { leftovers } from '../helpers/host';
 import { RUNC, runcTwin } from '../helpers/runc';
 import { killChild, tempDir, waitFor, type Teardownable } from '../helpers/tsrunc';
 
-const python = spawnSync('python3', ['-c', 'import socket, sys; assert hasattr(socket, "recv_fds"); print(sys.version)'], { encoding: 'utf8' });
-const skip = rootSkipReason() || (python.status === 0 ? false : 'needs python3 >= 3.9 (socket.recv_fds) for the console receiver');
+const python = spawnSync(
+  'python3',
+  ['-c', 'import socket, sys; assert hasattr(socket, "recv_fds"); print(sys.version)'],
+  { encoding: 'utf8' },
+);
+const skip =
+  rootSkipReason() || (python.status === 0 ? false : 'needs python3 >= 3.9 (socket.recv_fds) for the console receiver');
 
 const RECEIVER = `
 import os, select, socket, sys
@@ -45,7 +50,12 @@ with open(out_path, "wb") as out:
  * it wrote has been read), false if that did not happen within 60 s (the timer is cleared, so
  * that it does not keep this file running for its length).
  */
-function startReceiver(t: Teardownable, sock: string, text: string, outFile: string): { child: ChildProcess; stderr: { text: string }; closed: () => Promise<boolean> } {
+function startReceiver(
+  t: Teardownable,
+  sock: string,
+  text: string,
+  outFile: string,
+): { child: ChildProcess; stderr: { text: string }; closed: () => Promise<boolean> } {
   const child = spawn('python3', ['-c', RECEIVER, sock, text, outFile], { stdio: ['ignore', 'ignore', 'pipe'] });
   t.teardown(() => killChild(child));
   const stderr = { text: '' };
@@ -86,7 +96,7 @@ t.test('the console socket receives a working pty master', { skip }, async (t) =
   t.match(receiver.stderr.text, /received 1 fd\(s\), name \/dev\/ptmx/);
   const out = fs.readFileSync(outFile, 'utf8');
   t.match(out, /^hi-42\r?$/m, 'the shell ran the command typed into the master');
-  t.match(out, /^\/dev\/pts\/0\r?$/m, 'tty is /dev/pts/0 of the container\'s devpts');
+  t.match(out, /^\/dev\/pts\/0\r?$/m, "tty is /dev/pts/0 of the container's devpts");
   t.match(out, /^30 100\r?$/m, 'consoleSize');
   const consoleLine = out.split(/\r?\n/).find((l) => / \/dev\/console /.test(l) && / - devpts /.test(l));
   t.ok(consoleLine, `/dev/console is a devpts mount: ${out}`);
@@ -94,7 +104,7 @@ t.test('the console socket receives a working pty master', { skip }, async (t) =
   t.same(leftovers(c), [], 'run removed the container');
 });
 
-t.test('create with a console socket, then start: the shim\'s way', { skip }, async (t) => {
+t.test("create with a console socket, then start: the shim's way", { skip }, async (t) => {
   const dir = tempDir(t, 'tsrunc-console');
   const sock = path.join(dir, 'console.sock');
   const outFile = path.join(dir, 'out');
@@ -147,7 +157,7 @@ t.test('a console socket nobody listens on: a clear error and nothing left', { s
   t.same(leftovers(c), []);
 });
 
-t.test('exec -t over a console socket: the shims\' way of `exec -it`', { skip }, async (t) => {
+t.test("exec -t over a console socket: the shims' way of `exec -it`", { skip }, async (t) => {
   const dir = tempDir(t, 'tsrunc-console');
   const sock = path.join(dir, 'exec.sock');
   const outFile = path.join(dir, 'out');
@@ -155,7 +165,17 @@ t.test('exec -t over a console socket: the shims\' way of `exec -it`', { skip },
   await waitFor(() => fs.existsSync(sock), 'the receiver to listen');
   const c = testContainer(t);
   t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
-  const r = c.tsrunc(['exec', '-t', '--console-socket', sock, '--detach', '--pid-file', path.join(dir, 'exec.pid'), c.id, 'sh']);
+  const r = c.tsrunc([
+    'exec',
+    '-t',
+    '--console-socket',
+    sock,
+    '--detach',
+    '--pid-file',
+    path.join(dir, 'exec.pid'),
+    c.id,
+    'sh',
+  ]);
   t.equal(r.status, 0, r.stderr);
   t.ok(await receiver.closed(), 'the receiver saw the pty close');
   const out = fs.readFileSync(outFile, 'utf8');
@@ -163,44 +183,48 @@ t.test('exec -t over a console socket: the shims\' way of `exec -it`', { skip },
   t.match(out, /^\/dev\/pts\/\d+\r?$/m);
 });
 
-t.test("the console belongs to the process's user, for run and exec -t, as runc makes it", { skip: skip || (RUNC === undefined ? 'runc is not installed' : false) }, async (t) => {
-  const show = 'stat -L -c "owner %u %g" /proc/self/fd/0; exit 0\n';
-  const c = testContainer(t, (s) => {
-    s.process!.terminal = true;
-    s.process!.user = { uid: 1000, gid: 1000 };
-    s.process!.args = ['sh'];
-  });
-  const twin = runcTwin(t, c);
-  const owners: Record<string, string> = {};
-  for (const [who, run] of [
-    ['tsrunc', (sock: string) => c.tsrunc(['run', '-d', '--console-socket', sock, c.id])],
-    ['runc', (sock: string) => twin.run(['run', '-d', '--console-socket', sock, 'ID'])],
-  ] as const) {
+t.test(
+  "the console belongs to the process's user, for run and exec -t, as runc makes it",
+  { skip: skip || (RUNC === undefined ? 'runc is not installed' : false) },
+  async (t) => {
+    const show = 'stat -L -c "owner %u %g" /proc/self/fd/0; exit 0\n';
+    const c = testContainer(t, (s) => {
+      s.process!.terminal = true;
+      s.process!.user = { uid: 1000, gid: 1000 };
+      s.process!.args = ['sh'];
+    });
+    const twin = runcTwin(t, c);
+    const owners: Record<string, string> = {};
+    for (const [who, run] of [
+      ['tsrunc', (sock: string) => c.tsrunc(['run', '-d', '--console-socket', sock, c.id])],
+      ['runc', (sock: string) => twin.run(['run', '-d', '--console-socket', sock, 'ID'])],
+    ] as const) {
+      const dir = tempDir(t, 'tsrunc-console');
+      const sock = path.join(dir, 'console.sock');
+      const outFile = path.join(dir, 'out');
+      const receiver = startReceiver(t, sock, show, outFile);
+      await waitFor(() => fs.existsSync(sock), 'the receiver to listen');
+      const r = run(sock);
+      t.equal(r.status, 0, `${who}: ${r.stderr}`);
+      t.ok(await receiver.closed(), `${who}: the shell exited`);
+      owners[who] = /owner (\d+ \d+)/.exec(fs.readFileSync(outFile, 'utf8'))?.[1] ?? '';
+    }
+    t.match(owners['tsrunc'], /^1000 /, 'the pty slave is owned by uid 1000');
+    t.equal(owners['tsrunc'], owners['runc'], 'owner and group as with runc');
+
+    const d = testContainer(t);
+    t.equal(d.tsrunc(['run', '-d', d.id]).status, 0);
     const dir = tempDir(t, 'tsrunc-console');
-    const sock = path.join(dir, 'console.sock');
+    const sock = path.join(dir, 'exec.sock');
     const outFile = path.join(dir, 'out');
     const receiver = startReceiver(t, sock, show, outFile);
     await waitFor(() => fs.existsSync(sock), 'the receiver to listen');
-    const r = run(sock);
-    t.equal(r.status, 0, `${who}: ${r.stderr}`);
-    t.ok(await receiver.closed(), `${who}: the shell exited`);
-    owners[who] = /owner (\d+ \d+)/.exec(fs.readFileSync(outFile, 'utf8'))?.[1] ?? '';
-  }
-  t.match(owners['tsrunc'], /^1000 /, 'the pty slave is owned by uid 1000');
-  t.equal(owners['tsrunc'], owners['runc'], 'owner and group as with runc');
-
-  const d = testContainer(t);
-  t.equal(d.tsrunc(['run', '-d', d.id]).status, 0);
-  const dir = tempDir(t, 'tsrunc-console');
-  const sock = path.join(dir, 'exec.sock');
-  const outFile = path.join(dir, 'out');
-  const receiver = startReceiver(t, sock, show, outFile);
-  await waitFor(() => fs.existsSync(sock), 'the receiver to listen');
-  const r = d.tsrunc(['exec', '-t', '-u', '1000:1000', '--console-socket', sock, '--detach', d.id, 'sh']);
-  t.equal(r.status, 0, r.stderr);
-  t.ok(await receiver.closed());
-  t.match(fs.readFileSync(outFile, 'utf8'), /owner 1000 /, 'exec -t: the pty is the user\'s too');
-});
+    const r = d.tsrunc(['exec', '-t', '-u', '1000:1000', '--console-socket', sock, '--detach', d.id, 'sh']);
+    t.equal(r.status, 0, r.stderr);
+    t.ok(await receiver.closed());
+    t.match(fs.readFileSync(outFile, 'utf8'), /owner 1000 /, "exec -t: the pty is the user's too");
+  },
+);
 
 t.test('exec -t --process without a user object: root on the pty, as runc', { skip }, async (t) => {
   const dir = tempDir(t, 'tsrunc-console');

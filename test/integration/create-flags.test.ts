@@ -24,25 +24,48 @@ t.test('--no-pivot enters the rootfs with MS_MOVE and chroot', { skip }, async (
   // As runc's msMoveRoot: every proc and sysfs mount of the host outside the rootfs is detached
   // (or covered) before the chroot, for the kernel lets a namespace mount procfs or sysfs where a
   // full one is in it.
-  const host = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => / - (proc|sysfs) /.test(l)).map((l) => l.split(' ')[4] ?? '');
+  const host = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => / - (proc|sysfs) /.test(l))
+    .map((l) => l.split(' ')[4] ?? '');
   t.ok(host.length > 0);
-  for (const mp of host) t.match(plan, new RegExp(`detaching the host's (proc|sysfs) mount ${mp.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(--no-pivot\\)`), `the plan detaches ${mp}`);
+  for (const mp of host)
+    t.match(
+      plan,
+      new RegExp(
+        `detaching the host's (proc|sysfs) mount ${mp.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(--no-pivot\\)`,
+      ),
+      `the plan detaches ${mp}`,
+    );
 });
 
-t.test('--no-pivot in a user namespace: the container cannot mount a bare /proc, as with runc', { skip: skip || (RUNC === undefined ? 'runc is not installed' : false) }, async (t) => {
-  for (const caps of ['default', 'none'] as const) {
-    const c = testContainer(t, (s, bundle) => {
-      userNamespace(s, { bundle });
-      if (caps === 'none') delete s.process!.capabilities;
-      s.root!.readonly = false;
-      s.process!.args = ['sh', '-c', 'mount -t proc proc /mnt 2>/dev/null && echo MOUNTED || echo refused'];
-    }, { copyRootfs: true });
-    execFileSync('chown', ['-R', '100000:100000', path.join(c.bundle, 'rootfs')]);
-    const ours = c.tsrunc(['run', '--no-pivot', c.id]);
-    t.equal(ours.stdout, 'refused\n', `${caps} capabilities: ${ours.stderr}`);
-    t.equal(runcTwin(t, c).run(['run', '--no-pivot', 'ID']).stdout, ours.stdout, `${caps} capabilities: as with runc`);
-  }
-});
+t.test(
+  '--no-pivot in a user namespace: the container cannot mount a bare /proc, as with runc',
+  { skip: skip || (RUNC === undefined ? 'runc is not installed' : false) },
+  async (t) => {
+    for (const caps of ['default', 'none'] as const) {
+      const c = testContainer(
+        t,
+        (s, bundle) => {
+          userNamespace(s, { bundle });
+          if (caps === 'none') delete s.process!.capabilities;
+          s.root!.readonly = false;
+          s.process!.args = ['sh', '-c', 'mount -t proc proc /mnt 2>/dev/null && echo MOUNTED || echo refused'];
+        },
+        { copyRootfs: true },
+      );
+      execFileSync('chown', ['-R', '100000:100000', path.join(c.bundle, 'rootfs')]);
+      const ours = c.tsrunc(['run', '--no-pivot', c.id]);
+      t.equal(ours.stdout, 'refused\n', `${caps} capabilities: ${ours.stderr}`);
+      t.equal(
+        runcTwin(t, c).run(['run', '--no-pivot', 'ID']).stdout,
+        ours.stdout,
+        `${caps} capabilities: as with runc`,
+      );
+    }
+  },
+);
 
 t.test('a new session keyring named after the container, unless --no-new-keyring', { skip }, async (t) => {
   const keyring = (extra: string[]): string => {
@@ -58,7 +81,10 @@ t.test('a new session keyring named after the container, unless --no-new-keyring
 });
 
 t.test('LISTEN_FDS: the fds are preserved and LISTEN_FDS/LISTEN_PID=1 reach the process', { skip }, async (t) => {
-  const c = testContainer(t, (s) => (s.process!.args = ['sh', '-c', 'echo $LISTEN_FDS $LISTEN_PID; ls /proc/self/fd | sort -n | tr "\\n" " "']));
+  const c = testContainer(
+    t,
+    (s) => (s.process!.args = ['sh', '-c', 'echo $LISTEN_FDS $LISTEN_PID; ls /proc/self/fd | sort -n | tr "\\n" " "']),
+  );
   const out = path.join(c.bundle, 'out');
   const o = fs.openSync(out, 'w');
   const extra = fs.openSync('/dev/null', 'r');

@@ -13,7 +13,13 @@ const skip = rootSkipReason();
 t.test('exec sees the container: hostname, pid namespace, mounts, cgroup', { skip }, async (t) => {
   const c = testContainer(t, (s) => (s.hostname = 'exec-host'));
   t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
-  const r = c.tsrunc(['exec', c.id, 'sh', '-c', 'hostname; echo $$; ps -o pid,args | grep -c "[s]leep 1000"; grep -c " /proc proc" /proc/self/mounts; cat /proc/1/cmdline | tr "\\0" " "; echo; id -u']);
+  const r = c.tsrunc([
+    'exec',
+    c.id,
+    'sh',
+    '-c',
+    'hostname; echo $$; ps -o pid,args | grep -c "[s]leep 1000"; grep -c " /proc proc" /proc/self/mounts; cat /proc/1/cmdline | tr "\\0" " "; echo; id -u',
+  ]);
   t.equal(r.status, 0, r.stderr);
   const [host, pid, sleepers, procMounts, initCmd, uid] = r.stdout.trim().split('\n');
   t.equal(host, 'exec-host');
@@ -41,40 +47,55 @@ t.test('exit codes, -u, -e, --cwd, flags after the command', { skip }, async (t)
   t.match(missing.stderr, /exec failed: .*executable file not found in \$PATH/);
 });
 
-t.test('a program without execute permission fails exec and create with a message, not after start', { skip }, async (t) => {
-  const c = testContainer(t, (_s, bundle) => {
-    fs.writeFileSync(path.join(bundle, 'rootfs/not-executable'), 'echo hi\n', { mode: 0o644 });
-    fs.writeFileSync(path.join(bundle, 'rootfs/owner-only'), '#!/bin/sh\necho owner\n', { mode: 0o700 });
-  }, { copyRootfs: true });
-  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
-  const r = c.tsrunc(['exec', c.id, '/not-executable']);
-  t.equal(r.status, 255);
-  t.match(r.stderr, /exec failed: checking the executable \/not-executable: exec: \\?"\/not-executable\\?": permission denied/);
-  const other = c.tsrunc(['exec', '-u', '1000', c.id, '/owner-only']);
-  t.equal(other.status, 255, "checked as the process's own user");
-  t.match(other.stderr, /permission denied/);
-  const owner = c.tsrunc(['exec', c.id, '/owner-only']);
-  t.equal(owner.status, 0, owner.stderr);
-  t.equal(owner.stdout, 'owner\n');
+t.test(
+  'a program without execute permission fails exec and create with a message, not after start',
+  { skip },
+  async (t) => {
+    const c = testContainer(
+      t,
+      (_s, bundle) => {
+        fs.writeFileSync(path.join(bundle, 'rootfs/not-executable'), 'echo hi\n', { mode: 0o644 });
+        fs.writeFileSync(path.join(bundle, 'rootfs/owner-only'), '#!/bin/sh\necho owner\n', { mode: 0o700 });
+      },
+      { copyRootfs: true },
+    );
+    t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+    const r = c.tsrunc(['exec', c.id, '/not-executable']);
+    t.equal(r.status, 255);
+    t.match(
+      r.stderr,
+      /exec failed: checking the executable \/not-executable: exec: \\?"\/not-executable\\?": permission denied/,
+    );
+    const other = c.tsrunc(['exec', '-u', '1000', c.id, '/owner-only']);
+    t.equal(other.status, 255, "checked as the process's own user");
+    t.match(other.stderr, /permission denied/);
+    const owner = c.tsrunc(['exec', c.id, '/owner-only']);
+    t.equal(owner.status, 0, owner.stderr);
+    t.equal(owner.stdout, 'owner\n');
 
-  // Executable but not a format the kernel runs (no #!): execve itself fails. The channel to
-  // tsrunc stays open until execve, so exec reports it as runc does, instead of the process
-  // printing a protocol line and exiting 1.
-  fs.writeFileSync(path.join(c.bundle, 'rootfs/no-format'), 'echo hi\n', { mode: 0o755 });
-  const noFormat = c.tsrunc(['exec', c.id, '/no-format']);
-  t.equal(noFormat.status, 255, 'a failed execve exits 255');
-  t.equal(noFormat.stderr.trim().split('\n').length, 1, 'one line');
-  t.match(noFormat.stderr, /exec failed: executing \[\\?"\/no-format\\?"\]: exec \/no-format: exec format error/);
+    // Executable but not a format the kernel runs (no #!): execve itself fails. The channel to
+    // tsrunc stays open until execve, so exec reports it as runc does, instead of the process
+    // printing a protocol line and exiting 1.
+    fs.writeFileSync(path.join(c.bundle, 'rootfs/no-format'), 'echo hi\n', { mode: 0o755 });
+    const noFormat = c.tsrunc(['exec', c.id, '/no-format']);
+    t.equal(noFormat.status, 255, 'a failed execve exits 255');
+    t.equal(noFormat.stderr.trim().split('\n').length, 1, 'one line');
+    t.match(noFormat.stderr, /exec failed: executing \[\\?"\/no-format\\?"\]: exec \/no-format: exec format error/);
 
-  const d = testContainer(t, (s, bundle) => {
-    fs.writeFileSync(path.join(bundle, 'rootfs/not-executable'), 'echo hi\n', { mode: 0o644 });
-    s.process!.args = ['/not-executable'];
-  }, { copyRootfs: true });
-  const created = d.tsrunc(['create', d.id]);
-  t.equal(created.status, 1);
-  t.match(created.stderr, /checking the executable \/not-executable: .*permission denied/);
-  t.equal(d.status(), 'missing', 'nothing is left of it');
-});
+    const d = testContainer(
+      t,
+      (s, bundle) => {
+        fs.writeFileSync(path.join(bundle, 'rootfs/not-executable'), 'echo hi\n', { mode: 0o644 });
+        s.process!.args = ['/not-executable'];
+      },
+      { copyRootfs: true },
+    );
+    const created = d.tsrunc(['create', d.id]);
+    t.equal(created.status, 1);
+    t.match(created.stderr, /checking the executable \/not-executable: .*permission denied/);
+    t.equal(d.status(), 'missing', 'nothing is left of it');
+  },
+);
 
 t.test('--process with the JSON a shim writes, --detach and --pid-file', { skip }, async (t) => {
   const c = testContainer(t);
@@ -154,7 +175,10 @@ t.test('exec --cgroup runs the process in an existing sub-cgroup', { skip }, asy
   const path = await import('node:path');
   const c = testContainer(t);
   t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
-  const record = JSON.parse(fs.readFileSync(path.join(c.root, c.id, 'state.json'), 'utf8')) as { cgroupDriver: string; cgroups: Record<string, string> };
+  const record = JSON.parse(fs.readFileSync(path.join(c.root, c.id, 'state.json'), 'utf8')) as {
+    cgroupDriver: string;
+    cgroups: Record<string, string>;
+  };
   const pidsKey = detectHierarchies().find((h) => h.controllers.includes('pids'))?.key as string;
   const sub = path.join(containerCgroups(record, c.id).paths[pidsKey] as string, 'sub');
   fs.mkdirSync(sub);
@@ -190,45 +214,65 @@ t.test('exec --process without a user object runs as 0:0, as runc', { skip: with
   t.equal(twin.run(['exec', '--process', procFile, 'ID']).stdout, ours.stdout, 'as with runc');
 });
 
-t.test('exec into a created container (its init waiting for start) works, as with runc', { skip: withRunc }, async (t) => {
-  const c = testContainer(t);
-  const twin = runcTwin(t, c);
-  t.equal(c.tsrunc(['create', c.id]).status, 0);
-  t.equal(twin.run(['create', 'ID']).status, 0);
-  const ours = c.tsrunc(['exec', c.id, 'sh', '-c', 'hostname; cat /proc/1/cmdline | tr "\\0" " "']);
-  t.equal(ours.status, 0, ours.stderr);
-  t.match(ours.stdout, /^tsrunc\ntsrunc-init \d+ \d+ $/, "the container's own namespaces; its init has not exec'd its program yet");
-  const theirs = twin.run(['exec', 'ID', 'sh', '-c', 'hostname']);
-  t.equal(theirs.status, 0, `runc: ${theirs.stderr}`);
-  t.equal(c.status(), 'created', 'still created');
-  t.equal(c.tsrunc(['start', c.id]).status, 0, 'and it starts afterwards');
-  t.equal(c.status(), 'running');
-});
+t.test(
+  'exec into a created container (its init waiting for start) works, as with runc',
+  { skip: withRunc },
+  async (t) => {
+    const c = testContainer(t);
+    const twin = runcTwin(t, c);
+    t.equal(c.tsrunc(['create', c.id]).status, 0);
+    t.equal(twin.run(['create', 'ID']).status, 0);
+    const ours = c.tsrunc(['exec', c.id, 'sh', '-c', 'hostname; cat /proc/1/cmdline | tr "\\0" " "']);
+    t.equal(ours.status, 0, ours.stderr);
+    t.match(
+      ours.stdout,
+      /^tsrunc\ntsrunc-init \d+ \d+ $/,
+      "the container's own namespaces; its init has not exec'd its program yet",
+    );
+    const theirs = twin.run(['exec', 'ID', 'sh', '-c', 'hostname']);
+    t.equal(theirs.status, 0, `runc: ${theirs.stderr}`);
+    t.equal(c.status(), 'created', 'still created');
+    t.equal(c.tsrunc(['start', c.id]).status, 0, 'and it starts afterwards');
+    t.equal(c.status(), 'running');
+  },
+);
 
-t.test('exec --ignore-paused into a paused container waits for resume, and resume is not kept waiting, as with runc', { skip: withRunc }, async (t) => {
-  const { spawn } = await import('node:child_process');
-  const c = testContainer(t);
-  const twin = runcTwin(t, c);
-  const runtimes = {
-    tsrunc: { run: (args: string[]) => c.tsrunc(args.map((a) => (a === 'ID' ? c.id : a))), spawn: (args: string[], fd: number) => spawn(TSRUNC, ['--root', c.root, ...args.map((a) => (a === 'ID' ? c.id : a))], { stdio: ['ignore', fd, fd] }) },
-    runc: twin,
-  };
-  for (const [who, rt] of Object.entries(runtimes)) {
-    t.equal(rt.run(['run', '-d', 'ID']).status, 0, `${who}: run -d`);
-    t.equal(rt.run(['pause', 'ID']).status, 0, `${who}: pause`);
-    const out = path.join(c.bundle, `${who}.exec.out`);
-    const fd = fs.openSync(out, 'w');
-    const exec = rt.spawn(['exec', '--ignore-paused', 'ID', 'echo', 'after-resume'], fd);
-    fs.closeSync(fd);
-    t.teardown(() => void exec.kill('SIGKILL'));
-    const exited = new Promise<number | null>((resolve) => exec.once('exit', (code) => resolve(code)));
-    // Until the exec's process is in the (frozen) cgroup beside the init.
-    const joined = await pollUntil(() => (JSON.parse(rt.run(['ps', '--format', 'json', 'ID']).stdout || '[]') as number[]).length >= 2, 60_000, 50);
-    t.ok(joined, `${who}: the exec's process joined the paused container`);
-    t.equal(fs.readFileSync(out, 'utf8'), '', `${who}: nothing ran while paused`);
-    const resumed = rt.run(['resume', 'ID']);
-    t.equal(resumed.status, 0, `${who}: resume returns (not kept behind the exec): ${resumed.stderr}`);
-    t.equal(await exited, 0, `${who}: the exec ends once resumed`);
-    t.equal(fs.readFileSync(out, 'utf8'), 'after-resume\n', `${who}: and its program ran`);
-  }
-});
+t.test(
+  'exec --ignore-paused into a paused container waits for resume, and resume is not kept waiting, as with runc',
+  { skip: withRunc },
+  async (t) => {
+    const { spawn } = await import('node:child_process');
+    const c = testContainer(t);
+    const twin = runcTwin(t, c);
+    const runtimes = {
+      tsrunc: {
+        run: (args: string[]) => c.tsrunc(args.map((a) => (a === 'ID' ? c.id : a))),
+        spawn: (args: string[], fd: number) =>
+          spawn(TSRUNC, ['--root', c.root, ...args.map((a) => (a === 'ID' ? c.id : a))], { stdio: ['ignore', fd, fd] }),
+      },
+      runc: twin,
+    };
+    for (const [who, rt] of Object.entries(runtimes)) {
+      t.equal(rt.run(['run', '-d', 'ID']).status, 0, `${who}: run -d`);
+      t.equal(rt.run(['pause', 'ID']).status, 0, `${who}: pause`);
+      const out = path.join(c.bundle, `${who}.exec.out`);
+      const fd = fs.openSync(out, 'w');
+      const exec = rt.spawn(['exec', '--ignore-paused', 'ID', 'echo', 'after-resume'], fd);
+      fs.closeSync(fd);
+      t.teardown(() => void exec.kill('SIGKILL'));
+      const exited = new Promise<number | null>((resolve) => exec.once('exit', (code) => resolve(code)));
+      // Until the exec's process is in the (frozen) cgroup beside the init.
+      const joined = await pollUntil(
+        () => (JSON.parse(rt.run(['ps', '--format', 'json', 'ID']).stdout || '[]') as number[]).length >= 2,
+        60_000,
+        50,
+      );
+      t.ok(joined, `${who}: the exec's process joined the paused container`);
+      t.equal(fs.readFileSync(out, 'utf8'), '', `${who}: nothing ran while paused`);
+      const resumed = rt.run(['resume', 'ID']);
+      t.equal(resumed.status, 0, `${who}: resume returns (not kept behind the exec): ${resumed.stderr}`);
+      t.equal(await exited, 0, `${who}: the exec ends once resumed`);
+      t.equal(fs.readFileSync(out, 'utf8'), 'after-resume\n', `${who}: and its program ran`);
+    }
+  },
+);

@@ -12,7 +12,12 @@ import { lastLogEntry, type Teardownable } from '../helpers/tsrunc';
 const skip = rootSkipReason();
 
 /** Creates a container from `edit` with extra create flags; the result and the container. */
-function failingCreate(t: Teardownable, edit: (s: Spec, bundle: string) => void, flags: string[] = [], opts: { copyRootfs?: boolean } = {}): { status: number | null; stderr: string; c: TestContainer; log: Record<string, unknown> | undefined } {
+function failingCreate(
+  t: Teardownable,
+  edit: (s: Spec, bundle: string) => void,
+  flags: string[] = [],
+  opts: { copyRootfs?: boolean } = {},
+): { status: number | null; stderr: string; c: TestContainer; log: Record<string, unknown> | undefined } {
   const c = testContainer(t, edit, opts);
   const logFile = path.join(c.bundle, 'log.json');
   const r = c.tsrunc(['--log', logFile, '--log-format', 'json', 'create', ...flags, c.id]);
@@ -29,7 +34,9 @@ function assertNothingLeft(t: Test, c: TestContainer): void {
 
 t.test('a bind mount source that does not exist', { skip }, async (t) => {
   const missing = '/nonexistent/tsrunc-source';
-  const r = failingCreate(t, (s) => s.mounts!.push({ destination: '/mnt/x', type: 'bind', source: missing, options: ['bind'] }));
+  const r = failingCreate(t, (s) =>
+    s.mounts!.push({ destination: '/mnt/x', type: 'bind', source: missing, options: ['bind'] }),
+  );
   t.equal(r.status, 1);
   t.match(r.stderr, `/mounts/${r.c.spec.mounts!.length - 1}/source`, 'the error points at the mount');
   t.match(r.stderr, `bind mount source ${missing} does not exist`);
@@ -41,7 +48,11 @@ t.test('a bind mount source that does not exist', { skip }, async (t) => {
 t.test('a mount that fails inside the new container', { skip }, async (t) => {
   const r = failingCreate(t, (s) => s.mounts!.push({ destination: '/mnt/x', type: 'nosuchfs', source: 'none' }));
   t.equal(r.status, 1);
-  t.match(r.stderr, /mounting none on \/mnt\/x \(nosuchfs\): mount: no such device/, 'the error names the step and the cause');
+  t.match(
+    r.stderr,
+    /mounting none on \/mnt\/x \(nosuchfs\): mount: no such device/,
+    'the error names the step and the cause',
+  );
   t.match(r.log?.['msg'], /mounting none on \/mnt\/x/);
   assertNothingLeft(t, r.c);
 });
@@ -73,7 +84,10 @@ t.test('a failing hook', { skip }, async (t) => {
   assertNothingLeft(t, r.c);
   const missing = failingCreate(t, (s) => (s.hooks = { createContainer: [{ path: '/nonexistent/hook' }] }));
   t.equal(missing.status, 1);
-  t.match(missing.stderr, /createContainer hook #0 \(\/nonexistent\/hook\) failed: exit status 127: exec \/nonexistent\/hook: no such file or directory/);
+  t.match(
+    missing.stderr,
+    /createContainer hook #0 \(\/nonexistent\/hook\) failed: exit status 127: exec \/nonexistent\/hook: no such file or directory/,
+  );
   assertNothingLeft(t, missing.c);
 });
 
@@ -92,10 +106,15 @@ t.test('a failure after the user namespace is set up', { skip }, async (t) => {
   t.match(early.stderr, `binding the rootfs ${early.c.spec.root!.path} onto itself: mount: permission denied`);
   assertNothingLeft(t, early.c);
   // The last step: the program is looked up inside a rootfs the mapped root can reach.
-  const late = failingCreate(t, (s, bundle) => {
-    userNamespace(s, { bundle });
-    s.process!.args = ['no-such-program'];
-  }, [], { copyRootfs: true });
+  const late = failingCreate(
+    t,
+    (s, bundle) => {
+      userNamespace(s, { bundle });
+      s.process!.args = ['no-such-program'];
+    },
+    [],
+    { copyRootfs: true },
+  );
   t.equal(late.status, 1);
   t.match(late.stderr, /exec: \\?"no-such-program\\?": executable file not found in \$PATH/);
   assertNothingLeft(t, late.c);

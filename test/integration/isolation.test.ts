@@ -25,7 +25,14 @@ t.test('the process is pid 1 of a new pid namespace', { skip }, async (t) => {
   t.equal(r.status, 0, r.stderr);
   const [pid, ...entries] = r.stdout.trim().split(/\s+/);
   t.equal(pid, '1', 'sh is pid 1');
-  t.same(entries.filter((e) => /^\d+$/.test(e)).map(Number).sort((a, b) => a - b), [1, 2], 'only sh and ls are visible');
+  t.same(
+    entries
+      .filter((e) => /^\d+$/.test(e))
+      .map(Number)
+      .sort((a, b) => a - b),
+    [1, 2],
+    'only sh and ls are visible',
+  );
 });
 
 t.test('a new network namespace has only lo', { skip }, async (t) => {
@@ -34,7 +41,7 @@ t.test('a new network namespace has only lo', { skip }, async (t) => {
   t.equal(r.stdout.trim(), 'lo');
 });
 
-t.test('a second container joins the first one\'s uts and net namespaces by path', { skip }, async (t) => {
+t.test("a second container joins the first one's uts and net namespaces by path", { skip }, async (t) => {
   const first = testContainer(t, (s) => {
     s.hostname = 'shared-host';
   });
@@ -49,16 +56,20 @@ t.test('a second container joins the first one\'s uts and net namespaces by path
       { type: 'uts', path: `/proc/${pid}/ns/uts` },
       { type: 'network', path: `/proc/${pid}/ns/net` },
     ];
-    s.process!.args = ['sh', '-c', 'hostname; ls /sys/class/net; readlink /proc/self/ns/uts; readlink /proc/self/ns/net'];
+    s.process!.args = [
+      'sh',
+      '-c',
+      'hostname; ls /sys/class/net; readlink /proc/self/ns/uts; readlink /proc/self/ns/net',
+    ];
   });
   const r = second.tsrunc(['run', second.id]);
   t.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
-  t.equal(lines[0], 'shared-host', 'the joined uts namespace has the first container\'s hostname');
+  t.equal(lines[0], 'shared-host', "the joined uts namespace has the first container's hostname");
   t.equal(lines[1], 'lo');
   t.equal(lines[2], fs.readlinkSync(`/proc/${pid}/ns/uts`), 'same uts namespace');
   t.equal(lines[3], fs.readlinkSync(`/proc/${pid}/ns/net`), 'same net namespace');
-  t.not(lines[3], fs.readlinkSync('/proc/self/ns/net'), 'not the host\'s');
+  t.not(lines[3], fs.readlinkSync('/proc/self/ns/net'), "not the host's");
 });
 
 t.test('a user namespace maps container root to a host uid', { skip }, async (t) => {
@@ -69,7 +80,11 @@ t.test('a user namespace maps container root to a host uid', { skip }, async (t)
       userNamespace(s, { bundle, gidHost: 200000 });
       // /mnt exists: the mapped root may not create directories in a rootfs the host's root owns.
       s.mounts!.push({ destination: '/mnt', type: 'bind', source: out, options: ['rbind', 'rw'] });
-      s.process!.args = ['sh', '-c', '(id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map) > /mnt/ids.tmp && mv /mnt/ids.tmp /mnt/ids; exec sleep 1000'];
+      s.process!.args = [
+        'sh',
+        '-c',
+        '(id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map) > /mnt/ids.tmp && mv /mnt/ids.tmp /mnt/ids; exec sleep 1000',
+      ];
     },
     { copyRootfs: true },
   );
@@ -83,20 +98,31 @@ t.test('a user namespace maps container root to a host uid', { skip }, async (t)
   const status = fs.readFileSync(`/proc/${c.pid()}/status`, 'utf8');
   t.equal(statusField(status, 'Uid'), '100000\t100000\t100000\t100000', 'the host sees the mapped uid');
   t.equal(statusField(status, 'Gid'), '200000\t200000\t200000\t200000', 'the host sees the mapped gid');
-  t.not(fs.readlinkSync(`/proc/${c.pid()}/ns/user`), fs.readlinkSync('/proc/self/ns/user'), 'a user namespace of its own');
+  t.not(
+    fs.readlinkSync(`/proc/${c.pid()}/ns/user`),
+    fs.readlinkSync('/proc/self/ns/user'),
+    'a user namespace of its own',
+  );
   t.equal(fs.statSync(path.join(out, 'ids')).uid, 100000, 'files it makes belong to the mapped uid');
 });
 
-t.test('a time namespace applies timeOffsets', { skip: skip || (fs.existsSync('/proc/self/ns/time') ? false : 'the kernel has no time namespaces') }, async (t) => {
-  const offset = 10 * 86400;
-  const hostBefore = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
-  const r = runContainer(t, (s) => {
-    s.linux!.namespaces!.push({ type: 'time' });
-    s.linux!.timeOffsets = { monotonic: { secs: offset }, boottime: { secs: offset, nanosecs: 0 } };
-    s.process!.args = ['cat', '/proc/uptime'];
-  });
-  const hostAfter = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
-  t.equal(r.status, 0, r.stderr);
-  const inside = Number(r.stdout.split(' ')[0]);
-  t.ok(inside >= hostBefore + offset && inside <= hostAfter + offset, `uptime ${inside} is the host's (${hostBefore}..${hostAfter}) + ${offset}`);
-});
+t.test(
+  'a time namespace applies timeOffsets',
+  { skip: skip || (fs.existsSync('/proc/self/ns/time') ? false : 'the kernel has no time namespaces') },
+  async (t) => {
+    const offset = 10 * 86400;
+    const hostBefore = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    const r = runContainer(t, (s) => {
+      s.linux!.namespaces!.push({ type: 'time' });
+      s.linux!.timeOffsets = { monotonic: { secs: offset }, boottime: { secs: offset, nanosecs: 0 } };
+      s.process!.args = ['cat', '/proc/uptime'];
+    });
+    const hostAfter = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    t.equal(r.status, 0, r.stderr);
+    const inside = Number(r.stdout.split(' ')[0]);
+    t.ok(
+      inside >= hostBefore + offset && inside <= hostAfter + offset,
+      `uptime ${inside} is the host's (${hostBefore}..${hostAfter}) + ${offset}`,
+    );
+  },
+);

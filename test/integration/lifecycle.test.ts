@@ -64,7 +64,10 @@ t.test('delete of a created container kills its init', { skip }, async (t) => {
   t.equal(c.tsrunc(['create', c.id]).status, 0);
   const pid = c.pid();
   t.equal(c.tsrunc(['delete', c.id]).status, 0);
-  t.notOk(fs.existsSync(`/proc/${pid}/cmdline`) && fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] !== 'Z', 'init is gone');
+  t.notOk(
+    fs.existsSync(`/proc/${pid}/cmdline`) && fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] !== 'Z',
+    'init is gone',
+  );
   t.same(cgroupDirsOf(c.id), []);
 });
 
@@ -78,10 +81,18 @@ t.test('delete --force of a running container', { skip }, async (t) => {
 });
 
 t.test('kill takes names, SIG names and numbers; --all reaches every process', { skip }, async (t) => {
-  const c = testContainer(t, (s) => {
-    s.process!.args = ['sh', '-c', 'trap "echo got USR1 >> /tmp/sig" USR1; sleep 1000 & sleep 1000 & while true; do wait; done'];
-    s.root!.readonly = false;
-  }, { copyRootfs: true });
+  const c = testContainer(
+    t,
+    (s) => {
+      s.process!.args = [
+        'sh',
+        '-c',
+        'trap "echo got USR1 >> /tmp/sig" USR1; sleep 1000 & sleep 1000 & while true; do wait; done',
+      ];
+      s.root!.readonly = false;
+    },
+    { copyRootfs: true },
+  );
   t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
   // Until the shell has run its trap, pid 1 of the namespace ignores USR1.
   await waitForHandler(c.pid(), 10);
@@ -109,7 +120,10 @@ t.test('run exits with the container status, 128+N for a signal', { skip }, asyn
   // pid 1 cannot be killed from inside its namespace: the signal comes from the host side.
   const killedByHost = testContainer(t);
   const runP = new Promise<number | null>((resolve) => {
-    const p = spawn(TSRUNC, ['--root', killedByHost.root, 'run', killedByHost.id], { cwd: killedByHost.bundle, stdio: 'ignore' });
+    const p = spawn(TSRUNC, ['--root', killedByHost.root, 'run', killedByHost.id], {
+      cwd: killedByHost.bundle,
+      stdio: 'ignore',
+    });
     p.on('exit', (code) => resolve(code));
   });
   t.ok(await waitForStatus(killedByHost, 'running'), 'running');
@@ -118,7 +132,10 @@ t.test('run exits with the container status, 128+N for a signal', { skip }, asyn
 });
 
 t.test('run forwards signals to the container', { skip }, async (t) => {
-  const c = testContainer(t, (s) => (s.process!.args = ['sh', '-c', 'trap "exit 7" TERM; while true; do sleep 0.05; done']));
+  const c = testContainer(
+    t,
+    (s) => (s.process!.args = ['sh', '-c', 'trap "exit 7" TERM; while true; do sleep 0.05; done']),
+  );
   const p = spawn(TSRUNC, ['--root', c.root, 'run', c.id], { cwd: c.bundle, stdio: 'ignore' });
   t.teardown(() => void p.kill('SIGKILL'));
   const exited = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
@@ -154,32 +171,62 @@ t.test('list shows containers as runc does', { skip }, async (t) => {
   t.equal(a.tsrunc(['create', a.id]).status, 0);
   t.equal(b.tsrunc(['run', '-d', b.id]).status, 0);
   const json = JSON.parse(a.tsrunc(['list', '--format', 'json']).stdout) as { id: string; status: string }[];
-  t.same(json.map((s) => [s.id, s.status]).sort(), [[a.id, 'created'], [b.id, 'running']].sort());
+  t.same(
+    json.map((s) => [s.id, s.status]).sort(),
+    [
+      [a.id, 'created'],
+      [b.id, 'running'],
+    ].sort(),
+  );
   t.same(a.tsrunc(['list', '-q']).stdout.trim().split('\n').sort(), [a.id, b.id].sort());
   const table = a.tsrunc(['list']).stdout.split('\n');
   t.match(table[0], /^ID +PID +STATUS +BUNDLE +CREATED +OWNER$/);
   t.equal(runTsrunc(['--root', a.root, 'list']).status, 0);
 });
 
-t.test('the environment a shim gives: no HOME, a short PATH, no TTY, cwd /; stdout only what runc prints', { skip }, async (t) => {
-  const c = testContainer(t);
-  const env = { PATH: '/usr/bin:/bin' };
-  const log = path.join(c.bundle, 'log.json');
-  const shim = ['--log', log, '--log-format', 'json'];
-  const pidFile = path.join(c.bundle, 'init.pid');
-  const created = c.tsrunc([...shim, 'create', '--bundle', c.bundle, '--pid-file', pidFile, c.id], { env, cwd: '/' });
-  t.equal(created.status, 0, created.stderr);
-  t.equal(created.stdout, '', 'create: nothing on stdout');
-  t.equal(c.tsrunc([...shim, 'start', c.id], { env, cwd: '/' }).stdout, '', 'start: nothing on stdout');
-  const state = runTsrunc(['--root', c.root, ...shim, 'state', c.id], { env, cwd: '/' });
-  t.equal((JSON.parse(state.stdout) as { status: string }).status, 'running', 'state: one JSON document and nothing else');
-  const ps = runTsrunc(['--root', c.root, ...shim, 'ps', '--format', 'json', c.id], { env, cwd: '/' });
-  t.same(JSON.parse(ps.stdout), [Number(fs.readFileSync(pidFile, 'utf8'))], 'ps --format json: one JSON array of host pids');
-  const features = runTsrunc([...shim, 'features'], { env, cwd: '/' });
-  t.equal((JSON.parse(features.stdout) as { ociVersionMax?: string }).ociVersionMax !== undefined, true, 'features: one JSON document');
-  t.equal(runTsrunc(['--root', c.root, ...shim, 'kill', c.id, '9'], { env, cwd: '/' }).stdout, '', 'kill: nothing on stdout');
-  t.ok(await waitForStatus(c, 'stopped'), 'stopped after kill');
-  t.equal(runTsrunc(['--root', c.root, ...shim, 'delete', c.id], { env, cwd: '/' }).stdout, '', 'delete: nothing on stdout');
-  t.same(fs.readdirSync(c.root), [], 'deleted');
-  t.notOk(fs.existsSync(log) && /"level":"error"/.test(fs.readFileSync(log, 'utf8')), 'no error in the log');
-});
+t.test(
+  'the environment a shim gives: no HOME, a short PATH, no TTY, cwd /; stdout only what runc prints',
+  { skip },
+  async (t) => {
+    const c = testContainer(t);
+    const env = { PATH: '/usr/bin:/bin' };
+    const log = path.join(c.bundle, 'log.json');
+    const shim = ['--log', log, '--log-format', 'json'];
+    const pidFile = path.join(c.bundle, 'init.pid');
+    const created = c.tsrunc([...shim, 'create', '--bundle', c.bundle, '--pid-file', pidFile, c.id], { env, cwd: '/' });
+    t.equal(created.status, 0, created.stderr);
+    t.equal(created.stdout, '', 'create: nothing on stdout');
+    t.equal(c.tsrunc([...shim, 'start', c.id], { env, cwd: '/' }).stdout, '', 'start: nothing on stdout');
+    const state = runTsrunc(['--root', c.root, ...shim, 'state', c.id], { env, cwd: '/' });
+    t.equal(
+      (JSON.parse(state.stdout) as { status: string }).status,
+      'running',
+      'state: one JSON document and nothing else',
+    );
+    const ps = runTsrunc(['--root', c.root, ...shim, 'ps', '--format', 'json', c.id], { env, cwd: '/' });
+    t.same(
+      JSON.parse(ps.stdout),
+      [Number(fs.readFileSync(pidFile, 'utf8'))],
+      'ps --format json: one JSON array of host pids',
+    );
+    const features = runTsrunc([...shim, 'features'], { env, cwd: '/' });
+    t.equal(
+      (JSON.parse(features.stdout) as { ociVersionMax?: string }).ociVersionMax !== undefined,
+      true,
+      'features: one JSON document',
+    );
+    t.equal(
+      runTsrunc(['--root', c.root, ...shim, 'kill', c.id, '9'], { env, cwd: '/' }).stdout,
+      '',
+      'kill: nothing on stdout',
+    );
+    t.ok(await waitForStatus(c, 'stopped'), 'stopped after kill');
+    t.equal(
+      runTsrunc(['--root', c.root, ...shim, 'delete', c.id], { env, cwd: '/' }).stdout,
+      '',
+      'delete: nothing on stdout',
+    );
+    t.same(fs.readdirSync(c.root), [], 'deleted');
+    t.notOk(fs.existsSync(log) && /"level":"error"/.test(fs.readFileSync(log, 'utf8')), 'no error in the log');
+  },
+);

@@ -15,7 +15,10 @@ import { TSRUNC, tempDir } from '../helpers/tsrunc';
 const skip = rootSkipReason();
 
 /** /proc/self/status as the container's process sees it. */
-function statusInside(t: Parameters<typeof runContainer>[0], edit: Parameters<typeof runContainer>[1]): { status: number | null; text: string; stderr: string } {
+function statusInside(
+  t: Parameters<typeof runContainer>[0],
+  edit: Parameters<typeof runContainer>[1],
+): { status: number | null; text: string; stderr: string } {
   const r = runContainer(t, (s, bundle) => {
     edit(s, bundle);
     s.process!.args = ['cat', '/proc/self/status'];
@@ -48,7 +51,7 @@ t.test('uid, gid and additional gids', { skip }, async (t) => {
 t.test('root without additional gids has no supplementary groups', { skip }, async (t) => {
   const r = statusInside(t, (s) => (s.process!.user = { uid: 0, gid: 0 }));
   t.equal(r.status, 0, r.stderr);
-  t.equal(statusField(r.text, 'Groups'), '', 'the runtime\'s groups do not leak in');
+  t.equal(statusField(r.text, 'Groups'), '', "the runtime's groups do not leak in");
 });
 
 t.test('umask', { skip }, async (t) => {
@@ -101,7 +104,11 @@ t.test('capability sets of root match the config', { skip }, async (t) => {
   t.equal(statusField(r.text, 'CapPrm'), capHex(bounding), 'CapPrm');
   t.equal(statusField(r.text, 'CapEff'), capHex(bounding), 'CapEff');
   t.equal(statusField(r.text, 'CapInh'), capHex(inheritable), 'CapInh');
-  t.equal(statusField(r.text, 'CapAmb'), capHex(['CAP_NET_BIND_SERVICE']), 'CapAmb: only what is also permitted and inheritable');
+  t.equal(
+    statusField(r.text, 'CapAmb'),
+    capHex(['CAP_NET_BIND_SERVICE']),
+    'CapAmb: only what is also permitted and inheritable',
+  );
 });
 
 t.test('a non-root user keeps exactly its ambient capabilities across exec', { skip }, async (t) => {
@@ -110,7 +117,13 @@ t.test('a non-root user keeps exactly its ambient capabilities across exec', { s
   const inheritable = ['CAP_KILL', 'CAP_NET_BIND_SERVICE'];
   const r = statusInside(t, (s) => {
     s.process!.user = { uid: 1000, gid: 1000 };
-    s.process!.capabilities = { bounding, effective: permitted, permitted, inheritable, ambient: ['CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_CHOWN'] };
+    s.process!.capabilities = {
+      bounding,
+      effective: permitted,
+      permitted,
+      inheritable,
+      ambient: ['CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_CHOWN'],
+    };
   });
   t.equal(r.status, 0, r.stderr);
   // Without file capabilities, a non-root exec keeps permitted = effective = ambient.
@@ -127,7 +140,8 @@ t.test('no capabilities in the config means none at all', { skip }, async (t) =>
     s.process!.capabilities = { bounding: [], effective: [], permitted: [], inheritable: [], ambient: [] };
   });
   t.equal(r.status, 0, r.stderr);
-  for (const set of ['CapBnd', 'CapPrm', 'CapEff', 'CapInh', 'CapAmb']) t.equal(statusField(r.text, set), '0000000000000000', set);
+  for (const set of ['CapBnd', 'CapPrm', 'CapEff', 'CapInh', 'CapAmb'])
+    t.equal(statusField(r.text, set), '0000000000000000', set);
 });
 
 t.test('noNewPrivileges', { skip }, async (t) => {
@@ -168,7 +182,7 @@ t.test('cwd', { skip }, async (t) => {
   t.equal(missing.stdout, '/work/here\n');
 });
 
-t.test('env is exactly the config\'s (with HOME added where it has none, as runc)', { skip }, async (t) => {
+t.test("env is exactly the config's (with HOME added where it has none, as runc)", { skip }, async (t) => {
   const env = ['PATH=/bin:/usr/bin', 'FOO=bar baz', 'EMPTY=', 'MULTI=a=b=c', 'HOME=/h'];
   const r = runContainer(t, (s) => {
     s.process!.env = env;
@@ -206,7 +220,11 @@ t.test('--preserve-fds 1 passes fd 3 on, and nothing more', { skip }, async (t) 
   const another = fs.openSync(path.join(dir, 'another'), 'w');
   try {
     // fd 3 is preserved; fd 4 (given to tsrunc too) must not reach the container.
-    const r = spawnSync(TSRUNC, ['--root', c.root, 'create', '--preserve-fds', '1', c.id], { cwd: c.bundle, stdio: ['ignore', out, err, extra, another], timeout: 60_000 });
+    const r = spawnSync(TSRUNC, ['--root', c.root, 'create', '--preserve-fds', '1', c.id], {
+      cwd: c.bundle,
+      stdio: ['ignore', out, err, extra, another],
+      timeout: 60_000,
+    });
     t.equal(r.status, 0, fs.readFileSync(path.join(dir, 'err'), 'utf8'));
   } finally {
     for (const fd of [out, err, extra, another]) fs.closeSync(fd);
@@ -214,7 +232,7 @@ t.test('--preserve-fds 1 passes fd 3 on, and nothing more', { skip }, async (t) 
   t.equal(c.tsrunc(['start', c.id]).status, 0);
   const pid = c.pid();
   t.same(fdsOf(pid), ['0', '1', '2', '3']);
-  t.equal(fs.readlinkSync(`/proc/${pid}/fd/3`), extraPath, 'fd 3 is the caller\'s');
+  t.equal(fs.readlinkSync(`/proc/${pid}/fd/3`), extraPath, "fd 3 is the caller's");
 });
 
 const withRunc = skip || (RUNC === undefined ? 'runc is not installed' : false);
@@ -229,79 +247,119 @@ function passwdRootfs(s: Spec, bundle: string): void {
   s.process!.env = ['PATH=/bin'];
 }
 
-t.test('HOME, when the env has none, comes from /etc/passwd for the user ("/" when unknown), for run and exec, as runc sets it', { skip: withRunc }, async (t) => {
-  for (const [uid, env, want] of [
-    [0, [], '/root'],
-    [1000, [], '/home/u'],
-    [65534, [], '/'],
-    [4242, [], '/'],
-    [0, ['HOME=/mine'], '/mine'],
-    [0, ['HOME='], '/root'],
-  ] as const) {
-    const c = testContainer(t, (s, bundle) => {
-      passwdRootfs(s, bundle);
-      s.process!.env!.push(...env);
-      s.process!.user = { uid, gid: 0 };
-      s.process!.args = ['sh', '-c', 'echo "HOME=$HOME"'];
-    }, { copyRootfs: true });
+t.test(
+  'HOME, when the env has none, comes from /etc/passwd for the user ("/" when unknown), for run and exec, as runc sets it',
+  { skip: withRunc },
+  async (t) => {
+    for (const [uid, env, want] of [
+      [0, [], '/root'],
+      [1000, [], '/home/u'],
+      [65534, [], '/'],
+      [4242, [], '/'],
+      [0, ['HOME=/mine'], '/mine'],
+      [0, ['HOME='], '/root'],
+    ] as const) {
+      const c = testContainer(
+        t,
+        (s, bundle) => {
+          passwdRootfs(s, bundle);
+          s.process!.env!.push(...env);
+          s.process!.user = { uid, gid: 0 };
+          s.process!.args = ['sh', '-c', 'echo "HOME=$HOME"'];
+        },
+        { copyRootfs: true },
+      );
+      const ours = c.tsrunc(['run', c.id]);
+      t.equal(ours.stdout, `HOME=${want}\n`, `uid ${uid}, env ${JSON.stringify(env)}: ${ours.stderr}`);
+      t.equal(runcTwin(t, c).run(['run', 'ID']).stdout, ours.stdout, 'as with runc');
+    }
+    const c = testContainer(t, passwdRootfs, { copyRootfs: true });
+    const twin = runcTwin(t, c);
+    t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+    t.equal(twin.run(['run', '-d', 'ID']).status, 0);
+    for (const args of [
+      ['sh', '-c', 'echo $HOME'],
+      ['-u', '1000', 'sh', '-c', 'echo $HOME'],
+      ['-e', 'HOME=/x', 'sh', '-c', 'echo $HOME'],
+    ]) {
+      const ours = c.tsrunc(['exec', c.id, ...args]);
+      t.equal(
+        ours.stdout,
+        twin.run(['exec', 'ID', ...args]).stdout,
+        `exec ${args.join(' ')}: ${ours.stdout.trim()}, as with runc`,
+      );
+    }
+    t.equal(c.tsrunc(['exec', '-u', '1000', c.id, 'sh', '-c', 'echo $HOME']).stdout, '/home/u\n');
+  },
+);
+
+t.test(
+  'the working directory is entered before the user and capabilities change, as runc does',
+  { skip: withRunc },
+  async (t) => {
+    // /root is 0700 and another uid's: uid 0 without CAP_DAC_OVERRIDE (the default capabilities)
+    // can enter it only while it still has every capability.
+    const c = testContainer(
+      t,
+      (s, bundle) => {
+        passwdRootfs(s, bundle);
+        s.process!.cwd = '/root';
+        s.process!.args = ['pwd'];
+      },
+      { copyRootfs: true },
+    );
     const ours = c.tsrunc(['run', c.id]);
-    t.equal(ours.stdout, `HOME=${want}\n`, `uid ${uid}, env ${JSON.stringify(env)}: ${ours.stderr}`);
-    t.equal(runcTwin(t, c).run(['run', 'ID']).stdout, ours.stdout, 'as with runc');
-  }
-  const c = testContainer(t, passwdRootfs, { copyRootfs: true });
-  const twin = runcTwin(t, c);
-  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
-  t.equal(twin.run(['run', '-d', 'ID']).status, 0);
-  for (const args of [['sh', '-c', 'echo $HOME'], ['-u', '1000', 'sh', '-c', 'echo $HOME'], ['-e', 'HOME=/x', 'sh', '-c', 'echo $HOME']]) {
-    const ours = c.tsrunc(['exec', c.id, ...args]);
-    t.equal(ours.stdout, twin.run(['exec', 'ID', ...args]).stdout, `exec ${args.join(' ')}: ${ours.stdout.trim()}, as with runc`);
-  }
-  t.equal(c.tsrunc(['exec', '-u', '1000', c.id, 'sh', '-c', 'echo $HOME']).stdout, '/home/u\n');
-});
+    t.equal(ours.status, 0, ours.stderr);
+    t.equal(ours.stdout, '/root\n');
+    t.equal(runcTwin(t, c).run(['run', 'ID']).stdout, ours.stdout, 'run: as with runc');
+    const d = testContainer(t, passwdRootfs, { copyRootfs: true });
+    const twin = runcTwin(t, d);
+    t.equal(d.tsrunc(['run', '-d', d.id]).status, 0);
+    t.equal(twin.run(['run', '-d', 'ID']).status, 0);
+    for (const user of ['0', '1000']) {
+      const ours = d.tsrunc(['exec', '-u', user, '--cwd', '/root', d.id, 'pwd']);
+      t.equal(ours.stdout, '/root\n', `exec -u ${user} --cwd /root: ${ours.stderr}`);
+      t.equal(
+        twin.run(['exec', '-u', user, '--cwd', '/root', 'ID', 'pwd']).stdout,
+        ours.stdout,
+        `exec -u ${user}: as with runc`,
+      );
+    }
+    const missing = d.tsrunc(['exec', '--cwd', '/nonexistent', d.id, 'pwd']);
+    t.equal(missing.status, 255, 'a missing directory still fails exec');
+    t.match(missing.stderr, /changing directory to \/nonexistent .*no such file or directory/);
+  },
+);
 
-t.test('the working directory is entered before the user and capabilities change, as runc does', { skip: withRunc }, async (t) => {
-  // /root is 0700 and another uid's: uid 0 without CAP_DAC_OVERRIDE (the default capabilities)
-  // can enter it only while it still has every capability.
-  const c = testContainer(t, (s, bundle) => {
-    passwdRootfs(s, bundle);
-    s.process!.cwd = '/root';
-    s.process!.args = ['pwd'];
-  }, { copyRootfs: true });
-  const ours = c.tsrunc(['run', c.id]);
-  t.equal(ours.status, 0, ours.stderr);
-  t.equal(ours.stdout, '/root\n');
-  t.equal(runcTwin(t, c).run(['run', 'ID']).stdout, ours.stdout, 'run: as with runc');
-  const d = testContainer(t, passwdRootfs, { copyRootfs: true });
-  const twin = runcTwin(t, d);
-  t.equal(d.tsrunc(['run', '-d', d.id]).status, 0);
-  t.equal(twin.run(['run', '-d', 'ID']).status, 0);
-  for (const user of ['0', '1000']) {
-    const ours = d.tsrunc(['exec', '-u', user, '--cwd', '/root', d.id, 'pwd']);
-    t.equal(ours.stdout, '/root\n', `exec -u ${user} --cwd /root: ${ours.stderr}`);
-    t.equal(twin.run(['exec', '-u', user, '--cwd', '/root', 'ID', 'pwd']).stdout, ours.stdout, `exec -u ${user}: as with runc`);
-  }
-  const missing = d.tsrunc(['exec', '--cwd', '/nonexistent', d.id, 'pwd']);
-  t.equal(missing.status, 255, 'a missing directory still fails exec');
-  t.match(missing.stderr, /changing directory to \/nonexistent .*no such file or directory/);
-});
-
-t.test('a program the kernel cannot run after start (its ELF interpreter missing): the container says so on its stderr and exits 1, start succeeds, as runc', { skip: withRunc }, async (t) => {
-  const c = testContainer(t, (s, bundle) => {
-    // a dynamically linked program in a static busybox rootfs: no /lib64/ld-linux*
-    fs.copyFileSync('/usr/bin/true', path.join(bundle, 'rootfs/dyn'));
-    fs.chmodSync(path.join(bundle, 'rootfs/dyn'), 0o755);
-    s.process!.args = ['/dyn'];
-  }, { copyRootfs: true });
-  const twin = runcTwin(t, c);
-  const ours = c.tsrunc(['run', c.id]);
-  const theirs = twin.run(['run', 'ID']);
-  t.equal(ours.status, 1, 'run exits 1');
-  t.equal(ours.status, theirs.status, 'as runc');
-  t.match(ours.stderr, /^exec \/dyn: no such file or directory\n$/, "the container's stderr says why, in runc's words");
-  t.equal(ours.stderr, theirs.stderr.replace(/.*level=.*\n/g, ''), 'the same words as runc');
-  t.equal(c.tsrunc(['create', c.id]).status, 0);
-  const start = c.tsrunc(['start', c.id]);
-  t.equal(start.status, 0, `start has done its part: ${start.stderr}`);
-  t.equal(twin.run(['create', 'ID']).status, 0);
-  t.equal(twin.run(['start', 'ID']).status, 0, 'as runc start');
-});
+t.test(
+  'a program the kernel cannot run after start (its ELF interpreter missing): the container says so on its stderr and exits 1, start succeeds, as runc',
+  { skip: withRunc },
+  async (t) => {
+    const c = testContainer(
+      t,
+      (s, bundle) => {
+        // a dynamically linked program in a static busybox rootfs: no /lib64/ld-linux*
+        fs.copyFileSync('/usr/bin/true', path.join(bundle, 'rootfs/dyn'));
+        fs.chmodSync(path.join(bundle, 'rootfs/dyn'), 0o755);
+        s.process!.args = ['/dyn'];
+      },
+      { copyRootfs: true },
+    );
+    const twin = runcTwin(t, c);
+    const ours = c.tsrunc(['run', c.id]);
+    const theirs = twin.run(['run', 'ID']);
+    t.equal(ours.status, 1, 'run exits 1');
+    t.equal(ours.status, theirs.status, 'as runc');
+    t.match(
+      ours.stderr,
+      /^exec \/dyn: no such file or directory\n$/,
+      "the container's stderr says why, in runc's words",
+    );
+    t.equal(ours.stderr, theirs.stderr.replace(/.*level=.*\n/g, ''), 'the same words as runc');
+    t.equal(c.tsrunc(['create', c.id]).status, 0);
+    const start = c.tsrunc(['start', c.id]);
+    t.equal(start.status, 0, `start has done its part: ${start.stderr}`);
+    t.equal(twin.run(['create', 'ID']).status, 0);
+    t.equal(twin.run(['start', 'ID']).status, 0, 'as runc start');
+  },
+);

@@ -25,7 +25,9 @@ t.test('state and list have the shape runc gives them', { skip }, async (t) => {
   const runcId = `${c.id}-runc`;
   t.teardown(() => void runc(root, ['delete', '--force', runcId], c.bundle));
   // runc must not share cgroups with tsrunc's container.
-  const runcSpec = JSON.parse(fs.readFileSync(path.join(c.bundle, 'config.json'), 'utf8')) as { linux: { cgroupsPath: string } };
+  const runcSpec = JSON.parse(fs.readFileSync(path.join(c.bundle, 'config.json'), 'utf8')) as {
+    linux: { cgroupsPath: string };
+  };
   runcSpec.linux.cgroupsPath += '-runc';
   const runcBundle = path.join(c.bundle, 'runc-bundle');
   fs.mkdirSync(runcBundle);
@@ -41,8 +43,15 @@ t.test('state and list have the shape runc gives them', { skip }, async (t) => {
   t.match(ours['created'] as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
 
   const ourList = JSON.parse(c.tsrunc(['list', '--format', 'json']).stdout) as Record<string, unknown>[];
-  const theirList = JSON.parse(runc(root, ['list', '--format', 'json'], runcBundle).stdout) as Record<string, unknown>[];
-  t.same(Object.keys(ourList[0] ?? {}).sort(), Object.keys(theirList[0] ?? {}).sort(), 'list entries have the same fields');
+  const theirList = JSON.parse(runc(root, ['list', '--format', 'json'], runcBundle).stdout) as Record<
+    string,
+    unknown
+  >[];
+  t.same(
+    Object.keys(ourList[0] ?? {}).sort(),
+    Object.keys(theirList[0] ?? {}).sort(),
+    'list entries have the same fields',
+  );
   const ourTable = runWithFileStdio(['--root', c.root, 'list']).stdout.split('\n')[0];
   const theirTable = runc(root, ['list'], runcBundle).stdout.split('\n')[0];
   // Column widths follow the content (ids, bundles and runc's nanosecond timestamps differ in

@@ -29,7 +29,8 @@ export interface HookEnv {
 /** The environment for a tsrunc that stops (or samples) at the given points. */
 export function hookEnv(h: HookEnv, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base, TSRUNC_TEST_HOOKS_DIR: h.dir };
-  const list = (v: readonly string[] | '*' | undefined): string => (v === undefined ? '' : v === '*' ? '*' : v.join(','));
+  const list = (v: readonly string[] | '*' | undefined): string =>
+    v === undefined ? '' : v === '*' ? '*' : v.join(',');
   if (h.pauseAt !== undefined) env['TSRUNC_TEST_PAUSE_AT'] = list(h.pauseAt);
   if (h.sampleAt !== undefined) env['TSRUNC_TEST_SAMPLE_AT'] = list(h.sampleAt);
   return env;
@@ -44,11 +45,18 @@ export interface Background {
   exited(): boolean;
 }
 
-export function startTsrunc(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: number | 'ignore' } = {}): Background {
+export function startTsrunc(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: number | 'ignore' } = {},
+): Background {
   const io = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-bg-'));
   const out = fs.openSync(path.join(io, 'out'), 'w+');
   const err = fs.openSync(path.join(io, 'err'), 'w+');
-  const child = spawn(TSRUNC, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: [opts.stdin ?? 'ignore', out, err] });
+  const child = spawn(TSRUNC, args, {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    stdio: [opts.stdin ?? 'ignore', out, err],
+  });
   fs.closeSync(out);
   fs.closeSync(err);
   let finished = false;

@@ -10,7 +10,17 @@ import { rootSkipReason, testContainer } from '../helpers/container';
 import { cgroupProcs, waitForStatus } from '../helpers/host';
 import { pollUntil, tempDir, type Teardownable } from '../helpers/tsrunc';
 import { isSameProcessAlive, readProcStat } from '../../src/state/proc';
-import { armedHooksDir, assertClean, hookEnv, killBackground, resume, startTsrunc, tempFilesUnder, waitPaused, within } from './harness';
+import {
+  armedHooksDir,
+  assertClean,
+  hookEnv,
+  killBackground,
+  resume,
+  startTsrunc,
+  tempFilesUnder,
+  waitPaused,
+  within,
+} from './harness';
 
 const skip = rootSkipReason();
 
@@ -47,7 +57,8 @@ function fill(dir: string, inodes: boolean): void {
 }
 
 function unfill(dir: string): void {
-  for (const name of fs.readdirSync(dir)) if (name === 'filler' || name.startsWith('inode-')) fs.rmSync(path.join(dir, name));
+  for (const name of fs.readdirSync(dir))
+    if (name === 'filler' || name.startsWith('inode-')) fs.rmSync(path.join(dir, name));
 }
 
 t.test('the init dies before start: state says stopped, start says so, delete cleans', { skip }, async (t) => {
@@ -68,7 +79,10 @@ for (const point of ['create:hooks', 'create:ready'] as FaultPoint[]) {
   t.test(`the init dies during create (at ${point}): a clear error, nothing left`, { skip }, async (t) => {
     const c = testContainer(t);
     const hooks = armedHooksDir(t);
-    const bg = startTsrunc(['--root', c.root, 'create', c.id], { cwd: c.bundle, env: hookEnv({ dir: hooks, pauseAt: [point] }) });
+    const bg = startTsrunc(['--root', c.root, 'create', c.id], {
+      cwd: c.bundle,
+      env: hookEnv({ dir: hooks, pauseAt: [point] }),
+    });
     t.teardown(() => killBackground(bg).then(() => undefined));
     await waitPaused(bg, hooks, point);
     const procs = cgroupProcs(c.id);
@@ -79,7 +93,10 @@ for (const point of ['create:hooks', 'create:ready'] as FaultPoint[]) {
     resume(hooks, point, bg.pid);
     const r = await within(bg.done, 60_000);
     t.equal(r?.status, 1, `create fails: ${r?.stderr}`);
-    t.match(r?.stderr, /container init exited during create|the container process exited during setup|EPIPE|ECONNRESET/);
+    t.match(
+      r?.stderr,
+      /container init exited during create|the container process exited during setup|EPIPE|ECONNRESET/,
+    );
     t.notMatch(r?.stderr, /internal error/);
     assertClean(t, c);
   });
@@ -102,7 +119,10 @@ for (const point of ['create:cgroup', 'create:ready', 'start:released', 'start:d
   t.test(`the caller SIGKILLs run at ${point}: state answers, delete --force cleans`, { skip }, async (t) => {
     const c = testContainer(t);
     const hooks = armedHooksDir(t);
-    const run = startTsrunc(['--root', c.root, 'run', c.id], { cwd: c.bundle, env: hookEnv({ dir: hooks, pauseAt: [point] }) });
+    const run = startTsrunc(['--root', c.root, 'run', c.id], {
+      cwd: c.bundle,
+      env: hookEnv({ dir: hooks, pauseAt: [point] }),
+    });
     t.teardown(() => killBackground(run).then(() => undefined));
     await waitPaused(run, hooks, point);
     await killBackground(run);
@@ -113,26 +133,33 @@ for (const point of ['create:cgroup', 'create:ready', 'start:released', 'start:d
   });
 }
 
-t.test('a SIGTERM that reaches run while it creates the container goes to the process once it runs', { skip }, async (t) => {
-  // No pid namespace: the process is not a pid 1 (which ignores a SIGTERM it has no handler for).
-  const c = testContainer(t, (s) => {
-    s.linux!.namespaces = s.linux!.namespaces!.filter((ns) => ns.type !== 'pid');
-    s.process!.args = ['sleep', '1000'];
-  });
-  for (const point of ['create:ready', 'start:locked'] as FaultPoint[]) {
-    const hooks = armedHooksDir(t);
-    const run = startTsrunc(['--root', c.root, 'run', c.id], { cwd: c.bundle, env: hookEnv({ dir: hooks, pauseAt: [point] }) });
-    t.teardown(() => killBackground(run).then(() => undefined));
-    await waitPaused(run, hooks, point);
-    process.kill(run.pid, 'SIGTERM');
-    resume(hooks, point, run.pid);
-    const r = await within(run.done, 60_000);
-    t.equal(r?.signal, null, `${point}: run is not ended by the signal itself`);
-    t.equal(r?.status, 128 + 15, `${point}: run reports its process killed by SIGTERM: ${r?.stderr}`);
-    t.equal(c.status(), 'missing', `${point}: and deletes the container, as after any exit`);
-    assertClean(t, c);
-  }
-});
+t.test(
+  'a SIGTERM that reaches run while it creates the container goes to the process once it runs',
+  { skip },
+  async (t) => {
+    // No pid namespace: the process is not a pid 1 (which ignores a SIGTERM it has no handler for).
+    const c = testContainer(t, (s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.filter((ns) => ns.type !== 'pid');
+      s.process!.args = ['sleep', '1000'];
+    });
+    for (const point of ['create:ready', 'start:locked'] as FaultPoint[]) {
+      const hooks = armedHooksDir(t);
+      const run = startTsrunc(['--root', c.root, 'run', c.id], {
+        cwd: c.bundle,
+        env: hookEnv({ dir: hooks, pauseAt: [point] }),
+      });
+      t.teardown(() => killBackground(run).then(() => undefined));
+      await waitPaused(run, hooks, point);
+      process.kill(run.pid, 'SIGTERM');
+      resume(hooks, point, run.pid);
+      const r = await within(run.done, 60_000);
+      t.equal(r?.signal, null, `${point}: run is not ended by the signal itself`);
+      t.equal(r?.status, 128 + 15, `${point}: run reports its process killed by SIGTERM: ${r?.stderr}`);
+      t.equal(c.status(), 'missing', `${point}: and deletes the container, as after any exit`);
+      assertClean(t, c);
+    }
+  },
+);
 
 t.test('--root on a full filesystem: a clear error and no partial state', { skip }, async (t) => {
   const mnt = tmpfs(t, 'size=256k,mode=0700');

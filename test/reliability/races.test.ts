@@ -56,7 +56,10 @@ t.test('kill racing start', { skip }, async (t) => {
     await jitter();
     const kill = bg(t, c, ['kill', c.id, 'KILL']);
     const [s, k] = [await bounded(t, start, 'start'), await bounded(t, kill, 'kill')];
-    t.ok(s.status === 0 || /cannot start a container that has stopped|container init exited before start/.test(s.stderr), `start: ${s.status} ${s.stderr}`);
+    t.ok(
+      s.status === 0 || /cannot start a container that has stopped|container init exited before start/.test(s.stderr),
+      `start: ${s.status} ${s.stderr}`,
+    );
     t.equal(k.status, 0, `kill reaches the init: ${k.stderr}`);
     t.ok(await waitForStatus(c, 'stopped'), 'the container stops');
     const del = c.tsrunc(['delete', c.id]);
@@ -74,7 +77,12 @@ t.test('delete --force racing exec', { skip }, async (t) => {
     const del = bg(t, c, ['delete', '--force', c.id]);
     const [e, d] = [await bounded(t, exec, 'exec'), await bounded(t, del, 'delete --force')];
     t.equal(d.status, 0, `delete --force: ${d.stderr}`);
-    const execOk = e.status === 137 || (e.status === 255 && /exec failed: (container does not exist|cannot exec in a stopped container|exited during setup)/.test(e.stderr));
+    const execOk =
+      e.status === 137 ||
+      (e.status === 255 &&
+        /exec failed: (container does not exist|cannot exec in a stopped container|exited during setup)/.test(
+          e.stderr,
+        ));
     t.ok(execOk, `exec ends killed or with a clear error: ${e.status} ${e.stderr}`);
     t.equal(c.status(), 'missing');
     assertClean(t, c, `round ${round}`);

@@ -221,7 +221,11 @@ class Soak {
   private call(args: string[], cwd: string): Promise<Call> {
     const errFile = path.join(this.work, 'io', `${++this.counter}.err`);
     const err = fs.openSync(errFile, 'w+');
-    const child = spawn(TSRUNC, ['--root', this.root, ...args], { cwd, stdio: ['ignore', 'ignore', err], env: hookEnv({ dir: this.hooks, sampleAt: SAMPLED }) });
+    const child = spawn(TSRUNC, ['--root', this.root, ...args], {
+      cwd,
+      stdio: ['ignore', 'ignore', err],
+      env: hookEnv({ dir: this.hooks, sampleAt: SAMPLED }),
+    });
     fs.closeSync(err);
     return new Promise((resolve) => {
       let finished = false;
@@ -264,9 +268,13 @@ class Soak {
       const initFds = fs.readdirSync(`/proc/${pid}/fd`).length;
       this.initFds.set(initFds, (this.initFds.get(initFds) ?? 0) + 1);
       // The exit status tells how many fds `ls` saw: 0-2 and its own directory.
-      const exec = await this.call(['exec', ...(v.tty ? ['-t', ...consoleArgs] : []), id, 'sh', '-c', 'exit $(ls /proc/self/fd | wc -l)'], bundle);
+      const exec = await this.call(
+        ['exec', ...(v.tty ? ['-t', ...consoleArgs] : []), id, 'sh', '-c', 'exit $(ls /proc/self/fd | wc -l)'],
+        bundle,
+      );
       this.samples.push(...exec.samples);
-      if (exec.status === null || exec.status === 0 || exec.status > 100) throw new Error(`exec: exit ${exec.status ?? exec.signal}: ${exec.stderr.trim()}`);
+      if (exec.status === null || exec.status === 0 || exec.status > 100)
+        throw new Error(`exec: exit ${exec.status ?? exec.signal}: ${exec.stderr.trim()}`);
       this.execFds.set(exec.status, (this.execFds.get(exec.status) ?? 0) + 1);
       await this.must('kill', ['kill', id, 'KILL'], bundle);
       const gone = (): boolean => {
@@ -388,7 +396,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     for (let i = 0; i < sequential && !stopping; i++) {
       await soak.lifecycle(nextVariant());
       sequentialDone++;
-      if ((i + 1) % 50 === 0) progress(`sequential ${i + 1}/${sequential} (${Math.round((Date.now() - began) / 1000)} s, ${soak.failureCount} failed)`);
+      if ((i + 1) % 50 === 0)
+        progress(
+          `sequential ${i + 1}/${sequential} (${Math.round((Date.now() - began) / 1000)} s, ${soak.failureCount} failed)`,
+        );
     }
     let started = 0;
     const worker = async (): Promise<void> => {
@@ -396,7 +407,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         started++;
         await soak.lifecycle(nextVariant());
         done++;
-        if (done % 50 === 0) progress(`concurrent ${done}/${concurrent} (${Math.round((Date.now() - began) / 1000)} s, ${soak.failureCount} failed)`);
+        if (done % 50 === 0)
+          progress(
+            `concurrent ${done}/${concurrent} (${Math.round((Date.now() - began) / 1000)} s, ${soak.failureCount} failed)`,
+          );
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(concurrent, 1)) }, worker));
@@ -451,19 +465,36 @@ export function leakCounts(r: SoakReport): Record<string, number> {
 /** The figures as a few lines of text. */
 export function formatReport(r: SoakReport): string {
   const lines: string[] = [];
-  lines.push(`lifecycles: ${r.lifecycles} (${r.sequential} sequential, ${r.concurrent} ${r.concurrency} at a time), failed: ${r.failureCount}`);
-  lines.push(`variants: ${Object.entries(r.byVariant).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  lines.push(`seconds: ${r.seconds} (${(r.seconds / Math.max(r.lifecycles, 1)).toFixed(2)} s per lifecycle, both phases together)`);
-  lines.push(`leaks: ${Object.entries(leakCounts(r)).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  lines.push(
+    `lifecycles: ${r.lifecycles} (${r.sequential} sequential, ${r.concurrent} ${r.concurrency} at a time), failed: ${r.failureCount}`,
+  );
+  lines.push(
+    `variants: ${Object.entries(r.byVariant)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
+  lines.push(
+    `seconds: ${r.seconds} (${(r.seconds / Math.max(r.lifecycles, 1)).toFixed(2)} s per lifecycle, both phases together)`,
+  );
+  lines.push(
+    `leaks: ${Object.entries(leakCounts(r))
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
   const peak = Math.max(0, ...Object.values(r.runtime).map((f) => f.hwmPeak));
   lines.push(`peak RSS of any tsrunc command: ${peak} kB (${(peak / 1024).toFixed(1)} MiB)`);
   lines.push('tsrunc at the end of each command (fds; peak RSS as VmHWM, kB):');
   for (const [cmd, f] of Object.entries(r.runtime)) {
-    lines.push(`  ${cmd.padEnd(7)} ${f.samples} runs, fds ${f.fdsMin}..${f.fdsMax}, peak RSS max ${f.hwmPeak} kB, mean first tenth ${f.hwmFirstTenth} kB, last tenth ${f.hwmLastTenth} kB`);
+    lines.push(
+      `  ${cmd.padEnd(7)} ${f.samples} runs, fds ${f.fdsMin}..${f.fdsMax}, peak RSS max ${f.hwmPeak} kB, mean first tenth ${f.hwmFirstTenth} kB, last tenth ${f.hwmLastTenth} kB`,
+    );
   }
-  lines.push(`container init fds after start: ${JSON.stringify(r.initFds)}; exec'd ls saw fds: ${JSON.stringify(r.execFds)}; pty masters received: ${r.ptysReceived}`);
+  lines.push(
+    `container init fds after start: ${JSON.stringify(r.initFds)}; exec'd ls saw fds: ${JSON.stringify(r.execFds)}; pty masters received: ${r.ptysReceived}`,
+  );
   for (const f of r.failures) lines.push(`failed: ${f}`);
-  for (const [kind, list] of Object.entries(r.leaks)) if (Array.isArray(list)) for (const item of list.slice(0, 10)) lines.push(`leak (${kind}): ${item}`);
+  for (const [kind, list] of Object.entries(r.leaks))
+    if (Array.isArray(list)) for (const item of list.slice(0, 10)) lines.push(`leak (${kind}): ${item}`);
   return lines.join('\n');
 }
 
@@ -476,9 +507,12 @@ export function flatness(r: SoakReport): string[] {
   const out: string[] = [];
   for (const [cmd, f] of Object.entries(r.runtime)) {
     if (f.fdsMin !== f.fdsMax) out.push(`${cmd}: fds at its end ranged ${f.fdsMin}..${f.fdsMax}`);
-    if (f.hwmLastTenth > f.hwmFirstTenth * 1.1 && f.hwmLastTenth - f.hwmFirstTenth > 4096) out.push(`${cmd}: peak RSS grew from ${f.hwmFirstTenth} kB to ${f.hwmLastTenth} kB`);
+    if (f.hwmLastTenth > f.hwmFirstTenth * 1.1 && f.hwmLastTenth - f.hwmFirstTenth > 4096)
+      out.push(`${cmd}: peak RSS grew from ${f.hwmFirstTenth} kB to ${f.hwmLastTenth} kB`);
   }
-  if (Object.keys(r.initFds).join() !== '3') out.push(`container inits had fds ${JSON.stringify(r.initFds)} (want 3: stdio only)`);
-  if (Object.keys(r.execFds).join() !== '4') out.push(`exec'd processes saw fds ${JSON.stringify(r.execFds)} (want 4: stdio and ls's own)`);
+  if (Object.keys(r.initFds).join() !== '3')
+    out.push(`container inits had fds ${JSON.stringify(r.initFds)} (want 3: stdio only)`);
+  if (Object.keys(r.execFds).join() !== '4')
+    out.push(`exec'd processes saw fds ${JSON.stringify(r.execFds)} (want 4: stdio and ls's own)`);
   return out;
 }

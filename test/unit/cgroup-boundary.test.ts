@@ -20,7 +20,12 @@ function sourceFiles(dir: string): string[] {
 
 /** Every module specifier in `text`: import/export ... from, bare imports, import(), require(). */
 function specifiers(text: string): string[] {
-  const patterns = [/\bfrom\s*['"]([^'"]+)['"]/g, /^\s*import\s*['"]([^'"]+)['"]/gm, /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g, /\brequire\s*\(\s*['"]([^'"]+)['"]\s*\)/g];
+  const patterns = [
+    /\bfrom\s*['"]([^'"]+)['"]/g,
+    /^\s*import\s*['"]([^'"]+)['"]/gm,
+    /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
+    /\brequire\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
+  ];
   return patterns.flatMap((re) => [...text.matchAll(re)].map((m) => m[1] as string));
 }
 
@@ -40,7 +45,8 @@ t.test('modules outside src/cgroups import only its entry (src/cgroups/index.ts)
   const users: string[] = [];
   for (const file of outside) {
     const text = fs.readFileSync(file, 'utf8');
-    if (specifiers(text).some((s) => s.startsWith('.') && path.resolve(path.dirname(file), s).startsWith(CGROUPS))) users.push(path.relative(SRC, file));
+    if (specifiers(text).some((s) => s.startsWith('.') && path.resolve(path.dirname(file), s).startsWith(CGROUPS)))
+      users.push(path.relative(SRC, file));
     t.same(violations(file, text), [], path.relative(SRC, file));
   }
   t.ok(users.length >= 10, `the entry has users (${users.join(', ')})`);
@@ -58,7 +64,12 @@ t.test('the check sees every form of import', async (t) => {
     "const m = require('../cgroups/device-rules');",
   ];
   for (const line of bad) t.equal(violations(file, line).length, 1, line);
-  const good = ["import { containerCgroups } from '../cgroups';", "import type { CgroupManager } from '../cgroups/index';", "import { x } from '../cgroupsx/y';", "import * as fs from 'node:fs';"];
+  const good = [
+    "import { containerCgroups } from '../cgroups';",
+    "import type { CgroupManager } from '../cgroups/index';",
+    "import { x } from '../cgroupsx/y';",
+    "import * as fs from 'node:fs';",
+  ];
   for (const line of good) t.same(violations(file, line), [], line);
 });
 
@@ -69,7 +80,12 @@ t.test('the entry exports the interface and its types; values only from the driv
   for (const s of statements) {
     const from = /from\s*'\.\/([^']+)'/.exec(s)?.[1];
     const typeOnly = /\bexport\s+type\s*\{/.test(s);
-    const values = typeOnly ? [] : (/\{([^}]*)\}/.exec(s)?.[1] ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '' && !n.startsWith('type '));
+    const values = typeOnly
+      ? []
+      : (/\{([^}]*)\}/.exec(s)?.[1] ?? '')
+          .split(',')
+          .map((n) => n.trim())
+          .filter((n) => n !== '' && !n.startsWith('type '));
     if (values.length > 0) t.equal(from, 'driver', `values ${values.join(', ')} come from the factory`);
   }
 });

@@ -7,7 +7,8 @@ import { CGROUP_FEATURES, selectCgroupDriver } from '../../src/cgroups';
 import { defaultSpec } from '../../src/spec/default-spec';
 import { privateRoot, rootEntries, runTsrunc, tempDir, writeBundle } from '../helpers/tsrunc';
 
-const REFUSED = /--systemd-cgroup: (the systemd cgroup driver is not implemented yet|systemd is not running on this host \(no \/run\/systemd\/system\)); use the cgroupfs driver \(omit --systemd-cgroup\)/;
+const REFUSED =
+  /--systemd-cgroup: (the systemd cgroup driver is not implemented yet|systemd is not running on this host \(no \/run\/systemd\/system\)); use the cgroupfs driver \(omit --systemd-cgroup\)/;
 
 t.test('the factory: cgroupfs unless --systemd-cgroup', async (t) => {
   t.equal(selectCgroupDriver().name, 'cgroupfs');
@@ -16,40 +17,61 @@ t.test('the factory: cgroupfs unless --systemd-cgroup', async (t) => {
   t.equal(selectCgroupDriver().cgroupsPathProblem('/default/web'), undefined, 'cgroupfs takes any cgroupsPath');
   const systemd = selectCgroupDriver({ systemd: true });
   t.equal(systemd.cgroupsPathProblem('system.slice:tsrunc:web'), undefined);
-  t.equal(systemd.cgroupsPathProblem('/default/web'), 'expected "slice:prefix:name" with --systemd-cgroup, got "/default/web"');
-  t.throws(() => systemd.forContainer('web', 'system.slice:tsrunc:web'), { name: 'TsruncError', kind: 'system', message: REFUSED });
+  t.equal(
+    systemd.cgroupsPathProblem('/default/web'),
+    'expected "slice:prefix:name" with --systemd-cgroup, got "/default/web"',
+  );
+  t.throws(() => systemd.forContainer('web', 'system.slice:tsrunc:web'), {
+    name: 'TsruncError',
+    kind: 'system',
+    message: REFUSED,
+  });
 });
 
-t.test('through the CLI: a malformed systemd cgroupsPath is a config problem, a well-formed one is refused at create', async (t) => {
-  const dir = tempDir(t, 'tsrunc-systemd');
-  const spec = defaultSpec();
-  spec.linux = { ...spec.linux, cgroupsPath: '/default/web' };
-  const bad = writeBundle(path.join(dir, 'bad'), spec);
-  spec.linux.cgroupsPath = 'system.slice:tsrunc:web';
-  const good = writeBundle(path.join(dir, 'good'), spec);
-  const root = privateRoot(t);
+t.test(
+  'through the CLI: a malformed systemd cgroupsPath is a config problem, a well-formed one is refused at create',
+  async (t) => {
+    const dir = tempDir(t, 'tsrunc-systemd');
+    const spec = defaultSpec();
+    spec.linux = { ...spec.linux, cgroupsPath: '/default/web' };
+    const bad = writeBundle(path.join(dir, 'bad'), spec);
+    spec.linux.cgroupsPath = 'system.slice:tsrunc:web';
+    const good = writeBundle(path.join(dir, 'good'), spec);
+    const root = privateRoot(t);
 
-  const v = runTsrunc(['--systemd-cgroup', 'validate', '--bundle', bad]);
-  t.equal(v.status, 1);
-  // (stderr carries it as a logfmt line: its quotes escaped)
-  const problem = /config\.json: \/linux\/cgroupsPath: expected \\?"slice:prefix:name\\?" with --systemd-cgroup, got \\?"\/default\/web\\?"/;
-  t.match(v.stderr, problem);
-  t.equal(runTsrunc(['--systemd-cgroup', 'validate', '--bundle', good]).status, 0, 'validate accepts a well-formed one (it checks the config, not the driver)');
-  t.equal(runTsrunc(['validate', '--bundle', bad]).status, 0, 'without --systemd-cgroup any cgroupsPath is fine');
+    const v = runTsrunc(['--systemd-cgroup', 'validate', '--bundle', bad]);
+    t.equal(v.status, 1);
+    // (stderr carries it as a logfmt line: its quotes escaped)
+    const problem =
+      /config\.json: \/linux\/cgroupsPath: expected \\?"slice:prefix:name\\?" with --systemd-cgroup, got \\?"\/default\/web\\?"/;
+    t.match(v.stderr, problem);
+    t.equal(
+      runTsrunc(['--systemd-cgroup', 'validate', '--bundle', good]).status,
+      0,
+      'validate accepts a well-formed one (it checks the config, not the driver)',
+    );
+    t.equal(runTsrunc(['validate', '--bundle', bad]).status, 0, 'without --systemd-cgroup any cgroupsPath is fine');
 
-  const badCreate = runTsrunc(['--root', root, '--systemd-cgroup', 'create', '--bundle', bad, 'web']);
-  t.equal(badCreate.status, 1);
-  t.match(badCreate.stderr, problem, 'create names the config problem first');
-  t.notMatch(badCreate.stderr, REFUSED);
-  const refused = runTsrunc(['--root', root, '--systemd-cgroup', 'create', '--bundle', good, 'web']);
-  t.equal(refused.status, 1);
-  t.match(refused.stderr, REFUSED);
-  t.same(rootEntries(root), [], 'nothing under --root');
-});
+    const badCreate = runTsrunc(['--root', root, '--systemd-cgroup', 'create', '--bundle', bad, 'web']);
+    t.equal(badCreate.status, 1);
+    t.match(badCreate.stderr, problem, 'create names the config problem first');
+    t.notMatch(badCreate.stderr, REFUSED);
+    const refused = runTsrunc(['--root', root, '--systemd-cgroup', 'create', '--bundle', good, 'web']);
+    t.equal(refused.status, 1);
+    t.match(refused.stderr, REFUSED);
+    t.same(rootEntries(root), [], 'nothing under --root');
+  },
+);
 
 t.test("features: the drivers' cgroup section", async (t) => {
   const r = runTsrunc(['features']);
   t.equal(r.status, 0);
-  t.same((JSON.parse(r.stdout) as { linux: { cgroup: unknown } }).linux.cgroup, { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false });
+  t.same((JSON.parse(r.stdout) as { linux: { cgroup: unknown } }).linux.cgroup, {
+    v1: true,
+    v2: true,
+    systemd: false,
+    systemdUser: false,
+    rdma: false,
+  });
   t.same(CGROUP_FEATURES, { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false });
 });

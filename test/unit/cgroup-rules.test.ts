@@ -26,7 +26,13 @@ function hybridHost(v2Controllers: string[] = [], mountinfo = HYBRID_MOUNTINFO):
   return parseMountinfo(mountinfo, () => v2Controllers);
 }
 
-const OWN = ['0::/user.slice', '1:name=systemd:/user.slice/session-1.scope', '4:memory:/sess', '5:cpu,cpuacct:/sess', '6:pids:/sess'].join('\n');
+const OWN = [
+  '0::/user.slice',
+  '1:name=systemd:/user.slice/session-1.scope',
+  '4:memory:/sess',
+  '5:cpu,cpuacct:/sess',
+  '6:pids:/sess',
+].join('\n');
 
 function v2only(controllers: string[]): CgroupHierarchy[] {
   return [{ key: '', mountpoint: '/sys/fs/cgroup', version: 2, controllers, root: '/' }];
@@ -38,14 +44,21 @@ t.test('hierarchies of a hybrid host', async (t) => {
     asked.push(mountpoint);
     return ['hugetlb'];
   });
-  t.same(hs.map((h) => [h.key, h.version, h.controllers.join(','), h.mountpoint, h.root]), [
-    ['unified', 2, 'hugetlb', '/sys/fs/cgroup/unified', '/'],
-    ['systemd', 1, 'name=systemd', '/sys/fs/cgroup/systemd', '/'],
-    ['memory', 1, 'memory', '/sys/fs/cgroup/memory', '/'],
-    ['cpu,cpuacct', 1, 'cpu,cpuacct', '/sys/fs/cgroup/cpu,cpuacct', '/'],
-    ['pids', 1, 'pids', '/sys/fs/cgroup/pids', '/'],
-  ]);
-  t.same(asked, ['/sys/fs/cgroup/unified'], "a v2 hierarchy's controllers are asked for by its mount point (its cgroup.controllers), a v1 one's read from the mount options");
+  t.same(
+    hs.map((h) => [h.key, h.version, h.controllers.join(','), h.mountpoint, h.root]),
+    [
+      ['unified', 2, 'hugetlb', '/sys/fs/cgroup/unified', '/'],
+      ['systemd', 1, 'name=systemd', '/sys/fs/cgroup/systemd', '/'],
+      ['memory', 1, 'memory', '/sys/fs/cgroup/memory', '/'],
+      ['cpu,cpuacct', 1, 'cpu,cpuacct', '/sys/fs/cgroup/cpu,cpuacct', '/'],
+      ['pids', 1, 'pids', '/sys/fs/cgroup/pids', '/'],
+    ],
+  );
+  t.same(
+    asked,
+    ['/sys/fs/cgroup/unified'],
+    "a v2 hierarchy's controllers are asked for by its mount point (its cgroup.controllers), a v1 one's read from the mount options",
+  );
 });
 
 t.test('hierarchies of a pure v2 host, one mounted twice, one showing a subtree', async (t) => {
@@ -57,10 +70,14 @@ t.test('hierarchies of a pure v2 host, one mounted twice, one showing a subtree'
     ].join('\n'),
     () => ['cpu', 'memory', 'pids'],
   );
-  t.same(hs.map((h) => [h.key, h.version, h.controllers.join(','), h.mountpoint, h.root]), [
-    ['', 2, 'cpu,memory,pids', '/sys/fs/cgroup', '/'],
-    ['mem', 1, 'memory', '/mnt/mem', '/pod a'],
-  ], 'the unified hierarchy at /sys/fs/cgroup has the key ""; its second mount counts once; octal escapes are read');
+  t.same(
+    hs.map((h) => [h.key, h.version, h.controllers.join(','), h.mountpoint, h.root]),
+    [
+      ['', 2, 'cpu,memory,pids', '/sys/fs/cgroup', '/'],
+      ['mem', 1, 'memory', '/mnt/mem', '/pod a'],
+    ],
+    'the unified hierarchy at /sys/fs/cgroup has the key ""; its second mount counts once; octal escapes are read',
+  );
 });
 
 t.test("cgroupsPath: absolute from each root, relative under the runtime's own cgroup, default the id", async (t) => {
@@ -82,7 +99,14 @@ t.test("cgroupsPath: absolute from each root, relative under the runtime's own c
 
 t.test('v1 files', async (t) => {
   const hs = hybridHost();
-  const w = resourceWrites({ memory: { limit: 1000, reservation: 500, swap: 2000, swappiness: 10 }, cpu: { shares: 512, quota: 20000, period: 100000 }, pids: { limit: 0 } }, hs);
+  const w = resourceWrites(
+    {
+      memory: { limit: 1000, reservation: 500, swap: 2000, swappiness: 10 },
+      cpu: { shares: 512, quota: 20000, period: 100000 },
+      pids: { limit: 0 },
+    },
+    hs,
+  );
   const files = Object.fromEntries(w.map((x) => [x.file, x.value]));
   t.equal(files['memory.limit_in_bytes'], '1000');
   t.equal(files['memory.memsw.limit_in_bytes'], '2000');
@@ -90,7 +114,11 @@ t.test('v1 files', async (t) => {
   t.equal(files['cpu.shares'], '512');
   t.equal(files['cpu.cfs_quota_us'], '20000');
   t.equal(files['pids.max'], undefined, 'a limit of 0 leaves pids.max as it is (runc)');
-  t.equal(Object.fromEntries(resourceWrites({ pids: { limit: -1 } }, hs).map((x) => [x.file, x.value]))['pids.max'], 'max', '-1 is no limit');
+  t.equal(
+    Object.fromEntries(resourceWrites({ pids: { limit: -1 } }, hs).map((x) => [x.file, x.value]))['pids.max'],
+    'max',
+    '-1 is no limit',
+  );
 });
 
 t.test('update on v1: unlimited memory, cpu period and quota (runc)', async (t) => {
@@ -118,7 +146,8 @@ t.test('update on v1: unlimited memory, cpu period and quota (runc)', async (t) 
 
 t.test('update on v2: unlimited memory leaves swap unlimited, a quota alone keeps the period (runc)', async (t) => {
   const hs = v2only(['cpu', 'memory', 'pids']);
-  const files = (r: Parameters<typeof resourceWrites>[0]): string[] => resourceWrites(r, hs).map((w) => `${w.file}=${w.value}${w.ifExists === true ? ' (if present)' : ''}`);
+  const files = (r: Parameters<typeof resourceWrites>[0]): string[] =>
+    resourceWrites(r, hs).map((w) => `${w.file}=${w.value}${w.ifExists === true ? ' (if present)' : ''}`);
   t.same(files({ memory: { limit: -1 } }), ['memory.max=max', 'memory.swap.max=max (if present)']);
   t.same(files({ cpu: { quota: 30000 } }), ['cpu.max=30000']);
   t.same(files({ cpu: { quota: -1, period: 900000 } }), ['cpu.max=max 900000']);
@@ -126,7 +155,16 @@ t.test('update on v2: unlimited memory leaves swap unlimited, a quota alone keep
 
 t.test('v2 files with runc conversions', async (t) => {
   const hs = v2only(['cpu', 'memory', 'pids', 'io', 'hugetlb', 'cpuset']);
-  const w = resourceWrites({ memory: { limit: 1000, swap: 3000, reservation: -1 }, cpu: { shares: 1024, quota: -1, period: 50000, cpus: '0-1' }, blockIO: { weight: 500, throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 100 }] }, hugepageLimits: [{ pageSize: '2MB', limit: 4096 }], unified: { 'memory.high': '900' } }, hs);
+  const w = resourceWrites(
+    {
+      memory: { limit: 1000, swap: 3000, reservation: -1 },
+      cpu: { shares: 1024, quota: -1, period: 50000, cpus: '0-1' },
+      blockIO: { weight: 500, throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 100 }] },
+      hugepageLimits: [{ pageSize: '2MB', limit: 4096 }],
+      unified: { 'memory.high': '900' },
+    },
+    hs,
+  );
   const files = w.map((x) => `${x.file}=${x.value}`);
   t.ok(files.includes('memory.max=1000'));
   t.ok(files.includes('memory.swap.max=2000'), 'v1 swap (memory+swap) becomes swap alone');
@@ -148,7 +186,15 @@ t.test('v2 files with runc conversions', async (t) => {
 t.test('what v2 cannot do is refused with pointers', async (t) => {
   const hs = v2only(['cpu', 'memory', 'pids']);
   try {
-    resourceWrites({ memory: { swappiness: 10, kernel: 1, swap: 10 }, cpu: { realtimeRuntime: 5 }, network: { classID: 1 }, unified: { 'rdma.max': 'x', '../x': '1' } }, hs);
+    resourceWrites(
+      {
+        memory: { swappiness: 10, kernel: 1, swap: 10 },
+        cpu: { realtimeRuntime: 5 },
+        network: { classID: 1 },
+        unified: { 'rdma.max': 'x', '../x': '1' },
+      },
+      hs,
+    );
     t.fail('should throw');
   } catch (err) {
     t.type(err, ConfigError);
@@ -165,37 +211,59 @@ t.test('what v2 cannot do is refused with pointers', async (t) => {
   }
 });
 
-t.test("what create finds at the container's cgroup paths: a freezer holding it (its own or an ancestor's), processes already in it", async (t) => {
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-cg-'));
-  t.teardown(() => fs.rmSync(base, { recursive: true, force: true }));
-  const write = (file: string, text: string): void => {
-    fs.mkdirSync(path.dirname(path.join(base, file)), { recursive: true });
-    fs.writeFileSync(path.join(base, file), text);
-  };
-  const hs: CgroupHierarchy[] = [
-    { key: 'freezer', mountpoint: path.join(base, 'freezer'), version: 1, controllers: ['freezer'], root: '/' },
-    { key: 'unified', mountpoint: path.join(base, 'unified'), version: 2, controllers: [], root: '/' },
-  ];
-  const paths = { freezer: path.join(base, 'freezer/pod/c1'), unified: path.join(base, 'unified/pod/c1') };
-  write('freezer/freezer.state', 'THAWED\n'); // (never read: the root cannot be frozen)
-  write('freezer/pod/freezer.state', 'THAWED\n');
-  write('unified/pod/cgroup.events', 'populated 0\nfrozen 0\n');
-  t.same(inspectExistingCgroups(paths, hs), { frozen: undefined, pids: [] }, 'nothing there yet, nothing frozen');
-  write('freezer/pod/freezer.state', 'FROZEN\n');
-  t.equal(inspectExistingCgroups(paths, hs).frozen, `${path.join(base, 'freezer/pod/freezer.state')}: FROZEN`, 'the parent is frozen: the cgroup made below it would be too');
-  write('freezer/pod/freezer.state', 'THAWED\n');
-  write('unified/pod/c1/cgroup.events', 'populated 1\nfrozen 1\n');
-  write('unified/pod/c1/cgroup.procs', '12\n');
-  write('unified/pod/c1/sub/cgroup.procs', '13\n14\n');
-  write('freezer/pod/c1/cgroup.procs', '12\n');
-  const found = inspectExistingCgroups(paths, hs);
-  t.equal(found.frozen, `${path.join(base, 'unified/pod/c1/cgroup.events')}: frozen 1`, 'v2: cgroup.events');
-  t.same(found.pids, [12, 13, 14], 'every process below it, counted once');
-});
+t.test(
+  "what create finds at the container's cgroup paths: a freezer holding it (its own or an ancestor's), processes already in it",
+  async (t) => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-cg-'));
+    t.teardown(() => fs.rmSync(base, { recursive: true, force: true }));
+    const write = (file: string, text: string): void => {
+      fs.mkdirSync(path.dirname(path.join(base, file)), { recursive: true });
+      fs.writeFileSync(path.join(base, file), text);
+    };
+    const hs: CgroupHierarchy[] = [
+      { key: 'freezer', mountpoint: path.join(base, 'freezer'), version: 1, controllers: ['freezer'], root: '/' },
+      { key: 'unified', mountpoint: path.join(base, 'unified'), version: 2, controllers: [], root: '/' },
+    ];
+    const paths = { freezer: path.join(base, 'freezer/pod/c1'), unified: path.join(base, 'unified/pod/c1') };
+    write('freezer/freezer.state', 'THAWED\n'); // (never read: the root cannot be frozen)
+    write('freezer/pod/freezer.state', 'THAWED\n');
+    write('unified/pod/cgroup.events', 'populated 0\nfrozen 0\n');
+    t.same(inspectExistingCgroups(paths, hs), { frozen: undefined, pids: [] }, 'nothing there yet, nothing frozen');
+    write('freezer/pod/freezer.state', 'FROZEN\n');
+    t.equal(
+      inspectExistingCgroups(paths, hs).frozen,
+      `${path.join(base, 'freezer/pod/freezer.state')}: FROZEN`,
+      'the parent is frozen: the cgroup made below it would be too',
+    );
+    write('freezer/pod/freezer.state', 'THAWED\n');
+    write('unified/pod/c1/cgroup.events', 'populated 1\nfrozen 1\n');
+    write('unified/pod/c1/cgroup.procs', '12\n');
+    write('unified/pod/c1/sub/cgroup.procs', '13\n14\n');
+    write('freezer/pod/c1/cgroup.procs', '12\n');
+    const found = inspectExistingCgroups(paths, hs);
+    t.equal(found.frozen, `${path.join(base, 'unified/pod/c1/cgroup.events')}: frozen 1`, 'v2: cgroup.events');
+    t.same(found.pids, [12, 13, 14], 'every process below it, counted once');
+  },
+);
 
 t.test("v1 blkio weights go to BFQ's files where CFQ's are absent, as runc chooses", async (t) => {
-  const hs = hybridHost([], [...HYBRID_MOUNTINFO.split('\n'), '38 30 0:34 / /sys/fs/cgroup/blkio rw,nosuid,nodev,noexec,relatime shared:17 - cgroup cgroup rw,blkio'].join('\n'));
-  const writes = resourceWrites({ blockIO: { weight: 300, weightDevice: [{ major: 8, minor: 0, weight: 200 }], throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1000 }] } }, hs);
+  const hs = hybridHost(
+    [],
+    [
+      ...HYBRID_MOUNTINFO.split('\n'),
+      '38 30 0:34 / /sys/fs/cgroup/blkio rw,nosuid,nodev,noexec,relatime shared:17 - cgroup cgroup rw,blkio',
+    ].join('\n'),
+  );
+  const writes = resourceWrites(
+    {
+      blockIO: {
+        weight: 300,
+        weightDevice: [{ major: 8, minor: 0, weight: 200 }],
+        throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1000 }],
+      },
+    },
+    hs,
+  );
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-blkio-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   // (regular files stand for a cgroup directory: only the files the kernel shows are there)
@@ -204,16 +272,30 @@ t.test("v1 blkio weights go to BFQ's files where CFQ's are absent, as runc choos
     for (const f of files) fs.writeFileSync(path.join(dir, f), '');
   };
   show(['blkio.bfq.weight', 'blkio.bfq.weight_device', 'blkio.throttle.read_bps_device']);
-  t.same(writes.map((w) => writeTarget(w, dir)), ['blkio.bfq.weight', 'blkio.bfq.weight_device', 'blkio.throttle.read_bps_device'], 'BFQ (no blkio.weight)');
+  t.same(
+    writes.map((w) => writeTarget(w, dir)),
+    ['blkio.bfq.weight', 'blkio.bfq.weight_device', 'blkio.throttle.read_bps_device'],
+    'BFQ (no blkio.weight)',
+  );
   applyWrites(writes, { blkio: dir });
   t.equal(fs.readFileSync(path.join(dir, 'blkio.bfq.weight'), 'utf8'), '300');
   t.equal(fs.readFileSync(path.join(dir, 'blkio.bfq.weight_device'), 'utf8'), '8:0 200');
   t.notOk(fs.existsSync(path.join(dir, 'blkio.weight')), 'nothing written to a CFQ file');
-  show(['blkio.weight', 'blkio.weight_device', 'blkio.bfq.weight', 'blkio.bfq.weight_device', 'blkio.throttle.read_bps_device']);
-  t.same(writes.map((w) => writeTarget(w, dir)), ['blkio.weight', 'blkio.weight_device', 'blkio.throttle.read_bps_device'], 'CFQ where it is there (runc looks for blkio.weight)');
+  show([
+    'blkio.weight',
+    'blkio.weight_device',
+    'blkio.bfq.weight',
+    'blkio.bfq.weight_device',
+    'blkio.throttle.read_bps_device',
+  ]);
+  t.same(
+    writes.map((w) => writeTarget(w, dir)),
+    ['blkio.weight', 'blkio.weight_device', 'blkio.throttle.read_bps_device'],
+    'CFQ where it is there (runc looks for blkio.weight)',
+  );
 });
 
-t.test("unified resources where the host is cgroup v1 for them: runc's \"invalid configuration\"", async (t) => {
+t.test('unified resources where the host is cgroup v1 for them: runc\'s "invalid configuration"', async (t) => {
   const problems = (hs: CgroupHierarchy[], unified: Record<string, string>): string[] => {
     try {
       resourceWrites({ unified }, hs);
@@ -223,9 +305,21 @@ t.test("unified resources where the host is cgroup v1 for them: runc's \"invalid
     }
   };
   const v1only = hybridHost().filter((h) => h.version === 1);
-  t.same(problems(v1only, { 'pids.max': '10' }), ['/linux/resources/unified/pids.max: invalid configuration: cannot use unified on cgroup v1 (no unified hierarchy on this host)']);
+  t.same(problems(v1only, { 'pids.max': '10' }), [
+    '/linux/resources/unified/pids.max: invalid configuration: cannot use unified on cgroup v1 (no unified hierarchy on this host)',
+  ]);
   const hybrid = hybridHost(['hugetlb']);
-  t.same(problems(hybrid, { 'pids.max': '10' }), ['/linux/resources/unified/pids.max: invalid configuration: cannot use unified on cgroup v1 (the pids controller is a cgroup v1 hierarchy on this host)']);
-  t.same(problems(hybrid, { 'hugetlb.2MB.max': '0', 'cgroup.max.depth': '3' }), [], 'a controller the unified hierarchy of a hybrid host has is written there (runc refuses every unified key on a hybrid host)');
-  t.same(problems(v2only(['cpu']), { 'io.max': 'x' }), ['/linux/resources/unified/io.max: the io controller is not available in the unified hierarchy of this host'], 'on a pure v2 host: the controller is missing');
+  t.same(problems(hybrid, { 'pids.max': '10' }), [
+    '/linux/resources/unified/pids.max: invalid configuration: cannot use unified on cgroup v1 (the pids controller is a cgroup v1 hierarchy on this host)',
+  ]);
+  t.same(
+    problems(hybrid, { 'hugetlb.2MB.max': '0', 'cgroup.max.depth': '3' }),
+    [],
+    'a controller the unified hierarchy of a hybrid host has is written there (runc refuses every unified key on a hybrid host)',
+  );
+  t.same(
+    problems(v2only(['cpu']), { 'io.max': 'x' }),
+    ['/linux/resources/unified/io.max: the io controller is not available in the unified hierarchy of this host'],
+    'on a pure v2 host: the controller is missing',
+  );
 });

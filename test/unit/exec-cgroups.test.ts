@@ -13,15 +13,27 @@ const base = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-exec-cg-'));
 t.teardown(() => fs.rmSync(base, { recursive: true, force: true }));
 const hs: CgroupHierarchy[] = [
   { key: 'memory', mountpoint: path.join(base, 'memory'), version: 1, controllers: ['memory'], root: '/' },
-  { key: 'cpu,cpuacct', mountpoint: path.join(base, 'cpu,cpuacct'), version: 1, controllers: ['cpu', 'cpuacct'], root: '/' },
+  {
+    key: 'cpu,cpuacct',
+    mountpoint: path.join(base, 'cpu,cpuacct'),
+    version: 1,
+    controllers: ['cpu', 'cpuacct'],
+    root: '/',
+  },
   { key: 'unified', mountpoint: path.join(base, 'unified'), version: 2, controllers: [], root: '/' },
 ];
 const paths = Object.fromEntries(hs.map((h) => [h.key, path.join(h.mountpoint, 'pod/c1')]));
-for (const dir of [...Object.values(paths), path.join(paths['memory']!, 'submem'), path.join(paths['cpu,cpuacct']!, 'subcpu'), ...Object.values(paths).map((p) => path.join(p, 'all'))]) {
+for (const dir of [
+  ...Object.values(paths),
+  path.join(paths['memory']!, 'submem'),
+  path.join(paths['cpu,cpuacct']!, 'subcpu'),
+  ...Object.values(paths).map((p) => path.join(p, 'all')),
+]) {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'cgroup.procs'), '');
 }
-const join = (...specs: string[]): Record<string, string> => new CgroupfsManager('c1', hs, paths).subCgroups(specs).paths;
+const join = (...specs: string[]): Record<string, string> =>
+  new CgroupfsManager('c1', hs, paths).subCgroups(specs).paths;
 
 t.test('the container cgroup, a sub-cgroup everywhere, or per controller', async (t) => {
   t.same(join(), paths, 'no --cgroup: the container cgroup');
@@ -37,7 +49,11 @@ t.test('the container cgroup, a sub-cgroup everywhere, or per controller', async
   t.equal(per['memory'], path.join(paths['memory']!, 'submem'));
   t.equal(per['cpu,cpuacct'], path.join(paths['cpu,cpuacct']!, 'subcpu'));
   t.equal(per['unified'], paths['unified'], 'hierarchies not named stay in the container cgroup');
-  t.equal(join('cpu:subcpu')['cpu,cpuacct'], path.join(paths['cpu,cpuacct']!, 'subcpu'), 'one controller of a co-mounted pair names the hierarchy');
+  t.equal(
+    join('cpu:subcpu')['cpu,cpuacct'],
+    path.join(paths['cpu,cpuacct']!, 'subcpu'),
+    'one controller of a co-mounted pair names the hierarchy',
+  );
 });
 
 t.test("refusals in runc's words", async (t) => {
@@ -45,10 +61,18 @@ t.test("refusals in runc's words", async (t) => {
     t.throws(() => join(...specs), message, what);
   };
   fails(['..'], /exec --cgroup \.\.: \.\. is not a sub cgroup path/, '..');
-  fails(['../c1x'], /\.\.\/c1x is not a sub cgroup path/, 'a sibling (runc lets a sibling that shares the prefix through; tsrunc does not)');
+  fails(
+    ['../c1x'],
+    /\.\.\/c1x is not a sub cgroup path/,
+    'a sibling (runc lets a sibling that shares the prefix through; tsrunc does not)',
+  );
   fails(['memory:a/../..'], /a\/\.\.\/\.\. is not a sub cgroup path/, 'per controller too');
   fails(['whaaat:/'], /unknown controller whaaat/, 'an unknown controller');
   fails(['a:b:c'], /^invalid --cgroup argument: a:b:c$/, 'two colons');
-  fails(['x', 'memory:y'], /invalid --cgroup argument: x \(missing <controller>: prefix\)/, 'a bare path beside another --cgroup');
+  fails(
+    ['x', 'memory:y'],
+    /invalid --cgroup argument: x \(missing <controller>: prefix\)/,
+    'a bare path beside another --cgroup',
+  );
   fails(['nosuch'], /exec --cgroup nosuch: .*nosuch does not exist/, 'a sub-cgroup that does not exist');
 });

@@ -55,15 +55,25 @@ t.test('the fast tables are what the builders declare', async (t) => {
   for (const [name, fast] of Object.entries(FAST_COMMANDS)) {
     const cmd = commandNamed(name);
     const d = declaredOptions(cmd);
-    const positionals = [...cmd.command.matchAll(/[<[]([\w-]+)(\.\.)?[>\]]/g)].map((m) => ({ name: m[1] as string, rest: m[2] !== undefined, required: m[0].startsWith('<') }));
-    t.same(fast.positionals.map((p) => p.name), positionals.map((p) => p.name), `${name}: positionals`);
+    const positionals = [...cmd.command.matchAll(/[<[]([\w-]+)(\.\.)?[>\]]/g)].map((m) => ({
+      name: m[1] as string,
+      rest: m[2] !== undefined,
+      required: m[0].startsWith('<'),
+    }));
+    t.same(
+      fast.positionals.map((p) => p.name),
+      positionals.map((p) => p.name),
+      `${name}: positionals`,
+    );
     for (const [i, p] of fast.positionals.entries()) {
       t.equal(p.rest === true, positionals[i]?.rest, `${name} ${p.name}: variadic or not`);
       t.equal(p.default === undefined, positionals[i]?.required, `${name} ${p.name}: required or defaulted`);
       if (p.default !== undefined) t.same(p.default, d.default[p.name], `${name} ${p.name}: default`);
     }
     const aliasNames = new Set(Object.values(d.alias).flat());
-    const options = Object.keys(d.key).filter((k) => k !== 'help' && k !== 'version' && !aliasNames.has(k) && !positionals.some((p) => p.name === k));
+    const options = Object.keys(d.key).filter(
+      (k) => k !== 'help' && k !== 'version' && !aliasNames.has(k) && !positionals.some((p) => p.name === k),
+    );
     t.same(Object.keys(fast.flags).sort(), options.sort(), `${name}: the same flags`);
     for (const o of options) {
       const f = fast.flags[o] as FlagSpec;
@@ -79,8 +89,34 @@ t.test('the fast tables are what the builders declare', async (t) => {
 
 /** Argument lists the fast path takes (as containerd's shim, conmon and the tests write them). */
 const TAKEN: string[][] = [
-  ['--root', '/run/x', '--log', '/tmp/log.json', '--log-format', 'json', 'create', '--bundle', '/b', '--pid-file', '/b/pid', 'id1'],
-  ['--root=/r', '--systemd-cgroup', 'create', '-b', '/b', '--console-socket', '/s.sock', '--no-pivot', '--no-new-keyring', '--preserve-fds', '2', 'id1'],
+  [
+    '--root',
+    '/run/x',
+    '--log',
+    '/tmp/log.json',
+    '--log-format',
+    'json',
+    'create',
+    '--bundle',
+    '/b',
+    '--pid-file',
+    '/b/pid',
+    'id1',
+  ],
+  [
+    '--root=/r',
+    '--systemd-cgroup',
+    'create',
+    '-b',
+    '/b',
+    '--console-socket',
+    '/s.sock',
+    '--no-pivot',
+    '--no-new-keyring',
+    '--preserve-fds',
+    '2',
+    'id1',
+  ],
   ['create', 'id1', '--bundle=/b'],
   ['create', '--bundle=', 'id1'],
   ['create', '--dry-run', '--bundle', '/b', '123'],
@@ -114,7 +150,30 @@ const TAKEN: string[][] = [
   ['exec', '--process', '/p.json', '--detach', '--pid-file', '/pid', '--console-socket', '/s', 'id1'],
   ['exec', '-p', '-', 'id1'],
   ['exec', '--process=-', 'id1'],
-  ['exec', '-t', '-e', 'A=1', '--env', 'B=2', '-u', '0:0', '-g', '5', '-g', '6', '--cwd', '/tmp', '-c', 'CAP_KILL', '--cgroup', 'memory:sub', 'id1', 'sh', '-c', 'echo $A'],
+  [
+    'exec',
+    '-t',
+    '-e',
+    'A=1',
+    '--env',
+    'B=2',
+    '-u',
+    '0:0',
+    '-g',
+    '5',
+    '-g',
+    '6',
+    '--cwd',
+    '/tmp',
+    '-c',
+    'CAP_KILL',
+    '--cgroup',
+    'memory:sub',
+    'id1',
+    'sh',
+    '-c',
+    'echo $A',
+  ],
   ['exec', '--no-new-privs', '--ignore-paused', '--preserve-fds', '1', 'id1', 'ls', '--', 'x'],
   ['exec', 'id1', '--', 'ls', '-l'],
   ['exec', 'id1'],
@@ -163,7 +222,24 @@ t.test('the rest is left to yargs', async (t) => {
 });
 
 t.test('generated argument lists: fast path and yargs agree', async (t) => {
-  const values = ['id1', 'x', '', '7', 'true', 'false', '-', '--', '/b', 'json', 'table', 'yaml', 'KILL', '-1', 'A=1', 'abc'];
+  const values = [
+    'id1',
+    'x',
+    '',
+    '7',
+    'true',
+    'false',
+    '-',
+    '--',
+    '/b',
+    'json',
+    'table',
+    'yaml',
+    'KILL',
+    '-1',
+    'A=1',
+    'abc',
+  ];
   const flags = new Set<string>();
   for (const c of Object.values(FAST_COMMANDS)) {
     for (const [name, f] of Object.entries(c.flags)) {
@@ -172,12 +248,29 @@ t.test('generated argument lists: fast path and yargs agree', async (t) => {
       if (f.kind !== 'boolean') flags.add(`--${name}=/v`);
     }
   }
-  const globals = ['--root', '/r', '--root=/r', '--log', '/l', '--log-format', 'json', '--debug', '--systemd-cgroup', '--criu', '/c', '--bogus'];
+  const globals = [
+    '--root',
+    '/r',
+    '--root=/r',
+    '--log',
+    '/l',
+    '--log-format',
+    'json',
+    '--debug',
+    '--systemd-cgroup',
+    '--criu',
+    '/c',
+    '--bogus',
+  ];
   const commands = [...Object.keys(FAST_COMMANDS), 'update', 'bogus'];
   let taken = 0;
   let total = 0;
   const anyList = fc
-    .tuple(fc.array(fc.constantFrom(...globals), { maxLength: 3 }), fc.constantFrom(...commands), fc.array(fc.constantFrom(...values, ...flags), { maxLength: 6 }))
+    .tuple(
+      fc.array(fc.constantFrom(...globals), { maxLength: 3 }),
+      fc.constantFrom(...commands),
+      fc.array(fc.constantFrom(...values, ...flags), { maxLength: 6 }),
+    )
     .map(([g, c, rest]) => [...g, c, ...rest]);
   // Mostly well-formed lists for one command: its own flags with plausible values, and ids.
   const commandList = fc.constantFrom(...Object.keys(FAST_COMMANDS)).chain((name) => {
@@ -185,18 +278,31 @@ t.test('generated argument lists: fast path and yargs agree', async (t) => {
     const own: string[][] = [];
     for (const [flag, f] of Object.entries(spec.flags)) {
       const forms = [`--${flag}`, ...(f.alias === undefined ? [] : [`-${f.alias}`])];
-      const plausible = f.choices ?? (f.kind === 'number' || f.kind === 'numbers' ? ['0', '3', 'x'] : f.kind === 'boolean' ? [] : ['/v', 'A=1', '']);
+      const plausible =
+        f.choices ??
+        (f.kind === 'number' || f.kind === 'numbers' ? ['0', '3', 'x'] : f.kind === 'boolean' ? [] : ['/v', 'A=1', '']);
       for (const form of forms) {
         if (f.kind === 'boolean') own.push([form]);
         for (const v of plausible) own.push([form, v], ...(form.startsWith('--') ? [[`${form}=${v}`]] : []));
       }
     }
     const required = spec.positionals.filter((p) => p.default === undefined).map(() => 'id1');
-    const extra = spec.positionals.length > required.length ? [[], ['KILL'], ['sh', 'x'], ['--', 'sh', '-c', 'x']] : [[], ['extra']];
+    const extra =
+      spec.positionals.length > required.length
+        ? [[], ['KILL'], ['sh', 'x'], ['--', 'sh', '-c', 'x']]
+        : [[], ['extra']];
     const noise = fc.constantFrom(['sh'], ['--'], ['-x'], ['true'], ['-']);
-    const item = own.length === 0 ? noise : fc.oneof({ arbitrary: fc.constantFrom(...own), weight: 6 }, { arbitrary: noise, weight: 1 });
+    const item =
+      own.length === 0
+        ? noise
+        : fc.oneof({ arbitrary: fc.constantFrom(...own), weight: 6 }, { arbitrary: noise, weight: 1 });
     return fc
-      .tuple(fc.array(fc.constantFrom(['--root', '/r'], ['--log-format', 'json'], ['--debug']), { maxLength: 2 }), fc.array(item, { maxLength: 4 }), fc.nat(4), fc.constantFrom(...extra))
+      .tuple(
+        fc.array(fc.constantFrom(['--root', '/r'], ['--log-format', 'json'], ['--debug']), { maxLength: 2 }),
+        fc.array(item, { maxLength: 4 }),
+        fc.nat(4),
+        fc.constantFrom(...extra),
+      )
       .map(([g, items, at, more]) => {
         const rest = items.flat();
         const cut = Math.min(at, items.length);
@@ -214,7 +320,8 @@ t.test('generated argument lists: fast path and yargs agree', async (t) => {
       if (fast === undefined) return;
       taken++;
       const slow = await viaYargs(argv);
-      if (!isDeepStrictEqual(fast, slow)) throw new Error(`fast ${JSON.stringify(fast)}\nyargs ${JSON.stringify(slow)}`);
+      if (!isDeepStrictEqual(fast, slow))
+        throw new Error(`fast ${JSON.stringify(fast)}\nyargs ${JSON.stringify(slow)}`);
     }),
     600,
   );
@@ -229,9 +336,16 @@ t.test('ps: what follows the id is left for ps(1) as written, "--" and flags of 
     [['ps', '--format', 'json', 'id1', 'aux'], ['aux'], 'json'],
   ];
   for (const [argv, psArgs, format] of cases) {
-    for (const [how, parsed] of [['fast path', viaFast(argv)], ['yargs', await viaYargs(argv)]] as const) {
+    for (const [how, parsed] of [
+      ['fast path', viaFast(argv)],
+      ['yargs', await viaYargs(argv)],
+    ] as const) {
       const args = parsed !== undefined && 'args' in parsed ? parsed.args : {};
-      t.same([args['container-id'], args['format'], [...(args['ps-args'] as string[]), ...(args['_'] as string[]).slice(1)]], ['id1', format, psArgs], `${how}: ${JSON.stringify(argv)}`);
+      t.same(
+        [args['container-id'], args['format'], [...(args['ps-args'] as string[]), ...(args['_'] as string[]).slice(1)]],
+        ['id1', format, psArgs],
+        `${how}: ${JSON.stringify(argv)}`,
+      );
     }
   }
 });

@@ -54,9 +54,21 @@ const OUT_OF_RANGE = [4294967295, 4294967296, 2147483648, -1];
 t.test('H: user.uid, user.gid and additionalGids outside 0..2147483647 are refused, with their pointer', async (t) => {
   for (const v of OUT_OF_RANGE) {
     const message = v < 0 ? 'must be >= 0' : 'must be <= 2147483647';
-    t.same(configProblems((s) => (s.process!.user.uid = v)), [{ pointer: '/process/user/uid', message }], `config uid ${v}`);
-    t.same(configProblems((s) => (s.process!.user.gid = v)), [{ pointer: '/process/user/gid', message }], `config gid ${v}`);
-    t.same(configProblems((s) => (s.process!.user.additionalGids = [10, v])), [{ pointer: '/process/user/additionalGids/1', message }], `config additionalGids ${v}`);
+    t.same(
+      configProblems((s) => (s.process!.user.uid = v)),
+      [{ pointer: '/process/user/uid', message }],
+      `config uid ${v}`,
+    );
+    t.same(
+      configProblems((s) => (s.process!.user.gid = v)),
+      [{ pointer: '/process/user/gid', message }],
+      `config gid ${v}`,
+    );
+    t.same(
+      configProblems((s) => (s.process!.user.additionalGids = [10, v])),
+      [{ pointer: '/process/user/additionalGids/1', message }],
+      `config additionalGids ${v}`,
+    );
     const p = baseProcess();
     p.user = { uid: v, gid: v, additionalGids: [v] };
     t.same(
@@ -69,12 +81,22 @@ t.test('H: user.uid, user.gid and additionalGids outside 0..2147483647 are refus
       `process.json (exec --process) ${v}`,
     );
   }
-  t.same(configProblems((s) => (s.linux!.devices = [{ type: 'c', path: '/dev/x', major: 1, minor: 3, uid: 4294967295, gid: 0 }])), [{ pointer: '/linux/devices/0/uid', message: 'must be <= 2147483647' }], 'a device node owner too');
+  t.same(
+    configProblems(
+      (s) => (s.linux!.devices = [{ type: 'c', path: '/dev/x', major: 1, minor: 3, uid: 4294967295, gid: 0 }]),
+    ),
+    [{ pointer: '/linux/devices/0/uid', message: 'must be <= 2147483647' }],
+    'a device node owner too',
+  );
 });
 
 t.test('H: 2147483647 (and 0) are accepted by validation', async (t) => {
   for (const v of [0, 2147483647]) {
-    t.equal(configProblems((s) => (s.process!.user = { uid: v, gid: v, additionalGids: [v] })), undefined, `config ${v}`);
+    t.equal(
+      configProblems((s) => (s.process!.user = { uid: v, gid: v, additionalGids: [v] })),
+      undefined,
+      `config ${v}`,
+    );
     const p = baseProcess();
     p.user = { uid: v, gid: v, additionalGids: [v] };
     t.equal(processProblems(p), undefined, `process.json ${v}`);
@@ -87,15 +109,32 @@ function flags(f: Partial<ExecFlags>): ExecFlags {
 
 t.test('H: exec --user UID[:GID] and --additional-gids outside 0..2147483647 name the flag', async (t) => {
   for (const v of [4294967295, 4294967296, 2147483648]) {
-    t.throws(() => processFromFlags(baseProcess(), flags({ user: String(v) })), { kind: 'usage', message: `exec: --user: uid ${v} is out of range (0 to 2147483647)` });
-    t.throws(() => processFromFlags(baseProcess(), flags({ user: `0:${v}` })), { kind: 'usage', message: `exec: --user: gid ${v} is out of range (0 to 2147483647)` });
-    t.throws(() => processFromFlags(baseProcess(), flags({ additionalGids: [5, v] })), { kind: 'usage', message: `exec: --additional-gids: gid ${v} is out of range (0 to 2147483647)` });
+    t.throws(() => processFromFlags(baseProcess(), flags({ user: String(v) })), {
+      kind: 'usage',
+      message: `exec: --user: uid ${v} is out of range (0 to 2147483647)`,
+    });
+    t.throws(() => processFromFlags(baseProcess(), flags({ user: `0:${v}` })), {
+      kind: 'usage',
+      message: `exec: --user: gid ${v} is out of range (0 to 2147483647)`,
+    });
+    t.throws(() => processFromFlags(baseProcess(), flags({ additionalGids: [5, v] })), {
+      kind: 'usage',
+      message: `exec: --additional-gids: gid ${v} is out of range (0 to 2147483647)`,
+    });
   }
   for (const bad of [-1, 1.5, Number.NaN]) {
-    t.throws(() => processFromFlags(baseProcess(), flags({ additionalGids: [bad] })), TsruncError, `--additional-gids ${bad}`);
+    t.throws(
+      () => processFromFlags(baseProcess(), flags({ additionalGids: [bad] })),
+      TsruncError,
+      `--additional-gids ${bad}`,
+    );
   }
   const p = processFromFlags(baseProcess(), flags({ user: '2147483647:2147483647', additionalGids: [2147483647] }));
-  t.same(p.user, { ...baseProcess().user, uid: 2147483647, gid: 2147483647, additionalGids: [2147483647] }, '2147483647 is accepted');
+  t.same(
+    p.user,
+    { ...baseProcess().user, uid: 2147483647, gid: 2147483647, additionalGids: [2147483647] },
+    '2147483647 is accepted',
+  );
 });
 
 // ---- helpers for documents given as text ---------------------------------------------------
@@ -134,24 +173,24 @@ const KEY_NUL = 'has a property name with a NUL character: ';
 
 // ---- NUL inside strings -------------------------------------------------------------------------
 
-t.test('a NUL in any string of config.json, property names included, is a problem at its pointer (all at once)', async (t) => {
-  const text = configText((s) => {
-    s.process!.args = ['sh', 'a\u0000b'];
-    s.process!.env = ['PATH=/bin\u0000:/evil'];
-    s.process!.cwd = '/\u0000';
-    s.root = { path: 'rootfs\u0000x' };
-    s.hostname = 'h\u0000';
-    s.annotations = { 'k\u0000ey': 'v', ok: 'va\u0000lue' };
-    s.mounts![0]!.options = ['nosuid', 'ro\u0000'];
-    s.hooks = { poststop: [{ path: '/bin/true', args: ['true', 'x\u0000'] }] };
-    s.linux!.sysctl = { 'net.core.somaxconn\u0000': '1' };
-    s['org.example.extension'] = { deep: ['\u0000'] };
-  });
-  // (the text holds \\u0000 escapes: JSON.stringify doubled the backslash; undo that)
-  const problems = textProblems(text.split('\\\\u0000').join('\\u0000'));
-  t.same(
-    (problems ?? []).map((p) => `${p.pointer}: ${p.message}`).sort(),
-    [
+t.test(
+  'a NUL in any string of config.json, property names included, is a problem at its pointer (all at once)',
+  async (t) => {
+    const text = configText((s) => {
+      s.process!.args = ['sh', 'a\u0000b'];
+      s.process!.env = ['PATH=/bin\u0000:/evil'];
+      s.process!.cwd = '/\u0000';
+      s.root = { path: 'rootfs\u0000x' };
+      s.hostname = 'h\u0000';
+      s.annotations = { 'k\u0000ey': 'v', ok: 'va\u0000lue' };
+      s.mounts![0]!.options = ['nosuid', 'ro\u0000'];
+      s.hooks = { poststop: [{ path: '/bin/true', args: ['true', 'x\u0000'] }] };
+      s.linux!.sysctl = { 'net.core.somaxconn\u0000': '1' };
+      s['org.example.extension'] = { deep: ['\u0000'] };
+    });
+    // (the text holds \\u0000 escapes: JSON.stringify doubled the backslash; undo that)
+    const problems = textProblems(text.split('\\\\u0000').join('\\u0000'));
+    t.same((problems ?? []).map((p) => `${p.pointer}: ${p.message}`).sort(), [
       `/annotations/ok: ${NUL}`,
       `/annotations: ${KEY_NUL}"k\\u0000ey"`,
       `/hooks/poststop/0/args/1: ${NUL}`,
@@ -163,91 +202,264 @@ t.test('a NUL in any string of config.json, property names included, is a proble
       `/process/cwd: ${NUL}`,
       `/process/env/0: ${NUL}`,
       `/root/path: ${NUL}`,
-    ],
-  );
-  t.equal(textProblems(configText((s) => (s.process!.args = ['sh', '\\u0000 is text here']))), undefined, 'an escaped backslash before u0000 is no NUL');
-});
+    ]);
+    t.equal(
+      textProblems(configText((s) => (s.process!.args = ['sh', '\\u0000 is text here']))),
+      undefined,
+      'an escaped backslash before u0000 is no NUL',
+    );
+  },
+);
 
 t.test('a NUL in process.json (exec --process) and in update --resources is refused the same way', async (t) => {
   const proc = { ...baseProcess(), args: ['ls', '@A@'], env: ['@E@'] };
   const text = JSON.stringify(proc).replace('"@A@"', '"x\\u0000y"').replace('"@E@"', '"A=\\u0000"');
-  t.same(problemsOf(() => parseProcess(text, 'process.json')), [
-    { pointer: '/args/1', message: NUL },
-    { pointer: '/env/0', message: NUL },
-  ]);
-  t.same(problemsOf(() => parseResources('{"unified": {"memory.max\\u0000": "1"}}', 'resources.json')), [{ pointer: '/unified', message: `${KEY_NUL}"memory.max\\u0000"` }]);
+  t.same(
+    problemsOf(() => parseProcess(text, 'process.json')),
+    [
+      { pointer: '/args/1', message: NUL },
+      { pointer: '/env/0', message: NUL },
+    ],
+  );
+  t.same(
+    problemsOf(() => parseResources('{"unified": {"memory.max\\u0000": "1"}}', 'resources.json')),
+    [{ pointer: '/unified', message: `${KEY_NUL}"memory.max\\u0000"` }],
+  );
 });
 
 t.test('exec flags (from a library caller: argv cannot hold a NUL) are checked too', async (t) => {
-  t.throws(() => processFromFlags(baseProcess(), flags({ env: ['A=b\0c'] })), { kind: 'usage', message: `exec: --env ${NUL}` });
+  t.throws(() => processFromFlags(baseProcess(), flags({ env: ['A=b\0c'] })), {
+    kind: 'usage',
+    message: `exec: --env ${NUL}`,
+  });
   t.throws(() => processFromFlags(baseProcess(), flags({ cwd: '/tmp\0' })), { message: `exec: --cwd ${NUL}` });
-  t.throws(() => processFromFlags(baseProcess(), flags({ args: ['ls', '\0'] })), { message: `exec: the command ${NUL}` });
+  t.throws(() => processFromFlags(baseProcess(), flags({ args: ['ls', '\0'] })), {
+    message: `exec: the command ${NUL}`,
+  });
 });
 
 // ---- numbers --------------------------------------------------------------------------------------
 
-const RLIMIT = (soft: string, hard: string): string => configText((s) => (s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: '@S@' as unknown as number, hard: '@H@' as unknown as number }]), { S: soft, H: hard });
+const RLIMIT = (soft: string, hard: string): string =>
+  configText(
+    (s) =>
+      (s.process!.rlimits = [
+        { type: 'RLIMIT_NOFILE', soft: '@S@' as unknown as number, hard: '@H@' as unknown as number },
+      ]),
+    { S: soft, H: hard },
+  );
 
-t.test('rlimits: safe integers and exactly 18446744073709551615 (unlimited); anything else beyond 2^53 - 1 is refused', async (t) => {
-  t.equal(textProblems(RLIMIT('1024', '18446744073709551615')), undefined, 'RLIM_INFINITY as hard');
-  t.equal(textProblems(RLIMIT('18446744073709551615', '18446744073709551615')), undefined, 'both');
-  t.equal(textProblems(RLIMIT('9007199254740991', '9007199254740991')), undefined, '2^53 - 1');
-  const message = 'must be an integer from 0 to 9007199254740991, or 18446744073709551615 (unlimited)';
-  for (const v of ['18446744073709551614', '18446744073709551616', '18446744073709552000', '1.8446744073709552e19', '9223372036854775807', '9223372036854775808', '9007199254740993', '1e300']) {
-    t.same(textProblems(RLIMIT('1', v)), [{ pointer: '/process/rlimits/0/hard', message }], `hard ${v}`);
-  }
-  t.same(textProblems(RLIMIT('18446744073709551615', '1024')), [{ pointer: '/process/rlimits/0/soft', message: 'soft limit 18446744073709551615 (unlimited) is above the hard limit 1024' }], 'soft above hard');
-  const proc = JSON.stringify({ ...baseProcess(), rlimits: [{ type: 'RLIMIT_NOFILE', soft: 2048, hard: 1024 }, { type: 'RLIMIT_CORE', soft: 1, hard: '@H@' }] }).replace('"@H@"', '9223372036854775807');
-  t.same(problemsOf(() => parseProcess(proc, 'process.json')), [
-    { pointer: '/rlimits/0/soft', message: 'soft limit 2048 is above the hard limit 1024' },
-    { pointer: '/rlimits/1/hard', message },
-  ], 'process.json too');
-  const steps = processSteps({ ...baseProcess(), rlimits: [{ type: 'RLIMIT_CORE', soft: 2 ** 64, hard: 2 ** 64 }, { type: 'RLIMIT_NOFILE', soft: 10, hard: 20 }] }, defaultSpec(), { pointer: '/process', preserveFds: 0 }, gatherProcessHostFacts());
-  t.match(steps.steps.filter((s) => s.op === 'rlimit'), [{ soft: -1, hard: -1 }, { soft: 10, hard: 20 }], 'the executor gets -1 (RLIM_INFINITY) for 2^64 only');
-  t.throws(() => processSteps({ ...baseProcess(), rlimits: [{ type: 'RLIMIT_CORE', soft: 2 ** 63, hard: 2 ** 64 }] }, defaultSpec(), { pointer: '/process', preserveFds: 0 }, gatherProcessHostFacts()), RangeError, 'and never turns another value into unlimited');
-});
+t.test(
+  'rlimits: safe integers and exactly 18446744073709551615 (unlimited); anything else beyond 2^53 - 1 is refused',
+  async (t) => {
+    t.equal(textProblems(RLIMIT('1024', '18446744073709551615')), undefined, 'RLIM_INFINITY as hard');
+    t.equal(textProblems(RLIMIT('18446744073709551615', '18446744073709551615')), undefined, 'both');
+    t.equal(textProblems(RLIMIT('9007199254740991', '9007199254740991')), undefined, '2^53 - 1');
+    const message = 'must be an integer from 0 to 9007199254740991, or 18446744073709551615 (unlimited)';
+    for (const v of [
+      '18446744073709551614',
+      '18446744073709551616',
+      '18446744073709552000',
+      '1.8446744073709552e19',
+      '9223372036854775807',
+      '9223372036854775808',
+      '9007199254740993',
+      '1e300',
+    ]) {
+      t.same(textProblems(RLIMIT('1', v)), [{ pointer: '/process/rlimits/0/hard', message }], `hard ${v}`);
+    }
+    t.same(
+      textProblems(RLIMIT('18446744073709551615', '1024')),
+      [
+        {
+          pointer: '/process/rlimits/0/soft',
+          message: 'soft limit 18446744073709551615 (unlimited) is above the hard limit 1024',
+        },
+      ],
+      'soft above hard',
+    );
+    const proc = JSON.stringify({
+      ...baseProcess(),
+      rlimits: [
+        { type: 'RLIMIT_NOFILE', soft: 2048, hard: 1024 },
+        { type: 'RLIMIT_CORE', soft: 1, hard: '@H@' },
+      ],
+    }).replace('"@H@"', '9223372036854775807');
+    t.same(
+      problemsOf(() => parseProcess(proc, 'process.json')),
+      [
+        { pointer: '/rlimits/0/soft', message: 'soft limit 2048 is above the hard limit 1024' },
+        { pointer: '/rlimits/1/hard', message },
+      ],
+      'process.json too',
+    );
+    const steps = processSteps(
+      {
+        ...baseProcess(),
+        rlimits: [
+          { type: 'RLIMIT_CORE', soft: 2 ** 64, hard: 2 ** 64 },
+          { type: 'RLIMIT_NOFILE', soft: 10, hard: 20 },
+        ],
+      },
+      defaultSpec(),
+      { pointer: '/process', preserveFds: 0 },
+      gatherProcessHostFacts(),
+    );
+    t.match(
+      steps.steps.filter((s) => s.op === 'rlimit'),
+      [
+        { soft: -1, hard: -1 },
+        { soft: 10, hard: 20 },
+      ],
+      'the executor gets -1 (RLIM_INFINITY) for 2^64 only',
+    );
+    t.throws(
+      () =>
+        processSteps(
+          { ...baseProcess(), rlimits: [{ type: 'RLIMIT_CORE', soft: 2 ** 63, hard: 2 ** 64 }] },
+          defaultSpec(),
+          { pointer: '/process', preserveFds: 0 },
+          gatherProcessHostFacts(),
+        ),
+      RangeError,
+      'and never turns another value into unlimited',
+    );
+  },
+);
 
 t.test('a hook timeout above 2147483 s (x1000 overflows a C int) is refused for all six hook kinds', async (t) => {
   for (const name of HOOK_NAMES) {
-    t.same(configProblems((s) => (s.hooks = { [name]: [{ path: '/bin/true', timeout: 2147484 }] })), [{ pointer: `/hooks/${name}/0/timeout`, message: 'must be <= 2147483' }], name);
-    t.equal(configProblems((s) => (s.hooks = { [name]: [{ path: '/bin/true', timeout: 2147483 }] })), undefined, `${name}: 2147483 is fine`);
+    t.same(
+      configProblems((s) => (s.hooks = { [name]: [{ path: '/bin/true', timeout: 2147484 }] })),
+      [{ pointer: `/hooks/${name}/0/timeout`, message: 'must be <= 2147483' }],
+      name,
+    );
+    t.equal(
+      configProblems((s) => (s.hooks = { [name]: [{ path: '/bin/true', timeout: 2147483 }] })),
+      undefined,
+      `${name}: 2147483 is fine`,
+    );
   }
 });
 
 t.test('consoleSize above 65535 (a 16-bit winsize field) is refused', async (t) => {
   t.same(
-    configProblems((s) => ((s.process!.terminal = true), (s.process!.consoleSize = { height: 65536, width: 4294967296 }))),
+    configProblems(
+      (s) => ((s.process!.terminal = true), (s.process!.consoleSize = { height: 65536, width: 4294967296 })),
+    ),
     [
       { pointer: '/process/consoleSize/height', message: 'must be <= 65535' },
       { pointer: '/process/consoleSize/width', message: 'must be <= 65535' },
     ],
   );
-  t.equal(configProblems((s) => ((s.process!.terminal = true), (s.process!.consoleSize = { height: 65535, width: 65535 }))), undefined);
+  t.equal(
+    configProblems((s) => ((s.process!.terminal = true), (s.process!.consoleSize = { height: 65535, width: 65535 }))),
+    undefined,
+  );
   const p = { ...baseProcess(), terminal: true, consoleSize: { height: 70000, width: 80 } };
-  t.same(problemsOf(() => parseProcess(JSON.stringify(p), 'process.json')), [{ pointer: '/consoleSize/height', message: 'must be <= 65535' }], 'exec --process too');
+  t.same(
+    problemsOf(() => parseProcess(JSON.stringify(p), 'process.json')),
+    [{ pointer: '/consoleSize/height', message: 'must be <= 65535' }],
+    'exec --process too',
+  );
 });
 
 t.test('other numbers that reach C or a cgroup file: out of their range, refused with their pointer', async (t) => {
   const SAFE = 'must be <= 9007199254740991 (larger integers are not held exactly)';
   const cases: [string, (s: Spec) => void, [string, string][]][] = [
-    ['device major/minor beyond a 32-bit dev_t', (s) => (s.linux!.devices = [{ type: 'c', path: '/dev/x', major: 4096, minor: 1048576 }]), [['/linux/devices/0/major', 'must be <= 4095'], ['/linux/devices/0/minor', 'must be <= 1048575']]],
-    ['a negative device major', (s) => (s.linux!.devices = [{ type: 'b', path: '/dev/x', major: -1, minor: 0 }]), [['/linux/devices/0/major', 'must be >= 0']]],
-    ['a device rule major beyond a BPF immediate', (s) => (s.linux!.resources!.devices = [{ allow: true, type: 'c', major: 2147483648, minor: -2, access: 'r' }]), [['/linux/resources/devices/0/major', 'must be <= 2147483647'], ['/linux/resources/devices/0/minor', 'must be >= -1']]],
-    ['scheduler deadline fields beyond 2^53', (s) => (s.process!.scheduler = { policy: 'SCHED_DEADLINE', runtime: 2 ** 63, deadline: 1, period: 1 }), [['/process/scheduler/runtime', SAFE]]],
-    ['oomScoreAdj beyond int32', (s) => (s.process!.oomScoreAdj = 2 ** 40), [['/process/oomScoreAdj', 'must be <= 2147483647']]],
-    ['time offset nanoseconds of a second or more', (s) => ((s.linux!.namespaces!.push({ type: 'time' }), (s.linux!.timeOffsets = { monotonic: { secs: 2 ** 60, nanosecs: 1e9 } }))), [['/linux/timeOffsets/monotonic/secs', SAFE], ['/linux/timeOffsets/monotonic/nanosecs', 'must be <= 999999999']]],
-    ['memory and pids limits beyond 2^53', (s) => (s.linux!.resources = { memory: { limit: 2 ** 63 }, pids: { limit: 1e300 }, cpu: { shares: 2 ** 64 } }), [['/linux/resources/memory/limit', SAFE], ['/linux/resources/pids/limit', SAFE], ['/linux/resources/cpu/shares', SAFE]]],
-    ['blkio device numbers', (s) => (s.linux!.resources = { blockIO: { throttleReadBpsDevice: [{ major: -1, minor: 2 ** 32, rate: 1 }] } }), [['/linux/resources/blockIO/throttleReadBpsDevice/0/major', 'must be >= 0'], ['/linux/resources/blockIO/throttleReadBpsDevice/0/minor', 'must be <= 4294967295']]],
-    ['seccomp argument values beyond 2^53 and errno above 16 bits', (s) => (s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 65536, syscalls: [{ names: ['personality'], action: 'SCMP_ACT_ERRNO', errnoRet: 70000, args: [{ index: 0, value: 2 ** 64, op: 'SCMP_CMP_EQ' }] }] }), [['/linux/seccomp/defaultErrnoRet', 'must be <= 65535'], ['/linux/seccomp/syscalls/0/errnoRet', 'must be <= 65535'], ['/linux/seccomp/syscalls/0/args/0/value', SAFE]]],
+    [
+      'device major/minor beyond a 32-bit dev_t',
+      (s) => (s.linux!.devices = [{ type: 'c', path: '/dev/x', major: 4096, minor: 1048576 }]),
+      [
+        ['/linux/devices/0/major', 'must be <= 4095'],
+        ['/linux/devices/0/minor', 'must be <= 1048575'],
+      ],
+    ],
+    [
+      'a negative device major',
+      (s) => (s.linux!.devices = [{ type: 'b', path: '/dev/x', major: -1, minor: 0 }]),
+      [['/linux/devices/0/major', 'must be >= 0']],
+    ],
+    [
+      'a device rule major beyond a BPF immediate',
+      (s) => (s.linux!.resources!.devices = [{ allow: true, type: 'c', major: 2147483648, minor: -2, access: 'r' }]),
+      [
+        ['/linux/resources/devices/0/major', 'must be <= 2147483647'],
+        ['/linux/resources/devices/0/minor', 'must be >= -1'],
+      ],
+    ],
+    [
+      'scheduler deadline fields beyond 2^53',
+      (s) => (s.process!.scheduler = { policy: 'SCHED_DEADLINE', runtime: 2 ** 63, deadline: 1, period: 1 }),
+      [['/process/scheduler/runtime', SAFE]],
+    ],
+    [
+      'oomScoreAdj beyond int32',
+      (s) => (s.process!.oomScoreAdj = 2 ** 40),
+      [['/process/oomScoreAdj', 'must be <= 2147483647']],
+    ],
+    [
+      'time offset nanoseconds of a second or more',
+      (s) => (
+        s.linux!.namespaces!.push({ type: 'time' }),
+        (s.linux!.timeOffsets = { monotonic: { secs: 2 ** 60, nanosecs: 1e9 } })
+      ),
+      [
+        ['/linux/timeOffsets/monotonic/secs', SAFE],
+        ['/linux/timeOffsets/monotonic/nanosecs', 'must be <= 999999999'],
+      ],
+    ],
+    [
+      'memory and pids limits beyond 2^53',
+      (s) => (s.linux!.resources = { memory: { limit: 2 ** 63 }, pids: { limit: 1e300 }, cpu: { shares: 2 ** 64 } }),
+      [
+        ['/linux/resources/memory/limit', SAFE],
+        ['/linux/resources/pids/limit', SAFE],
+        ['/linux/resources/cpu/shares', SAFE],
+      ],
+    ],
+    [
+      'blkio device numbers',
+      (s) => (s.linux!.resources = { blockIO: { throttleReadBpsDevice: [{ major: -1, minor: 2 ** 32, rate: 1 }] } }),
+      [
+        ['/linux/resources/blockIO/throttleReadBpsDevice/0/major', 'must be >= 0'],
+        ['/linux/resources/blockIO/throttleReadBpsDevice/0/minor', 'must be <= 4294967295'],
+      ],
+    ],
+    [
+      'seccomp argument values beyond 2^53 and errno above 16 bits',
+      (s) =>
+        (s.linux!.seccomp = {
+          defaultAction: 'SCMP_ACT_ERRNO',
+          defaultErrnoRet: 65536,
+          syscalls: [
+            {
+              names: ['personality'],
+              action: 'SCMP_ACT_ERRNO',
+              errnoRet: 70000,
+              args: [{ index: 0, value: 2 ** 64, op: 'SCMP_CMP_EQ' }],
+            },
+          ],
+        }),
+      [
+        ['/linux/seccomp/defaultErrnoRet', 'must be <= 65535'],
+        ['/linux/seccomp/syscalls/0/errnoRet', 'must be <= 65535'],
+        ['/linux/seccomp/syscalls/0/args/0/value', SAFE],
+      ],
+    ],
   ];
   for (const [name, edit, expect] of cases) {
     t.same((configProblems(edit) ?? []).map((p) => [p.pointer, p.message]).sort(), expect.sort(), name);
   }
   const p = { ...baseProcess(), oomScoreAdj: 1001, scheduler: { policy: 'SCHED_OTHER', nice: 20 } };
-  t.same(problemsOf(() => parseProcess(JSON.stringify(p), 'process.json')), [
-    { pointer: '/oomScoreAdj', message: 'must be between -1000 and 1000' },
-    { pointer: '/scheduler/nice', message: 'must be between -20 and 19' },
-  ], 'exec --process gets the ranges config.json gets');
+  t.same(
+    problemsOf(() => parseProcess(JSON.stringify(p), 'process.json')),
+    [
+      { pointer: '/oomScoreAdj', message: 'must be between -1000 and 1000' },
+      { pointer: '/scheduler/nice', message: 'must be between -20 and 19' },
+    ],
+    'exec --process gets the ranges config.json gets',
+  );
 });
 
 // ---- nesting ---------------------------------------------------------------------------------------
@@ -260,11 +472,34 @@ t.test('deep nesting fails at parse time, naming where it gets too deep', async 
   const pointer = `/org.example.x${'/0'.repeat(MAX_JSON_DEPTH - 1)}`;
   t.equal(problems[0]?.pointer, pointer, 'the pointer of the first array too deep');
   t.match(problems[0]?.message, /^nested deeper than 512 levels \(line \d+, column \d+\)$/);
-  t.equal(textProblems(configText((s) => (s['org.example.x'] = '@D@'), { D: deep(MAX_JSON_DEPTH - 1) })), undefined, '512 levels in all are fine');
-  const annotationsLike = configText((s) => (s['annotations.ext'] = '@D@'), { D: '{"a":'.repeat(5000) + '1' + '}'.repeat(5000) });
-  t.match(textProblems(annotationsLike), [{ pointer: /^\/annotations\.ext(\/a)+$/, message: /nested deeper than 512 levels/ }], 'objects too');
-  t.match(problemsOf(() => parseProcess(`{"x": ${deep(100000)}, "args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0}}`, 'process.json')), [{ pointer: /^\/x\/0/, message: /nested deeper/ }], 'process.json');
-  t.match(problemsOf(() => parseResources(`{"unified": {}, "x": ${deep(100000)}}`, 'resources')), [{ pointer: /^\/x\/0/, message: /nested deeper/ }], 'update --resources');
+  t.equal(
+    textProblems(configText((s) => (s['org.example.x'] = '@D@'), { D: deep(MAX_JSON_DEPTH - 1) })),
+    undefined,
+    '512 levels in all are fine',
+  );
+  const annotationsLike = configText((s) => (s['annotations.ext'] = '@D@'), {
+    D: '{"a":'.repeat(5000) + '1' + '}'.repeat(5000),
+  });
+  t.match(
+    textProblems(annotationsLike),
+    [{ pointer: /^\/annotations\.ext(\/a)+$/, message: /nested deeper than 512 levels/ }],
+    'objects too',
+  );
+  t.match(
+    problemsOf(() =>
+      parseProcess(
+        `{"x": ${deep(100000)}, "args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0}}`,
+        'process.json',
+      ),
+    ),
+    [{ pointer: /^\/x\/0/, message: /nested deeper/ }],
+    'process.json',
+  );
+  t.match(
+    problemsOf(() => parseResources(`{"unified": {}, "x": ${deep(100000)}}`, 'resources')),
+    [{ pointer: /^\/x\/0/, message: /nested deeper/ }],
+    'update --resources',
+  );
 });
 
 // ---- messages never quote the file ----------------------------------------------------------------
@@ -282,9 +517,21 @@ t.test('parse errors say where and what, never the text', async (t) => {
     t.same(problems, [{ pointer: '', message: `invalid JSON at ${where}` }], where);
     t.notMatch(JSON.stringify(problems), SECRET);
   }
-  t.notMatch(JSON.stringify(problemsOf(() => parseProcess(`root:${SECRET}:0`, 'process.json'))), SECRET, 'process.json');
-  t.notMatch(JSON.stringify(problemsOf(() => parseResources(`{"x": ${SECRET}`, 'resources'))), SECRET, 'update --resources');
-  t.same(textProblems(`${'['.repeat(1000)}${']'.repeat(1000)} ${SECRET}`), [{ pointer: '', message: 'invalid JSON at line 1, column 2002: unexpected data after the JSON value' }], 'the syntax error past a deep part, not the depth');
+  t.notMatch(
+    JSON.stringify(problemsOf(() => parseProcess(`root:${SECRET}:0`, 'process.json'))),
+    SECRET,
+    'process.json',
+  );
+  t.notMatch(
+    JSON.stringify(problemsOf(() => parseResources(`{"x": ${SECRET}`, 'resources'))),
+    SECRET,
+    'update --resources',
+  );
+  t.same(
+    textProblems(`${'['.repeat(1000)}${']'.repeat(1000)} ${SECRET}`),
+    [{ pointer: '', message: 'invalid JSON at line 1, column 2002: unexpected data after the JSON value' }],
+    'the syntax error past a deep part, not the depth',
+  );
   t.same(parseJson('{"a": [1, {"b": null}]}', 'x').doc, { a: [1, { b: null }] }, 'and JSON still parses');
 });
 
@@ -310,18 +557,32 @@ t.test('a corrupt state.json is described by where, not quoted', async (t) => {
   fs.writeFileSync(file, `{"id": "c1", ${SECRET}}`, { mode: 0o600 });
   const handle = new StateStore(root).open('c1', 'shared');
   t.teardown(() => handle.release());
-  t.throws(() => handle.read(), { message: `container state file ${file} is corrupt: invalid JSON at line 1, column 14: expected a property name in double quotes` });
+  t.throws(() => handle.read(), {
+    message: `container state file ${file} is corrupt: invalid JSON at line 1, column 14: expected a property name in double quotes`,
+  });
 });
 
 t.test('update flags: numbers beyond 2^53 - 1 are refused, naming the flag', async (t) => {
-  t.throws(() => parseBytes('99999999999p', 'memory'), { message: '--memory: /: size "99999999999p" is out of range (at most 9007199254740991 bytes)' });
+  t.throws(() => parseBytes('99999999999p', 'memory'), {
+    message: '--memory: /: size "99999999999p" is out of range (at most 9007199254740991 bytes)',
+  });
   t.equal(parseBytes('64m', 'memory'), 64 * 1024 * 1024);
 });
 
 t.test("library callers' paths with a NUL are refused by name (argv cannot carry one)", async (t) => {
-  t.throws(() => new Runtime({ root: '/run/x\0y' }), { kind: 'usage', message: '--root must not contain a NUL character' });
+  t.throws(() => new Runtime({ root: '/run/x\0y' }), {
+    kind: 'usage',
+    message: '--root must not contain a NUL character',
+  });
   const runtime = new Runtime({ root: privateRoot(t) });
-  t.throws(() => runtime.plan({ id: 'c1', bundle: '/tmp/b\0' }), { kind: 'usage', message: '--bundle must not contain a NUL character' });
-  t.throws(() => runtime.plan({ id: 'c1', bundle: '/tmp', pidFile: '/run/p\0id' }), { message: '--pid-file must not contain a NUL character' });
-  await t.rejects(runtime.exec('c1', { process: baseProcess(), consoleSocket: '/s\0' }), { message: '--console-socket must not contain a NUL character' });
+  t.throws(() => runtime.plan({ id: 'c1', bundle: '/tmp/b\0' }), {
+    kind: 'usage',
+    message: '--bundle must not contain a NUL character',
+  });
+  t.throws(() => runtime.plan({ id: 'c1', bundle: '/tmp', pidFile: '/run/p\0id' }), {
+    message: '--pid-file must not contain a NUL character',
+  });
+  await t.rejects(runtime.exec('c1', { process: baseProcess(), consoleSocket: '/s\0' }), {
+    message: '--console-socket must not contain a NUL character',
+  });
 });

@@ -10,7 +10,8 @@ import { checkCallerFds, preserveFdsArg, takeCallerFds } from '../../src/cli/cal
 import { REPO_ROOT, TSRUNC, runCommand, tempDir } from '../helpers/tsrunc';
 
 const DIST = path.join(REPO_ROOT, 'dist');
-const skip = fs.existsSync(path.join(DIST, 'boot.cjs')) && fs.existsSync(TSRUNC) ? false : 'dist/ is not built (npm run prepare)';
+const skip =
+  fs.existsSync(path.join(DIST, 'boot.cjs')) && fs.existsSync(TSRUNC) ? false : 'dist/ is not built (npm run prepare)';
 
 function bareEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { PATH: '/usr/bin:/bin', ...extra };
@@ -26,7 +27,9 @@ function cacheTaken(boot: string, kind: 'light' | 'full'): string {
 t.test('the launcher unsets NODE_OPTIONS and NODE_EXTRA_CA_CERTS', { skip }, async (t) => {
   // Either one would break or slow every command: a --require of a missing file kills node at
   // start, and an unreadable CA file makes it print a warning on stderr.
-  const r = runCommand(TSRUNC, ['--version'], { env: bareEnv({ NODE_OPTIONS: '--require /nonexistent/tsrunc-test.js', NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem' }) });
+  const r = runCommand(TSRUNC, ['--version'], {
+    env: bareEnv({ NODE_OPTIONS: '--require /nonexistent/tsrunc-test.js', NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem' }),
+  });
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /^tsrunc version /);
   t.equal(r.stderr, '', 'nothing on stderr');
@@ -43,7 +46,7 @@ t.test('a cache that does not fit its bundle is ignored and the command still ru
   for (const name of fs.readdirSync(DIST)) fs.copyFileSync(path.join(DIST, name), path.join(copy, name));
   const boot = path.join(copy, 'boot.cjs');
   // A copied bundle (same size and content, another inode and ctime) never runs another file's cache.
-  t.equal(cacheTaken(boot, 'light'), 'false', 'a copy does not take the original build\'s cache');
+  t.equal(cacheTaken(boot, 'light'), 'false', "a copy does not take the original build's cache");
   const copied = runCommand(process.execPath, [boot, '--version'], { env: bareEnv() });
   t.equal(copied.status, 0, copied.stderr);
   t.match(copied.stdout, /^tsrunc version /);
@@ -51,7 +54,10 @@ t.test('a cache that does not fit its bundle is ignored and the command still ru
   // A cache whose stamp fits but whose data is damaged: V8 rejects it, the source is compiled.
   const bundle = fs.statSync(path.join(copy, 'tsrunc.cjs'), { bigint: true });
   const stamp = `tsrunc-code-cache ${process.version} ${process.arch} ${bundle.size} ${bundle.mtimeNs} ${bundle.ino} ${bundle.ctimeNs}\n`;
-  fs.writeFileSync(path.join(copy, 'tsrunc.cjs.light.cache'), Buffer.concat([Buffer.from(stamp), Buffer.alloc(4096, 0xa5)]));
+  fs.writeFileSync(
+    path.join(copy, 'tsrunc.cjs.light.cache'),
+    Buffer.concat([Buffer.from(stamp), Buffer.alloc(4096, 0xa5)]),
+  );
   t.equal(cacheTaken(boot, 'light'), 'false', 'V8 rejects the damaged cache');
   const damaged = runCommand(process.execPath, [boot, 'state', '--help'], { env: bareEnv() });
   t.equal(damaged.status, 0, damaged.stderr);
@@ -65,7 +71,12 @@ t.test('a cache that does not fit its bundle is ignored and the command still ru
  * node in TSRUNC_CALLER_FDS ("unset" when it sets nothing), run by /bin/sh as the kernel runs
  * it, with `extra` as fds 3, 4, ... ('ignore': not passed).
  */
-function callerFdsSeen(t: Parameters<typeof tempDir>[0], args: string[], extra: (number | 'ignore')[], env: NodeJS.ProcessEnv = {}): string {
+function callerFdsSeen(
+  t: Parameters<typeof tempDir>[0],
+  args: string[],
+  extra: (number | 'ignore')[],
+  env: NodeJS.ProcessEnv = {},
+): string {
   const text = fs.readFileSync(TSRUNC, 'utf8');
   const probe = text.replace(/^exec .*$/m, `printf '%s' "\${TSRUNC_CALLER_FDS-unset}"`);
   if (probe === text) throw new Error('no exec line in bin/tsrunc');
@@ -80,24 +91,52 @@ t.test('the launcher lists the open fds among 3..N+2 for --preserve-fds N, in ev
   const a = fs.openSync('/dev/null', 'r');
   const b = fs.openSync('/dev/null', 'r');
   t.teardown(() => [a, b].forEach((fd) => fs.closeSync(fd)));
-  t.equal(callerFdsSeen(t, ['create', '--preserve-fds', '3', 'id'], [a, 'ignore', b]), '3 5', 'spaced; the gap at 4 is not listed');
+  t.equal(
+    callerFdsSeen(t, ['create', '--preserve-fds', '3', 'id'], [a, 'ignore', b]),
+    '3 5',
+    'spaced; the gap at 4 is not listed',
+  );
   t.equal(callerFdsSeen(t, ['create', '--preserve-fds=2', 'id'], [a, b, a]), '3 4', 'with "=": only up to N+2');
   t.equal(callerFdsSeen(t, ['create', '-preserve-fds', '1', 'id'], [a]), '3', "runc's single dash");
-  t.equal(callerFdsSeen(t, ['exec', '--preserve-fds', '1', '--preserve-fds', '40', 'id', 'true'], [a, b]), '3 4', 'the largest of repeated values');
+  t.equal(
+    callerFdsSeen(t, ['exec', '--preserve-fds', '1', '--preserve-fds', '40', 'id', 'true'], [a, b]),
+    '3 4',
+    'the largest of repeated values',
+  );
   t.equal(callerFdsSeen(t, ['create', '--preserve-fds', '40', 'id'], []), '', 'nothing passed: set, and empty');
   t.equal(callerFdsSeen(t, ['create', '--preserve-fds', '-1', 'id'], [a]), '', 'a negative value counts nothing');
-  t.equal(callerFdsSeen(t, ['create', '--preserve-fds', '1e3', 'id'], [a]), '', 'nor a value written otherwise (the CLI then refuses)');
+  t.equal(
+    callerFdsSeen(t, ['create', '--preserve-fds', '1e3', 'id'], [a]),
+    '',
+    'nor a value written otherwise (the CLI then refuses)',
+  );
   t.equal(callerFdsSeen(t, ['run', 'id'], [a], { LISTEN_FDS: '1' }), '3', 'LISTEN_FDS counts too');
   // dash keeps the script open (close-on-exec) on the first free fd from 10: never listed.
   const many = Array.from({ length: 12 }, () => 'ignore' as const);
-  t.equal(callerFdsSeen(t, ['create', '--preserve-fds', '20', 'id'], many), '', "the shell's own script fd is not listed");
+  t.equal(
+    callerFdsSeen(t, ['create', '--preserve-fds', '20', 'id'], many),
+    '',
+    "the shell's own script fd is not listed",
+  );
   const upTo10 = Array.from({ length: 8 }, () => a);
-  t.equal(callerFdsSeen(t, ['create', '--preserve-fds', '20', 'id'], upTo10), '3 4 5 6 7 8 9 10', "the caller's fd 10 is (the script fd goes to 11)");
+  t.equal(
+    callerFdsSeen(t, ['create', '--preserve-fds', '20', 'id'], upTo10),
+    '3 4 5 6 7 8 9 10',
+    "the caller's fd 10 is (the script fd goes to 11)",
+  );
 });
 
 t.test("the launcher never passes a caller's TSRUNC_CALLER_FDS on", { skip }, async (t) => {
-  t.equal(callerFdsSeen(t, ['state', 'id'], [], { TSRUNC_CALLER_FDS: '3 4 5' }), 'unset', 'a command without --preserve-fds: unset');
-  t.equal(callerFdsSeen(t, ['create', '--preserve-fds', '3', 'id'], [], { TSRUNC_CALLER_FDS: '3 4 5' }), '', 'with it: its own list');
+  t.equal(
+    callerFdsSeen(t, ['state', 'id'], [], { TSRUNC_CALLER_FDS: '3 4 5' }),
+    'unset',
+    'a command without --preserve-fds: unset',
+  );
+  t.equal(
+    callerFdsSeen(t, ['create', '--preserve-fds', '3', 'id'], [], { TSRUNC_CALLER_FDS: '3 4 5' }),
+    '',
+    'with it: its own list',
+  );
 });
 
 t.test('the CLI takes the list out of its environment and checks fds 3..N+2 against it', async (t) => {
@@ -105,10 +144,18 @@ t.test('the CLI takes the list out of its environment and checks fds 3..N+2 agai
   takeCallerFds(env);
   t.equal(env['TSRUNC_CALLER_FDS'], undefined, 'deleted: no hook or child inherits it');
   t.doesNotThrow(() => checkCallerFds(2));
-  t.throws(() => checkCallerFds(3), { kind: 'usage', message: '--preserve-fds 3: fd 5 was not passed by the caller (fds 3 to 5 must be open)' });
+  t.throws(() => checkCallerFds(3), {
+    kind: 'usage',
+    message: '--preserve-fds 3: fd 5 was not passed by the caller (fds 3 to 5 must be open)',
+  });
   t.doesNotThrow(() => checkCallerFds(0), '0: nothing to check');
   takeCallerFds({});
   t.throws(() => checkCallerFds(1), { message: /cannot tell which fds the caller passed/ });
   t.equal(preserveFdsArg(0), 0);
-  for (const bad of [-1, 1.5, Number.NaN, '2', undefined]) t.throws(() => preserveFdsArg(bad), { kind: 'usage', message: /--preserve-fds must be a non-negative integer/ }, String(bad));
+  for (const bad of [-1, 1.5, Number.NaN, '2', undefined])
+    t.throws(
+      () => preserveFdsArg(bad),
+      { kind: 'usage', message: /--preserve-fds must be a non-negative integer/ },
+      String(bad),
+    );
 });

@@ -52,7 +52,10 @@ function isTypeOnly(clause: string): boolean {
   if (/^type\s/.test(c)) return true;
   const named = /^\{([^}]*)\}$/.exec(c);
   if (named === null) return false;
-  const names = (named[1] as string).split(',').map((s) => s.trim()).filter(Boolean);
+  const names = (named[1] as string)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return names.length > 0 && names.every((n) => /^type\s/.test(n));
 }
 
@@ -64,9 +67,11 @@ function importsOf(text: string): { specifier: string; typeOnly: boolean }[] {
     out.push({ specifier: m[2] as string, typeOnly: isTypeOnly(m[1] as string) });
   }
   // import '...' (for its effects)
-  for (const m of text.matchAll(/^[ \t]*import\s*['"]([^'"]+)['"]/gm)) out.push({ specifier: m[1] as string, typeOnly: false });
+  for (const m of text.matchAll(/^[ \t]*import\s*['"]([^'"]+)['"]/gm))
+    out.push({ specifier: m[1] as string, typeOnly: false });
   // import('...') and require('...') with a literal name
-  for (const m of text.matchAll(/\b(?:import|require)\(\s*['"]([^'"]+)['"]\s*\)/g)) out.push({ specifier: m[1] as string, typeOnly: false });
+  for (const m of text.matchAll(/\b(?:import|require)\(\s*['"]([^'"]+)['"]\s*\)/g))
+    out.push({ specifier: m[1] as string, typeOnly: false });
   return out.filter((i) => i.specifier.startsWith('./') || i.specifier.startsWith('../'));
 }
 
@@ -92,7 +97,11 @@ function resolveImport(fromFile: string, specifier: string): string {
 /** Every import between files of src/. */
 function srcEdges(): Edge[] {
   return sourceFiles(SRC).flatMap((file) =>
-    importsOf(fs.readFileSync(file, 'utf8')).map((i) => ({ from: path.relative(SRC, file), to: resolveImport(file, i.specifier), typeOnly: i.typeOnly })),
+    importsOf(fs.readFileSync(file, 'utf8')).map((i) => ({
+      from: path.relative(SRC, file),
+      to: resolveImport(file, i.specifier),
+      typeOnly: i.typeOnly,
+    })),
   );
 }
 
@@ -154,15 +163,18 @@ function layeringProblems(edges: Edge[], exceptions: Record<string, string> = EX
     if (a === b) continue;
     areaEdges.push({ from: a, to: b });
     let why: string | undefined;
-    if (tierOf(a) >= 0 && tierOf(b) >= 0 && tierOf(b) < tierOf(a)) why = `${a} is below ${b}: imports go down the tiers`;
-    else if (a === 'plan' && b === 'native' && !e.typeOnly) why = 'the planner does not load the addon (types only: what it needs comes in as input)';
+    if (tierOf(a) >= 0 && tierOf(b) >= 0 && tierOf(b) < tierOf(a))
+      why = `${a} is below ${b}: imports go down the tiers`;
+    else if (a === 'plan' && b === 'native' && !e.typeOnly)
+      why = 'the planner does not load the addon (types only: what it needs comes in as input)';
     if (why === undefined) continue;
     if (key in exceptions) used.add(key);
     else problems.push(`src/${e.from} imports src/${e.to}: ${why}`);
   }
   for (const c of cycles(areaEdges)) problems.push(`a cycle between areas: ${c.join(', ')}`);
   for (const c of cycles(edges)) problems.push(`a cycle between files: ${c.map((f) => `src/${f}`).join(', ')}`);
-  for (const key of Object.keys(exceptions)) if (!used.has(key)) problems.push(`the exception "${key}" is no longer needed: remove it from EXCEPTIONS`);
+  for (const key of Object.keys(exceptions))
+    if (!used.has(key)) problems.push(`the exception "${key}" is no longer needed: remove it from EXCEPTIONS`);
   return problems;
 }
 
@@ -173,30 +185,73 @@ t.test('src/ imports go down the tiers, with no cycle between areas or files', a
 });
 
 t.test('the reader finds the imports (it is not vacuous)', async (t) => {
-  const has = (from: string, to: string, typeOnly: boolean): boolean => edges.some((e) => e.from === from && e.to === to && e.typeOnly === typeOnly);
+  const has = (from: string, to: string, typeOnly: boolean): boolean =>
+    edges.some((e) => e.from === from && e.to === to && e.typeOnly === typeOnly);
   t.ok(has('cli/main.ts', 'runtime.ts', false), 'a value import');
   t.ok(has('lifecycle/create.ts', 'spec/types.ts', true), 'import type');
-  t.ok(has('state/store.ts', 'util/faults.ts', false), 'a mixed import ({ faultPoint, type FaultPoint }) is a value import');
+  t.ok(
+    has('state/store.ts', 'util/faults.ts', false),
+    'a mixed import ({ faultPoint, type FaultPoint }) is a value import',
+  );
   t.ok(has('cli/main.ts', 'cli/yargs-cli.ts', false), "a dynamic import('...')");
   t.ok(has('index.ts', 'runtime.ts', false), 'export ... from');
   t.ok(edges.length > 200, `${edges.length} imports read`);
-  t.same(importsOf("import {\n  a,\n  type B,\n} from '../x';\nexport type { C } from './c';\nimport { type D } from './d';\nimport './e';\n// import f from 'not-relative';\n"), [
-    { specifier: '../x', typeOnly: false },
-    { specifier: './c', typeOnly: true },
-    { specifier: './d', typeOnly: true },
-    { specifier: './e', typeOnly: false },
-  ]);
+  t.same(
+    importsOf(
+      "import {\n  a,\n  type B,\n} from '../x';\nexport type { C } from './c';\nimport { type D } from './d';\nimport './e';\n// import f from 'not-relative';\n",
+    ),
+    [
+      { specifier: '../x', typeOnly: false },
+      { specifier: './c', typeOnly: true },
+      { specifier: './d', typeOnly: true },
+      { specifier: './e', typeOnly: false },
+    ],
+  );
 });
 
 t.test('the rules fail on what they forbid', async (t) => {
   const e = (from: string, to: string, typeOnly = false): Edge => ({ from, to, typeOnly });
-  t.same(layeringProblems([e('cli/main.ts', 'runtime.ts'), e('lifecycle/create.ts', 'plan/planner.ts'), e('state/status.ts', 'cgroups/freezer.ts'), e('plan/steps.ts', 'native/addon.ts', true)], {}), [], 'down the tiers, across one tier one way, plan -> native for types');
-  t.same(layeringProblems([e('state/store.ts', 'lifecycle/faults.ts')], {}), ['src/state/store.ts imports src/lifecycle/faults.ts: state is below lifecycle: imports go down the tiers']);
-  t.same(layeringProblems([e('spec/default-spec.ts', 'state/status.ts')], {}), ['src/spec/default-spec.ts imports src/state/status.ts: spec is below state: imports go down the tiers']);
-  t.same(layeringProblems([e('plan/process-steps.ts', 'native/addon.ts')], {}), ['src/plan/process-steps.ts imports src/native/addon.ts: the planner does not load the addon (types only: what it needs comes in as input)']);
-  t.same(layeringProblems([e('errors.ts', 'log.ts'), e('log.ts', 'errors.ts', true)], {}), ['a cycle between areas: errors, log', 'a cycle between files: src/errors.ts, src/log.ts'], 'a cycle, even through types');
-  t.same(layeringProblems([e('plan/a.ts', 'plan/b.ts'), e('plan/b.ts', 'plan/a.ts')], {}), ['a cycle between files: src/plan/a.ts, src/plan/b.ts'], 'a cycle inside one area');
-  t.same(layeringProblems([e('newthing/x.ts', 'errors.ts')], {}), ['src/newthing is in no tier: place it in TIERS (test/unit/layering.test.ts)']);
-  t.same(layeringProblems([e('state/store.ts', 'lifecycle/faults.ts')], { 'state/store.ts -> lifecycle/faults.ts': 'why' }), [], 'an exception allows its import');
-  t.same(layeringProblems([], { 'a.ts -> b.ts': 'why' }), ['the exception "a.ts -> b.ts" is no longer needed: remove it from EXCEPTIONS']);
+  t.same(
+    layeringProblems(
+      [
+        e('cli/main.ts', 'runtime.ts'),
+        e('lifecycle/create.ts', 'plan/planner.ts'),
+        e('state/status.ts', 'cgroups/freezer.ts'),
+        e('plan/steps.ts', 'native/addon.ts', true),
+      ],
+      {},
+    ),
+    [],
+    'down the tiers, across one tier one way, plan -> native for types',
+  );
+  t.same(layeringProblems([e('state/store.ts', 'lifecycle/faults.ts')], {}), [
+    'src/state/store.ts imports src/lifecycle/faults.ts: state is below lifecycle: imports go down the tiers',
+  ]);
+  t.same(layeringProblems([e('spec/default-spec.ts', 'state/status.ts')], {}), [
+    'src/spec/default-spec.ts imports src/state/status.ts: spec is below state: imports go down the tiers',
+  ]);
+  t.same(layeringProblems([e('plan/process-steps.ts', 'native/addon.ts')], {}), [
+    'src/plan/process-steps.ts imports src/native/addon.ts: the planner does not load the addon (types only: what it needs comes in as input)',
+  ]);
+  t.same(
+    layeringProblems([e('errors.ts', 'log.ts'), e('log.ts', 'errors.ts', true)], {}),
+    ['a cycle between areas: errors, log', 'a cycle between files: src/errors.ts, src/log.ts'],
+    'a cycle, even through types',
+  );
+  t.same(
+    layeringProblems([e('plan/a.ts', 'plan/b.ts'), e('plan/b.ts', 'plan/a.ts')], {}),
+    ['a cycle between files: src/plan/a.ts, src/plan/b.ts'],
+    'a cycle inside one area',
+  );
+  t.same(layeringProblems([e('newthing/x.ts', 'errors.ts')], {}), [
+    'src/newthing is in no tier: place it in TIERS (test/unit/layering.test.ts)',
+  ]);
+  t.same(
+    layeringProblems([e('state/store.ts', 'lifecycle/faults.ts')], { 'state/store.ts -> lifecycle/faults.ts': 'why' }),
+    [],
+    'an exception allows its import',
+  );
+  t.same(layeringProblems([], { 'a.ts -> b.ts': 'why' }), [
+    'the exception "a.ts -> b.ts" is no longer needed: remove it from EXCEPTIONS',
+  ]);
 });

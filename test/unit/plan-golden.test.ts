@@ -12,7 +12,13 @@ import t, { type Test } from 'tap';
 import { ConfigError } from '../../src/errors';
 import { native } from '../../src/native/addon';
 import { buildExecPlan } from '../../src/plan/exec-planner';
-import type { HostCgroupHierarchy, HostFacts, HostMount, ProcessHostFacts, SeccompCompiler } from '../../src/plan/host-facts';
+import type {
+  HostCgroupHierarchy,
+  HostFacts,
+  HostMount,
+  ProcessHostFacts,
+  SeccompCompiler,
+} from '../../src/plan/host-facts';
 import { bindSources, buildCreatePlan, type PlanOptions } from '../../src/plan/planner';
 import { formatPlan, type Plan } from '../../src/plan/steps';
 import { defaultSpec, rootlessSpec } from '../../src/spec/default-spec';
@@ -24,7 +30,9 @@ const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
 
 // ---- host fact sets ----
 
-const V2: HostCgroupHierarchy[] = [{ key: '', mountpoint: '/sys/fs/cgroup', version: 2, controllers: ['cpuset', 'cpu', 'io', 'memory', 'pids'] }];
+const V2: HostCgroupHierarchy[] = [
+  { key: '', mountpoint: '/sys/fs/cgroup', version: 2, controllers: ['cpuset', 'cpu', 'io', 'memory', 'pids'] },
+];
 const V1: HostCgroupHierarchy[] = [
   { key: 'cpu,cpuacct', mountpoint: '/sys/fs/cgroup/cpu,cpuacct', version: 1, controllers: ['cpu', 'cpuacct'] },
   { key: 'devices', mountpoint: '/sys/fs/cgroup/devices', version: 1, controllers: ['devices'] },
@@ -32,7 +40,10 @@ const V1: HostCgroupHierarchy[] = [
   { key: 'pids', mountpoint: '/sys/fs/cgroup/pids', version: 1, controllers: ['pids'] },
   { key: 'systemd', mountpoint: '/sys/fs/cgroup/systemd', version: 1, controllers: ['name=systemd'] },
 ];
-const HYBRID: HostCgroupHierarchy[] = [...V1, { key: 'unified', mountpoint: '/sys/fs/cgroup/unified', version: 2, controllers: [] }];
+const HYBRID: HostCgroupHierarchy[] = [
+  ...V1,
+  { key: 'unified', mountpoint: '/sys/fs/cgroup/unified', version: 2, controllers: [] },
+];
 
 /** The host's mounts: its own proc and sysfs, one more of each elsewhere, a proc inside a rootfs, and /bundles (where every bundle lives). */
 const MOUNTS: HostMount[] = [
@@ -54,7 +65,12 @@ const fakeSeccomp: SeccompCompiler = (input) => ({
   skipped: [...new Set(input.rules.map((r) => r.name).filter((n) => n.startsWith('nosuch')))],
 });
 
-const PROCESS_FACTS: ProcessHostFacts = { capLastCap: 40, selinux: false, apparmor: false, compileSeccomp: fakeSeccomp };
+const PROCESS_FACTS: ProcessHostFacts = {
+  capLastCap: 40,
+  selinux: false,
+  apparmor: false,
+  compileSeccomp: fakeSeccomp,
+};
 
 interface FactChanges extends Partial<Omit<HostFacts, 'cgroups' | 'bindSources'>> {
   hierarchies?: HostCgroupHierarchy[];
@@ -67,14 +83,18 @@ interface FactChanges extends Partial<Omit<HostFacts, 'cgroups' | 'bindSources'>
 function hostFacts(id: string, spec: Spec, bundle: string, changes: FactChanges = {}): HostFacts {
   const { hierarchies = V2, files = [], missing = [], ...rest } = changes;
   const sources = new Map<string, 'dir' | 'file'>();
-  for (const s of bindSources(spec, bundle)) if (!missing.includes(s)) sources.set(s, files.includes(s) ? 'file' : 'dir');
+  for (const s of bindSources(spec, bundle))
+    if (!missing.includes(s)) sources.set(s, files.includes(s) ? 'file' : 'dir');
   return {
     ...PROCESS_FACTS,
     mounts: MOUNTS,
     bindSources: sources,
     procKcore: true,
     listenFds: 0,
-    cgroups: { hierarchies, paths: Object.fromEntries(hierarchies.map((h) => [h.key, `${h.mountpoint}/tsrunc/${id}`])) },
+    cgroups: {
+      hierarchies,
+      paths: Object.fromEntries(hierarchies.map((h) => [h.key, `${h.mountpoint}/tsrunc/${id}`])),
+    },
     ...rest,
   };
 }
@@ -85,7 +105,10 @@ const SECCOMP = (notify = false): Seccomp => ({
   defaultAction: 'SCMP_ACT_ERRNO',
   architectures: ['SCMP_ARCH_X86_64'],
   ...(notify ? { listenerPath: '/run/seccomp-agent.sock' } : {}),
-  syscalls: [{ names: ['read', 'write', 'exit_group', 'nosuchcall'], action: 'SCMP_ACT_ALLOW' }, ...(notify ? [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] : [])],
+  syscalls: [
+    { names: ['read', 'write', 'exit_group', 'nosuchcall'], action: 'SCMP_ACT_ALLOW' },
+    ...(notify ? [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] : []),
+  ],
 });
 
 const hook = (name: string, extra: Partial<Hook> = {}): Hook => ({ path: `/usr/libexec/hooks/${name}`, ...extra });
@@ -119,101 +142,284 @@ interface CreateCase {
 }
 
 const CREATE: CreateCase[] = [
-  { name: 'default', about: "`tsrunc spec`'s config (a terminal, a read-only root) with a console socket, on a cgroup v2 host", spec: defaultSpec },
-  { name: 'rootless', about: '`tsrunc spec --rootless` (a user namespace mapping uid 1000, no network namespace, /sys bound from the host)', spec: () => rootlessSpec(1000, 1000) },
-  { name: 'user-namespace', about: 'the default config in a user namespace of its own (devices bound from the host), with a bind mount cloned before the user namespace', spec: () => withUserns(edit((s) => s.mounts!.push({ destination: '/data', type: 'bind', source: '/srv/data', options: ['rbind', 'ro'] }))()) },
-  { name: 'root-readwrite', about: 'the default config with a writable root (the default one is read-only: see default.txt)', spec: edit((s) => (s.root!.readonly = false)) },
-  { name: 'no-pivot', about: "--no-pivot: the host's proc and sysfs mounts outside the rootfs are detached, deepest first, then MS_MOVE and chroot", spec: defaultSpec, opts: { noPivot: true } },
-  { name: 'no-mount-namespace', about: 'no mount namespace: no mounts, chroot into the rootfs, the console not bound', spec: edit((s) => {
-    withoutNs(s, 'mount');
-    s.mounts = [];
-    s.linux!.maskedPaths = [];
-    s.linux!.readonlyPaths = [];
-    s.root!.readonly = false;
-  }) },
-  { name: 'seccomp-no-new-privs', about: 'seccomp with no_new_privs: the filter goes in last, after start, before the startContainer hooks', spec: edit((s) => {
-    s.linux!.seccomp = SECCOMP();
-    s.hooks = { startContainer: [hook('start')] };
-  }) },
-  { name: 'seccomp-privileged', about: 'seccomp without no_new_privs: the filter goes in before the capabilities and the uid change', spec: edit((s) => {
-    s.linux!.seccomp = SECCOMP();
-    s.process!.noNewPrivileges = false;
-  }) },
-  { name: 'seccomp-notify', about: 'a seccomp filter with SCMP_ACT_NOTIFY: loaded before "ready", which closes the channel the listener travels on', spec: edit((s) => (s.linux!.seccomp = SECCOMP(true))) },
-  { name: 'hooks', about: 'all six hook kinds: createContainer and startContainer are steps of the init; prestart and createRuntime run at the "hooks" sync point, poststart and poststop in the runtime', spec: edit((s) => {
-    s.hooks = {
-      prestart: [hook('prestart')],
-      createRuntime: [hook('create-runtime', { args: ['create-runtime', '--flag'] })],
-      createContainer: [hook('create-container', { env: ['A=1'] }), hook('create-container-2')],
-      startContainer: [hook('start-container', { timeout: 5 })],
-      poststart: [hook('poststart')],
-      poststop: [hook('poststop')],
-    };
-  }) },
-  { name: 'mounts-bind', about: 'bind mounts: a directory, a file (rro), an rbind with rshared propagation, a relative source', spec: edit((s) => {
-    s.mounts!.push(
-      { destination: '/data', type: 'bind', source: '/srv/data', options: ['rbind', 'rshared', 'ro'] },
-      { destination: '/etc/app.conf', type: 'none', source: '/srv/app.conf', options: ['bind', 'nosuid', 'rro'] },
-      { destination: '/cache', type: 'bind', source: 'cache', options: ['bind', 'noexec'] },
-    );
-  }), facts: () => ({ files: ['/srv/app.conf'] }) },
-  { name: 'mounts-tmpfs-proc', about: 'a tmpfs with tmpcopyup and ro (mounted writable, made read-only once the rootfs is final), a second proc', spec: edit((s) => {
-    s.mounts!.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'ro', 'mode=1777'] }, { destination: '/run/proc', type: 'proc', source: 'proc' });
-  }) },
-  { name: 'dev-readonly', about: 'a read-only /dev tmpfs: mounted writable, devices created, made read-only after the pivot', spec: edit((s) => s.mounts![1]!.options!.push('ro')) },
-  { name: 'dev-bind', about: '/dev bound from the host: no device nodes or /dev symlinks are made', spec: edit((s) => (s.mounts![1] = { destination: '/dev', type: 'bind', source: '/dev', options: ['rbind'] })) },
-  { name: 'sysfs-userns-no-netns', about: 'sysfs in a user namespace without a network namespace of its own: the host\'s /sys bound read-only instead', spec: () => withoutNs(withUserns(defaultSpec()), 'network') },
-  { name: 'cgroup-v1', about: 'the cgroup mount on a cgroup v1 host: a tmpfs, each hierarchy bound, a symlink per co-mounted controller', spec: defaultSpec, facts: () => ({ hierarchies: V1 }) },
-  { name: 'cgroup-v1-cgroupns', about: 'the cgroup mount on a cgroup v1 host with a cgroup namespace: each hierarchy mounted', spec: edit((s) => s.linux!.namespaces!.push({ type: 'cgroup' })), facts: () => ({ hierarchies: V1 }) },
-  { name: 'cgroup-hybrid', about: 'the cgroup mount on a hybrid host: only the v1 hierarchies are shown', spec: defaultSpec, facts: () => ({ hierarchies: HYBRID }) },
-  { name: 'cgroup-hybrid-cgroupns', about: 'the cgroup mount on a hybrid host with a cgroup namespace', spec: edit((s) => s.linux!.namespaces!.push({ type: 'cgroup' })), facts: () => ({ hierarchies: HYBRID }) },
-  { name: 'cgroup-v2-cgroupns', about: 'the cgroup mount on a cgroup v2 host with a cgroup namespace: cgroup2 mounted (without one it is bound: default.txt)', spec: edit((s) => s.linux!.namespaces!.push({ type: 'cgroup' })) },
-  { name: 'cgroup-v1-writable', about: 'a cgroup mount without ro on a v1 host: its tmpfs is not made read-only', spec: edit((s) => (s.mounts![6]!.options = ['nosuid', 'noexec', 'nodev'])), facts: () => ({ hierarchies: V1 }) },
-  { name: 'console-size', about: 'a console of 24x80 and no /proc/kcore on the host (no /dev/core)', spec: edit((s) => (s.process!.consoleSize = { height: 24, width: 80 })), facts: () => ({ procKcore: false }) },
-  { name: 'no-terminal', about: 'no terminal: a new session instead of a console; no console socket passed', spec: edit((s) => (s.process!.terminal = false)), opts: { consoleSocket: false } },
-  { name: 'rootfs-propagation-shared', about: 'rootfsPropagation shared: the mount holding the rootfs (/bundles) made private for pivot_root, "/" shared after it', spec: edit((s) => (s.linux!.rootfsPropagation = 'shared')) },
-  { name: 'rootfs-propagation-runbindable', about: 'rootfsPropagation runbindable: everything private while the rootfs is bound, "/" runbindable after the pivot', spec: edit((s) => (s.linux!.rootfsPropagation = 'runbindable')) },
-  { name: 'time-namespace', about: 'a time namespace with offsets and no pid namespace: the offsets written, then a fork', spec: edit((s) => {
-    withoutNs(s, 'pid');
-    s.linux!.namespaces!.push({ type: 'time' });
-    s.linux!.timeOffsets = { monotonic: { secs: 5 }, boottime: { secs: 1, nanosecs: 2 } };
-  }) },
-  { name: 'joined-namespaces', about: 'namespaces joined by path, listed out of order: joined user first, mount last', spec: edit((s) => {
-    s.linux!.namespaces = [{ type: 'mount', path: '/proc/42/ns/mnt' }, { type: 'network', path: '/run/netns/a' }, { type: 'uts' }, { type: 'pid', path: '/proc/42/ns/pid' }, { type: 'ipc', path: '/proc/42/ns/ipc' }, { type: 'user', path: '/proc/42/ns/user' }];
-  }) },
-  { name: 'devices', about: 'linux.devices: /dev/null replaced in place, /dev/fuse added after the defaults', spec: edit((s) => {
-    s.linux!.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, uid: 5, gid: 6 }, { path: '/dev/null', type: 'c', major: 1, minor: 3, fileMode: 0o600 }];
-  }) },
-  { name: 'process-attributes', about: 'sysctl, domainname, oom_score_adj, scheduler, I/O priority, personality, rlimits, umask, groups, a cwd to create, HOME given, no capabilities', spec: edit((s) => {
-    const p = s.process as Process;
-    s.domainname = 'example.org';
-    s.linux!.sysctl = { 'net.ipv4.ip_forward': '1', 'kernel.msgmax': '8192' };
-    s.linux!.personality = { domain: 'LINUX32' };
-    p.oomScoreAdj = 100;
-    p.scheduler = { policy: 'SCHED_BATCH', nice: 3, flags: ['SCHED_FLAG_RESET_ON_FORK'] };
-    p.ioPriority = { class: 'IOPRIO_CLASS_BE', priority: 4 };
-    p.rlimits!.push({ type: 'RLIMIT_CORE', soft: 4096, hard: 8192 });
-    p.user = { uid: 1000, gid: 1000, umask: 0o027, additionalGids: [5, 6] };
-    p.cwd = '/home/app';
-    p.env!.push('HOME=/home/app');
-    delete p.capabilities;
-    p.terminal = false;
-  }), opts: { consoleSocket: false } },
-  { name: 'labels', about: 'an AppArmor profile and SELinux labels on a host that has both', spec: edit((s) => {
-    s.process!.apparmorProfile = 'tsrunc-default';
-    s.process!.selinuxLabel = 'system_u:system_r:container_t:s0';
-    s.linux!.mountLabel = 'system_u:object_r:container_file_t:s0';
-  }), facts: () => ({ apparmor: true, selinux: true }) },
-  { name: 'listen-fds', about: 'LISTEN_FDS=2 given to the runtime, --preserve-fds 1, --no-new-keyring: 3 fds kept, LISTEN_FDS/LISTEN_PID in the env, no session keyring', spec: defaultSpec, opts: { preserveFds: 1, noNewKeyring: true }, facts: () => ({ listenFds: 2 }) },
+  {
+    name: 'default',
+    about: "`tsrunc spec`'s config (a terminal, a read-only root) with a console socket, on a cgroup v2 host",
+    spec: defaultSpec,
+  },
+  {
+    name: 'rootless',
+    about:
+      '`tsrunc spec --rootless` (a user namespace mapping uid 1000, no network namespace, /sys bound from the host)',
+    spec: () => rootlessSpec(1000, 1000),
+  },
+  {
+    name: 'user-namespace',
+    about:
+      'the default config in a user namespace of its own (devices bound from the host), with a bind mount cloned before the user namespace',
+    spec: () =>
+      withUserns(
+        edit((s) =>
+          s.mounts!.push({ destination: '/data', type: 'bind', source: '/srv/data', options: ['rbind', 'ro'] }),
+        )(),
+      ),
+  },
+  {
+    name: 'root-readwrite',
+    about: 'the default config with a writable root (the default one is read-only: see default.txt)',
+    spec: edit((s) => (s.root!.readonly = false)),
+  },
+  {
+    name: 'no-pivot',
+    about:
+      "--no-pivot: the host's proc and sysfs mounts outside the rootfs are detached, deepest first, then MS_MOVE and chroot",
+    spec: defaultSpec,
+    opts: { noPivot: true },
+  },
+  {
+    name: 'no-mount-namespace',
+    about: 'no mount namespace: no mounts, chroot into the rootfs, the console not bound',
+    spec: edit((s) => {
+      withoutNs(s, 'mount');
+      s.mounts = [];
+      s.linux!.maskedPaths = [];
+      s.linux!.readonlyPaths = [];
+      s.root!.readonly = false;
+    }),
+  },
+  {
+    name: 'seccomp-no-new-privs',
+    about: 'seccomp with no_new_privs: the filter goes in last, after start, before the startContainer hooks',
+    spec: edit((s) => {
+      s.linux!.seccomp = SECCOMP();
+      s.hooks = { startContainer: [hook('start')] };
+    }),
+  },
+  {
+    name: 'seccomp-privileged',
+    about: 'seccomp without no_new_privs: the filter goes in before the capabilities and the uid change',
+    spec: edit((s) => {
+      s.linux!.seccomp = SECCOMP();
+      s.process!.noNewPrivileges = false;
+    }),
+  },
+  {
+    name: 'seccomp-notify',
+    about:
+      'a seccomp filter with SCMP_ACT_NOTIFY: loaded before "ready", which closes the channel the listener travels on',
+    spec: edit((s) => (s.linux!.seccomp = SECCOMP(true))),
+  },
+  {
+    name: 'hooks',
+    about:
+      'all six hook kinds: createContainer and startContainer are steps of the init; prestart and createRuntime run at the "hooks" sync point, poststart and poststop in the runtime',
+    spec: edit((s) => {
+      s.hooks = {
+        prestart: [hook('prestart')],
+        createRuntime: [hook('create-runtime', { args: ['create-runtime', '--flag'] })],
+        createContainer: [hook('create-container', { env: ['A=1'] }), hook('create-container-2')],
+        startContainer: [hook('start-container', { timeout: 5 })],
+        poststart: [hook('poststart')],
+        poststop: [hook('poststop')],
+      };
+    }),
+  },
+  {
+    name: 'mounts-bind',
+    about: 'bind mounts: a directory, a file (rro), an rbind with rshared propagation, a relative source',
+    spec: edit((s) => {
+      s.mounts!.push(
+        { destination: '/data', type: 'bind', source: '/srv/data', options: ['rbind', 'rshared', 'ro'] },
+        { destination: '/etc/app.conf', type: 'none', source: '/srv/app.conf', options: ['bind', 'nosuid', 'rro'] },
+        { destination: '/cache', type: 'bind', source: 'cache', options: ['bind', 'noexec'] },
+      );
+    }),
+    facts: () => ({ files: ['/srv/app.conf'] }),
+  },
+  {
+    name: 'mounts-tmpfs-proc',
+    about: 'a tmpfs with tmpcopyup and ro (mounted writable, made read-only once the rootfs is final), a second proc',
+    spec: edit((s) => {
+      s.mounts!.push(
+        { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'ro', 'mode=1777'] },
+        { destination: '/run/proc', type: 'proc', source: 'proc' },
+      );
+    }),
+  },
+  {
+    name: 'dev-readonly',
+    about: 'a read-only /dev tmpfs: mounted writable, devices created, made read-only after the pivot',
+    spec: edit((s) => s.mounts![1]!.options!.push('ro')),
+  },
+  {
+    name: 'dev-bind',
+    about: '/dev bound from the host: no device nodes or /dev symlinks are made',
+    spec: edit((s) => (s.mounts![1] = { destination: '/dev', type: 'bind', source: '/dev', options: ['rbind'] })),
+  },
+  {
+    name: 'sysfs-userns-no-netns',
+    about: "sysfs in a user namespace without a network namespace of its own: the host's /sys bound read-only instead",
+    spec: () => withoutNs(withUserns(defaultSpec()), 'network'),
+  },
+  {
+    name: 'cgroup-v1',
+    about: 'the cgroup mount on a cgroup v1 host: a tmpfs, each hierarchy bound, a symlink per co-mounted controller',
+    spec: defaultSpec,
+    facts: () => ({ hierarchies: V1 }),
+  },
+  {
+    name: 'cgroup-v1-cgroupns',
+    about: 'the cgroup mount on a cgroup v1 host with a cgroup namespace: each hierarchy mounted',
+    spec: edit((s) => s.linux!.namespaces!.push({ type: 'cgroup' })),
+    facts: () => ({ hierarchies: V1 }),
+  },
+  {
+    name: 'cgroup-hybrid',
+    about: 'the cgroup mount on a hybrid host: only the v1 hierarchies are shown',
+    spec: defaultSpec,
+    facts: () => ({ hierarchies: HYBRID }),
+  },
+  {
+    name: 'cgroup-hybrid-cgroupns',
+    about: 'the cgroup mount on a hybrid host with a cgroup namespace',
+    spec: edit((s) => s.linux!.namespaces!.push({ type: 'cgroup' })),
+    facts: () => ({ hierarchies: HYBRID }),
+  },
+  {
+    name: 'cgroup-v2-cgroupns',
+    about:
+      'the cgroup mount on a cgroup v2 host with a cgroup namespace: cgroup2 mounted (without one it is bound: default.txt)',
+    spec: edit((s) => s.linux!.namespaces!.push({ type: 'cgroup' })),
+  },
+  {
+    name: 'cgroup-v1-writable',
+    about: 'a cgroup mount without ro on a v1 host: its tmpfs is not made read-only',
+    spec: edit((s) => (s.mounts![6]!.options = ['nosuid', 'noexec', 'nodev'])),
+    facts: () => ({ hierarchies: V1 }),
+  },
+  {
+    name: 'console-size',
+    about: 'a console of 24x80 and no /proc/kcore on the host (no /dev/core)',
+    spec: edit((s) => (s.process!.consoleSize = { height: 24, width: 80 })),
+    facts: () => ({ procKcore: false }),
+  },
+  {
+    name: 'no-terminal',
+    about: 'no terminal: a new session instead of a console; no console socket passed',
+    spec: edit((s) => (s.process!.terminal = false)),
+    opts: { consoleSocket: false },
+  },
+  {
+    name: 'rootfs-propagation-shared',
+    about:
+      'rootfsPropagation shared: the mount holding the rootfs (/bundles) made private for pivot_root, "/" shared after it',
+    spec: edit((s) => (s.linux!.rootfsPropagation = 'shared')),
+  },
+  {
+    name: 'rootfs-propagation-runbindable',
+    about:
+      'rootfsPropagation runbindable: everything private while the rootfs is bound, "/" runbindable after the pivot',
+    spec: edit((s) => (s.linux!.rootfsPropagation = 'runbindable')),
+  },
+  {
+    name: 'time-namespace',
+    about: 'a time namespace with offsets and no pid namespace: the offsets written, then a fork',
+    spec: edit((s) => {
+      withoutNs(s, 'pid');
+      s.linux!.namespaces!.push({ type: 'time' });
+      s.linux!.timeOffsets = { monotonic: { secs: 5 }, boottime: { secs: 1, nanosecs: 2 } };
+    }),
+  },
+  {
+    name: 'joined-namespaces',
+    about: 'namespaces joined by path, listed out of order: joined user first, mount last',
+    spec: edit((s) => {
+      s.linux!.namespaces = [
+        { type: 'mount', path: '/proc/42/ns/mnt' },
+        { type: 'network', path: '/run/netns/a' },
+        { type: 'uts' },
+        { type: 'pid', path: '/proc/42/ns/pid' },
+        { type: 'ipc', path: '/proc/42/ns/ipc' },
+        { type: 'user', path: '/proc/42/ns/user' },
+      ];
+    }),
+  },
+  {
+    name: 'devices',
+    about: 'linux.devices: /dev/null replaced in place, /dev/fuse added after the defaults',
+    spec: edit((s) => {
+      s.linux!.devices = [
+        { path: '/dev/fuse', type: 'c', major: 10, minor: 229, uid: 5, gid: 6 },
+        { path: '/dev/null', type: 'c', major: 1, minor: 3, fileMode: 0o600 },
+      ];
+    }),
+  },
+  {
+    name: 'process-attributes',
+    about:
+      'sysctl, domainname, oom_score_adj, scheduler, I/O priority, personality, rlimits, umask, groups, a cwd to create, HOME given, no capabilities',
+    spec: edit((s) => {
+      const p = s.process as Process;
+      s.domainname = 'example.org';
+      s.linux!.sysctl = { 'net.ipv4.ip_forward': '1', 'kernel.msgmax': '8192' };
+      s.linux!.personality = { domain: 'LINUX32' };
+      p.oomScoreAdj = 100;
+      p.scheduler = { policy: 'SCHED_BATCH', nice: 3, flags: ['SCHED_FLAG_RESET_ON_FORK'] };
+      p.ioPriority = { class: 'IOPRIO_CLASS_BE', priority: 4 };
+      p.rlimits!.push({ type: 'RLIMIT_CORE', soft: 4096, hard: 8192 });
+      p.user = { uid: 1000, gid: 1000, umask: 0o027, additionalGids: [5, 6] };
+      p.cwd = '/home/app';
+      p.env!.push('HOME=/home/app');
+      delete p.capabilities;
+      p.terminal = false;
+    }),
+    opts: { consoleSocket: false },
+  },
+  {
+    name: 'labels',
+    about: 'an AppArmor profile and SELinux labels on a host that has both',
+    spec: edit((s) => {
+      s.process!.apparmorProfile = 'tsrunc-default';
+      s.process!.selinuxLabel = 'system_u:system_r:container_t:s0';
+      s.linux!.mountLabel = 'system_u:object_r:container_file_t:s0';
+    }),
+    facts: () => ({ apparmor: true, selinux: true }),
+  },
+  {
+    name: 'listen-fds',
+    about:
+      'LISTEN_FDS=2 given to the runtime, --preserve-fds 1, --no-new-keyring: 3 fds kept, LISTEN_FDS/LISTEN_PID in the env, no session keyring',
+    spec: defaultSpec,
+    opts: { preserveFds: 1, noNewKeyring: true },
+    facts: () => ({ listenFds: 2 }),
+  },
   // refused
-  { name: 'refused-terminal-without-socket', about: 'refused: a terminal and no console socket', spec: defaultSpec, opts: { consoleSocket: false } },
-  { name: 'refused-missing-bind-source', about: 'refused: a bind source that does not exist', spec: edit((s) => s.mounts!.push({ destination: '/data', type: 'bind', source: '/srv/none', options: ['bind'] })), facts: () => ({ missing: ['/srv/none'] }) },
-  { name: 'refused-labels-without-lsm', about: 'refused: an AppArmor profile and SELinux labels on a host with neither', spec: edit((s) => {
-    s.process!.apparmorProfile = 'tsrunc-default';
-    s.process!.selinuxLabel = 'system_u:system_r:container_t:s0';
-    s.linux!.mountLabel = 'system_u:object_r:container_file_t:s0';
-  }) },
-  { name: 'refused-mounts-without-mount-namespace', about: 'refused: mounts, masked paths and a read-only root without a mount namespace', spec: edit((s) => withoutNs(s, 'mount')) },
+  {
+    name: 'refused-terminal-without-socket',
+    about: 'refused: a terminal and no console socket',
+    spec: defaultSpec,
+    opts: { consoleSocket: false },
+  },
+  {
+    name: 'refused-missing-bind-source',
+    about: 'refused: a bind source that does not exist',
+    spec: edit((s) => s.mounts!.push({ destination: '/data', type: 'bind', source: '/srv/none', options: ['bind'] })),
+    facts: () => ({ missing: ['/srv/none'] }),
+  },
+  {
+    name: 'refused-labels-without-lsm',
+    about: 'refused: an AppArmor profile and SELinux labels on a host with neither',
+    spec: edit((s) => {
+      s.process!.apparmorProfile = 'tsrunc-default';
+      s.process!.selinuxLabel = 'system_u:system_r:container_t:s0';
+      s.linux!.mountLabel = 'system_u:object_r:container_file_t:s0';
+    }),
+  },
+  {
+    name: 'refused-mounts-without-mount-namespace',
+    about: 'refused: mounts, masked paths and a read-only root without a mount namespace',
+    spec: edit((s) => withoutNs(s, 'mount')),
+  },
 ];
 
 interface ExecCase {
@@ -226,19 +432,59 @@ interface ExecCase {
   preserveFds?: number;
 }
 
-const INIT_NS: Record<string, string> = { pid: '/proc/4242/ns/pid', network: '/proc/4242/ns/net', ipc: '/proc/4242/ns/ipc', uts: '/proc/4242/ns/uts', mount: '/proc/4242/ns/mnt', user: '/proc/4242/ns/user', cgroup: '/proc/4242/ns/cgroup', time: '/proc/4242/ns/time' };
+const INIT_NS: Record<string, string> = {
+  pid: '/proc/4242/ns/pid',
+  network: '/proc/4242/ns/net',
+  ipc: '/proc/4242/ns/ipc',
+  uts: '/proc/4242/ns/uts',
+  mount: '/proc/4242/ns/mnt',
+  user: '/proc/4242/ns/user',
+  cgroup: '/proc/4242/ns/cgroup',
+  time: '/proc/4242/ns/time',
+};
 const noTerminal = (p: Process): void => void (p.terminal = false);
 
 const EXEC: ExecCase[] = [
-  { name: 'exec-pid-namespace', about: "exec into the default container: its namespaces joined through fds (user first, mount last), privileges set, then a fork into its pid namespace; oom_score_adj written through the host's /proc first", process: (p) => {
-    p.terminal = false;
-    p.oomScoreAdj = 10;
-  }, namespaces: ['pid', 'network', 'ipc', 'uts', 'mount', 'user', 'cgroup'] },
-  { name: 'exec-no-pid-namespace', about: 'exec into a container without a pid namespace: no fork', process: noTerminal, namespaces: ['network', 'mount'], preserveFds: 2 },
-  { name: 'exec-terminal', about: 'exec -t: the pty made before the fork, attached after it', process: (p) => (p.consoleSize = { height: 40, width: 120 }), consoleSocket: true },
-  { name: 'exec-seccomp-notify', about: "exec into a container with a notify filter: loaded before the fork, the listener handed to the parent", spec: edit((s) => (s.linux!.seccomp = SECCOMP(true))), process: noTerminal },
-  { name: 'exec-seccomp-no-new-privs', about: 'exec into a container with a filter and no_new_privs: the filter last before the fork', spec: edit((s) => (s.linux!.seccomp = SECCOMP())), process: noTerminal },
-  { name: 'exec-refused-terminal-without-socket', about: 'refused: exec -t without a console socket', process: () => undefined },
+  {
+    name: 'exec-pid-namespace',
+    about:
+      "exec into the default container: its namespaces joined through fds (user first, mount last), privileges set, then a fork into its pid namespace; oom_score_adj written through the host's /proc first",
+    process: (p) => {
+      p.terminal = false;
+      p.oomScoreAdj = 10;
+    },
+    namespaces: ['pid', 'network', 'ipc', 'uts', 'mount', 'user', 'cgroup'],
+  },
+  {
+    name: 'exec-no-pid-namespace',
+    about: 'exec into a container without a pid namespace: no fork',
+    process: noTerminal,
+    namespaces: ['network', 'mount'],
+    preserveFds: 2,
+  },
+  {
+    name: 'exec-terminal',
+    about: 'exec -t: the pty made before the fork, attached after it',
+    process: (p) => (p.consoleSize = { height: 40, width: 120 }),
+    consoleSocket: true,
+  },
+  {
+    name: 'exec-seccomp-notify',
+    about: 'exec into a container with a notify filter: loaded before the fork, the listener handed to the parent',
+    spec: edit((s) => (s.linux!.seccomp = SECCOMP(true))),
+    process: noTerminal,
+  },
+  {
+    name: 'exec-seccomp-no-new-privs',
+    about: 'exec into a container with a filter and no_new_privs: the filter last before the fork',
+    spec: edit((s) => (s.linux!.seccomp = SECCOMP())),
+    process: noTerminal,
+  },
+  {
+    name: 'exec-refused-terminal-without-socket',
+    about: 'refused: exec -t without a console socket',
+    process: () => undefined,
+  },
 ];
 
 // ---- rendering ----
@@ -253,8 +499,13 @@ function render(about: string, result: Plan | Error): string {
   }
   lines.push(formatPlan(result).trimEnd(), '--- the steps as the executor gets them');
   // (a Buffer reaches the replacer as its toJSON(): { type: 'Buffer', data })
-  const bytes = (v: unknown): unknown => (typeof v === 'object' && v !== null && 'type' in v && v.type === 'Buffer' && 'data' in v && Array.isArray(v.data) ? `<${v.data.length} bytes>` : v);
-  result.steps.forEach((step, i) => lines.push(`${String(i + 1).padStart(3)}. ${JSON.stringify(step, (_key, v: unknown) => bytes(v))}`));
+  const bytes = (v: unknown): unknown =>
+    typeof v === 'object' && v !== null && 'type' in v && v.type === 'Buffer' && 'data' in v && Array.isArray(v.data)
+      ? `<${v.data.length} bytes>`
+      : v;
+  result.steps.forEach((step, i) =>
+    lines.push(`${String(i + 1).padStart(3)}. ${JSON.stringify(step, (_key, v: unknown) => bytes(v))}`),
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -277,7 +528,10 @@ function planCreate(c: CreateCase): Plan | Error {
   const id = c.name;
   const spec = validated(c.spec(), bundle);
   return attempt(() =>
-    buildCreatePlan({ id, bundle, spec, noPivot: false, consoleSocket: true, preserveFds: 0, noNewKeyring: false, ...c.opts }, hostFacts(id, spec, bundle, c.facts?.(bundle))),
+    buildCreatePlan(
+      { id, bundle, spec, noPivot: false, consoleSocket: true, preserveFds: 0, noNewKeyring: false, ...c.opts },
+      hostFacts(id, spec, bundle, c.facts?.(bundle)),
+    ),
   );
 }
 
@@ -313,7 +567,11 @@ function compare(t: Test, name: string, actual: string): void {
     return;
   }
   const expected = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : `(no ${file}: run with UPDATE_GOLDEN=1)`;
-  t.equal(actual, expected, `${name}: the plan is test/unit/golden/${name}.txt's (UPDATE_GOLDEN=1 rewrites it after an intended change)`);
+  t.equal(
+    actual,
+    expected,
+    `${name}: the plan is test/unit/golden/${name}.txt's (UPDATE_GOLDEN=1 rewrites it after an intended change)`,
+  );
 }
 
 t.test('create plans', async (t) => {
@@ -328,7 +586,11 @@ t.test('every golden file has its case', async (t) => {
   const names = new Set([...CREATE, ...EXEC].map((c) => c.name));
   t.equal(names.size, CREATE.length + EXEC.length, 'case names are unique');
   const files = fs.existsSync(GOLDEN) ? fs.readdirSync(GOLDEN).filter((f) => f.endsWith('.txt')) : [];
-  t.same(files.filter((f) => !names.has(f.slice(0, -4))), [], 'no file without a case (remove it when its case goes)');
+  t.same(
+    files.filter((f) => !names.has(f.slice(0, -4))),
+    [],
+    'no file without a case (remove it when its case goes)',
+  );
 });
 
 t.test('the refused cases are refused, the others planned', async (t) => {
@@ -340,10 +602,20 @@ t.test('the real seccomp compiler (the addon, no root needed) can stand in for t
   const c = CREATE.find((x) => x.name === 'seccomp-no-new-privs') as CreateCase;
   const bundle = `/bundles/${c.name}`;
   const spec = validated(c.spec(), bundle);
-  const plan = buildCreatePlan({ id: c.name, bundle, spec, noPivot: false, consoleSocket: true, preserveFds: 0, noNewKeyring: false }, { ...hostFacts(c.name, spec, bundle), compileSeccomp: (input) => native().compileSeccomp(input) });
+  const plan = buildCreatePlan(
+    { id: c.name, bundle, spec, noPivot: false, consoleSocket: true, preserveFds: 0, noNewKeyring: false },
+    { ...hostFacts(c.name, spec, bundle), compileSeccomp: (input) => native().compileSeccomp(input) },
+  );
   const step = plan.steps.find((s) => s.op === 'seccomp');
   if (step?.op !== 'seccomp') return t.fail('no seccomp step');
-  t.ok(step.program.length > 0 && step.program.length % 8 === 0, `a BPF program (${step.program.length / 8} instructions)`);
+  t.ok(
+    step.program.length > 0 && step.program.length % 8 === 0,
+    `a BPF program (${step.program.length / 8} instructions)`,
+  );
   t.same(step.skipped, ['nosuchcall'], 'the name libseccomp does not know is reported');
-  t.same(plan.steps.map((s) => s.op), planCreate(c) instanceof Error ? [] : (planCreate(c) as Plan).steps.map((s) => s.op), 'the same steps as with the fake');
+  t.same(
+    plan.steps.map((s) => s.op),
+    planCreate(c) instanceof Error ? [] : (planCreate(c) as Plan).steps.map((s) => s.op),
+    'the same steps as with the fake',
+  );
 });

@@ -13,8 +13,27 @@ const PLAN = path.join(SRC, 'plan');
 const NATIVE = path.join(SRC, 'native');
 /** Node modules that reach the host, the process or other processes (node:path, node:util... are pure). */
 const HOST_MODULES = new Set([
-  'fs', 'fs/promises', 'child_process', 'os', 'net', 'dgram', 'dns', 'http', 'https', 'http2', 'tls', 'process',
-  'worker_threads', 'cluster', 'module', 'v8', 'vm', 'inspector', 'readline', 'tty', 'perf_hooks',
+  'fs',
+  'fs/promises',
+  'child_process',
+  'os',
+  'net',
+  'dgram',
+  'dns',
+  'http',
+  'https',
+  'http2',
+  'tls',
+  'process',
+  'worker_threads',
+  'cluster',
+  'module',
+  'v8',
+  'vm',
+  'inspector',
+  'readline',
+  'tty',
+  'perf_hooks',
 ]);
 
 interface Import {
@@ -26,9 +45,12 @@ interface Import {
 /** Every module a source names: static imports and re-exports (over several lines too), bare imports, import() and require(). */
 function importsIn(text: string): Import[] {
   const out: Import[] = [];
-  for (const m of text.matchAll(/^\s*(?:import|export)\s+(type\s+)?[^'";]*?\sfrom\s*['"]([^'"]+)['"]/gm)) out.push({ specifier: m[2] as string, typeOnly: m[1] !== undefined });
-  for (const m of text.matchAll(/^\s*import\s*['"]([^'"]+)['"]/gm)) out.push({ specifier: m[1] as string, typeOnly: false });
-  for (const m of text.matchAll(/\b(?:require|import)\s*\(\s*['"`]([^'"`]+)['"`]/g)) out.push({ specifier: m[1] as string, typeOnly: false });
+  for (const m of text.matchAll(/^\s*(?:import|export)\s+(type\s+)?[^'";]*?\sfrom\s*['"]([^'"]+)['"]/gm))
+    out.push({ specifier: m[2] as string, typeOnly: m[1] !== undefined });
+  for (const m of text.matchAll(/^\s*import\s*['"]([^'"]+)['"]/gm))
+    out.push({ specifier: m[1] as string, typeOnly: false });
+  for (const m of text.matchAll(/\b(?:require|import)\s*\(\s*['"`]([^'"`]+)['"`]/g))
+    out.push({ specifier: m[1] as string, typeOnly: false });
   return out;
 }
 
@@ -46,10 +68,22 @@ function hostModule(specifier: string): boolean {
 }
 
 const rel = (f: string): string => path.relative(REPO_ROOT, f);
-const planFiles = fs.readdirSync(PLAN).filter((f) => f.endsWith('.ts')).map((f) => path.join(PLAN, f));
+const planFiles = fs
+  .readdirSync(PLAN)
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => path.join(PLAN, f));
 
 t.test('the import reader finds what it must refuse', async (t) => {
-  const found = importsIn(["import * as fs from 'node:fs';", "import {\n  native,\n} from '../native/addon';", "import type { X } from './x';", "export { a } from 'os';", "const m = require('child_process');", "import 'fs';"].join('\n'));
+  const found = importsIn(
+    [
+      "import * as fs from 'node:fs';",
+      "import {\n  native,\n} from '../native/addon';",
+      "import type { X } from './x';",
+      "export { a } from 'os';",
+      "const m = require('child_process');",
+      "import 'fs';",
+    ].join('\n'),
+  );
   t.same(found, [
     { specifier: 'node:fs', typeOnly: false },
     { specifier: '../native/addon', typeOnly: false },
@@ -63,7 +97,9 @@ t.test('the import reader finds what it must refuse', async (t) => {
 t.test('no module of src/plan imports node:fs, another host module, or the addon (not even its types)', async (t) => {
   t.ok(planFiles.length >= 8, `src/plan has its modules (${planFiles.length})`);
   for (const file of planFiles) {
-    const bad = importsIn(fs.readFileSync(file, 'utf8')).filter((i) => hostModule(i.specifier) || resolveLocal(file, i.specifier)?.startsWith(`${NATIVE}${path.sep}`) === true);
+    const bad = importsIn(fs.readFileSync(file, 'utf8')).filter(
+      (i) => hostModule(i.specifier) || resolveLocal(file, i.specifier)?.startsWith(`${NATIVE}${path.sep}`) === true,
+    );
     t.same(bad, [], rel(file));
   }
 });
@@ -85,6 +121,12 @@ t.test('nor does any module src/plan loads', async (t) => {
       queue.push(local);
     }
   }
-  t.ok(seen.has(path.join(SRC, 'seccomp', 'profile.ts')), `the walk follows imports out of src/plan (${[...seen].filter((f) => !f.startsWith(PLAN)).map(rel).join(', ')})`);
+  t.ok(
+    seen.has(path.join(SRC, 'seccomp', 'profile.ts')),
+    `the walk follows imports out of src/plan (${[...seen]
+      .filter((f) => !f.startsWith(PLAN))
+      .map(rel)
+      .join(', ')})`,
+  );
   t.same(offenders, []);
 });

@@ -58,7 +58,8 @@ t.test('a reported pid must be a live child of the process tsrunc started', asyn
   refused(t, () => checkedChildPid('1', process.pid, 'c'), 'pid 1 (a host process, not its child) is refused');
   refused(t, () => checkedChildPid(String(process.pid), process.pid, 'c'), 'the runtime itself is refused');
   refused(t, () => checkedChildPid(String(child.pid), 1, 'c'), 'a child of another process is refused');
-  for (const bad of ['', '0', '-5', '12abc', '99999999999', ' 5']) refused(t, () => checkedChildPid(bad, process.pid, 'c'), `${JSON.stringify(bad)} is refused`);
+  for (const bad of ['', '0', '-5', '12abc', '99999999999', ' 5'])
+    refused(t, () => checkedChildPid(bad, process.pid, 'c'), `${JSON.stringify(bad)} is refused`);
 });
 
 t.test("the addon's receive refuses an empty datagram (not the socket's end) and tells the end apart", async (t) => {
@@ -82,23 +83,62 @@ t.test("the addon's receive refuses an empty datagram (not the socket's end) and
   t.equal(n.recvMessage(parent, 1000), '', 'the socket closed: the end');
 });
 
-t.test('a seccomp profile that compiles past the 4096 BPF instructions the kernel loads is refused at its pointer', async (t) => {
-  const values = Array.from({ length: 5000 }, (_, i) => i + 1);
-  const spec = { ociVersion: '1.2.0', process: { args: ['true'], cwd: '/', user: { uid: 0, gid: 0 } }, linux: { seccomp: { defaultAction: 'SCMP_ACT_ALLOW', syscalls: values.map((v) => ({ names: ['write'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: v, op: 'SCMP_CMP_EQ' }] })) } } } as unknown as Spec;
-  const { problems } = processSteps(spec.process as Process, spec, { pointer: '/process', preserveFds: 0 }, gatherProcessHostFacts());
-  t.match(problems, [{ pointer: '/linux/seccomp', message: /compiles to \d+ BPF instructions, more than the kernel loads \(4096\)/ }]);
-});
+t.test(
+  'a seccomp profile that compiles past the 4096 BPF instructions the kernel loads is refused at its pointer',
+  async (t) => {
+    const values = Array.from({ length: 5000 }, (_, i) => i + 1);
+    const spec = {
+      ociVersion: '1.2.0',
+      process: { args: ['true'], cwd: '/', user: { uid: 0, gid: 0 } },
+      linux: {
+        seccomp: {
+          defaultAction: 'SCMP_ACT_ALLOW',
+          syscalls: values.map((v) => ({
+            names: ['write'],
+            action: 'SCMP_ACT_ERRNO',
+            args: [{ index: 0, value: v, op: 'SCMP_CMP_EQ' }],
+          })),
+        },
+      },
+    } as unknown as Spec;
+    const { problems } = processSteps(
+      spec.process as Process,
+      spec,
+      { pointer: '/process', preserveFds: 0 },
+      gatherProcessHostFacts(),
+    );
+    t.match(problems, [
+      { pointer: '/linux/seccomp', message: /compiles to \d+ BPF instructions, more than the kernel loads \(4096\)/ },
+    ]);
+  },
+);
 
 t.test("a step's failure keeps its errno, names the step, and a hook's is told whole", async (t) => {
-  const failing: Plan = { ...plan, steps: [{ op: 'mkdir', path: '/x', mode: 0o755 }, { op: 'hook', hook: 'createContainer', index: 0, path: '/h', args: [], env: [], timeout: 0, stateIndex: 0 }] };
+  const failing: Plan = {
+    ...plan,
+    steps: [
+      { op: 'mkdir', path: '/x', mode: 0o755 },
+      { op: 'hook', hook: 'createContainer', index: 0, path: '/h', args: [], env: [], timeout: 0, stateIndex: 0 },
+    ],
+  };
   const mkdir = stepFailure(failing, '0 EACCES mkdir: permission denied', 'c');
   t.equal(mkdir.message, 'creating directory /x: mkdir: permission denied');
   t.equal(mkdir.context.errno, 'EACCES', 'the errno, by name');
   t.equal(mkdir.context.step, 'mkdir');
   const hook = stepFailure(failing, '1 ECANCELED createContainer hook #0 (/h) failed: exit status 3: no', 'c');
-  t.equal(hook.message, 'createContainer hook #0 (/h) failed: exit status 3: no', "the runtime's hooks' words, not prefixed");
-  t.equal(stepFailure(failing, '-1 EINVAL not a tsrunc plan: invalid argument', 'c').message, 'container process: not a tsrunc plan: invalid argument');
+  t.equal(
+    hook.message,
+    'createContainer hook #0 (/h) failed: exit status 3: no',
+    "the runtime's hooks' words, not prefixed",
+  );
+  t.equal(
+    stepFailure(failing, '-1 EINVAL not a tsrunc plan: invalid argument', 'c').message,
+    'container process: not a tsrunc plan: invalid argument',
+  );
   t.equal(stepFailure(failing, 'garbage', 'c').message, 'container process failed: garbage');
-  const sys = systemError('opening x', Object.assign(new Error('ENOENT: no such file or directory, open x'), { code: 'ENOENT', syscall: 'open' }));
+  const sys = systemError(
+    'opening x',
+    Object.assign(new Error('ENOENT: no such file or directory, open x'), { code: 'ENOENT', syscall: 'open' }),
+  );
   t.equal(sys.context.errno, 'ENOENT', "systemError keeps a Node error's code");
 });

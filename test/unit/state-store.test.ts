@@ -11,7 +11,19 @@ import type { State } from '../../src/spec/types';
 import { readProcStat } from '../../src/state/proc';
 import { EXEC_FIFO, LOCK_FILE, STATE_FILE, StateStore } from '../../src/state/store';
 import { containerRecord, writeRecord } from '../helpers/records';
-import { collect, exited, killChild, privateRoot, rootEntries, runTsrunc, spawnTs, srcModule, tempDir, waitFor, type Teardownable } from '../helpers/tsrunc';
+import {
+  collect,
+  exited,
+  killChild,
+  privateRoot,
+  rootEntries,
+  runTsrunc,
+  spawnTs,
+  srcModule,
+  tempDir,
+  waitFor,
+  type Teardownable,
+} from '../helpers/tsrunc';
 
 const STORE_MODULE = srcModule('state/store.ts');
 
@@ -47,18 +59,31 @@ t.test('20 concurrent reserve() of one id from 20 processes: exactly one winner'
   await waitFor(() => children.every((c) => c.out.text.includes('ready\n')), 'all children ready', 180_000);
   for (const c of children) c.proc.stdin?.write('go\n');
   const statuses = await Promise.all(children.map((c) => exited(c.proc)));
-  t.same(statuses.map((s) => s.code), Array(20).fill(0), 'every child exits 0', { stderr: children.map((c) => c.err.text).filter((s) => s !== '') });
+  t.same(
+    statuses.map((s) => s.code),
+    Array(20).fill(0),
+    'every child exits 0',
+    { stderr: children.map((c) => c.err.text).filter((s) => s !== '') },
+  );
 
   const results = children.map((c) => c.out.text.replace('ready\n', '').trim());
   t.equal(results.filter((r) => r === 'ok').length, 1, 'one winner');
   const losers = results.filter((r) => r !== 'ok');
   t.equal(losers.length, 19, '19 losers');
-  t.same([...new Set(losers)], [`error: container with id exists: ${id}`], 'each loser: "container with id exists: ID"');
+  t.same(
+    [...new Set(losers)],
+    [`error: container with id exists: ${id}`],
+    'each loser: "container with id exists: ID"',
+  );
   t.same(rootEntries(root), [id], 'one directory under the root');
 
   // And in this process too, with the error's kind.
   const store = new StateStore(root);
-  t.throws(() => store.reserve(id), { name: 'TsruncError', kind: 'exists', message: `container with id exists: ${id}` });
+  t.throws(() => store.reserve(id), {
+    name: 'TsruncError',
+    kind: 'exists',
+    message: `container with id exists: ${id}`,
+  });
 });
 
 t.test('reserve() checks the id before touching the root', async (t) => {
@@ -182,7 +207,9 @@ t.test('status is computed from the pid and its start time', async (t) => {
 
   // A zombie: a child of a shell that then exec'd into sleep, which never reaps it (the child
   // outlives the exec so that the shell cannot reap it first).
-  const zombieParent = spawn('sh', ['-c', 'sleep 0.5 & echo $!; exec sleep 1000'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const zombieParent = spawn('sh', ['-c', 'sleep 0.5 & echo $!; exec sleep 1000'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   t.teardown(() => killChild(zombieParent));
   const zp = collect(zombieParent.stdout);
   await waitFor(() => zp.text.includes('\n'), 'the zombie pid');
@@ -213,13 +240,28 @@ t.test('status is computed from the pid and its start time', async (t) => {
   t.test('Runtime.state()', async (t) => {
     for (const id of ids) {
       const s = runtime.state(id);
-      t.match(s, { id, ...want[id], bundle, rootfs: path.join(bundle, 'rootfs'), ociVersion: '1.2.0', annotations: { 'org.example.test': id } }, id);
+      t.match(
+        s,
+        {
+          id,
+          ...want[id],
+          bundle,
+          rootfs: path.join(bundle, 'rootfs'),
+          ociVersion: '1.2.0',
+          annotations: { 'org.example.test': id },
+        },
+        id,
+      );
     }
   });
 
   t.test('Runtime.list()', async (t) => {
     const list = runtime.list();
-    t.same(list.map((s) => s.id), ids, 'sorted by id');
+    t.same(
+      list.map((s) => s.id),
+      ids,
+      'sorted by id',
+    );
     for (const s of list) t.match(s, want[s.id], s.id);
   });
 
@@ -233,11 +275,18 @@ t.test('status is computed from the pid and its start time', async (t) => {
 
   t.test('tsrunc list (json, table, -q)', async (t) => {
     const { json, table, quiet } = cliStates(root);
-    t.same(json.map((s) => s.id), ids);
+    t.same(
+      json.map((s) => s.id),
+      ids,
+    );
     for (const s of json) t.match(s, want[s.id], `json: ${s.id}`);
     t.same(table[0], ['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'], 'table header');
     const rows = table.slice(1);
-    t.same(rows.map((r) => r[0]), ids, 'table rows sorted by id');
+    t.same(
+      rows.map((r) => r[0]),
+      ids,
+      'table rows sorted by id',
+    );
     for (const r of rows) {
       const id = r[0] ?? '';
       t.same([r[1], r[2], r[3]], [String(want[id]?.pid), want[id]?.status, bundle], `table: ${id}`);
@@ -251,14 +300,21 @@ t.test('status is computed from the pid and its start time', async (t) => {
     await waitFor(() => readProcStat(sleeperPid) === undefined, 'the sleeper to be reaped');
     for (const id of ['running', 'created']) t.match(runtime.state(id), { status: 'stopped', pid: 0 }, id);
     const { json } = cliStates(root);
-    t.ok(json.every((s) => s.status === 'stopped' && s.pid === 0), 'list: all stopped');
+    t.ok(
+      json.every((s) => s.status === 'stopped' && s.pid === 0),
+      'list: all stopped',
+    );
   });
 });
 
 t.test('state of a missing container', async (t) => {
   const root = privateRoot(t);
   const runtime = new Runtime({ root });
-  t.throws(() => runtime.state('nosuch'), { name: 'TsruncError', kind: 'not-found', message: 'container does not exist' });
+  t.throws(() => runtime.state('nosuch'), {
+    name: 'TsruncError',
+    kind: 'not-found',
+    message: 'container does not exist',
+  });
   t.same(runtime.list(), []);
   t.same(rootEntries(root), [], 'state does not create anything');
   // A directory without state.json (a create that died half-way) is not listed.
@@ -277,8 +333,15 @@ async function blockedOnFlock(pid: number, ino: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 500));
     return;
   }
-  const re = new RegExp(`^\\d+: -> FLOCK\\s+ADVISORY\\s+(?:READ|WRITE)\\s+${pid}\\s+[0-9a-f]+:[0-9a-f]+:${ino}\\s`, 'm');
-  await waitFor(() => re.test(fs.readFileSync('/proc/locks', 'utf8')), `pid ${pid} blocked in flock (/proc/locks)`, 30_000);
+  const re = new RegExp(
+    `^\\d+: -> FLOCK\\s+ADVISORY\\s+(?:READ|WRITE)\\s+${pid}\\s+[0-9a-f]+:[0-9a-f]+:${ino}\\s`,
+    'm',
+  );
+  await waitFor(
+    () => re.test(fs.readFileSync('/proc/locks', 'utf8')),
+    `pid ${pid} blocked in flock (/proc/locks)`,
+    30_000,
+  );
 }
 
 t.test('the container lock', async (t) => {
@@ -355,7 +418,12 @@ t.test('the error of open() on a missing id is typed', async (t) => {
     t.fail('opened');
   } catch (err) {
     t.ok(err instanceof TsruncError);
-    t.match(err, { kind: 'not-found', exitCode: 1, message: 'container does not exist', context: { containerId: 'nosuch' } });
+    t.match(err, {
+      kind: 'not-found',
+      exitCode: 1,
+      message: 'container does not exist',
+      context: { containerId: 'nosuch' },
+    });
   }
 });
 
@@ -377,66 +445,83 @@ t.test('a create waits for a held root lock only as long as the store allows', a
   t.ok(fs.existsSync(store.containerDir('second')), 'once released, the create goes through');
 });
 
-t.test("a killed delete's renamed directory is swept by the next create, unless its delete still holds it", async (t) => {
-  const { native } = await import('../../src/native/addon');
-  const root = privateRoot(t);
-  const store = new StateStore(root);
-  const h = store.reserve('gone', containerRecord('gone', root, 0, 0));
-  h.remove();
-  t.same(rootEntries(root), [], 'a delete leaves nothing, not even its renamed directory');
-  for (const name of ['stale@deleted.1.1', 'held@deleted.2.2']) {
-    fs.mkdirSync(path.join(root, name));
-    fs.writeFileSync(path.join(root, name, LOCK_FILE), '');
-    fs.writeFileSync(path.join(root, name, STATE_FILE), '{}');
-  }
-  const held = fs.openSync(path.join(root, 'held@deleted.2.2', LOCK_FILE), fs.constants.O_RDONLY);
-  t.teardown(() => fs.closeSync(held));
-  native().flock(held, true, false);
-  store.reserve('next', containerRecord('next', root, 0, 0)).release();
-  t.same(rootEntries(root).sort(), ['held@deleted.2.2', 'next'], 'the stale one is gone, the held one stays');
-  t.same(store.ids(), ['next'], 'list never shows a renamed directory');
-});
+t.test(
+  "a killed delete's renamed directory is swept by the next create, unless its delete still holds it",
+  async (t) => {
+    const { native } = await import('../../src/native/addon');
+    const root = privateRoot(t);
+    const store = new StateStore(root);
+    const h = store.reserve('gone', containerRecord('gone', root, 0, 0));
+    h.remove();
+    t.same(rootEntries(root), [], 'a delete leaves nothing, not even its renamed directory');
+    for (const name of ['stale@deleted.1.1', 'held@deleted.2.2']) {
+      fs.mkdirSync(path.join(root, name));
+      fs.writeFileSync(path.join(root, name, LOCK_FILE), '');
+      fs.writeFileSync(path.join(root, name, STATE_FILE), '{}');
+    }
+    const held = fs.openSync(path.join(root, 'held@deleted.2.2', LOCK_FILE), fs.constants.O_RDONLY);
+    t.teardown(() => fs.closeSync(held));
+    native().flock(held, true, false);
+    store.reserve('next', containerRecord('next', root, 0, 0)).release();
+    t.same(rootEntries(root).sort(), ['held@deleted.2.2', 'next'], 'the stale one is gone, the held one stays');
+    t.same(store.ids(), ['next'], 'list never shows a renamed directory');
+  },
+);
 
 // ---- (e) a root, container directory or record someone else could have written -------------
 
-t.test('a root others may write, a symlinked root, record or directory: refused, nothing read or removed', async (t) => {
-  const root = privateRoot(t);
-  writeRecord(root, containerRecord('c1', '/nonexistent-bundle', 0, 0));
-  const runtime = new Runtime({ root });
-  t.equal(runtime.state('c1').id, 'c1', 'a private root works');
+t.test(
+  'a root others may write, a symlinked root, record or directory: refused, nothing read or removed',
+  async (t) => {
+    const root = privateRoot(t);
+    writeRecord(root, containerRecord('c1', '/nonexistent-bundle', 0, 0));
+    const runtime = new Runtime({ root });
+    t.equal(runtime.state('c1').id, 'c1', 'a private root works');
 
-  fs.chmodSync(root, 0o777);
-  t.throws(() => runtime.list(), { kind: 'system', message: `state root ${root} is writable by group and others (mode 0777)` });
-  t.throws(() => runtime.state('c1'), { message: /is writable by group and others/ });
-  t.throws(() => runtime.delete('c1', true), { message: /is writable by group and others/ });
-  t.ok(fs.existsSync(path.join(root, 'c1', STATE_FILE)), 'delete removed nothing');
-  fs.chmodSync(root, 0o720);
-  t.throws(() => runtime.list(), { message: `state root ${root} is writable by group (mode 0720)` });
-  fs.chmodSync(root, 0o700);
+    fs.chmodSync(root, 0o777);
+    t.throws(() => runtime.list(), {
+      kind: 'system',
+      message: `state root ${root} is writable by group and others (mode 0777)`,
+    });
+    t.throws(() => runtime.state('c1'), { message: /is writable by group and others/ });
+    t.throws(() => runtime.delete('c1', true), { message: /is writable by group and others/ });
+    t.ok(fs.existsSync(path.join(root, 'c1', STATE_FILE)), 'delete removed nothing');
+    fs.chmodSync(root, 0o720);
+    t.throws(() => runtime.list(), { message: `state root ${root} is writable by group (mode 0720)` });
+    fs.chmodSync(root, 0o700);
 
-  const record = path.join(root, 'c1', STATE_FILE);
-  fs.chmodSync(record, 0o622);
-  t.throws(() => runtime.state('c1'), { message: `container state file ${record} is writable by group and others (mode 0622)` });
-  fs.chmodSync(record, 0o600);
-  const elsewhere = path.join(path.dirname(root), 'elsewhere.json');
-  fs.renameSync(record, elsewhere);
-  fs.symlinkSync(elsewhere, record);
-  t.throws(() => runtime.state('c1'), { message: `container state file ${record} is a symlink; a file is expected there` });
-  fs.rmSync(record);
-  fs.renameSync(elsewhere, record);
+    const record = path.join(root, 'c1', STATE_FILE);
+    fs.chmodSync(record, 0o622);
+    t.throws(() => runtime.state('c1'), {
+      message: `container state file ${record} is writable by group and others (mode 0622)`,
+    });
+    fs.chmodSync(record, 0o600);
+    const elsewhere = path.join(path.dirname(root), 'elsewhere.json');
+    fs.renameSync(record, elsewhere);
+    fs.symlinkSync(elsewhere, record);
+    t.throws(() => runtime.state('c1'), {
+      message: `container state file ${record} is a symlink; a file is expected there`,
+    });
+    fs.rmSync(record);
+    fs.renameSync(elsewhere, record);
 
-  const dir = path.join(root, 'c1');
-  fs.chmodSync(dir, 0o757);
-  t.throws(() => runtime.state('c1'), { message: `container state directory ${dir} is writable by others (mode 0757)` });
-  fs.chmodSync(dir, 0o711);
-  t.equal(runtime.state('c1').id, 'c1', 'fine again');
+    const dir = path.join(root, 'c1');
+    fs.chmodSync(dir, 0o757);
+    t.throws(() => runtime.state('c1'), {
+      message: `container state directory ${dir} is writable by others (mode 0757)`,
+    });
+    fs.chmodSync(dir, 0o711);
+    t.equal(runtime.state('c1').id, 'c1', 'fine again');
 
-  const alias = path.join(path.dirname(root), 'alias');
-  fs.symlinkSync(root, alias);
-  t.throws(() => new Runtime({ root: alias }).list(), { message: `state root ${alias} is a symlink; a directory is expected there` });
-  t.throws(() => new StateStore(alias).reserve('c2'), { message: /is a symlink/ });
-  t.same(rootEntries(root), ['c1'], 'reserve made nothing');
-});
+    const alias = path.join(path.dirname(root), 'alias');
+    fs.symlinkSync(root, alias);
+    t.throws(() => new Runtime({ root: alias }).list(), {
+      message: `state root ${alias} is a symlink; a directory is expected there`,
+    });
+    t.throws(() => new StateStore(alias).reserve('c2'), { message: /is a symlink/ });
+    t.same(rootEntries(root), ['c1'], 'reserve made nothing');
+  },
+);
 
 t.test('a root that does not exist: nothing listed, containers do not exist', async (t) => {
   const root = path.join(tempDir(t, 'tsrunc-noroot'), 'absent');

@@ -62,21 +62,26 @@ t.test('createTempSibling skips taken names for other random ones, a bounded num
   t.equal(tries, 16, 'after 16 attempts');
 });
 
-t.test('a pid file in a world-writable directory: a symlink at the old predictable temp name is not followed', async (t) => {
-  const { shared, victim } = scene(t);
-  const pidFile = path.join(shared, 'init.pid');
-  // The name the writer used before (FILE.PID.tmp, opened with 'w': followed and truncated).
-  fs.symlinkSync(victim, `${pidFile}.${process.pid}.tmp`);
-  writePidFile(pidFile, 4242);
-  t.equal(fs.readFileSync(victim, 'utf8'), SECRET, 'the victim is untouched');
-  t.equal(fs.lstatSync(pidFile).isFile(), true, 'the pid file is a regular file, not a link');
-  t.equal(fs.readFileSync(pidFile, 'utf8'), '4242', 'and holds the pid');
-  t.same(
-    fs.readdirSync(shared).filter((n) => n.startsWith('init.pid.') && !fs.lstatSync(path.join(shared, n)).isSymbolicLink()),
-    [],
-    'no temp file of ours is left',
-  );
-});
+t.test(
+  'a pid file in a world-writable directory: a symlink at the old predictable temp name is not followed',
+  async (t) => {
+    const { shared, victim } = scene(t);
+    const pidFile = path.join(shared, 'init.pid');
+    // The name the writer used before (FILE.PID.tmp, opened with 'w': followed and truncated).
+    fs.symlinkSync(victim, `${pidFile}.${process.pid}.tmp`);
+    writePidFile(pidFile, 4242);
+    t.equal(fs.readFileSync(victim, 'utf8'), SECRET, 'the victim is untouched');
+    t.equal(fs.lstatSync(pidFile).isFile(), true, 'the pid file is a regular file, not a link');
+    t.equal(fs.readFileSync(pidFile, 'utf8'), '4242', 'and holds the pid');
+    t.same(
+      fs
+        .readdirSync(shared)
+        .filter((n) => n.startsWith('init.pid.') && !fs.lstatSync(path.join(shared, n)).isSymbolicLink()),
+      [],
+      'no temp file of ours is left',
+    );
+  },
+);
 
 t.test('a symlink planted at the pid file itself is replaced, not written through', async (t) => {
   const { shared, victim } = scene(t);

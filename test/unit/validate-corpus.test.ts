@@ -16,7 +16,8 @@ import { lastLogEntry, privateRoot, rootEntries, runTsrunc, tempDir, writeBundle
 
 type Container = Record<string, unknown> | unknown[];
 
-type Edit = { op: 'set'; ptr: string; value: unknown } | { op: 'del'; ptr: string } | { op: 'push'; ptr: string; value: unknown };
+type Edit =
+  { op: 'set'; ptr: string; value: unknown } | { op: 'del'; ptr: string } | { op: 'push'; ptr: string; value: unknown };
 
 const set = (ptr: string, value: unknown): Edit => ({ op: 'set', ptr, value });
 const del = (ptr: string): Edit => ({ op: 'del', ptr });
@@ -127,33 +128,100 @@ const SECCOMP = (syscall: Record<string, unknown>, extra: Record<string, unknown
 
 const corpus: Case[] = [
   // --- wrong types
-  { name: 'ociVersion is a number', edits: [set('/ociVersion', 1)], expect: [['/ociVersion', 'must be a string']], cli: true },
-  { name: 'process.args is a string', edits: [set('/process/args', 'sh')], expect: [['/process/args', 'must be an array']] },
-  { name: 'process.terminal is a string', edits: [set('/process/terminal', 'yes')], expect: [['/process/terminal', 'must be a boolean']] },
-  { name: 'process.user.uid is a string', edits: [set('/process/user/uid', '0')], expect: [['/process/user/uid', 'must be an integer']], cli: true },
-  { name: 'process.user.uid is negative', edits: [set('/process/user/uid', -1)], expect: [['/process/user/uid', 'must be >= 0']] },
-  { name: 'process.user.gid is above uint32', edits: [set('/process/user/gid', 4294967296)], expect: [['/process/user/gid', 'must be <= 2147483647']] },
-  { name: 'additionalGids holds a string', edits: [set('/process/user/additionalGids', [5, '10'])], expect: [['/process/user/additionalGids/1', 'must be an integer']] },
+  {
+    name: 'ociVersion is a number',
+    edits: [set('/ociVersion', 1)],
+    expect: [['/ociVersion', 'must be a string']],
+    cli: true,
+  },
+  {
+    name: 'process.args is a string',
+    edits: [set('/process/args', 'sh')],
+    expect: [['/process/args', 'must be an array']],
+  },
+  {
+    name: 'process.terminal is a string',
+    edits: [set('/process/terminal', 'yes')],
+    expect: [['/process/terminal', 'must be a boolean']],
+  },
+  {
+    name: 'process.user.uid is a string',
+    edits: [set('/process/user/uid', '0')],
+    expect: [['/process/user/uid', 'must be an integer']],
+    cli: true,
+  },
+  {
+    name: 'process.user.uid is negative',
+    edits: [set('/process/user/uid', -1)],
+    expect: [['/process/user/uid', 'must be >= 0']],
+  },
+  {
+    name: 'process.user.gid is above uint32',
+    edits: [set('/process/user/gid', 4294967296)],
+    expect: [['/process/user/gid', 'must be <= 2147483647']],
+  },
+  {
+    name: 'additionalGids holds a string',
+    edits: [set('/process/user/additionalGids', [5, '10'])],
+    expect: [['/process/user/additionalGids/1', 'must be an integer']],
+  },
   { name: 'root is a string', edits: [set('/root', 'rootfs')], expect: [['/root', 'must be an object']] },
   { name: 'mounts is an object', edits: [set('/mounts', {})], expect: [['/mounts', 'must be an array']] },
-  { name: 'a namespace is a string', edits: [set('/linux/namespaces/0', 'pid')], expect: [['/linux/namespaces/0', 'must be an object']] },
-  { name: 'an annotation value is a number', edits: [set('/annotations', { 'org.example.n': 1 })], expect: [['/annotations/org.example.n', 'must be a string']] },
-  { name: 'memory limit below -1', edits: [set('/linux/resources/memory', { limit: -2 })], expect: [['/linux/resources/memory/limit', 'must be >= -1']] },
+  {
+    name: 'a namespace is a string',
+    edits: [set('/linux/namespaces/0', 'pid')],
+    expect: [['/linux/namespaces/0', 'must be an object']],
+  },
+  {
+    name: 'an annotation value is a number',
+    edits: [set('/annotations', { 'org.example.n': 1 })],
+    expect: [['/annotations/org.example.n', 'must be a string']],
+  },
+  {
+    name: 'memory limit below -1',
+    edits: [set('/linux/resources/memory', { limit: -2 })],
+    expect: [['/linux/resources/memory/limit', 'must be >= -1']],
+  },
   { name: 'hostname is a number', edits: [set('/hostname', 5)], expect: [['/hostname', 'must be a string']] },
-  { name: 'oomScoreAdj is not an integer', edits: [set('/process/oomScoreAdj', 1.5)], expect: [['/process/oomScoreAdj', 'must be an integer']] },
+  {
+    name: 'oomScoreAdj is not an integer',
+    edits: [set('/process/oomScoreAdj', 1.5)],
+    expect: [['/process/oomScoreAdj', 'must be an integer']],
+  },
   { name: 'the document is an array', edits: [], doc: () => [base()], expect: [['', 'must be an object']] },
 
   // --- missing required fields
   { name: 'ociVersion missing', edits: [del('/ociVersion')], expect: [['/ociVersion', 'is required']], cli: true },
   { name: 'process.cwd missing', edits: [del('/process/cwd')], expect: [['/process/cwd', 'is required']] },
-  { name: 'process.user.uid missing', edits: [del('/process/user/uid')], expect: [['/process/user/uid', 'is required']] },
+  {
+    name: 'process.user.uid missing',
+    edits: [del('/process/user/uid')],
+    expect: [['/process/user/uid', 'is required']],
+  },
   { name: 'process.args missing', edits: [del('/process/args')], expect: [['/process/args', 'is required']] },
-  { name: 'process.args empty', edits: [set('/process/args', [])], expect: [['/process/args', 'must have at least 1 item']] },
-  { name: 'mounts[].destination missing', edits: [del('/mounts/0/destination')], expect: [['/mounts/0/destination', 'is required']], cli: true },
+  {
+    name: 'process.args empty',
+    edits: [set('/process/args', [])],
+    expect: [['/process/args', 'must have at least 1 item']],
+  },
+  {
+    name: 'mounts[].destination missing',
+    edits: [del('/mounts/0/destination')],
+    expect: [['/mounts/0/destination', 'is required']],
+    cli: true,
+  },
   { name: 'root.path missing', edits: [del('/root/path')], expect: [['/root/path', 'is required']] },
   { name: 'root.path empty', edits: [set('/root/path', '')], expect: [['/root/path', 'must not be empty']] },
-  { name: 'rlimit without hard', edits: [set('/process/rlimits/0', { type: 'RLIMIT_NOFILE', soft: 10 })], expect: [['/process/rlimits/0/hard', 'is required']] },
-  { name: 'seccomp without defaultAction', edits: [set('/linux/seccomp', { syscalls: [{ names: ['read'], action: 'SCMP_ACT_ALLOW' }] })], expect: [['/linux/seccomp/defaultAction', 'is required']] },
+  {
+    name: 'rlimit without hard',
+    edits: [set('/process/rlimits/0', { type: 'RLIMIT_NOFILE', soft: 10 })],
+    expect: [['/process/rlimits/0/hard', 'is required']],
+  },
+  {
+    name: 'seccomp without defaultAction',
+    edits: [set('/linux/seccomp', { syscalls: [{ names: ['read'], action: 'SCMP_ACT_ALLOW' }] })],
+    expect: [['/linux/seccomp/defaultAction', 'is required']],
+  },
   {
     name: 'char device without major and minor',
     edits: [set('/linux/devices', [{ type: 'c', path: '/dev/fuse' }])],
@@ -162,8 +230,16 @@ const corpus: Case[] = [
       ['/linux/devices/0/minor', 'is required'],
     ],
   },
-  { name: 'namespace without type', edits: [push('/linux/namespaces', { path: '/proc/1/ns/time' })], expect: [['/linux/namespaces/5/type', 'is required']] },
-  { name: 'seccomp rule with no names', edits: [set('/linux/seccomp', SECCOMP({ names: [] }))], expect: [['/linux/seccomp/syscalls/0/names', 'must have at least 1 item']] },
+  {
+    name: 'namespace without type',
+    edits: [push('/linux/namespaces', { path: '/proc/1/ns/time' })],
+    expect: [['/linux/namespaces/5/type', 'is required']],
+  },
+  {
+    name: 'seccomp rule with no names',
+    edits: [set('/linux/seccomp', SECCOMP({ names: [] }))],
+    expect: [['/linux/seccomp/syscalls/0/names', 'must have at least 1 item']],
+  },
   {
     name: 'mount uidMappings without gidMappings',
     edits: [set('/mounts/0/uidMappings', [MAP(0, 1000, 1)])],
@@ -171,35 +247,130 @@ const corpus: Case[] = [
   },
 
   // --- bad enums
-  { name: 'namespace type "net"', edits: [set(`${NS_NETWORK}/type`, 'net')], expect: [[`${NS_NETWORK}/type`, 'must be one of: "pid", "network"']], cli: true },
-  { name: 'rootfsPropagation "sideways"', edits: [set('/linux/rootfsPropagation', 'sideways')], expect: [['/linux/rootfsPropagation', 'must be one of']] },
-  { name: 'seccomp defaultAction unknown', edits: [set('/linux/seccomp', SECCOMP({}, { defaultAction: 'SCMP_ACT_BOGUS' }))], expect: [['/linux/seccomp/defaultAction', 'must be one of']], cli: true },
-  { name: 'seccomp rule action without prefix', edits: [set('/linux/seccomp', SECCOMP({ action: 'ALLOW' }))], expect: [['/linux/seccomp/syscalls/0/action', '"SCMP_ACT_ALLOW"']] },
-  { name: 'seccomp arch "x86_64"', edits: [set('/linux/seccomp', SECCOMP({}, { architectures: ['SCMP_ARCH_X86', 'x86_64'] }))], expect: [['/linux/seccomp/architectures/1', '"SCMP_ARCH_X86_64"']] },
+  {
+    name: 'namespace type "net"',
+    edits: [set(`${NS_NETWORK}/type`, 'net')],
+    expect: [[`${NS_NETWORK}/type`, 'must be one of: "pid", "network"']],
+    cli: true,
+  },
+  {
+    name: 'rootfsPropagation "sideways"',
+    edits: [set('/linux/rootfsPropagation', 'sideways')],
+    expect: [['/linux/rootfsPropagation', 'must be one of']],
+  },
+  {
+    name: 'seccomp defaultAction unknown',
+    edits: [set('/linux/seccomp', SECCOMP({}, { defaultAction: 'SCMP_ACT_BOGUS' }))],
+    expect: [['/linux/seccomp/defaultAction', 'must be one of']],
+    cli: true,
+  },
+  {
+    name: 'seccomp rule action without prefix',
+    edits: [set('/linux/seccomp', SECCOMP({ action: 'ALLOW' }))],
+    expect: [['/linux/seccomp/syscalls/0/action', '"SCMP_ACT_ALLOW"']],
+  },
+  {
+    name: 'seccomp arch "x86_64"',
+    edits: [set('/linux/seccomp', SECCOMP({}, { architectures: ['SCMP_ARCH_X86', 'x86_64'] }))],
+    expect: [['/linux/seccomp/architectures/1', '"SCMP_ARCH_X86_64"']],
+  },
   {
     name: 'seccomp arg op unknown',
     edits: [set('/linux/seccomp', SECCOMP({ args: [{ index: 0, value: 1, op: 'SCMP_CMP_BOGUS' }] }))],
     expect: [['/linux/seccomp/syscalls/0/args/0/op', '"SCMP_CMP_EQ"']],
   },
-  { name: 'seccomp flag unknown', edits: [set('/linux/seccomp', SECCOMP({}, { flags: ['SECCOMP_FILTER_FLAG_BOGUS'] }))], expect: [['/linux/seccomp/flags/0', 'must be one of']] },
-  { name: 'device type "x"', edits: [set('/linux/devices', [{ type: 'x', path: '/dev/x', major: 1, minor: 3 }])], expect: [['/linux/devices/0/type', '"c", "b", "u", "p"']] },
-  { name: 'device cgroup rule type "x"', edits: [set('/linux/resources/devices/0/type', 'x')], expect: [['/linux/resources/devices/0/type', '"a", "c", "b"']] },
-  { name: 'device cgroup access "rx"', edits: [set('/linux/resources/devices/0/access', 'rx')], expect: [['/linux/resources/devices/0/access', 'must match the pattern']] },
-  { name: 'scheduler policy unknown', edits: [set('/process/scheduler', { policy: 'SCHED_FAST' })], expect: [['/process/scheduler/policy', '"SCHED_OTHER"']] },
-  { name: 'ioPriority class unknown', edits: [set('/process/ioPriority', { class: 'IOPRIO_CLASS_NONE', priority: 0 })], expect: [['/process/ioPriority/class', '"IOPRIO_CLASS_BE"']] },
-  { name: 'personality domain unknown', edits: [set('/linux/personality', { domain: 'BSD' })], expect: [['/linux/personality/domain', '"LINUX"']] },
+  {
+    name: 'seccomp flag unknown',
+    edits: [set('/linux/seccomp', SECCOMP({}, { flags: ['SECCOMP_FILTER_FLAG_BOGUS'] }))],
+    expect: [['/linux/seccomp/flags/0', 'must be one of']],
+  },
+  {
+    name: 'device type "x"',
+    edits: [set('/linux/devices', [{ type: 'x', path: '/dev/x', major: 1, minor: 3 }])],
+    expect: [['/linux/devices/0/type', '"c", "b", "u", "p"']],
+  },
+  {
+    name: 'device cgroup rule type "x"',
+    edits: [set('/linux/resources/devices/0/type', 'x')],
+    expect: [['/linux/resources/devices/0/type', '"a", "c", "b"']],
+  },
+  {
+    name: 'device cgroup access "rx"',
+    edits: [set('/linux/resources/devices/0/access', 'rx')],
+    expect: [['/linux/resources/devices/0/access', 'must match the pattern']],
+  },
+  {
+    name: 'scheduler policy unknown',
+    edits: [set('/process/scheduler', { policy: 'SCHED_FAST' })],
+    expect: [['/process/scheduler/policy', '"SCHED_OTHER"']],
+  },
+  {
+    name: 'ioPriority class unknown',
+    edits: [set('/process/ioPriority', { class: 'IOPRIO_CLASS_NONE', priority: 0 })],
+    expect: [['/process/ioPriority/class', '"IOPRIO_CLASS_BE"']],
+  },
+  {
+    name: 'personality domain unknown',
+    edits: [set('/linux/personality', { domain: 'BSD' })],
+    expect: [['/linux/personality/domain', '"LINUX"']],
+  },
 
   // --- relative paths
-  { name: 'relative cwd', edits: [set('/process/cwd', 'home')], expect: [['/process/cwd', 'must be an absolute path, got "home"']], cli: true },
-  { name: 'relative mount destination', edits: [set('/mounts/0/destination', 'proc')], expect: [['/mounts/0/destination', 'must be an absolute path']] },
-  { name: 'relative hook path', edits: [set('/hooks', { prestart: [{ path: '/bin/true' }], createRuntime: [{ path: '/bin/true' }, { path: 'hook.sh' }] })], expect: [['/hooks/createRuntime/1/path', 'must be an absolute path']], cli: true },
-  { name: 'relative poststop hook path', edits: [set('/hooks/poststop', [{ path: 'bin/cleanup' }])], expect: [['/hooks/poststop/0/path', 'must be an absolute path']] },
-  { name: 'relative maskedPaths entry', edits: [set('/linux/maskedPaths/2', 'proc/kcore')], expect: [['/linux/maskedPaths/2', 'must be an absolute path']] },
-  { name: 'relative readonlyPaths entry', edits: [push('/linux/readonlyPaths', 'proc/sys/kernel')], expect: [['/linux/readonlyPaths/5', 'must be an absolute path']] },
-  { name: 'relative namespace path', edits: [set(`${NS_NETWORK}/path`, 'netns/blue')], expect: [[`${NS_NETWORK}/path`, 'must be an absolute path']] },
-  { name: 'device path outside /dev', edits: [set('/linux/devices', [{ type: 'c', path: '/tmp/null', major: 1, minor: 3 }])], expect: [['/linux/devices/0/path', 'under /dev']], cli: true },
-  { name: 'device path relative', edits: [set('/linux/devices', [{ type: 'c', path: 'dev/null', major: 1, minor: 3 }])], expect: [['/linux/devices/0/path', 'absolute path under /dev']] },
-  { name: 'device path escapes /dev with ..', edits: [set('/linux/devices', [{ type: 'c', path: '/dev/../etc/null', major: 1, minor: 3 }])], expect: [['/linux/devices/0/path', 'under /dev']] },
+  {
+    name: 'relative cwd',
+    edits: [set('/process/cwd', 'home')],
+    expect: [['/process/cwd', 'must be an absolute path, got "home"']],
+    cli: true,
+  },
+  {
+    name: 'relative mount destination',
+    edits: [set('/mounts/0/destination', 'proc')],
+    expect: [['/mounts/0/destination', 'must be an absolute path']],
+  },
+  {
+    name: 'relative hook path',
+    edits: [
+      set('/hooks', { prestart: [{ path: '/bin/true' }], createRuntime: [{ path: '/bin/true' }, { path: 'hook.sh' }] }),
+    ],
+    expect: [['/hooks/createRuntime/1/path', 'must be an absolute path']],
+    cli: true,
+  },
+  {
+    name: 'relative poststop hook path',
+    edits: [set('/hooks/poststop', [{ path: 'bin/cleanup' }])],
+    expect: [['/hooks/poststop/0/path', 'must be an absolute path']],
+  },
+  {
+    name: 'relative maskedPaths entry',
+    edits: [set('/linux/maskedPaths/2', 'proc/kcore')],
+    expect: [['/linux/maskedPaths/2', 'must be an absolute path']],
+  },
+  {
+    name: 'relative readonlyPaths entry',
+    edits: [push('/linux/readonlyPaths', 'proc/sys/kernel')],
+    expect: [['/linux/readonlyPaths/5', 'must be an absolute path']],
+  },
+  {
+    name: 'relative namespace path',
+    edits: [set(`${NS_NETWORK}/path`, 'netns/blue')],
+    expect: [[`${NS_NETWORK}/path`, 'must be an absolute path']],
+  },
+  {
+    name: 'device path outside /dev',
+    edits: [set('/linux/devices', [{ type: 'c', path: '/tmp/null', major: 1, minor: 3 }])],
+    expect: [['/linux/devices/0/path', 'under /dev']],
+    cli: true,
+  },
+  {
+    name: 'device path relative',
+    edits: [set('/linux/devices', [{ type: 'c', path: 'dev/null', major: 1, minor: 3 }])],
+    expect: [['/linux/devices/0/path', 'absolute path under /dev']],
+  },
+  {
+    name: 'device path escapes /dev with ..',
+    edits: [set('/linux/devices', [{ type: 'c', path: '/dev/../etc/null', major: 1, minor: 3 }])],
+    expect: [['/linux/devices/0/path', 'under /dev']],
+  },
   {
     name: 'device path repeated',
     edits: [
@@ -212,7 +383,12 @@ const corpus: Case[] = [
   },
 
   // --- namespaces and id mappings
-  { name: 'namespace type repeated', edits: [push('/linux/namespaces', { type: 'pid' })], expect: [['/linux/namespaces/5/type', 'namespace type pid is repeated']], cli: true },
+  {
+    name: 'namespace type repeated',
+    edits: [push('/linux/namespaces', { type: 'pid' })],
+    expect: [['/linux/namespaces/5/type', 'namespace type pid is repeated']],
+    cli: true,
+  },
   {
     name: 'user namespace without mappings',
     edits: [push('/linux/namespaces', USERNS)],
@@ -236,7 +412,11 @@ const corpus: Case[] = [
   },
   {
     name: 'mappings while joining a user namespace by path',
-    edits: [push('/linux/namespaces', { type: 'user', path: '/proc/1/ns/user' }), set('/linux/uidMappings', [MAP(0, 1000, 1)]), set('/linux/gidMappings', [MAP(0, 1000, 1)])],
+    edits: [
+      push('/linux/namespaces', { type: 'user', path: '/proc/1/ns/user' }),
+      set('/linux/uidMappings', [MAP(0, 1000, 1)]),
+      set('/linux/gidMappings', [MAP(0, 1000, 1)]),
+    ],
     expect: [
       ['/linux/uidMappings', 'joining an existing user namespace'],
       ['/linux/gidMappings', 'joining an existing user namespace'],
@@ -244,53 +424,209 @@ const corpus: Case[] = [
   },
   {
     name: 'overlapping uid map ranges',
-    edits: [push('/linux/namespaces', USERNS), set('/linux/uidMappings', [MAP(0, 100000, 100), MAP(10, 300000, 5)]), set('/linux/gidMappings', [MAP(0, 100000, 65536)])],
+    edits: [
+      push('/linux/namespaces', USERNS),
+      set('/linux/uidMappings', [MAP(0, 100000, 100), MAP(10, 300000, 5)]),
+      set('/linux/gidMappings', [MAP(0, 100000, 65536)]),
+    ],
     expect: [['/linux/uidMappings/1/containerID', 'range overlaps /linux/uidMappings/0']],
     cli: true,
   },
   {
     name: 'gid map of size 0',
-    edits: [push('/linux/namespaces', USERNS), set('/linux/uidMappings', [MAP(0, 100000, 65536)]), set('/linux/gidMappings', [MAP(0, 100000, 0)])],
+    edits: [
+      push('/linux/namespaces', USERNS),
+      set('/linux/uidMappings', [MAP(0, 100000, 65536)]),
+      set('/linux/gidMappings', [MAP(0, 100000, 0)]),
+    ],
     expect: [['/linux/gidMappings/0/size', 'must be at least 1']],
   },
-  { name: 'uid map with a negative hostID', edits: [push('/linux/namespaces', USERNS), set('/linux/uidMappings', [MAP(0, -1, 1)]), set('/linux/gidMappings', [MAP(0, 0, 1)])], expect: [['/linux/uidMappings/0/hostID', 'must be >= 0']] },
+  {
+    name: 'uid map with a negative hostID',
+    edits: [
+      push('/linux/namespaces', USERNS),
+      set('/linux/uidMappings', [MAP(0, -1, 1)]),
+      set('/linux/gidMappings', [MAP(0, 0, 1)]),
+    ],
+    expect: [['/linux/uidMappings/0/hostID', 'must be >= 0']],
+  },
 
   // --- process details
-  { name: 'rlimit with an unknown name', edits: [set('/process/rlimits/0/type', 'RLIMIT_BOGUS')], expect: [['/process/rlimits/0/type', 'unknown rlimit RLIMIT_BOGUS']] },
-  { name: 'rlimit name in lower case', edits: [set('/process/rlimits/0/type', 'rlimit_nofile')], expect: [['/process/rlimits/0/type', 'must match the pattern']] },
-  { name: 'rlimit repeated', edits: [push('/process/rlimits', { type: 'RLIMIT_NOFILE', soft: 10, hard: 10 })], expect: [['/process/rlimits/1/type', 'rlimit RLIMIT_NOFILE is repeated']], cli: true },
-  { name: 'rlimit soft above hard', edits: [set('/process/rlimits/0/soft', 2048)], expect: [['/process/rlimits/0/soft', 'soft limit 2048 is above the hard limit 1024']] },
-  { name: 'oomScoreAdj above 1000', edits: [set('/process/oomScoreAdj', 1001)], expect: [['/process/oomScoreAdj', 'between -1000 and 1000']] },
-  { name: 'oomScoreAdj below -1000', edits: [set('/process/oomScoreAdj', -1001)], expect: [['/process/oomScoreAdj', 'between -1000 and 1000']] },
-  { name: 'consoleSize without terminal', edits: [set('/process/terminal', false), set('/process/consoleSize', { height: 24, width: 80 })], expect: [['/process/consoleSize', 'requires process.terminal']] },
-  { name: 'env entry without "="', edits: [push('/process/env', 'DEBUG')], expect: [['/process/env/2', 'must be NAME=VALUE, got "DEBUG"']], cli: true },
-  { name: 'env entry with an empty name', edits: [push('/process/env', '=1')], expect: [['/process/env/2', 'empty variable name']] },
-  { name: 'capability in lower case', edits: [set('/process/capabilities/bounding/0', 'cap_audit_write')], expect: [['/process/capabilities/bounding/0', 'must match the pattern ^CAP_[A-Z_]+$']] },
-  { name: 'capability without CAP_ prefix', edits: [push('/process/capabilities/effective', 'SYS_ADMIN')], expect: [['/process/capabilities/effective/3', 'must match the pattern']] },
-  { name: 'scheduler nice out of range', edits: [set('/process/scheduler', { policy: 'SCHED_OTHER', nice: 20 })], expect: [['/process/scheduler/nice', 'between -20 and 19']] },
-  { name: 'SCHED_FIFO with priority 0', edits: [set('/process/scheduler', { policy: 'SCHED_FIFO', priority: 0 })], expect: [['/process/scheduler/priority', 'between 1 and 99']] },
-  { name: 'deadline fields without SCHED_DEADLINE', edits: [set('/process/scheduler', { policy: 'SCHED_BATCH', runtime: 1000 })], expect: [['/process/scheduler/runtime', 'only valid with SCHED_DEADLINE']] },
-  { name: 'ioPriority priority 8', edits: [set('/process/ioPriority', { class: 'IOPRIO_CLASS_BE', priority: 8 })], expect: [['/process/ioPriority/priority', 'must be <= 7']] },
+  {
+    name: 'rlimit with an unknown name',
+    edits: [set('/process/rlimits/0/type', 'RLIMIT_BOGUS')],
+    expect: [['/process/rlimits/0/type', 'unknown rlimit RLIMIT_BOGUS']],
+  },
+  {
+    name: 'rlimit name in lower case',
+    edits: [set('/process/rlimits/0/type', 'rlimit_nofile')],
+    expect: [['/process/rlimits/0/type', 'must match the pattern']],
+  },
+  {
+    name: 'rlimit repeated',
+    edits: [push('/process/rlimits', { type: 'RLIMIT_NOFILE', soft: 10, hard: 10 })],
+    expect: [['/process/rlimits/1/type', 'rlimit RLIMIT_NOFILE is repeated']],
+    cli: true,
+  },
+  {
+    name: 'rlimit soft above hard',
+    edits: [set('/process/rlimits/0/soft', 2048)],
+    expect: [['/process/rlimits/0/soft', 'soft limit 2048 is above the hard limit 1024']],
+  },
+  {
+    name: 'oomScoreAdj above 1000',
+    edits: [set('/process/oomScoreAdj', 1001)],
+    expect: [['/process/oomScoreAdj', 'between -1000 and 1000']],
+  },
+  {
+    name: 'oomScoreAdj below -1000',
+    edits: [set('/process/oomScoreAdj', -1001)],
+    expect: [['/process/oomScoreAdj', 'between -1000 and 1000']],
+  },
+  {
+    name: 'consoleSize without terminal',
+    edits: [set('/process/terminal', false), set('/process/consoleSize', { height: 24, width: 80 })],
+    expect: [['/process/consoleSize', 'requires process.terminal']],
+  },
+  {
+    name: 'env entry without "="',
+    edits: [push('/process/env', 'DEBUG')],
+    expect: [['/process/env/2', 'must be NAME=VALUE, got "DEBUG"']],
+    cli: true,
+  },
+  {
+    name: 'env entry with an empty name',
+    edits: [push('/process/env', '=1')],
+    expect: [['/process/env/2', 'empty variable name']],
+  },
+  {
+    name: 'capability in lower case',
+    edits: [set('/process/capabilities/bounding/0', 'cap_audit_write')],
+    expect: [['/process/capabilities/bounding/0', 'must match the pattern ^CAP_[A-Z_]+$']],
+  },
+  {
+    name: 'capability without CAP_ prefix',
+    edits: [push('/process/capabilities/effective', 'SYS_ADMIN')],
+    expect: [['/process/capabilities/effective/3', 'must match the pattern']],
+  },
+  {
+    name: 'scheduler nice out of range',
+    edits: [set('/process/scheduler', { policy: 'SCHED_OTHER', nice: 20 })],
+    expect: [['/process/scheduler/nice', 'between -20 and 19']],
+  },
+  {
+    name: 'SCHED_FIFO with priority 0',
+    edits: [set('/process/scheduler', { policy: 'SCHED_FIFO', priority: 0 })],
+    expect: [['/process/scheduler/priority', 'between 1 and 99']],
+  },
+  {
+    name: 'deadline fields without SCHED_DEADLINE',
+    edits: [set('/process/scheduler', { policy: 'SCHED_BATCH', runtime: 1000 })],
+    expect: [['/process/scheduler/runtime', 'only valid with SCHED_DEADLINE']],
+  },
+  {
+    name: 'ioPriority priority 8',
+    edits: [set('/process/ioPriority', { class: 'IOPRIO_CLASS_BE', priority: 8 })],
+    expect: [['/process/ioPriority/priority', 'must be <= 7']],
+  },
 
   // --- version
-  { name: 'ociVersion 2.0.0', edits: [set('/ociVersion', '2.0.0')], expect: [['/ociVersion', 'unsupported version "2.0.0"']], cli: true },
-  { name: 'ociVersion not semver', edits: [set('/ociVersion', 'latest')], expect: [['/ociVersion', 'unsupported version']] },
+  {
+    name: 'ociVersion 2.0.0',
+    edits: [set('/ociVersion', '2.0.0')],
+    expect: [['/ociVersion', 'unsupported version "2.0.0"']],
+    cli: true,
+  },
+  {
+    name: 'ociVersion not semver',
+    edits: [set('/ociVersion', 'latest')],
+    expect: [['/ociVersion', 'unsupported version']],
+  },
 
   // --- relations between fields
-  { name: 'hostname without a UTS namespace', edits: [del(NS_UTS)], expect: [['/hostname', 'without a private UTS namespace']], cli: true },
-  { name: 'domainname without a UTS namespace', edits: [del(NS_UTS), del('/hostname'), set('/domainname', 'example.org')], expect: [['/domainname', 'without a private UTS namespace']] },
-  { name: 'sysctl not namespaced', edits: [set('/linux/sysctl', { 'kernel.panic': '10' })], expect: [['/linux/sysctl/kernel.panic', 'not in a separate kernel namespace']], cli: true },
-  { name: 'sysctl key with "/" is escaped in the pointer', edits: [set('/linux/sysctl', { 'vm/swappiness': '10' })], expect: [['/linux/sysctl/vm~1swappiness', 'not in a separate kernel namespace']] },
-  { name: 'net sysctl without a network namespace', edits: [del(NS_NETWORK), set('/linux/sysctl', { 'net.ipv4.ip_forward': '1' })], expect: [['/linux/sysctl/net.ipv4.ip_forward', 'requires a network namespace']] },
-  { name: 'ipc sysctl without an ipc namespace', edits: [del(NS_IPC), set('/linux/sysctl', { 'fs.mqueue.msg_max': '100', 'kernel.shmmax': '1' })], expect: [['/linux/sysctl/fs.mqueue.msg_max', 'requires an ipc namespace'], ['/linux/sysctl/kernel.shmmax', 'requires an ipc namespace']] },
-  { name: 'errnoRet with SCMP_ACT_ALLOW', edits: [set('/linux/seccomp', SECCOMP({ errnoRet: 1 }))], expect: [['/linux/seccomp/syscalls/0/errnoRet', 'only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not SCMP_ACT_ALLOW']], cli: true },
-  { name: 'empty syscall name', edits: [set('/linux/seccomp', SECCOMP({ names: ['read', ''] }))], expect: [['/linux/seccomp/syscalls/0/names/1', 'must not be empty']] },
-  { name: 'timeOffsets without a time namespace', edits: [set('/linux/timeOffsets', { monotonic: { secs: 10, nanosecs: 0 } })], expect: [['/linux/timeOffsets', 'requires a new time namespace']], cli: true },
-  { name: 'timeOffsets with a joined time namespace', edits: [push('/linux/namespaces', { type: 'time', path: '/proc/1/ns/time' }), set('/linux/timeOffsets', { boottime: { secs: 1 } })], expect: [['/linux/timeOffsets', 'requires a new time namespace']] },
-  { name: 'bind mount (type) without source', edits: [push('/mounts', { destination: '/data', type: 'bind', options: ['rbind', 'ro'] })], expect: [['/mounts/7/source', 'is required for a bind mount']], cli: true },
-  { name: 'bind mount (option) with empty source', edits: [push('/mounts', { destination: '/data', type: 'none', source: '', options: ['bind'] })], expect: [['/mounts/7/source', 'is required for a bind mount']] },
-  { name: 'netDevices without a network namespace', edits: [del(NS_NETWORK), set('/linux/netDevices', { eth1: { name: 'eth0' } })], expect: [['/linux/netDevices', 'requires a new network namespace']] },
-  { name: 'hook timeout 0', edits: [set('/hooks', { poststop: [{ path: '/bin/true', timeout: 0 }] })], expect: [['/hooks/poststop/0/timeout', 'must be >= 1']] },
+  {
+    name: 'hostname without a UTS namespace',
+    edits: [del(NS_UTS)],
+    expect: [['/hostname', 'without a private UTS namespace']],
+    cli: true,
+  },
+  {
+    name: 'domainname without a UTS namespace',
+    edits: [del(NS_UTS), del('/hostname'), set('/domainname', 'example.org')],
+    expect: [['/domainname', 'without a private UTS namespace']],
+  },
+  {
+    name: 'sysctl not namespaced',
+    edits: [set('/linux/sysctl', { 'kernel.panic': '10' })],
+    expect: [['/linux/sysctl/kernel.panic', 'not in a separate kernel namespace']],
+    cli: true,
+  },
+  {
+    name: 'sysctl key with "/" is escaped in the pointer',
+    edits: [set('/linux/sysctl', { 'vm/swappiness': '10' })],
+    expect: [['/linux/sysctl/vm~1swappiness', 'not in a separate kernel namespace']],
+  },
+  {
+    name: 'net sysctl without a network namespace',
+    edits: [del(NS_NETWORK), set('/linux/sysctl', { 'net.ipv4.ip_forward': '1' })],
+    expect: [['/linux/sysctl/net.ipv4.ip_forward', 'requires a network namespace']],
+  },
+  {
+    name: 'ipc sysctl without an ipc namespace',
+    edits: [del(NS_IPC), set('/linux/sysctl', { 'fs.mqueue.msg_max': '100', 'kernel.shmmax': '1' })],
+    expect: [
+      ['/linux/sysctl/fs.mqueue.msg_max', 'requires an ipc namespace'],
+      ['/linux/sysctl/kernel.shmmax', 'requires an ipc namespace'],
+    ],
+  },
+  {
+    name: 'errnoRet with SCMP_ACT_ALLOW',
+    edits: [set('/linux/seccomp', SECCOMP({ errnoRet: 1 }))],
+    expect: [
+      ['/linux/seccomp/syscalls/0/errnoRet', 'only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not SCMP_ACT_ALLOW'],
+    ],
+    cli: true,
+  },
+  {
+    name: 'empty syscall name',
+    edits: [set('/linux/seccomp', SECCOMP({ names: ['read', ''] }))],
+    expect: [['/linux/seccomp/syscalls/0/names/1', 'must not be empty']],
+  },
+  {
+    name: 'timeOffsets without a time namespace',
+    edits: [set('/linux/timeOffsets', { monotonic: { secs: 10, nanosecs: 0 } })],
+    expect: [['/linux/timeOffsets', 'requires a new time namespace']],
+    cli: true,
+  },
+  {
+    name: 'timeOffsets with a joined time namespace',
+    edits: [
+      push('/linux/namespaces', { type: 'time', path: '/proc/1/ns/time' }),
+      set('/linux/timeOffsets', { boottime: { secs: 1 } }),
+    ],
+    expect: [['/linux/timeOffsets', 'requires a new time namespace']],
+  },
+  {
+    name: 'bind mount (type) without source',
+    edits: [push('/mounts', { destination: '/data', type: 'bind', options: ['rbind', 'ro'] })],
+    expect: [['/mounts/7/source', 'is required for a bind mount']],
+    cli: true,
+  },
+  {
+    name: 'bind mount (option) with empty source',
+    edits: [push('/mounts', { destination: '/data', type: 'none', source: '', options: ['bind'] })],
+    expect: [['/mounts/7/source', 'is required for a bind mount']],
+  },
+  {
+    name: 'netDevices without a network namespace',
+    edits: [del(NS_NETWORK), set('/linux/netDevices', { eth1: { name: 'eth0' } })],
+    expect: [['/linux/netDevices', 'requires a new network namespace']],
+  },
+  {
+    name: 'hook timeout 0',
+    edits: [set('/hooks', { poststop: [{ path: '/bin/true', timeout: 0 }] })],
+    expect: [['/hooks/poststop/0/timeout', 'must be >= 1']],
+  },
   {
     name: 'cgroupsPath not slice:prefix:name with --systemd-cgroup',
     edits: [set('/linux/cgroupsPath', '/default/abc')],
@@ -315,7 +651,11 @@ function problemsOf(doc: unknown, options: Partial<ValidateOptions> = {}): Probl
 
 t.test('the base document is valid', async (t) => {
   t.equal(problemsOf(base()), undefined, 'defaultSpec() validates');
-  t.equal(problemsOf(base(), { cgroupDriver: selectCgroupDriver({ systemd: true }) }), undefined, 'with --systemd-cgroup too');
+  t.equal(
+    problemsOf(base(), { cgroupDriver: selectCgroupDriver({ systemd: true }) }),
+    undefined,
+    'with --systemd-cgroup too',
+  );
 });
 
 t.test('corpus size', async (t) => {
@@ -348,12 +688,24 @@ for (const c of corpus) {
 
 t.test('every problem is reported at once', async (t) => {
   t.test('three semantic problems', async (t) => {
-    const doc = build([set('/process/cwd', 'work'), push('/linux/namespaces', { type: 'ipc' }), set('/hooks', { poststart: [{ path: 'notify' }] })]);
+    const doc = build([
+      set('/process/cwd', 'work'),
+      push('/linux/namespaces', { type: 'ipc' }),
+      set('/hooks', { poststart: [{ path: 'notify' }] }),
+    ]);
     const problems = problemsOf(doc) ?? [];
-    t.same(problems.map((p) => p.pointer).sort(), ['/hooks/poststart/0/path', '/linux/namespaces/5/type', '/process/cwd']);
+    t.same(problems.map((p) => p.pointer).sort(), [
+      '/hooks/poststart/0/path',
+      '/linux/namespaces/5/type',
+      '/process/cwd',
+    ]);
   });
   t.test('three schema problems', async (t) => {
-    const doc = build([del('/process/cwd'), set('/linux/namespaces/0/type', 'pidns'), set('/process/user/gid', 'wheel')]);
+    const doc = build([
+      del('/process/cwd'),
+      set('/linux/namespaces/0/type', 'pidns'),
+      set('/process/user/gid', 'wheel'),
+    ]);
     const problems = problemsOf(doc) ?? [];
     t.same(problems.map((p) => p.pointer).sort(), ['/linux/namespaces/0/type', '/process/cwd', '/process/user/gid']);
   });
@@ -433,7 +785,20 @@ t.test('through the CLI: exit 1, the pointer named, nothing left under --root', 
 
       // create as containerd's shim calls it: --log FILE --log-format json
       const log = path.join(dir, 'log.json');
-      const cj = runTsrunc(['--root', root, '--log', log, '--log-format', 'json', 'create', '--bundle', bundle, '--pid-file', path.join(dir, 'pid'), 'ctr1']);
+      const cj = runTsrunc([
+        '--root',
+        root,
+        '--log',
+        log,
+        '--log-format',
+        'json',
+        'create',
+        '--bundle',
+        bundle,
+        '--pid-file',
+        path.join(dir, 'pid'),
+        'ctr1',
+      ]);
       t.equal(cj.status, 1, 'create (json log) exits 1');
       const entry = lastLogEntry(log);
       t.equal(entry?.['level'], 'error', 'last log line is an error');
@@ -447,10 +812,18 @@ t.test('through the CLI: exit 1, the pointer named, nothing left under --root', 
 
   t.test('three problems at once through validate', async (t) => {
     const dir = tempDir(t, 'tsrunc-corpus');
-    const bundle = writeBundle(path.join(dir, 'bundle'), build([set('/process/cwd', 'work'), push('/linux/namespaces', { type: 'ipc' }), set('/mounts/2/destination', 'dev/pts')]));
+    const bundle = writeBundle(
+      path.join(dir, 'bundle'),
+      build([
+        set('/process/cwd', 'work'),
+        push('/linux/namespaces', { type: 'ipc' }),
+        set('/mounts/2/destination', 'dev/pts'),
+      ]),
+    );
     const v = runTsrunc(['validate', '--bundle', bundle]);
     t.equal(v.status, 1);
-    for (const p of ['/process/cwd', '/linux/namespaces/5/type', '/mounts/2/destination']) t.match(v.stderr, `config.json: ${p}: `);
+    for (const p of ['/process/cwd', '/linux/namespaces/5/type', '/mounts/2/destination'])
+      t.match(v.stderr, `config.json: ${p}: `);
   });
 
   t.test('a missing rootfs is reported by validate and create', async (t) => {

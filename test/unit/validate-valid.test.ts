@@ -6,7 +6,15 @@ import * as path from 'node:path';
 import { ConfigError } from '../../src/errors';
 import type { Spec } from '../../src/spec/types';
 import { validateConfig } from '../../src/spec/validate';
-import { NO_CLIENTS, clientConfig, clientConfigNames, runCommand, runTsrunc, tempDir, writeBundle } from '../helpers/tsrunc';
+import {
+  NO_CLIENTS,
+  clientConfig,
+  clientConfigNames,
+  runCommand,
+  runTsrunc,
+  tempDir,
+  writeBundle,
+} from '../helpers/tsrunc';
 
 function problemLines(err: unknown): string[] {
   if (err instanceof ConfigError) return err.lines();
@@ -40,7 +48,8 @@ t.test('client configs from ../shared/clients', { skip: clientNames === undefine
       try {
         const r = validateConfig(spec, { bundle: '/nonexistent-bundle', checkHost: false });
         t.pass('valid with checkHost: false');
-        if (r.warnings.length > 0) t.comment(`warnings: ${r.warnings.map((w) => `${w.pointer}: ${w.message}`).join('; ')}`);
+        if (r.warnings.length > 0)
+          t.comment(`warnings: ${r.warnings.map((w) => `${w.pointer}: ${w.message}`).join('; ')}`);
       } catch (err) {
         t.fail('valid with checkHost: false', { problems: problemLines(err) });
       }
@@ -59,7 +68,10 @@ t.test('client configs from ../shared/clients', { skip: clientNames === undefine
       }
 
       // And through the CLI, root.path relative to the bundle as clients write it.
-      const bundle = writeBundle(path.join(dir, 'bundle'), { ...spec, root: { ...(spec.root ?? { path: '' }), path: 'rootfs' } });
+      const bundle = writeBundle(path.join(dir, 'bundle'), {
+        ...spec,
+        root: { ...(spec.root ?? { path: '' }), path: 'rootfs' },
+      });
       const v = runTsrunc(['validate', '--bundle', bundle]);
       t.equal(v.status, 0, 'tsrunc validate exits 0', { stderr: v.stderr });
       t.match(v.stdout, /valid/);
@@ -76,7 +88,11 @@ t.test('tsrunc spec output validates', async (t) => {
   t.equal(spec.root?.path, 'rootfs');
   t.same(spec.process?.args, ['sh']);
   t.equal(spec.process?.terminal, true);
-  t.same((spec.linux?.namespaces ?? []).map((n) => n.type), ['pid', 'network', 'ipc', 'uts', 'mount'], 'runc\'s namespaces, in its order');
+  t.same(
+    (spec.linux?.namespaces ?? []).map((n) => n.type),
+    ['pid', 'network', 'ipc', 'uts', 'mount'],
+    "runc's namespaces, in its order",
+  );
 
   const noRootfs = runTsrunc(['validate', '--bundle', bundle]);
   t.equal(noRootfs.status, 1, 'without rootfs/ validate fails');
@@ -111,13 +127,19 @@ t.test('tsrunc spec --rootless output validates', async (t) => {
   t.same(spec.linux?.uidMappings, [{ containerID: 0, hostID: process.getuid?.() ?? 0, size: 1 }]);
   t.same(spec.linux?.gidMappings, [{ containerID: 0, hostID: process.getgid?.() ?? 0, size: 1 }]);
   t.equal(spec.linux?.resources, undefined, 'no cgroup resources');
-  t.notOk((spec.mounts ?? []).some((m) => (m.options ?? []).some((o) => o.startsWith('gid='))), 'no gid= mount options');
-  t.ok((spec.mounts ?? []).some((m) => m.destination === '/sys/fs/cgroup'), 'the /sys/fs/cgroup mount, as runc\'s');
+  t.notOk(
+    (spec.mounts ?? []).some((m) => (m.options ?? []).some((o) => o.startsWith('gid='))),
+    'no gid= mount options',
+  );
+  t.ok(
+    (spec.mounts ?? []).some((m) => m.destination === '/sys/fs/cgroup'),
+    "the /sys/fs/cgroup mount, as runc's",
+  );
   const v = runTsrunc(['validate', '--bundle', bundle]);
   t.equal(v.status, 0, 'validate exits 0', { stderr: v.stderr });
 });
 
-t.test('a caller may add a cgroup namespace to tsrunc spec\'s config (as docker does to runc\'s)', async (t) => {
+t.test("a caller may add a cgroup namespace to tsrunc spec's config (as docker does to runc's)", async (t) => {
   for (const rootless of [false, true]) {
     const bundle = tempDir(t, 'tsrunc-spec');
     fs.mkdirSync(path.join(bundle, 'rootfs'));
@@ -136,7 +158,10 @@ t.test('tsrunc spec refuses to overwrite', async (t) => {
   const bundle = tempDir(t, 'tsrunc-spec');
   const file = path.join(bundle, 'config.json');
   fs.writeFileSync(file, '{"mine": true}\n');
-  for (const args of [['spec', '--bundle', bundle], ['spec', '--rootless', '--bundle', bundle]]) {
+  for (const args of [
+    ['spec', '--bundle', bundle],
+    ['spec', '--rootless', '--bundle', bundle],
+  ]) {
     const s = runTsrunc(args);
     t.equal(s.status, 1, `${args.join(' ')} exits 1`);
     t.match(s.stderr, /exists/, 'says the file exists');
@@ -146,56 +171,68 @@ t.test('tsrunc spec refuses to overwrite', async (t) => {
 });
 
 const runc = which('runc');
-t.test('tsrunc spec writes runc spec\'s file, field by field and in its order (hostname and ociVersion aside)', { skip: runc === undefined ? 'runc is not on PATH' : false }, async (t) => {
-  if (runc === undefined) return;
-  for (const flags of [[], ['--rootless']]) {
-    const ours = tempDir(t, 'tsrunc-spec');
-    const theirs = tempDir(t, 'tsrunc-runc-spec');
-    t.equal(runTsrunc(['spec', ...flags, '--bundle', ours]).status, 0);
-    t.equal(runCommand(runc, ['spec', ...flags, '--bundle', theirs]).status, 0);
-    const ourText = fs.readFileSync(path.join(ours, 'config.json'), 'utf8');
-    const theirText = fs.readFileSync(path.join(theirs, 'config.json'), 'utf8');
-    const ourDoc = JSON.parse(ourText) as Record<string, unknown>;
-    const theirDoc = JSON.parse(theirText) as Record<string, unknown>;
-    t.equal(ourDoc['hostname'], 'tsrunc');
-    t.equal(ourDoc['ociVersion'], '1.2.0');
-    for (const doc of [ourDoc, theirDoc]) {
-      delete doc['hostname'];
-      delete doc['ociVersion'];
-    }
-    t.strictSame(ourDoc, theirDoc, `spec ${flags.join(' ')}: the same fields and values`);
-    t.equal(JSON.stringify(ourDoc), JSON.stringify(theirDoc), `spec ${flags.join(' ')}: in the same order`);
-    // runc writes tab-indented JSON without a final newline.
-    const ourForm = ourText.replace('"tsrunc"', '"runc"').replace(`"1.2.0"`, JSON.stringify(JSON.parse(theirText).ociVersion));
-    t.equal(ourForm, `${theirText}\n`, `spec ${flags.join(' ')}: the same text, a final newline aside`);
-  }
-});
-
-t.test('runc spec output validates with tsrunc', { skip: runc === undefined ? 'runc is not on PATH' : false }, async (t) => {
-  if (runc === undefined) return;
-  for (const rootless of [false, true]) {
-    t.test(rootless ? 'runc spec --rootless' : 'runc spec', async (t) => {
-      const bundle = tempDir(t, 'tsrunc-runc-spec');
-      const r = runCommand(runc, rootless ? ['spec', '--rootless'] : ['spec'], { cwd: bundle });
-      t.equal(r.status, 0, 'runc spec exits 0', { stderr: r.stderr });
-      fs.mkdirSync(path.join(bundle, 'rootfs'));
-      const v = runTsrunc(['validate', '--bundle', bundle]);
-      t.equal(v.status, 0, 'tsrunc validate exits 0', { stderr: v.stderr });
-      const doc: unknown = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
-      try {
-        validateConfig(doc, { bundle, checkHost: true });
-        t.pass('validateConfig accepts it');
-      } catch (err) {
-        t.fail('validateConfig accepts it', { problems: problemLines(err) });
+t.test(
+  "tsrunc spec writes runc spec's file, field by field and in its order (hostname and ociVersion aside)",
+  { skip: runc === undefined ? 'runc is not on PATH' : false },
+  async (t) => {
+    if (runc === undefined) return;
+    for (const flags of [[], ['--rootless']]) {
+      const ours = tempDir(t, 'tsrunc-spec');
+      const theirs = tempDir(t, 'tsrunc-runc-spec');
+      t.equal(runTsrunc(['spec', ...flags, '--bundle', ours]).status, 0);
+      t.equal(runCommand(runc, ['spec', ...flags, '--bundle', theirs]).status, 0);
+      const ourText = fs.readFileSync(path.join(ours, 'config.json'), 'utf8');
+      const theirText = fs.readFileSync(path.join(theirs, 'config.json'), 'utf8');
+      const ourDoc = JSON.parse(ourText) as Record<string, unknown>;
+      const theirDoc = JSON.parse(theirText) as Record<string, unknown>;
+      t.equal(ourDoc['hostname'], 'tsrunc');
+      t.equal(ourDoc['ociVersion'], '1.2.0');
+      for (const doc of [ourDoc, theirDoc]) {
+        delete doc['hostname'];
+        delete doc['ociVersion'];
       }
-    });
-  }
-});
+      t.strictSame(ourDoc, theirDoc, `spec ${flags.join(' ')}: the same fields and values`);
+      t.equal(JSON.stringify(ourDoc), JSON.stringify(theirDoc), `spec ${flags.join(' ')}: in the same order`);
+      // runc writes tab-indented JSON without a final newline.
+      const ourForm = ourText
+        .replace('"tsrunc"', '"runc"')
+        .replace(`"1.2.0"`, JSON.stringify(JSON.parse(theirText).ociVersion));
+      t.equal(ourForm, `${theirText}\n`, `spec ${flags.join(' ')}: the same text, a final newline aside`);
+    }
+  },
+);
+
+t.test(
+  'runc spec output validates with tsrunc',
+  { skip: runc === undefined ? 'runc is not on PATH' : false },
+  async (t) => {
+    if (runc === undefined) return;
+    for (const rootless of [false, true]) {
+      t.test(rootless ? 'runc spec --rootless' : 'runc spec', async (t) => {
+        const bundle = tempDir(t, 'tsrunc-runc-spec');
+        const r = runCommand(runc, rootless ? ['spec', '--rootless'] : ['spec'], { cwd: bundle });
+        t.equal(r.status, 0, 'runc spec exits 0', { stderr: r.stderr });
+        fs.mkdirSync(path.join(bundle, 'rootfs'));
+        const v = runTsrunc(['validate', '--bundle', bundle]);
+        t.equal(v.status, 0, 'tsrunc validate exits 0', { stderr: v.stderr });
+        const doc: unknown = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+        try {
+          validateConfig(doc, { bundle, checkHost: true });
+          t.pass('validateConfig accepts it');
+        } catch (err) {
+          t.fail('validateConfig accepts it', { problems: problemLines(err) });
+        }
+      });
+    }
+  },
+);
 
 t.test('a hostname with a joined UTS namespace is valid (as runc and crun accept it)', async (t) => {
   const { defaultSpec } = await import('../../src/spec/default-spec');
   const { validateConfig } = await import('../../src/spec/validate');
   const spec = defaultSpec();
-  spec.linux!.namespaces = spec.linux!.namespaces!.map((n) => (n.type === 'uts' ? { type: 'uts', path: '/proc/1/ns/uts' } : n));
+  spec.linux!.namespaces = spec.linux!.namespaces!.map((n) =>
+    n.type === 'uts' ? { type: 'uts', path: '/proc/1/ns/uts' } : n,
+  );
   t.doesNotThrow(() => validateConfig(spec, { bundle: '/tmp', checkHost: false }));
 });

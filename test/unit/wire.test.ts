@@ -23,7 +23,11 @@ t.test('every opcode of wire.ts is the same number in ops.h, and ops.h has no ot
   const count = Math.max(...header.values()) + 1;
   t.match(opsH, new RegExp(`^\\s*OP_COUNT\\s*$`, 'm'), 'OP_COUNT follows the last opcode');
   t.equal(new Set(header.values()).size, header.size, 'no opcode is used twice');
-  t.same([...header.values()].sort((a, b) => a - b), Array.from({ length: count - 1 }, (_, i) => i + 1), 'opcodes run 1..N without gaps');
+  t.same(
+    [...header.values()].sort((a, b) => a - b),
+    Array.from({ length: count - 1 }, (_, i) => i + 1),
+    'opcodes run 1..N without gaps',
+  );
 });
 
 t.test("the plan header constants are ops.h's", async (t) => {
@@ -34,7 +38,15 @@ t.test("the plan header constants are ops.h's", async (t) => {
 });
 
 t.test('the byte layout: header, then op, counts, strings (null as the separator), i64 numbers, blob', async (t) => {
-  const buf = encodePlan(planOf([{ op: 'exec', args: ['sh', '-c'], env: ['A=é'] }, { op: 'seccomp', program: Buffer.from([1, 2, 3]), flags: 5, rules: 0, skipped: [], notify: false }], 2));
+  const buf = encodePlan(
+    planOf(
+      [
+        { op: 'exec', args: ['sh', '-c'], env: ['A=é'] },
+        { op: 'seccomp', program: Buffer.from([1, 2, 3]), flags: 5, rules: 0, skipped: [], notify: false },
+      ],
+      2,
+    ),
+  );
   let at = 0;
   const u32 = (): number => {
     const v = buf.readUInt32LE(at);
@@ -84,23 +96,50 @@ t.test('refuses what C would cut or wrap: a NUL in a string, a number that is no
   }
 });
 
-t.test("each opcode's arguments have the same names, in the same order, in wire.ts (FIELDS) and ops.h (OP_S_*, OP_N_*)", async (t) => {
-  const enums = [...opsH.matchAll(/^enum \{ ([A-Z0-9_, ]+) \};$/gm)].map((m) => (m[1] as string).split(', '));
-  const upper = (x: string): string => x.toUpperCase().replace(/-/g, '_');
-  for (const [op, f] of Object.entries(FIELDS)) {
-    for (const kind of ['s', 'n'] as const) {
-      const want = [...f[kind].map((name) => `${upper(op)}_${kind.toUpperCase()}_${upper(name)}`), `${upper(op)}_${kind.toUpperCase()}_COUNT`];
-      t.same(enums.find((e) => e[e.length - 1] === want[want.length - 1]), want, `${op} ${kind === 's' ? 'strings' : 'numbers'}`);
+t.test(
+  "each opcode's arguments have the same names, in the same order, in wire.ts (FIELDS) and ops.h (OP_S_*, OP_N_*)",
+  async (t) => {
+    // (an enum may wrap over lines: clang-format breaks the long ones)
+    const enums = [...opsH.matchAll(/^enum \{([A-Z0-9_,\s]+)\};$/gm)].map((m) =>
+      (m[1] as string).split(',').map((x) => x.trim()),
+    );
+    const upper = (x: string): string => x.toUpperCase().replace(/-/g, '_');
+    for (const [op, f] of Object.entries(FIELDS)) {
+      for (const kind of ['s', 'n'] as const) {
+        const want = [
+          ...f[kind].map((name) => `${upper(op)}_${kind.toUpperCase()}_${upper(name)}`),
+          `${upper(op)}_${kind.toUpperCase()}_COUNT`,
+        ];
+        t.same(
+          enums.find((e) => e[e.length - 1] === want[want.length - 1]),
+          want,
+          `${op} ${kind === 's' ? 'strings' : 'numbers'}`,
+        );
+      }
     }
-  }
-  t.equal(enums.length, Object.keys(FIELDS).length * 2, 'and ops.h names no other');
-});
+    t.equal(enums.length, Object.keys(FIELDS).length * 2, 'and ops.h names no other');
+  },
+);
 
 t.test('lowering fills every named argument of a step, then its list', async (t) => {
-  const w = lowerStep({ op: 'hook', hook: 'createContainer', index: 2, path: '/h', args: ['h', 'a'], env: ['E=1'], timeout: 5, stateIndex: 0, inRootfs: true });
+  const w = lowerStep({
+    op: 'hook',
+    hook: 'createContainer',
+    index: 2,
+    path: '/h',
+    args: ['h', 'a'],
+    env: ['E=1'],
+    timeout: 5,
+    stateIndex: 0,
+    inRootfs: true,
+  });
   t.same(w.s, ['createContainer', '/h', 'h', 'a', null, 'E=1']);
   t.same(w.n, [2, 1, 5, 0, 1, 2]);
   const m = lowerStep({ op: 'user', uid: 1, gid: 2, additionalGids: [3, 4] });
   t.same(m.n, [1, 2, 3, 4]);
-  for (const [op, f] of Object.entries(FIELDS)) t.ok(f.s.every((x) => /^[a-z_]+$/.test(x)) && f.n.every((x) => /^[a-z_]+$/.test(x)), `${op}: names ops.h can spell`);
+  for (const [op, f] of Object.entries(FIELDS))
+    t.ok(
+      f.s.every((x) => /^[a-z_]+$/.test(x)) && f.n.every((x) => /^[a-z_]+$/.test(x)),
+      `${op}: names ops.h can spell`,
+    );
 });

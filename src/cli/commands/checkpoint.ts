@@ -10,11 +10,24 @@ export function criuOptions(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
     .option('tcp-established', { type: 'boolean', default: false, describe: 'allow open tcp connections' })
     .option('ext-unix-sk', { type: 'boolean', default: false, describe: 'allow external unix sockets' })
     .option('shell-job', { type: 'boolean', default: false, describe: 'allow shell jobs' })
-    .option('lazy-pages', { type: 'boolean', default: false, describe: 'use userfaultfd to lazily restore memory pages' })
+    .option('lazy-pages', {
+      type: 'boolean',
+      default: false,
+      describe: 'use userfaultfd to lazily restore memory pages',
+    })
     .option('file-locks', { type: 'boolean', default: false, describe: 'handle file locks, for safety' })
     .option('manage-cgroups-mode', { type: 'string', describe: 'cgroups mode: soft|full|strict|ignore' })
-    .option('empty-ns', { type: 'string', array: true, default: [] as string[], describe: 'create a namespace, but do not restore its properties' })
-    .option('auto-dedup', { type: 'boolean', default: false, describe: 'enable auto deduplication of memory images' }) as Argv<GlobalArgs>;
+    .option('empty-ns', {
+      type: 'string',
+      array: true,
+      default: [] as string[],
+      describe: 'create a namespace, but do not restore its properties',
+    })
+    .option('auto-dedup', {
+      type: 'boolean',
+      default: false,
+      describe: 'enable auto deduplication of memory images',
+    }) as Argv<GlobalArgs>;
 }
 
 export default defineCommand<{ 'container-id': string }>({
@@ -24,10 +37,18 @@ export default defineCommand<{ 'container-id': string }>({
     criuOptions(y)
       .positional('container-id', { type: 'string', demandOption: true })
       .option('parent-path', { type: 'string', describe: 'path for previous criu image files in pre-dump' })
-      .option('leave-running', { type: 'boolean', default: false, describe: 'leave the process running after checkpointing' })
+      .option('leave-running', {
+        type: 'boolean',
+        default: false,
+        describe: 'leave the process running after checkpointing',
+      })
       .option('status-fd', { type: 'number', describe: 'criu writes \\0 to this FD once lazy-pages is ready' })
       .option('page-server', { type: 'string', describe: 'ADDRESS:PORT of the page server' })
-      .option('pre-dump', { type: 'boolean', default: false, describe: 'dump container memory pages only, leave the container running' }) as Argv<{ 'container-id': string } & GlobalArgs>,
+      .option('pre-dump', {
+        type: 'boolean',
+        default: false,
+        describe: 'dump container memory pages only, leave the container running',
+      }) as Argv<{ 'container-id': string } & GlobalArgs>,
   handler: () => {
     throw notImplemented('checkpoint');
   },

@@ -20,13 +20,37 @@ export interface CreateFlags {
 export function createOptions(y: Argv<GlobalArgs>): Argv<CreateFlags & GlobalArgs> {
   return y
     .positional('container-id', { type: 'string', demandOption: true, describe: 'a name unique under --root' })
-    .option('bundle', { alias: 'b', type: 'string', default: '', describe: 'path to the root of the bundle directory (default: current directory)' })
-    .option('console-socket', { type: 'string', describe: 'path to an AF_UNIX socket which will receive the pty master fd' })
+    .option('bundle', {
+      alias: 'b',
+      type: 'string',
+      default: '',
+      describe: 'path to the root of the bundle directory (default: current directory)',
+    })
+    .option('console-socket', {
+      type: 'string',
+      describe: 'path to an AF_UNIX socket which will receive the pty master fd',
+    })
     .option('pid-file', { type: 'string', describe: 'file to write the process id to' })
-    .option('no-pivot', { type: 'boolean', default: false, describe: 'do not use pivot_root to jail the process inside the rootfs' })
-    .option('no-new-keyring', { type: 'boolean', default: false, describe: 'do not create a new session keyring for the container' })
-    .option('preserve-fds', { type: 'number', default: 0, describe: 'pass N additional file descriptors (from fd 3) to the container' })
-    .option('dry-run', { type: 'boolean', default: false, describe: 'validate and print the plan (every step the executor would take) without creating anything' }) as Argv<CreateFlags & GlobalArgs>;
+    .option('no-pivot', {
+      type: 'boolean',
+      default: false,
+      describe: 'do not use pivot_root to jail the process inside the rootfs',
+    })
+    .option('no-new-keyring', {
+      type: 'boolean',
+      default: false,
+      describe: 'do not create a new session keyring for the container',
+    })
+    .option('preserve-fds', {
+      type: 'number',
+      default: 0,
+      describe: 'pass N additional file descriptors (from fd 3) to the container',
+    })
+    .option('dry-run', {
+      type: 'boolean',
+      default: false,
+      describe: 'validate and print the plan (every step the executor would take) without creating anything',
+    }) as Argv<CreateFlags & GlobalArgs>;
 }
 
 export function createOptionsFrom(args: CreateFlags): CreateOptions {
@@ -53,7 +77,11 @@ export function createOptionsFrom(args: CreateFlags): CreateOptions {
  */
 export function debugCreate(ctx: Context, opts: CreateOptions): void {
   if (!ctx.log.debugEnabled) return;
-  const fds = [opts.consoleSocket === undefined ? '' : `, console socket ${opts.consoleSocket}`, opts.pidFile === undefined ? '' : `, pid file ${opts.pidFile}`, (opts.preserveFds ?? 0) > 0 ? `, ${opts.preserveFds ?? 0} preserved fds` : ''].join('');
+  const fds = [
+    opts.consoleSocket === undefined ? '' : `, console socket ${opts.consoleSocket}`,
+    opts.pidFile === undefined ? '' : `, pid file ${opts.pidFile}`,
+    (opts.preserveFds ?? 0) > 0 ? `, ${opts.preserveFds ?? 0} preserved fds` : '',
+  ].join('');
   ctx.log.debug(`create ${opts.id}: bundle ${opts.bundle}${fds}${opts.noPivot ? ', no pivot_root' : ''}`);
   let steps;
   try {

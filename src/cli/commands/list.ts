@@ -6,7 +6,12 @@ export default defineCommand<{ format: 'table' | 'json'; quiet: boolean }>({
   describe: 'list containers started by tsrunc with the given root',
   builder: (y) =>
     y
-      .option('format', { alias: 'f', choices: ['table', 'json'] as const, default: 'table' as const, describe: 'output format' })
+      .option('format', {
+        alias: 'f',
+        choices: ['table', 'json'] as const,
+        default: 'table' as const,
+        describe: 'output format',
+      })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'display only container IDs' }),
   handler: (args, ctx) => {
     const states = ctx.runtime.list();
@@ -23,7 +28,12 @@ export default defineCommand<{ format: 'table' | 'json'; quiet: boolean }>({
 
 /** Columns as Go's tabwriter lays them out for runc (minwidth 12, padding 3). */
 export function formatTable(states: State[]): string {
-  const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'], ...states.map((s) => [s.id, String(s.pid), s.status, s.bundle, s.created, s.owner])];
+  const rows = [
+    ['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'],
+    ...states.map((s) => [s.id, String(s.pid), s.status, s.bundle, s.created, s.owner]),
+  ];
   const widths = rows[0]!.map((_, col) => Math.max(12, ...rows.map((r) => r[col]!.length + 3)));
-  return rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join('') + '\n').join('');
+  return rows
+    .map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join('') + '\n')
+    .join('');
 }

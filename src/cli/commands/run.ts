@@ -12,7 +12,11 @@ export default defineCommand<RunFlags>({
     createOptions(y)
       .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'detach from the container process' })
       .option('keep', { type: 'boolean', default: false, describe: 'do not delete the container after it exits' })
-      .option('no-subreaper', { type: 'boolean', default: false, describe: 'disable the use of the subreaper used to reap reparented processes' }) as Argv<RunFlags & GlobalArgs>,
+      .option('no-subreaper', {
+        type: 'boolean',
+        default: false,
+        describe: 'disable the use of the subreaper used to reap reparented processes',
+      }) as Argv<RunFlags & GlobalArgs>,
   handler: async (args, ctx) => {
     // The plan of a run is the plan of its create: print it, create nothing.
     if (args['dry-run']) {
@@ -21,7 +25,16 @@ export default defineCommand<RunFlags>({
     }
     const opts = createOptionsFrom(args);
     debugCreate(ctx, opts);
-    ctx.exitCode = await ctx.runtime.run({ ...opts, detach: args.detach, keep: args.keep, noSubreaper: args['no-subreaper'] });
-    ctx.log.debug(() => (args.detach ? `run ${opts.id}: started, detached` : `run ${opts.id}: the container's process exited, status ${ctx.exitCode}${args.keep ? '' : ', container deleted'}`));
+    ctx.exitCode = await ctx.runtime.run({
+      ...opts,
+      detach: args.detach,
+      keep: args.keep,
+      noSubreaper: args['no-subreaper'],
+    });
+    ctx.log.debug(() =>
+      args.detach
+        ? `run ${opts.id}: started, detached`
+        : `run ${opts.id}: the container's process exited, status ${ctx.exitCode}${args.keep ? '' : ', container deleted'}`,
+    );
   },
 });

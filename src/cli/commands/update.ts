@@ -34,9 +34,11 @@ export default defineCommand<UpdateFlags>({
   command: 'update <container-id>',
   describe: 'update container resource constraints',
   builder: (y) => {
-    let b = y
-      .positional('container-id', { type: 'string', demandOption: true })
-      .option('resources', { alias: 'r', type: 'string', describe: 'path to a file containing the resources to update, or "-" to read from standard input' }) as Argv<GlobalArgs>;
+    let b = y.positional('container-id', { type: 'string', demandOption: true }).option('resources', {
+      alias: 'r',
+      type: 'string',
+      describe: 'path to a file containing the resources to update, or "-" to read from standard input',
+    }) as Argv<GlobalArgs>;
     // Read as text and checked in the handler: yargs makes "abc" NaN and "" 0, silently.
     for (const [name, describe] of NUMERIC_FLAGS) b = b.option(name, { type: 'string', describe });
     for (const [name, describe] of STRING_FLAGS) b = b.option(name, { type: 'string', describe });
@@ -45,16 +47,26 @@ export default defineCommand<UpdateFlags>({
   handler: (args, ctx) => {
     let resources;
     if (args.resources !== undefined) {
-      resources = parseResources(readInput(args.resources), args.resources === '-' ? 'resources (stdin)' : args.resources);
+      resources = parseResources(
+        readInput(args.resources),
+        args.resources === '-' ? 'resources (stdin)' : args.resources,
+      );
     } else {
       const num = (k: string): number | undefined => {
         if (args[k] === undefined) return undefined;
         const text = String(args[k]);
         // As runc (strconv.ParseInt): a decimal integer and nothing else.
-        if (!/^-?[0-9]+$/.test(text)) throw new UsageError(`update: invalid value ${JSON.stringify(text)} for --${k}: an integer is required`);
-        if (UNSIGNED.has(k) && text.startsWith('-')) throw new UsageError(`update: invalid value ${JSON.stringify(text)} for --${k}: a non-negative integer is required`);
+        if (!/^-?[0-9]+$/.test(text))
+          throw new UsageError(`update: invalid value ${JSON.stringify(text)} for --${k}: an integer is required`);
+        if (UNSIGNED.has(k) && text.startsWith('-'))
+          throw new UsageError(
+            `update: invalid value ${JSON.stringify(text)} for --${k}: a non-negative integer is required`,
+          );
         // (beyond 2^53 - 1 a double is not the number given, and it would reach the cgroup file as such)
-        if (!Number.isSafeInteger(Number(text))) throw new UsageError(`update: invalid value ${JSON.stringify(text)} for --${k}: out of range (at most ${Number.MAX_SAFE_INTEGER} in magnitude)`);
+        if (!Number.isSafeInteger(Number(text)))
+          throw new UsageError(
+            `update: invalid value ${JSON.stringify(text)} for --${k}: out of range (at most ${Number.MAX_SAFE_INTEGER} in magnitude)`,
+          );
         return Number(text);
       };
       const str = (k: string): string | undefined => (args[k] === undefined ? undefined : String(args[k]));
@@ -76,7 +88,8 @@ export default defineCommand<UpdateFlags>({
         memBwSchema: str('mem-bw-schema'),
       });
     }
-    if (args['kernel-memory'] !== undefined || resources.memory?.kernel !== undefined) ctx.log.warn(KERNEL_MEMORY_IGNORED);
+    if (args['kernel-memory'] !== undefined || resources.memory?.kernel !== undefined)
+      ctx.log.warn(KERNEL_MEMORY_IGNORED);
     ctx.runtime.update(args['container-id'], resources);
   },
 });
