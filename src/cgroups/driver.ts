@@ -1,9 +1,11 @@
 // The driver factory: which driver manages a container's cgroups — for a new container, the
-// one the runtime's options choose; for an existing one, the one its record names. The
-// systemd driver is refused here and nowhere else: a systemd driver replaces systemdRefused.
+// one the runtime's options choose (cgroupfs, or systemd with --systemd-cgroup); for an
+// existing one, the one its record names.
 import * as fs from 'node:fs';
 import { TsruncError } from '../errors';
 import { CgroupfsManager } from './cgroupfs';
+import { SystemdManager } from './systemd';
+import { systemdCgroupsPathProblem } from './systemd-properties';
 import type { CgroupManager, CgroupRecordFields } from './manager';
 
 export interface CgroupDriverOptions {
@@ -29,37 +31,46 @@ const cgroupfs: CgroupDriver = {
 };
 
 /**
- * --systemd-cgroup: the cgroupsPath is read as runc's systemd driver reads it (so `validate`
- * and `create` name a malformed one first), then every new container is refused.
+ * --systemd-cgroup: each container's cgroup is a transient unit of systemd's (systemd.ts), its
+ * cgroupsPath read as runc's systemd driver reads it ("slice:prefix:name"); refused, in runc's
+ * words, where systemd is not the host's init.
  */
-const systemdRefused: CgroupDriver = {
+const systemd: CgroupDriver = {
   name: 'systemd',
-  cgroupsPathProblem: (cgroupsPath) =>
-    cgroupsPath.split(':').length === 3
-      ? undefined
-      : `expected "slice:prefix:name" with --systemd-cgroup, got ${JSON.stringify(cgroupsPath)}`,
-  forContainer: (id) => {
-    const why = fs.existsSync('/run/systemd/system')
-      ? 'the systemd cgroup driver is not implemented yet'
-      : 'systemd is not running on this host (no /run/systemd/system)';
-    throw new TsruncError('system', `--systemd-cgroup: ${why}; use the cgroupfs driver (omit --systemd-cgroup)`, {
-      containerId: id,
-    });
+  cgroupsPathProblem: systemdCgroupsPathProblem,
+  forContainer: (id, cgroupsPath) => {
+    if (!isRunningSystemd())
+      throw new TsruncError(
+        'system',
+        '--systemd-cgroup: systemd is not running on this host (no /run/systemd/system), cannot use the systemd cgroup manager; use the cgroupfs driver (omit --systemd-cgroup)',
+        { containerId: id },
+      );
+    return SystemdManager.forContainer(id, cgroupsPath);
   },
 };
+
+/** As sd_booted(3): /run/systemd/system is a directory. */
+function isRunningSystemd(): boolean {
+  try {
+    return fs.lstatSync('/run/systemd/system').isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 export function selectCgroupDriver(options: CgroupDriverOptions = {}): CgroupDriver {
   // options.rootless (runc's --rootless) reaches this factory and nothing else; it changes
   // nothing yet: rootless cgroups (permission errors ignored, delegation) are issue 16.
-  return options.systemd === true ? systemdRefused : cgroupfs;
+  return options.systemd === true ? systemd : cgroupfs;
 }
 
 /** The features document's cgroup section: what the drivers here can do (systemd: refused above). */
-export const CGROUP_FEATURES = { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false };
+export const CGROUP_FEATURES = { v1: true, v2: true, systemd: true, systemdUser: false, rdma: false };
 
 /** An existing container's cgroups, managed by the driver its record names. */
 export function containerCgroups(record: CgroupRecordFields, id: string): CgroupManager {
   const driver = record.cgroupDriver ?? 'cgroupfs';
+  if (driver === 'systemd') return SystemdManager.fromRecord(record, id);
   if (driver !== 'cgroupfs')
     throw new TsruncError(
       'system',

@@ -8,7 +8,7 @@ import type { CgroupHierarchy, CgroupPaths } from './hierarchy';
 import type { Stats } from './stats';
 
 /** The drivers this build has. */
-export type CgroupDriverName = 'cgroupfs';
+export type CgroupDriverName = 'cgroupfs' | 'systemd';
 
 /**
  * A container's cgroups as its record keeps them, the same for every driver: the driver, and

@@ -15,7 +15,36 @@ export interface WaitStatus {
  * know. A type of its own so that the planner can be handed the compiler: src/plan may import
  * src/native for types only (test/unit/layering.test.ts).
  */
-export type SeccompCompiler = (profile: Pick<SeccompProgramInput, 'defaultAction' | 'archs' | 'rules'>) => { program: Buffer; skipped: string[] };
+export type SeccompCompiler = (profile: Pick<SeccompProgramInput, 'defaultAction' | 'archs' | 'rules'>) => {
+  program: Buffer;
+  skipped: string[];
+};
+
+/**
+ * A value of a systemd unit property, with its D-Bus signature: what the systemd cgroup driver
+ * sends in StartTransientUnit and SetUnitProperties (systemd.resource-control(5)).
+ */
+export type SystemdValue =
+  | { type: 's'; value: string }
+  | { type: 'b'; value: boolean }
+  | { type: 't'; value: bigint }
+  | { type: 'u'; value: number }
+  | { type: 'i'; value: number }
+  | { type: 'x'; value: bigint }
+  | { type: 'd'; value: number }
+  | { type: 'as'; value: string[] }
+  | { type: 'au'; value: number[] }
+  | { type: 'ay'; value: Buffer }
+  | { type: 'a(ss)'; value: [string, string][] }
+  | { type: 'a(st)'; value: [string, bigint][] };
+
+export interface SystemdProperty {
+  name: string;
+  value: SystemdValue;
+}
+
+/** Which systemd: the system's (the system bus), or the calling user's (the user bus: rootless). */
+export type SystemdScope = 'system' | 'user';
 
 export interface NativeBinding {
   napiVersion: number;
@@ -57,6 +86,23 @@ export interface NativeBinding {
   seccompVersion(): string;
   /** A sealed memfd copy of a file (close-on-exec). */
   sealedCopy(path: string): number;
+  /*
+   * systemd's manager over D-Bus (sd-bus of libsystemd.so.0, loaded on first use; one
+   * connection per process and scope). Errors carry `code` (the errno name), `errno`, and for
+   * a D-Bus error `dbusName` (org.freedesktop.systemd1.UnitExists, ...).
+   */
+  /** StartTransientUnit(unit, "replace", properties, []), then waits up to timeoutMs for its job; throws unless the job's result is "done". */
+  systemdStartTransientUnit(scope: SystemdScope, unit: string, properties: SystemdProperty[], timeoutMs: number): void;
+  /** StopUnit(unit, "replace"), then waits for its job; false when there is no such unit (NoSuchUnit). */
+  systemdStopUnit(scope: SystemdScope, unit: string, timeoutMs: number): boolean;
+  /** SetUnitProperties(unit, runtime = true, properties). */
+  systemdSetUnitProperties(scope: SystemdScope, unit: string, properties: SystemdProperty[]): void;
+  /** ResetFailedUnit(unit); a unit that is not loaded or not failed is no error. */
+  systemdResetFailedUnit(scope: SystemdScope, unit: string): void;
+  /** A string property of the manager (org.freedesktop.systemd1.Manager: Version, ControlGroup). */
+  systemdManagerProperty(scope: SystemdScope, name: string): string;
+  /** A string property of a loaded unit (org.freedesktop.systemd1.Unit: ActiveState, ...); undefined when no such unit is loaded. */
+  systemdUnitProperty(scope: SystemdScope, unit: string, name: string): string | undefined;
 }
 
 let binding: NativeBinding | undefined;

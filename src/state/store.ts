@@ -54,7 +54,7 @@ export interface ContainerRecord {
    * The cgroup driver that made the container's cgroups. Records written before there were
    * drivers have none, and cgroupPaths instead of cgroups: cgroupfs's.
    */
-  cgroupDriver?: 'cgroupfs';
+  cgroupDriver?: 'cgroupfs' | 'systemd';
   /**
    * The container's cgroups in a form that is the same for every driver: the cgroup in each
    * hierarchy as /proc/PID/cgroup shows it — the hierarchy ("" for cgroup v2, else its v1

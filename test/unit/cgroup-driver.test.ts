@@ -1,6 +1,8 @@
 // The cgroup driver factory: cgroupfs by default; --systemd-cgroup reads cgroupsPath as runc's
-// systemd driver does (so a malformed one is named first) and then refuses every new
-// container, in one place, with the words and exit status the CLI has always had.
+// systemd driver does (so a malformed one is named first), and where systemd is not the host's
+// init (this machine) refuses every new container, in runc's words and exit status. The
+// driver itself is tested in test/unit/systemd-driver.test.ts and under a real systemd.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
 import { CGROUP_FEATURES, selectCgroupDriver } from '../../src/cgroups';
@@ -8,7 +10,8 @@ import { defaultSpec } from '../../src/spec/default-spec';
 import { privateRoot, rootEntries, runTsrunc, tempDir, writeBundle } from '../helpers/tsrunc';
 
 const REFUSED =
-  /--systemd-cgroup: (the systemd cgroup driver is not implemented yet|systemd is not running on this host \(no \/run\/systemd\/system\)); use the cgroupfs driver \(omit --systemd-cgroup\)/;
+  /--systemd-cgroup: systemd is not running on this host \(no \/run\/systemd\/system\), cannot use the systemd cgroup manager; use the cgroupfs driver \(omit --systemd-cgroup\)/;
+const SYSTEMD_HOST = fs.existsSync('/run/systemd/system');
 
 t.test('the factory: cgroupfs unless --systemd-cgroup', async (t) => {
   t.equal(selectCgroupDriver().name, 'cgroupfs');
@@ -19,17 +22,26 @@ t.test('the factory: cgroupfs unless --systemd-cgroup', async (t) => {
   t.equal(systemd.cgroupsPathProblem('system.slice:tsrunc:web'), undefined);
   t.equal(
     systemd.cgroupsPathProblem('/default/web'),
-    'expected "slice:prefix:name" with --systemd-cgroup, got "/default/web"',
+    'expected cgroupsPath to be of format "slice:prefix:name" for systemd cgroups, got "/default/web" instead',
   );
-  t.throws(() => systemd.forContainer('web', 'system.slice:tsrunc:web'), {
-    name: 'TsruncError',
-    kind: 'system',
-    message: REFUSED,
-  });
+  t.equal(
+    systemd.cgroupsPathProblem('system.slice:tsrunc:a/b'),
+    'the unit name "tsrunc-a/b.scope" has characters systemd does not accept in one',
+  );
+  t.equal(systemd.cgroupsPathProblem('system:tsrunc:web'), 'invalid slice name: system');
+  t.equal(systemd.cgroupsPathProblem('a--b.slice:tsrunc:web'), 'invalid slice name: a--b.slice');
+  t.equal(systemd.cgroupsPathProblem(':tsrunc:web'), undefined, 'an empty slice is system.slice');
+  if (!SYSTEMD_HOST)
+    t.throws(() => systemd.forContainer('web', 'system.slice:tsrunc:web'), {
+      name: 'TsruncError',
+      kind: 'system',
+      message: REFUSED,
+    });
 });
 
 t.test(
-  'through the CLI: a malformed systemd cgroupsPath is a config problem, a well-formed one is refused at create',
+  'through the CLI: a malformed systemd cgroupsPath is a config problem, a well-formed one is refused at create without systemd',
+  { skip: SYSTEMD_HOST ? "systemd is this host's init (the guest runs the driver for real)" : false },
   async (t) => {
     const dir = tempDir(t, 'tsrunc-systemd');
     const spec = defaultSpec();
@@ -43,7 +55,7 @@ t.test(
     t.equal(v.status, 1);
     // (stderr carries it as a logfmt line: its quotes escaped)
     const problem =
-      /config\.json: \/linux\/cgroupsPath: expected \\?"slice:prefix:name\\?" with --systemd-cgroup, got \\?"\/default\/web\\?"/;
+      /config\.json: \/linux\/cgroupsPath: expected cgroupsPath to be of format \\?"slice:prefix:name\\?" for systemd cgroups, got \\?"\/default\/web\\?" instead/;
     t.match(v.stderr, problem);
     t.equal(
       runTsrunc(['--systemd-cgroup', 'validate', '--bundle', good]).status,
@@ -69,9 +81,9 @@ t.test("features: the drivers' cgroup section", async (t) => {
   t.same((JSON.parse(r.stdout) as { linux: { cgroup: unknown } }).linux.cgroup, {
     v1: true,
     v2: true,
-    systemd: false,
+    systemd: true,
     systemdUser: false,
     rdma: false,
   });
-  t.same(CGROUP_FEATURES, { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false });
+  t.same(CGROUP_FEATURES, { v1: true, v2: true, systemd: true, systemdUser: false, rdma: false });
 });

@@ -130,8 +130,13 @@ t.test('a record written before drivers (cgroupPaths by hierarchy key) still wor
 });
 
 t.test('a record naming a driver this build does not have is refused, not misread', async (t) => {
-  t.throws(() => containerCgroups({ cgroupDriver: 'systemd', cgroups: { '': '/system.slice/x.scope' } }, 'c1'), {
+  t.throws(() => containerCgroups({ cgroupDriver: 'cgroupfs2', cgroups: { '': '/system.slice/x.scope' } }, 'c1'), {
     name: 'TsruncError',
-    message: `the container's cgroups are managed by the "systemd" cgroup driver, which this tsrunc does not have`,
+    message: `the container's cgroups are managed by the "cgroupfs2" cgroup driver, which this tsrunc does not have`,
   });
+  t.equal(
+    containerCgroups({ cgroupDriver: 'systemd', cgroups: { '': '/system.slice/tsrunc-c1.scope' } }, 'c1').driver,
+    'systemd',
+    "a systemd record: the systemd driver's",
+  );
 });

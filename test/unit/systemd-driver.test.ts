@@ -1,0 +1,410 @@
+// The systemd cgroup driver without systemd: runc's unit and slice rules, the properties it
+// sends (resources as runc converts them, devices, org.systemd.property.* annotations), and
+// the manager's conversation with a recording fake of the bus — what it asks systemd, in what
+// order, and what it does when systemd says no. The real thing runs in a guest where systemd
+// is PID 1 (test/integration/cgroups.test.ts with --systemd-cgroup, scripts/v2-guest.sh --systemd).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import t, { type Test } from 'tap';
+import type { CgroupHierarchy } from '../../src/cgroups/hierarchy';
+import { DeviceEmulator } from '../../src/cgroups/device-rules';
+import { SystemdManager, type SystemdBus } from '../../src/cgroups/systemd';
+import {
+  SD_INFINITY,
+  annotationProperties,
+  cpusetBits,
+  deviceProperties,
+  expandSlice,
+  parseGVariant,
+  parseProcDevices,
+  resourceProperties,
+  systemdUnit,
+  unitProperties,
+} from '../../src/cgroups/systemd-properties';
+import type { SystemdProperty } from '../../src/native/addon';
+import { ConfigError } from '../../src/errors';
+import { defaultSpec } from '../../src/spec/default-spec';
+
+const byName = (props: SystemdProperty[]): Record<string, unknown> =>
+  Object.fromEntries(props.map((p) => [p.name, p.value.value]));
+
+t.test("slices nest as systemd's names say (runc's ExpandSlice)", async (t) => {
+  t.equal(expandSlice('system.slice'), '/system.slice');
+  t.equal(expandSlice('a-b-c.slice'), '/a.slice/a-b.slice/a-b-c.slice');
+  t.equal(expandSlice('-.slice'), '/');
+  for (const bad of ['.slice', 'a', 'a/b.slice', 'a--b.slice', '-a.slice', 'a-.slice'])
+    t.throws(() => expandSlice(bad), { message: `invalid slice name: ${bad}` }, bad);
+});
+
+t.test("the unit of a container (runc's cgroupsPath rules)", async (t) => {
+  t.same(systemdUnit('system.slice:docker:abc', 'abc'), {
+    slice: 'system.slice',
+    unit: 'docker-abc.scope',
+    cgroup: '/system.slice/docker-abc.scope',
+  });
+  t.same(systemdUnit('kubepods-besteffort-pod1.slice:cri-containerd:c1', 'c1'), {
+    slice: 'kubepods-besteffort-pod1.slice',
+    unit: 'cri-containerd-c1.scope',
+    cgroup: '/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/cri-containerd-c1.scope',
+  });
+  t.same(systemdUnit(undefined, 'web'), {
+    slice: 'system.slice',
+    unit: 'runc-web.scope',
+    cgroup: '/system.slice/runc-web.scope',
+  });
+  t.same(systemdUnit('', 'web', true).slice, 'user.slice', 'rootless: the user slice');
+  t.same(systemdUnit(':libpod:x', 'x').slice, 'system.slice', 'an empty slice is system.slice');
+  t.same(systemdUnit('system.slice:x:machine-web.slice', 'web').unit, 'machine-web.slice', 'a slice asked for by name');
+  t.same(systemdUnit('-.slice:p:n', 'n').cgroup, '/p-n.scope', 'the root slice');
+  t.throws(() => systemdUnit('/kubepods/pod1/c1', 'c1'), {
+    message:
+      'expected cgroupsPath to be of format "slice:prefix:name" for systemd cgroups, got "/kubepods/pod1/c1" instead',
+  });
+  t.throws(() => systemdUnit('a:b:c:d', 'c'), /slice:prefix:name/);
+  t.throws(() => systemdUnit('system.slice:p:a b', 'x'), /characters systemd does not accept/);
+});
+
+t.test("the unit's own properties, as runc sets them", async (t) => {
+  const scope = unitProperties(systemdUnit('system.slice:tsrunc:web', 'web'), 'web', 1234, 2);
+  t.same(
+    scope.map((p) => [p.name, p.value.type, p.value.value]),
+    [
+      ['Description', 's', 'libcontainer container web'],
+      ['Slice', 's', 'system.slice'],
+      ['PIDs', 'au', [1234]],
+      ['Delegate', 'b', true],
+      ['MemoryAccounting', 'b', true],
+      ['CPUAccounting', 'b', true],
+      ['IOAccounting', 'b', true],
+      ['TasksAccounting', 'b', true],
+      ['DefaultDependencies', 'b', false],
+    ],
+  );
+  const v1 = byName(unitProperties(systemdUnit('system.slice:tsrunc:web', 'web'), 'web', 1, 1));
+  t.equal(v1['BlockIOAccounting'], true, 'v1: BlockIOAccounting');
+  t.notOk('IOAccounting' in v1);
+  const slice = byName(unitProperties(systemdUnit('system.slice:x:pod-a.slice', 'a'), 'a', 1, 2));
+  t.same(slice['Wants'], ['system.slice'], 'a slice wants its parent instead of Slice=');
+  t.notOk('Slice' in slice || 'Delegate' in slice);
+});
+
+t.test("resources as unit properties (runc's conversions)", async (t) => {
+  const v2 = byName(
+    resourceProperties(
+      {
+        memory: { limit: 1 << 30, reservation: 1 << 28, swap: (1 << 30) + (1 << 29) },
+        cpu: { shares: 1024, quota: 50000, period: 100000, cpus: '0-2,5', mems: '0' },
+        pids: { limit: 100 },
+        blockIO: { weight: 500 },
+      },
+      2,
+    ),
+  );
+  t.equal(v2['MemoryMax'], BigInt(1 << 30));
+  t.equal(v2['MemoryLow'], BigInt(1 << 28));
+  t.equal(v2['MemorySwapMax'], BigInt(1 << 29), 'swap alone: memory+swap less memory');
+  t.equal(v2['CPUWeight'], 39n, 'shares 1024 → weight 39, as runc');
+  t.equal(v2['CPUQuotaPeriodUSec'], 100000n);
+  t.equal(v2['CPUQuotaPerSecUSec'], 500000n);
+  t.same([...(v2['AllowedCPUs'] as Buffer)], [0b00100111], 'cpus 0-2,5 as a bitmask');
+  t.same([...(v2['AllowedMemoryNodes'] as Buffer)], [1]);
+  t.equal(v2['TasksMax'], 100n);
+  t.equal(v2['IOWeight'], 4950n, 'blkio weight 500 → io weight 4950, as runc');
+
+  const unlimited = byName(resourceProperties({ memory: { limit: -1 }, pids: { limit: -1 }, cpu: { quota: -1 } }, 2));
+  t.equal(unlimited['MemoryMax'], SD_INFINITY);
+  t.equal(unlimited['MemorySwapMax'], SD_INFINITY, 'unlimited memory and no swap: unlimited swap');
+  t.equal(unlimited['TasksMax'], SD_INFINITY);
+  t.equal(unlimited['CPUQuotaPerSecUSec'], SD_INFINITY, 'no quota: infinity');
+  t.notOk('CPUQuotaPeriodUSec' in unlimited);
+  t.equal(
+    byName(resourceProperties({ cpu: { quota: 12345 } }, 2))['CPUQuotaPerSecUSec'],
+    130000n,
+    'rounded up to 10 ms',
+  );
+  t.same(
+    resourceProperties({ pids: { limit: 0 }, cpu: { shares: 0 }, memory: {} }, 2),
+    [],
+    '0 leaves a limit as it is',
+  );
+
+  const v1 = byName(resourceProperties({ memory: { limit: 1000 }, cpu: { shares: 512 }, blockIO: { weight: 300 } }, 1));
+  t.same(v1, { MemoryLimit: 1000n, CPUShares: 512n, BlockIOWeight: 300n }, 'v1: the legacy names');
+
+  const unified = byName(
+    resourceProperties(
+      { unified: { 'memory.high': '4096', 'pids.max': 'max', 'cpu.max': '20000 50000', 'io.max': '8:0 rbps=1' } },
+      2,
+    ),
+  );
+  t.same(
+    unified,
+    {
+      MemoryHigh: 4096n,
+      TasksMax: SD_INFINITY,
+      CPUQuotaPeriodUSec: 50000n,
+      CPUQuotaPerSecUSec: 400000n,
+    },
+    'unified keys systemd has a property for (io.max goes to the file alone)',
+  );
+  t.same([...cpusetBits('8')], [0, 1]);
+  t.throws(() => cpusetBits('3-1'), /invalid cpuset range/);
+});
+
+t.test(
+  'device rules: strict with the list where systemd can say it, else auto (the filter enforces them)',
+  async (t) => {
+    const groups = parseProcDevices(
+      'Character devices:\n  1 mem\n  5 /dev/tty\n136 pts\n137 pts\n\nBlock devices:\n  8 sd\n',
+    );
+    t.equal(groups('c', 136), 'pts');
+    t.equal(groups('b', 8), 'sd');
+    t.equal(groups('c', 8), undefined);
+    const all = () => true;
+    const rules = DeviceEmulator.fromRules([
+      { allow: false, access: 'rwm' },
+      { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+      { allow: true, type: 'c', major: 136, minor: -1, access: 'rw' },
+      { allow: true, type: 'b', major: -1, minor: -1, access: 'm' },
+    ]);
+    const strict = byName(deviceProperties(rules, groups, all));
+    t.equal(strict['DevicePolicy'], 'strict');
+    t.same((strict['DeviceAllow'] as [string, string][]).slice().sort(), [
+      ['/dev/char/1:3', 'rwm'],
+      ['block-*', 'm'],
+      ['char-pts', 'rw'],
+    ]);
+    t.same(
+      byName(deviceProperties(rules, groups, () => false))['DevicePolicy'],
+      'auto',
+      'a node systemd cannot resolve: auto',
+    );
+    const starMinor = DeviceEmulator.fromRules([{ allow: true, type: 'c', major: -1, minor: 5, access: 'r' }]);
+    t.same(byName(deviceProperties(starMinor, groups, all))['DevicePolicy'], 'auto', '"*:5" has no systemd form: auto');
+    const allowAll = DeviceEmulator.fromRules([{ allow: true, access: 'rwm' }]);
+    t.same(
+      deviceProperties(allowAll, groups, all).map((p) => [p.name, p.value.value]),
+      [
+        ['DevicePolicy', 'auto'],
+        ['DeviceAllow', []],
+      ],
+    );
+    const denyList = DeviceEmulator.fromRules([
+      { allow: true, access: 'rwm' },
+      { allow: false, type: 'c', major: 1, minor: 3, access: 'w' },
+    ]);
+    t.same(
+      byName(deviceProperties(denyList, groups, all))['DevicePolicy'],
+      'auto',
+      'a deny list: auto, never stricter than the container',
+    );
+  },
+);
+
+t.test('org.systemd.property.* annotations (runc passes them on)', async (t) => {
+  const props = annotationProperties({
+    annotations: {
+      'org.systemd.property.TimeoutStopSec': '5',
+      'org.systemd.property.CollectMode': "'inactive-or-failed'",
+      'org.systemd.property.IOAccounting': 'false',
+      'org.systemd.property.TasksMax': 'uint64 30',
+      'org.systemd.property.After': "['a.service', 'b.service']",
+      'other.annotation': 'x',
+    },
+  });
+  t.same(
+    props.map((p) => [p.name, p.value.type, p.value.value]),
+    [
+      ['TimeoutStopUSec', 't', 5000000n],
+      ['CollectMode', 's', 'inactive-or-failed'],
+      ['IOAccounting', 'b', false],
+      ['TasksMax', 't', 30n],
+      ['After', 'as', ['a.service', 'b.service']],
+    ],
+  );
+  t.same(parseGVariant('@t 7'), { type: 't', value: 7n });
+  t.same(parseGVariant('1.5'), { type: 'd', value: 1.5 });
+  t.same(parseGVariant('[1, 2]'), { type: 'au', value: [1, 2] });
+  t.throws(() => parseGVariant('uint32 -1'), /out of range/);
+  let caught: unknown;
+  try {
+    annotationProperties({ annotations: { 'org.systemd.property.bad-name': '1', 'org.systemd.property.Foo': '{x}' } });
+  } catch (err) {
+    caught = err;
+  }
+  t.ok(caught instanceof ConfigError);
+  t.same(
+    (caught as ConfigError).problems.map((p) => p.pointer),
+    ['/annotations/org.systemd.property.bad-name', '/annotations/org.systemd.property.Foo'],
+    'each bad annotation named by its pointer',
+  );
+});
+
+/**
+ * A host in a temporary directory: one v1 hierarchy with memory and pids (a v2 one would have
+ * the driver attach a real eBPF device filter to it, which a unit test does not do).
+ */
+function fakeHost(t: Test): { hierarchies: CgroupHierarchy[]; root: string } {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-sd-'));
+  t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
+  return {
+    root,
+    hierarchies: [{ key: 'pids', mountpoint: root, version: 1, controllers: ['memory', 'pids'], root: '/' }],
+  };
+}
+
+interface Call {
+  method: string;
+  unit: string;
+  props?: Record<string, unknown>;
+}
+
+function recordingBus(root: string, behave: Partial<SystemdBus> = {}): { bus: SystemdBus; calls: Call[] } {
+  const calls: Call[] = [];
+  const bus: SystemdBus = {
+    startTransientUnit: (unit, props) => {
+      calls.push({ method: 'start', unit, props: byName(props) });
+      if (behave.startTransientUnit) return behave.startTransientUnit(unit, props);
+      // what systemd does: the scope's directory, the pid in it
+      const dir = path.join(root, 'system.slice', unit);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'cgroup.procs'), `${(byName(props)['PIDs'] as number[])[0]}\n`);
+    },
+    stopUnit: (unit) => {
+      calls.push({ method: 'stop', unit });
+      return behave.stopUnit ? behave.stopUnit(unit) : true;
+    },
+    setUnitProperties: (unit, props) => {
+      calls.push({ method: 'set', unit, props: byName(props) });
+    },
+    resetFailedUnit: (unit) => {
+      calls.push({ method: 'reset-failed', unit });
+    },
+    activeState: (unit) => {
+      calls.push({ method: 'active-state', unit });
+      return behave.activeState ? behave.activeState(unit) : undefined;
+    },
+  };
+  return { bus, calls };
+}
+
+const devices = { groupOf: () => undefined, exists: () => true };
+
+t.test('create starts the unit with the init in it, then writes the files; exec joins through the files', async (t) => {
+  const { root, hierarchies } = fakeHost(t);
+  const { bus, calls } = recordingBus(root);
+  const m = SystemdManager.forContainer('web', 'system.slice:tsrunc:web', bus, hierarchies, devices);
+  t.equal(m.paths['pids'], path.join(root, 'system.slice', 'tsrunc-web.scope'));
+  t.same(m.recorded(), { cgroupDriver: 'systemd', cgroups: { 'memory,pids': '/system.slice/tsrunc-web.scope' } });
+  const spec = defaultSpec();
+  spec.linux = { ...spec.linux, resources: { ...spec.linux?.resources, pids: { limit: 50 } } };
+  const setup = m.prepare(spec);
+  m.create(setup);
+  t.same(calls, [], 'nothing asked of systemd before there is a process');
+  // the files the limits go to, as the kernel would show them once systemd made the scope
+  m.join(4242);
+  t.equal(calls.length, 1);
+  t.equal(calls[0]?.method, 'start');
+  t.equal(calls[0]?.unit, 'tsrunc-web.scope');
+  t.same(calls[0]?.props?.['PIDs'], [4242]);
+  t.equal(calls[0]?.props?.['TasksMax'], 50n, 'the limits are properties of the unit');
+  t.equal(calls[0]?.props?.['Slice'], 'system.slice');
+  t.equal(
+    fs.readFileSync(path.join(m.paths['pids'] as string, 'pids.max'), 'utf8'),
+    '50',
+    'and written to the files, as runc does',
+  );
+  m.join(4343);
+  t.equal(calls.length, 1, "exec's join asks systemd nothing");
+  t.match(fs.readFileSync(path.join(m.paths['pids'] as string, 'cgroup.procs'), 'utf8'), /4343/);
+
+  m.update({ memory: { limit: 1 << 26 } }, spec);
+  t.same(
+    calls[1],
+    { method: 'set', unit: 'tsrunc-web.scope', props: { MemoryLimit: BigInt(1 << 26) } },
+    'v1: MemoryLimit',
+  );
+  t.equal(fs.readFileSync(path.join(m.paths['pids'] as string, 'memory.limit_in_bytes'), 'utf8'), String(1 << 26));
+});
+
+t.test('a unit of the same name: a live one is refused, a failed one reset and started again', async (t) => {
+  const exists = Object.assign(new Error('Unit tsrunc-web.scope already exists.'), {
+    dbusName: 'org.freedesktop.systemd1.UnitExists',
+  });
+  const { root, hierarchies } = fakeHost(t);
+  let first = true;
+  const live = recordingBus(root, {
+    startTransientUnit: () => {
+      throw exists;
+    },
+    activeState: () => 'active',
+  });
+  const m = SystemdManager.forContainer('web', 'system.slice:tsrunc:web', live.bus, hierarchies, devices);
+  m.create(m.prepare(defaultSpec()));
+  t.throws(() => m.join(1), { message: 'systemd unit tsrunc-web.scope already exists and is active' });
+  t.same(
+    live.calls.map((c) => c.method),
+    ['start', 'active-state'],
+  );
+
+  const failed = recordingBus(root, {
+    startTransientUnit: (unit) => {
+      if (first) {
+        first = false;
+        throw exists;
+      }
+      fs.mkdirSync(path.join(root, 'system.slice', unit), { recursive: true });
+    },
+    activeState: () => 'failed',
+  });
+  const m2 = SystemdManager.forContainer('web', 'system.slice:tsrunc:web', failed.bus, hierarchies, devices);
+  m2.create(m2.prepare(defaultSpec()));
+  m2.join(1);
+  t.same(
+    failed.calls.map((c) => c.method),
+    ['start', 'active-state', 'reset-failed', 'start'],
+  );
+
+  const refused = recordingBus(root, {
+    startTransientUnit: () => {
+      throw Object.assign(new Error('Access denied'), {
+        code: 'EACCES',
+        dbusName: 'org.freedesktop.DBus.Error.AccessDenied',
+      });
+    },
+  });
+  const m3 = SystemdManager.forContainer('web', 'system.slice:tsrunc:web', refused.bus, hierarchies, devices);
+  m3.create(m3.prepare(defaultSpec()));
+  t.throws(() => m3.join(1), {
+    name: 'TsruncError',
+    message: 'creating systemd unit tsrunc-web.scope: Access denied',
+    context: { errno: 'EACCES' },
+  });
+});
+
+t.test('remove kills what is left, stops the unit, clears a failed state, and removes the directories', async (t) => {
+  const { root, hierarchies } = fakeHost(t);
+  const { bus, calls } = recordingBus(root, { stopUnit: () => false });
+  const m = SystemdManager.forContainer('web', 'system.slice:tsrunc:web', bus, hierarchies, devices);
+  // (an empty directory: a regular file in it would keep rmdir from removing it, unlike cgroupfs)
+  fs.mkdirSync(m.paths['pids'] as string, { recursive: true });
+  m.remove(() => {});
+  t.notOk(fs.existsSync(m.paths['pids'] as string), "a directory systemd left is removed as cgroupfs's are");
+  t.same(
+    calls.map((c) => c.method),
+    ['stop', 'reset-failed'],
+    'a unit already gone (its processes exited) is no error',
+  );
+
+  // a record read back names the unit by its cgroup
+  const again = SystemdManager.fromRecord(m.recorded(), 'web', bus, hierarchies);
+  t.equal(again.unit, 'tsrunc-web.scope');
+  t.throws(
+    () =>
+      SystemdManager.fromRecord({ cgroupDriver: 'systemd', cgroups: { '': '/default/web' } }, 'web', bus, hierarchies),
+    {
+      message: /names no systemd unit/,
+    },
+  );
+});
