@@ -20,6 +20,8 @@ export interface SystemdUnit {
   slice: string;
   /** "prefix-name.scope", or the name itself when it is a slice. */
   unit: string;
+  /** The name part (the container's id when the cgroupsPath is empty): what the description names. */
+  name: string;
   /** The container's cgroup below the hierarchy's root: the slice's path, then the unit. */
   cgroup: string;
 }
@@ -77,7 +79,7 @@ export function systemdUnit(cgroupsPath: string | undefined, id: string, rootles
   const problem = unitNameProblem(unit);
   if (problem !== undefined) throw new Error(problem);
   const slicePath = expandSlice(slice);
-  return { slice, unit, cgroup: `${slicePath === '/' ? '' : slicePath}/${unit}` };
+  return { slice, unit, name, cgroup: `${slicePath === '/' ? '' : slicePath}/${unit}` };
 }
 
 /** What validation reports for a cgroupsPath with --systemd-cgroup (undefined: usable). */
@@ -98,9 +100,9 @@ const u64 = (n: number): SystemdValue => ({ type: 't', value: n === -1 ? SD_INFI
  * ordered after its parent instead), the init's pid, delegation (scopes), accounting, and no
  * default dependencies.
  */
-export function unitProperties(u: SystemdUnit, id: string, pid: number, cgroupVersion: 1 | 2): SystemdProperty[] {
+export function unitProperties(u: SystemdUnit, pid: number, cgroupVersion: 1 | 2): SystemdProperty[] {
   const isSlice = u.unit.endsWith('.slice');
-  const out: SystemdProperty[] = [prop('Description', { type: 's', value: `libcontainer container ${id}` })];
+  const out: SystemdProperty[] = [prop('Description', { type: 's', value: `libcontainer container ${u.name}` })];
   out.push(isSlice ? prop('Wants', { type: 'as', value: [u.slice] }) : prop('Slice', { type: 's', value: u.slice }));
   out.push(prop('PIDs', { type: 'au', value: [pid] }));
   if (!isSlice) out.push(prop('Delegate', { type: 'b', value: true }));

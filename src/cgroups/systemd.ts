@@ -101,8 +101,8 @@ export class SystemdManager implements CgroupManager {
     readonly id: string,
     /** The unit, e.g. "docker-abc.scope". */
     readonly unit: string,
-    /** The slice it is (or is to be) in; empty for a unit read from a record. */
-    readonly slice: string,
+    /** Where it is (or is to be): its slice and name; empty for a unit read from a record. */
+    private readonly where: SystemdUnit,
     private readonly files: CgroupfsManager,
     private readonly bus: SystemdBus,
     private readonly devices: DeviceFacts = hostDeviceFacts(),
@@ -122,7 +122,7 @@ export class SystemdManager implements CgroupManager {
       throw new TsruncError('config', `/linux/cgroupsPath: ${(err as Error).message}`, { containerId: id });
     }
     const files = new CgroupfsManager(id, hierarchies, unitPaths(u.cgroup, hierarchies));
-    return new SystemdManager(id, u.unit, u.slice, files, bus, devices);
+    return new SystemdManager(id, u.unit, u, files, bus, devices);
   }
 
   /** A container's unit from its record: the cgroups it names, the unit their last component. */
@@ -141,7 +141,13 @@ export class SystemdManager implements CgroupManager {
         `the container's record names no systemd unit (cgroups ${JSON.stringify(cgroups)})`,
         { containerId: id },
       );
-    return new SystemdManager(id, unit, '', CgroupfsManager.fromRecord(record, id, hierarchies), bus);
+    return new SystemdManager(
+      id,
+      unit,
+      { slice: '', unit, name: '', cgroup: '' },
+      CgroupfsManager.fromRecord(record, id, hierarchies),
+      bus,
+    );
   }
 
   get hierarchies(): CgroupHierarchy[] {
@@ -197,15 +203,7 @@ export class SystemdManager implements CgroupManager {
   }
 
   private startUnit(pid: number, resources: SystemdProperty[]): void {
-    const props = [
-      ...unitProperties(
-        { slice: this.slice, unit: this.unit, cgroup: '' },
-        this.id,
-        pid,
-        cgroupVersion(this.hierarchies),
-      ),
-      ...resources,
-    ];
+    const props = [...unitProperties(this.where, pid, cgroupVersion(this.hierarchies)), ...resources];
     try {
       this.bus.startTransientUnit(this.unit, props);
       return;

@@ -41,16 +41,19 @@ t.test("the unit of a container (runc's cgroupsPath rules)", async (t) => {
   t.same(systemdUnit('system.slice:docker:abc', 'abc'), {
     slice: 'system.slice',
     unit: 'docker-abc.scope',
+    name: 'abc',
     cgroup: '/system.slice/docker-abc.scope',
   });
   t.same(systemdUnit('kubepods-besteffort-pod1.slice:cri-containerd:c1', 'c1'), {
     slice: 'kubepods-besteffort-pod1.slice',
     unit: 'cri-containerd-c1.scope',
+    name: 'c1',
     cgroup: '/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/cri-containerd-c1.scope',
   });
   t.same(systemdUnit(undefined, 'web'), {
     slice: 'system.slice',
     unit: 'runc-web.scope',
+    name: 'web',
     cgroup: '/system.slice/runc-web.scope',
   });
   t.same(systemdUnit('', 'web', true).slice, 'user.slice', 'rootless: the user slice');
@@ -66,7 +69,7 @@ t.test("the unit of a container (runc's cgroupsPath rules)", async (t) => {
 });
 
 t.test("the unit's own properties, as runc sets them", async (t) => {
-  const scope = unitProperties(systemdUnit('system.slice:tsrunc:web', 'web'), 'web', 1234, 2);
+  const scope = unitProperties(systemdUnit('system.slice:tsrunc:web', 'web'), 1234, 2);
   t.same(
     scope.map((p) => [p.name, p.value.type, p.value.value]),
     [
@@ -81,10 +84,10 @@ t.test("the unit's own properties, as runc sets them", async (t) => {
       ['DefaultDependencies', 'b', false],
     ],
   );
-  const v1 = byName(unitProperties(systemdUnit('system.slice:tsrunc:web', 'web'), 'web', 1, 1));
+  const v1 = byName(unitProperties(systemdUnit('system.slice:tsrunc:web', 'web'), 1, 1));
   t.equal(v1['BlockIOAccounting'], true, 'v1: BlockIOAccounting');
   t.notOk('IOAccounting' in v1);
-  const slice = byName(unitProperties(systemdUnit('system.slice:x:pod-a.slice', 'a'), 'a', 1, 2));
+  const slice = byName(unitProperties(systemdUnit('system.slice:x:pod-a.slice', 'a'), 1, 2));
   t.same(slice['Wants'], ['system.slice'], 'a slice wants its parent instead of Slice=');
   t.notOk('Slice' in slice || 'Delegate' in slice);
 });
