@@ -1,6 +1,7 @@
 #include "sys.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -85,6 +86,78 @@ static Napi::Value ConnectUnix(const Napi::CallbackInfo &info) {
     return ThrowErrno(env, "connect", err);
   }
   return Napi::Number::New(env, fd);
+}
+
+// A unix address for `path`; a leading '@' names an abstract socket (as systemd's
+// NOTIFY_SOCKET may). Returns the address length, or 0 when the path is too long or empty.
+static socklen_t UnixAddress(const std::string &path, struct sockaddr_un *addr) {
+  memset(addr, 0, sizeof(*addr));
+  addr->sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(addr->sun_path)) return 0;
+  memcpy(addr->sun_path, path.c_str(), path.size());
+  if (path[0] == '@') addr->sun_path[0] = '\0';
+  return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + path.size() + (path[0] == '@' ? 0 : 1));
+}
+
+// bindUnixgram(path) -> a datagram socket bound at path (close-on-exec), its file mode 0777 so
+// that any user of the container can send to it (the NOTIFY_SOCKET tsrunc proxies).
+static Napi::Value BindUnixgram(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  struct sockaddr_un addr;
+  socklen_t len = UnixAddress(path, &addr);
+  if (len == 0 || path[0] == '@') return ThrowErrno(env, "bind", ENAMETOOLONG);
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ThrowErrno(env, "socket", errno);
+  if (bind(fd, reinterpret_cast<struct sockaddr *>(&addr), len) < 0 || chmod(path.c_str(), 0777) < 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(env, "bind", err);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// recvDatagram(fd, timeoutMs) -> one datagram's text (at most 4096 bytes; the rest of a longer
+// one is dropped), or null when none came in time. No ancillary data is read: an fd someone
+// sends along is never installed here (the kernel discards it).
+static Napi::Value RecvDatagram(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int timeout = info[1].As<Napi::Number>().Int32Value();
+  struct pollfd p = {fd, POLLIN, 0};
+  int rc;
+  do rc = poll(&p, 1, timeout);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) return ThrowErrno(env, "poll", errno);
+  if (rc == 0) return env.Null();
+  char buf[4096];
+  ssize_t n;
+  do n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN) return env.Null();
+    return ThrowErrno(env, "recv", errno);
+  }
+  return Napi::String::New(env, buf, (size_t)n);
+}
+
+// sendUnixgram(path, text): one datagram to the socket at path ('@': abstract).
+static Napi::Value SendUnixgram(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string text = info[1].As<Napi::String>().Utf8Value();
+  struct sockaddr_un addr;
+  socklen_t len = UnixAddress(path, &addr);
+  if (len == 0) return ThrowErrno(env, "sendto", ENAMETOOLONG);
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ThrowErrno(env, "socket", errno);
+  ssize_t n;
+  do n = sendto(fd, text.data(), text.size(), 0, reinterpret_cast<struct sockaddr *>(&addr), len);
+  while (n < 0 && errno == EINTR);
+  int err = errno;
+  close(fd);
+  if (n < 0) return ThrowErrno(env, "sendto", err);
+  return env.Undefined();
 }
 
 // kill(pid, signal): signal 0 probes. Returns false for ESRCH instead of throwing.
@@ -284,6 +357,9 @@ void RegisterSys(Napi::Env env, Napi::Object exports) {
   exports.Set("poll", Napi::Function::New(env, Poll, "poll"));
   exports.Set("connectUnix", Napi::Function::New(env, ConnectUnix, "connectUnix"));
   exports.Set("kill", Napi::Function::New(env, Kill, "kill"));
+  exports.Set("bindUnixgram", Napi::Function::New(env, BindUnixgram, "bindUnixgram"));
+  exports.Set("recvDatagram", Napi::Function::New(env, RecvDatagram, "recvDatagram"));
+  exports.Set("sendUnixgram", Napi::Function::New(env, SendUnixgram, "sendUnixgram"));
 }
 
 }  // namespace tsrunc

@@ -14,6 +14,7 @@ import { deleteContainer } from './lifecycle/delete';
 import { killContainer } from './lifecycle/kill';
 import { ConsoleRelay, SignalForwarder, exitCodeOf, waitForInit } from './lifecycle/run';
 import { startContainer } from './lifecycle/start';
+import type { NotifyProxy } from './lifecycle/notify';
 import { pauseContainer, resumeContainer } from './lifecycle/pause';
 import { containerPids } from './lifecycle/ps';
 import { updateContainer } from './lifecycle/update';
@@ -95,8 +96,24 @@ export class Runtime {
   }
 
   start(id: string): void {
-    this.withContainer(id, 'exclusive', (h) => startContainer(h, this.log));
+    const notify = this.release(id);
+    // As runc: with NOTIFY_SOCKET, start returns once the container said READY=1 (passed on
+    // to the caller's socket) or its init is gone; the container's lock is not held meanwhile.
+    if (notify !== undefined) {
+      try {
+        const { pid } = this.state(id);
+        notify.waitReady(pid, () => pid > 0 && native().kill(pid, 0));
+      } finally {
+        notify.close();
+      }
+    }
+  }
+
+  /** start without waiting for READY=1: the notify proxy, if there is one, is the caller's. */
+  private release(id: string): NotifyProxy | undefined {
+    const notify = this.withContainer(id, 'exclusive', (h) => startContainer(h, this.log));
     faultPoint('start:done');
+    return notify;
   }
 
   kill(id: string, signal: number, all = false): void {
@@ -139,15 +156,37 @@ export class Runtime {
       } finally {
         if (consoleEnd !== undefined) fs.closeSync(consoleEnd);
       }
+      let notify: NotifyProxy | undefined;
       try {
-        this.start(opts.id);
+        if (signals === undefined) this.start(opts.id);
+        else notify = this.release(opts.id);
       } catch (err) {
         this.deleteQuietly(opts.id);
         await relay?.close();
         throw err;
       }
       if (signals === undefined) return 0;
-      const status = await waitForInit(state.pid, signals);
+      // In the foreground, READY=1 is passed on while the init runs and signals are forwarded.
+      const pid = state.pid;
+      const notifier =
+        notify === undefined
+          ? undefined
+          : setInterval(() => {
+              try {
+                if (!notify?.poll(pid, 0)) return;
+              } catch (err) {
+                this.log.warn((err as Error).message);
+              }
+              clearInterval(notifier);
+              notify?.close();
+            }, 100);
+      let status: Awaited<ReturnType<typeof waitForInit>>;
+      try {
+        status = await waitForInit(state.pid, signals);
+      } finally {
+        clearInterval(notifier);
+        notify?.close();
+      }
       // Deleted first: what is left of the container dies, and the pty closes for the relay.
       if (!opts.keep) this.deleteQuietly(opts.id);
       await relay?.close();

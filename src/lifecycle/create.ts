@@ -24,6 +24,7 @@ import {
 } from '../state/store';
 import { faultPoint } from '../util/faults';
 import { gatherHostFacts } from './host-facts';
+import { NOTIFY_DIR, callerNotifySocket, makeNotifyDir, withNotifySocket } from './notify';
 import { runHooks } from './hooks';
 import { ChildSession, connectSocket, forwardSeccompListener } from './session';
 
@@ -54,16 +55,28 @@ export interface ContainerPlan {
   cgroups: CgroupManager;
   /** Their limits and device rules, checked. */
   cgroupSetup: CgroupSetup;
+  /** The caller's NOTIFY_SOCKET is proxied: the container's state directory gets notify/ (notify.ts). */
+  notify: boolean;
 }
 
 export function planContainer(ctx: CreateContext, opts: CreateOptions): ContainerPlan {
   refuseNul({ '--bundle': opts.bundle, '--pid-file': opts.pidFile, '--console-socket': opts.consoleSocket });
   const bundle = path.resolve(opts.bundle);
-  const { spec, warnings } = loadBundleConfig({ bundle, checkHost: true, cgroupDriver: ctx.cgroups });
-  for (const w of warnings) ctx.log.warn(formatProblem('config.json', w));
+  const loaded = loadBundleConfig({ bundle, checkHost: true, cgroupDriver: ctx.cgroups });
+  for (const w of loaded.warnings) ctx.log.warn(formatProblem('config.json', w));
+  // As runc: with NOTIFY_SOCKET set, the container notifies a socket of tsrunc's (notify.ts).
+  const notify = callerNotifySocket() !== undefined;
+  const stateDir = ctx.store.containerDir(opts.id);
+  const spec = notify ? withNotifySocket(loaded.spec, stateDir) : loaded.spec;
   // (where the driver refuses to run, as --systemd-cgroup's does, it refuses here)
   const cgroups = ctx.cgroups.forContainer(opts.id, spec.linux?.cgroupsPath);
-  const host = gatherHostFacts(spec, bundle, { hierarchies: cgroups.hierarchies, paths: cgroups.paths });
+  const host = gatherHostFacts(
+    spec,
+    bundle,
+    { hierarchies: cgroups.hierarchies, paths: cgroups.paths },
+    // (a directory create makes once the state directory is reserved)
+    notify ? [path.join(stateDir, NOTIFY_DIR)] : [],
+  );
   const plan = buildCreatePlan(
     {
       id: opts.id,
@@ -79,7 +92,7 @@ export function planContainer(ctx: CreateContext, opts: CreateOptions): Containe
   // The record keeps the environment the init got (LISTEN_FDS included): exec starts from it.
   if (host.listenFds > 0 && spec.process !== undefined) spec.process.env = initEnv(spec.process, host.listenFds);
   // (limits and device rules the cgroups cannot hold are refused here, before anything exists)
-  return { spec, plan, cgroups, cgroupSetup: cgroups.prepare(spec) };
+  return { spec, plan, cgroups, cgroupSetup: cgroups.prepare(spec), notify };
 }
 
 export { listenFds } from './host-facts';
@@ -116,6 +129,7 @@ export function createContainer(ctx: CreateContext, opts: CreateOptions): State 
   const cleanup = new Cleanup(handle, cgroups);
   try {
     faultPoint('create:recorded');
+    if (planned.notify) makeNotifyDir(handle.dir, opts.id);
     // As runc: a frozen cgroup is refused (the init would freeze as it joined it, and create
     // wait for it forever); one with processes in it is used, with runc's warning.
     const existing = cgroups.inspect();

@@ -56,9 +56,16 @@ export function gatherProcessHostFacts(): ProcessHostFacts {
 }
 
 /** What the plan of a container with this config depends on; `cgroups` as src/cgroups resolved them. */
-export function gatherHostFacts(spec: Spec, bundle: string, cgroups: HostFacts['cgroups']): HostFacts {
-  const sources = new Map<string, 'dir' | 'file'>();
+export function gatherHostFacts(
+  spec: Spec,
+  bundle: string,
+  cgroups: HostFacts['cgroups'],
+  /** Bind sources that are directories by the time the plan runs, though not yet. */
+  dirsToBe: string[] = [],
+): HostFacts {
+  const sources = new Map<string, 'dir' | 'file'>(dirsToBe.map((d) => [d, 'dir']));
   for (const source of bindSources(spec, bundle)) {
+    if (sources.has(source)) continue;
     try {
       sources.set(source, fs.statSync(source).isDirectory() ? 'dir' : 'file');
     } catch {

@@ -10,8 +10,13 @@ import { computeStatus, leftFifo, ownerOf, stateDocument } from '../state/status
 import { STARTING, type ContainerHandle, type ContainerRecord } from '../state/store';
 import { faultPoint } from '../util/faults';
 import { runHooks } from './hooks';
+import { NotifyProxy } from './notify';
 
-export function startContainer(handle: ContainerHandle, log: Logger): void {
+/**
+ * Releases the init. With the caller's NOTIFY_SOCKET and a container created with one, returns
+ * the bound proxy, for the caller to wait for READY=1 once the container's lock is released.
+ */
+export function startContainer(handle: ContainerHandle, log: Logger): NotifyProxy | undefined {
   const record = handle.read();
   const status = computeStatus(record, handle.dir);
   if (status === 'stopped')
@@ -25,10 +30,17 @@ export function startContainer(handle: ContainerHandle, log: Logger): void {
     throw systemError(`writing ${path.join(handle.dir, STARTING)}`, err, record.id);
   }
   faultPoint('start:locked');
-  const output = releaseInit(handle, record);
-  faultPoint('start:released');
-  if (output !== '')
-    throw new TsruncError('system', `starting container process: ${output}`, { containerId: record.id });
+  // (bound before the init runs, so that a READY=1 it sends at once is not lost)
+  const notify = NotifyProxy.open(handle.dir, record.id);
+  try {
+    const output = releaseInit(handle, record);
+    faultPoint('start:released');
+    if (output !== '')
+      throw new TsruncError('system', `starting container process: ${output}`, { containerId: record.id });
+  } catch (err) {
+    notify?.close();
+    throw err;
+  }
   record.started = true;
   handle.write(record, 'start:state-tmp');
   // The container runs and its record says so: what is left here only costs a little space.
@@ -40,6 +52,7 @@ export function startContainer(handle: ContainerHandle, log: Logger): void {
     }
   }
   runHooks(record.config, 'poststart', stateDocument(record, 'running', ownerOf(handle.dir)), log, 'warn');
+  return notify;
 }
 
 /** What a non-blocking fd holds right now ('' when nothing). */

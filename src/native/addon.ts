@@ -54,6 +54,12 @@ export interface NativeBinding {
   poll(fd: number, events: 'r' | 'w', timeoutMs: number): boolean;
   /** A connected unix stream socket (close-on-exec). */
   connectUnix(socketPath: string): number;
+  /** A datagram socket bound at `path`, mode 0777 (close-on-exec): the NOTIFY_SOCKET a container sends to. */
+  bindUnixgram(path: string): number;
+  /** One datagram's text (at most 4096 bytes, no fds taken), or null when none came within timeoutMs. */
+  recvDatagram(fd: number, timeoutMs: number): string | null;
+  /** One datagram to the socket at `path` ("@name": an abstract socket). */
+  sendUnixgram(path: string, text: string): void;
   /** kill(2); false when the process does not exist. */
   kill(pid: number, signal: number): boolean;
   /**
