@@ -94,8 +94,14 @@ export interface NativeBinding {
   sealedCopy(path: string): number;
   /*
    * systemd's manager over D-Bus (sd-bus of libsystemd.so.0, loaded on first use; one
-   * connection per process and scope). Errors carry `code` (the errno name), `errno`, and for
-   * a D-Bus error `dbusName` (org.freedesktop.systemd1.UnitExists, ...).
+   * connection per process and scope, kept: 'system' is the system bus, or for root systemd's
+   * private socket when the bus cannot be reached). Errors carry `code` (the errno name),
+   * `errno` (negative, as Node's), and for a D-Bus error `dbusName`
+   * (org.freedesktop.systemd1.UnitExists: EEXIST, ...); their message reads
+   * "systemd StartTransientUnit(x.scope): <systemd's message>". A job that ends otherwise than
+   * "done" throws "<unit>: job <result>" (code EIO, `jobResult`); no end within timeoutMs throws
+   * ETIMEDOUT. Arguments and properties that are not as typed throw a TypeError (naming the
+   * property) before any connection; no libsystemd.so.0 throws ENOENT.
    */
   /** StartTransientUnit(unit, "replace", properties, []), then waits up to timeoutMs for its job; throws unless the job's result is "done". */
   systemdStartTransientUnit(scope: SystemdScope, unit: string, properties: SystemdProperty[], timeoutMs: number): void;
