@@ -96,6 +96,11 @@ export class SystemdManager implements CgroupManager {
   readonly driver = 'systemd';
   /** create's setup, until join starts the unit with the init in it. */
   private pending: SystemdSetup | undefined;
+  /**
+   * Whether the unit is this container's: read from its record, or started here. A create that
+   * failed before its unit started (another's has the name) must not stop or kill that one.
+   */
+  private owned: boolean;
 
   constructor(
     readonly id: string,
@@ -106,7 +111,10 @@ export class SystemdManager implements CgroupManager {
     private readonly files: CgroupfsManager,
     private readonly bus: SystemdBus,
     private readonly devices: DeviceFacts = hostDeviceFacts(),
-  ) {}
+    owned = false,
+  ) {
+    this.owned = owned;
+  }
 
   static forContainer(
     id: string,
@@ -147,6 +155,8 @@ export class SystemdManager implements CgroupManager {
       { slice: '', unit, name: '', cgroup: '' },
       CgroupfsManager.fromRecord(record, id, hierarchies),
       bus,
+      undefined,
+      true,
     );
   }
 
@@ -206,6 +216,7 @@ export class SystemdManager implements CgroupManager {
     const props = [...unitProperties(this.where, pid, cgroupVersion(this.hierarchies)), ...resources];
     try {
       this.bus.startTransientUnit(this.unit, props);
+      this.owned = true;
       return;
     } catch (err) {
       if (dbusName(err) !== 'org.freedesktop.systemd1.UnitExists') throw this.failure('creating', err);
@@ -220,6 +231,7 @@ export class SystemdManager implements CgroupManager {
     this.bus.resetFailedUnit(this.unit);
     try {
       this.bus.startTransientUnit(this.unit, props);
+      this.owned = true;
     } catch (err) {
       throw this.failure('creating', err);
     }
@@ -279,6 +291,7 @@ export class SystemdManager implements CgroupManager {
   }
 
   remove(kill: (pid: number) => void): void {
+    if (!this.owned) return;
     // What is left in the cgroups is killed first (delete kills a stopped container's
     // leftovers too), then the unit is stopped and any failed state cleared, so that the name
     // can be used again; the directories systemd does not own (v1) go as cgroupfs's do.

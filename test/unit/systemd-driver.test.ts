@@ -346,9 +346,11 @@ t.test('a unit of the same name: a live one is refused, a failed one reset and s
   const m = SystemdManager.forContainer('web', 'system.slice:tsrunc:web', live.bus, hierarchies, devices);
   m.create(m.prepare(defaultSpec()));
   t.throws(() => m.join(1), { message: 'systemd unit tsrunc-web.scope already exists and is active' });
+  m.remove(() => t.fail('a failed create kills nothing of the other unit'));
   t.same(
     live.calls.map((c) => c.method),
     ['start', 'active-state'],
+    'and its cleanup leaves the live unit alone',
   );
 
   const failed = recordingBus(root, {
@@ -389,7 +391,13 @@ t.test('a unit of the same name: a live one is refused, a failed one reset and s
 t.test('remove kills what is left, stops the unit, clears a failed state, and removes the directories', async (t) => {
   const { root, hierarchies } = fakeHost(t);
   const { bus, calls } = recordingBus(root, { stopUnit: () => false });
-  const m = SystemdManager.forContainer('web', 'system.slice:tsrunc:web', bus, hierarchies, devices);
+  // (delete: the manager of a container's record)
+  const m = SystemdManager.fromRecord(
+    { cgroupDriver: 'systemd', cgroups: { 'memory,pids': '/system.slice/tsrunc-web.scope' } },
+    'web',
+    bus,
+    hierarchies,
+  );
   // (an empty directory: a regular file in it would keep rmdir from removing it, unlike cgroupfs)
   fs.mkdirSync(m.paths['pids'] as string, { recursive: true });
   m.remove(() => {});
