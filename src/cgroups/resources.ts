@@ -147,8 +147,9 @@ class WritePlanner {
     if (h !== undefined && h.version === 1) {
       // 0 means unset for shares and weights (docker writes 0s), as runc reads them.
       if (cpu.shares !== undefined && cpu.shares !== 0) this.put(h, 'cpu.shares', cpu.shares, `${at}/shares`);
-      if (cpu.period !== undefined) this.put(h, 'cpu.cfs_period_us', cpu.period, `${at}/period`);
-      if (cpu.quota !== undefined) this.put(h, 'cpu.cfs_quota_us', cpu.quota, `${at}/quota`);
+      // (0 is unset, as runc reads both: docker's update sends 0s)
+      if (cpu.period !== undefined && cpu.period !== 0) this.put(h, 'cpu.cfs_period_us', cpu.period, `${at}/period`);
+      if (cpu.quota !== undefined && cpu.quota !== 0) this.put(h, 'cpu.cfs_quota_us', cpu.quota, `${at}/quota`);
       if (cpu.burst !== undefined) this.put(h, 'cpu.cfs_burst_us', cpu.burst, `${at}/burst`);
       if (cpu.realtimePeriod !== undefined) this.put(h, 'cpu.rt_period_us', cpu.realtimePeriod, `${at}/realtimePeriod`);
       if (cpu.realtimeRuntime !== undefined)
@@ -157,15 +158,13 @@ class WritePlanner {
     } else if (h !== undefined) {
       if (cpu.shares !== undefined && cpu.shares !== 0)
         this.put(h, 'cpu.weight', sharesToWeight(cpu.shares), `${at}/shares`);
-      if (cpu.quota !== undefined || cpu.period !== undefined) {
-        // (a quota alone keeps the cgroup's period, as runc writes it)
-        const quota = cpu.quota === undefined || cpu.quota <= 0 ? 'max' : String(cpu.quota);
-        this.put(
-          h,
-          'cpu.max',
-          cpu.period === undefined ? quota : `${quota} ${cpu.period}`,
-          `${at}/${cpu.quota !== undefined ? 'quota' : 'period'}`,
-        );
+      const quota = cpu.quota ?? 0;
+      const period = cpu.period ?? 0;
+      if (quota !== 0 || period !== 0) {
+        // As runc: 0 is unset for both (docker's update sends 0s; "max 0" is EINVAL), and a
+        // quota alone keeps the cgroup's period.
+        const max = quota > 0 ? String(quota) : 'max';
+        this.put(h, 'cpu.max', period === 0 ? max : `${max} ${period}`, `${at}/${quota !== 0 ? 'quota' : 'period'}`);
       }
       if (cpu.burst !== undefined) this.put(h, 'cpu.max.burst', cpu.burst, `${at}/burst`);
       if (cpu.idle !== undefined) this.put(h, 'cpu.idle', cpu.idle, `${at}/idle`);

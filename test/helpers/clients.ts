@@ -201,6 +201,8 @@ export interface DockerdOptions {
   flags?: string[];
   /** A daemon.json given with --config-file. */
   daemonJson?: Record<string, unknown>;
+  /** --cgroup-parent (default /tsrunc-e2e-<dir>; with native.cgroupdriver=systemd a slice name). */
+  cgroupParent?: string;
 }
 
 export const DOCKER_CLI = '/usr/bin/docker';
@@ -209,7 +211,7 @@ export async function startDockerd(t: Teardownable, opts: DockerdOptions = {}): 
   const dir = tempDir(t, 'tsrunc-docker');
   const execRoot = path.join(dir, 'exec');
   const socket = path.join(dir, 'docker.sock');
-  const cgroupParent = `tsrunc-e2e-${path.basename(dir)}`;
+  const cgroupParent = opts.cgroupParent ?? `tsrunc-e2e-${path.basename(dir)}`;
   const image = `tsrunc-busybox:${process.pid}`;
   const args = [
     '--data-root',
@@ -226,7 +228,7 @@ export async function startDockerd(t: Teardownable, opts: DockerdOptions = {}): 
     '--storage-driver',
     'vfs',
     '--cgroup-parent',
-    `/${cgroupParent}`,
+    opts.cgroupParent ?? `/${cgroupParent}`,
   ];
   if (opts.daemonJson !== undefined) {
     fs.writeFileSync(path.join(dir, 'daemon.json'), JSON.stringify(opts.daemonJson, null, 2));
@@ -278,9 +280,15 @@ export interface Podman {
  * podman with its storage (graph root, run root), tmpdir and event log in a temp dir.
  * `containersConf`, when given, is written to that dir and named by CONTAINERS_CONF.
  */
-export function podmanSetup(t: Teardownable, containersConf?: (dir: string) => string): Podman {
+export function podmanSetup(
+  t: Teardownable,
+  containersConf?: (dir: string) => string,
+  /** systemd: podman's default where systemd is PID 1; its cgroup parent is then a slice. */
+  cgroupManager: 'cgroupfs' | 'systemd' = 'cgroupfs',
+): Podman {
   const dir = tempDir(t, 'tsrunc-podman');
-  const cgroupParent = `tsrunc-e2e-${path.basename(dir)}`;
+  const cgroupParent =
+    cgroupManager === 'systemd' ? `tsrunc-e2e-${process.pid}.slice` : `tsrunc-e2e-${path.basename(dir)}`;
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (containersConf !== undefined) {
     fs.writeFileSync(path.join(dir, 'containers.conf'), containersConf(dir));
@@ -296,7 +304,7 @@ export function podmanSetup(t: Teardownable, containersConf?: (dir: string) => s
     '--storage-driver',
     'vfs',
     '--cgroup-manager',
-    'cgroupfs',
+    cgroupManager,
     '--events-backend',
     'file',
   ];
@@ -318,7 +326,7 @@ export function podmanSetup(t: Teardownable, containersConf?: (dir: string) => s
     '--network',
     'none',
     '--cgroup-parent',
-    `/${cgroupParent}`,
+    cgroupManager === 'systemd' ? cgroupParent : `/${cgroupParent}`,
   ];
   return { dir, cgroupParent, podman, globals, runFlags, stop };
 }

@@ -151,6 +151,19 @@ t.test('update on v2: unlimited memory leaves swap unlimited, a quota alone keep
   t.same(files({ memory: { limit: -1 } }), ['memory.max=max', 'memory.swap.max=max (if present)']);
   t.same(files({ cpu: { quota: 30000 } }), ['cpu.max=30000']);
   t.same(files({ cpu: { quota: -1, period: 900000 } }), ['cpu.max=max 900000']);
+  t.same(
+    files({ cpu: { quota: 0, period: 0, shares: 0 } }),
+    [],
+    'docker update\'s 0s are unset (not "max 0", which is EINVAL)',
+  );
+  t.same(files({ cpu: { quota: 0, period: 50000 } }), ['cpu.max=max 50000']);
+  t.same(
+    resourceWrites({ cpu: { quota: 0, period: 0 } }, [
+      { key: 'cpu', mountpoint: '/x', version: 1, controllers: ['cpu'], root: '/' },
+    ]),
+    [],
+    'v1 too',
+  );
 });
 
 t.test('v2 files with runc conversions', async (t) => {
