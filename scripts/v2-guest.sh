@@ -1,5 +1,5 @@
 #!/bin/bash
-# v2-guest.sh [OPTIONS] -- COMMAND [ARG...]
+# v2-guest.sh [OPTIONS] [--systemd] -- COMMAND [ARG...]
 #
 # Runs COMMAND inside a throw-away QEMU guest that is a pure cgroup v2 host: Debian's stock
 # kernel (linux-image-6.1.0-*-amd64, unpacked into a cache, nothing installed into /boot),
@@ -14,6 +14,19 @@
 #
 #   scripts/v2-guest.sh -- npx tap test/integration/cgroups.test.ts
 #
+# With --systemd (or V2GUEST_SYSTEMD=1) the guest is the same, but PID 1 is the host's systemd
+# (/lib/systemd/systemd, 252 on bookworm), for the systemd cgroup driver: systemd mounts cgroup2
+# itself (cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1) and owns the tree, D-Bus runs
+# (busctl --system, org.freedesktop.systemd1), and COMMAND runs as root in
+# v2guest-command.service (cgroup system.slice/v2guest-command.service; it may create
+# transient units with systemd-run) with the same environment, directory and output. The boot
+# goes to v2guest.target (systemd.unit=), which wants only sysinit.target, dbus and the command:
+# none of the host's enabled services (containerd, docker, podman, getty, timers, ...) starts;
+# generators and what is slow under TCG are masked (scripts/v2-guest/systemd-units). A boot
+# that fails (a failed dependency, emergency mode, the service failing to start) is reported by
+# scripts/v2-guest/systemd-watch; when the boot hangs, the boot-timeout message names the jobs
+# systemd was running. The guest powers off (forced) as soon as COMMAND ends.
+#
 # Options:
 #   -t, --timeout SECONDS  kill the guest after SECONDS (default $V2GUEST_TIMEOUT or 900)
 #   -m, --memory SIZE      guest memory (default $V2GUEST_MEMORY or 4G)
@@ -21,7 +34,9 @@
 #   -e, --env NAME=VALUE   set an environment variable for COMMAND (repeatable)
 #   -b, --boot-timeout S   a boot failure if COMMAND has not started S seconds after launch
 #                          (default $V2GUEST_BOOT_TIMEOUT or 120)
-#   -v, --verbose          show the kernel's boot messages (also V2GUEST_VERBOSE=1)
+#   -v, --verbose          show the kernel's boot messages (also V2GUEST_VERBOSE=1) and, with
+#                          --systemd, systemd's unit status lines
+#       --systemd          systemd as PID 1, COMMAND as a service (also V2GUEST_SYSTEMD=1)
 #   -h, --help             this text
 # Environment: V2GUEST_ACCEL=kvm|tcg forces the accelerator (default: KVM only where the CPU
 # has vmx/svm and /dev/kvm works and is not kvm_pvm, which runs only PVM-patched guests;
@@ -35,7 +50,8 @@
 #   124    timeout: the guest was still running after --timeout seconds and was killed
 #   125    boot failure: QEMU did not start, or the guest died, powered off or hung
 #          (--boot-timeout) before COMMAND started (kernel, module, 9p or overlay mount
-#          failure, a kernel the accelerator cannot run; the reason is printed)
+#          failure, a kernel the accelerator cannot run; with --systemd also systemd not
+#          starting, a failed unit the command needs, emergency mode; the reason is printed)
 #   123    the guest died after COMMAND started without reporting its status
 #          (kernel panic, guest out of memory, ...)
 #   122    host preparation failed (installing QEMU, downloading/unpacking the kernel,
@@ -45,7 +61,9 @@
 # stderr; a summary line (boot time, total time, status) is always printed on stderr.
 #
 # Needs root (apt-get, 9p exports of /). Costs: first run downloads ~70 MB; each boot takes
-# about 4 s with TCG before COMMAND starts; work inside TCG is 10-50x slower than on the host.
+# about 4 s with TCG before COMMAND starts, about 8-9 s with --systemd (systemd's own start-up
+# ~2 s, journald and dbus ~1 s, loading its libraries over 9p ~1 s); work inside TCG is
+# 10-50x slower than on the host.
 set -uo pipefail
 
 EX_TIMEOUT=124
@@ -65,6 +83,7 @@ BOOT_TIMEOUT=${V2GUEST_BOOT_TIMEOUT:-120}
 MEMORY=${V2GUEST_MEMORY:-4G}
 CPUS=${V2GUEST_CPUS:-2}
 VERBOSE=${V2GUEST_VERBOSE:-0}
+SYSTEMD=${V2GUEST_SYSTEMD:-0}
 CACHE=${V2GUEST_CACHE:-/var/cache/tsrunc-v2-guest}
 extra_env=()
 
@@ -77,6 +96,7 @@ while [ $# -gt 0 ]; do
     -b|--boot-timeout) BOOT_TIMEOUT=${2:?}; shift 2 ;;
     -e|--env) extra_env+=("${2:?}"); shift 2 ;;
     -v|--verbose) VERBOSE=1; shift ;;
+    --systemd) SYSTEMD=1; shift ;;
     -h|--help) usage 0 ;;
     --) shift; break ;;
     *) say "unknown option $1 (the command follows --)"; usage $EX_USAGE >&2 ;;
@@ -85,6 +105,7 @@ done
 [ $# -gt 0 ] || { say "no command given"; usage $EX_USAGE >&2; }
 [[ $TIMEOUT =~ ^[0-9]+$ ]] || { say "bad timeout $TIMEOUT"; exit $EX_USAGE; }
 [[ $BOOT_TIMEOUT =~ ^[0-9]+$ ]] || { say "bad boot timeout $BOOT_TIMEOUT"; exit $EX_USAGE; }
+[[ $SYSTEMD =~ ^[01]$ ]] || { say "V2GUEST_SYSTEMD must be 0 or 1"; exit $EX_USAGE; }
 for kv in "${extra_env[@]}"; do
   [[ $kv =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || { say "bad -e $kv (NAME=VALUE)"; exit $EX_USAGE; }
 done
@@ -228,9 +249,12 @@ tty=0; interactive=0
 ctl=$run/ctl
 mkdir -p "$ctl"
 cp "$here/v2-guest/stage2" "$ctl/stage2"
+if [ "$SYSTEMD" = 1 ]; then
+  cp "$here/v2-guest/systemd-units" "$here/v2-guest/systemd-watch" "$ctl/"
+fi
 {
   echo "WORKTREE=$(q "$WORKTREE") WORKTREE_CACHE=$(q "${V2GUEST_WORKTREE_CACHE:-loose}")"
-  echo "VERBOSE=$VERBOSE TTY=$tty INTERACTIVE=$interactive"
+  echo "VERBOSE=$VERBOSE TTY=$tty INTERACTIVE=$interactive SYSTEMD=$SYSTEMD"
 } >"$ctl/config"
 {
   echo 'for v in $(compgen -e); do unset "$v"; done'
@@ -259,6 +283,12 @@ esac
 cmdline="console=ttyS0 panic=-1 cgroup_no_v1=all rdinit=/init 8250.nr_uarts=1 i8042.noaux i8042.nokbd"
 cmdline+=" no_timer_check tsc=reliable mitigations=off"
 if [ "$VERBOSE" = 1 ]; then cmdline+=" loglevel=7"; else cmdline+=" quiet loglevel=1"; fi
+if [ "$SYSTEMD" = 1 ]; then
+  # systemd (PID 1 after the initramfs) mounts cgroup2 alone and boots v2guest.target (see
+  # v2-guest/systemd-units); its status lines only with -v.
+  cmdline+=" systemd.unified_cgroup_hierarchy=1 systemd.unit=v2guest.target systemd.hostname=v2-guest"
+  if [ "$VERBOSE" = 1 ]; then cmdline+=" systemd.show_status=1"; else cmdline+=" systemd.show_status=0"; fi
+fi
 
 qemu_args=(
   -machine pc "${accel_args[@]}" -smp "$CPUS" -m "$MEMORY"
@@ -273,7 +303,8 @@ qemu_args=(
   -device virtio-9p-pci,fsdev=v2ctl,mount_tag=v2ctl
 )
 
-[ "$VERBOSE" = 1 ] && say "kernel $kver, accel $accel, ${CPUS} cpus, $MEMORY, timeout ${TIMEOUT}s, cwd $cwd"
+pid1=; [ "$SYSTEMD" = 1 ] && pid1=", systemd as PID 1"
+[ "$VERBOSE" = 1 ] && say "kernel $kver, accel $accel, ${CPUS} cpus, $MEMORY, timeout ${TIMEOUT}s, cwd $cwd$pid1"
 t0=$(date +%s.%N)
 stdin=/dev/null
 if [ "$interactive" = 1 ]; then
@@ -307,7 +338,7 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 boot=
 [ -f "$ctl/started" ] && boot=$(elapsed "$t0" "$(stat -c %.9Y "$ctl/started")")
 total=$(elapsed "$t0" "$t1")
-summary="kernel $kver, $accel; ${boot:+command started ${boot}s after launch, }total ${total}s"
+summary="kernel $kver, $accel$pid1; ${boot:+command started ${boot}s after launch, }total ${total}s"
 
 if [ -f "$ctl/status" ]; then
   rc=$(cat "$ctl/status")
@@ -321,6 +352,14 @@ fi
 if [ ! -f "$ctl/started" ]; then
   reason="the guest stopped before the command started"
   [ -f "$run/boot-timeout" ] && reason="the command had not started ${BOOT_TIMEOUT}s after launch"
+  if [ "$SYSTEMD" = 1 ] && [ ! -f "$ctl/bootfail" ]; then
+    # systemd-watch leaves a mark when systemd starts it, and the jobs systemd still had queued.
+    if [ ! -f "$ctl/systemd-up" ]; then
+      reason+=": systemd did not get as far as starting v2guest-watch.service"
+    elif [ -s "$ctl/bootjobs" ]; then
+      reason+=": systemd was still booting (jobs running: $(cat "$ctl/bootjobs"))"
+    fi
+  fi
   [ -f "$ctl/bootfail" ] && reason=$(cat "$ctl/bootfail")
   [ "$qrc" != 0 ] && reason+=" (qemu exit status $qrc)"
   say "boot failure: $reason ($summary)"
