@@ -13,6 +13,7 @@ import { waitForHandler } from '../helpers/host';
 import {
   CriError,
   criClient,
+  criPluginConfig,
   type ContainerConfig,
   type ContainerStatus,
   type CriClient,
@@ -32,32 +33,6 @@ const CGROUP = `tsrunc-e2e-cri-${process.pid}`;
 const PAUSE = `docker.io/library/tsrunc-pause:${process.pid}`;
 /** The namespaces a kubelet asks for in a hostNetwork pod: no CNI call is needed. */
 const NAMESPACES = { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } as const;
-
-/** The CRI plugin's config: the tsrunc runtime as docs/integration.md shows it, plus what keeps this containerd private. */
-function criConfig(dir: string): string {
-  const cri = 'plugins."io.containerd.grpc.v1.cri"';
-  return `
-[${cri}]
-  sandbox_image = "${PAUSE}"
-  # This VM lacks CAP_SYS_RESOURCE: the sandbox's oom_score_adj -998 would fail (with runc too).
-  restrict_oom_score_adj = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-[${cri}.cni]
-  bin_dir = "${dir}/cni/bin"
-  conf_dir = "${dir}/cni/net.d"
-[${cri}.containerd]
-  default_runtime_name = "runc"
-# Naming any runtime replaces the built-in table, so runc (the default for pods without a RuntimeClass) is named again.
-[${cri}.containerd.runtimes.runc]
-  runtime_type = "io.containerd.runc.v2"
-[${cri}.containerd.runtimes.${HANDLER}]
-  runtime_type = "io.containerd.runc.v2"
-[${cri}.containerd.runtimes.${HANDLER}.options]
-  BinaryName = "${TSRUNC}"
-  Root = "${dir}/tsrunc-root"
-`;
-}
 
 let c: Containerd;
 let cri: CriClient;
@@ -123,7 +98,7 @@ t.before(async () => {
     namespace: 'k8s.io',
     cgroupName: CGROUP,
     images: { [PAUSE]: ['sleep', 'infinity'] },
-    extraConfig: criConfig,
+    extraConfig: (dir) => criPluginConfig(dir, { pause: PAUSE, handler: HANDLER }),
   });
   tsruncRoot = path.join(c.dir, 'tsrunc-root', 'k8s.io');
   fs.mkdirSync(path.join(c.dir, 'pod-logs'));

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import t from 'tap';
 import { haveCommand, podmanSetup, startContainerd, startDockerd } from '../helpers/clients';
 import { rootSkipReason } from '../helpers/container';
-import { criClient, type PodSandboxConfig } from '../helpers/cri';
+import { criClient, criPluginConfig, type PodSandboxConfig } from '../helpers/cri';
 import { TSRUNC, pollUntil, runCommand } from '../helpers/tsrunc';
 
 const systemdSkip =
@@ -41,27 +41,7 @@ t.test(
       cri: true,
       namespace: 'k8s.io',
       images: { [PAUSE]: ['sleep', 'infinity'] },
-      extraConfig: (dir) => {
-        const cri = 'plugins."io.containerd.grpc.v1.cri"';
-        return `
-[${cri}]
-  sandbox_image = "${PAUSE}"
-  restrict_oom_score_adj = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-[${cri}.cni]
-  bin_dir = "${dir}/cni/bin"
-  conf_dir = "${dir}/cni/net.d"
-[${cri}.containerd]
-  default_runtime_name = "tsrunc"
-[${cri}.containerd.runtimes.tsrunc]
-  runtime_type = "io.containerd.runc.v2"
-[${cri}.containerd.runtimes.tsrunc.options]
-  BinaryName = "${TSRUNC}"
-  Root = "${dir}/tsrunc-root"
-  SystemdCgroup = true
-`;
-      },
+      extraConfig: (dir) => criPluginConfig(dir, { pause: PAUSE, handler: 'tsrunc', systemdCgroup: true }),
     });
     const cri = criClient(c.socket);
     t.teardown(() => cri.close());

@@ -4,9 +4,42 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import * as path from 'node:path';
-import { REPO_ROOT } from './tsrunc';
+import { REPO_ROOT, TSRUNC } from './tsrunc';
 
 export const CRI_PROTO = path.join(REPO_ROOT, 'test', 'e2e', 'cri', 'runtime-v1.proto');
+
+/**
+ * The CRI plugin's config for a private containerd in `dir`: tsrunc as the runtime named
+ * `handler` (the config.toml snippet of docs/integration.md), runc kept as the default for pods
+ * without a RuntimeClass, the sandbox image `pause`, and what keeps the daemon private.
+ */
+export function criPluginConfig(
+  dir: string,
+  opts: { pause: string; handler: string; systemdCgroup?: boolean },
+): string {
+  const cri = 'plugins."io.containerd.grpc.v1.cri"';
+  return `
+[${cri}]
+  sandbox_image = "${opts.pause}"
+  # This VM lacks CAP_SYS_RESOURCE: the sandbox's oom_score_adj -998 would fail (with runc too).
+  restrict_oom_score_adj = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+[${cri}.cni]
+  bin_dir = "${dir}/cni/bin"
+  conf_dir = "${dir}/cni/net.d"
+[${cri}.containerd]
+  default_runtime_name = "runc"
+# Naming any runtime replaces the built-in table, so runc (the default for pods without a RuntimeClass) is named again.
+[${cri}.containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+[${cri}.containerd.runtimes.${opts.handler}]
+  runtime_type = "io.containerd.runc.v2"
+[${cri}.containerd.runtimes.${opts.handler}.options]
+  BinaryName = "${TSRUNC}"
+  Root = "${dir}/tsrunc-root"${opts.systemdCgroup === true ? '\n  SystemdCgroup = true' : ''}
+`;
+}
 
 export type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
 export type ContainerState = 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { native } from '../../src/native/addon';
-import { rootSkipReason, testContainer } from '../helpers/container';
+import { rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
 import { tempDir } from '../helpers/tsrunc';
 
 const skip = rootSkipReason();
@@ -44,6 +44,13 @@ function buildSender(t: Test, bundle: string): void {
   execFileSync('gcc', ['-static', '-O2', '-o', path.join(bundle, 'rootfs', 'sender'), path.join(dir, 'sender.c')]);
 }
 
+/** A container running the sender with `args`, on a copy of the rootfs holding it. */
+function senderContainer(t: Test, args: string[]): TestContainer {
+  const c = testContainer(t, (spec) => (spec.process!.args = ['/sender', ...args]), { copyRootfs: true });
+  buildSender(t, c.bundle);
+  return c;
+}
+
 /** The caller's socket: a datagram socket of the test's, and what arrives on it. */
 function callerSocket(t: Test): { path: string; fd: number; read(timeoutMs: number): string | null } {
   const dir = tempDir(t, 'tsrunc-notify-host');
@@ -55,14 +62,7 @@ function callerSocket(t: Test): { path: string; fd: number; read(timeoutMs: numb
 
 t.test('start returns once the container says READY=1, which reaches the caller with MAINPID', { skip }, async (t) => {
   const host = callerSocket(t);
-  const c = testContainer(
-    t,
-    (spec) => {
-      spec.process!.args = ['/sender', '2', 'STATUS=starting', 'X=1\nREADY=1\nMAINPID=1'];
-    },
-    { copyRootfs: true },
-  );
-  buildSender(t, c.bundle);
+  const c = senderContainer(t, ['2', 'STATUS=starting', 'X=1\nREADY=1\nMAINPID=1']);
   const env = { ...process.env, NOTIFY_SOCKET: host.path };
   const created = c.tsrunc(['create', c.id], { env });
   t.equal(created.status, 0, `create: ${created.stderr}`);
@@ -89,14 +89,7 @@ t.test('start returns once the container says READY=1, which reaches the caller 
 
 t.test('run -d waits for READY=1 too; start without NOTIFY_SOCKET does not wait', { skip }, async (t) => {
   const host = callerSocket(t);
-  const c = testContainer(
-    t,
-    (spec) => {
-      spec.process!.args = ['/sender', '1', 'READY=1'];
-    },
-    { copyRootfs: true },
-  );
-  buildSender(t, c.bundle);
+  const c = senderContainer(t, ['1', 'READY=1']);
   const r = c.tsrunc(['run', '-d', c.id], { env: { ...process.env, NOTIFY_SOCKET: host.path } });
   t.equal(r.status, 0, r.stderr);
   t.equal(host.read(1000), `READY=1\nMAINPID=${c.pid()}\n`);
@@ -123,14 +116,7 @@ t.test('a container that exits without READY=1 does not keep start waiting', { s
 
 t.test('foreground run passes READY=1 on while it waits for the container', { skip }, async (t) => {
   const host = callerSocket(t);
-  const c = testContainer(
-    t,
-    (spec) => {
-      spec.process!.args = ['/sender', '1', 'READY=1'];
-    },
-    { copyRootfs: true },
-  );
-  buildSender(t, c.bundle);
+  const c = senderContainer(t, ['1', 'READY=1']);
   const child = spawn(path.join(__dirname, '..', '..', 'bin', 'tsrunc'), ['--root', c.root, 'run', c.id], {
     cwd: c.bundle,
     env: { ...process.env, NOTIFY_SOCKET: host.path },
