@@ -156,17 +156,34 @@ function cpuQuotaProperties(quota: number, period: number): SystemdProperty[] {
  * "*:N", a major /proc/devices does not name, a device node `deviceExists` does not find) it
  * gets "auto" with no list, which restricts nothing, rather than a list stricter than the
  * container's (runc replaces systemd's program instead).
+ *
+ * cgroup v1 (`cgroupVersion` 1) is different: there is one device list per cgroup, and systemd
+ * writes its own over the container's whenever it applies the unit's properties (any property
+ * change, by anyone) — "auto" there is "a *:* rwm", every device open. So on v1, as runc does,
+ * systemd always gets "strict" with what it can say of the rules and no more: a rule it cannot
+ * say is left out (the container's list, written by the driver, has it), and a deny list is
+ * an empty allow list (deny-all); only allow-all stays "auto".
  */
 export function deviceProperties(
   devices: DeviceEmulator,
   groupOf: (type: 'b' | 'c', major: number) => string | undefined,
   deviceExists: (path: string) => boolean,
+  cgroupVersion: 1 | 2 = 2,
 ): SystemdProperty[] {
   const auto = [prop('DevicePolicy', { type: 's', value: 'auto' }), prop('DeviceAllow', { type: 'a(ss)', value: [] })];
-  if (devices.isBlacklist()) return auto;
+  const strict = (allow: [string, string][]): SystemdProperty[] => [
+    prop('DevicePolicy', { type: 's', value: 'strict' }),
+    prop('DeviceAllow', { type: 'a(ss)', value: allow }),
+  ];
+  const v1 = cgroupVersion === 1;
+  // (a deny list's reduced rules: "a" allowed, then its denials; allow-all has none of those)
+  if (devices.isBlacklist()) return !v1 || devices.cleanRules().every((r) => r.allow) ? auto : strict([]);
   const allow: [string, string][] = [];
   for (const rule of devices.cleanRules()) {
-    if (!rule.allow || (rule.type !== 'b' && rule.type !== 'c')) return auto;
+    if (!rule.allow || (rule.type !== 'b' && rule.type !== 'c')) {
+      if (v1) continue;
+      return auto;
+    }
     const kind = rule.type === 'b' ? 'block' : 'char';
     const major = rule.major ?? -1;
     const minor = rule.minor ?? -1;
@@ -180,10 +197,13 @@ export function deviceProperties(
       const p = `/dev/${kind}/${major}:${minor}`;
       entry = deviceExists(p) ? p : undefined;
     }
-    if (entry === undefined) return auto;
+    if (entry === undefined) {
+      if (v1) continue;
+      return auto;
+    }
     allow.push([entry, access]);
   }
-  return [prop('DevicePolicy', { type: 's', value: 'strict' }), prop('DeviceAllow', { type: 'a(ss)', value: allow })];
+  return strict(allow);
 }
 
 /** The major → group name table of /proc/devices' text ("Character devices:" / "Block devices:"). */
@@ -235,12 +255,12 @@ export function resourceProperties(resources: Resources | undefined, cgroupVersi
           : prop('CPUShares', { type: 't', value: BigInt(cpu.shares) }),
       );
     out.push(...cpuQuotaProperties(cpu.quota ?? 0, cpu.period ?? 0));
-    if (cgroupVersion === 2) {
-      if (cpu.cpus !== undefined && cpu.cpus !== '')
-        out.push(prop('AllowedCPUs', { type: 'ay', value: cpusetBits(cpu.cpus) }));
-      if (cpu.mems !== undefined && cpu.mems !== '')
-        out.push(prop('AllowedMemoryNodes', { type: 'ay', value: cpusetBits(cpu.mems) }));
-    }
+    // On v1 too, as runc's legacy manager sends them: systemd keeps them on the unit (it
+    // applies cpuset on v2 only; on v1 the cpuset files carry the limit).
+    if (cpu.cpus !== undefined && cpu.cpus !== '')
+      out.push(prop('AllowedCPUs', { type: 'ay', value: cpusetBits(cpu.cpus) }));
+    if (cpu.mems !== undefined && cpu.mems !== '')
+      out.push(prop('AllowedMemoryNodes', { type: 'ay', value: cpusetBits(cpu.mems) }));
   }
   const pids = resources.pids;
   if (pids !== undefined && (pids.limit > 0 || pids.limit === -1)) out.push(prop('TasksMax', u64(pids.limit)));

@@ -178,7 +178,7 @@ export class SystemdManager implements CgroupManager {
     const version = cgroupVersion(this.hierarchies);
     const properties = [
       ...resourceProperties(spec.linux?.resources, version),
-      ...deviceProperties(containerDeviceState(spec), this.devices.groupOf, this.devices.exists),
+      ...deviceProperties(containerDeviceState(spec), this.devices.groupOf, this.devices.exists, version),
       ...annotationProperties(spec),
     ];
     return new SystemdSetup(properties, files);
@@ -247,15 +247,30 @@ export class SystemdManager implements CgroupManager {
   }
 
   update(resources: Resources, spec: Spec): void {
-    const props = resourceProperties(resources, cgroupVersion(this.hierarchies));
-    if (props.length > 0) {
+    const version = cgroupVersion(this.hierarchies);
+    const props = resourceProperties(resources, version);
+    if (props.length === 0) {
+      this.files.update(resources, spec);
+      return;
+    }
+    // On v1, systemd applies all of a unit's cgroup settings again when any property changes,
+    // the device list included: devices.list becomes its own (DevicePolicy=auto: "a *:* rwm",
+    // every device allowed; strict: deny-all, then its DeviceAllow), replacing the container's
+    // rules until the files' update below writes them again. As runc's legacy manager does, the
+    // container is frozen meanwhile (unless it is paused already, or there is no freezer), and
+    // it is thawed only once the files, device rules included, are the container's again.
+    const freeze = version === 1 && this.files.canFreeze() && !this.files.isFrozen();
+    if (freeze) this.files.freeze();
+    try {
       try {
         this.bus.setUnitProperties(this.unit, props);
       } catch (err) {
         throw this.failure('updating', err);
       }
+      this.files.update(resources, spec);
+    } finally {
+      if (freeze) this.files.thaw();
     }
-    this.files.update(resources, spec);
   }
 
   subCgroups(args: string[]): CgroupManager {

@@ -134,6 +134,12 @@ t.test("resources as unit properties (runc's conversions)", async (t) => {
 
   const v1 = byName(resourceProperties({ memory: { limit: 1000 }, cpu: { shares: 512 }, blockIO: { weight: 300 } }, 1));
   t.same(v1, { MemoryLimit: 1000n, CPUShares: 512n, BlockIOWeight: 300n }, 'v1: the legacy names');
+  const v1Cpuset = byName(resourceProperties({ cpu: { cpus: '0-2,5', mems: '0' } }, 1));
+  t.same(
+    v1Cpuset,
+    { AllowedCPUs: Buffer.from([0b00100111]), AllowedMemoryNodes: Buffer.from([1]) },
+    "v1: AllowedCPUs and AllowedMemoryNodes as well, as runc's legacy manager sends them",
+  );
 
   const unified = byName(
     resourceProperties(
@@ -202,6 +208,24 @@ t.test(
       'auto',
       'a deny list: auto, never stricter than the container',
     );
+
+    // v1: systemd's list replaces the container's whenever it applies the unit: never "auto" (allow-all) there
+    const v1 = (d: DeviceEmulator, exists: (p: string) => boolean = all) =>
+      byName(deviceProperties(d, groups, exists, 1));
+    t.same(v1(rules), strict, 'v1: a list systemd can say is the same');
+    const missing = v1(rules, (p) => p !== '/dev/char/1:3');
+    t.equal(
+      missing['DevicePolicy'],
+      'strict',
+      'v1: a node systemd cannot resolve is left out of a strict list, not made auto',
+    );
+    t.same((missing['DeviceAllow'] as [string, string][]).slice().sort(), [
+      ['block-*', 'm'],
+      ['char-pts', 'rw'],
+    ]);
+    t.same(v1(starMinor), { DevicePolicy: 'strict', DeviceAllow: [] }, 'v1: "*:5" left out');
+    t.same(v1(denyList), { DevicePolicy: 'strict', DeviceAllow: [] }, 'v1: a deny list is deny-all for systemd');
+    t.same(v1(allowAll), { DevicePolicy: 'auto', DeviceAllow: [] }, 'v1: allow-all stays auto');
   },
 );
 
@@ -280,6 +304,7 @@ function recordingBus(root: string, behave: Partial<SystemdBus> = {}): { bus: Sy
     },
     setUnitProperties: (unit, props) => {
       calls.push({ method: 'set', unit, props: byName(props) });
+      behave.setUnitProperties?.(unit, props);
     },
     resetFailedUnit: (unit) => {
       calls.push({ method: 'reset-failed', unit });
@@ -419,3 +444,53 @@ t.test('remove kills what is left, stops the unit, clears a failed state, and re
     },
   );
 });
+
+t.test(
+  'update on v1 freezes the container while systemd applies the properties (it rewrites the device list) and thaws it once the files are written',
+  async (t) => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-sd-'));
+    t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
+    const hierarchies: CgroupHierarchy[] = [
+      { key: 'pids', mountpoint: path.join(root, 'pids'), version: 1, controllers: ['memory', 'pids'], root: '/' },
+      { key: 'freezer', mountpoint: path.join(root, 'freezer'), version: 1, controllers: ['freezer'], root: '/' },
+    ];
+    for (const h of hierarchies) fs.mkdirSync(h.mountpoint);
+    let m: SystemdManager | undefined;
+    const freezerState = (): string =>
+      fs.readFileSync(path.join(m?.paths['freezer'] as string, 'freezer.state'), 'utf8').trim();
+    const duringSet: string[] = [];
+    const { bus, calls } = recordingBus(path.join(root, 'pids'), {
+      setUnitProperties: () => {
+        duringSet.push(freezerState());
+      },
+    });
+    m = SystemdManager.forContainer('web', 'system.slice:tsrunc:web', bus, hierarchies, devices);
+    const spec = defaultSpec();
+    m.create(m.prepare(spec));
+    m.join(4242);
+    fs.writeFileSync(path.join(m.paths['freezer'] as string, 'freezer.state'), 'THAWED');
+
+    m.update({ pids: { limit: 70 } }, spec);
+    t.same(duringSet, ['FROZEN'], 'frozen while systemd sets the properties');
+    t.equal(freezerState(), 'THAWED', 'thawed after');
+    t.equal(fs.readFileSync(path.join(m.paths['pids'] as string, 'pids.max'), 'utf8'), '70');
+
+    m.freeze();
+    m.update({ pids: { limit: 80 } }, spec);
+    t.same(duringSet, ['FROZEN', 'FROZEN']);
+    t.equal(freezerState(), 'FROZEN', 'a paused container stays paused');
+    m.thaw();
+
+    const before = calls.length;
+    m.update({ memory: { swappiness: 10 } }, spec);
+    t.equal(calls.length, before, 'no property to set: systemd is not asked');
+    t.same(duringSet, ['FROZEN', 'FROZEN'], 'and nothing is frozen');
+
+    // a write that fails after systemd has the properties: the container is thawed all the same
+    fs.rmSync(path.join(m.paths['pids'] as string, 'pids.max'));
+    fs.mkdirSync(path.join(m.paths['pids'] as string, 'pids.max'));
+    t.throws(() => m?.update({ pids: { limit: 90 } }, spec));
+    t.equal(duringSet.length, 3);
+    t.equal(freezerState(), 'THAWED', 'thawed after a failed update');
+  },
+);
