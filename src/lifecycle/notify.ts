@@ -15,6 +15,7 @@ import type { Spec } from '../spec/types';
 export const NOTIFY_DIR = 'notify';
 const SOCKET = 'notify.sock';
 const IN_CONTAINER = '/run/notify';
+const PER_POLL = 8;
 
 /** The caller's notify socket, if it gave one. */
 export function callerNotifySocket(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -93,7 +94,9 @@ export class NotifyProxy {
    */
   poll(initPid: number, timeoutMs: number): boolean {
     if (this.fd === undefined) return true;
-    for (;;) {
+    // At most PER_POLL datagrams a call: a container that keeps sending cannot hold tsrunc in
+    // here (a foreground run forwards signals and reaps between calls; start checks the init).
+    for (let i = 0; i < PER_POLL; i++) {
       const datagram = native().recvDatagram(this.fd, timeoutMs);
       if (datagram === null) return false;
       if (datagram.split('\n').some((line) => line === 'READY=1')) {
@@ -109,6 +112,7 @@ export class NotifyProxy {
       }
       timeoutMs = 0;
     }
+    return false;
   }
 
   /** Blocks until READY=1 came and was passed on, or `alive` says the init is gone (as runc's start and run -d). */
