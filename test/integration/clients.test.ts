@@ -19,6 +19,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
+import { CAPABILITIES } from '../../src/spec/linux-names';
 import type { Spec } from '../../src/spec/types';
 import { CGROUP_PARENT, rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
 import { leftovers, statusField, waitForStatus } from '../helpers/host';
@@ -60,50 +61,8 @@ function hardLimits(): Map<string, number> {
 /** Capability names in this process's bounding set. */
 function hostBoundingSet(): Set<string> {
   const mask = BigInt(`0x${statusField(fs.readFileSync('/proc/self/status', 'utf8'), 'CapBnd') ?? '0'}`);
-  // Names from the kernel's numbering (include/uapi/linux/capability.h).
-  const names = [
-    'CAP_CHOWN',
-    'CAP_DAC_OVERRIDE',
-    'CAP_DAC_READ_SEARCH',
-    'CAP_FOWNER',
-    'CAP_FSETID',
-    'CAP_KILL',
-    'CAP_SETGID',
-    'CAP_SETUID',
-    'CAP_SETPCAP',
-    'CAP_LINUX_IMMUTABLE',
-    'CAP_NET_BIND_SERVICE',
-    'CAP_NET_BROADCAST',
-    'CAP_NET_ADMIN',
-    'CAP_NET_RAW',
-    'CAP_IPC_LOCK',
-    'CAP_IPC_OWNER',
-    'CAP_SYS_MODULE',
-    'CAP_SYS_RAWIO',
-    'CAP_SYS_CHROOT',
-    'CAP_SYS_PTRACE',
-    'CAP_SYS_PACCT',
-    'CAP_SYS_ADMIN',
-    'CAP_SYS_BOOT',
-    'CAP_SYS_NICE',
-    'CAP_SYS_RESOURCE',
-    'CAP_SYS_TIME',
-    'CAP_SYS_TTY_CONFIG',
-    'CAP_MKNOD',
-    'CAP_LEASE',
-    'CAP_AUDIT_WRITE',
-    'CAP_AUDIT_CONTROL',
-    'CAP_SETFCAP',
-    'CAP_MAC_OVERRIDE',
-    'CAP_MAC_ADMIN',
-    'CAP_SYSLOG',
-    'CAP_WAKE_ALARM',
-    'CAP_BLOCK_SUSPEND',
-    'CAP_AUDIT_READ',
-    'CAP_PERFMON',
-    'CAP_BPF',
-    'CAP_CHECKPOINT_RESTORE',
-  ];
+  // CAPABILITIES is in the kernel's numbering (include/uapi/linux/capability.h).
+  const names = CAPABILITIES;
   return new Set(names.filter((_, i) => (mask & (1n << BigInt(i))) !== 0n));
 }
 
