@@ -27,6 +27,18 @@
 # scripts/v2-guest/systemd-watch; when the boot hangs, the boot-timeout message names the jobs
 # systemd was running. The guest powers off (forced) as soon as COMMAND ends.
 #
+# With --systemd, --cgroup picks the cgroup layout systemd sets up (the kernel then keeps its
+# cgroup v1 controllers: no cgroup_no_v1=all):
+#   v2      (default) the pure v2 host above.
+#   hybrid  systemd.unified_cgroup_hierarchy=0 systemd.legacy_systemd_cgroup_controller=0:
+#           every controller a v1 hierarchy under the tmpfs at /sys/fs/cgroup, plus cgroup2
+#           (no controllers) at /sys/fs/cgroup/unified, where systemd tracks its units'
+#           processes; name=systemd is mounted at /sys/fs/cgroup/systemd as well.
+#   legacy  systemd.unified_cgroup_hierarchy=0 systemd.legacy_systemd_cgroup_controller=1:
+#           v1 only (the controllers and name=systemd, which systemd tracks with), no cgroup2.
+#           (systemd 252 built with the unified default takes unified_cgroup_hierarchy=0 alone
+#           for hybrid: legacy needs the second option.)
+#
 # Options:
 #   -t, --timeout SECONDS  kill the guest after SECONDS (default $V2GUEST_TIMEOUT or 900)
 #   -m, --memory SIZE      guest memory (default $V2GUEST_MEMORY or 4G)
@@ -37,6 +49,8 @@
 #   -v, --verbose          show the kernel's boot messages (also V2GUEST_VERBOSE=1) and, with
 #                          --systemd, systemd's unit status lines
 #       --systemd          systemd as PID 1, COMMAND as a service (also V2GUEST_SYSTEMD=1)
+#       --cgroup v2|hybrid|legacy
+#                          with --systemd: the cgroup layout (default $V2GUEST_CGROUP or v2)
 #   -h, --help             this text
 # Environment: V2GUEST_ACCEL=kvm|tcg forces the accelerator (default: KVM only where the CPU
 # has vmx/svm and /dev/kvm works and is not kvm_pvm, which runs only PVM-patched guests;
@@ -84,6 +98,7 @@ MEMORY=${V2GUEST_MEMORY:-4G}
 CPUS=${V2GUEST_CPUS:-2}
 VERBOSE=${V2GUEST_VERBOSE:-0}
 SYSTEMD=${V2GUEST_SYSTEMD:-0}
+CGROUP=${V2GUEST_CGROUP:-v2}
 CACHE=${V2GUEST_CACHE:-/var/cache/tsrunc-v2-guest}
 extra_env=()
 
@@ -97,6 +112,8 @@ while [ $# -gt 0 ]; do
     -e|--env) extra_env+=("${2:?}"); shift 2 ;;
     -v|--verbose) VERBOSE=1; shift ;;
     --systemd) SYSTEMD=1; shift ;;
+    --cgroup) CGROUP=${2:?}; shift 2 ;;
+    --cgroup=*) CGROUP=${1#*=}; shift ;;
     -h|--help) usage 0 ;;
     --) shift; break ;;
     *) say "unknown option $1 (the command follows --)"; usage $EX_USAGE >&2 ;;
@@ -106,6 +123,11 @@ done
 [[ $TIMEOUT =~ ^[0-9]+$ ]] || { say "bad timeout $TIMEOUT"; exit $EX_USAGE; }
 [[ $BOOT_TIMEOUT =~ ^[0-9]+$ ]] || { say "bad boot timeout $BOOT_TIMEOUT"; exit $EX_USAGE; }
 [[ $SYSTEMD =~ ^[01]$ ]] || { say "V2GUEST_SYSTEMD must be 0 or 1"; exit $EX_USAGE; }
+case $CGROUP in
+  v2) ;;
+  hybrid|legacy) [ "$SYSTEMD" = 1 ] || { say "--cgroup $CGROUP needs --systemd (the plain guest is pure cgroup v2)"; exit $EX_USAGE; } ;;
+  *) say "bad --cgroup $CGROUP (v2, hybrid or legacy)"; exit $EX_USAGE ;;
+esac
 for kv in "${extra_env[@]}"; do
   [[ $kv =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || { say "bad -e $kv (NAME=VALUE)"; exit $EX_USAGE; }
 done
@@ -280,13 +302,20 @@ case $accel in
   *) say "V2GUEST_ACCEL must be kvm or tcg"; exit $EX_USAGE ;;
 esac
 
-cmdline="console=ttyS0 panic=-1 cgroup_no_v1=all rdinit=/init 8250.nr_uarts=1 i8042.noaux i8042.nokbd"
+cmdline="console=ttyS0 panic=-1 rdinit=/init 8250.nr_uarts=1 i8042.noaux i8042.nokbd"
 cmdline+=" no_timer_check tsc=reliable mitigations=off"
 if [ "$VERBOSE" = 1 ]; then cmdline+=" loglevel=7"; else cmdline+=" quiet loglevel=1"; fi
+# The v1 controllers stay in the kernel only for systemd's hybrid and legacy layouts.
+[ "$CGROUP" = v2 ] && cmdline+=" cgroup_no_v1=all"
 if [ "$SYSTEMD" = 1 ]; then
-  # systemd (PID 1 after the initramfs) mounts cgroup2 alone and boots v2guest.target (see
-  # v2-guest/systemd-units); its status lines only with -v.
-  cmdline+=" systemd.unified_cgroup_hierarchy=1 systemd.unit=v2guest.target systemd.hostname=v2-guest"
+  # systemd (PID 1 after the initramfs) mounts the cgroup layout (cgroup2 alone by default) and
+  # boots v2guest.target (see v2-guest/systemd-units); its status lines only with -v.
+  case $CGROUP in
+    v2) cmdline+=" systemd.unified_cgroup_hierarchy=1" ;;
+    hybrid) cmdline+=" systemd.unified_cgroup_hierarchy=0 systemd.legacy_systemd_cgroup_controller=0" ;;
+    legacy) cmdline+=" systemd.unified_cgroup_hierarchy=0 systemd.legacy_systemd_cgroup_controller=1" ;;
+  esac
+  cmdline+=" systemd.unit=v2guest.target systemd.hostname=v2-guest"
   if [ "$VERBOSE" = 1 ]; then cmdline+=" systemd.show_status=1"; else cmdline+=" systemd.show_status=0"; fi
 fi
 
@@ -304,6 +333,7 @@ qemu_args=(
 )
 
 pid1=; [ "$SYSTEMD" = 1 ] && pid1=", systemd as PID 1"
+[ "$CGROUP" != v2 ] && pid1+=", cgroup $CGROUP"
 [ "$VERBOSE" = 1 ] && say "kernel $kver, accel $accel, ${CPUS} cpus, $MEMORY, timeout ${TIMEOUT}s, cwd $cwd$pid1"
 t0=$(date +%s.%N)
 stdin=/dev/null

@@ -2,7 +2,12 @@
 // this file in a guest that boots one (.ci/run does). A container created with
 // --systemd-cgroup is a transient scope of systemd's with its limits as unit properties, every
 // command that touches cgroups works on it, and after delete the unit is gone. Where runc is
-// installed, the same config through runc gives a unit with the same properties.
+// installed, the same config through runc gives a unit with the same properties. The guest may
+// be a pure v2 host (the default), a legacy v1 one or a hybrid one (v1 controllers, systemd's
+// processes tracked in cgroup2 at /sys/fs/cgroup/unified: scripts/v2-guest.sh --cgroup
+// legacy|hybrid); the test reads which from the mounts and expects each layout's files and
+// properties (v1: MemoryLimit and CPUShares, memory.limit_in_bytes, freezer.state, a line per
+// hierarchy in /proc/PID/cgroup).
 import * as fs from 'node:fs';
 import t, { type Test } from 'tap';
 import { rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
@@ -15,17 +20,71 @@ const skip =
     ? false
     : 'systemd is not PID 1 here (run it in scripts/v2-guest.sh --systemd, as .ci/run does)');
 
+/** The host's cgroup layout, from the mounts: cgroup2 alone (v2), v1 hierarchies and cgroup2 (hybrid), v1 alone (legacy). */
+function cgroupLayout(): 'v2' | 'hybrid' | 'legacy' {
+  const types = new Set(
+    fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' - ')[1]?.split(' ')[0]),
+  );
+  if (!types.has('cgroup')) return 'v2';
+  return types.has('cgroup2') ? 'hybrid' : 'legacy';
+}
+
+const LAYOUT = cgroupLayout();
+const V1 = LAYOUT !== 'v2';
+/** systemd's name of the memory limit on this layout (v1: MemoryLimit, as runc's legacy manager sets it). */
+const MEMORY_PROP = V1 ? 'MemoryLimit' : 'MemoryMax';
+
 const PROPS = [
   'LoadState',
   'ActiveState',
   'Slice',
   'Delegate',
   'MemoryMax',
+  'MemoryLimit',
   'TasksMax',
   'CPUWeight',
+  'CPUShares',
   'AllowedCPUs',
   'ControlGroup',
 ];
+
+/** The hierarchies of this host as /proc/self/cgroup names them: "" for cgroup2, "memory", "cpu,cpuacct", "name=systemd", ... */
+function hierarchyNames(): string[] {
+  return fs
+    .readFileSync('/proc/self/cgroup', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(':')[1] as string);
+}
+
+/** A cgroup's directory in the hierarchy of `controller` ("" for cgroup2 on v2; "unified" for it on hybrid). */
+function cgroupDir(controller: string, cgroup: string): string {
+  if (!V1) return `/sys/fs/cgroup${cgroup}`;
+  return `/sys/fs/cgroup/${controller}${cgroup}`;
+}
+
+/** Every directory of `cgroup` on this host: one per mounted hierarchy (v1), or the one (v2). */
+function cgroupDirs(cgroup: string): string[] {
+  if (!V1) return [cgroupDir('', cgroup)];
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => / - cgroup2? /.test(l))
+    .map((l) => `${l.split(' ')[4]}${cgroup}`);
+}
+
+/** /proc/PID/cgroup of a process in `cgroup` in every hierarchy: a line per hierarchy of the host's, each naming it. */
+function expectedProcCgroup(cgroup: string): string {
+  return fs
+    .readFileSync('/proc/self/cgroup', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => `${l.slice(0, l.lastIndexOf(':'))}:${cgroup}\n`)
+    .join('');
+}
 
 /** `systemctl show` of a unit, as NAME → value. */
 function unitShow(unit: string, props: string[] = PROPS): Record<string, string> {
@@ -70,37 +129,103 @@ t.test(
     t.equal(show['ActiveState'], 'active', `${unit} is active`);
     t.equal(show['Slice'], 'system.slice');
     t.equal(show['Delegate'], 'yes');
-    t.equal(show['MemoryMax'], String(64 * 1024 * 1024), 'the memory limit is a property of the unit');
+    t.equal(show[MEMORY_PROP], String(64 * 1024 * 1024), `the memory limit is a property of the unit (${MEMORY_PROP})`);
     t.equal(show['TasksMax'], '64');
-    t.equal(show['CPUWeight'], '20', 'shares 512 → weight 20');
+    if (V1) t.equal(show['CPUShares'], '512', 'v1: CPUShares as given');
+    else t.equal(show['CPUWeight'], '20', 'shares 512 → weight 20');
     t.equal(show['ControlGroup'], `/system.slice/${unit}`);
-    t.match(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8'), `0::/system.slice/${unit}\n`, 'the init is in the scope');
-    t.equal(fs.readFileSync(`/sys/fs/cgroup/system.slice/${unit}/memory.max`, 'utf8').trim(), String(64 * 1024 * 1024));
+    if (V1) {
+      t.equal(
+        fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8'),
+        expectedProcCgroup(`/system.slice/${unit}`),
+        'the init is in the scope in every hierarchy (those systemd does not manage joined by tsrunc)',
+      );
+      t.equal(
+        fs.readFileSync(cgroupDir('memory', `/system.slice/${unit}/memory.limit_in_bytes`), 'utf8').trim(),
+        String(64 * 1024 * 1024),
+      );
+      t.equal(fs.readFileSync(cgroupDir('pids', `/system.slice/${unit}/pids.max`), 'utf8').trim(), '64');
+      t.equal(fs.readFileSync(cgroupDir('cpu,cpuacct', `/system.slice/${unit}/cpu.shares`), 'utf8').trim(), '512');
+    } else {
+      t.match(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8'), `0::/system.slice/${unit}\n`, 'the init is in the scope');
+      t.equal(
+        fs.readFileSync(`/sys/fs/cgroup/system.slice/${unit}/memory.max`, 'utf8').trim(),
+        String(64 * 1024 * 1024),
+      );
+    }
     const state = JSON.parse(fs.readFileSync(`${c.root}/${c.id}/state.json`, 'utf8')) as Record<string, unknown>;
     t.equal(state['cgroupDriver'], 'systemd', 'the record names the driver');
-    t.same(state['cgroups'], { '': `/system.slice/${unit}` });
+    if (V1)
+      t.same(
+        state['cgroups'],
+        Object.fromEntries(hierarchyNames().map((h) => [h, `/system.slice/${unit}`])),
+        'the record names the scope in every hierarchy',
+      );
+    else t.same(state['cgroups'], { '': `/system.slice/${unit}` });
 
     t.equal(sd(['start', c.id]).status, 0);
     // update: the unit's property and the file
+    const devicesList = (): string =>
+      fs.readFileSync(cgroupDir('devices', `/system.slice/${unit}/devices.list`), 'utf8');
+    const devicesBefore = V1 ? devicesList() : '';
     const updated = c.tsrunc(['update', '--memory', String(128 * 1024 * 1024), '--pids-limit', '100', c.id]);
     t.equal(updated.status, 0, `update: ${updated.stderr}`);
+    if (V1) {
+      // (systemd rewrote the v1 device list as it set the properties: the container's rules are back)
+      t.not(devicesBefore, 'a *:* rwm\n', "the container's device rules are a list");
+      t.equal(devicesList(), devicesBefore, "after update the device list is the container's again");
+      t.equal(
+        fs.readFileSync(cgroupDir('freezer', `/system.slice/${unit}/freezer.state`), 'utf8').trim(),
+        'THAWED',
+        'update thawed the container it froze while systemd set the properties',
+      );
+      // systemd writes the unit's device list again whenever any of its properties changes,
+      // whoever changes it: what it writes must not open the container to every device
+      const set = runCommand('systemctl', ['set-property', '--runtime', unit, 'TasksMax=100']);
+      t.equal(set.status, 0, `systemctl set-property: ${set.stderr}`);
+      t.notMatch(
+        devicesList(),
+        /^a \*:\* rwm$/m,
+        "after systemd applies the unit's properties again, the container has no more than its own devices",
+      );
+      t.equal(c.tsrunc(['update', '--pids-limit', '100', c.id]).status, 0);
+      t.equal(devicesList(), devicesBefore, "and the next update writes the container's rules again");
+    }
     const after = unitShow(unit);
-    t.equal(after['MemoryMax'], String(128 * 1024 * 1024), 'update sets the property');
+    t.equal(after[MEMORY_PROP], String(128 * 1024 * 1024), 'update sets the property');
     t.equal(after['TasksMax'], '100');
     t.equal(
-      fs.readFileSync(`/sys/fs/cgroup/system.slice/${unit}/memory.max`, 'utf8').trim(),
+      fs
+        .readFileSync(
+          V1
+            ? cgroupDir('memory', `/system.slice/${unit}/memory.limit_in_bytes`)
+            : `/sys/fs/cgroup/system.slice/${unit}/memory.max`,
+          'utf8',
+        )
+        .trim(),
       String(128 * 1024 * 1024),
     );
+    if (V1) t.equal(fs.readFileSync(cgroupDir('pids', `/system.slice/${unit}/pids.max`), 'utf8').trim(), '100');
     // exec joins the scope
     const exec = c.tsrunc(['exec', c.id, 'cat', '/proc/self/cgroup']);
     t.equal(exec.status, 0, `exec: ${exec.stderr}`);
-    t.equal(exec.stdout, '0::/\n', 'exec: in the container (its cgroup namespace is rooted at the scope)');
+    if (V1)
+      t.equal(
+        exec.stdout,
+        expectedProcCgroup('/'),
+        'exec: in the container in every hierarchy (its cgroup namespace is rooted at the scope)',
+      );
+    else t.equal(exec.stdout, '0::/\n', 'exec: in the container (its cgroup namespace is rooted at the scope)');
     // pause / resume
     t.equal(c.tsrunc(['pause', c.id]).status, 0);
     t.equal(c.status(), 'paused');
-    t.equal(fs.readFileSync(`/sys/fs/cgroup/system.slice/${unit}/cgroup.freeze`, 'utf8').trim(), '1');
+    if (V1)
+      t.equal(fs.readFileSync(cgroupDir('freezer', `/system.slice/${unit}/freezer.state`), 'utf8').trim(), 'FROZEN');
+    else t.equal(fs.readFileSync(`/sys/fs/cgroup/system.slice/${unit}/cgroup.freeze`, 'utf8').trim(), '1');
     t.equal(c.tsrunc(['resume', c.id]).status, 0);
     t.equal(c.status(), 'running');
+    if (V1)
+      t.equal(fs.readFileSync(cgroupDir('freezer', `/system.slice/${unit}/freezer.state`), 'utf8').trim(), 'THAWED');
     // ps, events --stats
     const ps = c.tsrunc(['ps', '--format', 'json', c.id]);
     t.same(JSON.parse(ps.stdout), [pid], 'ps: the init');
@@ -120,7 +245,13 @@ t.test(
     const del = c.tsrunc(['delete', c.id]);
     t.equal(del.status, 0, `delete: ${del.stderr}`);
     t.equal(unitShow(unit)['LoadState'], 'not-found', 'after delete the unit is gone');
-    t.notOk(fs.existsSync(`/sys/fs/cgroup/system.slice/${unit}`));
+    if (V1)
+      t.same(
+        cgroupDirs(`/system.slice/${unit}`).filter((d) => fs.existsSync(d)),
+        [],
+        "no directory of the scope's is left in any hierarchy",
+      );
+    else t.notOk(fs.existsSync(`/sys/fs/cgroup/system.slice/${unit}`));
   },
 );
 
@@ -142,11 +273,16 @@ t.test('a nested slice, and a bad cgroupsPath named clearly with nothing left be
   const c = systemdContainer(t);
   withPath(c, `tsrunc-test-a.slice:p:${c.id}`);
   t.equal(c.tsrunc(['--systemd-cgroup', 'run', '-d', c.id]).status, 0);
-  t.match(
-    fs.readFileSync(`/proc/${c.pid()}/cgroup`, 'utf8'),
-    `0::/tsrunc.slice/tsrunc-test.slice/tsrunc-test-a.slice/p-${c.id}.scope\n`,
-  );
+  const nested = `/tsrunc.slice/tsrunc-test.slice/tsrunc-test-a.slice/p-${c.id}.scope`;
+  if (V1) t.equal(fs.readFileSync(`/proc/${c.pid()}/cgroup`, 'utf8'), expectedProcCgroup(nested));
+  else t.match(fs.readFileSync(`/proc/${c.pid()}/cgroup`, 'utf8'), `0::${nested}\n`);
   t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
+  if (V1)
+    t.same(
+      cgroupDirs(nested).filter((d) => fs.existsSync(d)),
+      [],
+      'delete --force leaves no directory of the scope in any hierarchy',
+    );
   runCommand('systemctl', ['stop', 'tsrunc-test-a.slice', 'tsrunc-test.slice', 'tsrunc.slice']);
 
   const bad = systemdContainer(t);
@@ -200,15 +336,15 @@ t.test(
     const compared = [
       'Slice',
       'Delegate',
-      'MemoryMax',
+      V1 ? 'MemoryLimit' : 'MemoryMax',
       'TasksMax',
-      'CPUWeight',
+      V1 ? 'CPUShares' : 'CPUWeight',
       'CPUQuotaPerSecUSec',
       'CPUQuotaPeriodUSec',
       'AllowedCPUs',
       'MemoryAccounting',
       'CPUAccounting',
-      'IOAccounting',
+      V1 ? 'BlockIOAccounting' : 'IOAccounting',
       'TasksAccounting',
       'DefaultDependencies',
       'Description',
