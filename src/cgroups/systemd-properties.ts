@@ -149,13 +149,17 @@ function cpuQuotaProperties(quota: number, period: number): SystemdProperty[] {
 
 /**
  * The device rules as systemd's DevicePolicy and DeviceAllow, in runc's notation: "char-*" for
- * a wildcard, the /proc/devices group ("char-pts") for a wildcard minor, /dev/char/M:N for one
- * device. The driver's own device filter always enforces the container's exact rules, and
+ * a wildcard, "char-MAJOR" for a wildcard minor and /dev/char/M:N for one device (systemd ≥ 240
+ * reads both from the string). An older systemd takes a wildcard minor only as a /proc/devices
+ * group ("char-pts", which may cover more majors than one) and looks a node up with stat(2), so
+ * there `facts` says which group a major is in and whether a node exists.
+ *
+ * cgroup v2: the driver's own device filter always enforces the container's exact rules, and
  * systemd's program is consulted beside it (both must allow): so systemd is given the rules
- * only when its list allows no less — "strict" with the list (a group name may allow more majors). Where they cannot (a deny list,
- * "*:N", a major /proc/devices does not name, a device node `deviceExists` does not find) it
- * gets "auto" with no list, which restricts nothing, rather than a list stricter than the
- * container's (runc replaces systemd's program instead).
+ * only when its list allows no less — "strict" with the list. Where it cannot say them (a deny
+ * list, "*:N", and on an old systemd a major /proc/devices does not name or a node that does
+ * not exist) it gets "auto" with no list, which restricts nothing, rather than a list stricter
+ * than the container's (runc replaces systemd's program instead).
  *
  * cgroup v1 (`cgroupVersion` 1) is different: there is one device list per cgroup, and systemd
  * writes its own over the container's whenever it applies the unit's properties (any property
@@ -166,8 +170,11 @@ function cpuQuotaProperties(quota: number, period: number): SystemdProperty[] {
  */
 export function deviceProperties(
   devices: DeviceEmulator,
-  groupOf: (type: 'b' | 'c', major: number) => string | undefined,
-  deviceExists: (path: string) => boolean,
+  facts: {
+    groupOf(type: 'b' | 'c', major: number): string | undefined;
+    exists(devicePath: string): boolean;
+  },
+  systemdVersion: number,
   cgroupVersion: 1 | 2 = 2,
 ): SystemdProperty[] {
   const auto = [prop('DevicePolicy', { type: 's', value: 'auto' }), prop('DeviceAllow', { type: 'a(ss)', value: [] })];
@@ -176,6 +183,7 @@ export function deviceProperties(
     prop('DeviceAllow', { type: 'a(ss)', value: allow }),
   ];
   const v1 = cgroupVersion === 1;
+  const parsesPaths = systemdVersion >= 240;
   // (a deny list's reduced rules: "a" allowed, then its denials; allow-all has none of those)
   if (devices.isBlacklist()) return !v1 || devices.cleanRules().every((r) => r.allow) ? auto : strict([]);
   const allow: [string, string][] = [];
@@ -191,11 +199,11 @@ export function deviceProperties(
     let entry: string | undefined;
     if (major === -1) entry = minor === -1 ? `${kind}-*` : undefined;
     else if (minor === -1) {
-      const group = groupOf(rule.type, major);
+      const group = parsesPaths ? String(major) : facts.groupOf(rule.type, major);
       entry = group === undefined ? undefined : `${kind}-${group}`;
     } else {
       const p = `/dev/${kind}/${major}:${minor}`;
-      entry = deviceExists(p) ? p : undefined;
+      entry = parsesPaths || facts.exists(p) ? p : undefined;
     }
     if (entry === undefined) {
       if (v1) continue;
@@ -204,6 +212,12 @@ export function deviceProperties(
     allow.push([entry, access]);
   }
   return strict(allow);
+}
+
+/** The number a systemd Version property starts with ("252.39-1~deb12u1", "v255", "255~rc1"); 0 if none. */
+export function parseSystemdVersion(version: string | undefined): number {
+  const m = /^v?(\d+)/.exec((version ?? '').trim());
+  return m === null ? 0 : Number(m[1]);
 }
 
 /** The major → group name table of /proc/devices' text ("Character devices:" / "Block devices:"). */

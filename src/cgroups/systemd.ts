@@ -18,6 +18,7 @@ import {
   annotationProperties,
   deviceProperties,
   parseProcDevices,
+  parseSystemdVersion,
   resourceProperties,
   systemdUnit,
   unitProperties,
@@ -36,16 +37,20 @@ export interface SystemdBus {
   resetFailedUnit(unit: string): void;
   /** ActiveState of a loaded unit; undefined when none is loaded. */
   activeState(unit: string): string | undefined;
+  /** The manager's version number ("252.39-1~deb12u1" → 252; 0 when it says none). */
+  version(): number;
 }
 
 /** The addon's sd-bus, on the system's manager (or the user's, rootless). */
 export function nativeSystemdBus(scope: SystemdScope = 'system'): SystemdBus {
+  let version: number | undefined;
   return {
     startTransientUnit: (unit, props) => native().systemdStartTransientUnit(scope, unit, props, JOB_TIMEOUT_MS),
     stopUnit: (unit) => native().systemdStopUnit(scope, unit, JOB_TIMEOUT_MS),
     setUnitProperties: (unit, props) => native().systemdSetUnitProperties(scope, unit, props),
     resetFailedUnit: (unit) => native().systemdResetFailedUnit(scope, unit),
     activeState: (unit) => native().systemdUnitProperty(scope, unit, 'ActiveState'),
+    version: () => (version ??= parseSystemdVersion(native().systemdManagerProperty(scope, 'Version'))),
   };
 }
 
@@ -178,7 +183,7 @@ export class SystemdManager implements CgroupManager {
     const version = cgroupVersion(this.hierarchies);
     const properties = [
       ...resourceProperties(spec.linux?.resources, version),
-      ...deviceProperties(containerDeviceState(spec), this.devices.groupOf, this.devices.exists, version),
+      ...deviceProperties(containerDeviceState(spec), this.devices, this.bus.version(), version),
       ...annotationProperties(spec),
     ];
     return new SystemdSetup(properties, files);

@@ -18,6 +18,7 @@ import {
   expandSlice,
   parseGVariant,
   parseProcDevices,
+  parseSystemdVersion,
   resourceProperties,
   systemdUnit,
   unitProperties,
@@ -162,7 +163,7 @@ t.test("resources as unit properties (runc's conversions)", async (t) => {
 });
 
 t.test(
-  'device rules: strict with the list where systemd can say it, else auto (the filter enforces them)',
+  'device rules before systemd 240: /proc/devices groups and existing nodes only, else auto (v2) or left out (v1)',
   async (t) => {
     const groups = parseProcDevices(
       'Character devices:\n  1 mem\n  5 /dev/tty\n136 pts\n137 pts\n\nBlock devices:\n  8 sd\n',
@@ -177,7 +178,7 @@ t.test(
       { allow: true, type: 'c', major: 136, minor: -1, access: 'rw' },
       { allow: true, type: 'b', major: -1, minor: -1, access: 'm' },
     ]);
-    const strict = byName(deviceProperties(rules, groups, all));
+    const strict = byName(deviceProperties(rules, { groupOf: groups, exists: all }, 239));
     t.equal(strict['DevicePolicy'], 'strict');
     t.same((strict['DeviceAllow'] as [string, string][]).slice().sort(), [
       ['/dev/char/1:3', 'rwm'],
@@ -185,15 +186,19 @@ t.test(
       ['char-pts', 'rw'],
     ]);
     t.same(
-      byName(deviceProperties(rules, groups, () => false))['DevicePolicy'],
+      byName(deviceProperties(rules, { groupOf: groups, exists: () => false }, 239))['DevicePolicy'],
       'auto',
       'a node systemd cannot resolve: auto',
     );
     const starMinor = DeviceEmulator.fromRules([{ allow: true, type: 'c', major: -1, minor: 5, access: 'r' }]);
-    t.same(byName(deviceProperties(starMinor, groups, all))['DevicePolicy'], 'auto', '"*:5" has no systemd form: auto');
+    t.same(
+      byName(deviceProperties(starMinor, { groupOf: groups, exists: all }, 239))['DevicePolicy'],
+      'auto',
+      '"*:5" has no systemd form: auto',
+    );
     const allowAll = DeviceEmulator.fromRules([{ allow: true, access: 'rwm' }]);
     t.same(
-      deviceProperties(allowAll, groups, all).map((p) => [p.name, p.value.value]),
+      deviceProperties(allowAll, { groupOf: groups, exists: all }, 239).map((p) => [p.name, p.value.value]),
       [
         ['DevicePolicy', 'auto'],
         ['DeviceAllow', []],
@@ -204,14 +209,14 @@ t.test(
       { allow: false, type: 'c', major: 1, minor: 3, access: 'w' },
     ]);
     t.same(
-      byName(deviceProperties(denyList, groups, all))['DevicePolicy'],
+      byName(deviceProperties(denyList, { groupOf: groups, exists: all }, 239))['DevicePolicy'],
       'auto',
       'a deny list: auto, never stricter than the container',
     );
 
     // v1: systemd's list replaces the container's whenever it applies the unit: never "auto" (allow-all) there
     const v1 = (d: DeviceEmulator, exists: (p: string) => boolean = all) =>
-      byName(deviceProperties(d, groups, exists, 1));
+      byName(deviceProperties(d, { groupOf: groups, exists }, 239, 1));
     t.same(v1(rules), strict, 'v1: a list systemd can say is the same');
     const missing = v1(rules, (p) => p !== '/dev/char/1:3');
     t.equal(
@@ -226,6 +231,41 @@ t.test(
     t.same(v1(starMinor), { DevicePolicy: 'strict', DeviceAllow: [] }, 'v1: "*:5" left out');
     t.same(v1(denyList), { DevicePolicy: 'strict', DeviceAllow: [] }, 'v1: a deny list is deny-all for systemd');
     t.same(v1(allowAll), { DevicePolicy: 'auto', DeviceAllow: [] }, 'v1: allow-all stays auto');
+  },
+);
+
+t.test(
+  'device rules on systemd 240 and later: "char-MAJOR" and /dev/char/M:N read from the string, as runc',
+  async (t) => {
+    const none = { groupOf: () => undefined, exists: () => false };
+    const rules = DeviceEmulator.fromRules([
+      { allow: false, access: 'rwm' },
+      { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+      { allow: true, type: 'c', major: 136, minor: -1, access: 'rw' },
+      { allow: true, type: 'b', major: 259, minor: -1, access: 'r' },
+      { allow: true, type: 'c', major: 4242, minor: 7, access: 'r' },
+    ]);
+    for (const cgroupVersion of [1, 2] as const) {
+      const p = byName(deviceProperties(rules, none, 252, cgroupVersion));
+      t.equal(p['DevicePolicy'], 'strict', `v${cgroupVersion}: strict`);
+      t.same(
+        (p['DeviceAllow'] as [string, string][]).slice().sort(),
+        [
+          ['/dev/char/1:3', 'rwm'],
+          ['/dev/char/4242:7', 'r'],
+          ['block-259', 'r'],
+          ['char-136', 'rw'],
+        ],
+        `v${cgroupVersion}: the exact majors, no /proc/devices group (which may allow more), nodes not looked up`,
+      );
+    }
+    const starMinor = DeviceEmulator.fromRules([{ allow: true, type: 'c', major: -1, minor: 5, access: 'r' }]);
+    t.equal(byName(deviceProperties(starMinor, none, 252))['DevicePolicy'], 'auto', '"*:5" still has no systemd form');
+    t.equal(parseSystemdVersion('252.39-1~deb12u1'), 252);
+    t.equal(parseSystemdVersion('v255'), 255);
+    t.equal(parseSystemdVersion('255~rc1'), 255);
+    t.equal(parseSystemdVersion(''), 0, 'no version: treated as old (groups, stat)');
+    t.equal(parseSystemdVersion(undefined), 0);
   },
 );
 
@@ -313,6 +353,7 @@ function recordingBus(root: string, behave: Partial<SystemdBus> = {}): { bus: Sy
       calls.push({ method: 'active-state', unit });
       return behave.activeState ? behave.activeState(unit) : undefined;
     },
+    version: () => (behave.version ? behave.version() : 252),
   };
   return { bus, calls };
 }
