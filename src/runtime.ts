@@ -8,7 +8,7 @@ import { defaultSpec, rootlessSpec } from './spec/default-spec';
 import type { Process, Resources, State } from './spec/types';
 import { CONFIG_FILE, loadBundleConfig, type ValidationResult } from './spec/validate';
 import { computeStatus, ownerOf, stateDocument } from './state/status';
-import { DEFAULT_ROOT, StateStore, type ContainerHandle } from './state/store';
+import { StateStore, type ContainerHandle } from './state/store';
 import { createContainer, planContainer, type CreateOptions } from './lifecycle/create';
 import { deleteContainer } from './lifecycle/delete';
 import { killContainer } from './lifecycle/kill';
@@ -48,7 +48,7 @@ export class Runtime {
 
   constructor(options: RuntimeOptions = {}) {
     refuseNul({ '--root': options.root });
-    this.store = new StateStore(options.root ?? DEFAULT_ROOT);
+    this.store = new StateStore(options.root);
     this.log = options.logger ?? new Logger();
     this.systemdCgroup = options.systemdCgroup ?? false;
     this.cgroupDriver = selectCgroupDriver({ systemd: this.systemdCgroup, rootless: options.rootless });

@@ -5,7 +5,7 @@
 // flags, a global flag after the command ...) it returns undefined and main.ts loads yargs,
 // which then accepts or rejects the input with its own messages. Loading yargs costs a
 // process ~25 ms; test/unit/fast-args.test.ts checks both paths agree.
-import { DEFAULT_ROOT } from '../state/store';
+import { defaultRoot } from '../util/rootless';
 
 type FlagKind = 'string' | 'boolean' | 'number' | 'strings' | 'numbers';
 type FlagValue = string | boolean | number | string[] | number[];
@@ -32,7 +32,7 @@ export interface FastCommand {
 
 /** The global flags as the yargs parser declares them (yargs-cli.ts). */
 export const GLOBAL_FLAGS: Record<string, FlagSpec> = {
-  root: { kind: 'string', default: DEFAULT_ROOT },
+  root: { kind: 'string', default: defaultRoot() },
   log: { kind: 'string' },
   'log-format': { kind: 'string', default: 'text', choices: ['text', 'json'] },
   debug: { kind: 'boolean', default: false },

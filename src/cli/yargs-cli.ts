@@ -3,7 +3,7 @@
 // and unusual spellings. Every usage error message comes from here.
 import yargs, { type Argv, type MiddlewareFunction } from 'yargs';
 import { UsageError } from '../errors';
-import { DEFAULT_ROOT } from '../state/store';
+import { defaultRoot } from '../util/rootless';
 import { toYargs, type AnyCommand, type GlobalArgs } from './context';
 import { GLOBAL_SWITCHES, GLOBAL_VALUE_FLAGS } from './fast-args';
 
@@ -36,8 +36,8 @@ export function buildParser(
     .parserConfiguration(PARSER_CONFIGURATION)
     .option('root', {
       type: 'string',
-      default: DEFAULT_ROOT,
-      describe: 'root directory for storage of container state',
+      default: defaultRoot(),
+      describe: 'root directory for storage of container state (this should be located in tmpfs)',
       global: true,
     })
     .option('log', {

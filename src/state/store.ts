@@ -24,8 +24,8 @@ import { describeJsonError } from '../spec/json-input';
 import { sleepMs } from '../util/sleep';
 import type { Spec } from '../spec/types';
 import { checkContainerId } from './id';
+import { defaultRoot } from '../util/rootless';
 
-export const DEFAULT_ROOT = '/run/tsrunc';
 export const STATE_FILE = 'state.json';
 export const LOCK_FILE = 'lock';
 export const EXEC_FIFO = 'exec.fifo';
@@ -186,7 +186,7 @@ export class StateStore {
   readonly root: string;
   private readonly rootLockWaitMs: number;
 
-  constructor(root: string = DEFAULT_ROOT, opts: StateStoreOptions = {}) {
+  constructor(root: string = defaultRoot(), opts: StateStoreOptions = {}) {
     this.root = path.resolve(root);
     this.rootLockWaitMs = opts.rootLockWaitMs ?? ROOT_LOCK_WAIT_MS;
   }

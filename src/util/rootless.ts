@@ -1,0 +1,73 @@
+// Rootless: what running without the host's root changes, decided as runc decides it. Two
+// things are separate there and here: the effective uid not being 0 ("rootless euid": a user
+// namespace is required, id maps are limited, the state lives in $XDG_RUNTIME_DIR) and the
+// rootless cgroup manager (--rootless, else auto: a cgroup that cannot be created for lack of
+// permission is done without, unless the config asks for limits).
+import * as fs from 'node:fs';
+
+/** What the decisions depend on, read once from the process (or made up by a test). */
+export interface RootlessFacts {
+  euid: number;
+  egid: number;
+  /** This process is in a user namespace other than the host's (/proc/self/uid_map maps less than everything). */
+  inUserNamespace: boolean;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+export function processRootlessFacts(): RootlessFacts {
+  return {
+    euid: process.geteuid?.() ?? 0,
+    egid: process.getegid?.() ?? 0,
+    inUserNamespace: inUserNamespace(),
+    env: process.env,
+  };
+}
+
+/** The host's user namespace maps every id: "0 0 4294967295". */
+export function inUserNamespace(uidMap?: string): boolean {
+  let text = uidMap;
+  if (text === undefined) {
+    try {
+      text = fs.readFileSync('/proc/self/uid_map', 'utf8');
+    } catch {
+      return false;
+    }
+  }
+  const fields = text.trim().split(/\s+/);
+  return !(fields.length === 3 && fields[0] === '0' && fields[1] === '0' && fields[2] === '4294967295');
+}
+
+export const ROOT_STATE_DIR = '/run/tsrunc';
+
+/**
+ * The default --root: /run/tsrunc, or $XDG_RUNTIME_DIR/tsrunc where runc would use
+ * $XDG_RUNTIME_DIR/runc — for an ordinary user, and for root inside a user namespace that is
+ * not the real root's (USER names someone else, as runc's check).
+ */
+export function defaultRoot(f: RootlessFacts = processRootlessFacts()): string {
+  const xdg = f.env['XDG_RUNTIME_DIR'];
+  if (xdg === undefined || xdg === '') return ROOT_STATE_DIR;
+  if (f.euid !== 0) return `${xdg.replace(/\/+$/, '')}/tsrunc`;
+  const user = f.env['USER'];
+  if (f.inUserNamespace && user !== undefined && user !== '' && user !== 'root')
+    return `${xdg.replace(/\/+$/, '')}/tsrunc`;
+  return ROOT_STATE_DIR;
+}
+
+/**
+ * runc's shouldUseRootlessCgroupManager: --rootless true or false decides; auto is rootless
+ * for an ordinary user, and for root in a user namespace (with the systemd driver only when
+ * the bus's owner is not root — `systemdOwnerUid`, asked only then).
+ */
+export function useRootlessCgroups(
+  flag: 'true' | 'false' | 'auto',
+  f: RootlessFacts,
+  systemd: boolean,
+  systemdOwnerUid: () => number = () => 0,
+): boolean {
+  if (flag === 'true') return true;
+  if (flag === 'false') return false;
+  if (f.euid !== 0) return true;
+  if (!f.inUserNamespace) return false;
+  return systemd ? systemdOwnerUid() !== 0 : true;
+}
