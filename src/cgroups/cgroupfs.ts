@@ -18,7 +18,9 @@ import { oomKills, readStats, type Stats } from './stats';
 
 /**
  * runc's cgroupfs rules: an absolute cgroupsPath is taken from each hierarchy's root; a
- * relative one (and the default, the container id) goes under the runtime's own cgroup.
+ * relative one (and the default, the container id) goes under the runtime's own cgroup — on a
+ * pure cgroup v2 host under its parent, as runc's fs2 does (the runtime's own cgroup has
+ * processes in it, so no controller could be enabled below it).
  */
 export function resolveCgroupPaths(
   cgroupsPath: string | undefined,
@@ -29,13 +31,49 @@ export function resolveCgroupPaths(
   const wanted = cgroupsPath === undefined || cgroupsPath === '' ? id : cgroupsPath;
   const cleaned = path.posix.normalize(`/${wanted}`);
   const out: CgroupPaths = {};
+  const pureV2 = hierarchies.length === 1 && hierarchies[0]?.version === 2;
   for (const h of hierarchies) {
-    const inHierarchy = path.isAbsolute(wanted) ? cleaned : path.posix.join(ownCgroup(h, own), cleaned);
+    const base = pureV2 ? path.posix.dirname(ownCgroup(h, own)) : ownCgroup(h, own);
+    const inHierarchy = path.isAbsolute(wanted) ? cleaned : path.posix.join(base, cleaned);
     // The mount may show a subtree (root != "/"): paths are relative to what it shows.
     const rel = h.root !== '/' && inHierarchy.startsWith(h.root) ? inHierarchy.slice(h.root.length) : inHierarchy;
     out[h.key] = path.join(h.mountpoint, rel);
   }
   return out;
+}
+
+/**
+ * Rootless: why this user could not make `dir` (the nearest existing ancestor is not writable)
+ * or move the runtime's child into it (its cgroup.procs, or on cgroup v2 that of the common
+ * ancestor with the runtime's own cgroup `ownDir`, is not writable) — undefined if it can.
+ * access(2) as the caller; the kernel checks again when create does it.
+ */
+export function cgroupUnusable(dir: string, mountpoint: string, ownDir?: string): string | undefined {
+  const denied = (file: string): string | undefined => {
+    try {
+      fs.accessSync(file, fs.constants.W_OK);
+      return undefined;
+    } catch (err) {
+      return `${file}: ${(err as NodeJS.ErrnoException).code ?? 'EACCES'}`;
+    }
+  };
+  let existing = dir;
+  while (!fs.existsSync(existing) && existing !== mountpoint && existing !== '/') existing = path.dirname(existing);
+  if (existing !== dir) {
+    const why = denied(existing);
+    if (why !== undefined) return `creating cgroup ${dir}: ${why.replace(/: ([A-Z]+)$/, ' is not writable ($1)')}`;
+  } else {
+    const why = denied(path.join(dir, 'cgroup.procs'));
+    if (why !== undefined) return `joining cgroup ${dir}: ${why}`;
+  }
+  if (ownDir !== undefined) {
+    let common = ownDir;
+    while (common !== mountpoint && common !== '/' && !`${dir}/`.startsWith(`${common}/`))
+      common = path.dirname(common);
+    const why = denied(path.join(common, 'cgroup.procs'));
+    if (why !== undefined) return `moving a process from ${ownDir} to ${dir}: ${why}`;
+  }
+  return undefined;
 }
 
 /**
@@ -324,6 +362,12 @@ export class CgroupfsManager implements CgroupManager {
     readonly id: string,
     readonly hierarchies: CgroupHierarchy[],
     readonly paths: CgroupPaths,
+    /**
+     * runc's rootless cgroup manager (--rootless, or auto without root): the hierarchies where
+     * this user cannot make or use the container's cgroup, and why (forContainer leaves them
+     * out of `paths`); device rules that cannot be set are left, as runc's rootless manager does.
+     */
+    private readonly rootless: { without: Map<string, string> } | undefined = undefined,
   ) {}
 
   /** A new container's cgroups, by runc's cgroupsPath rules (nothing is created). */
@@ -332,8 +376,26 @@ export class CgroupfsManager implements CgroupManager {
     cgroupsPath: string | undefined,
     hierarchies: CgroupHierarchy[] = detectHierarchies(),
     own?: string,
+    rootless = false,
   ): CgroupfsManager {
-    return new CgroupfsManager(id, hierarchies, resolveCgroupPaths(cgroupsPath, id, hierarchies, own));
+    const ownText = own ?? fs.readFileSync('/proc/self/cgroup', 'utf8');
+    const paths = resolveCgroupPaths(cgroupsPath, id, hierarchies, ownText);
+    if (!rootless) return new CgroupfsManager(id, hierarchies, paths);
+    // As runc's rootless manager: without a cgroupsPath, a cgroup this user may not make (or
+    // move a process into) is done without — decided now, before the plan binds the cgroups
+    // into the container. A cgroupsPath the user named must be usable (create fails otherwise).
+    const without = new Map<string, string>();
+    if (cgroupsPath === undefined || cgroupsPath === '')
+      for (const h of hierarchies) {
+        const dir = paths[h.key];
+        const ownDir =
+          h.version === 2 ? path.join(h.mountpoint, path.posix.relative(h.root, ownCgroup(h, ownText))) : undefined;
+        const why = dir === undefined ? undefined : cgroupUnusable(dir, h.mountpoint, ownDir);
+        if (dir === undefined || why === undefined) continue;
+        without.set(h.key, why);
+        delete paths[h.key];
+      }
+    return new CgroupfsManager(id, hierarchies, paths, { without });
   }
 
   /** The cgroups a record names: in the recorded form, or (records older than drivers) as directories by hierarchy key. */
@@ -355,6 +417,15 @@ export class CgroupfsManager implements CgroupManager {
     // (device rules a cgroup cannot hold are refused first, before anything exists)
     const devices = containerDeviceState(spec);
     const writes = resourceWrites(spec.linux?.resources, this.hierarchies);
+    for (const w of writes) {
+      const why = this.rootless?.without.get(w.hierarchy);
+      if (why !== undefined)
+        throw new TsruncError(
+          'config',
+          `${w.pointer}: cannot set ${w.file.replace(/\..*$/, '')} limit: container could not join or create cgroup: ${why} (rootless: limits need a cgroup delegated to the user, or no limits)`,
+          { containerId: this.id },
+        );
+    }
     return new CgroupfsSetup(writes, controllersNeeded(writes, this.hierarchies), devices);
   }
 
@@ -369,26 +440,38 @@ export class CgroupfsManager implements CgroupManager {
       });
     createCgroups(this.paths, this.hierarchies, setup.v2Controllers);
     // Limits first, then the process (join): nothing of the container runs unlimited. The
-    // device rules are allow/deny lists where devices is a v1 controller, else an eBPF filter.
+    // device rules are allow/deny lists where devices is a v1 controller, else an eBPF filter
+    // (rootless, as runc's rootless manager: where they cannot be set they are left — in a
+    // user namespace a container cannot make a device node, it gets the host's bound).
     const v1Devices = this.v1Devices();
     if (v1Devices !== undefined) {
       const dir = this.paths[v1Devices.key];
-      if (dir !== undefined) applyDeviceRulesV1(dir, setup.devices, this.id);
+      if (dir !== undefined) this.devicesStep(() => applyDeviceRulesV1(dir, setup.devices, this.id));
     }
     applyWrites(setup.writes, this.paths, this.id);
     const v2 = this.hierarchies.find((h) => h.version === 2);
     const filterDir = v1Devices !== undefined || v2 === undefined ? undefined : this.paths[v2.key];
     if (filterDir !== undefined) {
-      try {
-        native().attachDeviceFilter(filterDir, deviceFilterProgram(setup.devices.cleanRules()));
-      } catch (err) {
-        throw systemError('/linux/resources/devices: attaching the cgroup v2 device filter', err, this.id);
-      }
+      this.devicesStep(() => {
+        try {
+          native().attachDeviceFilter(filterDir, deviceFilterProgram(setup.devices.cleanRules()));
+        } catch (err) {
+          throw systemError('/linux/resources/devices: attaching the cgroup v2 device filter', err, this.id);
+        }
+      });
     }
   }
 
   join(pid: number): void {
     joinCgroups(this.paths, pid);
+  }
+
+  private devicesStep(apply: () => void): void {
+    try {
+      apply();
+    } catch (err) {
+      if (this.rootless === undefined) throw err;
+    }
   }
 
   update(resources: Resources, spec: Spec): void {

@@ -7,6 +7,7 @@ import { CgroupfsManager } from './cgroupfs';
 import { SystemdManager } from './systemd';
 import { systemdCgroupsPathProblem } from './systemd-properties';
 import type { CgroupManager, CgroupRecordFields } from './manager';
+import { processRootlessFacts, useRootlessCgroups, type RootlessFacts } from '../util/rootless';
 
 export interface CgroupDriverOptions {
   /** runc's --systemd-cgroup. */
@@ -24,11 +25,14 @@ export interface CgroupDriver {
   forContainer(id: string, cgroupsPath: string | undefined): CgroupManager;
 }
 
-const cgroupfs: CgroupDriver = {
-  name: 'cgroupfs',
-  cgroupsPathProblem: () => undefined,
-  forContainer: (id, cgroupsPath) => CgroupfsManager.forContainer(id, cgroupsPath),
-};
+/** cgroupfs, with runc's rootless cgroup manager or without. */
+function cgroupfs(rootless: boolean): CgroupDriver {
+  return {
+    name: 'cgroupfs',
+    cgroupsPathProblem: () => undefined,
+    forContainer: (id, cgroupsPath) => CgroupfsManager.forContainer(id, cgroupsPath, undefined, undefined, rootless),
+  };
+}
 
 /**
  * --systemd-cgroup: each container's cgroup is a transient unit of systemd's (systemd.ts), its
@@ -58,14 +62,32 @@ function isRunningSystemd(): boolean {
   }
 }
 
-export function selectCgroupDriver(options: CgroupDriverOptions = {}): CgroupDriver {
-  // options.rootless (runc's --rootless) reaches this factory and nothing else; it changes
-  // nothing yet: rootless cgroups (permission errors ignored, delegation) are issue 16.
-  return options.systemd === true ? systemd : cgroupfs;
+export function selectCgroupDriver(
+  options: CgroupDriverOptions = {},
+  facts: RootlessFacts = processRootlessFacts(),
+): CgroupDriver {
+  // (--rootless reaches this factory and nothing else: runc's rootless cgroup manager)
+  if (options.systemd === true) return systemd;
+  return cgroupfs(useRootlessCgroups(options.rootless ?? 'auto', facts, false));
 }
 
 /** The features document's cgroup section: what the drivers here can do (systemd: refused above). */
 export const CGROUP_FEATURES = { v1: true, v2: true, systemd: true, systemdUser: false, rdma: false };
+
+/**
+ * An existing container's cgroups for `command` (pause, ps, ...), refused with a clear error
+ * when it has none: a rootless container whose user could make no cgroup runs without one.
+ */
+export function requireCgroups(record: CgroupRecordFields, id: string, command: string): CgroupManager {
+  const cgroups = containerCgroups(record, id);
+  if (Object.keys(cgroups.paths).length === 0)
+    throw new TsruncError(
+      'state',
+      `${command}: the container has no cgroup (it was created rootless, where its user could make none; a cgroup delegated to the user gives it one)`,
+      { containerId: id },
+    );
+  return cgroups;
+}
 
 /** An existing container's cgroups, managed by the driver its record names. */
 export function containerCgroups(record: CgroupRecordFields, id: string): CgroupManager {

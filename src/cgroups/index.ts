@@ -13,6 +13,7 @@ export type { Stats } from './stats';
 export {
   CGROUP_FEATURES,
   containerCgroups,
+  requireCgroups,
   selectCgroupDriver,
   type CgroupDriver,
   type CgroupDriverOptions,

@@ -1,6 +1,6 @@
 // `events`: runc's event stream — {"type":"stats",...} every interval (or once with
 // --stats) and {"type":"oom",...} when the kernel OOM-kills a process of the container.
-import { containerCgroups } from '../cgroups';
+import { containerCgroups, requireCgroups } from '../cgroups';
 import { TsruncError } from '../errors';
 import { computeStatus } from '../state/status';
 import type { StateStore } from '../state/store';
@@ -32,7 +32,7 @@ function snapshot(store: StateStore, id: string) {
 export function statsEvent(store: StateStore, id: string): ContainerEvent {
   const { record, status } = snapshot(store, id);
   if (status === 'stopped') throw new TsruncError('state', 'container not running', { containerId: id });
-  return { type: 'stats', id, data: containerCgroups(record, id).stats() };
+  return { type: 'stats', id, data: requireCgroups(record, id, 'events --stats').stats() };
 }
 
 /** Emits events until the container stops. */
@@ -44,7 +44,7 @@ export async function streamEvents(
 ): Promise<void> {
   let { record, status } = snapshot(store, id);
   if (status === 'stopped') throw new TsruncError('state', 'container not running', { containerId: id });
-  let ooms = containerCgroups(record, id).oomKills();
+  let ooms = requireCgroups(record, id, 'events').oomKills();
   let nextStats = Date.now();
   for (;;) {
     const cgroups = containerCgroups(record, id);

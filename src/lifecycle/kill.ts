@@ -3,7 +3,11 @@ import { TsruncError } from '../errors';
 import { containerCgroups } from '../cgroups';
 import { native } from '../native/addon';
 import { computeStatus } from '../state/status';
-import type { ContainerHandle } from '../state/store';
+import type { ContainerHandle, ContainerRecord } from '../state/store';
+
+function ownPidNamespace(record: ContainerRecord): boolean {
+  return (record.config.linux?.namespaces ?? []).some((ns) => ns.type === 'pid' && (ns.path ?? '') === '');
+}
 
 export function killContainer(handle: ContainerHandle, signal: number, all: boolean): void {
   const record = handle.read();
@@ -17,6 +21,18 @@ export function killContainer(handle: ContainerHandle, signal: number, all: bool
   // containerd's shim runs `kill --all` after every container of a shared pid namespace stops.
   if (stopped && cgroups.pids().length === 0) return;
   const n = native();
+  if (all && Object.keys(cgroups.paths).length === 0) {
+    // No cgroup to find the processes in (rootless, none delegated): SIGKILL to the init takes
+    // down a pid namespace of its own whole; any other signal could reach the init only.
+    if (signal !== 9 || !ownPidNamespace(record))
+      throw new TsruncError(
+        'state',
+        `kill --all: the container has no cgroup to find its processes in (it was created rootless, where its user could make none)${signal === 9 ? ' and no pid namespace of its own' : ''}; kill without --all signals its init`,
+        { containerId: record.id },
+      );
+    n.kill(record.initPid, signal);
+    return;
+  }
   if (all) {
     // Frozen, nothing can fork behind our back while we signal; a paused container's
     // processes act on the signal when thawed (SIGKILL: thawed here so that they die).

@@ -1,12 +1,12 @@
 // `ps`: the container's processes, as host pids (JSON) or as ps(1) lines.
 import { spawnSync } from 'node:child_process';
 import { TsruncError } from '../errors';
-import { containerCgroups } from '../cgroups';
+import { requireCgroups } from '../cgroups';
 import type { ContainerHandle } from '../state/store';
 
 export function containerPids(handle: ContainerHandle): number[] {
   const record = handle.read();
-  return containerCgroups(record, record.id).pids();
+  return requireCgroups(record, record.id, 'ps').pids();
 }
 
 /** Runs `ps` with the caller's arguments (default -ef) and keeps the header and our lines. */

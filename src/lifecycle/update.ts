@@ -1,6 +1,6 @@
 // `update`: new limits for a running container, from a LinuxResources JSON document
 // (`--resources FILE|-`, what the shims send) or from runc's single flags.
-import { containerCgroups } from '../cgroups';
+import { requireCgroups } from '../cgroups';
 import { ConfigError, TsruncError } from '../errors';
 import { parseChecked } from '../spec/json-input';
 import type { Resources } from '../spec/types';
@@ -33,7 +33,7 @@ export function updateContainer(handle: ContainerHandle, resources: Resources): 
     if (cpu.period === undefined && stored?.period !== undefined)
       resources = { ...resources, cpu: { ...cpu, period: stored.period } };
   }
-  const cgroups = containerCgroups(record, record.id);
+  const cgroups = requireCgroups(record, record.id, 'update');
   if (
     resources.memory?.checkBeforeUpdate === true &&
     resources.memory.limit !== undefined &&

@@ -66,7 +66,8 @@ t.test(
     const hs: CgroupHierarchy[] = [
       { key: '', mountpoint: '/sys/fs/cgroup', version: 2, controllers: ['memory'], root: '/kubepods/pod1' },
     ];
-    const m = CgroupfsManager.forContainer('c1', undefined, hs, '0::/kubepods/pod1/runtime');
+    // (on a pure v2 host the default is below the parent of the runtime's own cgroup, as runc's fs2)
+    const m = CgroupfsManager.forContainer('c1', undefined, hs, '0::/kubepods/pod1/runtime/shim.scope');
     t.same(m.paths, { '': '/sys/fs/cgroup/runtime/c1' });
     t.same(m.recorded().cgroups, { '': '/kubepods/pod1/runtime/c1' }, 'as /proc/PID/cgroup of the init will show it');
     t.same(CgroupfsManager.fromRecord(m.recorded(), 'c1', hs).paths, m.paths);
