@@ -2,6 +2,7 @@
 // points (cgroups, uid/gid maps, prestart/createRuntime hooks). Returns once the init is
 // blocked on exec.fifo. Any failure kills what was started and removes every trace.
 import * as fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import type { CgroupDriver, CgroupManager, CgroupSetup } from '../cgroups';
 import { TsruncError, formatProblem, refuseNul, systemError } from '../errors';
@@ -272,17 +273,62 @@ class InitSetup {
   }
 
   private writeIdMaps(pid: number): void {
-    const linux = this.spec.linux ?? {};
-    const fmt = (maps: { containerID: number; hostID: number; size: number }[] = []): string =>
-      maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
-    try {
-      if (process.getuid?.() !== 0) fs.writeFileSync(`/proc/${pid}/setgroups`, 'deny');
-      fs.writeFileSync(`/proc/${pid}/uid_map`, fmt(linux.uidMappings));
-      fs.writeFileSync(`/proc/${pid}/gid_map`, fmt(linux.gidMappings));
-    } catch (err) {
-      throw systemError('writing uid/gid maps of the user namespace', err, this.record.id);
-    }
+    writeIdMaps(pid, this.spec.linux ?? {}, this.record.id);
   }
+}
+
+type IdMap = { containerID: number; hostID: number; size: number };
+
+/**
+ * The maps of a new user namespace. Root writes them. An ordinary user (rootless) may write
+ * only a map of its own id, and a gid map only once setgroups is denied — runc's rule: the
+ * gid map exactly its own gid denies setgroups (the container then has no supplementary
+ * groups); any other map goes through newuidmap/newgidmap (setuid helpers of the uidmap
+ * package), which allow what /etc/subuid and /etc/subgid give the user.
+ */
+export function writeIdMaps(pid: number, linux: { uidMappings?: IdMap[]; gidMappings?: IdMap[] }, id: string): void {
+  const euid = process.geteuid?.() ?? 0;
+  const egid = process.getegid?.() ?? 0;
+  const own = (maps: IdMap[], mine: number): boolean =>
+    maps.length === 1 && maps[0]?.hostID === mine && maps[0].size === 1;
+  const uids = linux.uidMappings ?? [];
+  const gids = linux.gidMappings ?? [];
+  const write = (file: string, maps: IdMap[]): void => {
+    try {
+      fs.writeFileSync(`/proc/${pid}/${file}`, maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join(''));
+    } catch (err) {
+      throw systemError(`writing ${file} of the user namespace`, err, id);
+    }
+  };
+  if (euid === 0 || own(uids, euid)) write('uid_map', uids);
+  else mapWithHelper('newuidmap', pid, uids, id);
+  if (euid === 0) write('gid_map', gids);
+  else if (own(gids, egid)) {
+    try {
+      fs.writeFileSync(`/proc/${pid}/setgroups`, 'deny');
+    } catch (err) {
+      throw systemError('writing setgroups of the user namespace', err, id);
+    }
+    write('gid_map', gids);
+  } else mapWithHelper('newgidmap', pid, gids, id);
+}
+
+function mapWithHelper(helper: 'newuidmap' | 'newgidmap', pid: number, maps: IdMap[], id: string): void {
+  const args = [String(pid), ...maps.flatMap((m) => [String(m.containerID), String(m.hostID), String(m.size)])];
+  const r = spawnSync(helper, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const what = helper === 'newuidmap' ? 'uid' : 'gid';
+  if (r.error !== undefined && (r.error as NodeJS.ErrnoException).code === 'ENOENT')
+    throw new TsruncError(
+      'system',
+      `/linux/${what}Mappings: a rootless container mapping ids other than the caller's own needs ${helper} (the uidmap package), which is not on PATH`,
+      { containerId: id, errno: 'ENOENT' },
+    );
+  if (r.status !== 0)
+    throw new TsruncError(
+      'system',
+      `/linux/${what}Mappings: ${helper} ${args.join(' ')} failed${r.status === null ? '' : ` (exit status ${r.status})`}: ${(r.stderr ?? '').trim() || (r.error?.message ?? 'no message')} (the ranges must be the user's in /etc/sub${what})`,
+      { containerId: id },
+    );
 }
 
 function hostIdOf(maps: { containerID: number; hostID: number; size: number }[] | undefined, id: number): number {

@@ -82,6 +82,7 @@ export function gatherHostFacts(
     bindSources: sources,
     procKcore: fs.existsSync('/proc/kcore'),
     listenFds: listenFds(),
+    rootlessEuid: (process.geteuid?.() ?? 0) !== 0,
     cgroups,
   };
 }

@@ -49,6 +49,11 @@ export interface HostFacts extends ProcessHostFacts {
   procKcore: boolean;
   /** LISTEN_FDS given to the runtime (systemd socket activation): passed on to the init, as runc does. */
   listenFds: number;
+  /**
+   * The runtime's effective uid is not 0 (rootless): the parent cannot open /proc/PID files of
+   * a non-dumpable child, so the init is dumpable while it waits for its id maps, as runc's is.
+   */
+  rootlessEuid: boolean;
   /** The host's cgroup hierarchies, and the container's directory in each by hierarchy key (both decided by src/cgroups). */
   cgroups: { hierarchies: readonly HostCgroupHierarchy[]; paths: Readonly<Record<string, string>> };
 }

@@ -8,7 +8,7 @@ import { NAMESPACE_JOIN_ORDER } from '../spec/linux-names';
 import { isBindMount } from '../spec/mounts';
 import type { Mount, NamespaceType, Process, Spec } from '../spec/types';
 import type { HostCgroupHierarchy, HostFacts, HostMount } from './host-facts';
-import { MS, parseMountOptions } from './mount-options';
+import { MOUNT_ATTR, MS, parseMountOptions } from './mount-options';
 import { consoleStep, processSteps } from './process-steps';
 import type { FdRole, Plan, PlanStep } from './steps';
 
@@ -139,7 +139,9 @@ class Planner {
     this.finalizeRootfs();
     this.processAttributes();
     if (this.problems.length > 0) throw new ConfigError('config.json', this.problems);
-    if (this.newNs.has('user')) this.openTreesFirst();
+    // (an ordinary user cannot clone a tree of the host's mount namespace: rootless, the
+    // sources are bound inside the container's, as they can be reached by the user there)
+    if (this.newNs.has('user') && !this.host.rootlessEuid) this.openTreesFirst();
     return {
       containerId: this.opts.id,
       rootfs: this.rootfs,
@@ -178,7 +180,16 @@ class Planner {
       if (p !== undefined) this.add({ op: 'setns', ns, path: p });
     }
     if (this.newNs.has('user')) {
-      this.add({ op: 'unshare', namespaces: ['user'] }, { op: 'sync', tag: 'userns' }, { op: 'become-root' });
+      // (rootless: the parent, an ordinary user, can write the maps of a dumpable child only)
+      if (this.host.rootlessEuid)
+        this.add(
+          { op: 'unshare', namespaces: ['user'] },
+          { op: 'dumpable', on: true },
+          { op: 'sync', tag: 'userns' },
+          { op: 'dumpable', on: false },
+          { op: 'become-root' },
+        );
+      else this.add({ op: 'unshare', namespaces: ['user'] }, { op: 'sync', tag: 'userns' }, { op: 'become-root' });
     }
     const others = [...this.newNs].filter((n) => n !== 'user');
     if (others.length > 0) this.add({ op: 'unshare', namespaces: others });
@@ -261,6 +272,13 @@ class Planner {
       this.fail(`${at}/type`, 'is required for a mount that is not a bind mount');
       return;
     }
+    // In a user namespace, a read-only rbind is read-only through its whole tree ("rro"): the
+    // host's submounts keep their own flags otherwise (/sys's cgroup mounts stay writable under
+    // a read-only /sys), and the container's root, which may own files there (a cgroup
+    // delegated to the user), can remove what covers them (CVE-2023-25809's class).
+    let attrSet = opts.attrSet;
+    if (bindMount && this.newNs.has('user') && (flags & (MS.REC | MS.RDONLY)) === (MS.REC | MS.RDONLY))
+      attrSet |= MOUNT_ATTR.RDONLY;
     const tmpfs = !bindMount && fstype === 'tmpfs';
     if (opts.tmpcopyup && !tmpfs) this.fail(`${at}/options`, 'tmpcopyup applies to tmpfs mounts only');
     // As runc: a tmpfs (which may be copied into and chmod-ed) and /dev (which gets devices,
@@ -278,7 +296,7 @@ class Planner {
       flags: bindMount ? flags : flags & ~(MS.BIND | MS.REC),
       data: opts.data.join(','),
       bind: bindMount,
-      attrSet: opts.attrSet,
+      attrSet,
       attrClear: opts.attrClear,
       destKind,
       realDir: fstype === 'proc' || fstype === 'sysfs' || dest === '/proc' || dest === '/sys',

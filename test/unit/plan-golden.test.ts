@@ -78,10 +78,12 @@ interface FactChanges extends Partial<Omit<HostFacts, 'cgroups' | 'bindSources'>
   files?: string[];
   /** ...or do not exist at all. */
   missing?: string[];
+  /** The container has no cgroup (rootless, none delegated). */
+  noCgroups?: boolean;
 }
 
 function hostFacts(id: string, spec: Spec, bundle: string, changes: FactChanges = {}): HostFacts {
-  const { hierarchies = V2, files = [], missing = [], ...rest } = changes;
+  const { hierarchies = V2, files = [], missing = [], noCgroups = false, ...rest } = changes;
   const sources = new Map<string, 'dir' | 'file'>();
   for (const s of bindSources(spec, bundle))
     if (!missing.includes(s)) sources.set(s, files.includes(s) ? 'file' : 'dir');
@@ -91,9 +93,10 @@ function hostFacts(id: string, spec: Spec, bundle: string, changes: FactChanges 
     bindSources: sources,
     procKcore: true,
     listenFds: 0,
+    rootlessEuid: false,
     cgroups: {
       hierarchies,
-      paths: Object.fromEntries(hierarchies.map((h) => [h.key, `${h.mountpoint}/tsrunc/${id}`])),
+      paths: noCgroups ? {} : Object.fromEntries(hierarchies.map((h) => [h.key, `${h.mountpoint}/tsrunc/${id}`])),
     },
     ...rest,
   };
@@ -152,6 +155,13 @@ const CREATE: CreateCase[] = [
     about:
       '`tsrunc spec --rootless` (a user namespace mapping uid 1000, no network namespace, /sys bound from the host)',
     spec: () => rootlessSpec(1000, 1000),
+  },
+  {
+    name: 'rootless-euid',
+    about:
+      '`tsrunc spec --rootless` run by that ordinary user (uid 1000): the init is dumpable while the runtime writes its id maps, and its cgroups are those the user may use (here none on a v1 host)',
+    spec: () => rootlessSpec(1000, 1000),
+    facts: () => ({ rootlessEuid: true, hierarchies: V1, noCgroups: true }),
   },
   {
     name: 'user-namespace',
