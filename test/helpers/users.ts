@@ -1,0 +1,156 @@
+// Ordinary users for the rootless tests: made here, removed in teardown with everything they
+// own (their processes, home, runtime directory, subordinate ids), and a copy of the built
+// tsrunc they can run wherever this checkout lives (a fresh clone may sit under /root, 0700).
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { REPO_ROOT, TSRUNC, type RunOptions, type RunResult, type Teardownable } from './tsrunc';
+
+export interface OrdinaryUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+  /** $XDG_RUNTIME_DIR: /run/user/UID, 0700, the user's. */
+  runtimeDir: string;
+  /** The first of the 65536 subordinate uids and gids the user has (when asked for). */
+  subId?: number;
+  /** The environment a login would give (HOME, USER, LOGNAME, PATH, XDG_RUNTIME_DIR), plus `extra`. */
+  env(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
+  /** Runs `file args` as the user (its uid, gid and no supplementary groups). */
+  run(file: string, args: string[], opts?: RunOptions): RunResult;
+}
+
+let made = 0;
+
+/** A new user (useradd), removed in teardown with its processes, home and runtime directory. */
+export function ordinaryUser(t: Teardownable, opts: { subIds?: boolean } = {}): OrdinaryUser {
+  const name = `tsr${process.pid % 100000}u${made++}`;
+  const add = spawnSync('useradd', ['--create-home', '--shell', '/bin/sh', '--user-group', name], {
+    encoding: 'utf8',
+  });
+  if (add.status !== 0) throw new Error(`useradd ${name}: ${add.stderr}`);
+  const ids = spawnSync('id', ['-u', name], { encoding: 'utf8' });
+  const gids = spawnSync('id', ['-g', name], { encoding: 'utf8' });
+  const uid = Number(ids.stdout.trim());
+  const gid = Number(gids.stdout.trim());
+  const home = path.join('/home', name);
+  const runtimeDir = `/run/user/${uid}`;
+  t.teardown(() => removeUser(name, uid, runtimeDir));
+  fs.mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
+  fs.chownSync(runtimeDir, uid, gid);
+  fs.chmodSync(runtimeDir, 0o700);
+  let subId: number | undefined;
+  if (opts.subIds === true) {
+    // (useradd may have given a range already; a fixed one per user keeps the maps predictable)
+    subId = 300000 + (uid % 1000) * 65536;
+    const r = spawnSync(
+      'usermod',
+      ['--add-subuids', `${subId}-${subId + 65535}`, '--add-subgids', `${subId}-${subId + 65535}`, name],
+      { encoding: 'utf8' },
+    );
+    if (r.status !== 0) throw new Error(`usermod --add-subuids ${name}: ${r.stderr}`);
+  }
+  const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+    HOME: home,
+    USER: name,
+    LOGNAME: name,
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    XDG_RUNTIME_DIR: runtimeDir,
+    LANG: 'C.UTF-8',
+    ...extra,
+  });
+  return {
+    name,
+    uid,
+    gid,
+    home,
+    runtimeDir,
+    ...(subId !== undefined ? { subId } : {}),
+    env,
+    // (stdout and stderr on files, as runWithFiles: a container's init inherits them, and a pipe
+    // would keep spawnSync waiting for as long as the container lives)
+    run: (file, args, o = {}) => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-io-'));
+      const out = fs.openSync(path.join(dir, 'out'), 'w+');
+      const err = fs.openSync(path.join(dir, 'err'), 'w+');
+      try {
+        const r = spawnSync(file, args, {
+          uid,
+          gid,
+          env: o.env ?? env(),
+          cwd: o.cwd ?? home,
+          input: o.input,
+          stdio: [o.input === undefined ? 'ignore' : 'pipe', out, err],
+          timeout: o.timeoutMs ?? 60_000,
+          killSignal: 'SIGKILL',
+        });
+        return {
+          status: r.status,
+          signal: r.signal,
+          stdout: fs.readFileSync(path.join(dir, 'out'), 'utf8'),
+          stderr: fs.readFileSync(path.join(dir, 'err'), 'utf8'),
+        };
+      } finally {
+        fs.closeSync(out);
+        fs.closeSync(err);
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+function removeUser(name: string, uid: number, runtimeDir: string): void {
+  // Everything the user runs is the test's: stop it all before the user goes.
+  // (a zombie the test runner has not reaped matches too: --force removes the user all the same)
+  for (let i = 0; i < 20 && spawnSync('pkill', ['-KILL', '-U', String(uid)]).status === 0; i++)
+    spawnSync('sleep', ['0.1']);
+  spawnSync('userdel', ['--force', '--remove', name], { encoding: 'utf8' });
+  // (userdel leaves subordinate ids on some versions of shadow)
+  for (const file of ['/etc/subuid', '/etc/subgid']) {
+    try {
+      const lines = fs.readFileSync(file, 'utf8').split('\n');
+      const kept = lines.filter((l) => !l.startsWith(`${name}:`) && !l.startsWith(`${uid}:`));
+      if (kept.length !== lines.length) fs.writeFileSync(file, kept.join('\n'));
+    } catch {
+      // no such file: nothing to remove
+    }
+  }
+  fs.rmSync(runtimeDir, { recursive: true, force: true });
+}
+
+let copied: string | undefined;
+
+/**
+ * bin/tsrunc as an ordinary user can run it: the built files (dist/, the addon and tsrunc-init)
+ * copied to a directory everyone can read, with the launcher pointing there; removed at exit.
+ */
+export function tsruncForUsers(): string {
+  if (copied !== undefined) return copied;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-for-users-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.chmodSync(dir, 0o755);
+  fs.cpSync(path.join(REPO_ROOT, 'dist'), path.join(dir, 'dist'), { recursive: true });
+  fs.mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true });
+  for (const f of ['tsrunc.node', 'tsrunc-init'])
+    fs.copyFileSync(path.join(REPO_ROOT, 'build', 'Release', f), path.join(dir, 'build', 'Release', f));
+  fs.mkdirSync(path.join(dir, 'bin'));
+  const launcher = fs.readFileSync(TSRUNC, 'utf8').split(path.join(REPO_ROOT, 'dist')).join(path.join(dir, 'dist'));
+  fs.writeFileSync(path.join(dir, 'bin', 'tsrunc'), launcher, { mode: 0o755 });
+  for (const sub of ['dist', 'build', 'build/Release', 'bin']) fs.chmodSync(path.join(dir, sub), 0o755);
+  for (const f of fs.readdirSync(path.join(dir, 'dist'))) fs.chmodSync(path.join(dir, 'dist', f), 0o644);
+  fs.chmodSync(path.join(dir, 'build', 'Release', 'tsrunc.node'), 0o755);
+  fs.chmodSync(path.join(dir, 'build', 'Release', 'tsrunc-init'), 0o755);
+  copied = path.join(dir, 'bin', 'tsrunc');
+  return copied;
+}
+
+/** A directory the user owns (0700), removed in teardown. */
+export function userDir(t: Teardownable, user: OrdinaryUser, prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.chmodSync(dir, 0o700);
+  fs.chownSync(dir, user.uid, user.gid);
+  return dir;
+}

@@ -1,0 +1,153 @@
+// Rootless decisions without root: runc's default root and rootless cgroup rules
+// (src/util/rootless.ts), which cgroups an ordinary user can make (cgroupUnusable, on a made-up
+// tree), limits refused where the container has no cgroup, and the default cgroup of a pure v2 host.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import t from 'tap';
+import { CgroupfsManager, cgroupUnusable, resolveCgroupPaths } from '../../src/cgroups/cgroupfs';
+import type { CgroupHierarchy } from '../../src/cgroups/hierarchy';
+import { defaultSpec } from '../../src/spec/default-spec';
+import { defaultRoot, inUserNamespace, useRootlessCgroups, type RootlessFacts } from '../../src/util/rootless';
+
+const facts = (f: Partial<RootlessFacts>): RootlessFacts => ({
+  euid: 0,
+  egid: 0,
+  inUserNamespace: false,
+  env: {},
+  ...f,
+});
+
+t.test(
+  'the default --root: /run/tsrunc, or $XDG_RUNTIME_DIR/tsrunc where runc uses $XDG_RUNTIME_DIR/runc',
+  async (t) => {
+    t.equal(defaultRoot(facts({})), '/run/tsrunc');
+    t.equal(defaultRoot(facts({ env: { XDG_RUNTIME_DIR: '/run/user/0' } })), '/run/tsrunc', 'root: /run/tsrunc');
+    t.equal(defaultRoot(facts({ euid: 1000, env: { XDG_RUNTIME_DIR: '/run/user/1000/' } })), '/run/user/1000/tsrunc');
+    t.equal(
+      defaultRoot(facts({ euid: 1000 })),
+      '/run/tsrunc',
+      'no XDG_RUNTIME_DIR: /run/tsrunc (which then fails, as runc)',
+    );
+    t.equal(
+      defaultRoot(facts({ inUserNamespace: true, env: { XDG_RUNTIME_DIR: '/run/user/1000', USER: 'alice' } })),
+      '/run/user/1000/tsrunc',
+      "root in a user namespace, as someone else's: the user's runtime dir",
+    );
+    t.equal(
+      defaultRoot(facts({ inUserNamespace: true, env: { XDG_RUNTIME_DIR: '/run/user/0', USER: 'root' } })),
+      '/run/tsrunc',
+    );
+  },
+);
+
+t.test("--rootless: runc's shouldUseRootlessCgroupManager", async (t) => {
+  t.equal(useRootlessCgroups('true', facts({}), false), true);
+  t.equal(useRootlessCgroups('false', facts({ euid: 1000 }), false), false);
+  t.equal(useRootlessCgroups('auto', facts({ euid: 1000 }), false), true, 'auto: an ordinary user is rootless');
+  t.equal(useRootlessCgroups('auto', facts({}), false), false, 'auto: the real root is not');
+  t.equal(useRootlessCgroups('auto', facts({ inUserNamespace: true }), false), true, 'root in a user namespace is');
+  t.equal(
+    useRootlessCgroups('auto', facts({ inUserNamespace: true }), true, () => 0),
+    false,
+    "unless systemd says the bus is root's",
+  );
+  t.equal(
+    useRootlessCgroups('auto', facts({ inUserNamespace: true }), true, () => 1000),
+    true,
+  );
+  t.equal(inUserNamespace('         0          0 4294967295\n'), false);
+  t.equal(inUserNamespace('         0       1000          1\n'), true);
+});
+
+t.test(
+  "on a pure cgroup v2 host a relative cgroupsPath is below the parent of the runtime's cgroup, as runc's fs2",
+  async (t) => {
+    const v2: CgroupHierarchy[] = [
+      { key: '', mountpoint: '/sys/fs/cgroup', version: 2, controllers: ['memory'], root: '/' },
+    ];
+    const own = '0::/user.slice/user-1000.slice/user@1000.service/app.slice/term.scope\n';
+    t.same(resolveCgroupPaths(undefined, 'web', v2, own), {
+      '': '/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/web',
+    });
+    t.same(resolveCgroupPaths('/abs/web', 'web', v2, own), { '': '/sys/fs/cgroup/abs/web' }, 'absolute: from the root');
+    const hybrid: CgroupHierarchy[] = [
+      { key: 'memory', mountpoint: '/sys/fs/cgroup/memory', version: 1, controllers: ['memory'], root: '/' },
+      { key: 'unified', mountpoint: '/sys/fs/cgroup/unified', version: 2, controllers: [], root: '/' },
+    ];
+    t.same(
+      resolveCgroupPaths(undefined, 'web', hybrid, '5:memory:/sess\n0::/sess\n'),
+      { memory: '/sys/fs/cgroup/memory/sess/web', unified: '/sys/fs/cgroup/unified/sess/web' },
+      "a v1 or hybrid host: below the runtime's own cgroup (runc's fs)",
+    );
+  },
+);
+
+t.test('cgroupUnusable: what an ordinary user cannot make or join is named, with the reason', async (t) => {
+  if (process.getuid?.() === 0) {
+    // access(2) answers yes to root for anything: a user is needed, and this is a unit test.
+    t.pass('(as root every directory is writable: the user-side cases run in test/integration/rootless.test.ts)');
+  }
+  const tree = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-cg-'));
+  t.teardown(() => fs.rmSync(tree, { recursive: true, force: true }));
+  fs.mkdirSync(path.join(tree, 'deleg', 'shell'), { recursive: true });
+  for (const d of [tree, path.join(tree, 'deleg'), path.join(tree, 'deleg', 'shell')])
+    fs.writeFileSync(path.join(d, 'cgroup.procs'), '');
+  t.equal(
+    cgroupUnusable(path.join(tree, 'deleg', 'c1'), tree, path.join(tree, 'deleg', 'shell')),
+    undefined,
+    'a writable parent: usable',
+  );
+  t.equal(
+    cgroupUnusable(path.join(tree, 'deleg', 'shell'), tree),
+    undefined,
+    'an existing cgroup with a writable cgroup.procs: usable',
+  );
+  if (process.getuid?.() !== 0) {
+    fs.chmodSync(path.join(tree, 'deleg'), 0o555);
+    t.match(
+      cgroupUnusable(path.join(tree, 'deleg', 'c1'), tree) ?? '',
+      /creating cgroup .*deleg\/c1: .*deleg is not writable \(EACCES\)/,
+    );
+    fs.chmodSync(path.join(tree, 'deleg'), 0o755);
+    fs.chmodSync(path.join(tree, 'cgroup.procs'), 0o444);
+    t.match(
+      cgroupUnusable(path.join(tree, 'c2'), tree, path.join(tree, 'deleg', 'shell')) ?? '',
+      /moving a process from .*deleg\/shell to .*c2: .*cgroup.procs: EACCES/,
+      "cgroup v2: the common ancestor's cgroup.procs must be writable too",
+    );
+  }
+});
+
+t.test(
+  'rootless: a limit in a hierarchy the container has no cgroup in is refused before anything exists',
+  async (t) => {
+    const hs: CgroupHierarchy[] = [
+      { key: 'memory', mountpoint: '/nonexistent/memory', version: 1, controllers: ['memory'], root: '/' },
+      { key: 'pids', mountpoint: '/nonexistent/pids', version: 1, controllers: ['pids'], root: '/' },
+    ];
+    // (nothing under /nonexistent: no ancestor is writable, for any user but root)
+    const m = new CgroupfsManager(
+      'c1',
+      hs,
+      { pids: '/nonexistent/pids/c1' },
+      {
+        without: new Map([
+          ['memory', 'creating cgroup /nonexistent/memory/c1: /nonexistent/memory is not writable (EACCES)'],
+        ]),
+      },
+    );
+    const spec = defaultSpec();
+    spec.linux!.resources = { memory: { limit: 1 << 26 } };
+    t.throws(() => m.prepare(spec), {
+      message:
+        /^\/linux\/resources\/memory\/limit: cannot set memory limit: container could not join or create cgroup: creating cgroup \/nonexistent\/memory\/c1: .*rootless/,
+    });
+    spec.linux!.resources = { pids: { limit: 10 }, devices: [{ allow: false, access: 'rwm' }] };
+    t.doesNotThrow(
+      () => m.prepare(spec),
+      'a limit where it has a cgroup, and device rules (left where they cannot be set): fine',
+    );
+    t.same(m.recorded().cgroups, { pids: '/c1' }, 'the record names only the cgroups it has');
+  },
+);
