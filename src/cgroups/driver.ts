@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import { TsruncError } from '../errors';
 import { CgroupfsManager } from './cgroupfs';
-import { SystemdManager } from './systemd';
+import { SystemdManager, nativeSystemdBus } from './systemd';
 import { systemdCgroupsPathProblem } from './systemd-properties';
 import type { CgroupManager, CgroupRecordFields } from './manager';
 import { processRootlessFacts, useRootlessCgroups, type RootlessFacts } from '../util/rootless';
@@ -39,19 +39,34 @@ function cgroupfs(rootless: boolean): CgroupDriver {
  * cgroupsPath read as runc's systemd driver reads it ("slice:prefix:name"); refused, in runc's
  * words, where systemd is not the host's init.
  */
-const systemd: CgroupDriver = {
-  name: 'systemd',
-  cgroupsPathProblem: systemdCgroupsPathProblem,
-  forContainer: (id, cgroupsPath) => {
-    if (!isRunningSystemd())
-      throw new TsruncError(
-        'system',
-        '--systemd-cgroup: systemd is not running on this host (no /run/systemd/system), cannot use the systemd cgroup manager; use the cgroupfs driver (omit --systemd-cgroup)',
-        { containerId: id },
+function systemd(rootless: boolean): CgroupDriver {
+  return {
+    name: 'systemd',
+    cgroupsPathProblem: systemdCgroupsPathProblem,
+    forContainer: (id, cgroupsPath) => {
+      if (!isRunningSystemd())
+        throw new TsruncError(
+          'system',
+          '--systemd-cgroup: systemd is not running on this host (no /run/systemd/system), cannot use the systemd cgroup manager; use the cgroupfs driver (omit --systemd-cgroup)',
+          { containerId: id },
+        );
+      // Rootless: the unit is the user's manager's, over the user's bus (runc's rootless systemd).
+      return SystemdManager.forContainer(
+        id,
+        cgroupsPath,
+        nativeSystemdBus(rootless ? 'user' : 'system'),
+        undefined,
+        undefined,
+        rootless,
       );
-    return SystemdManager.forContainer(id, cgroupsPath);
-  },
-};
+    },
+  };
+}
+
+/** The bus an existing container's unit is on: the user's for an ordinary user, as at create. */
+function recordBusScope(facts: RootlessFacts): 'user' | 'system' {
+  return facts.euid !== 0 ? 'user' : 'system';
+}
 
 /** As sd_booted(3): /run/systemd/system is a directory. */
 function isRunningSystemd(): boolean {
@@ -67,8 +82,10 @@ export function selectCgroupDriver(
   facts: RootlessFacts = processRootlessFacts(),
 ): CgroupDriver {
   // (--rootless reaches this factory and nothing else: runc's rootless cgroup manager)
-  if (options.systemd === true) return systemd;
-  return cgroupfs(useRootlessCgroups(options.rootless ?? 'auto', facts, false));
+  // (the systemd driver is the user manager's for an ordinary user; root in a user namespace
+  // keeps the system's, as runc does when it cannot tell the user bus's owner)
+  const rootless = useRootlessCgroups(options.rootless ?? 'auto', facts, options.systemd === true);
+  return options.systemd === true ? systemd(rootless && facts.euid !== 0) : cgroupfs(rootless);
 }
 
 /** The features document's cgroup section: what the drivers here can do (systemd: refused above). */
@@ -92,7 +109,8 @@ export function requireCgroups(record: CgroupRecordFields, id: string, command: 
 /** An existing container's cgroups, managed by the driver its record names. */
 export function containerCgroups(record: CgroupRecordFields, id: string): CgroupManager {
   const driver = record.cgroupDriver ?? 'cgroupfs';
-  if (driver === 'systemd') return SystemdManager.fromRecord(record, id);
+  if (driver === 'systemd')
+    return SystemdManager.fromRecord(record, id, nativeSystemdBus(recordBusScope(processRootlessFacts())));
   if (driver !== 'cgroupfs')
     throw new TsruncError(
       'system',

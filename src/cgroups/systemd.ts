@@ -39,6 +39,8 @@ export interface SystemdBus {
   activeState(unit: string): string | undefined;
   /** The manager's version number ("252.39-1~deb12u1" → 252; 0 when it says none). */
   version(): number;
+  /** The manager's own cgroup ("/" for the system's; "/user.slice/user-1000.slice/user@1000.service" for a user's). */
+  controlGroup(): string;
 }
 
 /** The addon's sd-bus, on the system's manager (or the user's, rootless). */
@@ -51,6 +53,7 @@ export function nativeSystemdBus(scope: SystemdScope = 'system'): SystemdBus {
     resetFailedUnit: (unit) => native().systemdResetFailedUnit(scope, unit),
     activeState: (unit) => native().systemdUnitProperty(scope, unit, 'ActiveState'),
     version: () => (version ??= parseSystemdVersion(native().systemdManagerProperty(scope, 'Version'))),
+    controlGroup: () => native().systemdManagerProperty(scope, 'ControlGroup') || '/',
   };
 }
 
@@ -127,14 +130,44 @@ export class SystemdManager implements CgroupManager {
     bus: SystemdBus = nativeSystemdBus(),
     hierarchies: CgroupHierarchy[] = detectHierarchies(),
     devices?: DeviceFacts,
+    /** Rootless: the unit is the user's manager's (`bus` is the user's), in its user.slice by default. */
+    rootless = false,
   ): SystemdManager {
     let u: SystemdUnit;
     try {
-      u = systemdUnit(cgroupsPath, id);
+      u = systemdUnit(cgroupsPath, id, rootless);
     } catch (err) {
       throw new TsruncError('config', `/linux/cgroupsPath: ${(err as Error).message}`, { containerId: id });
     }
-    const files = new CgroupfsManager(id, hierarchies, unitPaths(u.cgroup, hierarchies));
+    if (rootless && !(hierarchies.length === 1 && hierarchies[0]?.version === 2))
+      throw new TsruncError(
+        'system',
+        '--systemd-cgroup without root needs a pure cgroup v2 host (systemd delegates cgroup v1 to no user), as runc; omit --systemd-cgroup to run without a cgroup',
+        { containerId: id },
+      );
+    // (a user manager's units are below its own cgroup, user@UID.service)
+    let cgroup = u.cgroup;
+    if (rootless) {
+      let base: string;
+      try {
+        base = bus.controlGroup();
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        throw new TsruncError(
+          'system',
+          `--systemd-cgroup without root: asking the user's systemd for its cgroup: ${e.message} (is there a user manager, user@UID.service, and $XDG_RUNTIME_DIR/bus?)`,
+          { containerId: id, cause: err, ...(typeof e.code === 'string' ? { errno: e.code } : {}) },
+        );
+      }
+      cgroup = path.posix.join(base, u.cgroup);
+    }
+    // (rootless, device rules the user cannot set — the v2 filter needs CAP_BPF — are left, as cgroupfs's)
+    const files = new CgroupfsManager(
+      id,
+      hierarchies,
+      unitPaths(cgroup, hierarchies),
+      rootless ? { without: new Map() } : undefined,
+    );
     return new SystemdManager(id, u.unit, u, files, bus, devices);
   }
 

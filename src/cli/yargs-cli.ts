@@ -31,7 +31,7 @@ export function buildParser(
       'tsrunc [global options] <command> [command options] <container-id> [args]\n\nAn OCI container runtime, compatible with runc.',
     )
     .epilogue(
-      'Also: --rootless true|false|auto (before the command): accepted and checked for runc compatibility; unlike runc, tsrunc does not then ignore cgroup permission errors\n      tsrunc help [command]: the same as tsrunc [command] --help',
+      "Also: --rootless true|false|auto (before the command, default auto): as runc, true (or auto as an ordinary user) runs a container without a cgroup where its user may not make one and it asks for no limits; an ordinary user's --root defaults to $XDG_RUNTIME_DIR/tsrunc\n      tsrunc help [command]: the same as tsrunc [command] --help",
     )
     .parserConfiguration(PARSER_CONFIGURATION)
     .option('root', {

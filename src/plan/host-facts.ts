@@ -51,9 +51,15 @@ export interface HostFacts extends ProcessHostFacts {
   listenFds: number;
   /**
    * The runtime's effective uid is not 0 (rootless): the parent cannot open /proc/PID files of
-   * a non-dumpable child, so the init is dumpable while it waits for its id maps, as runc's is.
+   * a non-dumpable child, so the init is dumpable from its user namespace on, as runc's is.
    */
   rootlessEuid: boolean;
+  /**
+   * The runtime runs in a user namespace other than the host's (root of rootless podman's, whose
+   * containers share it): no device node can be made there, so devices are bound, as runc's
+   * `userns.RunningInUserNS()`. Absent: false.
+   */
+  runtimeInUserNamespace?: boolean;
   /** The host's cgroup hierarchies, and the container's directory in each by hierarchy key (both decided by src/cgroups). */
   cgroups: { hierarchies: readonly HostCgroupHierarchy[]; paths: Readonly<Record<string, string>> };
 }

@@ -180,13 +180,15 @@ class Planner {
       if (p !== undefined) this.add({ op: 'setns', ns, path: p });
     }
     if (this.newNs.has('user')) {
-      // (rootless: the parent, an ordinary user, can write the maps of a dumpable child only)
+      // Rootless: the runtime, an ordinary user, can open /proc files of a dumpable child only —
+      // to write its maps, and for `exec` to join a created container's namespaces. So the init
+      // stays dumpable, as runc's init is (the kernel makes it non-dumpable again if it changes
+      // to another user); its owner, the only one who may then ptrace it, owns the container.
       if (this.host.rootlessEuid)
         this.add(
           { op: 'unshare', namespaces: ['user'] },
           { op: 'dumpable', on: true },
           { op: 'sync', tag: 'userns' },
-          { op: 'dumpable', on: false },
           { op: 'become-root' },
         );
       else this.add({ op: 'unshare', namespaces: ['user'] }, { op: 'sync', tag: 'userns' }, { op: 'become-root' });
@@ -396,7 +398,8 @@ class Planner {
   }
 
   private devices(): void {
-    const inUserns = this.newNs.has('user') || this.joinNs.has('user');
+    // (mknod needs the host's user namespace: the container's own, or the runtime's, forbid it)
+    const inUserns = this.newNs.has('user') || this.joinNs.has('user') || this.host.runtimeInUserNamespace === true;
     type Dev = {
       path: string;
       major: number;

@@ -1,10 +1,12 @@
 // Ordinary users for the rootless tests: made here, removed in teardown with everything they
 // own (their processes, home, runtime directory, subordinate ids), and a copy of the built
 // tsrunc they can run wherever this checkout lives (a fresh clone may sit under /root, 0700).
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { rootlessSpec } from '../../src/spec/default-spec';
+import type { Spec } from '../../src/spec/types';
 import { REPO_ROOT, TSRUNC, type RunOptions, type RunResult, type Teardownable } from './tsrunc';
 
 export interface OrdinaryUser {
@@ -25,7 +27,11 @@ export interface OrdinaryUser {
 let made = 0;
 
 /** A new user (useradd), removed in teardown with its processes, home and runtime directory. */
-export function ordinaryUser(t: Teardownable, opts: { subIds?: boolean } = {}): OrdinaryUser {
+export function ordinaryUser(
+  t: Teardownable,
+  /** systemdUser: start the user's systemd manager (user@UID.service), which makes the runtime directory. */
+  opts: { subIds?: boolean; systemdUser?: boolean } = {},
+): OrdinaryUser {
   const name = `tsr${process.pid % 100000}u${made++}`;
   const add = spawnSync('useradd', ['--create-home', '--shell', '/bin/sh', '--user-group', name], {
     encoding: 'utf8',
@@ -38,9 +44,19 @@ export function ordinaryUser(t: Teardownable, opts: { subIds?: boolean } = {}): 
   const home = path.join('/home', name);
   const runtimeDir = `/run/user/${uid}`;
   t.teardown(() => removeUser(name, uid, runtimeDir));
-  fs.mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
-  fs.chownSync(runtimeDir, uid, gid);
-  fs.chmodSync(runtimeDir, 0o700);
+  if (opts.systemdUser === true) {
+    const start = spawnSync('systemctl', ['start', `user@${uid}.service`], { encoding: 'utf8' });
+    if (start.status !== 0) {
+      const journal = spawnSync('journalctl', ['-b', '--no-pager', '-n', '40', '-u', `user@${uid}.service`], {
+        encoding: 'utf8',
+      });
+      throw new Error(`systemctl start user@${uid}.service: ${start.stderr}\n${journal.stdout}`);
+    }
+  } else {
+    fs.mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
+    fs.chownSync(runtimeDir, uid, gid);
+    fs.chmodSync(runtimeDir, 0o700);
+  }
   let subId: number | undefined;
   if (opts.subIds === true) {
     // (useradd may have given a range already; a fixed one per user keeps the maps predictable)
@@ -102,7 +118,9 @@ export function ordinaryUser(t: Teardownable, opts: { subIds?: boolean } = {}): 
 }
 
 function removeUser(name: string, uid: number, runtimeDir: string): void {
-  // Everything the user runs is the test's: stop it all before the user goes.
+  // Everything the user runs is the test's: stop it all before the user goes (its systemd
+  // user manager first, where a test started one).
+  if (fs.existsSync('/run/systemd/system')) spawnSync('systemctl', ['stop', `user@${uid}.service`]);
   // (a zombie the test runner has not reaped matches too: --force removes the user all the same)
   for (let i = 0; i < 20 && spawnSync('pkill', ['-KILL', '-U', String(uid)]).status === 0; i++)
     spawnSync('sleep', ['0.1']);
@@ -153,4 +171,45 @@ export function userDir(t: Teardownable, user: OrdinaryUser, prefix: string): st
   fs.chmodSync(dir, 0o700);
   fs.chownSync(dir, user.uid, user.gid);
   return dir;
+}
+
+export interface Rootless {
+  user: OrdinaryUser;
+  bundle: string;
+  spec: Spec;
+  writeConfig(): void;
+  tsrunc(args: string[], opts?: { input?: string; env?: NodeJS.ProcessEnv }): RunResult;
+}
+
+/** A user, and a bundle of theirs holding `tsrunc spec --rootless`'s config with `sleep 1000`. */
+export function rootlessBundle(
+  t: Teardownable,
+  opts: { subIds?: boolean; systemdUser?: boolean; user?: OrdinaryUser } = {},
+): Rootless {
+  const user = opts.user ?? ordinaryUser(t, { subIds: opts.subIds ?? false, systemdUser: opts.systemdUser ?? false });
+  const bundle = userDir(t, user, 'tsrunc-rootless-');
+  execFileSync(path.join(REPO_ROOT, 'scripts', 'make-rootfs.sh'), [path.join(bundle, 'rootfs')]);
+  execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, path.join(bundle, 'rootfs')]);
+  const spec = rootlessSpec(user.uid, user.gid);
+  spec.process!.terminal = false;
+  spec.process!.args = ['sleep', '1000'];
+  const tsrunc = tsruncForUsers();
+  const r: Rootless = {
+    user,
+    bundle,
+    spec,
+    writeConfig: () => {
+      fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec, null, 2));
+      fs.chownSync(path.join(bundle, 'config.json'), user.uid, user.gid);
+    },
+    tsrunc: (args, o = {}) =>
+      user.run(tsrunc, args, {
+        cwd: bundle,
+        ...(o.input !== undefined ? { input: o.input } : {}),
+        env: user.env(o.env),
+      }),
+  };
+  r.writeConfig();
+  // Whatever a test leaves running is killed with the user; its state goes with the runtime dir.
+  return r;
 }

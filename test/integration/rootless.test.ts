@@ -9,11 +9,15 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import t, { type Test } from 'tap';
-import { rootlessSpec } from '../../src/spec/default-spec';
-import type { Spec } from '../../src/spec/types';
-import { REPO_ROOT, type RunResult } from '../helpers/tsrunc';
-import { ordinaryUser, tsruncForUsers, userDir, type OrdinaryUser } from '../helpers/users';
+import t from 'tap';
+import {
+  ordinaryUser,
+  rootlessBundle,
+  tsruncForUsers,
+  userDir,
+  type OrdinaryUser,
+  type Rootless,
+} from '../helpers/users';
 
 const skip =
   process.getuid?.() !== 0
@@ -22,45 +26,7 @@ const skip =
       ? 'needs newuidmap (the uidmap package: scripts/setup.sh installs it)'
       : false;
 
-interface Rootless {
-  user: OrdinaryUser;
-  bundle: string;
-  spec: Spec;
-  writeConfig(): void;
-  tsrunc(args: string[], opts?: { input?: string; env?: NodeJS.ProcessEnv }): RunResult;
-}
-
 let ids = 0;
-
-/** A user, and a bundle of theirs holding `tsrunc spec --rootless`'s config with `sleep 1000`. */
-function rootless(t: Test, opts: { subIds?: boolean; user?: OrdinaryUser } = {}): Rootless {
-  const user = opts.user ?? ordinaryUser(t, { subIds: opts.subIds ?? false });
-  const bundle = userDir(t, user, 'tsrunc-rootless-');
-  execFileSync(path.join(REPO_ROOT, 'scripts', 'make-rootfs.sh'), [path.join(bundle, 'rootfs')]);
-  execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, path.join(bundle, 'rootfs')]);
-  const spec = rootlessSpec(user.uid, user.gid);
-  spec.process!.terminal = false;
-  spec.process!.args = ['sleep', '1000'];
-  const tsrunc = tsruncForUsers();
-  const r: Rootless = {
-    user,
-    bundle,
-    spec,
-    writeConfig: () => {
-      fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec, null, 2));
-      fs.chownSync(path.join(bundle, 'config.json'), user.uid, user.gid);
-    },
-    tsrunc: (args, o = {}) =>
-      user.run(tsrunc, args, {
-        cwd: bundle,
-        ...(o.input !== undefined ? { input: o.input } : {}),
-        env: user.env(o.env),
-      }),
-  };
-  r.writeConfig();
-  // Whatever a test leaves running is killed with the user; its state goes with the runtime dir.
-  return r;
-}
 
 function nextId(): string {
   return `rl${process.pid}-${++ids}`;
@@ -87,7 +53,7 @@ t.test(
   'as an ordinary user: create, start, state, exec, kill, delete, with the state in $XDG_RUNTIME_DIR/tsrunc',
   { skip },
   async (t) => {
-    const r = rootless(t);
+    const r = rootlessBundle(t);
     const id = nextId();
     const created = r.tsrunc(['create', id]);
     t.equal(created.status, 0, 'create exits 0', { stderr: created.stderr });
@@ -98,6 +64,9 @@ t.test(
     t.ok(fs.existsSync(path.join(root, id, 'state.json')), 'the container is recorded there');
     t.equal(state(r, id)?.status, 'created');
     t.equal(state(r, id)?.owner, r.user.name, 'state names the user as the owner');
+    const early = r.tsrunc(['exec', id, 'id', '-u']);
+    t.equal(early.status, 0, 'exec into the created container works, as with runc', { stderr: early.stderr });
+    t.equal(early.stdout.trim(), '0');
     const started = r.tsrunc(['start', id]);
     t.equal(started.status, 0, 'start exits 0', { stderr: started.stderr });
     t.equal(state(r, id)?.status, 'running');
@@ -126,7 +95,7 @@ t.test(
   "as an ordinary user: run gives the container's exit status, hooks run as the user, seccomp applies",
   { skip },
   async (t) => {
-    const r = rootless(t);
+    const r = rootlessBundle(t);
     const hookOut = path.join(r.bundle, 'hook.out');
     r.spec.process!.args = ['sh', '-c', 'mkdir /tmp/denied 2>/dev/null && echo mkdir-allowed; exit 7'];
     r.spec.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', `id -u > ${hookOut}`] }] };
@@ -144,7 +113,7 @@ t.test(
 );
 
 t.test('as an ordinary user: a subordinate-range mapping goes through newuidmap and newgidmap', { skip }, async (t) => {
-  const r = rootless(t, { subIds: true });
+  const r = rootlessBundle(t, { subIds: true });
   const sub = r.user.subId as number;
   r.spec.linux!.uidMappings = [
     { containerID: 0, hostID: r.user.uid, size: 1 },
@@ -200,7 +169,7 @@ function cgroupDirsNamed(id: string): string[] {
 }
 
 t.test('without a cgroup of its own: limits are refused naming them, and nothing is left', { skip }, async (t) => {
-  const r = rootless(t);
+  const r = rootlessBundle(t);
   r.spec.linux!.resources = { memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 50 } };
   r.writeConfig();
   const id = nextId();
@@ -221,7 +190,7 @@ t.test(
   'without a cgroup of its own: the cgroup commands say so; kill --all KILL takes the pid namespace down',
   { skip },
   async (t) => {
-    const r = rootless(t);
+    const r = rootlessBundle(t);
     const id = nextId();
     const run = r.tsrunc(['run', '-d', id], { input: '' });
     t.equal(run.status, 0, 'run -d exits 0', { stderr: run.stderr });
@@ -251,7 +220,7 @@ t.test(
 );
 
 t.test("one user cannot see, signal or delete another's containers", { skip }, async (t) => {
-  const a = rootless(t);
+  const a = rootlessBundle(t);
   const b = ordinaryUser(t);
   const id = nextId();
   t.equal(a.tsrunc(['run', '-d', id], { input: '' }).status, 0, 'user A runs a container');
@@ -276,7 +245,7 @@ t.test(
   "the host's cgroup mounts under /sys stay read-only to the container, even uncovered (CVE-2023-25809 class)",
   { skip },
   async (t) => {
-    const r = rootless(t);
+    const r = rootlessBundle(t);
     // A cgroup delegated to the user on the host: the container's root is that user.
     const hierarchy = fs.existsSync('/sys/fs/cgroup/pids/cgroup.procs') ? '/sys/fs/cgroup/pids' : '/sys/fs/cgroup';
     const name = `tsrunc-rootless-${process.pid}`;

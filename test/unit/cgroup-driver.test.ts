@@ -15,7 +15,11 @@ const SYSTEMD_HOST = fs.existsSync('/run/systemd/system');
 
 t.test('the factory: cgroupfs unless --systemd-cgroup', async (t) => {
   t.equal(selectCgroupDriver().name, 'cgroupfs');
-  t.equal(selectCgroupDriver({ systemd: false, rootless: 'true' }).name, 'cgroupfs', '--rootless changes nothing yet');
+  t.equal(
+    selectCgroupDriver({ systemd: false, rootless: 'true' }).name,
+    'cgroupfs',
+    '--rootless: still the cgroupfs driver (its rootless form)',
+  );
   t.equal(selectCgroupDriver({ systemd: true }).name, 'systemd');
   t.equal(selectCgroupDriver().cgroupsPathProblem('/default/web'), undefined, 'cgroupfs takes any cgroupsPath');
   const systemd = selectCgroupDriver({ systemd: true });

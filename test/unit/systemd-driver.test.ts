@@ -354,6 +354,7 @@ function recordingBus(root: string, behave: Partial<SystemdBus> = {}): { bus: Sy
       return behave.activeState ? behave.activeState(unit) : undefined;
     },
     version: () => (behave.version ? behave.version() : 252),
+    controlGroup: () => (behave.controlGroup ? behave.controlGroup() : '/'),
   };
   return { bus, calls };
 }
@@ -533,5 +534,43 @@ t.test(
     t.throws(() => m?.update({ pids: { limit: 90 } }, spec));
     t.equal(duringSet.length, 3);
     t.equal(freezerState(), 'THAWED', 'thawed after a failed update');
+  },
+);
+
+t.test(
+  "rootless: the unit is the user manager's, in its user.slice, below its cgroup; cgroup v1 is refused",
+  async (t) => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-sd-'));
+    t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
+    const v2: CgroupHierarchy[] = [
+      { key: '', mountpoint: root, version: 2, controllers: ['memory', 'pids'], root: '/' },
+    ];
+    const manager = '/user.slice/user-1000.slice/user@1000.service';
+    const { bus, calls } = recordingBus(root, { controlGroup: () => manager });
+    const m = SystemdManager.forContainer('web', undefined, bus, v2, devices, true);
+    t.equal(m.unit, 'runc-web.scope');
+    t.equal(m.paths[''], path.join(root, manager, 'user.slice', 'runc-web.scope'), "below the user manager's cgroup");
+    t.same(m.recorded().cgroups, { '': `${manager}/user.slice/runc-web.scope` });
+    m.create(m.prepare(defaultSpec()));
+    // (what the user's systemd would do: the scope's directory with the pid in it)
+    fs.mkdirSync(m.paths[''] as string, { recursive: true });
+    fs.writeFileSync(path.join(m.paths[''] as string, 'cgroup.procs'), '');
+    m.join(77);
+    t.equal(calls.find((c) => c.method === 'start')?.props?.['Slice'], 'user.slice');
+    const v1 = fakeHost(t);
+    t.throws(
+      () => SystemdManager.forContainer('web', undefined, recordingBus(v1.root).bus, v1.hierarchies, devices, true),
+      {
+        message: /--systemd-cgroup without root needs a pure cgroup v2 host/,
+      },
+    );
+    const noManager = recordingBus(root, {
+      controlGroup: () => {
+        throw new Error('No such file or directory');
+      },
+    });
+    t.throws(() => SystemdManager.forContainer('web', undefined, noManager.bus, v2, devices, true), {
+      message: /asking the user's systemd for its cgroup: No such file or directory/,
+    });
   },
 );
