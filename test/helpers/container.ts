@@ -70,14 +70,20 @@ export function runWithFileStdio(args: string[], opts: RunOptions = {}): RunResu
   return runWithFiles(TSRUNC, args, opts);
 }
 
-/** Runs any program as runWithFileStdio runs tsrunc: stdout and stderr on files of this call's own. */
-export function runWithFiles(file: string, args: string[], opts: RunOptions = {}): RunResult {
+/** Runs any program as runWithFileStdio runs tsrunc: stdout and stderr on files of this call's own (as `uid`:`gid`, when given). */
+export function runWithFiles(
+  file: string,
+  args: string[],
+  opts: RunOptions & { uid?: number; gid?: number } = {},
+): RunResult {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-io-'));
   try {
     const out = fs.openSync(path.join(dir, 'out'), 'w+');
     const err = fs.openSync(path.join(dir, 'err'), 'w+');
     try {
       const r = spawnSync(file, args, {
+        ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
+        ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
         cwd: opts.cwd,
         env: opts.env ?? process.env,
         input: opts.input,

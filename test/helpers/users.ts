@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { rootlessSpec } from '../../src/spec/default-spec';
 import type { Spec } from '../../src/spec/types';
+import { runWithFiles } from './container';
 import { REPO_ROOT, TSRUNC, type RunOptions, type RunResult, type Teardownable } from './tsrunc';
 
 export interface OrdinaryUser {
@@ -85,35 +86,9 @@ export function ordinaryUser(
     runtimeDir,
     ...(subId !== undefined ? { subId } : {}),
     env,
-    // (stdout and stderr on files, as runWithFiles: a container's init inherits them, and a pipe
-    // would keep spawnSync waiting for as long as the container lives)
-    run: (file, args, o = {}) => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-io-'));
-      const out = fs.openSync(path.join(dir, 'out'), 'w+');
-      const err = fs.openSync(path.join(dir, 'err'), 'w+');
-      try {
-        const r = spawnSync(file, args, {
-          uid,
-          gid,
-          env: o.env ?? env(),
-          cwd: o.cwd ?? home,
-          input: o.input,
-          stdio: [o.input === undefined ? 'ignore' : 'pipe', out, err],
-          timeout: o.timeoutMs ?? 60_000,
-          killSignal: 'SIGKILL',
-        });
-        return {
-          status: r.status,
-          signal: r.signal,
-          stdout: fs.readFileSync(path.join(dir, 'out'), 'utf8'),
-          stderr: fs.readFileSync(path.join(dir, 'err'), 'utf8'),
-        };
-      } finally {
-        fs.closeSync(out);
-        fs.closeSync(err);
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
-    },
+    // (stdout and stderr on files: a container's init inherits them, and a pipe would keep
+    // spawnSync waiting for as long as the container lives)
+    run: (file, args, o = {}) => runWithFiles(file, args, { ...o, uid, gid, env: o.env ?? env(), cwd: o.cwd ?? home }),
   };
 }
 
