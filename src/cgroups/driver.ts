@@ -89,7 +89,7 @@ export function selectCgroupDriver(
 }
 
 /** The features document's cgroup section: what the drivers here can do (systemd: refused above). */
-export const CGROUP_FEATURES = { v1: true, v2: true, systemd: true, systemdUser: false, rdma: false };
+export const CGROUP_FEATURES = { v1: true, v2: true, systemd: true, systemdUser: true, rdma: false };
 
 /**
  * An existing container's cgroups for `command` (pause, ps, ...), refused with a clear error

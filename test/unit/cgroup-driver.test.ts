@@ -79,15 +79,15 @@ t.test(
   },
 );
 
-t.test("features: the drivers' cgroup section", async (t) => {
+t.test("features: the drivers' cgroup section (systemdUser: the user manager's scopes, rootless)", async (t) => {
   const r = runTsrunc(['features']);
   t.equal(r.status, 0);
   t.same((JSON.parse(r.stdout) as { linux: { cgroup: unknown } }).linux.cgroup, {
     v1: true,
     v2: true,
     systemd: true,
-    systemdUser: false,
+    systemdUser: true,
     rdma: false,
   });
-  t.same(CGROUP_FEATURES, { v1: true, v2: true, systemd: true, systemdUser: false, rdma: false });
+  t.same(CGROUP_FEATURES, { v1: true, v2: true, systemd: true, systemdUser: true, rdma: false });
 });
