@@ -1,14 +1,15 @@
 // process.terminal: the pty master reaches --console-socket over SCM_RIGHTS, as runc sends it.
 // Node cannot receive fds, so the receiver is a small python3 program (socket.recv_fds): it
 // types commands into the master and copies what comes back to a file.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
 import { cgroupDirsOf, rootSkipReason, testContainer } from '../helpers/container';
 import { leftovers } from '../helpers/host';
 import { RUNC, runcTwin } from '../helpers/runc';
-import { killChild, tempDir, waitFor, type Teardownable } from '../helpers/tsrunc';
+import { startReceiver } from '../helpers/console-receiver';
+import { tempDir, waitFor } from '../helpers/tsrunc';
 
 const python = spawnSync(
   'python3',
@@ -17,65 +18,6 @@ const python = spawnSync(
 );
 const skip =
   rootSkipReason() || (python.status === 0 ? false : 'needs python3 >= 3.9 (socket.recv_fds) for the console receiver');
-
-const RECEIVER = `
-import os, select, socket, sys
-path, text, out_path = sys.argv[1], sys.argv[2], sys.argv[3]
-srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-srv.bind(path)
-srv.listen(1)
-srv.settimeout(120)
-conn, _ = srv.accept()
-msg, fds, _, _ = socket.recv_fds(conn, 1024, 1)
-sys.stderr.write("received %d fd(s), name %s\\n" % (len(fds), msg.decode()))
-master = fds[0]
-os.write(master, text.encode())
-with open(out_path, "wb") as out:
-    while True:
-        ready, _, _ = select.select([master], [], [], 120)
-        if not ready:
-            break
-        try:
-            data = os.read(master, 4096)
-        except OSError:
-            break  # EIO: every slave fd is closed, the container is gone
-        if not data:
-            break
-        out.write(data)
-        out.flush()
-`;
-
-/**
- * Starts the receiver; `closed` is true once it has exited and its stdio is closed (so that all
- * it wrote has been read), false if that did not happen within 60 s (the timer is cleared, so
- * that it does not keep this file running for its length).
- */
-function startReceiver(
-  t: Teardownable,
-  sock: string,
-  text: string,
-  outFile: string,
-): { child: ChildProcess; stderr: { text: string }; closed: () => Promise<boolean> } {
-  const child = spawn('python3', ['-c', RECEIVER, sock, text, outFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-  t.teardown(() => killChild(child));
-  const stderr = { text: '' };
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (d: string) => (stderr.text += d));
-  const closed = new Promise<true>((resolve) => child.once('close', () => resolve(true)));
-  return {
-    child,
-    stderr,
-    closed: async () => {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 60_000)));
-      try {
-        return await Promise.race([closed, late]);
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-  };
-}
 
 t.test('the console socket receives a working pty master', { skip }, async (t) => {
   const dir = tempDir(t, 'tsrunc-console');

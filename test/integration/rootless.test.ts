@@ -10,6 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
+import { startReceiver } from '../helpers/console-receiver';
 import {
   ordinaryUser,
   rootlessBundle,
@@ -146,6 +147,30 @@ t.test('as an ordinary user: a subordinate-range mapping goes through newuidmap 
   t.equal(bad.status, 1, 'a range not in /etc/subuid fails');
   t.match(bad.stderr, /\/linux\/uidMappings: newuidmap .* failed.*\/etc\/subuid/, 'naming the field and newuidmap');
   t.same(rootEntries(r), [], 'and leaves nothing');
+  t.same(userProcesses(r.user), []);
+});
+
+t.test("as an ordinary user: the console socket gets a pty the container's root owns", { skip }, async (t) => {
+  const r = rootlessBundle(t);
+  const sock = path.join(r.bundle, 'console.sock');
+  const outFile = path.join(r.bundle, 'console.out');
+  const receiver = startReceiver(t, sock, 'id -u; tty; stat -c %u /dev/pts/0; exit 3\n', outFile, r.user);
+  for (let i = 0; i < 600 && !fs.existsSync(sock); i++) await new Promise((res) => setTimeout(res, 50));
+  r.spec.process!.terminal = true;
+  r.spec.process!.args = ['sh'];
+  r.writeConfig();
+  const id = nextId();
+  const created = r.tsrunc(['create', '--console-socket', sock, id]);
+  t.equal(created.status, 0, 'create --console-socket exits 0', { stderr: created.stderr });
+  t.equal(r.tsrunc(['start', id]).status, 0, 'start exits 0');
+  t.ok(await receiver.closed(), 'the receiver saw the pty close');
+  t.match(receiver.stderr.text, /received 1 fd\(s\)/);
+  const out = fs.readFileSync(outFile, 'utf8').split(/\r?\n/);
+  t.ok(out.includes('0'), `root in the container: ${out.join('|')}`);
+  t.ok(out.includes('/dev/pts/0'), "the tty is the container's pts/0");
+  t.equal(out[out.indexOf('/dev/pts/0') + 1], '0', "owned by the container's root (the user on the host)");
+  for (let i = 0; i < 100 && state(r, id)?.status !== 'stopped'; i++) await new Promise((res) => setTimeout(res, 50));
+  t.equal(r.tsrunc(['delete', id]).status, 0, 'delete exits 0');
   t.same(userProcesses(r.user), []);
 });
 
