@@ -80,7 +80,12 @@ export class Runtime {
 
   /** Reads and validates a bundle's config.json, checking the host (rootfs present...). */
   validateBundle(bundle: string): ValidationResult {
-    return loadBundleConfig({ bundle: path.resolve(bundle), checkHost: true, cgroupDriver: this.cgroupDriver });
+    return loadBundleConfig({
+      bundle: path.resolve(bundle),
+      checkHost: true,
+      cgroupDriver: this.cgroupDriver,
+      rootlessEuid: (process.geteuid?.() ?? 0) !== 0,
+    });
   }
 
   /** Validates the bundle and returns the plan `create` would carry out, touching nothing. */

@@ -63,7 +63,12 @@ export interface ContainerPlan {
 export function planContainer(ctx: CreateContext, opts: CreateOptions): ContainerPlan {
   refuseNul({ '--bundle': opts.bundle, '--pid-file': opts.pidFile, '--console-socket': opts.consoleSocket });
   const bundle = path.resolve(opts.bundle);
-  const loaded = loadBundleConfig({ bundle, checkHost: true, cgroupDriver: ctx.cgroups });
+  const loaded = loadBundleConfig({
+    bundle,
+    checkHost: true,
+    cgroupDriver: ctx.cgroups,
+    rootlessEuid: (process.geteuid?.() ?? 0) !== 0,
+  });
   for (const w of loaded.warnings) ctx.log.warn(formatProblem('config.json', w));
   // As runc: with NOTIFY_SOCKET set, the container notifies a socket of tsrunc's (notify.ts).
   const notify = callerNotifySocket() !== undefined;

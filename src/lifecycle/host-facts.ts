@@ -6,6 +6,7 @@ import { native } from '../native/addon';
 import type { HostFacts, HostMount, ProcessHostFacts } from '../plan/host-facts';
 import { bindSources } from '../plan/planner';
 import type { Spec } from '../spec/types';
+import { inUserNamespace } from '../util/rootless';
 
 let capLastCap: number | undefined;
 
@@ -83,6 +84,7 @@ export function gatherHostFacts(
     procKcore: fs.existsSync('/proc/kcore'),
     listenFds: listenFds(),
     rootlessEuid: (process.geteuid?.() ?? 0) !== 0,
+    runtimeInUserNamespace: inUserNamespace(),
     cgroups,
   };
 }

@@ -57,9 +57,9 @@ export interface HostFacts extends ProcessHostFacts {
   /**
    * The runtime runs in a user namespace other than the host's (root of rootless podman's, whose
    * containers share it): no device node can be made there, so devices are bound, as runc's
-   * `userns.RunningInUserNS()`. Absent: false.
+   * `userns.RunningInUserNS()`.
    */
-  runtimeInUserNamespace?: boolean;
+  runtimeInUserNamespace: boolean;
   /** The host's cgroup hierarchies, and the container's directory in each by hierarchy key (both decided by src/cgroups). */
   cgroups: { hierarchies: readonly HostCgroupHierarchy[]; paths: Readonly<Record<string, string>> };
 }

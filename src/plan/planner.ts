@@ -399,7 +399,7 @@ class Planner {
 
   private devices(): void {
     // (mknod needs the host's user namespace: the container's own, or the runtime's, forbid it)
-    const inUserns = this.newNs.has('user') || this.joinNs.has('user') || this.host.runtimeInUserNamespace === true;
+    const inUserns = this.newNs.has('user') || this.joinNs.has('user') || this.host.runtimeInUserNamespace;
     type Dev = {
       path: string;
       major: number;

@@ -23,6 +23,8 @@ export interface ValidateOptions {
   checkHost?: boolean;
   /** Integer literals of the text that JSON.parse could not hold exactly, by pointer (see parseJson). */
   bigIntegers?: ReadonlyMap<string, string>;
+  /** The runtime runs as an ordinary user (rootless): runc's rootless checks apply. */
+  rootlessEuid?: boolean;
 }
 
 export interface ValidationResult {
@@ -233,6 +235,7 @@ class SemanticChecker {
       }
       if (maps !== undefined) this.checkIdMappings(`/linux/${key}`, maps);
     }
+    if (this.options.rootlessEuid === true) this.checkRootless(hasUserns, newUserns);
     if (linux.timeOffsets !== undefined && !this.newNamespaces.has('time')) {
       this.fail('/linux/timeOffsets', 'requires a new time namespace (linux.namespaces with type "time" and no path)');
     }
@@ -295,6 +298,35 @@ class SemanticChecker {
         });
       });
     }
+  }
+
+  /**
+   * runc's rootless checks (rootlessEUIDCheck): an ordinary user's container needs a user
+   * namespace, and a uid= or gid= mount option must name an id the container maps (the
+   * kernel would refuse it at mount time, or it would name someone else's id).
+   */
+  private checkRootless(hasUserns: boolean, newUserns: boolean): void {
+    if (!hasUserns)
+      this.fail(
+        '/linux/namespaces',
+        'rootless container requires user namespaces (tsrunc runs as an ordinary user: `tsrunc spec --rootless` writes such a config)',
+      );
+    if (!newUserns) return;
+    const mapped = (maps: IdMapping[] | undefined, id: number): boolean =>
+      (maps ?? []).some((m) => id >= m.containerID && id < m.containerID + m.size);
+    (this.spec.mounts ?? []).forEach((m, i) =>
+      (m.options ?? []).forEach((o, j) => {
+        const opt = /^(uid|gid)=(\d+)$/.exec(o);
+        if (opt === null) return;
+        const [, kind, id] = opt as unknown as [string, 'uid' | 'gid', string];
+        const maps = kind === 'uid' ? this.spec.linux?.uidMappings : this.spec.linux?.gidMappings;
+        if (!mapped(maps, Number(id)))
+          this.fail(
+            `/mounts/${i}/options/${j}`,
+            `cannot specify ${o} mount option for rootless container: the container maps no ${kind} ${id}`,
+          );
+      }),
+    );
   }
 
   private checkIdMappings(at: string, maps: IdMapping[]): void {

@@ -41,16 +41,15 @@ export const ROOT_STATE_DIR = '/run/tsrunc';
 
 /**
  * The default --root: /run/tsrunc, or $XDG_RUNTIME_DIR/tsrunc where runc would use
- * $XDG_RUNTIME_DIR/runc — for an ordinary user, and for root inside a user namespace that is
- * not the real root's (USER names someone else, as runc's check).
+ * $XDG_RUNTIME_DIR/runc — for an ordinary user, and for root inside a user namespace unless
+ * USER says root (runc's shouldHonorXDGRuntimeDir: `!ok || u != "root"`; rootless podman's
+ * conmon runs the runtime as root of its user namespace with XDG_RUNTIME_DIR and no USER).
  */
 export function defaultRoot(f: RootlessFacts = processRootlessFacts()): string {
   const xdg = f.env['XDG_RUNTIME_DIR'];
   if (xdg === undefined || xdg === '') return ROOT_STATE_DIR;
   if (f.euid !== 0) return `${xdg.replace(/\/+$/, '')}/tsrunc`;
-  const user = f.env['USER'];
-  if (f.inUserNamespace && user !== undefined && user !== '' && user !== 'root')
-    return `${xdg.replace(/\/+$/, '')}/tsrunc`;
+  if (f.inUserNamespace && f.env['USER'] !== 'root') return `${xdg.replace(/\/+$/, '')}/tsrunc`;
   return ROOT_STATE_DIR;
 }
 

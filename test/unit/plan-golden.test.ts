@@ -94,6 +94,7 @@ function hostFacts(id: string, spec: Spec, bundle: string, changes: FactChanges 
     procKcore: true,
     listenFds: 0,
     rootlessEuid: false,
+    runtimeInUserNamespace: false,
     cgroups: {
       hierarchies,
       paths: noCgroups ? {} : Object.fromEntries(hierarchies.map((h) => [h.key, `${h.mountpoint}/tsrunc/${id}`])),
@@ -162,6 +163,17 @@ const CREATE: CreateCase[] = [
       '`tsrunc spec --rootless` run by that ordinary user (uid 1000): the init is dumpable from its user namespace on (the runtime writes its id maps; exec joins it before start), and its cgroups are those the user may use (here none on a v1 host)',
     spec: () => rootlessSpec(1000, 1000),
     facts: () => ({ rootlessEuid: true, hierarchies: V1, noCgroups: true }),
+  },
+  {
+    name: 'runtime-in-user-namespace',
+    about:
+      "the default config run by root of a user namespace not the host's (rootless podman's conmon, whose containers share it): devices are bound from the host, no mknod",
+    spec: () => {
+      const s = defaultSpec();
+      s.process!.terminal = false;
+      return s;
+    },
+    facts: () => ({ runtimeInUserNamespace: true, noCgroups: true }),
   },
   {
     name: 'user-namespace',

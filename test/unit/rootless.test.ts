@@ -7,7 +7,10 @@ import * as path from 'node:path';
 import t from 'tap';
 import { CgroupfsManager, cgroupUnusable, resolveCgroupPaths } from '../../src/cgroups/cgroupfs';
 import type { CgroupHierarchy } from '../../src/cgroups/hierarchy';
-import { defaultSpec } from '../../src/spec/default-spec';
+import type { ConfigError } from '../../src/errors';
+import { defaultSpec, rootlessSpec } from '../../src/spec/default-spec';
+import type { Spec } from '../../src/spec/types';
+import { validateConfig } from '../../src/spec/validate';
 import { defaultRoot, inUserNamespace, useRootlessCgroups, type RootlessFacts } from '../../src/util/rootless';
 
 const facts = (f: Partial<RootlessFacts>): RootlessFacts => ({
@@ -37,6 +40,11 @@ t.test(
     t.equal(
       defaultRoot(facts({ inUserNamespace: true, env: { XDG_RUNTIME_DIR: '/run/user/0', USER: 'root' } })),
       '/run/tsrunc',
+    );
+    t.equal(
+      defaultRoot(facts({ inUserNamespace: true, env: { XDG_RUNTIME_DIR: '/run/user/1000' } })),
+      '/run/user/1000/tsrunc',
+      "root of rootless podman's user namespace (conmon sets XDG_RUNTIME_DIR, no USER): the user's runtime dir, as runc",
     );
   },
 );
@@ -149,5 +157,33 @@ t.test(
       'a limit where it has a cgroup, and device rules (left where they cannot be set): fine',
     );
     t.same(m.recorded().cgroups, { pids: '/c1' }, 'the record names only the cgroups it has');
+  },
+);
+
+t.test(
+  "rootless validation (runc's rootlessEUIDCheck): a user namespace, and uid=/gid= options the container maps",
+  async (t) => {
+    const problems = (spec: Spec): string[] => {
+      try {
+        validateConfig(JSON.parse(JSON.stringify(spec)) as unknown, { bundle: '/b', rootlessEuid: true });
+        return [];
+      } catch (err) {
+        return (err as ConfigError).problems.map((p) => `${p.pointer}: ${p.message}`);
+      }
+    };
+    t.same(problems(rootlessSpec(1000, 1000)), [], "`spec --rootless`'s config is fine");
+    t.match(problems(defaultSpec()), [/^\/linux\/namespaces: rootless container requires user namespaces/]);
+    const gid5 = rootlessSpec(1000, 1000);
+    gid5.mounts!.find((m) => m.destination === '/dev/pts')!.options!.push('gid=5');
+    t.match(problems(gid5), [/^\/mounts\/2\/options\/\d+: cannot specify gid=5 mount option for rootless container/]);
+    gid5.linux!.gidMappings!.push({ containerID: 1, hostID: 100000, size: 65536 });
+    t.same(problems(gid5), [], 'a gid the container maps is fine');
+    let asRoot: unknown;
+    try {
+      validateConfig(JSON.parse(JSON.stringify(defaultSpec())) as unknown, { bundle: '/b' });
+    } catch (err) {
+      asRoot = err;
+    }
+    t.equal(asRoot, undefined, 'as root, no user namespace is needed');
   },
 );
