@@ -14,11 +14,15 @@ export interface RootlessFacts {
   env: Readonly<Record<string, string | undefined>>;
 }
 
+/** This process's facts; /proc/self/uid_map is read only if a decision asks for it (every command computes the default root). */
 export function processRootlessFacts(): RootlessFacts {
+  let userns: boolean | undefined;
   return {
     euid: process.geteuid?.() ?? 0,
     egid: process.getegid?.() ?? 0,
-    inUserNamespace: inUserNamespace(),
+    get inUserNamespace(): boolean {
+      return (userns ??= inUserNamespace());
+    },
     env: process.env,
   };
 }
