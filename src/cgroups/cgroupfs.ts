@@ -367,8 +367,12 @@ export class CgroupfsManager implements CgroupManager {
      * this user cannot make or use the container's cgroup, and why (forContainer leaves them
      * out of `paths`); device rules that cannot be set are left, as runc's rootless manager does.
      */
-    private readonly rootless: { without: Map<string, string> } | undefined = undefined,
+    private readonly rootless: { without: Map<string, string>; own?: CgroupPaths } | undefined = undefined,
   ) {}
+
+  get shownPaths(): CgroupPaths {
+    return { ...(this.rootless?.own ?? {}), ...this.paths };
+  }
 
   /** A new container's cgroups, by runc's cgroupsPath rules (nothing is created). */
   static forContainer(
@@ -385,6 +389,7 @@ export class CgroupfsManager implements CgroupManager {
     // move a process into) is done without — decided now, before the plan binds the cgroups
     // into the container. A cgroupsPath the user named must be usable (create fails otherwise).
     const without = new Map<string, string>();
+    const ownPaths: CgroupPaths = {};
     if (cgroupsPath === undefined || cgroupsPath === '')
       for (const h of hierarchies) {
         const dir = paths[h.key];
@@ -394,8 +399,9 @@ export class CgroupfsManager implements CgroupManager {
         if (dir === undefined || why === undefined) continue;
         without.set(h.key, why);
         delete paths[h.key];
+        ownPaths[h.key] = path.join(h.mountpoint, path.posix.relative(h.root, ownCgroup(h, ownText)));
       }
-    return new CgroupfsManager(id, hierarchies, paths, { without });
+    return new CgroupfsManager(id, hierarchies, paths, { without, own: ownPaths });
   }
 
   /** The cgroups a record names: in the recorded form, or (records older than drivers) as directories by hierarchy key. */

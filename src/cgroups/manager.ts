@@ -51,6 +51,12 @@ export interface CgroupManager {
   readonly hierarchies: CgroupHierarchy[];
   /** Where the container's cgroups are (or will be), per hierarchy. */
   readonly paths: CgroupPaths;
+  /**
+   * What a cgroup mount in the container shows of each hierarchy: its cgroup, or — rootless,
+   * where it has none — the cgroup its init stays in (the runtime's own), as runc's init binds
+   * the cgroups it is in.
+   */
+  readonly shownPaths: CgroupPaths;
   /** These cgroups as the container's record keeps them. */
   recorded(): RecordedCgroups;
 

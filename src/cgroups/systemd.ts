@@ -202,6 +202,10 @@ export class SystemdManager implements CgroupManager {
     return this.files.hierarchies;
   }
 
+  get shownPaths(): CgroupPaths {
+    return this.files.shownPaths;
+  }
+
   get paths(): CgroupPaths {
     return this.files.paths;
   }

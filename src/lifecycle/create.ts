@@ -79,7 +79,7 @@ export function planContainer(ctx: CreateContext, opts: CreateOptions): Containe
   const host = gatherHostFacts(
     spec,
     bundle,
-    { hierarchies: cgroups.hierarchies, paths: cgroups.paths },
+    { hierarchies: cgroups.hierarchies, paths: cgroups.shownPaths },
     // (a directory create makes once the state directory is reserved)
     notify ? [path.join(stateDir, NOTIFY_DIR)] : [],
   );

@@ -60,6 +60,9 @@ export interface HostFacts extends ProcessHostFacts {
    * `userns.RunningInUserNS()`.
    */
   runtimeInUserNamespace: boolean;
-  /** The host's cgroup hierarchies, and the container's directory in each by hierarchy key (both decided by src/cgroups). */
+  /**
+   * The host's cgroup hierarchies, and by hierarchy key the directory a cgroup mount shows: the
+   * container's cgroup, or rootless where it has none the runtime's own (all decided by src/cgroups).
+   */
   cgroups: { hierarchies: readonly HostCgroupHierarchy[]; paths: Readonly<Record<string, string>> };
 }

@@ -232,6 +232,19 @@ t.test(
       t.match(res.stderr, /no cgroup/, `${args.join(' ')}: says the container has no cgroup`);
     }
     t.equal(state(r, id)?.status, 'running', 'and the container runs on');
+    const shown = r.tsrunc([
+      'exec',
+      id,
+      'sh',
+      '-c',
+      'ls /sys/fs/cgroup/*/cgroup.procs /sys/fs/cgroup/cgroup.procs 2>/dev/null; echo x > /sys/fs/cgroup/pids/cgroup.procs',
+    ]);
+    t.not(
+      shown.stdout.trim(),
+      '',
+      "its /sys/fs/cgroup shows the cgroups its init is in (the caller's), as runc's: " + shown.stdout.split('\n')[0],
+    );
+    t.match(shown.stderr, /Read-only file system/, 'read-only');
     const pid = state(r, id)?.pid ?? 0;
     const child = r.tsrunc(['exec', '-d', id, 'sleep', '999']);
     t.equal(child.status, 0, 'exec -d exits 0', { stderr: child.stderr });
