@@ -367,7 +367,8 @@ export class CgroupfsManager implements CgroupManager {
      * this user cannot make or use the container's cgroup, and why (forContainer leaves them
      * out of `paths`); device rules that cannot be set are left, as runc's rootless manager does.
      */
-    private readonly rootless: { without: Map<string, string>; own?: CgroupPaths } | undefined = undefined,
+    private readonly rootless:
+      { without: Map<string, string>; own?: CgroupPaths; deviceRulesOptional?: boolean } | undefined = undefined,
   ) {}
 
   get shownPaths(): CgroupPaths {
@@ -381,6 +382,8 @@ export class CgroupfsManager implements CgroupManager {
     hierarchies: CgroupHierarchy[] = detectHierarchies(),
     own?: string,
     rootless = false,
+    /** Device rules that cannot be set are left (rootless, where the container cannot make device nodes either). */
+    deviceRulesOptional = rootless,
   ): CgroupfsManager {
     const ownText = own ?? fs.readFileSync('/proc/self/cgroup', 'utf8');
     const paths = resolveCgroupPaths(cgroupsPath, id, hierarchies, ownText);
@@ -401,7 +404,7 @@ export class CgroupfsManager implements CgroupManager {
         delete paths[h.key];
         ownPaths[h.key] = path.join(h.mountpoint, path.posix.relative(h.root, ownCgroup(h, ownText)));
       }
-    return new CgroupfsManager(id, hierarchies, paths, { without, own: ownPaths });
+    return new CgroupfsManager(id, hierarchies, paths, { without, own: ownPaths, deviceRulesOptional });
   }
 
   /** The cgroups a record names: in the recorded form, or (records older than drivers) as directories by hierarchy key. */
@@ -476,7 +479,8 @@ export class CgroupfsManager implements CgroupManager {
     try {
       apply();
     } catch (err) {
-      if (this.rootless === undefined) throw err;
+      // (only where the container cannot make device nodes either: not for root's --rootless true)
+      if (this.rootless?.deviceRulesOptional !== true) throw err;
     }
   }
 

@@ -26,11 +26,12 @@ export interface CgroupDriver {
 }
 
 /** cgroupfs, with runc's rootless cgroup manager or without. */
-function cgroupfs(rootless: boolean): CgroupDriver {
+function cgroupfs(rootless: boolean, deviceRulesOptional: boolean): CgroupDriver {
   return {
     name: 'cgroupfs',
     cgroupsPathProblem: () => undefined,
-    forContainer: (id, cgroupsPath) => CgroupfsManager.forContainer(id, cgroupsPath, undefined, undefined, rootless),
+    forContainer: (id, cgroupsPath) =>
+      CgroupfsManager.forContainer(id, cgroupsPath, undefined, undefined, rootless, deviceRulesOptional),
   };
 }
 
@@ -85,7 +86,10 @@ export function selectCgroupDriver(
   // (the systemd driver is the user manager's for an ordinary user; root in a user namespace
   // keeps the system's, as runc does when it cannot tell the user bus's owner)
   const rootless = useRootlessCgroups(options.rootless ?? 'auto', facts, options.systemd === true);
-  return options.systemd === true ? systemd(rootless && facts.euid !== 0) : cgroupfs(rootless);
+  // (device rules are left unset only where the container cannot make device nodes either: not
+  // for the host's root, even with --rootless true)
+  if (options.systemd === true) return systemd(rootless && facts.euid !== 0);
+  return cgroupfs(rootless, rootless && (facts.euid !== 0 || facts.inUserNamespace));
 }
 
 /** The features document's cgroup section: what the drivers here can do (systemd: refused above). */

@@ -166,7 +166,7 @@ export class SystemdManager implements CgroupManager {
       id,
       hierarchies,
       unitPaths(cgroup, hierarchies),
-      rootless ? { without: new Map() } : undefined,
+      rootless ? { without: new Map(), deviceRulesOptional: true } : undefined,
     );
     return new SystemdManager(id, u.unit, u, files, bus, devices);
   }

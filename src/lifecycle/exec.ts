@@ -3,7 +3,7 @@
 // write) or by runc's flags on top of the container's own process.
 import * as fs from 'node:fs';
 import { containerCgroups, type CgroupManager } from '../cgroups';
-import { ConfigError, TsruncError, refuseNul, systemError } from '../errors';
+import { ConfigError, TsruncError, isErrno, refuseNul, systemError } from '../errors';
 import { native } from '../native/addon';
 import { buildExecPlan } from '../plan/exec-planner';
 import type { FdRole, Plan } from '../plan/steps';
@@ -195,6 +195,15 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
           try {
             given[role] = fs.openSync(file, 'r');
           } catch (err) {
+            // Rootless, a created container's init is not dumpable (its processes, all of the
+            // user's uid, could drive it before its filter is loaded): the user cannot open its
+            // namespaces until it has exec'd the container's program in its own user namespace.
+            if (isErrno(err, 'EACCES') && (process.geteuid?.() ?? 0) !== 0 && !record.started)
+              throw new TsruncError(
+                'state',
+                "cannot exec into a created rootless container before it starts: its init cannot be joined by an ordinary user without letting the container's processes trace it (start it first)",
+                { containerId: id, errno: 'EACCES' },
+              );
             throw systemError(`opening the container's namespace ${file}`, err, id);
           }
         }

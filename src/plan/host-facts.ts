@@ -51,7 +51,7 @@ export interface HostFacts extends ProcessHostFacts {
   listenFds: number;
   /**
    * The runtime's effective uid is not 0 (rootless): the parent cannot open /proc/PID files of
-   * a non-dumpable child, so the init is dumpable from its user namespace on, as runc's is.
+   * a non-dumpable child, so the init is dumpable while the runtime writes its id maps, as runc's is.
    */
   rootlessEuid: boolean;
   /**

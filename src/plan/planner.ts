@@ -180,15 +180,18 @@ class Planner {
       if (p !== undefined) this.add({ op: 'setns', ns, path: p });
     }
     if (this.newNs.has('user')) {
-      // Rootless: the runtime, an ordinary user, can open /proc files of a dumpable child only —
-      // to write its maps, and for `exec` to join a created container's namespaces. So the init
-      // stays dumpable, as runc's init is (the kernel makes it non-dumpable again if it changes
-      // to another user); its owner, the only one who may then ptrace it, owns the container.
+      // Rootless: the runtime, an ordinary user, can open /proc files of a dumpable child only,
+      // so the init is dumpable while the runtime writes its maps (as runc's nsexec does) — and
+      // not after: every process of the container has the user's host uid, and could ptrace a
+      // dumpable init waiting for `start` before its seccomp filter is loaded (an attack that
+      // ran a filtered syscall through it). So `exec` cannot join a created rootless container
+      // (it says so); a started one has exec'd in its own user namespace, which the user owns.
       if (this.host.rootlessEuid)
         this.add(
           { op: 'unshare', namespaces: ['user'] },
           { op: 'dumpable', on: true },
           { op: 'sync', tag: 'userns' },
+          { op: 'dumpable', on: false },
           { op: 'become-root' },
         );
       else this.add({ op: 'unshare', namespaces: ['user'] }, { op: 'sync', tag: 'userns' }, { op: 'become-root' });

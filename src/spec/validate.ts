@@ -316,9 +316,16 @@ class SemanticChecker {
       (maps ?? []).some((m) => id >= m.containerID && id < m.containerID + m.size);
     (this.spec.mounts ?? []).forEach((m, i) =>
       (m.options ?? []).forEach((o, j) => {
-        const opt = /^(uid|gid)=(\d+)$/.exec(o);
+        const opt = /^(uid|gid)=(.*)$/.exec(o);
         if (opt === null) return;
         const [, kind, id] = opt as unknown as [string, 'uid' | 'gid', string];
+        if (!/^\d+$/.test(id)) {
+          this.fail(
+            `/mounts/${i}/options/${j}`,
+            `${kind}= must be a decimal id for a rootless container, got ${JSON.stringify(o)}`,
+          );
+          return;
+        }
         const maps = kind === 'uid' ? this.spec.linux?.uidMappings : this.spec.linux?.gidMappings;
         if (!mapped(maps, Number(id)))
           this.fail(

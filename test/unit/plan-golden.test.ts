@@ -160,7 +160,7 @@ const CREATE: CreateCase[] = [
   {
     name: 'rootless-euid',
     about:
-      '`tsrunc spec --rootless` run by that ordinary user (uid 1000): the init is dumpable from its user namespace on (the runtime writes its id maps; exec joins it before start), and its cgroups are those the user may use (here none on a v1 host)',
+      '`tsrunc spec --rootless` run by that ordinary user (uid 1000): the init is dumpable only while the runtime writes its id maps, and its cgroups are those the user may use (here none on a v1 host)',
     spec: () => rootlessSpec(1000, 1000),
     facts: () => ({ rootlessEuid: true, hierarchies: V1, noCgroups: true }),
   },

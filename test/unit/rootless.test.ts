@@ -178,6 +178,13 @@ t.test(
     t.match(problems(gid5), [/^\/mounts\/2\/options\/\d+: cannot specify gid=5 mount option for rootless container/]);
     gid5.linux!.gidMappings!.push({ containerID: 1, hostID: 100000, size: 65536 });
     t.same(problems(gid5), [], 'a gid the container maps is fine');
+    const odd = rootlessSpec(1000, 1000);
+    odd.mounts!.find((m) => m.destination === '/dev/shm')!.options!.push('uid=0x10', 'gid=+5');
+    t.match(
+      problems(odd),
+      [/uid= must be a decimal id for a rootless container, got "uid=0x10"/, /gid= must be a decimal id .*"gid=\+5"/],
+      'an id in another form is refused rather than passed to the kernel unchecked',
+    );
     let asRoot: unknown;
     try {
       validateConfig(JSON.parse(JSON.stringify(defaultSpec())) as unknown, { bundle: '/b' });
