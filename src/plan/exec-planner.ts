@@ -56,7 +56,12 @@ export function buildExecPlan(opts: ExecPlanOptions, host: ProcessHostFacts): Pl
   steps.push(...procSteps.filter((s) => !ownProc.includes(s)));
   if (lateSeccomp !== undefined) steps.push(lateSeccomp);
   if (opts.namespacePaths['pid'] !== undefined || opts.namespacePaths['time'] !== undefined) steps.push({ op: 'fork' });
+  // A session of its own, as runc starts every process: without it a process with no terminal
+  // of its own keeps the caller's controlling terminal, where TIOCSTI types into the caller's
+  // shell (an attack ran commands outside the container so). With a terminal, console-attach
+  // makes the session.
   if (proc.terminal === true) steps.push({ op: 'console-attach' });
+  else steps.push({ op: 'setsid' });
   steps.push({ op: 'ready', untilExec: true });
   steps.push({ op: 'exec', args: proc.args ?? [], env: proc.env ?? [] });
   return { containerId: opts.id, rootfs: opts.rootfs, preserveFds: opts.preserveFds, fds, steps };

@@ -20,7 +20,13 @@ export function runc(root: string, args: string[], cwd: string): RunResult {
 export function runcTwin(
   t: Teardownable,
   c: TestContainer,
-): { id: string; bundle: string; run(args: string[]): RunResult; spawn(args: string[], stdio: number): ChildProcess } {
+): {
+  id: string;
+  bundle: string;
+  root: string;
+  run(args: string[]): RunResult;
+  spawn(args: string[], stdio: number): ChildProcess;
+} {
   const root = privateRoot(t);
   const id = `${c.id}-runc`;
   const spec = JSON.parse(fs.readFileSync(path.join(c.bundle, 'config.json'), 'utf8')) as {
@@ -37,6 +43,7 @@ export function runcTwin(
   return {
     id,
     bundle,
+    root,
     run: (args) => runc(root, fill(args), bundle),
     // In the background, stdout and stderr on `stdio` (killed by the caller).
     spawn: (args, stdio) =>

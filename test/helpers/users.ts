@@ -46,6 +46,9 @@ export function ordinaryUser(
   const runtimeDir = `/run/user/${uid}`;
   t.teardown(() => removeUser(name, uid, runtimeDir));
   if (opts.systemdUser === true) {
+    // Lingering, so that logind does not stop the manager of a user without a session (it did,
+    // in the middle of a test: "connecting to the user bus: Connection refused").
+    spawnSync('loginctl', ['enable-linger', name]);
     const start = spawnSync('systemctl', ['start', `user@${uid}.service`], { encoding: 'utf8' });
     if (start.status !== 0) {
       const journal = spawnSync('journalctl', ['-b', '--no-pager', '-n', '40', '-u', `user@${uid}.service`], {
@@ -95,7 +98,10 @@ export function ordinaryUser(
 function removeUser(name: string, uid: number, runtimeDir: string): void {
   // Everything the user runs is the test's: stop it all before the user goes (its systemd
   // user manager first, where a test started one).
-  if (fs.existsSync('/run/systemd/system')) spawnSync('systemctl', ['stop', `user@${uid}.service`]);
+  if (fs.existsSync('/run/systemd/system')) {
+    spawnSync('loginctl', ['disable-linger', name]);
+    spawnSync('systemctl', ['stop', `user@${uid}.service`]);
+  }
   // (a zombie the test runner has not reaped matches too: --force removes the user all the same)
   for (let i = 0; i < 20 && spawnSync('pkill', ['-KILL', '-U', String(uid)]).status === 0; i++)
     spawnSync('sleep', ['0.1']);

@@ -10,7 +10,7 @@ import type { Hook, Seccomp, Spec } from '../../src/spec/types';
 import { rootSkipReason, runContainer, testContainer } from '../helpers/container';
 import { sharedDir, waitForFile } from '../helpers/host';
 import { RUNC, runcTwin } from '../helpers/runc';
-import { tempDir, type Teardownable } from '../helpers/tsrunc';
+import { TSRUNC, tempDir, type Teardownable } from '../helpers/tsrunc';
 
 const skip = rootSkipReason();
 
@@ -537,5 +537,33 @@ t.test(
     t.equal(ours.status, 0, ours.stderr);
     t.equal(ours.stdout, 'Read-only file system\nmasked\n', 'the targets are read-only and masked');
     t.equal(twin.run(['run', 'ID']).stdout, ours.stdout, 'as with runc');
+  },
+);
+
+t.test(
+  "exec without -t is in a session of its own: no controlling terminal of the caller's to type into (TIOCSTI), as runc",
+  { skip: skip || (fs.existsSync('/usr/bin/script') ? false : 'needs script(1) (util-linux) for a pty') },
+  async (t) => {
+    const c = testContainer(t);
+    t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+    // The caller's terminal: a pty script(1) makes, stdin and the controlling terminal of tsrunc.
+    const stat = (tsrunc: string, root: string, id: string): string =>
+      execFileSync(
+        'script',
+        [
+          '-qec',
+          `${tsrunc} --root ${root} exec ${id} awk '{print "tty_nr=" $7 " session=" $6}' /proc/self/stat`,
+          '/dev/null',
+        ],
+        { encoding: 'utf8', cwd: c.bundle },
+      );
+    const ours = stat(TSRUNC, c.root, c.id);
+    t.match(ours, /tty_nr=0 /, `the exec'd process has no controlling terminal: ${ours}`);
+    if (RUNC !== undefined) {
+      const twin = runcTwin(t, c);
+      t.equal(twin.run(['run', '-d', 'ID']).status, 0);
+      const theirs = stat(RUNC, twin.root, twin.id);
+      t.match(theirs, /tty_nr=0 /, `nor with runc: ${theirs}`);
+    }
   },
 );
