@@ -62,6 +62,7 @@ enum Op {
   OP_HOME = 44,               // HOME from /etc/passwd for UID ("/" when unknown), added to OP_EXEC's env
   OP_OPEN_TREE = 45,          // clone the bind SOURCE now (before a user namespace) as tree INDEX
   OP_DETACH_HOST_MOUNT = 46,  // --no-pivot: make PATH a slave and detach it (or cover it with a tmpfs)
+  OP_CPU_AFFINITY = 47,       // sched_setaffinity to the CPUs that follow
   OP_COUNT
 };
 
@@ -202,5 +203,7 @@ enum { OPEN_TREE_S_SOURCE, OPEN_TREE_S_COUNT };
 enum { OPEN_TREE_N_INDEX, OPEN_TREE_N_FLAGS, OPEN_TREE_N_ATTR_SET, OPEN_TREE_N_ATTR_CLEAR, OPEN_TREE_N_COUNT };
 enum { DETACH_HOST_MOUNT_S_PATH, DETACH_HOST_MOUNT_S_COUNT };
 enum { DETACH_HOST_MOUNT_N_COUNT };
+enum { CPU_AFFINITY_S_COUNT };
+enum { CPU_AFFINITY_N_COUNT };
 
 }  // namespace tsrunc

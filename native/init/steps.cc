@@ -279,6 +279,17 @@ static void DoDetachHostMount(const Step &st) {
     Fail("covering it with a tmpfs", errno);
 }
 
+// execCPUAffinity: this process's CPUs (before or after it joins the container's cgroup).
+static void DoCpuAffinity(const Step &st) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (size_t i = CPU_AFFINITY_N_COUNT; i < st.n.size(); i++) {
+    if (st.n[i] < 0 || st.n[i] >= CPU_SETSIZE) Fail("a CPU number outside the CPU set", EINVAL);
+    CPU_SET((int)st.n[i], &set);
+  }
+  if (sched_setaffinity(0, sizeof set, &set) < 0) Fail("sched_setaffinity", errno);
+}
+
 // Another writer of the rootfs (a container sharing a volume) may swap the name for a symlink
 // at any moment: owner and mode are set on the node this step made, through an O_PATH fd opened
 // without following symlinks and checked to be that node, never by name.
@@ -902,6 +913,7 @@ void RunStep(const Step &st) {
     case OP_MOUNT: DoMount(st); break;
     case OP_OPEN_TREE: DoOpenTree(st); break;
     case OP_DETACH_HOST_MOUNT: DoDetachHostMount(st); break;
+    case OP_CPU_AFFINITY: DoCpuAffinity(st); break;
     case OP_MKDIR: DoMkdir(st); break;
     case OP_MKNOD: DoMknod(st); break;
     case OP_BIND_DEVICE: {

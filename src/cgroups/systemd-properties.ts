@@ -8,6 +8,7 @@ import type { SystemdProperty, SystemdValue } from '../native/addon';
 import type { Resources, Spec } from '../spec/types';
 import type { DeviceEmulator } from './device-rules';
 import { blkioToIoWeight, sharesToWeight } from './resources';
+import { parseCpuList } from '../spec/cpu-list';
 
 /** systemd's "infinity" for a uint64 property (USEC_INFINITY, CGROUP_LIMIT_MAX). */
 export const SD_INFINITY = 2n ** 64n - 1n;
@@ -116,16 +117,7 @@ export function unitProperties(u: SystemdUnit, pid: number, cgroupVersion: 1 | 2
 
 /** cpuset's list syntax ("0-3,8") as systemd's bitmask bytes (bit N of byte N/8 is cpu N). */
 export function cpusetBits(list: string): Buffer {
-  const bits: number[] = [];
-  for (const part of list.trim().split(',')) {
-    if (part.trim() === '') continue;
-    const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
-    if (m === null) throw new Error(`invalid cpuset list ${JSON.stringify(list)}`);
-    const from = Number(m[1]);
-    const to = m[2] === undefined ? from : Number(m[2]);
-    if (to < from || to > 8191) throw new Error(`invalid cpuset range ${JSON.stringify(part.trim())}`);
-    for (let i = from; i <= to; i++) bits.push(i);
-  }
+  const bits = parseCpuList(list, 8191);
   const out = Buffer.alloc(bits.length === 0 ? 0 : Math.floor(Math.max(...bits) / 8) + 1);
   for (const b of bits) out[b >> 3] = (out[b >> 3] as number) | (1 << (b & 7));
   return out;

@@ -5,7 +5,8 @@ import { ConfigError } from '../errors';
 import { NAMESPACE_JOIN_ORDER } from '../spec/linux-names';
 import type { Process, Spec } from '../spec/types';
 import type { ProcessHostFacts } from './host-facts';
-import { consoleStep, processSteps } from './process-steps';
+import { parseCpuList } from '../spec/cpu-list';
+import { CPU_SETSIZE, consoleStep, processSteps } from './process-steps';
 import type { FdRole, Plan, PlanStep } from './steps';
 
 export interface ExecPlanOptions {
@@ -35,7 +36,17 @@ export function buildExecPlan(opts: ExecPlanOptions, host: ProcessHostFacts): Pl
   // labels for its next execve, all inherited by the fork) is written through the host's /proc,
   // before the mount namespace is joined.
   const ownProc = procSteps.filter((s) => s.op === 'write-file' && s.path.startsWith('/proc/self/'));
-  const steps: PlanStep[] = [{ op: 'sync', tag: 'cgroup' }, ...ownProc];
+  // execCPUAffinity (the exec document's, else the container's process's), as runc: the initial
+  // CPUs before the process joins the container's cgroup (joining a cpuset resets affinity),
+  // the final ones after it.
+  const affinity = proc.execCPUAffinity ?? opts.spec.process?.execCPUAffinity;
+  const cpus = (when: 'initial' | 'final'): PlanStep[] => {
+    const list = affinity?.[when];
+    return list === undefined || list === ''
+      ? []
+      : [{ op: 'cpu-affinity', when, cpus: parseCpuList(list, CPU_SETSIZE - 1) }];
+  };
+  const steps: PlanStep[] = [...cpus('initial'), { op: 'sync', tag: 'cgroup' }, ...cpus('final'), ...ownProc];
   // The namespaces are joined through fds the runtime opened while it knew the init was the
   // container's: a pid reused since cannot lead into another process's namespaces.
   for (const ns of NAMESPACE_JOIN_ORDER) {

@@ -7,6 +7,10 @@ import { RLIMITS } from '../spec/linux-names';
 import type { Process, Spec } from '../spec/types';
 import type { ProcessHostFacts } from './host-facts';
 import type { FdRole, PlanStep } from './steps';
+import { parseCpuList } from '../spec/cpu-list';
+
+/** glibc's cpu_set_t: CPUs 0..1023 (tsrunc-init's sched_setaffinity takes that). */
+export const CPU_SETSIZE = 1024;
 
 const SCHED_POLICIES: Record<string, number> = {
   SCHED_OTHER: 0,
@@ -170,8 +174,16 @@ export function processSteps(
         what: 'setting the SELinux label',
       });
   }
-  if (proc.execCPUAffinity !== undefined)
-    problems.push({ pointer: `${at}/execCPUAffinity`, message: 'exec CPU affinity is not supported by tsrunc yet' });
+  // (execCPUAffinity is for exec'd processes only, not the init: checked here, applied by the exec plan)
+  for (const when of ['initial', 'final'] as const) {
+    const list = proc.execCPUAffinity?.[when];
+    if (list === undefined || list === '') continue;
+    try {
+      if (parseCpuList(list, CPU_SETSIZE - 1).length === 0) throw new Error(`no CPU in ${JSON.stringify(list)}`);
+    } catch (err) {
+      problems.push({ pointer: `${at}/execCPUAffinity/${when}`, message: (err as Error).message });
+    }
+  }
   if (opts.sessionKeyring !== undefined) steps.push({ op: 'session-keyring', name: opts.sessionKeyring });
   if (proc.noNewPrivileges === true) steps.push({ op: 'no-new-privs' });
   steps.push({ op: 'close-fds', from: 3 + opts.preserveFds });

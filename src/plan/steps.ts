@@ -54,6 +54,8 @@ export type PlanStep =
   | { op: 'open-tree'; index: number; source: string; flags: number; attrSet: number; attrClear: number }
   /** --no-pivot: a proc or sysfs mount of the host, outside the rootfs, detached (or covered) before the chroot. */
   | { op: 'detach-host-mount'; path: string; fstype: string }
+  /** sched_setaffinity of this process: execCPUAffinity's initial (before the cgroup join) or final (after). */
+  | { op: 'cpu-affinity'; cpus: number[]; when: 'initial' | 'final' }
   | { op: 'mkdir'; path: string; mode: number }
   | {
       op: 'mknod';
@@ -191,6 +193,8 @@ export function describeStep(step: PlanStep): string {
       return `opening the bind source ${step.source} (before the user namespace)`;
     case 'detach-host-mount':
       return `detaching the host's ${step.fstype} mount ${step.path} (--no-pivot)`;
+    case 'cpu-affinity':
+      return `setting the ${step.when} CPU affinity ${step.cpus.join(',')} (execCPUAffinity)`;
     case 'mkdir':
       return `creating directory ${step.path}`;
     case 'mknod':

@@ -52,6 +52,7 @@ export const OPCODES: Record<StepOp, number> = {
   home: 44,
   'open-tree': 45,
   'detach-host-mount': 46,
+  'cpu-affinity': 47,
 };
 
 /** A step as the addon reads it; null in `s` separates lists (argv from env). */
@@ -151,6 +152,7 @@ export const FIELDS = {
   home: { s: [], n: ['uid'] },
   'open-tree': { s: ['source'], n: ['index', 'flags', 'attr_set', 'attr_clear'] },
   'detach-host-mount': { s: ['path'], n: [] },
+  'cpu-affinity': { s: [], n: [] },
 } as const satisfies Record<StepOp, { s: readonly string[]; n: readonly string[] }>;
 
 type Fields = typeof FIELDS;
@@ -216,6 +218,8 @@ export function lowerStep(step: PlanStep): WireStep {
         { source: step.source },
         { index: step.index, flags: step.flags, attr_set: step.attrSet, attr_clear: step.attrClear },
       );
+    case 'cpu-affinity':
+      return named(step.op, NONE, NONE, { n: step.cpus });
     case 'detach-host-mount':
     case 'mask-path':
       return named(step.op, { path: step.path }, NONE);

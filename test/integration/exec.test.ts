@@ -1,5 +1,6 @@
 // exec into a running container: it sees the container's hostname, pids, mounts, user and
 // cgroup; runc's flags and the --process JSON the shims write; exit codes; refusals.
+import * as os from 'node:os';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
@@ -274,5 +275,47 @@ t.test(
       t.equal(await exited, 0, `${who}: the exec ends once resumed`);
       t.equal(fs.readFileSync(out, 'utf8'), 'after-resume\n', `${who}: and its program ran`);
     }
+  },
+);
+
+t.test(
+  "execCPUAffinity: an exec'd process's final CPUs (from --process, else the config's), the initial ones set before its cgroup join",
+  { skip: skip || (os.cpus().length < 2 ? 'needs two CPUs' : false) },
+  async (t) => {
+    const c = testContainer(t, (s) => {
+      s.process!.execCPUAffinity = { final: '1' };
+    });
+    t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+    const allowed = (r: { stdout: string }): string | undefined => /Cpus_allowed_list:\s*(\S+)/.exec(r.stdout)?.[1];
+    const init = fs.readFileSync(`/proc/${c.pid()}/status`, 'utf8');
+    t.notMatch(init, /Cpus_allowed_list:\s*1\n/, 'not applied to the init');
+    const fromConfig = c.tsrunc(['exec', c.id, 'cat', '/proc/self/status']);
+    t.equal(fromConfig.status, 0, fromConfig.stderr);
+    t.equal(allowed(fromConfig), '1', "the config's process.execCPUAffinity.final");
+    const procFile = path.join(c.bundle, 'process.json');
+    const doc = {
+      user: { uid: 0, gid: 0 },
+      args: ['cat', '/proc/self/status'],
+      env: ['PATH=/usr/bin:/bin'],
+      cwd: '/',
+      execCPUAffinity: { initial: '1', final: '0' },
+    };
+    fs.writeFileSync(procFile, JSON.stringify(doc));
+    const fromDoc = c.tsrunc(['exec', '--process', procFile, c.id]);
+    t.equal(fromDoc.status, 0, fromDoc.stderr);
+    t.equal(allowed(fromDoc), '0', "the process document's own");
+    // The initial CPUs are set first: a CPU the host does not have fails the exec there.
+    fs.writeFileSync(procFile, JSON.stringify({ ...doc, execCPUAffinity: { initial: '1000' } }));
+    const bad = c.tsrunc(['exec', '--process', procFile, c.id]);
+    t.equal(bad.status, 255);
+    t.match(bad.stderr, /setting the initial CPU affinity 1000 \(execCPUAffinity\): sched_setaffinity/);
+    fs.writeFileSync(procFile, JSON.stringify({ ...doc, execCPUAffinity: { final: '3-1' } }));
+    const refused = c.tsrunc(['exec', '--process', procFile, c.id]);
+    t.equal(refused.status, 255);
+    t.match(
+      refused.stderr,
+      /execCPUAffinity\/final: invalid cpuset range \\?"3-1/,
+      `a bad list names its field: ${refused.stderr}`,
+    );
   },
 );

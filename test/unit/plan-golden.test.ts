@@ -478,6 +478,16 @@ const EXEC: ExecCase[] = [
     namespaces: ['pid', 'network', 'ipc', 'uts', 'mount', 'user', 'cgroup'],
   },
   {
+    name: 'exec-cpu-affinity',
+    about:
+      "exec with execCPUAffinity: the initial CPUs before the process joins the container's cgroup (joining a cpuset resets them), the final ones after",
+    process: (p) => {
+      p.terminal = false;
+      p.execCPUAffinity = { initial: '0-1', final: '1' };
+    },
+    namespaces: ['pid', 'mount'],
+  },
+  {
     name: 'exec-no-pid-namespace',
     about: 'exec into a container without a pid namespace: no fork',
     process: noTerminal,
