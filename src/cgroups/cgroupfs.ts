@@ -46,17 +46,16 @@ export function resolveCgroupPaths(
  * Rootless: why this user could not make `dir` (the nearest existing ancestor is not writable)
  * or move the runtime's child into it (its cgroup.procs, or on cgroup v2 that of the common
  * ancestor with the runtime's own cgroup `ownDir`, is not writable) — undefined if it can.
- * access(2) as the caller; the kernel checks again when create does it.
+ * `writable` is access(2) as the caller (a test passes its own); the kernel checks again when
+ * create does it.
  */
-export function cgroupUnusable(dir: string, mountpoint: string, ownDir?: string): string | undefined {
-  const denied = (file: string): string | undefined => {
-    try {
-      fs.accessSync(file, fs.constants.W_OK);
-      return undefined;
-    } catch (err) {
-      return `${file}: ${(err as NodeJS.ErrnoException).code ?? 'EACCES'}`;
-    }
-  };
+export function cgroupUnusable(
+  dir: string,
+  mountpoint: string,
+  ownDir?: string,
+  writable: (file: string) => string | undefined = accessWritable,
+): string | undefined {
+  const denied = writable;
   let existing = dir;
   while (!fs.existsSync(existing) && existing !== mountpoint && existing !== '/') existing = path.dirname(existing);
   if (existing !== dir) {
@@ -74,6 +73,16 @@ export function cgroupUnusable(dir: string, mountpoint: string, ownDir?: string)
     if (why !== undefined) return `moving a process from ${ownDir} to ${dir}: ${why}`;
   }
   return undefined;
+}
+
+/** undefined if the caller may write `file`, else its errno's name. */
+function accessWritable(file: string): string | undefined {
+  try {
+    fs.accessSync(file, fs.constants.W_OK);
+    return undefined;
+  } catch (err) {
+    return `${file}: ${(err as NodeJS.ErrnoException).code ?? 'EACCES'}`;
+  }
 }
 
 /**
@@ -396,13 +405,13 @@ export class CgroupfsManager implements CgroupManager {
     if (cgroupsPath === undefined || cgroupsPath === '')
       for (const h of hierarchies) {
         const dir = paths[h.key];
-        const ownDir =
-          h.version === 2 ? path.join(h.mountpoint, path.posix.relative(h.root, ownCgroup(h, ownText))) : undefined;
-        const why = dir === undefined ? undefined : cgroupUnusable(dir, h.mountpoint, ownDir);
+        const ownDir = path.join(h.mountpoint, path.posix.relative(h.root, ownCgroup(h, ownText)));
+        const why =
+          dir === undefined ? undefined : cgroupUnusable(dir, h.mountpoint, h.version === 2 ? ownDir : undefined);
         if (dir === undefined || why === undefined) continue;
         without.set(h.key, why);
         delete paths[h.key];
-        ownPaths[h.key] = path.join(h.mountpoint, path.posix.relative(h.root, ownCgroup(h, ownText)));
+        ownPaths[h.key] = ownDir;
       }
     return new CgroupfsManager(id, hierarchies, paths, { without, own: ownPaths, deviceRulesOptional });
   }

@@ -26,12 +26,12 @@ export interface CgroupDriver {
 }
 
 /** cgroupfs, with runc's rootless cgroup manager or without. */
-function cgroupfs(rootless: boolean, deviceRulesOptional: boolean): CgroupDriver {
+function cgroupfs(rootless: () => boolean, deviceRulesOptional: () => boolean): CgroupDriver {
   return {
     name: 'cgroupfs',
     cgroupsPathProblem: () => undefined,
     forContainer: (id, cgroupsPath) =>
-      CgroupfsManager.forContainer(id, cgroupsPath, undefined, undefined, rootless, deviceRulesOptional),
+      CgroupfsManager.forContainer(id, cgroupsPath, undefined, undefined, rootless(), deviceRulesOptional()),
   };
 }
 
@@ -40,7 +40,7 @@ function cgroupfs(rootless: boolean, deviceRulesOptional: boolean): CgroupDriver
  * cgroupsPath read as runc's systemd driver reads it ("slice:prefix:name"); refused, in runc's
  * words, where systemd is not the host's init.
  */
-function systemd(rootless: boolean): CgroupDriver {
+function systemd(userManager: () => boolean): CgroupDriver {
   return {
     name: 'systemd',
     cgroupsPathProblem: systemdCgroupsPathProblem,
@@ -52,6 +52,7 @@ function systemd(rootless: boolean): CgroupDriver {
           { containerId: id },
         );
       // Rootless: the unit is the user's manager's, over the user's bus (runc's rootless systemd).
+      const rootless = userManager();
       return SystemdManager.forContainer(
         id,
         cgroupsPath,
@@ -82,14 +83,18 @@ export function selectCgroupDriver(
   options: CgroupDriverOptions = {},
   facts: RootlessFacts = processRootlessFacts(),
 ): CgroupDriver {
-  // (--rootless reaches this factory and nothing else: runc's rootless cgroup manager)
-  // (the systemd driver is the user manager's for an ordinary user; root in a user namespace
-  // keeps the system's, as runc does when it cannot tell the user bus's owner)
-  const rootless = useRootlessCgroups(options.rootless ?? 'auto', facts, options.systemd === true);
-  // (device rules are left unset only where the container cannot make device nodes either: not
-  // for the host's root, even with --rootless true)
-  if (options.systemd === true) return systemd(rootless && facts.euid !== 0);
-  return cgroupfs(rootless, rootless && (facts.euid !== 0 || facts.inUserNamespace));
+  // (--rootless reaches this factory and nothing else: runc's rootless cgroup manager. It is
+  // decided when a container's cgroups are, not here: every command makes a Runtime, and only
+  // create needs it — /proc/self/uid_map is read then, if at all.)
+  const rootless = (): boolean => useRootlessCgroups(options.rootless ?? 'auto', facts, options.systemd === true);
+  // (the systemd driver is the user manager's for an ordinary user; device rules are left unset
+  // only where the container cannot make device nodes either: not for the host's root, even with
+  // --rootless true)
+  if (options.systemd === true) return systemd(() => rootless() && facts.euid !== 0);
+  return cgroupfs(
+    () => rootless(),
+    () => rootless() && (facts.euid !== 0 || facts.inUserNamespace),
+  );
 }
 
 /** The features document's cgroup section: what the drivers here can do (systemd: refused above). */

@@ -59,18 +59,13 @@ export function defaultRoot(f: RootlessFacts = processRootlessFacts()): string {
 
 /**
  * runc's shouldUseRootlessCgroupManager: --rootless true or false decides; auto is rootless
- * for an ordinary user, and for root in a user namespace (with the systemd driver only when
- * the bus's owner is not root — `systemdOwnerUid`, asked only then).
+ * for an ordinary user, and for root in a user namespace with the cgroupfs driver (with the
+ * systemd driver runc asks the user bus whose it is and takes root's when it cannot tell; tsrunc
+ * keeps the system's there).
  */
-export function useRootlessCgroups(
-  flag: 'true' | 'false' | 'auto',
-  f: RootlessFacts,
-  systemd: boolean,
-  systemdOwnerUid: () => number = () => 0,
-): boolean {
+export function useRootlessCgroups(flag: 'true' | 'false' | 'auto', f: RootlessFacts, systemd: boolean): boolean {
   if (flag === 'true') return true;
   if (flag === 'false') return false;
   if (f.euid !== 0) return true;
-  if (!f.inUserNamespace) return false;
-  return systemd ? systemdOwnerUid() !== 0 : true;
+  return !systemd && f.inUserNamespace;
 }
