@@ -21,6 +21,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
 #include <time.h>
@@ -34,6 +35,28 @@
 namespace tsrunc {
 
 namespace {
+
+// Signals blocked in this thread while it waits on the bus, restored (and any that arrived
+// delivered) when it goes out of scope. sd_bus_call (systemd 252 at least) returns -EINTR when a
+// signal interrupts its poll -- Node's SIGCHLD handler, say, for a child that exits meanwhile --
+// and a call cannot simply be sent again (StartTransientUnit would find its own unit).
+class SignalsHeld {
+ public:
+  SignalsHeld() {
+    sigset_t all;
+    sigfillset(&all);
+    held_ = pthread_sigmask(SIG_BLOCK, &all, &old_) == 0;
+  }
+  ~SignalsHeld() {
+    if (held_) pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SignalsHeld(const SignalsHeld &) = delete;
+  SignalsHeld &operator=(const SignalsHeld &) = delete;
+
+ private:
+  sigset_t old_;
+  bool held_;
+};
 
 #define TSRUNC_SDBUS_SYMBOLS(X)     \
   X(sd_bus_open_system)             \
@@ -546,7 +569,10 @@ bool Watch(Call &c) {
     BusError error;
     m.lib = reply.lib = error.lib = c.lib;
     r = c.lib->sd_bus_message_new_method_call(conn.bus, &m.m, kDestination, kManagerPath, kManager, "Subscribe");
-    if (r >= 0) r = c.lib->sd_bus_call(conn.bus, m.m, 0, &error.e, &reply.m);
+    if (r >= 0) {
+      SignalsHeld held;
+      r = c.lib->sd_bus_call(conn.bus, m.m, 0, &error.e, &reply.m);
+    }
     if (r < 0 && !error.Is("org.freedesktop.systemd1.AlreadySubscribed")) {
       Call subscribe = c;
       subscribe.what += ": Subscribe";
@@ -584,7 +610,10 @@ bool CallMethod(Call &c, bool jobs, const char *path, const char *iface, const c
     }
     // Job results seen before this call are of other jobs.
     if (jobs) c.conn->removed.clear();
-    rc = c.lib->sd_bus_call(c.conn->bus, m.m, usec, &error->e, &reply->m);
+    {
+      SignalsHeld held;
+      rc = c.lib->sd_bus_call(c.conn->bus, m.m, usec, &error->e, &reply->m);
+    }
     if (rc < 0 && attempt == 0 && Disconnected(rc)) {
       Drop(c.conn);
       continue;
