@@ -63,6 +63,7 @@ enum Op {
   OP_OPEN_TREE = 45,          // clone the bind SOURCE now (before a user namespace) as tree INDEX
   OP_DETACH_HOST_MOUNT = 46,  // --no-pivot: make PATH a slave and detach it (or cover it with a tmpfs)
   OP_CPU_AFFINITY = 47,       // sched_setaffinity to the CPUs that follow
+  OP_MEMORY_POLICY = 48,      // set_mempolicy(MODE, the memory nodes that follow)
   OP_COUNT
 };
 
@@ -205,5 +206,7 @@ enum { DETACH_HOST_MOUNT_S_PATH, DETACH_HOST_MOUNT_S_COUNT };
 enum { DETACH_HOST_MOUNT_N_COUNT };
 enum { CPU_AFFINITY_S_COUNT };
 enum { CPU_AFFINITY_N_COUNT };
+enum { MEMORY_POLICY_S_COUNT };
+enum { MEMORY_POLICY_N_MODE, MEMORY_POLICY_N_COUNT };
 
 }  // namespace tsrunc

@@ -5,6 +5,7 @@ import { CAPABILITIES } from './spec/linux-names';
 import { OCI_VERSION } from './spec/oci-version';
 import type { Features } from './spec/types';
 import { EXECUTOR_SUPPORT } from './plan/support';
+import { MEMORY_POLICY_FLAGS, MEMORY_POLICY_MODES } from './plan/process-steps';
 import { CGROUP_FEATURES } from './cgroups';
 import { VERSION } from './version';
 import { native } from './native/addon';
@@ -44,6 +45,10 @@ export function features(): Features {
       apparmor: { enabled: true },
       selinux: { enabled: true },
       intelRdt: { enabled: false },
+      memoryPolicy: {
+        modes: Object.keys(MEMORY_POLICY_MODES).sort(),
+        flags: Object.keys(MEMORY_POLICY_FLAGS).sort(),
+      },
       mountExtensions: { idmap: { enabled: false } },
     },
     annotations: {

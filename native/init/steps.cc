@@ -290,6 +290,24 @@ static void DoCpuAffinity(const Step &st) {
   if (sched_setaffinity(0, sizeof set, &set) < 0) Fail("sched_setaffinity", errno);
 }
 
+// linux.memoryPolicy: set_mempolicy(mode with its flags, the nodes that follow; none: no mask).
+static void DoMemoryPolicy(const Step &st) {
+  constexpr int64_t kMaxNode = 1023;  // the kernel's largest MAX_NUMNODES (NODES_SHIFT 10)
+  constexpr size_t kBits = 8 * sizeof(unsigned long);
+  unsigned long mask[(kMaxNode + 1) / kBits] = {};
+  int64_t highest = -1;
+  for (size_t i = MEMORY_POLICY_N_COUNT; i < st.n.size(); i++) {
+    int64_t node = st.n[i];
+    if (node < 0 || node > kMaxNode) Fail("a memory node outside the kernel's range", EINVAL);
+    mask[node / kBits] |= 1UL << (node % kBits);
+    if (node > highest) highest = node;
+  }
+  // maxnode counts one more than the bits the kernel reads.
+  long rc = syscall(SYS_set_mempolicy, (int)Num(st, MEMORY_POLICY_N_MODE), highest < 0 ? nullptr : mask,
+                    highest < 0 ? 0UL : (unsigned long)highest + 2);
+  if (rc < 0) Fail("set_mempolicy", errno);
+}
+
 // Another writer of the rootfs (a container sharing a volume) may swap the name for a symlink
 // at any moment: owner and mode are set on the node this step made, through an O_PATH fd opened
 // without following symlinks and checked to be that node, never by name.
@@ -914,6 +932,7 @@ void RunStep(const Step &st) {
     case OP_OPEN_TREE: DoOpenTree(st); break;
     case OP_DETACH_HOST_MOUNT: DoDetachHostMount(st); break;
     case OP_CPU_AFFINITY: DoCpuAffinity(st); break;
+    case OP_MEMORY_POLICY: DoMemoryPolicy(st); break;
     case OP_MKDIR: DoMkdir(st); break;
     case OP_MKNOD: DoMknod(st); break;
     case OP_BIND_DEVICE: {

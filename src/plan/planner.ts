@@ -482,8 +482,6 @@ class Planner {
   private processAttributes(): void {
     const linux = this.spec.linux;
     if (linux?.intelRdt !== undefined) this.fail('/linux/intelRdt', 'Intel RDT is not supported by tsrunc');
-    if (linux?.memoryPolicy !== undefined)
-      this.fail('/linux/memoryPolicy', 'memory policies are not supported by tsrunc yet');
     if (linux?.netDevices !== undefined && Object.keys(linux.netDevices).length > 0)
       this.fail('/linux/netDevices', 'moving network devices is not supported by tsrunc yet');
     if (linux?.mountLabel && !this.host.selinux) this.fail('/linux/mountLabel', 'SELinux is not enabled on this host');

@@ -32,6 +32,23 @@ const SCHED_FLAGS: Record<string, number> = {
 };
 const IOPRIO_CLASSES: Record<string, number> = { IOPRIO_CLASS_RT: 1, IOPRIO_CLASS_BE: 2, IOPRIO_CLASS_IDLE: 3 };
 const PERSONALITIES: Record<string, number> = { LINUX: 0x0000, LINUX32: 0x0008 };
+/** set_mempolicy's modes and mode flags (linux/mempolicy.h), as runtime-spec 1.3 names them. */
+export const MEMORY_POLICY_MODES: Record<string, number> = {
+  MPOL_DEFAULT: 0,
+  MPOL_PREFERRED: 1,
+  MPOL_BIND: 2,
+  MPOL_INTERLEAVE: 3,
+  MPOL_LOCAL: 4,
+  MPOL_PREFERRED_MANY: 5,
+  MPOL_WEIGHTED_INTERLEAVE: 6,
+};
+export const MEMORY_POLICY_FLAGS: Record<string, number> = {
+  MPOL_F_NUMA_BALANCING: 1 << 13,
+  MPOL_F_RELATIVE_NODES: 1 << 14,
+  MPOL_F_STATIC_NODES: 1 << 15,
+};
+/** The kernel's largest node number (MAX_NUMNODES with NODES_SHIFT 10). */
+const MAX_NODE = 1023;
 /** The kernel's limit on a seccomp program (linux/bpf_common.h). */
 const BPF_MAXINSNS = 4096;
 const RLIM_INFINITY_THRESHOLD = 2 ** 63;
@@ -104,6 +121,59 @@ export function consoleStep(
   };
 }
 
+/** linux.memoryPolicy as a step, with runc's rules on how many nodes a mode takes; undefined after a problem. */
+function memoryPolicyStep(
+  mpol: NonNullable<NonNullable<Spec['linux']>['memoryPolicy']>,
+  problems: Problem[],
+): PlanStep | undefined {
+  const at = '/linux/memoryPolicy';
+  const mode = MEMORY_POLICY_MODES[mpol.mode];
+  if (mode === undefined) {
+    problems.push({ pointer: `${at}/mode`, message: `invalid memory policy mode ${JSON.stringify(mpol.mode)}` });
+    return undefined;
+  }
+  let value = mode;
+  const flags = mpol.flags ?? [];
+  for (const [i, flag] of flags.entries()) {
+    const bit = MEMORY_POLICY_FLAGS[flag];
+    if (bit === undefined) {
+      problems.push({ pointer: `${at}/flags/${i}`, message: `invalid memory policy flag ${JSON.stringify(flag)}` });
+      return undefined;
+    }
+    value |= bit;
+  }
+  let nodes: number[];
+  try {
+    nodes = [...new Set(parseCpuList(mpol.nodes ?? '', MAX_NODE, 'node'))].sort((a, b) => a - b);
+  } catch (err) {
+    problems.push({
+      pointer: `${at}/nodes`,
+      message: `invalid memory policy nodes ${JSON.stringify(mpol.nodes)}: ${(err as Error).message}`,
+    });
+    return undefined;
+  }
+  if ((mpol.mode === 'MPOL_DEFAULT' || mpol.mode === 'MPOL_LOCAL') && nodes.length > 0) {
+    problems.push({
+      pointer: `${at}/nodes`,
+      message: `memory policy mode ${mpol.mode} requires 0 nodes but got ${nodes.length}`,
+    });
+    return undefined;
+  }
+  if (
+    mpol.mode !== 'MPOL_PREFERRED' &&
+    mpol.mode !== 'MPOL_DEFAULT' &&
+    mpol.mode !== 'MPOL_LOCAL' &&
+    nodes.length === 0
+  ) {
+    problems.push({
+      pointer: `${at}/nodes`,
+      message: `memory policy mode ${mpol.mode} requires at least one node but got 0`,
+    });
+    return undefined;
+  }
+  return { op: 'memory-policy', mode: mpol.mode, flags, value, nodes };
+}
+
 export function processSteps(
   proc: Process,
   spec: Spec,
@@ -132,6 +202,12 @@ export function processSteps(
     if (persona === undefined)
       problems.push({ pointer: '/linux/personality/domain', message: `unsupported personality ${pers.domain}` });
     else steps.push({ op: 'personality', persona, domain: pers.domain });
+  }
+  // After the personality, as runc: the init's and every exec'd process's.
+  const mpol = spec.linux?.memoryPolicy;
+  if (mpol !== undefined) {
+    const step = memoryPolicyStep(mpol, problems);
+    if (step !== undefined) steps.push(step);
   }
   const sched = proc.scheduler;
   if (sched !== undefined) {

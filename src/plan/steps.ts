@@ -56,6 +56,8 @@ export type PlanStep =
   | { op: 'detach-host-mount'; path: string; fstype: string }
   /** sched_setaffinity of this process: execCPUAffinity's initial (before the cgroup join) or final (after). */
   | { op: 'cpu-affinity'; cpus: number[]; when: 'initial' | 'final' }
+  /** set_mempolicy(mode | flags, nodes) for this process (linux.memoryPolicy, runtime-spec 1.3). */
+  | { op: 'memory-policy'; mode: string; flags: string[]; value: number; nodes: number[] }
   | { op: 'mkdir'; path: string; mode: number }
   | {
       op: 'mknod';
@@ -195,6 +197,8 @@ export function describeStep(step: PlanStep): string {
       return `detaching the host's ${step.fstype} mount ${step.path} (--no-pivot)`;
     case 'cpu-affinity':
       return `setting the ${step.when} CPU affinity ${step.cpus.join(',')} (execCPUAffinity)`;
+    case 'memory-policy':
+      return `setting the memory policy ${[step.mode, ...step.flags].join('|')}${step.nodes.length > 0 ? ` on nodes ${step.nodes.join(',')}` : ''}`;
     case 'mkdir':
       return `creating directory ${step.path}`;
     case 'mknod':

@@ -53,6 +53,7 @@ export const OPCODES: Record<StepOp, number> = {
   'open-tree': 45,
   'detach-host-mount': 46,
   'cpu-affinity': 47,
+  'memory-policy': 48,
 };
 
 /** A step as the addon reads it; null in `s` separates lists (argv from env). */
@@ -153,6 +154,7 @@ export const FIELDS = {
   'open-tree': { s: ['source'], n: ['index', 'flags', 'attr_set', 'attr_clear'] },
   'detach-host-mount': { s: ['path'], n: [] },
   'cpu-affinity': { s: [], n: [] },
+  'memory-policy': { s: [], n: ['mode'] },
 } as const satisfies Record<StepOp, { s: readonly string[]; n: readonly string[] }>;
 
 type Fields = typeof FIELDS;
@@ -220,6 +222,8 @@ export function lowerStep(step: PlanStep): WireStep {
       );
     case 'cpu-affinity':
       return named(step.op, NONE, NONE, { n: step.cpus });
+    case 'memory-policy':
+      return named(step.op, NONE, { mode: step.value }, { n: step.nodes });
     case 'detach-host-mount':
     case 'mask-path':
       return named(step.op, { path: step.path }, NONE);

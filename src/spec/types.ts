@@ -138,7 +138,7 @@ export interface Linux {
   mountLabel?: string;
   intelRdt?: IntelRdt;
   personality?: { domain: string; flags?: string[] };
-  memoryPolicy?: { mode: string; nodes: string; flags?: string[] };
+  memoryPolicy?: { mode: string; nodes?: string; flags?: string[] };
   netDevices?: Record<string, { name?: string }>;
 }
 
@@ -270,6 +270,7 @@ export interface Features {
     apparmor: { enabled: boolean };
     selinux: { enabled: boolean };
     intelRdt: { enabled: boolean };
+    memoryPolicy: { modes: string[]; flags: string[] };
     mountExtensions: { idmap: { enabled: boolean } };
   };
   annotations: Record<string, string>;

@@ -7,10 +7,10 @@ import * as path from 'node:path';
 import t from 'tap';
 import { capabilityNumber } from '../../src/spec/linux-names';
 import type { Spec } from '../../src/spec/types';
-import { rootSkipReason, runContainer, testContainer } from '../helpers/container';
+import { cgroupDirsOf, rootSkipReason, runContainer, testContainer } from '../helpers/container';
 import { statusField } from '../helpers/host';
 import { RUNC, runcTwin } from '../helpers/runc';
-import { TSRUNC, tempDir } from '../helpers/tsrunc';
+import { TSRUNC, rootEntries, tempDir } from '../helpers/tsrunc';
 
 const skip = rootSkipReason();
 
@@ -361,5 +361,83 @@ t.test(
     t.equal(start.status, 0, `start has done its part: ${start.stderr}`);
     t.equal(twin.run(['create', 'ID']).status, 0);
     t.equal(twin.run(['start', 'ID']).status, 0, 'as runc start');
+  },
+);
+
+const numaSkip = fs.existsSync('/proc/self/numa_maps') ? false : 'the kernel has no NUMA support (CONFIG_NUMA)';
+const onlineNodes = (): string => fs.readFileSync('/sys/devices/system/node/online', 'utf8').trim();
+
+/** The policies /proc/PID/numa_maps shows for the mappings of a process (the task's policy where a mapping has none). */
+function numaPolicies(text: string): Set<string> {
+  return new Set(
+    text
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => l.split(' ')[1] ?? ''),
+  );
+}
+
+t.test(
+  "linux.memoryPolicy: the init's and an exec'd process's memory policy, as /proc/PID/numa_maps shows it",
+  { skip: skip || numaSkip },
+  async (t) => {
+    const c = testContainer(t, (s) => {
+      s.linux!.memoryPolicy = { mode: 'MPOL_BIND', nodes: '0', flags: ['MPOL_F_STATIC_NODES'] };
+    });
+    const created = c.tsrunc(['run', '-d', c.id]);
+    t.equal(created.status, 0, created.stderr);
+    const init = fs.readFileSync(`/proc/${c.pid()}/numa_maps`, 'utf8');
+    t.same([...numaPolicies(init)], ['bind=static:0'], "the init's mappings are all bound to node 0, static");
+    const exec = c.tsrunc(['exec', c.id, 'cat', '/proc/self/numa_maps']);
+    t.equal(exec.status, 0, exec.stderr);
+    t.same([...numaPolicies(exec.stdout)], ['bind=static:0'], "an exec'd process has it too (as runc's setns init)");
+    const host = fs.readFileSync('/proc/self/numa_maps', 'utf8');
+    t.notOk(numaPolicies(host).has('bind=static:0'), 'not the runtime caller (this test process)');
+
+    const d = runContainer(t, (s) => {
+      s.linux!.memoryPolicy = { mode: 'MPOL_INTERLEAVE', nodes: '0' };
+      s.process!.args = ['cat', '/proc/self/numa_maps'];
+    });
+    t.equal(d.status, 0, d.stderr);
+    t.same([...numaPolicies(d.stdout)], ['interleave:0'], 'MPOL_INTERLEAVE');
+
+    const features = JSON.parse(c.tsrunc(['features']).stdout) as {
+      linux: { memoryPolicy?: { modes: string[]; flags: string[] } };
+    };
+    t.same(
+      features.linux.memoryPolicy,
+      {
+        modes: [
+          'MPOL_BIND',
+          'MPOL_DEFAULT',
+          'MPOL_INTERLEAVE',
+          'MPOL_LOCAL',
+          'MPOL_PREFERRED',
+          'MPOL_PREFERRED_MANY',
+          'MPOL_WEIGHTED_INTERLEAVE',
+        ],
+        flags: ['MPOL_F_NUMA_BALANCING', 'MPOL_F_RELATIVE_NODES', 'MPOL_F_STATIC_NODES'],
+      },
+      'features lists the modes and flags (as runc 1.3)',
+    );
+  },
+);
+
+t.test(
+  'a memory policy the kernel refuses (a node this host does not have) fails create with the step named, nothing left',
+  { skip: skip || numaSkip || (onlineNodes() === '0' ? false : `needs a single-node host (nodes ${onlineNodes()})`) },
+  async (t) => {
+    const c = testContainer(t, (s) => (s.linux!.memoryPolicy = { mode: 'MPOL_BIND', nodes: '5' }));
+    const r = c.tsrunc(['create', c.id]);
+    t.not(r.status, 0, 'create fails');
+    t.match(r.stderr, /setting the memory policy MPOL_BIND on nodes 5.*set_mempolicy.*invalid argument/i);
+    t.same(rootEntries(c.root), [], 'nothing left under --root');
+    t.same(cgroupDirsOf(c.id), [], 'no cgroup left');
+
+    const bad = testContainer(t, (s) => (s.linux!.memoryPolicy = { mode: 'MPOL_PREFERRED', nodes: '1-x' }));
+    const refused = bad.tsrunc(['create', bad.id]);
+    t.equal(refused.status, 1);
+    t.match(refused.stderr, /\/linux\/memoryPolicy\/nodes: invalid memory policy nodes \\?"1-x\\?": invalid node list/);
+    t.same(rootEntries(bad.root), [], 'nothing left under --root');
   },
 );

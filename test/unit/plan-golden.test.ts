@@ -398,6 +398,14 @@ const CREATE: CreateCase[] = [
     opts: { consoleSocket: false },
   },
   {
+    name: 'memory-policy',
+    about: 'linux.memoryPolicy: set_mempolicy with the mode, its flags and the nodes, after the personality, as runc',
+    spec: edit((s) => {
+      s.linux!.personality = { domain: 'LINUX' };
+      s.linux!.memoryPolicy = { mode: 'MPOL_BIND', nodes: '0,2-3', flags: ['MPOL_F_STATIC_NODES'] };
+    }),
+  },
+  {
     name: 'labels',
     about: 'an AppArmor profile and SELinux labels on a host that has both',
     spec: edit((s) => {
@@ -436,6 +444,16 @@ const CREATE: CreateCase[] = [
       s.process!.selinuxLabel = 'system_u:system_r:container_t:s0';
       s.linux!.mountLabel = 'system_u:object_r:container_file_t:s0';
     }),
+  },
+  {
+    name: 'refused-memory-policy-nodes',
+    about: "refused: a memory policy whose mode needs nodes (MPOL_BIND) without any, runc's rule",
+    spec: edit((s) => (s.linux!.memoryPolicy = { mode: 'MPOL_BIND', nodes: '' })),
+  },
+  {
+    name: 'refused-memory-policy-local-nodes',
+    about: 'refused: MPOL_LOCAL with nodes',
+    spec: edit((s) => (s.linux!.memoryPolicy = { mode: 'MPOL_LOCAL', nodes: '0' })),
   },
   {
     name: 'refused-mounts-without-mount-namespace',
@@ -485,6 +503,13 @@ const EXEC: ExecCase[] = [
       p.terminal = false;
       p.execCPUAffinity = { initial: '0-1', final: '1' };
     },
+    namespaces: ['pid', 'mount'],
+  },
+  {
+    name: 'exec-memory-policy',
+    about: "exec into a container with linux.memoryPolicy: the exec'd process gets it too (runc's setns init)",
+    spec: edit((s) => (s.linux!.memoryPolicy = { mode: 'MPOL_PREFERRED', nodes: '' })),
+    process: noTerminal,
     namespaces: ['pid', 'mount'],
   },
   {
