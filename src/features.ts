@@ -44,7 +44,10 @@ export function features(): Features {
       apparmor: { enabled: true },
       selinux: { enabled: true },
       intelRdt: { enabled: false },
-      mountExtensions: { idmap: { enabled: false } },
+      // Idmapped bind mounts (mount uidMappings/gidMappings, idmap/ridmap), compiled in as runc
+      // reports them; refused for rootless containers and joined user namespaces, and where the
+      // source's filesystem cannot be idmapped (each with a clear error).
+      mountExtensions: { idmap: { enabled: EXECUTOR_SUPPORT.namespaces.length > 0 } },
     },
     annotations: {
       'dev.tsrunc.version': VERSION,
