@@ -10,7 +10,7 @@
 
 #define PLAN_MAGIC "TSRUNCPL"
 #define PLAN_MAGIC_LEN 8
-#define PLAN_VERSION 2
+#define PLAN_VERSION 3
 #define PLAN_NULL_STRING 0xFFFFFFFFu
 
 namespace tsrunc {
@@ -60,12 +60,16 @@ enum Op {
   OP_OPEN_PROC = 42,          // open the container's /proc (must be procfs) for OP_WAIT_START
   OP_CONSOLE_ATTACH = 43,     // setsid, the pty of OP_CONSOLE as controlling terminal and stdio
   OP_HOME = 44,               // HOME from /etc/passwd for UID ("/" when unknown), added to OP_EXEC's env
-  OP_OPEN_TREE = 45,          // clone the bind SOURCE now (before a user namespace) as tree INDEX
+  OP_OPEN_TREE = 45,          // clone SOURCE (in ROOT if set) before a user namespace, as tree INDEX; IDMAP: see below
   OP_DETACH_HOST_MOUNT = 46,  // --no-pivot: make PATH a slave and detach it (or cover it with a tmpfs)
   OP_CPU_AFFINITY = 47,       // sched_setaffinity to the CPUs that follow
   OP_MEMORY_POLICY = 48,      // set_mempolicy(MODE, the memory nodes that follow)
   OP_COUNT
 };
+
+// OPEN_TREE_N_IDMAP and MOUNT_N_IDMAP: not idmapped, the top mount idmapped ("idmap"), every
+// mount of the tree ("ridmap").
+enum { IDMAP_NONE = 0, IDMAP_TOP = 1, IDMAP_RECURSIVE = 2 };
 
 // Each opcode's arguments by name: OP_S_FIELD indexes its strings, OP_N_FIELD its numbers, and
 // OP_S_COUNT / OP_N_COUNT is where a list that follows them starts (argv and env, propagation
@@ -97,6 +101,7 @@ enum {
   MOUNT_N_COPY_UP,
   MOUNT_N_KEEP_MODE,
   MOUNT_N_TREE,
+  MOUNT_N_IDMAP,
   MOUNT_N_COUNT
 };
 enum { MKDIR_S_PATH, MKDIR_S_COUNT };
@@ -200,8 +205,15 @@ enum { CONSOLE_ATTACH_S_COUNT };
 enum { CONSOLE_ATTACH_N_COUNT };
 enum { HOME_S_COUNT };
 enum { HOME_N_UID, HOME_N_COUNT };
-enum { OPEN_TREE_S_SOURCE, OPEN_TREE_S_COUNT };
-enum { OPEN_TREE_N_INDEX, OPEN_TREE_N_FLAGS, OPEN_TREE_N_ATTR_SET, OPEN_TREE_N_ATTR_CLEAR, OPEN_TREE_N_COUNT };
+enum { OPEN_TREE_S_SOURCE, OPEN_TREE_S_ROOT, OPEN_TREE_S_UID_MAP, OPEN_TREE_S_GID_MAP, OPEN_TREE_S_COUNT };
+enum {
+  OPEN_TREE_N_INDEX,
+  OPEN_TREE_N_FLAGS,
+  OPEN_TREE_N_ATTR_SET,
+  OPEN_TREE_N_ATTR_CLEAR,
+  OPEN_TREE_N_IDMAP,
+  OPEN_TREE_N_COUNT
+};
 enum { DETACH_HOST_MOUNT_S_PATH, DETACH_HOST_MOUNT_S_COUNT };
 enum { DETACH_HOST_MOUNT_N_COUNT };
 enum { CPU_AFFINITY_S_COUNT };

@@ -49,7 +49,10 @@ export function features(): Features {
         modes: Object.keys(MEMORY_POLICY_MODES).sort(),
         flags: Object.keys(MEMORY_POLICY_FLAGS).sort(),
       },
-      mountExtensions: { idmap: { enabled: false } },
+      // Idmapped bind mounts (mount uidMappings/gidMappings, idmap/ridmap), compiled in as runc
+      // reports them; refused for rootless containers and joined user namespaces, and where the
+      // source's filesystem cannot be idmapped (each with a clear error).
+      mountExtensions: { idmap: { enabled: EXECUTOR_SUPPORT.namespaces.length > 0 } },
     },
     annotations: {
       'dev.tsrunc.version': VERSION,

@@ -8,6 +8,8 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/magic.h>
+#include <linux/nsfs.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <poll.h>
@@ -68,13 +70,147 @@ static int ChmodFd(int fd, mode_t mode) {
 // Bind source trees cloned early (OP_OPEN_TREE), by index, until their mount step attaches them.
 static std::vector<int> g_trees;
 
+// Writes all of `text` to a /proc file of `pid` (its uid_map or gid_map), checked to be procfs.
+static bool WriteProcMap(pid_t pid, const char *file, const char *text) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+  int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return false;
+  struct statfs sfs;
+  if (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC) {
+    close(fd);
+    errno = EXDEV;
+    return false;
+  }
+  size_t len = strlen(text);
+  ssize_t n = write(fd, text, len);
+  int err = errno;
+  close(fd);
+  if (n != (ssize_t)len) {
+    errno = n < 0 ? err : EIO;
+    return false;
+  }
+  return true;
+}
+
+// The user namespace an idmapped mount takes its mapping from, holding exactly UID_MAP and
+// GID_MAP: a child of this process unshares a user namespace and only waits; this process (the
+// runtime's root, still in the host user namespace, so the maps may name any host id) writes its
+// uid_map and gid_map, opens its ns/user, then kills and reaps it. The child's pid is found in
+// /proc, which must be of this process's own pid namespace (checked: /proc/self is our pid).
+static int IdmapUserns(const char *uidMap, const char *gidMap) {
+  char self[32];
+  ssize_t len = readlink("/proc/self", self, sizeof self - 1);
+  if (len <= 0) Fail("reading /proc/self (to make the idmapped mount's user namespace)", len < 0 ? errno : EINVAL);
+  self[len] = '\0';
+  if (strtol(self, NULL, 10) != (long)getpid())
+    Fail("/proc is not of this process's pid namespace: cannot make the idmapped mount's user namespace", EXDEV);
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC) < 0) Fail("pipe", errno);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) Fail("fork (for the idmapped mount's user namespace)", errno);
+  if (pid == 0) {
+    // The child: a user namespace of its own, then nothing until it is killed (or its parent dies).
+    close(ready[0]);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != parent) _exit(1);
+    unsigned char err = unshare(CLONE_NEWUSER) < 0 ? (unsigned char)(errno > 0 && errno < 256 ? errno : EINVAL) : 0;
+    if (write(ready[1], &err, 1) != 1 || err != 0) _exit(1);
+    for (;;) pause();
+  }
+  close(ready[1]);
+  int fail = 0;
+  const char *what = NULL;
+  unsigned char childErr = 0;
+  ssize_t got;
+  do got = read(ready[0], &childErr, 1);
+  while (got < 0 && errno == EINTR);
+  close(ready[0]);
+  int ns = -1;
+  if (got != 1) {
+    what = "the idmapped mount's user namespace helper exited";
+    fail = got < 0 ? errno : ECHILD;
+  } else if (childErr != 0) {
+    what = "unshare of the idmapped mount's user namespace";
+    fail = childErr;
+  } else if (!WriteProcMap(pid, "uid_map", uidMap)) {
+    what = "writing the idmapped mount's uid_map";
+    fail = errno;
+  } else if (!WriteProcMap(pid, "gid_map", gidMap)) {
+    what = "writing the idmapped mount's gid_map";
+    fail = errno;
+  } else {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+    ns = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat mine, theirs;
+    if (ns < 0) {
+      what = "opening the idmapped mount's user namespace";
+      fail = errno;
+    } else if (ioctl(ns, NS_GET_NSTYPE) != CLONE_NEWUSER || fstat(ns, &theirs) < 0 ||
+               stat("/proc/self/ns/user", &mine) < 0 ||
+               (mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino)) {
+      what = "the idmapped mount's user namespace is not a new user namespace";
+      fail = EXDEV;
+    }
+  }
+  kill(pid, SIGKILL);
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (what != NULL) Fail(what, fail);
+  return ns;
+}
+
 // A clone of `source` (recursive with MS_REC) with the mount's flags and attributes applied:
 // the plain flags (ro, nosuid, ...) to the top mount, as MS_REMOUNT|MS_BIND does, the recursive
-// attributes to all of it.
-static int CloneTree(const char *source, unsigned long flags, unsigned attrSet, unsigned attrClear) {
+// attributes to all of it. IDMAP_TOP/IDMAP_RECURSIVE: MOUNT_ATTR_IDMAP with a user namespace of
+// UID_MAP and GID_MAP on the top mount or on every mount of the tree (runc's idmap/ridmap).
+// ROOT (not empty): SOURCE is a path inside that directory (the rootfs), resolved as if it were
+// "/" (openat2 RESOLVE_IN_ROOT), so that a symlink the image planted there cannot lead the source
+// to a host directory.
+static int CloneTree(const char *source, unsigned long flags, unsigned attrSet, unsigned attrClear,
+                     int idmap = IDMAP_NONE, const char *uidMap = "", const char *gidMap = "", const char *root = "") {
   unsigned otFlags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((flags & MS_REC) ? AT_RECURSIVE : 0);
-  int tree = open_tree(AT_FDCWD, source, otFlags);
+  int tree;
+  if (root[0] != '\0') {
+    int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0) Fail("opening the rootfs to resolve the source in", errno);
+    struct open_how how = {};
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    int src = -1;
+    for (int tries = 0; tries < 128; tries++) {
+      src = (int)syscall(SYS_openat2, rootfd, source, &how, sizeof how);
+      if (src >= 0 || errno != EAGAIN) break;
+    }
+    if (src < 0) Fail("resolving the source inside the rootfs", errno);
+    close(rootfd);
+    tree = open_tree(src, "", otFlags | AT_EMPTY_PATH);
+    close(src);
+  } else {
+    tree = open_tree(AT_FDCWD, source, otFlags);
+  }
   if (tree < 0) Fail("open_tree of the source", errno);
+  if (idmap != IDMAP_NONE) {
+    if (idmap != IDMAP_TOP && idmap != IDMAP_RECURSIVE) Fail("a malformed idmap mode", EINVAL);
+    if (uidMap[0] == '\0' || gidMap[0] == '\0') Fail("an idmapped mount without uid and gid maps", EINVAL);
+    int userns = IdmapUserns(uidMap, gidMap);
+    struct mount_attr ia = {};
+    ia.attr_set = MOUNT_ATTR_IDMAP;
+    ia.userns_fd = (uint64_t)userns;
+    if (mount_setattr(tree, "", AT_EMPTY_PATH | (idmap == IDMAP_RECURSIVE ? AT_RECURSIVE : 0), &ia, sizeof ia) < 0) {
+      int err = errno;
+      char buf[4300];
+      snprintf(buf, sizeof buf, "setting MOUNT_ATTR_IDMAP on %s%s", source,
+               err == EINVAL  ? " (its filesystem cannot be idmapped on this kernel, or it is idmapped already)"
+               : err == EPERM ? " (only the host's root may idmap a filesystem of the host)"
+                              : "");
+      Fail(buf, err);
+    }
+    close(userns);
+  }
   unsigned top = 0;
   if (flags & MS_RDONLY) top |= MOUNT_ATTR_RDONLY;
   if (flags & MS_NOSUID) top |= MOUNT_ATTR_NOSUID;
@@ -107,9 +243,10 @@ static void DoOpenTree(const Step &st) {
   int64_t index = Num(st, OPEN_TREE_N_INDEX, -1);
   if (index < 0 || index > 4096) Fail("a malformed open-tree step", EINVAL);
   if ((size_t)index >= g_trees.size()) g_trees.resize((size_t)index + 1, -1);
-  g_trees[(size_t)index] =
-      CloneTree(Str(st, OPEN_TREE_S_SOURCE), (unsigned long)Num(st, OPEN_TREE_N_FLAGS),
-                (unsigned)Num(st, OPEN_TREE_N_ATTR_SET), (unsigned)Num(st, OPEN_TREE_N_ATTR_CLEAR));
+  g_trees[(size_t)index] = CloneTree(Str(st, OPEN_TREE_S_SOURCE), (unsigned long)Num(st, OPEN_TREE_N_FLAGS),
+                                     (unsigned)Num(st, OPEN_TREE_N_ATTR_SET), (unsigned)Num(st, OPEN_TREE_N_ATTR_CLEAR),
+                                     (int)Num(st, OPEN_TREE_N_IDMAP), Str(st, OPEN_TREE_S_UID_MAP),
+                                     Str(st, OPEN_TREE_S_GID_MAP), Str(st, OPEN_TREE_S_ROOT));
 }
 
 // A copy of the tree under `src` (a directory of the rootfs) into `dst` (the new tmpfs over it),
@@ -216,6 +353,8 @@ static void DoMount(const Step &st) {
       tree = g_trees[(size_t)treeIndex];
       g_trees[(size_t)treeIndex] = -1;
     } else {
+      // (an idmapped mount is always cloned early, where its user namespace can be made)
+      if (Num(st, MOUNT_N_IDMAP) != IDMAP_NONE) Fail("an idmapped mount without its tree opened early", EINVAL);
       tree = CloneTree(source, flags, attrSet, attrClear);
     }
     if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)

@@ -1,5 +1,6 @@
 // Mount options of config.json turned into what mount(2) and mount_setattr(2) take:
 // flags to set, flags to clear, propagation, recursive attributes, and the rest as fs data.
+import { IDMAP_OPTIONS } from '../spec/mounts';
 
 export const MS = {
   RDONLY: 0x1,
@@ -118,6 +119,7 @@ export const KNOWN_MOUNT_OPTIONS: string[] = [
   ...Object.keys(FLAG_OPTIONS),
   ...Object.keys(PROPAGATION_OPTIONS),
   ...Object.keys(RECURSIVE_OPTIONS),
+  ...IDMAP_OPTIONS,
 ].sort();
 
 export interface ParsedMountOptions {
@@ -157,6 +159,8 @@ export function parseMountOptions(options: readonly string[] = []): ParsedMountO
       out.tmpcopyup = true;
       continue;
     }
+    // (idmap/ridmap: the mount's id mapping, which src/spec/mounts.ts resolves)
+    if ((IDMAP_OPTIONS as readonly string[]).includes(opt)) continue;
     out.data.push(opt);
   }
   return out;

@@ -5,12 +5,12 @@ import * as path from 'node:path';
 import { ConfigError, type Problem } from '../errors';
 import { DEFAULT_DEVICES } from '../spec/devices';
 import { NAMESPACE_JOIN_ORDER } from '../spec/linux-names';
-import { isBindMount } from '../spec/mounts';
+import { idmapProblems, isBindMount, isIdmappedMount, mountIdmap } from '../spec/mounts';
 import type { Mount, NamespaceType, Process, Spec } from '../spec/types';
 import type { HostCgroupHierarchy, HostFacts, HostMount } from './host-facts';
 import { MOUNT_ATTR, MS, parseMountOptions } from './mount-options';
 import { consoleStep, processSteps } from './process-steps';
-import type { FdRole, Plan, PlanStep } from './steps';
+import type { FdRole, Plan, PlanStep, StepIdmap } from './steps';
 
 export interface PlanOptions {
   id: string;
@@ -141,7 +141,7 @@ class Planner {
     if (this.problems.length > 0) throw new ConfigError('config.json', this.problems);
     // (an ordinary user cannot clone a tree of the host's mount namespace: rootless, the
     // sources are bound inside the container's, as they can be reached by the user there)
-    if (this.newNs.has('user') && !this.host.rootlessEuid) this.openTreesFirst();
+    this.openTreesFirst(this.newNs.has('user') && !this.host.rootlessEuid);
     return {
       containerId: this.opts.id,
       rootfs: this.rootfs,
@@ -152,13 +152,17 @@ class Planner {
   }
 
   /**
-   * With a new user namespace, bind sources are cloned before it is entered (runc opens them on
-   * the host side too): a source only the runtime's root can reach (a 0700 directory) still works.
+   * With a new user namespace (`allBinds`), bind sources are cloned before it is entered (runc
+   * opens them on the host side too): a source only the runtime's root can reach (a 0700
+   * directory) still works. An idmapped bind source is cloned there in any case: only the host
+   * user namespace may idmap a host filesystem, and the init, still in the runtime's pid
+   * namespace, can make the user namespace that carries the mapping and read it in /proc.
+   * The trees are opened after the joined namespaces and before any new one is made.
    */
-  private openTreesFirst(): void {
+  private openTreesFirst(allBinds: boolean): void {
     const trees: PlanStep[] = [];
     for (const step of this.steps) {
-      if (step.op !== 'mount' || !step.bind) continue;
+      if (step.op !== 'mount' || !step.bind || !(allBinds || step.idmap !== undefined)) continue;
       step.tree = trees.length;
       trees.push({
         op: 'open-tree',
@@ -167,10 +171,16 @@ class Planner {
         flags: step.flags,
         attrSet: step.attrSet,
         attrClear: step.attrClear,
+        ...(step.idmap !== undefined ? { idmap: step.idmap } : {}),
+        // An idmapped source inside the rootfs is resolved there, never through a symlink of
+        // the image to a host directory: idmapped, the container's root could write the host's
+        // root-owned files there.
+        ...(step.idmap !== undefined && insideDir(step.source, this.rootfs) ? { inRootfs: this.rootfs } : {}),
       });
     }
-    const at = this.steps.findIndex((s) => s.op === 'unshare' && s.namespaces.includes('user'));
-    this.steps.splice(at < 0 ? 0 : at, 0, ...trees);
+    if (trees.length === 0) return;
+    const at = this.steps.findIndex((s) => s.op !== 'sync' && s.op !== 'setns');
+    this.steps.splice(at < 0 ? this.steps.length : at, 0, ...trees);
   }
 
   private namespaces(): void {
@@ -284,6 +294,7 @@ class Planner {
     let attrSet = opts.attrSet;
     if (bindMount && this.newNs.has('user') && (flags & (MS.REC | MS.RDONLY)) === (MS.REC | MS.RDONLY))
       attrSet |= MOUNT_ATTR.RDONLY;
+    const idmap = this.idmap(m, at, bindMount);
     const tmpfs = !bindMount && fstype === 'tmpfs';
     if (opts.tmpcopyup && !tmpfs) this.fail(`${at}/options`, 'tmpcopyup applies to tmpfs mounts only');
     // As runc: a tmpfs (which may be copied into and chmod-ed) and /dev (which gets devices,
@@ -307,7 +318,22 @@ class Planner {
       realDir: fstype === 'proc' || fstype === 'sysfs' || dest === '/proc' || dest === '/sys',
       propagation: opts.propagation,
       ...(tmpfs ? { keepMode: true, copyUp: opts.tmpcopyup } : {}),
+      ...(idmap !== undefined ? { idmap } : {}),
     });
+  }
+
+  /** An idmapped mount's mapping (validation has refused what idmapProblems finds; so does this, failing closed). */
+  private idmap(m: Mount, at: string, bind: boolean): StepIdmap | undefined {
+    if (!isIdmappedMount(m)) return undefined;
+    const problems = idmapProblems(m, at, this.spec, this.host.rootlessEuid);
+    const resolved = mountIdmap(m, this.spec);
+    if (problems.length > 0 || resolved === undefined || !bind) {
+      this.problems.push(...problems);
+      if (problems.length === 0) this.fail(`${at}/uidMappings`, 'cannot be an idmapped mount');
+      return undefined;
+    }
+    const { uidMappings, gidMappings, recursive } = resolved;
+    return { uidMappings, gidMappings, recursive, pointer: at };
   }
 
   /** A "cgroup" mount: the container's own cgroups, namespaced when it has a cgroup namespace. */
@@ -540,4 +566,9 @@ function mountPointOf(mounts: readonly HostMount[], dir: string): string {
     if ((dir === mp || dir.startsWith(mp.endsWith('/') ? mp : `${mp}/`)) && mp.length > best.length) best = mp;
   }
   return best;
+}
+
+/** `p` is `dir` or below it (both absolute and normalized). */
+function insideDir(p: string, dir: string): boolean {
+  return p === dir || p.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
 }

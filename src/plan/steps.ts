@@ -1,7 +1,20 @@
 // The plan: every step the native executor takes to turn config.json into a running init,
 // in order. Steps are plain, typed, printable values (`tsrunc create --dry-run` prints
 // them); src/plan/wire.ts lowers them to the addon's {op, s, n} form (native/ops.h).
-import type { HookName, NamespaceType } from '../spec/types';
+import type { HookName, IdMapping, NamespaceType } from '../spec/types';
+
+/**
+ * An idmapped mount's mapping: a user namespace with exactly these maps is made for it (uid_map
+ * and gid_map lines "containerID hostID size": the id on the filesystem, the id it is seen as),
+ * and MOUNT_ATTR_IDMAP set with it on the cloned tree (every mount of it when recursive).
+ */
+export interface StepIdmap {
+  uidMappings: IdMapping[];
+  gidMappings: IdMapping[];
+  recursive: boolean;
+  /** The mount's entry in config.json ("/mounts/3"), named by an error of the step. */
+  pointer: string;
+}
 
 /** Where the parent has work to do while the child waits. */
 export type SyncTag =
@@ -45,13 +58,25 @@ export type PlanStep =
       keepMode?: boolean;
       /** bind: the source tree was cloned by an 'open-tree' step (before the user namespace) at this index. */
       tree?: number;
+      /** bind: an idmapped mount (its 'open-tree' step sets the mapping; the mount step needs that tree). */
+      idmap?: StepIdmap;
     }
   /**
    * A bind source cloned (open_tree) and given its attributes while this process is still the
    * runtime's root, before a new user namespace could no longer reach it (runc opens sources on
    * the host side too); the mount step attaches it.
    */
-  | { op: 'open-tree'; index: number; source: string; flags: number; attrSet: number; attrClear: number }
+  | {
+      op: 'open-tree';
+      index: number;
+      source: string;
+      flags: number;
+      attrSet: number;
+      attrClear: number;
+      idmap?: StepIdmap;
+      /** The source is inside this directory (the rootfs): resolved there as if it were "/" (an idmapped source only). */
+      inRootfs?: string;
+    }
   /** --no-pivot: a proc or sysfs mount of the host, outside the rootfs, detached (or covered) before the chroot. */
   | { op: 'detach-host-mount'; path: string; fstype: string }
   /** sched_setaffinity of this process: execCPUAffinity's initial (before the cgroup join) or final (after). */
@@ -190,9 +215,11 @@ export function describeStep(step: PlanStep): string {
     case 'bind-rootfs':
       return `binding the rootfs ${step.rootfs} onto itself`;
     case 'mount':
-      return `mounting ${step.source || step.fstype} on ${step.destination}${step.bind ? ' (bind)' : ` (${step.fstype})`}${step.options.length > 0 ? ` with ${step.options.join(',')}` : ''}`;
+      return `mounting ${step.source || step.fstype} on ${step.destination}${step.bind ? (step.idmap ? ' (bind, idmapped)' : ' (bind)') : ` (${step.fstype})`}${step.options.length > 0 ? ` with ${step.options.join(',')}` : ''}`;
     case 'open-tree':
-      return `opening the bind source ${step.source} (before the user namespace)`;
+      return step.idmap === undefined
+        ? `opening the bind source ${step.source} (before the user namespace)`
+        : `opening the bind source ${step.source}${step.inRootfs !== undefined ? ' (resolved inside the rootfs)' : ''} of ${step.idmap.pointer} idmapped${step.idmap.recursive ? ' recursively' : ''} (uids ${mapList(step.idmap.uidMappings)}; gids ${mapList(step.idmap.gidMappings)}), before any namespace is made`;
     case 'detach-host-mount':
       return `detaching the host's ${step.fstype} mount ${step.path} (--no-pivot)`;
     case 'cpu-affinity':
@@ -278,6 +305,11 @@ export function describeStep(step: PlanStep): string {
 
 function fmtLimit(n: number): string {
   return n < 0 ? 'unlimited' : String(n);
+}
+
+/** Mappings as containerID:hostID:size (runc's tests write them so). */
+function mapList(maps: IdMapping[]): string {
+  return maps.map((m) => `${m.containerID}:${m.hostID}:${m.size}`).join(',');
 }
 
 function list(names: string[]): string {

@@ -1,9 +1,11 @@
 // Lowers plan steps to the executor's instruction form: {op, s: strings, n: numbers}, and
 // encodes a whole plan in the bytes tsrunc-init reads. The opcode numbers, argument layouts and
 // the byte layout are those of native/ops.h (test/unit/wire.test.ts checks that they agree).
+import * as path from 'node:path';
 import { TsruncError } from '../errors';
 import { NAMESPACES, capabilityNumber } from '../spec/linux-names';
-import { describeStep, type Plan, type PlanStep, type StepOp } from './steps';
+import { idMapText } from '../spec/mounts';
+import { describeStep, type Plan, type PlanStep, type StepIdmap, type StepOp } from './steps';
 
 export const OPCODES: Record<StepOp, number> = {
   sync: 1,
@@ -98,7 +100,7 @@ export const FIELDS = {
   'bind-rootfs': { s: ['rootfs'], n: [] },
   mount: {
     s: ['source', 'destination', 'fstype', 'data'],
-    n: ['flags', 'bind', 'attr_set', 'attr_clear', 'dest_kind', 'real_dir', 'copy_up', 'keep_mode', 'tree'],
+    n: ['flags', 'bind', 'attr_set', 'attr_clear', 'dest_kind', 'real_dir', 'copy_up', 'keep_mode', 'tree', 'idmap'],
   },
   mkdir: { s: ['path'], n: ['mode'] },
   mknod: { s: ['path'], n: ['mode', 'major', 'minor', 'uid', 'gid'] },
@@ -151,7 +153,10 @@ export const FIELDS = {
   'open-proc': { s: [], n: [] },
   'console-attach': { s: [], n: [] },
   home: { s: [], n: ['uid'] },
-  'open-tree': { s: ['source'], n: ['index', 'flags', 'attr_set', 'attr_clear'] },
+  'open-tree': {
+    s: ['source', 'root', 'uid_map', 'gid_map'],
+    n: ['index', 'flags', 'attr_set', 'attr_clear', 'idmap'],
+  },
   'detach-host-mount': { s: ['path'], n: [] },
   'cpu-affinity': { s: [], n: [] },
   'memory-policy': { s: [], n: ['mode'] },
@@ -182,6 +187,11 @@ function named<O extends StepOp>(
 
 const NONE = {} as const;
 
+/** native/ops.h IDMAP_*: none, the top mount, every mount of the tree. */
+function idmapMode(idmap: StepIdmap | undefined): number {
+  return idmap === undefined ? 0 : idmap.recursive ? 2 : 1;
+}
+
 export function lowerStep(step: PlanStep): WireStep {
   switch (step.op) {
     case 'sync':
@@ -198,6 +208,11 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'chroot':
       return named(step.op, { rootfs: step.rootfs }, NONE);
     case 'mount':
+      // (an idmapped mount without its tree would be cloned at mount time, without the mapping)
+      if (step.idmap !== undefined && step.tree === undefined)
+        throw new TsruncError('config', `${describeStep(step)}: an idmapped mount without the tree opened for it`, {
+          step: step.op,
+        });
       return named(
         step.op,
         { source: step.source, destination: step.destination, fstype: step.fstype, data: step.data },
@@ -211,14 +226,27 @@ export function lowerStep(step: PlanStep): WireStep {
           copy_up: step.copyUp === true ? 1 : 0,
           keep_mode: step.keepMode === true ? 1 : 0,
           tree: step.tree ?? -1,
+          idmap: idmapMode(step.idmap),
         },
         { n: step.propagation },
       );
     case 'open-tree':
       return named(
         step.op,
-        { source: step.source },
-        { index: step.index, flags: step.flags, attr_set: step.attrSet, attr_clear: step.attrClear },
+        {
+          // (a source inside the rootfs: its path there, resolved by the init as if the rootfs were /)
+          source: step.inRootfs === undefined ? step.source : path.posix.relative(step.inRootfs, step.source) || '.',
+          root: step.inRootfs ?? '',
+          uid_map: idMapText(step.idmap?.uidMappings ?? []),
+          gid_map: idMapText(step.idmap?.gidMappings ?? []),
+        },
+        {
+          index: step.index,
+          flags: step.flags,
+          attr_set: step.attrSet,
+          attr_clear: step.attrClear,
+          idmap: idmapMode(step.idmap),
+        },
       );
     case 'cpu-affinity':
       return named(step.op, NONE, NONE, { n: step.cpus });
@@ -346,7 +374,7 @@ export function lowerStep(step: PlanStep): WireStep {
 
 /** native/ops.h: PLAN_MAGIC, PLAN_VERSION, PLAN_NULL_STRING. */
 export const PLAN_MAGIC = 'TSRUNCPL';
-export const PLAN_VERSION = 2;
+export const PLAN_VERSION = 3;
 const NULL_STRING = 0xffffffff;
 
 /**

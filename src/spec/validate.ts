@@ -7,7 +7,7 @@ import { ConfigError, type Problem } from '../errors';
 import { parseJson } from './json-input';
 import { schemaProblems } from './schema-errors';
 import { CAPABILITIES, RLIMITS } from './linux-names';
-import { isBindMount } from './mounts';
+import { idmapProblems, isBindMount } from './mounts';
 import type { Hook, IdMapping, Mount, NamespaceType, Process, Spec } from './types';
 import { HOOK_NAMES } from './types';
 import * as validators from './validators.generated';
@@ -196,9 +196,7 @@ class SemanticChecker {
         this.fail(`${at}/destination`, `must be an absolute path, got ${JSON.stringify(m.destination)}`);
       if (isBindMount(m) && (m.source === undefined || m.source === ''))
         this.fail(`${at}/source`, 'is required for a bind mount');
-      if (m.uidMappings !== undefined || m.gidMappings !== undefined) {
-        this.fail(`${at}/uidMappings`, 'idmapped mounts are not supported by tsrunc yet');
-      }
+      this.problems.push(...idmapProblems(m, at, this.spec, this.options.rootlessEuid === true));
     });
   }
 

@@ -187,6 +187,59 @@ const CREATE: CreateCase[] = [
       ),
   },
   {
+    name: 'idmapped-mounts',
+    about:
+      "idmapped bind mounts in a user namespace: mappings of the mount's own, ridmap with the container's, and a source inside the rootfs (resolved there); each opened with its mapping before the user namespace",
+    spec: () =>
+      withUserns(
+        edit((s) =>
+          s.mounts!.push(
+            {
+              destination: '/data',
+              type: 'bind',
+              source: '/srv/data',
+              options: ['rbind', 'ro'],
+              uidMappings: [{ containerID: 1000, hostID: 100000, size: 65536 }],
+              gidMappings: [
+                { containerID: 2000, hostID: 100000, size: 1000 },
+                { containerID: 5000, hostID: 101000, size: 1000 },
+              ],
+            },
+            { destination: '/shared', type: 'bind', source: '/srv/shared', options: ['rbind', 'ridmap'] },
+            { destination: '/inner', type: 'bind', source: 'rootfs/var/inner', options: ['bind', 'idmap'] },
+          ),
+        )(),
+      ),
+  },
+  {
+    name: 'idmapped-mount-no-userns',
+    about:
+      'an idmapped bind mount in a container without a user namespace (runc 1.2 allows it): only that source is opened early, before any namespace is made; the other binds are cloned where they are mounted',
+    spec: edit((s) =>
+      s.mounts!.push(
+        {
+          destination: '/data',
+          type: 'bind',
+          source: '/srv/data',
+          options: ['bind'],
+          uidMappings: [{ containerID: 1000, hostID: 0, size: 65536 }],
+          gidMappings: [{ containerID: 1000, hostID: 0, size: 65536 }],
+        },
+        { destination: '/plain', type: 'bind', source: '/srv/plain', options: ['bind'] },
+      ),
+    ),
+  },
+  {
+    name: 'refused-idmapped-mount-rootless',
+    about: 'refused by the planner too (failing closed): an idmapped mount of a container run by an ordinary user',
+    spec: () => {
+      const s = rootlessSpec(1000, 1000);
+      s.mounts!.push({ destination: '/data', type: 'bind', source: '/srv/data', options: ['bind', 'idmap'] });
+      return s;
+    },
+    facts: () => ({ rootlessEuid: true, noCgroups: true }),
+  },
+  {
     name: 'root-readwrite',
     about: 'the default config with a writable root (the default one is read-only: see default.txt)',
     spec: edit((s) => (s.root!.readonly = false)),

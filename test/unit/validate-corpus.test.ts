@@ -119,6 +119,14 @@ const NS_IPC = '/linux/namespaces/2';
 const NS_UTS = '/linux/namespaces/3';
 const USERNS = { type: 'user' };
 const MAP = (containerID: number, hostID: number, size: number) => ({ containerID, hostID, size });
+const IDMAPPED = {
+  destination: '/data',
+  type: 'bind',
+  source: '/srv/data',
+  options: ['rbind'],
+  uidMappings: [MAP(1000, 100000, 65536)],
+  gidMappings: [MAP(1000, 100000, 65536)],
+};
 const SECCOMP = (syscall: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
   defaultAction: 'SCMP_ACT_ERRNO',
   architectures: ['SCMP_ARCH_X86_64'],
@@ -633,6 +641,105 @@ const corpus: Case[] = [
     expect: [['/linux/cgroupsPath', '"slice:prefix:name"']],
     options: { cgroupDriver: selectCgroupDriver({ systemd: true }) },
   },
+
+  // --- idmapped mounts (runc 1.2's checkIDMapMounts, in its words, plus the kernel's map rules)
+  {
+    name: 'idmapped mount on a tmpfs',
+    edits: [push('/mounts', { ...IDMAPPED, type: 'tmpfs', source: 'tmpfs', options: [] })],
+    expect: [['/mounts/7/uidMappings', 'id-mapped mounts are only supported for bind-mounts']],
+    cli: true,
+  },
+  {
+    name: 'idmap option on a mount that is not a bind mount',
+    edits: [push('/mounts', { destination: '/data', type: 'tmpfs', source: 'tmpfs', options: ['size=1m', 'ridmap'] })],
+    expect: [['/mounts/7/options/1', 'id-mapped mounts are only supported for bind-mounts']],
+  },
+  {
+    name: 'idmapped mount with an empty uidMappings',
+    edits: [push('/mounts', { ...IDMAPPED, uidMappings: [] })],
+    expect: [['/mounts/7/uidMappings', 'id-mapped mounts must have both uid and gid mappings specified']],
+  },
+  {
+    name: 'idmapped mount mapping values the kernel refuses',
+    edits: [
+      push('/mounts', {
+        ...IDMAPPED,
+        uidMappings: [MAP(0, 1000, 0), MAP(10, 5000, 10), MAP(15, 9000, 10), MAP(100, 5009, 1)],
+        gidMappings: [MAP(0, 4294967200, 96), MAP(4294967295, 0, 1)],
+      }),
+    ],
+    expect: [
+      ['/mounts/7/uidMappings/0/size', 'must be at least 1'],
+      ['/mounts/7/uidMappings/2/containerID', 'range overlaps /mounts/7/uidMappings/1'],
+      ['/mounts/7/uidMappings/3/hostID', 'range overlaps /mounts/7/uidMappings/1'],
+      ['/mounts/7/gidMappings/0/hostID', 'hostID + size must be at most 4294967295'],
+      ['/mounts/7/gidMappings/1/containerID', 'containerID + size must be at most 4294967295'],
+    ],
+    cli: true,
+  },
+  {
+    name: 'idmapped mount with more ranges than the kernel takes',
+    edits: [push('/mounts', { ...IDMAPPED, uidMappings: Array.from({ length: 341 }, (_, i) => MAP(i * 2, i * 2, 1)) })],
+    expect: [['/mounts/7/uidMappings', 'the kernel takes at most 340']],
+  },
+  {
+    name: 'idmap without mappings and without a user namespace',
+    edits: [push('/mounts', { destination: '/data', type: 'bind', source: '/srv/data', options: ['rbind', 'idmap'] })],
+    expect: [['/mounts/7/options/1', 'id-mapped mounts must have both uid and gid mappings specified']],
+    cli: true,
+  },
+  {
+    name: 'idmapped mount in a joined user namespace',
+    edits: [push('/linux/namespaces', { type: 'user', path: '/proc/1/ns/user' }), push('/mounts', IDMAPPED)],
+    expect: [['/mounts/7/uidMappings', 'not supported by tsrunc when the container joins a user namespace']],
+  },
+  {
+    name: 'idmapped mount of a rootless container',
+    edits: [
+      push('/linux/namespaces', USERNS),
+      set('/linux/uidMappings', [MAP(0, 1000, 1)]),
+      set('/linux/gidMappings', [MAP(0, 1000, 1), MAP(5, 100005, 1)]),
+      push('/mounts', { destination: '/data', type: 'bind', source: '/srv/data', options: ['bind', 'idmap'] }),
+    ],
+    expect: [['/mounts/7/options/1', 'id-mapped mounts are not supported for rootless containers']],
+    options: { rootlessEuid: true },
+  },
+  {
+    name: "crun's idmap=uids= syntax",
+    edits: [
+      push('/mounts', { destination: '/data', type: 'bind', source: '/srv', options: ['bind', 'idmap=uids=0-1-10'] }),
+    ],
+    expect: [['/mounts/7/options/1', "crun's syntax"]],
+  },
+];
+
+/** Valid configs with idmapped mounts: as runc 1.2 takes them. */
+const IDMAPPED_VALID: { name: string; edits: Edit[] }[] = [
+  { name: 'mappings without a user namespace', edits: [push('/mounts', IDMAPPED)] },
+  {
+    name: 'idmap and ridmap with the mappings of the container',
+    edits: [
+      push('/linux/namespaces', USERNS),
+      set('/linux/uidMappings', [MAP(0, 100000, 65536)]),
+      set('/linux/gidMappings', [MAP(0, 100000, 65536)]),
+      push('/mounts', { destination: '/a', type: 'bind', source: '/srv/a', options: ['bind', 'idmap'] }),
+      push('/mounts', { destination: '/b', type: 'bind', source: '/srv/b', options: ['rbind', 'ridmap'] }),
+    ],
+  },
+  {
+    name: "mappings other than the container's, with ridmap, ranges reaching 4294967294",
+    edits: [
+      push('/linux/namespaces', USERNS),
+      set('/linux/uidMappings', [MAP(0, 100000, 65536)]),
+      set('/linux/gidMappings', [MAP(0, 100000, 65536)]),
+      push('/mounts', {
+        ...IDMAPPED,
+        options: ['rbind', 'ridmap'],
+        uidMappings: [MAP(0, 200000, 10), MAP(10, 100000, 10)],
+        gidMappings: [MAP(4294967285, 0, 10)],
+      }),
+    ],
+  },
 ];
 
 function docFor(c: Case): unknown {
@@ -683,6 +790,12 @@ for (const c of corpus) {
         { messages },
       );
     }
+  });
+}
+
+for (const c of IDMAPPED_VALID) {
+  t.test(`valid: idmapped mount, ${c.name}`, async (t) => {
+    t.equal(problemsOf(build(c.edits)), undefined, 'validates');
   });
 }
 

@@ -143,3 +143,54 @@ t.test('lowering fills every named argument of a step, then its list', async (t)
       `${op}: names ops.h can spell`,
     );
 });
+
+t.test(
+  'an idmapped open-tree: the maps as uid_map/gid_map text, a source inside the rootfs relative to it',
+  async (t) => {
+    const idmap = {
+      uidMappings: [
+        { containerID: 1000, hostID: 100000, size: 65536 },
+        { containerID: 0, hostID: 0, size: 1 },
+      ],
+      gidMappings: [{ containerID: 2000, hostID: 100000, size: 10 }],
+      recursive: true,
+      pointer: '/mounts/3',
+    };
+    const base = { op: 'open-tree' as const, index: 2, flags: 0x5000, attrSet: 0, attrClear: 0 };
+    const inRoot = lowerStep({ ...base, source: '/b/rootfs/var/x', idmap, inRootfs: '/b/rootfs' });
+    t.same(inRoot.s, ['var/x', '/b/rootfs', '1000 100000 65536\n0 0 1\n', '2000 100000 10\n']);
+    t.same(inRoot.n, [2, 0x5000, 0, 0, 2], 'IDMAP_RECURSIVE');
+    const top = lowerStep({ ...base, source: '/srv/x', idmap: { ...idmap, recursive: false } });
+    t.same(top.s.slice(0, 2), ['/srv/x', ''], 'a host source stays absolute, no root');
+    t.equal(top.n[4], 1, 'IDMAP_TOP');
+    const plain = lowerStep({ ...base, source: '/srv/x' });
+    t.same(plain.s, ['/srv/x', '', '', ''], 'no maps');
+    t.equal(plain.n[4], 0, 'IDMAP_NONE');
+    t.equal(lowerStep({ ...base, source: '/b/rootfs', idmap, inRootfs: '/b/rootfs' }).s[0], '.', 'the rootfs itself');
+  },
+);
+
+t.test(
+  'an idmapped mount step without its early tree is refused (it would be bound without the mapping)',
+  async (t) => {
+    const mount: PlanStep = {
+      op: 'mount',
+      source: '/srv/x',
+      destination: '/x',
+      fstype: '',
+      options: ['bind'],
+      flags: 0x1000,
+      data: '',
+      bind: true,
+      attrSet: 0,
+      attrClear: 0,
+      destKind: 'dir',
+      realDir: false,
+      propagation: [],
+      idmap: { uidMappings: [], gidMappings: [], recursive: false, pointer: '/mounts/0' },
+    };
+    t.throws(() => lowerStep(mount), TsruncError);
+    const withTree = lowerStep({ ...mount, tree: 0 });
+    t.equal(withTree.n[9], 1, 'MOUNT_N_IDMAP: the init checks it has the tree too');
+  },
+);
