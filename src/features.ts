@@ -45,6 +45,8 @@ export function features(): Features {
       selinux: { enabled: true },
       intelRdt: { enabled: false },
       mountExtensions: { idmap: { enabled: false } },
+      // linux.netDevices (src/lifecycle/net-devices.ts), as runc 1.4 reports it
+      netDevices: { enabled: true },
     },
     annotations: {
       'dev.tsrunc.version': VERSION,

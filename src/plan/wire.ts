@@ -53,6 +53,9 @@ export const OPCODES: Record<StepOp, number> = {
   'open-tree': 45,
   'detach-host-mount': 46,
   'cpu-affinity': 47,
+  // (48: reserved for the memory policy step)
+  'net-device': 49,
+  'net-device-return': 50,
 };
 
 /** A step as the addon reads it; null in `s` separates lists (argv from env). */
@@ -153,6 +156,8 @@ export const FIELDS = {
   'open-tree': { s: ['source'], n: ['index', 'flags', 'attr_set', 'attr_clear'] },
   'detach-host-mount': { s: ['path'], n: [] },
   'cpu-affinity': { s: [], n: [] },
+  'net-device': { s: ['name'], n: ['index'] },
+  'net-device-return': { s: ['name', 'host_name'], n: ['index', 'ns_slot'] },
 } as const satisfies Record<StepOp, { s: readonly string[]; n: readonly string[] }>;
 
 type Fields = typeof FIELDS;
@@ -220,6 +225,10 @@ export function lowerStep(step: PlanStep): WireStep {
       );
     case 'cpu-affinity':
       return named(step.op, NONE, NONE, { n: step.cpus });
+    case 'net-device':
+      return named(step.op, { name: step.name }, { index: step.index }, { s: step.addresses });
+    case 'net-device-return':
+      return named(step.op, { name: step.name, host_name: step.hostName }, { index: step.index, ns_slot: step.nsSlot });
     case 'detach-host-mount':
     case 'mask-path':
       return named(step.op, { path: step.path }, NONE);

@@ -271,6 +271,7 @@ export interface Features {
     selinux: { enabled: boolean };
     intelRdt: { enabled: boolean };
     mountExtensions: { idmap: { enabled: boolean } };
+    netDevices: { enabled: boolean };
   };
   annotations: Record<string, string>;
 }
