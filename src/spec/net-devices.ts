@@ -34,6 +34,8 @@ const SPACE_BYTES = new Set([0x20, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0xa0]);
  */
 export function interfaceNameProblem(name: string, template: boolean): string | undefined {
   if (name === '') return 'it is empty';
+  // (C would read the name only up to it: another interface's)
+  if (name.includes('\0')) return 'it holds a NUL character';
   const bytes = Buffer.from(name, 'utf8');
   if (bytes.length > IFNAME_MAX)
     return `it is ${bytes.length} bytes long, and an interface name has at most ${IFNAME_MAX} (IFNAMSIZ)`;

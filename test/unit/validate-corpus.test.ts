@@ -657,6 +657,12 @@ const corpus: Case[] = [
     cli: true,
   },
   {
+    // (config.json text with such a key is refused as JSON already; a library caller's object gets this)
+    name: 'netDevices naming a host interface with a NUL (C would look up the name before it)',
+    edits: [set('/linux/netDevices', { 'lo\u0000x': {} })],
+    expect: [['/linux/netDevices/lo\u0000x', 'it holds a NUL character']],
+  },
+  {
     name: 'netDevices names inside the kernel refuses (too long, a tab, a byte 0xa0, a bad template, ".")',
     edits: [
       set('/linux/netDevices', {
