@@ -4,6 +4,7 @@
 
 #include "bpf.h"
 #include "executor.h"
+#include "netdev.h"
 #include "sdbus.h"
 #include "seccomp.h"
 #include "sys.h"
@@ -14,6 +15,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsrunc::RegisterBpf(env, exports);
   tsrunc::RegisterSeccomp(env, exports);
   tsrunc::RegisterSdbus(env, exports);
+  tsrunc::RegisterNetdev(env, exports);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   return exports;
 }

@@ -64,6 +64,8 @@ enum Op {
   OP_DETACH_HOST_MOUNT = 46,  // --no-pivot: make PATH a slave and detach it (or cover it with a tmpfs)
   OP_CPU_AFFINITY = 47,       // sched_setaffinity to the CPUs that follow
   OP_MEMORY_POLICY = 48,      // set_mempolicy(MODE, the memory nodes that follow)
+  OP_NET_DEVICE = 49,         // the link moved in as NAME (host index INDEX): the addresses that follow, then up
+  OP_NET_DEVICE_RETURN = 50,  // the link moved in as NAME back to the network namespace in NS_SLOT, as HOST_NAME
   OP_COUNT
 };
 
@@ -220,5 +222,9 @@ enum { CPU_AFFINITY_S_COUNT };
 enum { CPU_AFFINITY_N_COUNT };
 enum { MEMORY_POLICY_S_COUNT };
 enum { MEMORY_POLICY_N_MODE, MEMORY_POLICY_N_COUNT };
+enum { NET_DEVICE_S_NAME, NET_DEVICE_S_COUNT };
+enum { NET_DEVICE_N_INDEX, NET_DEVICE_N_COUNT };
+enum { NET_DEVICE_RETURN_S_NAME, NET_DEVICE_RETURN_S_HOST_NAME, NET_DEVICE_RETURN_S_COUNT };
+enum { NET_DEVICE_RETURN_N_INDEX, NET_DEVICE_RETURN_N_NS_SLOT, NET_DEVICE_RETURN_N_COUNT };
 
 }  // namespace tsrunc

@@ -53,6 +53,8 @@ export function features(): Features {
       // reports them; refused for rootless containers and joined user namespaces, and where the
       // source's filesystem cannot be idmapped (each with a clear error).
       mountExtensions: { idmap: { enabled: EXECUTOR_SUPPORT.namespaces.length > 0 } },
+      // linux.netDevices (src/lifecycle/net-devices.ts), as runc 1.4 reports it
+      netDevices: { enabled: true },
     },
     annotations: {
       'dev.tsrunc.version': VERSION,

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "../fdpass.h"
+#include "../netlink.h"
 #include "../ops.h"
 #include "init.h"
 
@@ -445,6 +446,70 @@ static void DoMemoryPolicy(const Step &st) {
   long rc = syscall(SYS_set_mempolicy, (int)Num(st, MEMORY_POLICY_N_MODE), highest < 0 ? nullptr : mask,
                     highest < 0 ? 0UL : (unsigned long)highest + 2);
   if (rc < 0) Fail("set_mempolicy", errno);
+}
+
+// ---- linux.netDevices (the runtime moved each host interface in while this process waited) ----
+
+// `name` fits `pattern`: equal, or for a template ("net%d") its digits in place of %d.
+static bool NameFits(const std::string &name, const char *pattern) {
+  const char *pct = strstr(pattern, "%d");
+  if (pct == NULL) return name == pattern;
+  size_t pre = (size_t)(pct - pattern), post = strlen(pct + 2);
+  if (name.size() <= pre + post || name.compare(0, pre, pattern, pre) != 0 ||
+      name.compare(name.size() - post, post, pct + 2) != 0)
+    return false;
+  for (size_t i = pre; i < name.size() - post; i++)
+    if (name[i] < '0' || name[i] > '9') return false;
+  return true;
+}
+
+// The link moved in as `name` (or a name of that template): the kernel keeps its host index
+// when this namespace has no link of that index (a new one has only lo), else looked up by name.
+static rtnl::Link MovedLink(int sock, const char *name, int64_t index, const char *what) {
+  rtnl::Link link;
+  if (index > 0 && index <= INT32_MAX && rtnl::LinkByIndex(sock, (int)index, &link) == 0 && NameFits(link.name, name))
+    return link;
+  if (strstr(name, "%d") == NULL) {
+    int err = rtnl::LinkByName(sock, name, &link);
+    if (err == 0) return link;
+    Fail(what, -err);
+  }
+  Fail(what, ENODEV);
+}
+
+static void DoNetDevice(const Step &st) {
+  const char *name = Str(st, NET_DEVICE_S_NAME);
+  int sock = rtnl::Open();
+  if (sock < 0) Fail("opening a netlink socket", -sock);
+  char what[320];
+  snprintf(what, sizeof what, "finding the network device %s in the network namespace", name);
+  rtnl::Link link = MovedLink(sock, name, Num(st, NET_DEVICE_N_INDEX), what);
+  for (size_t i = NET_DEVICE_S_COUNT; i < st.s.size(); i++) {
+    rtnl::Address a;
+    if (!rtnl::ParseAddress(Str(st, i), &a)) Fail("an address the plan should not hold", EINVAL);
+    snprintf(what, sizeof what, "adding address %s to %s", Str(st, i), link.name.c_str());
+    int err = rtnl::AddAddress(sock, link.index, a);
+    if (err < 0) Fail(what, -err);
+  }
+  snprintf(what, sizeof what, "setting %s up", link.name.c_str());
+  int err = rtnl::SetUp(sock, link.index);
+  if (err < 0) Fail(what, -err);
+  close(sock);
+}
+
+// (a helper the runtime starts in the network namespace of a container whose create failed)
+static void DoNetDeviceReturn(const Step &st) {
+  const char *name = Str(st, NET_DEVICE_RETURN_S_NAME);
+  int target = SlotFd(Num(st, NET_DEVICE_RETURN_N_NS_SLOT, -1));
+  int sock = rtnl::Open();
+  if (sock < 0) Fail("opening a netlink socket", -sock);
+  char what[320];
+  snprintf(what, sizeof what, "finding the network device %s in the network namespace", name);
+  rtnl::Link link = MovedLink(sock, name, Num(st, NET_DEVICE_RETURN_N_INDEX), what);
+  snprintf(what, sizeof what, "moving %s back as %s", link.name.c_str(), Str(st, NET_DEVICE_RETURN_S_HOST_NAME));
+  int err = rtnl::MoveLink(sock, link.index, Str(st, NET_DEVICE_RETURN_S_HOST_NAME), target);
+  if (err < 0) Fail(what, -err);
+  close(sock);
 }
 
 // Another writer of the rootfs (a container sharing a volume) may swap the name for a symlink
@@ -1072,6 +1137,8 @@ void RunStep(const Step &st) {
     case OP_DETACH_HOST_MOUNT: DoDetachHostMount(st); break;
     case OP_CPU_AFFINITY: DoCpuAffinity(st); break;
     case OP_MEMORY_POLICY: DoMemoryPolicy(st); break;
+    case OP_NET_DEVICE: DoNetDevice(st); break;
+    case OP_NET_DEVICE_RETURN: DoNetDeviceReturn(st); break;
     case OP_MKDIR: DoMkdir(st); break;
     case OP_MKNOD: DoMknod(st); break;
     case OP_BIND_DEVICE: {

@@ -27,6 +27,7 @@ import { faultPoint } from '../util/faults';
 import { gatherHostFacts } from './host-facts';
 import { NOTIFY_DIR, callerNotifySocket, makeNotifyDir, withNotifySocket } from './notify';
 import { runHooks } from './hooks';
+import { NetDeviceMover } from './net-devices';
 import { ChildSession, connectSocket, forwardSeccompListener } from './session';
 
 export interface CreateOptions {
@@ -156,6 +157,7 @@ export function createContainer(ctx: CreateContext, opts: CreateOptions): State 
     cleanup.run(ctx.log);
     throw err;
   } finally {
+    cleanup.netDevices?.release();
     handle.release();
   }
 }
@@ -176,9 +178,10 @@ export function writePidFile(file: string, pid: number): void {
   }
 }
 
-/** What a failed create must undo, in reverse: processes, cgroups, state. */
+/** What a failed create must undo, in reverse: processes, network devices moved in, cgroups, state. */
 class Cleanup {
   session: ChildSession | undefined;
+  netDevices: NetDeviceMover | undefined;
   cgroupsTouched = false;
 
   constructor(
@@ -188,6 +191,8 @@ class Cleanup {
 
   run(log: Logger): void {
     this.session?.kill();
+    // (the namespace outlives the init while the mover holds it)
+    this.netDevices?.returnAll(log);
     if (this.cgroupsTouched) {
       try {
         this.cgroups.remove((pid) => native().kill(pid, 9));
@@ -258,6 +263,12 @@ class InitSetup {
     if (tag === 'userns') {
       this.writeIdMaps(childPid);
       faultPoint('create:userns');
+      return undefined;
+    }
+    if (tag === 'net-devices') {
+      const mover = new NetDeviceMover(this.plan, this.record.id);
+      this.cleanup.netDevices = mover;
+      mover.moveIn(this.cleanup.session?.pid ?? childPid);
       return undefined;
     }
     if (tag === 'hooks') {

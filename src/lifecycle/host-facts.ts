@@ -7,6 +7,7 @@ import type { HostFacts, HostMount, ProcessHostFacts } from '../plan/host-facts'
 import { bindSources } from '../plan/planner';
 import type { Spec } from '../spec/types';
 import { inUserNamespace } from '../util/rootless';
+import { inspectNetDevices } from './net-devices';
 
 let capLastCap: number | undefined;
 
@@ -86,5 +87,6 @@ export function gatherHostFacts(
     rootlessEuid: (process.geteuid?.() ?? 0) !== 0,
     runtimeInUserNamespace: inUserNamespace(),
     cgroups,
+    netDevices: inspectNetDevices(spec),
   };
 }

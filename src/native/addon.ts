@@ -93,6 +93,23 @@ export interface NativeBinding {
   /** A sealed memfd copy of a file (close-on-exec). */
   sealedCopy(path: string): number;
   /*
+   * rtnetlink in this process's network namespace (linux.netDevices): errors carry `code` (the
+   * kernel's errno name) and name the request in `syscall` ("RTM_NEWLINK").
+   */
+  /** A link by name (its alternative names too, as the kernel looks them up) and its addresses; ENODEV when there is none. */
+  netdevInspect(name: string): {
+    index: number;
+    /** Its own name. */
+    name: string;
+    up: boolean;
+    /** "10.0.0.1/24"; scope is RT_SCOPE_*; permanent: IFA_F_PERMANENT. */
+    addresses: { address: string; scope: number; permanent: boolean }[];
+  };
+  /** RTM_NEWLINK: link `index` into the network namespace of `netnsFd`, named `newName` there (a %d template completed by the kernel). */
+  netdevMove(index: number, newName: string, netnsFd: number): void;
+  /** Each address ("10.0.0.1/24") added to link `index` (RTM_NEWADDR), then the link set up when `up`. */
+  netdevConfigure(index: number, addresses: string[], up: boolean): void;
+  /*
    * systemd's manager over D-Bus (sd-bus of libsystemd.so.0, loaded on first use; one
    * connection per process and scope, kept: 'system' is the system bus, or for root systemd's
    * private socket when the bus cannot be reached). Errors carry `code` (the errno name),

@@ -24,6 +24,20 @@ export interface HostCgroupHierarchy {
 /** libseccomp (the addon, in the runtime): a profile as a BPF program, and the syscall names it does not know. */
 export type SeccompCompiler = (input: SeccompProgramInput) => { program: Buffer; skipped: string[] };
 
+/** A host interface linux.netDevices names, as the runtime read it before planning. */
+export interface HostNetDevice {
+  /** Its ifindex in the runtime's network namespace. */
+  index: number;
+  /** Its own name (the config may name it by an alternative name, which the kernel also finds). */
+  name: string;
+  up: boolean;
+  /**
+   * Its permanent addresses of global scope ("10.0.0.1/24", "fd00::1/64"): what runc carries
+   * across the move (the kernel drops every address of a link that changes namespace).
+   */
+  addresses: string[];
+}
+
 /** What the steps of any process, a container's init or an exec'd one, depend on. */
 export interface ProcessHostFacts {
   /** The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap). */
@@ -65,4 +79,6 @@ export interface HostFacts extends ProcessHostFacts {
    * container's cgroup, or rootless where it has none the runtime's own (all decided by src/cgroups).
    */
   cgroups: { hierarchies: readonly HostCgroupHierarchy[]; paths: Readonly<Record<string, string>> };
+  /** linux.netDevices' host interfaces, by the config's name for them; absent: no such interface. */
+  netDevices: ReadonlyMap<string, HostNetDevice>;
 }

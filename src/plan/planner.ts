@@ -6,6 +6,7 @@ import { ConfigError, type Problem } from '../errors';
 import { DEFAULT_DEVICES } from '../spec/devices';
 import { NAMESPACE_JOIN_ORDER } from '../spec/linux-names';
 import { idmapProblems, isBindMount, isIdmappedMount, mountIdmap } from '../spec/mounts';
+import { nameInside, netDevicePointer } from '../spec/net-devices';
 import type { Mount, NamespaceType, Process, Spec } from '../spec/types';
 import type { HostCgroupHierarchy, HostFacts, HostMount } from './host-facts';
 import { MOUNT_ATTR, MS, parseMountOptions } from './mount-options';
@@ -189,6 +190,9 @@ class Planner {
       const p = this.joinNs.get(ns);
       if (p !== undefined) this.add({ op: 'setns', ns, path: p });
     }
+    // (a joined network namespace: before a new user namespace, in which the init would have no
+    // capability over it)
+    if (this.joinNs.has('network')) this.netDevices();
     if (this.newNs.has('user')) {
       // Rootless: the runtime, an ordinary user, can open /proc files of a dumpable child only,
       // so the init is dumpable while the runtime writes its maps (as runc's nsexec does) — and
@@ -221,6 +225,9 @@ class Planner {
     // A new or joined pid namespace (and a new time namespace) applies to children only.
     if (this.newNs.has('pid') || this.joinNs.has('pid') || this.newNs.has('time') || this.joinNs.has('time'))
       this.add({ op: 'fork' });
+    if (this.newNs.has('network')) this.netDevices();
+    else if (!this.joinNs.has('network') && Object.keys(this.spec.linux?.netDevices ?? {}).length > 0)
+      this.fail('/linux/netDevices', 'unable to move network devices without a NET namespace');
   }
 
   private rootfsSetup(): void {
@@ -472,6 +479,51 @@ class Planner {
     this.add({ op: 'symlink', target: 'pts/ptmx', path: '/dev/ptmx' });
   }
 
+  /**
+   * linux.netDevices (validated: a network namespace, names the kernel takes): the parent moves
+   * each host interface in, renamed, while the init waits in the container's network namespace
+   * — a new one once it is made (owned by the container's user namespace, if it has one, where
+   * the init is root), a joined one as soon as it is joined (before a new user namespace, while
+   * the init still has the runtime's capabilities over it) — as runc moves them, before the
+   * mounts and hooks. Then the init gives each its addresses, read on the host before the move,
+   * and sets it up (src/lifecycle/net-devices.ts). An interface the host does not have is
+   * refused here, before anything exists.
+   */
+  private netDevices(): void {
+    const devices = this.spec.linux?.netDevices ?? {};
+    const hostNames = Object.keys(devices);
+    if (hostNames.length === 0) return;
+    // (runc refuses network devices to a rootless cgroup manager too, which is what root of a
+    // user namespace gets with cgroupfs)
+    if (this.host.runtimeInUserNamespace) {
+      this.fail(
+        '/linux/netDevices',
+        'network devices are not supported for rootless containers (tsrunc runs in a user namespace)',
+      );
+      return;
+    }
+    const steps: PlanStep[] = [];
+    for (const hostName of hostNames) {
+      const at = netDevicePointer(hostName);
+      const device = this.host.netDevices.get(hostName);
+      if (device === undefined) this.fail(at, `the host has no network interface ${JSON.stringify(hostName)}`);
+      else if (device.name !== hostName)
+        this.fail(
+          at,
+          `${JSON.stringify(hostName)} is an alternative name of the host's ${JSON.stringify(device.name)}: name the interface by its own name`,
+        );
+      else
+        steps.push({
+          op: 'net-device',
+          name: nameInside(hostName, devices[hostName]),
+          hostName,
+          index: device.index,
+          addresses: device.addresses,
+        });
+    }
+    this.add({ op: 'sync', tag: 'net-devices' }, ...steps);
+  }
+
   private finalizeRootfs(): void {
     const proc = this.proc;
     if (proc.terminal === true) {
@@ -508,8 +560,6 @@ class Planner {
   private processAttributes(): void {
     const linux = this.spec.linux;
     if (linux?.intelRdt !== undefined) this.fail('/linux/intelRdt', 'Intel RDT is not supported by tsrunc');
-    if (linux?.netDevices !== undefined && Object.keys(linux.netDevices).length > 0)
-      this.fail('/linux/netDevices', 'moving network devices is not supported by tsrunc yet');
     if (linux?.mountLabel && !this.host.selinux) this.fail('/linux/mountLabel', 'SELinux is not enabled on this host');
     const { steps, problems, lateSeccomp } = processSteps(
       this.proc,

@@ -20,6 +20,7 @@ export interface StepIdmap {
 export type SyncTag =
   | 'cgroup' // put the child into its cgroups (before any namespace is made)
   | 'userns' // write uid_map/gid_map of the new user namespace
+  | 'net-devices' // move linux.netDevices into the init's network namespace (renamed there)
   | 'hooks' // run prestart/createRuntime hooks; the ack carries the state for the init's hooks
   | 'seccomp'; // (sent by the child with the listener fd) forward it to linux.seccomp.listenerPath
 
@@ -83,6 +84,19 @@ export type PlanStep =
   | { op: 'cpu-affinity'; cpus: number[]; when: 'initial' | 'final' }
   /** set_mempolicy(mode | flags, nodes) for this process (linux.memoryPolicy, runtime-spec 1.3). */
   | { op: 'memory-policy'; mode: string; flags: string[]; value: number; nodes: number[] }
+  /**
+   * linux.netDevices, after the parent moved the host's `hostName` in as `name` (a template with
+   * %d: the kernel completed it): its permanent global addresses, read on the host before the
+   * move (the kernel drops them on the way), added again, and the link set up, as runc does.
+   * `index`: its host ifindex, which the kernel keeps where the namespace has no link with it.
+   */
+  | { op: 'net-device'; name: string; hostName: string; index: number; addresses: string[] }
+  /**
+   * A failed create's cleanup (a helper in the container's network namespace, never the init):
+   * the device moved in as `name` goes back to the namespace in slot `nsSlot` (the runtime's),
+   * under its host name.
+   */
+  | { op: 'net-device-return'; name: string; hostName: string; index: number; nsSlot: number }
   | { op: 'mkdir'; path: string; mode: number }
   | {
       op: 'mknod';
@@ -179,7 +193,7 @@ export type PlanStep =
 export type StepOp = PlanStep['op'];
 
 /** The fds the parent hands to the child, in slot order (slot i lands on fd 3+preserve+i). */
-export type FdRole = 'sync' | 'exec-fifo' | 'console-socket' | `ns-${NamespaceType}`;
+export type FdRole = 'sync' | 'exec-fifo' | 'console-socket' | `ns-${NamespaceType}` | 'host-network';
 
 export interface Plan {
   containerId: string;
@@ -197,6 +211,7 @@ export function describeStep(step: PlanStep): string {
       return {
         cgroup: 'wait for the parent to place the process in its cgroups',
         userns: 'wait for the parent to write uid_map and gid_map',
+        'net-devices': 'wait for the parent to move the host network devices in (linux.netDevices)',
         hooks: 'wait for the parent to run prestart and createRuntime hooks',
         seccomp: 'hand the seccomp listener to the parent',
       }[step.tag];
@@ -226,6 +241,10 @@ export function describeStep(step: PlanStep): string {
       return `setting the ${step.when} CPU affinity ${step.cpus.join(',')} (execCPUAffinity)`;
     case 'memory-policy':
       return `setting the memory policy ${[step.mode, ...step.flags].join('|')}${step.nodes.length > 0 ? ` on nodes ${step.nodes.join(',')}` : ''}`;
+    case 'net-device':
+      return `setting up the network device ${step.name} (the host's ${step.hostName}): ${step.addresses.length > 0 ? `addresses ${step.addresses.join(', ')}, ` : ''}up`;
+    case 'net-device-return':
+      return `moving the network device ${step.name} back to the host as ${step.hostName}`;
     case 'mkdir':
       return `creating directory ${step.path}`;
     case 'mknod':

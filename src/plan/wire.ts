@@ -56,6 +56,8 @@ export const OPCODES: Record<StepOp, number> = {
   'detach-host-mount': 46,
   'cpu-affinity': 47,
   'memory-policy': 48,
+  'net-device': 49,
+  'net-device-return': 50,
 };
 
 /** A step as the addon reads it; null in `s` separates lists (argv from env). */
@@ -160,6 +162,8 @@ export const FIELDS = {
   'detach-host-mount': { s: ['path'], n: [] },
   'cpu-affinity': { s: [], n: [] },
   'memory-policy': { s: [], n: ['mode'] },
+  'net-device': { s: ['name'], n: ['index'] },
+  'net-device-return': { s: ['name', 'host_name'], n: ['index', 'ns_slot'] },
 } as const satisfies Record<StepOp, { s: readonly string[]; n: readonly string[] }>;
 
 type Fields = typeof FIELDS;
@@ -252,6 +256,10 @@ export function lowerStep(step: PlanStep): WireStep {
       return named(step.op, NONE, NONE, { n: step.cpus });
     case 'memory-policy':
       return named(step.op, NONE, { mode: step.value }, { n: step.nodes });
+    case 'net-device':
+      return named(step.op, { name: step.name }, { index: step.index }, { s: step.addresses });
+    case 'net-device-return':
+      return named(step.op, { name: step.name, host_name: step.hostName }, { index: step.index, ns_slot: step.nsSlot });
     case 'detach-host-mount':
     case 'mask-path':
       return named(step.op, { path: step.path }, NONE);

@@ -272,6 +272,7 @@ export interface Features {
     intelRdt: { enabled: boolean };
     memoryPolicy: { modes: string[]; flags: string[] };
     mountExtensions: { idmap: { enabled: boolean } };
+    netDevices: { enabled: boolean };
   };
   annotations: Record<string, string>;
 }

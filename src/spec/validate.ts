@@ -8,7 +8,8 @@ import { parseJson } from './json-input';
 import { schemaProblems } from './schema-errors';
 import { CAPABILITIES, RLIMITS } from './linux-names';
 import { idmapProblems, isBindMount } from './mounts';
-import type { Hook, IdMapping, Mount, NamespaceType, Process, Spec } from './types';
+import { interfaceNameProblem, isNameTemplate, nameInside, netDevicePointer } from './net-devices';
+import type { Hook, IdMapping, Linux, Mount, NamespaceType, Process, Spec } from './types';
 import { HOOK_NAMES } from './types';
 import * as validators from './validators.generated';
 
@@ -272,13 +273,7 @@ class SemanticChecker {
         ? undefined
         : this.options.cgroupDriver?.cgroupsPathProblem(linux.cgroupsPath);
     if (cgroupsPathProblem !== undefined) this.fail('/linux/cgroupsPath', cgroupsPathProblem);
-    if (
-      linux.netDevices !== undefined &&
-      Object.keys(linux.netDevices).length > 0 &&
-      !this.newNamespaces.has('network')
-    ) {
-      this.fail('/linux/netDevices', 'requires a new network namespace');
-    }
+    this.checkNetDevices(linux);
     if (linux.intelRdt !== undefined && this.options.checkHost && !fs.existsSync('/sys/fs/resctrl/schemata')) {
       this.fail('/linux/intelRdt', 'Intel RDT (resctrl) is not available on this host');
     }
@@ -295,6 +290,47 @@ class SemanticChecker {
           if (n === '') this.fail(`/linux/seccomp/syscalls/${i}/names/${j}`, 'must not be empty');
         });
       });
+    }
+  }
+
+  /**
+   * linux.netDevices, with runc's rules (validate.netdevices): a network namespace to move the
+   * devices into (a new one, or one the container joins), not rootless, names the kernel takes.
+   * And what the kernel would refuse only once some device had moved: two devices given the same
+   * name inside, a device named "lo" inside (every network namespace has its own), the host's lo.
+   */
+  private checkNetDevices(linux: Linux): void {
+    const devices = linux.netDevices ?? {};
+    const hostNames = Object.keys(devices);
+    if (hostNames.length === 0) return;
+    if (!this.allNamespaces.has('network'))
+      this.fail('/linux/netDevices', 'unable to move network devices without a NET namespace');
+    if (this.options.rootlessEuid === true)
+      this.fail('/linux/netDevices', 'network devices are not supported for rootless containers');
+    const taken = new Map<string, string>(); // a name inside -> the entry that gives it
+    for (const hostName of hostNames) {
+      const at = netDevicePointer(hostName);
+      const hostProblem = interfaceNameProblem(hostName, false);
+      if (hostProblem !== undefined)
+        this.fail(at, `invalid network device name ${JSON.stringify(hostName)}: ${hostProblem}`);
+      else if (hostName === 'lo') this.fail(at, 'the loopback interface cannot leave its network namespace');
+      const given = devices[hostName]?.name;
+      const inside = nameInside(hostName, devices[hostName]);
+      const insideAt = inside === hostName ? at : netDevicePointer(hostName, 'name');
+      if (inside !== hostName) {
+        const problem = interfaceNameProblem(inside, true);
+        if (problem !== undefined) {
+          this.fail(insideAt, `invalid network device name ${JSON.stringify(given)}: ${problem}`);
+          continue;
+        }
+      } else if (hostProblem !== undefined) continue;
+      if (isNameTemplate(inside)) continue;
+      if (inside === 'lo' && hostName !== 'lo')
+        this.fail(insideAt, 'every network namespace has its own "lo": the device cannot take that name inside');
+      const other = taken.get(inside);
+      if (other !== undefined)
+        this.fail(insideAt, `${other} is named ${JSON.stringify(inside)} inside the container too`);
+      else taken.set(inside, at);
     }
   }
 

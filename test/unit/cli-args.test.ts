@@ -470,6 +470,7 @@ t.test('features output validates against schema/features.schema.json', async (t
   const validate = new Ajv({ allErrors: true, strict: true }).compile(loadSchema('features.schema.json'));
   t.ok(validate(doc), 'valid', { errors: validate.errors });
   t.match(doc, { ociVersionMin: '1.0.0', ociVersionMax: '1.2.0' });
+  t.match(doc, { linux: { netDevices: { enabled: true } } }, 'linux.netDevices: supported, as runc 1.4 reports it');
   // Applied where the host has them (refused where not): supported, as runc reports them.
   t.match(
     doc,

@@ -19,6 +19,7 @@ import type {
   ProcessHostFacts,
   SeccompCompiler,
 } from '../../src/plan/host-facts';
+import { buildNetDeviceReturnPlan } from '../../src/plan/net-device-return';
 import { bindSources, buildCreatePlan, type PlanOptions } from '../../src/plan/planner';
 import { formatPlan, type Plan } from '../../src/plan/steps';
 import { defaultSpec, rootlessSpec } from '../../src/spec/default-spec';
@@ -99,9 +100,16 @@ function hostFacts(id: string, spec: Spec, bundle: string, changes: FactChanges 
       hierarchies,
       paths: noCgroups ? {} : Object.fromEntries(hierarchies.map((h) => [h.key, `${h.mountpoint}/tsrunc/${id}`])),
     },
+    netDevices: new Map(),
     ...rest,
   };
 }
+
+/** Host interfaces linux.netDevices may name: tsr0 up with IPv4 and IPv6 addresses, tsr1 down with none. */
+const NET_DEVICES = new Map([
+  ['tsr0', { index: 7, name: 'tsr0', up: true, addresses: ['10.213.0.2/24', 'fd00:213::2/64'] }],
+  ['tsr1', { index: 8, name: 'tsr1', up: false, addresses: [] }],
+]);
 
 // ---- configs ----
 
@@ -476,7 +484,46 @@ const CREATE: CreateCase[] = [
     opts: { preserveFds: 1, noNewKeyring: true },
     facts: () => ({ listenFds: 2 }),
   },
+  {
+    name: 'net-devices',
+    about:
+      "linux.netDevices: the host's tsr0 moved in as eth0 and tsr1 (kept name) by the parent once the new network namespace is made (before mounts and hooks); the init gives each its permanent global addresses (read on the host) and sets it up",
+    spec: edit((s) => {
+      s.linux!.netDevices = { tsr0: { name: 'eth0' }, tsr1: {} };
+      s.hooks = { prestart: [hook('prestart')] };
+    }),
+    facts: () => ({ netDevices: NET_DEVICES }),
+  },
+  {
+    name: 'net-devices-user-namespace-joined-netns',
+    about:
+      "linux.netDevices into a joined network namespace, from a container with a user namespace of its own: moved and set up as soon as it is joined, while the init has the runtime's capabilities over it; named by a template inside",
+    spec: () =>
+      withUserns(
+        edit((s) => {
+          s.linux!.namespaces = s.linux!.namespaces!.map((n) =>
+            n.type === 'network' ? { type: 'network', path: '/run/netns/pod' } : n,
+          );
+          s.linux!.netDevices = { tsr1: { name: 'net%d' } };
+        })(),
+      ),
+    facts: () => ({ netDevices: NET_DEVICES }),
+  },
   // refused
+  {
+    name: 'refused-net-devices-not-on-host',
+    about:
+      'refused: linux.netDevices naming an interface the host does not have, and one by an alternative name of another',
+    spec: edit((s) => (s.linux!.netDevices = { nosuch0: { name: 'eth0' }, altname1: {} })),
+    facts: () => ({ netDevices: new Map([['altname1', { index: 9, name: 'enp1s0', up: true, addresses: [] }]]) }),
+  },
+  {
+    name: 'refused-net-devices-runtime-in-user-namespace',
+    about:
+      'refused: linux.netDevices with the runtime in a user namespace (what runc treats as rootless cgroups, and refuses)',
+    spec: edit((s) => (s.linux!.netDevices = { tsr0: {} })),
+    facts: () => ({ runtimeInUserNamespace: true, netDevices: NET_DEVICES }),
+  },
   {
     name: 'refused-terminal-without-socket',
     about: 'refused: a terminal and no console socket',
@@ -692,9 +739,27 @@ t.test('exec plans', async (t) => {
   for (const c of EXEC) compare(t, c.name, render(c.about, planExec(c)));
 });
 
+// The helper a failed create starts to move a network device back out (src/lifecycle/net-devices.ts).
+const NET_DEVICE_RETURN = {
+  name: 'net-device-return',
+  about:
+    "the helper a failed create starts for each network device it moved in: it joins the container's network namespace by the runtime's fd and moves the device (found by its host index, else its name) back to the runtime's namespace under its host name",
+};
+
+t.test('the network device return helper plan', async (t) => {
+  compare(
+    t,
+    NET_DEVICE_RETURN.name,
+    render(
+      NET_DEVICE_RETURN.about,
+      buildNetDeviceReturnPlan('net-devices', { name: 'eth0', hostName: 'tsr0', index: 7 }),
+    ),
+  );
+});
+
 t.test('every golden file has its case', async (t) => {
-  const names = new Set([...CREATE, ...EXEC].map((c) => c.name));
-  t.equal(names.size, CREATE.length + EXEC.length, 'case names are unique');
+  const names = new Set([...CREATE, ...EXEC, NET_DEVICE_RETURN].map((c) => c.name));
+  t.equal(names.size, CREATE.length + EXEC.length + 1, 'case names are unique');
   const files = fs.existsSync(GOLDEN) ? fs.readdirSync(GOLDEN).filter((f) => f.endsWith('.txt')) : [];
   t.same(
     files.filter((f) => !names.has(f.slice(0, -4))),

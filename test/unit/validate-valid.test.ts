@@ -236,3 +236,32 @@ t.test('a hostname with a joined UTS namespace is valid (as runc and crun accept
   );
   t.doesNotThrow(() => validateConfig(spec, { bundle: '/tmp', checkHost: false }));
 });
+
+t.test(
+  "linux.netDevices as runc's tests and the runtime-spec's examples write them is valid (a new or a joined network namespace)",
+  async (t) => {
+    const { defaultSpec } = await import('../../src/spec/default-spec');
+    const cases: [string, Record<string, { name?: string }>, string | undefined][] = [
+      ['kept names, a new namespace', { dummy0: {}, eth1: { name: '' } }, undefined],
+      ['renamed, a joined namespace', { dummy0: { name: 'ctr_dummy0' } }, '/var/run/netns/blue'],
+      ['a template and a 15-byte name', { eth0: { name: 'net%d' }, eth1: { name: 'container_eth01' } }, undefined],
+      [
+        'two templates alike, and a name another device leaves',
+        { a: { name: 'n%d' }, b: { name: 'n%d' }, c: { name: 'a' } },
+        undefined,
+      ],
+    ];
+    for (const [what, netDevices, netns] of cases) {
+      const spec = defaultSpec();
+      spec.linux!.netDevices = netDevices;
+      if (netns !== undefined)
+        spec.linux!.namespaces = spec.linux!.namespaces!.map((n) => (n.type === 'network' ? { ...n, path: netns } : n));
+      try {
+        validateConfig(spec, { bundle: '/tmp', checkHost: false });
+        t.pass(what);
+      } catch (err) {
+        t.fail(what, { problems: problemLines(err) });
+      }
+    }
+  },
+);

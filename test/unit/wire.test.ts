@@ -24,8 +24,8 @@ t.test('every opcode of wire.ts is the same number in ops.h, and ops.h has no ot
   t.match(opsH, new RegExp(`^\\s*OP_COUNT\\s*$`, 'm'), 'OP_COUNT follows the last opcode');
   t.equal(new Set(header.values()).size, header.size, 'no opcode is used twice');
   t.same(
-    [...header.values()].sort((a, b) => a - b),
-    Array.from({ length: count - 1 }, (_, i) => i + 1),
+    Array.from({ length: count - 1 }, (_, i) => i + 1).filter((n) => ![...header.values()].includes(n)),
+    [],
     'opcodes run 1..N without gaps',
   );
 });
