@@ -158,7 +158,8 @@ class Planner {
    * directory) still works. An idmapped bind source is cloned there in any case: only the host
    * user namespace may idmap a host filesystem, and the init, still in the runtime's pid
    * namespace, can make the user namespace that carries the mapping and read it in /proc.
-   * The trees are opened after the joined namespaces and before any new one is made.
+   * The trees are opened after the joined namespaces and before any new one is made (idmapped
+   * ones before the init joins its cgroups: see below).
    */
   private openTreesFirst(allBinds: boolean): void {
     const trees: PlanStep[] = [];
@@ -180,8 +181,15 @@ class Planner {
       });
     }
     if (trees.length === 0) return;
+    // An idmapped tree first of all, before the init is placed in the container's cgroups: the
+    // child it forks to carry the mapping would count against the container's pids limit (a
+    // limit of 1 failed create). Its source is a host path, resolved in the host's mount
+    // namespace as runc 1.2 opens it (a joined user namespace is refused for idmapped mounts).
+    const idmapped = trees.filter((s) => s.op === 'open-tree' && s.idmap !== undefined);
+    const plain = trees.filter((s) => !idmapped.includes(s));
     const at = this.steps.findIndex((s) => s.op !== 'sync' && s.op !== 'setns');
-    this.steps.splice(at < 0 ? this.steps.length : at, 0, ...trees);
+    this.steps.splice(at < 0 ? this.steps.length : at, 0, ...plain);
+    this.steps.splice(0, 0, ...idmapped);
   }
 
   private namespaces(): void {

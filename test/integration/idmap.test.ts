@@ -159,6 +159,23 @@ t.test('two containers with different mappings on one volume: each sees and make
   t.equal(owner(path.join(vol, 'from-b')), '500:600', "and the second container's");
 });
 
+t.test(
+  "the child carrying the mapping is not counted by the container's pids limit (a limit of 1 runs)",
+  { skip },
+  async (t) => {
+    const vol = volume(t, 0, 0);
+    const r = runContainer(t, (s) => {
+      // (no pid namespace: its init's fork would need a second pid)
+      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'pid');
+      s.linux!.resources = { ...(s.linux!.resources ?? {}), pids: { limit: 1 } };
+      s.mounts!.push(idmapped(vol, '/mnt/vol', map(0, 1000, 65536), map(0, 1000, 65536)));
+      s.process!.args = ['stat', '-c', '%u:%g', '/mnt/vol'];
+    });
+    t.equal(r.status, 0, r.stderr);
+    t.equal(r.stdout.trim(), '1000:1000', 'the volume is mapped');
+  },
+);
+
 t.test('without a user namespace (as runc 1.2 allows): host root writes as the mapped ids', { skip }, async (t) => {
   const vol = volume(t, 1000, 2000);
   hostFile(vol, 'hostfile', 1000, 2000);
