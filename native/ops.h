@@ -66,6 +66,7 @@ enum Op {
   OP_MEMORY_POLICY = 48,      // set_mempolicy(MODE, the memory nodes that follow)
   OP_NET_DEVICE = 49,         // the link moved in as NAME (host index INDEX): the addresses that follow, then up
   OP_NET_DEVICE_RETURN = 50,  // the link moved in as NAME back to the network namespace in NS_SLOT, as HOST_NAME
+  OP_LOOPBACK_UP = 51,        // lo of this (new) network namespace up
   OP_COUNT
 };
 
@@ -226,5 +227,7 @@ enum { NET_DEVICE_S_NAME, NET_DEVICE_S_COUNT };
 enum { NET_DEVICE_N_INDEX, NET_DEVICE_N_COUNT };
 enum { NET_DEVICE_RETURN_S_NAME, NET_DEVICE_RETURN_S_HOST_NAME, NET_DEVICE_RETURN_S_COUNT };
 enum { NET_DEVICE_RETURN_N_INDEX, NET_DEVICE_RETURN_N_NS_SLOT, NET_DEVICE_RETURN_N_COUNT };
+enum { LOOPBACK_UP_S_COUNT };
+enum { LOOPBACK_UP_N_COUNT };
 
 }  // namespace tsrunc

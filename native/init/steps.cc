@@ -497,6 +497,18 @@ static void DoNetDevice(const Step &st) {
   close(sock);
 }
 
+// A new network namespace's lo up, as runc's loopback network does (its addresses come with it).
+static void DoLoopbackUp() {
+  int sock = rtnl::Open();
+  if (sock < 0) Fail("opening a netlink socket", -sock);
+  rtnl::Link link;
+  int err = rtnl::LinkByName(sock, "lo", &link);
+  if (err < 0) Fail("finding the loopback interface", -err);
+  err = rtnl::SetUp(sock, link.index);
+  if (err < 0) Fail("setting the loopback interface up", -err);
+  close(sock);
+}
+
 // (a helper the runtime starts in the network namespace of a container whose create failed)
 static void DoNetDeviceReturn(const Step &st) {
   const char *name = Str(st, NET_DEVICE_RETURN_S_NAME);
@@ -1139,6 +1151,7 @@ void RunStep(const Step &st) {
     case OP_MEMORY_POLICY: DoMemoryPolicy(st); break;
     case OP_NET_DEVICE: DoNetDevice(st); break;
     case OP_NET_DEVICE_RETURN: DoNetDeviceReturn(st); break;
+    case OP_LOOPBACK_UP: DoLoopbackUp(); break;
     case OP_MKDIR: DoMkdir(st); break;
     case OP_MKNOD: DoMknod(st); break;
     case OP_BIND_DEVICE: {

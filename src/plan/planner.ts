@@ -233,8 +233,11 @@ class Planner {
     // A new or joined pid namespace (and a new time namespace) applies to children only.
     if (this.newNs.has('pid') || this.joinNs.has('pid') || this.newNs.has('time') || this.joinNs.has('time'))
       this.add({ op: 'fork' });
-    if (this.newNs.has('network')) this.netDevices();
-    else if (!this.joinNs.has('network') && Object.keys(this.spec.linux?.netDevices ?? {}).length > 0)
+    if (this.newNs.has('network')) {
+      // (runc's specconv gives a new network namespace its loopback network: lo up)
+      this.add({ op: 'loopback-up' });
+      this.netDevices();
+    } else if (!this.joinNs.has('network') && Object.keys(this.spec.linux?.netDevices ?? {}).length > 0)
       this.fail('/linux/netDevices', 'unable to move network devices without a NET namespace');
   }
 

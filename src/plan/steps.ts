@@ -90,6 +90,8 @@ export type PlanStep =
    * move (the kernel drops them on the way), added again, and the link set up, as runc does.
    * `index`: its host ifindex, which the kernel keeps where the namespace has no link with it.
    */
+  /** The loopback interface of a new network namespace up (runc's loopback network, which brings lo up). */
+  | { op: 'loopback-up' }
   | { op: 'net-device'; name: string; hostName: string; index: number; addresses: string[] }
   /**
    * A failed create's cleanup (a helper in the container's network namespace, never the init):
@@ -241,6 +243,8 @@ export function describeStep(step: PlanStep): string {
       return `setting the ${step.when} CPU affinity ${step.cpus.join(',')} (execCPUAffinity)`;
     case 'memory-policy':
       return `setting the memory policy ${[step.mode, ...step.flags].join('|')}${step.nodes.length > 0 ? ` on nodes ${step.nodes.join(',')}` : ''}`;
+    case 'loopback-up':
+      return 'setting the loopback interface up';
     case 'net-device':
       return `setting up the network device ${step.name} (the host's ${step.hostName}): ${step.addresses.length > 0 ? `addresses ${step.addresses.join(', ')}, ` : ''}up`;
     case 'net-device-return':

@@ -58,6 +58,7 @@ export const OPCODES: Record<StepOp, number> = {
   'memory-policy': 48,
   'net-device': 49,
   'net-device-return': 50,
+  'loopback-up': 51,
 };
 
 /** A step as the addon reads it; null in `s` separates lists (argv from env). */
@@ -162,6 +163,7 @@ export const FIELDS = {
   'detach-host-mount': { s: ['path'], n: [] },
   'cpu-affinity': { s: [], n: [] },
   'memory-policy': { s: [], n: ['mode'] },
+  'loopback-up': { s: [], n: [] },
   'net-device': { s: ['name'], n: ['index'] },
   'net-device-return': { s: ['name', 'host_name'], n: ['index', 'ns_slot'] },
 } as const satisfies Record<StepOp, { s: readonly string[]; n: readonly string[] }>;
@@ -376,6 +378,7 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'no-new-privs':
     case 'open-proc':
     case 'console-attach':
+    case 'loopback-up':
       return named(step.op, NONE, NONE);
   }
 }

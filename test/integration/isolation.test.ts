@@ -41,6 +41,28 @@ t.test('a new network namespace has only lo', { skip }, async (t) => {
   t.equal(r.stdout.trim(), 'lo');
 });
 
+// runc's specconv gives a new network namespace its "loopback" network: lo is up, so a program
+// of a container without other networking (docker --network none, ctr run) can use 127.0.0.1.
+for (const userns of [false, true])
+  t.test(
+    `lo of a new network namespace is up with 127.0.0.1, as runc${userns ? ' (in a user namespace)' : ''}`,
+    { skip },
+    async (t) => {
+      const r = runContainer(
+        t,
+        (s, bundle) => {
+          if (userns) userNamespace(s, { bundle });
+          s.process!.args = ['sh', '-c', 'cat /sys/class/net/lo/flags; ip -4 addr show lo'];
+        },
+        { copyRootfs: userns },
+      );
+      t.equal(r.status, 0, r.stderr);
+      const [flags] = r.stdout.split('\n');
+      t.equal(Number(flags) & 1, 1, `IFF_UP in lo's flags (${flags})`);
+      t.match(r.stdout, /inet 127\.0\.0\.1\/8/, 'the loopback address comes with it');
+    },
+  );
+
 t.test("a second container joins the first one's uts and net namespaces by path", { skip }, async (t) => {
   const first = testContainer(t, (s) => {
     s.hostname = 'shared-host';
