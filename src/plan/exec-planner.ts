@@ -1,13 +1,32 @@
 // The plan of `exec`: join the running container — its cgroups, then its namespaces (user
 // first, mount last; a fork after joining a pid or time namespace) — and become the given
 // process. The namespace paths are the ones recorded at create.
+
 import { ConfigError } from '../errors';
 import { NAMESPACE_JOIN_ORDER } from '../spec/linux-names';
-import type { Process, Spec } from '../spec/types';
+import type { NamespaceType, Process, Spec } from '../spec/types';
 import type { ProcessHostFacts } from './host-facts';
 import { parseCpuList } from '../spec/cpu-list';
 import { CPU_SETSIZE, consoleStep, processSteps } from './process-steps';
 import type { FdRole, Plan, PlanStep } from './steps';
+
+/**
+ * The order `exec` joins the container's namespaces in: user first, mount last — except that a
+ * container with a new user namespace joined the namespaces of its config's paths before making
+ * it (the planner's order), so they belong to an outer user namespace where the container's root
+ * has no capability: they are joined first, while this process still has the runtime's (as
+ * runc's nsexec joins what it can before the user namespace). A joined network namespace failed
+ * exec with EPERM otherwise.
+ */
+export function execJoinOrder(spec: Spec): NamespaceType[] {
+  const namespaces = spec.linux?.namespaces ?? [];
+  const newUser = namespaces.some((n) => n.type === 'user' && !n.path);
+  const outer = new Set(newUser ? namespaces.filter((n) => n.type !== 'user' && n.path).map((n) => n.type) : []);
+  return [
+    ...NAMESPACE_JOIN_ORDER.filter((ns) => outer.has(ns)),
+    ...NAMESPACE_JOIN_ORDER.filter((ns) => !outer.has(ns)),
+  ];
+}
 
 export interface ExecPlanOptions {
   id: string;
@@ -49,7 +68,7 @@ export function buildExecPlan(opts: ExecPlanOptions, host: ProcessHostFacts): Pl
   const steps: PlanStep[] = [...cpus('initial'), { op: 'sync', tag: 'cgroup' }, ...cpus('final'), ...ownProc];
   // The namespaces are joined through fds the runtime opened while it knew the init was the
   // container's: a pid reused since cannot lead into another process's namespaces.
-  for (const ns of NAMESPACE_JOIN_ORDER) {
+  for (const ns of execJoinOrder(opts.spec)) {
     const p = opts.namespacePaths[ns];
     if (p === undefined) continue;
     fds.push(`ns-${ns}`);

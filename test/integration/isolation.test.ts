@@ -94,6 +94,33 @@ t.test("a second container joins the first one's uts and net namespaces by path"
   t.not(lines[3], fs.readlinkSync('/proc/self/ns/net'), "not the host's");
 });
 
+t.test(
+  "exec into a container that joined a network namespace and made its own user namespace (the joined one is the host's)",
+  { skip },
+  async (t) => {
+    const first = testContainer(t);
+    t.equal(first.tsrunc(['run', '-d', first.id]).status, 0);
+    const net = fs.readlinkSync(`/proc/${first.pid()}/ns/net`);
+    const second = testContainer(
+      t,
+      (s, bundle) => {
+        userNamespace(s, { bundle });
+        s.linux!.namespaces = s.linux!.namespaces!.map((n) =>
+          n.type === 'network' ? { type: 'network', path: `/proc/${first.pid()}/ns/net` } : n,
+        );
+      },
+      { copyRootfs: true },
+    );
+    const r = second.tsrunc(['run', '-d', second.id]);
+    t.equal(r.status, 0, r.stderr);
+    const e = second.tsrunc(['exec', second.id, 'sh', '-c', 'readlink /proc/self/ns/net; cat /proc/self/uid_map']);
+    t.equal(e.status, 0, e.stderr);
+    const [seen, map] = e.stdout.split('\n');
+    t.equal(seen, net, "the exec'd process is in the joined network namespace");
+    t.match(map, /^\s*0\s+100000\s+65536/, "and in the container's user namespace");
+  },
+);
+
 t.test('a user namespace maps container root to a host uid', { skip }, async (t) => {
   const out = sharedDir(t);
   const c = testContainer(

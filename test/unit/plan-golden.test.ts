@@ -606,6 +606,24 @@ const EXEC: ExecCase[] = [
     namespaces: ['pid', 'mount'],
   },
   {
+    name: 'exec-joined-netns-new-userns',
+    about:
+      "exec into a container that joined a network namespace before making its user namespace: that namespace is joined first, while the process still has the runtime's capabilities over it (the container's root has none there)",
+    spec: edit((s) => {
+      s.linux!.namespaces = [
+        { type: 'pid' },
+        { type: 'network', path: '/run/netns/pod' },
+        { type: 'mount' },
+        { type: 'user' },
+      ];
+      delete s.hostname;
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    }),
+    process: noTerminal,
+    namespaces: ['pid', 'network', 'mount', 'user'],
+  },
+  {
     name: 'exec-memory-policy',
     about: "exec into a container with linux.memoryPolicy: the exec'd process gets it too (runc's setns init)",
     spec: edit((s) => (s.linux!.memoryPolicy = { mode: 'MPOL_PREFERRED', nodes: '' })),
