@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "bpf.h"
+#include "daemon.h"
 #include "executor.h"
 #include "sdbus.h"
 #include "seccomp.h"
@@ -14,6 +15,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsrunc::RegisterBpf(env, exports);
   tsrunc::RegisterSeccomp(env, exports);
   tsrunc::RegisterSdbus(env, exports);
+  tsrunc::RegisterDaemon(env, exports);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   return exports;
 }
