@@ -4,10 +4,12 @@
 // refused), its request (argv, environment, umask, cwd and stdio fds), the REPLY and the GO.
 #include "daemon.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -66,14 +68,38 @@ Napi::Value Listen(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, s);
 }
 
-// daemonWorkerStart(listenFd): the listening fd (inherited from the server) close-on-exec, and
+// Every fd from 3 up close-on-exec: nothing the server or a worker was started with (an fd its
+// own starter leaked) reaches what a worker starts (hooks, ps).
+void CloexecAll() {
+  std::vector<int> fds;
+  DIR *dir = opendir("/proc/self/fd");
+  if (dir != nullptr) {
+    for (struct dirent *e = readdir(dir); e != nullptr; e = readdir(dir))
+      if (e->d_name[0] >= '0' && e->d_name[0] <= '9') fds.push_back(atoi(e->d_name));
+    closedir(dir);
+  } else {
+    for (int fd = 3; fd < 65536; fd++) fds.push_back(fd);  // no /proc: every fd a process may have
+  }
+  for (int fd : fds) {
+    int flags = fd < 3 ? -1 : fcntl(fd, F_GETFD);
+    if (flags >= 0 && (flags & FD_CLOEXEC) == 0) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  }
+}
+
+// daemonCloexecAll(): the server's start (CloexecAll).
+Napi::Value CloexecAllJs(const Napi::CallbackInfo &info) {
+  CloexecAll();
+  return info.Env().Undefined();
+}
+
+// daemonWorkerStart(listenFd): every inherited fd, the listening one too, close-on-exec, and
 // this worker killed with its server (a worker outliving it would serve with nobody to report
 // its status). Returns the parent's pid at the time, for the caller to compare.
 Napi::Value WorkerStart(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int fd = info[0].As<Napi::Number>().Int32Value();
-  int flags = fcntl(fd, F_GETFD);
-  if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) != 0) return ThrowErrno(env, "fcntl", errno);
+  if (fcntl(fd, F_GETFD) < 0) return ThrowErrno(env, "fcntl", errno);
+  CloexecAll();
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return ThrowErrno(env, "prctl", errno);
   return Napi::Number::New(env, getppid());
 }
@@ -193,7 +219,7 @@ void CloseAll(const std::vector<int> &fds) {
     if (fd >= 0) close(fd);
 }
 
-// daemonAccept(listenFd, buildId) -> one caller: {conn, argv, env, umask, cwd, stdio: [fd|-1 x3]},
+// daemonAccept(listenFd, buildId) -> one caller: {conn, peer, argv, env, umask, present},
 // or {refused: why} (the connection is then closed, with a REPLY when the front is to know why).
 Napi::Value Accept(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -216,45 +242,19 @@ Napi::Value Accept(const Napi::CallbackInfo &info) {
     out.Set("refused", Napi::String::New(env, why));
     return out;
   }
-  // The header, with the fds on its first byte.
   char head[DAEMON_REQUEST_WORDS * 4];
-  struct iovec iov = {head, sizeof head};
-  char control[CMSG_SPACE(sizeof(int) * 4)] = {};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-  while (n < 0 && errno == EINTR);
-  std::vector<int> fds;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; i++) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      fds.push_back(fd);
-    }
-  }
   auto refuse = [&](const std::string &reason) -> Napi::Value {
-    CloseAll(fds);
     close(conn);
     out.Set("refused", Napi::String::New(env, reason));
     return out;
   };
-  if (n != static_cast<ssize_t>(sizeof head) || (msg.msg_flags & MSG_CTRUNC) != 0) return refuse("a short request");
+  if (!RecvExact(conn, head, sizeof head)) return refuse("a short request");
   if (Word(head, 0) != DAEMON_MAGIC_REQUEST || Word(head, 1) != DAEMON_PROTOCOL_VERSION)
     return refuse("not a request of this protocol");
   uint32_t length = Word(head, 2), argc = Word(head, 3), envc = Word(head, 4), mask = Word(head, 5),
            present = Word(head, 6);
   if (length > DAEMON_MAX_STRINGS || argc == 0 || argc + envc > length || mask > 0777 || (present & ~7u) != 0)
     return refuse("a request out of bounds");
-  size_t want = 1 + ((present & 1) != 0) + ((present & 2) != 0) + ((present & 4) != 0);
-  if (fds.size() != want) return refuse("a request with other fds than it says");
-  struct stat st;
-  if (fstat(fds[0], &st) != 0 || !S_ISDIR(st.st_mode)) return refuse("a cwd that is not a directory");
   std::string caller_build(DAEMON_BUILD_ID_LEN, '\0');
   std::string strings(length, '\0');
   if (!RecvExact(conn, &caller_build[0], DAEMON_BUILD_ID_LEN) || (length > 0 && !RecvExact(conn, &strings[0], length)))
@@ -275,9 +275,6 @@ Napi::Value Accept(const Napi::CallbackInfo &info) {
   Napi::Array envv = Napi::Array::New(env, envc);
   for (uint32_t i = 0; i < argc; i++) argv.Set(i, Napi::String::New(env, words[i]));
   for (uint32_t i = 0; i < envc; i++) envv.Set(i, Napi::String::New(env, words[argc + i]));
-  Napi::Array stdio = Napi::Array::New(env, 3);
-  size_t next = 1;
-  for (uint32_t i = 0; i < 3; i++) stdio.Set(i, Napi::Number::New(env, (present & (1u << i)) != 0 ? fds[next++] : -1));
   // Blocking again, and no timeout while it waits for GO and runs (the front is there).
   struct timeval none = {0, 0};
   setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
@@ -287,8 +284,7 @@ Napi::Value Accept(const Napi::CallbackInfo &info) {
   out.Set("argv", argv);
   out.Set("env", envv);
   out.Set("umask", Napi::Number::New(env, mask));
-  out.Set("cwd", Napi::Number::New(env, fds[0]));
-  out.Set("stdio", stdio);
+  out.Set("present", Napi::Number::New(env, present));
   return out;
 }
 
@@ -301,13 +297,48 @@ Napi::Value ReplyJs(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(env, Reply(conn, kind, build));
 }
 
-// daemonAwaitGo(conn) -> true once a whole GO came; false when the front went away instead.
+// daemonAwaitGo(conn, present) -> the fds GO carried, {cwd, stdio: [fd|-1 x3]} (stdio as the
+// request's fd_mask `present` said), once a whole GO came; null when the front went away instead
+// (or sent anything else: then nothing is kept).
 Napi::Value AwaitGo(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int conn = info[0].As<Napi::Number>().Int32Value();
+  uint32_t present = info[1].As<Napi::Number>().Uint32Value();
   char go[4];
-  if (!RecvExact(conn, go, sizeof go)) return Napi::Boolean::New(env, false);
-  return Napi::Boolean::New(env, Word(go, 0) == DAEMON_MAGIC_GO);
+  struct iovec iov = {go, sizeof go};
+  char control[CMSG_SPACE(sizeof(int) * 4)] = {};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+  while (n < 0 && errno == EINTR);
+  std::vector<int> fds;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); n > 0 && c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      fds.push_back(fd);
+    }
+  }
+  size_t want = 1 + ((present & 1) != 0) + ((present & 2) != 0) + ((present & 4) != 0);
+  struct stat st;
+  if (n != static_cast<ssize_t>(sizeof go) || Word(go, 0) != DAEMON_MAGIC_GO || (msg.msg_flags & MSG_CTRUNC) != 0 ||
+      fds.size() != want || fstat(fds[0], &st) != 0 || !S_ISDIR(st.st_mode)) {
+    CloseAll(fds);
+    return env.Null();
+  }
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Array stdio = Napi::Array::New(env, 3);
+  size_t next = 1;
+  for (uint32_t i = 0; i < 3; i++) stdio.Set(i, Napi::Number::New(env, (present & (1u << i)) != 0 ? fds[next++] : -1));
+  out.Set("cwd", Napi::Number::New(env, fds[0]));
+  out.Set("stdio", stdio);
+  return out;
 }
 
 // daemonTakeStdio([fd|-1 x3]): the caller's stdin, stdout and stderr become this process's fds
@@ -353,6 +384,7 @@ Napi::Value OpenFds(const Napi::CallbackInfo &info) {
 
 void RegisterDaemon(Napi::Env env, Napi::Object exports) {
   exports.Set("daemonListen", Napi::Function::New(env, Listen, "daemonListen"));
+  exports.Set("daemonCloexecAll", Napi::Function::New(env, CloexecAllJs, "daemonCloexecAll"));
   exports.Set("daemonWorkerStart", Napi::Function::New(env, WorkerStart, "daemonWorkerStart"));
   exports.Set("daemonAccept", Napi::Function::New(env, Accept, "daemonAccept"));
   exports.Set("daemonReply", Napi::Function::New(env, ReplyJs, "daemonReply"));

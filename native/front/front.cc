@@ -324,10 +324,10 @@ uint32_t Word(const char *p, int i) {
   return w;
 }
 
-// Sends the request, its first bytes carrying the fds.
-bool SendRequest(int s, const std::string &data, const std::vector<int> &fds, long deadline) {
-  const size_t first = DAEMON_REQUEST_WORDS * 4;
-  struct iovec iov = {const_cast<char *>(data.data()), first};
+// Sends GO with the fds attached; true when all of it went.
+bool SendGo(int s, const std::vector<int> &fds) {
+  uint32_t magic = DAEMON_MAGIC_GO;
+  struct iovec iov = {&magic, sizeof magic};
   char control[CMSG_SPACE(sizeof(int) * 4)] = {};
   struct msghdr msg = {};
   msg.msg_iov = &iov;
@@ -342,8 +342,7 @@ bool SendRequest(int s, const std::string &data, const std::vector<int> &fds, lo
   ssize_t n;
   do n = sendmsg(s, &msg, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
-  if (n < 0) return false;
-  return SendAll(s, data.data() + n, data.size() - static_cast<size_t>(n), deadline);
+  return n == static_cast<ssize_t>(sizeof magic);
 }
 
 int signal_pipe[2] = {-1, -1};
@@ -462,28 +461,26 @@ void TryServer(const Config &c, const std::string &socket_path, int argc, char *
   PutWord(&req, mask);
   req += c.build;
   req += strings;
-  bool sent = SendRequest(s, req, fds, deadline);
-  close(cwd);
   char reply[DAEMON_REPLY_WORDS * 4 + DAEMON_BUILD_ID_LEN];
-  if (!sent || !RecvAll(s, reply, sizeof reply, deadline) || Word(reply, 0) != DAEMON_MAGIC_REPLY ||
-      Word(reply, 1) != DAEMON_PROTOCOL_VERSION || Word(reply, 2) != DAEMON_REPLY_READY ||
+  if (!SendAll(s, req.data(), req.size(), deadline) || !RecvAll(s, reply, sizeof reply, deadline) ||
+      Word(reply, 0) != DAEMON_MAGIC_REPLY || Word(reply, 1) != DAEMON_PROTOCOL_VERSION ||
+      Word(reply, 2) != DAEMON_REPLY_READY ||
       memcmp(reply + DAEMON_REPLY_WORDS * 4, c.build.data(), DAEMON_BUILD_ID_LEN) != 0) {
+    close(cwd);
     close(s);
     return;
   }
   uint32_t pid = Word(reply, 3);
   if (pid < 2 || pid > 0x3fffffff) {
+    close(cwd);
     close(s);
     return;
   }
-  char go[4];
-  uint32_t magic = DAEMON_MAGIC_GO;
-  memcpy(go, &magic, 4);
-  ssize_t n;
-  do n = send(s, go, sizeof go, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n != static_cast<ssize_t>(sizeof go)) {
-    // Never read by the worker (it runs only on a whole GO): nothing was done.
+  bool went = SendGo(s, fds);
+  close(cwd);
+  if (!went) {
+    // Not a whole GO (4 bytes in one send; a stream never splits it short of an error): the
+    // worker runs only on a whole one, so nothing was done.
     close(s);
     return;
   }
@@ -500,9 +497,14 @@ int main(int argc, char **argv) {
   }
   Env env;
   env.Import(environ);
+  // The front's own settings, never passed on: another socket ("" for none), and how long to
+  // wait for a worker (a busy CI host: every served command through the server).
   const char *chosen = env.Value("TSRUNC_DAEMON_SOCKET");
   std::string socket_path = chosen != nullptr ? chosen : c.socket;
-  for (const char *name : {"NODE_EXTRA_CA_CERTS", "NODE_OPTIONS", "TSRUNC_CALLER_FDS", "TSRUNC_DAEMON_SOCKET"})
+  const char *wait = env.Value("TSRUNC_DAEMON_WAIT_MS");
+  if (wait != nullptr && Digits(wait) && strlen(wait) <= 7) c.reply_timeout_ms = strtol(wait, nullptr, 10);
+  for (const char *name :
+       {"NODE_EXTRA_CA_CERTS", "NODE_OPTIONS", "TSRUNC_CALLER_FDS", "TSRUNC_DAEMON_SOCKET", "TSRUNC_DAEMON_WAIT_MS"})
     env.Unset(name);
   DashStart(&env);
   // `tsrunc daemon ...`: the resident server itself (src/daemon/server.ts).

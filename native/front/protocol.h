@@ -5,10 +5,12 @@
 // on one host).
 //
 //   front  -> worker  REQUEST: header (DAEMON_REQUEST_WORDS u32), build id (DAEMON_BUILD_ID_LEN
-//                      bytes), then argc + envc NUL-terminated strings; the fds (cwd, then each of
-//                      stdin, stdout, stderr the front has open, as fd_mask says) ride on its first byte
+//                      bytes), then argc + envc NUL-terminated strings
 //   worker -> front   REPLY: DAEMON_REPLY_WORDS u32 then the worker's build id
-//   front  -> worker  GO (one u32): only now may the command run; without it nothing is done
+//   front  -> worker  GO (one u32) carrying the fds: cwd, then each of stdin, stdout, stderr the
+//                      front has open (as the request's fd_mask said). Only now may the command
+//                      run; without it nothing is done, and no fd of the caller's was sent (a
+//                      request left in a stuck server's queue holds none of its pipes open)
 //   server -> front   STATUS: DAEMON_STATUS_WORDS u32, sent by the server once the worker has exited
 #pragma once
 

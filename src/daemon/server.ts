@@ -79,6 +79,7 @@ function listenSocket(socket: string): { fd: number; bound: boolean } {
 export function serve(opts: ServerOptions): void {
   let listen: { fd: number; bound: boolean };
   try {
+    native().daemonCloexecAll();
     checkDirectory(path.dirname(opts.socket));
     listen = listenSocket(opts.socket);
   } catch (e) {
@@ -87,6 +88,7 @@ export function serve(opts: ServerOptions): void {
   const workers = new Set<Worker>();
   let stopping = false;
   let quickDeaths = 0;
+  let served = 0;
   const spares = (): number => [...workers].filter((w) => w.conn === undefined).length;
 
   const startWorker = (): void => {
@@ -102,6 +104,7 @@ export function serve(opts: ServerOptions): void {
       if ((msg as { type?: string } | null)?.type !== 'taken' || handle === undefined) return;
       const conn = handle as net.Socket;
       w.conn = conn;
+      served++;
       conn.on('error', () => undefined);
       // The front is gone while the command runs: stop it, as a killed tsrunc stops.
       conn.on('close', () => {
@@ -147,7 +150,9 @@ export function serve(opts: ServerOptions): void {
     for (const w of workers) if (w.conn === undefined) w.child.kill('SIGTERM');
     // Busy workers finish their commands; the server exits after the last.
     const done = (): void => {
-      if (workers.size === 0) process.exit(0);
+      if (workers.size !== 0) return;
+      process.stderr.write(`tsrunc daemon: stopped after serving ${served} commands\n`);
+      process.exit(0);
     };
     for (const w of workers) w.child.on('exit', done);
     done();

@@ -5,7 +5,7 @@
 // exit status to the front. Until the front's GO, nothing of the caller has been applied (a
 // caller it does not serve, or a command it does not run, leaves it as it was).
 import * as net from 'node:net';
-import { native } from '../native/addon';
+import { native, type DaemonGo } from '../native/addon';
 import { DAEMON_BUILD_ID_LEN, DAEMON_REPLY_DIRECT, DAEMON_REPLY_READY, SERVED_COMMANDS } from './protocol';
 
 declare const __TSRUNC_BUILD_ID__: string | undefined;
@@ -49,26 +49,25 @@ export function serveWorker(opts: WorkerOptions): void {
       say(`refused a caller: ${c.refused}`);
       continue;
     }
-    const drop = (): void => {
-      for (const fd of [c.conn, c.cwd, ...c.stdio]) if (fd >= 0) n.closeFd(fd);
-    };
     if (!servedCommand(opts.preScan([...c.argv]))) {
       n.daemonReply(c.conn, DAEMON_REPLY_DIRECT, BUILD_ID);
-      drop();
+      n.closeFd(c.conn);
       continue;
     }
-    if (!n.daemonReply(c.conn, DAEMON_REPLY_READY, BUILD_ID) || !n.daemonAwaitGo(c.conn)) {
+    const go = n.daemonReply(c.conn, DAEMON_REPLY_READY, BUILD_ID) ? n.daemonAwaitGo(c.conn, c.present) : null;
+    if (go === null) {
       // The front took the direct path (or went away): nothing was done here.
-      drop();
+      say('the caller went away before GO: nothing was done');
+      n.closeFd(c.conn);
       continue;
     }
     n.closeFd(opts.listenFd);
-    run(opts, c);
+    run(opts, c, go);
     return;
   }
 }
 
-function run(opts: WorkerOptions, c: Caller): void {
+function run(opts: WorkerOptions, c: Caller, go: DaemonGo): void {
   const n = native();
   // The server holds the connection from now on: it tells the front how this process ended, and
   // kills it should the front die first (as a killed tsrunc stops midway).
@@ -81,9 +80,9 @@ function run(opts: WorkerOptions, c: Caller): void {
       process.exit(1);
     }
     process.disconnect();
-    n.daemonTakeStdio([...c.stdio]);
-    process.chdir(`/proc/self/fd/${c.cwd}`);
-    n.closeFd(c.cwd);
+    n.daemonTakeStdio([...go.stdio]);
+    process.chdir(`/proc/self/fd/${go.cwd}`);
+    n.closeFd(go.cwd);
     process.umask(c.umask);
     for (const k of Object.keys(process.env)) delete process.env[k];
     for (const e of c.env) {
@@ -91,6 +90,9 @@ function run(opts: WorkerOptions, c: Caller): void {
       if (eq > 0) process.env[e.slice(0, eq)] = e.slice(eq + 1);
     }
     process.argv = [process.argv[0] as string, opts.boot, ...c.argv];
+    // The direct path's node is the process the caller started: its pid is what --debug logs
+    // and what names the state store's tombstones (alive while the front waits).
+    Object.defineProperty(process, 'pid', { value: c.peer, writable: false, enumerable: true, configurable: true });
     opts.cli([...c.argv]);
   });
 }
