@@ -162,6 +162,6 @@ export function serve(opts: ServerOptions): void {
   process.on('SIGHUP', stop);
   topUp();
   process.stderr.write(
-    `tsrunc daemon: pid ${process.pid} serving uid ${process.geteuid?.()} on ${opts.socket} with ${opts.spares} spare workers\n`,
+    `tsrunc daemon: pid ${process.pid} serving uid ${process.geteuid?.()} on ${opts.socket}${listen.bound ? '' : ' (socket from systemd)'} with ${opts.spares} spare workers\n`,
   );
 }

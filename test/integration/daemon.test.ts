@@ -402,3 +402,53 @@ t.test('what a worker starts inherits no fd of the server', { skip }, async (t) 
   const leaked = seen['served']!.filter((l) => serverInodes.has(l.split(' ')[1] as string));
   t.same(leaked, [], "none of them is the server's");
 });
+
+t.test("the shipped units: valid, and the server takes systemd's socket", { skip }, async (t) => {
+  const units = path.join(__dirname, '..', '..', 'contrib', 'systemd');
+  const dir = tempDir(t, 'tsrunc-units');
+  fs.writeFileSync(
+    path.join(dir, 'tsrunc-daemon.service'),
+    fs.readFileSync(path.join(units, 'tsrunc-daemon.service'), 'utf8').replace('/usr/local/bin/tsrunc', TSRUNC),
+  );
+  fs.copyFileSync(path.join(units, 'tsrunc-daemon.socket'), path.join(dir, 'tsrunc-daemon.socket'));
+  const verify = spawnSync(
+    'systemd-analyze',
+    ['verify', path.join(dir, 'tsrunc-daemon.socket'), path.join(dir, 'tsrunc-daemon.service')],
+    { encoding: 'utf8' },
+  );
+  if (verify.error === undefined) t.equal(verify.status, 0, `systemd-analyze verify: ${verify.stderr}`);
+  const activate = spawnSync('sh', ['-c', 'command -v systemd-socket-activate'], { encoding: 'utf8' }).stdout.trim();
+  if (activate === '') {
+    t.comment('no systemd-socket-activate: socket activation not tried');
+    return;
+  }
+  // As the .socket unit makes it: a 0700 directory, the socket handed over as fd 3.
+  const sockDir = tempDir(t, 'tsrunc-activated');
+  fs.chmodSync(sockDir, 0o700);
+  const socket = path.join(sockDir, 'tsrunc.sock');
+  const logFile = path.join(sockDir, 'log');
+  const log = fs.openSync(logFile, 'w');
+  const server = spawn(activate, ['-l', socket, TSRUNC, 'daemon', '--socket', socket, '--spares', '1'], {
+    stdio: ['ignore', 'ignore', log],
+    env: { PATH: process.env['PATH'] },
+  });
+  fs.closeSync(log);
+  const exited = new Promise((r) => server.once('exit', r));
+  t.teardown(async () => {
+    if (server.exitCode === null && server.signalCode === null) {
+      server.kill('SIGTERM');
+      await exited;
+    }
+  });
+  await until(() => fs.existsSync(socket));
+  const front = patientFront(t);
+  const root = tempDir(t, 'tsrunc-daemon-root');
+  // The first connection starts the server (systemd-socket-activate execs it then).
+  const r = runCommand(front, ['--root', root, 'list'], { env: envFor(socket) });
+  t.equal(r.status, 0, r.stderr);
+  await until(() => fs.readFileSync(logFile, 'utf8').includes('serving uid 0'));
+  t.match(fs.readFileSync(logFile, 'utf8'), /\(socket from systemd\)/, "systemd's socket taken, none bound");
+  server.kill('SIGTERM');
+  await exited;
+  t.ok(fs.existsSync(socket), "systemd's socket is left to systemd");
+});
