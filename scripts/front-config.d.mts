@@ -10,3 +10,4 @@ export interface FrontConfig {
   replyTimeoutMs?: number;
 }
 export function patchFrontConfig(image: Buffer, config: FrontConfig): Buffer;
+export function readFrontConfig(image: Buffer): FrontConfig;

@@ -30,3 +30,22 @@ export function patchFrontConfig(image, config) {
   payload.copy(out, at + marker.length);
   return out;
 }
+
+/** What a front `image` holds (the pairs patchFrontConfig wrote), as patchFrontConfig takes it. */
+export function readFrontConfig(image) {
+  const marker = Buffer.from(MARKER);
+  const at = image.indexOf(marker);
+  if (at < 0) throw new Error('not a tsrunc front (no configuration region)');
+  const words = image
+    .subarray(at + marker.length, at + REGION)
+    .toString('utf8')
+    .split('\0');
+  const out = { flags: [] };
+  for (let i = 0; i + 1 < words.length && words[i] !== ''; i += 2) {
+    const [key, value] = [words[i], words[i + 1]];
+    if (key === 'flag') out.flags.push(value);
+    else if (key === 'reply-timeout-ms') out.replyTimeoutMs = Number(value);
+    else out[key] = value;
+  }
+  return out;
+}
