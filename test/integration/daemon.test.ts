@@ -452,3 +452,29 @@ t.test("the shipped units: valid, and the server takes systemd's socket", { skip
   await exited;
   t.ok(fs.existsSync(socket), "systemd's socket is left to systemd");
 });
+
+t.test('parentage: a subreaper caller inherits the init after create, the server running', { skip }, async (t) => {
+  const d = await startDaemon(t, 2);
+  const front = patientFront(t);
+  const c = testContainer(t);
+  // A caller that is a subreaper (as containerd's shim is): it runs create, then reads whose
+  // child the container's init is once tsrunc has exited.
+  const caller = `
+    const { spawnSync } = require('node:child_process');
+    const fs = require('node:fs');
+    require(${JSON.stringify(path.join(__dirname, '..', '..', 'build', 'Release', 'tsrunc.node'))}).setSubreaper(true);
+    const env = { ...process.env, TSRUNC_DAEMON_SOCKET: ${JSON.stringify(d.socket)} };
+    const run = (args) => spawnSync(${JSON.stringify(front)}, ['--root', ${JSON.stringify(c.root)}, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+    const created = spawnSync(${JSON.stringify(front)}, ['--root', ${JSON.stringify(c.root)}, 'create', '--bundle', ${JSON.stringify(c.bundle)}, ${JSON.stringify(c.id)}], { env, stdio: 'ignore' });
+    const state = JSON.parse(run(['state', ${JSON.stringify(c.id)}]).stdout);
+    const stat = fs.readFileSync('/proc/' + state.pid + '/stat', 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    process.stdout.write(JSON.stringify({ me: process.pid, created: created.status, status: state.status, ppid }));`;
+  const before = d.workers();
+  const r = runCommand(process.execPath, ['-e', caller], { env: { PATH: process.env['PATH'] } });
+  t.equal(r.status, 0, r.stderr);
+  const seen = JSON.parse(r.stdout) as { me: number; created: number; status: string; ppid: number };
+  t.same([seen.created, seen.status], [0, 'created']);
+  t.equal(seen.ppid, seen.me, "the init is the subreaper caller's child");
+  t.equal(before.filter((p) => !alive(p)).length, 1, 'one worker used: state (create took the direct path)');
+});
