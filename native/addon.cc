@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "bpf.h"
+#include "daemon.h"
 #include "executor.h"
 #include "netdev.h"
 #include "sdbus.h"
@@ -16,6 +17,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsrunc::RegisterSeccomp(env, exports);
   tsrunc::RegisterSdbus(env, exports);
   tsrunc::RegisterNetdev(env, exports);
+  tsrunc::RegisterDaemon(env, exports);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   return exports;
 }

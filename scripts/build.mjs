@@ -6,12 +6,14 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { createHash, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Ajv from 'ajv';
 import standaloneCode from 'ajv/dist/standalone/index.js';
 import * as esbuild from 'esbuild';
+import { patchFrontConfig } from './front-config.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const readSchema = (name) => JSON.parse(fs.readFileSync(path.join(root, 'schema', name), 'utf8'));
@@ -123,7 +125,7 @@ function buildCommit() {
   }
 }
 
-async function bundle() {
+async function bundle(buildId) {
   const common = {
     bundle: true,
     platform: 'node',
@@ -132,7 +134,7 @@ async function bundle() {
     sourcemap: 'linked',
     logLevel: 'warning',
     legalComments: 'none',
-    define: { __TSRUNC_COMMIT__: JSON.stringify(buildCommit()) },
+    define: { __TSRUNC_COMMIT__: JSON.stringify(buildCommit()), __TSRUNC_BUILD_ID__: JSON.stringify(buildId) },
   };
   const cli = await esbuild.build({
     ...common,
@@ -148,6 +150,13 @@ async function bundle() {
     entryPoints: [path.join(root, 'src/index.ts')],
     outfile: path.join(root, 'dist/lib.cjs'),
   });
+  for (const entry of ['daemon', 'worker'])
+    await esbuild.build({
+      ...common,
+      entryPoints: [path.join(root, `src/daemon/${entry}-entry.ts`)],
+      outfile: path.join(root, `dist/${entry}.cjs`),
+      plugins: [directBuiltins],
+    });
   await esbuild.build({
     ...common,
     sourcemap: false,
@@ -161,77 +170,39 @@ async function bundle() {
 /** node flags of bin/tsrunc (the code cache is made under the same flags: V8 checks them). */
 const NODE_FLAGS = [];
 
-function writeFileAtomic(file, text, mode) {
+/**
+ * bin/tsrunc (issue 17): the native front (native/front/front.cc, built by node-gyp as
+ * build/Release/tsrunc-front), copied here with where node, the bundles and the resident
+ * server's socket are written into it (scripts/front-config.mjs). Its direct path is what the
+ * sh launcher of scripts/sh-launcher.mjs did (test/unit/front.test.ts compares the two).
+ */
+function writeFront(buildId) {
+  const built = path.join(root, 'build', 'Release', 'tsrunc-front');
+  const image = patchFrontConfig(fs.readFileSync(built), {
+    node: process.execPath,
+    flags: NODE_FLAGS,
+    boot: path.join(root, 'dist', 'boot.cjs'),
+    daemon: path.join(root, 'dist', 'daemon.cjs'),
+    build: buildId,
+  });
+  fs.mkdirSync(path.join(root, 'bin'), { recursive: true });
+  const file = path.join(root, 'bin', 'tsrunc');
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text, { mode });
-  fs.chmodSync(tmp, mode);
+  fs.writeFileSync(tmp, image, { mode: 0o755 });
+  fs.chmodSync(tmp, 0o755);
   fs.renameSync(tmp, file);
 }
 
-/** The most fds the launcher looks at for --preserve-fds (each is a test in the shell). */
-const MAX_PRESERVED_FDS = 65536;
-
 /**
- * The launcher's part of --preserve-fds N (issue 12 G): which of fds 3..N+2 the caller really
- * passed. Node marks every fd close-on-exec as it starts, so the CLI cannot tell a caller's fd
- * from one of its own; the shell, before node runs, can. It lists the open ones in
- * TSRUNC_CALLER_FDS (src/cli/caller-fds.ts reads it), always its own value, never the caller's:
- * the variable is unset first and set only here. N is the largest plain decimal value of
- * --preserve-fds / -preserve-fds (spaced or with "="), plus LISTEN_FDS (passed on as well);
- * a value written otherwise is not counted, and the CLI then refuses for want of the fds. The
- * shell's own script fd (dash: 10, bash: 255; close-on-exec, a free fd at start) is left out.
- * Only runs when "preserve-fds" is among the arguments or LISTEN_FDS is set: other commands
- * pay one `case`.
+ * The build id the front and the resident server's workers compare in their handshake (a front
+ * of one build is never served by workers of another): random for every build, and bound to the
+ * addon and tsrunc-init it was made with.
  */
-const CALLER_FDS_SCAN = [
-  'caller_fds() {',
-  '  n=0 next=',
-  '  for a do',
-  '    if [ -n "$next" ]; then v=$a next=',
-  '    else',
-  '      case $a in',
-  '      --preserve-fds|-preserve-fds) next=1; continue ;;',
-  '      --preserve-fds=*|-preserve-fds=*) v=${a#*=} ;;',
-  '      *) continue ;;',
-  '      esac',
-  '    fi',
-  '    case $v in ""|*[!0-9]*) continue ;; esac',
-  `    [ \${#v} -gt 5 ] && v=${MAX_PRESERVED_FDS}`,
-  '    [ "$v" -gt "$n" ] && n=$v',
-  '  done',
-  '  case ${LISTEN_FDS-} in',
-  '  ""|*[!0-9]*) ;;',
-  `  *) [ \${#LISTEN_FDS} -gt 5 ] && n=$((n + ${MAX_PRESERVED_FDS})) || n=$((n + LISTEN_FDS)) ;;`,
-  '  esac',
-  `  [ "$n" -gt ${MAX_PRESERVED_FDS} ] && n=${MAX_PRESERVED_FDS}`,
-  '  fds= i=3',
-  '  while [ "$i" -lt $((n + 3)) ]; do',
-  '    if [ -h /proc/self/fd/$i ] && { [ "$i" -lt 10 ] || ! [ /proc/self/fd/$i -ef "$0" ]; }; then fds="$fds $i"; fi',
-  '    i=$((i + 1))',
-  '  done',
-  '  TSRUNC_CALLER_FDS=${fds# }',
-  '  export TSRUNC_CALLER_FDS',
-  '  unset n next a v fds i',
-  '}',
-  'case "$*" in',
-  '*preserve-fds*) caller_fds "$@" ;;',
-  '*) [ -z "${LISTEN_FDS-}" ] || caller_fds "$@" ;;',
-  'esac',
-];
-
-function writeLauncher() {
-  // Clients (containerd's shim, conmon) exec the runtime by absolute path with a minimal
-  // environment: no PATH lookup of node, and no TLS set-up a runtime never uses.
-  const launcher = [
-    '#!/bin/sh',
-    '# Generated by scripts/build.mjs.',
-    'unset NODE_EXTRA_CA_CERTS NODE_OPTIONS TSRUNC_CALLER_FDS',
-    ...CALLER_FDS_SCAN,
-    `exec '${process.execPath}' ${NODE_FLAGS.map((f) => `'${f}' `).join('')}'${path.join(root, 'dist', 'boot.cjs')}' "$@"`,
-    '',
-  ].join('\n');
-  fs.mkdirSync(path.join(root, 'bin'), { recursive: true });
-  writeFileAtomic(path.join(root, 'bin', 'tsrunc'), launcher, 0o755);
+function makeBuildId() {
+  const h = createHash('sha256').update(randomBytes(16));
+  for (const name of ['tsrunc.node', 'tsrunc-init', 'tsrunc-front'])
+    h.update(fs.readFileSync(path.join(root, 'build', 'Release', name)));
+  return h.digest('hex').slice(0, 32);
 }
 
 /**
@@ -296,8 +267,9 @@ function writeCodeCache() {
 }
 
 buildValidators();
-await bundle();
-writeLauncher();
+const buildId = makeBuildId();
+await bundle(buildId);
+writeFront(buildId);
 writeCodeCache();
 if (process.argv.includes('--typecheck'))
   execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['--noEmit', '-p', root], { stdio: 'inherit' });

@@ -1,10 +1,11 @@
 // What the benchmarks run on: the busybox rootfs, bundles whose config.json all runtimes take,
-// the three runtimes (crun in a private mount namespace on a hybrid-cgroup host), an OCI image
+// the runtimes (tsrunc with its resident server and without, runc, crun in a private mount namespace on a hybrid-cgroup host), an OCI image
 // archive for containerd, and a private containerd per runtime.
 import { execFileSync } from 'node:child_process';
 import { buildOciArchive } from '../../test/helpers/oci-image.ts';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { patchFrontConfig, readFrontConfig } from '../../scripts/front-config.mjs';
 import { CGROUP_NAME, onCleanup, processesWith, runSync, sleepMs, startDaemon, mountsUnder } from './host.mjs';
 
 export const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
@@ -63,6 +64,34 @@ function crunNamespace() {
 }
 
 /**
+ * tsrunc with its resident server (issue 17): `tsrunc daemon` on a socket of the workspace, and
+ * a copy of bin/tsrunc that looks there (the installed one, looking at the default socket where
+ * nothing listens, is the direct path's row).
+ */
+function residentFront(ws) {
+  const dir = path.join(ws, 'resident');
+  fs.mkdirSync(dir, { mode: 0o700 });
+  const socket = path.join(dir, 'tsrunc.sock');
+  const front = path.join(dir, 'tsrunc');
+  const image = fs.readFileSync(TSRUNC);
+  fs.writeFileSync(front, patchFrontConfig(image, { ...readFrontConfig(image), socket }), { mode: 0o755 });
+  const log = fs.openSync(path.join(dir, 'log'), 'w');
+  const server = startDaemon(TSRUNC, ['daemon', '--socket', socket, '--spares', '4'], {
+    stdio: ['ignore', 'ignore', log],
+    env: { PATH: process.env.PATH },
+  });
+  fs.closeSync(log);
+  for (let i = 0; i < 500 && !fs.existsSync(socket); i++) {
+    if (server.exitCode !== null) break;
+    sleepMs(20);
+  }
+  if (!fs.existsSync(socket))
+    throw new Error(`tsrunc daemon did not start: ${fs.readFileSync(path.join(dir, 'log'), 'utf8')}`);
+  sleepMs(1000); // its first workers load the bundle
+  return front;
+}
+
+/**
  * The runtimes, each with its binary, a private --root under the workspace, and the prefix that
  * puts a command in its environment (empty but for crun on a hybrid host).
  */
@@ -70,6 +99,7 @@ export function makeRuntimes(ws) {
   const layout = cgroupLayout();
   const crunPrefix = layout === 'hybrid' ? crunNamespace() : [];
   const list = [
+    { name: 'tsrunc-resident', bin: residentFront(ws), prefix: [] },
     { name: 'tsrunc', bin: TSRUNC, prefix: [] },
     { name: 'runc', bin: which('runc', ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc']), prefix: [] },
     { name: 'crun', bin: which('crun', ['/usr/bin/crun', '/usr/local/bin/crun']), prefix: crunPrefix },

@@ -2,8 +2,8 @@
 // anything else there is tsrunc's own (Node's epoll and pipes, the container's state lock, its
 // sockets). Node marks every fd close-on-exec as it starts, so from here a caller's fd cannot
 // be told from one of ours; bin/tsrunc looks before node runs and lists the open ones in
-// TSRUNC_CALLER_FDS (see CALLER_FDS_SCAN in scripts/build.mjs). The library API (Runtime)
-// does not check: its callers own their fds.
+// TSRUNC_CALLER_FDS (CallerFds in native/front/front.cc; scripts/sh-launcher.mjs was its first
+// form). The library API (Runtime) does not check: its callers own their fds.
 import { TsruncError, UsageError } from '../errors';
 import { listenFds } from '../lifecycle/create';
 

@@ -8,6 +8,7 @@ import { native } from '../native/addon';
 import { Runtime } from '../runtime';
 import { COMMIT, VERSION, versionText } from '../version';
 import { takeCallerFds } from './caller-fds';
+export { serveWorker } from '../daemon/worker';
 import type { AnyCommand, Context, GlobalArgs } from './context';
 import { FAST_COMMANDS, GLOBAL_SWITCHES, GLOBAL_VALUE_FLAGS, parseFast } from './fast-args';
 import checkpoint from './commands/checkpoint';

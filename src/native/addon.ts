@@ -46,8 +46,45 @@ export interface SystemdProperty {
 /** Which systemd: the system's (the system bus), or the calling user's (the user bus: rootless). */
 export type SystemdScope = 'system' | 'user';
 
+/** One caller of the resident server, as a worker accepted it (native/daemon.cc). */
+export type DaemonCaller =
+  | { refused: string }
+  | {
+      refused?: undefined;
+      conn: number;
+      peer: number;
+      argv: string[];
+      env: string[];
+      umask: number;
+      /** Which of stdin, stdout, stderr (bits 0..2) GO will carry. */
+      present: number;
+    };
+
+/** What the front's GO carried: its cwd, and its stdin, stdout, stderr (-1: it had none open). */
+export interface DaemonGo {
+  cwd: number;
+  stdio: [number, number, number];
+}
+
 export interface NativeBinding {
   napiVersion: number;
+  /** A listening unix stream socket bound at a path (close-on-exec), or systemd's fd checked. */
+  daemonListen(pathOrFd: string | number): number;
+  /** Every fd from 3 up close-on-exec (the server's start: nothing it inherited reaches a worker). */
+  daemonCloexecAll(): void;
+  /** A worker's start: every fd from 3 up (the listening one too) close-on-exec, PR_SET_PDEATHSIG; returns getppid(). */
+  daemonWorkerStart(listenFd: number): number;
+  /** Blocks for one caller; refuses (and closes) a peer that is not this process's equal. */
+  daemonAccept(listenFd: number, buildId: string): DaemonCaller;
+  /** Sends a REPLY of `kind`; false when the front is gone. */
+  daemonReply(conn: number, kind: number, buildId: string): boolean;
+  /** Blocks for the front's GO and takes its fds; null when it went away (or sent something else). */
+  daemonAwaitGo(conn: number, present: number): DaemonGo | null;
+  /** The caller's stdio as fds 0..2 (/dev/null where it had none); the received fds closed. */
+  daemonTakeStdio(stdio: number[]): void;
+  closeFd(fd: number): void;
+  /** The fds this process has open (below 1024). */
+  openFds(): number[];
   /** Advisory lock on an open fd; throws with code EWOULDBLOCK when !wait and held. */
   flock(fd: number, exclusive: boolean, wait: boolean): void;
   /** true when fd is readable ('r') or writable ('w') within timeoutMs (-1: forever). */

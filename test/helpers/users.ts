@@ -7,8 +7,10 @@ import * as path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { rootlessSpec } from '../../src/spec/default-spec';
 import type { Spec } from '../../src/spec/types';
+import { patchFrontConfig } from '../../scripts/front-config.mjs';
 import { runWithFiles } from './container';
-import { REPO_ROOT, TSRUNC, type RunOptions, type RunResult, type Teardownable } from './tsrunc';
+import { FRONT_BUILT, installedConfig } from './front';
+import { REPO_ROOT, type RunOptions, type RunResult, type Teardownable } from './tsrunc';
 
 export interface OrdinaryUser {
   name: string;
@@ -123,7 +125,7 @@ let copied: string | undefined;
 
 /**
  * bin/tsrunc as an ordinary user can run it: the built files (dist/, the addon and tsrunc-init)
- * copied to a directory everyone can read, with the launcher pointing there; removed at exit.
+ * copied to a directory everyone can read, with a front pointing there; removed at exit.
  */
 export function tsruncForUsers(): string {
   if (copied !== undefined) return copied;
@@ -135,8 +137,13 @@ export function tsruncForUsers(): string {
   for (const f of ['tsrunc.node', 'tsrunc-init'])
     fs.copyFileSync(path.join(REPO_ROOT, 'build', 'Release', f), path.join(dir, 'build', 'Release', f));
   fs.mkdirSync(path.join(dir, 'bin'));
-  const launcher = fs.readFileSync(TSRUNC, 'utf8').split(path.join(REPO_ROOT, 'dist')).join(path.join(dir, 'dist'));
-  fs.writeFileSync(path.join(dir, 'bin', 'tsrunc'), launcher, { mode: 0o755 });
+  // The native front with the copy's paths written in (as scripts/build.mjs writes bin/tsrunc's).
+  const front = patchFrontConfig(fs.readFileSync(FRONT_BUILT), {
+    ...installedConfig(),
+    boot: path.join(dir, 'dist', 'boot.cjs'),
+    daemon: path.join(dir, 'dist', 'daemon.cjs'),
+  });
+  fs.writeFileSync(path.join(dir, 'bin', 'tsrunc'), front, { mode: 0o755 });
   for (const sub of ['dist', 'build', 'build/Release', 'bin']) fs.chmodSync(path.join(dir, sub), 0o755);
   for (const f of fs.readdirSync(path.join(dir, 'dist'))) fs.chmodSync(path.join(dir, 'dist', f), 0o644);
   fs.chmodSync(path.join(dir, 'build', 'Release', 'tsrunc.node'), 0o755);

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
 import { checkCallerFds, preserveFdsArg, takeCallerFds } from '../../src/cli/caller-fds';
+import { makeFront } from '../helpers/front';
 import { REPO_ROOT, TSRUNC, runCommand, tempDir } from '../helpers/tsrunc';
 
 const DIST = path.join(REPO_ROOT, 'dist');
@@ -67,9 +68,9 @@ t.test('a cache that does not fit its bundle is ignored and the command still ru
 // ---- issue 12 G: the fds the caller passed, as the launcher lists them ----------------------
 
 /**
- * bin/tsrunc with its last line (the exec of node) replaced by a print of what it would hand
- * node in TSRUNC_CALLER_FDS ("unset" when it sets nothing), run by /bin/sh as the kernel runs
- * it, with `extra` as fds 3, 4, ... ('ignore': not passed).
+ * A copy of bin/tsrunc (the native front) that runs a probe instead of the CLI: what it would
+ * hand node in TSRUNC_CALLER_FDS ("unset" when it sets nothing), with `extra` as fds 3, 4, ...
+ * ('ignore': not passed).
  */
 function callerFdsSeen(
   t: Parameters<typeof tempDir>[0],
@@ -77,11 +78,9 @@ function callerFdsSeen(
   extra: (number | 'ignore')[],
   env: NodeJS.ProcessEnv = {},
 ): string {
-  const text = fs.readFileSync(TSRUNC, 'utf8');
-  const probe = text.replace(/^exec .*$/m, `printf '%s' "\${TSRUNC_CALLER_FDS-unset}"`);
-  if (probe === text) throw new Error('no exec line in bin/tsrunc');
-  const file = path.join(tempDir(t, 'tsrunc-launcher'), 'tsrunc');
-  fs.writeFileSync(file, probe, { mode: 0o755 });
+  const probe = path.join(tempDir(t, 'tsrunc-launcher'), 'probe.js');
+  fs.writeFileSync(probe, `process.stdout.write(process.env.TSRUNC_CALLER_FDS ?? 'unset')`);
+  const file = makeFront(t, { node: process.execPath, boot: probe, build: '' });
   const r = spawnSync(file, args, { env: bareEnv(env), stdio: ['ignore', 'pipe', 'pipe', ...extra], encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`probe exited ${r.status}: ${r.stderr}`);
   return r.stdout;
@@ -111,18 +110,14 @@ t.test('the launcher lists the open fds among 3..N+2 for --preserve-fds N, in ev
     'nor a value written otherwise (the CLI then refuses)',
   );
   t.equal(callerFdsSeen(t, ['run', 'id'], [a], { LISTEN_FDS: '1' }), '3', 'LISTEN_FDS counts too');
-  // dash keeps the script open (close-on-exec) on the first free fd from 10: never listed.
+  // (the sh launcher's dash kept its script open on the first free fd from 10: the front has none)
   const many = Array.from({ length: 12 }, () => 'ignore' as const);
-  t.equal(
-    callerFdsSeen(t, ['create', '--preserve-fds', '20', 'id'], many),
-    '',
-    "the shell's own script fd is not listed",
-  );
+  t.equal(callerFdsSeen(t, ['create', '--preserve-fds', '20', 'id'], many), '', 'no fd of its own is listed');
   const upTo10 = Array.from({ length: 8 }, () => a);
   t.equal(
     callerFdsSeen(t, ['create', '--preserve-fds', '20', 'id'], upTo10),
     '3 4 5 6 7 8 9 10',
-    "the caller's fd 10 is (the script fd goes to 11)",
+    "the caller's fd 10 is",
   );
 });
 

@@ -19,7 +19,7 @@ const SRC = path.join(REPO_ROOT, 'src');
 
 /** Tiers, highest first: an area may import from its own tier (no cycle) and from those below. */
 const TIERS: readonly (readonly string[])[] = [
-  ['cli', 'index'], // the two ways in: the command line and the library (dist/lib.cjs)
+  ['cli', 'index', 'daemon'], // the ways in: the command line, the library (dist/lib.cjs), the resident server's worker
   ['runtime', 'features', 'version'],
   ['lifecycle'],
   ['plan', 'cgroups', 'state'],

@@ -1,0 +1,397 @@
+// The resident server's side of native/front/protocol.h (issue 17), for src/daemon/: the
+// listening socket, and a worker's accept of one caller — who it is (SO_PEERCRED, and through
+// SO_PEERPIDFD the same credentials, capabilities, namespaces and root as this process, or it is
+// refused), its request (argv, environment, umask, cwd and stdio fds), the REPLY and the GO.
+#include "daemon.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "front/protocol.h"
+#include "sys.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+namespace tsrunc {
+
+namespace {
+
+// daemonListen(path) -> a listening unix stream socket bound at path (close-on-exec);
+// daemonListen(fd): systemd's socket (socket activation), checked to be one and made close-on-exec.
+Napi::Value Listen(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info[0].IsNumber()) {
+    int fd = info[0].As<Napi::Number>().Int32Value();
+    int listening = 0, domain = 0, type = 0;
+    socklen_t len = sizeof(int);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+      return ThrowErrno(env, "getsockopt", errno);
+    if (!listening || domain != AF_UNIX || type != SOCK_STREAM) return ThrowErrno(env, "listen", ENOTSOCK);
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) return ThrowErrno(env, "fcntl", errno);
+    return Napi::Number::New(env, fd);
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return ThrowErrno(env, "bind", ENAMETOOLONG);
+  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return ThrowErrno(env, "socket", errno);
+  // Only this uid may connect even were the directory opened up.
+  mode_t old = umask(0177);
+  int rc = bind(s, reinterpret_cast<struct sockaddr *>(&addr), sizeof addr);
+  int err = errno;
+  umask(old);
+  if (rc != 0 || listen(s, 128) != 0) {
+    if (rc == 0) err = errno;
+    close(s);
+    return ThrowErrno(env, rc != 0 ? "bind" : "listen", err);
+  }
+  return Napi::Number::New(env, s);
+}
+
+// Every fd from 3 up close-on-exec: nothing the server or a worker was started with (an fd its
+// own starter leaked) reaches what a worker starts (hooks, ps).
+void CloexecAll() {
+  std::vector<int> fds;
+  DIR *dir = opendir("/proc/self/fd");
+  if (dir != nullptr) {
+    for (struct dirent *e = readdir(dir); e != nullptr; e = readdir(dir))
+      if (e->d_name[0] >= '0' && e->d_name[0] <= '9') fds.push_back(atoi(e->d_name));
+    closedir(dir);
+  } else {
+    for (int fd = 3; fd < 65536; fd++) fds.push_back(fd);  // no /proc: every fd a process may have
+  }
+  for (int fd : fds) {
+    int flags = fd < 3 ? -1 : fcntl(fd, F_GETFD);
+    if (flags >= 0 && (flags & FD_CLOEXEC) == 0) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  }
+}
+
+// daemonCloexecAll(): the server's start (CloexecAll).
+Napi::Value CloexecAllJs(const Napi::CallbackInfo &info) {
+  CloexecAll();
+  return info.Env().Undefined();
+}
+
+// daemonWorkerStart(listenFd): every inherited fd, the listening one too, close-on-exec, and
+// this worker killed with its server (a worker outliving it would serve with nobody to report
+// its status). Returns the parent's pid at the time, for the caller to compare.
+Napi::Value WorkerStart(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  if (fcntl(fd, F_GETFD) < 0) return ThrowErrno(env, "fcntl", errno);
+  CloexecAll();
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return ThrowErrno(env, "prctl", errno);
+  return Napi::Number::New(env, getppid());
+}
+
+bool ReadFile(const std::string &path, std::string *out) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[4096];
+  out->clear();
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      close(fd);
+      return false;
+    }
+    if (n == 0) break;
+    out->append(buf, static_cast<size_t>(n));
+    if (out->size() > (1 << 20)) break;
+  }
+  close(fd);
+  return true;
+}
+
+// The value of `key:` in a /proc/PID/status text ("" when absent).
+std::string StatusField(const std::string &status, const char *key) {
+  std::string k = std::string("\n") + key + ":";
+  size_t at = ("\n" + status).find(k);
+  if (at == std::string::npos) return "";
+  size_t start = at + k.size() - 1;
+  size_t end = status.find('\n', start);
+  return status.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+bool SameInode(const std::string &a, const std::string &b) {
+  struct stat x, y;
+  return stat(a.c_str(), &x) == 0 && stat(b.c_str(), &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+// Why the peer is not one this server serves ("" when it is): it must be this process's equal,
+// so that nothing the worker does on its behalf is more than it could do itself.
+std::string PeerRefusal(int conn, pid_t *peer_pid) {
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred) return "no peer credentials";
+  if (cred.uid != geteuid()) return "uid " + std::to_string(cred.uid) + " is not the server's";
+  if (cred.gid != getegid()) return "gid " + std::to_string(cred.gid) + " is not the server's";
+  int pidfd = -1;
+  len = sizeof pidfd;
+  if (getsockopt(conn, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) != 0 || pidfd < 0) return "no SO_PEERPIDFD (Linux 6.5)";
+  std::string proc = "/proc/" + std::to_string(cred.pid);
+  std::string why;
+  std::string mine, theirs;
+  if (!ReadFile("/proc/self/status", &mine) || !ReadFile(proc + "/status", &theirs))
+    why = "cannot read the peer's status";
+  for (const char *key : {"Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs",
+                          "Seccomp", "Seccomp_filters"})
+    if (why.empty() && StatusField(mine, key) != StatusField(theirs, key)) why = std::string("its ") + key + " differ";
+  for (const char *ns : {"cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"})
+    if (why.empty() && !SameInode(std::string("/proc/self/ns/") + ns, proc + "/ns/" + ns))
+      why = std::string("another ") + ns + " namespace";
+  if (why.empty() && !SameInode("/proc/self/root", proc + "/root")) why = "another root directory";
+  std::string a, b;
+  bool la = ReadFile("/proc/self/attr/current", &a), lb = ReadFile(proc + "/attr/current", &b);
+  if (why.empty() && (la != lb || a != b)) why = "another security label";
+  // All of the above was read of the process that connected: its pidfd still names that pid.
+  std::string fdinfo;
+  if (why.empty() && (!ReadFile("/proc/self/fdinfo/" + std::to_string(pidfd), &fdinfo) ||
+                      StatusField(fdinfo, "Pid") != "\t" + std::to_string(cred.pid)))
+    why = "the peer is gone";
+  close(pidfd);
+  *peer_pid = cred.pid;
+  return why;
+}
+
+bool RecvExact(int fd, char *buf, size_t len) {
+  while (len > 0) {
+    ssize_t n = recv(fd, buf, len, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    buf += n;
+    len -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+uint32_t Word(const char *p, int i) {
+  uint32_t w;
+  memcpy(&w, p + 4 * i, sizeof w);
+  return w;
+}
+
+void PutWord(char *p, int i, uint32_t w) { memcpy(p + 4 * i, &w, sizeof w); }
+
+bool Reply(int conn, uint32_t kind, const std::string &build) {
+  char buf[DAEMON_REPLY_WORDS * 4 + DAEMON_BUILD_ID_LEN] = {};
+  PutWord(buf, 0, DAEMON_MAGIC_REPLY);
+  PutWord(buf, 1, DAEMON_PROTOCOL_VERSION);
+  PutWord(buf, 2, kind);
+  PutWord(buf, 3, static_cast<uint32_t>(getpid()));
+  memcpy(buf + DAEMON_REPLY_WORDS * 4, build.data(),
+         build.size() < DAEMON_BUILD_ID_LEN ? build.size() : DAEMON_BUILD_ID_LEN);
+  const char *p = buf;
+  size_t left = sizeof buf;
+  while (left > 0) {
+    ssize_t n = send(conn, p, left, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+void CloseAll(const std::vector<int> &fds) {
+  for (int fd : fds)
+    if (fd >= 0) close(fd);
+}
+
+// daemonAccept(listenFd, buildId) -> one caller: {conn, peer, argv, env, umask, present},
+// or {refused: why} (the connection is then closed, with a REPLY when the front is to know why).
+Napi::Value Accept(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int lfd = info[0].As<Napi::Number>().Int32Value();
+  std::string build = info[1].As<Napi::String>().Utf8Value();
+  Napi::Object out = Napi::Object::New(env);
+  int conn;
+  do conn = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+  while (conn < 0 && (errno == EINTR || errno == ECONNABORTED));
+  if (conn < 0) return ThrowErrno(env, "accept4", errno);
+  // A caller that does not say its request at once is not waited for.
+  struct timeval tv = {2, 0};
+  setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  pid_t peer = 0;
+  std::string why = PeerRefusal(conn, &peer);
+  if (!why.empty()) {
+    Reply(conn, DAEMON_REPLY_REFUSED, build);
+    close(conn);
+    out.Set("refused", Napi::String::New(env, why));
+    return out;
+  }
+  char head[DAEMON_REQUEST_WORDS * 4];
+  auto refuse = [&](const std::string &reason) -> Napi::Value {
+    close(conn);
+    out.Set("refused", Napi::String::New(env, reason));
+    return out;
+  };
+  if (!RecvExact(conn, head, sizeof head)) return refuse("a short request");
+  if (Word(head, 0) != DAEMON_MAGIC_REQUEST || Word(head, 1) != DAEMON_PROTOCOL_VERSION)
+    return refuse("not a request of this protocol");
+  uint32_t length = Word(head, 2), argc = Word(head, 3), envc = Word(head, 4), mask = Word(head, 5),
+           present = Word(head, 6);
+  if (length > DAEMON_MAX_STRINGS || argc == 0 || argc + envc > length || mask > 0777 || (present & ~7u) != 0)
+    return refuse("a request out of bounds");
+  std::string caller_build(DAEMON_BUILD_ID_LEN, '\0');
+  std::string strings(length, '\0');
+  if (!RecvExact(conn, &caller_build[0], DAEMON_BUILD_ID_LEN) || (length > 0 && !RecvExact(conn, &strings[0], length)))
+    return refuse("a short request");
+  if (caller_build != build) {
+    Reply(conn, DAEMON_REPLY_MISMATCH, build);
+    return refuse("another build");
+  }
+  if (length == 0 || strings[length - 1] != '\0') return refuse("strings not ended");
+  std::vector<std::string> words;
+  for (size_t at = 0; at < length;) {
+    size_t end = strings.find('\0', at);
+    words.push_back(strings.substr(at, end - at));
+    at = end + 1;
+  }
+  if (words.size() != argc + envc) return refuse("a request with another count of strings");
+  Napi::Array argv = Napi::Array::New(env, argc);
+  Napi::Array envv = Napi::Array::New(env, envc);
+  for (uint32_t i = 0; i < argc; i++) argv.Set(i, Napi::String::New(env, words[i]));
+  for (uint32_t i = 0; i < envc; i++) envv.Set(i, Napi::String::New(env, words[argc + i]));
+  // Blocking again, and no timeout while it waits for GO and runs (the front is there).
+  struct timeval none = {0, 0};
+  setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+  setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
+  out.Set("conn", Napi::Number::New(env, conn));
+  out.Set("peer", Napi::Number::New(env, peer));
+  out.Set("argv", argv);
+  out.Set("env", envv);
+  out.Set("umask", Napi::Number::New(env, mask));
+  out.Set("present", Napi::Number::New(env, present));
+  return out;
+}
+
+// daemonReply(conn, kind, buildId) -> whether it was sent.
+Napi::Value ReplyJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int conn = info[0].As<Napi::Number>().Int32Value();
+  uint32_t kind = info[1].As<Napi::Number>().Uint32Value();
+  std::string build = info[2].As<Napi::String>().Utf8Value();
+  return Napi::Boolean::New(env, Reply(conn, kind, build));
+}
+
+// daemonAwaitGo(conn, present) -> the fds GO carried, {cwd, stdio: [fd|-1 x3]} (stdio as the
+// request's fd_mask `present` said), once a whole GO came; null when the front went away instead
+// (or sent anything else: then nothing is kept).
+Napi::Value AwaitGo(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int conn = info[0].As<Napi::Number>().Int32Value();
+  uint32_t present = info[1].As<Napi::Number>().Uint32Value();
+  char go[4];
+  struct iovec iov = {go, sizeof go};
+  char control[CMSG_SPACE(sizeof(int) * 4)] = {};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+  while (n < 0 && errno == EINTR);
+  std::vector<int> fds;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); n > 0 && c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      fds.push_back(fd);
+    }
+  }
+  size_t want = 1 + ((present & 1) != 0) + ((present & 2) != 0) + ((present & 4) != 0);
+  struct stat st;
+  if (n != static_cast<ssize_t>(sizeof go) || Word(go, 0) != DAEMON_MAGIC_GO || (msg.msg_flags & MSG_CTRUNC) != 0 ||
+      fds.size() != want || fstat(fds[0], &st) != 0 || !S_ISDIR(st.st_mode)) {
+    CloseAll(fds);
+    return env.Null();
+  }
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Array stdio = Napi::Array::New(env, 3);
+  size_t next = 1;
+  for (uint32_t i = 0; i < 3; i++) stdio.Set(i, Napi::Number::New(env, (present & (1u << i)) != 0 ? fds[next++] : -1));
+  out.Set("cwd", Napi::Number::New(env, fds[0]));
+  out.Set("stdio", stdio);
+  return out;
+}
+
+// daemonTakeStdio([fd|-1 x3]): the caller's stdin, stdout and stderr become this process's fds
+// 0, 1 and 2 (/dev/null where the caller had none, as node opens it then), the received fds closed.
+Napi::Value TakeStdio(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Array stdio = info[0].As<Napi::Array>();
+  for (uint32_t i = 0; i < 3; i++) {
+    int fd = stdio.Get(i).As<Napi::Number>().Int32Value();
+    bool opened = false;
+    if (fd < 0) {
+      fd = open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+      if (fd < 0) return ThrowErrno(env, "open", errno);
+      opened = true;
+    }
+    if (fd != static_cast<int>(i)) {
+      if (dup2(fd, static_cast<int>(i)) < 0) return ThrowErrno(env, "dup2", errno);
+      close(fd);
+    } else if (!opened) {
+      int flags = fcntl(fd, F_GETFD);
+      fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+    }
+  }
+  return env.Undefined();
+}
+
+// closeFd(fd)
+Napi::Value CloseFd(const Napi::CallbackInfo &info) {
+  close(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+// openFds() -> the fds this process has open (from /proc/self/fd), for tests and checks.
+Napi::Value OpenFds(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  for (int fd = 0, i = 0; fd < 1024; fd++)
+    if (fcntl(fd, F_GETFD) >= 0) out.Set(i++, Napi::Number::New(env, fd));
+  return out;
+}
+
+}  // namespace
+
+void RegisterDaemon(Napi::Env env, Napi::Object exports) {
+  exports.Set("daemonListen", Napi::Function::New(env, Listen, "daemonListen"));
+  exports.Set("daemonCloexecAll", Napi::Function::New(env, CloexecAllJs, "daemonCloexecAll"));
+  exports.Set("daemonWorkerStart", Napi::Function::New(env, WorkerStart, "daemonWorkerStart"));
+  exports.Set("daemonAccept", Napi::Function::New(env, Accept, "daemonAccept"));
+  exports.Set("daemonReply", Napi::Function::New(env, ReplyJs, "daemonReply"));
+  exports.Set("daemonAwaitGo", Napi::Function::New(env, AwaitGo, "daemonAwaitGo"));
+  exports.Set("daemonTakeStdio", Napi::Function::New(env, TakeStdio, "daemonTakeStdio"));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
+  exports.Set("openFds", Napi::Function::New(env, OpenFds, "openFds"));
+}
+
+}  // namespace tsrunc

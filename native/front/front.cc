@@ -1,0 +1,515 @@
+// bin/tsrunc (issue 17): the executable clients exec. It is small and holds nothing of Node:
+//
+//  * the direct path, the default and the reference: exactly what the sh launcher that
+//    scripts/build.mjs used to write did (the environment the way dash hands it on, without
+//    NODE_OPTIONS, NODE_EXTRA_CA_CERTS and a caller's TSRUNC_CALLER_FDS; TSRUNC_CALLER_FDS
+//    listing the fds the caller passed for --preserve-fds / LISTEN_FDS), then exec of node on
+//    dist/boot.cjs with the same arguments;
+//  * when a resident server (`tsrunc daemon`) is reachable, the same command answered by one of
+//    its warm workers: argv, environment, cwd (an fd), stdin, stdout and stderr go over the
+//    server's socket; the front waits, forwards signals, and exits as the worker did. Anything
+//    short of a worker's READY for this very build (no socket, a directory others can reach,
+//    another uid listening, a full server, a reply that is not exactly the protocol's) takes the
+//    direct path; nothing has been done by then (the worker runs only on GO).
+//
+// Where node, the bundle and the socket are is written into tsrunc_front_config by
+// scripts/build.mjs (scripts/front-config.mjs) when it installs this binary as bin/tsrunc.
+// Every fd it opens is close-on-exec, and the socket is closed before node is exec'd.
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "protocol.h"
+
+#define FRONT_CONFIG_MARKER "TSRUNC-FRONT-CONFIG-v1\n"
+
+extern "C" {
+// Patched in the installed copy: MARKER, then "key\0value\0" pairs, then an empty key.
+__attribute__((used)) volatile char tsrunc_front_config[8192] = FRONT_CONFIG_MARKER;
+}
+
+extern char **environ;
+
+namespace {
+
+// The most fds looked at for --preserve-fds (MAX_PRESERVED_FDS of the sh launcher).
+constexpr long kMaxPreservedFds = 65536;
+
+struct Config {
+  std::string node, boot, daemon, socket = DAEMON_DEFAULT_SOCKET, build;
+  std::vector<std::string> flags;
+  long reply_timeout_ms = DAEMON_REPLY_TIMEOUT_MS;
+};
+
+bool ReadConfig(Config *c) {
+  static char buf[sizeof tsrunc_front_config];
+  for (size_t i = 0; i < sizeof buf; i++) buf[i] = tsrunc_front_config[i];
+  buf[sizeof buf - 1] = '\0';
+  // (the marker is not compared: its only copy in the binary must be the one to patch)
+  const char *p = buf + sizeof FRONT_CONFIG_MARKER - 1;
+  const char *end = buf + sizeof buf - 1;
+  while (p < end && *p != '\0') {
+    const char *key = p;
+    p += strlen(p) + 1;
+    if (p >= end) return false;
+    const char *value = p;
+    p += strlen(p) + 1;
+    if (strcmp(key, "node") == 0)
+      c->node = value;
+    else if (strcmp(key, "boot") == 0)
+      c->boot = value;
+    else if (strcmp(key, "daemon") == 0)
+      c->daemon = value;
+    else if (strcmp(key, "socket") == 0)
+      c->socket = value;
+    else if (strcmp(key, "build") == 0)
+      c->build = value;
+    else if (strcmp(key, "flag") == 0)
+      c->flags.push_back(value);
+    else if (strcmp(key, "reply-timeout-ms") == 0)
+      c->reply_timeout_ms = strtol(value, nullptr, 10);
+  }
+  return !c->node.empty() && !c->boot.empty();
+}
+
+void Say(const char *a, const char *b = "", const char *c = "") {
+  std::string s = std::string("tsrunc: ") + a + b + c + "\n";
+  ssize_t r = write(2, s.data(), s.size());
+  (void)r;
+}
+
+// ---- the environment, as dash hands it on -----------------------------------------------------
+
+// dash's endofname: a name is [A-Za-z_][A-Za-z0-9_]*.
+bool ShellName(const char *s, size_t len) {
+  if (len == 0 || !(s[0] == '_' || (s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z'))) return false;
+  for (size_t i = 1; i < len; i++) {
+    char ch = s[i];
+    if (!(ch == '_' || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))) return false;
+  }
+  return true;
+}
+
+class Env {
+ public:
+  // dash imports only entries NAME=VALUE with a shell name; a later entry of a name wins.
+  void Import(char **envp) {
+    for (char **e = envp; *e != nullptr; e++) {
+      const char *eq = strchr(*e, '=');
+      if (eq == nullptr || !ShellName(*e, eq - *e)) continue;
+      Set(std::string(*e, eq - *e), eq + 1);
+    }
+  }
+  const std::string *Get(const std::string &name) const {
+    for (auto &e : entries_)
+      if (e.compare(0, name.size(), name) == 0 && e.size() > name.size() && e[name.size()] == '=') return &e;
+    return nullptr;
+  }
+  const char *Value(const std::string &name) const {
+    const std::string *e = Get(name);
+    return e == nullptr ? nullptr : e->c_str() + name.size() + 1;
+  }
+  void Set(const std::string &name, const std::string &value) {
+    for (auto &e : entries_)
+      if (e.compare(0, name.size(), name) == 0 && e.size() > name.size() && e[name.size()] == '=') {
+        e = name + "=" + value;
+        return;
+      }
+    entries_.push_back(name + "=" + value);
+  }
+  void Unset(const std::string &name) {
+    for (size_t i = 0; i < entries_.size(); i++)
+      if (entries_[i].compare(0, name.size(), name) == 0 && entries_[i].size() > name.size() &&
+          entries_[i][name.size()] == '=') {
+        entries_.erase(entries_.begin() + i);
+        return;
+      }
+  }
+  const std::vector<std::string> &entries() const { return entries_; }
+  std::vector<char *> Pointers() {
+    std::vector<char *> out;
+    for (auto &e : entries_) out.push_back(&e[0]);
+    out.push_back(nullptr);
+    return out;
+  }
+
+ private:
+  std::vector<std::string> entries_;
+};
+
+// What dash does to an exported environment as it starts: IFS, OPTIND and PPID, when exported,
+// get its values; PWD is kept when it names the working directory, else set to getcwd().
+void DashStart(Env *env) {
+  if (env->Get("IFS") != nullptr) env->Set("IFS", " \t\n");
+  if (env->Get("OPTIND") != nullptr) env->Set("OPTIND", "1");
+  if (env->Get("PPID") != nullptr) env->Set("PPID", std::to_string(static_cast<long>(getppid())));
+  const char *pwd = env->Value("PWD");
+  struct stat a, b;
+  if (pwd != nullptr && pwd[0] == '/' && stat(pwd, &a) == 0 && stat(".", &b) == 0 && a.st_dev == b.st_dev &&
+      a.st_ino == b.st_ino)
+    return;
+  char cwd[4096];
+  if (getcwd(cwd, sizeof cwd) != nullptr) env->Set("PWD", cwd);
+}
+
+// A shell-decimal value as the launcher's `case $v in ""|*[!0-9]*) continue`: digits only.
+bool Digits(const char *s) {
+  if (*s == '\0') return false;
+  for (; *s != '\0'; s++)
+    if (*s < '0' || *s > '9') return false;
+  return true;
+}
+
+long Decimal(const char *s) {
+  // "[ ${#v} -gt 5 ] && v=65536": longer values are capped before any arithmetic.
+  if (strlen(s) > 5) return kMaxPreservedFds;
+  return strtol(s, nullptr, 10);
+}
+
+// The launcher's caller_fds: the open fds among 3..N+2 (N: the largest --preserve-fds value plus
+// LISTEN_FDS, capped), listed in TSRUNC_CALLER_FDS. This process has opened nothing yet.
+void CallerFds(int argc, char **argv, Env *env) {
+  bool scan = false;
+  for (int i = 1; i < argc; i++)
+    if (strstr(argv[i], "preserve-fds") != nullptr) scan = true;
+  const char *listen = env->Value("LISTEN_FDS");
+  if (listen != nullptr && *listen != '\0') scan = true;
+  if (!scan) return;
+  long n = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v;
+    if (strcmp(a, "--preserve-fds") == 0 || strcmp(a, "-preserve-fds") == 0) {
+      if (i + 1 >= argc) break;
+      v = argv[++i];
+    } else if (strncmp(a, "--preserve-fds=", 15) == 0 || strncmp(a, "-preserve-fds=", 14) == 0) {
+      v = strchr(a, '=') + 1;
+    } else {
+      continue;
+    }
+    if (!Digits(v)) continue;
+    long x = Decimal(v);
+    if (x > n) n = x;
+  }
+  if (listen != nullptr && Digits(listen)) n += Decimal(listen);
+  if (n > kMaxPreservedFds) n = kMaxPreservedFds;
+  std::string fds;
+  for (long fd = 3; fd < n + 3; fd++) {
+    if (fcntl(static_cast<int>(fd), F_GETFD) < 0) continue;
+    if (!fds.empty()) fds += ' ';
+    fds += std::to_string(fd);
+  }
+  // caller_fds ends with `unset n next a v fds i`: exported variables of those names go too.
+  for (const char *name : {"n", "next", "a", "v", "fds", "i"}) env->Unset(name);
+  env->Set("TSRUNC_CALLER_FDS", fds);
+}
+
+[[noreturn]] void ExecNode(const Config &c, const std::string &entry, int argc, char **argv, int from, Env *env) {
+  std::vector<char *> args;
+  args.push_back(const_cast<char *>(c.node.c_str()));
+  for (auto &f : c.flags) args.push_back(const_cast<char *>(f.c_str()));
+  args.push_back(const_cast<char *>(entry.c_str()));
+  for (int i = from; i < argc; i++) args.push_back(argv[i]);
+  args.push_back(nullptr);
+  std::vector<char *> envp = env->Pointers();
+  execve(c.node.c_str(), args.data(), envp.data());
+  int err = errno;
+  Say("cannot run ", c.node.c_str(), (std::string(": ") + strerror(err)).c_str());
+  _exit(err == ENOENT ? 127 : 126);
+}
+
+// ---- the resident server ----------------------------------------------------------------------
+
+long NowMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+// Waits (until the deadline, -1: forever) for `events` on fd; false on timeout or error.
+bool Wait(int fd, short events, long deadline) {
+  for (;;) {
+    int timeout = -1;
+    if (deadline >= 0) {
+      long left = deadline - NowMs();
+      if (left <= 0) return false;
+      timeout = static_cast<int>(left);
+    }
+    struct pollfd p = {fd, events, 0};
+    int r = poll(&p, 1, timeout);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    return true;
+  }
+}
+
+bool SendAll(int fd, const char *data, size_t len, long deadline) {
+  while (len > 0) {
+    ssize_t n = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      if (!Wait(fd, POLLOUT, deadline)) return false;
+      continue;
+    }
+    if (n <= 0) return false;
+    data += n;
+    len -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Reads exactly len bytes; false on EOF, error or the deadline.
+bool RecvAll(int fd, char *data, size_t len, long deadline) {
+  while (len > 0) {
+    if (!Wait(fd, POLLIN, deadline)) return false;
+    ssize_t n = recv(fd, data, len, MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) return false;
+    data += n;
+    len -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// The server's directory must be this uid's and closed to everyone else.
+bool TrustedDirectory(const std::string &socket_path) {
+  size_t slash = socket_path.rfind('/');
+  if (slash == std::string::npos || socket_path[0] != '/') return false;
+  std::string dir = slash == 0 ? "/" : socket_path.substr(0, slash);
+  struct stat st;
+  if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return false;
+  return st.st_uid == geteuid() && (st.st_mode & 077) == 0;
+}
+
+int Connect(const std::string &path) {
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return -1;
+  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return -1;
+  if (connect(s, reinterpret_cast<struct sockaddr *>(&addr), sizeof addr) != 0) {
+    close(s);
+    return -1;
+  }
+  // Only a server of this uid is spoken to (the directory says so too).
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred || cred.uid != geteuid()) {
+    close(s);
+    return -1;
+  }
+  return s;
+}
+
+void PutWord(std::string *out, uint32_t w) { out->append(reinterpret_cast<const char *>(&w), sizeof w); }
+
+uint32_t Word(const char *p, int i) {
+  uint32_t w;
+  memcpy(&w, p + 4 * i, sizeof w);
+  return w;
+}
+
+// Sends GO with the fds attached; true when all of it went.
+bool SendGo(int s, const std::vector<int> &fds) {
+  uint32_t magic = DAEMON_MAGIC_GO;
+  struct iovec iov = {&magic, sizeof magic};
+  char control[CMSG_SPACE(sizeof(int) * 4)] = {};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  memcpy(CMSG_DATA(cmsg), fds.data(), sizeof(int) * fds.size());
+  ssize_t n;
+  do n = sendmsg(s, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n == static_cast<ssize_t>(sizeof magic);
+}
+
+int signal_pipe[2] = {-1, -1};
+
+void OnSignal(int sig) {
+  int saved = errno;
+  unsigned char b = static_cast<unsigned char>(sig);
+  ssize_t r = write(signal_pipe[1], &b, 1);
+  (void)r;
+  errno = saved;
+}
+
+// The signals a caller sends tsrunc (containerd's shim, a person's ^C): the worker gets them, as
+// the process running the command on the direct path would.
+const int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH, SIGCONT};
+
+// Once GO is sent: waits for the server's STATUS, forwarding signals, and ends as the worker did.
+[[noreturn]] void Follow(int s, pid_t worker) {
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, worker, 0));
+  if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) == 0) {
+    struct sigaction sa = {};
+    sa.sa_handler = OnSignal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : kForwarded) sigaction(sig, &sa, nullptr);
+  }
+  char status[DAEMON_STATUS_WORDS * 4];
+  size_t got = 0;
+  for (;;) {
+    struct pollfd p[2] = {{s, POLLIN, 0}, {signal_pipe[0], POLLIN, 0}};
+    int r = poll(p, signal_pipe[0] >= 0 ? 2 : 1, -1);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (signal_pipe[0] >= 0 && (p[1].revents & POLLIN) != 0) {
+      unsigned char b;
+      while (read(signal_pipe[0], &b, 1) == 1)
+        if (pidfd >= 0) syscall(SYS_pidfd_send_signal, pidfd, static_cast<int>(b), nullptr, 0);
+    }
+    if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+      ssize_t n = recv(s, status + got, sizeof status - got, MSG_DONTWAIT);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+      if (got == sizeof status) break;
+    }
+  }
+  if (got == sizeof status && Word(status, 0) == DAEMON_MAGIC_STATUS) {
+    uint32_t kind = Word(status, 1), value = Word(status, 2);
+    if (kind == DAEMON_STATUS_EXITED && value <= 255) _exit(static_cast<int>(value));
+    if (kind == DAEMON_STATUS_SIGNALED && value >= 1 && value < 65) {
+      int sig = static_cast<int>(value);
+      signal(sig, SIG_DFL);
+      sigset_t set;
+      sigemptyset(&set);
+      sigaddset(&set, sig);
+      sigprocmask(SIG_UNBLOCK, &set, nullptr);
+      kill(getpid(), sig);
+      _exit(128 + sig);
+    }
+  }
+  // The worker (or the server) was lost midway: the caller sees what a killed tsrunc shows.
+  Say("the resident server's worker was lost during the command");
+  signal(SIGKILL, SIG_DFL);
+  kill(getpid(), SIGKILL);
+  _exit(137);
+}
+
+// A command the server may run: those that start no container process (the worker says for
+// sure; this only spares it a round trip for create, run and exec, which take the direct path).
+bool MaybeServed(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    for (const char *c : {"create", "run", "exec", "checkpoint", "restore"})
+      if (strcmp(argv[i], c) == 0) return false;
+  return argc > 1;
+}
+
+// Tries the server; returns only when the direct path is to be taken (nothing was done).
+void TryServer(const Config &c, const std::string &socket_path, int argc, char **argv, Env *env) {
+  if (socket_path.empty() || c.build.size() != DAEMON_BUILD_ID_LEN || !MaybeServed(argc, argv)) return;
+  if (!TrustedDirectory(socket_path)) return;
+  long deadline = NowMs() + c.reply_timeout_ms;
+  int s = Connect(socket_path);
+  if (s < 0) return;
+  std::vector<int> fds;
+  int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (cwd < 0) {
+    close(s);
+    return;
+  }
+  fds.push_back(cwd);
+  uint32_t mask = 0;
+  for (int fd = 0; fd < 3; fd++)
+    if (fcntl(fd, F_GETFD) >= 0) {
+      fds.push_back(fd);
+      mask |= 1u << fd;
+    }
+  std::string strings;
+  for (int i = 1; i < argc; i++) strings.append(argv[i], strlen(argv[i]) + 1);
+  for (auto &e : env->entries()) strings.append(e.c_str(), e.size() + 1);
+  if (strings.size() > DAEMON_MAX_STRINGS) {
+    close(cwd);
+    close(s);
+    return;
+  }
+  mode_t mask_now = umask(0);
+  umask(mask_now);
+  std::string req;
+  PutWord(&req, DAEMON_MAGIC_REQUEST);
+  PutWord(&req, DAEMON_PROTOCOL_VERSION);
+  PutWord(&req, static_cast<uint32_t>(strings.size()));
+  PutWord(&req, static_cast<uint32_t>(argc - 1));
+  PutWord(&req, static_cast<uint32_t>(env->entries().size()));
+  PutWord(&req, static_cast<uint32_t>(mask_now));
+  PutWord(&req, mask);
+  req += c.build;
+  req += strings;
+  char reply[DAEMON_REPLY_WORDS * 4 + DAEMON_BUILD_ID_LEN];
+  if (!SendAll(s, req.data(), req.size(), deadline) || !RecvAll(s, reply, sizeof reply, deadline) ||
+      Word(reply, 0) != DAEMON_MAGIC_REPLY || Word(reply, 1) != DAEMON_PROTOCOL_VERSION ||
+      Word(reply, 2) != DAEMON_REPLY_READY ||
+      memcmp(reply + DAEMON_REPLY_WORDS * 4, c.build.data(), DAEMON_BUILD_ID_LEN) != 0) {
+    close(cwd);
+    close(s);
+    return;
+  }
+  uint32_t pid = Word(reply, 3);
+  if (pid < 2 || pid > 0x3fffffff) {
+    close(cwd);
+    close(s);
+    return;
+  }
+  bool went = SendGo(s, fds);
+  close(cwd);
+  if (!went) {
+    // Not a whole GO (4 bytes in one send; a stream never splits it short of an error): the
+    // worker runs only on a whole one, so nothing was done.
+    close(s);
+    return;
+  }
+  Follow(s, static_cast<pid_t>(pid));
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  Config c;
+  if (!ReadConfig(&c)) {
+    Say("this binary has not been installed by scripts/build.mjs (no paths in it)");
+    return 127;
+  }
+  Env env;
+  env.Import(environ);
+  // The front's own settings, never passed on: another socket ("" for none), and how long to
+  // wait for a worker (a busy CI host: every served command through the server).
+  const char *chosen = env.Value("TSRUNC_DAEMON_SOCKET");
+  std::string socket_path = chosen != nullptr ? chosen : c.socket;
+  const char *wait = env.Value("TSRUNC_DAEMON_WAIT_MS");
+  if (wait != nullptr && Digits(wait) && strlen(wait) <= 7) c.reply_timeout_ms = strtol(wait, nullptr, 10);
+  for (const char *name :
+       {"NODE_EXTRA_CA_CERTS", "NODE_OPTIONS", "TSRUNC_CALLER_FDS", "TSRUNC_DAEMON_SOCKET", "TSRUNC_DAEMON_WAIT_MS"})
+    env.Unset(name);
+  DashStart(&env);
+  // `tsrunc daemon ...`: the resident server itself (src/daemon/server.ts).
+  if (argc > 1 && strcmp(argv[1], "daemon") == 0 && !c.daemon.empty()) ExecNode(c, c.daemon, argc, argv, 2, &env);
+  CallerFds(argc, argv, &env);
+  TryServer(c, socket_path, argc, argv, &env);
+  ExecNode(c, c.boot, argc, argv, 1, &env);
+}

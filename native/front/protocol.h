@@ -1,0 +1,50 @@
+// The resident server's protocol (issue 17): what bin/tsrunc (native/front/front.cc) and a
+// worker of `tsrunc daemon` (native/daemon.cc, src/daemon/) say to each other over the server's
+// unix stream socket. src/daemon/protocol.ts names the same numbers (test/unit/daemon-protocol.test.ts
+// checks that they agree). All integers are little-endian u32 (the host's order: both ends are
+// on one host).
+//
+//   front  -> worker  REQUEST: header (DAEMON_REQUEST_WORDS u32), build id (DAEMON_BUILD_ID_LEN
+//                      bytes), then argc + envc NUL-terminated strings
+//   worker -> front   REPLY: DAEMON_REPLY_WORDS u32 then the worker's build id
+//   front  -> worker  GO (one u32) carrying the fds: cwd, then each of stdin, stdout, stderr the
+//                      front has open (as the request's fd_mask said). Only now may the command
+//                      run; without it nothing is done, and no fd of the caller's was sent (a
+//                      request left in a stuck server's queue holds none of its pipes open)
+//   server -> front   STATUS: DAEMON_STATUS_WORDS u32, sent by the server once the worker has exited
+#pragma once
+
+#define DAEMON_PROTOCOL_VERSION 1
+#define DAEMON_BUILD_ID_LEN 32
+
+#define DAEMON_MAGIC_REQUEST 0x51525354u  // "TSRQ"
+#define DAEMON_MAGIC_REPLY 0x59525354u    // "TSRY"
+#define DAEMON_MAGIC_GO 0x4f475354u       // "TSGO"
+#define DAEMON_MAGIC_STATUS 0x54535354u   // "TSST"
+
+// REQUEST header words: magic, version, length of the strings, argc, envc, umask, fd_mask.
+#define DAEMON_REQUEST_WORDS 7
+#define DAEMON_FD_STDIN 1u
+#define DAEMON_FD_STDOUT 2u
+#define DAEMON_FD_STDERR 4u
+// The most bytes of strings a request may carry (argv and environment together).
+#define DAEMON_MAX_STRINGS 4194304
+
+// REPLY words: magic, version, kind, the worker's pid.
+#define DAEMON_REPLY_WORDS 4
+#define DAEMON_REPLY_READY 1     // the worker will run the command when it gets GO
+#define DAEMON_REPLY_DIRECT 2    // not a command the server runs: take the direct path
+#define DAEMON_REPLY_REFUSED 3   // the caller is not one the server serves (uid, namespaces, ...)
+#define DAEMON_REPLY_MISMATCH 4  // another build: take the direct path
+
+// STATUS words: magic, kind, value.
+#define DAEMON_STATUS_WORDS 3
+#define DAEMON_STATUS_EXITED 1    // value: the exit status
+#define DAEMON_STATUS_SIGNALED 2  // value: the signal that killed the worker
+
+// Where `tsrunc daemon` listens and bin/tsrunc looks, unless told otherwise.
+#define DAEMON_DEFAULT_SOCKET "/run/tsrunc-daemon/tsrunc.sock"
+
+// How long the front waits for a worker's REPLY before it takes the direct path (an overloaded
+// or stuck server), in milliseconds.
+#define DAEMON_REPLY_TIMEOUT_MS 250

@@ -1,0 +1,43 @@
+// dist/daemon.cjs: `tsrunc daemon [--socket PATH] [--spares N]` (bin/tsrunc execs node on it).
+import * as path from 'node:path';
+import { DAEMON_DEFAULT_SOCKET as DEFAULT_SOCKET } from './protocol';
+import { serve } from './server';
+const USAGE = `usage: tsrunc daemon [--socket PATH] [--spares N]
+
+The resident server: warm workers answer tsrunc's commands that start no container process
+(state, list, kill, delete, ps, pause, resume, features, events, update, spec, start), so that
+they do not start node. The socket's directory is made 0700 and must be this user's; only this
+user's callers are served. Default socket: ${DEFAULT_SOCKET} (bin/tsrunc looks there; a caller's
+TSRUNC_DAEMON_SOCKET names another, "" none).
+`;
+
+function main(argv: string[]): void {
+  let socket = DEFAULT_SOCKET;
+  let spares = 4;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) usage(`${flag} needs a value`);
+      return v;
+    };
+    if (flag === '--socket') socket = path.resolve(value());
+    else if (flag === '--spares') {
+      const v = value();
+      if (!/^[0-9]+$/.test(v) || Number(v) < 1 || Number(v) > 64) usage(`--spares must be 1 to 64, got ${v}`);
+      spares = Number(v);
+    } else if (flag === '--help' || flag === '-h') {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    } else usage(`unknown argument ${a}`);
+  }
+  serve({ socket, spares, worker: path.join(__dirname, 'worker.cjs') });
+}
+
+function usage(text: string): never {
+  process.stderr.write(`tsrunc daemon: ${text}\n\n${USAGE}`);
+  process.exit(3);
+}
+
+main(process.argv.slice(2));

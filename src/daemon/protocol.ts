@@ -1,0 +1,57 @@
+// The resident server's protocol numbers: native/front/protocol.h is their source (the front
+// and the addon include it); these are the same numbers for the TypeScript side, and
+// test/unit/daemon-protocol.test.ts fails when the two disagree.
+export const DAEMON_PROTOCOL_VERSION = 1;
+export const DAEMON_BUILD_ID_LEN = 32;
+export const DAEMON_MAGIC_REQUEST = 0x51525354;
+export const DAEMON_MAGIC_REPLY = 0x59525354;
+export const DAEMON_MAGIC_GO = 0x4f475354;
+export const DAEMON_MAGIC_STATUS = 0x54535354;
+export const DAEMON_REQUEST_WORDS = 7;
+export const DAEMON_FD_STDIN = 1;
+export const DAEMON_FD_STDOUT = 2;
+export const DAEMON_FD_STDERR = 4;
+export const DAEMON_MAX_STRINGS = 4194304;
+export const DAEMON_REPLY_WORDS = 4;
+export const DAEMON_REPLY_READY = 1;
+export const DAEMON_REPLY_DIRECT = 2;
+export const DAEMON_REPLY_REFUSED = 3;
+export const DAEMON_REPLY_MISMATCH = 4;
+export const DAEMON_STATUS_WORDS = 3;
+export const DAEMON_STATUS_EXITED = 1;
+export const DAEMON_STATUS_SIGNALED = 2;
+export const DAEMON_REPLY_TIMEOUT_MS = 250;
+export const DAEMON_DEFAULT_SOCKET = '/run/tsrunc-daemon/tsrunc.sock';
+
+/** The STATUS the server sends the front once the worker that ran its command has exited. */
+export function statusMessage(code: number | null, signal: number | null): Buffer {
+  const b = Buffer.alloc(DAEMON_STATUS_WORDS * 4);
+  b.writeUInt32LE(DAEMON_MAGIC_STATUS, 0);
+  if (signal !== null) {
+    b.writeUInt32LE(DAEMON_STATUS_SIGNALED, 4);
+    b.writeUInt32LE(signal, 8);
+  } else {
+    b.writeUInt32LE(DAEMON_STATUS_EXITED, 4);
+    b.writeUInt32LE((code ?? 1) & 0xff, 8);
+  }
+  return b;
+}
+
+/**
+ * The commands a worker runs: those that start no container process. create, run and exec take
+ * the direct path (the front would have to be the parent of the container's init: not built).
+ */
+export const SERVED_COMMANDS: ReadonlySet<string> = new Set([
+  'state',
+  'list',
+  'kill',
+  'delete',
+  'ps',
+  'pause',
+  'resume',
+  'features',
+  'events',
+  'update',
+  'spec',
+  'start',
+]);

@@ -1,0 +1,16 @@
+// dist/worker.cjs: a worker of `tsrunc daemon` (src/daemon/server.ts spawns it with the listening
+// socket as fd 4). It loads the CLI bundle as bin/tsrunc's direct path does (dist/boot.cjs, the
+// full code cache) and serves one caller with it (src/daemon/worker.ts, in the bundle).
+import * as path from 'node:path';
+import type { WorkerOptions } from './worker';
+
+interface Boot {
+  load(kind: 'full'): {
+    exports: { serveWorker(opts: WorkerOptions): void } & Omit<WorkerOptions, 'listenFd' | 'boot'>;
+  };
+}
+
+const boot = path.join(__dirname, 'boot.cjs');
+const load = require as (id: string) => unknown;
+const cli = (load(boot) as Boot).load('full').exports;
+cli.serveWorker({ listenFd: 4, boot, preScan: cli.preScan, cli: cli.cli });

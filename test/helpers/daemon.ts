@@ -1,0 +1,89 @@
+// A private `tsrunc daemon` for a test: its socket in a 0700 temp dir of its own, stopped and
+// removed at teardown, and ways to see whether a command was served by one of its workers (a
+// worker serves one command and exits; on the direct path every worker stays).
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TSRUNC, tempDir, type Teardownable } from './tsrunc';
+
+export interface TestDaemon {
+  socket: string;
+  dir: string;
+  child: ChildProcess;
+  pid: number;
+  /** What the server (and its workers) wrote to stderr so far. */
+  log(): string;
+  /** The server's worker processes now. */
+  workers(): number[];
+  /** Waits until the server has `n` workers. */
+  waitWorkers(n: number): Promise<number[]>;
+}
+
+export function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out.sort((a, b) => a - b);
+}
+
+export function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `cond` every 20 ms (a condition to reach, never a time to assert: the test's own timeout bounds it). */
+export async function until<T>(cond: () => T | undefined | false): Promise<T> {
+  for (;;) {
+    const v = cond();
+    if (v !== undefined && v !== false) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export async function startDaemon(t: Teardownable, spares = 2): Promise<TestDaemon> {
+  const dir = tempDir(t, 'tsrunc-daemon');
+  fs.chmodSync(dir, 0o700);
+  const socket = path.join(dir, 'tsrunc.sock');
+  const logFile = path.join(dir, 'log');
+  const log = fs.openSync(logFile, 'w');
+  const child = spawn(TSRUNC, ['daemon', '--socket', socket, '--spares', String(spares)], {
+    stdio: ['ignore', 'ignore', log],
+    env: { PATH: process.env['PATH'] },
+  });
+  fs.closeSync(log);
+  const pid = child.pid as number;
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      for (const w of childrenOf(pid)) process.kill(w, 'SIGCONT');
+      process.kill(pid, 'SIGCONT');
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+  const d: TestDaemon = {
+    socket,
+    dir,
+    child,
+    pid,
+    log: () => fs.readFileSync(logFile, 'utf8'),
+    workers: () => childrenOf(pid),
+    waitWorkers: (n) => until(() => (childrenOf(pid).length === n ? childrenOf(pid) : undefined)),
+  };
+  await until(() => fs.existsSync(socket) || child.exitCode !== null);
+  if (child.exitCode !== null) throw new Error(`tsrunc daemon exited ${child.exitCode}: ${d.log()}`);
+  await d.waitWorkers(spares);
+  return d;
+}

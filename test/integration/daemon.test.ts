@@ -1,0 +1,480 @@
+// The resident server (issue 17): commands that start no container process are answered by a
+// warm worker of `tsrunc daemon`, and the caller cannot tell (outputs, exit codes, --log lines,
+// files written); anything short of a worker of this build that serves this caller leaves the
+// front on the direct path with nothing done (no server, another build, a stuck server, a
+// directory others can enter); another uid, a root with fewer capabilities and a container are
+// refused; a killed worker and a killed front end as a killed tsrunc; no fd of the server's
+// reaches what a worker starts.
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import t from 'tap';
+import { rootSkipReason, testContainer } from '../helpers/container';
+import { alive, startDaemon, until, type TestDaemon } from '../helpers/daemon';
+import { makeFront } from '../helpers/front';
+import { TSRUNC, runCommand, tempDir, type RunResult } from '../helpers/tsrunc';
+import { ordinaryUser } from '../helpers/users';
+
+const skip = rootSkipReason() || (fs.existsSync(TSRUNC) ? false : 'bin/tsrunc is not built');
+
+/** A front that waits as long as it takes for a worker (the default gives up after 250 ms). */
+function patientFront(t: Parameters<typeof makeFront>[0]): string {
+  return makeFront(t, { replyTimeoutMs: 120_000 });
+}
+
+function envFor(socket: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { ...process.env, TSRUNC_DAEMON_SOCKET: socket, ...extra };
+}
+
+/** Runs `front args` and says whether a worker of `d` served it. */
+function runVia(
+  d: TestDaemon,
+  front: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; served?: boolean } = {},
+): RunResult & { served: boolean } {
+  const before = d.workers();
+  const env = opts.env ?? envFor(opts.served === false ? '' : d.socket);
+  const r = runCommand(front, args, { env, cwd: opts.cwd });
+  return { ...r, served: before.some((p) => !alive(p)) };
+}
+
+/** The line of cli()'s call of main() (a frame only the direct path's stacks have). */
+const CLI_LINE =
+  fs
+    .readFileSync(path.join(__dirname, '..', '..', 'src', 'cli', 'main.ts'), 'utf8')
+    .split('\n')
+    .findIndex((l) => l.includes('main(argv).then(')) + 1;
+
+const mask = (s: string): string =>
+  s
+    .replace(/time="[^"]*"/g, 'time="T"')
+    .replace(/"time":"[^"]*"/g, '"time":"T"')
+    .replace(/\d{4}-\d\d-\d\dT[0-9:.]+Z/g, 'T');
+
+t.test('every served command: what the caller sees is what the direct path shows', { skip }, async (t) => {
+  const d = await startDaemon(t, 3);
+  const front = patientFront(t);
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['create', c.id]).status, 0, 'created (direct path)');
+  t.equal(c.tsrunc(['start', c.id]).status, 0, 'started');
+  const logs = tempDir(t, 'tsrunc-daemon-logs');
+  const r = ['--root', c.root];
+  const cases: [string, string[]][] = [
+    ['state', [...r, 'state', c.id]],
+    ['list', [...r, 'list']],
+    ['list json', [...r, 'list', '--format', 'json']],
+    ['ps json', [...r, 'ps', '--format', 'json', c.id]],
+    ['events --stats', [...r, 'events', '--stats', c.id]],
+    ['kill WINCH', [...r, 'kill', c.id, 'WINCH']],
+    ['features', ['features']],
+    ['help of a served command', ['state', '--help']],
+    ['no such container, --log json', [...r, '--log', 'LOG', '--log-format', 'json', 'state', 'nosuch']],
+    ['no such container, --log text --debug', [...r, '--debug', '--log', 'LOG', 'state', 'nosuch']],
+    ['an unknown global flag', ['--bogus', 'list']],
+    ['an unknown flag of a served command', [...r, 'state', '--nope', c.id]],
+    ['start of a running container', [...r, 'start', c.id]],
+    ['kill of an unknown signal', [...r, 'kill', c.id, 'SIGNOPE']],
+    ['pause', [...r, 'pause', c.id]],
+    ['state paused', [...r, 'state', c.id]],
+    ['resume', [...r, 'resume', c.id]],
+  ];
+  let n = 0;
+  for (const [name, args] of cases) {
+    const seen: Record<'direct' | 'served', { status: number | null; stdout: string; stderr: string; log: string }> =
+      {} as never;
+    for (const way of ['direct', 'served'] as const) {
+      const log = path.join(logs, `${n++}.log`);
+      const argv = args.map((a) => (a === 'LOG' ? log : a));
+      const res = runVia(d, front, argv, { served: way === 'served' });
+      t.equal(res.served, way === 'served', `${name}: ${way}`);
+      seen[way] = {
+        status: res.status,
+        stdout: mask(res.stdout),
+        stderr: mask(res.stderr).replaceAll(log, 'LOG'),
+        log: fs.existsSync(log) ? mask(fs.readFileSync(log, 'utf8')).replaceAll(log, 'LOG') : '(none)',
+      };
+      if (way === 'direct' && name === 'pause') runVia(d, front, [...r, 'resume', c.id], { served: false });
+      if (way === 'direct' && name === 'resume') runVia(d, front, [...r, 'pause', c.id], { served: false });
+    }
+    // --debug names the pid of the process the caller started (the front's, either way). Its
+    // stack of an error differs below main(): the worker's callers are not boot.cjs's.
+    const dbg = (s: string): string =>
+      s
+        .replace(/pid \d+:/g, 'pid P:')
+        .split('\n')
+        .filter((l) => !/^\s+at /.test(l) || /^\s+at src\/(?!daemon\/)/.test(l))
+        .filter((l) => !l.includes(`src/cli/main.ts:${CLI_LINE}:`))
+        .join('\n');
+    t.same(
+      { ...seen.served, stderr: dbg(seen.served.stderr), log: dbg(seen.served.log) },
+      { ...seen.direct, stderr: dbg(seen.direct.stderr), log: dbg(seen.direct.log) },
+      name,
+    );
+  }
+  // spec writes config.json in the caller's cwd, with the caller's umask.
+  const a = tempDir(t, 'tsrunc-spec-direct');
+  const b = tempDir(t, 'tsrunc-spec-served');
+  t.notOk(runVia(d, front, ['spec'], { cwd: a, served: false }).served);
+  t.ok(runVia(d, front, ['spec'], { cwd: b }).served, 'spec served');
+  t.equal(fs.readFileSync(path.join(b, 'config.json'), 'utf8'), fs.readFileSync(path.join(a, 'config.json'), 'utf8'));
+  t.equal(fs.statSync(path.join(b, 'config.json')).mode, fs.statSync(path.join(a, 'config.json')).mode, 'mode');
+  const again = runVia(d, front, ['spec'], { cwd: a });
+  const againDirect = runVia(d, front, ['spec'], { cwd: a, served: false });
+  t.same([again.status, mask(again.stderr)], [againDirect.status, mask(againDirect.stderr)], 'an existing config.json');
+  // stdin is the caller's: update --resources -
+  const upd = (served: boolean): RunResult & { served: boolean } => {
+    const before = d.workers();
+    const res = spawnSync(front, [...r, 'update', '--resources', '-', c.id], {
+      input: '{"pids":{"limit":100}}',
+      env: envFor(served ? d.socket : ''),
+      encoding: 'utf8',
+    });
+    return {
+      status: res.status,
+      signal: res.signal,
+      stdout: res.stdout,
+      stderr: res.stderr,
+      served: before.some((p) => !alive(p)),
+    };
+  };
+  const u1 = upd(false);
+  const u2 = upd(true);
+  t.ok(u2.served, 'update served');
+  t.same([u2.status, u2.stdout, u2.stderr], [u1.status, u1.stdout, u1.stderr], 'update --resources -');
+  const del = runVia(d, front, [...r, 'delete', '--force', c.id]);
+  t.ok(del.served, 'delete served');
+  t.same([del.status, del.stdout, del.stderr], [0, '', '']);
+  t.equal(c.status(), 'missing', 'deleted');
+  t.match(d.log(), /serving uid 0/);
+});
+
+t.test('create, run and exec take the direct path; so do help and --version', { skip }, async (t) => {
+  const d = await startDaemon(t, 2);
+  const front = patientFront(t);
+  const c = testContainer(t);
+  c.spec.process!.args = ['true'];
+  c.writeConfig();
+  const before = d.workers();
+  const r = runCommand(front, ['--root', c.root, 'run', '--bundle', c.bundle, c.id], { env: envFor(d.socket) });
+  t.equal(r.status, 0, r.stderr);
+  for (const args of [['--version'], ['help'], ['--help', 'state']])
+    t.equal(runCommand(front, args, { env: envFor(d.socket) }).status, 0, args.join(' '));
+  t.same(d.workers(), before, 'no worker was used');
+});
+
+t.test('fallback: no server, another build, a directory others can enter, a stuck server', { skip }, async (t) => {
+  const d = await startDaemon(t, 2);
+  const front = patientFront(t);
+  const root = tempDir(t, 'tsrunc-daemon-root');
+  const expect = runCommand(front, ['--root', root, 'list'], { env: envFor('') });
+  t.equal(expect.status, 0);
+
+  const none = runVia(d, front, ['--root', root, 'list'], { env: envFor(path.join(d.dir, 'nosuch.sock')) });
+  t.same([none.served, none.status, none.stdout], [false, 0, expect.stdout], 'no socket there');
+
+  const other = makeFront(t, { build: 'f'.repeat(32), replyTimeoutMs: 120_000 });
+  const mismatch = runVia(d, other, ['--root', root, 'list']);
+  t.same([mismatch.served, mismatch.status, mismatch.stdout, mismatch.stderr], [false, 0, expect.stdout, '']);
+  await until(() => d.log().includes('refused a caller: another build'));
+
+  fs.chmodSync(d.dir, 0o755);
+  const open = runVia(d, front, ['--root', root, 'list']);
+  fs.chmodSync(d.dir, 0o700);
+  t.same([open.served, open.status, open.stdout], [false, 0, expect.stdout], 'a directory others can enter');
+
+  // A stuck server (every process of it stopped): the front's default patience runs out and
+  // the command runs directly; the worker that later reads the abandoned request does nothing.
+  const impatient = makeFront(t, { replyTimeoutMs: 100 });
+  const workers = d.workers();
+  const logged = d.log().length;
+  for (const p of [d.pid, ...workers]) process.kill(p, 'SIGSTOP');
+  const specDir = tempDir(t, 'tsrunc-daemon-stuck');
+  // Its stdout and stderr close while the server is still stopped: no fd of the caller's waits
+  // in the server's queue (they go only with GO).
+  const child = spawn(impatient, ['spec'], { env: envFor(d.socket), cwd: specDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stuckErr = '';
+  child.stderr.on('data', (b: Buffer) => (stuckErr += b.toString()));
+  child.stdout.resume();
+  const [stuckCode] = await new Promise<unknown[]>((r) => child.once('close', (...a) => r(a)));
+  t.equal(stuckCode, 0, stuckErr);
+  const written = fs.statSync(path.join(specDir, 'config.json'));
+  for (const p of [d.pid, ...workers]) process.kill(p, 'SIGCONT');
+  // (accepted by a worker once it runs again: the front is gone by then, before its peer check or after)
+  await until(() =>
+    /refused a caller: (no SO_PEERPIDFD|cannot read|the peer is gone)|went away before GO/.test(d.log().slice(logged)),
+  );
+  t.same(d.workers(), workers, 'no worker ran the abandoned command');
+  const after = fs.statSync(path.join(specDir, 'config.json'));
+  t.same([after.ino, after.mtimeMs], [written.ino, written.mtimeMs], 'config.json written once');
+});
+
+t.test('a killed worker, a killed server and a killed front end as a killed tsrunc does', { skip }, async (t) => {
+  const d = await startDaemon(t, 2);
+  const front = patientFront(t);
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['create', c.id]).status, 0);
+  t.equal(c.tsrunc(['start', c.id]).status, 0);
+
+  /** `events` (runs until stopped) through the server; resolves with its worker. */
+  const follow = async (): Promise<{ child: ReturnType<typeof spawn>; worker: number; exit: Promise<unknown[]> }> => {
+    const before = d.workers();
+    const child = spawn(front, ['--root', c.root, 'events', c.id], {
+      env: envFor(d.socket),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const exit = new Promise<unknown[]>((r) => child.once('exit', (...a) => r(a)));
+    let stderr = '';
+    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.stdout!.resume();
+    const frontIn = await until(() => {
+      try {
+        return fs.readlinkSync(`/proc/${child.pid}/fd/0`);
+      } catch {
+        return undefined;
+      }
+    });
+    const worker = await until(() =>
+      before.find((w) => {
+        try {
+          return fs.readlinkSync(`/proc/${w}/fd/0`) === frontIn;
+        } catch {
+          return false;
+        }
+      }),
+    );
+    return { child, worker, exit: exit.then((a) => [...a, stderr]) };
+  };
+
+  const a = await follow();
+  process.kill(a.worker, 'SIGKILL');
+  const [codeA, sigA, errA] = await a.exit;
+  t.same([codeA, sigA, errA], [null, 'SIGKILL', ''], 'the front dies of the signal its worker died of');
+
+  const b = await follow();
+  process.kill(b.child.pid as number, 'SIGKILL');
+  await b.exit;
+  await until(() => !alive(b.worker));
+  t.pass('the worker of a killed front is killed');
+
+  const s = await follow();
+  process.kill(s.child.pid as number, 'SIGTERM');
+  const [codeS, sigS] = await s.exit;
+  t.same(
+    [codeS, sigS],
+    [null, 'SIGTERM'],
+    'a signal to the front reaches the command (events dies of SIGTERM, as node does)',
+  );
+
+  const k = await follow();
+  process.kill(d.pid, 'SIGKILL');
+  const [codeK, sigK, errK] = await k.exit;
+  t.same([codeK, sigK], [null, 'SIGKILL'], 'the server killed midway: the front ends as a killed tsrunc');
+  t.match(errK, /worker was lost/);
+  await until(() => !alive(k.worker));
+  t.equal(c.status(), 'running', 'the container is untouched');
+});
+
+t.test('another uid is refused, even past the directory', { skip }, async (t) => {
+  const d = await startDaemon(t, 2);
+  const user = ordinaryUser(t);
+  // The directory keeps the user out; an O_PATH fd of the socket, opened by root and the socket
+  // opened up, lets it connect: the server still refuses it (SO_PEERCRED).
+  fs.chmodSync(d.socket, 0o666);
+  const opath = fs.openSync(d.socket, fs.constants.O_RDONLY | 0o10000000);
+  t.teardown(() => fs.closeSync(opath));
+  const client = `
+    const net = require('node:net');
+    const s = net.connect('/proc/self/fd/3');
+    const got = [];
+    s.on('data', (b) => got.push(b));
+    s.on('error', (e) => { process.stdout.write('error ' + e.code); });
+    s.on('close', () => process.stdout.write(Buffer.concat(got).toString('hex')));`;
+  const before = d.workers();
+  const r = spawnSync(process.execPath, ['-e', client], {
+    env: { PATH: '/usr/bin:/bin' },
+    uid: user.uid,
+    gid: user.gid,
+    stdio: ['ignore', 'pipe', 'pipe', opath],
+    encoding: 'utf8',
+  });
+  t.equal(r.status, 0, r.stderr);
+  const reply = Buffer.from(r.stdout, 'hex');
+  t.equal(reply.length, 48, 'one REPLY, then the connection closed');
+  t.equal(reply.readUInt32LE(8), 3, 'REFUSED');
+  await until(() => d.log().match(new RegExp(`refused a caller: uid ${user.uid} is not the server's`)));
+  t.same(d.workers(), before, 'no worker was used');
+  // Through the directory, the user does not reach the socket at all.
+  const direct = spawnSync(
+    process.execPath,
+    ['-e', `require('node:net').connect(${JSON.stringify(d.socket)}).on('error', (e) => process.stdout.write(e.code))`],
+    {
+      env: { PATH: '/usr/bin:/bin' },
+      uid: user.uid,
+      gid: user.gid,
+      encoding: 'utf8',
+    },
+  );
+  t.equal(direct.stdout, 'EACCES');
+});
+
+t.test('a root with fewer capabilities is refused (and runs directly)', { skip }, async (t) => {
+  const d = await startDaemon(t, 2);
+  const front = patientFront(t);
+  const root = tempDir(t, 'tsrunc-daemon-root');
+  const before = d.workers();
+  const r = runCommand('setpriv', ['--bounding-set', '-sys_admin', '--', front, '--root', root, 'list'], {
+    env: envFor(d.socket),
+  });
+  t.equal(r.status, 0, r.stderr);
+  await until(() => /refused a caller: its Cap\w+ differ/.test(d.log()));
+  t.same(d.workers(), before, 'no worker was used');
+});
+
+t.test('a container cannot use the socket, even bound into it', { skip }, async (t) => {
+  const d = await startDaemon(t, 2);
+  const front = patientFront(t);
+  const c = testContainer(t, (spec) => {
+    spec.process!.args = ['/tsrunc', 'list'];
+    spec.process!.env = ['PATH=/bin', 'TSRUNC_DAEMON_SOCKET=/daemon/tsrunc.sock'];
+    spec.mounts!.push(
+      { destination: '/daemon', type: 'bind', source: d.dir, options: ['rbind'] },
+      { destination: '/tsrunc', type: 'bind', source: front, options: ['bind', 'ro'] },
+    );
+  });
+  const before = d.workers();
+  const r = c.tsrunc(['run', c.id]);
+  t.equal(r.status, 127, 'the front in the container falls back, and finds no node there');
+  t.match(r.stdout + r.stderr, /cannot run/);
+  await until(() => d.log().match(/refused a caller: (another \w+ namespace|another root directory)/));
+  t.same(d.workers(), before, 'no worker was used');
+});
+
+t.test('what a worker starts inherits no fd of the server', { skip }, async (t) => {
+  const d = await startDaemon(t, 2);
+  const front = patientFront(t);
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['create', c.id]).status, 0);
+  // tsrunc ps runs ps(1) from PATH: this one records its open fds.
+  const bin = tempDir(t, 'tsrunc-daemon-bin');
+  fs.writeFileSync(
+    path.join(bin, 'ps'),
+    '#!/bin/sh\nfor f in /proc/$$/fd/*; do echo "${f##*/} $(readlink $f)"; done > "$FDS_OUT"\necho "UID PID PPID C STIME TTY TIME CMD"\n',
+    { mode: 0o755 },
+  );
+  const seen: Record<string, string[]> = {};
+  for (const way of ['direct', 'served']) {
+    const out = path.join(bin, `${way}.fds`);
+    const env = envFor(way === 'served' ? d.socket : '', { PATH: `${bin}:${process.env['PATH']}`, FDS_OUT: out });
+    const r = runVia(d, front, ['--root', c.root, 'ps', c.id], { env });
+    t.equal(r.served, way === 'served', way);
+    t.equal(r.status, 0, r.stderr);
+    seen[way] = fs.readFileSync(out, 'utf8').trim().split('\n');
+  }
+  // Of the same kinds (the harness's stdio are socketpairs, libuv's pipes).
+  const kinds = (lines: string[]): string[] =>
+    lines.map((l) => l.replace(/\[\d+\]$/, '').replace(/(direct|served)\.fds$/, 'X.fds'));
+  // (a caller's own fds above 2 reach ps(1) through node on the direct path, not through a
+  // worker: fewer, never more)
+  const direct = new Set(kinds(seen['direct']!));
+  t.same(
+    kinds(seen['served']!).filter((l) => !direct.has(l)),
+    [],
+    'no fd the direct path does not give',
+  );
+  t.same(
+    kinds(seen['served']!).filter((l) => Number(l.split(' ')[0]) < 3),
+    kinds(seen['direct']!).filter((l) => Number(l.split(' ')[0]) < 3),
+    'stdin, stdout, stderr alike',
+  );
+  // None is one of the server's (its listening socket, its workers' channels).
+  const serverInodes = new Set<string>();
+  for (const p of [d.pid, ...d.workers()])
+    for (const fd of fs.readdirSync(`/proc/${p}/fd`)) {
+      try {
+        const to = fs.readlinkSync(`/proc/${p}/fd/${fd}`);
+        if (/^(socket|pipe):/.test(to)) serverInodes.add(to);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  t.ok(serverInodes.size > 0, 'the server has sockets to compare with');
+  const leaked = seen['served']!.filter((l) => serverInodes.has(l.split(' ')[1] as string));
+  t.same(leaked, [], "none of them is the server's");
+});
+
+t.test("the shipped units: valid, and the server takes systemd's socket", { skip }, async (t) => {
+  const units = path.join(__dirname, '..', '..', 'contrib', 'systemd');
+  const dir = tempDir(t, 'tsrunc-units');
+  fs.writeFileSync(
+    path.join(dir, 'tsrunc-daemon.service'),
+    fs.readFileSync(path.join(units, 'tsrunc-daemon.service'), 'utf8').replace('/usr/local/bin/tsrunc', TSRUNC),
+  );
+  fs.copyFileSync(path.join(units, 'tsrunc-daemon.socket'), path.join(dir, 'tsrunc-daemon.socket'));
+  const verify = spawnSync(
+    'systemd-analyze',
+    ['verify', path.join(dir, 'tsrunc-daemon.socket'), path.join(dir, 'tsrunc-daemon.service')],
+    { encoding: 'utf8' },
+  );
+  if (verify.error === undefined) t.equal(verify.status, 0, `systemd-analyze verify: ${verify.stderr}`);
+  const activate = spawnSync('sh', ['-c', 'command -v systemd-socket-activate'], { encoding: 'utf8' }).stdout.trim();
+  if (activate === '') {
+    t.comment('no systemd-socket-activate: socket activation not tried');
+    return;
+  }
+  // As the .socket unit makes it: a 0700 directory, the socket handed over as fd 3.
+  const sockDir = tempDir(t, 'tsrunc-activated');
+  fs.chmodSync(sockDir, 0o700);
+  const socket = path.join(sockDir, 'tsrunc.sock');
+  const logFile = path.join(sockDir, 'log');
+  const log = fs.openSync(logFile, 'w');
+  const server = spawn(activate, ['-l', socket, TSRUNC, 'daemon', '--socket', socket, '--spares', '1'], {
+    stdio: ['ignore', 'ignore', log],
+    env: { PATH: process.env['PATH'] },
+  });
+  fs.closeSync(log);
+  const exited = new Promise((r) => server.once('exit', r));
+  t.teardown(async () => {
+    if (server.exitCode === null && server.signalCode === null) {
+      server.kill('SIGTERM');
+      await exited;
+    }
+  });
+  await until(() => fs.existsSync(socket));
+  const front = patientFront(t);
+  const root = tempDir(t, 'tsrunc-daemon-root');
+  // The first connection starts the server (systemd-socket-activate execs it then).
+  const r = runCommand(front, ['--root', root, 'list'], { env: envFor(socket) });
+  t.equal(r.status, 0, r.stderr);
+  await until(() => fs.readFileSync(logFile, 'utf8').includes('serving uid 0'));
+  t.match(fs.readFileSync(logFile, 'utf8'), /\(socket from systemd\)/, "systemd's socket taken, none bound");
+  server.kill('SIGTERM');
+  await exited;
+  t.ok(fs.existsSync(socket), "systemd's socket is left to systemd");
+});
+
+t.test('parentage: a subreaper caller inherits the init after create, the server running', { skip }, async (t) => {
+  const d = await startDaemon(t, 2);
+  const front = patientFront(t);
+  const c = testContainer(t);
+  // A caller that is a subreaper (as containerd's shim is): it runs create, then reads whose
+  // child the container's init is once tsrunc has exited.
+  const caller = `
+    const { spawnSync } = require('node:child_process');
+    const fs = require('node:fs');
+    require(${JSON.stringify(path.join(__dirname, '..', '..', 'build', 'Release', 'tsrunc.node'))}).setSubreaper(true);
+    const env = { ...process.env, TSRUNC_DAEMON_SOCKET: ${JSON.stringify(d.socket)} };
+    const run = (args) => spawnSync(${JSON.stringify(front)}, ['--root', ${JSON.stringify(c.root)}, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+    const created = spawnSync(${JSON.stringify(front)}, ['--root', ${JSON.stringify(c.root)}, 'create', '--bundle', ${JSON.stringify(c.bundle)}, ${JSON.stringify(c.id)}], { env, stdio: 'ignore' });
+    const state = JSON.parse(run(['state', ${JSON.stringify(c.id)}]).stdout);
+    const stat = fs.readFileSync('/proc/' + state.pid + '/stat', 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    process.stdout.write(JSON.stringify({ me: process.pid, created: created.status, status: state.status, ppid }));`;
+  const before = d.workers();
+  const r = runCommand(process.execPath, ['-e', caller], { env: { PATH: process.env['PATH'] } });
+  t.equal(r.status, 0, r.stderr);
+  const seen = JSON.parse(r.stdout) as { me: number; created: number; status: string; ppid: number };
+  t.same([seen.created, seen.status], [0, 'created']);
+  t.equal(seen.ppid, seen.me, "the init is the subreaper caller's child");
+  t.equal(before.filter((p) => !alive(p)).length, 1, 'one worker used: state (create took the direct path)');
+});
