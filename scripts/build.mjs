@@ -9,14 +9,14 @@ import * as os from 'node:os';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Ajv from 'ajv';
-import standaloneCode from 'ajv/dist/standalone/index.js';
-import * as esbuild from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const readSchema = (name) => JSON.parse(fs.readFileSync(path.join(root, 'schema', name), 'utf8'));
 
-function buildValidators() {
+async function buildValidators() {
+  // Imported here: an installed package runs only --launcher (below), without these dev tools.
+  const { default: Ajv } = await import('ajv');
+  const { default: standaloneCode } = await import('ajv/dist/standalone/index.js');
   const ajv = new Ajv({ allErrors: true, strict: true, code: { source: true, esm: false, optimize: true } });
   for (const name of ['config.schema.json', 'state.schema.json', 'features.schema.json'])
     ajv.addSchema(readSchema(name));
@@ -124,6 +124,7 @@ function buildCommit() {
 }
 
 async function bundle() {
+  const { default: esbuild } = await import('esbuild');
   const common = {
     bundle: true,
     platform: 'node',
@@ -295,8 +296,12 @@ function writeCodeCache() {
   }
 }
 
-buildValidators();
-await bundle();
+// --launcher: steps 3 and 4 alone, for the dist/ of an installed package (scripts/install.mjs):
+// the launcher names the node that installs it and the package's own path.
+if (!process.argv.includes('--launcher')) {
+  await buildValidators();
+  await bundle();
+}
 writeLauncher();
 writeCodeCache();
 if (process.argv.includes('--typecheck'))
