@@ -123,10 +123,14 @@ t.test(
   },
 );
 
-t.test('the built pages and completion (npm run build) are what the definitions give', async (t) => {
-  const dist = path.join(REPO_ROOT, 'dist');
-  if (!fs.existsSync(path.join(dist, 'man'))) return t.skip('dist/man is not built (npm run build)');
-  t.equal(fs.readFileSync(path.join(dist, 'man', 'man8', 'tsrunc.8'), 'utf8'), mainPage);
-  t.equal(fs.readFileSync(path.join(dist, 'completion', 'bash', 'tsrunc'), 'utf8'), bash);
-  t.equal(fs.readFileSync(path.join(dist, 'completion', 'zsh', '_tsrunc'), 'utf8'), zsh);
-});
+const share = path.join(REPO_ROOT, 'share');
+const NOT_BUILT = fs.existsSync(path.join(share, 'man')) ? false : 'share/man is not built (npm run build)';
+t.test(
+  'the built pages and completion (npm run build) are what the definitions give',
+  { skip: NOT_BUILT },
+  async (t) => {
+    t.equal(fs.readFileSync(path.join(share, 'man', 'man8', 'tsrunc.8'), 'utf8'), mainPage);
+    t.equal(fs.readFileSync(path.join(share, 'bash-completion', 'completions', 'tsrunc'), 'utf8'), bash);
+    t.equal(fs.readFileSync(path.join(share, 'zsh', 'site-functions', '_tsrunc'), 'utf8'), zsh);
+  },
+);
