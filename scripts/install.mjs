@@ -33,14 +33,16 @@ function prebuildFits() {
   return loads(addon);
 }
 
-/** node-gyp: the one npm puts on PATH for install scripts (its own, or the project's). */
+/**
+ * node-gyp as npm runs it for install scripts: the first on PATH (a project's own in
+ * node_modules/.bin, as a source checkout's pinned one, else the node-gyp-bin of npm), or
+ * npm's bundled one named by npm_config_node_gyp.
+ */
 function compile() {
+  let r = spawnSync('node-gyp', ['rebuild'], { cwd: root, stdio: 'inherit' });
   const gyp = process.env.npm_config_node_gyp;
-  const [cmd, args] =
-    gyp !== undefined && gyp !== '' && fs.existsSync(gyp)
-      ? [process.execPath, [gyp, 'rebuild']]
-      : ['node-gyp', ['rebuild']];
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  if (r.error?.code === 'ENOENT' && gyp !== undefined && gyp !== '')
+    r = spawnSync(process.execPath, [gyp, 'rebuild'], { cwd: root, stdio: 'inherit' });
   if (r.error !== undefined || r.status !== 0) {
     say(
       'compiling the addon failed: it needs a C++ toolchain (g++, make, python3), pkg-config and libseccomp-dev ' +
