@@ -1,7 +1,7 @@
 // Man pages and shell completion are generated from the command definitions (issue 20): every
 // command and every flag yargs knows for it (read back from yargs itself, not from the
 // generator's own reading of the builders) appears in its man page, in bash completion and in
-// zsh completion; `man tsrunc-run` renders; bash completes `tsrunc cr<TAB>` to `create`.
+// zsh completion; every page is clean roff and `man tsrunc-run` renders; bash and zsh (in a pty) complete `tsrunc cr<TAB>` to `create`.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -91,14 +91,41 @@ t.test('bash completion: tsrunc cr<TAB> gives create, and flags and values compl
   t.same(bashComplete(t, ['tsrunc', 'help', 'upd']), ['update']);
 });
 
+/** What zsh's completion system, loading our _tsrunc, makes of `line` + TAB (in a pty). */
+const ZSH_DRIVER = String.raw`
+zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -D; PS1='%% '; unsetopt beep"
+zpty -wn z "$2"$'	'
+all=
+for i in {1..100}; do
+  if zpty -r -t z chunk; then all+=$chunk; fi
+  [[ $all == *"$3"* ]] && break
+  sleep 0.1
+done
+zpty -d z
+print -r -- "$all"
+`;
+
 t.test(
-  'zsh completion parses',
+  'zsh completion: it parses, and tsrunc cr<TAB> gives create',
   { skip: spawnSync('zsh', ['-c', 'true']).error ? 'zsh is not installed' : false },
   async (t) => {
     const dir = tempDir(t, 'tsrunc-zsh');
     fs.writeFileSync(path.join(dir, '_tsrunc'), zsh);
+    fs.writeFileSync(path.join(dir, 'driver.zsh'), ZSH_DRIVER);
     const r = spawnSync('zsh', ['-n', path.join(dir, '_tsrunc')], { encoding: 'utf8' });
     t.equal(r.status, 0, r.stderr);
+    for (const [line, expected] of [
+      ['tsrunc cr', 'tsrunc create'],
+      ['tsrunc run --det', 'tsrunc run --detach'],
+    ] as const) {
+      const c = spawnSync('zsh', ['-f', path.join(dir, 'driver.zsh'), dir, line, expected], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      t.ok(c.stdout.includes(expected), `${line}<TAB>: ${expected}`, { output: c.stdout, stderr: c.stderr });
+    }
   },
 );
 
@@ -120,6 +147,18 @@ t.test(
     t.match(r.stdout, /--detach, -d/);
     t.match(r.stdout, /SEE ALSO\s+tsrunc\(8\)/);
     t.notMatch(r.stderr, /warning/i, 'no groff warnings');
+  },
+);
+
+t.test(
+  'every page is clean roff (groff -ww: no warnings)',
+  { skip: spawnSync('groff', ['--version']).error ? 'groff is not installed' : false },
+  async (t) => {
+    const pages = [mainPage, ...ref.commands.map((c) => manCommand(c))];
+    for (const page of pages) {
+      const r = spawnSync('groff', ['-man', '-Tutf8', '-ww', '-z'], { input: page, encoding: 'utf8' });
+      t.equal(r.stderr, '', page.split('\n')[1]);
+    }
   },
 );
 
