@@ -10,15 +10,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Ajv from 'ajv';
-import standaloneCode from 'ajv/dist/standalone/index.js';
-import * as esbuild from 'esbuild';
 import { patchFrontConfig } from './front-config.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const readSchema = (name) => JSON.parse(fs.readFileSync(path.join(root, 'schema', name), 'utf8'));
 
-function buildValidators() {
+async function buildValidators() {
+  // Imported here: an installed package runs only --launcher (below), without these dev tools.
+  const { default: Ajv } = await import('ajv');
+  const { default: standaloneCode } = await import('ajv/dist/standalone/index.js');
   const ajv = new Ajv({ allErrors: true, strict: true, code: { source: true, esm: false, optimize: true } });
   for (const name of ['config.schema.json', 'state.schema.json', 'features.schema.json'])
     ajv.addSchema(readSchema(name));
@@ -126,6 +126,7 @@ function buildCommit() {
 }
 
 async function bundle(buildId) {
+  const { default: esbuild } = await import('esbuild');
   const common = {
     bundle: true,
     platform: 'node',
@@ -177,7 +178,11 @@ const NODE_FLAGS = [];
  * sh launcher of scripts/sh-launcher.mjs did (test/unit/front.test.ts compares the two).
  */
 function writeFront(buildId) {
-  const built = path.join(root, 'build', 'Release', 'tsrunc-front');
+  // A compile's (a source build, an installed package's fallback), else the package's prebuild.
+  const compiled = path.join(root, 'build', 'Release', 'tsrunc-front');
+  const built = fs.existsSync(compiled)
+    ? compiled
+    : path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'tsrunc-front');
   const image = patchFrontConfig(fs.readFileSync(built), {
     node: process.execPath,
     flags: NODE_FLAGS,
@@ -266,10 +271,22 @@ function writeCodeCache() {
   }
 }
 
-buildValidators();
-const buildId = makeBuildId();
-await bundle(buildId);
-writeFront(buildId);
+// --launcher: steps 3 and 4 alone, for the dist/ of an installed package (scripts/install.mjs):
+// the front names the node that installs it and the package's own path, with the build id its
+// bundles were made with (dist/build-id).
+if (process.argv.includes('--launcher')) {
+  writeFront(fs.readFileSync(path.join(root, 'dist', 'build-id'), 'utf8').trim());
+} else {
+  await buildValidators();
+  const buildId = makeBuildId();
+  await bundle(buildId);
+  fs.writeFileSync(
+    path.join(root, 'dist', 'build-id'),
+    `${buildId}
+`,
+  );
+  writeFront(buildId);
+}
 writeCodeCache();
 if (process.argv.includes('--typecheck'))
   execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['--noEmit', '-p', root], { stdio: 'inherit' });

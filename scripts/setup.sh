@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(busybox-static runc crun python3 make g++ pkg-config libseccomp-dev libsystemd-dev clang-format containerd docker.io podman hyperfine time uidmap)
+packages=(busybox-static runc crun python3 make g++ pkg-config libseccomp-dev libsystemd-dev clang-format containerd docker.io podman hyperfine time uidmap man-db zsh)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,3 +23,7 @@ fi
 
 # npm ci runs the addon build (node-gyp) and the bundle (scripts/build.mjs).
 npm ci --no-audit --no-fund
+
+# The clean Debian (no compiler) that test/integration/package.test.ts installs the npm package
+# into: debootstrap minbase plus this machine's Node.js, built once under /var/cache/tsrunc.
+./scripts/make-clean-rootfs.sh

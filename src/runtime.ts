@@ -38,12 +38,19 @@ export interface RuntimeOptions {
   logger?: Logger;
   systemdCgroup?: boolean;
   rootless?: 'true' | 'false' | 'auto';
+  /**
+   * Make this process a child subreaper (PR_SET_CHILD_SUBREAPER) as it creates a container, as
+   * `run` does: the init is then reparented to it, and `wait` can reap it and give its exit
+   * status. Orphans of a container without a pid namespace of its own come to it as well.
+   */
+  subreaper?: boolean;
 }
 
 export class Runtime {
   readonly store: StateStore;
   readonly log: Logger;
   readonly systemdCgroup: boolean;
+  private readonly subreaper: boolean;
   private readonly cgroupDriver: CgroupDriver;
 
   constructor(options: RuntimeOptions = {}) {
@@ -51,6 +58,7 @@ export class Runtime {
     this.store = new StateStore(options.root);
     this.log = options.logger ?? new Logger();
     this.systemdCgroup = options.systemdCgroup ?? false;
+    this.subreaper = options.subreaper ?? false;
     this.cgroupDriver = selectCgroupDriver({ systemd: this.systemdCgroup, rootless: options.rootless });
   }
 
@@ -95,6 +103,7 @@ export class Runtime {
 
   /** Creates a container whose init waits for `start`. */
   create(opts: CreateOptions): State {
+    if (this.subreaper) native().setSubreaper(true);
     const state = createContainer(this.createContext(), opts);
     faultPoint('create:done');
     return state;
@@ -198,6 +207,37 @@ export class Runtime {
       return exitCodeOf(status);
     } finally {
       signals?.stop();
+    }
+  }
+
+  /**
+   * Waits for the init of a container this process created with `subreaper: true` (`create`,
+   * then `start`) to exit, and resolves with its status as `run` gives it (128+N for signal
+   * N): it is reaped, its pid alone (other children are left to their owners). The container
+   * stays until `delete`. An init that is not a child of this process (created without
+   * `subreaper`, or by another process such as the CLI) cannot be waited for: that throws.
+   */
+  async wait(id: string, pollMs = 10): Promise<number> {
+    // The record's pid: the state document says 0 once the init has exited, as runc's does;
+    // unreaped, it is still this process's child under that pid.
+    const pid = this.withContainer(id, 'shared', (h) => h.read().initPid);
+    if (!(pid > 0)) throw new TsruncError('state', 'the container has no init to wait for', { containerId: id });
+    const n = native();
+    for (;;) {
+      let status: ReturnType<typeof n.waitPid>;
+      try {
+        status = n.waitPid(pid, true);
+      } catch (err) {
+        if (isErrno(err, 'ECHILD'))
+          throw new TsruncError(
+            'state',
+            `container init ${pid} is not a child of this process (create it with a Runtime made with subreaper: true)`,
+            { containerId: id },
+          );
+        throw err;
+      }
+      if (status !== null) return exitCodeOf(status);
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
   }
 

@@ -173,12 +173,19 @@ export interface NativeBinding {
 
 let binding: NativeBinding | undefined;
 
-/** Where build/Release/tsrunc.node lives: next to dist/ in a build, or the repo root in tests. */
+/**
+ * The addon, as node-gyp-build finds one (the prebuild convention): a local compile first
+ * (build/Release: a source build, or an installed package's fallback compile), else the prebuild
+ * for this platform and architecture shipped in the package, prebuilds/linux-x64/tsrunc.napi.glibc.node.
+ * Looked for beside dist/ (a build or an installed package) and, for the tests that run the
+ * sources, at the repository's root. The first candidate when none exists (the load then fails
+ * naming it).
+ */
 function addonPath(): string {
-  const candidates = [
-    path.join(__dirname, '..', 'build', 'Release', 'tsrunc.node'),
-    path.join(__dirname, '..', '..', 'build', 'Release', 'tsrunc.node'),
-  ];
+  const prebuild = path.join('prebuilds', `${process.platform}-${process.arch}`, 'tsrunc.napi.glibc.node');
+  const candidates: string[] = [];
+  for (const top of [path.join(__dirname, '..'), path.join(__dirname, '..', '..')])
+    candidates.push(path.join(top, 'build', 'Release', 'tsrunc.node'), path.join(top, prebuild));
   for (const c of candidates) if (fs.existsSync(c)) return c;
   return candidates[0] as string;
 }
