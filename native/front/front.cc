@@ -425,13 +425,23 @@ void HandleSpawn(const char *words, std::vector<int> fds, Spawned *sp) {
     return;
   }
   sp->channel = fds[0];
+  if (pid > 0) {
+    sp->pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    if (sp->pidfd < 0) {
+      // Its exit could not be watched (nor reported): it does not run.
+      err = errno;
+      kill(pid, SIGKILL);
+      int status;
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      pid = -1;
+    } else {
+      fcntl(sp->pidfd, F_SETFD, FD_CLOEXEC);
+      sp->pid = pid;
+    }
+  }
   uint32_t reply[DAEMON_SPAWNED_WORDS] = {DAEMON_MAGIC_SPAWNED, pid > 0 ? static_cast<uint32_t>(pid) : 0u,
                                           static_cast<uint32_t>(pid > 0 ? 0 : err)};
-  if (pid > 0) {
-    sp->pid = pid;
-    sp->pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    if (sp->pidfd >= 0) fcntl(sp->pidfd, F_SETFD, FD_CLOEXEC);
-  }
   SendWords(sp->channel, reply, DAEMON_SPAWNED_WORDS);
 }
 
