@@ -570,20 +570,31 @@ bool RecvMagic(int s, uint32_t *magic, std::vector<int> *fds) {
   _exit(137);
 }
 
-// A command the server may run: create (its init started here, SPAWN) and those that start no
-// container process (the worker says for sure; this only spares it a round trip for run and exec,
-// which take the direct path).
-bool MaybeServed(int argc, char **argv) {
-  for (int i = 1; i < argc; i++)
-    for (const char *c : {"run", "exec", "checkpoint", "restore"})
-      if (strcmp(argv[i], c) == 0) return false;
-  return argc > 1;
+// Whether a word may ask for a detached run (-d, --detach, -detach, --detach=...): the worker
+// parses for sure (detachedRun in main.ts).
+bool DetachWord(const char *a) {
+  return strcmp(a, "-d") == 0 || strcmp(a, "--detach") == 0 || strcmp(a, "-detach") == 0 ||
+         strncmp(a, "--detach=", 9) == 0;
 }
 
-// Whether the command may have this front start a container's init (SPAWN): create.
+// A command the server may run: create and run --detach (their init started here, SPAWN) and
+// those that start no container process (the worker says for sure; this only spares it a round
+// trip for exec and a foreground run, which take the direct path).
+bool MaybeServed(int argc, char **argv) {
+  bool run = false, detach = false;
+  for (int i = 1; i < argc; i++) {
+    for (const char *c : {"exec", "checkpoint", "restore"})
+      if (strcmp(argv[i], c) == 0) return false;
+    run = run || strcmp(argv[i], "run") == 0;
+    detach = detach || DetachWord(argv[i]);
+  }
+  return argc > 1 && (!run || detach);
+}
+
+// Whether the command may have this front start a container's init (SPAWN): create, run.
 bool MaySpawn(int argc, char **argv) {
   for (int i = 1; i < argc; i++)
-    if (strcmp(argv[i], "create") == 0) return true;
+    if (strcmp(argv[i], "create") == 0 || strcmp(argv[i], "run") == 0) return true;
   return false;
 }
 

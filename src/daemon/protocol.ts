@@ -49,8 +49,9 @@ export function statusMessage(code: number | null, signal: number | null): Buffe
 /**
  * The commands a worker runs: create (the front starts the container's init on the worker's
  * SPAWN, so that it is the caller's grandchild as runc's is) and those that start no container
- * process. run and exec take the direct path (in the foreground the front would wait for the
- * container's process, forward signals and relay a pty: not built).
+ * process; `run --detach` too (detachedRun in main.ts: create + start). Other runs and exec take
+ * the direct path (in the foreground the front would wait for the container's process, forward
+ * signals and relay a pty: not built).
  */
 export const SERVED_COMMANDS: ReadonlySet<string> = new Set([
   'create',

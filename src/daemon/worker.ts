@@ -24,6 +24,8 @@ export interface WorkerOptions {
   boot: string;
   /** What the command line would be on the direct path (main.ts). */
   preScan(argv: string[]): { command?: string; help?: boolean; version?: boolean };
+  /** Whether the command line is `run --detach` (main.ts): served as create + start. */
+  detachedRun(argv: string[]): boolean;
   cli(argv: string[]): void;
 }
 
@@ -50,7 +52,8 @@ export function serveWorker(opts: WorkerOptions): void {
       say(`refused a caller: ${c.refused}`);
       continue;
     }
-    if (!servedCommand(opts.preScan([...c.argv]))) {
+    const detached = opts.detachedRun([...c.argv]);
+    if (!servedCommand(opts.preScan([...c.argv])) && !detached) {
       n.daemonReply(c.conn, DAEMON_REPLY_DIRECT, BUILD_ID);
       n.closeFd(c.conn);
       continue;
@@ -63,10 +66,11 @@ export function serveWorker(opts: WorkerOptions): void {
       continue;
     }
     n.closeFd(opts.listenFd);
-    // create: the container's init is started by the front, the caller's own process, as runc's
-    // is by runc (the caller may be a subreaper that must inherit it); the worker keeps a copy of
-    // this caller's connection for that, and sends its SPAWN to no one else.
-    if (opts.preScan([...c.argv]).command === 'create') setContainerInitSpawner(frontSpawner(n.daemonKeepConn(c.conn)));
+    // create (and run --detach): the container's init is started by the front, the caller's own
+    // process, as runc's is by runc (the caller may be a subreaper that must inherit it); the
+    // worker keeps a copy of this caller's connection for that, and sends its SPAWN to no one else.
+    if (opts.preScan([...c.argv]).command === 'create' || detached)
+      setContainerInitSpawner(frontSpawner(n.daemonKeepConn(c.conn)));
     run(opts, c, go);
     return;
   }

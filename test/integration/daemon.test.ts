@@ -152,7 +152,7 @@ t.test('every served command: what the caller sees is what the direct path shows
   t.match(d.log(), /serving uid 0/);
 });
 
-t.test('run and exec take the direct path; so do help and --version', { skip }, async (t) => {
+t.test('run in the foreground and exec take the direct path; so do help and --version', { skip }, async (t) => {
   const d = await startDaemon(t, 2);
   const front = patientFront(t);
   const c = testContainer(t);
@@ -460,8 +460,13 @@ t.test("the shipped units: valid, and the server takes systemd's socket", { skip
 // container's init is once tsrunc has exited, then start, kill (and reaps the init itself: only
 // its parent can) and delete. The same on both paths: the served create's init is started by the
 // front the caller exec'd, as runc's by runc.
-for (const way of ['served', 'direct'] as const) {
-  t.test(`parentage (${way}): a subreaper caller inherits the init after create`, { skip }, async (t) => {
+for (const [way, how] of [
+  ['served', 'create'],
+  ['direct', 'create'],
+  ['served', 'run -d'],
+  ['direct', 'run -d'],
+] as const) {
+  t.test(`parentage (${way}): a subreaper caller inherits the init after ${how}`, { skip }, async (t) => {
     const d = await startDaemon(t, 2);
     const front = patientFront(t);
     const c = testContainer(t);
@@ -478,11 +483,11 @@ for (const way of ['served', 'direct'] as const) {
     const env = { ...process.env, TSRUNC_DAEMON_SOCKET: ${JSON.stringify(way === 'served' ? d.socket : '')} };
     const run = (args) => spawnSync(${JSON.stringify(front)}, ['--root', ${JSON.stringify(c.root)}, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
     const before = workers();
-    const created = spawnSync(${JSON.stringify(front)}, ['--root', ${JSON.stringify(c.root)}, 'create', '--bundle', ${JSON.stringify(c.bundle)}, ${JSON.stringify(c.id)}], { env, stdio: 'ignore' });
+    const created = spawnSync(${JSON.stringify(front)}, ['--root', ${JSON.stringify(c.root)}, ...${JSON.stringify(how.split(' '))}, '--bundle', ${JSON.stringify(c.bundle)}, ${JSON.stringify(c.id)}], { env, stdio: 'ignore' });
     const createServed = before.some((p) => !fs.existsSync('/proc/' + p));
     const state = JSON.parse(run(['state', ${JSON.stringify(c.id)}]).stdout);
     const ppid = ppidOf(state.pid);
-    const started = run(['start', ${JSON.stringify(c.id)}]).status;
+    const started = ${how === 'create'} ? run(['start', ${JSON.stringify(c.id)}]).status : 0;
     const running = JSON.parse(run(['state', ${JSON.stringify(c.id)}]).stdout).status;
     const killed = run(['kill', ${JSON.stringify(c.id)}, 'KILL']).status;
     const reaped = addon.waitPid(state.pid, false);
@@ -494,8 +499,8 @@ for (const way of ['served', 'direct'] as const) {
     const seen = JSON.parse(r.stdout) as Record<string, unknown>;
     t.same(
       [seen['created'], seen['createServed'], seen['status']],
-      [0, way === 'served', 'created'],
-      `created (${way})`,
+      [0, way === 'served', how === 'create' ? 'created' : 'running'],
+      `${how} (${way})`,
     );
     t.equal(seen['ppid'], seen['me'], "the init is the subreaper caller's child");
     t.same(
