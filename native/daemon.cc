@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <poll.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "front/protocol.h"
+#include "spawn.h"
 #include "sys.h"
 
 #ifndef SO_PEERPIDFD
@@ -380,6 +382,111 @@ Napi::Value OpenFds(const Napi::CallbackInfo &info) {
   return out;
 }
 
+// daemonKeepConn(conn) -> a copy of the connection (close-on-exec) the worker keeps once the
+// server holds the connection: a served create sends its SPAWN on it, to this caller only.
+Napi::Value KeepConn(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = fcntl(info[0].As<Napi::Number>().Int32Value(), F_DUPFD_CLOEXEC, 3);
+  if (fd < 0) return ThrowErrno(env, "fcntl", errno);
+  return Napi::Number::New(env, fd);
+}
+
+// daemonSpawn(conn, plan, fds, preserve, initFd) -> {pid, channel}: the front (the caller's
+// process) starts tsrunc-init on the plan with the fds in their slots, as spawn() does here on
+// the direct path; `channel` (close-on-exec) then carries the child's exit (daemonChildWait).
+// The fds passed stay open here (the caller closes them).
+Napi::Value Spawn(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int conn = info[0].As<Napi::Number>().Int32Value();
+  Napi::Buffer<uint8_t> plan = info[1].As<Napi::Buffer<uint8_t>>();
+  Napi::Array slots = info[2].As<Napi::Array>();
+  int preserve = info[3].As<Napi::Number>().Int32Value();
+  int initFd = info[4].As<Napi::Number>().Int32Value();
+  if (preserve < 0 || preserve > DAEMON_SPAWN_MAX_PRESERVE || slots.Length() < 1 ||
+      slots.Length() > DAEMON_SPAWN_MAX_SLOTS) {
+    Napi::RangeError::New(env, "daemonSpawn: bad fd layout").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return ThrowErrno(env, "socketpair", errno);
+  int planFd = SealedMemfd("tsrunc-plan", plan.Data(), plan.Length());
+  if (planFd < 0) {
+    int err = errno;
+    close(pair[0]);
+    close(pair[1]);
+    return ThrowErrno(env, "memfd_create (the plan)", err);
+  }
+  std::vector<int> fds = {pair[1], planFd, initFd};
+  for (uint32_t i = 0; i < slots.Length(); i++) fds.push_back(slots.Get(i).As<Napi::Number>().Int32Value());
+  uint32_t words[DAEMON_SPAWN_WORDS] = {DAEMON_MAGIC_SPAWN, slots.Length(), static_cast<uint32_t>(preserve), 0};
+  struct iovec iov = {words, sizeof words};
+  char control[CMSG_SPACE(sizeof(int) * (DAEMON_SPAWN_FIXED_FDS + DAEMON_SPAWN_MAX_SLOTS))] = {};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  memcpy(CMSG_DATA(cmsg), fds.data(), sizeof(int) * fds.size());
+  ssize_t n;
+  do n = sendmsg(conn, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  int err = errno;
+  close(pair[1]);
+  close(planFd);
+  if (n != static_cast<ssize_t>(sizeof words)) {
+    close(pair[0]);
+    return ThrowErrno(env, "sendmsg (SPAWN to the front)", n < 0 ? err : EPIPE);
+  }
+  uint32_t reply[DAEMON_SPAWNED_WORDS] = {};
+  do n = recv(pair[0], reply, sizeof reply, 0);
+  while (n < 0 && errno == EINTR);
+  err = errno;
+  if (n != static_cast<ssize_t>(sizeof reply) || reply[0] != DAEMON_MAGIC_SPAWNED) {
+    close(pair[0]);
+    return ThrowErrno(env, "the front's answer to SPAWN", n < 0 ? err : EPROTO);
+  }
+  if (reply[1] == 0 || reply[1] > 0x3fffffff) {
+    close(pair[0]);
+    return ThrowErrno(env, "the front's start of tsrunc-init", reply[2] != 0 && reply[2] < 4096 ? reply[2] : EIO);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("pid", Napi::Number::New(env, reply[1]));
+  out.Set("channel", Napi::Number::New(env, pair[0]));
+  return out;
+}
+
+// daemonChildWait(channel, pid, nohang) -> {pid, exitCode, signal} as waitPid gives it, once the
+// front reports that child's exit; null when nohang and it has not. Throws ECHILD when the front
+// is gone (or said anything else).
+Napi::Value ChildWait(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int channel = info[0].As<Napi::Number>().Int32Value();
+  uint32_t pid = info[1].As<Napi::Number>().Uint32Value();
+  bool nohang = info[2].As<Napi::Boolean>().Value();
+  struct pollfd p = {channel, POLLIN, 0};
+  int r;
+  do r = poll(&p, 1, nohang ? 0 : -1);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return ThrowErrno(env, "poll", errno);
+  if (r == 0) return env.Null();
+  uint32_t msg[DAEMON_CHILD_WORDS] = {};
+  ssize_t n;
+  do n = recv(channel, msg, sizeof msg, MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n != static_cast<ssize_t>(sizeof msg) || msg[0] != DAEMON_MAGIC_CHILD || msg[1] != pid ||
+      (msg[2] != DAEMON_STATUS_EXITED && msg[2] != DAEMON_STATUS_SIGNALED))
+    return ThrowErrno(env, "waitpid (the front's report)", ECHILD);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("pid", Napi::Number::New(env, pid));
+  out.Set("exitCode", msg[2] == DAEMON_STATUS_EXITED ? Napi::Number::New(env, msg[3]) : env.Null());
+  out.Set("signal", msg[2] == DAEMON_STATUS_SIGNALED ? Napi::Number::New(env, msg[3]) : env.Null());
+  return out;
+}
+
 }  // namespace
 
 void RegisterDaemon(Napi::Env env, Napi::Object exports) {
@@ -390,6 +497,9 @@ void RegisterDaemon(Napi::Env env, Napi::Object exports) {
   exports.Set("daemonReply", Napi::Function::New(env, ReplyJs, "daemonReply"));
   exports.Set("daemonAwaitGo", Napi::Function::New(env, AwaitGo, "daemonAwaitGo"));
   exports.Set("daemonTakeStdio", Napi::Function::New(env, TakeStdio, "daemonTakeStdio"));
+  exports.Set("daemonKeepConn", Napi::Function::New(env, KeepConn, "daemonKeepConn"));
+  exports.Set("daemonSpawn", Napi::Function::New(env, Spawn, "daemonSpawn"));
+  exports.Set("daemonChildWait", Napi::Function::New(env, ChildWait, "daemonChildWait"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   exports.Set("openFds", Napi::Function::New(env, OpenFds, "openFds"));
 }

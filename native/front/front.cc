@@ -27,12 +27,14 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <string>
 #include <vector>
 
+#include "../spawn.h"
 #include "protocol.h"
 
 #define FRONT_CONFIG_MARKER "TSRUNC-FRONT-CONFIG-v1\n"
@@ -180,6 +182,9 @@ long Decimal(const char *s) {
   return strtol(s, nullptr, 10);
 }
 
+// The fds above 2 the caller passed (CallerFds): the only ones a SPAWN may hand on below its slots.
+std::vector<int> caller_fds;
+
 // The launcher's caller_fds: the open fds among 3..N+2 (N: the largest --preserve-fds value plus
 // LISTEN_FDS, capped), listed in TSRUNC_CALLER_FDS. This process has opened nothing yet.
 void CallerFds(int argc, char **argv, Env *env) {
@@ -212,6 +217,7 @@ void CallerFds(int argc, char **argv, Env *env) {
     if (fcntl(static_cast<int>(fd), F_GETFD) < 0) continue;
     if (!fds.empty()) fds += ' ';
     fds += std::to_string(fd);
+    caller_fds.push_back(static_cast<int>(fd));
   }
   // caller_fds ends with `unset n next a v fds i`: exported variables of those names go too.
   for (const char *name : {"n", "next", "a", "v", "fds", "i"}) env->Unset(name);
@@ -359,9 +365,144 @@ void OnSignal(int sig) {
 // the process running the command on the direct path would.
 const int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH, SIGCONT};
 
+// The container's init this front started for its worker (SPAWN), reaped here and reported.
+struct Spawned {
+  bool done = false;  // a SPAWN was handled (one per connection)
+  pid_t pid = -1;
+  int pidfd = -1;
+  int channel = -1;
+};
+
+bool SendWords(int fd, const uint32_t *w, size_t n) {
+  ssize_t r;
+  do r = send(fd, w, n * 4, MSG_NOSIGNAL);
+  while (r < 0 && errno == EINTR);
+  return r == static_cast<ssize_t>(n * 4);
+}
+
+bool IsSeqpacket(int fd) {
+  int domain = 0, type = 0;
+  socklen_t len = sizeof(int);
+  return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_UNIX &&
+         getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_SEQPACKET;
+}
+
+// A SPAWN's words (after the magic) and fds: checked, then tsrunc-init started on them exactly
+// as the direct path's node starts it. Anything out of bounds starts nothing (the worker is told
+// why when the channel is one, and otherwise sees its end of the channel close).
+void HandleSpawn(const char *words, std::vector<int> fds, Spawned *sp) {
+  uint32_t count = Word(words, 0), preserve = Word(words, 1), flags = Word(words, 2);
+  int err = 0;
+  const char *what = "";
+  bool channel_ok = fds.size() >= 1 && IsSeqpacket(fds[0]);
+  if (sp->done || !channel_ok) {
+    err = EPROTO;
+  } else if (flags != 0 || count < 1 || count > DAEMON_SPAWN_MAX_SLOTS || preserve > DAEMON_SPAWN_MAX_PRESERVE ||
+             fds.size() != DAEMON_SPAWN_FIXED_FDS + count) {
+    err = EINVAL;
+  } else if (!tsrunc::FullySealed(fds[1]) || !tsrunc::FullySealed(fds[2])) {
+    // The plan and tsrunc-init must be what the worker checked and cannot change under us.
+    err = EPERM;
+  } else {
+    // Below the slots: stdio (checked open before GO) and only fds the caller passed, so that
+    // nothing of this process's own reaches the container.
+    for (uint32_t fd = 3; fd < 3 + preserve && err == 0; fd++) {
+      bool passed = false;
+      for (int c : caller_fds) passed = passed || c == static_cast<int>(fd);
+      if (!passed) err = EBADF;
+    }
+  }
+  pid_t pid = -1;
+  if (err == 0) {
+    pid = tsrunc::SpawnInit(fds[1], fds[2], fds.data() + DAEMON_SPAWN_FIXED_FDS, static_cast<int>(count),
+                            static_cast<int>(preserve), &err, &what);
+    if (pid < 0 && err == 0) err = EIO;
+  }
+  for (size_t i = 1; i < fds.size(); i++) close(fds[i]);
+  sp->done = true;
+  if (!channel_ok) {
+    if (!fds.empty()) close(fds[0]);
+    return;
+  }
+  sp->channel = fds[0];
+  if (pid > 0) {
+    sp->pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    if (sp->pidfd < 0) {
+      // Its exit could not be watched (nor reported): it does not run.
+      err = errno;
+      kill(pid, SIGKILL);
+      int status;
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      pid = -1;
+    } else {
+      fcntl(sp->pidfd, F_SETFD, FD_CLOEXEC);
+      sp->pid = pid;
+    }
+  }
+  uint32_t reply[DAEMON_SPAWNED_WORDS] = {DAEMON_MAGIC_SPAWNED, pid > 0 ? static_cast<uint32_t>(pid) : 0u,
+                                          static_cast<uint32_t>(pid > 0 ? 0 : err)};
+  SendWords(sp->channel, reply, DAEMON_SPAWNED_WORDS);
+}
+
+// The spawned child has exited: reaped, and its status sent to the worker (as waitpid gives it).
+void ReapSpawned(Spawned *sp) {
+  int status = 0;
+  pid_t r;
+  do r = waitpid(sp->pid, &status, WNOHANG);
+  while (r < 0 && errno == EINTR);
+  if (r == 0) return;
+  close(sp->pidfd);
+  sp->pidfd = -1;
+  uint32_t msg[DAEMON_CHILD_WORDS] = {DAEMON_MAGIC_CHILD, static_cast<uint32_t>(sp->pid), DAEMON_STATUS_EXITED, 0};
+  if (r > 0 && WIFSIGNALED(status)) {
+    msg[2] = DAEMON_STATUS_SIGNALED;
+    msg[3] = static_cast<uint32_t>(WTERMSIG(status));
+  } else if (r > 0) {
+    msg[3] = static_cast<uint32_t>(WEXITSTATUS(status));
+  } else {
+    msg[3] = 255;
+  }
+  SendWords(sp->channel, msg, DAEMON_CHILD_WORDS);
+}
+
+// One message's magic word from the server's connection, with the fds that came with it
+// (close-on-exec). False on EOF or error.
+bool RecvMagic(int s, uint32_t *magic, std::vector<int> *fds) {
+  char control[CMSG_SPACE(sizeof(int) * (DAEMON_SPAWN_FIXED_FDS + DAEMON_SPAWN_MAX_SLOTS))] = {};
+  struct iovec iov = {magic, sizeof *magic};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = recvmsg(s, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+  while (n < 0 && errno == EINTR);
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); n > 0 && c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      fds->push_back(fd);
+    }
+  }
+  if ((msg.msg_flags & MSG_CTRUNC) != 0) {
+    // More fds than any SPAWN carries: none is used.
+    for (int fd : *fds) close(fd);
+    fds->clear();
+    *magic = 0;
+  }
+  return n == static_cast<ssize_t>(sizeof *magic);
+}
+
 // Once GO is sent: waits for the server's STATUS, forwarding signals, and ends as the worker did.
+// A served create's worker sends a SPAWN first: the front starts the container's init (its own
+// child, so the caller's, as runc's is) and reports it on the channel that came with it.
 [[noreturn]] void Follow(int s, pid_t worker) {
   int pidfd = static_cast<int>(syscall(SYS_pidfd_open, worker, 0));
+  if (pidfd >= 0) fcntl(pidfd, F_SETFD, FD_CLOEXEC);
   if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) == 0) {
     struct sigaction sa = {};
     sa.sa_handler = OnSignal;
@@ -369,11 +510,12 @@ const int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SI
     sigemptyset(&sa.sa_mask);
     for (int sig : kForwarded) sigaction(sig, &sa, nullptr);
   }
+  Spawned spawned;
   char status[DAEMON_STATUS_WORDS * 4];
-  size_t got = 0;
+  bool have_status = false;
   for (;;) {
-    struct pollfd p[2] = {{s, POLLIN, 0}, {signal_pipe[0], POLLIN, 0}};
-    int r = poll(p, signal_pipe[0] >= 0 ? 2 : 1, -1);
+    struct pollfd p[3] = {{s, POLLIN, 0}, {signal_pipe[0], POLLIN, 0}, {spawned.pidfd, POLLIN, 0}};
+    int r = poll(p, 3, -1);
     if (r < 0) {
       if (errno == EINTR) continue;
       break;
@@ -383,15 +525,31 @@ const int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SI
       while (read(signal_pipe[0], &b, 1) == 1)
         if (pidfd >= 0) syscall(SYS_pidfd_send_signal, pidfd, static_cast<int>(b), nullptr, 0);
     }
+    if (spawned.pidfd >= 0 && (p[2].revents & (POLLIN | POLLHUP)) != 0) ReapSpawned(&spawned);
     if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-      ssize_t n = recv(s, status + got, sizeof status - got, MSG_DONTWAIT);
-      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-      if (n <= 0) break;
-      got += static_cast<size_t>(n);
-      if (got == sizeof status) break;
+      uint32_t magic = 0;
+      std::vector<int> fds;
+      if (!RecvMagic(s, &magic, &fds)) {
+        for (int fd : fds) close(fd);
+        break;
+      }
+      if (magic == DAEMON_MAGIC_SPAWN && !spawned.done) {
+        char words[(DAEMON_SPAWN_WORDS - 1) * 4];
+        if (!RecvAll(s, words, sizeof words, NowMs() + 5000)) {
+          for (int fd : fds) close(fd);
+          break;
+        }
+        HandleSpawn(words, fds, &spawned);
+        continue;
+      }
+      for (int fd : fds) close(fd);
+      if (magic != DAEMON_MAGIC_STATUS) break;
+      memcpy(status, &magic, sizeof magic);
+      have_status = RecvAll(s, status + 4, sizeof status - 4, NowMs() + 5000);
+      break;
     }
   }
-  if (got == sizeof status && Word(status, 0) == DAEMON_MAGIC_STATUS) {
+  if (have_status) {
     uint32_t kind = Word(status, 1), value = Word(status, 2);
     if (kind == DAEMON_STATUS_EXITED && value <= 255) _exit(static_cast<int>(value));
     if (kind == DAEMON_STATUS_SIGNALED && value >= 1 && value < 65) {
@@ -412,13 +570,32 @@ const int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SI
   _exit(137);
 }
 
-// A command the server may run: those that start no container process (the worker says for
-// sure; this only spares it a round trip for create, run and exec, which take the direct path).
+// Whether a word may ask for a detached run (-d, --detach, -detach, --detach=...): the worker
+// parses for sure (detachedRun in main.ts).
+bool DetachWord(const char *a) {
+  return strcmp(a, "-d") == 0 || strcmp(a, "--detach") == 0 || strcmp(a, "-detach") == 0 ||
+         strncmp(a, "--detach=", 9) == 0;
+}
+
+// A command the server may run: create and run --detach (their init started here, SPAWN) and
+// those that start no container process (the worker says for sure; this only spares it a round
+// trip for exec and a foreground run, which take the direct path).
 bool MaybeServed(int argc, char **argv) {
-  for (int i = 1; i < argc; i++)
-    for (const char *c : {"create", "run", "exec", "checkpoint", "restore"})
+  bool run = false, detach = false;
+  for (int i = 1; i < argc; i++) {
+    for (const char *c : {"exec", "checkpoint", "restore"})
       if (strcmp(argv[i], c) == 0) return false;
-  return argc > 1;
+    run = run || strcmp(argv[i], "run") == 0;
+    detach = detach || DetachWord(argv[i]);
+  }
+  return argc > 1 && (!run || detach);
+}
+
+// Whether the command may have this front start a container's init (SPAWN): create, run.
+bool MaySpawn(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "create") == 0 || strcmp(argv[i], "run") == 0) return true;
+  return false;
 }
 
 // Tries the server; returns only when the direct path is to be taken (nothing was done).
@@ -441,6 +618,14 @@ void TryServer(const Config &c, const std::string &socket_path, int argc, char *
       fds.push_back(fd);
       mask |= 1u << fd;
     }
+  // A container's init started here inherits fds 0..2 as they are: with one of them closed, an
+  // fd of this process's (the socket) could sit there. The direct path's node fills it with
+  // /dev/null first; so does that path.
+  if (mask != 7 && MaySpawn(argc, argv)) {
+    close(cwd);
+    close(s);
+    return;
+  }
   std::string strings;
   for (int i = 1; i < argc; i++) strings.append(argv[i], strlen(argv[i]) + 1);
   for (auto &e : env->entries()) strings.append(e.c_str(), e.size() + 1);

@@ -11,16 +11,28 @@
 //                      front has open (as the request's fd_mask said). Only now may the command
 //                      run; without it nothing is done, and no fd of the caller's was sent (a
 //                      request left in a stuck server's queue holds none of its pipes open)
+//   worker -> front   SPAWN (create only; at most one per connection): DAEMON_SPAWN_WORDS u32 with
+//                      fds: a channel (one end of a SOCK_SEQPACKET pair, the worker keeps the other),
+//                      the plan's sealed memfd, tsrunc-init's sealed memfd, then the plan's fd slots.
+//                      The front starts tsrunc-init as the direct path's node would (native/spawn.cc),
+//                      so that the container's init is the caller's grandchild as with runc, and
+//                      answers on the channel:
+//   front  -> worker  SPAWNED (on the channel): DAEMON_SPAWNED_WORDS u32
+//   front  -> worker  CHILD (on the channel): DAEMON_CHILD_WORDS u32 once that child has exited
+//                      (the front reaps it; the worker reads its status as it would waitpid's)
 //   server -> front   STATUS: DAEMON_STATUS_WORDS u32, sent by the server once the worker has exited
 #pragma once
 
-#define DAEMON_PROTOCOL_VERSION 1
+#define DAEMON_PROTOCOL_VERSION 2
 #define DAEMON_BUILD_ID_LEN 32
 
 #define DAEMON_MAGIC_REQUEST 0x51525354u  // "TSRQ"
 #define DAEMON_MAGIC_REPLY 0x59525354u    // "TSRY"
 #define DAEMON_MAGIC_GO 0x4f475354u       // "TSGO"
 #define DAEMON_MAGIC_STATUS 0x54535354u   // "TSST"
+#define DAEMON_MAGIC_SPAWN 0x50535354u    // "TSSP"
+#define DAEMON_MAGIC_SPAWNED 0x44535354u  // "TSSD"
+#define DAEMON_MAGIC_CHILD 0x48435354u    // "TSCH"
 
 // REQUEST header words: magic, version, length of the strings, argc, envc, umask, fd_mask.
 #define DAEMON_REQUEST_WORDS 7
@@ -41,6 +53,19 @@
 #define DAEMON_STATUS_WORDS 3
 #define DAEMON_STATUS_EXITED 1    // value: the exit status
 #define DAEMON_STATUS_SIGNALED 2  // value: the signal that killed the worker
+
+// SPAWN words: magic, the count of the plan's fd slots, preserve (the slots start at 3+preserve),
+// flags (0). The fds carried are DAEMON_SPAWN_FIXED_FDS (channel, plan, tsrunc-init) + that count.
+#define DAEMON_SPAWN_WORDS 4
+#define DAEMON_SPAWN_FIXED_FDS 3
+#define DAEMON_SPAWN_MAX_SLOTS 16
+#define DAEMON_SPAWN_MAX_PRESERVE 65536
+
+// SPAWNED words: magic, the child's pid (0: none started), errno (0 when started).
+#define DAEMON_SPAWNED_WORDS 3
+
+// CHILD words: magic, pid, kind (DAEMON_STATUS_EXITED | DAEMON_STATUS_SIGNALED), value.
+#define DAEMON_CHILD_WORDS 4
 
 // Where `tsrunc daemon` listens and bin/tsrunc looks, unless told otherwise.
 #define DAEMON_DEFAULT_SOCKET "/run/tsrunc-daemon/tsrunc.sock"

@@ -4,11 +4,13 @@ import { DAEMON_DEFAULT_SOCKET as DEFAULT_SOCKET } from './protocol';
 import { serve } from './server';
 const USAGE = `usage: tsrunc daemon [--socket PATH] [--spares N]
 
-The resident server: warm workers answer tsrunc's commands that start no container process
-(state, list, kill, delete, ps, pause, resume, features, events, update, spec, start), so that
-they do not start node. The socket's directory is made 0700 and must be this user's; only this
-user's callers are served. Default socket: ${DEFAULT_SOCKET} (bin/tsrunc looks there; a caller's
-TSRUNC_DAEMON_SOCKET names another, "" none).
+The resident server: warm workers answer tsrunc's create and run --detach (the container's init
+started by bin/tsrunc, the caller's process, as runc's is) and the commands that start no
+container process (state, list, kill, delete, ps, pause, resume, features, events, update, spec,
+start), so that they do not start node; exec and a foreground run run directly. The socket's
+directory is made 0700 and must be this user's; only this user's callers are served. Default
+socket: ${DEFAULT_SOCKET} (bin/tsrunc looks there; a caller's TSRUNC_DAEMON_SOCKET names
+another, "" none).
 `;
 
 function main(argv: string[]): void {

@@ -5,6 +5,7 @@
 // exit status to the front. Until the front's GO, nothing of the caller has been applied (a
 // caller it does not serve, or a command it does not run, leaves it as it was).
 import * as net from 'node:net';
+import { setContainerInitSpawner, type InitSpawner } from '../lifecycle/session';
 import { native, type DaemonGo } from '../native/addon';
 import { DAEMON_BUILD_ID_LEN, DAEMON_REPLY_DIRECT, DAEMON_REPLY_READY, SERVED_COMMANDS } from './protocol';
 
@@ -23,6 +24,8 @@ export interface WorkerOptions {
   boot: string;
   /** What the command line would be on the direct path (main.ts). */
   preScan(argv: string[]): { command?: string; help?: boolean; version?: boolean };
+  /** Whether the command line is `run --detach` (main.ts): served as create + start. */
+  detachedRun(argv: string[]): boolean;
   cli(argv: string[]): void;
 }
 
@@ -49,7 +52,8 @@ export function serveWorker(opts: WorkerOptions): void {
       say(`refused a caller: ${c.refused}`);
       continue;
     }
-    if (!servedCommand(opts.preScan([...c.argv]))) {
+    const detached = opts.detachedRun([...c.argv]);
+    if (!servedCommand(opts.preScan([...c.argv])) && !detached) {
       n.daemonReply(c.conn, DAEMON_REPLY_DIRECT, BUILD_ID);
       n.closeFd(c.conn);
       continue;
@@ -62,9 +66,37 @@ export function serveWorker(opts: WorkerOptions): void {
       continue;
     }
     n.closeFd(opts.listenFd);
+    // create (and run --detach): the container's init is started by the front, the caller's own
+    // process, as runc's is by runc (the caller may be a subreaper that must inherit it); the
+    // worker keeps a copy of this caller's connection for that, and sends its SPAWN to no one else.
+    if (opts.preScan([...c.argv]).command === 'create' || detached)
+      setContainerInitSpawner(frontSpawner(n.daemonKeepConn(c.conn)));
     run(opts, c, go);
     return;
   }
+}
+
+/** The front starts tsrunc-init and reaps it; this worker does the parent's side as on the direct path. */
+function frontSpawner(conn: number): InitSpawner {
+  const n = native();
+  const channels = new Map<number, number>();
+  return {
+    spawn(plan, fds, preserve, initFd) {
+      const { pid, channel } = n.daemonSpawn(conn, plan, fds, preserve, initFd);
+      channels.set(pid, channel);
+      return pid;
+    },
+    wait(pid, nohang) {
+      const channel = channels.get(pid);
+      if (channel === undefined) return n.waitPid(pid, nohang);
+      const status = n.daemonChildWait(channel, pid, nohang);
+      if (status !== null) {
+        channels.delete(pid);
+        n.closeFd(channel);
+      }
+      return status;
+    },
+  };
 }
 
 function run(opts: WorkerOptions, c: Caller, go: DaemonGo): void {

@@ -234,7 +234,7 @@ class InitSetup {
     if (this.opts.consoleFd !== undefined) fds['console-socket'] = this.opts.consoleFd;
     else if (this.opts.consoleSocket !== undefined)
       fds['console-socket'] = connectSocket(this.opts.consoleSocket, 'the console socket', this.record.id);
-    const session = new ChildSession(this.plan, this.record.id, { spawned: 'create:spawned' });
+    const session = new ChildSession(this.plan, this.record.id, { spawned: 'create:spawned', container: true });
     this.cleanup.session = session;
     session.run(fds, (tag, childPid, fd) => this.answerSync(tag, childPid, fd));
     this.record.initPid = session.pid;

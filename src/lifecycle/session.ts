@@ -5,7 +5,7 @@
 // be checked: a pid it reports must be its own child.
 import * as fs from 'node:fs';
 import { TsruncError, isErrno, systemError } from '../errors';
-import { initPath, native } from '../native/addon';
+import { initPath, native, type WaitStatus } from '../native/addon';
 import { describeStep, type FdRole, type Plan } from '../plan/steps';
 import type { State } from '../spec/types';
 import { encodePlan } from '../plan/wire';
@@ -22,6 +22,34 @@ export type SyncHandler = (tag: string, childPid: number, fd?: number) => string
 /** A sync handler's answer: it keeps the fd the child sent, and the ack carries nothing. */
 export const KEEP_FD: unique symbol = Symbol('keep the fd');
 
+/**
+ * How tsrunc-init is started and waited for: by this process (spawn, waitpid), or, for a
+ * container's init in a worker of the resident server, by the front the caller started
+ * (src/daemon/worker.ts: the init must be the caller's grandchild, as with runc; issue 17).
+ */
+export interface InitSpawner {
+  /** Starts tsrunc-init as native().spawn does; returns its pid. The fds stay open here. */
+  spawn(plan: Buffer, fds: number[], preserve: number, initFd: number): number;
+  /** waitpid(2) of a child spawn started; null when nohang and it is still running. */
+  wait(pid: number, nohang: boolean): WaitStatus | null;
+}
+
+const LOCAL_SPAWNER: InitSpawner = {
+  spawn: (plan, fds, preserve, initFd) => native().spawn(plan, fds, preserve, initFd),
+  wait: (pid, nohang) => native().waitPid(pid, nohang),
+};
+
+let containerSpawner: InitSpawner = LOCAL_SPAWNER;
+
+/**
+ * Who starts a container's init (create's session; helpers such as the netDevices one are always
+ * this process's children): the resident server's worker sets the front's; undefined restores
+ * this process's.
+ */
+export function setContainerInitSpawner(spawner: InitSpawner | undefined): void {
+  containerSpawner = spawner ?? LOCAL_SPAWNER;
+}
+
 export class ChildSession {
   /** The first child (waitable by us). */
   childPid = 0;
@@ -29,13 +57,20 @@ export class ChildSession {
   pid = 0;
   private syncFd = -1;
   private readonly parentFds: number[] = [];
+  private readonly spawner: InitSpawner;
 
   constructor(
     private readonly plan: Plan,
     private readonly containerId: string,
-    /** Tests only: where to stop once the child is spawned, and once its fork has reported (see faults.ts). */
-    private readonly points: { spawned?: FaultPoint; forked?: FaultPoint } = {},
-  ) {}
+    /**
+     * Tests only: where to stop once the child is spawned, and once its fork has reported (see
+     * faults.ts). `container`: the child becomes a container's init, started by
+     * setContainerInitSpawner's spawner.
+     */
+    private readonly points: { spawned?: FaultPoint; forked?: FaultPoint; container?: boolean } = {},
+  ) {
+    this.spawner = points.container === true ? containerSpawner : LOCAL_SPAWNER;
+  }
 
   /**
    * Starts tsrunc-init with the given fds on the slots the plan names (the sync socket is made
@@ -60,7 +95,7 @@ export class ChildSession {
       }
       const init = n.sealedCopy(initPath());
       try {
-        this.childPid = n.spawn(encoded, all, this.plan.preserveFds, init);
+        this.childPid = this.spawner.spawn(encoded, all, this.plan.preserveFds, init);
       } finally {
         fs.closeSync(init);
       }
@@ -81,7 +116,7 @@ export class ChildSession {
     const n = native();
     for (const pid of new Set([this.childPid, this.pid])) if (pid > 0) n.kill(pid, 9);
     try {
-      if (this.childPid > 0) n.waitPid(this.childPid, false);
+      if (this.childPid > 0) this.spawner.wait(this.childPid, false);
     } catch {
       // already reaped
     }
@@ -107,7 +142,7 @@ export class ChildSession {
       } else msg = received;
       if (msg === null) {
         if (!ready && this.pid === this.childPid) {
-          const status = n.waitPid(this.childPid, true);
+          const status = this.spawner.wait(this.childPid, true);
           if (status !== null) throw this.exitError(status.exitCode, status.signal);
         }
         continue;
@@ -157,7 +192,7 @@ export class ChildSession {
         this.pid = this.checkedChild(arg);
         if (this.points.forked !== undefined) faultPoint(this.points.forked);
         n.sendMessage(this.syncFd, 'ack');
-        n.waitPid(this.childPid, false); // the intermediate exits once it has the ack
+        this.spawner.wait(this.childPid, false); // the intermediate exits once it has the ack
       } else if (verb === 'ready') {
         next('ready');
         if (!untilExec) return;
@@ -191,7 +226,7 @@ export class ChildSession {
     let status = null;
     try {
       for (let i = 0; status === null && i < 100; i++) {
-        status = native().waitPid(this.childPid, true);
+        status = this.spawner.wait(this.childPid, true);
         if (status === null) sleepMs(5);
       }
     } catch {

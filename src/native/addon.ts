@@ -82,6 +82,22 @@ export interface NativeBinding {
   daemonAwaitGo(conn: number, present: number): DaemonGo | null;
   /** The caller's stdio as fds 0..2 (/dev/null where it had none); the received fds closed. */
   daemonTakeStdio(stdio: number[]): void;
+  /** A copy of the connection the worker keeps (close-on-exec) once the server holds it: a served create's SPAWN goes on it. */
+  daemonKeepConn(conn: number): number;
+  /**
+   * SPAWN: the front (the caller's process) starts tsrunc-init as spawn() would here, with `fds`
+   * on slots 3+preserve+i; returns its pid (the front's child) and the channel its exit comes on.
+   * The fds passed stay open here.
+   */
+  daemonSpawn(
+    conn: number,
+    plan: Buffer,
+    fds: number[],
+    preserve: number,
+    initFd: number,
+  ): { pid: number; channel: number };
+  /** waitPid for a child the front started: its exit as the front reports it; null when nohang and not yet. */
+  daemonChildWait(channel: number, pid: number, nohang: boolean): WaitStatus | null;
   closeFd(fd: number): void;
   /** The fds this process has open (below 1024). */
   openFds(): number[];

@@ -1,5 +1,6 @@
-// The resident server (issue 17): commands that start no container process are answered by a
-// warm worker of `tsrunc daemon`, and the caller cannot tell (outputs, exit codes, --log lines,
+// The resident server (issue 17): create and the commands that start no container process are
+// answered by a warm worker of `tsrunc daemon` (a served create's init started by the front, the
+// caller's process, as runc's is: a subreaper caller inherits it), and the caller cannot tell (outputs, exit codes, --log lines,
 // files written); anything short of a worker of this build that serves this caller leaves the
 // front on the direct path with nothing done (no server, another build, a stuck server, a
 // directory others can enter); another uid, a root with fewer capabilities and a container are
@@ -9,8 +10,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
-import { rootSkipReason, testContainer } from '../helpers/container';
-import { alive, startDaemon, until, type TestDaemon } from '../helpers/daemon';
+import { rootSkipReason, runWithFiles, testContainer } from '../helpers/container';
+import { alive, childrenOf, startDaemon, until, type TestDaemon } from '../helpers/daemon';
 import { makeFront } from '../helpers/front';
 import { TSRUNC, runCommand, tempDir, type RunResult } from '../helpers/tsrunc';
 import { ordinaryUser } from '../helpers/users';
@@ -78,6 +79,8 @@ t.test('every served command: what the caller sees is what the direct path shows
     ['pause', [...r, 'pause', c.id]],
     ['state paused', [...r, 'state', c.id]],
     ['resume', [...r, 'resume', c.id]],
+    ['create of an id that exists', [...r, '--log', 'LOG', 'create', '--bundle', c.bundle, c.id]],
+    ['create of a bundle without config.json', [...r, 'create', '--bundle', '/nonexistent', 'other']],
   ];
   let n = 0;
   for (const [name, args] of cases) {
@@ -149,7 +152,7 @@ t.test('every served command: what the caller sees is what the direct path shows
   t.match(d.log(), /serving uid 0/);
 });
 
-t.test('create, run and exec take the direct path; so do help and --version', { skip }, async (t) => {
+t.test('run in the foreground and exec take the direct path; so do help and --version', { skip }, async (t) => {
   const d = await startDaemon(t, 2);
   const front = patientFront(t);
   const c = testContainer(t);
@@ -453,28 +456,240 @@ t.test("the shipped units: valid, and the server takes systemd's socket", { skip
   t.ok(fs.existsSync(socket), "systemd's socket is left to systemd");
 });
 
-t.test('parentage: a subreaper caller inherits the init after create, the server running', { skip }, async (t) => {
+// A caller that is a subreaper (as containerd's shim is): it runs create, reads whose child the
+// container's init is once tsrunc has exited, then start, kill (and reaps the init itself: only
+// its parent can) and delete. The same on both paths: the served create's init is started by the
+// front the caller exec'd, as runc's by runc.
+for (const [way, how] of [
+  ['served', 'create'],
+  ['direct', 'create'],
+  ['served', 'run -d'],
+  ['direct', 'run -d'],
+] as const) {
+  t.test(`parentage (${way}): a subreaper caller inherits the init after ${how}`, { skip }, async (t) => {
+    const d = await startDaemon(t, 2);
+    const front = patientFront(t);
+    const c = testContainer(t);
+    const caller = `
+    const { spawnSync } = require('node:child_process');
+    const fs = require('node:fs');
+    const addon = require(${JSON.stringify(path.join(__dirname, '..', '..', 'build', 'Release', 'tsrunc.node'))});
+    addon.setSubreaper(true);
+    const ppidOf = (pid) => {
+      const stat = fs.readFileSync('/proc/' + pid + '/stat', 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    };
+    const workers = () => fs.readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p)).filter((p) => { try { return ppidOf(p) === ${d.pid}; } catch { return false; } });
+    const env = { ...process.env, TSRUNC_DAEMON_SOCKET: ${JSON.stringify(way === 'served' ? d.socket : '')} };
+    const run = (args) => spawnSync(${JSON.stringify(front)}, ['--root', ${JSON.stringify(c.root)}, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+    const before = workers();
+    const created = spawnSync(${JSON.stringify(front)}, ['--root', ${JSON.stringify(c.root)}, ...${JSON.stringify(how.split(' '))}, '--bundle', ${JSON.stringify(c.bundle)}, ${JSON.stringify(c.id)}], { env, stdio: 'ignore' });
+    const createServed = before.some((p) => !fs.existsSync('/proc/' + p));
+    const state = JSON.parse(run(['state', ${JSON.stringify(c.id)}]).stdout);
+    const ppid = ppidOf(state.pid);
+    const started = ${how === 'create'} ? run(['start', ${JSON.stringify(c.id)}]).status : 0;
+    const running = JSON.parse(run(['state', ${JSON.stringify(c.id)}]).stdout).status;
+    const killed = run(['kill', ${JSON.stringify(c.id)}, 'KILL']).status;
+    const reaped = addon.waitPid(state.pid, false);
+    const stopped = JSON.parse(run(['state', ${JSON.stringify(c.id)}]).stdout).status;
+    const deleted = run(['delete', ${JSON.stringify(c.id)}]).status;
+    process.stdout.write(JSON.stringify({ me: process.pid, created: created.status, createServed, status: state.status, ppid, started, running, killed, signal: reaped.signal, stopped, deleted }));`;
+    const r = runCommand(process.execPath, ['-e', caller], { env: { PATH: process.env['PATH'] } });
+    t.equal(r.status, 0, r.stderr);
+    const seen = JSON.parse(r.stdout) as Record<string, unknown>;
+    t.same(
+      [seen['created'], seen['createServed'], seen['status']],
+      [0, way === 'served', how === 'create' ? 'created' : 'running'],
+      `${how} (${way})`,
+    );
+    t.equal(seen['ppid'], seen['me'], "the init is the subreaper caller's child");
+    t.same(
+      [seen['started'], seen['running'], seen['killed'], seen['signal'], seen['stopped'], seen['deleted']],
+      [0, 'running', 0, 9, 'stopped', 0],
+      'start, kill (the caller reaps the init), delete',
+    );
+  });
+}
+
+/**
+ * A process's fds as "N kind" lines (inode numbers masked: pipe, socket, anon_inode:[x] kept;
+ * the container's own paths named ROOT, BUNDLE and ID).
+ */
+function fdKinds(pid: number, c: { root: string; bundle: string; id: string }): string[] {
+  return fs
+    .readdirSync(`/proc/${pid}/fd`)
+    .map(Number)
+    .sort((a, b) => a - b)
+    .map((fd) => {
+      let to: string;
+      try {
+        to = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        to = '(gone)';
+      }
+      const named = to.split(c.root).join('ROOT').split(c.bundle).join('BUNDLE').split(c.id).join('ID');
+      return `${fd} ${named.replace(/^(pipe|socket):\[\d+\]$/, '$1').replace(/tsrunc-io-[^/]+/, 'IO')}`;
+    });
+}
+
+t.test('a served create leaves the container the fds the direct path does', { skip }, async (t) => {
+  const d = await startDaemon(t, 2);
+  const front = patientFront(t);
+  const seen: Record<string, { created: string[]; started: string[] }> = {};
+  for (const way of ['direct', 'served'] as const) {
+    const c = testContainer(t);
+    const env = envFor(way === 'served' ? d.socket : '');
+    const before = d.workers();
+    const r = runWithFiles(front, ['--root', c.root, 'create', '--bundle', c.bundle, c.id], { env });
+    t.equal(r.status, 0, r.stderr);
+    t.equal(
+      before.some((p) => !alive(p)),
+      way === 'served',
+      `create ${way === 'served' ? 'served' : 'on the direct path'}`,
+    );
+    const pid = c.pid();
+    const created = fdKinds(pid, c);
+    t.equal(c.tsrunc(['start', c.id]).status, 0);
+    await until(() => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] !== 'tsrunc-init');
+    seen[way] = { created, started: fdKinds(pid, c) };
+    t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
+  }
+  t.same(seen['served'], seen['direct'], 'the same fds, created and started');
+  t.same(
+    seen['served']!.started.map((l) => l.split(' ')[0]),
+    ['0', '1', '2'],
+    "stdio only: nothing of the front's or the worker's",
+  );
+});
+
+t.test("a served create with --preserve-fds hands on the caller's fds, and only those", { skip }, async (t) => {
+  const d = await startDaemon(t, 2);
+  const front = patientFront(t);
+  const seen: Record<string, string[]> = {};
+  for (const way of ['direct', 'served'] as const) {
+    const c = testContainer(t);
+    const extra = path.join(c.bundle, 'extra');
+    fs.writeFileSync(extra, 'x');
+    const before = d.workers();
+    // fd 3 of the front: the caller's file (the shell opens it before exec'ing the front).
+    const r = runWithFiles(
+      'sh',
+      [
+        '-c',
+        `exec "$0" "$@" 3<"${extra}"`,
+        front,
+        '--root',
+        c.root,
+        'create',
+        '--preserve-fds',
+        '1',
+        '--bundle',
+        c.bundle,
+        c.id,
+      ],
+      { env: envFor(way === 'served' ? d.socket : '') },
+    );
+    t.equal(r.status, 0, r.stderr);
+    t.equal(
+      before.some((p) => !alive(p)),
+      way === 'served',
+      way,
+    );
+    seen[way] = fdKinds(c.pid(), c);
+    t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
+  }
+  t.same(seen['served'], seen['direct'], 'the same fds');
+  t.ok(
+    seen['served']!.some((l) => l.startsWith('3 ') && l.endsWith('/extra')),
+    "fd 3 is the caller's file",
+  );
+});
+
+t.test('a served create whose worker is killed after the spawn ends as a killed tsrunc', { skip }, async (t) => {
   const d = await startDaemon(t, 2);
   const front = patientFront(t);
   const c = testContainer(t);
-  // A caller that is a subreaper (as containerd's shim is): it runs create, then reads whose
-  // child the container's init is once tsrunc has exited.
-  const caller = `
-    const { spawnSync } = require('node:child_process');
-    const fs = require('node:fs');
-    require(${JSON.stringify(path.join(__dirname, '..', '..', 'build', 'Release', 'tsrunc.node'))}).setSubreaper(true);
-    const env = { ...process.env, TSRUNC_DAEMON_SOCKET: ${JSON.stringify(d.socket)} };
-    const run = (args) => spawnSync(${JSON.stringify(front)}, ['--root', ${JSON.stringify(c.root)}, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
-    const created = spawnSync(${JSON.stringify(front)}, ['--root', ${JSON.stringify(c.root)}, 'create', '--bundle', ${JSON.stringify(c.bundle)}, ${JSON.stringify(c.id)}], { env, stdio: 'ignore' });
-    const state = JSON.parse(run(['state', ${JSON.stringify(c.id)}]).stdout);
-    const stat = fs.readFileSync('/proc/' + state.pid + '/stat', 'utf8');
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    process.stdout.write(JSON.stringify({ me: process.pid, created: created.status, status: state.status, ppid }));`;
+  const hooks = tempDir(t, 'tsrunc-daemon-hooks');
+  fs.chmodSync(hooks, 0o700);
+  fs.writeFileSync(path.join(hooks, 'armed'), '');
   const before = d.workers();
-  const r = runCommand(process.execPath, ['-e', caller], { env: { PATH: process.env['PATH'] } });
-  t.equal(r.status, 0, r.stderr);
-  const seen = JSON.parse(r.stdout) as { me: number; created: number; status: string; ppid: number };
-  t.same([seen.created, seen.status], [0, 'created']);
-  t.equal(seen.ppid, seen.me, "the init is the subreaper caller's child");
-  t.equal(before.filter((p) => !alive(p)).length, 1, 'one worker used: state (create took the direct path)');
+  const child = spawn(front, ['--root', c.root, 'create', '--bundle', c.bundle, c.id], {
+    env: envFor(d.socket, { TSRUNC_TEST_HOOKS_DIR: hooks, TSRUNC_TEST_PAUSE_AT: 'create:spawned' }),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+  const exit = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('exit', (a, b) => r([a, b])));
+  // Paused in the worker (the file is named by the front's pid: the worker's process.pid).
+  await until(() => fs.existsSync(path.join(hooks, `create:spawned.${child.pid}.paused`)));
+  // The worker has taken the front's stderr as its own.
+  const worker = before.find((w) => {
+    try {
+      return fs.readlinkSync(`/proc/${w}/fd/2`) === fs.readlinkSync(`/proc/${child.pid}/fd/2`);
+    } catch {
+      return false;
+    }
+  });
+  t.ok(worker !== undefined, 'the worker running the create');
+  const init = childrenOf(child.pid as number);
+  t.equal(init.length, 1, "tsrunc-init is the front's child");
+  process.kill(worker as number, 'SIGKILL');
+  t.same(await exit, [null, 'SIGKILL'], 'the front dies of the signal its worker died of');
+  t.equal(stderr, '', 'and says nothing, as a killed tsrunc');
+  await until(() => !alive(init[0] as number));
+  t.pass('the init died with the front (its parent-death signal), as with a killed tsrunc');
+  t.equal(c.status(), 'stopped', "state: what faults.test.ts's table says for create:spawned");
+  t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
+  t.equal(c.status(), 'missing');
+});
+
+t.test('a served create: the same status, output, --log lines and pid file as the direct path', { skip }, async (t) => {
+  const d = await startDaemon(t, 2);
+  const front = patientFront(t);
+  const seen: Record<string, unknown> = {};
+  for (const way of ['direct', 'served'] as const) {
+    const c = testContainer(t);
+    const out = tempDir(t, 'tsrunc-daemon-create');
+    const log = path.join(out, 'log');
+    const pidFile = path.join(out, 'pid');
+    const before = d.workers();
+    const res = runWithFiles(
+      front,
+      [
+        '--root',
+        c.root,
+        '--log',
+        log,
+        '--log-format',
+        'json',
+        'create',
+        '--bundle',
+        c.bundle,
+        '--pid-file',
+        pidFile,
+        c.id,
+      ],
+      { env: envFor(way === 'served' ? d.socket : '') },
+    );
+    t.equal(
+      before.some((p) => !alive(p)),
+      way === 'served',
+      way,
+    );
+    const pid = c.pid();
+    const name = (s: string): string =>
+      mask(s.split(c.id).join('ID').split(c.root).join('ROOT').split(String(pid)).join('PID'));
+    seen[way] = {
+      status: res.status,
+      stdout: name(res.stdout),
+      stderr: name(res.stderr),
+      log: fs.existsSync(log) ? name(fs.readFileSync(log, 'utf8')) : '(none)',
+      pidFile: name(fs.readFileSync(pidFile, 'utf8')),
+      pidFileMode: fs.statSync(pidFile).mode,
+      state: c.status(),
+      cgroup: name(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8')),
+    };
+    t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
+  }
+  t.same(seen['served'], seen['direct'], 'the same');
 });
