@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(busybox-static runc crun python3 make g++ pkg-config libseccomp-dev libsystemd-dev clang-format containerd docker.io podman hyperfine time uidmap man-db zsh)
+packages=(busybox-static runc crun criu python3 make g++ pkg-config libseccomp-dev libsystemd-dev clang-format containerd docker.io podman hyperfine time uidmap man-db zsh)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -39,6 +39,16 @@
 #           (systemd 252 built with the unified default takes unified_cgroup_hierarchy=0 alone
 #           for hybrid: legacy needs the second option.)
 #
+# Kernel modules: the guest has its kernel's modules at /lib/modules/$(uname -r) (the package's
+# tree from the cache, read-only, indexed by depmod on the host the first time) and a modprobe
+# (/sbin/modprobe: the host's kmod, else busybox's), so the kernel loads what it asks for on
+# demand, as on an installed Debian: nf_tables over netlink, the socket diag modules, veth for
+# `ip link add type veth`, overlay, ... What nothing loads on demand (tun: /dev/net/tun appears
+# only once it is loaded; there is no udev or static-nodes) is named with --modules, loaded
+# before COMMAND starts; one that fails to load is a boot failure. CRIU: `criu check` passes
+# with what loads on demand; --modules tun adds tun (criu check --all then misses only autofs,
+# experimental: its test mount fails with EINVAL).
+#
 # Options:
 #   -t, --timeout SECONDS  kill the guest after SECONDS (default $V2GUEST_TIMEOUT or 900)
 #   -m, --memory SIZE      guest memory (default $V2GUEST_MEMORY or 4G)
@@ -51,6 +61,9 @@
 #       --systemd          systemd as PID 1, COMMAND as a service (also V2GUEST_SYSTEMD=1)
 #       --cgroup v2|hybrid|legacy
 #                          with --systemd: the cgroup layout (default $V2GUEST_CGROUP or v2)
+#       --modules LIST     load these kernel modules (names or aliases, comma- or space-
+#                          separated; repeatable) with modprobe before COMMAND starts (also
+#                          $V2GUEST_MODULES)
 #   -h, --help             this text
 # Environment: V2GUEST_ACCEL=kvm|tcg forces the accelerator (default: KVM only where the CPU
 # has vmx/svm and /dev/kvm works and is not kvm_pvm, which runs only PVM-patched guests;
@@ -74,10 +87,10 @@
 # Every outcome but COMMAND's own status is also reported as a "v2-guest: ..." line on
 # stderr; a summary line (boot time, total time, status) is always printed on stderr.
 #
-# Needs root (apt-get, 9p exports of /). Costs: first run downloads ~70 MB; each boot takes
-# about 4 s with TCG before COMMAND starts, about 8-9 s with --systemd (systemd's own start-up
-# ~2 s, journald and dbus ~1 s, loading its libraries over 9p ~1 s); work inside TCG is
-# 10-50x slower than on the host.
+# Needs root (apt-get, 9p exports of /). Costs: first run downloads ~70 MB (and indexes its
+# modules, ~4 s); each boot takes about 4 s with TCG before COMMAND starts, about 8-9 s with
+# --systemd (systemd's own start-up ~2 s, journald and dbus ~1 s, loading its libraries over
+# 9p ~1 s); work inside TCG is 10-50x slower than on the host.
 set -uo pipefail
 
 EX_TIMEOUT=124
@@ -100,6 +113,7 @@ VERBOSE=${V2GUEST_VERBOSE:-0}
 SYSTEMD=${V2GUEST_SYSTEMD:-0}
 CGROUP=${V2GUEST_CGROUP:-v2}
 CACHE=${V2GUEST_CACHE:-/var/cache/tsrunc-v2-guest}
+MODULES=${V2GUEST_MODULES:-}
 extra_env=()
 
 while [ $# -gt 0 ]; do
@@ -114,6 +128,8 @@ while [ $# -gt 0 ]; do
     --systemd) SYSTEMD=1; shift ;;
     --cgroup) CGROUP=${2:?}; shift 2 ;;
     --cgroup=*) CGROUP=${1#*=}; shift ;;
+    --modules) MODULES+=" ${2:?}"; shift 2 ;;
+    --modules=*) MODULES+=" ${1#*=}"; shift ;;
     -h|--help) usage 0 ;;
     --) shift; break ;;
     *) say "unknown option $1 (the command follows --)"; usage $EX_USAGE >&2 ;;
@@ -128,6 +144,11 @@ case $CGROUP in
   hybrid|legacy) [ "$SYSTEMD" = 1 ] || { say "--cgroup $CGROUP needs --systemd (the plain guest is pure cgroup v2)"; exit $EX_USAGE; } ;;
   *) say "bad --cgroup $CGROUP (v2, hybrid or legacy)"; exit $EX_USAGE ;;
 esac
+read -ra mods <<<"${MODULES//,/ }"
+MODULES=${mods[*]}
+for m in "${mods[@]}"; do
+  [[ $m =~ ^[A-Za-z0-9_-]+$ ]] || { say "bad module name $m"; exit $EX_USAGE; }
+done
 for kv in "${extra_env[@]}"; do
   [[ $kv =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || { say "bad -e $kv (NAME=VALUE)"; exit $EX_USAGE; }
 done
@@ -200,6 +221,27 @@ if [ -z "$kdir" ] || [ "${V2GUEST_KERNEL_REFRESH:-0}" = 1 ]; then
   fi
 fi
 kver=$(basename "$kdir")
+kdir=$(cd "$kdir" && pwd -P) || prep_fail "cd $kdir"
+
+# The kernel's modules, for the guest's /lib/modules/$kver: the package's postinst would run
+# depmod, so the indexes modprobe reads (modules.dep, .alias, .symbols) are made here, once per
+# cached kernel (kmod's depmod where the host has it, else busybox's; ~4 s), in a hard-linked
+# copy of the tree next to the cache, then moved in (modules.dep last: it marks them complete).
+if [ ! -f "$kdir/modules/modules.dep" ]; then
+  tmpd=$(mktemp -d "$CACHE.tmp.XXXXXX") || prep_fail "mktemp next to $CACHE"
+  (
+    set -e
+    mkdir -p "$tmpd/lib/modules"
+    cp -al "$kdir/modules" "$tmpd/lib/modules/$kver"
+    if command -v depmod >/dev/null; then depmod -b "$tmpd" "$kver"; else busybox depmod -b "$tmpd" "$kver"; fi
+    cd "$tmpd/lib/modules/$kver"
+    for f in modules.*; do
+      [ "$f" = modules.dep ] || [ "$f" -ef "$kdir/modules/$f" ] || mv -f "$f" "$kdir/modules/$f"
+    done
+    mv -f modules.dep "$kdir/modules/modules.dep"
+  ) || { rm -rf "$tmpd"; prep_fail "depmod for $kver (in $kdir/modules)"; }
+  rm -rf "$tmpd"
+fi
 
 run=$(mktemp -d /tmp/v2-guest.XXXXXX) || prep_fail "mktemp"
 qpid=
@@ -277,6 +319,7 @@ fi
 {
   echo "WORKTREE=$(q "$WORKTREE") WORKTREE_CACHE=$(q "${V2GUEST_WORKTREE_CACHE:-loose}")"
   echo "VERBOSE=$VERBOSE TTY=$tty INTERACTIVE=$interactive SYSTEMD=$SYSTEMD"
+  echo "KVER=$(q "$kver") KMODDIR=$(q "$kdir/modules") MODULES=$(q "$MODULES")"
 } >"$ctl/config"
 {
   echo 'for v in $(compgen -e); do unset "$v"; done'
