@@ -20,7 +20,7 @@
     {
       "target_name": "tsrunc-front",
       "type": "executable",
-      "sources": ["native/front/front.cc", "native/spawn.cc"],
+      "sources": ["native/front/front.cc", "native/fdpass.cc", "native/spawn.cc"],
       "defines": ["_GNU_SOURCE"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fno-exceptions", "-fno-rtti", "-O2"],
       "ldflags": ["-static", "-s"]

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "fdpass.h"
 #include "front/protocol.h"
 #include "spawn.h"
 #include "sys.h"
@@ -307,30 +308,15 @@ Napi::Value AwaitGo(const Napi::CallbackInfo &info) {
   int conn = info[0].As<Napi::Number>().Int32Value();
   uint32_t present = info[1].As<Napi::Number>().Uint32Value();
   char go[4];
-  struct iovec iov = {go, sizeof go};
-  char control[CMSG_SPACE(sizeof(int) * 4)] = {};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-  while (n < 0 && errno == EINTR);
-  std::vector<int> fds;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); n > 0 && c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; i++) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      fds.push_back(fd);
-    }
-  }
+  int got[4];
+  size_t count = 0;
+  bool truncated = false;
+  ssize_t n = RecvWithFds(conn, go, sizeof go, MSG_WAITALL, got, 4, &count, &truncated);
+  std::vector<int> fds(got, got + count);
   size_t want = 1 + ((present & 1) != 0) + ((present & 2) != 0) + ((present & 4) != 0);
   struct stat st;
-  if (n != static_cast<ssize_t>(sizeof go) || Word(go, 0) != DAEMON_MAGIC_GO || (msg.msg_flags & MSG_CTRUNC) != 0 ||
-      fds.size() != want || fstat(fds[0], &st) != 0 || !S_ISDIR(st.st_mode)) {
+  if (n != static_cast<ssize_t>(sizeof go) || Word(go, 0) != DAEMON_MAGIC_GO || truncated || fds.size() != want ||
+      fstat(fds[0], &st) != 0 || !S_ISDIR(st.st_mode)) {
     CloseAll(fds);
     return env.Null();
   }
@@ -419,21 +405,7 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   std::vector<int> fds = {pair[1], planFd, initFd};
   for (uint32_t i = 0; i < slots.Length(); i++) fds.push_back(slots.Get(i).As<Napi::Number>().Int32Value());
   uint32_t words[DAEMON_SPAWN_WORDS] = {DAEMON_MAGIC_SPAWN, slots.Length(), static_cast<uint32_t>(preserve), 0};
-  struct iovec iov = {words, sizeof words};
-  char control[CMSG_SPACE(sizeof(int) * (DAEMON_SPAWN_FIXED_FDS + DAEMON_SPAWN_MAX_SLOTS))] = {};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-  memcpy(CMSG_DATA(cmsg), fds.data(), sizeof(int) * fds.size());
-  ssize_t n;
-  do n = sendmsg(conn, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = SendWithFds(conn, words, sizeof words, fds.data(), fds.size());
   int err = errno;
   close(pair[1]);
   close(planFd);

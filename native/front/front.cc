@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "../fdpass.h"
 #include "../spawn.h"
 #include "protocol.h"
 
@@ -333,22 +334,7 @@ uint32_t Word(const char *p, int i) {
 // Sends GO with the fds attached; true when all of it went.
 bool SendGo(int s, const std::vector<int> &fds) {
   uint32_t magic = DAEMON_MAGIC_GO;
-  struct iovec iov = {&magic, sizeof magic};
-  char control[CMSG_SPACE(sizeof(int) * 4)] = {};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-  memcpy(CMSG_DATA(cmsg), fds.data(), sizeof(int) * fds.size());
-  ssize_t n;
-  do n = sendmsg(s, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return n == static_cast<ssize_t>(sizeof magic);
+  return tsrunc::SendWithFds(s, &magic, sizeof magic, fds.data(), fds.size()) == static_cast<ssize_t>(sizeof magic);
 }
 
 int signal_pipe[2] = {-1, -1};
@@ -469,26 +455,13 @@ void ReapSpawned(Spawned *sp) {
 // One message's magic word from the server's connection, with the fds that came with it
 // (close-on-exec). False on EOF or error.
 bool RecvMagic(int s, uint32_t *magic, std::vector<int> *fds) {
-  char control[CMSG_SPACE(sizeof(int) * (DAEMON_SPAWN_FIXED_FDS + DAEMON_SPAWN_MAX_SLOTS))] = {};
-  struct iovec iov = {magic, sizeof *magic};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do n = recvmsg(s, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-  while (n < 0 && errno == EINTR);
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); n > 0 && c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; i++) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      fds->push_back(fd);
-    }
-  }
-  if ((msg.msg_flags & MSG_CTRUNC) != 0) {
+  int got[DAEMON_SPAWN_FIXED_FDS + DAEMON_SPAWN_MAX_SLOTS];
+  size_t count = 0;
+  bool truncated = false;
+  ssize_t n =
+      tsrunc::RecvWithFds(s, magic, sizeof *magic, MSG_WAITALL, got, sizeof got / sizeof got[0], &count, &truncated);
+  fds->assign(got, got + count);
+  if (truncated) {
     // More fds than any SPAWN carries: none is used.
     for (int fd : *fds) close(fd);
     fds->clear();
