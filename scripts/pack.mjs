@@ -5,7 +5,7 @@
 // runs (dist/: the CLI and library bundles, which carry every JavaScript dependency inside),
 // the addon, tsrunc-init and the front prebuilt for this platform and architecture under
 // prebuilds/<platform>-<arch>/ (node-gyp-build's layout), the C++ sources and binding.gyp for
-// the compile where no prebuild fits, the library's declarations (dist/types), the man pages
+// the compile where no prebuild fits, the library's declarations (dist/index.d.ts, one bundled file), the man pages
 // and completion (share/), docs; and a package.json made from this one:
 // its only dependency node-addon-api, bundled (headers for that compile, no download), and
 // its only script `install` (scripts/install.mjs). bin/tsrunc is an sh launcher that finds
@@ -64,30 +64,22 @@ try {
     copy(f);
   copy('node_modules/node-addon-api');
 
-  // The library's declarations: tsc from src/index.ts (the modules it reaches).
-  const tsconfig = path.join(stage, 'tsconfig.types.json');
-  fs.writeFileSync(
-    tsconfig,
-    JSON.stringify({
-      extends: path.join(root, 'tsconfig.json'),
-      compilerOptions: {
-        noEmit: false,
-        declaration: true,
-        emitDeclarationOnly: true,
-        rootDir: path.join(root, 'src'),
-        outDir: path.join(stage, 'dist', 'types'),
-        typeRoots: [path.join(root, 'node_modules', '@types')],
-      },
-      include: [],
-      files: [path.join(root, 'src', 'index.ts')],
-    }),
-  );
-  execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', tsconfig], { stdio: 'inherit' });
-  fs.rmSync(tsconfig);
-  // The generated validators' declarations are hand-written beside the generated code.
-  fs.copyFileSync(
-    path.join(root, 'src', 'spec', 'validators.generated.d.ts'),
-    path.join(stage, 'dist', 'types', 'spec', 'validators.generated.d.ts'),
+  // The library's declarations, bundled into one file (dts-bundle-generator from src/index.ts:
+  // the types of what the library exports, none of its internals' modules). It is checked by
+  // test/integration/package.test.ts, which type-checks a program against it (no skipLibCheck).
+  execFileSync(
+    path.join(root, 'node_modules', '.bin', 'dts-bundle-generator'),
+    [
+      '--silent',
+      '--no-banner',
+      '--no-check',
+      '--project',
+      path.join(root, 'tsconfig.json'),
+      '-o',
+      path.join(stage, 'dist', 'index.d.ts'),
+      path.join(root, 'src', 'index.ts'),
+    ],
+    { stdio: 'inherit' },
   );
 
   // The stand-in bin/tsrunc: the sh launcher the front replaced (the same environment clean-up

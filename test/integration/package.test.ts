@@ -60,7 +60,7 @@ t.test(
       'package/dist/lib.cjs',
       'package/dist/tsrunc.cjs',
       'package/dist/boot.cjs',
-      'package/dist/types/index.d.ts',
+      'package/dist/index.d.ts',
       `package/prebuilds/linux-${process.arch}/tsrunc.napi.glibc.node`,
       `package/prebuilds/linux-${process.arch}/tsrunc-init`,
       `package/prebuilds/linux-${process.arch}/tsrunc-front`,
@@ -88,7 +88,7 @@ t.test(
       execFileSync('tar', ['xzf', pack(t), '-O', 'package/package.json'], { encoding: 'utf8' }),
     ) as Record<string, unknown>;
     t.equal(manifest.private, undefined, 'not private');
-    t.equal(manifest.types, 'dist/types/index.d.ts');
+    t.equal(manifest.types, 'dist/index.d.ts');
     t.same(manifest.dependencies, {
       'node-addon-api': (manifest.dependencies as Record<string, string>)['node-addon-api'],
     });
