@@ -56,13 +56,16 @@ ssize_t RecvWithFds(int sock, void *buf, size_t size, int flags, int *fds, size_
     for (size_t i = 0; i < carried; i++) {
       int fd;
       memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      if (*count < max)
+      if (*count < max) {
         fds[(*count)++] = fd;
-      else
-        close(fd);  // cannot happen (the control buffer holds max), kept closed all the same
+      } else {
+        // CMSG_SPACE rounds up: room for one more than `max` can come in without MSG_CTRUNC.
+        close(fd);
+        *truncated = true;
+      }
     }
   }
-  *truncated = (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
+  if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) *truncated = true;
   return n;
 }
 

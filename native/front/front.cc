@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "../fdpass.h"
+#include "../peer.h"
 #include "../spawn.h"
 #include "protocol.h"
 
@@ -313,10 +314,12 @@ int Connect(const std::string &path) {
     close(s);
     return -1;
   }
-  // Only a server of this uid is spoken to (the directory says so too).
-  struct ucred cred;
-  socklen_t len = sizeof cred;
-  if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred || cred.uid != geteuid()) {
+  // Only a server that is this process's equal is spoken to, as it serves only its equals: the
+  // same uid is not enough (a root process with fewer capabilities, a seccomp filter or another
+  // namespace can bind a socket in root's 0700 directory, and the worker's SPAWN would start
+  // its program with this process's rights).
+  pid_t server = 0;
+  if (!tsrunc::PeerRefusal(s, &server).empty()) {
     close(s);
     return -1;
   }
@@ -473,9 +476,9 @@ bool RecvMagic(int s, uint32_t *magic, std::vector<int> *fds) {
 // Once GO is sent: waits for the server's STATUS, forwarding signals, and ends as the worker did.
 // A served create's worker sends a SPAWN first: the front starts the container's init (its own
 // child, so the caller's, as runc's is) and reports it on the channel that came with it.
-[[noreturn]] void Follow(int s, pid_t worker) {
-  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, worker, 0));
-  if (pidfd >= 0) fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+[[noreturn]] void Follow(int s, int pidfd) {
+  // A caller's SIGCHLD=SIG_IGN would have the kernel reap a spawned init, its status lost.
+  signal(SIGCHLD, SIG_DFL);
   if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) == 0) {
     struct sigaction sa = {};
     sa.sa_handler = OnSignal;
@@ -575,6 +578,15 @@ bool MaySpawn(int argc, char **argv) {
 void TryServer(const Config &c, const std::string &socket_path, int argc, char **argv, Env *env) {
   if (socket_path.empty() || c.build.size() != DAEMON_BUILD_ID_LEN || !MaybeServed(argc, argv)) return;
   if (!TrustedDirectory(socket_path)) return;
+  // Which of fds 0..2 the caller left open, read before this process opens anything (the socket
+  // or the cwd would take a closed one's number, and be passed on as that stdio).
+  uint32_t mask = 0;
+  for (int fd = 0; fd < 3; fd++)
+    if (fcntl(fd, F_GETFD) >= 0) mask |= 1u << fd;
+  // A container's init started here inherits fds 0..2 as they are: with one of them closed, an
+  // fd of this process's (the socket) would sit there. The direct path's node fills it with
+  // /dev/null first; so does that path.
+  if (mask != 7 && MaySpawn(argc, argv)) return;
   long deadline = NowMs() + c.reply_timeout_ms;
   int s = Connect(socket_path);
   if (s < 0) return;
@@ -585,20 +597,8 @@ void TryServer(const Config &c, const std::string &socket_path, int argc, char *
     return;
   }
   fds.push_back(cwd);
-  uint32_t mask = 0;
   for (int fd = 0; fd < 3; fd++)
-    if (fcntl(fd, F_GETFD) >= 0) {
-      fds.push_back(fd);
-      mask |= 1u << fd;
-    }
-  // A container's init started here inherits fds 0..2 as they are: with one of them closed, an
-  // fd of this process's (the socket) could sit there. The direct path's node fills it with
-  // /dev/null first; so does that path.
-  if (mask != 7 && MaySpawn(argc, argv)) {
-    close(cwd);
-    close(s);
-    return;
-  }
+    if ((mask & (1u << fd)) != 0) fds.push_back(fd);
   std::string strings;
   for (int i = 1; i < argc; i++) strings.append(argv[i], strlen(argv[i]) + 1);
   for (auto &e : env->entries()) strings.append(e.c_str(), e.size() + 1);
@@ -634,15 +634,24 @@ void TryServer(const Config &c, const std::string &socket_path, int argc, char *
     close(s);
     return;
   }
+  // The worker's pidfd, opened while it waits for GO (it cannot have exited and had its pid
+  // reused yet): the caller's signals go to it and to nothing else.
+  int worker = static_cast<int>(syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0));
+  if (worker < 0) {
+    close(cwd);
+    close(s);
+    return;
+  }
   bool went = SendGo(s, fds);
   close(cwd);
   if (!went) {
     // Not a whole GO (4 bytes in one send; a stream never splits it short of an error): the
     // worker runs only on a whole one, so nothing was done.
+    close(worker);
     close(s);
     return;
   }
-  Follow(s, static_cast<pid_t>(pid));
+  Follow(s, worker);
 }
 
 }  // namespace

@@ -57,6 +57,7 @@ async function against(
   t: Parameters<typeof tempDir>[0],
   answer: Buffer | null,
   afterGo: Buffer | null = null,
+  opts: { stdinClosed?: boolean } = {},
 ): Promise<Outcome> {
   const dir = tempDir(t, 'tsrunc-fake-server');
   fs.chmodSync(dir, 0o700);
@@ -83,10 +84,16 @@ async function against(
   });
   await new Promise<void>((r) => server.listen(socket, r));
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
-  const child = spawn(front, ['--root', dir, 'state', 'x'], {
-    env: { PATH: '/usr/bin:/bin', TSRUNC_DAEMON_SOCKET: socket },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const argv = ['--root', dir, 'state', 'x'];
+  const child = opts.stdinClosed
+    ? spawn('/bin/sh', ['-c', 'exec "$0" "$@" <&-', front, ...argv], {
+        env: { PATH: '/usr/bin:/bin', TSRUNC_DAEMON_SOCKET: socket },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+    : spawn(front, argv, {
+        env: { PATH: '/usr/bin:/bin', TSRUNC_DAEMON_SOCKET: socket },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -153,3 +160,66 @@ t.test('after GO: an exact STATUS is obeyed, anything else ends the front as kil
     t.match(o.stderr, /worker was lost/, `${name}: said`);
   }
 });
+
+t.test("a closed stdin is not filled by the front's own socket: the request says fds 1 and 2", { skip }, async (t) => {
+  const o = await against(t, reply(DAEMON_REPLY_DIRECT), null, { stdinClosed: true });
+  t.equal(o.stdout, 'direct');
+  t.equal(o.got.readUInt32LE(0), DAEMON_MAGIC_REQUEST);
+  // The request's words: magic, version, strings, argc, envc, umask, stdio mask.
+  t.equal(o.got.readUInt32LE(24), 6, 'stdio mask 0b110: fd 0 was closed when the front started');
+  const open = await against(t, reply(DAEMON_REPLY_DIRECT));
+  t.equal(open.got.readUInt32LE(24), 7, 'with fd 0 open: 0b111');
+});
+
+t.test(
+  'a server of the same uid with fewer rights (a smaller bounding set) is not spoken to',
+  { skip: skip || (process.geteuid?.() === 0 && fs.existsSync('/usr/bin/setpriv') ? false : 'needs root and setpriv') },
+  async (t) => {
+    const dir = tempDir(t, 'tsrunc-lesser-server');
+    fs.chmodSync(dir, 0o700);
+    const probe = path.join(dir, 'probe.js');
+    fs.writeFileSync(probe, "process.stdout.write('direct')");
+    const front = makeFront(t, { node: process.execPath, boot: probe, build: BUILD, replyTimeoutMs: 2000 });
+    // The server: records what a front sends, answers READY (a hostile one would go on to GO
+    // and SPAWN). As root with CAP_SYS_MODULE dropped from its bounding set, or with all.
+    const script = path.join(dir, 'server.js');
+    fs.writeFileSync(
+      script,
+      `const net = require('net'), fs = require('fs');
+const [socket, record] = process.argv.slice(2);
+net.createServer((c) => {
+  c.on('data', (b) => fs.appendFileSync(record, b));
+  c.on('error', () => {});
+}).listen(socket, () => fs.writeFileSync(socket + '.up', ''));
+`,
+    );
+    for (const [name, lesser] of [
+      ['an equal server', false],
+      ['a server without CAP_SYS_MODULE in its bounding set', true],
+    ] as const) {
+      const socket = path.join(dir, lesser ? 'lesser' : 'equal');
+      const record = `${socket}.record`;
+      fs.writeFileSync(record, '');
+      const cmd = lesser
+        ? ['/usr/bin/setpriv', '--bounding-set', '-sys_module', process.execPath, script, socket, record]
+        : [process.execPath, script, socket, record];
+      const server = spawn(cmd[0] as string, cmd.slice(1), { stdio: 'ignore' });
+      t.teardown(() => {
+        server.kill('SIGKILL');
+      });
+      for (let i = 0; i < 200 && !fs.existsSync(`${socket}.up`); i++) await new Promise((r) => setTimeout(r, 25));
+      t.ok(fs.existsSync(`${socket}.up`), `${name}: listening`);
+      const child = spawn(front, ['--root', dir, 'state', 'x'], {
+        env: { PATH: '/usr/bin:/bin', TSRUNC_DAEMON_SOCKET: socket, TSRUNC_DAEMON_WAIT_MS: '300' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+      await new Promise((r) => child.once('close', r));
+      t.equal(stdout, 'direct', `${name}: the direct path in the end`);
+      const got = fs.readFileSync(record);
+      if (lesser) t.equal(got.length, 0, `${name}: the front sent it nothing`);
+      else t.ok(got.length > 0 && got.readUInt32LE(0) === DAEMON_MAGIC_REQUEST, `${name}: the front sent its request`);
+    }
+  },
+);
