@@ -65,6 +65,49 @@ int SpawnChild(void *p) {
 
 alignas(64) char g_childStack[64 * 1024];
 
+struct ProgramArgs {
+  int fds[kProgramMaxFds];
+  int count;
+  const char *file;
+  const char *const *argv;
+  const char *const *envp;
+  int err;
+  const char *what;
+};
+
+int ProgramChild(void *p) {
+  ProgramArgs *a = static_cast<ProgramArgs *>(p);
+  int tmp[kProgramMaxFds];
+  for (int i = 0; i < a->count; i++) {
+    tmp[i] = a->fds[i] >= 0 ? fcntl(a->fds[i], F_DUPFD_CLOEXEC, a->count) : open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (tmp[i] < 0) {
+      a->err = errno;
+      a->what = a->fds[i] >= 0 ? "fcntl" : "open /dev/null";
+      _exit(127);
+    }
+  }
+  for (int i = 0; i < a->count; i++) {
+    if (dup3(tmp[i], i, 0) < 0) {
+      a->err = errno;
+      a->what = "dup3";
+      _exit(127);
+    }
+  }
+  syscall(SYS_close_range, (unsigned)a->count, ~0U, 0);
+  // The handler table is this child's own (no CLONE_SIGHAND): defaults, then nothing blocked.
+  struct sigaction dfl = {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, nullptr);
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  execve(a->file, (char *const *)a->argv, (char *const *)a->envp);
+  a->err = errno;
+  a->what = "execve";
+  _exit(127);
+}
+
 // "123" without the heap (the front and the addon alike).
 void Decimal(int v, char *out) {
   char tmp[16];
@@ -133,6 +176,41 @@ pid_t SpawnInit(int planFd, int initFd, const int *fds, int count, int preserve,
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   pid_t pid = clone(SpawnChild, g_childStack + sizeof g_childStack, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+  int cloneErr = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) {
+    *err = cloneErr;
+    *what = "clone";
+    return -1;
+  }
+  if (a.err != 0) {
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    *err = a.err;
+    *what = a.what;
+    return -1;
+  }
+  return pid;
+}
+
+pid_t SpawnProgram(const char *file, const char *const *argv, const char *const *envp, const int *fds, int count,
+                   int *err, const char **what) {
+  if (count < 0 || count > kProgramMaxFds) {
+    *err = EINVAL;
+    *what = "spawn: too many fds";
+    return -1;
+  }
+  ProgramArgs a = {};
+  for (int i = 0; i < count; i++) a.fds[i] = fds[i];
+  a.count = count;
+  a.file = file;
+  a.argv = argv;
+  a.envp = envp;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = clone(ProgramChild, g_childStack + sizeof g_childStack, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
   int cloneErr = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) {

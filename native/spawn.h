@@ -33,4 +33,16 @@ bool FullySealed(int fd);
 // reaped by then. The caller closes nothing it passed.
 pid_t SpawnInit(int planFd, int initFd, const int *fds, int count, int preserve, int *err, const char **what);
 
+// The most fds SpawnProgram places.
+constexpr int kProgramMaxFds = 32;
+
+// Starts `file` (an absolute path) with `argv` and `envp` (null-terminated), the child's fd i
+// being fds[i] for i < count (fds[i] < 0: /dev/null) and nothing else open: the same clone as
+// SpawnInit, every signal back to its default disposition and none blocked before the exec (node
+// ignores SIGPIPE; a program must not inherit that), PR_SET_PDEATHSIG SIGKILL. Used for helper
+// programs tsrunc drives (criu swrk): they get exactly the fds they are meant to. Returns the
+// pid or -1 with *err and *what set (a child that could not exec has been reaped).
+pid_t SpawnProgram(const char *file, const char *const *argv, const char *const *envp, const int *fds, int count,
+                   int *err, const char **what);
+
 }  // namespace tsrunc

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "fdpass.h"
+#include "spawn.h"
 
 namespace tsrunc {
 
@@ -341,7 +343,107 @@ static Napi::Value SetSubreaper(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+// spawnProgram(file, argv[], env[], fds[]) -> pid: SpawnProgram (spawn.h), the child's fd i
+// being fds[i] (-1: /dev/null) and nothing else.
+static Napi::Value SpawnProgramJs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string file = info[0].As<Napi::String>().Utf8Value();
+  auto strings = [](Napi::Array a) {
+    std::vector<std::string> out;
+    for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+    return out;
+  };
+  std::vector<std::string> args = strings(info[1].As<Napi::Array>());
+  std::vector<std::string> envs = strings(info[2].As<Napi::Array>());
+  Napi::Array fdList = info[3].As<Napi::Array>();
+  if (fdList.Length() > (uint32_t)kProgramMaxFds) return ThrowErrno(env, "spawnProgram (too many fds)", EINVAL);
+  std::vector<int> fds;
+  for (uint32_t i = 0; i < fdList.Length(); i++) fds.push_back(fdList.Get(i).As<Napi::Number>().Int32Value());
+  std::vector<const char *> argv, envp;
+  for (const std::string &a : args) argv.push_back(a.c_str());
+  argv.push_back(nullptr);
+  for (const std::string &e : envs) envp.push_back(e.c_str());
+  envp.push_back(nullptr);
+  int err = 0;
+  const char *what = "spawn";
+  pid_t pid = SpawnProgram(file.c_str(), argv.data(), envp.data(), fds.data(), (int)fds.size(), &err, &what);
+  if (pid < 0) return ThrowErrno(env, what, err);
+  return Napi::Number::New(env, pid);
+}
+
+// recvPacket(fd, timeoutMs) -> {data: Buffer, fds: number[]} (data empty at EOF), null on timeout.
+// One whole message of a SOCK_SEQPACKET socket with the fds it carried (close-on-exec); a message
+// or fds cut short are refused (EMSGSIZE), their fds closed.
+static Napi::Value RecvPacket(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int timeout = info[1].As<Napi::Number>().Int32Value();
+  struct pollfd p = {fd, POLLIN, 0};
+  int rc;
+  do rc = poll(&p, 1, timeout);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) return ThrowErrno(env, "poll", errno);
+  if (rc == 0) return env.Null();
+  std::vector<char> buf(1 << 20);
+  int fds[kMaxPassedFds];
+  size_t count = 0;
+  bool truncated = false;
+  ssize_t n = RecvWithFds(fd, buf.data(), buf.size(), 0, fds, kMaxPassedFds, &count, &truncated);
+  if (n < 0) {
+    if (errno == ECONNRESET)
+      n = 0;
+    else
+      return ThrowErrno(env, "recvmsg", errno);
+  }
+  if (truncated) {
+    for (size_t i = 0; i < count; i++) close(fds[i]);
+    return ThrowErrno(env, "recvmsg (a message or its fds cut short)", EMSGSIZE);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("data", Napi::Buffer<char>::Copy(env, buf.data(), (size_t)n));
+  Napi::Array list = Napi::Array::New(env, count);
+  for (size_t i = 0; i < count; i++) list.Set((uint32_t)i, fds[i]);
+  out.Set("fds", list);
+  return out;
+}
+
+// sendPacket(fd, data): one message (MSG_NOSIGNAL: a closed peer is EPIPE).
+static Napi::Value SendPacket(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
+  ssize_t n;
+  do n = send(fd, data.Data(), data.Length(), MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return ThrowErrno(env, "send", errno);
+  if ((size_t)n != data.Length()) return ThrowErrno(env, "send (cut short)", EMSGSIZE);
+  return env.Undefined();
+}
+
+// bindMount(source, target): mount --rbind in this process's mount namespace (the host's).
+static Napi::Value BindMount(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string source = info[0].As<Napi::String>().Utf8Value();
+  std::string target = info[1].As<Napi::String>().Utf8Value();
+  if (mount(source.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
+    return ThrowErrno(env, "mount", errno);
+  return env.Undefined();
+}
+
+// unmountDetach(target): umount2(MNT_DETACH | UMOUNT_NOFOLLOW).
+static Napi::Value UnmountDetach(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string target = info[0].As<Napi::String>().Utf8Value();
+  if (umount2(target.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) < 0) return ThrowErrno(env, "umount2", errno);
+  return env.Undefined();
+}
+
 void RegisterSys(Napi::Env env, Napi::Object exports) {
+  exports.Set("spawnProgram", Napi::Function::New(env, SpawnProgramJs, "spawnProgram"));
+  exports.Set("recvPacket", Napi::Function::New(env, RecvPacket, "recvPacket"));
+  exports.Set("sendPacket", Napi::Function::New(env, SendPacket, "sendPacket"));
+  exports.Set("bindMount", Napi::Function::New(env, BindMount, "bindMount"));
+  exports.Set("unmountDetach", Napi::Function::New(env, UnmountDetach, "unmountDetach"));
   exports.Set("socketPair", Napi::Function::New(env, SocketPair, "socketPair"));
   exports.Set("recvMessage", Napi::Function::New(env, RecvMessage, "recvMessage"));
   exports.Set("sendMessage", Napi::Function::New(env, SendMessage, "sendMessage"));

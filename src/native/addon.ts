@@ -123,6 +123,19 @@ export interface NativeBinding {
   spawn(plan: Buffer, fds: number[], preserve: number, initFd: number): number;
   /** A sealed memfd holding `data` (close-on-exec), to send with a message. */
   sealedData(data: Buffer): number;
+  /**
+   * Starts the program at `file` (absolute) with exactly the fds `fds` (fd i = fds[i]; -1:
+   * /dev/null), default signal dispositions, PR_SET_PDEATHSIG SIGKILL; returns its pid (a child).
+   */
+  spawnProgram(file: string, argv: string[], env: string[], fds: number[]): number;
+  /** One whole SOCK_SEQPACKET message and the fds it carried; data empty at EOF; null on timeout. */
+  recvPacket(fd: number, timeoutMs: number): { data: Buffer; fds: number[] } | null;
+  /** One message (binary). */
+  sendPacket(fd: number, data: Buffer): void;
+  /** mount(source, target, MS_BIND|MS_REC) in this process's (the host's) mount namespace. */
+  bindMount(source: string, target: string): void;
+  /** umount2(target, MNT_DETACH|UMOUNT_NOFOLLOW). */
+  unmountDetach(target: string): void;
   /** A SOCK_SEQPACKET pair [parent end, child end], close-on-exec. */
   socketPair(): [number, number];
   /** One message; "" at EOF; null when nothing came within timeoutMs; {text, fd} when it carries an fd. */
