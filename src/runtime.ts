@@ -19,12 +19,23 @@ import { pauseContainer, resumeContainer } from './lifecycle/pause';
 import { containerPids } from './lifecycle/ps';
 import { updateContainer } from './lifecycle/update';
 import { execInContainer, type ExecOptions } from './lifecycle/exec';
+import { checkpointContainer } from './lifecycle/checkpoint';
+import type { CheckpointFlags } from './lifecycle/criu-request';
+import { restoreContainer, type RestoreOptions } from './lifecycle/restore';
 import { faultPoint } from './util/faults';
 import { selectCgroupDriver, type CgroupDriver } from './cgroups';
 import { native } from './native/addon';
 import type { Plan } from './plan/steps';
 
 export type { CreateOptions } from './lifecycle/create';
+export type { CheckpointFlags, RestoreFlags } from './lifecycle/criu-request';
+export type { RestoreOptions } from './lifecycle/restore';
+
+export interface RestoreRunOptions extends RestoreOptions {
+  /** Return once restored (else wait for the restored init, forward signals, delete, as `run`). */
+  detach?: boolean;
+  noSubreaper?: boolean;
+}
 
 export interface RunOptions extends CreateOptions {
   detach?: boolean;
@@ -44,6 +55,8 @@ export interface RuntimeOptions {
    * status. Orphans of a container without a pid namespace of its own come to it as well.
    */
   subreaper?: boolean;
+  /** The criu binary checkpoint and restore use (runc's --criu; a name is looked up on PATH). */
+  criu?: string;
 }
 
 export class Runtime {
@@ -51,6 +64,7 @@ export class Runtime {
   readonly log: Logger;
   readonly systemdCgroup: boolean;
   private readonly subreaper: boolean;
+  private readonly criu: string;
   private readonly cgroupDriver: CgroupDriver;
 
   constructor(options: RuntimeOptions = {}) {
@@ -59,6 +73,7 @@ export class Runtime {
     this.log = options.logger ?? new Logger();
     this.systemdCgroup = options.systemdCgroup ?? false;
     this.subreaper = options.subreaper ?? false;
+    this.criu = options.criu ?? 'criu';
     this.cgroupDriver = selectCgroupDriver({ systemd: this.systemdCgroup, rootless: options.rootless });
   }
 
@@ -238,6 +253,33 @@ export class Runtime {
       }
       if (status !== null) return exitCodeOf(status);
       await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+  }
+
+  /**
+   * Dumps the container's processes with criu into flags.imagePath (./checkpoint by default);
+   * unless leaveRunning or preDump, the container is deleted afterwards, as runc does.
+   */
+  checkpoint(id: string, flags: CheckpointFlags = {}): void {
+    this.withContainer(id, 'exclusive', (h) => checkpointContainer(h, flags, this.criu, this.log));
+  }
+
+  /**
+   * Restores a container from a checkpoint's images with the bundle's config. Detached, it
+   * returns 0 once the container runs; else, as `run`, waits for the restored init (forwarding
+   * signals), deletes the container and resolves with its exit status.
+   */
+  async restore(opts: RestoreRunOptions): Promise<number> {
+    if (!opts.detach && !opts.noSubreaper) native().setSubreaper(true);
+    const signals = opts.detach ? undefined : new SignalForwarder(false);
+    try {
+      const state = restoreContainer({ ...this.createContext(), criu: this.criu }, opts);
+      if (signals === undefined) return 0;
+      const status = await waitForInit(state.pid, signals);
+      this.deleteQuietly(opts.id);
+      return exitCodeOf(status);
+    } finally {
+      signals?.stop();
     }
   }
 

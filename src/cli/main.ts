@@ -226,6 +226,7 @@ export async function main(argv: string[]): Promise<number> {
           root: args.root,
           logger,
           systemdCgroup: args['systemd-cgroup'],
+          criu: typeof args.criu === 'string' ? args.criu : 'criu',
           rootless: checkRootless(logOpts.rootless ?? 'auto'),
         }),
         log: logger,

@@ -1,9 +1,21 @@
 import type { Argv } from 'yargs';
-import { notImplemented } from '../../errors';
+import type { RestoreRunOptions } from '../../runtime';
 import { defineCommand, type GlobalArgs } from '../context';
-import { criuOptions } from './checkpoint';
+import { criuFlagsFrom, criuOptions } from './checkpoint';
 
-export default defineCommand<{ 'container-id': string }>({
+type RestoreArgs = {
+  'container-id': string;
+  'console-socket'?: string;
+  bundle: string;
+  detach: boolean;
+  'pid-file'?: string;
+  'no-subreaper': boolean;
+  'no-pivot': boolean;
+  'lsm-profile'?: string;
+  'lsm-mount-context'?: string;
+};
+
+export default defineCommand<RestoreArgs>({
   command: 'restore <container-id>',
   describe: 'restore a container from a previous checkpoint (CRIU)',
   builder: (y) =>
@@ -25,9 +37,21 @@ export default defineCommand<{ 'container-id': string }>({
       .option('no-pivot', { type: 'boolean', default: false, describe: 'do not use pivot_root' })
       .option('lsm-profile', { type: 'string', describe: 'LSM profile to apply on restore' })
       .option('lsm-mount-context', { type: 'string', describe: 'LSM mount context to apply on restore' }) as Argv<
-      { 'container-id': string } & GlobalArgs
+      RestoreArgs & GlobalArgs
     >,
-  handler: () => {
-    throw notImplemented('restore');
+  handler: async (args, ctx) => {
+    const opts: RestoreRunOptions = {
+      ...criuFlagsFrom(args),
+      id: args['container-id'],
+      bundle: args.bundle === '' ? process.cwd() : args.bundle,
+      detach: args.detach,
+      noSubreaper: args['no-subreaper'],
+      noPivot: args['no-pivot'],
+    };
+    if (args['console-socket'] !== undefined) opts.consoleSocket = args['console-socket'];
+    if (args['pid-file'] !== undefined) opts.pidFile = args['pid-file'];
+    if (args['lsm-profile'] !== undefined) opts.lsmProfile = args['lsm-profile'];
+    if (args['lsm-mount-context'] !== undefined) opts.lsmMountContext = args['lsm-mount-context'];
+    ctx.exitCode = await ctx.runtime.restore(opts);
   },
 });
