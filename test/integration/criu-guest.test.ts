@@ -6,93 +6,28 @@
 // checkpointed and restored likewise (the baseline tsrunc's checkpoint/restore is to match).
 // In the guest (its control share /run/v2guest is there) every step must work; elsewhere the
 // file runs only where `criu check` passes, else it is skipped with criu's reason.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import t, { type Test } from 'tap';
-import { busyboxRootfs, CGROUP_PARENT, removeCgroupParent, rootSkipReason, sleeperSpec } from '../helpers/container';
+import t from 'tap';
+import { busyboxRootfs, CGROUP_PARENT, removeCgroupParent, sleeperSpec } from '../helpers/container';
+import {
+  alive,
+  count,
+  countsOnFrom,
+  criu,
+  criuReason as reason,
+  criuSkipReason,
+  LOOP,
+  logErrors,
+  runPiped,
+} from '../helpers/criu';
 import { RUNC, runc } from '../helpers/runc';
-import { exited, pollUntil, privateRoot, runCommand, tempDir, waitFor, type RunResult } from '../helpers/tsrunc';
+import { exited, pollUntil, privateRoot, tempDir, waitFor } from '../helpers/tsrunc';
 
-const CRIU = ['/usr/sbin/criu', '/usr/bin/criu', '/usr/local/sbin/criu'].find((p) => fs.existsSync(p));
-const IN_GUEST = fs.existsSync('/run/v2guest/config');
 // Under TCG each criu call takes seconds; a host does all of this in a few.
 t.setTimeout(600_000);
-
-function criu(args: string[]): RunResult {
-  return runCommand(CRIU as string, args, { timeoutMs: 120_000 });
-}
-
-/** criu's own error lines (or the output's tail), for messages. */
-function reason(r: RunResult): string {
-  const out = `${r.stdout}${r.stderr}`;
-  const errors = out
-    .split('\n')
-    .filter((l) => /Error|Does not look good/.test(l))
-    .map((l) => l.replace(/^.*Error \([^)]*\): /, ''));
-  return (errors.length > 0 ? errors : out.split('\n').slice(-5)).join('; ').trim();
-}
-
-function skipReason(): string | false {
-  const root = rootSkipReason();
-  if (root) return root;
-  if (CRIU === undefined) return 'criu is not installed (apt-get install criu; scripts/setup.sh installs it)';
-  if (IN_GUEST) return false;
-  const check = criu(['check']);
-  return check.status === 0
-    ? false
-    : `criu check fails on this kernel (${os.release()}): ${reason(check)}; .ci/run runs this file in scripts/v2-guest.sh --modules tun`;
-}
-const skip = skipReason();
-
-/** The number a counting loop last wrote to `file` (NaN while there is none). */
-function count(file: string): number {
-  try {
-    return Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
-  } catch {
-    return Number.NaN;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** What went wrong, from the log criu left: its error lines (else its last lines). */
-function logErrors(file: string): string {
-  let lines: string[];
-  try {
-    lines = fs.readFileSync(file, 'utf8').split('\n');
-  } catch {
-    return `(no ${file})`;
-  }
-  const errors = lines.filter((l) => /Error|Warn/.test(l));
-  return (errors.length > 0 ? errors : lines.slice(-10)).join('\n');
-}
-
-// Every step of the counting loop writes the next number to ./c, STEP_MS apart (renamed into
-// place: a reader never sees it half written).
-const STEP_MS = 200;
-const LOOP = `i=0; while :; do echo $i >c.new && mv c.new c; i=$((i+1)); sleep ${STEP_MS / 1000}; done`;
-
-/**
- * After a restore that began at `since` (Date.now()): the loop, which stood at `frozen`, writes
- * again, its first new number continuing from there (a loop started afresh would write 0) by
- * no more than the steps it had time for, and it keeps counting.
- */
-async function countsOnFrom(t: Test, file: string, frozen: number, since: number): Promise<void> {
-  t.ok(await pollUntil(() => count(file) !== frozen, 30_000, 20), 'it counts again after the restore');
-  const next = count(file);
-  const most = frozen + Math.ceil((Date.now() - since) / STEP_MS) + 1;
-  t.ok(next > frozen && next <= most, `it counts on from ${frozen}: next ${next} (at most ${most}), not from 0`);
-  t.ok(await pollUntil(() => count(file) > next, 30_000, 50), 'and keeps counting');
-}
+const skip = criuSkipReason();
 
 t.test('criu check passes', { skip }, async (t) => {
   const check = criu(['check']);
@@ -140,38 +75,6 @@ t.test('a process dumped by criu is gone; restored, it counts on', { skip }, asy
   await countsOnFrom(t, counter, frozen, since);
 });
 
-/**
- * Runs runc with its stdin, stdout and stderr on pipes, as containerd's shim runs it, and
- * returns its exit status and what it wrote. A detached container keeps the pipes: CRIU dumps a
- * pipe to the outside as external, and runc's restore puts its own stdio in its place. Not a
- * file (runWithFiles; the dump fails: "Can't lookup mount=N for fd=1", the file being outside
- * the container's mounts), nor node's 'pipe' stdio, which is a socketpair ("unix: Unix socket N
- * not found"): bash's process substitutions, stdin empty and the output copied by cat to a file.
- */
-async function runcPiped(
-  r: { root: string; bundle: string },
-  args: string[],
-): Promise<{ code: number | null; output: string }> {
-  const out = path.join(r.bundle, `runc-${args[0]}-${Date.now()}.out`);
-  const res = spawnSync(
-    'bash',
-    [
-      '-c',
-      'out=$1; shift; exec "$@" < <(:) > >(exec cat >>"$out") 2>&1',
-      'bash',
-      out,
-      RUNC as string,
-      '--root',
-      r.root,
-      ...args,
-    ],
-    { cwd: r.bundle, stdio: 'ignore', timeout: 120_000, killSignal: 'SIGKILL' },
-  );
-  // cat copies what runc wrote just before it exited a moment later.
-  await new Promise((done) => setTimeout(done, 300));
-  return { code: res.status, output: fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '' };
-}
-
 t.test(
   'a runc container checkpointed and restored counts on',
   { skip: skip || (RUNC === undefined ? 'runc is not installed' : false) },
@@ -198,7 +101,7 @@ t.test(
       return s.status === 0 ? (JSON.parse(s.stdout) as { status: string }).status : 'missing';
     };
 
-    const run = await runcPiped(r, ['run', '-d', r.id]);
+    const run = await runPiped(RUNC as string, ['--root', r.root, 'run', '-d', r.id], r.bundle);
     t.equal(run.code, 0, `runc run -d${run.output ? `: ${run.output}` : ''}`);
     await waitFor(() => count(counter) >= 2, 'the container to count', 60_000, 50);
     const pid = (JSON.parse(r.run(['state', r.id]).stdout) as { pid: number }).pid;
@@ -218,7 +121,11 @@ t.test(
     t.equal(count(counter), frozen, 'nothing counts while it is checkpointed');
 
     const since = Date.now();
-    const restore = await runcPiped(r, ['restore', '-d', '--image-path', images, '--work-path', work, r.id]);
+    const restore = await runPiped(
+      RUNC as string,
+      ['--root', r.root, 'restore', '-d', '--image-path', images, '--work-path', work, r.id],
+      r.bundle,
+    );
     t.equal(
       restore.code,
       0,

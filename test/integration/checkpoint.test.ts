@@ -1,0 +1,368 @@
+// checkpoint and restore with CRIU (issue 18), each case run with tsrunc and, where it is
+// installed, with runc in the same place, the outcomes compared. CRIU runs only in the guest of
+// .ci/run's CRIU lane (scripts/v2-guest.sh --modules tun); elsewhere the CRIU cases are skipped
+// with criu's reason and only the refusals that need no CRIU run.
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import t, { type Test } from 'tap';
+import {
+  busyboxRootfs,
+  CGROUP_PARENT,
+  cgroupDirsOf,
+  removeCgroupParent,
+  rootSkipReason,
+  runWithFiles,
+  sleeperSpec,
+} from '../helpers/container';
+import { alive, count, countsOnFrom, criuSkipReason, LOOP, logErrors, runPiped, STEP_MS } from '../helpers/criu';
+import { RUNC } from '../helpers/runc';
+import { pollUntil, privateRoot, rootEntries, tempDir, TSRUNC, waitFor, type RunResult } from '../helpers/tsrunc';
+
+t.setTimeout(900_000);
+const rootSkip = rootSkipReason();
+const skip = rootSkip || criuSkipReason();
+
+type Tool = 'tsrunc' | 'runc';
+const TOOLS: Tool[] = RUNC === undefined ? ['tsrunc'] : ['tsrunc', 'runc'];
+const BINARY: Record<Tool, string> = { tsrunc: TSRUNC, runc: RUNC ?? 'runc' };
+
+/** A counting container's bundle (its own writable copy of busybox) and a private root, for one tool. */
+interface Box {
+  tool: Tool;
+  id: string;
+  bundle: string;
+  root: string;
+  counter: string;
+  run(args: string[]): RunResult;
+  piped(args: string[]): Promise<{ code: number | null; output: string }>;
+  state(): string;
+  pid(): number;
+}
+
+let serial = 0;
+
+function box(t: Test, tool: Tool, opts: { loop?: string; hooks?: string; cgroupns?: boolean } = {}): Box {
+  const bundle = tempDir(t, `ckpt-${tool}`);
+  execFileSync('cp', ['-a', busyboxRootfs(t), path.join(bundle, 'rootfs')]);
+  const id = `ckpt-${tool}-${process.pid}-${++serial}`;
+  const spec = sleeperSpec(path.join(bundle, 'rootfs'), `${CGROUP_PARENT}/${id}`);
+  spec.root!.readonly = false;
+  spec.process!.args = ['sh', '-c', `cd / && ${opts.loop ?? LOOP}`];
+  if (opts.cgroupns === false) spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== 'cgroup');
+  if (opts.hooks !== undefined) {
+    const hook = { path: '/bin/sh', args: ['sh', '-c', `cat >> ${opts.hooks}; echo >> ${opts.hooks}`] };
+    spec.hooks = { prestart: [hook], createRuntime: [hook] };
+  }
+  fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+  const root = privateRoot(t);
+  const b: Box = {
+    tool,
+    id,
+    bundle,
+    root,
+    counter: path.join(bundle, 'rootfs', 'c'),
+    // (stdio on files: a container created keeps what it inherited open)
+    run: (args) => runWithFiles(BINARY[tool], ['--root', root, ...args], { cwd: bundle, timeoutMs: 180_000 }),
+    piped: (args) => runPiped(BINARY[tool], ['--root', root, ...args], bundle, 180_000),
+    state: () => {
+      const s = b.run(['state', id]);
+      return s.status === 0 ? (JSON.parse(s.stdout) as { status: string }).status : 'missing';
+    },
+    pid: () => {
+      const s = b.run(['state', id]);
+      return s.status === 0 ? (JSON.parse(s.stdout) as { pid: number }).pid : 0;
+    },
+  };
+  t.teardown(() => {
+    b.run(['delete', '--force', id]);
+    removeCgroupParent();
+  });
+  return b;
+}
+
+/** run -d, then wait until it has counted twice. */
+async function started(t: Test, b: Box): Promise<void> {
+  const run = await b.piped(['run', '-d', b.id]);
+  t.equal(run.code, 0, `${b.tool} run -d${run.output ? `: ${run.output}` : ''}`);
+  await waitFor(() => count(b.counter) >= 2, `${b.tool}'s container to count`, 60_000, 50);
+}
+
+function ok(t: Test, r: RunResult | { code: number | null; output: string }, what: string, log?: string): boolean {
+  const code = 'status' in r ? r.status : r.code;
+  const text = 'status' in r ? `${r.stdout}${r.stderr}` : r.output;
+  return t.equal(code, 0, code === 0 ? what : `${what}: ${text}${log ? logErrors(log) : ''}`);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+t.test('checkpointed, the container is gone; restored, it counts on from where it was', { skip }, async (t) => {
+  const outcomes: Record<string, unknown>[] = [];
+  for (const tool of TOOLS) {
+    await t.test(tool, async (t) => {
+      const hooks = path.join(tempDir(t, 'ckpt-hooks'), 'states');
+      const b = box(t, tool, { hooks });
+      await started(t, b);
+      const pid = b.pid();
+      const images = tempDir(t, 'ckpt-images');
+      const work = tempDir(t, 'ckpt-work');
+      const ckpt = b.run(['checkpoint', '--image-path', images, '--work-path', work, b.id]);
+      ok(t, ckpt, `${tool} checkpoint`, path.join(work, 'dump.log'));
+      t.ok(fs.existsSync(path.join(work, 'dump.log')), 'criu logged to the work directory');
+      t.ok(fs.existsSync(path.join(images, 'inventory.img')), 'the images are in the image directory');
+      const afterCheckpoint = b.state();
+      t.equal(afterCheckpoint, 'missing', 'the checkpointed container is deleted');
+      t.ok(await pollUntil(() => !alive(pid), 10_000), 'its init is gone');
+      t.same(cgroupDirsOf(b.id), [], 'and so are its cgroups');
+      const frozen = count(b.counter);
+      await sleep(1000);
+      t.equal(count(b.counter), frozen, 'nothing counts while it is checkpointed');
+
+      const since = Date.now();
+      const pidFile = path.join(b.bundle, 'restored.pid');
+      const restore = await b.piped([
+        'restore',
+        '-d',
+        '--image-path',
+        images,
+        '--work-path',
+        work,
+        '--pid-file',
+        pidFile,
+        b.id,
+      ]);
+      ok(t, restore, `${tool} restore -d`, path.join(work, 'restore.log'));
+      const afterRestore = b.state();
+      t.equal(afterRestore, 'running', 'the restored container is recorded as running');
+      t.equal(fs.readFileSync(pidFile, 'utf8').trim(), String(b.pid()), "--pid-file has the restored init's pid");
+      // (the init keeps its pid in the container's pid namespace; the host's view of it is new)
+      const restored = b.pid();
+      await countsOnFrom(t, b.counter, frozen, since);
+      const cgroups = cgroupDirsOf(b.id);
+      t.ok(cgroups.length > 0, 'the restored container has its cgroups again');
+      t.ok(
+        cgroups.some((d) =>
+          fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n').includes(String(restored)),
+        ),
+        'with its init in them',
+      );
+      // The hooks ran at create and again at restore, seeing the restored init's pid.
+      const states = fs
+        .readFileSync(hooks, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as { pid: number; id: string });
+      t.ok(states.length >= 4, `prestart and createRuntime ran at create and at restore (${states.length} states)`);
+      t.same(
+        states.slice(-2).map((s) => [s.id, s.pid]),
+        [
+          [b.id, restored],
+          [b.id, restored],
+        ],
+        'at restore, with the restored pid',
+      );
+      t.equal(b.run(['delete', '--force', b.id]).status, 0, 'the restored container deletes');
+      t.ok(await pollUntil(() => !alive(restored), 10_000), 'its init is gone');
+      outcomes.push({ checkpoint: ckpt.status, afterCheckpoint, restore: restore.code, afterRestore });
+    });
+  }
+  if (outcomes.length === 2) t.same(outcomes[0], outcomes[1], 'tsrunc and runc: the same outcomes');
+});
+
+t.test('--leave-running: the container runs on, and its image restores elsewhere', { skip }, async (t) => {
+  const outcomes: Record<string, unknown>[] = [];
+  for (const tool of TOOLS) {
+    await t.test(tool, async (t) => {
+      const b = box(t, tool);
+      await started(t, b);
+      const pid = b.pid();
+      const images = tempDir(t, 'ckpt-images');
+      const ckpt = b.run(['checkpoint', '--leave-running', '--image-path', images, b.id]);
+      ok(t, ckpt, `${tool} checkpoint --leave-running`, path.join(images, 'dump.log'));
+      const state = b.state();
+      t.equal(state, 'running', 'the container is still running');
+      t.equal(b.pid(), pid, 'with the same init');
+      const at = count(b.counter);
+      t.ok(await pollUntil(() => count(b.counter) > at, 30_000, 50), 'and counting');
+      t.ok(fs.existsSync(path.join(images, 'inventory.img')), 'the image was written');
+      outcomes.push({ checkpoint: ckpt.status, state });
+    });
+  }
+  if (outcomes.length === 2) t.same(outcomes[0], outcomes[1], 'tsrunc and runc: the same outcomes');
+});
+
+t.test('a pre-dump, then a dump on top of it, restores', { skip }, async (t) => {
+  const outcomes: Record<string, unknown>[] = [];
+  for (const tool of TOOLS) {
+    await t.test(tool, async (t) => {
+      const b = box(t, tool);
+      await started(t, b);
+      const images = tempDir(t, 'ckpt-images');
+      const pre = path.join(images, 'pre');
+      const final = path.join(images, 'final');
+      const preDump = b.run(['checkpoint', '--pre-dump', '--image-path', pre, b.id]);
+      ok(t, preDump, `${tool} checkpoint --pre-dump`, path.join(pre, 'dump.log'));
+      const afterPre = b.state();
+      t.equal(afterPre, 'running', 'a pre-dump leaves the container running');
+      const at = count(b.counter);
+      t.ok(await pollUntil(() => count(b.counter) > at, 30_000, 50), 'and counting');
+      const dump = b.run(['checkpoint', '--parent-path', '../pre', '--image-path', final, b.id]);
+      ok(t, dump, `${tool} checkpoint --parent-path ../pre`, path.join(final, 'dump.log'));
+      t.equal(b.state(), 'missing', 'the dump deletes the container');
+      t.ok(fs.existsSync(path.join(final, 'parent')), 'the dump links its parent');
+      const frozen = count(b.counter);
+      const since = Date.now();
+      const restore = await b.piped(['restore', '-d', '--image-path', final, b.id]);
+      ok(t, restore, `${tool} restore -d`, path.join(final, 'restore.log'));
+      await countsOnFrom(t, b.counter, frozen, since);
+      outcomes.push({ preDump: preDump.status, afterPre, dump: dump.status, restore: restore.code });
+    });
+  }
+  if (outcomes.length === 2) t.same(outcomes[0], outcomes[1], 'tsrunc and runc: the same outcomes');
+});
+
+t.test('an exported image restores as a container of another id', { skip }, async (t) => {
+  for (const tool of TOOLS) {
+    await t.test(tool, async (t) => {
+      // No cgroup namespace: the container's cgroup mount binds the host's cgroup (an external mount).
+      const b = box(t, tool, { cgroupns: false });
+      await started(t, b);
+      const images = tempDir(t, 'ckpt-images');
+      ok(t, b.run(['checkpoint', '--image-path', images, b.id]), `${tool} checkpoint`, path.join(images, 'dump.log'));
+      // Exported (a tarball, as podman --export makes) and imported into a directory of its own.
+      const archive = path.join(tempDir(t, 'ckpt-export'), 'checkpoint.tar');
+      execFileSync('tar', ['-C', images, '-cf', archive, '.']);
+      fs.rmSync(images, { recursive: true, force: true });
+      const imported = tempDir(t, 'ckpt-import');
+      execFileSync('tar', ['-C', imported, '-xf', archive]);
+      const frozen = count(b.counter);
+      const other = `${b.id}-new`;
+      // The new id's cgroup is where the config says, as for any restore.
+      t.teardown(() => {
+        b.run(['delete', '--force', other]);
+      });
+      const since = Date.now();
+      const restore = await b.piped(['restore', '-d', '--image-path', imported, other]);
+      ok(t, restore, `${tool} restore -d into ${other}`, path.join(imported, 'restore.log'));
+      const s = b.run(['state', other]);
+      t.equal(s.status, 0, 'the new id exists');
+      t.equal((JSON.parse(s.stdout || '{}') as { status?: string }).status, 'running', 'and runs');
+      t.equal(b.state(), 'missing', 'the old id does not');
+      await countsOnFrom(t, b.counter, frozen, since);
+    });
+  }
+});
+
+t.test('a dump criu cannot do fails with its reason, and the container runs on', { skip }, async (t) => {
+  const outcomes: Record<string, unknown>[] = [];
+  for (const tool of TOOLS) {
+    await t.test(tool, async (t) => {
+      const b = box(t, tool);
+      // node's 'pipe' stdio is a socketpair: the container's stdio are unix sockets whose peers
+      // are outside it, which criu refuses to dump without --ext-unix-sk.
+      const child = spawn(BINARY[tool], ['--root', b.root, 'run', '-d', b.id], {
+        cwd: b.bundle,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      child.stdout.resume();
+      child.stderr.resume();
+      // ('exit', not 'close': the container keeps the sockets open)
+      const status = await new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+      t.equal(status, 0, `${tool} run -d`);
+      await waitFor(() => count(b.counter) >= 2, 'the container to count', 60_000, 50);
+      const pid = b.pid();
+      const images = tempDir(t, 'ckpt-images');
+      const ckpt = b.run(['checkpoint', '--image-path', images, b.id]);
+      t.not(ckpt.status, 0, `${tool} checkpoint fails`);
+      if (tool === 'tsrunc') {
+        t.match(ckpt.stderr, /criu failed: type DUMP errno \d+/, "runc's words");
+        t.match(ckpt.stderr, /log file: .*dump\.log/, 'where the log is');
+        t.match(ckpt.stderr, /[Ss]ocket|ext-unix-sk|unix/, `criu's reason: ${ckpt.stderr.trim()}`);
+      }
+      const state = b.state();
+      t.equal(state, 'running', 'the container is still running');
+      t.equal(b.pid(), pid, 'with the same init');
+      const at = count(b.counter);
+      t.ok(await pollUntil(() => count(b.counter) > at, 30_000, 50), 'and counting');
+      outcomes.push({ failed: ckpt.status !== 0, state });
+    });
+  }
+  if (outcomes.length === 2) t.same(outcomes[0], outcomes[1], 'tsrunc and runc: the same outcomes');
+});
+
+t.test('restore in the foreground waits for the container and gives its exit status', { skip }, async (t) => {
+  const outcomes: Record<string, unknown>[] = [];
+  // Counts to 25 (5 s), then exits 3.
+  const loop = `i=0; while [ $i -lt 25 ]; do echo $i >c.new && mv c.new c; i=$((i+1)); sleep ${STEP_MS / 1000}; done; exit 3`;
+  for (const tool of TOOLS) {
+    await t.test(tool, async (t) => {
+      const b = box(t, tool, { loop });
+      await started(t, b);
+      const images = tempDir(t, 'ckpt-images');
+      ok(t, b.run(['checkpoint', '--image-path', images, b.id]), `${tool} checkpoint`, path.join(images, 'dump.log'));
+      const frozen = count(b.counter);
+      const restore = await b.piped(['restore', '--image-path', images, b.id]);
+      t.equal(
+        restore.code,
+        3,
+        `${tool} restore exits with the container's status${restore.output ? `: ${restore.output}` : ''}`,
+      );
+      t.equal(count(b.counter), 24, `it counted on from ${frozen} to the end`);
+      const state = b.state();
+      t.equal(state, 'missing', 'and the container is deleted');
+      outcomes.push({ restore: restore.code, state });
+    });
+  }
+  if (outcomes.length === 2) t.same(outcomes[0], outcomes[1], 'tsrunc and runc: the same outcomes');
+});
+
+t.test('a restore that fails leaves nothing behind', { skip }, async (t) => {
+  const b = box(t, 'tsrunc');
+  // An image directory with runc's descriptors.json and nothing criu can restore.
+  const images = tempDir(t, 'ckpt-empty');
+  fs.writeFileSync(path.join(images, 'descriptors.json'), JSON.stringify(['/dev/null', '/dev/null', '/dev/null']));
+  const before = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  const r = b.run(['restore', '-d', '--image-path', images, b.id]);
+  t.not(r.status, 0, 'restore fails');
+  t.match(r.stderr, /criu failed: type RESTORE errno \d+/, `criu's refusal: ${r.stderr.trim()}`);
+  t.equal(b.state(), 'missing', 'no container is recorded');
+  t.same(rootEntries(b.root), [], 'the state root is empty');
+  t.same(cgroupDirsOf(b.id), [], 'no cgroup is left');
+  const after = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  t.notMatch(after, /tsrunc-criu-root/, "criu's root bind is gone");
+  t.equal(after.split('\n').length, before.split('\n').length, 'no mount is left');
+});
+
+// Refusals: no criu is started (these run wherever root does).
+t.test('bad checkpoint and restore input is refused, naming it, and leaves nothing', { skip: rootSkip }, async (t) => {
+  const b = box(t, 'tsrunc');
+  const create = b.run(['create', b.id]);
+  t.equal(create.status, 0, `create: ${create.stderr}`);
+  const created = b.run(['checkpoint', b.id]);
+  t.equal(created.status, 1);
+  t.match(created.stderr, /Container cannot be checkpointed in created state/);
+  t.equal(b.state(), 'created', 'the container is untouched');
+  for (const [args, want] of [
+    [['--manage-cgroups-mode', 'bogus'], /Invalid manage cgroups mode/],
+    [['--page-server', 'nocolon'], /--page-server ADDRESS:PORT/],
+    [['--page-server', 'host:port'], /Invalid port number/],
+    [['--parent-path', '/abs'], /--parent-path must be relative/],
+    [['--empty-ns', 'bogus'], /namespace \\?"bogus\\?" is not supported/],
+    [['--status-fd', 'x', '--lazy-pages'], /--status-fd/],
+  ] as [string[], RegExp][]) {
+    const r = b.run(['checkpoint', ...args, b.id]);
+    t.not(r.status, 0, `checkpoint ${args.join(' ')} is refused`);
+    t.match(r.stderr, want, r.stderr.trim());
+  }
+  t.equal(b.state(), 'created', 'the container is still untouched');
+  t.equal(b.run(['delete', b.id]).status, 0);
+
+  const missing = path.join(b.bundle, 'no-such-images');
+  const r = b.run(['restore', '-d', '--image-path', missing, b.id]);
+  t.not(r.status, 0, 'restore from a missing image directory fails');
+  t.match(r.stderr, new RegExp(`${missing}.*(no such file|ENOENT)`, 'i'), r.stderr.trim());
+  t.equal(b.state(), 'missing', 'and records nothing');
+  t.same(rootEntries(b.root), [], 'the state root is empty');
+  const bad = b.run(['restore', '-d', '--manage-cgroups-mode', 'bogus', b.id]);
+  t.match(bad.stderr, /Invalid manage cgroups mode/, 'restore checks its flags too');
+});
