@@ -361,7 +361,7 @@ struct Spawned {
   bool done = false;  // a SPAWN was handled (one per connection)
   pid_t pid = -1;     // the spawned child, until it is reaped
   int pidfd = -1;
-  int channel = -1;       // until the worker closes its end
+  int channel = -1;        // until the worker closes its end
   bool none_said = false;  // CHILD with pid 0 (no child left) was sent
 };
 
@@ -406,8 +406,7 @@ void HandleSpawn(const char *words, std::vector<int> fds, Spawned *sp) {
   }
   // A foreground run's or exec's worker asks for what the direct path's node does: the process
   // its tsrunc-init forks (the container's init, the exec'd process) is reparented here.
-  if (err == 0 && (flags & DAEMON_SPAWN_SUBREAPER) != 0 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
-    err = errno;
+  if (err == 0 && (flags & DAEMON_SPAWN_SUBREAPER) != 0 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) err = errno;
   pid_t pid = -1;
   if (err == 0) {
     pid = tsrunc::SpawnInit(fds[1], fds[2], fds.data() + DAEMON_SPAWN_FIXED_FDS, static_cast<int>(count),
@@ -415,14 +414,8 @@ void HandleSpawn(const char *words, std::vector<int> fds, Spawned *sp) {
     if (pid < 0 && err == 0) err = EIO;
   }
   for (size_t i = 1; i < fds.size(); i++) close(fds[i]);
-  bool first = !sp->done;
   sp->done = true;
-  if (!channel_ok || !first) {
-    // (a second SPAWN's channel is told no and closed: the first one stays the channel)
-    if (channel_ok) {
-      uint32_t no[DAEMON_SPAWNED_WORDS] = {DAEMON_MAGIC_SPAWNED, 0u, static_cast<uint32_t>(err)};
-      SendWords(fds[0], no, DAEMON_SPAWNED_WORDS);
-    }
+  if (!channel_ok) {
     if (!fds.empty()) close(fds[0]);
     return;
   }
@@ -569,10 +562,8 @@ bool RecvMagic(int s, uint32_t *magic, std::vector<int> *fds) {
   char status[DAEMON_STATUS_WORDS * 4];
   bool have_status = false;
   for (;;) {
-    struct pollfd p[4] = {{s, POLLIN, 0},
-                          {signal_pipe[0], POLLIN, 0},
-                          {spawned.pidfd, POLLIN, 0},
-                          {spawned.channel, POLLIN, 0}};
+    struct pollfd p[4] = {
+        {s, POLLIN, 0}, {signal_pipe[0], POLLIN, 0}, {spawned.pidfd, POLLIN, 0}, {spawned.channel, POLLIN, 0}};
     // (without the signal pipe, children are looked for once a second)
     int r = poll(p, 4, spawned.done && signal_pipe[0] < 0 ? 1000 : -1);
     if (r < 0) {
@@ -600,7 +591,8 @@ bool RecvMagic(int s, uint32_t *magic, std::vector<int> *fds) {
         for (int fd : fds) close(fd);
         break;
       }
-      if (magic == DAEMON_MAGIC_SPAWN) {
+      // (a second SPAWN ends this front as a killed tsrunc, below)
+      if (magic == DAEMON_MAGIC_SPAWN && !spawned.done) {
         char words[(DAEMON_SPAWN_WORDS - 1) * 4];
         if (!RecvAll(s, words, sizeof words, NowMs() + 5000)) {
           for (int fd : fds) close(fd);

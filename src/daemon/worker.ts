@@ -5,6 +5,7 @@
 // exit status to the front. Until the front's GO, nothing of the caller has been applied (a
 // caller it does not serve, or a command it does not run, leaves it as it was).
 import * as net from 'node:net';
+import { TsruncError } from '../errors';
 import { setContainerInitSpawner, type InitSpawner } from '../lifecycle/session';
 import { native, type DaemonGo, type WaitStatus } from '../native/addon';
 import { DAEMON_BUILD_ID_LEN, DAEMON_REPLY_DIRECT, DAEMON_REPLY_READY, SERVED_COMMANDS } from './protocol';
@@ -69,8 +70,7 @@ export function serveWorker(opts: WorkerOptions): void {
     // inherit it; a foreground run or exec waits for it as its parent, and forwards signals to
     // it); the worker keeps a copy of this caller's connection for that, and sends its SPAWN to
     // no one else.
-    if (SPAWNING_COMMANDS.has(scan.command ?? ''))
-      setContainerInitSpawner(frontSpawner(n.daemonKeepConn(c.conn)));
+    if (SPAWNING_COMMANDS.has(scan.command ?? '')) setContainerInitSpawner(frontSpawner(n.daemonKeepConn(c.conn)));
     run(opts, c, go);
     return;
   }
@@ -81,7 +81,8 @@ const SPAWNING_COMMANDS: ReadonlySet<string> = new Set(['create', 'run', 'exec']
 /**
  * The front starts tsrunc-init, reaps its children (as a subreaper when asked: what the direct
  * path's node reaps) and signals them; this worker does the parent's side as on the direct path.
- * One SPAWN per command (the front refuses a second): its channel carries every report after.
+ * One SPAWN per command (a second would end the front as a killed tsrunc): its channel carries
+ * every report after.
  */
 function frontSpawner(conn: number): InitSpawner {
   const n = native();
@@ -91,9 +92,9 @@ function frontSpawner(conn: number): InitSpawner {
   const reported: WaitStatus[] = [];
   return {
     spawn(plan, fds, preserve, initFd) {
+      if (channel >= 0) throw new TsruncError('system', 'a served command starts one container process');
       const spawned = n.daemonSpawn(conn, plan, fds, preserve, initFd, subreaper);
-      if (channel < 0) channel = spawned.channel;
-      else n.closeFd(spawned.channel);
+      channel = spawned.channel;
       return spawned.pid;
     },
     wait(pid, nohang) {
