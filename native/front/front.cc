@@ -539,8 +539,10 @@ bool RecvMagic(int s, uint32_t *magic, std::vector<int> *fds) {
 }
 
 // Once GO is sent: waits for the server's STATUS, forwarding signals, and ends as the worker did.
-// A served create's worker sends a SPAWN first: the front starts the container's init (its own
-// child, so the caller's, as runc's is) and reports it on the channel that came with it.
+// A served create's, run's or exec's worker sends a SPAWN first: the front starts the container's
+// init or the exec'd process (its own child, so the caller's, as runc's is; for a foreground run
+// or exec, as a subreaper, the process tsrunc-init forks too) and reports their exits on the
+// channel that came with it, on which the worker's forwarded signals come back.
 [[noreturn]] void Follow(int s, int pidfd) {
   // A caller's SIGCHLD=SIG_IGN would have the kernel reap a spawned init, its status lost; a
   // blocked one would never say that a child reparented here has exited.

@@ -1,7 +1,8 @@
-// The resident server (issue 17): create and the commands that start no container process are
-// answered by a warm worker of `tsrunc daemon` (a served create's init started by the front, the
-// caller's process, as runc's is: a subreaper caller inherits it), and the caller cannot tell (outputs, exit codes, --log lines,
-// files written); anything short of a worker of this build that serves this caller leaves the
+// The resident server (issue 17): create, run, exec and the commands that start no container
+// process are answered by a warm worker of `tsrunc daemon` (a served create's init, a run's init
+// and an exec's process started by the front, the caller's process, as runc's is: a subreaper
+// caller inherits it; in the foreground the front reaps it and passes signals on to it), and the
+// caller cannot tell (outputs, exit codes, --log lines, files written, fds, a relayed pty); anything short of a worker of this build that serves this caller leaves the
 // front on the direct path with nothing done (no server, another build, a stuck server, a
 // directory others can enter); another uid, a root with fewer capabilities and a container are
 // refused; a killed worker and a killed front end as a killed tsrunc; no fd of the server's
