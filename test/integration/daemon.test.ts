@@ -13,7 +13,6 @@ import * as path from 'node:path';
 import t from 'tap';
 import { rootSkipReason, runWithFiles, testContainer } from '../helpers/container';
 import { alive, childrenOf, startDaemon, until, type TestDaemon } from '../helpers/daemon';
-import { inPty } from '../helpers/clients';
 import { makeFront } from '../helpers/front';
 import { TSRUNC, runCommand, tempDir, type RunResult, type Teardownable } from '../helpers/tsrunc';
 import { ordinaryUser } from '../helpers/users';
@@ -381,24 +380,32 @@ t.test(
       t.match(r3.stdout, /^hi-42\r?$/m, 'relayed');
       t.match(r3.stdout, /^\/dev\/pts\/0\r?$/m, 'on a pty');
     }
-    // On a real terminal (script(1)'s pty as the caller's stdin and stdout): raw mode set and reset
-    // on it by the worker, as by the direct path's node.
+    // On a real terminal (script(1)'s pty as the caller's stdin and stdout, 40x100): raw mode set
+    // and reset on it by the worker, and its size given to the container's pty, as by the direct
+    // path's node.
     for (const way of ['direct', 'served'] as const) {
       const c5 = testContainer(t, (s) => {
         s.process!.terminal = true;
-        s.process!.args = ['sh', '-c', 'tty; echo hi-$((6*7)); exit 6'];
+        s.process!.args = ['sh', '-c', 'stty size; echo hi-$((6*7)); exit 6'];
       });
       const before = d.workers();
-      const r5 = inPty([front, '--root', c5.root, 'run', '--bundle', c5.bundle, c5.id], {
-        env: envFor(way === 'served' ? d.socket : ''),
-      });
+      const r5 = runCommand(
+        'script',
+        [
+          '-qec',
+          `stty rows 40 cols 100; '${front}' --root '${c5.root}' run --bundle '${c5.bundle}' ${c5.id}`,
+          '/dev/null',
+        ],
+        { env: envFor(way === 'served' ? d.socket : '') },
+      );
       t.equal(
         before.some((p) => !alive(p)),
         way === 'served',
         `-t on a terminal ${way}`,
       );
       t.equal(r5.status, 6, r5.stderr);
-      t.match(r5.stdout, /^hi-42$/m, 'relayed');
+      t.match(r5.stdout, /^hi-42\r?$/m, 'relayed');
+      t.match(r5.stdout, /^40 100\r?$/m, "the terminal's size");
     }
     // And exec -t relayed, in a container run detached.
     const c4 = testContainer(t);
