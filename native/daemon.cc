@@ -92,8 +92,8 @@ Napi::Value CloexecAllJs(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
-// daemonWorkerStart(listenFd): every inherited fd, the listening one too, close-on-exec, and
-// this worker killed with its server (a worker outliving it would serve with nobody to report
+// daemonWorkerStart(listenFd): every inherited fd, the listening one too, close-on-exec, a
+// session of its own, and this worker killed with its server (a worker outliving it would serve with nobody to report
 // its status). Returns the parent's pid at the time, for the caller to compare.
 Napi::Value WorkerStart(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -101,6 +101,10 @@ Napi::Value WorkerStart(const Napi::CallbackInfo &info) {
   if (fcntl(fd, F_GETFD) < 0) return ThrowErrno(env, "fcntl", errno);
   CloexecAll();
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return ThrowErrno(env, "prctl", errno);
+  // A session of its own, without a controlling terminal: a foreground run's or exec's pty relay
+  // reads and sets the caller's terminal, which must not be the server's (where this worker would
+  // be in a background process group, stopped by SIGTTIN/SIGTTOU).
+  setsid();
   return Napi::Number::New(env, getppid());
 }
 
@@ -303,9 +307,11 @@ Napi::Value KeepConn(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, fd);
 }
 
-// daemonSpawn(conn, plan, fds, preserve, initFd) -> {pid, channel}: the front (the caller's
-// process) starts tsrunc-init on the plan with the fds in their slots, as spawn() does here on
-// the direct path; `channel` (close-on-exec) then carries the child's exit (daemonChildWait).
+// daemonSpawn(conn, plan, fds, preserve, initFd, subreaper) -> {pid, channel}: the front (the
+// caller's process) starts tsrunc-init on the plan with the fds in their slots, as spawn() does
+// here on the direct path (first becoming a child subreaper when asked, as the direct path's node
+// does for a foreground run or exec); `channel` (close-on-exec) then carries the exits of the
+// front's children (daemonChildNext) and the signals forwarded to them (daemonSignal).
 // The fds passed stay open here (the caller closes them).
 Napi::Value Spawn(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -314,6 +320,7 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   Napi::Array slots = info[2].As<Napi::Array>();
   int preserve = info[3].As<Napi::Number>().Int32Value();
   int initFd = info[4].As<Napi::Number>().Int32Value();
+  bool subreaper = info[5].As<Napi::Boolean>().Value();
   if (preserve < 0 || preserve > DAEMON_SPAWN_MAX_PRESERVE || slots.Length() < 1 ||
       slots.Length() > DAEMON_SPAWN_MAX_SLOTS) {
     Napi::RangeError::New(env, "daemonSpawn: bad fd layout").ThrowAsJavaScriptException();
@@ -330,7 +337,8 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   }
   std::vector<int> fds = {pair[1], planFd, initFd};
   for (uint32_t i = 0; i < slots.Length(); i++) fds.push_back(slots.Get(i).As<Napi::Number>().Int32Value());
-  uint32_t words[DAEMON_SPAWN_WORDS] = {DAEMON_MAGIC_SPAWN, slots.Length(), static_cast<uint32_t>(preserve), 0};
+  uint32_t words[DAEMON_SPAWN_WORDS] = {DAEMON_MAGIC_SPAWN, slots.Length(), static_cast<uint32_t>(preserve),
+                                        subreaper ? DAEMON_SPAWN_SUBREAPER : 0u};
   ssize_t n = SendWithFds(conn, words, sizeof words, fds.data(), fds.size());
   int err = errno;
   close(pair[1]);
@@ -357,14 +365,13 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   return out;
 }
 
-// daemonChildWait(channel, pid, nohang) -> {pid, exitCode, signal} as waitPid gives it, once the
-// front reports that child's exit; null when nohang and it has not. Throws ECHILD when the front
-// is gone (or said anything else).
-Napi::Value ChildWait(const Napi::CallbackInfo &info) {
+// daemonChildNext(channel, nohang) -> {pid, exitCode, signal} as waitPid(-1) gives it: the next
+// child the front has reaped; null when nohang and none has been. Throws ECHILD when the front
+// has no child left, or is gone (or said anything else).
+Napi::Value ChildNext(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int channel = info[0].As<Napi::Number>().Int32Value();
-  uint32_t pid = info[1].As<Napi::Number>().Uint32Value();
-  bool nohang = info[2].As<Napi::Boolean>().Value();
+  bool nohang = info[1].As<Napi::Boolean>().Value();
   struct pollfd p = {channel, POLLIN, 0};
   int r;
   do r = poll(&p, 1, nohang ? 0 : -1);
@@ -375,14 +382,29 @@ Napi::Value ChildWait(const Napi::CallbackInfo &info) {
   ssize_t n;
   do n = recv(channel, msg, sizeof msg, MSG_DONTWAIT);
   while (n < 0 && errno == EINTR);
-  if (n != static_cast<ssize_t>(sizeof msg) || msg[0] != DAEMON_MAGIC_CHILD || msg[1] != pid ||
-      (msg[2] != DAEMON_STATUS_EXITED && msg[2] != DAEMON_STATUS_SIGNALED))
+  if (n < 0 && errno == EAGAIN) return nohang ? env.Null() : ChildNext(info);
+  if (n != static_cast<ssize_t>(sizeof msg) || msg[0] != DAEMON_MAGIC_CHILD || msg[1] > 0x3fffffff ||
+      (msg[1] == 0) != (msg[2] == DAEMON_STATUS_NONE) ||
+      (msg[2] != DAEMON_STATUS_EXITED && msg[2] != DAEMON_STATUS_SIGNALED && msg[2] != DAEMON_STATUS_NONE))
     return ThrowErrno(env, "waitpid (the front's report)", ECHILD);
+  if (msg[2] == DAEMON_STATUS_NONE) return ThrowErrno(env, "waitpid (the front has no child left)", ECHILD);
   Napi::Object out = Napi::Object::New(env);
-  out.Set("pid", Napi::Number::New(env, pid));
+  out.Set("pid", Napi::Number::New(env, msg[1]));
   out.Set("exitCode", msg[2] == DAEMON_STATUS_EXITED ? Napi::Number::New(env, msg[3]) : env.Null());
   out.Set("signal", msg[2] == DAEMON_STATUS_SIGNALED ? Napi::Number::New(env, msg[3]) : env.Null());
   return out;
+}
+
+// daemonSignal(channel, pid, signal) -> whether the front was asked to send it (it does only to
+// a child of its own or of the process it spawned).
+Napi::Value SignalJs(const Napi::CallbackInfo &info) {
+  int channel = info[0].As<Napi::Number>().Int32Value();
+  uint32_t msg[DAEMON_SIGNAL_WORDS] = {DAEMON_MAGIC_SIGNAL, info[1].As<Napi::Number>().Uint32Value(),
+                                       info[2].As<Napi::Number>().Uint32Value()};
+  ssize_t n;
+  do n = send(channel, msg, sizeof msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  return Napi::Boolean::New(info.Env(), n == static_cast<ssize_t>(sizeof msg));
 }
 
 }  // namespace
@@ -397,7 +419,8 @@ void RegisterDaemon(Napi::Env env, Napi::Object exports) {
   exports.Set("daemonTakeStdio", Napi::Function::New(env, TakeStdio, "daemonTakeStdio"));
   exports.Set("daemonKeepConn", Napi::Function::New(env, KeepConn, "daemonKeepConn"));
   exports.Set("daemonSpawn", Napi::Function::New(env, Spawn, "daemonSpawn"));
-  exports.Set("daemonChildWait", Napi::Function::New(env, ChildWait, "daemonChildWait"));
+  exports.Set("daemonChildNext", Napi::Function::New(env, ChildNext, "daemonChildNext"));
+  exports.Set("daemonSignal", Napi::Function::New(env, SignalJs, "daemonSignal"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   exports.Set("openFds", Napi::Function::New(env, OpenFds, "openFds"));
 }

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Runs a command with `tsrunc daemon` (issue 17) serving at the default socket, which bin/tsrunc
 # looks at: .ci/run's second pass of the container tests, every command the server runs
-# (create and run --detach, with the init started by the front on the worker's SPAWN; state, list,
-# kill, delete, ps, pause, resume, features, events, update, spec, start) going through it. TSRUNC_DAEMON_WAIT_MS keeps a front on a busy host waiting for a worker instead of
+# (create, run and exec, with their process started by the front on the worker's SPAWN; state,
+# list, kill, delete, ps, pause, resume, features, events, update, spec, start) going through it.
+# TSRUNC_DAEMON_WAIT_MS keeps a front on a busy host waiting for a worker instead of
 # taking the direct path. The server refuses to start where one already listens (not this
 # script's to stop), and so does the script then.
 # At the end the server's log (how many commands it served) goes to stderr.

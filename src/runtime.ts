@@ -13,6 +13,7 @@ import { createContainer, planContainer, type CreateOptions } from './lifecycle/
 import { deleteContainer } from './lifecycle/delete';
 import { killContainer } from './lifecycle/kill';
 import { ConsoleRelay, SignalForwarder, exitCodeOf, waitForInit } from './lifecycle/run';
+import { containerParent } from './lifecycle/session';
 import { startContainer } from './lifecycle/start';
 import type { NotifyProxy } from './lifecycle/notify';
 import { pauseContainer, resumeContainer } from './lifecycle/pause';
@@ -118,7 +119,7 @@ export class Runtime {
 
   /** Creates a container whose init waits for `start`. */
   create(opts: CreateOptions): State {
-    if (this.subreaper) native().setSubreaper(true);
+    if (this.subreaper) containerParent().setSubreaper();
     const state = createContainer(this.createContext(), opts);
     faultPoint('create:done');
     return state;
@@ -167,7 +168,7 @@ export class Runtime {
 
   /** create + start; unless detached, waits and returns the exit status (128+N for signal N). */
   async run(opts: RunOptions): Promise<number> {
-    if (!opts.detach && !opts.noSubreaper) native().setSubreaper(true);
+    if (!opts.detach && !opts.noSubreaper) containerParent().setSubreaper();
     // A terminal with nobody to hand it to: keep the pty master and relay it, as runc does.
     let consoleEnd: number | undefined;
     if (!opts.detach && opts.consoleSocket === undefined && wantsTerminal(opts.bundle)) {

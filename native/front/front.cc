@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -354,12 +355,14 @@ void OnSignal(int sig) {
 // the process running the command on the direct path would.
 const int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH, SIGCONT};
 
-// The container's init this front started for its worker (SPAWN), reaped here and reported.
+// The process this front started for its worker (SPAWN: a container's init, an exec's process),
+// reaped here and reported, with every other child the front has as a subreaper.
 struct Spawned {
   bool done = false;  // a SPAWN was handled (one per connection)
-  pid_t pid = -1;
+  pid_t pid = -1;     // the spawned child, until it is reaped
   int pidfd = -1;
-  int channel = -1;
+  int channel = -1;        // until the worker closes its end
+  bool none_said = false;  // CHILD with pid 0 (no child left) was sent
 };
 
 bool SendWords(int fd, const uint32_t *w, size_t n) {
@@ -386,8 +389,8 @@ void HandleSpawn(const char *words, std::vector<int> fds, Spawned *sp) {
   bool channel_ok = fds.size() >= 1 && IsSeqpacket(fds[0]);
   if (sp->done || !channel_ok) {
     err = EPROTO;
-  } else if (flags != 0 || count < 1 || count > DAEMON_SPAWN_MAX_SLOTS || preserve > DAEMON_SPAWN_MAX_PRESERVE ||
-             fds.size() != DAEMON_SPAWN_FIXED_FDS + count) {
+  } else if ((flags & ~DAEMON_SPAWN_SUBREAPER) != 0 || count < 1 || count > DAEMON_SPAWN_MAX_SLOTS ||
+             preserve > DAEMON_SPAWN_MAX_PRESERVE || fds.size() != DAEMON_SPAWN_FIXED_FDS + count) {
     err = EINVAL;
   } else if (!tsrunc::FullySealed(fds[1]) || !tsrunc::FullySealed(fds[2])) {
     // The plan and tsrunc-init must be what the worker checked and cannot change under us.
@@ -401,6 +404,9 @@ void HandleSpawn(const char *words, std::vector<int> fds, Spawned *sp) {
       if (!passed) err = EBADF;
     }
   }
+  // A foreground run's or exec's worker asks for what the direct path's node does: the process
+  // its tsrunc-init forks (the container's init, the exec'd process) is reparented here.
+  if (err == 0 && (flags & DAEMON_SPAWN_SUBREAPER) != 0 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) err = errno;
   pid_t pid = -1;
   if (err == 0) {
     pid = tsrunc::SpawnInit(fds[1], fds[2], fds.data() + DAEMON_SPAWN_FIXED_FDS, static_cast<int>(count),
@@ -434,25 +440,84 @@ void HandleSpawn(const char *words, std::vector<int> fds, Spawned *sp) {
   SendWords(sp->channel, reply, DAEMON_SPAWNED_WORDS);
 }
 
-// The spawned child has exited: reaped, and its status sent to the worker (as waitpid gives it).
-void ReapSpawned(Spawned *sp) {
-  int status = 0;
-  pid_t r;
-  do r = waitpid(sp->pid, &status, WNOHANG);
-  while (r < 0 && errno == EINTR);
-  if (r == 0) return;
-  close(sp->pidfd);
-  sp->pidfd = -1;
-  uint32_t msg[DAEMON_CHILD_WORDS] = {DAEMON_MAGIC_CHILD, static_cast<uint32_t>(sp->pid), DAEMON_STATUS_EXITED, 0};
-  if (r > 0 && WIFSIGNALED(status)) {
-    msg[2] = DAEMON_STATUS_SIGNALED;
-    msg[3] = static_cast<uint32_t>(WTERMSIG(status));
-  } else if (r > 0) {
-    msg[3] = static_cast<uint32_t>(WEXITSTATUS(status));
-  } else {
-    msg[3] = 255;
+// Every child that has exited is reaped and its status sent to the worker (as waitpid gives it):
+// the spawned one and, as a subreaper, the processes reparented here. Once none is left, the
+// worker is told so (its waitpid(-1) would fail with ECHILD).
+void ReapAll(Spawned *sp) {
+  if (!sp->done) return;  // nothing was started: this front has no child
+  for (;;) {
+    int status = 0;
+    pid_t r = waitpid(-1, &status, WNOHANG);
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) return;
+    if (r < 0) {
+      if (errno == ECHILD && !sp->none_said && sp->channel >= 0) {
+        uint32_t none[DAEMON_CHILD_WORDS] = {DAEMON_MAGIC_CHILD, 0u, DAEMON_STATUS_NONE, 0u};
+        SendWords(sp->channel, none, DAEMON_CHILD_WORDS);
+        sp->none_said = true;
+      }
+      return;
+    }
+    if (r == sp->pid) {
+      close(sp->pidfd);
+      sp->pidfd = -1;
+      sp->pid = -1;
+    }
+    uint32_t msg[DAEMON_CHILD_WORDS] = {DAEMON_MAGIC_CHILD, static_cast<uint32_t>(r), DAEMON_STATUS_EXITED, 0};
+    if (WIFSIGNALED(status)) {
+      msg[2] = DAEMON_STATUS_SIGNALED;
+      msg[3] = static_cast<uint32_t>(WTERMSIG(status));
+    } else {
+      msg[3] = static_cast<uint32_t>(WEXITSTATUS(status));
+    }
+    if (sp->channel >= 0) SendWords(sp->channel, msg, DAEMON_CHILD_WORDS);
   }
-  SendWords(sp->channel, msg, DAEMON_CHILD_WORDS);
+}
+
+// The parent's pid of `pid` (/proc/PID/stat), or -1.
+pid_t ParentOf(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  const char *close_paren = strrchr(buf, ')');
+  if (close_paren == nullptr || close_paren[1] != ' ' || close_paren[2] == '\0' || close_paren[3] != ' ') return -1;
+  char *end = nullptr;
+  long ppid = strtol(close_paren + 4, &end, 10);
+  if (end == close_paren + 4 || *end != ' ') return -1;
+  return static_cast<pid_t>(ppid);
+}
+
+// A message of the worker's on the channel: SIGNAL, a signal its forwarder passes on (a foreground
+// run's or exec's, as the direct path's node sends them). Sent only to a process the front may
+// answer for: its own child (reparented here as subreaper: nobody else reaps it, so the pid cannot
+// have been reused) or its spawned child's (before that child is reaped), checked through a pidfd
+// so that the process checked is the one signalled. Anything else is dropped.
+void HandleChannel(Spawned *sp) {
+  uint32_t msg[DAEMON_SIGNAL_WORDS + 1] = {};
+  ssize_t n;
+  do n = recv(sp->channel, msg, sizeof msg, MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && errno == EAGAIN) return;
+  if (n <= 0) {
+    // The worker is done with it (or gone): nothing more is reported.
+    close(sp->channel);
+    sp->channel = -1;
+    return;
+  }
+  if (n != static_cast<ssize_t>(DAEMON_SIGNAL_WORDS * 4) || msg[0] != DAEMON_MAGIC_SIGNAL) return;
+  uint32_t target = msg[1], sig = msg[2];
+  if (target < 2 || target > 0x3fffffff || sig < 1 || sig > 64) return;
+  int fd = static_cast<int>(syscall(SYS_pidfd_open, static_cast<pid_t>(target), 0));
+  if (fd < 0) return;
+  pid_t parent = ParentOf(static_cast<pid_t>(target));
+  if (parent > 0 && (parent == getpid() || (sp->pid > 0 && parent == sp->pid)))
+    syscall(SYS_pidfd_send_signal, fd, static_cast<int>(sig), nullptr, 0);
+  close(fd);
 }
 
 // One message's magic word from the server's connection, with the fds that came with it
@@ -474,10 +539,13 @@ bool RecvMagic(int s, uint32_t *magic, std::vector<int> *fds) {
 }
 
 // Once GO is sent: waits for the server's STATUS, forwarding signals, and ends as the worker did.
-// A served create's worker sends a SPAWN first: the front starts the container's init (its own
-// child, so the caller's, as runc's is) and reports it on the channel that came with it.
+// A served create's, run's or exec's worker sends a SPAWN first: the front starts the container's
+// init or the exec'd process (its own child, so the caller's, as runc's is; for a foreground run
+// or exec, as a subreaper, the process tsrunc-init forks too) and reports their exits on the
+// channel that came with it, on which the worker's forwarded signals come back.
 [[noreturn]] void Follow(int s, int pidfd) {
-  // A caller's SIGCHLD=SIG_IGN would have the kernel reap a spawned init, its status lost.
+  // A caller's SIGCHLD=SIG_IGN would have the kernel reap a spawned init, its status lost; a
+  // blocked one would never say that a child reparented here has exited.
   signal(SIGCHLD, SIG_DFL);
   if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) == 0) {
     struct sigaction sa = {};
@@ -485,23 +553,39 @@ bool RecvMagic(int s, uint32_t *magic, std::vector<int> *fds) {
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     for (int sig : kForwarded) sigaction(sig, &sa, nullptr);
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &sa, nullptr);
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_UNBLOCK, &chld, nullptr);
   }
   Spawned spawned;
   char status[DAEMON_STATUS_WORDS * 4];
   bool have_status = false;
   for (;;) {
-    struct pollfd p[3] = {{s, POLLIN, 0}, {signal_pipe[0], POLLIN, 0}, {spawned.pidfd, POLLIN, 0}};
-    int r = poll(p, 3, -1);
+    struct pollfd p[4] = {
+        {s, POLLIN, 0}, {signal_pipe[0], POLLIN, 0}, {spawned.pidfd, POLLIN, 0}, {spawned.channel, POLLIN, 0}};
+    // (without the signal pipe, children are looked for once a second)
+    int r = poll(p, 4, spawned.done && signal_pipe[0] < 0 ? 1000 : -1);
     if (r < 0) {
       if (errno == EINTR) continue;
       break;
     }
+    bool reap = r == 0;
     if (signal_pipe[0] >= 0 && (p[1].revents & POLLIN) != 0) {
       unsigned char b;
-      while (read(signal_pipe[0], &b, 1) == 1)
-        if (pidfd >= 0) syscall(SYS_pidfd_send_signal, pidfd, static_cast<int>(b), nullptr, 0);
+      while (read(signal_pipe[0], &b, 1) == 1) {
+        if (b == SIGCHLD)
+          reap = true;
+        else if (pidfd >= 0)
+          syscall(SYS_pidfd_send_signal, pidfd, static_cast<int>(b), nullptr, 0);
+      }
     }
-    if (spawned.pidfd >= 0 && (p[2].revents & (POLLIN | POLLHUP)) != 0) ReapSpawned(&spawned);
+    if (spawned.pidfd >= 0 && (p[2].revents & (POLLIN | POLLHUP)) != 0) reap = true;
+    // (a signal the worker asked for before a child's exit was reported goes first)
+    if (spawned.channel >= 0 && (p[3].revents & (POLLIN | POLLHUP | POLLERR)) != 0) HandleChannel(&spawned);
+    if (reap) ReapAll(&spawned);
     if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
       uint32_t magic = 0;
       std::vector<int> fds;
@@ -509,6 +593,7 @@ bool RecvMagic(int s, uint32_t *magic, std::vector<int> *fds) {
         for (int fd : fds) close(fd);
         break;
       }
+      // (a second SPAWN ends this front as a killed tsrunc, below)
       if (magic == DAEMON_MAGIC_SPAWN && !spawned.done) {
         char words[(DAEMON_SPAWN_WORDS - 1) * 4];
         if (!RecvAll(s, words, sizeof words, NowMs() + 5000)) {
@@ -516,6 +601,8 @@ bool RecvMagic(int s, uint32_t *magic, std::vector<int> *fds) {
           break;
         }
         HandleSpawn(words, fds, &spawned);
+        // (a child that exited before the pidfd was polled is reaped on the next pass)
+        ReapAll(&spawned);
         continue;
       }
       for (int fd : fds) close(fd);
@@ -546,31 +633,20 @@ bool RecvMagic(int s, uint32_t *magic, std::vector<int> *fds) {
   _exit(137);
 }
 
-// Whether a word may ask for a detached run (-d, --detach, -detach, --detach=...): the worker
-// parses for sure (detachedRun in main.ts).
-bool DetachWord(const char *a) {
-  return strcmp(a, "-d") == 0 || strcmp(a, "--detach") == 0 || strcmp(a, "-detach") == 0 ||
-         strncmp(a, "--detach=", 9) == 0;
-}
-
-// A command the server may run: create and run --detach (their init started here, SPAWN) and
+// A command the server may run: create, run and exec (their process started here, SPAWN) and
 // those that start no container process (the worker says for sure; this only spares it a round
-// trip for exec and a foreground run, which take the direct path).
+// trip for checkpoint and restore, which take the direct path).
 bool MaybeServed(int argc, char **argv) {
-  bool run = false, detach = false;
-  for (int i = 1; i < argc; i++) {
-    for (const char *c : {"exec", "checkpoint", "restore"})
+  for (int i = 1; i < argc; i++)
+    for (const char *c : {"checkpoint", "restore"})
       if (strcmp(argv[i], c) == 0) return false;
-    run = run || strcmp(argv[i], "run") == 0;
-    detach = detach || DetachWord(argv[i]);
-  }
-  return argc > 1 && (!run || detach);
+  return argc > 1;
 }
 
-// Whether the command may have this front start a container's init (SPAWN): create, run.
+// Whether the command may have this front start a container's process (SPAWN): create, run, exec.
 bool MaySpawn(int argc, char **argv) {
   for (int i = 1; i < argc; i++)
-    if (strcmp(argv[i], "create") == 0 || strcmp(argv[i], "run") == 0) return true;
+    if (strcmp(argv[i], "create") == 0 || strcmp(argv[i], "run") == 0 || strcmp(argv[i], "exec") == 0) return true;
   return false;
 }
 
@@ -583,7 +659,7 @@ void TryServer(const Config &c, const std::string &socket_path, int argc, char *
   uint32_t mask = 0;
   for (int fd = 0; fd < 3; fd++)
     if (fcntl(fd, F_GETFD) >= 0) mask |= 1u << fd;
-  // A container's init started here inherits fds 0..2 as they are: with one of them closed, an
+  // A container's process started here inherits fds 0..2 as they are: with one of them closed, an
   // fd of this process's (the socket) would sit there. The direct path's node fills it with
   // /dev/null first; so does that path.
   if (mask != 7 && MaySpawn(argc, argv)) return;

@@ -11,19 +11,24 @@
 //                      front has open (as the request's fd_mask said). Only now may the command
 //                      run; without it nothing is done, and no fd of the caller's was sent (a
 //                      request left in a stuck server's queue holds none of its pipes open)
-//   worker -> front   SPAWN (create only; at most one per connection): DAEMON_SPAWN_WORDS u32 with
+//   worker -> front   SPAWN (create, run and exec; at most one per connection): DAEMON_SPAWN_WORDS u32 with
 //                      fds: a channel (one end of a SOCK_SEQPACKET pair, the worker keeps the other),
 //                      the plan's sealed memfd, tsrunc-init's sealed memfd, then the plan's fd slots.
 //                      The front starts tsrunc-init as the direct path's node would (native/spawn.cc),
 //                      so that the container's init is the caller's grandchild as with runc, and
 //                      answers on the channel:
 //   front  -> worker  SPAWNED (on the channel): DAEMON_SPAWNED_WORDS u32
-//   front  -> worker  CHILD (on the channel): DAEMON_CHILD_WORDS u32 once that child has exited
-//                      (the front reaps it; the worker reads its status as it would waitpid's)
+//   front  -> worker  CHILD (on the channel): DAEMON_CHILD_WORDS u32 for each child the front has
+//                      reaped (the spawned one; as a subreaper, the processes reparented to it: a
+//                      foreground run's init, an exec's process and their orphans), and once with
+//                      pid 0 when it has no child left: the worker reads them as it would waitpid's
+//   worker -> front   SIGNAL (on the channel): DAEMON_SIGNAL_WORDS u32: a signal the worker forwards
+//                      (a foreground run's or exec's) to a process; the front sends it only to its
+//                      own child or its spawned child's child, never reaped yet
 //   server -> front   STATUS: DAEMON_STATUS_WORDS u32, sent by the server once the worker has exited
 #pragma once
 
-#define DAEMON_PROTOCOL_VERSION 2
+#define DAEMON_PROTOCOL_VERSION 3
 #define DAEMON_BUILD_ID_LEN 32
 
 #define DAEMON_MAGIC_REQUEST 0x51525354u  // "TSRQ"
@@ -33,6 +38,7 @@
 #define DAEMON_MAGIC_SPAWN 0x50535354u    // "TSSP"
 #define DAEMON_MAGIC_SPAWNED 0x44535354u  // "TSSD"
 #define DAEMON_MAGIC_CHILD 0x48435354u    // "TSCH"
+#define DAEMON_MAGIC_SIGNAL 0x47535354u   // "TSSG"
 
 // REQUEST header words: magic, version, length of the strings, argc, envc, umask, fd_mask.
 #define DAEMON_REQUEST_WORDS 7
@@ -53,19 +59,25 @@
 #define DAEMON_STATUS_WORDS 3
 #define DAEMON_STATUS_EXITED 1    // value: the exit status
 #define DAEMON_STATUS_SIGNALED 2  // value: the signal that killed the worker
+#define DAEMON_STATUS_NONE 3      // CHILD only (pid 0): the front has no child left (ECHILD)
 
 // SPAWN words: magic, the count of the plan's fd slots, preserve (the slots start at 3+preserve),
-// flags (0). The fds carried are DAEMON_SPAWN_FIXED_FDS (channel, plan, tsrunc-init) + that count.
+// flags (0 or DAEMON_SPAWN_SUBREAPER: the front becomes a child subreaper first, as the direct
+// path's node does for a foreground run or exec). The fds carried are DAEMON_SPAWN_FIXED_FDS (channel, plan, tsrunc-init) + that count.
 #define DAEMON_SPAWN_WORDS 4
 #define DAEMON_SPAWN_FIXED_FDS 3
 #define DAEMON_SPAWN_MAX_SLOTS 16
 #define DAEMON_SPAWN_MAX_PRESERVE 65536
+#define DAEMON_SPAWN_SUBREAPER 1u
 
 // SPAWNED words: magic, the child's pid (0: none started), errno (0 when started).
 #define DAEMON_SPAWNED_WORDS 3
 
-// CHILD words: magic, pid, kind (DAEMON_STATUS_EXITED | DAEMON_STATUS_SIGNALED), value.
+// CHILD words: magic, pid, kind (DAEMON_STATUS_EXITED | DAEMON_STATUS_SIGNALED | DAEMON_STATUS_NONE), value.
 #define DAEMON_CHILD_WORDS 4
+
+// SIGNAL words: magic, pid, signal.
+#define DAEMON_SIGNAL_WORDS 3
 
 // Where `tsrunc daemon` listens and bin/tsrunc looks, unless told otherwise.
 #define DAEMON_DEFAULT_SOCKET "/run/tsrunc-daemon/tsrunc.sock"

@@ -127,18 +127,6 @@ function separateTrailingArgs(argv: string[], at: number): string[] {
   return argv;
 }
 
-/**
- * Whether argv is `run --detach` as main() would take it (the plain forms the fast parser
- * knows): the resident server's worker serves it as create + start; anything else of run (the
- * foreground: the front would have to wait, forward signals and relay a pty) takes the direct path.
- */
-export function detachedRun(argv: string[]): boolean {
-  const scan = preScan(argv);
-  if (scan.command !== 'run' || scan.help === true || scan.version === true) return false;
-  const fast = parseFast(scan.argv);
-  return fast?.command === 'run' && fast.args['detach'] === true;
-}
-
 export function preScan(argv: string[]): PreScan {
   const result: PreScan = { format: 'text', debug: false, argv: joinStdinValues(argv) };
   argv = result.argv;

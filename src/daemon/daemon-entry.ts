@@ -4,10 +4,10 @@ import { DAEMON_DEFAULT_SOCKET as DEFAULT_SOCKET } from './protocol';
 import { serve } from './server';
 const USAGE = `usage: tsrunc daemon [--socket PATH] [--spares N]
 
-The resident server: warm workers answer tsrunc's create and run --detach (the container's init
-started by bin/tsrunc, the caller's process, as runc's is) and the commands that start no
-container process (state, list, kill, delete, ps, pause, resume, features, events, update, spec,
-start), so that they do not start node; exec and a foreground run run directly. The socket's
+The resident server: warm workers answer tsrunc's create, run and exec (the container's init or
+the exec'd process started by bin/tsrunc, the caller's process, as runc's is) and the commands
+that start no container process (state, list, kill, delete, ps, pause, resume, features, events,
+update, spec, start), so that they do not start node; checkpoint and restore run directly. The socket's
 directory is made 0700 and must be this user's; only this user's callers are served. Default
 socket: ${DEFAULT_SOCKET} (bin/tsrunc looks there; a caller's TSRUNC_DAEMON_SOCKET names
 another, "" none).

@@ -1,7 +1,7 @@
 // The resident server's protocol numbers: native/front/protocol.h is their source (the front
 // and the addon include it); these are the same numbers for the TypeScript side, and
 // test/unit/daemon-protocol.test.ts fails when the two disagree.
-export const DAEMON_PROTOCOL_VERSION = 2;
+export const DAEMON_PROTOCOL_VERSION = 3;
 export const DAEMON_BUILD_ID_LEN = 32;
 export const DAEMON_MAGIC_REQUEST = 0x51525354;
 export const DAEMON_MAGIC_REPLY = 0x59525354;
@@ -10,6 +10,7 @@ export const DAEMON_MAGIC_STATUS = 0x54535354;
 export const DAEMON_MAGIC_SPAWN = 0x50535354;
 export const DAEMON_MAGIC_SPAWNED = 0x44535354;
 export const DAEMON_MAGIC_CHILD = 0x48435354;
+export const DAEMON_MAGIC_SIGNAL = 0x47535354;
 export const DAEMON_REQUEST_WORDS = 7;
 export const DAEMON_FD_STDIN = 1;
 export const DAEMON_FD_STDOUT = 2;
@@ -23,12 +24,15 @@ export const DAEMON_REPLY_MISMATCH = 4;
 export const DAEMON_STATUS_WORDS = 3;
 export const DAEMON_STATUS_EXITED = 1;
 export const DAEMON_STATUS_SIGNALED = 2;
+export const DAEMON_STATUS_NONE = 3;
 export const DAEMON_SPAWN_WORDS = 4;
 export const DAEMON_SPAWN_FIXED_FDS = 3;
 export const DAEMON_SPAWN_MAX_SLOTS = 16;
 export const DAEMON_SPAWN_MAX_PRESERVE = 65536;
+export const DAEMON_SPAWN_SUBREAPER = 1;
 export const DAEMON_SPAWNED_WORDS = 3;
 export const DAEMON_CHILD_WORDS = 4;
+export const DAEMON_SIGNAL_WORDS = 3;
 export const DAEMON_REPLY_TIMEOUT_MS = 250;
 export const DAEMON_DEFAULT_SOCKET = '/run/tsrunc-daemon/tsrunc.sock';
 
@@ -47,11 +51,12 @@ export function statusMessage(code: number | null, signal: number | null): Buffe
 }
 
 /**
- * The commands a worker runs: create (the front starts the container's init on the worker's
- * SPAWN, so that it is the caller's grandchild as runc's is) and those that start no container
- * process; `run --detach` too (detachedRun in main.ts: create + start). Other runs and exec take
- * the direct path (in the foreground the front would wait for the container's process, forward
- * signals and relay a pty: not built).
+ * The commands a worker runs: create, run and exec (the front starts the container's init or the
+ * exec'd process on the worker's SPAWN, so that it is the caller's child or grandchild as runc's
+ * is; in the foreground the front, a child subreaper as the direct path's node is, reaps it and
+ * what is reparented to it and reports them, the worker forwards the caller's signals (which the
+ * front passes on to it) through the front, and relays a pty on the caller's stdio it holds) and
+ * those that start no container process. checkpoint and restore take the direct path.
  */
 export const SERVED_COMMANDS: ReadonlySet<string> = new Set([
   'create',
@@ -67,4 +72,6 @@ export const SERVED_COMMANDS: ReadonlySet<string> = new Set([
   'update',
   'spec',
   'start',
+  'run',
+  'exec',
 ]);

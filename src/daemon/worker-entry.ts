@@ -13,4 +13,4 @@ interface Boot {
 const boot = path.join(__dirname, 'boot.cjs');
 const load = require as (id: string) => unknown;
 const cli = (load(boot) as Boot).load('full').exports;
-cli.serveWorker({ listenFd: 4, boot, preScan: cli.preScan, detachedRun: cli.detachedRun, cli: cli.cli });
+cli.serveWorker({ listenFd: 4, boot, preScan: cli.preScan, cli: cli.cli });

@@ -5,8 +5,9 @@
 // exit status to the front. Until the front's GO, nothing of the caller has been applied (a
 // caller it does not serve, or a command it does not run, leaves it as it was).
 import * as net from 'node:net';
+import { TsruncError } from '../errors';
 import { setContainerInitSpawner, type InitSpawner } from '../lifecycle/session';
-import { native, type DaemonGo } from '../native/addon';
+import { native, type DaemonGo, type WaitStatus } from '../native/addon';
 import { DAEMON_BUILD_ID_LEN, DAEMON_REPLY_DIRECT, DAEMON_REPLY_READY, SERVED_COMMANDS } from './protocol';
 
 declare const __TSRUNC_BUILD_ID__: string | undefined;
@@ -24,8 +25,6 @@ export interface WorkerOptions {
   boot: string;
   /** What the command line would be on the direct path (main.ts). */
   preScan(argv: string[]): { command?: string; help?: boolean; version?: boolean };
-  /** Whether the command line is `run --detach` (main.ts): served as create + start. */
-  detachedRun(argv: string[]): boolean;
   cli(argv: string[]): void;
 }
 
@@ -52,8 +51,8 @@ export function serveWorker(opts: WorkerOptions): void {
       say(`refused a caller: ${c.refused}`);
       continue;
     }
-    const detached = opts.detachedRun([...c.argv]);
-    if (!servedCommand(opts.preScan([...c.argv])) && !detached) {
+    const scan = opts.preScan([...c.argv]);
+    if (!servedCommand(scan)) {
       n.daemonReply(c.conn, DAEMON_REPLY_DIRECT, BUILD_ID);
       n.closeFd(c.conn);
       continue;
@@ -66,35 +65,59 @@ export function serveWorker(opts: WorkerOptions): void {
       continue;
     }
     n.closeFd(opts.listenFd);
-    // create (and run --detach): the container's init is started by the front, the caller's own
-    // process, as runc's is by runc (the caller may be a subreaper that must inherit it); the
-    // worker keeps a copy of this caller's connection for that, and sends its SPAWN to no one else.
-    if (opts.preScan([...c.argv]).command === 'create' || detached)
-      setContainerInitSpawner(frontSpawner(n.daemonKeepConn(c.conn)));
+    // create, run and exec: the container's init, or the exec'd process, is started by the front,
+    // the caller's own process, as runc's is by runc (the caller may be a subreaper that must
+    // inherit it; a foreground run or exec waits for it as its parent, and forwards signals to
+    // it); the worker keeps a copy of this caller's connection for that, and sends its SPAWN to
+    // no one else.
+    if (SPAWNING_COMMANDS.has(scan.command ?? '')) setContainerInitSpawner(frontSpawner(n.daemonKeepConn(c.conn)));
     run(opts, c, go);
     return;
   }
 }
 
-/** The front starts tsrunc-init and reaps it; this worker does the parent's side as on the direct path. */
+const SPAWNING_COMMANDS: ReadonlySet<string> = new Set(['create', 'run', 'exec']);
+
+/**
+ * The front starts tsrunc-init, reaps its children (as a subreaper when asked: what the direct
+ * path's node reaps) and signals them; this worker does the parent's side as on the direct path.
+ * One SPAWN per command (a second would end the front as a killed tsrunc): its channel carries
+ * every report after.
+ */
 function frontSpawner(conn: number): InitSpawner {
   const n = native();
-  const channels = new Map<number, number>();
+  let channel = -1;
+  let subreaper = false;
+  // Children the front reported that nobody has waited for yet, in the order reaped.
+  const reported: WaitStatus[] = [];
   return {
     spawn(plan, fds, preserve, initFd) {
-      const { pid, channel } = n.daemonSpawn(conn, plan, fds, preserve, initFd);
-      channels.set(pid, channel);
-      return pid;
+      if (channel >= 0) throw new TsruncError('system', 'a served command starts one container process');
+      const spawned = n.daemonSpawn(conn, plan, fds, preserve, initFd, subreaper);
+      channel = spawned.channel;
+      return spawned.pid;
     },
     wait(pid, nohang) {
-      const channel = channels.get(pid);
-      if (channel === undefined) return n.waitPid(pid, nohang);
-      const status = n.daemonChildWait(channel, pid, nohang);
-      if (status !== null) {
-        channels.delete(pid);
-        n.closeFd(channel);
+      const at = reported.findIndex((s) => s.pid === pid);
+      if (at >= 0) return reported.splice(at, 1)[0] as WaitStatus;
+      if (channel < 0) return n.waitPid(pid, nohang);
+      for (;;) {
+        const status = n.daemonChildNext(channel, nohang);
+        if (status === null || status.pid === pid) return status;
+        reported.push(status);
       }
-      return status;
+    },
+    waitAny(nohang) {
+      if (reported.length > 0) return reported.shift() as WaitStatus;
+      if (channel < 0) return n.waitPid(-1, nohang);
+      return n.daemonChildNext(channel, nohang);
+    },
+    kill(pid, signal) {
+      if (channel < 0) n.kill(pid, signal);
+      else n.daemonSignal(channel, pid, signal);
+    },
+    setSubreaper() {
+      subreaper = true;
     },
   };
 }

@@ -18,7 +18,14 @@ import { ConsoleRelay, SignalForwarder, exitCodeOf, waitForInit } from './run';
 import { faultPoint } from '../util/faults';
 import { gatherProcessHostFacts } from './host-facts';
 import { isSameProcessAlive } from '../state/proc';
-import { ChildSession, KEEP_FD, connectSeccompAgent, connectSocket, sendSeccompListener } from './session';
+import {
+  ChildSession,
+  KEEP_FD,
+  connectSeccompAgent,
+  connectSocket,
+  containerParent,
+  sendSeccompListener,
+} from './session';
 
 export interface ExecOptions {
   process: Process;
@@ -216,10 +223,12 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
       }
       let listener: number | undefined;
       if (!opts.detach) {
-        native().setSubreaper(true);
+        containerParent().setSubreaper();
         signals = new SignalForwarder(relayEnd !== undefined);
       }
-      session = new ChildSession(plan, id, { spawned: 'exec:spawned', forked: 'exec:forked' });
+      // (container: the process joins the container; served, the front the caller started is its
+      // parent, as on the direct path this process is)
+      session = new ChildSession(plan, id, { spawned: 'exec:spawned', forked: 'exec:forked', container: true });
       try {
         session.run(given, (tag, childPid, fd) => {
           if (tag === 'cgroup') {

@@ -6,6 +6,7 @@ import * as tty from 'node:tty';
 import { TsruncError, isErrno } from '../errors';
 import { native, type WaitStatus } from '../native/addon';
 import { SIGNALS } from '../spec/linux-names';
+import { containerParent } from './session';
 
 const FORWARDED: NodeJS.Signals[] = [
   'SIGHUP',
@@ -39,7 +40,7 @@ export class SignalForwarder {
         const number = SIGNALS[sig.slice(3)] ?? 15;
         if (this.reaped) return;
         if (this.pid === undefined) this.pending.push(number);
-        else native().kill(this.pid, number);
+        else containerParent().kill(this.pid, number);
       };
       this.handlers.set(sig, h);
       process.on(sig, h);
@@ -49,7 +50,7 @@ export class SignalForwarder {
   /** From now on signals go to `pid`, and those that came before go first. */
   forwardTo(pid: number): void {
     this.pid = pid;
-    for (const number of this.pending.splice(0)) native().kill(pid, number);
+    for (const number of this.pending.splice(0)) containerParent().kill(pid, number);
   }
 
   /**
@@ -66,9 +67,12 @@ export class SignalForwarder {
   }
 }
 
-/** Waits for `pid` (a child, or reparented to us as subreaper) while `signals` go to it. */
+/**
+ * Waits for `pid` (a child, or reparented to us as subreaper) while `signals` go to it: us, or
+ * the front of a served command (containerParent), reaps it.
+ */
 export function waitForInit(pid: number, signals: SignalForwarder): Promise<WaitStatus> {
-  const n = native();
+  const parent = containerParent();
   signals.forwardTo(pid);
   return new Promise((resolve, reject) => {
     const finish = (result: WaitStatus | Error): void => {
@@ -82,7 +86,7 @@ export function waitForInit(pid: number, signals: SignalForwarder): Promise<Wait
       for (;;) {
         let status: WaitStatus | null;
         try {
-          status = n.waitPid(-1, true);
+          status = parent.waitAny(true);
         } catch (err) {
           if (isErrno(err, 'ECHILD'))
             finish(new TsruncError('system', `container init ${pid} is not a child of this process`));

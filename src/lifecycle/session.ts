@@ -23,31 +23,46 @@ export type SyncHandler = (tag: string, childPid: number, fd?: number) => string
 export const KEEP_FD: unique symbol = Symbol('keep the fd');
 
 /**
- * How tsrunc-init is started and waited for: by this process (spawn, waitpid), or, for a
- * container's init in a worker of the resident server, by the front the caller started
- * (src/daemon/worker.ts: the init must be the caller's grandchild, as with runc; issue 17).
+ * How tsrunc-init is started and waited for, and how the processes it becomes are signalled: by
+ * this process (spawn, waitpid, kill), or, for a container's process in a worker of the resident
+ * server, by the front the caller started (src/daemon/worker.ts: a container's init, an exec's
+ * process must be the caller's child or grandchild, as with runc; issue 17).
  */
 export interface InitSpawner {
   /** Starts tsrunc-init as native().spawn does; returns its pid. The fds stay open here. */
   spawn(plan: Buffer, fds: number[], preserve: number, initFd: number): number;
   /** waitpid(2) of a child spawn started; null when nohang and it is still running. */
   wait(pid: number, nohang: boolean): WaitStatus | null;
+  /** waitpid(-1): any child of the parent (orphans reparented to it as subreaper too); throws ECHILD when it has none. */
+  waitAny(nohang: boolean): WaitStatus | null;
+  /** kill(2) of a process the parent started (or that was reparented to it). */
+  kill(pid: number, signal: number): void;
+  /** The parent becomes a child subreaper (PR_SET_CHILD_SUBREAPER) before it spawns. */
+  setSubreaper(): void;
 }
 
 const LOCAL_SPAWNER: InitSpawner = {
   spawn: (plan, fds, preserve, initFd) => native().spawn(plan, fds, preserve, initFd),
   wait: (pid, nohang) => native().waitPid(pid, nohang),
+  waitAny: (nohang) => native().waitPid(-1, nohang),
+  kill: (pid, signal) => void native().kill(pid, signal),
+  setSubreaper: () => native().setSubreaper(true),
 };
 
 let containerSpawner: InitSpawner = LOCAL_SPAWNER;
 
 /**
- * Who starts a container's init (create's session; helpers such as the netDevices one are always
- * this process's children): the resident server's worker sets the front's; undefined restores
- * this process's.
+ * Who starts a container's process (create's init, exec's process; helpers such as the
+ * netDevices one are always this process's children), reaps it and signals it: the resident
+ * server's worker sets the front's; undefined restores this process's.
  */
 export function setContainerInitSpawner(spawner: InitSpawner | undefined): void {
   containerSpawner = spawner ?? LOCAL_SPAWNER;
+}
+
+/** The parent of a container's processes (this process, or the front of a served command). */
+export function containerParent(): InitSpawner {
+  return containerSpawner;
 }
 
 export class ChildSession {
@@ -65,7 +80,7 @@ export class ChildSession {
     /**
      * Tests only: where to stop once the child is spawned, and once its fork has reported (see
      * faults.ts). `container`: the child becomes a container's init, started by
-     * setContainerInitSpawner's spawner.
+     * setContainerInitSpawner's spawner (an exec's process too).
      */
     private readonly points: { spawned?: FaultPoint; forked?: FaultPoint; container?: boolean } = {},
   ) {
@@ -113,8 +128,7 @@ export class ChildSession {
 
   /** Kills what was started (on failure). */
   kill(): void {
-    const n = native();
-    for (const pid of new Set([this.childPid, this.pid])) if (pid > 0) n.kill(pid, 9);
+    for (const pid of new Set([this.childPid, this.pid])) if (pid > 0) this.spawner.kill(pid, 9);
     try {
       if (this.childPid > 0) this.spawner.wait(this.childPid, false);
     } catch {

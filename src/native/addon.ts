@@ -86,8 +86,9 @@ export interface NativeBinding {
   daemonKeepConn(conn: number): number;
   /**
    * SPAWN: the front (the caller's process) starts tsrunc-init as spawn() would here, with `fds`
-   * on slots 3+preserve+i; returns its pid (the front's child) and the channel its exit comes on.
-   * The fds passed stay open here.
+   * on slots 3+preserve+i (a child subreaper first when `subreaper`); returns its pid (the
+   * front's child) and the channel the exits of the front's children come on. The fds passed
+   * stay open here.
    */
   daemonSpawn(
     conn: number,
@@ -95,9 +96,15 @@ export interface NativeBinding {
     fds: number[],
     preserve: number,
     initFd: number,
+    subreaper: boolean,
   ): { pid: number; channel: number };
-  /** waitPid for a child the front started: its exit as the front reports it; null when nohang and not yet. */
-  daemonChildWait(channel: number, pid: number, nohang: boolean): WaitStatus | null;
+  /**
+   * waitPid(-1) for the front's children: the next one the front reaped, as it reports it; null
+   * when nohang and none yet. Throws ECHILD once the front has no child left (or is gone).
+   */
+  daemonChildNext(channel: number, nohang: boolean): WaitStatus | null;
+  /** Asks the front to send `signal` to `pid` (its child, or its spawned child's); false if it could not be asked. */
+  daemonSignal(channel: number, pid: number, signal: number): boolean;
   closeFd(fd: number): void;
   /** The fds this process has open (below 1024). */
   openFds(): number[];

@@ -1,7 +1,8 @@
-// The resident server (issue 17): create and the commands that start no container process are
-// answered by a warm worker of `tsrunc daemon` (a served create's init started by the front, the
-// caller's process, as runc's is: a subreaper caller inherits it), and the caller cannot tell (outputs, exit codes, --log lines,
-// files written); anything short of a worker of this build that serves this caller leaves the
+// The resident server (issue 17): create, run, exec and the commands that start no container
+// process are answered by a warm worker of `tsrunc daemon` (a served create's init, a run's init
+// and an exec's process started by the front, the caller's process, as runc's is: a subreaper
+// caller inherits it; in the foreground the front reaps it and passes signals on to it), and the
+// caller cannot tell (outputs, exit codes, --log lines, files written, fds, a relayed pty); anything short of a worker of this build that serves this caller leaves the
 // front on the direct path with nothing done (no server, another build, a stuck server, a
 // directory others can enter); another uid, a root with fewer capabilities and a container are
 // refused; a killed worker and a killed front end as a killed tsrunc; no fd of the server's
@@ -13,7 +14,7 @@ import t from 'tap';
 import { rootSkipReason, runWithFiles, testContainer } from '../helpers/container';
 import { alive, childrenOf, startDaemon, until, type TestDaemon } from '../helpers/daemon';
 import { makeFront } from '../helpers/front';
-import { TSRUNC, runCommand, tempDir, type RunResult } from '../helpers/tsrunc';
+import { TSRUNC, runCommand, tempDir, type RunResult, type Teardownable } from '../helpers/tsrunc';
 import { ordinaryUser } from '../helpers/users';
 
 const skip = rootSkipReason() || (fs.existsSync(TSRUNC) ? false : 'bin/tsrunc is not built');
@@ -152,19 +153,277 @@ t.test('every served command: what the caller sees is what the direct path shows
   t.match(d.log(), /serving uid 0/);
 });
 
-t.test('run in the foreground and exec take the direct path; so do help and --version', { skip }, async (t) => {
+t.test('help and --version take the direct path', { skip }, async (t) => {
   const d = await startDaemon(t, 2);
   const front = patientFront(t);
-  const c = testContainer(t);
-  c.spec.process!.args = ['true'];
-  c.writeConfig();
   const before = d.workers();
-  const r = runCommand(front, ['--root', c.root, 'run', '--bundle', c.bundle, c.id], { env: envFor(d.socket) });
-  t.equal(r.status, 0, r.stderr);
   for (const args of [['--version'], ['help'], ['--help', 'state']])
     t.equal(runCommand(front, args, { env: envFor(d.socket) }).status, 0, args.join(' '));
   t.same(d.workers(), before, 'no worker was used');
 });
+
+/** `front args` started in the background (stdout and stderr collected), and whether a worker of `d` took it. */
+function startVia(
+  tt: Teardownable,
+  d: TestDaemon,
+  front: string,
+  args: string[],
+  served: boolean,
+  opts: { stdin?: 'ignore' | 'pipe' } = {},
+): {
+  child: ReturnType<typeof spawn>;
+  out: () => string;
+  exit: Promise<[number | null, NodeJS.Signals | null]>;
+  served: () => boolean;
+} {
+  const before = d.workers();
+  const child = spawn(front, args, {
+    env: envFor(served ? d.socket : ''),
+    stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  const exit = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('exit', (a, b) => r([a, b])));
+  tt.teardown(() => void child.kill('SIGKILL'));
+  return { child, out: () => out, exit, served: () => before.some((p) => !alive(p)) };
+}
+
+/** The child of `parent` that runs `comm` (the container's process once tsrunc-init has exec'd it). */
+async function childRunning(parent: number, comm: string): Promise<number> {
+  return until(() =>
+    childrenOf(parent).find((p) => {
+      try {
+        return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === comm;
+      } catch {
+        return false;
+      }
+    }),
+  );
+}
+
+// A shell that says it is ready, and exits 42 on SIGTERM (busybox sh runs the trap between sleeps).
+const TRAPPER = ['sh', '-c', 'trap "exit 42" TERM; echo ready; while :; do sleep 0.1; done'];
+
+t.test('a served exec: the same status, output, --log lines and pid file as the direct path', { skip }, async (t) => {
+  const d = await startDaemon(t, 3);
+  const front = patientFront(t);
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0, 'running');
+  const out = tempDir(t, 'tsrunc-daemon-exec');
+  const r = ['--root', c.root];
+  const cases: [string, string[]][] = [
+    ['exit status and output', [...r, 'exec', c.id, 'sh', '-c', 'echo out; echo err >&2; exit 3']],
+    ['a missing program, --log json', [...r, '--log', 'LOG', '--log-format', 'json', 'exec', c.id, '/nope']],
+    ['--pid-file', [...r, 'exec', '--pid-file', 'PID', c.id, 'true']],
+    ['-t without a terminal of the caller', [...r, 'exec', '-t', c.id, 'sh', '-c', 'tty; exit 4']],
+    ['no such container', [...r, 'exec', 'nosuch', 'true']],
+  ];
+  let n = 0;
+  for (const [name, args] of cases) {
+    const seen: Record<string, unknown> = {};
+    for (const way of ['direct', 'served'] as const) {
+      const log = path.join(out, `${n}.log`);
+      const pidFile = path.join(out, `${n++}.pid`);
+      const argv = args.map((a) => (a === 'LOG' ? log : a === 'PID' ? pidFile : a));
+      const res = runVia(d, front, argv, { served: way === 'served' });
+      t.equal(res.served, way === 'served', `${name}: ${way}`);
+      seen[way] = {
+        status: res.status,
+        stdout: res.stdout.replace(/\/dev\/pts\/\d+/, 'PTS'),
+        stderr: mask(res.stderr).replaceAll(log, 'LOG'),
+        log: fs.existsSync(log) ? mask(fs.readFileSync(log, 'utf8')).replaceAll(log, 'LOG') : '(none)',
+        pidFile: fs.existsSync(pidFile) ? /^[1-9]\d*$/.test(fs.readFileSync(pidFile, 'utf8')) : '(none)',
+      };
+    }
+    t.same(seen['served'], seen['direct'], name);
+  }
+  // --detach: the process runs on in the container, the front gone.
+  const pidFile = path.join(out, 'detached.pid');
+  const det = runVia(d, front, [...r, 'exec', '--detach', '--pid-file', pidFile, c.id, 'sleep', '300']);
+  t.same([det.served, det.status, det.stdout, det.stderr], [true, 0, '', ''], 'exec --detach served');
+  const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+  t.ok(alive(pid), 'its process runs');
+  t.equal(fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), 'sleep');
+  t.equal(
+    fs.readlinkSync(`/proc/${pid}/ns/pid`),
+    fs.readlinkSync(`/proc/${c.pid()}/ns/pid`),
+    "in the container's pid namespace",
+  );
+  t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
+  await until(() => !alive(pid));
+});
+
+t.test("a served foreground exec: the front's child, signals forwarded, its status", { skip }, async (t) => {
+  const d = await startDaemon(t, 2);
+  const front = patientFront(t);
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0, 'running');
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    const x = startVia(
+      t,
+      d,
+      front,
+      ['--root', c.root, 'exec', c.id, ...TRAPPER.slice(0, 2), TRAPPER[2]!.replace('TERM', sig.slice(3))],
+      true,
+    );
+    await until(() => x.out().includes('ready'));
+    const sh = await childRunning(x.child.pid as number, 'sh');
+    t.equal(
+      fs.readlinkSync(`/proc/${sh}/ns/mnt`),
+      fs.readlinkSync(`/proc/${c.pid()}/ns/mnt`),
+      "the exec'd process is the front's child, in the container",
+    );
+    process.kill(x.child.pid as number, sig);
+    t.same(await x.exit, [42, null], `${sig} sent to the front reached the process (its trap's status)`);
+    t.ok(x.served(), 'served');
+    t.equal(x.out(), 'ready\n');
+  }
+  // A process killed by a signal: 128+N, as the direct path.
+  const k = startVia(t, d, front, ['--root', c.root, 'exec', c.id, 'sh', '-c', 'echo ready; exec sleep 300'], true);
+  await until(() => k.out().includes('ready'));
+  const sleeper = await childRunning(k.child.pid as number, 'sleep');
+  process.kill(sleeper, 'SIGKILL');
+  t.same(await k.exit, [137, null], 'killed: 137');
+  t.ok(k.served(), 'served');
+  t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
+});
+
+t.test("a served exec's process has stdio and --preserve-fds only, as the direct path's", { skip }, async (t) => {
+  const d = await startDaemon(t, 2);
+  const front = patientFront(t);
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0, 'running');
+  const extra = path.join(c.bundle, 'extra');
+  fs.writeFileSync(extra, 'x');
+  const seen: Record<string, string[]> = {};
+  for (const way of ['direct', 'served'] as const) {
+    const before = d.workers();
+    // fd 3 of the front: the caller's file (the shell opens it before exec'ing the front).
+    const child = spawn(
+      'sh',
+      [
+        '-c',
+        `exec "$0" "$@" 3<"${extra}"`,
+        front,
+        '--root',
+        c.root,
+        'exec',
+        '--preserve-fds',
+        '1',
+        c.id,
+        'sleep',
+        '300',
+      ],
+      { env: envFor(way === 'served' ? d.socket : ''), stdio: ['ignore', 'ignore', 'ignore'] },
+    );
+    t.teardown(() => void child.kill('SIGKILL'));
+    const exit = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('exit', (a, b) => r([a, b])));
+    const sleeper = await childRunning(child.pid as number, 'sleep');
+    seen[way] = fdKinds(sleeper, c);
+    process.kill(child.pid as number, 'SIGTERM');
+    t.same(await exit, [143, null], 'SIGTERM forwarded: 143');
+    t.equal(
+      before.some((p) => !alive(p)),
+      way === 'served',
+      way,
+    );
+  }
+  t.same(seen['served'], seen['direct'], 'the same fds');
+  t.same(
+    seen['served']!.map((l) => l.split(' ')[0]),
+    ['0', '1', '2', '3'],
+    "stdio and the preserved fd: nothing of the front's or the worker's",
+  );
+  t.ok(seen['served']![3]!.endsWith('/extra'), "fd 3 is the caller's file");
+  t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
+});
+
+t.test(
+  "a served foreground run: its status, the init the front's child, signals forwarded, a pty relayed",
+  { skip },
+  async (t) => {
+    const d = await startDaemon(t, 2);
+    const front = patientFront(t);
+    // The exit status passes through, and the container is deleted after.
+    const c1 = testContainer(t, (s) => (s.process!.args = ['sh', '-c', 'echo hi; exit 7']));
+    const r1 = runVia(d, front, ['--root', c1.root, 'run', '--bundle', c1.bundle, c1.id]);
+    t.same([r1.served, r1.status, r1.stdout, r1.stderr], [true, 7, 'hi\n', ''], 'exit 7 served');
+    t.equal(c1.status(), 'missing', 'deleted (no --keep)');
+    // A signal sent to the front reaches the init, the front's child (its subreaper).
+    const c2 = testContainer(t, (s) => (s.process!.args = TRAPPER));
+    const x = startVia(t, d, front, ['--root', c2.root, 'run', '--bundle', c2.bundle, c2.id], true);
+    await until(() => x.out().includes('ready'));
+    const init = c2.pid();
+    t.equal(childrenOf(x.child.pid as number).includes(init), true, "the container's init is the front's child");
+    process.kill(x.child.pid as number, 'SIGTERM');
+    t.same(await x.exit, [42, null], 'SIGTERM reached the init');
+    t.ok(x.served(), 'served');
+    t.equal(c2.status(), 'missing', 'deleted');
+    // -t without a console socket: the worker relays the pty on the caller's stdio.
+    for (const way of ['direct', 'served'] as const) {
+      const c3 = testContainer(t, (s) => {
+        s.process!.terminal = true;
+        s.process!.args = ['sh'];
+      });
+      const before = d.workers();
+      const r3 = runCommand(front, ['--root', c3.root, 'run', '--bundle', c3.bundle, c3.id], {
+        env: envFor(way === 'served' ? d.socket : ''),
+        input: 'tty; echo hi-$((6*7)); exit 3\n',
+      });
+      t.equal(
+        before.some((p) => !alive(p)),
+        way === 'served',
+        `-t ${way}`,
+      );
+      t.equal(r3.status, 3, r3.stderr);
+      t.match(r3.stdout, /^hi-42\r?$/m, 'relayed');
+      t.match(r3.stdout, /^\/dev\/pts\/0\r?$/m, 'on a pty');
+    }
+    // On a real terminal (script(1)'s pty as the caller's stdin and stdout, 40x100): raw mode set
+    // and reset on it by the worker, and its size given to the container's pty, as by the direct
+    // path's node.
+    for (const way of ['direct', 'served'] as const) {
+      const c5 = testContainer(t, (s) => {
+        s.process!.terminal = true;
+        s.process!.args = ['sh', '-c', 'stty size; echo hi-$((6*7)); exit 6'];
+      });
+      const before = d.workers();
+      const r5 = runCommand(
+        'script',
+        [
+          '-qec',
+          `stty rows 40 cols 100; '${front}' --root '${c5.root}' run --bundle '${c5.bundle}' ${c5.id}`,
+          '/dev/null',
+        ],
+        { env: envFor(way === 'served' ? d.socket : '') },
+      );
+      t.equal(
+        before.some((p) => !alive(p)),
+        way === 'served',
+        `-t on a terminal ${way}`,
+      );
+      t.equal(r5.status, 6, r5.stderr);
+      t.match(r5.stdout, /^hi-42\r?$/m, 'relayed');
+      t.match(r5.stdout, /^40 100\r?$/m, "the terminal's size");
+    }
+    // And exec -t relayed, in a container run detached.
+    const c4 = testContainer(t);
+    t.equal(c4.tsrunc(['run', '-d', c4.id]).status, 0);
+    const before = d.workers();
+    const r4 = runCommand(front, ['--root', c4.root, 'exec', '-t', c4.id, 'sh'], {
+      env: envFor(d.socket),
+      input: 'tty; echo hi-$((6*7)); exit 5\n',
+    });
+    t.ok(
+      before.some((p) => !alive(p)),
+      'exec -t served',
+    );
+    t.equal(r4.status, 5, r4.stderr);
+    t.match(r4.stdout, /^hi-42\r?$/m, 'relayed');
+    t.equal(c4.tsrunc(['delete', '--force', c4.id]).status, 0);
+  },
+);
 
 t.test('fallback: no server, another build, a directory others can enter, a stuck server', { skip }, async (t) => {
   const d = await startDaemon(t, 2);

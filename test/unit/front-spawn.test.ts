@@ -1,9 +1,10 @@
 // A served create's SPAWN (issue 17 part 3): the front starts tsrunc-init for its worker only
 // when the message is exactly what it should be. A fake worker (this test: the addon's own
-// daemonAccept, daemonSpawn and daemonChildWait, the same uid, in a 0700 directory) asks a
+// daemonAccept, daemonSpawn, daemonChildNext and daemonSignal, the same uid, in a 0700 directory) asks a
 // front running `create`: a sealed plan and tsrunc-init are started as the front's child and its
-// exit is reported on the channel; an unsealed tsrunc-init, or a preserved fd the caller did not
-// pass, starts nothing and the worker is told why.
+// exit is reported on the channel, then that it has no child left; an unsealed tsrunc-init, or a
+// preserved fd the caller did not pass, starts nothing and the worker is told why; a signal the
+// worker asks the front to send goes to no process that is not the front's child.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -64,15 +65,16 @@ t.test("a SPAWN starts tsrunc-init as the front's child, its exit reported", { s
   const [parent, child] = n.socketPair();
   const init = n.sealedCopy(initPath());
   // Not a plan: tsrunc-init says so on its sync socket (slot 3) and exits.
-  const { pid, channel } = n.daemonSpawn(s.conn, Buffer.from('not a plan'), [child], 0, init);
+  const { pid, channel } = n.daemonSpawn(s.conn, Buffer.from('not a plan'), [child], 0, init, false);
   n.closeFd(init);
   n.closeFd(child);
   t.ok(pid > 1, `pid ${pid}`);
   const said = n.recvMessage(parent, 10_000);
   t.match(typeof said === 'string' ? said : said?.text, /^error /, 'tsrunc-init ran, and refused the plan');
-  const status = n.daemonChildWait(channel, pid, false);
+  const status = n.daemonChildNext(channel, false);
   t.equal(status?.pid, pid, 'the front reaped it (only its parent can) and said so');
   t.not(status?.exitCode, 0, 'with its exit status');
+  t.throws(() => n.daemonChildNext(channel, false), { code: 'ECHILD' }, 'then that it has no child left');
   n.closeFd(channel);
   n.closeFd(parent);
   t.same(await finish(s), [0, null], 'the front ends with the STATUS');
@@ -87,11 +89,33 @@ t.test('an unsealed tsrunc-init, or a preserved fd the caller did not pass: noth
     const s = serve(t);
     const [parent, child] = n.socketPair();
     const init = sealed ? n.sealedCopy(initPath()) : fs.openSync(initPath(), 'r');
-    t.throws(() => n.daemonSpawn(s.conn, Buffer.from('x'), [child], preserve, init), { code }, name);
+    t.throws(() => n.daemonSpawn(s.conn, Buffer.from('x'), [child], preserve, init, false), { code }, name);
     n.closeFd(init);
     n.closeFd(child);
     t.equal(n.recvMessage(parent, 0), '', 'no one holds the child end: nothing was started');
     n.closeFd(parent);
     t.same(await finish(s), [0, null]);
   }
+});
+
+t.test("a SIGNAL reaches no process that is not the front's child", { skip }, async (t) => {
+  const n = native();
+  const s = serve(t);
+  const [parent, child] = n.socketPair();
+  const init = n.sealedCopy(initPath());
+  const { pid, channel } = n.daemonSpawn(s.conn, Buffer.from('not a plan'), [child], 0, init, true);
+  n.closeFd(init);
+  n.closeFd(child);
+  // A process of this test's (not the front's): the worker cannot have the front signal it.
+  const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+  t.teardown(() => void other.kill('SIGKILL'));
+  t.ok(n.daemonSignal(channel, other.pid as number, 9), 'asked');
+  t.ok(n.recvMessage(parent, 10_000) !== null, 'tsrunc-init ran');
+  t.equal(n.daemonChildNext(channel, false)?.pid, pid, 'reaped and reported (the front read the SIGNAL before)');
+  await new Promise((r) => setTimeout(r, 200));
+  const stat = fs.readFileSync(`/proc/${other.pid}/stat`, 'utf8');
+  t.not(stat.slice(stat.lastIndexOf(')') + 2)[0], 'Z', 'the other process lives');
+  n.closeFd(channel);
+  n.closeFd(parent);
+  t.same(await finish(s), [0, null]);
 });
