@@ -67,6 +67,7 @@ enum Op {
   OP_NET_DEVICE = 49,         // the link moved in as NAME (host index INDEX): the addresses that follow, then up
   OP_NET_DEVICE_RETURN = 50,  // the link moved in as NAME back to the network namespace in NS_SLOT, as HOST_NAME
   OP_LOOPBACK_UP = 51,        // lo of this (new) network namespace up
+  OP_REOPEN_DEV_NULL = 52,    // fds 0..2 that are /dev/null reopened on the container's /dev/null
   OP_COUNT
 };
 
@@ -229,5 +230,7 @@ enum { NET_DEVICE_RETURN_S_NAME, NET_DEVICE_RETURN_S_HOST_NAME, NET_DEVICE_RETUR
 enum { NET_DEVICE_RETURN_N_INDEX, NET_DEVICE_RETURN_N_NS_SLOT, NET_DEVICE_RETURN_N_COUNT };
 enum { LOOPBACK_UP_S_COUNT };
 enum { LOOPBACK_UP_N_COUNT };
+enum { REOPEN_DEV_NULL_S_COUNT };
+enum { REOPEN_DEV_NULL_N_COUNT };
 
 }  // namespace tsrunc

@@ -584,6 +584,22 @@ static void DoPivotRoot() {
   close(newroot);
 }
 
+// runc's reOpenDevNull: stdio that is a /dev/null (any file with its device number: the host's,
+// which the caller opened) is made the container's own /dev/null, opened after the root was
+// entered. A container without a /dev/null keeps what it had.
+static void DoReopenDevNull() {
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0) return;
+  struct stat ns;
+  if (fstat(null, &ns) < 0) Fail("fstat /dev/null", errno);
+  for (int fd = 0; fd < 3; fd++) {
+    struct stat st;
+    if (fstat(fd, &st) < 0) continue;  // (a closed stdio stays closed)
+    if (S_ISCHR(st.st_mode) && st.st_rdev == ns.st_rdev && dup3(null, fd, 0) < 0) Fail("reopening /dev/null", errno);
+  }
+  close(null);
+}
+
 static void DoMoveRoot() {
   // (through the fd: the host's /proc may be detached by now, see DoDetachHostMount)
   if (fchdir(g_rootfd) < 0) Fail("chdir to the rootfs", errno);
@@ -1152,6 +1168,7 @@ void RunStep(const Step &st) {
     case OP_NET_DEVICE: DoNetDevice(st); break;
     case OP_NET_DEVICE_RETURN: DoNetDeviceReturn(st); break;
     case OP_LOOPBACK_UP: DoLoopbackUp(); break;
+    case OP_REOPEN_DEV_NULL: DoReopenDevNull(); break;
     case OP_MKDIR: DoMkdir(st); break;
     case OP_MKNOD: DoMknod(st); break;
     case OP_BIND_DEVICE: {

@@ -51,6 +51,8 @@ export function initEnv(proc: Process, listenFds: number): string[] | undefined 
 
 class Planner {
   private readonly steps: PlanStep[] = [];
+  /** Whether the container gets its own /dev (no /dev bound from elsewhere): stdio on /dev/null is then reopened there. */
+  private setupDev = false;
   private readonly problems: Problem[] = [];
   private readonly spec: Spec;
   private readonly proc: Process;
@@ -133,6 +135,8 @@ class Planner {
         this.add({ op: 'detach-host-mount', path: m.path, fstype: m.fstype });
     }
     if (hasMountNs) this.add(this.opts.noPivot ? { op: 'move-root' } : { op: 'pivot-root' });
+    // As runc, where it set up /dev (a /dev bound from elsewhere is left as it is).
+    if (hasMountNs && this.setupDev) this.add({ op: 'reopen-dev-null' });
     else this.add({ op: 'chroot', rootfs: this.rootfs });
     // As runc: a missing cwd is created in the container (before the root may turn read-only).
     if (hasMountNs && path.posix.normalize(this.proc.cwd) !== '/')
@@ -271,6 +275,7 @@ class Planner {
       this.mount(m, i);
     });
     if (!devBound) this.devices();
+    this.setupDev = !devBound;
   }
 
   private mount(m: Mount, index: number): void {

@@ -92,6 +92,12 @@ export type PlanStep =
    */
   /** The loopback interface of a new network namespace up (runc's loopback network, which brings lo up). */
   | { op: 'loopback-up' }
+  /**
+   * After the root is entered: fds 0..2 that are a /dev/null (the host's, opened by the caller)
+   * reopened on the container's /dev/null, as runc does (reOpenDevNull): CRIU finds no mount for
+   * a file of a mount outside the container, and the container's own is what it should see.
+   */
+  | { op: 'reopen-dev-null' }
   | { op: 'net-device'; name: string; hostName: string; index: number; addresses: string[] }
   /**
    * A failed create's cleanup (a helper in the container's network namespace, never the init):
@@ -245,6 +251,8 @@ export function describeStep(step: PlanStep): string {
       return `setting the memory policy ${[step.mode, ...step.flags].join('|')}${step.nodes.length > 0 ? ` on nodes ${step.nodes.join(',')}` : ''}`;
     case 'loopback-up':
       return 'setting the loopback interface up';
+    case 'reopen-dev-null':
+      return "reopening stdio that is /dev/null on the container's /dev/null";
     case 'net-device':
       return `setting up the network device ${step.name} (the host's ${step.hostName}): ${step.addresses.length > 0 ? `addresses ${step.addresses.join(', ')}, ` : ''}up`;
     case 'net-device-return':

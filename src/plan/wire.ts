@@ -59,6 +59,7 @@ export const OPCODES: Record<StepOp, number> = {
   'net-device': 49,
   'net-device-return': 50,
   'loopback-up': 51,
+  'reopen-dev-null': 52,
 };
 
 /** A step as the addon reads it; null in `s` separates lists (argv from env). */
@@ -164,6 +165,7 @@ export const FIELDS = {
   'cpu-affinity': { s: [], n: [] },
   'memory-policy': { s: [], n: ['mode'] },
   'loopback-up': { s: [], n: [] },
+  'reopen-dev-null': { s: [], n: [] },
   'net-device': { s: ['name'], n: ['index'] },
   'net-device-return': { s: ['name', 'host_name'], n: ['index', 'ns_slot'] },
 } as const satisfies Record<StepOp, { s: readonly string[]; n: readonly string[] }>;
@@ -379,6 +381,7 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'open-proc':
     case 'console-attach':
     case 'loopback-up':
+    case 'reopen-dev-null':
       return named(step.op, NONE, NONE);
   }
 }

@@ -441,3 +441,17 @@ t.test(
     t.same(rootEntries(bad.root), [], 'nothing left under --root');
   },
 );
+
+t.test("stdio on the host's /dev/null is reopened on the container's own, as runc does", { skip }, async (t) => {
+  // (runWithFiles gives stdin the caller's /dev/null: 'ignore'.) Where an fd's mount is not in
+  // the container's mount table, CRIU cannot dump it ("Can't lookup mount=N for fd=0").
+  const script =
+    'id=$(sed -n "s/^mnt_id:[[:space:]]*//p" /proc/self/fdinfo/0); grep -q "^$id " /proc/self/mountinfo && echo container || echo host; readlink /proc/self/fd/0';
+  const r = runContainer(t, (s) => {
+    s.process!.args = ['sh', '-c', script];
+  });
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, 'container\n/dev/null\n', "fd 0 is the container's /dev/null");
+  // (runc's foreground run gives the container pipes of its own, so no twin here: runc's
+  // reOpenDevNull is compared through podman in test/e2e/checkpoint-clients.test.ts)
+});
