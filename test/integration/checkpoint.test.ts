@@ -15,6 +15,7 @@ import {
   runWithFiles,
   sleeperSpec,
 } from '../helpers/container';
+import { startReceiver } from '../helpers/console-receiver';
 import { alive, count, countsOnFrom, criuSkipReason, LOOP, logErrors, runPiped, STEP_MS } from '../helpers/criu';
 import { RUNC } from '../helpers/runc';
 import { pollUntil, privateRoot, rootEntries, tempDir, TSRUNC, waitFor, type RunResult } from '../helpers/tsrunc';
@@ -42,13 +43,18 @@ interface Box {
 
 let serial = 0;
 
-function box(t: Test, tool: Tool, opts: { loop?: string; hooks?: string; cgroupns?: boolean } = {}): Box {
+function box(
+  t: Test,
+  tool: Tool,
+  opts: { loop?: string; hooks?: string; cgroupns?: boolean; terminal?: boolean } = {},
+): Box {
   const bundle = tempDir(t, `ckpt-${tool}`);
   execFileSync('cp', ['-a', busyboxRootfs(t), path.join(bundle, 'rootfs')]);
   const id = `ckpt-${tool}-${process.pid}-${++serial}`;
   const spec = sleeperSpec(path.join(bundle, 'rootfs'), `${CGROUP_PARENT}/${id}`);
   spec.root!.readonly = false;
   spec.process!.args = ['sh', '-c', `cd / && ${opts.loop ?? LOOP}`];
+  if (opts.terminal === true) spec.process!.terminal = true;
   if (opts.cgroupns === false) spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== 'cgroup');
   if (opts.hooks !== undefined) {
     const hook = { path: '/bin/sh', args: ['sh', '-c', `cat >> ${opts.hooks}; echo >> ${opts.hooks}`] };
@@ -311,6 +317,44 @@ t.test('restore in the foreground waits for the container and gives its exit sta
       const state = b.state();
       t.equal(state, 'missing', 'and the container is deleted');
       outcomes.push({ restore: restore.code, state });
+    });
+  }
+  if (outcomes.length === 2) t.same(outcomes[0], outcomes[1], 'tsrunc and runc: the same outcomes');
+});
+
+t.test('a container with a terminal: its restored pty master goes to --console-socket', { skip }, async (t) => {
+  const outcomes: Record<string, unknown>[] = [];
+  for (const tool of TOOLS) {
+    await t.test(tool, async (t) => {
+      const b = box(t, tool, { terminal: true });
+      const dir = tempDir(t, 'ckpt-console');
+      const first = startReceiver(t, path.join(dir, 'first.sock'), '', path.join(dir, 'first.out'));
+      await waitFor(() => fs.existsSync(path.join(dir, 'first.sock')), 'the console socket', 30_000, 20);
+      const run = b.run(['run', '-d', '--console-socket', path.join(dir, 'first.sock'), b.id]);
+      t.equal(run.status, 0, `${tool} run -d --console-socket: ${run.stderr}`);
+      await waitFor(() => count(b.counter) >= 2, 'the container to count', 60_000, 50);
+      const images = tempDir(t, 'ckpt-images');
+      const ckpt = b.run(['checkpoint', '--image-path', images, b.id]);
+      ok(t, ckpt, `${tool} checkpoint`, path.join(images, 'dump.log'));
+      t.ok(await first.closed(), 'the first console closed with the checkpointed container');
+      const frozen = count(b.counter);
+      const second = startReceiver(t, path.join(dir, 'second.sock'), '', path.join(dir, 'second.out'));
+      await waitFor(() => fs.existsSync(path.join(dir, 'second.sock')), 'the console socket', 30_000, 20);
+      const since = Date.now();
+      const restore = b.run([
+        'restore',
+        '-d',
+        '--console-socket',
+        path.join(dir, 'second.sock'),
+        '--image-path',
+        images,
+        b.id,
+      ]);
+      ok(t, restore, `${tool} restore -d --console-socket`, path.join(images, 'restore.log'));
+      await countsOnFrom(t, b.counter, frozen, since);
+      t.equal(b.run(['delete', '--force', b.id]).status, 0, 'deleted');
+      t.ok(await second.closed(), 'the restored console closes with the container: it was the one criu sent');
+      outcomes.push({ checkpoint: ckpt.status, restore: restore.status });
     });
   }
   if (outcomes.length === 2) t.same(outcomes[0], outcomes[1], 'tsrunc and runc: the same outcomes');
