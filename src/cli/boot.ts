@@ -11,6 +11,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 
+// SIGUSR1 without a listener opens node's inspector (unauthenticated, on 127.0.0.1:9229) in
+// this root process: anything that may signal it (a container sharing the host's pid namespace)
+// would get code run as root. A listener of its own, never removed, keeps that off.
+process.on('SIGUSR1', () => undefined);
+
 const BUNDLE = path.join(__dirname, 'tsrunc.cjs');
 
 export type CacheKind = 'light' | 'full';

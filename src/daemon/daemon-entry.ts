@@ -2,6 +2,11 @@
 import * as path from 'node:path';
 import { DAEMON_DEFAULT_SOCKET as DEFAULT_SOCKET } from './protocol';
 import { serve } from './server';
+
+// SIGUSR1 without a listener opens node's inspector (unauthenticated, on 127.0.0.1:9229) in
+// this root process: anything that may signal it (a container sharing the host's pid namespace)
+// would get code run as root. A listener of its own, never removed, keeps that off.
+process.on('SIGUSR1', () => undefined);
 const USAGE = `usage: tsrunc daemon [--socket PATH] [--spares N]
 
 The resident server: warm workers answer tsrunc's create, run and exec (the container's init or

@@ -4,6 +4,11 @@
 import * as path from 'node:path';
 import type { WorkerOptions } from './worker';
 
+// SIGUSR1 without a listener opens node's inspector (unauthenticated, on 127.0.0.1:9229) in
+// this root process: anything that may signal it (a container sharing the host's pid namespace)
+// would get code run as root. A listener of its own, never removed, keeps that off.
+process.on('SIGUSR1', () => undefined);
+
 interface Boot {
   load(kind: 'full'): {
     exports: { serveWorker(opts: WorkerOptions): void } & Omit<WorkerOptions, 'listenFd' | 'boot'>;
