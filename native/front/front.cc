@@ -650,6 +650,29 @@ bool MaySpawn(int argc, char **argv) {
   return false;
 }
 
+// A foreground run or exec (no -d/--detach, no --console-socket) whose stdin is a terminal: a
+// worker would relay the pty from outside the caller's session, where the kernel's job control
+// (SIGTTIN for a background reader) cannot stop it, and a backgrounded job would read what is
+// typed at the shell; the direct path's node is in the caller's session. Taken directly. The
+// flags are read up to the first argument that is not one (a flag's value ends the scan early:
+// the direct path, on the safe side).
+bool ForegroundOnTerminal(int argc, char **argv) {
+  if (!isatty(0)) return false;
+  int cmd = -1;
+  for (int i = 1; i < argc && cmd < 0; i++)
+    if (strcmp(argv[i], "run") == 0 || strcmp(argv[i], "exec") == 0) cmd = i;
+  if (cmd < 0) return false;
+  for (int i = cmd + 1; i < argc && argv[i][0] == '-'; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--") == 0) break;
+    if (strcmp(a, "-d") == 0 || strcmp(a, "--detach") == 0 || strcmp(a, "--detach=true") == 0 ||
+        strcmp(a, "-d=true") == 0)
+      return false;
+    if (strcmp(a, "--console-socket") == 0 || strncmp(a, "--console-socket=", 17) == 0) return false;
+  }
+  return true;
+}
+
 // Tries the server; returns only when the direct path is to be taken (nothing was done).
 void TryServer(const Config &c, const std::string &socket_path, int argc, char **argv, Env *env) {
   if (socket_path.empty() || c.build.size() != DAEMON_BUILD_ID_LEN || !MaybeServed(argc, argv)) return;
@@ -663,6 +686,7 @@ void TryServer(const Config &c, const std::string &socket_path, int argc, char *
   // fd of this process's (the socket) would sit there. The direct path's node fills it with
   // /dev/null first; so does that path.
   if (mask != 7 && MaySpawn(argc, argv)) return;
+  if (ForegroundOnTerminal(argc, argv)) return;
   long deadline = NowMs() + c.reply_timeout_ms;
   int s = Connect(socket_path);
   if (s < 0) return;

@@ -380,9 +380,9 @@ t.test(
       t.match(r3.stdout, /^hi-42\r?$/m, 'relayed');
       t.match(r3.stdout, /^\/dev\/pts\/0\r?$/m, 'on a pty');
     }
-    // On a real terminal (script(1)'s pty as the caller's stdin and stdout, 40x100): raw mode set
-    // and reset on it by the worker, and its size given to the container's pty, as by the direct
-    // path's node.
+    // On a real terminal (script(1)'s pty as the caller's stdin and stdout, 40x100) the front takes
+    // the direct path even with a server there: a worker relaying from outside the caller's session
+    // would escape job control (a backgrounded job would read what is typed at the shell).
     for (const way of ['direct', 'served'] as const) {
       const c5 = testContainer(t, (s) => {
         s.process!.terminal = true;
@@ -400,8 +400,8 @@ t.test(
       );
       t.equal(
         before.some((p) => !alive(p)),
-        way === 'served',
-        `-t on a terminal ${way}`,
+        false,
+        `-t on a terminal with${way === 'served' ? '' : 'out'} a server: direct`,
       );
       t.equal(r5.status, 6, r5.stderr);
       t.match(r5.stdout, /^hi-42\r?$/m, 'relayed');
@@ -951,4 +951,16 @@ t.test('a served create: the same status, output, --log lines and pid file as th
     t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
   }
   t.same(seen['served'], seen['direct'], 'the same');
+});
+
+t.test('SIGUSR1 opens no inspector in the server or a worker (root processes), nor ends them', { skip }, async (t) => {
+  const d = await startDaemon(t, 2);
+  const targets = [d.pid, ...(await d.waitWorkers(2))];
+  t.ok(targets.length >= 2, 'the server and a worker');
+  for (const pid of targets) process.kill(pid, 'SIGUSR1');
+  await new Promise((r) => setTimeout(r, 1000));
+  for (const pid of targets) t.ok(alive(pid), `${pid} is alive`);
+  const listening = fs.readFileSync('/proc/net/tcp', 'utf8') + fs.readFileSync('/proc/net/tcp6', 'utf8');
+  // 9229 = 0x240D, state 0A = LISTEN
+  t.notMatch(listening, /:240D [0-9A-F:]+ 0A /, 'nothing listens on the inspector port');
 });
