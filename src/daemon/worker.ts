@@ -90,6 +90,26 @@ function frontSpawner(conn: number): InitSpawner {
   let subreaper = false;
   // Children the front reported that nobody has waited for yet, in the order reaped.
   const reported: WaitStatus[] = [];
+  // Children already waited for, and whether the front said it has none left (it says so once):
+  // waitpid(2) gives ECHILD for both from then on, at once — a wait for either must not block on
+  // the channel for a report that will not come (a session killed after its child was reaped).
+  const consumed = new Set<number>();
+  let none = false;
+  const echild = (): Error =>
+    Object.assign(new Error('ECHILD: no child processes, waitpid'), { code: 'ECHILD', errno: -10, syscall: 'waitpid' });
+  const next = (nohang: boolean): WaitStatus | null => {
+    if (none) throw echild();
+    try {
+      return n.daemonChildNext(channel, nohang);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ECHILD') none = true;
+      throw err;
+    }
+  };
+  const taken = (s: WaitStatus | null): WaitStatus | null => {
+    if (s !== null) consumed.add(s.pid);
+    return s;
+  };
   return {
     spawn(plan, fds, preserve, initFd) {
       if (channel >= 0) throw new TsruncError('system', 'a served command starts one container process');
@@ -99,18 +119,19 @@ function frontSpawner(conn: number): InitSpawner {
     },
     wait(pid, nohang) {
       const at = reported.findIndex((s) => s.pid === pid);
-      if (at >= 0) return reported.splice(at, 1)[0] as WaitStatus;
+      if (at >= 0) return taken(reported.splice(at, 1)[0] as WaitStatus);
       if (channel < 0) return n.waitPid(pid, nohang);
+      if (consumed.has(pid)) throw echild();
       for (;;) {
-        const status = n.daemonChildNext(channel, nohang);
-        if (status === null || status.pid === pid) return status;
+        const status = next(nohang);
+        if (status === null || status.pid === pid) return taken(status);
         reported.push(status);
       }
     },
     waitAny(nohang) {
-      if (reported.length > 0) return reported.shift() as WaitStatus;
+      if (reported.length > 0) return taken(reported.shift() as WaitStatus);
       if (channel < 0) return n.waitPid(-1, nohang);
-      return n.daemonChildNext(channel, nohang);
+      return taken(next(nohang));
     },
     kill(pid, signal) {
       if (channel < 0) n.kill(pid, signal);
