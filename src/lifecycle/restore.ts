@@ -30,6 +30,7 @@ import {
 } from './criu-request';
 import { planContainer, writePidFile, type CreateContext, type CreateOptions } from './create';
 import { runHooks } from './hooks';
+import { prepareRestoreMountpoints } from './restore-mounts';
 import { connectSocket } from './session';
 
 export interface RestoreOptions extends RestoreFlags {
@@ -151,6 +152,7 @@ export function restoreContainer(ctx: CreateContext & { criu: string }, opts: Re
     undo.handle = handle;
     const state = (status: State['status']): State => stateDocument(record, status, ownerOf(handle.dir));
     try {
+      prepareRestoreMountpoints(spec, plan.rootfs, path.resolve(opts.bundle), opts.id);
       // criu restores into a root that is a mount point whose parent is not overmounted: a bind
       // of the rootfs, outside the state directory (never under anything removed recursively).
       const root = fs.mkdtempSync(path.join(os.tmpdir(), `tsrunc-${CRIU_ROOT}-`));
