@@ -6,7 +6,7 @@
 // external, and the flags as runc maps them.
 import * as path from 'node:path';
 import { TsruncError, UsageError } from '../errors';
-import type { CgroupHierarchy, CgroupPaths } from '../cgroups/hierarchy';
+import type { CgroupHierarchy, CgroupPaths } from '../cgroups';
 import { DEFAULT_DEVICES } from '../spec/devices';
 import { NAMESPACES } from '../spec/linux-names';
 import { isBindMount } from '../spec/mounts';

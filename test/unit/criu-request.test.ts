@@ -2,7 +2,7 @@
 // the RPC codec against criu's own rpc.proto (where the criu package installed it).
 import * as fs from 'node:fs';
 import t from 'tap';
-import type { CgroupHierarchy } from '../../src/cgroups/hierarchy';
+import type { CgroupHierarchy } from '../../src/cgroups';
 import { criuCodec, rpcProtoCandidates } from '../../src/lifecycle/criu';
 import {
   cgroupsMode,
