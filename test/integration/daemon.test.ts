@@ -956,6 +956,8 @@ t.test('a served create: the same status, output, --log lines and pid file as th
 t.test('SIGUSR1 opens no inspector in the server or a worker (root processes), nor ends them', { skip }, async (t) => {
   const d = await startDaemon(t, 2);
   const targets = [d.pid, ...(await d.waitWorkers(2))];
+  // (after their start-up: a node process has no listener until its entry runs, see security.md)
+  await new Promise((r) => setTimeout(r, 3000));
   t.ok(targets.length >= 2, 'the server and a worker');
   for (const pid of targets) process.kill(pid, 'SIGUSR1');
   await new Promise((r) => setTimeout(r, 1000));
