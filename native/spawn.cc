@@ -108,6 +108,34 @@ int ProgramChild(void *p) {
   _exit(127);
 }
 
+// clone(CLONE_VM|CLONE_VFORK) of `fn` with every signal blocked around it (no handler of the
+// parent's may run in the child, which shares its memory until it execs; the child inherits the
+// mask and clears it after). A child that set *childErr could not exec: it is reaped and its
+// errno and step returned as *err and *what, with -1.
+pid_t CloneVforked(int (*fn)(void *), void *arg, const int *childErr, const char *const *childWhat, int *err,
+                   const char **what) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = clone(fn, g_childStack + sizeof g_childStack, CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
+  int cloneErr = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) {
+    *err = cloneErr;
+    *what = "clone";
+    return -1;
+  }
+  if (*childErr != 0) {
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    *err = *childErr;
+    *what = *childWhat;
+    return -1;
+  }
+  return pid;
+}
+
 // "123" without the heap (the front and the addon alike).
 void Decimal(int v, char *out) {
   char tmp[16];
@@ -170,28 +198,8 @@ pid_t SpawnInit(int planFd, int initFd, const int *fds, int count, int preserve,
   a.argv[2] = syncArg;
   a.argv[3] = nullptr;
   a.envp[0] = nullptr;
-  // No signal handler of the parent's may run in the child: everything is blocked around the
-  // clone (the child inherits the mask; tsrunc-init clears it).
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = clone(SpawnChild, g_childStack + sizeof g_childStack, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
-  int cloneErr = errno;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (pid < 0) {
-    *err = cloneErr;
-    *what = "clone";
-    return -1;
-  }
-  if (a.err != 0) {
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    *err = a.err;
-    *what = a.what;
-    return -1;
-  }
-  return pid;
+  // (tsrunc-init clears the signal mask the child inherits)
+  return CloneVforked(SpawnChild, &a, &a.err, &a.what, err, what);
 }
 
 pid_t SpawnProgram(const char *file, const char *const *argv, const char *const *envp, const int *fds, int count,
@@ -207,26 +215,7 @@ pid_t SpawnProgram(const char *file, const char *const *argv, const char *const 
   a.file = file;
   a.argv = argv;
   a.envp = envp;
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = clone(ProgramChild, g_childStack + sizeof g_childStack, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
-  int cloneErr = errno;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (pid < 0) {
-    *err = cloneErr;
-    *what = "clone";
-    return -1;
-  }
-  if (a.err != 0) {
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    *err = a.err;
-    *what = a.what;
-    return -1;
-  }
-  return pid;
+  return CloneVforked(ProgramChild, &a, &a.err, &a.what, err, what);
 }
 
 }  // namespace tsrunc

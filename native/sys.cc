@@ -44,6 +44,15 @@ Napi::Value ThrowErrno(Napi::Env env, const char *syscall, int err) {
   return env.Undefined();
 }
 
+// poll(2) for input on one fd, retried on EINTR: 1 ready, 0 timed out, -1 with errno.
+static int PollIn(int fd, int timeoutMs) {
+  struct pollfd p = {fd, POLLIN, 0};
+  int rc;
+  do rc = poll(&p, 1, timeoutMs);
+  while (rc < 0 && errno == EINTR);
+  return rc < 0 ? -1 : rc > 0 ? 1 : 0;
+}
+
 // flock(fd, exclusive, wait): shared or exclusive advisory lock on an open file.
 static Napi::Value Flock(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -126,10 +135,7 @@ static Napi::Value RecvDatagram(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int fd = info[0].As<Napi::Number>().Int32Value();
   int timeout = info[1].As<Napi::Number>().Int32Value();
-  struct pollfd p = {fd, POLLIN, 0};
-  int rc;
-  do rc = poll(&p, 1, timeout);
-  while (rc < 0 && errno == EINTR);
+  int rc = PollIn(fd, timeout);
   if (rc < 0) return ThrowErrno(env, "poll", errno);
   if (rc == 0) return env.Null();
   char buf[4096];
@@ -378,10 +384,7 @@ static Napi::Value RecvPacket(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int fd = info[0].As<Napi::Number>().Int32Value();
   int timeout = info[1].As<Napi::Number>().Int32Value();
-  struct pollfd p = {fd, POLLIN, 0};
-  int rc;
-  do rc = poll(&p, 1, timeout);
-  while (rc < 0 && errno == EINTR);
+  int rc = PollIn(fd, timeout);
   if (rc < 0) return ThrowErrno(env, "poll", errno);
   if (rc == 0) return env.Null();
   std::vector<char> buf(1 << 20);

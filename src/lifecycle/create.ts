@@ -114,22 +114,9 @@ function preserveCount(requested: number): number {
 
 export function createContainer(ctx: CreateContext, opts: CreateOptions): State {
   const planned = planContainer(ctx, opts);
-  const { spec, plan, cgroups } = planned;
+  const { cgroups } = planned;
   const bundle = path.resolve(opts.bundle);
-  const record: ContainerRecord = {
-    formatVersion: 1,
-    id: opts.id,
-    bundle,
-    rootfs: plan.rootfs,
-    created: rfc3339Now(),
-    initPid: 0,
-    initStartTime: 0,
-    started: false,
-    ...cgroups.recorded(),
-    namespacePaths: {},
-    config: spec,
-  };
-  if (spec.annotations !== undefined) record.annotations = spec.annotations;
+  const record = firstRecord(opts.id, bundle, planned, false);
   // The directory appears with this record in it, so that a runtime killed from here on
   // leaves a record `delete` can clean (its cgroups are known before they exist).
   const handle = ctx.store.reserve(opts.id, record);
@@ -162,7 +149,30 @@ export function createContainer(ctx: CreateContext, opts: CreateOptions): State 
   }
 }
 
-function namespacePaths(spec: Spec, pid: number): Record<string, string> {
+/**
+ * A container's first record: no init yet (`started` already for a restore, whose init comes
+ * running), its cgroups known before they exist.
+ */
+export function firstRecord(id: string, bundle: string, planned: ContainerPlan, started: boolean): ContainerRecord {
+  const { spec, plan, cgroups } = planned;
+  const record: ContainerRecord = {
+    formatVersion: 1,
+    id,
+    bundle,
+    rootfs: plan.rootfs,
+    created: rfc3339Now(),
+    initPid: 0,
+    initStartTime: 0,
+    started,
+    ...cgroups.recorded(),
+    namespacePaths: {},
+    config: spec,
+  };
+  if (spec.annotations !== undefined) record.annotations = spec.annotations;
+  return record;
+}
+
+export function namespacePaths(spec: Spec, pid: number): Record<string, string> {
   const out: Record<string, string> = {};
   for (const ns of spec.linux?.namespaces ?? [])
     out[ns.type] = ns.path ?? `/proc/${pid}/ns/${NAMESPACES[ns.type].proc}`;

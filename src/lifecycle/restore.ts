@@ -10,11 +10,10 @@ import * as path from 'node:path';
 import { TsruncError, systemError } from '../errors';
 import type { Logger } from '../log';
 import { native } from '../native/addon';
-import { NAMESPACES } from '../spec/linux-names';
 import type { State } from '../spec/types';
 import { readProcStat } from '../state/proc';
 import { ownerOf, stateDocument } from '../state/status';
-import { rfc3339Now, type ContainerHandle, type ContainerRecord } from '../state/store';
+import type { ContainerHandle } from '../state/store';
 import { criuFailure, criuVersion, imageDirectory, openDirectory } from './checkpoint';
 import { CriuSwrk, findCriu, type CriuOpts, type CriuResp } from './criu';
 import {
@@ -28,7 +27,14 @@ import {
   stdioInherit,
   type RestoreFlags,
 } from './criu-request';
-import { planContainer, writePidFile, type CreateContext, type CreateOptions } from './create';
+import {
+  firstRecord,
+  namespacePaths,
+  planContainer,
+  writePidFile,
+  type CreateContext,
+  type CreateOptions,
+} from './create';
 import { runHooks } from './hooks';
 import { prepareRestoreMountpoints } from './restore-mounts';
 import { connectSocket } from './session';
@@ -134,20 +140,7 @@ export function restoreContainer(ctx: CreateContext & { criu: string }, opts: Re
     }
     if (inherit.length > 0) criuOpts.inherit_fd = inherit;
 
-    const record: ContainerRecord = {
-      formatVersion: 1,
-      id: opts.id,
-      bundle: path.resolve(opts.bundle),
-      rootfs: plan.rootfs,
-      created: rfc3339Now(),
-      initPid: 0,
-      initStartTime: 0,
-      started: true,
-      ...cgroups.recorded(),
-      namespacePaths: {},
-      config: spec,
-    };
-    if (spec.annotations !== undefined) record.annotations = spec.annotations;
+    const record = firstRecord(opts.id, path.resolve(opts.bundle), planned, true);
     const handle = ctx.store.reserve(opts.id, record);
     undo.handle = handle;
     const state = (status: State['status']): State => stateDocument(record, status, ownerOf(handle.dir));
@@ -245,13 +238,6 @@ function cgroupRoots(pid: number, v1: boolean): { ctrl: string; path: string }[]
     if (m === null || m[1] === '' || m[1] === undefined || m[2] === undefined) continue;
     out.push({ ctrl: m[1], path: m[2] });
   }
-  return out;
-}
-
-function namespacePaths(spec: ContainerRecord['config'], pid: number): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const ns of spec.linux?.namespaces ?? [])
-    out[ns.type] = ns.path ?? `/proc/${pid}/ns/${NAMESPACES[ns.type].proc}`;
   return out;
 }
 

@@ -17,6 +17,11 @@ import { makeFront } from '../helpers/front';
 import { TSRUNC, runCommand, tempDir, type RunResult, type Teardownable } from '../helpers/tsrunc';
 import { ordinaryUser } from '../helpers/users';
 
+/** sh's arguments that run `front args` with fd 3 the caller's file `extra` (the shell opens it before exec'ing the front). */
+function withFd3(extra: string, front: string, args: string[]): string[] {
+  return ['-c', `exec "$0" "$@" 3<"${extra}"`, front, ...args];
+}
+
 const skip = rootSkipReason() || (fs.existsSync(TSRUNC) ? false : 'bin/tsrunc is not built');
 
 /** A front that waits as long as it takes for a worker (the default gives up after 250 ms). */
@@ -299,22 +304,9 @@ t.test("a served exec's process has stdio and --preserve-fds only, as the direct
   const seen: Record<string, string[]> = {};
   for (const way of ['direct', 'served'] as const) {
     const before = d.workers();
-    // fd 3 of the front: the caller's file (the shell opens it before exec'ing the front).
     const child = spawn(
       'sh',
-      [
-        '-c',
-        `exec "$0" "$@" 3<"${extra}"`,
-        front,
-        '--root',
-        c.root,
-        'exec',
-        '--preserve-fds',
-        '1',
-        c.id,
-        'sleep',
-        '300',
-      ],
+      withFd3(extra, front, ['--root', c.root, 'exec', '--preserve-fds', '1', c.id, 'sleep', '300']),
       { env: envFor(way === 'served' ? d.socket : ''), stdio: ['ignore', 'ignore', 'ignore'] },
     );
     t.teardown(() => void child.kill('SIGKILL'));
@@ -830,22 +822,9 @@ t.test("a served create with --preserve-fds hands on the caller's fds, and only 
     const extra = path.join(c.bundle, 'extra');
     fs.writeFileSync(extra, 'x');
     const before = d.workers();
-    // fd 3 of the front: the caller's file (the shell opens it before exec'ing the front).
     const r = runWithFiles(
       'sh',
-      [
-        '-c',
-        `exec "$0" "$@" 3<"${extra}"`,
-        front,
-        '--root',
-        c.root,
-        'create',
-        '--preserve-fds',
-        '1',
-        '--bundle',
-        c.bundle,
-        c.id,
-      ],
+      withFd3(extra, front, ['--root', c.root, 'create', '--preserve-fds', '1', '--bundle', c.bundle, c.id]),
       { env: envFor(way === 'served' ? d.socket : '') },
     );
     t.equal(r.status, 0, r.stderr);
