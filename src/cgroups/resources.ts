@@ -380,7 +380,9 @@ export function applyWrites(writes: CgroupWrite[], paths: CgroupPaths, container
     if (w.ifExists === true && !fs.existsSync(path.join(dir, w.file))) continue;
     const file = writeTarget(w, dir);
     try {
-      fs.writeFileSync(path.join(dir, file), w.value);
+      // (O_WRONLY alone: a file the kernel does not have is ENOENT, as runc says, not the EACCES of
+      // a create that cgroupfs refuses)
+      writeExisting(path.join(dir, file), w.value);
     } catch (err) {
       if (ORDER_SENSITIVE.has(file) && (err as NodeJS.ErrnoException).code === 'EINVAL') deferred.push(w);
       else throw writeError(w, file, err, containerId);
@@ -388,10 +390,20 @@ export function applyWrites(writes: CgroupWrite[], paths: CgroupPaths, container
   }
   for (const w of deferred) {
     try {
-      fs.writeFileSync(path.join(paths[w.hierarchy] as string, w.file), w.value);
+      writeExisting(path.join(paths[w.hierarchy] as string, w.file), w.value);
     } catch (err) {
       throw writeError(w, w.file, err, containerId);
     }
+  }
+}
+
+/** One write(2) of `value` to a file that must exist (no O_CREAT). */
+function writeExisting(file: string, value: string): void {
+  const fd = fs.openSync(file, fs.constants.O_WRONLY);
+  try {
+    fs.writeSync(fd, value);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
