@@ -135,9 +135,9 @@ class Planner {
         this.add({ op: 'detach-host-mount', path: m.path, fstype: m.fstype });
     }
     if (hasMountNs) this.add(this.opts.noPivot ? { op: 'move-root' } : { op: 'pivot-root' });
+    else this.add({ op: 'chroot', rootfs: this.rootfs });
     // As runc, where it set up /dev (a /dev bound from elsewhere is left as it is).
     if (hasMountNs && this.setupDev) this.add({ op: 'reopen-dev-null' });
-    else this.add({ op: 'chroot', rootfs: this.rootfs });
     // As runc: a missing cwd is created in the container (before the root may turn read-only).
     if (hasMountNs && path.posix.normalize(this.proc.cwd) !== '/')
       this.add({ op: 'mkdir', path: this.proc.cwd, mode: 0o755 });
