@@ -16,13 +16,40 @@ import {
   sleeperSpec,
 } from '../helpers/container';
 import { startReceiver } from '../helpers/console-receiver';
-import { alive, count, countsOnFrom, criuSkipReason, LOOP, logErrors, runPiped, STEP_MS } from '../helpers/criu';
+import {
+  alive,
+  count,
+  countsOnFrom,
+  CRIU,
+  criu,
+  criuSkipReason,
+  LOOP,
+  logErrors,
+  runPiped,
+  STEP_MS,
+} from '../helpers/criu';
 import { RUNC } from '../helpers/runc';
-import { pollUntil, privateRoot, rootEntries, tempDir, TSRUNC, waitFor, type RunResult } from '../helpers/tsrunc';
+import type { Spec } from '../../src/spec/types';
+import {
+  collect,
+  pollUntil,
+  privateRoot,
+  rootEntries,
+  runCommand,
+  tempDir,
+  TSRUNC,
+  waitFor,
+  type RunResult,
+} from '../helpers/tsrunc';
 
 t.setTimeout(900_000);
 const rootSkip = rootSkipReason();
 const skip = rootSkip || criuSkipReason();
+const CRIU_BIN = CRIU ?? 'criu';
+/** Whether `criu check --feature NAME` passes here. */
+function criuFeature(name: string): boolean {
+  return skip === false && criu(['check', '--feature', name]).status === 0;
+}
 
 type Tool = 'tsrunc' | 'runc';
 const TOOLS: Tool[] = RUNC === undefined ? ['tsrunc'] : ['tsrunc', 'runc'];
@@ -46,7 +73,7 @@ let serial = 0;
 function box(
   t: Test,
   tool: Tool,
-  opts: { loop?: string; hooks?: string; cgroupns?: boolean; terminal?: boolean } = {},
+  opts: { loop?: string; hooks?: string; cgroupns?: boolean; terminal?: boolean; edit?: (spec: Spec) => void } = {},
 ): Box {
   const bundle = tempDir(t, `ckpt-${tool}`);
   execFileSync('cp', ['-a', busyboxRootfs(t), path.join(bundle, 'rootfs')]);
@@ -55,6 +82,7 @@ function box(
   spec.root!.readonly = false;
   spec.process!.args = ['sh', '-c', `cd / && ${opts.loop ?? LOOP}`];
   if (opts.terminal === true) spec.process!.terminal = true;
+  opts.edit?.(spec);
   if (opts.cgroupns === false) spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== 'cgroup');
   if (opts.hooks !== undefined) {
     const hook = { path: '/bin/sh', args: ['sh', '-c', `cat >> ${opts.hooks}; echo >> ${opts.hooks}`] };
@@ -290,7 +318,17 @@ t.test('a dump criu cannot do fails with its reason, and the container runs on',
       t.equal(b.pid(), pid, 'with the same init');
       const at = count(b.counter);
       t.ok(await pollUntil(() => count(b.counter) > at, 30_000, 50), 'and counting');
-      outcomes.push({ failed: ckpt.status !== 0, state });
+      // --ext-unix-sk lets criu dump the sockets whose peers are outside.
+      const ext = b.run([
+        'checkpoint',
+        '--ext-unix-sk',
+        '--leave-running',
+        '--image-path',
+        tempDir(t, 'ckpt-ext'),
+        b.id,
+      ]);
+      t.comment(`${tool} checkpoint --ext-unix-sk --leave-running: exit ${ext.status} ${ext.stderr.trim()}`);
+      outcomes.push({ failed: ckpt.status !== 0, state, extUnixSk: ext.status, after: b.state() });
     });
   }
   if (outcomes.length === 2) t.same(outcomes[0], outcomes[1], 'tsrunc and runc: the same outcomes');
@@ -355,6 +393,218 @@ t.test('a container with a terminal: its restored pty master goes to --console-s
       t.equal(b.run(['delete', '--force', b.id]).status, 0, 'deleted');
       t.ok(await second.closed(), 'the restored console closes with the container: it was the one criu sent');
       outcomes.push({ checkpoint: ckpt.status, restore: restore.status });
+    });
+  }
+  if (outcomes.length === 2) t.same(outcomes[0], outcomes[1], 'tsrunc and runc: the same outcomes');
+});
+
+t.test('a network namespace joined by path is external: the restored init is back in it', { skip }, async (t) => {
+  const outcomes: Record<string, unknown>[] = [];
+  for (const tool of TOOLS) {
+    await t.test(tool, async (t) => {
+      const ns = `tsrns${process.pid}-ckpt-${tool}`;
+      t.equal(runCommand('ip', ['netns', 'add', ns]).status, 0, `ip netns add ${ns}`);
+      t.teardown(() => void runCommand('ip', ['netns', 'del', ns]));
+      const nsPath = `/run/netns/${ns}`;
+      const b = box(t, tool, {
+        edit: (spec) => spec.linux!.namespaces!.forEach((n) => n.type === 'network' && (n.path = nsPath)),
+      });
+      await started(t, b);
+      const inode = fs.statSync(nsPath).ino;
+      const images = tempDir(t, 'ckpt-images');
+      const ckpt = b.run(['checkpoint', '--image-path', images, b.id]);
+      ok(t, ckpt, `${tool} checkpoint`, path.join(images, 'dump.log'));
+      const frozen = count(b.counter);
+      const since = Date.now();
+      const restore = await b.piped(['restore', '-d', '--image-path', images, b.id]);
+      ok(t, restore, `${tool} restore -d`, path.join(images, 'restore.log'));
+      await countsOnFrom(t, b.counter, frozen, since);
+      const pid = b.pid();
+      t.equal(pid > 0 && fs.statSync(`/proc/${pid}/ns/net`).ino, inode, 'the restored init is in the named namespace');
+      outcomes.push({
+        checkpoint: ckpt.status,
+        restore: restore.code,
+        sameNs: pid > 0 && fs.statSync(`/proc/${pid}/ns/net`).ino === inode,
+      });
+    });
+  }
+  if (outcomes.length === 2) t.same(outcomes[0], outcomes[1], 'tsrunc and runc: the same outcomes');
+});
+
+/** A TCP port for a page server, free now (none listening on it). */
+function freePort(): number {
+  const used = new Set(
+    (fs.readFileSync('/proc/net/tcp', 'utf8') + fs.readFileSync('/proc/net/tcp6', 'utf8'))
+      .split('\n')
+      .map((l) => Number.parseInt(/:([0-9A-F]{4}) /.exec(l)?.[1] ?? '0', 16)),
+  );
+  for (let p = 20000 + (process.pid % 20000); ; p++) if (!used.has(p)) return p;
+}
+
+t.test('--page-server: the pages go to criu page-server, and the image restores with them', { skip }, async (t) => {
+  const b = box(t, 'tsrunc');
+  await started(t, b);
+  const images = tempDir(t, 'ckpt-images');
+  const pages = tempDir(t, 'ckpt-pages');
+  const port = freePort();
+  // criu's page server takes one dump's pages, then exits.
+  const server = spawn(
+    CRIU_BIN,
+    ['page-server', '--images-dir', pages, '--port', String(port), '-o', 'ps.log', '-v4'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  t.teardown(() => void server.kill('SIGKILL'));
+  await waitFor(() => freePort() !== port || listening(port), 'the page server to listen', 60_000, 50);
+  const ckpt = b.run(['checkpoint', '--page-server', `127.0.0.1:${port}`, '--image-path', images, b.id]);
+  ok(t, ckpt, 'checkpoint --page-server', path.join(images, 'dump.log'));
+  const here = (dir: string): string[] => fs.readdirSync(dir).filter((f) => f.startsWith('pages-'));
+  t.same(here(images), [], 'no pages in the image directory');
+  t.ok(here(pages).length > 0, "they are in the page server's");
+  for (const f of fs.readdirSync(pages))
+    if (!fs.existsSync(path.join(images, f))) fs.copyFileSync(path.join(pages, f), path.join(images, f));
+  const frozen = count(b.counter);
+  const since = Date.now();
+  const restore = await b.piped(['restore', '-d', '--image-path', images, b.id]);
+  ok(t, restore, 'restore -d with the pages brought back', path.join(images, 'restore.log'));
+  await countsOnFrom(t, b.counter, frozen, since);
+});
+
+function listening(port: number): boolean {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return new RegExp(`:${hex} [0-9A-F:]+ 0A `).test(
+    fs.readFileSync('/proc/net/tcp', 'utf8') + fs.readFileSync('/proc/net/tcp6', 'utf8'),
+  );
+}
+
+const lazySkip =
+  skip ||
+  (criuFeature('uffd-noncoop') ? false : 'criu check --feature uffd-noncoop fails: no lazy pages on this kernel');
+t.test(
+  '--lazy-pages: the dump waits for the restore to pull its pages (--status-fd says when)',
+  {
+    skip: lazySkip,
+    // Seen in the guest: the lazily restored container counts on a few steps, then stops (not yet understood).
+    todo: 'the lazily restored container stops counting after its first steps',
+  },
+  async (t) => {
+    const b = box(t, 'tsrunc');
+    await started(t, b);
+    const images = tempDir(t, 'ckpt-images');
+    const port = freePort();
+    // checkpoint --lazy-pages serves the pages itself; fd 3 (a pipe here) gets \0 when it can.
+    const dump = spawn(
+      TSRUNC,
+      [
+        '--root',
+        b.root,
+        'checkpoint',
+        '--lazy-pages',
+        '--page-server',
+        `127.0.0.1:${port}`,
+        '--status-fd',
+        '3',
+        '--image-path',
+        images,
+        b.id,
+      ],
+      { cwd: b.bundle, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] },
+    );
+    t.teardown(() => void dump.kill('SIGKILL'));
+    const stderr = collect(dump.stderr);
+    const ready = new Promise<boolean>((done) => {
+      const status = dump.stdio[3] as NodeJS.ReadableStream;
+      status.on('data', (d: Buffer) => d.includes(0) && done(true));
+      dump.once('exit', () => done(false));
+    });
+    t.ok(await ready, `--status-fd got \\0 once the lazy pages can be served${stderr.text ? `: ${stderr.text}` : ''}`);
+    const frozen = count(b.counter);
+    // criu lazy-pages fetches from the dump's page server for the restore.
+    const lazy = spawn(
+      CRIU_BIN,
+      [
+        'lazy-pages',
+        '--page-server',
+        '--address',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '-D',
+        images,
+        '-o',
+        'lazy.log',
+        '-v4',
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
+    t.teardown(() => void lazy.kill('SIGKILL'));
+    await waitFor(() => fs.existsSync(path.join(images, 'lazy-pages.socket')), "criu lazy-pages' socket", 60_000, 50);
+    const since = Date.now();
+    // Under another id, as runc's own test does (the dump holds its container until it ends),
+    // with a cgroup of its own: the dump, once done, deletes the checkpointed container and its cgroup.
+    const other = `${b.id}-lazy`;
+    const bundle2 = tempDir(t, 'ckpt-lazy-bundle');
+    const spec = JSON.parse(fs.readFileSync(path.join(b.bundle, 'config.json'), 'utf8')) as Spec;
+    spec.linux!.cgroupsPath = `${CGROUP_PARENT}/${other}`;
+    fs.writeFileSync(path.join(bundle2, 'config.json'), JSON.stringify(spec));
+    t.teardown(() => void b.run(['delete', '--force', other]));
+    const restore = await b.piped([
+      'restore',
+      '-d',
+      '--lazy-pages',
+      '--bundle',
+      bundle2,
+      '--image-path',
+      images,
+      other,
+    ]);
+    ok(t, restore, 'restore -d --lazy-pages', path.join(images, 'restore.log'));
+    t.same(await exitOf(dump), 0, 'the dump ends once its pages are pulled');
+    await countsOnFrom(t, b.counter, frozen, since);
+  },
+);
+
+function exitOf(child: ReturnType<typeof spawn>): Promise<number | null> {
+  return child.exitCode !== null
+    ? Promise.resolve(child.exitCode)
+    : new Promise((done) => child.once('exit', (code) => done(code)));
+}
+
+t.test('an established TCP connection: refused without --tcp-established, dumped with it', { skip }, async (t) => {
+  const outcomes: Record<string, unknown>[] = [];
+  // A server and a client in the container's own network namespace, connected over its lo.
+  const loop = `(sleep 1000 | nc -l -p 5000 >/dev/null &); sleep 1; (sleep 1000 | nc 127.0.0.1 5000 >/dev/null &); ${LOOP}`;
+  for (const tool of TOOLS) {
+    await t.test(tool, async (t) => {
+      const b = box(t, tool, { loop });
+      await started(t, b);
+      await sleep(1500);
+      const refused = b.run(['checkpoint', '--leave-running', '--image-path', tempDir(t, 'ckpt-tcp1'), b.id]);
+      t.not(refused.status, 0, `${tool}: refused without --tcp-established`);
+      if (tool === 'tsrunc') t.match(refused.stderr, /tcp-established|TCP/, `criu's reason: ${refused.stderr.trim()}`);
+      const images = tempDir(t, 'ckpt-tcp2');
+      const dumped = b.run([
+        'checkpoint',
+        '--leave-running',
+        '--tcp-established',
+        '--manage-cgroups-mode',
+        'full',
+        '--auto-dedup',
+        '--image-path',
+        images,
+        b.id,
+      ]);
+      ok(
+        t,
+        dumped,
+        `${tool} checkpoint --tcp-established --manage-cgroups-mode full --auto-dedup`,
+        path.join(images, 'dump.log'),
+      );
+      t.equal(b.state(), 'running', 'left running');
+      outcomes.push({ refused: refused.status !== 0, dumped: dumped.status });
     });
   }
   if (outcomes.length === 2) t.same(outcomes[0], outcomes[1], 'tsrunc and runc: the same outcomes');
