@@ -380,8 +380,6 @@ export function applyWrites(writes: CgroupWrite[], paths: CgroupPaths, container
     if (w.ifExists === true && !fs.existsSync(path.join(dir, w.file))) continue;
     const file = writeTarget(w, dir);
     try {
-      // (O_WRONLY alone: a file the kernel does not have is ENOENT, as runc says, not the EACCES of
-      // a create that cgroupfs refuses)
       writeExisting(path.join(dir, file), w.value);
     } catch (err) {
       if (ORDER_SENSITIVE.has(file) && (err as NodeJS.ErrnoException).code === 'EINVAL') deferred.push(w);
@@ -397,13 +395,22 @@ export function applyWrites(writes: CgroupWrite[], paths: CgroupPaths, container
   }
 }
 
-/** One write(2) of `value` to a file that must exist (no O_CREAT). */
+/**
+ * Writes `value` to a cgroup file. cgroupfs refuses to create a file it does not have with
+ * EACCES: that is reported as what it is, ENOENT, in runc's words ("no such file or directory").
+ */
 function writeExisting(file: string, value: string): void {
-  const fd = fs.openSync(file, fs.constants.O_WRONLY);
   try {
-    fs.writeSync(fd, value);
-  } finally {
-    fs.closeSync(fd);
+    fs.writeFileSync(file, value);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EACCES' && !fs.existsSync(file))
+      throw Object.assign(new Error(`ENOENT: no such file or directory, open '${file}'`), {
+        code: 'ENOENT',
+        errno: -2,
+        syscall: 'open',
+        path: file,
+      });
+    throw err;
   }
 }
 
