@@ -11,7 +11,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -283,6 +286,84 @@ Napi::Value TakeStdio(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+// daemonSaveStdio() -> [fd x3]: copies (close-on-exec, above 2) of this worker's own fds 0..2,
+// which daemonRestoreStdio puts back once a command that had the caller's there has ended.
+Napi::Value SaveStdio(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env, 3);
+  int saved[3] = {-1, -1, -1};
+  for (int i = 0; i < 3; i++) {
+    saved[i] = fcntl(i, F_DUPFD_CLOEXEC, 3);
+    if (saved[i] < 0) {
+      int err = errno;
+      for (int j = 0; j < i; j++) close(saved[j]);
+      return ThrowErrno(env, "fcntl", err);
+    }
+  }
+  for (uint32_t i = 0; i < 3; i++) out.Set(i, Napi::Number::New(env, saved[i]));
+  return out;
+}
+
+// daemonRestoreStdio([fd x3]): the copies back on 0..2 (the caller's stdio closed here), the
+// copies closed.
+Napi::Value RestoreStdio(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Array saved = info[0].As<Napi::Array>();
+  for (uint32_t i = 0; i < 3; i++) {
+    int fd = saved.Get(i).As<Napi::Number>().Int32Value();
+    if (dup2(fd, static_cast<int>(i)) < 0) return ThrowErrno(env, "dup2", errno);
+    close(fd);
+  }
+  return env.Undefined();
+}
+
+// daemonQuiesceSignals(on): between two commands of a worker that serves again, the signals a
+// front passes on (DAEMON_FORWARDED_SIGNALS) are ignored, whatever their action was (the
+// default, node's handler that ends the process for SIGTERM and SIGINT, libuv's for a listener);
+// ignoring also drops one already pending. Off puts back each action as it was.
+struct sigaction quiesced_actions[65];
+bool quiesced = false;
+Napi::Value QuiesceSignals(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  bool on = info[0].As<Napi::Boolean>().Value();
+  static const int forwarded[] = {DAEMON_FORWARDED_SIGNALS};
+  if (on == quiesced) return env.Undefined();
+  if (on) {
+    struct sigaction ign = {};
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    for (int sig : forwarded)
+      if (sigaction(sig, nullptr, &quiesced_actions[sig]) != 0) return ThrowErrno(env, "sigaction", errno);
+    for (int sig : forwarded)
+      if (sigaction(sig, &ign, nullptr) != 0) return ThrowErrno(env, "sigaction", errno);
+  } else {
+    for (int sig : forwarded)
+      if (sigaction(sig, &quiesced_actions[sig], nullptr) != 0) return ThrowErrno(env, "sigaction", errno);
+  }
+  quiesced = on;
+  return env.Undefined();
+}
+
+// daemonSelfFacts() -> what of this process's own state /proc does not show and a command must
+// not have changed for its worker to serve again: subreaper, dumpable, keep-caps, nice, scheduling
+// policy, personality, session and process group, the parent-death signal.
+Napi::Value SelfFacts(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int subreaper = -1, pdeath = -1;
+  prctl(PR_GET_CHILD_SUBREAPER, &subreaper, 0, 0, 0);
+  prctl(PR_GET_PDEATHSIG, &pdeath, 0, 0, 0);
+  errno = 0;
+  int nice = getpriority(PRIO_PROCESS, 0);
+  std::string out = "subreaper=" + std::to_string(subreaper) + " pdeathsig=" + std::to_string(pdeath) +
+                    " dumpable=" + std::to_string(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0)) +
+                    " keepcaps=" + std::to_string(prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0)) +
+                    " nice=" + std::to_string(errno == 0 ? nice : 999) +
+                    " sched=" + std::to_string(sched_getscheduler(0)) +
+                    " personality=" + std::to_string(personality(0xffffffff)) + " sid=" + std::to_string(getsid(0)) +
+                    " pgid=" + std::to_string(getpgid(0));
+  return Napi::String::New(env, out);
+}
+
 // closeFd(fd)
 Napi::Value CloseFd(const Napi::CallbackInfo &info) {
   close(info[0].As<Napi::Number>().Int32Value());
@@ -421,6 +502,10 @@ void RegisterDaemon(Napi::Env env, Napi::Object exports) {
   exports.Set("daemonSpawn", Napi::Function::New(env, Spawn, "daemonSpawn"));
   exports.Set("daemonChildNext", Napi::Function::New(env, ChildNext, "daemonChildNext"));
   exports.Set("daemonSignal", Napi::Function::New(env, SignalJs, "daemonSignal"));
+  exports.Set("daemonSaveStdio", Napi::Function::New(env, SaveStdio, "daemonSaveStdio"));
+  exports.Set("daemonRestoreStdio", Napi::Function::New(env, RestoreStdio, "daemonRestoreStdio"));
+  exports.Set("daemonQuiesceSignals", Napi::Function::New(env, QuiesceSignals, "daemonQuiesceSignals"));
+  exports.Set("daemonSelfFacts", Napi::Function::New(env, SelfFacts, "daemonSelfFacts"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   exports.Set("openFds", Napi::Function::New(env, OpenFds, "openFds"));
 }

@@ -353,7 +353,7 @@ void OnSignal(int sig) {
 
 // The signals a caller sends tsrunc (containerd's shim, a person's ^C): the worker gets them, as
 // the process running the command on the direct path would.
-const int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH, SIGCONT};
+const int kForwarded[] = {DAEMON_FORWARDED_SIGNALS};
 
 // The process this front started for its worker (SPAWN: a container's init, an exec's process),
 // reaped here and reported, with every other child the front has as a subreaper.

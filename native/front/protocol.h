@@ -25,7 +25,9 @@
 //   worker -> front   SIGNAL (on the channel): DAEMON_SIGNAL_WORDS u32: a signal the worker forwards
 //                      (a foreground run's or exec's) to a process; the front sends it only to its
 //                      own child or its spawned child's child, never reaped yet
-//   server -> front   STATUS: DAEMON_STATUS_WORDS u32, sent by the server once the worker has exited
+//   server -> front   STATUS: DAEMON_STATUS_WORDS u32, sent by the server once the worker has exited,
+//                      or has finished the command and given back everything of the caller's (a worker
+//                      that serves again: src/daemon/reuse.ts)
 #pragma once
 
 #define DAEMON_PROTOCOL_VERSION 3
@@ -85,3 +87,8 @@
 // How long the front waits for a worker's REPLY before it takes the direct path (an overloaded
 // or stuck server), in milliseconds.
 #define DAEMON_REPLY_TIMEOUT_MS 250
+
+// The signals the front passes on to its worker while it waits (and a worker that serves again
+// ignores between commands, where their default would end it: one the front passed on after the
+// command's end must not reach the next one).
+#define DAEMON_FORWARDED_SIGNALS SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH, SIGCONT

@@ -95,10 +95,15 @@ export function hierarchyName(h: CgroupHierarchy): string {
 
 let detected: CgroupHierarchy[] | undefined;
 
-/** The host's layout, read once per process (one command is one process). */
+/** The host's layout, read once per command (forgetHierarchies: a resident worker's next command reads it again). */
 export function detectHierarchies(): CgroupHierarchy[] {
   detected ??= parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
   return detected;
+}
+
+/** Forgets the layout read (the host may have mounted or unmounted a hierarchy since). */
+export function forgetHierarchies(): void {
+  detected = undefined;
 }
 
 /** This process's own cgroup in `h` (from /proc/self/cgroup), as a path inside the hierarchy. */

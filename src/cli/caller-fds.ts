@@ -30,6 +30,11 @@ export function takeCallerFds(env: NodeJS.ProcessEnv = process.env): void {
         );
 }
 
+/** Forgets the launcher's list (a resident worker's next command brings its own). */
+export function forgetCallerFds(): void {
+  callerFds = undefined;
+}
+
 /** A --preserve-fds value as the parser gave it: a non-negative integer, else a usage error. */
 export function preserveFdsArg(value: unknown, flag = '--preserve-fds'): number {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;

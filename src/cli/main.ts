@@ -7,7 +7,10 @@ import { Logger, type LogFormat } from '../log';
 import { native } from '../native/addon';
 import { Runtime } from '../runtime';
 import { COMMIT, VERSION, versionText } from '../version';
-import { takeCallerFds } from './caller-fds';
+import { forgetHierarchies } from '../cgroups/hierarchy';
+import { setContainerInitSpawner } from '../lifecycle/session';
+import { disarmFaults } from '../util/faults';
+import { forgetCallerFds, takeCallerFds } from './caller-fds';
 export { serveWorker } from '../daemon/worker';
 import type { AnyCommand, Context, GlobalArgs } from './context';
 import { FAST_COMMANDS, GLOBAL_SWITCHES, GLOBAL_VALUE_FLAGS, parseFast } from './fast-args';
@@ -287,7 +290,7 @@ function sourceMapped(stack: string): string {
     );
     const base = `${bundle.slice(0, bundle.lastIndexOf('/'))}/`;
     return stack.replace(
-      /^(\s+at )(?:\S+ \()?([^()\s]+):(\d+):(\d+)\)?$/gm,
+      /^(\s+at )(?:[^()]+ \()?([^()\s]+):(\d+):(\d+)\)?$/gm,
       (line, at: string, file: string, l: string, c: string) => {
         if (file !== bundle) return line;
         const e = map.findEntry(Number(l) - 1, Number(c) - 1) as {
@@ -307,6 +310,18 @@ function sourceMapped(stack: string): string {
   } catch {
     return stack;
   }
+}
+
+/**
+ * Forgets every module-level cache of the bundle, for a worker of the resident server that
+ * serves another command (src/daemon/reuse.ts): test/unit/worker-reuse.test.ts checks that src/
+ * has no other mutable module-level state than what this forgets and what it names constant.
+ */
+export function forgetCommandState(): void {
+  forgetHierarchies();
+  disarmFaults();
+  forgetCallerFds();
+  setContainerInitSpawner(undefined);
 }
 
 /** Runs the command line and ends the process with its status (bin/tsrunc's entry). */

@@ -1,10 +1,15 @@
 // `tsrunc daemon` (issue 17): the resident server. It listens on a unix socket in a directory
 // only its own uid may enter, and keeps `spares` warm workers (dist/worker.cjs) waiting on it;
-// bin/tsrunc hands a worker its command (native/front/protocol.h). One command per worker
-// process: a worker that has run one exits, and a new one takes its place. The server itself
-// runs no command: it keeps the pool full, holds each busy worker's connection, reports the
-// worker's exit status to the front when the worker has exited, and kills a busy worker whose
-// front died (what a killed tsrunc would leave is what the command leaves).
+// bin/tsrunc hands a worker its command (native/front/protocol.h). The server itself runs no
+// command: it keeps the pool full, holds each busy worker's connection, sends the front the
+// command's status, and kills a busy worker whose front died (what a killed tsrunc would leave
+// is what the command leaves). With `maxCommands` 1 a worker serves one command and exits, and
+// the status is its exit status. Above 1, a worker that ran a command of REUSABLE_COMMANDS
+// gives back everything of the caller's and checks that it is as it was before its first
+// command (src/daemon/reuse.ts), then says the status ('done'); the server sends it to the
+// front, waits until the front has gone (so that no signal the front passes on reaches the
+// worker's next command) and tells the worker to wait for another caller ('again') or, when
+// the pool is full, it has served `maxCommands` or its check failed, to exit ('retire').
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import type * as net from 'node:net';
@@ -18,12 +23,28 @@ export interface ServerOptions {
   spares: number;
   /** dist/worker.cjs */
   worker: string;
+  /** How many commands a worker may serve (1: one, then it exits). */
+  maxCommands: number;
 }
+
+/** How long the server waits, after a command's status, for its front to go before a worker serves again. */
+const FRONT_GONE_MS = 2000;
 
 interface Worker {
   child: ChildProcess;
   started: number;
+  /** The connection of the command it runs. */
   conn?: net.Socket;
+  /** The command may bring it back ('taken' said so). */
+  again: boolean;
+  /** Its status was sent to the front of `conn`. */
+  done: boolean;
+  /** Told to exit. */
+  retiring: boolean;
+  /** After 'done': whether its checks passed ('checked'), and what decides once both ends are known. */
+  checked?: boolean;
+  decide?: () => void;
+  commands: number;
 }
 
 function fail(text: string): never {
@@ -89,36 +110,82 @@ export function serve(opts: ServerOptions): void {
   let stopping = false;
   let quickDeaths = 0;
   let served = 0;
-  const spares = (): number => [...workers].filter((w) => w.conn === undefined).length;
+  let reused = 0;
+  const idle = (): number => [...workers].filter((w) => w.conn === undefined && !w.retiring).length;
+  // Busy workers that will serve again if they pass their checks.
+  const returning = (): number => [...workers].filter((w) => w.conn !== undefined && w.again).length;
 
   const startWorker = (): void => {
-    const child = spawn(process.execPath, [opts.worker], {
+    const child = spawn(process.execPath, [opts.worker, ...(opts.maxCommands > 1 ? ['--again'] : [])], {
       // Nothing of the server's but its stderr (the journal) and the socket, as fd 4.
       stdio: ['ignore', 'ignore', 'inherit', 'ipc', listen.fd],
       env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
       cwd: '/',
     });
-    const w: Worker = { child, started: Date.now() };
+    const w: Worker = { child, started: Date.now(), again: false, done: false, retiring: false, commands: 0 };
     workers.add(w);
     child.on('message', (msg: unknown, handle: unknown) => {
-      if ((msg as { type?: string } | null)?.type !== 'taken' || handle === undefined) return;
-      const conn = handle as net.Socket;
-      w.conn = conn;
-      served++;
-      conn.on('error', () => undefined);
-      // The front is gone while the command runs: stop it, as a killed tsrunc stops.
-      conn.on('close', () => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      });
-      conn.resume();
-      topUp();
+      const m = msg as { type?: string; again?: unknown; code?: unknown } | null;
+      if (m?.type === 'taken' && handle !== undefined) {
+        const conn = handle as net.Socket;
+        w.conn = conn;
+        w.again = m.again === true;
+        w.done = false;
+        w.commands++;
+        served++;
+        if (w.commands > 1) reused++;
+        conn.on('error', () => undefined);
+        // The front is gone while the command runs: stop it, as a killed tsrunc stops.
+        conn.on('close', () => {
+          if (w.conn === conn && !w.done && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        });
+        conn.resume();
+        topUp();
+      } else if (m?.type === 'done' && w.conn !== undefined && !w.done) {
+        const conn = w.conn;
+        const code = typeof m.code === 'number' && Number.isInteger(m.code) ? m.code : 1;
+        w.done = true;
+        w.checked = undefined;
+        conn.end(statusMessage(code, null));
+        // Serve again once the front has gone (no signal it passes on can come after) and the
+        // worker's checks passed; retire it if the front is still there after FRONT_GONE_MS.
+        let frontGone: boolean | undefined;
+        const timer = setTimeout(() => {
+          frontGone ??= false;
+          decide();
+        }, FRONT_GONE_MS);
+        const decide = (): void => {
+          if (w.conn !== conn || frontGone === undefined || w.checked === undefined) return;
+          clearTimeout(timer);
+          const again =
+            frontGone && w.checked && w.again && !stopping && w.commands < opts.maxCommands && idle() < opts.spares;
+          w.conn = undefined;
+          if (!again) w.retiring = true;
+          if (child.connected)
+            child.send({ type: again ? 'again' : 'retire' }, (err) => {
+              if (err && child.exitCode === null) child.kill('SIGKILL');
+            });
+          else if (child.exitCode === null) child.kill('SIGKILL');
+          topUp();
+        };
+        w.decide = decide;
+        const gone = (): void => {
+          frontGone ??= true;
+          decide();
+        };
+        if (conn.closed) gone();
+        else conn.once('close', gone);
+      } else if (m?.type === 'checked' && w.done && w.checked === undefined) {
+        w.checked = m.again === true;
+        w.decide?.();
+      }
     });
     child.on('exit', (code, signal) => {
       workers.delete(w);
-      if (w.conn !== undefined) {
+      if (w.conn !== undefined && !w.done) {
         const signo = signal === null ? null : (os.constants.signals[signal] ?? 9);
         w.conn.end(statusMessage(code, signo));
-      } else if (Date.now() - w.started < 1000) {
+      } else if (w.commands === 0 && Date.now() - w.started < 1000) {
         quickDeaths++;
       }
       topUp();
@@ -138,7 +205,7 @@ export function serve(opts: ServerOptions): void {
       }, 5000);
       return;
     }
-    while (spares() < opts.spares) startWorker();
+    while (idle() + returning() < opts.spares) startWorker();
   };
 
   const stop = (): void => {
@@ -147,11 +214,13 @@ export function serve(opts: ServerOptions): void {
     if (timer !== undefined) clearTimeout(timer);
     if (listen.bound) fs.rmSync(opts.socket, { force: true });
     native().closeFd(listen.fd);
-    for (const w of workers) if (w.conn === undefined) w.child.kill('SIGTERM');
+    for (const w of workers) if (w.conn === undefined && !w.retiring) w.child.kill('SIGTERM');
     // Busy workers finish their commands; the server exits after the last.
     const done = (): void => {
       if (workers.size !== 0) return;
-      process.stderr.write(`tsrunc daemon: stopped after serving ${served} commands\n`);
+      process.stderr.write(
+        `tsrunc daemon: stopped after serving ${served} commands (${reused} by a worker that had served before)\n`,
+      );
       process.exit(0);
     };
     for (const w of workers) w.child.on('exit', done);
@@ -162,6 +231,6 @@ export function serve(opts: ServerOptions): void {
   process.on('SIGHUP', stop);
   topUp();
   process.stderr.write(
-    `tsrunc daemon: pid ${process.pid} serving uid ${process.geteuid?.()} on ${opts.socket}${listen.bound ? '' : ' (socket from systemd)'} with ${opts.spares} spare workers\n`,
+    `tsrunc daemon: pid ${process.pid} serving uid ${process.geteuid?.()} on ${opts.socket}${listen.bound ? '' : ' (socket from systemd)'} with ${opts.spares} spare workers, each serving ${opts.maxCommands === 1 ? 'one command' : `up to ${opts.maxCommands} commands`}\n`,
   );
 }

@@ -1,6 +1,7 @@
 // dist/worker.cjs: a worker of `tsrunc daemon` (src/daemon/server.ts spawns it with the listening
-// socket as fd 4). It loads the CLI bundle as bin/tsrunc's direct path does (dist/boot.cjs, the
-// full code cache) and serves one caller with it (src/daemon/worker.ts, in the bundle).
+// socket as fd 4, and --again when a worker may serve more than one command). It loads the CLI
+// bundle as bin/tsrunc's direct path does (dist/boot.cjs, the full code cache) and serves callers
+// with it (src/daemon/worker.ts, in the bundle).
 import * as path from 'node:path';
 import type { WorkerOptions } from './worker';
 
@@ -11,11 +12,19 @@ process.on('SIGUSR1', () => undefined);
 
 interface Boot {
   load(kind: 'full'): {
-    exports: { serveWorker(opts: WorkerOptions): void } & Omit<WorkerOptions, 'listenFd' | 'boot'>;
+    exports: { serveWorker(opts: WorkerOptions): void } & Omit<WorkerOptions, 'listenFd' | 'boot' | 'again'>;
   };
 }
 
 const boot = path.join(__dirname, 'boot.cjs');
 const load = require as (id: string) => unknown;
 const cli = (load(boot) as Boot).load('full').exports;
-cli.serveWorker({ listenFd: 4, boot, preScan: cli.preScan, cli: cli.cli });
+cli.serveWorker({
+  listenFd: 4,
+  boot,
+  preScan: cli.preScan,
+  cli: cli.cli,
+  main: cli.main,
+  forgetCommandState: cli.forgetCommandState,
+  again: process.argv.includes('--again'),
+});

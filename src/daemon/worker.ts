@@ -1,14 +1,20 @@
 // A worker of the resident server (issue 17): a node with the CLI bundle loaded (from the full
 // code cache) that waits on the server's socket for one caller, and runs that caller's command
 // as bin/tsrunc's direct path would have: the caller's argv, environment, umask, cwd, stdin,
-// stdout and stderr, the same main(). It serves one command and exits; the server reports its
-// exit status to the front. Until the front's GO, nothing of the caller has been applied (a
-// caller it does not serve, or a command it does not run, leaves it as it was).
+// stdout and stderr, the same main(). Started without --again it serves one command and exits;
+// the server reports its exit status to the front. With --again, after a command of
+// REUSABLE_COMMANDS it gives everything of the caller's back, checks that it is as it was before
+// its first command (src/daemon/reuse.ts), says the status to the server and, if the server
+// wants it, waits for the next caller; any difference and it exits instead. Until the front's
+// GO, nothing of the caller has been applied (a caller it does not serve, or a command it does
+// not run, leaves it as it was).
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { TsruncError } from '../errors';
 import { setContainerInitSpawner, type InitSpawner } from '../lifecycle/session';
 import { native, type DaemonGo, type WaitStatus } from '../native/addon';
 import { DAEMON_BUILD_ID_LEN, DAEMON_REPLY_DIRECT, DAEMON_REPLY_READY, SERVED_COMMANDS } from './protocol';
+import { REUSABLE_COMMANDS, differences, observeWorker, watchStdioStreams, type WorkerBaseline } from './reuse';
 
 declare const __TSRUNC_BUILD_ID__: string | undefined;
 
@@ -26,14 +32,32 @@ export interface WorkerOptions {
   /** What the command line would be on the direct path (main.ts). */
   preScan(argv: string[]): { command?: string; help?: boolean; version?: boolean };
   cli(argv: string[]): void;
+  main(argv: string[]): Promise<number>;
+  /** Forgets what the bundle cached for a command (src/cli/main.ts). */
+  forgetCommandState(): void;
+  /** Serve again after a command (`tsrunc daemon --max-commands` above 1). */
+  again: boolean;
 }
 
+/** To the server's stderr (fd 2 between commands; never process.stderr, a stream kept for one fd). */
 function say(text: string): void {
   try {
-    process.stderr.write(`tsrunc daemon: worker ${process.pid}: ${text}\n`);
+    fs.writeSync(2, `tsrunc daemon: worker ${realPid}: ${text}\n`);
   } catch {
     // the server's stderr is gone
   }
+}
+
+/** This process's pid (process.pid is the caller's while a command runs). */
+const realPid = process.pid;
+
+/** What a worker that serves again restores and compares after each command. */
+interface Reuse {
+  baseline: WorkerBaseline;
+  env: Record<string, string | undefined>;
+  umask: number;
+  argv: string[];
+  streams: () => string | undefined;
 }
 
 /** Whether a worker runs this command line (else the front takes the direct path). */
@@ -45,6 +69,31 @@ export function serveWorker(opts: WorkerOptions): void {
   const n = native();
   if (BUILD_ID === '') throw new Error('this bundle has no build id: build it with scripts/build.mjs');
   if (n.daemonWorkerStart(opts.listenFd) === 1) process.exit(0); // the server is already gone
+  if (!opts.again) {
+    serveNext(opts, undefined);
+    return;
+  }
+  const streams = watchStdioStreams();
+  // Observed once the event loop has settled after start-up, as it is after each command.
+  setImmediate(() => {
+    // (observed as after a command: with the forwarded signals ignored)
+    n.daemonQuiesceSignals(true);
+    const baseline = observeWorker();
+    n.daemonQuiesceSignals(false);
+    const reuse: Reuse = {
+      baseline,
+      env: { ...process.env },
+      umask: process.umask(),
+      argv: [...process.argv],
+      streams,
+    };
+    serveNext(opts, reuse);
+  });
+}
+
+/** Waits for the next caller this worker serves, and serves it. */
+function serveNext(opts: WorkerOptions, reuse: Reuse | undefined): void {
+  const n = native();
   for (;;) {
     const c = n.daemonAccept(opts.listenFd, BUILD_ID);
     if (c.refused !== undefined) {
@@ -64,14 +113,18 @@ export function serveWorker(opts: WorkerOptions): void {
       n.closeFd(c.conn);
       continue;
     }
-    n.closeFd(opts.listenFd);
+    const command = scan.command ?? '';
+    const again = reuse !== undefined && REUSABLE_COMMANDS.has(command);
+    if (!again) n.closeFd(opts.listenFd);
     // create, run and exec: the container's init, or the exec'd process, is started by the front,
     // the caller's own process, as runc's is by runc (the caller may be a subreaper that must
     // inherit it; a foreground run or exec waits for it as its parent, and forwards signals to
     // it); the worker keeps a copy of this caller's connection for that, and sends its SPAWN to
     // no one else.
-    if (SPAWNING_COMMANDS.has(scan.command ?? '')) setContainerInitSpawner(frontSpawner(n.daemonKeepConn(c.conn)));
-    run(opts, c, go);
+    const spawner = SPAWNING_COMMANDS.has(command) ? frontSpawner(n.daemonKeepConn(c.conn)) : undefined;
+    if (spawner !== undefined) setContainerInitSpawner(spawner);
+    if (again) runAgain(opts, reuse, c, go, command, spawner);
+    else run(opts, c, go);
     return;
   }
 }
@@ -84,7 +137,7 @@ const SPAWNING_COMMANDS: ReadonlySet<string> = new Set(['create', 'run', 'exec']
  * One SPAWN per command (a second would end the front as a killed tsrunc): its channel carries
  * every report after.
  */
-function frontSpawner(conn: number): InitSpawner {
+function frontSpawner(conn: number): InitSpawner & { close(): void } {
   const n = native();
   let channel = -1;
   let subreaper = false;
@@ -140,6 +193,11 @@ function frontSpawner(conn: number): InitSpawner {
     setSubreaper() {
       subreaper = true;
     },
+    close() {
+      if (channel >= 0) n.closeFd(channel);
+      n.closeFd(conn);
+      channel = -1;
+    },
   };
 }
 
@@ -160,17 +218,134 @@ function run(opts: WorkerOptions, c: Caller, go: DaemonGo): void {
     process.chdir(`/proc/self/fd/${go.cwd}`);
     n.closeFd(go.cwd);
     process.umask(c.umask);
-    for (const k of Object.keys(process.env)) delete process.env[k];
-    for (const e of c.env) {
-      const eq = e.indexOf('=');
-      if (eq > 0) process.env[e.slice(0, eq)] = e.slice(eq + 1);
-    }
+    setEnv(c.env);
     process.argv = [process.argv[0] as string, opts.boot, ...c.argv];
     // The direct path's node is the process the caller started: its pid is what --debug logs
     // and what names the state store's tombstones (alive while the front waits).
     Object.defineProperty(process, 'pid', { value: c.peer, writable: false, enumerable: true, configurable: true });
     opts.cli([...c.argv]);
   });
+}
+
+/**
+ * A command of a worker that serves again: the caller's stdio, cwd, umask, environment, argv and
+ * pid for the time of main(), then this worker's own back; the status goes to the server, which
+ * sends it to the front once the front may no longer reach this worker, and answers whether this
+ * worker waits for another caller ('again') or exits ('retire').
+ */
+function runAgain(
+  opts: WorkerOptions,
+  reuse: Reuse,
+  c: Caller,
+  go: DaemonGo,
+  command: string,
+  spawner: (InitSpawner & { close(): void }) | undefined,
+): void {
+  const n = native();
+  const conn = new net.Socket({ fd: c.conn, readable: false, writable: false });
+  const send = process.send?.bind(process);
+  if (send === undefined) throw new Error('a worker runs under `tsrunc daemon` only');
+  const serveOne = async (): Promise<boolean> => {
+    const saved = n.daemonSaveStdio();
+    n.daemonTakeStdio([...go.stdio]);
+    process.chdir(`/proc/self/fd/${go.cwd}`);
+    n.closeFd(go.cwd);
+    process.umask(c.umask);
+    setEnv(c.env);
+    process.argv = [process.argv[0] as string, opts.boot, ...c.argv];
+    Object.defineProperty(process, 'pid', { value: c.peer, writable: false, enumerable: true, configurable: true });
+    let code: number;
+    try {
+      code = await opts.main([...c.argv]);
+    } catch (err) {
+      // as cli() says it
+      try {
+        fs.writeSync(2, `tsrunc: ${String(err)}\n`);
+      } catch {
+        // stderr closed
+      }
+      code = 1;
+    }
+    // Everything of the caller's given back before the front hears the status: a caller reading
+    // our stdout to its end must see the end.
+    n.daemonRestoreStdio(saved);
+    spawner?.close();
+    process.chdir(reuse.baseline.cwd);
+    process.umask(reuse.umask);
+    setEnv(Object.entries(reuse.env).map(([k, v]) => `${k}=${v ?? ''}`));
+    process.argv = [...reuse.argv];
+    Object.defineProperty(process, 'pid', { value: realPid, writable: false, enumerable: true, configurable: true });
+    opts.forgetCommandState();
+    // From here until the next caller, a signal its front passed on late cannot end this worker.
+    n.daemonQuiesceSignals(true);
+    // The status first (the caller waits for it), then the checks (the server waits for both).
+    send({ type: 'done', code }, undefined, {}, () => undefined);
+    const changed = await settled(reuse.baseline);
+    const stream = reuse.streams();
+    if (stream !== undefined) changed.push(stream);
+    if (process.exitCode !== undefined) changed.push(`process.exitCode is ${String(process.exitCode)}`);
+    const clean = changed.length === 0;
+    if (!clean) say(`serves no more after ${command}: ${changed.join('; ')}`);
+    // (the server answers only after this, so listening from here misses nothing)
+    const answer = new Promise<string>((resolve) => {
+      const onMessage = (m: unknown): void => {
+        const type = (m as { type?: unknown } | null)?.type;
+        if (type === 'again' || type === 'retire') done(type);
+      };
+      const onDisconnect = (): void => done('retire');
+      const done = (type: string): void => {
+        process.off('message', onMessage);
+        process.off('disconnect', onDisconnect);
+        resolve(type);
+      };
+      process.on('message', onMessage);
+      process.on('disconnect', onDisconnect);
+    });
+    send({ type: 'checked', again: clean }, undefined, {}, () => undefined);
+    if ((await answer) !== 'again' || !clean) return false;
+    n.daemonQuiesceSignals(false);
+    return true;
+  };
+  send({ type: 'taken', again: true }, conn, {}, (err) => {
+    if (err) {
+      say(`cannot hand the connection to the server: ${err.message}`);
+      process.exit(1);
+    }
+    void serveOne().then(
+      (next) => {
+        if (next) serveNext(opts, reuse);
+        else process.exit(0);
+      },
+      (e: unknown) => {
+        say(`cannot serve again: ${String(e)}`);
+        process.exit(1);
+      },
+    );
+  });
+}
+
+/**
+ * What differs from the baseline once the event loop has turned: the connection handed to the
+ * server is closed only when the server has acknowledged it, and what a command closed
+ * asynchronously closes on a later turn. Tries for up to ~50 ms before it says what differs.
+ */
+async function settled(baseline: WorkerBaseline): Promise<string[]> {
+  let changed: string[] = [];
+  for (let i = 0; i < 50; i++) {
+    await new Promise((resolve) => setTimeout(resolve, i === 0 ? 0 : 1));
+    changed = differences(baseline, observeWorker());
+    if (changed.length === 0) break;
+  }
+  return changed;
+}
+
+/** process.env becomes exactly `env` (NAME=value strings). */
+function setEnv(env: readonly string[]): void {
+  for (const k of Object.keys(process.env)) delete process.env[k];
+  for (const e of env) {
+    const eq = e.indexOf('=');
+    if (eq > 0) process.env[e.slice(0, eq)] = e.slice(eq + 1);
+  }
 }
 
 type Caller = Extract<ReturnType<ReturnType<typeof native>['daemonAccept']>, { conn: number }>;

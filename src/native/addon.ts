@@ -105,6 +105,14 @@ export interface NativeBinding {
   daemonChildNext(channel: number, nohang: boolean): WaitStatus | null;
   /** Asks the front to send `signal` to `pid` (its child, or its spawned child's); false if it could not be asked. */
   daemonSignal(channel: number, pid: number, signal: number): boolean;
+  /** Copies (close-on-exec, above 2) of this process's fds 0..2, for daemonRestoreStdio. */
+  daemonSaveStdio(): [number, number, number];
+  /** The copies back on fds 0..2 (what was there closed), the copies closed. */
+  daemonRestoreStdio(saved: [number, number, number]): void;
+  /** Between a reused worker's commands: the signals a front forwards ignored, whatever their action (on), or each action put back (off). */
+  daemonQuiesceSignals(on: boolean): void;
+  /** This process's prctl, scheduling, personality and session facts, as one comparable line. */
+  daemonSelfFacts(): string;
   closeFd(fd: number): void;
   /** The fds this process has open (below 1024). */
   openFds(): number[];

@@ -70,6 +70,11 @@ interface Armed {
 
 let armed: Armed | null | undefined;
 
+/** Forgets whether a test armed fault points (they are read from the environment, which is the next command's). */
+export function disarmFaults(): void {
+  armed = undefined;
+}
+
 function listed(value: string | undefined): Set<string> {
   return new Set(
     (value ?? '')

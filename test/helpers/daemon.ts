@@ -1,6 +1,8 @@
 // A private `tsrunc daemon` for a test: its socket in a 0700 temp dir of its own, stopped and
-// removed at teardown, and ways to see whether a command was served by one of its workers (a
-// worker serves one command and exits; on the direct path every worker stays).
+// removed at teardown, and ways to see whether a command was served by one of its workers. By
+// default its workers serve one command each (--max-commands 1), so that a served command shows
+// as a worker gone (on the direct path every worker stays); `maxCommands` above 1 makes workers
+// that serve again (test/integration/daemon-reuse.test.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -52,13 +54,14 @@ export async function until<T>(cond: () => T | undefined | false): Promise<T> {
   }
 }
 
-export async function startDaemon(t: Teardownable, spares = 2): Promise<TestDaemon> {
+export async function startDaemon(t: Teardownable, spares = 2, maxCommands = 1): Promise<TestDaemon> {
   const dir = tempDir(t, 'tsrunc-daemon');
   fs.chmodSync(dir, 0o700);
   const socket = path.join(dir, 'tsrunc.sock');
   const logFile = path.join(dir, 'log');
   const log = fs.openSync(logFile, 'w');
-  const child = spawn(TSRUNC, ['daemon', '--socket', socket, '--spares', String(spares)], {
+  const args = ['daemon', '--socket', socket, '--spares', String(spares), '--max-commands', String(maxCommands)];
+  const child = spawn(TSRUNC, args, {
     stdio: ['ignore', 'ignore', log],
     env: { PATH: process.env['PATH'] },
   });
