@@ -108,11 +108,19 @@ export function observeWorker(): WorkerBaseline {
   };
 }
 
-/** What differs between two observations (empty when nothing does). */
+/** What differs between two observations (empty when nothing does); an fd left open is named with what it is. */
 export function differences(before: WorkerBaseline, after: WorkerBaseline): string[] {
   const out: string[] = [];
-  for (const k of Object.keys(before) as (keyof WorkerBaseline)[])
-    if (before[k] !== after[k]) out.push(`${k}: ${JSON.stringify(before[k])} became ${JSON.stringify(after[k])}`);
+  for (const k of Object.keys(before) as (keyof WorkerBaseline)[]) {
+    if (before[k] === after[k]) continue;
+    if (k === 'fds') {
+      const was = new Set(before.fds.split(' '));
+      const now = after.fds.split(' ');
+      const opened = now.filter((fd) => !was.has(fd)).map((fd) => `${fd} (${linkOr(`/proc/self/fd/${fd}`)})`);
+      const closed = [...was].filter((fd) => !now.includes(fd));
+      out.push(`fds: ${[...opened.map((d) => `${d} left open`), ...closed.map((fd) => `${fd} closed`)].join(', ')}`);
+    } else out.push(`${k}: ${JSON.stringify(before[k])} became ${JSON.stringify(after[k])}`);
+  }
   return out;
 }
 

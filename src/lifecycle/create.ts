@@ -241,9 +241,15 @@ class InitSetup {
     const rootGid = hostIdOf(this.spec.linux?.gidMappings, 0);
     if (rootUid !== 0 || rootGid !== 0) fs.chownSync(fifo, rootUid, rootGid);
     const fds: Partial<Record<FdRole, number>> = { 'exec-fifo': n.openPath(fifo) };
-    if (this.opts.consoleFd !== undefined) fds['console-socket'] = this.opts.consoleFd;
-    else if (this.opts.consoleSocket !== undefined)
-      fds['console-socket'] = connectSocket(this.opts.consoleSocket, 'the console socket', this.record.id);
+    try {
+      if (this.opts.consoleFd !== undefined) fds['console-socket'] = this.opts.consoleFd;
+      else if (this.opts.consoleSocket !== undefined)
+        fds['console-socket'] = connectSocket(this.opts.consoleSocket, 'the console socket', this.record.id);
+    } catch (err) {
+      // (session.run closes what it is given; nothing was given yet)
+      fs.closeSync(fds['exec-fifo'] as number);
+      throw err;
+    }
     const session = new ChildSession(this.plan, this.record.id, { spawned: 'create:spawned', container: true });
     this.cleanup.session = session;
     session.run(fds, (tag, childPid, fd) => this.answerSync(tag, childPid, fd));

@@ -15,6 +15,7 @@ const FORWARDED: NodeJS.Signals[] = [
   'SIGTERM',
   'SIGUSR1',
   'SIGUSR2',
+  'SIGALRM',
   'SIGWINCH',
   'SIGCONT',
 ];

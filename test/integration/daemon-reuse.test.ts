@@ -79,6 +79,9 @@ function sequence(
   const c2 = testContainer(t, (spec) => {
     spec.process!.args = ['/bin/sh', '-c', 'exit 3'];
   });
+  const c3 = testContainer(t, (spec) => {
+    spec.process!.terminal = true;
+  });
   const work = tempDir(t, 'tsrunc-reuse');
   const dirs = ['a', 'b', 'c'].map((d) => {
     const p = path.join(work, d);
@@ -102,7 +105,13 @@ function sequence(
       .split(c.id)
       .join('ID')
       .split(c2.id)
-      .join('ID2');
+      .join('ID2')
+      .split(c3.root)
+      .join('ROOT3')
+      .split(c3.bundle)
+      .join('BUNDLE3')
+      .split(c3.id)
+      .join('ID3');
     for (const [k, pid] of pids) out = out.replace(new RegExp(`\\b${pid}\\b`, 'g'), k);
     return (
       out
@@ -195,6 +204,18 @@ function sequence(
   step('state after run', ['--root', c2.root, 'state', c2.id]);
   step('an unknown flag', [...R, 'state', '--nope', c.id]);
   step('a bundle without config.json', [...R, 'create', '--bundle', '/nonexistent', 'other']);
+  // (a failed create: its worker once kept exec.fifo's fd, and exited rather than serve again)
+  step('create with a console socket nobody listens on', [
+    '--root',
+    c3.root,
+    'create',
+    '--bundle',
+    c3.bundle,
+    '--console-socket',
+    path.join(work, 'nobody.sock'),
+    c3.id,
+  ]);
+  step('state after the failed create', ['--root', c3.root, 'state', c3.id]);
   return seen;
 }
 
@@ -321,4 +342,45 @@ t.test('--max-commands: a worker serves that many, then another takes its place'
   const bad = spawnSync(TSRUNC, ['daemon', '--max-commands', '0'], { encoding: 'utf8' });
   t.equal(bad.status, 3, 'a usage error');
   t.match(bad.stderr, /--max-commands must be 1 to 100000, got 0/);
+});
+
+t.test('what a worker that served before starts inherits no fd of the server', { skip }, async (t) => {
+  const d = await startDaemon(t, 1, 1000);
+  const front = makeFront(t, { replyTimeoutMs: 120_000 });
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['create', c.id]).status, 0);
+  // tsrunc ps runs ps(1) from PATH: this one records its open fds.
+  const bin = tempDir(t, 'tsrunc-reuse-bin');
+  fs.writeFileSync(
+    path.join(bin, 'ps'),
+    '#!/bin/sh\nfor f in /proc/$$/fd/*; do echo "${f##*/} $(readlink $f)"; done > "$FDS_OUT"\necho "UID PID PPID C STIME TTY TIME CMD"\n',
+    { mode: 0o755 },
+  );
+  const [w] = d.workers();
+  const seen: string[][] = [];
+  for (let i = 0; i < 3; i++) {
+    const out = path.join(bin, `${i}.fds`);
+    const env = { PATH: `${bin}:${process.env['PATH']}`, FDS_OUT: out, TSRUNC_DAEMON_SOCKET: d.socket };
+    const r = spawnSync(front, ['--root', c.root, 'ps', c.id], { env, encoding: 'utf8' });
+    t.equal(r.status, 0, r.stderr);
+    seen.push(fs.readFileSync(out, 'utf8').trim().split('\n'));
+    await until(() => waiting(w as number));
+  }
+  t.same(d.workers(), [w], 'one worker served the three');
+  const kinds = (lines: string[]): string[] => lines.map((l) => l.replace(/\[\d+\]$/, '').replace(/\d\.fds$/, 'X.fds'));
+  t.same(kinds(seen[2]!), kinds(seen[0]!), 'the third got the fds the first did');
+  const serverInodes = new Set<string>();
+  for (const p of [d.pid, ...d.workers()])
+    for (const fd of fs.readdirSync(`/proc/${p}/fd`)) {
+      try {
+        const to = fs.readlinkSync(`/proc/${p}/fd/${fd}`);
+        if (/^(socket|pipe):/.test(to)) serverInodes.add(to);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  t.ok(serverInodes.size > 0, 'the server has sockets to compare with');
+  const leaked = seen.flat().filter((l) => serverInodes.has(l.split(' ')[1] as string));
+  t.same(leaked, [], "none of them is the server's or its worker's (the listening socket, the IPC channel)");
+  t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
 });

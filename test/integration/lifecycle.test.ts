@@ -149,6 +149,27 @@ t.test('run forwards signals to the container', { skip }, async (t) => {
   t.equal(await exited, 7);
 });
 
+t.test(
+  'run forwards SIGALRM as runc does (it forwards every signal but SIGCHLD, SIGWINCH and SIGURG)',
+  { skip },
+  async (t) => {
+    const c = testContainer(
+      t,
+      (s) => (s.process!.args = ['sh', '-c', 'trap "exit 9" ALRM; while true; do sleep 0.05; done']),
+    );
+    const p = spawn(TSRUNC, ['--root', c.root, 'run', c.id], { cwd: c.bundle, stdio: 'ignore' });
+    t.teardown(() => void p.kill('SIGKILL'));
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      p.on('exit', (code, signal) => resolve([code, signal])),
+    );
+    t.ok(await waitForStatus(c, 'running'), 'running');
+    await waitForHandler(c.pid(), 14);
+    await waitForHandler(p.pid ?? -1, 14);
+    p.kill('SIGALRM');
+    t.same(await exited, [9, null], 'the container got it (and tsrunc did not die of it)');
+  },
+);
+
 t.test('run --keep leaves the stopped container; --detach returns at once', { skip }, async (t) => {
   const c = testContainer(t, (s) => (s.process!.args = ['true']));
   t.equal(c.tsrunc(['run', '--keep', c.id]).status, 0);
