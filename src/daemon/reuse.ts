@@ -8,27 +8,13 @@
 // closed). What it compares is `WorkerBaseline`; `differences` says what changed, for the log.
 import * as fs from 'node:fs';
 import { native } from '../native/addon';
+import { SERVED_COMMANDS } from './protocol';
 
 /**
  * The commands after which a worker may serve again (when the checks pass). `events` runs until
  * its container ends, with timers: its worker always exits after it.
  */
-export const REUSABLE_COMMANDS: ReadonlySet<string> = new Set([
-  'create',
-  'state',
-  'list',
-  'kill',
-  'delete',
-  'ps',
-  'pause',
-  'resume',
-  'features',
-  'update',
-  'spec',
-  'start',
-  'run',
-  'exec',
-]);
+export const REUSABLE_COMMANDS: ReadonlySet<string> = new Set([...SERVED_COMMANDS].filter((c) => c !== 'events'));
 
 /** /proc/self/status lines that a command must leave as they were (not memory, threads or counters). */
 const STATUS_FIELDS = [

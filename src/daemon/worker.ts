@@ -202,7 +202,6 @@ function frontSpawner(conn: number): InitSpawner & { close(): void } {
 }
 
 function run(opts: WorkerOptions, c: Caller, go: DaemonGo): void {
-  const n = native();
   // The server holds the connection from now on: it tells the front how this process ended, and
   // kills it should the front die first (as a killed tsrunc stops midway).
   const conn = new net.Socket({ fd: c.conn, readable: false, writable: false });
@@ -214,17 +213,23 @@ function run(opts: WorkerOptions, c: Caller, go: DaemonGo): void {
       process.exit(1);
     }
     process.disconnect();
-    n.daemonTakeStdio([...go.stdio]);
-    process.chdir(`/proc/self/fd/${go.cwd}`);
-    n.closeFd(go.cwd);
-    process.umask(c.umask);
-    setEnv(c.env);
-    process.argv = [process.argv[0] as string, opts.boot, ...c.argv];
-    // The direct path's node is the process the caller started: its pid is what --debug logs
-    // and what names the state store's tombstones (alive while the front waits).
-    Object.defineProperty(process, 'pid', { value: c.peer, writable: false, enumerable: true, configurable: true });
+    becomeCaller(opts, c, go);
     opts.cli([...c.argv]);
   });
+}
+
+/** The caller's stdio (fds 0..2), cwd, umask, environment, argv and pid become this process's. */
+function becomeCaller(opts: WorkerOptions, c: Caller, go: DaemonGo): void {
+  const n = native();
+  n.daemonTakeStdio([...go.stdio]);
+  process.chdir(`/proc/self/fd/${go.cwd}`);
+  n.closeFd(go.cwd);
+  process.umask(c.umask);
+  setEnv(c.env);
+  process.argv = [process.argv[0] as string, opts.boot, ...c.argv];
+  // The direct path's node is the process the caller started: its pid is what --debug logs
+  // and what names the state store's tombstones (alive while the front waits).
+  Object.defineProperty(process, 'pid', { value: c.peer, writable: false, enumerable: true, configurable: true });
 }
 
 /**
@@ -247,13 +252,7 @@ function runAgain(
   if (send === undefined) throw new Error('a worker runs under `tsrunc daemon` only');
   const serveOne = async (): Promise<boolean> => {
     const saved = n.daemonSaveStdio();
-    n.daemonTakeStdio([...go.stdio]);
-    process.chdir(`/proc/self/fd/${go.cwd}`);
-    n.closeFd(go.cwd);
-    process.umask(c.umask);
-    setEnv(c.env);
-    process.argv = [process.argv[0] as string, opts.boot, ...c.argv];
-    Object.defineProperty(process, 'pid', { value: c.peer, writable: false, enumerable: true, configurable: true });
+    becomeCaller(opts, c, go);
     let code: number;
     try {
       code = await opts.main([...c.argv]);

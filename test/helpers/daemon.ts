@@ -90,3 +90,27 @@ export async function startDaemon(t: Teardownable, spares = 2, maxCommands = 1):
   await d.waitWorkers(spares);
   return d;
 }
+
+/** A ps(1) for PATH (tsrunc ps runs ps from PATH) that writes its open fds, "N target" lines, to $FDS_OUT. */
+export function fdRecordingPs(dir: string): void {
+  fs.writeFileSync(
+    path.join(dir, 'ps'),
+    '#!/bin/sh\nfor f in /proc/$$/fd/*; do echo "${f##*/} $(readlink $f)"; done > "$FDS_OUT"\necho "UID PID PPID C STIME TTY TIME CMD"\n',
+    { mode: 0o755 },
+  );
+}
+
+/** The sockets and pipes the server and its workers hold now ("socket:[N]"), to find in what a command's child got. */
+export function serverSockets(d: TestDaemon): Set<string> {
+  const out = new Set<string>();
+  for (const p of [d.pid, ...d.workers()])
+    for (const fd of fs.readdirSync(`/proc/${p}/fd`)) {
+      try {
+        const to = fs.readlinkSync(`/proc/${p}/fd/${fd}`);
+        if (/^(socket|pipe):/.test(to)) out.add(to);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  return out;
+}

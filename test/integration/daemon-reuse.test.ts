@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
 import { rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
-import { alive, startDaemon, until, type TestDaemon } from '../helpers/daemon';
+import { alive, fdRecordingPs, serverSockets, startDaemon, until, type TestDaemon } from '../helpers/daemon';
 import { makeFront } from '../helpers/front';
 import { TSRUNC, tempDir, type Teardownable } from '../helpers/tsrunc';
 
@@ -351,11 +351,7 @@ t.test('what a worker that served before starts inherits no fd of the server', {
   t.equal(c.tsrunc(['create', c.id]).status, 0);
   // tsrunc ps runs ps(1) from PATH: this one records its open fds.
   const bin = tempDir(t, 'tsrunc-reuse-bin');
-  fs.writeFileSync(
-    path.join(bin, 'ps'),
-    '#!/bin/sh\nfor f in /proc/$$/fd/*; do echo "${f##*/} $(readlink $f)"; done > "$FDS_OUT"\necho "UID PID PPID C STIME TTY TIME CMD"\n',
-    { mode: 0o755 },
-  );
+  fdRecordingPs(bin);
   const [w] = d.workers();
   const seen: string[][] = [];
   for (let i = 0; i < 3; i++) {
@@ -369,16 +365,7 @@ t.test('what a worker that served before starts inherits no fd of the server', {
   t.same(d.workers(), [w], 'one worker served the three');
   const kinds = (lines: string[]): string[] => lines.map((l) => l.replace(/\[\d+\]$/, '').replace(/\d\.fds$/, 'X.fds'));
   t.same(kinds(seen[2]!), kinds(seen[0]!), 'the third got the fds the first did');
-  const serverInodes = new Set<string>();
-  for (const p of [d.pid, ...d.workers()])
-    for (const fd of fs.readdirSync(`/proc/${p}/fd`)) {
-      try {
-        const to = fs.readlinkSync(`/proc/${p}/fd/${fd}`);
-        if (/^(socket|pipe):/.test(to)) serverInodes.add(to);
-      } catch {
-        // closed meanwhile
-      }
-    }
+  const serverInodes = serverSockets(d);
   t.ok(serverInodes.size > 0, 'the server has sockets to compare with');
   const leaked = seen.flat().filter((l) => serverInodes.has(l.split(' ')[1] as string));
   t.same(leaked, [], "none of them is the server's or its worker's (the listening socket, the IPC channel)");

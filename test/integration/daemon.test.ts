@@ -12,7 +12,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
 import { rootSkipReason, runWithFiles, testContainer } from '../helpers/container';
-import { alive, childrenOf, startDaemon, until, type TestDaemon } from '../helpers/daemon';
+import {
+  alive,
+  childrenOf,
+  fdRecordingPs,
+  serverSockets,
+  startDaemon,
+  until,
+  type TestDaemon,
+} from '../helpers/daemon';
 import { makeFront } from '../helpers/front';
 import { TSRUNC, runCommand, tempDir, type RunResult, type Teardownable } from '../helpers/tsrunc';
 import { ordinaryUser } from '../helpers/users';
@@ -611,11 +619,7 @@ t.test('what a worker starts inherits no fd of the server', { skip }, async (t) 
   t.equal(c.tsrunc(['create', c.id]).status, 0);
   // tsrunc ps runs ps(1) from PATH: this one records its open fds.
   const bin = tempDir(t, 'tsrunc-daemon-bin');
-  fs.writeFileSync(
-    path.join(bin, 'ps'),
-    '#!/bin/sh\nfor f in /proc/$$/fd/*; do echo "${f##*/} $(readlink $f)"; done > "$FDS_OUT"\necho "UID PID PPID C STIME TTY TIME CMD"\n',
-    { mode: 0o755 },
-  );
+  fdRecordingPs(bin);
   const seen: Record<string, string[]> = {};
   for (const way of ['direct', 'served']) {
     const out = path.join(bin, `${way}.fds`);
@@ -642,16 +646,7 @@ t.test('what a worker starts inherits no fd of the server', { skip }, async (t) 
     'stdin, stdout, stderr alike',
   );
   // None is one of the server's (its listening socket, its workers' channels).
-  const serverInodes = new Set<string>();
-  for (const p of [d.pid, ...d.workers()])
-    for (const fd of fs.readdirSync(`/proc/${p}/fd`)) {
-      try {
-        const to = fs.readlinkSync(`/proc/${p}/fd/${fd}`);
-        if (/^(socket|pipe):/.test(to)) serverInodes.add(to);
-      } catch {
-        // closed meanwhile
-      }
-    }
+  const serverInodes = serverSockets(d);
   t.ok(serverInodes.size > 0, 'the server has sockets to compare with');
   const leaked = seen['served']!.filter((l) => serverInodes.has(l.split(' ')[1] as string));
   t.same(leaked, [], "none of them is the server's");
