@@ -9,6 +9,10 @@ import { systemdCgroupsPathProblem } from './systemd-properties';
 import type { CgroupManager, CgroupRecordFields } from './manager';
 import { processRootlessFacts, useRootlessCgroups, type RootlessFacts } from '../util/rootless';
 
+// The layout is read once per command; a resident worker's next command reads it again
+// (forgetCommandState in src/cli/main.ts).
+export { forgetHierarchies } from './hierarchy';
+
 export interface CgroupDriverOptions {
   /** runc's --systemd-cgroup. */
   systemd?: boolean;

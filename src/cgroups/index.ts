@@ -13,6 +13,7 @@ export type { Stats } from './stats';
 export {
   CGROUP_FEATURES,
   containerCgroups,
+  forgetHierarchies,
   requireCgroups,
   selectCgroupDriver,
   type CgroupDriver,

@@ -7,7 +7,7 @@ import { Logger, type LogFormat } from '../log';
 import { native } from '../native/addon';
 import { Runtime } from '../runtime';
 import { COMMIT, VERSION, versionText } from '../version';
-import { forgetHierarchies } from '../cgroups/hierarchy';
+import { forgetHierarchies } from '../cgroups';
 import { setContainerInitSpawner } from '../lifecycle/session';
 import { disarmFaults } from '../util/faults';
 import { forgetCallerFds, takeCallerFds } from './caller-fds';
