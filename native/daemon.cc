@@ -320,8 +320,11 @@ Napi::Value RestoreStdio(const Napi::CallbackInfo &info) {
 // daemonQuiesceSignals(on): between two commands of a worker that serves again, the signals a
 // front passes on (DAEMON_FORWARDED_SIGNALS) are ignored, whatever their action was (the
 // default, node's handler that ends the process for SIGTERM and SIGINT, libuv's for a listener);
-// ignoring also drops one already pending. Off puts back each action as it was.
-struct sigaction quiesced_actions[65];
+// ignoring also drops one already pending. Off puts back each action as it was before the first
+// call (the worker's, before any command), not as a command left it: node's own handlers for
+// SIGINT and SIGTERM are replaced by the default when a command's listener is removed.
+struct sigaction baseline_actions[65];
+bool have_baseline = false;
 bool quiesced = false;
 Napi::Value QuiesceSignals(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -329,16 +332,19 @@ Napi::Value QuiesceSignals(const Napi::CallbackInfo &info) {
   static const int forwarded[] = {DAEMON_FORWARDED_SIGNALS};
   if (on == quiesced) return env.Undefined();
   if (on) {
+    if (!have_baseline) {
+      for (int sig : forwarded)
+        if (sigaction(sig, nullptr, &baseline_actions[sig]) != 0) return ThrowErrno(env, "sigaction", errno);
+      have_baseline = true;
+    }
     struct sigaction ign = {};
     ign.sa_handler = SIG_IGN;
     sigemptyset(&ign.sa_mask);
     for (int sig : forwarded)
-      if (sigaction(sig, nullptr, &quiesced_actions[sig]) != 0) return ThrowErrno(env, "sigaction", errno);
-    for (int sig : forwarded)
       if (sigaction(sig, &ign, nullptr) != 0) return ThrowErrno(env, "sigaction", errno);
   } else {
     for (int sig : forwarded)
-      if (sigaction(sig, &quiesced_actions[sig], nullptr) != 0) return ThrowErrno(env, "sigaction", errno);
+      if (sigaction(sig, &baseline_actions[sig], nullptr) != 0) return ThrowErrno(env, "sigaction", errno);
   }
   quiesced = on;
   return env.Undefined();

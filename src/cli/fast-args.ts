@@ -32,7 +32,13 @@ export interface FastCommand {
 
 /** The global flags as the yargs parser declares them (yargs-cli.ts). */
 export const GLOBAL_FLAGS: Record<string, FlagSpec> = {
-  root: { kind: 'string', default: defaultRoot() },
+  // (read on each parse, from the environment then: a resident worker's is not its caller's)
+  root: {
+    kind: 'string',
+    get default(): string {
+      return defaultRoot();
+    },
+  },
   log: { kind: 'string' },
   'log-format': { kind: 'string', default: 'text', choices: ['text', 'json'] },
   debug: { kind: 'boolean', default: false },

@@ -29,6 +29,14 @@ export interface ServerOptions {
 
 /** How long the server waits, after a command's status, for its front to go before a worker serves again. */
 const FRONT_GONE_MS = 2000;
+/** How long after 'done' a worker has to say whether its checks passed ('checked'); else it is killed. */
+const CHECKED_MS = 5000;
+/**
+ * A command running this long is not counted on to bring its worker back soon: the server starts
+ * another (a foreground run, an update reading stdin, a slow hook must not leave callers without
+ * a spare).
+ */
+const LONG_COMMAND_MS = 100;
 
 interface Worker {
   child: ChildProcess;
@@ -41,6 +49,8 @@ interface Worker {
   done: boolean;
   /** Told to exit. */
   retiring: boolean;
+  /** Its command has run longer than LONG_COMMAND_MS. */
+  long: boolean;
   /** After 'done': whether its checks passed ('checked'), and what decides once both ends are known. */
   checked?: boolean;
   decide?: () => void;
@@ -112,8 +122,8 @@ export function serve(opts: ServerOptions): void {
   let served = 0;
   let reused = 0;
   const idle = (): number => [...workers].filter((w) => w.conn === undefined && !w.retiring).length;
-  // Busy workers that will serve again if they pass their checks.
-  const returning = (): number => [...workers].filter((w) => w.conn !== undefined && w.again).length;
+  // Busy workers that will soon serve again if they pass their checks (not those of a long command).
+  const returning = (): number => [...workers].filter((w) => w.conn !== undefined && w.again && !w.long).length;
 
   const startWorker = (): void => {
     const child = spawn(process.execPath, [opts.worker, ...(opts.maxCommands > 1 ? ['--again'] : [])], {
@@ -122,7 +132,15 @@ export function serve(opts: ServerOptions): void {
       env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
       cwd: '/',
     });
-    const w: Worker = { child, started: Date.now(), again: false, done: false, retiring: false, commands: 0 };
+    const w: Worker = {
+      child,
+      started: Date.now(),
+      again: false,
+      done: false,
+      retiring: false,
+      long: false,
+      commands: 0,
+    };
     workers.add(w);
     child.on('message', (msg: unknown, handle: unknown) => {
       const m = msg as { type?: string; again?: unknown; code?: unknown } | null;
@@ -131,7 +149,14 @@ export function serve(opts: ServerOptions): void {
         w.conn = conn;
         w.again = m.again === true;
         w.done = false;
+        w.long = false;
         w.commands++;
+        if (w.again)
+          setTimeout(() => {
+            if (w.conn !== conn || w.done) return;
+            w.long = true;
+            topUp();
+          }, LONG_COMMAND_MS).unref();
         served++;
         if (w.commands > 1) reused++;
         conn.on('error', () => undefined);
@@ -154,9 +179,17 @@ export function serve(opts: ServerOptions): void {
           frontGone ??= false;
           decide();
         }, FRONT_GONE_MS);
+        // A worker that does not finish its checks is not waited for.
+        const deadline = setTimeout(() => {
+          if (w.conn === conn && w.checked === undefined && child.exitCode === null) {
+            process.stderr.write(`tsrunc daemon: worker ${child.pid}: no answer from its checks; killed\n`);
+            child.kill('SIGKILL');
+          }
+        }, CHECKED_MS);
         const decide = (): void => {
           if (w.conn !== conn || frontGone === undefined || w.checked === undefined) return;
           clearTimeout(timer);
+          clearTimeout(deadline);
           const again =
             frontGone && w.checked && w.again && !stopping && w.commands < opts.maxCommands && idle() < opts.spares;
           w.conn = undefined;

@@ -140,6 +140,7 @@ const SPAWNING_COMMANDS: ReadonlySet<string> = new Set(['create', 'run', 'exec']
 function frontSpawner(conn: number): InitSpawner & { close(): void } {
   const n = native();
   let channel = -1;
+  let spawnedPid = -1;
   let subreaper = false;
   // Children the front reported that nobody has waited for yet, in the order reaped.
   const reported: WaitStatus[] = [];
@@ -168,6 +169,7 @@ function frontSpawner(conn: number): InitSpawner & { close(): void } {
       if (channel >= 0) throw new TsruncError('system', 'a served command starts one container process');
       const spawned = n.daemonSpawn(conn, plan, fds, preserve, initFd, subreaper);
       channel = spawned.channel;
+      spawnedPid = spawned.pid;
       return spawned.pid;
     },
     wait(pid, nohang) {
@@ -187,8 +189,23 @@ function frontSpawner(conn: number): InitSpawner & { close(): void } {
       return taken(next(nohang));
     },
     kill(pid, signal) {
-      if (channel < 0) n.kill(pid, signal);
-      else n.daemonSignal(channel, pid, signal);
+      if (channel < 0) {
+        n.kill(pid, signal);
+        return;
+      }
+      n.daemonSignal(channel, pid, signal);
+      // A failed command's cleanup (SIGKILL) of a process that is neither the front's child nor
+      // reparented to it (no subreaper: a detached exec's process, whose parent tsrunc-init has
+      // exited) is refused by the front, which signals only its own; the direct path kills it by
+      // pid, and so does the worker, the caller's equal. (The front never reaps such a process,
+      // so its pid was not freed by the front.)
+      if (signal === 9 && !subreaper && pid !== spawnedPid) {
+        try {
+          n.kill(pid, 9);
+        } catch {
+          // gone already
+        }
+      }
     },
     setSubreaper() {
       subreaper = true;
@@ -252,9 +269,9 @@ function runAgain(
   if (send === undefined) throw new Error('a worker runs under `tsrunc daemon` only');
   const serveOne = async (): Promise<boolean> => {
     const saved = n.daemonSaveStdio();
-    becomeCaller(opts, c, go);
-    let code: number;
+    let code = 1;
     try {
+      becomeCaller(opts, c, go);
       code = await opts.main([...c.argv]);
     } catch (err) {
       // as cli() says it
@@ -267,16 +284,24 @@ function runAgain(
     }
     // Everything of the caller's given back before the front hears the status: a caller reading
     // our stdout to its end must see the end.
-    n.daemonRestoreStdio(saved);
-    spawner?.close();
-    process.chdir(reuse.baseline.cwd);
-    process.umask(reuse.umask);
-    setEnv(Object.entries(reuse.env).map(([k, v]) => `${k}=${v ?? ''}`));
-    process.argv = [...reuse.argv];
-    Object.defineProperty(process, 'pid', { value: realPid, writable: false, enumerable: true, configurable: true });
-    opts.forgetCommandState();
-    // From here until the next caller, a signal its front passed on late cannot end this worker.
-    n.daemonQuiesceSignals(true);
+    try {
+      n.daemonRestoreStdio(saved);
+      spawner?.close();
+      process.chdir(reuse.baseline.cwd);
+      process.umask(reuse.umask);
+      setEnv(Object.entries(reuse.env).map(([k, v]) => `${k}=${v ?? ''}`));
+      process.argv = [...reuse.argv];
+      Object.defineProperty(process, 'pid', { value: realPid, writable: false, enumerable: true, configurable: true });
+      opts.forgetCommandState();
+      // From here until the next caller, a signal its front passed on late cannot end this worker.
+      n.daemonQuiesceSignals(true);
+    } catch (err) {
+      // The command's status still goes to its caller (through the server); this worker exits,
+      // which gives back whatever it still holds.
+      say(`cannot give the caller's back: ${String(err)}`);
+      send({ type: 'done', code }, undefined, {}, () => process.exit(1));
+      return new Promise<boolean>(() => undefined);
+    }
     // The status first (the caller waits for it), then the checks (the server waits for both).
     send({ type: 'done', code }, undefined, {}, () => undefined);
     const changed = await settled(reuse.baseline);

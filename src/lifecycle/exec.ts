@@ -264,7 +264,16 @@ export async function execInContainer(store: StateStore, id: string, opts: ExecO
         if (agent !== undefined) fs.closeSync(agent);
         if (listener !== undefined) fs.closeSync(listener);
       }
-      if (opts.pidFile !== undefined) writePidFile(opts.pidFile, session.pid);
+      if (opts.pidFile !== undefined) {
+        try {
+          writePidFile(opts.pidFile, session.pid);
+        } catch (err) {
+          // As runc: a process whose pid file cannot be written is terminated (its caller, a
+          // shim, would not know the pid to wait for).
+          session.kill();
+          throw err;
+        }
+      }
       faultPoint('exec:ready');
     } finally {
       handle.release();

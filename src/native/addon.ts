@@ -109,7 +109,7 @@ export interface NativeBinding {
   daemonSaveStdio(): [number, number, number];
   /** The copies back on fds 0..2 (what was there closed), the copies closed. */
   daemonRestoreStdio(saved: [number, number, number]): void;
-  /** Between a reused worker's commands: the signals a front forwards ignored, whatever their action (on), or each action put back (off). */
+  /** Between a reused worker's commands: the signals a front forwards ignored, whatever their action (on), or each put back as it was before the first call (off). */
   daemonQuiesceSignals(on: boolean): void;
   /** This process's prctl, scheduling, personality and session facts, as one comparable line. */
   daemonSelfFacts(): string;

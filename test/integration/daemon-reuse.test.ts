@@ -5,12 +5,21 @@
 // files written and their modes, pid files, the container's cgroups and fds). A worker that
 // cannot be given back as it was — after `events`, or after a command that opened node's own
 // stdio streams — exits instead of serving again (fails closed).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
 import { rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
-import { alive, fdRecordingPs, serverSockets, startDaemon, until, type TestDaemon } from '../helpers/daemon';
+import {
+  alive,
+  childrenOf as childrenOfPid,
+  fdRecordingPs,
+  serverSockets,
+  startDaemon,
+  until,
+  type TestDaemon,
+} from '../helpers/daemon';
+import { ordinaryUser, tsruncForUsers, userDir } from '../helpers/users';
 import { makeFront } from '../helpers/front';
 import { TSRUNC, tempDir, type Teardownable } from '../helpers/tsrunc';
 
@@ -371,3 +380,40 @@ t.test('what a worker that served before starts inherits no fd of the server', {
   t.same(leaked, [], "none of them is the server's or its worker's (the listening socket, the IPC channel)");
   t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
 });
+
+t.test(
+  "an ordinary user's server: --root defaults as on the direct path ($XDG_RUNTIME_DIR/tsrunc)",
+  { skip },
+  async (t) => {
+    const user = ordinaryUser(t);
+    const tsrunc = tsruncForUsers();
+    const dir = userDir(t, user, 'tsrunc-user-daemon-');
+    const socket = path.join(dir, 'tsrunc.sock');
+    const log = path.join(dir, 'log');
+    const server = spawn(tsrunc, ['daemon', '--socket', socket, '--spares', '1'], {
+      uid: user.uid,
+      gid: user.gid,
+      env: { PATH: process.env['PATH'] },
+      stdio: ['ignore', 'ignore', fs.openSync(log, 'w')],
+    });
+    const gone = new Promise((r) => server.once('exit', r));
+    t.teardown(async () => {
+      if (server.exitCode === null && server.signalCode === null) {
+        server.kill('SIGTERM');
+        await gone;
+      }
+    });
+    await until(() => fs.existsSync(socket) || server.exitCode !== null);
+    await until(() => childrenOfPid(server.pid as number).some(waiting) || server.exitCode !== null);
+    t.equal(server.exitCode, null, fs.readFileSync(log, 'utf8'));
+    fs.mkdirSync(path.join(user.runtimeDir, 'tsrunc'), { recursive: true, mode: 0o700 });
+    fs.chownSync(path.join(user.runtimeDir, 'tsrunc'), user.uid, user.gid);
+    for (const socketEnv of ['', socket]) {
+      const r = user.run(tsrunc, ['list', '--format', 'json'], { env: user.env({ TSRUNC_DAEMON_SOCKET: socketEnv }) });
+      t.same([r.status, r.stdout.trim(), r.stderr], [0, '[]', ''], socketEnv === '' ? 'direct' : 'served');
+    }
+    server.kill('SIGTERM');
+    await gone;
+    t.match(fs.readFileSync(log, 'utf8'), /stopped after serving 1 commands/, 'the second was served');
+  },
+);

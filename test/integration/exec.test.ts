@@ -132,6 +132,25 @@ t.test('--process with the JSON a shim writes, --detach and --pid-file', { skip 
   t.match(bad.stderr, /\/args: must have at least 1 item/);
 });
 
+t.test('exec --detach whose pid file cannot be written: the process is killed, as runc does', { skip }, async (t) => {
+  const c = testContainer(t);
+  t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);
+  const r = c.tsrunc(['exec', '--detach', '--pid-file', '/nonexistent/dir/exec.pid', c.id, 'sleep', '7777']);
+  t.equal(r.status, 255, 'exit status as runc');
+  t.match(r.stderr, /exec failed: writing pid file \/nonexistent\/dir\/exec.pid/);
+  // (the killed process is reaped by whoever it was reparented to: wait for it to go)
+  const sleeping = (): boolean =>
+    (JSON.parse(c.tsrunc(['ps', '--format', 'json', c.id]).stdout) as number[]).some((pid) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('7777');
+      } catch {
+        return false;
+      }
+    });
+  for (let i = 0; i < 100 && sleeping(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  t.notOk(sleeping(), 'no `sleep 7777` is left in the container');
+});
+
 t.test("exec refuses stopped and paused containers with runc's texts", { skip }, async (t) => {
   const c = testContainer(t);
   t.equal(c.tsrunc(['run', '-d', c.id]).status, 0);

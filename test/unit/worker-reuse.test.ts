@@ -105,6 +105,9 @@ t.test('between two commands a forwarded signal is dropped, not acted on; then e
     const ign = () => /SigIgn:\\s+(\\w+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1];
     const cgt = () => /SigCgt:\\s+(\\w+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1];
     process.on('SIGUSR1', () => process.stdout.write('usr1 handled;'));
+    // (a handler there before the first call, as node's own SIGTERM one is in a worker)
+    const keep = () => undefined;
+    process.on('SIGHUP', keep);
     const before = [ign(), cgt()];
     n.daemonQuiesceSignals(true);
     for (const s of ['SIGTERM', 'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM']) process.kill(process.pid, s);
@@ -112,6 +115,13 @@ t.test('between two commands a forwarded signal is dropped, not acted on; then e
       process.stdout.write('survived;' + ign() + ';');
       n.daemonQuiesceSignals(false);
       process.stdout.write((ign() === before[0] && cgt() === before[1]) + ';');
+      // A command that leaves SIGHUP at the default (as removing a listener does to node's own
+      // SIGTERM handler); the next quiet time puts back what was there before the first.
+      process.off('SIGHUP', keep);
+      const changed = cgt() !== before[1];
+      n.daemonQuiesceSignals(true);
+      n.daemonQuiesceSignals(false);
+      process.stdout.write(changed + ',' + (ign() === before[0] && cgt() === before[1]) + ';');
       process.kill(process.pid, 'SIGUSR1');
       setTimeout(() => {
         process.kill(process.pid, 'SIGTERM');
@@ -119,14 +129,20 @@ t.test('between two commands a forwarded signal is dropped, not acted on; then e
       }, 50);
     }, 50);
   `;
-  const r = spawnSync(process.execPath, nodeTsArgs(code), { encoding: 'utf8' });
+  // (without what the test runner preloads into the node processes a test starts: it listens for
+  // most signals)
+  const r = spawnSync('sh', ['-c', 'unset NODE_OPTIONS; exec "$0" "$@"', process.execPath, ...nodeTsArgs(code)], {
+    encoding: 'utf8',
+    env: { PATH: process.env['PATH'] },
+  });
   t.equal(r.signal, 'SIGTERM', `SIGTERM ends it again afterwards: ${r.stdout} ${r.stderr}`);
-  const [survived, ign, restored, handled] = r.stdout.split(';');
+  const [survived, ign, restored, again, handled] = r.stdout.split(';');
   t.equal(survived, 'survived', 'SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR2, SIGALRM were dropped');
   // SIGHUP 1, SIGINT 2, SIGQUIT 3, SIGUSR1 10, SIGUSR2 12, SIGALRM 14, SIGTERM 15, SIGCONT 18, SIGWINCH 28
   const mask = BigInt(`0x${ign ?? '0'}`);
   for (const sig of [1, 2, 3, 10, 12, 14, 15, 18, 28])
     t.ok((mask >> BigInt(sig - 1)) & 1n, `signal ${sig} ignored between commands`);
   t.equal(restored, 'true', 'every disposition as before after');
+  t.equal(again, 'true,true', "a command's leftover (SIGHUP's default for a handler) is undone: as before the first");
   t.equal(handled, 'usr1 handled', "node's own handler (a listener) is back");
 });
