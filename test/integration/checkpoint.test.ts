@@ -283,8 +283,47 @@ t.test('an exported image restores as a container of another id', { skip }, asyn
       t.equal((JSON.parse(s.stdout || '{}') as { status?: string }).status, 'running', 'and runs');
       t.equal(b.state(), 'missing', 'the old id does not');
       await countsOnFrom(t, b.counter, frozen, since);
+      const pid = (JSON.parse(s.stdout || '{}') as { pid?: number }).pid ?? 0;
+      // (the bundle is the same: its cgroupsPath too; another one is --lazy-pages' case below)
+      t.equal(cgroupOf(pid), `${CGROUP_PARENT}/${b.id}`, 'the restored init is in the cgroup its config names');
     });
   }
+});
+
+t.test('restored from a bundle with another cgroupsPath: the processes are in that cgroup', { skip }, async (t) => {
+  const outcomes: Record<string, unknown>[] = [];
+  for (const tool of TOOLS) {
+    await t.test(tool, async (t) => {
+      const b = box(t, tool);
+      await started(t, b);
+      const images = tempDir(t, 'ckpt-images');
+      ok(t, b.run(['checkpoint', '--image-path', images, b.id]), `${tool} checkpoint`, path.join(images, 'dump.log'));
+      const bundle2 = tempDir(t, 'ckpt-cg-bundle');
+      const spec = JSON.parse(fs.readFileSync(path.join(b.bundle, 'config.json'), 'utf8')) as Spec;
+      const moved = `${CGROUP_PARENT}/${b.id}-moved`;
+      spec.linux!.cgroupsPath = moved;
+      fs.writeFileSync(path.join(bundle2, 'config.json'), JSON.stringify(spec));
+      const frozen = count(b.counter);
+      const since = Date.now();
+      const restore = await b.piped(['restore', '-d', '--bundle', bundle2, '--image-path', images, b.id]);
+      ok(t, restore, `${tool} restore -d --bundle (cgroupsPath ${moved})`, path.join(images, 'restore.log'));
+      await countsOnFrom(t, b.counter, frozen, since);
+      const where = cgroupOf(b.pid());
+      // runc 1.1 names no cgroup root to criu on cgroup v2, so criu puts the processes in the
+      // cgroup the image recorded; runc 1.2 names the restore's own, as tsrunc does.
+      if (tool === 'tsrunc') {
+        t.equal(where, moved, 'the restored init is in the cgroup its config names');
+        const ps = b.run(['ps', '--format', 'json', b.id]);
+        t.ok(
+          ps.status === 0 && (JSON.parse(ps.stdout) as number[]).includes(b.pid()),
+          `ps (which reads that cgroup) lists it: ${ps.stdout.trim()}`,
+        );
+      } else t.comment(`runc: the restored init is in ${where}`);
+      t.equal(b.run(['delete', '--force', b.id]).status, 0, 'the restored container deletes');
+      outcomes.push({ restore: restore.code });
+    });
+  }
+  if (outcomes.length === 2) t.same(outcomes[0], outcomes[1], 'tsrunc and runc: the same outcomes');
 });
 
 t.test('a dump criu cannot do fails with its reason, and the container runs on', { skip }, async (t) => {
@@ -478,104 +517,193 @@ function listening(port: number): boolean {
   );
 }
 
+/** The cgroup v2 path of a process ("" when it is gone). */
+function cgroupOf(pid: number): string {
+  try {
+    return /^0::(.*)$/m.exec(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8'))?.[1] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * checkpoint --lazy-pages of `b`'s container, with --status-fd on a pipe (runc 1.1 wants an
+ * O_WRONLY fd: a FIFO's write end; node's 'pipe' stdio is a socketpair, O_RDWR), its pages
+ * served to a criu lazy-pages daemon for a `restore -d --lazy-pages` under another id — as
+ * runc's own test does: the dump holds its container until it ends — whose config has
+ * `cgroupsPath`. The dump ends once its pages are pulled, and deletes its container then.
+ */
+async function lazyRoundTrip(
+  t: Test,
+  b: Box,
+  cgroupsPath: (other: string) => string,
+): Promise<{
+  ready: boolean;
+  restore: number | null;
+  dump: number | null;
+  other: string;
+  pid: number;
+  frozen: number;
+  since: number;
+  dumpEnded: number;
+  stderr: string;
+}> {
+  const images = tempDir(t, 'ckpt-images');
+  const port = freePort();
+  const fifo = path.join(tempDir(t, 'ckpt-status'), 'status');
+  execFileSync('mkfifo', [fifo]);
+  const status = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  t.teardown(() => fs.closeSync(status));
+  const end = fs.openSync(fifo, fs.constants.O_WRONLY);
+  // checkpoint --lazy-pages serves the pages itself; fd 3 gets \0 when it can.
+  const dump = spawn(
+    BINARY[b.tool],
+    [
+      '--root',
+      b.root,
+      'checkpoint',
+      '--lazy-pages',
+      '--page-server',
+      `127.0.0.1:${port}`,
+      '--status-fd',
+      '3',
+      '--image-path',
+      images,
+      b.id,
+    ],
+    { cwd: b.bundle, stdio: ['ignore', 'ignore', 'pipe', end] },
+  );
+  fs.closeSync(end);
+  t.teardown(() => void dump.kill('SIGKILL'));
+  const stderr = collect(dump.stderr);
+  let dumpEnded = 0;
+  const dumped = new Promise<number | null>((done) =>
+    dump.once('exit', (code) => {
+      dumpEnded = Date.now();
+      done(code);
+    }),
+  );
+  const ready = await pollUntil(
+    () => {
+      const buf = Buffer.alloc(16);
+      try {
+        return fs.readSync(status, buf, 0, buf.length, null) > 0 && buf.includes(0);
+      } catch {
+        return false; // EAGAIN: nothing yet
+      }
+    },
+    120_000,
+    50,
+  );
+  t.ok(
+    ready,
+    `${b.tool}: --status-fd got \\0 once the lazy pages can be served${stderr.text ? `: ${stderr.text}` : ''}`,
+  );
+  const frozen = count(b.counter);
+  // criu lazy-pages fetches from the dump's page server for the restore.
+  const lazy = spawn(
+    CRIU_BIN,
+    [
+      'lazy-pages',
+      '--page-server',
+      '--address',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '-D',
+      images,
+      '-o',
+      'lazy.log',
+      '-v4',
+    ],
+    { stdio: 'ignore' },
+  );
+  t.teardown(() => void lazy.kill('SIGKILL'));
+  await waitFor(() => fs.existsSync(path.join(images, 'lazy-pages.socket')), "criu lazy-pages' socket", 60_000, 50);
+  const other = `${b.id}-lazy`;
+  const bundle2 = tempDir(t, 'ckpt-lazy-bundle');
+  const spec = JSON.parse(fs.readFileSync(path.join(b.bundle, 'config.json'), 'utf8')) as Spec;
+  spec.linux!.cgroupsPath = cgroupsPath(other);
+  fs.writeFileSync(path.join(bundle2, 'config.json'), JSON.stringify(spec));
+  t.teardown(() => void b.run(['delete', '--force', other]));
+  const pidFile = path.join(bundle2, 'restored.pid');
+  const since = Date.now();
+  const restore = await b.piped([
+    'restore',
+    '-d',
+    '--lazy-pages',
+    '--pid-file',
+    pidFile,
+    '--bundle',
+    bundle2,
+    '--image-path',
+    images,
+    other,
+  ]);
+  ok(t, restore, `${b.tool} restore -d --lazy-pages`, path.join(images, 'restore.log'));
+  const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8')) : 0;
+  const code = await dumped;
+  t.equal(code, 0, `${b.tool}: the dump ends once its pages are pulled${stderr.text ? `: ${stderr.text}` : ''}`);
+  return {
+    ready,
+    restore: restore.code,
+    dump: code,
+    other,
+    pid,
+    frozen,
+    since,
+    dumpEnded,
+    stderr: stderr.text,
+  };
+}
+
+/** The restored container counts on from where it was, and on for 3 s after the dump ended. */
+async function countsOnAfterDump(
+  t: Test,
+  b: Box,
+  r: { frozen: number; since: number; dumpEnded: number },
+): Promise<number> {
+  await countsOnFrom(t, b.counter, r.frozen, r.since);
+  const wait = r.dumpEnded + 3000 - Date.now();
+  if (wait > 0) await sleep(wait);
+  const at = count(b.counter);
+  t.ok(
+    await pollUntil(() => count(b.counter) > at, 10_000, 50),
+    `3 s after the dump ended it still counts (${at}, from ${r.frozen})`,
+  );
+  return at;
+}
+
 const lazySkip =
   skip ||
   (criuFeature('uffd-noncoop') ? false : 'criu check --feature uffd-noncoop fails: no lazy pages on this kernel');
 t.test(
-  '--lazy-pages: the dump waits for the restore to pull its pages (--status-fd says when)',
-  {
-    skip: lazySkip,
-    // Seen in the guest: the lazily restored container counts on a few steps, then stops. Likely
-    // (not verified): criu restores the tasks into the cgroup path the image names (the
-    // checkpointed container's; runc passes no cg_root on cgroup v2 either), and the checkpoint,
-    // once the last page is pulled, deletes its container, killing what is in that cgroup (runc's
-    // destroy only removes it).
-    todo: 'the lazily restored container stops counting after its first steps',
-  },
+  '--lazy-pages: the dump waits for the restore to pull its pages (--status-fd says when), the restored container counts on after it ends',
+  { skip: lazySkip },
   async (t) => {
-    const b = box(t, 'tsrunc');
-    await started(t, b);
-    const images = tempDir(t, 'ckpt-images');
-    const port = freePort();
-    // checkpoint --lazy-pages serves the pages itself; fd 3 (a pipe here) gets \0 when it can.
-    const dump = spawn(
-      TSRUNC,
-      [
-        '--root',
-        b.root,
-        'checkpoint',
-        '--lazy-pages',
-        '--page-server',
-        `127.0.0.1:${port}`,
-        '--status-fd',
-        '3',
-        '--image-path',
-        images,
-        b.id,
-      ],
-      { cwd: b.bundle, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] },
-    );
-    t.teardown(() => void dump.kill('SIGKILL'));
-    const stderr = collect(dump.stderr);
-    const ready = new Promise<boolean>((done) => {
-      const status = dump.stdio[3] as NodeJS.ReadableStream;
-      status.on('data', (d: Buffer) => d.includes(0) && done(true));
-      dump.once('exit', () => done(false));
-    });
-    t.ok(await ready, `--status-fd got \\0 once the lazy pages can be served${stderr.text ? `: ${stderr.text}` : ''}`);
-    const frozen = count(b.counter);
-    // criu lazy-pages fetches from the dump's page server for the restore.
-    const lazy = spawn(
-      CRIU_BIN,
-      [
-        'lazy-pages',
-        '--page-server',
-        '--address',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '-D',
-        images,
-        '-o',
-        'lazy.log',
-        '-v4',
-      ],
-      {
-        stdio: 'ignore',
-      },
-    );
-    t.teardown(() => void lazy.kill('SIGKILL'));
-    await waitFor(() => fs.existsSync(path.join(images, 'lazy-pages.socket')), "criu lazy-pages' socket", 60_000, 50);
-    const since = Date.now();
-    // Under another id, as runc's own test does (the dump holds its container until it ends),
-    // with a cgroup of its own: the dump, once done, deletes the checkpointed container and its cgroup.
-    const other = `${b.id}-lazy`;
-    const bundle2 = tempDir(t, 'ckpt-lazy-bundle');
-    const spec = JSON.parse(fs.readFileSync(path.join(b.bundle, 'config.json'), 'utf8')) as Spec;
-    spec.linux!.cgroupsPath = `${CGROUP_PARENT}/${other}`;
-    fs.writeFileSync(path.join(bundle2, 'config.json'), JSON.stringify(spec));
-    t.teardown(() => void b.run(['delete', '--force', other]));
-    const restore = await b.piped([
-      'restore',
-      '-d',
-      '--lazy-pages',
-      '--bundle',
-      bundle2,
-      '--image-path',
-      images,
-      other,
-    ]);
-    ok(t, restore, 'restore -d --lazy-pages', path.join(images, 'restore.log'));
-    t.same(await exitOf(dump), 0, 'the dump ends once its pages are pulled');
-    await countsOnFrom(t, b.counter, frozen, since);
+    const outcomes: Record<string, unknown>[] = [];
+    for (const tool of TOOLS) {
+      await t.test(tool, async (t) => {
+        const b = box(t, tool);
+        await started(t, b);
+        const r = await lazyRoundTrip(t, b, (other) => `${CGROUP_PARENT}/${other}`);
+        const state = b.state();
+        t.equal(state, 'missing', 'the checkpointed id is gone');
+        const at = await countsOnAfterDump(t, b, r);
+        t.ok(at > r.frozen + 10, `well past its first steps: ${at} (from ${r.frozen})`);
+        const where = cgroupOf(r.pid);
+        // runc 1.1 names no cgroup root to criu on cgroup v2: criu puts the restored processes in
+        // the cgroup the image recorded (the checkpointed container's); tsrunc names the
+        // restore's own, as runc 1.2 does.
+        if (tool === 'tsrunc')
+          t.equal(where, `${CGROUP_PARENT}/${r.other}`, "the restored init is in the new container's own cgroup");
+        else t.comment(`runc: the restored init is in ${where}`);
+        outcomes.push({ ready: r.ready, restore: r.restore, dump: r.dump, state, countsOn: at > r.frozen + 10 });
+      });
+    }
+    if (outcomes.length === 2) t.same(outcomes[0], outcomes[1], 'tsrunc and runc: the same outcomes');
   },
 );
-
-function exitOf(child: ReturnType<typeof spawn>): Promise<number | null> {
-  return child.exitCode !== null
-    ? Promise.resolve(child.exitCode)
-    : new Promise((done) => child.once('exit', (code) => done(code)));
-}
 
 t.test('an established TCP connection: refused without --tcp-established, dumped with it', { skip }, async (t) => {
   const outcomes: Record<string, unknown>[] = [];
