@@ -705,6 +705,34 @@ t.test(
   },
 );
 
+t.test(
+  "--lazy-pages restored into the checkpointed container's own cgroup: the dump's clean-up spares it",
+  { skip: lazySkip },
+  async (t) => {
+    const outcomes: Record<string, unknown>[] = [];
+    for (const tool of TOOLS) {
+      await t.test(tool, async (t) => {
+        const b = box(t, tool);
+        await started(t, b);
+        const r = await lazyRoundTrip(t, b, () => `${CGROUP_PARENT}/${b.id}`);
+        const at = await countsOnAfterDump(t, b, r);
+        t.equal(cgroupOf(r.pid), `${CGROUP_PARENT}/${b.id}`, 'the restored init is in that cgroup');
+        if (tool === 'tsrunc')
+          t.match(
+            r.stderr,
+            /holds processes that came after its checkpoint .*: left in place/,
+            `the dump said so: ${r.stderr.trim()}`,
+          );
+        else t.comment(`runc's dump: ${r.stderr.trim()}`);
+        t.equal(b.run(['delete', '--force', r.other]).status, 0, 'the restored container deletes');
+        t.ok(await pollUntil(() => !alive(r.pid), 10_000), 'its init is gone');
+        outcomes.push({ ready: r.ready, restore: r.restore, dump: r.dump, countsOn: at > r.frozen });
+      });
+    }
+    if (outcomes.length === 2) t.same(outcomes[0], outcomes[1], 'tsrunc and runc: the same outcomes');
+  },
+);
+
 t.test('an established TCP connection: refused without --tcp-established, dumped with it', { skip }, async (t) => {
   const outcomes: Record<string, unknown>[] = [];
   // A server and a client in the container's own network namespace, connected over its lo.
