@@ -770,6 +770,205 @@ t.test('an established TCP connection: refused without --tcp-established, dumped
   if (outcomes.length === 2) t.same(outcomes[0], outcomes[1], 'tsrunc and runc: the same outcomes');
 });
 
+/**
+ * util-linux's flock(1) and the libraries ldd names, copied into a box's rootfs (busybox has no
+ * flock applet): the container takes a flock(2) lock with it.
+ */
+function addFlock(rootfs: string): void {
+  const ldd = execFileSync('ldd', ['/usr/bin/flock'], { encoding: 'utf8' });
+  const libs = [...ldd.matchAll(/(?:=> )?(\/\S+) \(0x/g)].map((m) => m[1] as string);
+  for (const f of ['/usr/bin/flock', ...libs]) {
+    fs.mkdirSync(path.join(rootfs, path.dirname(f)), { recursive: true });
+    fs.copyFileSync(f, path.join(rootfs, f));
+    fs.chmodSync(path.join(rootfs, f), 0o755);
+  }
+}
+
+/** Whether a flock(2) lock is held on `file` (the host's flock -n fails to take it). */
+function locked(file: string): boolean {
+  return runCommand('flock', ['-n', '-x', file, 'true']).status === 1;
+}
+
+t.test(
+  '--file-locks: a flock(2) lock is refused without it, dumped with it and held again after restore',
+  { skip },
+  async (t) => {
+    const outcomes: Record<string, unknown>[] = [];
+    for (const tool of TOOLS) {
+      await t.test(tool, async (t) => {
+        // The init's shell opens /lock on fd 9 and flock(1) locks it (the lock is the open file's:
+        // the shell holds it from then on).
+        const b = box(t, tool, { loop: `exec 9>/lock; flock -x 9; ${LOOP}` });
+        addFlock(path.join(b.bundle, 'rootfs'));
+        await started(t, b);
+        const lock = path.join(b.bundle, 'rootfs', 'lock');
+        t.ok(locked(lock), 'the container holds the lock');
+        const pid = b.pid();
+        const refusedImages = tempDir(t, 'ckpt-locks1');
+        const refused = b.run(['checkpoint', '--image-path', refusedImages, b.id]);
+        t.not(refused.status, 0, `${tool}: refused without --file-locks`);
+        if (tool === 'tsrunc')
+          t.match(
+            refused.stderr,
+            /criu failed: type DUMP .*Some file locks are hold by dumping tasks! You can try --file-locks/s,
+            `criu's reason: ${refused.stderr.trim()}`,
+          );
+        t.match(
+          fs.readFileSync(path.join(refusedImages, 'dump.log'), 'utf8'),
+          /Some file locks are hold/,
+          'in its log',
+        );
+        const afterRefusal = b.state();
+        t.equal(afterRefusal, 'running', 'the container runs on');
+        t.equal(b.pid(), pid, 'with the same init');
+        t.ok(locked(lock), 'holding its lock');
+
+        const images = tempDir(t, 'ckpt-locks2');
+        const dumped = b.run(['checkpoint', '--file-locks', '--image-path', images, b.id]);
+        ok(t, dumped, `${tool} checkpoint --file-locks`, path.join(images, 'dump.log'));
+        t.equal(b.state(), 'missing', 'the checkpointed container is gone');
+        t.notOk(locked(lock), 'and so is its lock');
+        const frozen = count(b.counter);
+
+        // Restored without --file-locks criu drops the lock, and says nothing (both runtimes).
+        const plain = await b.piped(['restore', '-d', '--image-path', images, b.id]);
+        ok(t, plain, `${tool} restore -d without --file-locks`, path.join(images, 'restore.log'));
+        const plainHeld = locked(lock);
+        t.notOk(plainHeld, 'restored without --file-locks: the lock is not held');
+        t.equal(b.run(['delete', '--force', b.id]).status, 0, 'deleted');
+        fs.writeFileSync(b.counter, `${frozen}\n`);
+
+        const since = Date.now();
+        const restore = await b.piped(['restore', '-d', '--file-locks', '--image-path', images, b.id]);
+        ok(t, restore, `${tool} restore -d --file-locks`, path.join(images, 'restore.log'));
+        await countsOnFrom(t, b.counter, frozen, since);
+        const held = locked(lock);
+        t.ok(held, 'restored with --file-locks: the lock is held again');
+        outcomes.push({
+          refused: refused.status !== 0,
+          afterRefusal,
+          dumped: dumped.status,
+          plain: plain.code,
+          plainHeld,
+          restore: restore.code,
+          held,
+        });
+      });
+    }
+    if (outcomes.length === 2) t.same(outcomes[0], outcomes[1], 'tsrunc and runc: the same outcomes');
+  },
+);
+
+/** Runs `command` (sh) in a new terminal session of script(1); its output to `out`. */
+function inTerminalSession(t: Test, command: string, cwd: string, out: string): ReturnType<typeof spawn> {
+  const fd = fs.openSync(out, 'w');
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd, stdio: ['ignore', fd, 'ignore'] });
+  fs.closeSync(fd);
+  t.teardown(() => void child.kill('SIGKILL'));
+  return child;
+}
+
+const shellWords = (args: string[]): string => args.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+
+t.test('--shell-job: a container on the terminal of a shell session, as far as criu takes it', { skip }, async (t) => {
+  // Both runtimes make the container's init the leader of a session of its own (setsid), so
+  // criu never finds it a shell job at dump ("not a session leader"). What is left of one: the
+  // container's stdio on the terminal of the caller's session.
+  const outcomes: Record<string, unknown>[] = [];
+  for (const tool of TOOLS) {
+    await t.test(tool, async (t) => {
+      const dir = tempDir(t, 'ckpt-shell');
+      // 1. Run from a shell session, the container's stdio is that session's terminal, a pty of
+      //    the host's devpts: criu finds no mount of the container for it, --shell-job or not.
+      const b = box(t, tool);
+      inTerminalSession(
+        t,
+        `${shellWords([BINARY[tool], '--root', b.root, 'run', '-d', b.id])}; exec sleep 1000`,
+        b.bundle,
+        path.join(dir, 'run.out'),
+      );
+      await waitFor(() => count(b.counter) >= 2, `${tool}'s container to count`, 60_000, 50);
+      t.match(
+        fs.readlinkSync(`/proc/${b.pid()}/fd/0`),
+        /^\/dev\/pts\/\d+$/,
+        "the init's stdin is the session's terminal",
+      );
+      const attempts: Record<string, number | null> = {};
+      for (const flags of [[], ['--shell-job']]) {
+        const images = tempDir(t, 'ckpt-shell1');
+        const r = b.run(['checkpoint', '--leave-running', ...flags, '--image-path', images, b.id]);
+        attempts[flags.join(' ') || 'plain'] = r.status;
+        t.not(r.status, 0, `${tool} checkpoint ${flags.join(' ') || 'without --shell-job'}: fails`);
+        t.match(
+          fs.readFileSync(path.join(images, 'dump.log'), 'utf8'),
+          /Can't lookup mount=\d+ for fd=0 path=\/dev\/pts\//,
+          "criu: the terminal's mount is not the container's",
+        );
+        if (tool === 'tsrunc') t.match(r.stderr, /criu failed: type DUMP .*Can't lookup mount/s, r.stderr.trim());
+      }
+      t.equal(b.state(), 'running', 'the container runs on');
+
+      // 2. The container opens the session's terminal itself, through the host's /dev/pts bound
+      //    in: the dump passes either way (the init is its session's leader), and the restore
+      //    needs --shell-job: without it criu finds no task of the terminal's session.
+      const tty = path.join(dir, 'tty');
+      inTerminalSession(t, `tty > ${tty}; exec sleep 1000`, dir, path.join(dir, 'session.out'));
+      await waitFor(
+        () => /^\/dev\/pts\/\d+$/m.test(fs.existsSync(tty) ? fs.readFileSync(tty, 'utf8') : ''),
+        'the session',
+        30_000,
+        50,
+      );
+      const pts = fs.readFileSync(tty, 'utf8').trim();
+      const c = box(t, tool, {
+        loop: `exec <${pts} >${pts} 2>&1; ${LOOP}`,
+        edit: (spec) => {
+          spec.mounts = (spec.mounts ?? []).filter((m) => m.destination !== '/dev/pts');
+          spec.mounts.push({ destination: '/dev/pts', type: 'bind', source: '/dev/pts', options: ['rbind', 'rw'] });
+        },
+      });
+      await started(t, c);
+      const images = tempDir(t, 'ckpt-shell2');
+      const plainDump = c.run(['checkpoint', '--leave-running', '--image-path', tempDir(t, 'ckpt-shell3'), c.id]);
+      t.equal(
+        plainDump.status,
+        0,
+        `${tool} checkpoint without --shell-job: passes${plainDump.stderr ? `: ${plainDump.stderr}` : ''}`,
+      );
+      const dump = c.run(['checkpoint', '--shell-job', '--image-path', images, c.id]);
+      ok(t, dump, `${tool} checkpoint --shell-job`, path.join(images, 'dump.log'));
+      const plain = await c.piped(['restore', '-d', '--image-path', images, c.id]);
+      t.not(plain.code, 0, `${tool} restore without --shell-job: fails`);
+      t.match(
+        fs.readFileSync(path.join(images, 'restore.log'), 'utf8'),
+        /No task found with sid 0/,
+        "criu: no task of the terminal's session",
+      );
+      if (tool === 'tsrunc')
+        t.match(plain.output, /criu failed: type RESTORE .*No task found with sid 0/s, plain.output.trim());
+      t.equal(c.state(), 'missing', 'and leaves nothing');
+      // With --shell-job criu goes on to hand the terminal over (and, on this criu and these
+      // runtimes, fails later for other reasons: runc 1.1's criu has no stdin to inherit from).
+      const shell = await c.piped(['restore', '-d', '--shell-job', '--image-path', images, c.id]);
+      const log = fs.readFileSync(path.join(images, 'restore.log'), 'utf8');
+      const pastSession = !/No task found with sid/.test(log);
+      t.ok(
+        pastSession,
+        `${tool} restore --shell-job: criu gets past the session check (exit ${shell.code}: ${logErrors(path.join(images, 'restore.log'))})`,
+      );
+      if (shell.code === 0) c.run(['delete', '--force', c.id]);
+      outcomes.push({
+        attempts,
+        plainDump: plainDump.status,
+        dump: dump.status,
+        plainRestoreFails: plain.code !== 0,
+        pastSession,
+      });
+    });
+  }
+  if (outcomes.length === 2) t.same(outcomes[0], outcomes[1], 'tsrunc and runc: the same outcomes');
+});
+
 t.test('a restore that fails leaves nothing behind', { skip }, async (t) => {
   const b = box(t, 'tsrunc');
   // An image directory with runc's descriptors.json and nothing criu can restore.
