@@ -13,8 +13,11 @@ export const MAX_PRESERVED_FDS = 65536;
  * --preserve-fds / -preserve-fds (spaced or with "="), plus LISTEN_FDS (passed on as well);
  * a value written otherwise is not counted, and the CLI then refuses for want of the fds. The
  * shell's own script fd (dash: 10, bash: 255; close-on-exec, a free fd at start) is left out.
- * Only runs when "preserve-fds" is among the arguments or LISTEN_FDS is set: other commands
- * pay one `case`.
+ * Then each fd named by --status-fd (spaced or with "="; checkpoint writes criu's \0 to it and
+ * closes it) is listed too when it is open and not listed yet: a canonical decimal (no leading
+ * zero) of at most 10 digits, from 3 to 2147483647; any other value lists nothing.
+ * Only runs when "preserve-fds" or "status-fd" is among the arguments or LISTEN_FDS is set:
+ * other commands pay one `case`.
  */
 const CALLER_FDS_SCAN = [
   'caller_fds() {',
@@ -42,12 +45,28 @@ const CALLER_FDS_SCAN = [
   '    if [ -h /proc/self/fd/$i ] && { [ "$i" -lt 10 ] || ! [ /proc/self/fd/$i -ef "$0" ]; }; then fds="$fds $i"; fi',
   '    i=$((i + 1))',
   '  done',
+  '  next=',
+  '  for a do',
+  '    if [ -n "$next" ]; then v=$a next=',
+  '    else',
+  '      case $a in',
+  '      --status-fd) next=1; continue ;;',
+  '      --status-fd=*) v=${a#*=} ;;',
+  '      *) continue ;;',
+  '      esac',
+  '    fi',
+  '    case $v in ""|0?*|*[!0-9]*) continue ;; esac',
+  '    [ ${#v} -gt 10 ] && continue',
+  '    [ "$v" -gt 2147483647 ] || [ "$v" -lt 3 ] && continue',
+  '    case " $fds " in *" $v "*) continue ;; esac',
+  '    if [ -h /proc/self/fd/$v ] && { [ "$v" -lt 10 ] || ! [ /proc/self/fd/$v -ef "$0" ]; }; then fds="$fds $v"; fi',
+  '  done',
   '  TSRUNC_CALLER_FDS=${fds# }',
   '  export TSRUNC_CALLER_FDS',
   '  unset n next a v fds i',
   '}',
   'case "$*" in',
-  '*preserve-fds*) caller_fds "$@" ;;',
+  '*preserve-fds*|*status-fd*) caller_fds "$@" ;;',
   '*) [ -z "${LISTEN_FDS-}" ] || caller_fds "$@" ;;',
   'esac',
 ];

@@ -3,8 +3,8 @@
 //  * the direct path, the default and the reference: exactly what the sh launcher that
 //    scripts/build.mjs used to write did (the environment the way dash hands it on, without
 //    NODE_OPTIONS, NODE_EXTRA_CA_CERTS and a caller's TSRUNC_CALLER_FDS; TSRUNC_CALLER_FDS
-//    listing the fds the caller passed for --preserve-fds / LISTEN_FDS), then exec of node on
-//    dist/boot.cjs with the same arguments;
+//    listing the fds the caller passed for --preserve-fds / LISTEN_FDS / --status-fd), then
+//    exec of node on dist/boot.cjs with the same arguments;
 //  * when a resident server (`tsrunc daemon`) is reachable, the same command answered by one of
 //    its warm workers: argv, environment, cwd (an fd), stdin, stdout and stderr go over the
 //    server's socket; the front waits, forwards signals, and exits as the worker did. Anything
@@ -188,12 +188,21 @@ long Decimal(const char *s) {
 // The fds above 2 the caller passed (CallerFds): the only ones a SPAWN may hand on below its slots.
 std::vector<int> caller_fds;
 
+// A --status-fd value the launcher looks at: canonical decimal (no sign, no leading zero), at
+// most 10 digits and INT_MAX, above 2 (fds 0..2 are the caller's stdio, never listed); -1 else.
+int StatusFdValue(const char *v) {
+  if (!Digits(v) || (v[0] == '0' && v[1] != '\0') || strlen(v) > 10) return -1;
+  long x = strtol(v, nullptr, 10);
+  return x < 3 || x > 2147483647L ? -1 : static_cast<int>(x);
+}
+
 // The launcher's caller_fds: the open fds among 3..N+2 (N: the largest --preserve-fds value plus
-// LISTEN_FDS, capped), listed in TSRUNC_CALLER_FDS. This process has opened nothing yet.
+// LISTEN_FDS, capped), then each open fd named by --status-fd (checkpoint writes criu's \0 to it
+// and closes it) not listed yet, in TSRUNC_CALLER_FDS. This process has opened nothing yet.
 void CallerFds(int argc, char **argv, Env *env) {
   bool scan = false;
   for (int i = 1; i < argc; i++)
-    if (strstr(argv[i], "preserve-fds") != nullptr) scan = true;
+    if (strstr(argv[i], "preserve-fds") != nullptr || strstr(argv[i], "status-fd") != nullptr) scan = true;
   const char *listen = env->Value("LISTEN_FDS");
   if (listen != nullptr && *listen != '\0') scan = true;
   if (!scan) return;
@@ -221,6 +230,27 @@ void CallerFds(int argc, char **argv, Env *env) {
     if (!fds.empty()) fds += ' ';
     fds += std::to_string(fd);
     caller_fds.push_back(static_cast<int>(fd));
+  }
+  // --status-fd N / --status-fd=N, each one given (the CLI takes the last): one fd each.
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v;
+    if (strcmp(a, "--status-fd") == 0) {
+      if (i + 1 >= argc) break;
+      v = argv[++i];
+    } else if (strncmp(a, "--status-fd=", 12) == 0) {
+      v = a + 12;
+    } else {
+      continue;
+    }
+    int fd = StatusFdValue(v);
+    if (fd < 0 || fcntl(fd, F_GETFD) < 0) continue;
+    bool listed = false;
+    for (int c : caller_fds) listed = listed || c == fd;
+    if (listed) continue;
+    if (!fds.empty()) fds += ' ';
+    fds += std::to_string(fd);
+    caller_fds.push_back(fd);
   }
   // caller_fds ends with `unset n next a v fds i`: exported variables of those names go too.
   for (const char *name : {"n", "next", "a", "v", "fds", "i"}) env->Unset(name);

@@ -1,9 +1,10 @@
-// --preserve-fds N hands fds 3..N+2 to the container, so they must be fds the caller passed:
-// anything else there is tsrunc's own (Node's epoll and pipes, the container's state lock, its
-// sockets). Node marks every fd close-on-exec as it starts, so from here a caller's fd cannot
-// be told from one of ours; bin/tsrunc looks before node runs and lists the open ones in
-// TSRUNC_CALLER_FDS (CallerFds in native/front/front.cc; scripts/sh-launcher.mjs was its first
-// form). The library API (Runtime) does not check: its callers own their fds.
+// --preserve-fds N hands fds 3..N+2 to the container, and checkpoint --status-fd N writes a \0
+// to fd N and closes it, so they must be fds the caller passed: anything else there is tsrunc's
+// own (Node's epoll and pipes, the container's state lock, its sockets). Node marks every fd
+// close-on-exec as it starts, so from here a caller's fd cannot be told from one of ours;
+// bin/tsrunc looks before node runs and lists the open ones in TSRUNC_CALLER_FDS (CallerFds in
+// native/front/front.cc; scripts/sh-launcher.mjs was its first form). The library API (Runtime)
+// does not check: its callers own their fds.
 import { TsruncError, UsageError } from '../errors';
 import { listenFds } from '../lifecycle/create';
 
@@ -64,4 +65,20 @@ export function checkCallerFds(requested: number, opts: { listen?: boolean; flag
         `${what}: fd ${fd} was not passed by the caller (fds 3 to ${2 + count} must be open)`,
       );
   }
+}
+
+/**
+ * checkpoint's --status-fd N: N must be an fd the caller passed (bin/tsrunc lists it when it is
+ * open as tsrunc starts), since tsrunc writes criu's \0 to it and closes it. fds 0..2 are the
+ * caller's stdio (or /dev/null that node opened in their place). Without the launcher's list
+ * (node started otherwise than through bin/tsrunc) nothing is checked, as before: the fd is
+ * only checked to be open and writable (checkpointContainer).
+ */
+export function checkCallerFd(fd: number, flag: string): void {
+  if (fd < 3 || callerFds === undefined) return;
+  if (!callerFds.has(fd))
+    throw new TsruncError(
+      'usage',
+      `${flag} ${fd}: fd ${fd} was not passed by the caller (it must be open when tsrunc starts)`,
+    );
 }

@@ -56,7 +56,10 @@ export function statusMessage(code: number | null, signal: number | null): Buffe
  * is; in the foreground the front, a child subreaper as the direct path's node is, reaps it and
  * what is reparented to it and reports them, the worker forwards the caller's signals (which the
  * front passes on to it) through the front, and relays a pty on the caller's stdio it holds) and
- * those that start no container process. checkpoint and restore take the direct path.
+ * those that start no container process. checkpoint and restore take the direct path: among
+ * other things, checkpoint --status-fd names an fd of the caller's above 2, which a worker does
+ * not hold (it gets stdio only), and the check of it (src/cli/caller-fds.ts) trusts the list
+ * bin/tsrunc made for the node it execs.
  */
 export const SERVED_COMMANDS: ReadonlySet<string> = new Set([
   'create',

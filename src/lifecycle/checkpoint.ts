@@ -211,8 +211,16 @@ export function checkpointContainer(
     for (const fd of opened) n.closeFd(fd);
   }
   // As runc: unless told to leave it, the checkpointed container is gone (criu killed its
-  // processes): its cgroups, state and poststop hooks as `delete` does them.
-  if (!(flags.leaveRunning ?? false) && !(flags.preDump ?? false)) deleteContainer(handle, true, log);
+  // processes): its cgroups, state and poststop hooks as `delete` does them. In a private pid
+  // namespace nothing of the container can be left in its cgroup, so whatever is there was
+  // restored into it meanwhile (--lazy-pages: the dump ends once a restore pulled its pages)
+  // and is spared, as runc's destroy spares it; else leftovers are killed, as runc kills them.
+  if (!(flags.leaveRunning ?? false) && !(flags.preDump ?? false)) {
+    const privatePid = (record.config.linux?.namespaces ?? []).some(
+      (ns) => ns.type === 'pid' && (ns.path === undefined || ns.path === ''),
+    );
+    deleteContainer(handle, true, log, { spareNewcomers: privatePid });
+  }
 }
 
 /** runc's check of --status-fd: open and writable. */

@@ -201,6 +201,25 @@ export function stdioInherit(descriptors: readonly string[]): { key: string; fd:
   return out;
 }
 
+/**
+ * A restore's cg_root: where criu restores the image's cgroups, from /proc/PID/cgroup of criu
+ * once it is in the container's cgroups — one entry per line, as runc (1.2 and later) sends
+ * them: "N:ctrl,ctrl:/path" as each controller's root, cgroup v2's "0::/path" as controller ""
+ * (criu's name for the unified hierarchy). Without it criu puts the restored processes in the
+ * cgroup the image recorded — the checkpointed container's, not the one this restore made and
+ * records (another id, another cgroupsPath), where delete, pause, ps and a lazy dump's cleanup
+ * would not find them (runc 1.1 sent none on cgroup v2, and has that problem).
+ */
+export function cgroupRoots(procCgroup: string): { ctrl: string; path: string }[] {
+  const out: { ctrl: string; path: string }[] = [];
+  for (const line of procCgroup.split('\n')) {
+    const m = /^\d+:([^:]*):(\/.*)$/.exec(line);
+    if (m === null) continue;
+    for (const ctrl of (m[1] as string).split(',')) out.push({ ctrl, path: m[2] as string });
+  }
+  return out;
+}
+
 /** The options both kinds of request share (runc sets the same). */
 export function commonOptions(flags: CriuFlags, imagesDirFd: number, log: string): CriuOpts {
   const opts: CriuOpts = {

@@ -10,8 +10,23 @@ import type { ContainerHandle } from '../state/store';
 import { waitForExit } from './container';
 import { faultPoint } from '../util/faults';
 import { runHooks } from './hooks';
+import { sleepMs } from '../util/sleep';
 
-export function deleteContainer(handle: ContainerHandle, force: boolean, log: Logger): void {
+export interface DeleteOptions {
+  /**
+   * checkpoint's clean-up after a dump, as runc's destroy: in a private pid namespace criu's kill
+   * of the init ended every process of the container, so what its cgroup holds once they are
+   * gone came since — a lazy restore of this very checkpoint into the same cgroup, while the
+   * dump served it pages. That is not killed, and the cgroups are left in place (a warning),
+   * as runc's rmdir of them fails with EBUSY.
+   */
+  spareNewcomers?: boolean;
+}
+
+/** How long the processes criu killed may take to leave the cgroup (spareNewcomers). */
+const LEAVE_MS = 2000;
+
+export function deleteContainer(handle: ContainerHandle, force: boolean, log: Logger, opts: DeleteOptions = {}): void {
   faultPoint('delete:locked');
   const record = handle.read();
   const status = computeStatus(record, handle.dir);
@@ -32,9 +47,25 @@ export function deleteContainer(handle: ContainerHandle, force: boolean, log: Lo
     }
   }
   faultPoint('delete:killed');
-  cgroups.remove((pid) => native().kill(pid, 9));
+  if (opts.spareNewcomers === true && !emptied(cgroups)) {
+    log.warn(
+      `the cgroup of ${record.id} holds processes that came after its checkpoint (a restore of it): left in place`,
+    );
+  } else {
+    cgroups.remove((pid) => native().kill(pid, 9));
+  }
   faultPoint('delete:cgroups-removed');
   if (record.initPid > 0)
     runHooks(record.config, 'poststop', stateDocument(record, 'stopped', ownerOf(handle.dir)), log, 'warn');
   handle.remove({ stateRemoved: 'delete:state-removed', renamed: 'delete:renamed' });
+}
+
+/** Whether the cgroups hold no process, waiting LEAVE_MS for the dying to leave. */
+function emptied(cgroups: { pids(): number[] }): boolean {
+  const deadline = Date.now() + LEAVE_MS;
+  for (;;) {
+    if (cgroups.pids().length === 0) return true;
+    if (Date.now() > deadline) return false;
+    sleepMs(20);
+  }
 }

@@ -20,6 +20,7 @@ import {
   CRIU_ROOT,
   DESCRIPTORS_FILE,
   RESTORE_LOG,
+  cgroupRoots,
   commonOptions,
   criuConfigFile,
   externalMounts,
@@ -165,10 +166,7 @@ export function restoreContainer(ctx: CreateContext & { criu: string }, opts: Re
         undo.cgroups = () => cgroups.remove((pid) => native().kill(pid, 9));
         cgroups.create(planned.cgroupSetup);
         cgroups.join(criu.pid);
-        const roots = cgroupRoots(
-          criu.pid,
-          cgroups.hierarchies.some((h) => h.version === 1),
-        );
+        const roots = cgroupRoots(readCgroupFile(criu.pid));
         if (roots.length > 0) criuOpts.cg_root = roots;
         criuVersion(criu);
         ctx.log.debug(() => `restore ${opts.id}: criu RESTORE from ${imageDir} into ${plan.rootfs}`);
@@ -223,22 +221,13 @@ export function restoreContainer(ctx: CreateContext & { criu: string }, opts: Re
   }
 }
 
-/** A cgroup v1 host: where criu put itself in each hierarchy, the root it restores cgroups under (runc's cg_root). */
-function cgroupRoots(pid: number, v1: boolean): { ctrl: string; path: string }[] {
-  if (!v1) return [];
-  let text: string;
+/** /proc/PID/cgroup of criu, once it has joined the container's cgroups. */
+function readCgroupFile(pid: number): string {
   try {
-    text = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    return fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
   } catch (err) {
     throw systemError(`reading /proc/${pid}/cgroup of criu`, err);
   }
-  const out: { ctrl: string; path: string }[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^\d+:([^:]*):(.*)$/.exec(line);
-    if (m === null || m[1] === '' || m[1] === undefined || m[2] === undefined) continue;
-    out.push({ ctrl: m[1], path: m[2] });
-  }
-  return out;
 }
 
 /** The pty master criu restored, to --console-socket as create's init sends one. */

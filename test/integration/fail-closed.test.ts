@@ -2,14 +2,14 @@
 // CLI: a symlink planted at the pid file's temp name (F), --preserve-fds over what the caller
 // passed (G), uid/gid edge values (H), a --root owned by someone else with a planted hook (I),
 // NUL inside strings, numeric edges, and parse errors that must not quote the file.
-import { spawnSync, type StdioOptions } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type StdioOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import type { Spec } from '../../src/spec/types';
 import { cgroupDirsOf, rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
 import { containerRecord } from '../helpers/records';
-import { REPO_ROOT, TSRUNC, rootEntries, tempDir, type Teardownable } from '../helpers/tsrunc';
+import { REPO_ROOT, TSRUNC, rootEntries, tempDir, waitFor, type Teardownable } from '../helpers/tsrunc';
 
 const skip = rootSkipReason();
 
@@ -249,6 +249,128 @@ t.test(
     );
     t.equal(ok.status, 0, ok.stderr);
     t.equal(fs.readFileSync(file, 'utf8'), 'via-fd-3\n');
+  },
+);
+
+// ---- G: checkpoint --status-fd ----------------------------------------------------------------
+// checkpoint --lazy-pages writes criu's \0 to --status-fd's fd and closes it: that fd must be the
+// caller's too, refused (before criu or the container is touched) when it is one of tsrunc's own.
+
+/** `sh -c 'exec bin/tsrunc ARGS REDIRECT'` with stdout and stderr on files, no other fd given. */
+function viaShell(t: Teardownable, args: string[], redirect = ''): FdRun {
+  return runWithFds(t, ['-c', `exec "$0" "$@" ${redirect}`, TSRUNC, ...args], [], { file: '/bin/sh' });
+}
+
+/**
+ * The same, with --log on a FIFO: tsrunc (node by then) blocks opening it, and its open fds are
+ * read from /proc then, before it is let go. Returns those fds (above 2) and how it ended.
+ */
+async function viaShellSeen(t: Test, args: string[]): Promise<{ fds: Map<number, string>; run: FdRun }> {
+  const dir = tempDir(t, 'tsrunc-statusfd');
+  const fifo = path.join(dir, 'log');
+  execFileSync('mkfifo', [fifo]);
+  const out = fs.openSync(path.join(dir, 'out'), 'w+');
+  const err = fs.openSync(path.join(dir, 'err'), 'w+');
+  const child = spawn('/bin/sh', ['-c', 'exec "$0" "$@"', TSRUNC, '--log', fifo, ...args], {
+    stdio: ['ignore', out, err],
+  });
+  t.teardown(() => void child.kill('SIGKILL'));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.once('exit', (code, signal) => done({ code, signal })),
+  );
+  const pid = child.pid ?? 0;
+  const wchan = (): string => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/wchan`, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  await waitFor(() => /wait_for_partner|fifo_open/.test(wchan()), 'tsrunc to block opening its --log FIFO', 60_000, 20);
+  const fds = new Map<number, string>();
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`).map(Number))
+    if (fd > 2) fds.set(fd, fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+  // (reading the FIFO lets it go on)
+  const log = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const how = await exited;
+  fs.closeSync(log);
+  fs.closeSync(out);
+  fs.closeSync(err);
+  return {
+    fds,
+    run: {
+      status: how.code,
+      signal: how.signal,
+      pid,
+      stdout: fs.readFileSync(path.join(dir, 'out'), 'utf8'),
+      stderr: fs.readFileSync(path.join(dir, 'err'), 'utf8'),
+    },
+  };
+}
+
+t.test(
+  "G: checkpoint --status-fd of an fd the caller did not pass (tsrunc's own) is refused, naming it; the container untouched",
+  { skip },
+  async (t) => {
+    const c = testContainer(t);
+    t.equal(c.tsrunc(['run', '-d', c.id]).status, 0, 'run -d');
+    const pid = c.pid();
+    const images = path.join(tempDir(t, 'tsrunc-ckpt'), 'images');
+    const ckpt = (fd: string): string[] => [
+      '--root',
+      c.root,
+      'checkpoint',
+      '--lazy-pages',
+      '--status-fd',
+      fd,
+      '--image-path',
+      images,
+      c.id,
+    ];
+    const untouched = (what: string): void => {
+      t.equal(c.status(), 'running', `${what}: the container still runs`);
+      t.equal(c.pid(), pid, `${what}: with the same init`);
+      t.notOk(fs.existsSync(images), `${what}: no image directory was made`);
+    };
+
+    const notOpen = viaShell(t, ckpt('9'));
+    t.equal(notOpen.status, 1, 'fd 9 not open: exit 1');
+    t.match(notOpen.stderr, /--status-fd 9: fd 9 was not passed by the caller/, 'naming the flag and fd 9');
+    untouched('fd 9 not open');
+
+    // fd 3 (node's first: its epoll) and a pipe node writes to: open in tsrunc as it ran, and refused.
+    const first = await viaShellSeen(t, ckpt('3'));
+    t.ok(first.fds.has(3), `fd 3 was tsrunc's own (${first.fds.get(3)})`);
+    t.equal(first.run.status, 1, '--status-fd 3: exit 1');
+    t.match(first.run.stderr, /--status-fd 3: fd 3 was not passed by the caller/, 'naming fd 3');
+    untouched('--status-fd 3');
+    const pipe = [...first.fds].find(([fd, to]) => fd > 3 && to.startsWith('pipe:'))?.[0];
+    if (t.ok(pipe !== undefined, `node has pipes of its own (${JSON.stringify([...first.fds])})`)) {
+      const second = await viaShellSeen(t, ckpt(String(pipe)));
+      t.match(second.fds.get(pipe as number) ?? '', /^pipe:/, `fd ${pipe} is one of tsrunc's pipes as it runs`);
+      t.equal(second.run.status, 1, `--status-fd ${pipe}: exit 1`);
+      t.match(
+        second.run.stderr,
+        new RegExp(`--status-fd ${pipe}: fd ${pipe} was not passed by the caller`),
+        `naming fd ${pipe}`,
+      );
+      untouched(`--status-fd ${pipe}`);
+    }
+
+    // Passed (9>file): past that check, to the next step (the --criu binary, missing here: no
+    // criu is started and the container is not touched).
+    const file = path.join(tempDir(t, 'tsrunc-statusfd'), 'status');
+    const passed = viaShell(t, ['--criu', '/nonexistent/criu', ...ckpt('9')], `9>${file}`);
+    t.equal(passed.status, 1, 'fd 9 passed: exit 1');
+    t.notMatch(passed.stderr, /was not passed by the caller/, 'fd 9 passed: not refused for it');
+    t.match(passed.stderr, /criu binary \/nonexistent\/criu does not exist/, passed.stderr.trim());
+    untouched('fd 9 passed');
+    t.equal(fs.readFileSync(file, 'utf8'), '', 'nothing was written to it');
+    t.same(
+      fs.readdirSync(c.root).filter((e) => e !== c.id),
+      [],
+      'nothing else under --root',
+    );
   },
 );
 

@@ -5,6 +5,7 @@ import t from 'tap';
 import type { CgroupHierarchy } from '../../src/cgroups';
 import { criuCodec, rpcProtoCandidates } from '../../src/lifecycle/criu';
 import {
+  cgroupRoots,
   cgroupsMode,
   checkParentPath,
   commonOptions,
@@ -184,6 +185,23 @@ t.test("the init's stdio: pipes are handed back by key", async (t) => {
   t.same(stdioInherit(['socket:[1]', '/dev/pts/0', '/dev/null']), []);
 });
 
+t.test("a restore's cgroup roots: each line of criu's /proc/PID/cgroup, cgroup v2's as controller \"\"", async (t) => {
+  t.same(cgroupRoots('0::/tsrunc/ctr\n'), [{ ctrl: '', path: '/tsrunc/ctr' }], 'cgroup v2: the unified root');
+  t.same(
+    cgroupRoots('12:cpu,cpuacct:/ctr\n3:name=systemd:/user.slice\n1:memory:/ctr\n0::/unified/ctr\n'),
+    [
+      { ctrl: 'cpu', path: '/ctr' },
+      { ctrl: 'cpuacct', path: '/ctr' },
+      { ctrl: 'name=systemd', path: '/user.slice' },
+      { ctrl: 'memory', path: '/ctr' },
+      { ctrl: '', path: '/unified/ctr' },
+    ],
+    "cgroup v1 (and hybrid's unified line): one per controller, as runc's ParseCgroupFile",
+  );
+  t.same(cgroupRoots(''), [], 'nothing read: no roots');
+  t.same(cgroupRoots('garbage\n1:memory\n'), [], 'malformed lines are skipped');
+});
+
 const proto = rpcProtoCandidates('/usr/sbin/criu').find((f) => fs.existsSync(f));
 t.test(
   "the codec speaks criu's rpc.proto",
@@ -206,5 +224,12 @@ t.test(
       cr_errno: 2,
     });
     t.throws(() => codec.decode(Buffer.from([0xff, 0xff])), /decoding a message of criu/);
+    // cg_root (25) = { ctrl (1) "", path (2) "/a" }: an empty ctrl is sent, not dropped (criu
+    // reads a missing one as every controller's root, an empty one as cgroup v2's)
+    const req = codec.encode({ type: 'RESTORE', opts: { images_dir_fd: 5, cg_root: [{ ctrl: '', path: '/a' }] } });
+    t.ok(
+      req.includes(Buffer.from([0xca, 0x01, 0x06, 0x0a, 0x00, 0x12, 0x02, 0x2f, 0x61])),
+      `cg_root with ctrl "" encoded: ${req.toString('hex')}`,
+    );
   },
 );

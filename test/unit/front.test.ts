@@ -84,6 +84,17 @@ t.test('the front hands node what the sh launcher did', { skip }, async (t) => {
     ['LISTEN_FDS that is not a number', ['run', 'id'], { ...base, LISTEN_FDS: 'x' }, [a]],
     ['an empty LISTEN_FDS', ['run', 'id'], { ...base, LISTEN_FDS: '' }, [a]],
     ['a huge --preserve-fds', ['create', '--preserve-fds=99999999', 'id'], base, [a]],
+    ['--status-fd, open', ['checkpoint', '--lazy-pages', '--status-fd', '5', 'id'], base, ['ignore', 'ignore', a]],
+    ['--status-fd=, not open', ['checkpoint', '--status-fd=4', 'id'], base, ['ignore', 'ignore', a]],
+    ['--status-fd with a leading zero', ['checkpoint', '--status-fd=05', 'id'], base, ['ignore', 'ignore', a]],
+    ['--status-fd too large', ['checkpoint', '--status-fd', '2147483648', 'id'], base, [a]],
+    ['--status-fd twice', ['checkpoint', '--status-fd', '3', '--status-fd=5', 'id'], base, [a, 'ignore', a]],
+    [
+      '--status-fd beside --preserve-fds',
+      ['exec', '--preserve-fds', '1', 'id', 'x', '--status-fd', '3', '--status-fd', '5'],
+      { ...base, a: '1', v: '2' },
+      [a, 'ignore', a],
+    ],
     ['arguments with spaces, quotes and newlines', ['state', 'a b\'c"\nd', '', '-'], base, []],
   ];
   for (const [name, args, env, extra] of cases) {

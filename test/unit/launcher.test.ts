@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
-import { checkCallerFds, preserveFdsArg, takeCallerFds } from '../../src/cli/caller-fds';
+import { checkCallerFd, checkCallerFds, preserveFdsArg, takeCallerFds } from '../../src/cli/caller-fds';
 import { makeFront } from '../helpers/front';
 import { REPO_ROOT, TSRUNC, runCommand, tempDir } from '../helpers/tsrunc';
 
@@ -121,6 +121,39 @@ t.test('the launcher lists the open fds among 3..N+2 for --preserve-fds N, in ev
   );
 });
 
+t.test('the launcher lists the fd of --status-fd when it is open, and only then', { skip }, async (t) => {
+  const a = fs.openSync('/dev/null', 'w');
+  t.teardown(() => fs.closeSync(a));
+  const ckpt = (...flags: string[]): string[] => ['checkpoint', '--lazy-pages', ...flags, 'id'];
+  // (extra fds are 3, 4, ...: [x, x, a] opens fd 5 only)
+  const at5: ('ignore' | number)[] = ['ignore', 'ignore', a];
+  t.equal(callerFdsSeen(t, ckpt('--status-fd', '5'), at5), '5', 'spaced');
+  t.equal(callerFdsSeen(t, ckpt('--status-fd=5'), at5), '5', 'with "="');
+  t.equal(callerFdsSeen(t, ckpt('--status-fd', '5'), []), '', 'not open: set, and empty');
+  t.equal(callerFdsSeen(t, ckpt('--status-fd', '4'), at5), '', 'only the fd named');
+  t.equal(callerFdsSeen(t, ckpt('--status-fd', '3', '--status-fd', '5'), [a, 'ignore', a]), '3 5', 'each one given');
+  for (const v of ['05', '+5', '5x', '', '-5', '99999999999', '2147483648'])
+    t.equal(callerFdsSeen(t, ckpt(`--status-fd=${v}`), at5), '', `a value written otherwise lists nothing: ${v}`);
+  t.equal(callerFdsSeen(t, ckpt('--status-fd', '1'), []), '', 'stdio is never listed');
+  t.equal(callerFdsSeen(t, ckpt('-status-fd', '5'), at5), '', 'a single dash (the CLI refuses it) lists nothing');
+  t.equal(callerFdsSeen(t, ckpt('--status-fd'), at5), '', 'no value');
+  t.equal(
+    callerFdsSeen(t, ['create', '--preserve-fds', '2', '--status-fd', '4', 'id'], [a, a, a]),
+    '3 4',
+    'an fd --preserve-fds lists already is listed once',
+  );
+  t.equal(
+    callerFdsSeen(t, ['create', '--preserve-fds', '1', '--status-fd', '5', 'id'], [a, a, a]),
+    '3 5',
+    'beside --preserve-fds: after its fds',
+  );
+  t.equal(
+    callerFdsSeen(t, ckpt('--status-fd', '5'), at5, { TSRUNC_CALLER_FDS: '3 4 5 6' }),
+    '5',
+    "a caller's list is replaced",
+  );
+});
+
 t.test("the launcher never passes a caller's TSRUNC_CALLER_FDS on", { skip }, async (t) => {
   t.equal(
     callerFdsSeen(t, ['state', 'id'], [], { TSRUNC_CALLER_FDS: '3 4 5' }),
@@ -147,6 +180,19 @@ t.test('the CLI takes the list out of its environment and checks fds 3..N+2 agai
   takeCallerFds({});
   t.throws(() => checkCallerFds(1), { message: /cannot tell which fds the caller passed/ });
   t.equal(preserveFdsArg(0), 0);
+
+  // checkpoint --status-fd N: N must be listed (fds 0..2 always pass).
+  takeCallerFds({ TSRUNC_CALLER_FDS: '3 9' });
+  t.doesNotThrow(() => checkCallerFd(9, '--status-fd'), 'a listed fd');
+  t.doesNotThrow(() => checkCallerFd(1, '--status-fd'), 'stdio');
+  t.throws(() => checkCallerFd(5, '--status-fd'), {
+    kind: 'usage',
+    message: '--status-fd 5: fd 5 was not passed by the caller (it must be open when tsrunc starts)',
+  });
+  takeCallerFds({ TSRUNC_CALLER_FDS: '' });
+  t.throws(() => checkCallerFd(3, '--status-fd'), { message: /fd 3 was not passed/ }, 'an empty list: nothing passed');
+  takeCallerFds({});
+  t.doesNotThrow(() => checkCallerFd(5, '--status-fd'), 'no list (node started otherwise): not checked, as before');
   for (const bad of [-1, 1.5, Number.NaN, '2', undefined])
     t.throws(
       () => preserveFdsArg(bad),

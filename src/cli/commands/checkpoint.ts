@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { UsageError } from '../../errors';
 import type { CheckpointFlags, CriuFlags } from '../../lifecycle/criu-request';
+import { checkCallerFd } from '../caller-fds';
 import { defineCommand, type GlobalArgs } from '../context';
 
 /** Flags checkpoint and restore share, as runc names them. */
@@ -78,7 +79,10 @@ export default defineCommand<CheckpointArgs>({
         default: false,
         describe: 'leave the process running after checkpointing',
       })
-      .option('status-fd', { type: 'string', describe: 'criu writes \\0 to this FD once lazy-pages is ready' })
+      .option('status-fd', {
+        type: 'string',
+        describe: 'criu writes \\0 to this FD (one the caller passed) once lazy-pages is ready, then it is closed',
+      })
       .option('page-server', { type: 'string', describe: 'ADDRESS:PORT of the page server' })
       .option('pre-dump', {
         type: 'boolean',
@@ -94,9 +98,12 @@ export default defineCommand<CheckpointArgs>({
     if (args['parent-path'] !== undefined) flags.parentPath = args['parent-path'];
     if (args['page-server'] !== undefined) flags.pageServer = args['page-server'];
     if (args['status-fd'] !== undefined) {
-      if (!/^\d+$/.test(args['status-fd']) || Number(args['status-fd']) > 2 ** 31 - 1)
+      // (a plain decimal, no leading zero: bin/tsrunc lists the fd only when it is written so)
+      if (!/^(0|[1-9]\d{0,9})$/.test(args['status-fd']) || Number(args['status-fd']) > 2 ** 31 - 1)
         throw new UsageError(`invalid --status-fd argument ${JSON.stringify(args['status-fd'])}: not an fd number`);
       flags.statusFd = Number(args['status-fd']);
+      // Before anything is looked at: an fd of tsrunc's own would get criu's \0 and be closed.
+      checkCallerFd(flags.statusFd, '--status-fd');
     }
     ctx.runtime.checkpoint(args['container-id'], flags);
   },
