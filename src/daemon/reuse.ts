@@ -81,7 +81,11 @@ export function observeWorker(): WorkerBaseline {
     .sort()
     .join(' ');
   return {
-    fds: native().openFds().join(' '),
+    // (each with what it is: another file at a number the baseline has is a difference too)
+    fds: native()
+      .openFds()
+      .map((fd) => `${fd}=${linkOr(`/proc/self/fd/${fd}`)}`)
+      .join(' '),
     resources: [...process.getActiveResourcesInfo()].sort().join(' '),
     listeners,
     status,
@@ -102,9 +106,9 @@ export function differences(before: WorkerBaseline, after: WorkerBaseline): stri
     if (k === 'fds') {
       const was = new Set(before.fds.split(' '));
       const now = after.fds.split(' ');
-      const opened = now.filter((fd) => !was.has(fd)).map((fd) => `${fd} (${linkOr(`/proc/self/fd/${fd}`)})`);
-      const closed = [...was].filter((fd) => !now.includes(fd));
-      out.push(`fds: ${[...opened.map((d) => `${d} left open`), ...closed.map((fd) => `${fd} closed`)].join(', ')}`);
+      const opened = now.filter((fd) => !was.has(fd)).map((fd) => `${fd} left open`);
+      const closed = [...was].filter((fd) => !now.includes(fd)).map((fd) => `${fd} closed`);
+      out.push(`fds: ${[...opened, ...closed].join(', ')}`);
     } else out.push(`${k}: ${JSON.stringify(before[k])} became ${JSON.stringify(after[k])}`);
   }
   return out;

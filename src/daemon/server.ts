@@ -247,7 +247,10 @@ export function serve(opts: ServerOptions): void {
     if (timer !== undefined) clearTimeout(timer);
     if (listen.bound) fs.rmSync(opts.socket, { force: true });
     native().closeFd(listen.fd);
-    for (const w of workers) if (w.conn === undefined && !w.retiring) w.child.kill('SIGTERM');
+    // Workers not running a command hold nothing: SIGKILL, which one just told to serve again
+    // cannot ignore (it ignores the forwarded signals, SIGTERM among them, until it has taken
+    // 'again' in: a SIGTERM there was lost and the server waited for it forever).
+    for (const w of workers) if (w.conn === undefined) w.child.kill('SIGKILL');
     // Busy workers finish their commands; the server exits after the last.
     const done = (): void => {
       if (workers.size !== 0) return;
