@@ -175,7 +175,7 @@ export function serve(opts: ServerOptions): void {
         // Serve again once the front has gone (no signal it passes on can come after) and the
         // worker's checks passed; retire it if the front is still there after FRONT_GONE_MS.
         let frontGone: boolean | undefined;
-        const timer = setTimeout(() => {
+        const frontWait = setTimeout(() => {
           frontGone ??= false;
           decide();
         }, FRONT_GONE_MS);
@@ -188,7 +188,7 @@ export function serve(opts: ServerOptions): void {
         }, CHECKED_MS);
         const decide = (): void => {
           if (w.conn !== conn || frontGone === undefined || w.checked === undefined) return;
-          clearTimeout(timer);
+          clearTimeout(frontWait);
           clearTimeout(deadline);
           const again =
             frontGone && w.checked && w.again && !stopping && w.commands < opts.maxCommands && idle() < opts.spares;

@@ -418,3 +418,29 @@ t.test(
     t.match(fs.readFileSync(log, 'utf8'), /stopped after serving 1 commands/, 'the second was served');
   },
 );
+
+t.test('a command that runs long does not leave callers without a spare', { skip }, async (t) => {
+  const front = makeFront(t, { replyTimeoutMs: 120_000 });
+  const d = await startDaemon(t, 1, 1000);
+  const env = { PATH: process.env['PATH'], TSRUNC_DAEMON_SOCKET: d.socket };
+  const c = testContainer(t);
+  // (the init inherits the create's stdio: not a pipe spawnSync would wait on)
+  t.equal(
+    spawnSync(front, ['--root', c.root, 'create', '--bundle', c.bundle, c.id], { env, stdio: 'ignore' }).status,
+    0,
+  );
+  // update --resources - reads the caller's stdin, held open here: its worker stays busy.
+  const update = spawn(front, ['--root', c.root, 'update', '--resources', '-', c.id], {
+    env,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  const updated = new Promise<number | null>((r) => update.once('exit', (code) => r(code)));
+  t.teardown(() => void update.kill('SIGKILL'));
+  await until(() => d.workers().length === 2 || undefined);
+  // (the one worker is busy; a patient front would wait for it for ever without another)
+  const r = spawnSync(front, ['--root', c.root, 'state', c.id], { env, encoding: 'utf8', timeout: 30_000 });
+  t.equal(r.status, 0, `state served meanwhile: ${r.stderr}`);
+  t.equal(update.exitCode, null, 'while the update still waits for its stdin');
+  update.stdin!.end('{"pids":{"limit":50}}');
+  t.equal(await updated, 0, 'the update then ends');
+});
