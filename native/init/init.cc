@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "../fdpass.h"
@@ -27,6 +29,7 @@ namespace tsrunc {
 int g_base;
 int g_slots;
 int g_sync = -1;
+int g_runtime = -1;
 int g_step = -1;
 
 void SendRaw(const char *buf, size_t len) {
@@ -92,10 +95,45 @@ static bool ReadAll(int fd, std::vector<uint8_t> &out) {
   }
 }
 
+// A pidfd of the parent (the runtime process: bin/tsrunc's node, or a served command's front),
+// moved above the plan's slots; opened only while the parent is still ours (a parent that died
+// before is the end of this process). Without pidfd_open (a kernel before 5.3, or a seccomp
+// filter of the caller's refusing it) the socket's EOF stays the only sign, as before.
+static void WatchRuntime() {
+  pid_t parent = getppid();
+  int fd = (int)syscall(SYS_pidfd_open, parent, 0);
+  if (fd < 0) return;
+  if (getppid() != parent) _exit(1);
+  int high = fcntl(fd, F_DUPFD_CLOEXEC, g_base + g_slots);
+  if (high < 0) Fail("moving the runtime's pidfd above the plan's fds", errno);
+  close(fd);
+  g_runtime = high;
+}
+
+void ForgetRuntime() {
+  if (g_runtime >= 0) close(g_runtime);
+  g_runtime = -1;
+}
+
 // Receives one message (and the fd it may carry) from the sync socket; the parent gone is the
 // end of this process: nobody is left to finish the setup for.
 static ssize_t Receive(char *buf, size_t size, int *fd) {
   bool truncated;
+  // The runtime process that started this one may die while another holds the socket's other
+  // end (a served command's worker, which its server kills only once it has seen the front go):
+  // its exit ends this process as soon as a closed socket would. A message already sent is read
+  // first (an ack the runtime sent before it died lets the setup finish, as with EOF after it).
+  while (g_runtime >= 0) {
+    struct pollfd p[2] = {{g_sync, POLLIN, 0}, {g_runtime, POLLIN, 0}};
+    int rc = poll(p, 2, -1);
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc < 0) {
+      ForgetRuntime();  // (the socket alone, as without a pidfd)
+      break;
+    }
+    if (p[0].revents != 0) break;
+    if (p[1].revents != 0) _exit(1);
+  }
   ssize_t n = RecvWithFd(g_sync, buf, size, fd, &truncated);
   if (n <= 0) _exit(1);
   if (truncated) Fail("a message from the runtime was cut", EMSGSIZE);
@@ -259,6 +297,7 @@ int main(int argc, char **argv) {
   for (int fd = g_base; fd < g_base + g_slots; fd++) {
     if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) Fail("marking the plan's fds close-on-exec", errno);
   }
+  WatchRuntime();
   for (g_step = 0; g_step < (int)plan.steps.size(); g_step++) RunStep(plan.steps[(size_t)g_step]);
   _exit(0);
 }

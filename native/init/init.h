@@ -37,6 +37,10 @@ extern int g_base;   // first fd slot
 extern int g_slots;  // fds g_base..g_base+g_slots-1 are the plan's slots
 extern int g_sync;   // the sync socket (after wait-start: exec.fifo)
 extern int g_step;   // index of the running step, for error messages
+// A pidfd of the runtime process that started this one (-1: none): watched beside the sync
+// socket while the setup waits on it. Closed once the setup no longer waits (ready).
+extern int g_runtime;
+void ForgetRuntime();
 
 void SendRaw(const char *buf, size_t len);
 // Reports "what: <errno text>" for the running step (or, with nobody listening, on stderr) and exits.

@@ -1249,6 +1249,7 @@ void RunStep(const Step &st) {
       else {
         close(g_sync);
         g_sync = -1;
+        ForgetRuntime();
       }
       break;
     case OP_WAIT_START: DoWaitStart(st); break;
@@ -1295,6 +1296,9 @@ void RunStep(const Step &st) {
       prog.len = (unsigned short)(st.b.size() / sizeof(struct sock_filter));
       prog.filter = (struct sock_filter *)st.b.data();
       unsigned flags = (unsigned)Num(st, SECCOMP_N_FLAGS);
+      // The filter is the image's to choose: after it, no syscall the setup did not make
+      // before (no poll of the runtime's pidfd; its socket's EOF is the sign, as with runc).
+      ForgetRuntime();
       long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
       if (listener < 0) Fail("seccomp", errno);
       if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {

@@ -876,6 +876,50 @@ t.test('a served create whose worker is killed after the spawn ends as a killed 
   t.equal(c.status(), 'missing');
 });
 
+t.test(
+  'a served create whose front is killed while its server cannot act: the init ends with the front',
+  { skip },
+  async (t) => {
+    // The worker holds the init's sync socket and is killed only once its server has seen the
+    // front go: the init must not wait for that (a `state` meanwhile said "created" for an init
+    // about to die, and `start` then failed). Here the server is stopped, so only the front's
+    // death can end the init, which waits at the hooks, after its pid namespace's fork.
+    const d = await startDaemon(t, 2);
+    const front = patientFront(t);
+    const c = testContainer(t);
+    const hooks = tempDir(t, 'tsrunc-daemon-hooks');
+    fs.chmodSync(hooks, 0o700);
+    fs.writeFileSync(path.join(hooks, 'armed'), '');
+    const child = spawn(front, ['--root', c.root, 'create', '--bundle', c.bundle, c.id], {
+      env: envFor(d.socket, { TSRUNC_TEST_HOOKS_DIR: hooks, TSRUNC_TEST_PAUSE_AT: 'create:hooks' }),
+      stdio: ['ignore', 'ignore', 'ignore'],
+    });
+    const exit = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('exit', (a, b) => r([a, b])));
+    await until(() => fs.existsSync(path.join(hooks, `create:hooks.${child.pid}.paused`)));
+    const record = JSON.parse(fs.readFileSync(path.join(c.root, c.id, 'state.json'), 'utf8')) as { initPid?: number };
+    const init = record.initPid ?? 0;
+    t.ok(init > 0 && alive(init), 'the record names the live init');
+    t.notOk(childrenOf(child.pid as number).includes(init), "the init is past the fork (not the front's child)");
+    process.kill(d.pid, 'SIGSTOP');
+    t.teardown(() => {
+      try {
+        process.kill(d.pid, 'SIGCONT');
+      } catch {
+        // gone
+      }
+    });
+    process.kill(child.pid as number, 'SIGKILL');
+    t.same(await exit, [null, 'SIGKILL']);
+    const deadline = Date.now() + 10_000;
+    while (alive(init) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    t.notOk(alive(init), 'the init ended with the front, its server still stopped');
+    process.kill(d.pid, 'SIGCONT');
+    t.equal(c.status(), 'stopped');
+    t.equal(c.tsrunc(['delete', '--force', c.id]).status, 0);
+    t.equal(c.status(), 'missing');
+  },
+);
+
 t.test('a served create: the same status, output, --log lines and pid file as the direct path', { skip }, async (t) => {
   const d = await startDaemon(t, 2);
   const front = patientFront(t);
