@@ -838,23 +838,39 @@ t.test("a served create with --preserve-fds hands on the caller's fds, and only 
   );
 });
 
-t.test('a served create whose worker is killed after the spawn ends as a killed tsrunc', { skip }, async (t) => {
-  const d = await startDaemon(t, 2);
-  const front = patientFront(t);
-  const c = testContainer(t);
+/**
+ * A served `create` of `c` through a patient front, paused in its worker at `point` (the
+ * marker is named by the front's pid: the worker's process.pid); the front's stderr is a pipe.
+ */
+async function pausedServedCreate(
+  t: Parameters<typeof makeFront>[0],
+  d: TestDaemon,
+  c: { root: string; bundle: string; id: string },
+  point: 'create:spawned' | 'create:hooks',
+): Promise<{
+  child: ReturnType<typeof spawn>;
+  exit: Promise<[number | null, NodeJS.Signals | null]>;
+  stderr: NodeJS.ReadableStream;
+}> {
   const hooks = tempDir(t, 'tsrunc-daemon-hooks');
   fs.chmodSync(hooks, 0o700);
   fs.writeFileSync(path.join(hooks, 'armed'), '');
-  const before = d.workers();
-  const child = spawn(front, ['--root', c.root, 'create', '--bundle', c.bundle, c.id], {
-    env: envFor(d.socket, { TSRUNC_TEST_HOOKS_DIR: hooks, TSRUNC_TEST_PAUSE_AT: 'create:spawned' }),
+  const child = spawn(patientFront(t), ['--root', c.root, 'create', '--bundle', c.bundle, c.id], {
+    env: envFor(d.socket, { TSRUNC_TEST_HOOKS_DIR: hooks, TSRUNC_TEST_PAUSE_AT: point }),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  let stderr = '';
-  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
   const exit = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('exit', (a, b) => r([a, b])));
-  // Paused in the worker (the file is named by the front's pid: the worker's process.pid).
-  await until(() => fs.existsSync(path.join(hooks, `create:spawned.${child.pid}.paused`)));
+  await until(() => fs.existsSync(path.join(hooks, `${point}.${child.pid}.paused`)));
+  return { child, exit, stderr: child.stderr! };
+}
+
+t.test('a served create whose worker is killed after the spawn ends as a killed tsrunc', { skip }, async (t) => {
+  const d = await startDaemon(t, 2);
+  const c = testContainer(t);
+  const before = d.workers();
+  const { child, exit, stderr: err } = await pausedServedCreate(t, d, c, 'create:spawned');
+  let stderr = '';
+  err.on('data', (b: Buffer) => (stderr += b.toString()));
   // The worker has taken the front's stderr as its own.
   const worker = before.find((w) => {
     try {
@@ -885,17 +901,8 @@ t.test(
     // about to die, and `start` then failed). Here the server is stopped, so only the front's
     // death can end the init, which waits at the hooks, after its pid namespace's fork.
     const d = await startDaemon(t, 2);
-    const front = patientFront(t);
     const c = testContainer(t);
-    const hooks = tempDir(t, 'tsrunc-daemon-hooks');
-    fs.chmodSync(hooks, 0o700);
-    fs.writeFileSync(path.join(hooks, 'armed'), '');
-    const child = spawn(front, ['--root', c.root, 'create', '--bundle', c.bundle, c.id], {
-      env: envFor(d.socket, { TSRUNC_TEST_HOOKS_DIR: hooks, TSRUNC_TEST_PAUSE_AT: 'create:hooks' }),
-      stdio: ['ignore', 'ignore', 'ignore'],
-    });
-    const exit = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('exit', (a, b) => r([a, b])));
-    await until(() => fs.existsSync(path.join(hooks, `create:hooks.${child.pid}.paused`)));
+    const { child, exit } = await pausedServedCreate(t, d, c, 'create:hooks');
     const record = JSON.parse(fs.readFileSync(path.join(c.root, c.id, 'state.json'), 'utf8')) as { initPid?: number };
     const init = record.initPid ?? 0;
     t.ok(init > 0 && alive(init), 'the record names the live init');
