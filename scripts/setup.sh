@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(busybox-static runc crun criu python3 make g++ pkg-config libseccomp-dev libsystemd-dev clang-format containerd docker.io podman hyperfine time uidmap man-db zsh)
+packages=(busybox-static runc crun criu checkpolicy python3 make g++ pkg-config libseccomp-dev libsystemd-dev clang-format containerd docker.io podman hyperfine time uidmap man-db zsh)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -14,6 +14,23 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# apparmor_parser, for the AppArmor tests of restore --lsm-profile in the QEMU guest (whose
+# kernel has AppArmor; test/integration/checkpoint-lsm.test.ts): Debian's apparmor package
+# unpacked under /var/cache/tsrunc/apparmor, not installed. Installed, it would enable
+# apparmor.service (wanted by sysinit.target, which the --systemd guest boots) and put
+# /sbin/apparmor_parser where containerd, dockerd and podman look to decide that AppArmor is in
+# use: the other guest lanes would change. (checkpolicy, above, only compiles the SELinux
+# guest's policy.)
+aa=/var/cache/tsrunc/apparmor
+if [ ! -x "$aa/sbin/apparmor_parser" ]; then
+  echo "setup: unpacking Debian's apparmor package into $aa"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -q apparmor >/dev/null 2>&1) ||
+    { apt-get update -qq && (cd "$tmp" && apt-get download -q apparmor >/dev/null 2>&1); }
+  rm -rf "$aa.tmp" && mkdir -p "$(dirname "$aa")" && dpkg-deb -x "$tmp"/apparmor_*.deb "$aa.tmp"
+  rm -rf "$tmp" "$aa" && mv "$aa.tmp" "$aa"
 fi
 
 if ! command -v node >/dev/null; then

@@ -49,6 +49,17 @@
 # with what loads on demand; --modules tun adds tun (criu check --all then misses only autofs,
 # experimental: its test mount fails with EINVAL).
 #
+# LSM: Debian's kernel boots with AppArmor as its LSM (securityfs at /sys/kernel/security; load
+# profiles with apparmor_parser, which scripts/setup.sh unpacks into /var/cache/tsrunc/apparmor).
+# With --lsm selinux (plain guest only) it boots with SELinux instead (lsm=...,selinux,...
+# enforcing=0): /init mounts selinuxfs at /sys/fs/selinux, loads the small MLS policy of
+# v2-guest/selinux-policy.conf (compiled on the host with checkpolicy -M -U allow: what it does
+# not declare is allowed; types tsrunc_a_t, tsrunc_b_t for mount labels, tsrunc_pa_t,
+# tsrunc_pb_t for processes; labels are system_u:object_r:TYPE:s0, s0:c0.c3 at most) and stays
+# permissive; /etc/selinux/config (SELINUX=permissive, SELINUXTYPE=tsrunc) is written into the
+# overlay, so that libselinux's is_selinux_enabled() says yes. Every process starts as
+# system_u:system_r:kernel_t:s0.
+#
 # Options:
 #   -t, --timeout SECONDS  kill the guest after SECONDS (default $V2GUEST_TIMEOUT or 900)
 #   -m, --memory SIZE      guest memory (default $V2GUEST_MEMORY or 4G)
@@ -61,6 +72,9 @@
 #       --systemd          systemd as PID 1, COMMAND as a service (also V2GUEST_SYSTEMD=1)
 #       --cgroup v2|hybrid|legacy
 #                          with --systemd: the cgroup layout (default $V2GUEST_CGROUP or v2)
+#       --lsm apparmor|selinux
+#                          the kernel's LSM (default $V2GUEST_LSM or apparmor, the kernel's own);
+#                          selinux: SELinux with the policy above, permissive (not with --systemd)
 #       --modules LIST     load these kernel modules (names or aliases, comma- or space-
 #                          separated; repeatable) with modprobe before COMMAND starts (also
 #                          $V2GUEST_MODULES)
@@ -114,6 +128,7 @@ SYSTEMD=${V2GUEST_SYSTEMD:-0}
 CGROUP=${V2GUEST_CGROUP:-v2}
 CACHE=${V2GUEST_CACHE:-/var/cache/tsrunc-v2-guest}
 MODULES=${V2GUEST_MODULES:-}
+LSM=${V2GUEST_LSM:-apparmor}
 extra_env=()
 
 while [ $# -gt 0 ]; do
@@ -128,6 +143,8 @@ while [ $# -gt 0 ]; do
     --systemd) SYSTEMD=1; shift ;;
     --cgroup) CGROUP=${2:?}; shift 2 ;;
     --cgroup=*) CGROUP=${1#*=}; shift ;;
+    --lsm) LSM=${2:?}; shift 2 ;;
+    --lsm=*) LSM=${1#*=}; shift ;;
     --modules) MODULES+=" ${2:?}"; shift 2 ;;
     --modules=*) MODULES+=" ${1#*=}"; shift ;;
     -h|--help) usage 0 ;;
@@ -143,6 +160,11 @@ case $CGROUP in
   v2) ;;
   hybrid|legacy) [ "$SYSTEMD" = 1 ] || { say "--cgroup $CGROUP needs --systemd (the plain guest is pure cgroup v2)"; exit $EX_USAGE; } ;;
   *) say "bad --cgroup $CGROUP (v2, hybrid or legacy)"; exit $EX_USAGE ;;
+esac
+case $LSM in
+  apparmor) ;;
+  selinux) [ "$SYSTEMD" = 0 ] || { say "--lsm selinux is for the plain guest (systemd would load a policy of its own)"; exit $EX_USAGE; } ;;
+  *) say "bad --lsm $LSM (apparmor or selinux)"; exit $EX_USAGE ;;
 esac
 read -ra mods <<<"${MODULES//,/ }"
 MODULES=${mods[*]}
@@ -316,9 +338,14 @@ cp "$here/v2-guest/stage2" "$ctl/stage2"
 if [ "$SYSTEMD" = 1 ]; then
   cp "$here/v2-guest/systemd-units" "$here/v2-guest/systemd-watch" "$ctl/"
 fi
+if [ "$LSM" = selinux ]; then
+  command -v checkpolicy >/dev/null || prep_fail "checkpolicy is needed for --lsm selinux (apt-get install checkpolicy; scripts/setup.sh installs it)"
+  checkpolicy -M -U allow -o "$ctl/selinux-policy" "$here/v2-guest/selinux-policy.conf" >"$run/checkpolicy.log" 2>&1 ||
+    { cat "$run/checkpolicy.log" >&2; prep_fail "compiling v2-guest/selinux-policy.conf"; }
+fi
 {
   echo "WORKTREE=$(q "$WORKTREE") WORKTREE_CACHE=$(q "${V2GUEST_WORKTREE_CACHE:-loose}")"
-  echo "VERBOSE=$VERBOSE TTY=$tty INTERACTIVE=$interactive SYSTEMD=$SYSTEMD"
+  echo "VERBOSE=$VERBOSE TTY=$tty INTERACTIVE=$interactive SYSTEMD=$SYSTEMD LSM=$LSM"
   echo "KVER=$(q "$kver") KMODDIR=$(q "$kdir/modules") MODULES=$(q "$MODULES")"
 } >"$ctl/config"
 {
@@ -350,6 +377,8 @@ cmdline+=" no_timer_check tsc=reliable mitigations=off"
 if [ "$VERBOSE" = 1 ]; then cmdline+=" loglevel=7"; else cmdline+=" quiet loglevel=1"; fi
 # The v1 controllers stay in the kernel only for systemd's hybrid and legacy layouts.
 [ "$CGROUP" = v2 ] && cmdline+=" cgroup_no_v1=all"
+# The kernel's own list with selinux in apparmor's place (only one of them can be the major LSM).
+[ "$LSM" = selinux ] && cmdline+=" lsm=lockdown,capability,landlock,yama,selinux,bpf enforcing=0"
 if [ "$SYSTEMD" = 1 ]; then
   # systemd (PID 1 after the initramfs) mounts the cgroup layout (cgroup2 alone by default) and
   # boots v2guest.target (see v2-guest/systemd-units); its status lines only with -v.
@@ -377,6 +406,7 @@ qemu_args=(
 
 pid1=; [ "$SYSTEMD" = 1 ] && pid1=", systemd as PID 1"
 [ "$CGROUP" != v2 ] && pid1+=", cgroup $CGROUP"
+[ "$LSM" != apparmor ] && pid1+=", LSM $LSM"
 [ "$VERBOSE" = 1 ] && say "kernel $kver, accel $accel, ${CPUS} cpus, $MEMORY, timeout ${TIMEOUT}s, cwd $cwd$pid1"
 t0=$(date +%s.%N)
 stdin=/dev/null

@@ -31,6 +31,7 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -320,7 +321,7 @@ static void CopyTree(int src, int dst, int depth) {
 
 static void DoMount(const Step &st) {
   const char *source = Str(st, MOUNT_S_SOURCE), *dest = Str(st, MOUNT_S_DESTINATION), *fstype = Str(st, MOUNT_S_FSTYPE),
-             *data = Str(st, MOUNT_S_DATA);
+             *data = Str(st, MOUNT_S_DATA), *label = Str(st, MOUNT_S_LABEL);
   unsigned long flags = (unsigned long)Num(st, MOUNT_N_FLAGS);
   bool bind = Num(st, MOUNT_N_BIND) != 0;
   unsigned attrSet = (unsigned)Num(st, MOUNT_N_ATTR_SET), attrClear = (unsigned)Num(st, MOUNT_N_ATTR_CLEAR);
@@ -376,7 +377,7 @@ static void DoMount(const Step &st) {
     char path[64];
     FdPath(path, sizeof path, target);
     if (mount(source, path, fstype, flags & ~(unsigned long)MS_REC, data[0] ? data : NULL) < 0) Fail("mount", errno);
-    if (st.n.size() > firstPropagation || attrSet || attrClear || copyUp || existed) {
+    if (st.n.size() > firstPropagation || attrSet || attrClear || copyUp || existed || label[0]) {
       int mnt = OpenInRoot(dest, kind, false, realDir);
       if (mnt < 0) Fail("reopening the new mount", errno);
       if (copyUp) {
@@ -388,6 +389,9 @@ static void DoMount(const Step &st) {
       }
       if (existed && ChmodFd(mnt, before.st_mode & 07777) < 0) Fail("giving the tmpfs the directory's mode", errno);
       FdPath(path, sizeof path, mnt);
+      // linux.mountLabel on a filesystem that takes no context= (mqueue): its root labelled, as runc's SetFileLabel.
+      if (label[0] && setxattr(path, "security.selinux", label, strlen(label), 0) < 0)
+        Fail("labelling the mount's root", errno);
       for (size_t i = firstPropagation; i < st.n.size(); i++) {
         if (mount(NULL, path, NULL, (unsigned long)st.n[i], NULL) < 0) Fail("setting propagation", errno);
       }
@@ -630,6 +634,9 @@ static void DoMaskPath(const Step &st) {
     int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
     if (fs < 0) Fail("fsopen tmpfs", errno);
     if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", "0", 0) < 0) Fail("fsconfig", errno);
+    const char *label = Str(st, MASK_PATH_S_LABEL);
+    if (label[0] && syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "context", label, 0) < 0)
+      Fail("fsconfig context (linux.mountLabel)", errno);
     if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) Fail("creating the tmpfs", errno);
     tree = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY);
     close(fs);

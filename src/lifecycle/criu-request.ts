@@ -241,3 +241,24 @@ export function commonOptions(flags: CriuFlags, imagesDirFd: number, log: string
   if (mode !== undefined) opts.manage_cgroups_mode = mode;
   return opts;
 }
+
+/**
+ * restore's --lsm-profile (TYPE:NAME, criu checks it) and --lsm-mount-context as criu's options;
+ * refused in runc's words when criu is older than 3.16 (whose restore could not set another
+ * profile). Empty flags are none, as with runc.
+ */
+export function lsmOptions(
+  flags: Pick<RestoreFlags, 'lsmProfile' | 'lsmMountContext'>,
+  criuVersion: number,
+): Pick<CriuOpts, 'lsm_profile' | 'lsm_mount_context'> {
+  const out: Pick<CriuOpts, 'lsm_profile' | 'lsm_mount_context'> = {};
+  if (flags.lsmProfile !== undefined && flags.lsmProfile !== '') {
+    if (criuVersion < 31600) throw new TsruncError('system', '--lsm-profile requires at least CRIU 3.16');
+    out.lsm_profile = flags.lsmProfile;
+  }
+  if (flags.lsmMountContext !== undefined && flags.lsmMountContext !== '') {
+    if (criuVersion < 31600) throw new TsruncError('system', '--lsm-mount-context requires at least CRIU 3.16');
+    out.lsm_mount_context = flags.lsmMountContext;
+  }
+  return out;
+}

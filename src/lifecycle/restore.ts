@@ -24,6 +24,7 @@ import {
   commonOptions,
   criuConfigFile,
   externalMounts,
+  lsmOptions,
   restoreNamespaces,
   stdioInherit,
   type RestoreFlags,
@@ -121,9 +122,6 @@ export function restoreContainer(ctx: CreateContext & { criu: string }, opts: Re
     }
     const config = criuConfigFile(spec, fs.existsSync);
     if (config !== undefined) criuOpts.config_file = config;
-    if (opts.lsmProfile !== undefined && opts.lsmProfile !== '') criuOpts.lsm_profile = opts.lsmProfile;
-    if (opts.lsmMountContext !== undefined && opts.lsmMountContext !== '')
-      criuOpts.lsm_mount_context = opts.lsmMountContext;
     criuOpts.ext_mnt = externalMounts(spec, path.resolve(opts.bundle), cgroups, 'restore');
     // The namespaces the container joins by path, as criu's fds 4.. (extraFdSlot).
     const nsFds: number[] = [];
@@ -168,7 +166,8 @@ export function restoreContainer(ctx: CreateContext & { criu: string }, opts: Re
         cgroups.join(criu.pid);
         const roots = cgroupRoots(readCgroupFile(criu.pid));
         if (roots.length > 0) criuOpts.cg_root = roots;
-        criuVersion(criu);
+        // --lsm-profile and --lsm-mount-context: criu 3.16 or later, as runc requires.
+        Object.assign(criuOpts, lsmOptions(opts, criuVersion(criu)));
         ctx.log.debug(() => `restore ${opts.id}: criu RESTORE from ${imageDir} into ${plan.rootfs}`);
         resp = criu.call({ type: 'RESTORE', opts: criuOpts }, (script, pid, fds) => {
           try {

@@ -38,6 +38,26 @@ export function buildCreatePlan(opts: PlanOptions, host: HostFacts): Plan {
 }
 
 /** The bind sources a plan of `spec` looks at (absolute): what HostFacts.bindSources tells it about. */
+/**
+ * A mount's data with the SELinux context of linux.mountLabel added, as runc's
+ * label.FormatMountLabel writes it (quoted: an MLS range may hold commas).
+ */
+export function formatMountLabel(data: string, label: string | undefined): string {
+  if (label === undefined || label === '') return data;
+  return data === '' ? `context="${label}"` : `${data},context="${label}"`;
+}
+
+/**
+ * How linux.mountLabel applies to a mount of this filesystem type, as in runc's mountToRootfs:
+ * proc and sysfs are never labelled, mqueue's root is labelled after the mount (setxattr; the
+ * mqueue filesystem takes no context= option), a bind takes none (the kernel ignores a bind's
+ * data), every other filesystem (tmpfs, devpts, ...) is mounted with context=.
+ */
+export function mountLabelUse(fstype: string, bind: boolean): 'none' | 'file' | 'context' {
+  if (bind || fstype === 'proc' || fstype === 'sysfs') return 'none';
+  return fstype === 'mqueue' ? 'file' : 'context';
+}
+
 export function bindSources(spec: Spec, bundle: string): string[] {
   return (spec.mounts ?? [])
     .filter((m) => m.type !== 'cgroup' && isBindMount(m))
@@ -326,6 +346,8 @@ class Planner {
       flags &= ~MS.RDONLY;
       this.afterPivot.push({ op: 'readonly-path', path: dest, inPlace: true });
     }
+    const mountLabel = this.spec.linux?.mountLabel;
+    const labelUse = mountLabelUse(fstype, bindMount);
     this.add({
       op: 'mount',
       source,
@@ -333,7 +355,7 @@ class Planner {
       fstype,
       options: m.options ?? [],
       flags: bindMount ? flags : flags & ~(MS.BIND | MS.REC),
-      data: opts.data.join(','),
+      data: labelUse === 'context' ? formatMountLabel(opts.data.join(','), mountLabel) : opts.data.join(','),
       bind: bindMount,
       attrSet,
       attrClear: opts.attrClear,
@@ -342,6 +364,7 @@ class Planner {
       propagation: opts.propagation,
       ...(tmpfs ? { keepMode: true, copyUp: opts.tmpcopyup } : {}),
       ...(idmap !== undefined ? { idmap } : {}),
+      ...(labelUse === 'file' && mountLabel ? { label: mountLabel } : {}),
     });
   }
 
@@ -410,7 +433,7 @@ class Planner {
         destination: dest,
         fstype: 'tmpfs',
         flags: tmpfsFlags,
-        data: 'mode=755',
+        data: formatMountLabel('mode=755', this.spec.linux?.mountLabel),
         bind: false,
         ...common,
       });
@@ -565,7 +588,9 @@ class Planner {
     }
     this.steps.push(...this.afterPivot);
     for (const p of this.spec.linux?.readonlyPaths ?? []) this.add({ op: 'readonly-path', path: p });
-    for (const p of this.spec.linux?.maskedPaths ?? []) this.add({ op: 'mask-path', path: p });
+    const mountLabel = this.spec.linux?.mountLabel;
+    for (const p of this.spec.linux?.maskedPaths ?? [])
+      this.add({ op: 'mask-path', path: p, ...(mountLabel ? { label: mountLabel } : {}) });
     if (this.spec.root?.readonly === true) this.add({ op: 'remount-root-ro' });
     if (this.finalPropagation !== undefined) this.add(this.finalPropagation);
     // The init reopens exec.fifo through the container's own /proc at start: checked now, so that

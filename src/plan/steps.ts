@@ -61,6 +61,8 @@ export type PlanStep =
       tree?: number;
       /** bind: an idmapped mount (its 'open-tree' step sets the mapping; the mount step needs that tree). */
       idmap?: StepIdmap;
+      /** The SELinux label the new mount's root gets (setxattr security.selinux): runc's for mqueue. */
+      label?: string;
     }
   /**
    * A bind source cloned (open_tree) and given its attributes while this process is still the
@@ -121,7 +123,8 @@ export type PlanStep =
   | { op: 'pivot-root' }
   | { op: 'move-root' }
   | { op: 'chroot'; rootfs: string }
-  | { op: 'mask-path'; path: string }
+  /** label: the SELinux context of the tmpfs over a directory (linux.mountLabel, as runc gives it). */
+  | { op: 'mask-path'; path: string; label?: string }
   | { op: 'readonly-path'; path: string; inPlace?: boolean }
   | { op: 'remount-root-ro' }
   | { op: 'sethostname'; name: string }
@@ -238,7 +241,7 @@ export function describeStep(step: PlanStep): string {
     case 'bind-rootfs':
       return `binding the rootfs ${step.rootfs} onto itself`;
     case 'mount':
-      return `mounting ${step.source || step.fstype} on ${step.destination}${step.bind ? (step.idmap ? ' (bind, idmapped)' : ' (bind)') : ` (${step.fstype})`}${step.options.length > 0 ? ` with ${step.options.join(',')}` : ''}`;
+      return `mounting ${step.source || step.fstype} on ${step.destination}${step.bind ? (step.idmap ? ' (bind, idmapped)' : ' (bind)') : ` (${step.fstype})`}${step.options.length > 0 ? ` with ${step.options.join(',')}` : ''}${step.label ? `, its root labelled ${step.label}` : ''}`;
     case 'open-tree':
       return step.idmap === undefined
         ? `opening the bind source ${step.source} (before the user namespace)`
@@ -272,7 +275,7 @@ export function describeStep(step: PlanStep): string {
     case 'chroot':
       return `entering the rootfs ${step.rootfs} with chroot`;
     case 'mask-path':
-      return `masking ${step.path}`;
+      return `masking ${step.path}${step.label ? ` (a directory gets a tmpfs of context ${step.label})` : ''}`;
     case 'readonly-path':
       return `making ${step.path} read-only`;
     case 'remount-root-ro':

@@ -103,7 +103,7 @@ export const FIELDS = {
   'root-propagation': { s: ['path'], n: ['flags'] },
   'bind-rootfs': { s: ['rootfs'], n: [] },
   mount: {
-    s: ['source', 'destination', 'fstype', 'data'],
+    s: ['source', 'destination', 'fstype', 'data', 'label'],
     n: ['flags', 'bind', 'attr_set', 'attr_clear', 'dest_kind', 'real_dir', 'copy_up', 'keep_mode', 'tree', 'idmap'],
   },
   mkdir: { s: ['path'], n: ['mode'] },
@@ -113,7 +113,7 @@ export const FIELDS = {
   'pivot-root': { s: [], n: [] },
   'move-root': { s: [], n: [] },
   chroot: { s: ['rootfs'], n: [] },
-  'mask-path': { s: ['path'], n: [] },
+  'mask-path': { s: ['path', 'label'], n: [] },
   'readonly-path': { s: ['path'], n: ['in_place'] },
   'remount-root-ro': { s: [], n: [] },
   sethostname: { s: ['name'], n: [] },
@@ -223,7 +223,13 @@ export function lowerStep(step: PlanStep): WireStep {
         });
       return named(
         step.op,
-        { source: step.source, destination: step.destination, fstype: step.fstype, data: step.data },
+        {
+          source: step.source,
+          destination: step.destination,
+          fstype: step.fstype,
+          data: step.data,
+          label: step.label ?? '',
+        },
         {
           flags: step.flags,
           bind: step.bind ? 1 : 0,
@@ -265,8 +271,9 @@ export function lowerStep(step: PlanStep): WireStep {
     case 'net-device-return':
       return named(step.op, { name: step.name, host_name: step.hostName }, { index: step.index, ns_slot: step.nsSlot });
     case 'detach-host-mount':
-    case 'mask-path':
       return named(step.op, { path: step.path }, NONE);
+    case 'mask-path':
+      return named(step.op, { path: step.path, label: step.label ?? '' }, NONE);
     case 'mkdir':
       return named(step.op, { path: step.path }, { mode: step.mode });
     case 'mknod': {

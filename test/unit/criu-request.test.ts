@@ -13,6 +13,7 @@ import {
   dumpExternalNamespaces,
   emptyNsMask,
   externalMounts,
+  lsmOptions,
   pageServer,
   restoreNamespaces,
   stdioInherit,
@@ -233,3 +234,18 @@ t.test(
     );
   },
 );
+
+t.test("restore's LSM flags: passed to criu as they are, refused in runc's words before criu 3.16", async (t) => {
+  const flags = { lsmProfile: 'apparmor:other', lsmMountContext: 'system_u:object_r:container_file_t:s0:c1,c2' };
+  t.same(lsmOptions(flags, 31700), {
+    lsm_profile: 'apparmor:other',
+    lsm_mount_context: 'system_u:object_r:container_file_t:s0:c1,c2',
+  });
+  t.same(lsmOptions({}, 31700), {}, 'none given: none sent');
+  t.same(lsmOptions({ lsmProfile: '', lsmMountContext: '' }, 31500), {}, 'empty flags are none (no version needed)');
+  t.throws(() => lsmOptions({ lsmProfile: 'apparmor:x' }, 31500), /--lsm-profile requires at least CRIU 3\.16/);
+  t.throws(
+    () => lsmOptions({ lsmMountContext: 'system_u:object_r:x_t:s0' }, 31500),
+    /--lsm-mount-context requires at least CRIU 3\.16/,
+  );
+});

@@ -477,6 +477,16 @@ const CREATE: CreateCase[] = [
     facts: () => ({ apparmor: true, selinux: true }),
   },
   {
+    name: 'mount-label-cgroup-v1',
+    about:
+      "linux.mountLabel as runc applies it: context= on tmpfs and devpts (and the cgroup v1 tmpfs), mqueue's root labelled, masked directories' tmpfs too; never proc, sysfs or a bind",
+    spec: edit((s) => {
+      s.linux!.mountLabel = 'system_u:object_r:container_file_t:s0:c1,c2';
+      s.mounts!.push({ destination: '/srv', type: 'bind', source: '/srv', options: ['rbind'] });
+    }),
+    facts: () => ({ selinux: true, hierarchies: V1 }),
+  },
+  {
     name: 'listen-fds',
     about:
       'LISTEN_FDS=2 given to the runtime, --preserve-fds 1, --no-new-keyring: 3 fds kept, LISTEN_FDS/LISTEN_PID in the env, no session keyring',

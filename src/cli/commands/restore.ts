@@ -35,10 +35,14 @@ export default defineCommand<RestoreArgs>({
       .option('pid-file', { type: 'string', describe: 'file to write the process id to' })
       .option('no-subreaper', { type: 'boolean', default: false, describe: 'disable the use of the subreaper' })
       .option('no-pivot', { type: 'boolean', default: false, describe: 'do not use pivot_root' })
-      .option('lsm-profile', { type: 'string', describe: 'LSM profile to apply on restore' })
-      .option('lsm-mount-context', { type: 'string', describe: 'LSM mount context to apply on restore' }) as Argv<
-      RestoreArgs & GlobalArgs
-    >,
+      .option('lsm-profile', {
+        type: 'string',
+        describe: 'an LSM profile for the restored processes, TYPE:NAME (apparmor:PROFILE or selinux:LABEL)',
+      })
+      .option('lsm-mount-context', {
+        type: 'string',
+        describe: 'an SELinux context for the restored mounts that had one (their context= mount option)',
+      }) as Argv<RestoreArgs & GlobalArgs>,
   handler: async (args, ctx) => {
     const opts: RestoreRunOptions = {
       ...criuFlagsFrom(args),
