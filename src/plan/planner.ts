@@ -37,7 +37,6 @@ export function buildCreatePlan(opts: PlanOptions, host: HostFacts): Plan {
   return new Planner(opts, host).build();
 }
 
-/** The bind sources a plan of `spec` looks at (absolute): what HostFacts.bindSources tells it about. */
 /**
  * A mount's data with the SELinux context of linux.mountLabel added, as runc's
  * label.FormatMountLabel writes it (quoted: an MLS range may hold commas).
@@ -58,6 +57,7 @@ export function mountLabelUse(fstype: string, bind: boolean): 'none' | 'file' | 
   return fstype === 'mqueue' ? 'file' : 'context';
 }
 
+/** The bind sources a plan of `spec` looks at (absolute): what HostFacts.bindSources tells it about. */
 export function bindSources(spec: Spec, bundle: string): string[] {
   return (spec.mounts ?? [])
     .filter((m) => m.type !== 'cgroup' && isBindMount(m))
