@@ -5,7 +5,7 @@ export type ErrorKind =
   | 'usage' // bad command line
   | 'config' // config.json (or another JSON input) is invalid
   | 'not-found' // container does not exist
-  | 'exists' // container with id exists
+  | 'exists' // container with given ID already exists
   | 'state' // operation not allowed in the container's current status
   | 'system' // a syscall or the host failed
   | 'not-implemented';
@@ -94,6 +94,23 @@ export function execFailed(err: unknown): TsruncError {
 }
 
 export const EXEC_FAILED_STATUS = 255;
+
+/**
+ * How `create` and `run` fail once their arguments are parsed: with runc's "runc create
+ * failed: " / "runc run failed: " before the reason (runc 1.1 wraps every error of its
+ * startContainer so; shims show it as "OCI runtime create failed: runc create failed: ...",
+ * and scripts match on it). The status is kept; config.json's problems keep their pointer
+ * lines, as exec's do; an internal error stays one.
+ */
+export function commandFailed(command: 'create' | 'run', err: unknown): unknown {
+  if (!(err instanceof TsruncError) || err instanceof ConfigError) return err;
+  return new TsruncError(
+    err.kind,
+    `runc ${command} failed: ${err.message}`,
+    { ...err.context, cause: err.context.cause ?? err },
+    err.exitCode,
+  );
+}
 
 /** An errno-carrying error from Node's fs or from the addon, with a step prefix. */
 export function systemError(step: string, cause: unknown, containerId?: string): TsruncError {

@@ -227,7 +227,7 @@ export class StateStore {
 
   /**
    * Reserves `id` for a new container: exactly one of any number of concurrent callers
-   * succeeds, the others get "container with id exists". Returns the handle locked
+   * succeeds, the others get "container with given ID already exists". Returns the handle locked
    * exclusively, with `initial` (when given) already written as its record.
    */
   reserve(id: string, initial?: ContainerRecord): ContainerHandle {
@@ -243,7 +243,7 @@ export class StateStore {
       this.removeStaleTombstones();
       const dir = this.containerDir(id);
       if (!makeDir(dir, id) && !(this.removeIfDebris(id) && makeDir(dir, id))) {
-        throw new TsruncError('exists', `container with id exists: ${id}`, { containerId: id });
+        throw new TsruncError('exists', 'container with given ID already exists', { containerId: id });
       }
       let handle: ContainerHandle | undefined;
       const mark = path.join(dir, INCOMPLETE);

@@ -263,7 +263,7 @@ t.test('a bad container id', async (t) => {
   for (const args of calls) {
     const r = runTsrunc(['--root', root, ...args]);
     t.equal(r.status, 1, `${args.join(' ')}: exit 1`);
-    t.match(r.stderr, /invalid container id format/i, `${args.join(' ')}: says the id is invalid`);
+    t.match(r.stderr, /invalid container ID format/, `${args.join(' ')}: says the id is invalid`);
   }
   t.same(rootEntries(root), [], 'nothing under --root');
   t.same(rootEntries(path.dirname(root)), ['root'], 'nothing next to --root (no ../x)');

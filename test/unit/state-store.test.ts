@@ -72,8 +72,8 @@ t.test('20 concurrent reserve() of one id from 20 processes: exactly one winner'
   t.equal(losers.length, 19, '19 losers');
   t.same(
     [...new Set(losers)],
-    [`error: container with id exists: ${id}`],
-    'each loser: "container with id exists: ID"',
+    ['error: container with given ID already exists'],
+    'each loser: "container with given ID already exists" (runc\'s words)',
   );
   t.same(rootEntries(root), [id], 'one directory under the root');
 
@@ -82,7 +82,8 @@ t.test('20 concurrent reserve() of one id from 20 processes: exactly one winner'
   t.throws(() => store.reserve(id), {
     name: 'TsruncError',
     kind: 'exists',
-    message: `container with id exists: ${id}`,
+    message: 'container with given ID already exists',
+    context: { containerId: id },
   });
 });
 

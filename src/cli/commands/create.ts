@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { commandFailed } from '../../errors';
 import type { CreateOptions } from '../../lifecycle/create';
 import { describeStep, formatPlan } from '../../plan/steps';
 import { checkContainerId } from '../../state/id';
@@ -97,13 +98,17 @@ export default defineCommand<CreateFlags>({
   describe: 'create a container (set it up and wait for start)',
   builder: createOptions,
   handler: (args, ctx) => {
-    const opts = createOptionsFrom(args);
-    if (args['dry-run']) {
-      out(formatPlan(ctx.runtime.plan(opts)));
-      return;
+    try {
+      const opts = createOptionsFrom(args);
+      if (args['dry-run']) {
+        out(formatPlan(ctx.runtime.plan(opts)));
+        return;
+      }
+      debugCreate(ctx, opts);
+      const state = ctx.runtime.create(opts);
+      ctx.log.debug(() => `create ${opts.id}: created, init pid ${state.pid} waits for start`);
+    } catch (err) {
+      throw commandFailed('create', err);
     }
-    debugCreate(ctx, opts);
-    const state = ctx.runtime.create(opts);
-    ctx.log.debug(() => `create ${opts.id}: created, init pid ${state.pid} waits for start`);
   },
 });
