@@ -134,10 +134,23 @@ export class Logger {
   }
 
   private formatEntry(level: LogLevel, msg: string): string {
-    const time = new Date().toISOString();
+    const time = rfc3339Seconds(new Date());
     if (this.format === 'json') return JSON.stringify({ level, msg, time }) + '\n';
     return `time="${time}" level=${level} msg=${quoteText(msg)}\n`;
   }
+}
+
+/**
+ * An entry's time as runc's logrus writes it (Go's time.RFC3339): local time in whole seconds
+ * with the zone's offset, "Z" where the offset is zero.
+ */
+export function rfc3339Seconds(date: Date): string {
+  const offset = -date.getTimezoneOffset();
+  const local = new Date(date.getTime() + offset * 60_000).toISOString().slice(0, 19);
+  if (offset === 0) return `${local}Z`;
+  const abs = Math.abs(offset);
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${local}${offset > 0 ? '+' : '-'}${two(Math.floor(abs / 60))}:${two(abs % 60)}`;
 }
 
 function quoteText(msg: string): string {

@@ -6,7 +6,7 @@ import t from 'tap';
 import { rootSkipReason, testContainer, type TestContainer } from '../helpers/container';
 import { waitForStatus } from '../helpers/host';
 import { RUNC, runcTwin } from '../helpers/runc';
-import { pollUntil, type RunResult, type Teardownable } from '../helpers/tsrunc';
+import { pollUntil, privateRoot, runCommand, runTsrunc, type RunResult, type Teardownable } from '../helpers/tsrunc';
 
 const skip = rootSkipReason();
 const noRunc = RUNC === undefined ? 'runc is not installed' : false;
@@ -401,3 +401,14 @@ t.test(
     t.equal(c.ours.status(), 'created', 'the first container is untouched');
   },
 );
+
+t.test("log entries' time as runc's: whole seconds, the local zone's offset", { skip }, async (t) => {
+  const root = privateRoot(t);
+  const env = { ...process.env, TZ: 'Asia/Kolkata' };
+  const shape = /^time="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+05:30" level=error msg="container does not exist"\n$/;
+  const ours = runTsrunc(['--root', root, 'state', 'nosuch'], { env });
+  t.match(ours.stderr, shape, `tsrunc: ${ours.stderr.trim()}`);
+  if (noRunc !== false) return;
+  const theirs = runCommand(RUNC as string, ['--root', root, 'state', 'nosuch'], { env });
+  t.match(theirs.stderr, shape, `runc: ${theirs.stderr.trim()}`);
+});
