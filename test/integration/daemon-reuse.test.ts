@@ -353,6 +353,28 @@ t.test('--max-commands: a worker serves that many, then another takes its place'
   t.match(bad.stderr, /--max-commands must be 1 to 100000, got 0/);
 });
 
+t.test("a worker that serves again writes each caller's local time (TZ set, unset, another)", { skip }, async (t) => {
+  // The sequence test masks times; here they are the point: a log entry's time is local, with
+  // the offset (runc's RFC3339), so a zone left over from an earlier caller would show.
+  const front = makeFront(t, { replyTimeoutMs: 120_000 });
+  const d = await startDaemon(t, 1, 1000);
+  const root = tempDir(t, 'tsrunc-reuse-root');
+  const [w] = d.workers();
+  /** The zone's offset as a log line's time ends ("Z", "+05:30"): served, or direct (no socket). */
+  const offset = (zone: string | undefined, socket: string): string => {
+    const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], TSRUNC_DAEMON_SOCKET: socket };
+    if (zone !== undefined) env['TZ'] = zone;
+    const r = spawnSync(front, ['--root', root, 'state', 'nosuch'], { env, encoding: 'utf8' });
+    return /time="[0-9T:-]+?(Z|[+-]\d\d:\d\d)"/.exec(r.stderr)?.[1] ?? `(no time in ${JSON.stringify(r.stderr)})`;
+  };
+  for (const zone of ['Asia/Kolkata', undefined, 'America/St_Johns', undefined]) {
+    const direct = offset(zone, '');
+    t.equal(offset(zone, d.socket), direct, `TZ=${zone ?? '(unset)'}: ${direct}, as the direct path`);
+  }
+  t.equal(offset('Asia/Kolkata', ''), '+05:30', 'the zone does show');
+  t.same(d.workers(), [w], 'all four by the same worker');
+});
+
 t.test('what a worker that served before starts inherits no fd of the server', { skip }, async (t) => {
   const d = await startDaemon(t, 1, 1000);
   const front = makeFront(t, { replyTimeoutMs: 120_000 });
