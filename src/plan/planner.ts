@@ -602,6 +602,10 @@ class Planner {
     const linux = this.spec.linux;
     if (linux?.intelRdt !== undefined) this.fail('/linux/intelRdt', 'Intel RDT is not supported by tsrunc');
     if (linux?.mountLabel && !this.host.selinux) this.fail('/linux/mountLabel', 'SELinux is not enabled on this host');
+    // It goes into mount data as context="LABEL": a quote would end it and add mount options of
+    // the label's own (under Kubernetes the label comes from a pod's seLinuxOptions).
+    if (linux?.mountLabel !== undefined && /["\0-\x1f]/.test(linux.mountLabel))
+      this.fail('/linux/mountLabel', 'an SELinux context holds no quote or control character');
     const { steps, problems, lateSeccomp } = processSteps(
       this.proc,
       this.spec,

@@ -556,6 +556,13 @@ const CREATE: CreateCase[] = [
     }),
   },
   {
+    name: 'refused-mount-label-quote',
+    about:
+      'refused: a mount label with a quote, which would end context="..." and add mount options of its own (mode=0666 on /dev/pts)',
+    spec: edit((s) => (s.linux!.mountLabel = 'system_u:object_r:container_file_t:s0",uid=0,gid=0,mode=0666,"')),
+    facts: () => ({ selinux: true }),
+  },
+  {
     name: 'refused-memory-policy-nodes',
     about: "refused: a memory policy whose mode needs nodes (MPOL_BIND) without any, runc's rule",
     spec: edit((s) => (s.linux!.memoryPolicy = { mode: 'MPOL_BIND', nodes: '' })),
